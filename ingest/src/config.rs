@@ -1,0 +1,177 @@
+//! [`IngestConfig`]: the `[ingest]` section of a pipeline file.
+
+use crate::{Format, Ingest};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// Configuration of the ingest stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Source topics and the envelope format each carries. Default: one source `k8s` in `auto` mode.
+    #[serde(default = "default_sources")]
+    pub sources: Vec<SourceConfig>,
+    /// Largest message reassembled from partial CRI / docker chunks, in bytes; longer ones are cut and
+    /// marked `medic.truncated`. Default: 1 MiB.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+    /// A partial message whose final chunk has not arrived after this long is emitted as is, marked
+    /// `medic.partial`. Default: 5000 ms.
+    #[serde(default = "default_partial_flush_ms")]
+    pub partial_flush_ms: u64,
+}
+
+/// One source topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Source name (`[a-z0-9_.-]+`); the topic defaults to `medic.logs.<name>`.
+    pub name: String,
+    /// Topic to read; default `medic.logs.<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Envelope format of the topic, or `auto` to detect each record's format. Default: `auto`.
+    #[serde(default = "default_format")]
+    pub format: Format,
+}
+
+impl SourceConfig {
+    /// The topic this source reads.
+    #[must_use]
+    pub fn topic(&self) -> String {
+        self.topic.clone().unwrap_or_else(|| format!("medic.logs.{}", self.name))
+    }
+}
+
+fn default_sources() -> Vec<SourceConfig> {
+    vec![SourceConfig {
+        name: "k8s".to_owned(),
+        topic: None,
+        format: Format::Auto,
+    }]
+}
+fn default_max_line_bytes() -> usize {
+    1 << 20
+}
+fn default_partial_flush_ms() -> u64 {
+    5_000
+}
+fn default_format() -> Format {
+    Format::Auto
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            sources: default_sources(),
+            max_line_bytes: default_max_line_bytes(),
+            partial_flush_ms: default_partial_flush_ms(),
+        }
+    }
+}
+
+impl IngestConfig {
+    /// The topics ingest reads.
+    #[must_use]
+    pub fn input_topics(&self) -> Vec<String> {
+        self.sources.iter().map(SourceConfig::topic).collect()
+    }
+
+    /// Checks the configuration and reports every problem (as `key: problem`).
+    ///
+    /// # Errors
+    /// The list of problems, when there is at least one.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        if self.sources.is_empty() {
+            problems.push("ingest.sources: at least one source is required".to_owned());
+        }
+        let mut names = HashSet::new();
+        let mut topics = HashSet::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            let valid_name = !source.name.is_empty()
+                && source
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
+            if !valid_name {
+                problems.push(format!(
+                    "ingest.sources[{i}].name: {:?} must be non-empty and use only a-z 0-9 _ . -",
+                    source.name
+                ));
+            }
+            if !names.insert(&source.name) {
+                problems.push(format!("ingest.sources[{i}].name: {:?} is used twice", source.name));
+            }
+            if !topics.insert(source.topic()) {
+                problems.push(format!("ingest.sources[{i}].topic: {:?} is read twice", source.topic()));
+            }
+        }
+        if self.max_line_bytes < 1024 {
+            problems.push(format!("ingest.max_line_bytes: {} is below the minimum of 1024", self.max_line_bytes));
+        }
+        if self.partial_flush_ms == 0 {
+            problems.push("ingest.partial_flush_ms: must be greater than 0".to_owned());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
+    /// Validates the configuration and builds the stage.
+    ///
+    /// # Errors
+    /// Every problem [`IngestConfig::validate`] finds.
+    pub fn build(&self) -> Result<Ingest, Vec<String>> {
+        self.validate()?;
+        Ok(Ingest::new(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_toml_snippet_with_defaults() {
+        let config: IngestConfig = toml::from_str(
+            r#"
+            [[sources]]
+            name = "aks"
+            format = "cri"
+            "#,
+        )
+        .expect("valid snippet");
+        assert_eq!(config.sources[0].topic(), "medic.logs.aks");
+        assert_eq!(config.max_line_bytes, 1 << 20);
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn reports_every_problem() {
+        let config: IngestConfig = toml::from_str(
+            r#"
+            max_line_bytes = 10
+            partial_flush_ms = 0
+            [[sources]]
+            name = "Bad Name"
+            [[sources]]
+            name = "k8s"
+            topic = "t"
+            [[sources]]
+            name = "k8s"
+            topic = "t"
+            "#,
+        )
+        .expect("parses");
+        let problems = config.validate().expect_err("invalid");
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert!(problems.iter().any(|p| p.starts_with("ingest.sources[0].name")));
+        assert!(problems.iter().any(|p| p.starts_with("ingest.sources[2].topic")));
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_formats() {
+        assert!(toml::from_str::<IngestConfig>("colour = 1").is_err());
+        let err = toml::from_str::<IngestConfig>("[[sources]]\nname='x'\nformat='syslog'").expect_err("bad format");
+        assert!(err.to_string().contains("syslog"), "{err}");
+    }
+}

@@ -1,0 +1,224 @@
+//! Kubernetes CRI container log lines and partial-line reassembly.
+//!
+//! A CRI line is `<RFC3339Nano time> <stdout|stderr> <P|F> <message>`. The runtime splits long lines into
+//! `P` (partial) chunks followed by one `F` (full) chunk; the [`Assembler`] joins them per log stream.
+
+use crate::decoded::Decoded;
+use schemas::{StageError, Stream};
+use std::collections::HashMap;
+
+/// One parsed CRI line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CriLine<'a> {
+    pub time_ns: i64,
+    pub stream: Stream,
+    pub partial: bool,
+    pub message: &'a str,
+}
+
+/// Whether `line` starts like a CRI line (used by format detection).
+pub(crate) fn looks_like_cri(line: &str) -> bool {
+    parse_line(line).is_ok()
+}
+
+/// Parses one CRI line.
+///
+/// # Errors
+/// [`schemas::ErrorKind::Schema`] naming the field that is missing or malformed.
+pub(crate) fn parse_line(line: &str) -> Result<CriLine<'_>, StageError> {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut fields = line.splitn(4, ' ');
+    let time = fields.next().unwrap_or_default();
+    let time_ns = crate::time::rfc3339_ns(time)
+        .ok_or_else(|| StageError::schema(format!("CRI line: bad timestamp {time:?}")))?;
+    let stream = match fields.next() {
+        Some("stdout") => Stream::Stdout,
+        Some("stderr") => Stream::Stderr,
+        other => return Err(StageError::schema(format!("CRI line: bad stream {other:?}"))),
+    };
+    let partial = match fields.next() {
+        Some("P") => true,
+        Some("F") => false,
+        other => return Err(StageError::schema(format!("CRI line: bad tag {other:?} (expected P or F)"))),
+    };
+    Ok(CriLine {
+        time_ns,
+        stream,
+        partial,
+        message: fields.next().unwrap_or_default(),
+    })
+}
+
+/// A message being reassembled from partial chunks.
+#[derive(Debug)]
+struct Pending {
+    first: Decoded,
+    text: String,
+    first_seen_ns: i64,
+}
+
+/// Joins partial chunks per log stream (message key + stdout/stderr), bounded in size and age.
+///
+/// # Guarantees
+/// A pending message is emitted when its final chunk arrives, when it would exceed `max_bytes` (marked
+/// `truncated`), or when it is older than the flush timeout at a tick (marked `partial`).
+#[derive(Debug)]
+pub(crate) struct Assembler {
+    pending: HashMap<(String, Option<Stream>), Pending>,
+    max_bytes: usize,
+    flush_after_ns: i64,
+}
+
+impl Assembler {
+    /// An assembler holding at most `max_bytes` per message and flushing after `flush_after_ns`.
+    pub(crate) fn new(max_bytes: usize, flush_after_ns: i64) -> Self {
+        Self {
+            pending: HashMap::new(),
+            max_bytes,
+            flush_after_ns,
+        }
+    }
+
+    /// Adds one chunk of stream `key`; returns the complete message when this chunk finishes one (or
+    /// pushes it past the size bound). `seen_ns` is the wall-clock time the chunk was read.
+    pub(crate) fn push(&mut self, key: &str, chunk: Decoded, partial: bool, seen_ns: i64) -> Option<Decoded> {
+        let stream_key = (key.to_owned(), chunk.stream);
+        let mut pending = match self.pending.remove(&stream_key) {
+            None if !partial => return Some(chunk),
+            None => Pending {
+                text: chunk.message.clone(),
+                first: chunk,
+                first_seen_ns: seen_ns,
+            },
+            Some(mut pending) => {
+                pending.text.push_str(&chunk.message);
+                pending
+            }
+        };
+        if pending.text.len() > self.max_bytes {
+            let mut cut = self.max_bytes;
+            while !pending.text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            pending.text.truncate(cut);
+            return Some(finish(pending, Some("truncated")));
+        }
+        if partial {
+            self.pending.insert(stream_key, pending);
+            return None;
+        }
+        Some(finish(pending, None))
+    }
+
+    /// Emits every message whose first chunk was seen more than the flush timeout before `now_ns`.
+    pub(crate) fn flush_expired(&mut self, now_ns: i64) -> Vec<Decoded> {
+        let deadline = now_ns - self.flush_after_ns;
+        let expired: Vec<_> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.first_seen_ns <= deadline)
+            .map(|(k, _)| k.clone())
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(|k| self.pending.remove(&k))
+            .map(|p| finish(p, Some("partial")))
+            .collect()
+    }
+
+    /// Emits everything pending (at shutdown).
+    pub(crate) fn flush_all(&mut self) -> Vec<Decoded> {
+        self.pending.drain().map(|(_, p)| finish(p, Some("partial"))).collect()
+    }
+
+    /// The source coordinates of pending messages (they are not yet emitted).
+    #[cfg(test)]
+    pub(crate) fn pending_sources(&self) -> Vec<schemas::SourceCoordinates> {
+        self.pending.values().map(|p| p.first.source.clone()).collect()
+    }
+}
+
+fn finish(pending: Pending, flag: Option<&str>) -> Decoded {
+    let mut record = pending.first;
+    record.message = pending.text;
+    if let Some(flag) = flag {
+        record.attributes.insert(format!("medic.{flag}"), "true".to_owned());
+    }
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::SourceFormat;
+
+    const FIXTURE: &str = include_str!("../tests/fixtures/cri-lines.log");
+
+    fn chunk(line: &str, offset: i64) -> (Decoded, bool) {
+        let parsed = parse_line(line).expect("valid CRI line");
+        let mut decoded = Decoded::new(SourceFormat::Cri, parsed.message.to_owned());
+        decoded.stream = Some(parsed.stream);
+        decoded.event_time_ns = Some(parsed.time_ns);
+        decoded.source.offset = offset;
+        (decoded, parsed.partial)
+    }
+
+    #[test]
+    fn parse_line_table() {
+        let ok = parse_line("2019-05-07T18:57:50.904275087+00:00 stderr F hello world\n").expect("valid");
+        assert_eq!((ok.stream, ok.partial, ok.message), (Stream::Stderr, false, "hello world"));
+        assert_eq!(ok.time_ns, 1_557_255_470_904_275_087);
+        let empty = parse_line("2019-05-07T18:57:50Z stdout F").expect("empty message is valid");
+        assert_eq!(empty.message, "");
+        for bad in ["", "not-a-time stdout F x", "2019-05-07T18:57:50Z stdin F x", "2019-05-07T18:57:50Z stdout X x"] {
+            assert!(parse_line(bad).is_err(), "{bad:?} must be rejected");
+        }
+    }
+
+    #[test]
+    fn reassembles_the_fluent_bit_fixture_per_stream() {
+        let mut assembler = Assembler::new(1 << 20, 5_000_000_000);
+        let mut complete = Vec::new();
+        for (i, line) in FIXTURE.lines().enumerate() {
+            let (decoded, partial) = chunk(line, i as i64);
+            complete.extend(assembler.push("file", decoded, partial, 0));
+        }
+        let messages: Vec<_> = complete.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "1a. some multiline log",
+                "1b. some multiline log",
+                "2a. another multiline log",
+                "2b. another multiline log",
+                "3a. non multiline 1",
+                "4a. non multiline 2",
+                "3b. non multiline 1",
+                "4b. non multiline 2",
+            ]
+        );
+        // The reassembled message keeps the first chunk's time and coordinates.
+        assert_eq!(complete[0].source.offset, 0);
+        assert_eq!(complete[0].event_time_ns, Some(1_557_255_470_904_275_087));
+        assert!(assembler.pending_sources().is_empty());
+    }
+
+    #[test]
+    fn bounds_size_and_age() {
+        let mut assembler = Assembler::new(8, 1_000);
+        let (a, _) = chunk("2019-05-07T18:57:50Z stdout P 12345", 0);
+        assert!(assembler.push("k", a, true, 0).is_none());
+        let (b, _) = chunk("2019-05-07T18:57:51Z stdout P 67890", 1);
+        let cut = assembler.push("k", b, true, 10).expect("oversized message is flushed");
+        assert_eq!(cut.message, "12345678");
+        assert_eq!(cut.attributes.get("medic.truncated").map(String::as_str), Some("true"));
+
+        let (c, _) = chunk("2019-05-07T18:57:52Z stderr P tail", 2);
+        assert!(assembler.push("k", c, true, 100).is_none());
+        assert!(assembler.flush_expired(500).is_empty(), "not old enough yet");
+        let flushed = assembler.flush_expired(1_100);
+        assert_eq!(flushed.len(), 1);
+        assert_eq!(flushed[0].attributes.get("medic.partial").map(String::as_str), Some("true"));
+    }
+}

@@ -1,0 +1,49 @@
+//! [`Decoded`]: what a decoder extracts from one envelope, before the stage completes the record.
+
+use schemas::{LogRecord, LogSeverity, Resource, SCHEMA_VERSION, SourceCoordinates, SourceFormat, Stream};
+use std::collections::BTreeMap;
+
+/// A decoded log record still missing its observed time.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Decoded {
+    pub format: SourceFormat,
+    pub event_time_ns: Option<i64>,
+    pub severity: LogSeverity,
+    pub message: String,
+    pub stream: Option<Stream>,
+    pub resource: Resource,
+    pub attributes: BTreeMap<String, String>,
+    pub source: SourceCoordinates,
+}
+
+impl Decoded {
+    /// A record of `format` with `message` and nothing else known yet.
+    pub(crate) fn new(format: SourceFormat, message: String) -> Self {
+        Self {
+            format,
+            event_time_ns: None,
+            severity: LogSeverity::Unspecified,
+            message,
+            stream: None,
+            resource: Resource::default(),
+            attributes: BTreeMap::new(),
+            source: SourceCoordinates::default(),
+        }
+    }
+
+    /// Completes the record. The event time falls back to the observed time.
+    pub(crate) fn into_record(self, observed_time_ns: i64) -> LogRecord {
+        LogRecord {
+            schema_version: SCHEMA_VERSION,
+            event_time_ns: self.event_time_ns.unwrap_or(observed_time_ns),
+            observed_time_ns,
+            source_format: self.format,
+            severity: self.severity,
+            message: self.message,
+            stream: self.stream,
+            resource: self.resource,
+            attributes: self.attributes,
+            source: self.source,
+        }
+    }
+}

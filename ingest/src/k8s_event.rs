@@ -1,0 +1,144 @@
+//! Kubernetes Event objects: core/v1 (`involvedObject`, `message`, `source`) and events.k8s.io/v1
+//! (`regarding`, `note`, `deprecatedSource`). `Warning` events get warning severity; the involved object
+//! becomes the record's pod/node/workload.
+
+use crate::decoded::Decoded;
+use schemas::{LogSeverity, SourceFormat, StageError};
+use serde_json::{Map, Value};
+
+/// Whether a JSON object is shaped like an Event (used by format detection).
+pub(crate) fn looks_like_event(obj: &Map<String, Value>) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some("Event")
+        || obj.contains_key("involvedObject")
+        || (obj.contains_key("regarding") && obj.contains_key("reason"))
+}
+
+fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter()
+        .try_fold(value, |v, key| v.get(key))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// Decodes one Event object.
+///
+/// # Errors
+/// [`schemas::ErrorKind::Decode`] for invalid JSON; [`schemas::ErrorKind::Schema`] for an object without
+/// an involved object or without reason and message.
+pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
+    let event: Value = serde_json::from_str(text)
+        .map_err(|e| StageError::decode(format!("Kubernetes Event is not JSON: {e}")))?;
+    let object = event
+        .get("involvedObject")
+        .or_else(|| event.get("regarding"))
+        .ok_or_else(|| StageError::schema("Kubernetes Event without involvedObject/regarding"))?;
+    let message = str_at(&event, &["message"]).or_else(|| str_at(&event, &["note"]));
+    let reason = str_at(&event, &["reason"]);
+    if message.is_none() && reason.is_none() {
+        return Err(StageError::schema("Kubernetes Event without reason or message"));
+    }
+    let mut decoded = Decoded::new(SourceFormat::K8sEvent, message.or(reason).unwrap_or_default().to_owned());
+    decoded.severity = match str_at(&event, &["type"]) {
+        Some("Warning") => LogSeverity::Warning,
+        Some("Normal") => LogSeverity::Info,
+        _ => LogSeverity::Unspecified,
+    };
+    decoded.event_time_ns = [
+        &["eventTime"][..],
+        &["lastTimestamp"],
+        &["deprecatedLastTimestamp"],
+        &["firstTimestamp"],
+        &["deprecatedFirstTimestamp"],
+        &["metadata", "creationTimestamp"],
+    ]
+    .iter()
+    .find_map(|path| str_at(&event, path).and_then(crate::time::rfc3339_ns));
+
+    let kind = str_at(object, &["kind"]).unwrap_or_default();
+    let name = str_at(object, &["name"]).unwrap_or_default();
+    let resource = &mut decoded.resource;
+    resource.namespace = str_at(object, &["namespace"])
+        .or_else(|| str_at(&event, &["metadata", "namespace"]))
+        .map(str::to_owned);
+    match kind {
+        "Pod" => resource.pod = Some(name.to_owned()),
+        "Node" => resource.node = Some(name.to_owned()),
+        _ => {}
+    }
+    if resource.node.is_none() {
+        resource.node = str_at(&event, &["source", "host"])
+            .or_else(|| str_at(&event, &["deprecatedSource", "host"]))
+            .map(str::to_owned);
+    }
+    resource.workload = crate::workload::from_object(kind, name);
+    if let Some(field) = str_at(object, &["fieldPath"])
+        && let Some(container) = field.strip_prefix("spec.containers{").and_then(|f| f.strip_suffix('}'))
+    {
+        resource.container = Some(container.to_owned());
+    }
+
+    let attributes = &mut decoded.attributes;
+    let mut put = |key: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            attributes.insert(key.to_owned(), value.to_owned());
+        }
+    };
+    put("k8s.event.reason", reason);
+    put("k8s.event.type", str_at(&event, &["type"]));
+    put("k8s.object.kind", Some(kind).filter(|k| !k.is_empty()));
+    put("k8s.object.name", Some(name).filter(|n| !n.is_empty()));
+    put(
+        "k8s.event.source",
+        str_at(&event, &["source", "component"])
+            .or_else(|| str_at(&event, &["reportingController"]))
+            .or_else(|| str_at(&event, &["reportingComponent"])),
+    );
+    let count = event.get("count").or_else(|| event.get("deprecatedCount")).and_then(Value::as_i64);
+    put("k8s.event.count", count.map(|c| c.to_string()).as_deref());
+    Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::ErrorKind;
+
+    #[test]
+    fn decodes_every_recorded_core_v1_event() {
+        let fixture = include_str!("../tests/fixtures/core-v1-events.jsonl");
+        let decoded: Vec<_> = fixture.lines().map(|l| decode(l).expect("fixture event decodes")).collect();
+        assert_eq!(decoded.len(), 19);
+        let first = &decoded[0];
+        assert_eq!(first.message, "Scaled up replica set px-5d567cc74c to 1");
+        assert_eq!(first.severity, LogSeverity::Info);
+        assert_eq!(first.resource.namespace.as_deref(), Some("default"));
+        assert_eq!(first.resource.workload.as_ref().map(|w| w.name.as_str()), Some("px"));
+        assert_eq!(first.attributes.get("k8s.event.reason").map(String::as_str), Some("ScalingReplicaSet"));
+        assert!(first.event_time_ns.is_some());
+        // Pod events point at the pod and its Deployment.
+        let pod_event = decoded.iter().find(|d| d.resource.pod.is_some()).expect("a pod event");
+        assert_eq!(pod_event.resource.workload.as_ref().map(|w| w.kind.as_str()), Some("Deployment"));
+    }
+
+    #[test]
+    fn decodes_events_k8s_io_v1_warning() {
+        let event = r#"{"apiVersion":"events.k8s.io/v1","kind":"Event","eventTime":"2024-03-01T10:00:00.000000Z",
+            "reason":"BackOff","note":"Back-off restarting failed container app in pod web-7d9c7f5b9d-x2x7q",
+            "type":"Warning","regarding":{"kind":"Pod","namespace":"shop","name":"web-7d9c7f5b9d-x2x7q",
+            "fieldPath":"spec.containers{app}"},"reportingController":"kubelet","deprecatedCount":7}"#;
+        let decoded = decode(event).expect("v1 event decodes");
+        assert_eq!(decoded.severity, LogSeverity::Warning);
+        assert!(decoded.message.starts_with("Back-off restarting"));
+        assert_eq!(decoded.resource.container.as_deref(), Some("app"));
+        assert_eq!(decoded.resource.workload.as_ref().map(|w| w.name.as_str()), Some("web"));
+        assert_eq!(decoded.attributes.get("k8s.event.count").map(String::as_str), Some("7"));
+        assert_eq!(decoded.attributes.get("k8s.event.source").map(String::as_str), Some("kubelet"));
+    }
+
+    #[test]
+    fn rejects_non_events() {
+        assert_eq!(decode("[").expect_err("bad json").kind, ErrorKind::Decode);
+        assert_eq!(decode(r#"{"kind":"Event","reason":"x"}"#).expect_err("no object").kind, ErrorKind::Schema);
+        assert_eq!(decode(r#"{"involvedObject":{"kind":"Pod"}}"#).expect_err("no text").kind, ErrorKind::Schema);
+    }
+}

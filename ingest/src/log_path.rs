@@ -1,0 +1,55 @@
+//! Pod coordinates from the kubelet's log file paths, which node agents put in the Kafka message key.
+//!
+//! - `/var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log`
+//! - `/var/log/containers/<pod>_<namespace>_<container>-<container-id>.log`
+
+/// Namespace, pod and container named by a kubelet log path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PodLogPath {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+}
+
+/// Parses a kubelet log path; `None` for anything else.
+#[must_use]
+pub(crate) fn parse(path: &str) -> Option<PodLogPath> {
+    if let Some(rest) = path.split("/var/log/pods/").nth(1) {
+        let mut segments = rest.split('/');
+        let dir = segments.next()?;
+        let container = segments.next()?;
+        let mut fields = dir.splitn(3, '_');
+        let (namespace, pod) = (fields.next()?, fields.next()?);
+        fields.next()?;
+        return Some(PodLogPath {
+            namespace: namespace.to_owned(),
+            pod: pod.to_owned(),
+            container: container.to_owned(),
+        });
+    }
+    let file = path.split("/var/log/containers/").nth(1)?.strip_suffix(".log")?;
+    let mut fields = file.splitn(3, '_');
+    let (pod, namespace, rest) = (fields.next()?, fields.next()?, fields.next()?);
+    let (container, id) = rest.rsplit_once('-')?;
+    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| PodLogPath {
+        namespace: namespace.to_owned(),
+        pod: pod.to_owned(),
+        container: container.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_kubelet_layouts() {
+        let pods = parse("/var/log/pods/shop_checkout-7d9c7f5b9d-x2x7q_0a1b/app/3.log").expect("pods layout");
+        assert_eq!((pods.namespace.as_str(), pods.pod.as_str(), pods.container.as_str()), ("shop", "checkout-7d9c7f5b9d-x2x7q", "app"));
+        let id = "a".repeat(64);
+        let containers = parse(&format!("/var/log/containers/web-0_default_nginx-sidecar-{id}.log")).expect("containers layout");
+        assert_eq!((containers.namespace.as_str(), containers.pod.as_str(), containers.container.as_str()), ("default", "web-0", "nginx-sidecar"));
+        assert_eq!(parse("/var/log/syslog"), None);
+        assert_eq!(parse("/var/log/containers/short_ns_c-123.log"), None);
+    }
+}

@@ -1,0 +1,48 @@
+//! # medic-schemas
+//!
+//! The small crate every other medic crate depends on. It holds the records that cross Kafka topics, the
+//! [`Stage`] trait each stage implements, the error kinds the runner routes to the dead-letter topic, and the
+//! metric names shared by every process.
+//!
+//! ## Crate map
+//!
+//! ```text
+//!                  ┌──────────── medic (binary: CLI, Kafka stage runner, admin server, demo) ───────────┐
+//!                  │                                                                                  │
+//!   ingest ──► enrich ──► diagnose ──► decide ──► act          (stage crates: pure processors, no Kafka)
+//!      │          │           │           │         │
+//!      └──────────┴───────────┴─────┬─────┴─────────┘
+//!                                   ▼
+//!                                schemas                         (records, Stage trait, errors, metric names)
+//! ```
+//!
+//! ## Records and the topics they travel on (defaults)
+//!
+//! | record | topic | produced by |
+//! |---|---|---|
+//! | raw envelopes | `medic.logs.<source>` | your log shippers |
+//! | [`LogRecord`] | `medic.logs.normalized` | ingest |
+//! | [`ParsedRecord`] | `medic.logs.parsed` | enrich |
+//! | [`WindowFeatures`] | `medic.windows` | enrich |
+//! | [`Diagnosis`] | `medic.diagnoses` | diagnose |
+//! | [`Decision`] | `medic.decisions` | decide |
+//! | [`RemediationCommand`] | `medic.actions` | act (issuer) |
+//! | [`ActionResult`] | `medic.actions.results` | act (actuator) |
+//! | rejected input | `medic.dlq` | every stage, via the runner |
+//!
+//! Every record carries a `schema_version`; JSON Schema files for each are published under `schemas/json/`
+//! and a test fails when they drift from these types.
+
+mod error;
+mod fault;
+pub mod id;
+pub mod metrics;
+mod records;
+mod stage;
+mod wire;
+
+pub use error::{ErrorDomain, ErrorKind, StageError};
+pub use fault::{FaultClass, FaultSeverity};
+pub use records::*;
+pub use stage::{Emitted, Emitter, Rejection, SourceRecord, Stage};
+pub use wire::{RecordKind, SCHEMA_VERSION, WireRecord, decode_record, encode_record};

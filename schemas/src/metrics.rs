@@ -1,0 +1,20 @@
+//! Metric names, in one place so dashboards and alerts can rely on them. Names follow
+//! `medic_<name>_<unit>_total`; labels stay low-cardinality (`stage`, `kind`, `error_kind`, `topic`).
+
+/// Records a stage consumed. Labels: `stage`.
+pub const RECORDS_IN_TOTAL: &str = "medic_records_in_total";
+/// Records a stage produced. Labels: `stage`, `kind`.
+pub const RECORDS_OUT_TOTAL: &str = "medic_records_out_total";
+/// Records a stage consumed and deliberately dropped without error (control messages, no-op decisions).
+/// Labels: `stage`.
+pub const RECORDS_DROPPED_TOTAL: &str = "medic_records_dropped_total";
+/// Records sent to the dead-letter topic. Labels: `stage`, `error_kind`.
+pub const DLQ_RECORDS_TOTAL: &str = "medic_dlq_records_total";
+/// Batches a stage processed. Labels: `stage`.
+pub const BATCHES_TOTAL: &str = "medic_batches_total";
+/// Time to process, produce and commit one batch. Labels: `stage`.
+pub const BATCH_DURATION_SECONDS: &str = "medic_batch_duration_seconds";
+/// Offset commits that failed (the batch is re-delivered after a restart). Labels: `stage`.
+pub const COMMIT_ERRORS_TOTAL: &str = "medic_commit_errors_total";
+/// Produce attempts that failed and were retried. Labels: `stage`.
+pub const PRODUCE_RETRIES_TOTAL: &str = "medic_produce_retries_total";

@@ -1,0 +1,19 @@
+//! The records that cross Kafka topics. Each is plain data with serde and a `schema_version`.
+
+mod command;
+mod decision;
+mod diagnosis;
+mod log;
+mod parsed;
+mod result;
+mod target;
+mod window;
+
+pub use command::{Provenance, RemediationCommand};
+pub use decision::{Action, Decision};
+pub use diagnosis::{Diagnosis, Evidence};
+pub use log::{LogRecord, LogSeverity, Resource, SourceCoordinates, SourceFormat, Stream, Workload};
+pub use parsed::ParsedRecord;
+pub use result::{ActionOutcome, ActionResult};
+pub use target::{ObjectKind, Target};
+pub use window::{TemplateCount, WindowFeatures};

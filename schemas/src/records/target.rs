@@ -1,0 +1,73 @@
+//! [`Target`]: the Kubernetes object a diagnosis is about and an action applies to.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Kinds of object medic diagnoses and acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub enum ObjectKind {
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 StatefulSet.
+    StatefulSet,
+    /// apps/v1 DaemonSet.
+    DaemonSet,
+    /// apps/v1 ReplicaSet.
+    ReplicaSet,
+    /// batch/v1 Job.
+    Job,
+    /// core/v1 Pod.
+    Pod,
+    /// core/v1 Node.
+    Node,
+    /// Anything else (known only by name).
+    Other,
+}
+
+impl ObjectKind {
+    /// Parses a Kubernetes kind name; unknown kinds become [`ObjectKind::Other`].
+    #[must_use]
+    pub fn from_kind(kind: &str) -> Self {
+        match kind {
+            "Deployment" => ObjectKind::Deployment,
+            "StatefulSet" => ObjectKind::StatefulSet,
+            "DaemonSet" => ObjectKind::DaemonSet,
+            "ReplicaSet" => ObjectKind::ReplicaSet,
+            "Job" => ObjectKind::Job,
+            "Pod" => ObjectKind::Pod,
+            "Node" => ObjectKind::Node,
+            _ => ObjectKind::Other,
+        }
+    }
+}
+
+/// The object a diagnosis or action is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct Target {
+    /// Cluster name, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Namespace (absent for cluster-scoped objects such as nodes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Object kind.
+    pub kind: ObjectKind,
+    /// Object name.
+    pub name: String,
+    /// A specific pod of the workload the evidence points at, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The node the evidence points at, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(ns) = &self.namespace {
+            write!(f, "{ns}/")?;
+        }
+        write!(f, "{:?}/{}", self.kind, self.name)
+    }
+}

@@ -1,0 +1,178 @@
+//! The [`Stage`] trait: what every stage implements, and the [`Emitter`] it writes to.
+
+use crate::{RecordKind, SourceCoordinates, StageError, WireRecord, encode_record};
+
+/// One input record as a stage sees it: the raw bytes and where they came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRecord {
+    /// Topic, partition and offset.
+    pub coordinates: SourceCoordinates,
+    /// Message key, if any (for CRI lines: the log file path).
+    pub key: Option<Vec<u8>>,
+    /// Message payload.
+    pub payload: Vec<u8>,
+    /// Broker/producer timestamp, ms since the epoch, if any.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl SourceRecord {
+    /// A record read from `topic` at `partition`/`offset` with `payload` (handy in tests).
+    pub fn new(topic: &str, partition: i32, offset: i64, payload: impl Into<Vec<u8>>) -> Self {
+        Self {
+            coordinates: SourceCoordinates {
+                topic: topic.to_owned(),
+                partition,
+                offset,
+            },
+            key: None,
+            payload: payload.into(),
+            timestamp_ms: None,
+        }
+    }
+
+    /// Sets the key.
+    #[must_use]
+    pub fn with_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+}
+
+/// A record a stage produced, already encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emitted {
+    /// Which kind (and so which topic).
+    pub kind: RecordKind,
+    /// Message key.
+    pub key: Option<String>,
+    /// Encoded payload.
+    pub payload: Vec<u8>,
+}
+
+/// An input record a stage could not process: it goes to the dead-letter topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The input's coordinates.
+    pub coordinates: SourceCoordinates,
+    /// The input's key.
+    pub key: Option<Vec<u8>>,
+    /// The input's payload, unchanged.
+    pub payload: Vec<u8>,
+    /// Why it was rejected.
+    pub error: StageError,
+}
+
+/// Collects what a stage produces for one batch: records, rejections and deliberate drops.
+#[derive(Debug, Default)]
+pub struct Emitter {
+    emitted: Vec<Emitted>,
+    rejections: Vec<Rejection>,
+    dropped: u64,
+}
+
+impl Emitter {
+    /// An empty emitter.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Encodes and emits `record`.
+    ///
+    /// # Errors
+    /// When the record cannot be encoded (an internal error); nothing is emitted then.
+    pub fn emit<R: WireRecord>(&mut self, record: &R) -> Result<(), StageError> {
+        let payload = encode_record(record)?;
+        self.emitted.push(Emitted {
+            kind: R::KIND,
+            key: record.key(),
+            payload,
+        });
+        Ok(())
+    }
+
+    /// Emits `record`, or rejects `input` if it cannot be encoded.
+    pub fn emit_or_reject<R: WireRecord>(&mut self, input: &SourceRecord, record: &R) {
+        if let Err(error) = self.emit(record) {
+            self.reject(input, error);
+        }
+    }
+
+    /// Sends `input` to the dead-letter topic because of `error`.
+    pub fn reject(&mut self, input: &SourceRecord, error: StageError) {
+        self.rejections.push(Rejection {
+            coordinates: input.coordinates.clone(),
+            key: input.key.clone(),
+            payload: input.payload.clone(),
+            error,
+        });
+    }
+
+    /// Counts `input` as consumed on purpose without output (a control message, a no-op decision).
+    pub fn drop_record(&mut self) {
+        self.dropped += 1;
+    }
+
+    /// The records emitted so far.
+    #[must_use]
+    pub fn emitted(&self) -> &[Emitted] {
+        &self.emitted
+    }
+
+    /// The rejections so far.
+    #[must_use]
+    pub fn rejections(&self) -> &[Rejection] {
+        &self.rejections
+    }
+
+    /// How many inputs were dropped on purpose.
+    #[must_use]
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Decodes every emitted record of type `R` (for tests and in-process consumers).
+    ///
+    /// # Errors
+    /// If an emitted record of `R`'s kind does not decode.
+    pub fn decode_all<R: WireRecord>(&self) -> Result<Vec<R>, StageError> {
+        self.emitted
+            .iter()
+            .filter(|e| e.kind == R::KIND)
+            .map(|e| crate::decode_record(&e.payload))
+            .collect()
+    }
+
+    /// Takes everything collected, leaving the emitter empty.
+    pub fn take(&mut self) -> (Vec<Emitted>, Vec<Rejection>, u64) {
+        (
+            std::mem::take(&mut self.emitted),
+            std::mem::take(&mut self.rejections),
+            std::mem::take(&mut self.dropped),
+        )
+    }
+}
+
+/// A stage of the pipeline: a pure processor over batches of input records, with no Kafka inside.
+///
+/// Implement [`Stage::process_batch`]; the hooks default to doing nothing. The runner calls them in this
+/// order: `process_batch`/`on_tick` (any number of times) → `on_close` once at shutdown.
+///
+/// # Guarantees the runner gives
+/// Batches arrive in offset order per partition. Everything emitted for a batch is durably produced before
+/// that batch's offsets are committed; a crash before that re-delivers the batch (at-least-once), so
+/// stages derive ids from their input, never from a counter or the clock.
+pub trait Stage: Send {
+    /// The stage name (`ingest`, `enrich`, …): the consumer group is `medic-<name>`.
+    fn name(&self) -> &'static str;
+
+    /// Processes one batch: for each input, emit outputs, reject it, or drop it.
+    fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter);
+
+    /// Called periodically with the wall-clock time (ns) so a stage can flush time-bound state
+    /// (partial lines, windows past their lateness bound). Default: nothing.
+    fn on_tick(&mut self, _now_ns: i64, _out: &mut Emitter) {}
+
+    /// Called at shutdown, after the last batch: emit whatever is still buffered. Default: nothing.
+    fn on_close(&mut self, _out: &mut Emitter) {}
+}

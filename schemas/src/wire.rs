@@ -1,0 +1,163 @@
+//! How records are encoded on topics: JSON, one record per message, with a `schema_version`.
+
+use crate::{
+    ActionResult, Decision, Diagnosis, LogRecord, ParsedRecord, RemediationCommand, StageError, WindowFeatures,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The schema version this build writes and the highest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The kinds of record a stage can emit. The runner maps each kind to its topic from the pipeline file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    /// [`LogRecord`] → `medic.logs.normalized`.
+    Log,
+    /// [`ParsedRecord`] → `medic.logs.parsed`.
+    Parsed,
+    /// [`WindowFeatures`] → `medic.windows`.
+    Window,
+    /// [`Diagnosis`] → `medic.diagnoses`.
+    Diagnosis,
+    /// [`Decision`] → `medic.decisions`.
+    Decision,
+    /// [`RemediationCommand`] → `medic.actions`.
+    Command,
+    /// [`ActionResult`] → `medic.actions.results`.
+    ActionResult,
+}
+
+impl RecordKind {
+    /// Every kind.
+    pub const ALL: [RecordKind; 7] = [
+        RecordKind::Log,
+        RecordKind::Parsed,
+        RecordKind::Window,
+        RecordKind::Diagnosis,
+        RecordKind::Decision,
+        RecordKind::Command,
+        RecordKind::ActionResult,
+    ];
+
+    /// snake_case name: the metric label and the JSON Schema file stem.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Log => "log_record",
+            RecordKind::Parsed => "parsed_record",
+            RecordKind::Window => "window_features",
+            RecordKind::Diagnosis => "diagnosis",
+            RecordKind::Decision => "decision",
+            RecordKind::Command => "remediation_command",
+            RecordKind::ActionResult => "action_result",
+        }
+    }
+
+    /// The JSON Schema of this kind's record.
+    #[must_use]
+    pub fn json_schema(self) -> schemars::Schema {
+        match self {
+            RecordKind::Log => schemars::schema_for!(LogRecord),
+            RecordKind::Parsed => schemars::schema_for!(ParsedRecord),
+            RecordKind::Window => schemars::schema_for!(WindowFeatures),
+            RecordKind::Diagnosis => schemars::schema_for!(Diagnosis),
+            RecordKind::Decision => schemars::schema_for!(Decision),
+            RecordKind::Command => schemars::schema_for!(RemediationCommand),
+            RecordKind::ActionResult => schemars::schema_for!(ActionResult),
+        }
+    }
+}
+
+/// A record that travels on a topic.
+pub trait WireRecord: Serialize + DeserializeOwned {
+    /// Which kind of record this is (and so which topic it goes to).
+    const KIND: RecordKind;
+
+    /// The `schema_version` the record carries.
+    fn schema_version(&self) -> u32;
+
+    /// The Kafka message key: records with the same key keep their order. Defaults to no key.
+    fn key(&self) -> Option<String> {
+        None
+    }
+}
+
+fn workload_key(namespace: Option<&str>, name: &str) -> String {
+    format!("{}/{name}", namespace.unwrap_or("_"))
+}
+
+impl WireRecord for LogRecord {
+    const KIND: RecordKind = RecordKind::Log;
+    fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+    fn key(&self) -> Option<String> {
+        let r = &self.resource;
+        let name = r.workload.as_ref().map(|w| w.name.as_str()).or(r.pod.as_deref())?;
+        Some(workload_key(r.namespace.as_deref(), name))
+    }
+}
+
+impl WireRecord for ParsedRecord {
+    const KIND: RecordKind = RecordKind::Parsed;
+    fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+    fn key(&self) -> Option<String> {
+        self.log.key()
+    }
+}
+
+macro_rules! keyed_by_target {
+    ($($ty:ty => $kind:expr),* $(,)?) => {$(
+        impl WireRecord for $ty {
+            const KIND: RecordKind = $kind;
+            fn schema_version(&self) -> u32 {
+                self.schema_version
+            }
+            fn key(&self) -> Option<String> {
+                Some(workload_key(self.target.namespace.as_deref(), &self.target.name))
+            }
+        }
+    )*};
+}
+
+keyed_by_target!(
+    WindowFeatures => RecordKind::Window,
+    Diagnosis => RecordKind::Diagnosis,
+    Decision => RecordKind::Decision,
+    RemediationCommand => RecordKind::Command,
+    ActionResult => RecordKind::ActionResult,
+);
+
+/// Encodes a record as JSON.
+///
+/// # Errors
+/// [`crate::ErrorKind::Internal`] if serialisation fails (a record with a non-finite float, say).
+pub fn encode_record<R: WireRecord>(record: &R) -> Result<Vec<u8>, StageError> {
+    serde_json::to_vec(record).map_err(|e| StageError::new(crate::ErrorKind::Internal, format!("encode: {e}")))
+}
+
+/// Decodes a record from JSON and checks its `schema_version`.
+///
+/// # Errors
+/// [`crate::ErrorKind::Decode`] for bytes that are not JSON, [`crate::ErrorKind::Schema`] for JSON of the
+/// wrong shape or a `schema_version` newer than [`SCHEMA_VERSION`].
+pub fn decode_record<R: WireRecord>(payload: &[u8]) -> Result<R, StageError> {
+    let record: R = serde_json::from_slice(payload).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            StageError::decode(format!("not JSON: {e}"))
+        } else {
+            StageError::schema(format!("not a {}: {e}", R::KIND.as_str()))
+        }
+    })?;
+    let version = record.schema_version();
+    if version == 0 || version > SCHEMA_VERSION {
+        return Err(StageError::schema(format!(
+            "{} schema_version {version} is not supported (this build reads 1..={SCHEMA_VERSION})",
+            R::KIND.as_str()
+        )));
+    }
+    Ok(record)
+}
