@@ -1,5 +1,6 @@
 //! [`LogRecord`]: one log line or event, normalised from whatever envelope it arrived in.
 
+use crate::{ObjectKind, Target};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -30,6 +31,29 @@ pub struct LogRecord {
     pub attributes: BTreeMap<String, String>,
     /// Where the record was read from, for provenance.
     pub source: SourceCoordinates,
+}
+
+impl LogRecord {
+    /// The object this record is about: its workload, else its pod, else its node; `None` when the
+    /// record names none of them.
+    #[must_use]
+    pub fn target(&self) -> Option<Target> {
+        let r = &self.resource;
+        let (kind, name) = match (&r.workload, &r.pod, &r.node) {
+            (Some(w), _, _) => (ObjectKind::from_kind(&w.kind), w.name.clone()),
+            (None, Some(pod), _) => (ObjectKind::Pod, pod.clone()),
+            (None, None, Some(node)) => (ObjectKind::Node, node.clone()),
+            _ => return None,
+        };
+        Some(Target {
+            cluster: r.cluster.clone(),
+            namespace: r.namespace.clone(),
+            kind,
+            name,
+            pod: r.pod.clone(),
+            node: r.node.clone(),
+        })
+    }
 }
 
 /// The envelope format a record was decoded from.

@@ -1,0 +1,204 @@
+//! [`Diagnose`]: the diagnose stage processor.
+
+use crate::episode::Episodes;
+use crate::rules::{Rule, default_rules, first_match, severity_of};
+use crate::DiagnoseConfig;
+use schemas::{
+    Diagnosis, Emitter, Evidence, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, Target, decode_record, id,
+};
+
+/// The model name and version written on every diagnosis.
+pub const MODEL: &str = "keyword-rules@1";
+
+/// Diagnoses faults from parsed records with keyword rules. Built by [`DiagnoseConfig::build`].
+pub struct Diagnose {
+    rules: Vec<Rule>,
+    episodes: Episodes,
+    min_confidence: f64,
+    max_evidence: usize,
+}
+
+impl Diagnose {
+    pub(crate) fn new(config: &DiagnoseConfig) -> Self {
+        Self {
+            rules: default_rules(),
+            episodes: Episodes::new(
+                i64::try_from(config.episode_gap_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
+                config.max_evidence,
+                config.max_episodes,
+            ),
+            min_confidence: config.min_confidence,
+            max_evidence: config.max_evidence,
+        }
+    }
+
+    /// Adds one record's evidence; returns a diagnosis when its episode becomes diagnosable.
+    fn observe(&mut self, parsed: &ParsedRecord) -> Option<Diagnosis> {
+        let log = &parsed.log;
+        let mut text = log.message.to_lowercase();
+        if let Some(reason) = log.attributes.get("k8s.event.reason") {
+            text.push(' ');
+            text.push_str(&reason.to_lowercase());
+        }
+        let rule = first_match(&self.rules, &text)?;
+        let (class, weight, needle) = (rule.class, rule.weight, rule.needles.iter().find(|n| text.contains(**n))?);
+        let mut target = log.target()?;
+        // One diagnosis per workload; the pod and node that showed the evidence stay as hints.
+        let evidence = Evidence {
+            message: log.message.clone(),
+            template_id: parsed.template_id.clone(),
+            event_time_ns: log.event_time_ns,
+            source: log.source.clone(),
+            rationale: format!("matched {needle:?} ({class}, weight {weight})"),
+        };
+        let (min_confidence, max_evidence) = (self.min_confidence, self.max_evidence);
+        let episode = self.episodes.add(Target { pod: None, node: None, ..target.clone() }, class, evidence, weight);
+        let certain = episode.confidence >= min_confidence;
+        if episode.diagnosed || !(certain || episode.records >= max_evidence) {
+            return None;
+        }
+        episode.diagnosed = true;
+        let first_source = &episode.evidence[0].source;
+        let diagnosis_id = id::stable_id(
+            "dia",
+            &[
+                &target.to_string(),
+                class.as_str(),
+                &episode.first_ns.to_string(),
+                &first_source.topic,
+                &first_source.partition.to_string(),
+                &first_source.offset.to_string(),
+                MODEL,
+            ],
+        );
+        target.pod = log.resource.pod.clone();
+        target.node = log.resource.node.clone();
+        Some(Diagnosis {
+            schema_version: SCHEMA_VERSION,
+            diagnosis_id,
+            target,
+            fault: class,
+            severity: severity_of(class),
+            confidence: episode.confidence,
+            uncertain: !certain,
+            window_start_ns: episode.first_ns,
+            window_end_ns: episode.last_ns,
+            evidence: episode.evidence.clone(),
+            model: MODEL.to_owned(),
+        })
+    }
+}
+
+impl Stage for Diagnose {
+    fn name(&self) -> &'static str {
+        "diagnose"
+    }
+
+    fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
+        for input in batch {
+            match decode_record::<ParsedRecord>(&input.payload) {
+                Ok(parsed) => {
+                    if let Some(diagnosis) = self.observe(&parsed) {
+                        out.emit_or_reject(input, &diagnosis);
+                    }
+                }
+                Err(error) => out.reject(input, error),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::{
+        FaultClass, LogRecord, LogSeverity, Resource, SourceCoordinates, SourceFormat, Workload,
+    };
+
+    fn parsed(message: &str, reason: Option<&str>, t: i64, offset: i64) -> SourceRecord {
+        let mut log = LogRecord {
+            schema_version: SCHEMA_VERSION,
+            event_time_ns: t * 1_000_000_000,
+            observed_time_ns: 0,
+            source_format: SourceFormat::K8sEvent,
+            severity: LogSeverity::Warning,
+            message: message.into(),
+            stream: None,
+            resource: Resource {
+                namespace: Some("shop".into()),
+                workload: Some(Workload { kind: "Deployment".into(), name: "web".into() }),
+                pod: Some("web-7d9c7f5b9d-x2x7q".into()),
+                ..Resource::default()
+            },
+            attributes: Default::default(),
+            source: SourceCoordinates { topic: "medic.logs.k8s".into(), partition: 0, offset },
+        };
+        if let Some(reason) = reason {
+            log.attributes.insert("k8s.event.reason".into(), reason.into());
+        }
+        let record = ParsedRecord {
+            schema_version: SCHEMA_VERSION,
+            template_id: "tpl-1".into(),
+            template: message.into(),
+            template_version: 1,
+            params: vec![],
+            log,
+        };
+        SourceRecord::new("medic.logs.parsed", 0, offset, serde_json::to_vec(&record).expect("encode"))
+    }
+
+    fn run(batches: &[Vec<SourceRecord>]) -> Vec<Diagnosis> {
+        let mut stage = DiagnoseConfig::default().build().expect("valid");
+        let mut out = Emitter::new();
+        for batch in batches {
+            stage.process_batch(batch, &mut out);
+        }
+        out.decode_all().expect("diagnoses")
+    }
+
+    #[test]
+    fn one_diagnosis_per_episode_with_evidence() {
+        let records: Vec<_> = (0..6)
+            .map(|i| parsed("Container app was OOMKilled", Some("OOMKilling"), 10 + i, i))
+            .chain([parsed("Started container app", Some("Started"), 20, 6)])
+            .collect();
+        let diagnoses = run(&[records]);
+        assert_eq!(diagnoses.len(), 1, "{diagnoses:#?}");
+        let d = &diagnoses[0];
+        assert_eq!(d.fault, FaultClass::Oom);
+        assert!(!d.uncertain);
+        assert!(d.confidence >= 0.6 && d.confidence <= 1.0);
+        assert_eq!(d.evidence[0].source.offset, 0);
+        assert_eq!(d.target.name, "web");
+    }
+
+    #[test]
+    fn weak_evidence_becomes_an_uncertain_diagnosis() {
+        let records: Vec<_> = (0..5).map(|i| parsed("java.lang.IllegalStateException: boom", None, i, i)).collect();
+        let diagnoses = run(&[records]);
+        assert_eq!(diagnoses.len(), 1);
+        assert!(diagnoses[0].uncertain, "five weak records (noisy-OR of 0.15) stay below 0.6: {}", diagnoses[0].confidence);
+    }
+
+    #[test]
+    fn diagnoses_do_not_depend_on_batch_boundaries() {
+        let records: Vec<_> = (0..4).map(|i| parsed("Back-off restarting failed container", None, i, i)).collect();
+        let whole = run(std::slice::from_ref(&records));
+        let split: Vec<Vec<_>> = records.iter().map(|r| vec![r.clone()]).collect();
+        assert_eq!(whole, run(&split));
+        assert_eq!(whole.len(), 1);
+    }
+
+    #[test]
+    fn a_gap_starts_a_new_episode() {
+        let records = vec![
+            parsed("OOMKilled", None, 0, 0),
+            parsed("OOMKilled", None, 1, 1),
+            parsed("OOMKilled", None, 1_000, 2),
+            parsed("OOMKilled", None, 1_001, 3),
+        ];
+        let diagnoses = run(&[records]);
+        assert_eq!(diagnoses.len(), 2);
+        assert_ne!(diagnoses[0].diagnosis_id, diagnoses[1].diagnosis_id);
+    }
+}

@@ -1,0 +1,128 @@
+//! [`Enrich`]: the enrich stage processor.
+
+use crate::window::Windows;
+use crate::{EnrichConfig, mask_message};
+use schemas::{
+    Emitter, LogRecord, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, decode_record, id,
+};
+
+/// Mines templates and aggregates windows. Built by [`EnrichConfig::build`].
+pub struct Enrich {
+    windows: Windows,
+}
+
+impl Enrich {
+    pub(crate) fn new(config: &EnrichConfig) -> Self {
+        let secs = |s: u64| i64::try_from(s.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
+        Self {
+            windows: Windows::new(
+                secs(config.window_secs),
+                secs(config.allowed_lateness_secs),
+                config.top_templates,
+                config.max_open_windows,
+            ),
+        }
+    }
+
+    /// Records that arrived after their window had closed (parsed, but not aggregated).
+    #[must_use]
+    pub fn late_records(&self) -> u64 {
+        self.windows.late()
+    }
+}
+
+impl Stage for Enrich {
+    fn name(&self) -> &'static str {
+        "enrich"
+    }
+
+    fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
+        for input in batch {
+            let log: LogRecord = match decode_record(&input.payload) {
+                Ok(log) => log,
+                Err(error) => {
+                    out.reject(input, error);
+                    continue;
+                }
+            };
+            let masked = mask_message(&log.message);
+            let template_id = id::stable_id("tpl", &[&masked.template]);
+            if let Some(mut target) = log.target() {
+                // Windows aggregate per workload, not per pod.
+                target.pod = None;
+                target.node = None;
+                for features in
+                    self.windows.add(target, log.event_time_ns, log.severity, &template_id, &masked.template)
+                {
+                    out.emit_or_reject(input, &features);
+                }
+            }
+            let parsed = ParsedRecord {
+                schema_version: SCHEMA_VERSION,
+                template_id,
+                template: masked.template,
+                template_version: 1,
+                params: masked.params,
+                log,
+            };
+            out.emit_or_reject(input, &parsed);
+        }
+    }
+
+    fn on_close(&mut self, out: &mut Emitter) {
+        for features in self.windows.close_all() {
+            // WindowFeatures holds only finite floats; encoding cannot fail.
+            let _ = out.emit(&features);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::{ErrorKind, LogSeverity, Resource, SourceCoordinates, SourceFormat, WindowFeatures, Workload};
+
+    fn log(message: &str, t_secs: i64) -> Vec<u8> {
+        let record = LogRecord {
+            schema_version: SCHEMA_VERSION,
+            event_time_ns: t_secs * 1_000_000_000,
+            observed_time_ns: t_secs * 1_000_000_000,
+            source_format: SourceFormat::Cri,
+            severity: LogSeverity::Error,
+            message: message.into(),
+            stream: None,
+            resource: Resource {
+                namespace: Some("shop".into()),
+                workload: Some(Workload { kind: "Deployment".into(), name: "web".into() }),
+                pod: Some("web-7d9c7f5b9d-x2x7q".into()),
+                ..Resource::default()
+            },
+            attributes: Default::default(),
+            source: SourceCoordinates::default(),
+        };
+        serde_json::to_vec(&record).expect("encode")
+    }
+
+    #[test]
+    fn same_template_same_id_and_windows_close() {
+        let mut stage = EnrichConfig::default().build().expect("valid");
+        let batch = [
+            SourceRecord::new("medic.logs.normalized", 0, 0, log("retry 3 of 5", 1)),
+            SourceRecord::new("medic.logs.normalized", 0, 1, log("retry 4 of 5", 2)),
+            SourceRecord::new("medic.logs.normalized", 0, 2, b"garbage".to_vec()),
+            SourceRecord::new("medic.logs.normalized", 0, 3, log("retry 5 of 5", 200)),
+        ];
+        let mut out = Emitter::new();
+        stage.process_batch(&batch, &mut out);
+        let parsed: Vec<ParsedRecord> = out.decode_all().expect("parsed");
+        assert_eq!(parsed.len(), 3);
+        assert!(parsed.iter().all(|p| p.template_id == parsed[0].template_id && p.template == "retry <*> of <*>"));
+        assert_eq!(out.rejections().len(), 1);
+        assert_eq!(out.rejections()[0].error.kind, ErrorKind::Decode);
+        let windows: Vec<WindowFeatures> = out.decode_all().expect("windows");
+        assert_eq!(windows.len(), 1, "the first minute closed when event time reached 200 s");
+        assert_eq!((windows[0].record_count, windows[0].error_count), (2, 2));
+        assert_eq!(windows[0].target.name, "web");
+        assert_eq!(windows[0].target.pod, None);
+    }
+}
