@@ -3,22 +3,15 @@
 use crate::cri::{self, Assembler};
 use crate::decoded::Decoded;
 use crate::{Format, IngestConfig, docker_json, format, json_line, k8s_event, log_path, severity, workload};
+use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{Emitter, SourceFormat, SourceRecord, Stage, StageError};
 use std::collections::HashMap;
-
-/// Wall-clock time in ns since the epoch.
-fn wall_clock_ns() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(now.as_nanos()).unwrap_or(i64::MAX)
-}
 
 /// Decodes raw envelopes into [`schemas::LogRecord`]s. Built by [`IngestConfig::build`].
 pub struct Ingest {
     formats: HashMap<String, Format>,
     assembler: Assembler,
-    clock: fn() -> i64,
+    clock: Clock,
 }
 
 impl Ingest {
@@ -33,7 +26,7 @@ impl Ingest {
 
     /// Replaces the wall clock (used for the partial-line age bound) — for tests.
     #[must_use]
-    pub fn with_clock(mut self, clock: fn() -> i64) -> Self {
+    pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }

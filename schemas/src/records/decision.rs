@@ -77,6 +77,8 @@ pub struct Decision {
     pub reason: String,
     /// The policy that chose it, with its version, e.g. `rules@1`.
     pub policy_id: String,
+    /// Event time of the diagnosis' first evidence, ns.
+    pub window_start_ns: i64,
     /// Event time the decision refers to (the diagnosis' last evidence), ns.
     pub decided_at_ns: i64,
     /// Ids of the templates in the evidence, for provenance.

@@ -1,0 +1,69 @@
+//! [`CommandIssuer`]: decisions → remediation commands.
+
+use crate::ActConfig;
+use schemas::clock::{Clock, wall_clock_ns};
+use schemas::{
+    Action, Decision, Emitter, Provenance, RemediationCommand, SCHEMA_VERSION, SourceRecord, Stage, decode_record,
+};
+
+/// Turns each actionable decision into a command; `noop` decisions are consumed without a command.
+/// Built by [`ActConfig::build_issuer`].
+pub struct CommandIssuer {
+    ttl_ns: i64,
+    clock: Clock,
+}
+
+impl CommandIssuer {
+    pub(crate) fn new(config: &ActConfig) -> Self {
+        Self {
+            ttl_ns: i64::try_from(config.command_ttl_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
+            clock: wall_clock_ns,
+        }
+    }
+
+    /// Replaces the wall clock (issue and expiry times) — for tests.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn command(&self, decision: Decision) -> RemediationCommand {
+        let issued_at_ns = (self.clock)();
+        RemediationCommand {
+            schema_version: SCHEMA_VERSION,
+            command_id: decision.decision_id.clone(),
+            idempotency_key: decision.decision_id.clone(),
+            target: decision.target,
+            action: decision.action,
+            issued_at_ns,
+            expires_at_ns: issued_at_ns.saturating_add(self.ttl_ns),
+            reason: decision.reason,
+            provenance: Provenance {
+                sources: decision.sources,
+                template_ids: decision.template_ids,
+                window_ns: Some((decision.window_start_ns, decision.decided_at_ns)),
+                diagnosis_id: decision.diagnosis_id,
+                model: decision.model,
+                decision_id: decision.decision_id,
+                policy_id: decision.policy_id,
+            },
+        }
+    }
+}
+
+impl Stage for CommandIssuer {
+    fn name(&self) -> &'static str {
+        "act"
+    }
+
+    fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
+        for input in batch {
+            match decode_record::<Decision>(&input.payload) {
+                Ok(decision) if decision.action == Action::Noop => out.drop_record(),
+                Ok(decision) => out.emit_or_reject(input, &self.command(decision)),
+                Err(error) => out.reject(input, error),
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Decisions through the issuer and the actuator: commands carry their provenance, noops stop early,
+//! expired and replayed commands are never applied.
+
+use medic_act::ActConfig;
+use schemas::{
+    Action, ActionOutcome, ActionResult, Decision, Emitter, ErrorKind, FaultClass, ObjectKind, RemediationCommand,
+    SCHEMA_VERSION, SourceCoordinates, SourceRecord, Stage, Target,
+};
+
+const NOW: i64 = 1_700_000_000_000_000_000;
+fn now() -> i64 {
+    NOW
+}
+fn much_later() -> i64 {
+    NOW + 3_600_000_000_000
+}
+
+fn decision(id: &str, action: Action) -> SourceRecord {
+    let decision = Decision {
+        schema_version: SCHEMA_VERSION,
+        decision_id: id.into(),
+        diagnosis_id: "dia-1".into(),
+        fault: FaultClass::Oom,
+        confidence: 0.9,
+        target: Target {
+            cluster: None,
+            namespace: Some("shop".into()),
+            kind: ObjectKind::Deployment,
+            name: "web".into(),
+            pod: None,
+            node: None,
+        },
+        action,
+        reason: "test".into(),
+        policy_id: "rules@1".into(),
+        window_start_ns: 1,
+        decided_at_ns: 5,
+        template_ids: vec!["tpl-1".into()],
+        model: "keyword-rules@1".into(),
+        sources: vec![SourceCoordinates { topic: "medic.logs.k8s".into(), partition: 1, offset: 7 }],
+    };
+    SourceRecord::new("medic.decisions", 0, 0, serde_json::to_vec(&decision).expect("encode"))
+}
+
+fn issue(batch: &[SourceRecord]) -> (Vec<SourceRecord>, u64) {
+    let mut issuer = ActConfig::default().build_issuer().expect("valid").with_clock(now);
+    let mut out = Emitter::new();
+    issuer.process_batch(batch, &mut out);
+    let commands = out
+        .emitted()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| SourceRecord::new("medic.actions", 0, i as i64, e.payload.clone()))
+        .collect();
+    (commands, out.dropped())
+}
+
+#[test]
+fn commands_carry_keys_expiry_and_provenance() {
+    let (commands, dropped) = issue(&[decision("dec-1", Action::RolloutRestart), decision("dec-2", Action::Noop)]);
+    assert_eq!((commands.len(), dropped), (1, 1));
+    let command: RemediationCommand = schemas::decode_record(&commands[0].payload).expect("command");
+    assert_eq!(command.idempotency_key, "dec-1");
+    assert_eq!(command.issued_at_ns, NOW);
+    assert_eq!(command.expires_at_ns, NOW + 600_000_000_000);
+    assert_eq!(command.provenance.sources[0].offset, 7);
+    assert_eq!(command.provenance.policy_id, "rules@1");
+    assert_eq!(command.provenance.window_ns, Some((1, 5)));
+}
+
+#[test]
+fn replayed_commands_are_not_applied_twice() {
+    let (commands, _) = issue(&[decision("dec-1", Action::RolloutRestart)]);
+    let mut actuator = ActConfig::default().build_actuator().expect("valid").with_clock(now);
+    let mut out = Emitter::new();
+    let replay = [commands[0].clone(), commands[0].clone()];
+    actuator.process_batch(&replay, &mut out);
+    let results: Vec<ActionResult> = out.decode_all().expect("results");
+    let outcomes: Vec<_> = results.iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, [ActionOutcome::Logged, ActionOutcome::Duplicate]);
+    assert_eq!(results[0].mode, "log");
+}
+
+#[test]
+fn expired_commands_go_to_the_dead_letter_topic() {
+    let (commands, _) = issue(&[decision("dec-1", Action::Rollback)]);
+    let mut actuator = ActConfig::default().build_actuator().expect("valid").with_clock(much_later);
+    let mut out = Emitter::new();
+    actuator.process_batch(&commands, &mut out);
+    assert!(out.emitted().is_empty());
+    assert_eq!(out.rejections()[0].error.kind, ErrorKind::Expired);
+}

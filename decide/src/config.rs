@@ -1,0 +1,82 @@
+//! [`DecideConfig`]: the `[decide]` section of a pipeline file.
+
+use crate::Decide;
+use serde::{Deserialize, Serialize};
+
+/// Configuration of the decide stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideConfig {
+    /// After an action on a target, further actions on it are suppressed (decided as `noop`) for this
+    /// long in event time, in seconds. Default: 300.
+    #[serde(default = "default_cooldown_secs")]
+    pub cooldown_secs: u64,
+    /// Diagnoses below this confidence (or marked uncertain) are escalated to a human. Default: 0.6.
+    #[serde(default = "default_min_confidence")]
+    pub min_confidence: f64,
+    /// Upper bound on targets whose cooldown is remembered; the oldest is forgotten beyond it.
+    /// Default: 10000.
+    #[serde(default = "default_max_tracked_targets")]
+    pub max_tracked_targets: usize,
+}
+
+fn default_cooldown_secs() -> u64 {
+    300
+}
+fn default_min_confidence() -> f64 {
+    0.6
+}
+fn default_max_tracked_targets() -> usize {
+    10_000
+}
+
+impl Default for DecideConfig {
+    fn default() -> Self {
+        Self {
+            cooldown_secs: default_cooldown_secs(),
+            min_confidence: default_min_confidence(),
+            max_tracked_targets: default_max_tracked_targets(),
+        }
+    }
+}
+
+impl DecideConfig {
+    /// Checks the configuration and reports every problem (as `key: problem`).
+    ///
+    /// # Errors
+    /// The list of problems, when there is at least one.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        if !(0.0..=1.0).contains(&self.min_confidence) {
+            problems.push(format!("decide.min_confidence: {} must be in [0, 1]", self.min_confidence));
+        }
+        if self.max_tracked_targets == 0 {
+            problems.push("decide.max_tracked_targets: must be at least 1".to_owned());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
+    /// Validates the configuration and builds the stage.
+    ///
+    /// # Errors
+    /// Every problem [`DecideConfig::validate`] finds.
+    pub fn build(&self) -> Result<Decide, Vec<String>> {
+        self.validate()?;
+        Ok(Decide::new(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_validates() {
+        let config: DecideConfig = toml::from_str("cooldown_secs = 60").expect("parses");
+        assert_eq!(config.cooldown_secs, 60);
+        assert!(config.validate().is_ok());
+        let bad: DecideConfig = toml::from_str("min_confidence = 2.0\nmax_tracked_targets = 0").expect("parses");
+        assert_eq!(bad.validate().expect_err("invalid").len(), 2);
+        assert!(toml::from_str::<DecideConfig>("cooldown = 1").is_err());
+    }
+}

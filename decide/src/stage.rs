@@ -1,0 +1,181 @@
+//! [`Decide`]: the decide stage processor.
+
+use crate::{DecideConfig, remedy_for};
+use schemas::{Action, Decision, Diagnosis, Emitter, SCHEMA_VERSION, SourceRecord, Stage, Target, decode_record, id};
+use std::collections::HashMap;
+
+/// The policy name and version written on every decision.
+pub const POLICY: &str = "rules@1";
+
+/// Decides remediations with the rule policy and a cooldown. Built by [`DecideConfig::build`].
+pub struct Decide {
+    cooldown_ns: i64,
+    min_confidence: f64,
+    max_tracked: usize,
+    /// Event time of the last action per target (noop and escalate do not start a cooldown).
+    last_action_ns: HashMap<Target, i64>,
+}
+
+impl Decide {
+    pub(crate) fn new(config: &DecideConfig) -> Self {
+        Self {
+            cooldown_ns: i64::try_from(config.cooldown_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
+            min_confidence: config.min_confidence,
+            max_tracked: config.max_tracked_targets,
+            last_action_ns: HashMap::new(),
+        }
+    }
+
+    fn decide(&mut self, diagnosis: Diagnosis) -> Decision {
+        let at = diagnosis.window_end_ns;
+        let (action, target, reason) = if diagnosis.uncertain || diagnosis.confidence < self.min_confidence {
+            (
+                Action::Escalate,
+                diagnosis.target.clone(),
+                format!(
+                    "{} diagnosed with confidence {:.2}, below {:.2}: escalating instead of acting",
+                    diagnosis.fault, diagnosis.confidence, self.min_confidence
+                ),
+            )
+        } else {
+            let (action, target, why) = remedy_for(diagnosis.fault, &diagnosis.target);
+            let key = Target { pod: None, ..target.clone() };
+            let acts = !matches!(action, Action::Noop | Action::Escalate);
+            let cooling = self.last_action_ns.get(&key).filter(|last| at - **last < self.cooldown_ns);
+            match cooling {
+                Some(last) if acts => (
+                    Action::Noop,
+                    target,
+                    format!(
+                        "{} (confidence {:.2}) would call for {action}, but {key} was acted on {}s ago \
+                         (cooldown {}s)",
+                        diagnosis.fault,
+                        diagnosis.confidence,
+                        (at - last) / 1_000_000_000,
+                        self.cooldown_ns / 1_000_000_000
+                    ),
+                ),
+                _ => {
+                    if acts {
+                        self.record_action(key, at);
+                    }
+                    (action, target, format!("{} (confidence {:.2}): {why}", diagnosis.fault, diagnosis.confidence))
+                }
+            }
+        };
+        let mut template_ids: Vec<String> = diagnosis.evidence.iter().map(|e| e.template_id.clone()).collect();
+        template_ids.dedup();
+        Decision {
+            schema_version: SCHEMA_VERSION,
+            decision_id: id::stable_id("dec", &[&diagnosis.diagnosis_id, POLICY]),
+            diagnosis_id: diagnosis.diagnosis_id,
+            fault: diagnosis.fault,
+            confidence: diagnosis.confidence,
+            target,
+            action,
+            reason,
+            policy_id: POLICY.to_owned(),
+            window_start_ns: diagnosis.window_start_ns,
+            decided_at_ns: at,
+            template_ids,
+            model: diagnosis.model,
+            sources: diagnosis.evidence.into_iter().map(|e| e.source).collect(),
+        }
+    }
+
+    fn record_action(&mut self, target: Target, at: i64) {
+        if self.last_action_ns.len() >= self.max_tracked
+            && !self.last_action_ns.contains_key(&target)
+            && let Some(oldest) = self.last_action_ns.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone())
+        {
+            self.last_action_ns.remove(&oldest);
+        }
+        self.last_action_ns.insert(target, at);
+    }
+}
+
+impl Stage for Decide {
+    fn name(&self) -> &'static str {
+        "decide"
+    }
+
+    fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
+        for input in batch {
+            match decode_record::<Diagnosis>(&input.payload) {
+                Ok(diagnosis) => {
+                    let decision = self.decide(diagnosis);
+                    out.emit_or_reject(input, &decision);
+                }
+                Err(error) => out.reject(input, error),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::{FaultClass, FaultSeverity, ObjectKind};
+
+    fn diagnosis(id: &str, fault: FaultClass, confidence: f64, at_secs: i64) -> SourceRecord {
+        let d = Diagnosis {
+            schema_version: SCHEMA_VERSION,
+            diagnosis_id: id.into(),
+            target: Target {
+                cluster: None,
+                namespace: Some("shop".into()),
+                kind: ObjectKind::Deployment,
+                name: "web".into(),
+                pod: Some("web-7d9c7f5b9d-x2x7q".into()),
+                node: None,
+            },
+            fault,
+            severity: FaultSeverity::High,
+            confidence,
+            uncertain: confidence < 0.6,
+            window_start_ns: 0,
+            window_end_ns: at_secs * 1_000_000_000,
+            evidence: vec![],
+            model: "keyword-rules@1".into(),
+        };
+        SourceRecord::new("medic.diagnoses", 0, 0, serde_json::to_vec(&d).expect("encode"))
+    }
+
+    #[test]
+    fn acts_escalates_and_cools_down() {
+        let mut stage = DecideConfig::default().build().expect("valid");
+        let mut out = Emitter::new();
+        let batch = [
+            diagnosis("d1", FaultClass::Oom, 0.9, 100),
+            diagnosis("d2", FaultClass::Oom, 0.9, 200),
+            diagnosis("d3", FaultClass::Oom, 0.4, 250),
+            diagnosis("d4", FaultClass::Oom, 0.9, 401),
+        ];
+        stage.process_batch(&batch, &mut out);
+        let decisions: Vec<Decision> = out.decode_all().expect("decisions");
+        let actions: Vec<_> = decisions.iter().map(|d| d.action).collect();
+        assert_eq!(actions, [Action::RolloutRestart, Action::Noop, Action::Escalate, Action::RolloutRestart]);
+        assert!(decisions[1].reason.contains("cooldown 300s"), "{}", decisions[1].reason);
+        assert!(decisions[2].reason.contains("escalating"), "{}", decisions[2].reason);
+        assert_eq!(decisions[0].policy_id, POLICY);
+    }
+
+    #[test]
+    fn decision_ids_are_stable_per_diagnosis() {
+        let run = || {
+            let mut stage = DecideConfig::default().build().expect("valid");
+            let mut out = Emitter::new();
+            stage.process_batch(&[diagnosis("d1", FaultClass::CrashLoop, 0.9, 1)], &mut out);
+            out.decode_all::<Decision>().expect("decisions")[0].decision_id.clone()
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        let mut stage = DecideConfig::default().build().expect("valid");
+        let mut out = Emitter::new();
+        stage.process_batch(&[SourceRecord::new("medic.diagnoses", 0, 0, "{}")], &mut out);
+        assert_eq!(out.rejections().len(), 1);
+    }
+}
