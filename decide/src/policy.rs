@@ -18,6 +18,15 @@ pub fn remedy_for(fault: FaultClass, target: &Target) -> (Action, Target, &'stat
         })
     };
     let same = target.clone();
+    let workload = matches!(target.kind, ObjectKind::Deployment | ObjectKind::StatefulSet | ObjectKind::DaemonSet);
+    let workload_action = matches!(fault, C::Oom | C::CrashLoop | C::ConfigError | C::ImagePull | C::ProbeFailure | C::CpuSaturation);
+    if workload_action && !workload {
+        return (
+            Action::Escalate,
+            same,
+            "the remedy acts on a workload, but the evidence names no Deployment/StatefulSet/DaemonSet",
+        );
+    }
     match fault {
         C::Normal => (Action::Noop, same, "no fault"),
         C::Oom => (
@@ -81,6 +90,8 @@ mod tests {
             let (got, on, _) = remedy_for(fault, &target);
             assert_eq!((got, on.name.as_str()), (action, name), "{fault}");
         }
+        let node_oom = Target { kind: ObjectKind::Node, ..web(None, None) };
+        assert_eq!(remedy_for(FaultClass::Oom, &node_oom).0, Action::Escalate, "never restart a node as a workload");
         let (_, node, _) = remedy_for(FaultClass::NodeFailure, &web(None, Some("node-3")));
         assert_eq!((node.kind, node.namespace), (ObjectKind::Node, None));
     }

@@ -39,7 +39,8 @@ impl Decide {
             )
         } else {
             let (action, target, why) = remedy_for(diagnosis.fault, &diagnosis.target);
-            let key = Target { pod: None, ..target.clone() };
+            // Cooldowns are per object: the pod and node hints of the evidence do not split them.
+            let key = Target { pod: None, node: None, ..target.clone() };
             let acts = !matches!(action, Action::Noop | Action::Escalate);
             let cooling = self.last_action_ns.get(&key).filter(|last| at - **last < self.cooldown_ns);
             match cooling {
@@ -118,6 +119,14 @@ mod tests {
     use schemas::{FaultClass, FaultSeverity, ObjectKind};
 
     fn diagnosis(id: &str, fault: FaultClass, confidence: f64, at_secs: i64) -> SourceRecord {
+        diagnosis_with(id, fault, confidence, at_secs, None)
+    }
+
+    fn diagnosis_on_node(id: &str, fault: FaultClass, confidence: f64, at_secs: i64, node: &str) -> SourceRecord {
+        diagnosis_with(id, fault, confidence, at_secs, Some(node))
+    }
+
+    fn diagnosis_with(id: &str, fault: FaultClass, confidence: f64, at_secs: i64, node: Option<&str>) -> SourceRecord {
         let d = Diagnosis {
             schema_version: SCHEMA_VERSION,
             diagnosis_id: id.into(),
@@ -127,7 +136,7 @@ mod tests {
                 kind: ObjectKind::Deployment,
                 name: "web".into(),
                 pod: Some("web-7d9c7f5b9d-x2x7q".into()),
-                node: None,
+                node: node.map(Into::into),
             },
             fault,
             severity: FaultSeverity::High,
@@ -150,11 +159,16 @@ mod tests {
             diagnosis("d2", FaultClass::Oom, 0.9, 200),
             diagnosis("d3", FaultClass::Oom, 0.4, 250),
             diagnosis("d4", FaultClass::Oom, 0.9, 401),
+            diagnosis_on_node("d5", FaultClass::CrashLoop, 0.9, 450, "node-7"),
         ];
         stage.process_batch(&batch, &mut out);
         let decisions: Vec<Decision> = out.decode_all().expect("decisions");
         let actions: Vec<_> = decisions.iter().map(|d| d.action).collect();
-        assert_eq!(actions, [Action::RolloutRestart, Action::Noop, Action::Escalate, Action::RolloutRestart]);
+        assert_eq!(
+            actions,
+            [Action::RolloutRestart, Action::Noop, Action::Escalate, Action::RolloutRestart, Action::Noop],
+            "a different node hint does not escape the cooldown"
+        );
         assert!(decisions[1].reason.contains("cooldown 300s"), "{}", decisions[1].reason);
         assert!(decisions[2].reason.contains("escalating"), "{}", decisions[2].reason);
         assert_eq!(decisions[0].policy_id, POLICY);

@@ -57,8 +57,10 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
     let kind = str_at(object, &["kind"]).unwrap_or_default();
     let name = str_at(object, &["name"]).unwrap_or_default();
     let resource = &mut decoded.resource;
-    resource.namespace = str_at(object, &["namespace"])
-        .or_else(|| str_at(&event, &["metadata", "namespace"]))
+    // Nodes are cluster-scoped: the Event object's own namespace (often `default`) is not theirs.
+    resource.namespace = (kind != "Node")
+        .then(|| str_at(object, &["namespace"]).or_else(|| str_at(&event, &["metadata", "namespace"])))
+        .flatten()
         .map(str::to_owned);
     match kind {
         "Pod" => resource.pod = Some(name.to_owned()),
@@ -133,6 +135,15 @@ mod tests {
         assert_eq!(decoded.resource.workload.as_ref().map(|w| w.name.as_str()), Some("web"));
         assert_eq!(decoded.attributes.get("k8s.event.count").map(String::as_str), Some("7"));
         assert_eq!(decoded.attributes.get("k8s.event.source").map(String::as_str), Some("kubelet"));
+    }
+
+    #[test]
+    fn node_events_have_no_namespace() {
+        let event = r#"{"kind":"Event","reason":"NodeNotReady","message":"Node node-3 status is now: NodeNotReady",
+            "type":"Normal","involvedObject":{"kind":"Node","name":"node-3"},"metadata":{"namespace":"default"}}"#;
+        let decoded = decode(event).expect("node event");
+        assert_eq!(decoded.resource.namespace, None);
+        assert_eq!(decoded.resource.node.as_deref(), Some("node-3"));
     }
 
     #[test]

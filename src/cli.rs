@@ -1,0 +1,202 @@
+//! The command line: `medic demo | run | validate | schemas`.
+
+use crate::app::run_stages;
+use crate::config::{ConfigError, load_pipeline};
+use crate::demo::{DemoOptions, run_demo};
+use crate::health::Health;
+use crate::metrics::Metrics;
+use crate::stages::StageName;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// medic: a self-healing infrastructure pipeline. Logs in; diagnoses, decisions and safe remediations out.
+#[derive(Debug, Parser)]
+#[command(name = "medic", version, about, long_about = None)]
+pub struct Cli {
+    /// Log output format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log shippers).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole loop in one process on the embedded default pipeline, with an in-process Kafka
+    /// broker, fed with a bundled incident; prints the timeline. Needs no external service.
+    Demo {
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 100)]
+        timeout_secs: u64,
+    },
+    /// Run pipeline stages against Kafka until SIGTERM/SIGINT (then drain, commit and exit 0).
+    Run {
+        /// Pipeline file, layered over the embedded default (env MEDIC__SECTION__KEY overrides both).
+        #[arg(long, short)]
+        pipeline: Option<PathBuf>,
+        /// Stage to run (repeatable). Default: every stage in this process.
+        #[arg(long = "stage", short = 's')]
+        stages: Vec<StageName>,
+    },
+    /// Check a pipeline file and report every problem, with line numbers.
+    Validate {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
+    /// Print (or write) the JSON Schema of every record medic puts on a topic.
+    Schemas {
+        /// Write `<kind>.schema.json` files into this directory instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn init_logging(format: LogFormat, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MEDIC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => tracing::info!("SIGINT: shutting down"),
+            () = terminate => tracing::info!("SIGTERM: shutting down"),
+        }
+        token.cancel();
+    });
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+}
+
+fn report(error: &anyhow::Error) {
+    eprintln!("error: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
+/// Parses the command line and runs it; returns the process exit code (0 ok, 1 failure, 2 invalid
+/// configuration).
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Demo { .. } => "warn",
+        _ => "info,rdkafka=warn",
+    };
+    init_logging(cli.log_format, default_level);
+    let result = match cli.command {
+        Command::Demo { timeout_secs } => demo(timeout_secs),
+        Command::Run { pipeline, stages } => run(pipeline, stages),
+        Command::Validate { pipeline } => validate(&pipeline),
+        Command::Schemas { out } => schemas(out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            report(&error);
+            if error.downcast_ref::<ConfigError>().is_some() { ExitCode::from(2) } else { ExitCode::FAILURE }
+        }
+    }
+}
+
+fn demo(timeout_secs: u64) -> anyhow::Result<ExitCode> {
+    let options = DemoOptions { timeout: Duration::from_secs(timeout_secs), ..DemoOptions::default() };
+    let mut stdout = std::io::stdout();
+    runtime()?.block_on(run_demo(&options, &mut stdout))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(pipeline: Option<PathBuf>, stages: Vec<StageName>) -> anyhow::Result<ExitCode> {
+    let loaded = load_pipeline(pipeline.as_deref(), std::env::vars())?;
+    let config = loaded.config;
+    let stages = if stages.is_empty() { StageName::ALL.to_vec() } else { stages };
+    tracing::info!(pipeline = %loaded.origin, stages = ?stages.iter().map(|s| s.as_str()).collect::<Vec<_>>(), "starting");
+    runtime()?.block_on(async move {
+        let shutdown = CancellationToken::new();
+        cancel_on_signal(shutdown.clone());
+        let metrics = Metrics::new();
+        let health = Arc::new(Health::new(Duration::from_secs(60)));
+        let admin_shutdown = CancellationToken::new();
+        let admin = if config.admin.enabled {
+            let addr = config.admin.listen.parse()?;
+            let (bound, task) =
+                crate::admin::serve(addr, metrics.clone(), Arc::clone(&health), admin_shutdown.clone()).await?;
+            tracing::info!(listen = %bound, "admin server: /metrics /healthz /readyz");
+            Some(task)
+        } else {
+            None
+        };
+        let result = run_stages(&config, &stages, &metrics, &health, shutdown).await;
+        admin_shutdown.cancel();
+        if let Some(task) = admin {
+            let _ = task.await;
+        }
+        result?;
+        tracing::info!("all stages drained and committed; exiting");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let loaded = load_pipeline(Some(path), std::env::vars())?;
+    let config = loaded.config;
+    println!(
+        "{}: ok ({} source topic(s), {} internal topics, actuator mode {})",
+        path.display(),
+        config.ingest.sources.len(),
+        config.topics.named().len(),
+        config.act.mode.as_str()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn schemas(out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    for kind in schemas::RecordKind::ALL {
+        let text = serde_json::to_string_pretty(&kind.json_schema())? + "\n";
+        match &out {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                std::fs::write(dir.join(format!("{}.schema.json", kind.as_str())), text)?;
+            }
+            None => print!("{text}"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

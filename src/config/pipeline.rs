@@ -1,0 +1,347 @@
+//! [`PipelineConfig`] and its sections.
+
+use act::ActConfig;
+use decide::DecideConfig;
+use diagnose::DiagnoseConfig;
+use enrich::EnrichConfig;
+use ingest::IngestConfig;
+use schemas::RecordKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A whole pipeline file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// How to reach Kafka.
+    #[serde(default)]
+    pub kafka: KafkaConfig,
+    /// Topic names.
+    #[serde(default)]
+    pub topics: TopicsConfig,
+    /// Batching and delivery of the stage runner.
+    #[serde(default)]
+    pub runner: RunnerConfig,
+    /// The admin HTTP server (`/metrics`, `/healthz`, `/readyz`).
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// The ingest stage.
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    /// The enrich stage.
+    #[serde(default)]
+    pub enrich: EnrichConfig,
+    /// The diagnose stage.
+    #[serde(default)]
+    pub diagnose: DiagnoseConfig,
+    /// The decide stage.
+    #[serde(default)]
+    pub decide: DecideConfig,
+    /// The act stages (command issuer and actuator).
+    #[serde(default)]
+    pub act: ActConfig,
+}
+
+/// How to reach Kafka.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, comma-separated. Default: `127.0.0.1:9092`.
+    #[serde(default = "default_brokers")]
+    pub brokers: String,
+    /// Create missing topics at start (CreateTopics admin API). Default: true.
+    #[serde(default = "default_true")]
+    pub create_topics: bool,
+    /// Partitions of topics medic creates. Default: 6.
+    #[serde(default = "default_partitions")]
+    pub partitions: i32,
+    /// Replication factor of topics medic creates. Default: 1.
+    #[serde(default = "default_replication_factor")]
+    pub replication_factor: i32,
+    /// Consumer group session timeout, in ms; group joins take about half of it. Default: 10000.
+    #[serde(default = "default_session_timeout_ms")]
+    pub session_timeout_ms: u64,
+    /// Extra librdkafka properties for every client (SASL, TLS, …), e.g.
+    /// `"security.protocol" = "SASL_SSL"`. Default: none.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+fn default_brokers() -> String {
+    "127.0.0.1:9092".to_owned()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_partitions() -> i32 {
+    6
+}
+fn default_replication_factor() -> i32 {
+    1
+}
+fn default_session_timeout_ms() -> u64 {
+    10_000
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: default_brokers(),
+            create_topics: true,
+            partitions: default_partitions(),
+            replication_factor: default_replication_factor(),
+            session_timeout_ms: default_session_timeout_ms(),
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// Topic names (the sources' topics are configured under `[[ingest.sources]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// Normalised log records. Default: `medic.logs.normalized`.
+    #[serde(default = "default_normalized")]
+    pub normalized: String,
+    /// Parsed records. Default: `medic.logs.parsed`.
+    #[serde(default = "default_parsed")]
+    pub parsed: String,
+    /// Window features. Default: `medic.windows`.
+    #[serde(default = "default_windows")]
+    pub windows: String,
+    /// Diagnoses. Default: `medic.diagnoses`.
+    #[serde(default = "default_diagnoses")]
+    pub diagnoses: String,
+    /// Decisions. Default: `medic.decisions`.
+    #[serde(default = "default_decisions")]
+    pub decisions: String,
+    /// Remediation commands: the actuation topic. Default: `medic.actions`.
+    #[serde(default = "default_actions")]
+    pub actions: String,
+    /// Action results. Default: `medic.actions.results`.
+    #[serde(default = "default_results")]
+    pub results: String,
+    /// Dead letters: rejected input with the reason in headers. Default: `medic.dlq`.
+    #[serde(default = "default_dlq")]
+    pub dlq: String,
+}
+
+fn default_normalized() -> String {
+    "medic.logs.normalized".to_owned()
+}
+fn default_parsed() -> String {
+    "medic.logs.parsed".to_owned()
+}
+fn default_windows() -> String {
+    "medic.windows".to_owned()
+}
+fn default_diagnoses() -> String {
+    "medic.diagnoses".to_owned()
+}
+fn default_decisions() -> String {
+    "medic.decisions".to_owned()
+}
+fn default_actions() -> String {
+    "medic.actions".to_owned()
+}
+fn default_results() -> String {
+    "medic.actions.results".to_owned()
+}
+fn default_dlq() -> String {
+    "medic.dlq".to_owned()
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        Self {
+            normalized: default_normalized(),
+            parsed: default_parsed(),
+            windows: default_windows(),
+            diagnoses: default_diagnoses(),
+            decisions: default_decisions(),
+            actions: default_actions(),
+            results: default_results(),
+            dlq: default_dlq(),
+        }
+    }
+}
+
+impl TopicsConfig {
+    /// The topic records of `kind` go to.
+    #[must_use]
+    pub fn for_kind(&self, kind: RecordKind) -> &str {
+        match kind {
+            RecordKind::Log => &self.normalized,
+            RecordKind::Parsed => &self.parsed,
+            RecordKind::Window => &self.windows,
+            RecordKind::Diagnosis => &self.diagnoses,
+            RecordKind::Decision => &self.decisions,
+            RecordKind::Command => &self.actions,
+            RecordKind::ActionResult => &self.results,
+        }
+    }
+
+    /// Every internal topic with its key name (for validation and creation).
+    #[must_use]
+    pub fn named(&self) -> [(&'static str, &str); 8] {
+        [
+            ("normalized", &self.normalized),
+            ("parsed", &self.parsed),
+            ("windows", &self.windows),
+            ("diagnoses", &self.diagnoses),
+            ("decisions", &self.decisions),
+            ("actions", &self.actions),
+            ("results", &self.results),
+            ("dlq", &self.dlq),
+        ]
+    }
+}
+
+/// Batching and delivery of the stage runner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerConfig {
+    /// Most records in one batch. Default: 500.
+    #[serde(default = "default_batch_max_records")]
+    pub batch_max_records: usize,
+    /// Longest a batch waits to fill after its first record, in ms. Default: 50.
+    #[serde(default = "default_batch_linger_ms")]
+    pub batch_linger_ms: u64,
+    /// Interval of the stages' time-based flushes, in ms. Default: 1000.
+    #[serde(default = "default_tick_interval_ms")]
+    pub tick_interval_ms: u64,
+    /// How long the producer keeps retrying one record before the delivery fails, in ms. Default: 30000.
+    #[serde(default = "default_produce_timeout_ms")]
+    pub produce_timeout_ms: u64,
+    /// How often a batch whose delivery failed is produced again before the stage stops (uncommitted,
+    /// so a restart re-reads it). Default: 3.
+    #[serde(default = "default_produce_retries")]
+    pub produce_retries: u32,
+}
+
+fn default_batch_max_records() -> usize {
+    500
+}
+fn default_batch_linger_ms() -> u64 {
+    50
+}
+fn default_tick_interval_ms() -> u64 {
+    1_000
+}
+fn default_produce_timeout_ms() -> u64 {
+    30_000
+}
+fn default_produce_retries() -> u32 {
+    3
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            batch_max_records: default_batch_max_records(),
+            batch_linger_ms: default_batch_linger_ms(),
+            tick_interval_ms: default_tick_interval_ms(),
+            produce_timeout_ms: default_produce_timeout_ms(),
+            produce_retries: default_produce_retries(),
+        }
+    }
+}
+
+/// The admin HTTP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Serve `/metrics`, `/healthz` and `/readyz`. Default: true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Listen address. Default: `0.0.0.0:9464`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+fn default_listen() -> String {
+    "0.0.0.0:9464".to_owned()
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: default_listen(),
+        }
+    }
+}
+
+/// A legal Kafka topic name: 1–249 characters of `[a-zA-Z0-9._-]`.
+fn is_legal_topic(name: &str) -> bool {
+    (1..=249).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+impl PipelineConfig {
+    /// Checks the whole pipeline and reports every problem as `(key path, message)`.
+    #[must_use]
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut problems: Vec<String> = Vec::new();
+        if self.kafka.brokers.trim().is_empty() {
+            problems.push("kafka.brokers: must name at least one broker".to_owned());
+        }
+        if self.kafka.partitions < 1 {
+            problems.push(format!("kafka.partitions: {} must be at least 1", self.kafka.partitions));
+        }
+        if self.kafka.replication_factor < 1 {
+            problems.push(format!("kafka.replication_factor: {} must be at least 1", self.kafka.replication_factor));
+        }
+        if !(1_000..=300_000).contains(&self.kafka.session_timeout_ms) {
+            problems.push(format!(
+                "kafka.session_timeout_ms: {} must be between 1000 and 300000",
+                self.kafka.session_timeout_ms
+            ));
+        }
+        let mut seen = BTreeMap::new();
+        let sources = self.ingest.sources.iter().enumerate().map(|(i, s)| (format!("ingest.sources[{i}].topic"), s.topic()));
+        let internal = self.topics.named().map(|(key, topic)| (format!("topics.{key}"), topic.to_owned()));
+        for (key, topic) in internal.into_iter().chain(sources) {
+            if !is_legal_topic(&topic) {
+                problems.push(format!("{key}: {topic:?} is not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)"));
+            }
+            if let Some(first) = seen.insert(topic.clone(), key.clone()) {
+                problems.push(format!("{key}: topic {topic:?} is already used by {first}"));
+            }
+        }
+        let runner = &self.runner;
+        if !(1..=100_000).contains(&runner.batch_max_records) {
+            problems.push(format!("runner.batch_max_records: {} must be between 1 and 100000", runner.batch_max_records));
+        }
+        if runner.batch_linger_ms > 60_000 {
+            problems.push(format!("runner.batch_linger_ms: {} exceeds 60000", runner.batch_linger_ms));
+        }
+        if !(10..=60_000).contains(&runner.tick_interval_ms) {
+            problems.push(format!("runner.tick_interval_ms: {} must be between 10 and 60000", runner.tick_interval_ms));
+        }
+        if runner.produce_timeout_ms < 1_000 {
+            problems.push(format!("runner.produce_timeout_ms: {} is below 1000", runner.produce_timeout_ms));
+        }
+        if self.admin.enabled && self.admin.listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!("admin.listen: {:?} is not a socket address (host:port)", self.admin.listen));
+        }
+        for stage_problems in [
+            self.ingest.validate(),
+            self.enrich.validate(),
+            self.diagnose.validate(),
+            self.decide.validate(),
+            self.act.validate(),
+        ] {
+            problems.extend(stage_problems.err().unwrap_or_default());
+        }
+        problems
+            .into_iter()
+            .map(|p| match p.split_once(": ") {
+                Some((path, message)) => (path.to_owned(), message.to_owned()),
+                None => (String::new(), p),
+            })
+            .collect()
+    }
+}

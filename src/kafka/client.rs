@@ -1,0 +1,72 @@
+//! librdkafka client configuration for medic's consumers and producers.
+
+use crate::config::{KafkaConfig, RunnerConfig};
+use rdkafka::ClientConfig;
+
+fn base(kafka: &KafkaConfig, client_id: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &kafka.brokers).set("client.id", client_id);
+    for (key, value) in &kafka.properties {
+        config.set(key, value);
+    }
+    config
+}
+
+/// A consumer in group `group`: no auto-commit, no auto offset store (the runner commits explicitly after
+/// delivery), reading from the earliest offset when the group has none.
+#[must_use]
+pub fn consumer_config(kafka: &KafkaConfig, group: &str) -> ClientConfig {
+    let mut config = base(kafka, group);
+    let session = kafka.session_timeout_ms.to_string();
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set("session.timeout.ms", &session)
+        .set("heartbeat.interval.ms", (kafka.session_timeout_ms / 3).max(100).to_string())
+        .set("max.poll.interval.ms", kafka.session_timeout_ms.max(300_000).to_string());
+    // User properties win over medic's defaults.
+    for (key, value) in &kafka.properties {
+        config.set(key, value);
+    }
+    config
+}
+
+/// The idempotent producer every stage of a process shares: acks from all in-sync replicas, retried
+/// inside librdkafka until `produce_timeout_ms`.
+#[must_use]
+pub fn producer_config(kafka: &KafkaConfig, runner: &RunnerConfig) -> ClientConfig {
+    let mut config = base(kafka, "medic-producer");
+    config
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", runner.produce_timeout_ms.to_string());
+    for (key, value) in &kafka.properties {
+        config.set(key, value);
+    }
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_least_once_settings_and_user_overrides() {
+        let mut kafka = KafkaConfig::default();
+        kafka.properties.insert("security.protocol".into(), "SASL_SSL".into());
+        kafka.properties.insert("auto.offset.reset".into(), "latest".into());
+        let consumer = consumer_config(&kafka, "medic-ingest");
+        assert_eq!(consumer.get("enable.auto.commit"), Some("false"));
+        assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(consumer.get("group.id"), Some("medic-ingest"));
+        assert_eq!(consumer.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(consumer.get("auto.offset.reset"), Some("latest"), "user properties win");
+        let producer = producer_config(&kafka, &RunnerConfig::default());
+        assert_eq!(producer.get("enable.idempotence"), Some("true"));
+        assert_eq!(producer.get("acks"), Some("all"));
+    }
+}

@@ -1,0 +1,358 @@
+//! [`StageRunner`]: one stage, one consumer group, at-least-once.
+//!
+//! ```text
+//!   ┌──────── loop ────────────────────────────────────────────────────────────────┐
+//!   │ recv first record ─► fill batch (≤ batch_max_records, ≤ batch_linger_ms)     │
+//!   │   ─► stage.process_batch ─► produce outputs + dead letters                    │
+//!   │   ─► await every acknowledgement (retry failed ones) ─► commit next offsets   │
+//!   │ every tick_interval_ms: stage.on_tick ─► produce ─► await                     │
+//!   └─ shutdown token: stop fetching ─► stage.on_close ─► produce ─► commit (sync) ─┘
+//! ```
+//!
+//! # Guarantees
+//! Offsets are committed only after every output of the batch (records and dead letters) is acknowledged
+//! by the broker. When a delivery still fails after `produce_retries` rounds, the runner stops without
+//! committing: the batch is read again after a restart (at-least-once; downstream ids are derived from
+//! the input, so duplicates are recognisable).
+
+use crate::config::{PipelineConfig, RunnerConfig, TopicsConfig};
+use crate::health::Health;
+use crate::kafka::{consumer_config, dlq_headers, next_offsets};
+use crate::metrics::{Metrics, StageMetrics};
+use crate::stages::StageName;
+use futures::future::join_all;
+use rdkafka::Message;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use schemas::{Emitter, SourceCoordinates, SourceRecord, Stage};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Why a stage runner stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// A Kafka client could not be created or subscribed (bad brokers, bad properties).
+    #[error("stage {stage}: Kafka client error: {source}")]
+    Client {
+        /// The stage.
+        stage: &'static str,
+        /// The client error.
+        #[source]
+        source: KafkaError,
+    },
+    /// Outputs could not be delivered; the batch was not committed and is re-read after a restart.
+    #[error("stage {stage}: {failed} record(s) could not be delivered after {attempts} attempt(s): {source}")]
+    Delivery {
+        /// The stage.
+        stage: &'static str,
+        /// Records that failed in the last attempt.
+        failed: usize,
+        /// Attempts made.
+        attempts: u32,
+        /// The last delivery error.
+        #[source]
+        source: KafkaError,
+    },
+    /// The stage's configuration is invalid.
+    #[error("stage {stage}: invalid configuration: {}", problems.join("; "))]
+    Config {
+        /// The stage.
+        stage: &'static str,
+        /// Every problem.
+        problems: Vec<String>,
+    },
+}
+
+/// One record to produce.
+struct Outgoing<'a> {
+    topic: &'a str,
+    key: Option<&'a [u8]>,
+    payload: &'a [u8],
+    headers: Option<OwnedHeaders>,
+}
+
+enum Next {
+    Shutdown,
+    Tick,
+    Record(Result<SourceRecord, KafkaError>),
+}
+
+fn to_source(message: &BorrowedMessage<'_>) -> SourceRecord {
+    SourceRecord {
+        coordinates: SourceCoordinates {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+        },
+        key: message.key().map(<[u8]>::to_vec),
+        payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        timestamp_ms: message.timestamp().to_millis(),
+    }
+}
+
+fn partition_list(offsets: &BTreeMap<(String, i32), i64>) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), next) in offsets {
+        // Adding a partition with a concrete offset to a fresh list cannot fail.
+        let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*next));
+    }
+    list
+}
+
+/// Runs one stage against Kafka.
+pub struct StageRunner {
+    name: StageName,
+    stage: Box<dyn Stage>,
+    consumer: StreamConsumer,
+    input_topics: Vec<String>,
+    runner: RunnerConfig,
+    sink: Sink,
+    health: Arc<Health>,
+}
+
+/// Where a stage's outputs go: the shared producer, the topic map and the stage's metrics. Kept apart
+/// from the stage itself so delivery can be awaited while the stage (which need not be `Sync`) is idle.
+struct Sink {
+    stage: &'static str,
+    producer: FutureProducer,
+    topics: TopicsConfig,
+    produce_retries: u32,
+    metrics: StageMetrics,
+}
+
+impl StageRunner {
+    /// Builds the stage and its consumer; the producer is shared by every stage of the process.
+    ///
+    /// # Errors
+    /// [`RunnerError::Config`] for an invalid stage configuration, [`RunnerError::Client`] when the
+    /// consumer cannot be created.
+    pub fn new(
+        name: StageName,
+        config: &PipelineConfig,
+        producer: FutureProducer,
+        metrics: &Metrics,
+        health: Arc<Health>,
+    ) -> Result<Self, RunnerError> {
+        let stage = name.build(config).map_err(|problems| RunnerError::Config { stage: name.as_str(), problems })?;
+        let consumer: StreamConsumer = consumer_config(&config.kafka, &name.group_id())
+            .create()
+            .map_err(|source| RunnerError::Client { stage: name.as_str(), source })?;
+        health.starting(name.as_str());
+        Ok(Self {
+            name,
+            stage,
+            consumer,
+            input_topics: name.input_topics(config),
+            runner: config.runner.clone(),
+            sink: Sink {
+                stage: name.as_str(),
+                producer,
+                topics: config.topics.clone(),
+                produce_retries: config.runner.produce_retries,
+                metrics: metrics.stage(name.as_str()),
+            },
+            health,
+        })
+    }
+
+    /// Runs until `shutdown` is cancelled, then drains and commits.
+    ///
+    /// # Errors
+    /// [`RunnerError::Client`] when subscribing fails; [`RunnerError::Delivery`] when outputs cannot be
+    /// delivered (nothing of that batch is committed).
+    #[tracing::instrument(name = "stage", skip_all, fields(stage = self.name.as_str()))]
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), RunnerError> {
+        let stage = self.name.as_str();
+        let topics: Vec<&str> = self.input_topics.iter().map(String::as_str).collect();
+        self.consumer
+            .subscribe(&topics)
+            .map_err(|source| RunnerError::Client { stage, source })?;
+        tracing::info!(topics = ?topics, group = %self.name.group_id(), "stage started");
+        self.health.set_ready(stage, true);
+        let mut tick = tokio::time::interval(Duration::from_millis(self.runner.tick_interval_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut committed = BTreeMap::new();
+        loop {
+            self.health.beat(stage);
+            let next = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => Next::Shutdown,
+                _ = tick.tick() => Next::Tick,
+                message = self.consumer.recv() => Next::Record(message.map(|m| to_source(&m))),
+            };
+            match next {
+                Next::Shutdown => break,
+                Next::Tick => {
+                    let mut out = Emitter::new();
+                    self.stage.on_tick(schemas::clock::wall_clock_ns(), &mut out);
+                    self.sink.deliver(out).await?;
+                }
+                Next::Record(Err(error)) => {
+                    tracing::warn!(error = %error, "consumer error; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Next::Record(Ok(first)) => {
+                    let batch = self.fill_batch(first).await;
+                    self.handle_batch(&batch, &mut committed).await?;
+                }
+            }
+        }
+        tracing::info!("draining");
+        self.health.set_ready(stage, false);
+        let mut out = Emitter::new();
+        self.stage.on_close(&mut out);
+        self.sink.deliver(out).await?;
+        if !committed.is_empty()
+            && let Err(error) = self.consumer.commit(&partition_list(&committed), CommitMode::Sync)
+        {
+            self.sink.metrics.commit_errors.inc();
+            tracing::warn!(error = %error, "final commit failed; the last batch will be re-read");
+        }
+        tracing::info!("stage stopped");
+        Ok(())
+    }
+
+    /// Collects records after `first` until the batch is full or the linger time has passed.
+    async fn fill_batch(&mut self, first: SourceRecord) -> Vec<SourceRecord> {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.runner.batch_linger_ms);
+        while batch.len() < self.runner.batch_max_records {
+            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                Ok(Ok(message)) => batch.push(to_source(&message)),
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %error, "consumer error while filling a batch");
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    async fn handle_batch(
+        &mut self,
+        batch: &[SourceRecord],
+        committed: &mut BTreeMap<(String, i32), i64>,
+    ) -> Result<(), RunnerError> {
+        let started = Instant::now();
+        self.sink.metrics.records_in.inc_by(batch.len() as u64);
+        let mut out = Emitter::new();
+        self.stage.process_batch(batch, &mut out);
+        self.sink.deliver(out).await?;
+
+        let offsets = next_offsets(batch);
+        let result = self.consumer.commit(&partition_list(&offsets), CommitMode::Async);
+        committed.extend(offsets);
+        if let Err(error) = result {
+            self.sink.metrics.commit_errors.inc();
+            tracing::warn!(error = %error, "commit failed; the batch may be re-read after a restart");
+        }
+        self.sink.metrics.batches.inc();
+        self.sink.metrics.batch_duration.observe(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+}
+
+impl Sink {
+    /// Produces everything in `out` and waits for every acknowledgement, retrying failed records.
+    async fn deliver(&self, mut out: Emitter) -> Result<(), RunnerError> {
+        let stage = self.stage;
+        let (emitted, rejections, dropped) = out.take();
+        let mut outgoing: Vec<Outgoing<'_>> = emitted
+            .iter()
+            .map(|e| Outgoing {
+                topic: self.topics.for_kind(e.kind),
+                key: e.key.as_deref().map(str::as_bytes),
+                payload: &e.payload,
+                headers: None,
+            })
+            .collect();
+        outgoing.extend(rejections.iter().map(|r| {
+            tracing::warn!(
+                error_kind = r.error.kind.as_str(),
+                reason = %r.error.reason,
+                topic = %r.coordinates.topic,
+                partition = r.coordinates.partition,
+                offset = r.coordinates.offset,
+                "record dead-lettered"
+            );
+            Outgoing {
+                topic: &self.topics.dlq,
+                key: r.key.as_deref(),
+                payload: &r.payload,
+                headers: Some(dlq_headers(stage, r)),
+            }
+        }));
+
+        let mut pending: Vec<usize> = (0..outgoing.len()).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            let results = join_all(pending.iter().map(|&i| self.send(&outgoing[i]))).await;
+            let mut last_error = None;
+            pending = pending
+                .into_iter()
+                .zip(results)
+                .filter_map(|(i, result)| result.err().map(|e| (i, e)))
+                .map(|(i, e)| {
+                    last_error = Some(e);
+                    i
+                })
+                .collect();
+            if let Some(source) = last_error {
+                if attempt > self.produce_retries {
+                    return Err(RunnerError::Delivery { stage, failed: pending.len(), attempts: attempt, source });
+                }
+                self.metrics.produce_retries.inc_by(pending.len() as u64);
+                tracing::warn!(error = %source, failed = pending.len(), attempt, "delivery failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+        }
+
+        for kind in schemas::RecordKind::ALL {
+            let n = emitted.iter().filter(|e| e.kind == kind).count() as u64;
+            if n > 0 {
+                self.metrics.add_out(kind, n);
+            }
+        }
+        for kind in schemas::ErrorKind::ALL {
+            let n = rejections.iter().filter(|r| r.error.kind == kind).count() as u64;
+            if n > 0 {
+                self.metrics.add_dlq(kind, n);
+            }
+        }
+        self.metrics.dropped.inc_by(dropped);
+        Ok(())
+    }
+
+    /// Sends one record and waits for its acknowledgement; waits while the local queue is full.
+    async fn send(&self, record: &Outgoing<'_>) -> Result<(), KafkaError> {
+        let mut future_record = FutureRecord::<[u8], [u8]>::to(record.topic).payload(record.payload);
+        if let Some(key) = record.key {
+            future_record = future_record.key(key);
+        }
+        if let Some(headers) = &record.headers {
+            future_record = future_record.headers(headers.clone());
+        }
+        let delivery = loop {
+            match self.producer.send_result(future_record) {
+                Ok(delivery) => break delivery,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    future_record = back;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err((error, _)) => return Err(error),
+            }
+        };
+        match delivery.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((error, _))) => Err(error),
+            Err(_canceled) => Err(KafkaError::Canceled),
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Creating the pipeline's topics.
+
+use crate::config::PipelineConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+use std::time::Duration;
+
+/// Every topic the pipeline reads or writes: sources, then internal topics.
+#[must_use]
+pub fn all_topics(config: &PipelineConfig) -> Vec<String> {
+    let mut topics = config.ingest.input_topics();
+    topics.extend(config.topics.named().iter().map(|(_, t)| (*t).to_owned()));
+    topics
+}
+
+/// Creates every pipeline topic that does not exist yet (existing topics are left as they are).
+///
+/// # Errors
+/// When the admin client cannot be created or a topic cannot be created for another reason than
+/// already existing.
+pub async fn ensure_topics(config: &PipelineConfig) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = crate::kafka::client::producer_config(&config.kafka, &config.runner)
+        .create()?;
+    let names = all_topics(config);
+    let new_topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|name| NewTopic::new(name, config.kafka.partitions, TopicReplication::Fixed(config.kafka.replication_factor)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    for result in admin.create_topics(&new_topics, &options).await? {
+        match result {
+            Ok(topic) => tracing::info!(topic = %topic, "created topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                tracing::error!(topic = %topic, error = %code, "cannot create topic");
+                return Err(KafkaError::AdminOp(code));
+            }
+        }
+    }
+    Ok(())
+}

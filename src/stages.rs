@@ -1,0 +1,138 @@
+//! The stages a medic process can run, what each reads, and how each is built from the pipeline.
+
+use crate::config::PipelineConfig;
+use schemas::Stage;
+use std::fmt;
+use std::str::FromStr;
+
+/// A stage of the pipeline. Each runs in its own consumer group, `medic-<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StageName {
+    /// Raw envelopes → normalised records.
+    Ingest,
+    /// Normalised records → parsed records and window features.
+    Enrich,
+    /// Parsed records → diagnoses.
+    Diagnose,
+    /// Diagnoses → decisions.
+    Decide,
+    /// Decisions → remediation commands on the actuation topic.
+    Act,
+    /// Remediation commands → action results.
+    Actuator,
+}
+
+impl StageName {
+    /// Every stage, in pipeline order.
+    pub const ALL: [StageName; 6] = [
+        StageName::Ingest,
+        StageName::Enrich,
+        StageName::Diagnose,
+        StageName::Decide,
+        StageName::Act,
+        StageName::Actuator,
+    ];
+
+    /// The stage's name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StageName::Ingest => "ingest",
+            StageName::Enrich => "enrich",
+            StageName::Diagnose => "diagnose",
+            StageName::Decide => "decide",
+            StageName::Act => "act",
+            StageName::Actuator => "actuator",
+        }
+    }
+
+    /// The consumer group of the stage.
+    #[must_use]
+    pub fn group_id(self) -> String {
+        format!("medic-{}", self.as_str())
+    }
+
+    /// The topics the stage reads.
+    #[must_use]
+    pub fn input_topics(self, config: &PipelineConfig) -> Vec<String> {
+        let topics = &config.topics;
+        match self {
+            StageName::Ingest => config.ingest.input_topics(),
+            StageName::Enrich => vec![topics.normalized.clone()],
+            StageName::Diagnose => vec![topics.parsed.clone()],
+            StageName::Decide => vec![topics.diagnoses.clone()],
+            StageName::Act => vec![topics.decisions.clone()],
+            StageName::Actuator => vec![topics.actions.clone()],
+        }
+    }
+
+    /// Builds the stage's processor from the pipeline.
+    ///
+    /// # Errors
+    /// The problems the stage's configuration has.
+    pub fn build(self, config: &PipelineConfig) -> Result<Box<dyn Stage>, Vec<String>> {
+        Ok(match self {
+            StageName::Ingest => Box::new(config.ingest.build()?),
+            StageName::Enrich => Box::new(config.enrich.build()?),
+            StageName::Diagnose => Box::new(config.diagnose.build()?),
+            StageName::Decide => Box::new(config.decide.build()?),
+            StageName::Act => Box::new(config.act.build_issuer()?),
+            StageName::Actuator => Box::new(config.act.build_actuator()?),
+        })
+    }
+}
+
+impl fmt::Display for StageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error for a stage name that is not one of [`StageName::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown stage {0:?}; expected one of: ingest, enrich, diagnose, decide, act, actuator")]
+pub struct UnknownStage(pub String);
+
+impl FromStr for StageName {
+    type Err = UnknownStage;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        StageName::ALL
+            .into_iter()
+            .find(|stage| stage.as_str() == s)
+            .ok_or_else(|| UnknownStage(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stage_builds_from_the_default_and_names_its_own_processor() {
+        let config = PipelineConfig::default();
+        for stage in StageName::ALL {
+            let built = stage.build(&config).expect("default builds");
+            assert_eq!(built.name(), stage.as_str());
+            assert_eq!(stage.as_str().parse::<StageName>(), Ok(stage));
+            assert!(!stage.input_topics(&config).is_empty());
+        }
+        assert!("ingester".parse::<StageName>().is_err());
+    }
+
+    #[test]
+    fn stages_chain_through_topics() {
+        let config = PipelineConfig::default();
+        // Each stage after ingest reads what an earlier one writes.
+        let outputs = [
+            &config.topics.normalized,
+            &config.topics.parsed,
+            &config.topics.diagnoses,
+            &config.topics.decisions,
+            &config.topics.actions,
+        ];
+        for (stage, upstream) in StageName::ALL[1..].iter().zip(outputs) {
+            assert_eq!(&stage.input_topics(&config), &[upstream.clone()], "{stage}");
+        }
+    }
+}
