@@ -2,11 +2,11 @@
 
 use crate::health::Health;
 use crate::metrics::Metrics;
+use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -27,13 +27,19 @@ pub fn router(metrics: Metrics, health: Arc<Health>) -> Router {
 }
 
 async fn metrics_handler(State(state): State<AdminState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.encode())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.encode(),
+    )
 }
 
 fn probe(result: Result<(), Vec<String>>, ok: &'static str, failing: &str) -> (StatusCode, String) {
     match result {
         Ok(()) => (StatusCode::OK, format!("{ok}\n")),
-        Err(stages) => (StatusCode::SERVICE_UNAVAILABLE, format!("{failing}: {}\n", stages.join(", "))),
+        Err(stages) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{failing}: {}\n", stages.join(", ")),
+        ),
     }
 }
 

@@ -47,7 +47,8 @@ pub async fn run_stages(
         .map_err(PipelineError::Producer)?;
     let mut tasks = JoinSet::new();
     for &stage in stages {
-        let runner = StageRunner::new(stage, config, producer.clone(), metrics, Arc::clone(health))?;
+        let runner =
+            StageRunner::new(stage, config, producer.clone(), metrics, Arc::clone(health))?;
         tasks.spawn(runner.run(shutdown.clone()));
     }
     let mut first_error = None;

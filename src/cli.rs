@@ -67,7 +67,11 @@ enum Command {
 fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MEDIC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -101,7 +105,9 @@ fn cancel_on_signal(token: CancellationToken) {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 fn report(error: &anyhow::Error) {
@@ -131,13 +137,20 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             report(&error);
-            if error.downcast_ref::<ConfigError>().is_some() { ExitCode::from(2) } else { ExitCode::FAILURE }
+            if error.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
 fn demo(timeout_secs: u64) -> anyhow::Result<ExitCode> {
-    let options = DemoOptions { timeout: Duration::from_secs(timeout_secs), ..DemoOptions::default() };
+    let options = DemoOptions {
+        timeout: Duration::from_secs(timeout_secs),
+        ..DemoOptions::default()
+    };
     let mut stdout = std::io::stdout();
     runtime()?.block_on(run_demo(&options, &mut stdout))?;
     Ok(ExitCode::SUCCESS)
@@ -146,7 +159,11 @@ fn demo(timeout_secs: u64) -> anyhow::Result<ExitCode> {
 fn run(pipeline: Option<PathBuf>, stages: Vec<StageName>) -> anyhow::Result<ExitCode> {
     let loaded = load_pipeline(pipeline.as_deref(), std::env::vars())?;
     let config = loaded.config;
-    let stages = if stages.is_empty() { StageName::ALL.to_vec() } else { stages };
+    let stages = if stages.is_empty() {
+        StageName::ALL.to_vec()
+    } else {
+        stages
+    };
     tracing::info!(pipeline = %loaded.origin, stages = ?stages.iter().map(|s| s.as_str()).collect::<Vec<_>>(), "starting");
     runtime()?.block_on(async move {
         let shutdown = CancellationToken::new();
@@ -156,8 +173,13 @@ fn run(pipeline: Option<PathBuf>, stages: Vec<StageName>) -> anyhow::Result<Exit
         let admin_shutdown = CancellationToken::new();
         let admin = if config.admin.enabled {
             let addr = config.admin.listen.parse()?;
-            let (bound, task) =
-                crate::admin::serve(addr, metrics.clone(), Arc::clone(&health), admin_shutdown.clone()).await?;
+            let (bound, task) = crate::admin::serve(
+                addr,
+                metrics.clone(),
+                Arc::clone(&health),
+                admin_shutdown.clone(),
+            )
+            .await?;
             tracing::info!(listen = %bound, "admin server: /metrics /healthz /readyz");
             Some(task)
         } else {

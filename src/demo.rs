@@ -25,11 +25,15 @@ const INCIDENT_NAME: &str = "checkout-oom-crashloop";
 const POD_LOGS: [(&str, &str); 2] = [
     (
         "/var/log/pods/shop_checkout-6b8f7d9c4d-7xk2p_5f1c9a8e-2b7d-4c3e-9a61-0d2f8b7c6e51/app/0.log",
-        include_str!("../incidents/checkout-oom-crashloop/pods/shop_checkout-6b8f7d9c4d-7xk2p_5f1c9a8e-2b7d-4c3e-9a61-0d2f8b7c6e51/app/0.log"),
+        include_str!(
+            "../incidents/checkout-oom-crashloop/pods/shop_checkout-6b8f7d9c4d-7xk2p_5f1c9a8e-2b7d-4c3e-9a61-0d2f8b7c6e51/app/0.log"
+        ),
     ),
     (
         "/var/log/pods/shop_checkout-6b8f7d9c4d-q9w4z_a3e47b12-9c5d-4f80-b6e2-7c1d9e0f3a24/app/0.log",
-        include_str!("../incidents/checkout-oom-crashloop/pods/shop_checkout-6b8f7d9c4d-q9w4z_a3e47b12-9c5d-4f80-b6e2-7c1d9e0f3a24/app/0.log"),
+        include_str!(
+            "../incidents/checkout-oom-crashloop/pods/shop_checkout-6b8f7d9c4d-q9w4z_a3e47b12-9c5d-4f80-b6e2-7c1d9e0f3a24/app/0.log"
+        ),
     ),
 ];
 const EVENTS: &str = include_str!("../incidents/checkout-oom-crashloop/events.jsonl");
@@ -112,9 +116,19 @@ fn incident_inputs() -> Vec<Input> {
         .collect();
     inputs.extend(EVENTS.lines().filter(|l| !l.is_empty()).map(|line| {
         let value: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-        let time = value["lastTimestamp"].as_str().unwrap_or_default().replace('Z', ".000000000Z");
-        let key = value["involvedObject"]["name"].as_str().unwrap_or_default().to_owned();
-        Input { time, key, payload: line }
+        let time = value["lastTimestamp"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('Z', ".000000000Z");
+        let key = value["involvedObject"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        Input {
+            time,
+            key,
+            payload: line,
+        }
     }));
     // RFC 3339 UTC timestamps of equal precision sort as strings; stable sort keeps file order on ties.
     inputs.sort_by(|a, b| a.time.cmp(&b.time));
@@ -122,11 +136,14 @@ fn incident_inputs() -> Vec<Input> {
 }
 
 fn clock(ns: i64) -> String {
-    chrono::DateTime::from_timestamp_nanos(ns).format("%H:%M:%S").to_string()
+    chrono::DateTime::from_timestamp_nanos(ns)
+        .format("%H:%M:%S")
+        .to_string()
 }
 
 fn demo_config(brokers: String) -> Result<PipelineConfig, DemoError> {
-    let mut config: PipelineConfig = toml::from_str(DEFAULT_PIPELINE).map_err(|e| DemoError::Config(e.to_string()))?;
+    let mut config: PipelineConfig =
+        toml::from_str(DEFAULT_PIPELINE).map_err(|e| DemoError::Config(e.to_string()))?;
     config.kafka.brokers = brokers;
     config.kafka.create_topics = false;
     config.kafka.session_timeout_ms = 6_000;
@@ -140,7 +157,10 @@ fn demo_config(brokers: String) -> Result<PipelineConfig, DemoError> {
 ///
 /// # Errors
 /// [`DemoError`] when the broker, a stage or the loop fails.
-pub async fn run_demo(options: &DemoOptions, out: &mut (dyn Write + Send)) -> Result<DemoSummary, DemoError> {
+pub async fn run_demo(
+    options: &DemoOptions,
+    out: &mut (dyn Write + Send),
+) -> Result<DemoSummary, DemoError> {
     let started = Instant::now();
     let cluster = MockCluster::new(1)?;
     let config = demo_config(cluster.bootstrap_servers())?;
@@ -162,8 +182,15 @@ pub async fn run_demo(options: &DemoOptions, out: &mut (dyn Write + Send)) -> Re
     let health = Arc::new(Health::new(Duration::from_secs(60)));
     let shutdown = CancellationToken::new();
     let pipeline = {
-        let (config, metrics, health, shutdown) = (config.clone(), metrics.clone(), Arc::clone(&health), shutdown.clone());
-        tokio::spawn(async move { run_stages(&config, &StageName::ALL, &metrics, &health, shutdown).await })
+        let (config, metrics, health, shutdown) = (
+            config.clone(),
+            metrics.clone(),
+            Arc::clone(&health),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            run_stages(&config, &StageName::ALL, &metrics, &health, shutdown).await
+        })
     };
 
     let monitor: StreamConsumer = consumer_config(&config.kafka, "medic-demo-monitor").create()?;
@@ -172,7 +199,9 @@ pub async fn run_demo(options: &DemoOptions, out: &mut (dyn Write + Send)) -> Re
 
     let producer: FutureProducer = producer_config(&config.kafka, &config.runner).create()?;
     try_join_all(inputs.iter().map(|input| {
-        let record = FutureRecord::to(&source_topic).key(&input.key).payload(input.payload);
+        let record = FutureRecord::to(&source_topic)
+            .key(&input.key)
+            .payload(input.payload);
         let delivery = producer.send_result(record).map_err(|(e, _)| e);
         async move {
             match delivery?.await {
@@ -185,7 +214,10 @@ pub async fn run_demo(options: &DemoOptions, out: &mut (dyn Write + Send)) -> Re
     .await?;
     let fed = inputs.len() as u64;
 
-    let mut summary = DemoSummary { fed, ..DemoSummary::default() };
+    let mut summary = DemoSummary {
+        fed,
+        ..DemoSummary::default()
+    };
     let mut last_output = Instant::now();
     loop {
         if started.elapsed() > options.timeout {
@@ -216,7 +248,11 @@ pub async fn run_demo(options: &DemoOptions, out: &mut (dyn Write + Send)) -> Re
     shutdown.cancel();
     match pipeline.await {
         Ok(result) => result?,
-        Err(join) => return Err(DemoError::Pipeline(PipelineError::Panicked(join.to_string()))),
+        Err(join) => {
+            return Err(DemoError::Pipeline(PipelineError::Panicked(
+                join.to_string(),
+            )));
+        }
     }
     print_summary(out, &metrics, &summary, started.elapsed());
     Ok(summary)
@@ -271,7 +307,12 @@ fn print_record(
     } else if topic == topics.results {
         decode_record::<ActionResult>(payload).ok().map(|r| {
             summary.results += 1;
-            format!("          RESULT     {:<34} {:?}: {}", r.target.to_string(), r.outcome, r.message)
+            format!(
+                "          RESULT     {:<34} {:?}: {}",
+                r.target.to_string(),
+                r.outcome,
+                r.message
+            )
         })
     } else {
         summary.dead_letters += 1;
@@ -294,7 +335,12 @@ fn print_record(
     }
 }
 
-fn print_summary(out: &mut (dyn Write + Send), metrics: &Metrics, summary: &DemoSummary, elapsed: Duration) {
+fn print_summary(
+    out: &mut (dyn Write + Send),
+    metrics: &Metrics,
+    summary: &DemoSummary,
+    elapsed: Duration,
+) {
     let stage_line = |stage: StageName, kind: RecordKind| {
         let name = stage.as_str();
         format!(
@@ -306,7 +352,11 @@ fn print_summary(out: &mut (dyn Write + Send), metrics: &Metrics, summary: &Demo
         )
     };
     let _ = writeln!(out, "\nsummary ({:.1}s):", elapsed.as_secs_f64());
-    let _ = writeln!(out, "  fed       {:>4} records into the source topic", summary.fed);
+    let _ = writeln!(
+        out,
+        "  fed       {:>4} records into the source topic",
+        summary.fed
+    );
     for (stage, kind) in [
         (StageName::Ingest, RecordKind::Log),
         (StageName::Enrich, RecordKind::Parsed),
@@ -334,7 +384,15 @@ mod tests {
         assert!(inputs.len() > 300, "a few hundred records");
         assert!(inputs.windows(2).all(|w| w[0].time <= w[1].time));
         assert!(inputs.iter().all(|i| !i.key.is_empty()));
-        assert!(inputs.iter().any(|i| i.payload.contains("OutOfMemoryError")));
-        assert!(inputs.iter().any(|i| i.payload.contains("\"reason\":\"BackOff\"")));
+        assert!(
+            inputs
+                .iter()
+                .any(|i| i.payload.contains("OutOfMemoryError"))
+        );
+        assert!(
+            inputs
+                .iter()
+                .any(|i| i.payload.contains("\"reason\":\"BackOff\""))
+        );
     }
 }

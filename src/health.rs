@@ -28,7 +28,10 @@ impl Health {
     }
 
     fn update(&self, stage: &str, ready: Option<bool>) {
-        let mut stages = self.stages.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut stages = self
+            .stages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = stages.entry(stage.to_owned()).or_insert(StageHealth {
             ready: false,
             heartbeat: Instant::now(),
@@ -59,12 +62,23 @@ impl Health {
     /// # Errors
     /// The stages that are not ready (or "no stage" when none is registered).
     pub fn readiness(&self) -> Result<(), Vec<String>> {
-        let stages = self.stages.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stages = self
+            .stages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if stages.is_empty() {
             return Err(vec!["no stage registered yet".to_owned()]);
         }
-        let not_ready: Vec<_> = stages.iter().filter(|(_, h)| !h.ready).map(|(n, _)| n.clone()).collect();
-        if not_ready.is_empty() { Ok(()) } else { Err(not_ready) }
+        let not_ready: Vec<_> = stages
+            .iter()
+            .filter(|(_, h)| !h.ready)
+            .map(|(n, _)| n.clone())
+            .collect();
+        if not_ready.is_empty() {
+            Ok(())
+        } else {
+            Err(not_ready)
+        }
     }
 
     /// `Ok` when every stage's loop beat recently, else the stalled ones.
@@ -72,13 +86,20 @@ impl Health {
     /// # Errors
     /// The stages whose loop has not beaten within the stall bound.
     pub fn liveness(&self) -> Result<(), Vec<String>> {
-        let stages = self.stages.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stages = self
+            .stages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let stalled: Vec<_> = stages
             .iter()
             .filter(|(_, h)| h.heartbeat.elapsed() > self.stall_after)
             .map(|(n, _)| n.clone())
             .collect();
-        if stalled.is_empty() { Ok(()) } else { Err(stalled) }
+        if stalled.is_empty() {
+            Ok(())
+        } else {
+            Err(stalled)
+        }
     }
 }
 

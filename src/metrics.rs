@@ -1,6 +1,8 @@
 //! The process's Prometheus registry and each stage's pre-registered metric handles.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
 use schemas::metrics as names;
 use schemas::{ErrorKind, RecordKind};
 
@@ -19,8 +21,11 @@ pub struct Metrics {
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let counter = IntCounterVec::new(Opts::new(name, help), labels).expect("metric definition is valid");
-    registry.register(Box::new(counter.clone())).expect("metric registered once");
+    let counter =
+        IntCounterVec::new(Opts::new(name, help), labels).expect("metric definition is valid");
+    registry
+        .register(Box::new(counter.clone()))
+        .expect("metric registered once");
     counter
 }
 
@@ -39,20 +44,60 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let batch_duration = HistogramVec::new(
-            HistogramOpts::new(names::BATCH_DURATION_SECONDS, "Time to process, produce and commit one batch.")
-                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]),
+            HistogramOpts::new(
+                names::BATCH_DURATION_SECONDS,
+                "Time to process, produce and commit one batch.",
+            )
+            .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]),
             &["stage"],
         )
         .expect("histogram definition is valid");
-        registry.register(Box::new(batch_duration.clone())).expect("metric registered once");
+        registry
+            .register(Box::new(batch_duration.clone()))
+            .expect("metric registered once");
         Self {
-            records_in: counter(&registry, names::RECORDS_IN_TOTAL, "Records consumed.", &["stage"]),
-            records_out: counter(&registry, names::RECORDS_OUT_TOTAL, "Records produced.", &["stage", "kind"]),
-            dropped: counter(&registry, names::RECORDS_DROPPED_TOTAL, "Records consumed and dropped on purpose.", &["stage"]),
-            dlq: counter(&registry, names::DLQ_RECORDS_TOTAL, "Records sent to the dead-letter topic.", &["stage", "error_kind"]),
-            batches: counter(&registry, names::BATCHES_TOTAL, "Batches processed.", &["stage"]),
-            commit_errors: counter(&registry, names::COMMIT_ERRORS_TOTAL, "Offset commits that failed.", &["stage"]),
-            produce_retries: counter(&registry, names::PRODUCE_RETRIES_TOTAL, "Failed deliveries that were retried.", &["stage"]),
+            records_in: counter(
+                &registry,
+                names::RECORDS_IN_TOTAL,
+                "Records consumed.",
+                &["stage"],
+            ),
+            records_out: counter(
+                &registry,
+                names::RECORDS_OUT_TOTAL,
+                "Records produced.",
+                &["stage", "kind"],
+            ),
+            dropped: counter(
+                &registry,
+                names::RECORDS_DROPPED_TOTAL,
+                "Records consumed and dropped on purpose.",
+                &["stage"],
+            ),
+            dlq: counter(
+                &registry,
+                names::DLQ_RECORDS_TOTAL,
+                "Records sent to the dead-letter topic.",
+                &["stage", "error_kind"],
+            ),
+            batches: counter(
+                &registry,
+                names::BATCHES_TOTAL,
+                "Batches processed.",
+                &["stage"],
+            ),
+            commit_errors: counter(
+                &registry,
+                names::COMMIT_ERRORS_TOTAL,
+                "Offset commits that failed.",
+                &["stage"],
+            ),
+            produce_retries: counter(
+                &registry,
+                names::PRODUCE_RETRIES_TOTAL,
+                "Failed deliveries that were retried.",
+                &["stage"],
+            ),
             batch_duration,
             registry,
         }
@@ -89,7 +134,9 @@ impl Metrics {
     /// The current value of `medic_records_out_total{stage, kind}`.
     #[must_use]
     pub fn records_out(&self, stage: &str, kind: RecordKind) -> u64 {
-        self.records_out.with_label_values(&[stage, kind.as_str()]).get()
+        self.records_out
+            .with_label_values(&[stage, kind.as_str()])
+            .get()
     }
 
     /// The current value of `medic_records_in_total{stage}`.
@@ -101,7 +148,10 @@ impl Metrics {
     /// The current total of `medic_dlq_records_total{stage}` over every error kind.
     #[must_use]
     pub fn dead_lettered(&self, stage: &str) -> u64 {
-        ErrorKind::ALL.iter().map(|k| self.dlq.with_label_values(&[stage, k.as_str()]).get()).sum()
+        ErrorKind::ALL
+            .iter()
+            .map(|k| self.dlq.with_label_values(&[stage, k.as_str()]).get())
+            .sum()
     }
 }
 
@@ -128,12 +178,16 @@ pub struct StageMetrics {
 impl StageMetrics {
     /// Adds `n` produced records of `kind`.
     pub fn add_out(&self, kind: RecordKind, n: u64) {
-        self.records_out.with_label_values(&[&self.stage, kind.as_str()]).inc_by(n);
+        self.records_out
+            .with_label_values(&[&self.stage, kind.as_str()])
+            .inc_by(n);
     }
 
     /// Adds `n` dead-lettered records of `kind`.
     pub fn add_dlq(&self, kind: ErrorKind, n: u64) {
-        self.dlq.with_label_values(&[&self.stage, kind.as_str()]).inc_by(n);
+        self.dlq
+            .with_label_values(&[&self.stage, kind.as_str()])
+            .inc_by(n);
     }
 }
 
@@ -149,9 +203,18 @@ mod tests {
         stage.add_out(RecordKind::Log, 2);
         stage.add_dlq(ErrorKind::Decode, 1);
         let text = metrics.encode();
-        assert!(text.contains("medic_records_in_total{stage=\"ingest\"} 3"), "{text}");
-        assert!(text.contains("medic_records_out_total{kind=\"log_record\",stage=\"ingest\"} 2"), "{text}");
-        assert!(text.contains("medic_dlq_records_total{error_kind=\"expired\",stage=\"ingest\"} 0"), "{text}");
+        assert!(
+            text.contains("medic_records_in_total{stage=\"ingest\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("medic_records_out_total{kind=\"log_record\",stage=\"ingest\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("medic_dlq_records_total{error_kind=\"expired\",stage=\"ingest\"} 0"),
+            "{text}"
+        );
         assert_eq!(metrics.dead_lettered("ingest"), 1);
         assert_eq!(metrics.records_out("ingest", RecordKind::Log), 2);
     }

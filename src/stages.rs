@@ -132,7 +132,11 @@ mod tests {
             &config.topics.actions,
         ];
         for (stage, upstream) in StageName::ALL[1..].iter().zip(outputs) {
-            assert_eq!(&stage.input_topics(&config), &[upstream.clone()], "{stage}");
+            assert_eq!(
+                &stage.input_topics(&config),
+                std::slice::from_ref(upstream),
+                "{stage}"
+            );
         }
     }
 }

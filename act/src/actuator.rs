@@ -4,8 +4,8 @@ use crate::dedup::SeenKeys;
 use crate::{ActConfig, ActuatorMode};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
-    ActionOutcome, ActionResult, Emitter, ErrorKind, RemediationCommand, SCHEMA_VERSION, SourceRecord, Stage,
-    StageError, decode_record,
+    ActionOutcome, ActionResult, Emitter, ErrorKind, RemediationCommand, SCHEMA_VERSION,
+    SourceRecord, Stage, StageError, decode_record,
 };
 
 /// Applies commands (in this build: records them in `log` mode), at most once per idempotency key.
@@ -59,11 +59,20 @@ impl Actuator {
                         reason = %command.reason,
                         "would apply (log mode: nothing changed)"
                     );
-                    (ActionOutcome::Logged, format!("log mode: would {} {}", command.action, command.target))
+                    (
+                        ActionOutcome::Logged,
+                        format!("log mode: would {} {}", command.action, command.target),
+                    )
                 }
             }
         } else {
-            (ActionOutcome::Duplicate, format!("idempotency key {} already handled: not applied again", command.idempotency_key))
+            (
+                ActionOutcome::Duplicate,
+                format!(
+                    "idempotency key {} already handled: not applied again",
+                    command.idempotency_key
+                ),
+            )
         };
         Ok(ActionResult {
             schema_version: SCHEMA_VERSION,

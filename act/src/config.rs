@@ -70,7 +70,11 @@ impl ActConfig {
         if self.dedup_capacity == 0 {
             problems.push("act.dedup_capacity: must be at least 1".to_owned());
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// Validates the configuration and builds the command issuer.
@@ -98,11 +102,13 @@ mod tests {
 
     #[test]
     fn parses_validates_and_refuses_unknown_modes() {
-        let config: ActConfig = toml::from_str("command_ttl_secs = 60\nmode = \"log\"").expect("parses");
+        let config: ActConfig =
+            toml::from_str("command_ttl_secs = 60\nmode = \"log\"").expect("parses");
         assert_eq!(config.mode, ActuatorMode::Log);
         assert!(config.validate().is_ok());
         assert!(toml::from_str::<ActConfig>("mode = \"yolo\"").is_err());
-        let bad: ActConfig = toml::from_str("command_ttl_secs = 0\ndedup_capacity = 0").expect("parses");
+        let bad: ActConfig =
+            toml::from_str("command_ttl_secs = 0\ndedup_capacity = 0").expect("parses");
         assert_eq!(bad.validate().expect_err("invalid").len(), 2);
     }
 }

@@ -3,7 +3,8 @@
 use crate::ActConfig;
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
-    Action, Decision, Emitter, Provenance, RemediationCommand, SCHEMA_VERSION, SourceRecord, Stage, decode_record,
+    Action, Decision, Emitter, Provenance, RemediationCommand, SCHEMA_VERSION, SourceRecord, Stage,
+    decode_record,
 };
 
 /// Turns each actionable decision into a command; `noop` decisions are consumed without a command.
@@ -16,7 +17,8 @@ pub struct CommandIssuer {
 impl CommandIssuer {
     pub(crate) fn new(config: &ActConfig) -> Self {
         Self {
-            ttl_ns: i64::try_from(config.command_ttl_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
+            ttl_ns: i64::try_from(config.command_ttl_secs.saturating_mul(1_000_000_000))
+                .unwrap_or(i64::MAX),
             clock: wall_clock_ns,
         }
     }

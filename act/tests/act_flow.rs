@@ -3,8 +3,8 @@
 
 use medic_act::ActConfig;
 use schemas::{
-    Action, ActionOutcome, ActionResult, Decision, Emitter, ErrorKind, FaultClass, ObjectKind, RemediationCommand,
-    SCHEMA_VERSION, SourceCoordinates, SourceRecord, Stage, Target,
+    Action, ActionOutcome, ActionResult, Decision, Emitter, ErrorKind, FaultClass, ObjectKind,
+    RemediationCommand, SCHEMA_VERSION, SourceCoordinates, SourceRecord, Stage, Target,
 };
 
 const NOW: i64 = 1_700_000_000_000_000_000;
@@ -37,13 +37,25 @@ fn decision(id: &str, action: Action) -> SourceRecord {
         decided_at_ns: 5,
         template_ids: vec!["tpl-1".into()],
         model: "keyword-rules@1".into(),
-        sources: vec![SourceCoordinates { topic: "medic.logs.k8s".into(), partition: 1, offset: 7 }],
+        sources: vec![SourceCoordinates {
+            topic: "medic.logs.k8s".into(),
+            partition: 1,
+            offset: 7,
+        }],
     };
-    SourceRecord::new("medic.decisions", 0, 0, serde_json::to_vec(&decision).expect("encode"))
+    SourceRecord::new(
+        "medic.decisions",
+        0,
+        0,
+        serde_json::to_vec(&decision).expect("encode"),
+    )
 }
 
 fn issue(batch: &[SourceRecord]) -> (Vec<SourceRecord>, u64) {
-    let mut issuer = ActConfig::default().build_issuer().expect("valid").with_clock(now);
+    let mut issuer = ActConfig::default()
+        .build_issuer()
+        .expect("valid")
+        .with_clock(now);
     let mut out = Emitter::new();
     issuer.process_batch(batch, &mut out);
     let commands = out
@@ -57,9 +69,13 @@ fn issue(batch: &[SourceRecord]) -> (Vec<SourceRecord>, u64) {
 
 #[test]
 fn commands_carry_keys_expiry_and_provenance() {
-    let (commands, dropped) = issue(&[decision("dec-1", Action::RolloutRestart), decision("dec-2", Action::Noop)]);
+    let (commands, dropped) = issue(&[
+        decision("dec-1", Action::RolloutRestart),
+        decision("dec-2", Action::Noop),
+    ]);
     assert_eq!((commands.len(), dropped), (1, 1));
-    let command: RemediationCommand = schemas::decode_record(&commands[0].payload).expect("command");
+    let command: RemediationCommand =
+        schemas::decode_record(&commands[0].payload).expect("command");
     assert_eq!(command.idempotency_key, "dec-1");
     assert_eq!(command.issued_at_ns, NOW);
     assert_eq!(command.expires_at_ns, NOW + 600_000_000_000);
@@ -71,7 +87,10 @@ fn commands_carry_keys_expiry_and_provenance() {
 #[test]
 fn replayed_commands_are_not_applied_twice() {
     let (commands, _) = issue(&[decision("dec-1", Action::RolloutRestart)]);
-    let mut actuator = ActConfig::default().build_actuator().expect("valid").with_clock(now);
+    let mut actuator = ActConfig::default()
+        .build_actuator()
+        .expect("valid")
+        .with_clock(now);
     let mut out = Emitter::new();
     let replay = [commands[0].clone(), commands[0].clone()];
     actuator.process_batch(&replay, &mut out);
@@ -84,7 +103,10 @@ fn replayed_commands_are_not_applied_twice() {
 #[test]
 fn expired_commands_go_to_the_dead_letter_topic() {
     let (commands, _) = issue(&[decision("dec-1", Action::Rollback)]);
-    let mut actuator = ActConfig::default().build_actuator().expect("valid").with_clock(much_later);
+    let mut actuator = ActConfig::default()
+        .build_actuator()
+        .expect("valid")
+        .with_clock(much_later);
     let mut out = Emitter::new();
     actuator.process_batch(&commands, &mut out);
     assert!(out.emitted().is_empty());

@@ -48,12 +48,19 @@ impl DecideConfig {
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
         if !(0.0..=1.0).contains(&self.min_confidence) {
-            problems.push(format!("decide.min_confidence: {} must be in [0, 1]", self.min_confidence));
+            problems.push(format!(
+                "decide.min_confidence: {} must be in [0, 1]",
+                self.min_confidence
+            ));
         }
         if self.max_tracked_targets == 0 {
             problems.push("decide.max_tracked_targets: must be at least 1".to_owned());
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// Validates the configuration and builds the stage.
@@ -75,7 +82,8 @@ mod tests {
         let config: DecideConfig = toml::from_str("cooldown_secs = 60").expect("parses");
         assert_eq!(config.cooldown_secs, 60);
         assert!(config.validate().is_ok());
-        let bad: DecideConfig = toml::from_str("min_confidence = 2.0\nmax_tracked_targets = 0").expect("parses");
+        let bad: DecideConfig =
+            toml::from_str("min_confidence = 2.0\nmax_tracked_targets = 0").expect("parses");
         assert_eq!(bad.validate().expect_err("invalid").len(), 2);
         assert!(toml::from_str::<DecideConfig>("cooldown = 1").is_err());
     }

@@ -18,8 +18,14 @@ pub fn remedy_for(fault: FaultClass, target: &Target) -> (Action, Target, &'stat
         })
     };
     let same = target.clone();
-    let workload = matches!(target.kind, ObjectKind::Deployment | ObjectKind::StatefulSet | ObjectKind::DaemonSet);
-    let workload_action = matches!(fault, C::Oom | C::CrashLoop | C::ConfigError | C::ImagePull | C::ProbeFailure | C::CpuSaturation);
+    let workload = matches!(
+        target.kind,
+        ObjectKind::Deployment | ObjectKind::StatefulSet | ObjectKind::DaemonSet
+    );
+    let workload_action = matches!(
+        fault,
+        C::Oom | C::CrashLoop | C::ConfigError | C::ImagePull | C::ProbeFailure | C::CpuSaturation
+    );
     if workload_action && !workload {
         return (
             Action::Escalate,
@@ -40,19 +46,52 @@ pub fn remedy_for(fault: FaultClass, target: &Target) -> (Action, Target, &'stat
             "pods cannot start after a change: roll back to the previous revision",
         ),
         C::ProbeFailure => match target.pod {
-            Some(_) => (Action::RestartPod, same, "probes fail on one pod: replace that pod"),
-            None => (Action::RolloutRestart, same, "probes fail: restart the workload"),
+            Some(_) => (
+                Action::RestartPod,
+                same,
+                "probes fail on one pod: replace that pod",
+            ),
+            None => (
+                Action::RolloutRestart,
+                same,
+                "probes fail: restart the workload",
+            ),
         },
-        C::CpuSaturation => (Action::Scale { delta: 1 }, same, "CPU saturated: add a replica"),
+        C::CpuSaturation => (
+            Action::Scale { delta: 1 },
+            same,
+            "CPU saturated: add a replica",
+        ),
         C::NodeFailure => match node_target() {
-            Some(node) => (Action::CordonNode, node, "node not ready: cordon it so no new pods land there"),
-            None => (Action::Escalate, same, "node failure without a node name: a human must find the node"),
+            Some(node) => (
+                Action::CordonNode,
+                node,
+                "node not ready: cordon it so no new pods land there",
+            ),
+            None => (
+                Action::Escalate,
+                same,
+                "node failure without a node name: a human must find the node",
+            ),
         },
         C::DiskPressure => match node_target() {
-            Some(node) => (Action::DrainNode, node, "node under disk pressure: drain it (PDBs respected)"),
-            None => (Action::Escalate, same, "disk pressure without a node name: a human must find the node"),
+            Some(node) => (
+                Action::DrainNode,
+                node,
+                "node under disk pressure: drain it (PDBs respected)",
+            ),
+            None => (
+                Action::Escalate,
+                same,
+                "disk pressure without a node name: a human must find the node",
+            ),
         },
-        C::Scheduling | C::AdmissionDenied | C::VolumeError | C::Network | C::DependencyFailure | C::ApplicationError => (
+        C::Scheduling
+        | C::AdmissionDenied
+        | C::VolumeError
+        | C::Network
+        | C::DependencyFailure
+        | C::ApplicationError => (
             Action::Escalate,
             same,
             "no safe automatic remedy for this class: a human must act",
@@ -78,20 +117,62 @@ mod tests {
     #[test]
     fn remedies_table() {
         let cases = [
-            (FaultClass::Oom, web(None, None), Action::RolloutRestart, "web"),
-            (FaultClass::CrashLoop, web(None, None), Action::Rollback, "web"),
-            (FaultClass::ProbeFailure, web(Some("web-1"), None), Action::RestartPod, "web"),
-            (FaultClass::CpuSaturation, web(None, None), Action::Scale { delta: 1 }, "web"),
-            (FaultClass::NodeFailure, web(None, Some("node-3")), Action::CordonNode, "node-3"),
-            (FaultClass::DiskPressure, web(None, None), Action::Escalate, "web"),
-            (FaultClass::AdmissionDenied, web(None, None), Action::Escalate, "web"),
+            (
+                FaultClass::Oom,
+                web(None, None),
+                Action::RolloutRestart,
+                "web",
+            ),
+            (
+                FaultClass::CrashLoop,
+                web(None, None),
+                Action::Rollback,
+                "web",
+            ),
+            (
+                FaultClass::ProbeFailure,
+                web(Some("web-1"), None),
+                Action::RestartPod,
+                "web",
+            ),
+            (
+                FaultClass::CpuSaturation,
+                web(None, None),
+                Action::Scale { delta: 1 },
+                "web",
+            ),
+            (
+                FaultClass::NodeFailure,
+                web(None, Some("node-3")),
+                Action::CordonNode,
+                "node-3",
+            ),
+            (
+                FaultClass::DiskPressure,
+                web(None, None),
+                Action::Escalate,
+                "web",
+            ),
+            (
+                FaultClass::AdmissionDenied,
+                web(None, None),
+                Action::Escalate,
+                "web",
+            ),
         ];
         for (fault, target, action, name) in cases {
             let (got, on, _) = remedy_for(fault, &target);
             assert_eq!((got, on.name.as_str()), (action, name), "{fault}");
         }
-        let node_oom = Target { kind: ObjectKind::Node, ..web(None, None) };
-        assert_eq!(remedy_for(FaultClass::Oom, &node_oom).0, Action::Escalate, "never restart a node as a workload");
+        let node_oom = Target {
+            kind: ObjectKind::Node,
+            ..web(None, None)
+        };
+        assert_eq!(
+            remedy_for(FaultClass::Oom, &node_oom).0,
+            Action::Escalate,
+            "never restart a node as a workload"
+        );
         let (_, node, _) = remedy_for(FaultClass::NodeFailure, &web(None, Some("node-3")));
         assert_eq!((node.kind, node.namespace), (ObjectKind::Node, None));
     }

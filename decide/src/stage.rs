@@ -1,7 +1,10 @@
 //! [`Decide`]: the decide stage processor.
 
 use crate::{DecideConfig, remedy_for};
-use schemas::{Action, Decision, Diagnosis, Emitter, SCHEMA_VERSION, SourceRecord, Stage, Target, decode_record, id};
+use schemas::{
+    Action, Decision, Diagnosis, Emitter, SCHEMA_VERSION, SourceRecord, Stage, Target,
+    decode_record, id,
+};
 use std::collections::HashMap;
 
 /// The policy name and version written on every decision.
@@ -19,7 +22,8 @@ pub struct Decide {
 impl Decide {
     pub(crate) fn new(config: &DecideConfig) -> Self {
         Self {
-            cooldown_ns: i64::try_from(config.cooldown_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
+            cooldown_ns: i64::try_from(config.cooldown_secs.saturating_mul(1_000_000_000))
+                .unwrap_or(i64::MAX),
             min_confidence: config.min_confidence,
             max_tracked: config.max_tracked_targets,
             last_action_ns: HashMap::new(),
@@ -28,7 +32,9 @@ impl Decide {
 
     fn decide(&mut self, diagnosis: Diagnosis) -> Decision {
         let at = diagnosis.window_end_ns;
-        let (action, target, reason) = if diagnosis.uncertain || diagnosis.confidence < self.min_confidence {
+        let (action, target, reason) = if diagnosis.uncertain
+            || diagnosis.confidence < self.min_confidence
+        {
             (
                 Action::Escalate,
                 diagnosis.target.clone(),
@@ -40,9 +46,16 @@ impl Decide {
         } else {
             let (action, target, why) = remedy_for(diagnosis.fault, &diagnosis.target);
             // Cooldowns are per object: the pod and node hints of the evidence do not split them.
-            let key = Target { pod: None, node: None, ..target.clone() };
+            let key = Target {
+                pod: None,
+                node: None,
+                ..target.clone()
+            };
             let acts = !matches!(action, Action::Noop | Action::Escalate);
-            let cooling = self.last_action_ns.get(&key).filter(|last| at - **last < self.cooldown_ns);
+            let cooling = self
+                .last_action_ns
+                .get(&key)
+                .filter(|last| at - **last < self.cooldown_ns);
             match cooling {
                 Some(last) if acts => (
                     Action::Noop,
@@ -60,11 +73,22 @@ impl Decide {
                     if acts {
                         self.record_action(key, at);
                     }
-                    (action, target, format!("{} (confidence {:.2}): {why}", diagnosis.fault, diagnosis.confidence))
+                    (
+                        action,
+                        target,
+                        format!(
+                            "{} (confidence {:.2}): {why}",
+                            diagnosis.fault, diagnosis.confidence
+                        ),
+                    )
                 }
             }
         };
-        let mut template_ids: Vec<String> = diagnosis.evidence.iter().map(|e| e.template_id.clone()).collect();
+        let mut template_ids: Vec<String> = diagnosis
+            .evidence
+            .iter()
+            .map(|e| e.template_id.clone())
+            .collect();
         template_ids.dedup();
         Decision {
             schema_version: SCHEMA_VERSION,
@@ -87,7 +111,11 @@ impl Decide {
     fn record_action(&mut self, target: Target, at: i64) {
         if self.last_action_ns.len() >= self.max_tracked
             && !self.last_action_ns.contains_key(&target)
-            && let Some(oldest) = self.last_action_ns.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone())
+            && let Some(oldest) = self
+                .last_action_ns
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(k, _)| k.clone())
         {
             self.last_action_ns.remove(&oldest);
         }
@@ -122,11 +150,23 @@ mod tests {
         diagnosis_with(id, fault, confidence, at_secs, None)
     }
 
-    fn diagnosis_on_node(id: &str, fault: FaultClass, confidence: f64, at_secs: i64, node: &str) -> SourceRecord {
+    fn diagnosis_on_node(
+        id: &str,
+        fault: FaultClass,
+        confidence: f64,
+        at_secs: i64,
+        node: &str,
+    ) -> SourceRecord {
         diagnosis_with(id, fault, confidence, at_secs, Some(node))
     }
 
-    fn diagnosis_with(id: &str, fault: FaultClass, confidence: f64, at_secs: i64, node: Option<&str>) -> SourceRecord {
+    fn diagnosis_with(
+        id: &str,
+        fault: FaultClass,
+        confidence: f64,
+        at_secs: i64,
+        node: Option<&str>,
+    ) -> SourceRecord {
         let d = Diagnosis {
             schema_version: SCHEMA_VERSION,
             diagnosis_id: id.into(),
@@ -147,7 +187,12 @@ mod tests {
             evidence: vec![],
             model: "keyword-rules@1".into(),
         };
-        SourceRecord::new("medic.diagnoses", 0, 0, serde_json::to_vec(&d).expect("encode"))
+        SourceRecord::new(
+            "medic.diagnoses",
+            0,
+            0,
+            serde_json::to_vec(&d).expect("encode"),
+        )
     }
 
     #[test]
@@ -166,11 +211,25 @@ mod tests {
         let actions: Vec<_> = decisions.iter().map(|d| d.action).collect();
         assert_eq!(
             actions,
-            [Action::RolloutRestart, Action::Noop, Action::Escalate, Action::RolloutRestart, Action::Noop],
+            [
+                Action::RolloutRestart,
+                Action::Noop,
+                Action::Escalate,
+                Action::RolloutRestart,
+                Action::Noop
+            ],
             "a different node hint does not escape the cooldown"
         );
-        assert!(decisions[1].reason.contains("cooldown 300s"), "{}", decisions[1].reason);
-        assert!(decisions[2].reason.contains("escalating"), "{}", decisions[2].reason);
+        assert!(
+            decisions[1].reason.contains("cooldown 300s"),
+            "{}",
+            decisions[1].reason
+        );
+        assert!(
+            decisions[2].reason.contains("escalating"),
+            "{}",
+            decisions[2].reason
+        );
         assert_eq!(decisions[0].policy_id, POLICY);
     }
 
@@ -180,7 +239,9 @@ mod tests {
             let mut stage = DecideConfig::default().build().expect("valid");
             let mut out = Emitter::new();
             stage.process_batch(&[diagnosis("d1", FaultClass::CrashLoop, 0.9, 1)], &mut out);
-            out.decode_all::<Decision>().expect("decisions")[0].decision_id.clone()
+            out.decode_all::<Decision>().expect("decisions")[0]
+                .decision_id
+                .clone()
         };
         assert_eq!(run(), run());
     }
@@ -189,7 +250,10 @@ mod tests {
     fn garbage_is_rejected() {
         let mut stage = DecideConfig::default().build().expect("valid");
         let mut out = Emitter::new();
-        stage.process_batch(&[SourceRecord::new("medic.diagnoses", 0, 0, "{}")], &mut out);
+        stage.process_batch(
+            &[SourceRecord::new("medic.diagnoses", 0, 0, "{}")],
+            &mut out,
+        );
         assert_eq!(out.rejections().len(), 1);
     }
 }

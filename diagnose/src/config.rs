@@ -55,7 +55,10 @@ impl DiagnoseConfig {
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
         if !(self.min_confidence > 0.0 && self.min_confidence <= 1.0) {
-            problems.push(format!("diagnose.min_confidence: {} must be in (0, 1]", self.min_confidence));
+            problems.push(format!(
+                "diagnose.min_confidence: {} must be in (0, 1]",
+                self.min_confidence
+            ));
         }
         if self.max_evidence == 0 {
             problems.push("diagnose.max_evidence: must be at least 1".to_owned());
@@ -66,7 +69,11 @@ impl DiagnoseConfig {
         if self.max_episodes == 0 {
             problems.push("diagnose.max_episodes: must be at least 1".to_owned());
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// Validates the configuration and builds the stage.
@@ -85,7 +92,8 @@ mod tests {
 
     #[test]
     fn validation_reports_each_problem() {
-        let config: DiagnoseConfig = toml::from_str("min_confidence = 1.5\nmax_evidence = 0").expect("parses");
+        let config: DiagnoseConfig =
+            toml::from_str("min_confidence = 1.5\nmax_evidence = 0").expect("parses");
         assert_eq!(config.validate().expect_err("invalid").len(), 2);
         assert!(DiagnoseConfig::default().validate().is_ok());
     }

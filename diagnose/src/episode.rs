@@ -48,12 +48,21 @@ impl Episodes {
     }
 
     /// Adds one piece of evidence with rule weight `weight`; returns the episode it belongs to.
-    pub(crate) fn add(&mut self, target: Target, class: FaultClass, evidence: Evidence, weight: f64) -> &mut Episode {
+    pub(crate) fn add(
+        &mut self,
+        target: Target,
+        class: FaultClass,
+        evidence: Evidence,
+        weight: f64,
+    ) -> &mut Episode {
         let at = evidence.event_time_ns;
         if self.open.len() >= self.max_open && !self.open.contains_key(&(target.clone(), class)) {
             self.forget_stalest();
         }
-        let episode = self.open.entry((target, class)).or_insert_with(|| Episode::new(at));
+        let episode = self
+            .open
+            .entry((target, class))
+            .or_insert_with(|| Episode::new(at));
         if at - episode.last_ns > self.gap_ns {
             *episode = Episode::new(at);
         }
@@ -68,7 +77,12 @@ impl Episodes {
     }
 
     fn forget_stalest(&mut self) {
-        if let Some(key) = self.open.iter().min_by_key(|(_, e)| e.last_ns).map(|(k, _)| k.clone()) {
+        if let Some(key) = self
+            .open
+            .iter()
+            .min_by_key(|(_, e)| e.last_ns)
+            .map(|(k, _)| k.clone())
+        {
             self.open.remove(&key);
         }
     }

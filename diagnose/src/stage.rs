@@ -1,10 +1,11 @@
 //! [`Diagnose`]: the diagnose stage processor.
 
+use crate::DiagnoseConfig;
 use crate::episode::Episodes;
 use crate::rules::{Rule, default_rules, first_match, severity_of};
-use crate::DiagnoseConfig;
 use schemas::{
-    Diagnosis, Emitter, Evidence, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, Target, decode_record, id,
+    Diagnosis, Emitter, Evidence, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, Target,
+    decode_record, id,
 };
 
 /// The model name and version written on every diagnosis.
@@ -23,7 +24,8 @@ impl Diagnose {
         Self {
             rules: default_rules(),
             episodes: Episodes::new(
-                i64::try_from(config.episode_gap_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
+                i64::try_from(config.episode_gap_secs.saturating_mul(1_000_000_000))
+                    .unwrap_or(i64::MAX),
                 config.max_evidence,
                 config.max_episodes,
             ),
@@ -41,7 +43,11 @@ impl Diagnose {
             text.push_str(&reason.to_lowercase());
         }
         let rule = first_match(&self.rules, &text)?;
-        let (class, weight, needle) = (rule.class, rule.weight, rule.needles.iter().find(|n| text.contains(**n))?);
+        let (class, weight, needle) = (
+            rule.class,
+            rule.weight,
+            rule.needles.iter().find(|n| text.contains(**n))?,
+        );
         let mut target = log.target()?;
         // One diagnosis per workload; the pod and node that showed the evidence stay as hints.
         let evidence = Evidence {
@@ -52,7 +58,16 @@ impl Diagnose {
             rationale: format!("matched {needle:?} ({class}, weight {weight})"),
         };
         let (min_confidence, max_evidence) = (self.min_confidence, self.max_evidence);
-        let episode = self.episodes.add(Target { pod: None, node: None, ..target.clone() }, class, evidence, weight);
+        let episode = self.episodes.add(
+            Target {
+                pod: None,
+                node: None,
+                ..target.clone()
+            },
+            class,
+            evidence,
+            weight,
+        );
         let certain = episode.confidence >= min_confidence;
         if episode.diagnosed || !(certain || episode.records >= max_evidence) {
             return None;
@@ -126,15 +141,23 @@ mod tests {
             stream: None,
             resource: Resource {
                 namespace: Some("shop".into()),
-                workload: Some(Workload { kind: "Deployment".into(), name: "web".into() }),
+                workload: Some(Workload {
+                    kind: "Deployment".into(),
+                    name: "web".into(),
+                }),
                 pod: Some("web-7d9c7f5b9d-x2x7q".into()),
                 ..Resource::default()
             },
             attributes: Default::default(),
-            source: SourceCoordinates { topic: "medic.logs.k8s".into(), partition: 0, offset },
+            source: SourceCoordinates {
+                topic: "medic.logs.k8s".into(),
+                partition: 0,
+                offset,
+            },
         };
         if let Some(reason) = reason {
-            log.attributes.insert("k8s.event.reason".into(), reason.into());
+            log.attributes
+                .insert("k8s.event.reason".into(), reason.into());
         }
         let record = ParsedRecord {
             schema_version: SCHEMA_VERSION,
@@ -144,7 +167,12 @@ mod tests {
             params: vec![],
             log,
         };
-        SourceRecord::new("medic.logs.parsed", 0, offset, serde_json::to_vec(&record).expect("encode"))
+        SourceRecord::new(
+            "medic.logs.parsed",
+            0,
+            offset,
+            serde_json::to_vec(&record).expect("encode"),
+        )
     }
 
     fn run(batches: &[Vec<SourceRecord>]) -> Vec<Diagnosis> {
@@ -174,15 +202,23 @@ mod tests {
 
     #[test]
     fn weak_evidence_becomes_an_uncertain_diagnosis() {
-        let records: Vec<_> = (0..5).map(|i| parsed("java.lang.IllegalStateException: boom", None, i, i)).collect();
+        let records: Vec<_> = (0..5)
+            .map(|i| parsed("java.lang.IllegalStateException: boom", None, i, i))
+            .collect();
         let diagnoses = run(&[records]);
         assert_eq!(diagnoses.len(), 1);
-        assert!(diagnoses[0].uncertain, "five weak records (noisy-OR of 0.15) stay below 0.6: {}", diagnoses[0].confidence);
+        assert!(
+            diagnoses[0].uncertain,
+            "five weak records (noisy-OR of 0.15) stay below 0.6: {}",
+            diagnoses[0].confidence
+        );
     }
 
     #[test]
     fn diagnoses_do_not_depend_on_batch_boundaries() {
-        let records: Vec<_> = (0..4).map(|i| parsed("Back-off restarting failed container", None, i, i)).collect();
+        let records: Vec<_> = (0..4)
+            .map(|i| parsed("Back-off restarting failed container", None, i, i))
+            .collect();
         let whole = run(std::slice::from_ref(&records));
         let split: Vec<Vec<_>> = records.iter().map(|r| vec![r.clone()]).collect();
         assert_eq!(whole, run(&split));

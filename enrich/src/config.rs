@@ -55,10 +55,16 @@ impl EnrichConfig {
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
         if !(1..=86_400).contains(&self.window_secs) {
-            problems.push(format!("enrich.window_secs: {} must be between 1 and 86400", self.window_secs));
+            problems.push(format!(
+                "enrich.window_secs: {} must be between 1 and 86400",
+                self.window_secs
+            ));
         }
         if self.allowed_lateness_secs > 86_400 {
-            problems.push(format!("enrich.allowed_lateness_secs: {} exceeds 86400", self.allowed_lateness_secs));
+            problems.push(format!(
+                "enrich.allowed_lateness_secs: {} exceeds 86400",
+                self.allowed_lateness_secs
+            ));
         }
         if self.top_templates == 0 {
             problems.push("enrich.top_templates: must be at least 1".to_owned());
@@ -66,7 +72,11 @@ impl EnrichConfig {
         if self.max_open_windows == 0 {
             problems.push("enrich.max_open_windows: must be at least 1".to_owned());
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// Validates the configuration and builds the stage.
@@ -87,8 +97,12 @@ mod tests {
     fn defaults_and_validation() {
         let config: EnrichConfig = toml::from_str("window_secs = 30").expect("parses");
         assert_eq!((config.window_secs, config.allowed_lateness_secs), (30, 10));
-        let bad: EnrichConfig = toml::from_str("window_secs = 0\ntop_templates = 0").expect("parses");
+        let bad: EnrichConfig =
+            toml::from_str("window_secs = 0\ntop_templates = 0").expect("parses");
         assert_eq!(bad.validate().expect_err("invalid").len(), 2);
-        assert!(toml::from_str::<EnrichConfig>("window = 3").is_err(), "unknown keys are refused");
+        assert!(
+            toml::from_str::<EnrichConfig>("window = 3").is_err(),
+            "unknown keys are refused"
+        );
     }
 }

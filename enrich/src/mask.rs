@@ -22,7 +22,9 @@ pub fn mask_message(message: &str) -> Masked {
         }
         // Keep surrounding punctuation (quotes, brackets, trailing commas) as part of the template.
         let start = token.find(|c: char| !is_wrapper(c)).unwrap_or(token.len());
-        let end = token.rfind(|c: char| !is_wrapper(c)).map_or(start, |i| i + token[i..].chars().next().map_or(1, char::len_utf8));
+        let end = token.rfind(|c: char| !is_wrapper(c)).map_or(start, |i| {
+            i + token[i..].chars().next().map_or(1, char::len_utf8)
+        });
         let end = end.max(start);
         let mut core = &token[start..end];
         // `key=value` and `key:value` with a word key: keep the key, judge the value.
@@ -47,7 +49,10 @@ pub fn mask_message(message: &str) -> Masked {
 }
 
 fn is_wrapper(c: char) -> bool {
-    matches!(c, '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | ',' | ';' | ':' | '.' | '=')
+    matches!(
+        c,
+        '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | ',' | ';' | ':' | '.' | '='
+    )
 }
 
 /// Whether a token (without wrapping punctuation) is a variable.
@@ -56,9 +61,16 @@ fn is_variable(core: &str) -> bool {
     core.contains("://")
         || (core.starts_with('/') && core.len() > 1)
         || is_number_with_unit(core)
-        || (core.starts_with("0x") && core.len() > 2 && core[2..].bytes().all(|b| b.is_ascii_hexdigit()))
-        || (has_digit && core.len() >= 8 && core.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
-        || (has_digit && core.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b':' | b'-' | b'T' | b'Z' | b'+' | b'/')))
+        || (core.starts_with("0x")
+            && core.len() > 2
+            && core[2..].bytes().all(|b| b.is_ascii_hexdigit()))
+        || (has_digit
+            && core.len() >= 8
+            && core.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+        || (has_digit
+            && core.bytes().all(|b| {
+                b.is_ascii_digit() || matches!(b, b'.' | b':' | b'-' | b'T' | b'Z' | b'+' | b'/')
+            }))
         || has_generated_suffix(core)
 }
 
@@ -67,7 +79,9 @@ fn is_number_with_unit(core: &str) -> bool {
     let digits_end = core
         .trim_start_matches(['-', '+'])
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .map_or(core.len(), |i| i + (core.len() - core.trim_start_matches(['-', '+']).len()));
+        .map_or(core.len(), |i| {
+            i + (core.len() - core.trim_start_matches(['-', '+']).len())
+        });
     let (number, unit) = core.split_at(digits_end);
     number.bytes().any(|b| b.is_ascii_digit())
         && unit.len() <= 3
@@ -79,7 +93,11 @@ fn has_generated_suffix(core: &str) -> bool {
     core.rsplit(['-', '_'])
         .next()
         .filter(|last| last.len() != core.len())
-        .is_some_and(|last| last.len() >= 5 && last.bytes().any(|b| b.is_ascii_digit()) && last.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .is_some_and(|last| {
+            last.len() >= 5
+                && last.bytes().any(|b| b.is_ascii_digit())
+                && last.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 #[cfg(test)]
@@ -97,10 +115,22 @@ mod tests {
                 "Back-off restarting failed container app in pod web-7d9c7f5b9d-x2x7q_shop(0a1b2c3d-0000-1111-2222-333344445555)",
                 "Back-off restarting failed container app in pod <*>)",
             ),
-            ("Memory cgroup out of memory: Killed process 4242 (java) total-vm:2048kB", "Memory cgroup out of memory: Killed process <*> (java) total-vm:<*>"),
-            ("dial tcp 10.0.0.12:5432: connect: connection refused", "dial tcp <*>: connect: connection refused"),
-            ("GET /api/v1/orders took 350ms status=500", "GET <*> took <*> status=<*>"),
-            ("Scaled up replica set px-5d567cc74c to 1", "Scaled up replica set <*> to <*>"),
+            (
+                "Memory cgroup out of memory: Killed process 4242 (java) total-vm:2048kB",
+                "Memory cgroup out of memory: Killed process <*> (java) total-vm:<*>",
+            ),
+            (
+                "dial tcp 10.0.0.12:5432: connect: connection refused",
+                "dial tcp <*>: connect: connection refused",
+            ),
+            (
+                "GET /api/v1/orders took 350ms status=500",
+                "GET <*> took <*> status=<*>",
+            ),
+            (
+                "Scaled up replica set px-5d567cc74c to 1",
+                "Scaled up replica set <*> to <*>",
+            ),
             ("Started container app", "Started container app"),
         ];
         for (message, template) in cases {

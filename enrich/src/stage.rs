@@ -51,9 +51,13 @@ impl Stage for Enrich {
                 // Windows aggregate per workload, not per pod.
                 target.pod = None;
                 target.node = None;
-                for features in
-                    self.windows.add(target, log.event_time_ns, log.severity, &template_id, &masked.template)
-                {
+                for features in self.windows.add(
+                    target,
+                    log.event_time_ns,
+                    log.severity,
+                    &template_id,
+                    &masked.template,
+                ) {
                     out.emit_or_reject(input, &features);
                 }
             }
@@ -80,7 +84,9 @@ impl Stage for Enrich {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schemas::{ErrorKind, LogSeverity, Resource, SourceCoordinates, SourceFormat, WindowFeatures, Workload};
+    use schemas::{
+        ErrorKind, LogSeverity, Resource, SourceCoordinates, SourceFormat, WindowFeatures, Workload,
+    };
 
     fn log(message: &str, t_secs: i64) -> Vec<u8> {
         let record = LogRecord {
@@ -93,7 +99,10 @@ mod tests {
             stream: None,
             resource: Resource {
                 namespace: Some("shop".into()),
-                workload: Some(Workload { kind: "Deployment".into(), name: "web".into() }),
+                workload: Some(Workload {
+                    kind: "Deployment".into(),
+                    name: "web".into(),
+                }),
                 pod: Some("web-7d9c7f5b9d-x2x7q".into()),
                 ..Resource::default()
             },
@@ -120,7 +129,11 @@ mod tests {
         assert_eq!(out.rejections().len(), 1);
         assert_eq!(out.rejections()[0].error.kind, ErrorKind::Decode);
         let windows: Vec<WindowFeatures> = out.decode_all().expect("windows");
-        assert_eq!(windows.len(), 1, "the first minute closed when event time reached 200 s");
+        assert_eq!(
+            windows.len(),
+            1,
+            "the first minute closed when event time reached 200 s"
+        );
         assert_eq!((windows[0].record_count, windows[0].error_count), (2, 2));
         assert_eq!(windows[0].target.name, "web");
         assert_eq!(windows[0].target.pod, None);

@@ -28,7 +28,12 @@ pub(crate) struct Windows {
 }
 
 impl Windows {
-    pub(crate) fn new(width_ns: i64, lateness_ns: i64, top_templates: usize, max_open: usize) -> Self {
+    pub(crate) fn new(
+        width_ns: i64,
+        lateness_ns: i64,
+        top_templates: usize,
+        max_open: usize,
+    ) -> Self {
         Self {
             width_ns,
             lateness_ns,
@@ -79,7 +84,9 @@ impl Windows {
         self.max_event_time_ns = self.max_event_time_ns.max(event_time_ns);
         let mut closed = self.close_until(self.watermark());
         while self.open.len() > self.max_open {
-            let Some(((end, target), window)) = self.open.pop_first() else { break };
+            let Some(((end, target), window)) = self.open.pop_first() else {
+                break;
+            };
             closed.push(self.features(end, target, window));
         }
         closed
@@ -114,7 +121,11 @@ impl Windows {
             })
             .collect();
         let distinct_templates = top.len() as u64;
-        top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.template_id.cmp(&b.template_id)));
+        top.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.template_id.cmp(&b.template_id))
+        });
         top.truncate(self.top_templates);
         #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
         let error_rate = window.error_count as f64 / window.record_count.max(1) as f64;
@@ -154,10 +165,22 @@ mod tests {
     #[test]
     fn watermark_closes_windows_in_order_and_counts_late_records() {
         let mut windows = Windows::new(60 * S, 10 * S, 5, 100);
-        assert!(windows.add(target("a"), 5 * S, LogSeverity::Error, "t1", "x").is_empty());
-        assert!(windows.add(target("b"), 30 * S, LogSeverity::Info, "t2", "y").is_empty());
+        assert!(
+            windows
+                .add(target("a"), 5 * S, LogSeverity::Error, "t1", "x")
+                .is_empty()
+        );
+        assert!(
+            windows
+                .add(target("b"), 30 * S, LogSeverity::Info, "t2", "y")
+                .is_empty()
+        );
         // 65 s: watermark 55 s, the [0, 60) windows stay open.
-        assert!(windows.add(target("a"), 65 * S, LogSeverity::Warning, "t1", "x").is_empty());
+        assert!(
+            windows
+                .add(target("a"), 65 * S, LogSeverity::Warning, "t1", "x")
+                .is_empty()
+        );
         // 71 s: watermark 61 s, both [0, 60) windows close.
         let closed = windows.add(target("a"), 71 * S, LogSeverity::Info, "t1", "x");
         assert_eq!(closed.len(), 2);
@@ -165,7 +188,11 @@ mod tests {
         assert_eq!((closed[0].record_count, closed[0].error_count), (1, 1));
         assert!((closed[0].error_rate - 1.0).abs() < f64::EPSILON);
         // A record for the closed window is late.
-        assert!(windows.add(target("a"), 10 * S, LogSeverity::Info, "t1", "x").is_empty());
+        assert!(
+            windows
+                .add(target("a"), 10 * S, LogSeverity::Info, "t1", "x")
+                .is_empty()
+        );
         assert_eq!(windows.late(), 1);
         let rest = windows.close_all();
         assert_eq!(rest.len(), 1);

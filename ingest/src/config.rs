@@ -39,7 +39,9 @@ impl SourceConfig {
     /// The topic this source reads.
     #[must_use]
     pub fn topic(&self) -> String {
-        self.topic.clone().unwrap_or_else(|| format!("medic.logs.{}", self.name))
+        self.topic
+            .clone()
+            .unwrap_or_else(|| format!("medic.logs.{}", self.name))
     }
 }
 
@@ -90,10 +92,9 @@ impl IngestConfig {
         let mut topics = HashSet::new();
         for (i, source) in self.sources.iter().enumerate() {
             let valid_name = !source.name.is_empty()
-                && source
-                    .name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
+                && source.name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+                });
             if !valid_name {
                 problems.push(format!(
                     "ingest.sources[{i}].name: {:?} must be non-empty and use only a-z 0-9 _ . -",
@@ -101,19 +102,32 @@ impl IngestConfig {
                 ));
             }
             if !names.insert(&source.name) {
-                problems.push(format!("ingest.sources[{i}].name: {:?} is used twice", source.name));
+                problems.push(format!(
+                    "ingest.sources[{i}].name: {:?} is used twice",
+                    source.name
+                ));
             }
             if !topics.insert(source.topic()) {
-                problems.push(format!("ingest.sources[{i}].topic: {:?} is read twice", source.topic()));
+                problems.push(format!(
+                    "ingest.sources[{i}].topic: {:?} is read twice",
+                    source.topic()
+                ));
             }
         }
         if self.max_line_bytes < 1024 {
-            problems.push(format!("ingest.max_line_bytes: {} is below the minimum of 1024", self.max_line_bytes));
+            problems.push(format!(
+                "ingest.max_line_bytes: {} is below the minimum of 1024",
+                self.max_line_bytes
+            ));
         }
         if self.partial_flush_ms == 0 {
             problems.push("ingest.partial_flush_ms: must be greater than 0".to_owned());
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// Validates the configuration and builds the stage.
@@ -164,14 +178,23 @@ mod tests {
         .expect("parses");
         let problems = config.validate().expect_err("invalid");
         assert_eq!(problems.len(), 5, "{problems:#?}");
-        assert!(problems.iter().any(|p| p.starts_with("ingest.sources[0].name")));
-        assert!(problems.iter().any(|p| p.starts_with("ingest.sources[2].topic")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("ingest.sources[0].name"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("ingest.sources[2].topic"))
+        );
     }
 
     #[test]
     fn rejects_unknown_keys_and_formats() {
         assert!(toml::from_str::<IngestConfig>("colour = 1").is_err());
-        let err = toml::from_str::<IngestConfig>("[[sources]]\nname='x'\nformat='syslog'").expect_err("bad format");
+        let err = toml::from_str::<IngestConfig>("[[sources]]\nname='x'\nformat='syslog'")
+            .expect_err("bad format");
         assert!(err.to_string().contains("syslog"), "{err}");
     }
 }

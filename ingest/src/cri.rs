@@ -35,12 +35,20 @@ pub(crate) fn parse_line(line: &str) -> Result<CriLine<'_>, StageError> {
     let stream = match fields.next() {
         Some("stdout") => Stream::Stdout,
         Some("stderr") => Stream::Stderr,
-        other => return Err(StageError::schema(format!("CRI line: bad stream {other:?}"))),
+        other => {
+            return Err(StageError::schema(format!(
+                "CRI line: bad stream {other:?}"
+            )));
+        }
     };
     let partial = match fields.next() {
         Some("P") => true,
         Some("F") => false,
-        other => return Err(StageError::schema(format!("CRI line: bad tag {other:?} (expected P or F)"))),
+        other => {
+            return Err(StageError::schema(format!(
+                "CRI line: bad tag {other:?} (expected P or F)"
+            )));
+        }
     };
     Ok(CriLine {
         time_ns,
@@ -82,7 +90,13 @@ impl Assembler {
 
     /// Adds one chunk of stream `key`; returns the complete message when this chunk finishes one (or
     /// pushes it past the size bound). `seen_ns` is the wall-clock time the chunk was read.
-    pub(crate) fn push(&mut self, key: &str, chunk: Decoded, partial: bool, seen_ns: i64) -> Option<Decoded> {
+    pub(crate) fn push(
+        &mut self,
+        key: &str,
+        chunk: Decoded,
+        partial: bool,
+        seen_ns: i64,
+    ) -> Option<Decoded> {
         let stream_key = (key.to_owned(), chunk.stream);
         let mut pending = match self.pending.remove(&stream_key) {
             None if !partial => return Some(chunk),
@@ -129,13 +143,19 @@ impl Assembler {
 
     /// Emits everything pending (at shutdown).
     pub(crate) fn flush_all(&mut self) -> Vec<Decoded> {
-        self.pending.drain().map(|(_, p)| finish(p, Some("partial"))).collect()
+        self.pending
+            .drain()
+            .map(|(_, p)| finish(p, Some("partial")))
+            .collect()
     }
 
     /// The source coordinates of pending messages (they are not yet emitted).
     #[cfg(test)]
     pub(crate) fn pending_sources(&self) -> Vec<schemas::SourceCoordinates> {
-        self.pending.values().map(|p| p.first.source.clone()).collect()
+        self.pending
+            .values()
+            .map(|p| p.first.source.clone())
+            .collect()
     }
 }
 
@@ -143,7 +163,9 @@ fn finish(pending: Pending, flag: Option<&str>) -> Decoded {
     let mut record = pending.first;
     record.message = pending.text;
     if let Some(flag) = flag {
-        record.attributes.insert(format!("medic.{flag}"), "true".to_owned());
+        record
+            .attributes
+            .insert(format!("medic.{flag}"), "true".to_owned());
     }
     record
 }
@@ -166,12 +188,21 @@ mod tests {
 
     #[test]
     fn parse_line_table() {
-        let ok = parse_line("2019-05-07T18:57:50.904275087+00:00 stderr F hello world\n").expect("valid");
-        assert_eq!((ok.stream, ok.partial, ok.message), (Stream::Stderr, false, "hello world"));
+        let ok = parse_line("2019-05-07T18:57:50.904275087+00:00 stderr F hello world\n")
+            .expect("valid");
+        assert_eq!(
+            (ok.stream, ok.partial, ok.message),
+            (Stream::Stderr, false, "hello world")
+        );
         assert_eq!(ok.time_ns, 1_557_255_470_904_275_087);
         let empty = parse_line("2019-05-07T18:57:50Z stdout F").expect("empty message is valid");
         assert_eq!(empty.message, "");
-        for bad in ["", "not-a-time stdout F x", "2019-05-07T18:57:50Z stdin F x", "2019-05-07T18:57:50Z stdout X x"] {
+        for bad in [
+            "",
+            "not-a-time stdout F x",
+            "2019-05-07T18:57:50Z stdin F x",
+            "2019-05-07T18:57:50Z stdout X x",
+        ] {
             assert!(parse_line(bad).is_err(), "{bad:?} must be rejected");
         }
     }
@@ -210,15 +241,29 @@ mod tests {
         let (a, _) = chunk("2019-05-07T18:57:50Z stdout P 12345", 0);
         assert!(assembler.push("k", a, true, 0).is_none());
         let (b, _) = chunk("2019-05-07T18:57:51Z stdout P 67890", 1);
-        let cut = assembler.push("k", b, true, 10).expect("oversized message is flushed");
+        let cut = assembler
+            .push("k", b, true, 10)
+            .expect("oversized message is flushed");
         assert_eq!(cut.message, "12345678");
-        assert_eq!(cut.attributes.get("medic.truncated").map(String::as_str), Some("true"));
+        assert_eq!(
+            cut.attributes.get("medic.truncated").map(String::as_str),
+            Some("true")
+        );
 
         let (c, _) = chunk("2019-05-07T18:57:52Z stderr P tail", 2);
         assert!(assembler.push("k", c, true, 100).is_none());
-        assert!(assembler.flush_expired(500).is_empty(), "not old enough yet");
+        assert!(
+            assembler.flush_expired(500).is_empty(),
+            "not old enough yet"
+        );
         let flushed = assembler.flush_expired(1_100);
         assert_eq!(flushed.len(), 1);
-        assert_eq!(flushed[0].attributes.get("medic.partial").map(String::as_str), Some("true"));
+        assert_eq!(
+            flushed[0]
+                .attributes
+                .get("medic.partial")
+                .map(String::as_str),
+            Some("true")
+        );
     }
 }

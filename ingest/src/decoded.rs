@@ -1,6 +1,8 @@
 //! [`Decoded`]: what a decoder extracts from one envelope, before the stage completes the record.
 
-use schemas::{LogRecord, LogSeverity, Resource, SCHEMA_VERSION, SourceCoordinates, SourceFormat, Stream};
+use schemas::{
+    LogRecord, LogSeverity, Resource, SCHEMA_VERSION, SourceCoordinates, SourceFormat, Stream,
+};
 use std::collections::BTreeMap;
 
 /// A decoded log record still missing its observed time.

@@ -36,13 +36,16 @@ pub(crate) fn decode(line: &str) -> Result<(Decoded, bool), StageError> {
         None => None,
         Some("stdout") => Some(Stream::Stdout),
         Some("stderr") => Some(Stream::Stderr),
-        Some(other) => return Err(StageError::schema(format!("docker json-file line: bad stream {other:?}"))),
+        Some(other) => {
+            return Err(StageError::schema(format!(
+                "docker json-file line: bad stream {other:?}"
+            )));
+        }
     };
     if let Some(time) = parsed.time {
-        decoded.event_time_ns = Some(
-            crate::time::rfc3339_ns(&time)
-                .ok_or_else(|| StageError::schema(format!("docker json-file line: bad time {time:?}")))?,
-        );
+        decoded.event_time_ns = Some(crate::time::rfc3339_ns(&time).ok_or_else(|| {
+            StageError::schema(format!("docker json-file line: bad time {time:?}"))
+        })?);
     }
     Ok((decoded, partial))
 }

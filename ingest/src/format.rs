@@ -25,7 +25,14 @@ pub enum Format {
 
 impl Format {
     /// Every format name, for error messages.
-    pub const NAMES: [&'static str; 6] = ["auto", "cri", "docker_json", "k8s_event", "json_line", "plain_text"];
+    pub const NAMES: [&'static str; 6] = [
+        "auto",
+        "cri",
+        "docker_json",
+        "k8s_event",
+        "json_line",
+        "plain_text",
+    ];
 }
 
 /// Error for a format name that is not one of [`Format::NAMES`].
@@ -70,7 +77,10 @@ pub fn detect(payload: &str) -> SourceFormat {
     let trimmed = payload.trim_start();
     if trimmed.starts_with('{') {
         return match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(trimmed) {
-            Ok(obj) if obj.contains_key("log") && (obj.contains_key("stream") || obj.contains_key("time")) => {
+            Ok(obj)
+                if obj.contains_key("log")
+                    && (obj.contains_key("stream") || obj.contains_key("time")) =>
+            {
                 SourceFormat::DockerJson
             }
             Ok(obj) if crate::k8s_event::looks_like_event(&obj) => SourceFormat::K8sEvent,
@@ -91,9 +101,18 @@ mod tests {
     #[test]
     fn detects_each_shape() {
         let cases = [
-            ("2019-05-07T18:57:50.904275087+00:00 stdout P 1a. some ", SourceFormat::Cri),
-            (r#"{"log":"Fluent Bit is logging\n","stream":"stdout","time":"2019-04-01T17:58:33.598656444Z"}"#, SourceFormat::DockerJson),
-            (r#"{"apiVersion":"v1","kind":"Event","involvedObject":{"kind":"Pod","name":"p"},"reason":"BackOff","message":"m"}"#, SourceFormat::K8sEvent),
+            (
+                "2019-05-07T18:57:50.904275087+00:00 stdout P 1a. some ",
+                SourceFormat::Cri,
+            ),
+            (
+                r#"{"log":"Fluent Bit is logging\n","stream":"stdout","time":"2019-04-01T17:58:33.598656444Z"}"#,
+                SourceFormat::DockerJson,
+            ),
+            (
+                r#"{"apiVersion":"v1","kind":"Event","involvedObject":{"kind":"Pod","name":"p"},"reason":"BackOff","message":"m"}"#,
+                SourceFormat::K8sEvent,
+            ),
             (r#"{"level":"error","msg":"boom"}"#, SourceFormat::JsonLine),
             ("{not json at all", SourceFormat::JsonLine),
             ("ERROR something failed", SourceFormat::PlainText),

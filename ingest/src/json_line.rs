@@ -18,7 +18,9 @@ const MAX_ATTRIBUTES: usize = 32;
 pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
     let obj: Map<String, Value> = serde_json::from_str(text)
         .map_err(|e| StageError::decode(format!("JSON log line is not a JSON object: {e}")))?;
-    let message_key = MESSAGE_KEYS.iter().find(|k| obj.get(**k).is_some_and(Value::is_string));
+    let message_key = MESSAGE_KEYS
+        .iter()
+        .find(|k| obj.get(**k).is_some_and(Value::is_string));
     let message = match message_key {
         Some(key) => obj[*key].as_str().unwrap_or_default().to_owned(),
         None => text.trim().to_owned(),
@@ -30,7 +32,11 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
         .and_then(crate::severity::from_level_name)
         .unwrap_or_else(|| crate::severity::detect_in_text(&decoded.message));
     decoded.event_time_ns = TIME_KEYS.iter().find_map(|k| obj.get(*k).and_then(time_ns));
-    for (key, value) in obj.iter().filter(|(k, _)| Some(&k.as_str()) != message_key).take(MAX_ATTRIBUTES) {
+    for (key, value) in obj
+        .iter()
+        .filter(|(k, _)| Some(&k.as_str()) != message_key)
+        .take(MAX_ATTRIBUTES)
+    {
         let text = match value {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
@@ -48,7 +54,10 @@ fn time_ns(value: &Value) -> Option<i64> {
         Value::String(s) => crate::time::rfc3339_ns(s),
         Value::Number(n) => {
             let v = n.as_f64()?;
-            #[allow(clippy::cast_possible_truncation, reason = "epoch values fit i64 ns until 2262")]
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "epoch values fit i64 ns until 2262"
+            )]
             let ns = if v > 1e17 {
                 v as i64
             } else if v > 1e11 {
@@ -69,11 +78,16 @@ mod tests {
 
     #[test]
     fn recognises_common_fields() {
-        let decoded = decode(r#"{"ts":1700000000.5,"level":"error","msg":"db timeout","retries":3}"#).expect("decodes");
+        let decoded =
+            decode(r#"{"ts":1700000000.5,"level":"error","msg":"db timeout","retries":3}"#)
+                .expect("decodes");
         assert_eq!(decoded.message, "db timeout");
         assert_eq!(decoded.severity, LogSeverity::Error);
         assert_eq!(decoded.event_time_ns, Some(1_700_000_000_500_000_000));
-        assert_eq!(decoded.attributes.get("retries").map(String::as_str), Some("3"));
+        assert_eq!(
+            decoded.attributes.get("retries").map(String::as_str),
+            Some("3")
+        );
         assert!(!decoded.attributes.contains_key("msg"));
     }
 

@@ -35,9 +35,14 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
     let message = str_at(&event, &["message"]).or_else(|| str_at(&event, &["note"]));
     let reason = str_at(&event, &["reason"]);
     if message.is_none() && reason.is_none() {
-        return Err(StageError::schema("Kubernetes Event without reason or message"));
+        return Err(StageError::schema(
+            "Kubernetes Event without reason or message",
+        ));
     }
-    let mut decoded = Decoded::new(SourceFormat::K8sEvent, message.or(reason).unwrap_or_default().to_owned());
+    let mut decoded = Decoded::new(
+        SourceFormat::K8sEvent,
+        message.or(reason).unwrap_or_default().to_owned(),
+    );
     decoded.severity = match str_at(&event, &["type"]) {
         Some("Warning") => LogSeverity::Warning,
         Some("Normal") => LogSeverity::Info,
@@ -59,7 +64,9 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
     let resource = &mut decoded.resource;
     // Nodes are cluster-scoped: the Event object's own namespace (often `default`) is not theirs.
     resource.namespace = (kind != "Node")
-        .then(|| str_at(object, &["namespace"]).or_else(|| str_at(&event, &["metadata", "namespace"])))
+        .then(|| {
+            str_at(object, &["namespace"]).or_else(|| str_at(&event, &["metadata", "namespace"]))
+        })
         .flatten()
         .map(str::to_owned);
     match kind {
@@ -74,7 +81,9 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
     }
     resource.workload = crate::workload::from_object(kind, name);
     if let Some(field) = str_at(object, &["fieldPath"])
-        && let Some(container) = field.strip_prefix("spec.containers{").and_then(|f| f.strip_suffix('}'))
+        && let Some(container) = field
+            .strip_prefix("spec.containers{")
+            .and_then(|f| f.strip_suffix('}'))
     {
         resource.container = Some(container.to_owned());
     }
@@ -95,7 +104,10 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
             .or_else(|| str_at(&event, &["reportingController"]))
             .or_else(|| str_at(&event, &["reportingComponent"])),
     );
-    let count = event.get("count").or_else(|| event.get("deprecatedCount")).and_then(Value::as_i64);
+    let count = event
+        .get("count")
+        .or_else(|| event.get("deprecatedCount"))
+        .and_then(Value::as_i64);
     put("k8s.event.count", count.map(|c| c.to_string()).as_deref());
     Ok(decoded)
 }
@@ -108,18 +120,37 @@ mod tests {
     #[test]
     fn decodes_every_recorded_core_v1_event() {
         let fixture = include_str!("../tests/fixtures/core-v1-events.jsonl");
-        let decoded: Vec<_> = fixture.lines().map(|l| decode(l).expect("fixture event decodes")).collect();
+        let decoded: Vec<_> = fixture
+            .lines()
+            .map(|l| decode(l).expect("fixture event decodes"))
+            .collect();
         assert_eq!(decoded.len(), 19);
         let first = &decoded[0];
         assert_eq!(first.message, "Scaled up replica set px-5d567cc74c to 1");
         assert_eq!(first.severity, LogSeverity::Info);
         assert_eq!(first.resource.namespace.as_deref(), Some("default"));
-        assert_eq!(first.resource.workload.as_ref().map(|w| w.name.as_str()), Some("px"));
-        assert_eq!(first.attributes.get("k8s.event.reason").map(String::as_str), Some("ScalingReplicaSet"));
+        assert_eq!(
+            first.resource.workload.as_ref().map(|w| w.name.as_str()),
+            Some("px")
+        );
+        assert_eq!(
+            first.attributes.get("k8s.event.reason").map(String::as_str),
+            Some("ScalingReplicaSet")
+        );
         assert!(first.event_time_ns.is_some());
         // Pod events point at the pod and its Deployment.
-        let pod_event = decoded.iter().find(|d| d.resource.pod.is_some()).expect("a pod event");
-        assert_eq!(pod_event.resource.workload.as_ref().map(|w| w.kind.as_str()), Some("Deployment"));
+        let pod_event = decoded
+            .iter()
+            .find(|d| d.resource.pod.is_some())
+            .expect("a pod event");
+        assert_eq!(
+            pod_event
+                .resource
+                .workload
+                .as_ref()
+                .map(|w| w.kind.as_str()),
+            Some("Deployment")
+        );
     }
 
     #[test]
@@ -132,9 +163,24 @@ mod tests {
         assert_eq!(decoded.severity, LogSeverity::Warning);
         assert!(decoded.message.starts_with("Back-off restarting"));
         assert_eq!(decoded.resource.container.as_deref(), Some("app"));
-        assert_eq!(decoded.resource.workload.as_ref().map(|w| w.name.as_str()), Some("web"));
-        assert_eq!(decoded.attributes.get("k8s.event.count").map(String::as_str), Some("7"));
-        assert_eq!(decoded.attributes.get("k8s.event.source").map(String::as_str), Some("kubelet"));
+        assert_eq!(
+            decoded.resource.workload.as_ref().map(|w| w.name.as_str()),
+            Some("web")
+        );
+        assert_eq!(
+            decoded
+                .attributes
+                .get("k8s.event.count")
+                .map(String::as_str),
+            Some("7")
+        );
+        assert_eq!(
+            decoded
+                .attributes
+                .get("k8s.event.source")
+                .map(String::as_str),
+            Some("kubelet")
+        );
     }
 
     #[test]
@@ -149,7 +195,17 @@ mod tests {
     #[test]
     fn rejects_non_events() {
         assert_eq!(decode("[").expect_err("bad json").kind, ErrorKind::Decode);
-        assert_eq!(decode(r#"{"kind":"Event","reason":"x"}"#).expect_err("no object").kind, ErrorKind::Schema);
-        assert_eq!(decode(r#"{"involvedObject":{"kind":"Pod"}}"#).expect_err("no text").kind, ErrorKind::Schema);
+        assert_eq!(
+            decode(r#"{"kind":"Event","reason":"x"}"#)
+                .expect_err("no object")
+                .kind,
+            ErrorKind::Schema
+        );
+        assert_eq!(
+            decode(r#"{"involvedObject":{"kind":"Pod"}}"#)
+                .expect_err("no text")
+                .kind,
+            ErrorKind::Schema
+        );
     }
 }

@@ -27,7 +27,10 @@ pub(crate) fn parse(path: &str) -> Option<PodLogPath> {
             container: container.to_owned(),
         });
     }
-    let file = path.split("/var/log/containers/").nth(1)?.strip_suffix(".log")?;
+    let file = path
+        .split("/var/log/containers/")
+        .nth(1)?
+        .strip_suffix(".log")?;
     let mut fields = file.splitn(3, '_');
     let (pod, namespace, rest) = (fields.next()?, fields.next()?, fields.next()?);
     let (container, id) = rest.rsplit_once('-')?;
@@ -44,11 +47,29 @@ mod tests {
 
     #[test]
     fn parses_both_kubelet_layouts() {
-        let pods = parse("/var/log/pods/shop_checkout-7d9c7f5b9d-x2x7q_0a1b/app/3.log").expect("pods layout");
-        assert_eq!((pods.namespace.as_str(), pods.pod.as_str(), pods.container.as_str()), ("shop", "checkout-7d9c7f5b9d-x2x7q", "app"));
+        let pods = parse("/var/log/pods/shop_checkout-7d9c7f5b9d-x2x7q_0a1b/app/3.log")
+            .expect("pods layout");
+        assert_eq!(
+            (
+                pods.namespace.as_str(),
+                pods.pod.as_str(),
+                pods.container.as_str()
+            ),
+            ("shop", "checkout-7d9c7f5b9d-x2x7q", "app")
+        );
         let id = "a".repeat(64);
-        let containers = parse(&format!("/var/log/containers/web-0_default_nginx-sidecar-{id}.log")).expect("containers layout");
-        assert_eq!((containers.namespace.as_str(), containers.pod.as_str(), containers.container.as_str()), ("default", "web-0", "nginx-sidecar"));
+        let containers = parse(&format!(
+            "/var/log/containers/web-0_default_nginx-sidecar-{id}.log"
+        ))
+        .expect("containers layout");
+        assert_eq!(
+            (
+                containers.namespace.as_str(),
+                containers.pod.as_str(),
+                containers.container.as_str()
+            ),
+            ("default", "web-0", "nginx-sidecar")
+        );
         assert_eq!(parse("/var/log/syslog"), None);
         assert_eq!(parse("/var/log/containers/short_ns_c-123.log"), None);
     }

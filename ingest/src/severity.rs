@@ -28,7 +28,8 @@ pub(crate) fn detect_in_text(message: &str) -> LogSeverity {
         return severity;
     }
     for token in message.split_whitespace().take(6) {
-        let token = token.trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | ':' | ',' | '|'));
+        let token =
+            token.trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | ':' | ',' | '|'));
         let value = token
             .strip_prefix("level=")
             .or_else(|| token.strip_prefix("lvl="))
@@ -66,13 +67,28 @@ mod tests {
     #[test]
     fn detects_levels_in_common_shapes() {
         let cases = [
-            ("E0624 20:14:59.855669       1 reflector.go:47] failed", LogSeverity::Error),
-            ("I0624 20:14:59.855669       1 file.go:47] ok", LogSeverity::Info),
+            (
+                "E0624 20:14:59.855669       1 reflector.go:47] failed",
+                LogSeverity::Error,
+            ),
+            (
+                "I0624 20:14:59.855669       1 file.go:47] ok",
+                LogSeverity::Info,
+            ),
             ("[ERROR] Second test message", LogSeverity::Error),
-            ("18:03:14.806 ERROR o.a.c.c.C.[.[.[.[dispatcherServlet]#175 boom", LogSeverity::Error),
-            ("time=\"2021\" level=warning msg=\"slow\"", LogSeverity::Warning),
+            (
+                "18:03:14.806 ERROR o.a.c.c.C.[.[.[.[dispatcherServlet]#175 boom",
+                LogSeverity::Error,
+            ),
+            (
+                "time=\"2021\" level=warning msg=\"slow\"",
+                LogSeverity::Warning,
+            ),
             ("2023-01-29 10:03:14 INFO started", LogSeverity::Info),
-            ("java.lang.OutOfMemoryError: Java heap space", LogSeverity::Unspecified),
+            (
+                "java.lang.OutOfMemoryError: Java heap space",
+                LogSeverity::Unspecified,
+            ),
             ("e is for elephant", LogSeverity::Unspecified),
         ];
         for (line, expected) in cases {

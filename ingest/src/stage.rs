@@ -2,7 +2,9 @@
 
 use crate::cri::{self, Assembler};
 use crate::decoded::Decoded;
-use crate::{Format, IngestConfig, docker_json, format, json_line, k8s_event, log_path, severity, workload};
+use crate::{
+    Format, IngestConfig, docker_json, format, json_line, k8s_event, log_path, severity, workload,
+};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{Emitter, SourceFormat, SourceRecord, Stage, StageError};
 use std::collections::HashMap;
@@ -16,9 +18,14 @@ pub struct Ingest {
 
 impl Ingest {
     pub(crate) fn new(config: &IngestConfig) -> Self {
-        let flush_after_ns = i64::try_from(config.partial_flush_ms.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+        let flush_after_ns =
+            i64::try_from(config.partial_flush_ms.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
         Self {
-            formats: config.sources.iter().map(|s| (s.topic(), s.format)).collect(),
+            formats: config
+                .sources
+                .iter()
+                .map(|s| (s.topic(), s.format))
+                .collect(),
             assembler: Assembler::new(config.max_line_bytes, flush_after_ns),
             clock: wall_clock_ns,
         }
@@ -38,7 +45,11 @@ impl Ingest {
         if text.trim().is_empty() {
             return Err(StageError::invalid("empty payload"));
         }
-        let configured = self.formats.get(&input.coordinates.topic).copied().unwrap_or(Format::Auto);
+        let configured = self
+            .formats
+            .get(&input.coordinates.topic)
+            .copied()
+            .unwrap_or(Format::Auto);
         let format = match configured {
             Format::Auto => format::detect(text.lines().next().unwrap_or_default()),
             Format::Cri => SourceFormat::Cri,
@@ -48,7 +59,9 @@ impl Ingest {
             Format::PlainText => SourceFormat::PlainText,
         };
         let decoded = match format {
-            SourceFormat::Cri | SourceFormat::DockerJson => return self.decode_container_lines(input, text, format),
+            SourceFormat::Cri | SourceFormat::DockerJson => {
+                return self.decode_container_lines(input, text, format);
+            }
             SourceFormat::K8sEvent => k8s_event::decode(text)?,
             SourceFormat::JsonLine => json_line::decode(text)?,
             _ => {
@@ -70,7 +83,11 @@ impl Ingest {
         format: SourceFormat,
     ) -> Result<Vec<Decoded>, StageError> {
         let mut chunks = Vec::new();
-        for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        for (number, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
             let chunk = if format == SourceFormat::Cri {
                 cri::parse_line(line).map(|parsed| {
                     let mut chunk = Decoded::new(SourceFormat::Cri, parsed.message.to_owned());
@@ -85,13 +102,21 @@ impl Ingest {
                     (chunk, partial)
                 })
             };
-            chunks.push(chunk.map_err(|e| StageError::new(e.kind, format!("line {}: {}", number + 1, e.reason)))?);
+            chunks.push(chunk.map_err(|e| {
+                StageError::new(e.kind, format!("line {}: {}", number + 1, e.reason))
+            })?);
         }
         let stream_key = input
             .key
             .as_deref()
             .map(String::from_utf8_lossy)
-            .unwrap_or_else(|| format!("{}/{}", input.coordinates.topic, input.coordinates.partition).into());
+            .unwrap_or_else(|| {
+                format!(
+                    "{}/{}",
+                    input.coordinates.topic, input.coordinates.partition
+                )
+                .into()
+            });
         let now = (self.clock)();
         Ok(chunks
             .into_iter()
@@ -107,7 +132,10 @@ impl Ingest {
 /// Fills pod coordinates from a kubelet log path in the message key, and the workload from the pod name.
 fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>) {
     let resource = &mut decoded.resource;
-    if let Some(path) = key.and_then(|k| std::str::from_utf8(k).ok()).and_then(log_path::parse) {
+    if let Some(path) = key
+        .and_then(|k| std::str::from_utf8(k).ok())
+        .and_then(log_path::parse)
+    {
         resource.namespace.get_or_insert(path.namespace);
         resource.pod.get_or_insert(path.pod);
         resource.container.get_or_insert(path.container);

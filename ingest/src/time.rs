@@ -2,7 +2,9 @@
 
 /// Parses an RFC 3339 timestamp (any precision, any offset) into ns since the Unix epoch.
 pub(crate) fn rfc3339_ns(text: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(text.trim()).ok()?.timestamp_nanos_opt()
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .ok()?
+        .timestamp_nanos_opt()
 }
 
 #[cfg(test)]
@@ -11,7 +13,10 @@ mod tests {
 
     #[test]
     fn parses_nanos_and_offsets() {
-        assert_eq!(rfc3339_ns("1970-01-01T00:00:01.000000002Z"), Some(1_000_000_002));
+        assert_eq!(
+            rfc3339_ns("1970-01-01T00:00:01.000000002Z"),
+            Some(1_000_000_002)
+        );
         assert_eq!(rfc3339_ns("1970-01-01T01:00:01+01:00"), Some(1_000_000_000));
         assert_eq!(rfc3339_ns("yesterday"), None);
     }

@@ -69,7 +69,10 @@ mod tests {
     fn pod_names_map_to_owners() {
         let cases = [
             ("px-5d567cc74c-4hdbd", Some(("Deployment", "px"))),
-            ("ts-travel-service-64469b5b48-25zj6", Some(("Deployment", "ts-travel-service"))),
+            (
+                "ts-travel-service-64469b5b48-25zj6",
+                Some(("Deployment", "ts-travel-service")),
+            ),
             ("kafka-0", Some(("StatefulSet", "kafka"))),
             ("fluent-bit-x7k2p", Some(("DaemonSet/Job", "fluent-bit"))),
             ("standalone", None),
@@ -84,8 +87,17 @@ mod tests {
 
     #[test]
     fn replica_sets_map_to_deployments() {
-        assert_eq!(from_replica_set_name("px-5d567cc74c").map(|w| w.name), Some("px".to_owned()));
-        assert_eq!(from_object("ReplicaSet", "plain").map(|w| w.kind), Some("ReplicaSet".to_owned()));
-        assert_eq!(from_object("Node", "node-1").map(|w| w.kind), Some("Node".to_owned()));
+        assert_eq!(
+            from_replica_set_name("px-5d567cc74c").map(|w| w.name),
+            Some("px".to_owned())
+        );
+        assert_eq!(
+            from_object("ReplicaSet", "plain").map(|w| w.kind),
+            Some("ReplicaSet".to_owned())
+        );
+        assert_eq!(
+            from_object("Node", "node-1").map(|w| w.kind),
+            Some("Node".to_owned())
+        );
     }
 }

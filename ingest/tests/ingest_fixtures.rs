@@ -1,14 +1,18 @@
 //! The ingest stage end to end (without Kafka) on the real fixtures: every input is accounted for.
 
 use medic_ingest::IngestConfig;
-use schemas::{Emitter, ErrorKind, LogRecord, LogSeverity, SourceFormat, SourceRecord, Stage, Stream};
+use schemas::{
+    Emitter, ErrorKind, LogRecord, LogSeverity, SourceFormat, SourceRecord, Stage, Stream,
+};
 
 const CRI: &str = include_str!("fixtures/cri-lines.log");
 const EVENTS: &str = include_str!("fixtures/core-v1-events.jsonl");
 const DOCKER: &str = include_str!("fixtures/docker-json.log");
 
 fn ingest() -> medic_ingest::Ingest {
-    IngestConfig::default().build().expect("default config is valid")
+    IngestConfig::default()
+        .build()
+        .expect("default config is valid")
 }
 
 #[test]
@@ -21,7 +25,12 @@ fn auto_detection_decodes_every_fixture_line() {
         .map(|(i, l)| SourceRecord::new("medic.logs.k8s", 0, i as i64, l).with_key(path))
         .collect();
     let base = batch.len() as i64;
-    batch.extend(EVENTS.lines().enumerate().map(|(i, l)| SourceRecord::new("medic.logs.k8s", 1, base + i as i64, l)));
+    batch.extend(
+        EVENTS
+            .lines()
+            .enumerate()
+            .map(|(i, l)| SourceRecord::new("medic.logs.k8s", 1, base + i as i64, l)),
+    );
     batch.push(SourceRecord::new("medic.logs.k8s", 2, 0, DOCKER.trim_end()));
 
     let mut out = Emitter::new();
@@ -29,15 +38,37 @@ fn auto_detection_decodes_every_fixture_line() {
     let records: Vec<LogRecord> = out.decode_all().expect("records decode");
     assert!(out.rejections().is_empty(), "{:?}", out.rejections());
 
-    let cri: Vec<_> = records.iter().filter(|r| r.source_format == SourceFormat::Cri).collect();
+    let cri: Vec<_> = records
+        .iter()
+        .filter(|r| r.source_format == SourceFormat::Cri)
+        .collect();
     assert_eq!(cri.len(), 8, "16 CRI lines reassemble into 8 messages");
-    assert!(cri.iter().all(|r| r.resource.pod.as_deref() == Some("checkout-7d9c7f5b9d-x2x7q")));
-    assert!(cri.iter().all(|r| r.resource.workload.as_ref().is_some_and(|w| w.name == "checkout")));
-    assert_eq!(cri.iter().filter(|r| r.stream == Some(Stream::Stderr)).count(), 4);
+    assert!(
+        cri.iter()
+            .all(|r| r.resource.pod.as_deref() == Some("checkout-7d9c7f5b9d-x2x7q"))
+    );
+    assert!(cri.iter().all(|r| {
+        r.resource
+            .workload
+            .as_ref()
+            .is_some_and(|w| w.name == "checkout")
+    }));
+    assert_eq!(
+        cri.iter()
+            .filter(|r| r.stream == Some(Stream::Stderr))
+            .count(),
+        4
+    );
 
-    let events = records.iter().filter(|r| r.source_format == SourceFormat::K8sEvent).count();
+    let events = records
+        .iter()
+        .filter(|r| r.source_format == SourceFormat::K8sEvent)
+        .count();
     assert_eq!(events, 19);
-    let docker: Vec<_> = records.iter().filter(|r| r.source_format == SourceFormat::DockerJson).collect();
+    let docker: Vec<_> = records
+        .iter()
+        .filter(|r| r.source_format == SourceFormat::DockerJson)
+        .collect();
     assert_eq!(docker.len(), 1);
     assert_eq!(docker[0].source.partition, 2);
 }
@@ -48,19 +79,51 @@ fn bad_input_is_rejected_with_a_reason_and_the_rest_goes_on() {
     let batch = [
         SourceRecord::new("medic.logs.k8s", 0, 0, vec![0xff, 0xfe, 0x00]),
         SourceRecord::new("medic.logs.k8s", 0, 1, "   "),
-        SourceRecord::new("medic.logs.k8s", 0, 2, r#"{"kind":"Event","reason":"BackOff"}"#),
-        SourceRecord::new("medic.logs.k8s", 0, 3, "2019-05-07T18:57:50Z stdout F ok\n2019-05-07T18:57:50Z stdin F bad"),
-        SourceRecord::new("medic.logs.k8s", 0, 4, "E0624 20:14:59.855669 1 reflector.go:47] watch failed"),
+        SourceRecord::new(
+            "medic.logs.k8s",
+            0,
+            2,
+            r#"{"kind":"Event","reason":"BackOff"}"#,
+        ),
+        SourceRecord::new(
+            "medic.logs.k8s",
+            0,
+            3,
+            "2019-05-07T18:57:50Z stdout F ok\n2019-05-07T18:57:50Z stdin F bad",
+        ),
+        SourceRecord::new(
+            "medic.logs.k8s",
+            0,
+            4,
+            "E0624 20:14:59.855669 1 reflector.go:47] watch failed",
+        ),
     ];
     let mut out = Emitter::new();
     stage.process_batch(&batch, &mut out);
-    let kinds: Vec<_> = out.rejections().iter().map(|r| (r.coordinates.offset, r.error.kind)).collect();
+    let kinds: Vec<_> = out
+        .rejections()
+        .iter()
+        .map(|r| (r.coordinates.offset, r.error.kind))
+        .collect();
     assert_eq!(
         kinds,
-        [(0, ErrorKind::Decode), (1, ErrorKind::Invalid), (2, ErrorKind::Schema), (3, ErrorKind::Schema)]
+        [
+            (0, ErrorKind::Decode),
+            (1, ErrorKind::Invalid),
+            (2, ErrorKind::Schema),
+            (3, ErrorKind::Schema)
+        ]
     );
-    assert!(out.rejections()[3].error.reason.starts_with("line 2:"), "{}", out.rejections()[3].error.reason);
-    assert_eq!(out.rejections()[0].payload, vec![0xff, 0xfe, 0x00], "the DLQ gets the original bytes");
+    assert!(
+        out.rejections()[3].error.reason.starts_with("line 2:"),
+        "{}",
+        out.rejections()[3].error.reason
+    );
+    assert_eq!(
+        out.rejections()[0].payload,
+        vec![0xff, 0xfe, 0x00],
+        "the DLQ gets the original bytes"
+    );
     let records: Vec<LogRecord> = out.decode_all().expect("decode");
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].source_format, SourceFormat::PlainText);
@@ -74,7 +137,12 @@ fn pending_partial_lines_flush_on_tick_and_close() {
     }
     let mut stage = ingest().with_clock(frozen);
     let mut out = Emitter::new();
-    let partial = SourceRecord::new("medic.logs.k8s", 0, 0, "2019-05-07T18:57:50Z stdout P half a line");
+    let partial = SourceRecord::new(
+        "medic.logs.k8s",
+        0,
+        0,
+        "2019-05-07T18:57:50Z stdout P half a line",
+    );
     stage.process_batch(std::slice::from_ref(&partial), &mut out);
     assert!(out.emitted().is_empty());
     stage.on_tick(1_000 + 1_000_000, &mut out);
@@ -83,7 +151,13 @@ fn pending_partial_lines_flush_on_tick_and_close() {
     let flushed: Vec<LogRecord> = out.decode_all().expect("decode");
     assert_eq!(flushed.len(), 1);
     assert_eq!(flushed[0].message, "half a line");
-    assert_eq!(flushed[0].attributes.get("medic.partial").map(String::as_str), Some("true"));
+    assert_eq!(
+        flushed[0]
+            .attributes
+            .get("medic.partial")
+            .map(String::as_str),
+        Some("true")
+    );
 
     let mut out = Emitter::new();
     stage.process_batch(&[partial], &mut out);

@@ -119,7 +119,11 @@ mod tests {
     #[test]
     fn error_kind_names_are_unique_snake_case() {
         let mut names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
-        assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        assert!(
+            names
+                .iter()
+                .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        );
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ErrorKind::ALL.len());
@@ -128,7 +132,10 @@ mod tests {
     #[test]
     fn only_internal_errors_are_ours() {
         for kind in ErrorKind::ALL {
-            assert_eq!(kind.domain() == ErrorDomain::Internal, kind == ErrorKind::Internal);
+            assert_eq!(
+                kind.domain() == ErrorDomain::Internal,
+                kind == ErrorKind::Internal
+            );
         }
     }
 

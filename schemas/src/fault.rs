@@ -6,7 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The class of fault a diagnosis names. snake_case on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultClass {
     /// No fault.
@@ -107,7 +109,9 @@ impl FromStr for FaultClass {
 }
 
 /// How much harm a fault does if left alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultSeverity {
     /// Informational: nothing is degraded.
@@ -141,9 +145,21 @@ mod tests {
         assert_eq!(
             names,
             [
-                "normal", "oom", "crash_loop", "image_pull", "scheduling", "admission_denied", "config_error",
-                "probe_failure", "volume_error", "node_failure", "disk_pressure", "network",
-                "dependency_failure", "cpu_saturation", "application_error"
+                "normal",
+                "oom",
+                "crash_loop",
+                "image_pull",
+                "scheduling",
+                "admission_denied",
+                "config_error",
+                "probe_failure",
+                "volume_error",
+                "node_failure",
+                "disk_pressure",
+                "network",
+                "dependency_failure",
+                "cpu_saturation",
+                "application_error"
             ]
         );
     }

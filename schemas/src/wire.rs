@@ -1,7 +1,8 @@
 //! How records are encoded on topics: JSON, one record per message, with a `schema_version`.
 
 use crate::{
-    ActionResult, Decision, Diagnosis, LogRecord, ParsedRecord, RemediationCommand, StageError, WindowFeatures,
+    ActionResult, Decision, Diagnosis, LogRecord, ParsedRecord, RemediationCommand, StageError,
+    WindowFeatures,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -94,7 +95,11 @@ impl WireRecord for LogRecord {
     }
     fn key(&self) -> Option<String> {
         let r = &self.resource;
-        let name = r.workload.as_ref().map(|w| w.name.as_str()).or(r.pod.as_deref())?;
+        let name = r
+            .workload
+            .as_ref()
+            .map(|w| w.name.as_str())
+            .or(r.pod.as_deref())?;
         Some(workload_key(r.namespace.as_deref(), name))
     }
 }
@@ -136,7 +141,8 @@ keyed_by_target!(
 /// # Errors
 /// [`crate::ErrorKind::Internal`] if serialisation fails (a record with a non-finite float, say).
 pub fn encode_record<R: WireRecord>(record: &R) -> Result<Vec<u8>, StageError> {
-    serde_json::to_vec(record).map_err(|e| StageError::new(crate::ErrorKind::Internal, format!("encode: {e}")))
+    serde_json::to_vec(record)
+        .map_err(|e| StageError::new(crate::ErrorKind::Internal, format!("encode: {e}")))
 }
 
 /// Decodes a record from JSON and checks its `schema_version`.

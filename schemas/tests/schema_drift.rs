@@ -14,7 +14,8 @@ fn published_json_schemas_match_the_rust_types() {
     let mut drifted = Vec::new();
     for kind in RecordKind::ALL {
         let path = schema_dir().join(format!("{}.schema.json", kind.as_str()));
-        let mut generated = serde_json::to_string_pretty(&kind.json_schema()).expect("schema serialises");
+        let mut generated =
+            serde_json::to_string_pretty(&kind.json_schema()).expect("schema serialises");
         generated.push('\n');
         if bless {
             std::fs::create_dir_all(schema_dir()).expect("create schemas/json");
@@ -37,7 +38,9 @@ fn published_json_schemas_match_the_rust_types() {
 fn every_schema_requires_schema_version() {
     for kind in RecordKind::ALL {
         let schema = serde_json::to_value(kind.json_schema()).expect("schema to value");
-        let required = schema["required"].as_array().expect("top-level required list");
+        let required = schema["required"]
+            .as_array()
+            .expect("top-level required list");
         assert!(
             required.iter().any(|v| v == "schema_version"),
             "{} does not require schema_version",

@@ -1,8 +1,8 @@
 //! Records survive the wire, and decoding refuses what it must.
 
 use medic_schemas::{
-    ErrorKind, LogRecord, LogSeverity, Resource, SCHEMA_VERSION, SourceCoordinates, SourceFormat, WireRecord,
-    Workload, decode_record, encode_record,
+    ErrorKind, LogRecord, LogSeverity, Resource, SCHEMA_VERSION, SourceCoordinates, SourceFormat,
+    WireRecord, Workload, decode_record, encode_record,
 };
 
 fn log_record() -> LogRecord {
@@ -50,7 +50,8 @@ fn decode_classifies_errors() {
 
     let mut future = serde_json::to_value(log_record()).expect("to value");
     future["schema_version"] = (SCHEMA_VERSION + 1).into();
-    let err = decode_record::<LogRecord>(future.to_string().as_bytes()).expect_err("future version");
+    let err =
+        decode_record::<LogRecord>(future.to_string().as_bytes()).expect_err("future version");
     assert_eq!(err.kind, ErrorKind::Schema);
     assert!(err.reason.contains("not supported"), "{}", err.reason);
 }
@@ -60,6 +61,7 @@ fn unknown_fields_are_ignored_for_forward_compatibility() {
     // A newer minor writer may add optional fields; readers of the same schema_version must still read it.
     let mut value = serde_json::to_value(log_record()).expect("to value");
     value["added_by_a_newer_writer"] = 1.into();
-    let back: LogRecord = decode_record(value.to_string().as_bytes()).expect("extra field tolerated");
+    let back: LogRecord =
+        decode_record(value.to_string().as_bytes()).expect("extra field tolerated");
     assert_eq!(back, log_record());
 }

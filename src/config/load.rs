@@ -70,42 +70,75 @@ pub fn load_pipeline(
     let (origin, text) = match path {
         Some(path) => (
             path.display().to_string(),
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?,
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?,
         ),
-        None => ("the embedded default pipeline".to_owned(), DEFAULT_PIPELINE.to_owned()),
+        None => (
+            "the embedded default pipeline".to_owned(),
+            DEFAULT_PIPELINE.to_owned(),
+        ),
     };
-    let invalid = |problems| ConfigError::Invalid { origin: origin.clone(), problems };
+    let invalid = |problems| ConfigError::Invalid {
+        origin: origin.clone(),
+        problems,
+    };
 
     // Parse the file on its own first, so syntax errors and unknown keys point at its lines.
     let file_table: toml::Table = parse_with_lines(&text).map_err(|p| invalid(vec![p]))?;
     if let Err(e) = toml::from_str::<PipelineConfig>(&text) {
         return Err(invalid(vec![problem_from_toml(&text, &e)]));
     }
-    let mut merged: toml::Table = toml::from_str(DEFAULT_PIPELINE).map_err(|e| {
-        ConfigError::Invalid { origin: "the embedded default pipeline".into(), problems: vec![problem_from_toml(DEFAULT_PIPELINE, &e)] }
-    })?;
+    let mut merged: toml::Table =
+        toml::from_str(DEFAULT_PIPELINE).map_err(|e| ConfigError::Invalid {
+            origin: "the embedded default pipeline".into(),
+            problems: vec![problem_from_toml(DEFAULT_PIPELINE, &e)],
+        })?;
     merge(&mut merged, file_table);
     let mut env_problems = Vec::new();
     for (name, value) in env {
-        if let Some(path) = name.strip_prefix("MEDIC__") {
-            if let Err(message) = set_path(&mut merged, path, &value) {
-                env_problems.push(Problem { path: name.clone(), message, line: None });
-            }
+        if let Some(path) = name.strip_prefix("MEDIC__")
+            && let Err(message) = set_path(&mut merged, path, &value)
+        {
+            env_problems.push(Problem {
+                path: name.clone(),
+                message,
+                line: None,
+            });
         }
     }
     if !env_problems.is_empty() {
-        return Err(ConfigError::Invalid { origin: "the environment".into(), problems: env_problems });
+        return Err(ConfigError::Invalid {
+            origin: "the environment".into(),
+            problems: env_problems,
+        });
     }
-    let config: PipelineConfig = merged.try_into().map_err(|e: toml::de::Error| ConfigError::Invalid {
-        origin: format!("{origin} with MEDIC__* overrides"),
-        problems: vec![Problem { path: String::new(), message: e.message().to_owned(), line: None }],
-    })?;
+    let config: PipelineConfig =
+        merged
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                origin: format!("{origin} with MEDIC__* overrides"),
+                problems: vec![Problem {
+                    path: String::new(),
+                    message: e.message().to_owned(),
+                    line: None,
+                }],
+            })?;
     let problems: Vec<Problem> = config
         .problems()
         .into_iter()
-        .map(|(path, message)| Problem { line: locate::line_of(&text, &path), path, message })
+        .map(|(path, message)| Problem {
+            line: locate::line_of(&text, &path),
+            path,
+            message,
+        })
         .collect();
-    if problems.is_empty() { Ok(Loaded { config, origin }) } else { Err(invalid(problems)) }
+    if problems.is_empty() {
+        Ok(Loaded { config, origin })
+    } else {
+        Err(invalid(problems))
+    }
 }
 
 fn parse_with_lines(text: &str) -> Result<toml::Table, Problem> {
@@ -113,15 +146,23 @@ fn parse_with_lines(text: &str) -> Result<toml::Table, Problem> {
 }
 
 fn problem_from_toml(text: &str, error: &toml::de::Error) -> Problem {
-    let line = error.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
-    Problem { path: String::new(), message: error.message().trim().to_owned(), line }
+    let line = error
+        .span()
+        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+    Problem {
+        path: String::new(),
+        message: error.message().trim().to_owned(),
+        line,
+    }
 }
 
 /// Deep-merges `overlay` into `base`: tables merge key by key, everything else is replaced.
 fn merge(base: &mut toml::Table, overlay: toml::Table) {
     for (key, value) in overlay {
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(base_table)), toml::Value::Table(overlay_table)) => merge(base_table, overlay_table),
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(overlay_table)) => {
+                merge(base_table, overlay_table)
+            }
             (_, value) => {
                 base.insert(key, value);
             }
@@ -142,8 +183,12 @@ fn set_path(table: &mut toml::Table, path: &str, value: &str) -> Result<(), Stri
     let (last, parents) = keys.split_last().ok_or("empty path")?;
     let mut current = table;
     for key in parents {
-        let entry = current.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry.as_table_mut().ok_or_else(|| format!("{key} is not a table"))?;
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{key} is not a table"))?;
     }
     current.insert(last.clone(), parsed);
     Ok(())
@@ -164,7 +209,8 @@ mod tests {
             pub(crate) fn with(text: &str) -> Self {
                 static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
                 let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let path = std::env::temp_dir().join(format!("medic-config-{}-{n}.toml", std::process::id()));
+                let path = std::env::temp_dir()
+                    .join(format!("medic-config-{}-{n}.toml", std::process::id()));
                 std::fs::write(&path, text).expect("write temp file");
                 Self(path)
             }
@@ -194,18 +240,31 @@ mod tests {
         assert_eq!(config.kafka.brokers, "k1:9092");
         assert_eq!(config.kafka.partitions, 12);
         assert_eq!(config.topics.dlq, "ops.dlq");
-        assert_eq!(config.runner.batch_max_records, 500, "untouched keys keep the default");
+        assert_eq!(
+            config.runner.batch_max_records, 500,
+            "untouched keys keep the default"
+        );
     }
 
     #[test]
     fn every_problem_is_reported_with_its_line() {
-        let file = write("[kafka]\npartitions = 0\n\n[runner]\nbatch_max_records = 0\n\n[topics]\ndlq = \"medic.actions\"\n");
+        let file = write(
+            "[kafka]\npartitions = 0\n\n[runner]\nbatch_max_records = 0\n\n[topics]\ndlq = \"medic.actions\"\n",
+        );
         let err = load_pipeline(Some(&file.0), []).expect_err("invalid");
-        let ConfigError::Invalid { problems, .. } = err else { panic!("expected Invalid") };
+        let ConfigError::Invalid { problems, .. } = err else {
+            panic!("expected Invalid")
+        };
         let found: Vec<_> = problems.iter().map(|p| (p.path.as_str(), p.line)).collect();
         assert!(found.contains(&("kafka.partitions", Some(2))), "{found:?}");
-        assert!(found.contains(&("runner.batch_max_records", Some(5))), "{found:?}");
-        assert!(found.iter().any(|(path, _)| path.starts_with("topics.")), "{found:?}");
+        assert!(
+            found.contains(&("runner.batch_max_records", Some(5))),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|(path, _)| path.starts_with("topics.")),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -213,15 +272,24 @@ mod tests {
         let file = write("[kafka]\nbrokers = \"x\"\nbrokres = \"y\"\n");
         let err = load_pipeline(Some(&file.0), []).expect_err("unknown key");
         let text = err.to_string();
-        assert!(text.contains("line 3") && text.contains("brokres"), "{text}");
+        assert!(
+            text.contains("line 3") && text.contains("brokres"),
+            "{text}"
+        );
 
         let file = write("[kafka\n");
-        assert!(load_pipeline(Some(&file.0), []).expect_err("syntax").to_string().contains("line 1"));
+        assert!(
+            load_pipeline(Some(&file.0), [])
+                .expect_err("syntax")
+                .to_string()
+                .contains("line 1")
+        );
     }
 
     #[test]
     fn missing_file_is_a_read_error() {
-        let err = load_pipeline(Some(Path::new("/nonexistent/pipeline.toml")), []).expect_err("missing");
+        let err =
+            load_pipeline(Some(Path::new("/nonexistent/pipeline.toml")), []).expect_err("missing");
         assert!(matches!(err, ConfigError::Read { .. }));
     }
 }

@@ -40,12 +40,13 @@ pub(crate) fn line_of(text: &str, path: &str) -> Option<usize> {
         }
     }
     // The key is not written (a default was wrong, or the problem is the table): point at the table.
-    text.lines().position(|l| {
-        let l = l.trim();
-        l == format!("[{table_name}]") || l == format!("[[{table_name}]]")
-    })
-    .filter(|_| !table.is_empty())
-    .map(|n| n + 1)
+    text.lines()
+        .position(|l| {
+            let l = l.trim();
+            l == format!("[{table_name}]") || l == format!("[[{table_name}]]")
+        })
+        .filter(|_| !table.is_empty())
+        .map(|n| n + 1)
 }
 
 #[cfg(test)]
@@ -73,7 +74,11 @@ batch_max_records = 0
         assert_eq!(line_of(FILE, "ingest.sources[1].name"), Some(8));
         assert_eq!(line_of(FILE, "ingest.sources[0].name"), Some(5));
         assert_eq!(line_of(FILE, "runner.batch_max_records"), Some(12));
-        assert_eq!(line_of(FILE, "runner.tick_interval_ms"), Some(11), "unwritten key points at its table");
+        assert_eq!(
+            line_of(FILE, "runner.tick_interval_ms"),
+            Some(11),
+            "unwritten key points at its table"
+        );
         assert_eq!(line_of(FILE, "admin.listen"), None);
     }
 }

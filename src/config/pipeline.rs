@@ -277,7 +277,9 @@ fn is_legal_topic(name: &str) -> bool {
     (1..=249).contains(&name.len())
         && name != "."
         && name != ".."
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 impl PipelineConfig {
@@ -289,10 +291,16 @@ impl PipelineConfig {
             problems.push("kafka.brokers: must name at least one broker".to_owned());
         }
         if self.kafka.partitions < 1 {
-            problems.push(format!("kafka.partitions: {} must be at least 1", self.kafka.partitions));
+            problems.push(format!(
+                "kafka.partitions: {} must be at least 1",
+                self.kafka.partitions
+            ));
         }
         if self.kafka.replication_factor < 1 {
-            problems.push(format!("kafka.replication_factor: {} must be at least 1", self.kafka.replication_factor));
+            problems.push(format!(
+                "kafka.replication_factor: {} must be at least 1",
+                self.kafka.replication_factor
+            ));
         }
         if !(1_000..=300_000).contains(&self.kafka.session_timeout_ms) {
             problems.push(format!(
@@ -301,11 +309,21 @@ impl PipelineConfig {
             ));
         }
         let mut seen = BTreeMap::new();
-        let sources = self.ingest.sources.iter().enumerate().map(|(i, s)| (format!("ingest.sources[{i}].topic"), s.topic()));
-        let internal = self.topics.named().map(|(key, topic)| (format!("topics.{key}"), topic.to_owned()));
+        let sources = self
+            .ingest
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("ingest.sources[{i}].topic"), s.topic()));
+        let internal = self
+            .topics
+            .named()
+            .map(|(key, topic)| (format!("topics.{key}"), topic.to_owned()));
         for (key, topic) in internal.into_iter().chain(sources) {
             if !is_legal_topic(&topic) {
-                problems.push(format!("{key}: {topic:?} is not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)"));
+                problems.push(format!(
+                    "{key}: {topic:?} is not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)"
+                ));
             }
             if let Some(first) = seen.insert(topic.clone(), key.clone()) {
                 problems.push(format!("{key}: topic {topic:?} is already used by {first}"));
@@ -313,19 +331,34 @@ impl PipelineConfig {
         }
         let runner = &self.runner;
         if !(1..=100_000).contains(&runner.batch_max_records) {
-            problems.push(format!("runner.batch_max_records: {} must be between 1 and 100000", runner.batch_max_records));
+            problems.push(format!(
+                "runner.batch_max_records: {} must be between 1 and 100000",
+                runner.batch_max_records
+            ));
         }
         if runner.batch_linger_ms > 60_000 {
-            problems.push(format!("runner.batch_linger_ms: {} exceeds 60000", runner.batch_linger_ms));
+            problems.push(format!(
+                "runner.batch_linger_ms: {} exceeds 60000",
+                runner.batch_linger_ms
+            ));
         }
         if !(10..=60_000).contains(&runner.tick_interval_ms) {
-            problems.push(format!("runner.tick_interval_ms: {} must be between 10 and 60000", runner.tick_interval_ms));
+            problems.push(format!(
+                "runner.tick_interval_ms: {} must be between 10 and 60000",
+                runner.tick_interval_ms
+            ));
         }
         if runner.produce_timeout_ms < 1_000 {
-            problems.push(format!("runner.produce_timeout_ms: {} is below 1000", runner.produce_timeout_ms));
+            problems.push(format!(
+                "runner.produce_timeout_ms: {} is below 1000",
+                runner.produce_timeout_ms
+            ));
         }
         if self.admin.enabled && self.admin.listen.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(format!("admin.listen: {:?} is not a socket address (host:port)", self.admin.listen));
+            problems.push(format!(
+                "admin.listen: {:?} is not a socket address (host:port)",
+                self.admin.listen
+            ));
         }
         for stage_problems in [
             self.ingest.validate(),

@@ -5,7 +5,9 @@ use rdkafka::ClientConfig;
 
 fn base(kafka: &KafkaConfig, client_id: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", &kafka.brokers).set("client.id", client_id);
+    config
+        .set("bootstrap.servers", &kafka.brokers)
+        .set("client.id", client_id);
     for (key, value) in &kafka.properties {
         config.set(key, value);
     }
@@ -25,8 +27,14 @@ pub fn consumer_config(kafka: &KafkaConfig, group: &str) -> ClientConfig {
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
         .set("session.timeout.ms", &session)
-        .set("heartbeat.interval.ms", (kafka.session_timeout_ms / 3).max(100).to_string())
-        .set("max.poll.interval.ms", kafka.session_timeout_ms.max(300_000).to_string());
+        .set(
+            "heartbeat.interval.ms",
+            (kafka.session_timeout_ms / 3).max(100).to_string(),
+        )
+        .set(
+            "max.poll.interval.ms",
+            kafka.session_timeout_ms.max(300_000).to_string(),
+        );
     // User properties win over medic's defaults.
     for (key, value) in &kafka.properties {
         config.set(key, value);
@@ -57,14 +65,22 @@ mod tests {
     #[test]
     fn at_least_once_settings_and_user_overrides() {
         let mut kafka = KafkaConfig::default();
-        kafka.properties.insert("security.protocol".into(), "SASL_SSL".into());
-        kafka.properties.insert("auto.offset.reset".into(), "latest".into());
+        kafka
+            .properties
+            .insert("security.protocol".into(), "SASL_SSL".into());
+        kafka
+            .properties
+            .insert("auto.offset.reset".into(), "latest".into());
         let consumer = consumer_config(&kafka, "medic-ingest");
         assert_eq!(consumer.get("enable.auto.commit"), Some("false"));
         assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(consumer.get("group.id"), Some("medic-ingest"));
         assert_eq!(consumer.get("security.protocol"), Some("SASL_SSL"));
-        assert_eq!(consumer.get("auto.offset.reset"), Some("latest"), "user properties win");
+        assert_eq!(
+            consumer.get("auto.offset.reset"),
+            Some("latest"),
+            "user properties win"
+        );
         let producer = producer_config(&kafka, &RunnerConfig::default());
         assert_eq!(producer.get("enable.idempotence"), Some("true"));
         assert_eq!(producer.get("acks"), Some("all"));

@@ -25,15 +25,15 @@ pub fn dlq_headers(stage: &str, rejection: &Rejection) -> OwnedHeaders {
         c.partition.to_string(),
         c.offset.to_string(),
     ];
-    DLQ_HEADERS
-        .iter()
-        .zip(values.iter())
-        .fold(OwnedHeaders::new_with_capacity(DLQ_HEADERS.len()), |headers, (key, value)| {
+    DLQ_HEADERS.iter().zip(values.iter()).fold(
+        OwnedHeaders::new_with_capacity(DLQ_HEADERS.len()),
+        |headers, (key, value)| {
             headers.insert(Header {
                 key,
                 value: Some(value.as_bytes()),
             })
-        })
+        },
+    )
 }
 
 #[cfg(test)]
@@ -45,7 +45,11 @@ mod tests {
     #[test]
     fn headers_name_stage_kind_reason_and_source() {
         let rejection = Rejection {
-            coordinates: SourceCoordinates { topic: "medic.logs.k8s".into(), partition: 2, offset: 41 },
+            coordinates: SourceCoordinates {
+                topic: "medic.logs.k8s".into(),
+                partition: 2,
+                offset: 41,
+            },
             key: None,
             payload: b"garbage".to_vec(),
             error: StageError::decode("not JSON"),
@@ -53,7 +57,12 @@ mod tests {
         let headers = dlq_headers("ingest", &rejection);
         let pairs: Vec<(String, String)> = headers
             .iter()
-            .map(|h| (h.key.to_owned(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+            .map(|h| {
+                (
+                    h.key.to_owned(),
+                    String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                )
+            })
             .collect();
         assert_eq!(
             pairs,

@@ -10,7 +10,9 @@ pub fn next_offsets(batch: &[SourceRecord]) -> BTreeMap<(String, i32), i64> {
     let mut next = BTreeMap::new();
     for record in batch {
         let c = &record.coordinates;
-        let entry = next.entry((c.topic.clone(), c.partition)).or_insert(c.offset + 1);
+        let entry = next
+            .entry((c.topic.clone(), c.partition))
+            .or_insert(c.offset + 1);
         *entry = (*entry).max(c.offset + 1);
     }
     next

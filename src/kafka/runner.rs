@@ -46,7 +46,9 @@ pub enum RunnerError {
         source: KafkaError,
     },
     /// Outputs could not be delivered; the batch was not committed and is re-read after a restart.
-    #[error("stage {stage}: {failed} record(s) could not be delivered after {attempts} attempt(s): {source}")]
+    #[error(
+        "stage {stage}: {failed} record(s) could not be delivered after {attempts} attempt(s): {source}"
+    )]
     Delivery {
         /// The stage.
         stage: &'static str,
@@ -138,10 +140,16 @@ impl StageRunner {
         metrics: &Metrics,
         health: Arc<Health>,
     ) -> Result<Self, RunnerError> {
-        let stage = name.build(config).map_err(|problems| RunnerError::Config { stage: name.as_str(), problems })?;
+        let stage = name.build(config).map_err(|problems| RunnerError::Config {
+            stage: name.as_str(),
+            problems,
+        })?;
         let consumer: StreamConsumer = consumer_config(&config.kafka, &name.group_id())
             .create()
-            .map_err(|source| RunnerError::Client { stage: name.as_str(), source })?;
+            .map_err(|source| RunnerError::Client {
+                stage: name.as_str(),
+                source,
+            })?;
         health.starting(name.as_str());
         Ok(Self {
             name,
@@ -189,7 +197,8 @@ impl StageRunner {
                 Next::Shutdown => break,
                 Next::Tick => {
                     let mut out = Emitter::new();
-                    self.stage.on_tick(schemas::clock::wall_clock_ns(), &mut out);
+                    self.stage
+                        .on_tick(schemas::clock::wall_clock_ns(), &mut out);
                     self.sink.deliver(out).await?;
                 }
                 Next::Record(Err(error)) => {
@@ -208,7 +217,9 @@ impl StageRunner {
         self.stage.on_close(&mut out);
         self.sink.deliver(out).await?;
         if !committed.is_empty()
-            && let Err(error) = self.consumer.commit(&partition_list(&committed), CommitMode::Sync)
+            && let Err(error) = self
+                .consumer
+                .commit(&partition_list(&committed), CommitMode::Sync)
         {
             self.sink.metrics.commit_errors.inc();
             tracing::warn!(error = %error, "final commit failed; the last batch will be re-read");
@@ -220,7 +231,8 @@ impl StageRunner {
     /// Collects records after `first` until the batch is full or the linger time has passed.
     async fn fill_batch(&mut self, first: SourceRecord) -> Vec<SourceRecord> {
         let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.runner.batch_linger_ms);
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(self.runner.batch_linger_ms);
         while batch.len() < self.runner.batch_max_records {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Ok(Ok(message)) => batch.push(to_source(&message)),
@@ -246,14 +258,19 @@ impl StageRunner {
         self.sink.deliver(out).await?;
 
         let offsets = next_offsets(batch);
-        let result = self.consumer.commit(&partition_list(&offsets), CommitMode::Async);
+        let result = self
+            .consumer
+            .commit(&partition_list(&offsets), CommitMode::Async);
         committed.extend(offsets);
         if let Err(error) = result {
             self.sink.metrics.commit_errors.inc();
             tracing::warn!(error = %error, "commit failed; the batch may be re-read after a restart");
         }
         self.sink.metrics.batches.inc();
-        self.sink.metrics.batch_duration.observe(started.elapsed().as_secs_f64());
+        self.sink
+            .metrics
+            .batch_duration
+            .observe(started.elapsed().as_secs_f64());
         Ok(())
     }
 }
@@ -306,7 +323,12 @@ impl Sink {
                 .collect();
             if let Some(source) = last_error {
                 if attempt > self.produce_retries {
-                    return Err(RunnerError::Delivery { stage, failed: pending.len(), attempts: attempt, source });
+                    return Err(RunnerError::Delivery {
+                        stage,
+                        failed: pending.len(),
+                        attempts: attempt,
+                        source,
+                    });
                 }
                 self.metrics.produce_retries.inc_by(pending.len() as u64);
                 tracing::warn!(error = %source, failed = pending.len(), attempt, "delivery failed; retrying");
@@ -332,7 +354,8 @@ impl Sink {
 
     /// Sends one record and waits for its acknowledgement; waits while the local queue is full.
     async fn send(&self, record: &Outgoing<'_>) -> Result<(), KafkaError> {
-        let mut future_record = FutureRecord::<[u8], [u8]>::to(record.topic).payload(record.payload);
+        let mut future_record =
+            FutureRecord::<[u8], [u8]>::to(record.topic).payload(record.payload);
         if let Some(key) = record.key {
             future_record = future_record.key(key);
         }

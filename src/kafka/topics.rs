@@ -21,12 +21,18 @@ pub fn all_topics(config: &PipelineConfig) -> Vec<String> {
 /// When the admin client cannot be created or a topic cannot be created for another reason than
 /// already existing.
 pub async fn ensure_topics(config: &PipelineConfig) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = crate::kafka::client::producer_config(&config.kafka, &config.runner)
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> =
+        crate::kafka::client::producer_config(&config.kafka, &config.runner).create()?;
     let names = all_topics(config);
     let new_topics: Vec<NewTopic<'_>> = names
         .iter()
-        .map(|name| NewTopic::new(name, config.kafka.partitions, TopicReplication::Fixed(config.kafka.replication_factor)))
+        .map(|name| {
+            NewTopic::new(
+                name,
+                config.kafka.partitions,
+                TopicReplication::Fixed(config.kafka.replication_factor),
+            )
+        })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     for result in admin.create_topics(&new_topics, &options).await? {

@@ -89,7 +89,9 @@ pub enum Stream {
 }
 
 /// Normalised log severity (the union of syslog and Cloud Logging levels).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LogSeverity {
     /// The source did not say.
@@ -159,7 +161,9 @@ pub struct Resource {
 }
 
 /// A workload: the controller that owns pods (kind and name, e.g. `Deployment/checkout`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub struct Workload {
     /// Owner kind (`Deployment`, `StatefulSet`, `DaemonSet`, `Job`, `Node`, …).
     pub kind: String,
@@ -168,7 +172,9 @@ pub struct Workload {
 }
 
 /// Kafka coordinates of the record a stage read, carried forward for provenance.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub struct SourceCoordinates {
     /// Topic name.
     pub topic: String,

@@ -12,7 +12,9 @@ mod window;
 pub use command::{Provenance, RemediationCommand};
 pub use decision::{Action, Decision};
 pub use diagnosis::{Diagnosis, Evidence};
-pub use log::{LogRecord, LogSeverity, Resource, SourceCoordinates, SourceFormat, Stream, Workload};
+pub use log::{
+    LogRecord, LogSeverity, Resource, SourceCoordinates, SourceFormat, Stream, Workload,
+};
 pub use parsed::ParsedRecord;
 pub use result::{ActionOutcome, ActionResult};
 pub use target::{ObjectKind, Target};

@@ -1,0 +1,39 @@
+//! `medic demo` — the README's first command — closes the loop on its own and prints the timeline.
+
+use std::process::Command;
+
+#[test]
+fn demo_closes_the_loop_and_prints_a_timeline() {
+    let output = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(["demo", "--timeout-secs", "100"])
+        .output()
+        .expect("medic demo starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "medic demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+
+    // The incident is diagnosed, decided on, commanded and the command's result reported.
+    for expected in [
+        "DIAGNOSIS  shop/Deployment/checkout",
+        "oom (severity High",
+        "DECISION   shop/Deployment/checkout           rollout_restart [rules@1]",
+        "COMMAND    shop/Deployment/checkout           rollout_restart",
+        "RESULT     shop/Deployment/checkout           Logged: log mode: would rollout_restart",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    // The cooldown holds back a second action on the same Deployment within 300 s.
+    assert!(stdout.contains("noop [rules@1]"), "{stdout}");
+    // Every record fed is ingested; nothing is dead-lettered.
+    assert!(stdout.contains("fed        442 records"), "{stdout}");
+    assert!(
+        stdout.contains("ingest     442 in →  434 log_record out, 0 dead-lettered"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,367 @@
+//! The whole loop through a real external Kafka-protocol broker (Tansu; start it with
+//! `scripts/kafka-up.sh`, which the README's test command runs). `medic run` runs as a child process
+//! exactly as an operator would start it; the test feeds real-format records, reads every output topic
+//! and stops medic with SIGTERM.
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use schemas::{Action, ObjectKind, RemediationCommand};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const INCIDENT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/incidents/checkout-oom-crashloop"
+);
+
+fn brokers() -> String {
+    let brokers =
+        std::env::var("MEDIC_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".to_owned());
+    let first = brokers.split(',').next().unwrap_or_default().to_owned();
+    assert!(
+        TcpStream::connect_timeout(
+            &first.parse().expect("MEDIC_TEST_BROKERS is host:port"),
+            Duration::from_secs(2)
+        )
+        .is_ok(),
+        "no Kafka-protocol broker answers at {brokers}. Start the test broker with `scripts/kafka-up.sh` \
+         (the README's test command, scripts/test.sh, does this), or point MEDIC_TEST_BROKERS at one."
+    );
+    brokers
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    Some((
+        status,
+        response
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned(),
+    ))
+}
+
+/// Kills the child on drop so a failing test leaves no process behind.
+struct Medic(Child);
+
+impl Drop for Medic {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Real-format inputs: every complete CRI line and Event of the bundled incident, keyed like a node agent
+/// keys them, plus three records no stage can read.
+fn inputs() -> (Vec<(String, Vec<u8>)>, usize) {
+    let mut inputs = Vec::new();
+    for entry in std::fs::read_dir(PathBuf::from(INCIDENT).join("pods")).expect("incident pods") {
+        let dir = entry.expect("entry").path();
+        let key = format!(
+            "/var/log/pods/{}/app/0.log",
+            dir.file_name().and_then(|n| n.to_str()).expect("name")
+        );
+        let text = std::fs::read_to_string(dir.join("app/0.log")).expect("pod log");
+        // Partial (P) chunks join their final chunk; keep whole lines so each input maps to one output.
+        inputs.extend(
+            text.lines()
+                .filter(|l| !l.contains(" P "))
+                .map(|l| (key.clone(), l.as_bytes().to_vec())),
+        );
+    }
+    let events =
+        std::fs::read_to_string(PathBuf::from(INCIDENT).join("events.jsonl")).expect("events");
+    inputs.extend(
+        events
+            .lines()
+            .map(|l| ("events".to_owned(), l.as_bytes().to_vec())),
+    );
+    let bad = vec![
+        ("bad".to_owned(), vec![0xff, 0xfe, 0x00, 0x01]),
+        (
+            "bad".to_owned(),
+            br#"{"kind":"Event","reason":"BackOff"}"#.to_vec(),
+        ),
+        ("bad".to_owned(), b" \n \t".to_vec()),
+    ];
+    let n_bad = bad.len();
+    inputs.extend(bad);
+    (inputs, n_bad)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_runs_through_a_real_broker_and_accounts_for_every_record() {
+    let brokers = brokers();
+    let run_id = format!(
+        "e2e{}x{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis()
+    );
+    let topic = |name: &str| format!("{run_id}.{name}");
+    let admin_port = free_port();
+    let pipeline = std::env::temp_dir().join(format!("{run_id}.toml"));
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"
+[kafka]
+brokers = "{brokers}"
+partitions = 3
+session_timeout_ms = 6000
+
+[topics]
+normalized = "{normalized}"
+parsed = "{parsed}"
+windows = "{windows}"
+diagnoses = "{diagnoses}"
+decisions = "{decisions}"
+actions = "{actions}"
+results = "{results}"
+dlq = "{dlq}"
+
+[runner]
+batch_linger_ms = 20
+tick_interval_ms = 200
+
+[admin]
+listen = "127.0.0.1:{admin_port}"
+
+[[ingest.sources]]
+name = "{run_id}"
+"#,
+            normalized = topic("normalized"),
+            parsed = topic("parsed"),
+            windows = topic("windows"),
+            diagnoses = topic("diagnoses"),
+            decisions = topic("decisions"),
+            actions = topic("actions"),
+            results = topic("results"),
+            dlq = topic("dlq"),
+        ),
+    )
+    .expect("write pipeline");
+    let source_topic = format!("medic.logs.{run_id}");
+
+    let log_path = std::env::temp_dir().join(format!("{run_id}.log"));
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut medic = Medic(
+        Command::new(env!("CARGO_BIN_EXE_medic"))
+            .args(["run", "--pipeline"])
+            .arg(&pipeline)
+            .env("MEDIC_LOG", "info,rdkafka=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("medic run starts"),
+    );
+    let medic_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    // Ready once every stage has subscribed (topics are created by medic itself).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(admin_port, "/readyz").map(|(s, _)| s) != Some(200) {
+        assert!(
+            Instant::now() < deadline,
+            "medic never became ready; its log:\n{}",
+            medic_log()
+        );
+        assert!(
+            medic.0.try_wait().expect("poll child").is_none(),
+            "medic exited early; its log:\n{}",
+            medic_log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(http_get(admin_port, "/healthz").map(|(s, _)| s), Some(200));
+
+    let (inputs, n_bad) = inputs();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    for (key, payload) in &inputs {
+        producer
+            .send(
+                FutureRecord::to(&source_topic).key(key).payload(payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produce input");
+    }
+
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", format!("{run_id}-observer"))
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .expect("consumer");
+    consumer
+        .subscribe(&[
+            &topic("normalized"),
+            &topic("dlq"),
+            &topic("actions"),
+            &topic("results"),
+        ])
+        .expect("subscribe");
+
+    let (mut normalized, mut dead, mut commands, mut results) =
+        (0usize, Vec::new(), Vec::new(), 0usize);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while normalized + dead.len() < inputs.len() || commands.is_empty() || results < commands.len()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {normalized} normalised + {} dead letters of {} inputs, {} commands, {results} results\nmedic log:\n{}",
+            dead.len(),
+            inputs.len(),
+            commands.len(),
+            medic_log()
+        );
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
+        else {
+            continue;
+        };
+        let payload = message.payload().unwrap_or_default();
+        match message.topic() {
+            t if t == topic("normalized") => normalized += 1,
+            t if t == topic("dlq") => {
+                let headers: Vec<(String, String)> = message
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|x| {
+                                (
+                                    x.key.to_owned(),
+                                    String::from_utf8_lossy(x.value.unwrap_or_default())
+                                        .into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                dead.push((payload.to_vec(), headers));
+            }
+            t if t == topic("actions") => {
+                commands.push(
+                    schemas::decode_record::<RemediationCommand>(payload)
+                        .expect("a command on the actuation topic"),
+                );
+            }
+            _ => results += 1,
+        }
+    }
+
+    // Every input is accounted for: one normalised record each, or a dead letter with the reason.
+    assert_eq!(
+        dead.len(),
+        n_bad,
+        "exactly the unreadable inputs are dead-lettered"
+    );
+    assert_eq!(normalized, inputs.len() - n_bad);
+    for (payload, headers) in &dead {
+        let get = |k: &str| {
+            headers
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("medic.stage"), Some("ingest"));
+        assert!(
+            get("medic.error.kind").is_some_and(|k| ["decode", "schema", "invalid"].contains(&k)),
+            "{headers:?}"
+        );
+        assert!(get("medic.error.reason").is_some_and(|r| !r.is_empty()));
+        assert_eq!(get("medic.source.topic"), Some(source_topic.as_str()));
+        assert!(
+            inputs.iter().any(|(_, p)| p == payload),
+            "the dead letter carries the original bytes"
+        );
+    }
+
+    // The OOM-killed Deployment gets its remedy on the actuation topic, with an idempotency key.
+    let restart = commands
+        .iter()
+        .find(|c| c.action == Action::RolloutRestart)
+        .unwrap_or_else(|| panic!("no rollout_restart command among {commands:#?}"));
+    assert_eq!(
+        (restart.target.kind, restart.target.name.as_str()),
+        (ObjectKind::Deployment, "checkout")
+    );
+    assert_eq!(restart.idempotency_key, restart.provenance.decision_id);
+    assert!(restart.expires_at_ns > restart.issued_at_ns);
+    assert!(
+        restart
+            .provenance
+            .sources
+            .iter()
+            .all(|s| s.topic == source_topic)
+    );
+
+    let (status, metrics) = http_get(admin_port, "/metrics").expect("metrics answer");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(&format!(
+            "medic_records_in_total{{stage=\"ingest\"}} {}",
+            inputs.len()
+        )),
+        "ingest counted every input:\n{metrics}"
+    );
+
+    // SIGTERM: drain, commit, exit 0.
+    let status = Command::new("kill")
+        .args(["-TERM", &medic.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = medic.0.try_wait().expect("poll child") {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "medic did not stop after SIGTERM; log:\n{}",
+            medic_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        exit.success(),
+        "medic exited with {exit:?} after SIGTERM; log:\n{}",
+        medic_log()
+    );
+    assert!(
+        medic_log().contains("all stages drained and committed"),
+        "{}",
+        medic_log()
+    );
+    let _ = std::fs::remove_file(&pipeline);
+}
