@@ -43,9 +43,9 @@ const EVENTS: &str = include_str!("../incidents/checkout-oom-crashloop/events.js
 pub struct DemoOptions {
     /// Give up after this long.
     pub timeout: Duration,
-    /// Partitions of each topic on the mock broker.
+    /// Partitions of each internal topic on the mock broker (the source topic has one).
     pub partitions: i32,
-    /// How long the outputs must be quiet, after every input was ingested, before the demo ends.
+    /// How long the outputs must stay quiet, once every stage has drained, before the demo ends.
     pub quiet: Duration,
 }
 
@@ -54,7 +54,7 @@ impl Default for DemoOptions {
         Self {
             timeout: Duration::from_secs(100),
             partitions: 4,
-            quiet: Duration::from_secs(3),
+            quiet: Duration::from_secs(1),
         }
     }
 }
@@ -164,11 +164,15 @@ pub async fn run_demo(
     let started = Instant::now();
     let cluster = MockCluster::new(1)?;
     let config = demo_config(cluster.bootstrap_servers())?;
-    for topic in all_topics(&config) {
-        cluster.create_topic(&topic, options.partitions, 1)?;
-    }
     let inputs = incident_inputs();
     let source_topic = config.ingest.sources[0].topic();
+    for topic in all_topics(&config) {
+        // The bundle is fed in event-time order into one source partition, so ingest reads it in that
+        // order and the timeline is the same on every run. Internal topics are keyed by workload, which
+        // keeps each workload's records in order across their partitions.
+        let partitions = if topic == source_topic { 1 } else { options.partitions };
+        cluster.create_topic(&topic, partitions, 1)?;
+    }
     let _ = writeln!(
         out,
         "medic demo: replaying incident `{INCIDENT_NAME}` ({} records: CRI container lines and Kubernetes Events)\n\
@@ -232,8 +236,7 @@ pub async fn run_demo(
                 Err(join) => PipelineError::Panicked(join.to_string()).into(),
             });
         }
-        let all_ingested = metrics.records_in(StageName::Ingest.as_str()) >= fed;
-        if all_ingested && summary.results > 0 && last_output.elapsed() > options.quiet {
+        if drained(&metrics, &summary) && last_output.elapsed() > options.quiet {
             break;
         }
         match tokio::time::timeout(Duration::from_millis(250), monitor.recv()).await {
@@ -256,6 +259,26 @@ pub async fn run_demo(
     }
     print_summary(out, &metrics, &summary, started.elapsed());
     Ok(summary)
+}
+
+/// Whether every stage has consumed everything upstream produced and the monitor has seen every output:
+/// the loop is closed for all the records fed.
+fn drained(metrics: &Metrics, seen: &DemoSummary) -> bool {
+    let handoffs = [
+        (StageName::Ingest, StageName::Enrich, RecordKind::Log),
+        (StageName::Enrich, StageName::Diagnose, RecordKind::Parsed),
+        (StageName::Diagnose, StageName::Decide, RecordKind::Diagnosis),
+        (StageName::Decide, StageName::Act, RecordKind::Decision),
+        (StageName::Act, StageName::Actuator, RecordKind::Command),
+    ];
+    let out = |stage: StageName, kind| metrics.records_out(stage.as_str(), kind);
+    metrics.records_in(StageName::Ingest.as_str()) >= seen.fed
+        && handoffs.iter().all(|&(from, to, kind)| metrics.records_in(to.as_str()) >= out(from, kind))
+        && seen.diagnoses >= out(StageName::Diagnose, RecordKind::Diagnosis)
+        && seen.decisions >= out(StageName::Decide, RecordKind::Decision)
+        && seen.commands >= out(StageName::Act, RecordKind::Command)
+        && seen.results >= out(StageName::Actuator, RecordKind::ActionResult)
+        && seen.results > 0
 }
 
 fn print_record(

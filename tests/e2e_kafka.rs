@@ -306,11 +306,15 @@ name = "{run_id}"
         );
     }
 
-    // The OOM-killed Deployment gets its remedy on the actuation topic, with an idempotency key.
-    let restart = commands
+    // The OOM-killed, crash-looping Deployment gets a workload remedy on the actuation topic, with an
+    // idempotency key. Which of the two comes first (restart for the OOM, rollback for the crash loop)
+    // depends on how ingest interleaves the source partitions; the cooldown then holds back the other.
+    let remedies: Vec<_> = commands
         .iter()
-        .find(|c| c.action == Action::RolloutRestart)
-        .unwrap_or_else(|| panic!("no rollout_restart command among {commands:#?}"));
+        .filter(|c| c.target.name == "checkout" && matches!(c.action, Action::RolloutRestart | Action::Rollback))
+        .collect();
+    assert_eq!(remedies.len(), 1, "one remedy within the cooldown: {commands:#?}");
+    let restart = remedies[0];
     assert_eq!(
         (restart.target.kind, restart.target.name.as_str()),
         (ObjectKind::Deployment, "checkout")

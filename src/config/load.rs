@@ -148,7 +148,7 @@ fn parse_with_lines(text: &str) -> Result<toml::Table, Problem> {
 fn problem_from_toml(text: &str, error: &toml::de::Error) -> Problem {
     let line = error
         .span()
-        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
     Problem {
         path: String::new(),
         message: error.message().trim().to_owned(),
