@@ -170,7 +170,11 @@ pub async fn run_demo(
         // The bundle is fed in event-time order into one source partition, so ingest reads it in that
         // order and the timeline is the same on every run. Internal topics are keyed by workload, which
         // keeps each workload's records in order across their partitions.
-        let partitions = if topic == source_topic { 1 } else { options.partitions };
+        let partitions = if topic == source_topic {
+            1
+        } else {
+            options.partitions
+        };
         cluster.create_topic(&topic, partitions, 1)?;
     }
     let _ = writeln!(
@@ -267,13 +271,19 @@ fn drained(metrics: &Metrics, seen: &DemoSummary) -> bool {
     let handoffs = [
         (StageName::Ingest, StageName::Enrich, RecordKind::Log),
         (StageName::Enrich, StageName::Diagnose, RecordKind::Parsed),
-        (StageName::Diagnose, StageName::Decide, RecordKind::Diagnosis),
+        (
+            StageName::Diagnose,
+            StageName::Decide,
+            RecordKind::Diagnosis,
+        ),
         (StageName::Decide, StageName::Act, RecordKind::Decision),
         (StageName::Act, StageName::Actuator, RecordKind::Command),
     ];
     let out = |stage: StageName, kind| metrics.records_out(stage.as_str(), kind);
     metrics.records_in(StageName::Ingest.as_str()) >= seen.fed
-        && handoffs.iter().all(|&(from, to, kind)| metrics.records_in(to.as_str()) >= out(from, kind))
+        && handoffs
+            .iter()
+            .all(|&(from, to, kind)| metrics.records_in(to.as_str()) >= out(from, kind))
         && seen.diagnoses >= out(StageName::Diagnose, RecordKind::Diagnosis)
         && seen.decisions >= out(StageName::Decide, RecordKind::Decision)
         && seen.commands >= out(StageName::Act, RecordKind::Command)

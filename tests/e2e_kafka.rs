@@ -311,9 +311,16 @@ name = "{run_id}"
     // depends on how ingest interleaves the source partitions; the cooldown then holds back the other.
     let remedies: Vec<_> = commands
         .iter()
-        .filter(|c| c.target.name == "checkout" && matches!(c.action, Action::RolloutRestart | Action::Rollback))
+        .filter(|c| {
+            c.target.name == "checkout"
+                && matches!(c.action, Action::RolloutRestart | Action::Rollback)
+        })
         .collect();
-    assert_eq!(remedies.len(), 1, "one remedy within the cooldown: {commands:#?}");
+    assert_eq!(
+        remedies.len(),
+        1,
+        "one remedy within the cooldown: {commands:#?}"
+    );
     let restart = remedies[0];
     assert_eq!(
         (restart.target.kind, restart.target.name.as_str()),
