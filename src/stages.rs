@@ -109,11 +109,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_stage_builds_from_the_default_and_names_its_own_processor() {
+    fn every_stage_builds_from_the_default() {
         let config = PipelineConfig::default();
         for stage in StageName::ALL {
-            let built = stage.build(&config).expect("default builds");
-            assert_eq!(built.name(), stage.as_str());
+            assert!(stage.build(&config).is_ok(), "{stage}");
             assert_eq!(stage.as_str().parse::<StageName>(), Ok(stage));
             assert!(!stage.input_topics(&config).is_empty());
         }

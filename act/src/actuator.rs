@@ -92,10 +92,6 @@ impl Actuator {
 }
 
 impl Stage for Actuator {
-    fn name(&self) -> &'static str {
-        "actuator"
-    }
-
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for input in batch {
             match decode_record::<RemediationCommand>(&input.payload).and_then(|c| self.handle(c)) {

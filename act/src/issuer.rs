@@ -55,10 +55,6 @@ impl CommandIssuer {
 }
 
 impl Stage for CommandIssuer {
-    fn name(&self) -> &'static str {
-        "act"
-    }
-
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for input in batch {
             match decode_record::<Decision>(&input.payload) {

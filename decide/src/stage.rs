@@ -124,10 +124,6 @@ impl Decide {
 }
 
 impl Stage for Decide {
-    fn name(&self) -> &'static str {
-        "decide"
-    }
-
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for input in batch {
             match decode_record::<Diagnosis>(&input.payload) {

@@ -105,10 +105,6 @@ impl Diagnose {
 }
 
 impl Stage for Diagnose {
-    fn name(&self) -> &'static str {
-        "diagnose"
-    }
-
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for input in batch {
             match decode_record::<ParsedRecord>(&input.payload) {

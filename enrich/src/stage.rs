@@ -32,10 +32,6 @@ impl Enrich {
 }
 
 impl Stage for Enrich {
-    fn name(&self) -> &'static str {
-        "enrich"
-    }
-
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for input in batch {
             let log: LogRecord = match decode_record(&input.payload) {

@@ -163,10 +163,6 @@ fn emit(out: &mut Emitter, input: Option<&SourceRecord>, decoded: Decoded) {
 }
 
 impl Stage for Ingest {
-    fn name(&self) -> &'static str {
-        "ingest"
-    }
-
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for input in batch {
             match self.decode(input) {

@@ -163,9 +163,6 @@ impl Emitter {
 /// that batch's offsets are committed; a crash before that re-delivers the batch (at-least-once), so
 /// stages derive ids from their input, never from a counter or the clock.
 pub trait Stage: Send {
-    /// The stage name (`ingest`, `enrich`, …): the consumer group is `medic-<name>`.
-    fn name(&self) -> &'static str;
-
     /// Processes one batch: for each input, emit outputs, reject it, or drop it.
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter);
 

@@ -125,7 +125,7 @@ pub fn load_pipeline(
                     line: None,
                 }],
             })?;
-    let problems: Vec<Problem> = config
+    let mut problems: Vec<Problem> = config
         .problems()
         .into_iter()
         .map(|(path, message)| Problem {
@@ -134,6 +134,8 @@ pub fn load_pipeline(
             message,
         })
         .collect();
+    // File order reads best; problems with no line (defaults) go last.
+    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
     if problems.is_empty() {
         Ok(Loaded { config, origin })
     } else {
