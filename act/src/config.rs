@@ -1,6 +1,7 @@
 //! [`ActConfig`]: the `[act]` section of a pipeline file.
 
 use crate::{Actuator, CommandIssuer};
+use schemas::config::Problems;
 use serde::{Deserialize, Serialize};
 
 /// How the actuator applies commands.
@@ -63,18 +64,18 @@ impl ActConfig {
     /// # Errors
     /// The list of problems, when there is at least one.
     pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut problems = Vec::new();
-        if self.command_ttl_secs == 0 {
-            problems.push("act.command_ttl_secs: must be greater than 0".to_owned());
-        }
-        if self.dedup_capacity == 0 {
-            problems.push("act.dedup_capacity: must be at least 1".to_owned());
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        let mut problems = Problems::new("act");
+        problems.require(
+            self.command_ttl_secs > 0,
+            "command_ttl_secs",
+            || "must be greater than 0",
+        );
+        problems.require(
+            self.dedup_capacity > 0,
+            "dedup_capacity",
+            || "must be at least 1",
+        );
+        problems.into_result()
     }
 
     /// Validates the configuration and builds the command issuer.

@@ -1,7 +1,7 @@
 //! [`CommandIssuer`]: decisions → remediation commands.
 
 use crate::ActConfig;
-use schemas::clock::{Clock, wall_clock_ns};
+use schemas::clock::{Clock, secs_to_ns, wall_clock_ns};
 use schemas::{
     Action, Decision, Emitter, Provenance, RemediationCommand, SCHEMA_VERSION, SourceRecord, Stage,
     decode_record,
@@ -17,8 +17,7 @@ pub struct CommandIssuer {
 impl CommandIssuer {
     pub(crate) fn new(config: &ActConfig) -> Self {
         Self {
-            ttl_ns: i64::try_from(config.command_ttl_secs.saturating_mul(1_000_000_000))
-                .unwrap_or(i64::MAX),
+            ttl_ns: secs_to_ns(config.command_ttl_secs),
             clock: wall_clock_ns,
         }
     }

@@ -1,6 +1,7 @@
 //! [`DecideConfig`]: the `[decide]` section of a pipeline file.
 
 use crate::Decide;
+use schemas::config::Problems;
 use serde::{Deserialize, Serialize};
 
 /// Configuration of the decide stage.
@@ -46,21 +47,18 @@ impl DecideConfig {
     /// # Errors
     /// The list of problems, when there is at least one.
     pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut problems = Vec::new();
-        if !(0.0..=1.0).contains(&self.min_confidence) {
-            problems.push(format!(
-                "decide.min_confidence: {} must be in [0, 1]",
-                self.min_confidence
-            ));
-        }
-        if self.max_tracked_targets == 0 {
-            problems.push("decide.max_tracked_targets: must be at least 1".to_owned());
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        let mut problems = Problems::new("decide");
+        problems.require(
+            (0.0..=1.0).contains(&self.min_confidence),
+            "min_confidence",
+            || format!("{} must be in [0, 1]", self.min_confidence),
+        );
+        problems.require(
+            self.max_tracked_targets > 0,
+            "max_tracked_targets",
+            || "must be at least 1",
+        );
+        problems.into_result()
     }
 
     /// Validates the configuration and builds the stage.

@@ -1,6 +1,7 @@
 //! [`Decide`]: the decide stage processor.
 
 use crate::{DecideConfig, remedy_for};
+use schemas::clock::secs_to_ns;
 use schemas::{
     Action, Decision, Diagnosis, Emitter, SCHEMA_VERSION, SourceRecord, Stage, Target,
     decode_record, id,
@@ -22,8 +23,7 @@ pub struct Decide {
 impl Decide {
     pub(crate) fn new(config: &DecideConfig) -> Self {
         Self {
-            cooldown_ns: i64::try_from(config.cooldown_secs.saturating_mul(1_000_000_000))
-                .unwrap_or(i64::MAX),
+            cooldown_ns: secs_to_ns(config.cooldown_secs),
             min_confidence: config.min_confidence,
             max_tracked: config.max_tracked_targets,
             last_action_ns: HashMap::new(),

@@ -1,6 +1,7 @@
 //! [`DiagnoseConfig`]: the `[diagnose]` section of a pipeline file.
 
 use crate::Diagnose;
+use schemas::config::Problems;
 use serde::{Deserialize, Serialize};
 
 /// Configuration of the diagnose stage.
@@ -53,27 +54,28 @@ impl DiagnoseConfig {
     /// # Errors
     /// The list of problems, when there is at least one.
     pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut problems = Vec::new();
-        if !(self.min_confidence > 0.0 && self.min_confidence <= 1.0) {
-            problems.push(format!(
-                "diagnose.min_confidence: {} must be in (0, 1]",
-                self.min_confidence
-            ));
-        }
-        if self.max_evidence == 0 {
-            problems.push("diagnose.max_evidence: must be at least 1".to_owned());
-        }
-        if self.episode_gap_secs == 0 {
-            problems.push("diagnose.episode_gap_secs: must be greater than 0".to_owned());
-        }
-        if self.max_episodes == 0 {
-            problems.push("diagnose.max_episodes: must be at least 1".to_owned());
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        let mut problems = Problems::new("diagnose");
+        problems.require(
+            self.min_confidence > 0.0 && self.min_confidence <= 1.0,
+            "min_confidence",
+            || format!("{} must be in (0, 1]", self.min_confidence),
+        );
+        problems.require(
+            self.max_evidence > 0,
+            "max_evidence",
+            || "must be at least 1",
+        );
+        problems.require(
+            self.episode_gap_secs > 0,
+            "episode_gap_secs",
+            || "must be greater than 0",
+        );
+        problems.require(
+            self.max_episodes > 0,
+            "max_episodes",
+            || "must be at least 1",
+        );
+        problems.into_result()
     }
 
     /// Validates the configuration and builds the stage.

@@ -3,6 +3,7 @@
 use crate::DiagnoseConfig;
 use crate::episode::Episodes;
 use crate::rules::{Rule, default_rules, first_match, severity_of};
+use schemas::clock::secs_to_ns;
 use schemas::{
     Diagnosis, Emitter, Evidence, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, Target,
     decode_record, id,
@@ -24,8 +25,7 @@ impl Diagnose {
         Self {
             rules: default_rules(),
             episodes: Episodes::new(
-                i64::try_from(config.episode_gap_secs.saturating_mul(1_000_000_000))
-                    .unwrap_or(i64::MAX),
+                secs_to_ns(config.episode_gap_secs),
                 config.max_evidence,
                 config.max_episodes,
             ),
@@ -122,35 +122,13 @@ impl Stage for Diagnose {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schemas::{
-        FaultClass, LogRecord, LogSeverity, Resource, SourceCoordinates, SourceFormat, Workload,
-    };
+    use schemas::{FaultClass, LogSeverity, SourceFormat, fixtures};
 
     fn parsed(message: &str, reason: Option<&str>, t: i64, offset: i64) -> SourceRecord {
-        let mut log = LogRecord {
-            schema_version: SCHEMA_VERSION,
-            event_time_ns: t * 1_000_000_000,
-            observed_time_ns: 0,
-            source_format: SourceFormat::K8sEvent,
-            severity: LogSeverity::Warning,
-            message: message.into(),
-            stream: None,
-            resource: Resource {
-                namespace: Some("shop".into()),
-                workload: Some(Workload {
-                    kind: "Deployment".into(),
-                    name: "web".into(),
-                }),
-                pod: Some("web-7d9c7f5b9d-x2x7q".into()),
-                ..Resource::default()
-            },
-            attributes: Default::default(),
-            source: SourceCoordinates {
-                topic: "medic.logs.k8s".into(),
-                partition: 0,
-                offset,
-            },
-        };
+        let mut log = fixtures::log_record(message, t * 1_000_000_000);
+        log.source_format = SourceFormat::K8sEvent;
+        log.severity = LogSeverity::Warning;
+        log.source.offset = offset;
         if let Some(reason) = reason {
             log.attributes
                 .insert("k8s.event.reason".into(), reason.into());

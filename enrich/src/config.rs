@@ -1,6 +1,7 @@
 //! [`EnrichConfig`]: the `[enrich]` section of a pipeline file.
 
 use crate::Enrich;
+use schemas::config::Problems;
 use serde::{Deserialize, Serialize};
 
 /// Configuration of the enrich stage.
@@ -53,30 +54,28 @@ impl EnrichConfig {
     /// # Errors
     /// The list of problems, when there is at least one.
     pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut problems = Vec::new();
-        if !(1..=86_400).contains(&self.window_secs) {
-            problems.push(format!(
-                "enrich.window_secs: {} must be between 1 and 86400",
-                self.window_secs
-            ));
-        }
-        if self.allowed_lateness_secs > 86_400 {
-            problems.push(format!(
-                "enrich.allowed_lateness_secs: {} exceeds 86400",
-                self.allowed_lateness_secs
-            ));
-        }
-        if self.top_templates == 0 {
-            problems.push("enrich.top_templates: must be at least 1".to_owned());
-        }
-        if self.max_open_windows == 0 {
-            problems.push("enrich.max_open_windows: must be at least 1".to_owned());
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        let mut problems = Problems::new("enrich");
+        problems.require(
+            (1..=86_400).contains(&self.window_secs),
+            "window_secs",
+            || format!("{} must be between 1 and 86400", self.window_secs),
+        );
+        problems.require(
+            self.allowed_lateness_secs <= 86_400,
+            "allowed_lateness_secs",
+            || format!("{} exceeds 86400", self.allowed_lateness_secs),
+        );
+        problems.require(
+            self.top_templates > 0,
+            "top_templates",
+            || "must be at least 1",
+        );
+        problems.require(
+            self.max_open_windows > 0,
+            "max_open_windows",
+            || "must be at least 1",
+        );
+        problems.into_result()
     }
 
     /// Validates the configuration and builds the stage.

@@ -2,6 +2,7 @@
 
 use crate::window::Windows;
 use crate::{EnrichConfig, mask_message};
+use schemas::clock::secs_to_ns;
 use schemas::{
     Emitter, LogRecord, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, decode_record, id,
 };
@@ -13,11 +14,10 @@ pub struct Enrich {
 
 impl Enrich {
     pub(crate) fn new(config: &EnrichConfig) -> Self {
-        let secs = |s: u64| i64::try_from(s.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
         Self {
             windows: Windows::new(
-                secs(config.window_secs),
-                secs(config.allowed_lateness_secs),
+                secs_to_ns(config.window_secs),
+                secs_to_ns(config.allowed_lateness_secs),
                 config.top_templates,
                 config.max_open_windows,
             ),
@@ -80,31 +80,11 @@ impl Stage for Enrich {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schemas::{
-        ErrorKind, LogSeverity, Resource, SourceCoordinates, SourceFormat, WindowFeatures, Workload,
-    };
+    use schemas::{ErrorKind, LogSeverity, WindowFeatures, fixtures};
 
     fn log(message: &str, t_secs: i64) -> Vec<u8> {
-        let record = LogRecord {
-            schema_version: SCHEMA_VERSION,
-            event_time_ns: t_secs * 1_000_000_000,
-            observed_time_ns: t_secs * 1_000_000_000,
-            source_format: SourceFormat::Cri,
-            severity: LogSeverity::Error,
-            message: message.into(),
-            stream: None,
-            resource: Resource {
-                namespace: Some("shop".into()),
-                workload: Some(Workload {
-                    kind: "Deployment".into(),
-                    name: "web".into(),
-                }),
-                pod: Some("web-7d9c7f5b9d-x2x7q".into()),
-                ..Resource::default()
-            },
-            attributes: Default::default(),
-            source: SourceCoordinates::default(),
-        };
+        let mut record = fixtures::log_record(message, t_secs * 1_000_000_000);
+        record.severity = LogSeverity::Error;
         serde_json::to_vec(&record).expect("encode")
     }
 

@@ -1,6 +1,7 @@
 //! [`IngestConfig`]: the `[ingest]` section of a pipeline file.
 
 use crate::{Format, Ingest};
+use schemas::config::Problems;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -84,50 +85,43 @@ impl IngestConfig {
     /// # Errors
     /// The list of problems, when there is at least one.
     pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut problems = Vec::new();
-        if self.sources.is_empty() {
-            problems.push("ingest.sources: at least one source is required".to_owned());
-        }
+        let mut problems = Problems::new("ingest");
+        problems.require(
+            !self.sources.is_empty(),
+            "sources",
+            || "at least one source is required",
+        );
         let mut names = HashSet::new();
         let mut topics = HashSet::new();
         for (i, source) in self.sources.iter().enumerate() {
-            let valid_name = !source.name.is_empty()
-                && source.name.bytes().all(|b| {
+            let name = &source.name;
+            let valid_name = !name.is_empty()
+                && name.bytes().all(|b| {
                     b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
                 });
-            if !valid_name {
-                problems.push(format!(
-                    "ingest.sources[{i}].name: {:?} must be non-empty and use only a-z 0-9 _ . -",
-                    source.name
-                ));
-            }
-            if !names.insert(&source.name) {
-                problems.push(format!(
-                    "ingest.sources[{i}].name: {:?} is used twice",
-                    source.name
-                ));
-            }
-            if !topics.insert(source.topic()) {
-                problems.push(format!(
-                    "ingest.sources[{i}].topic: {:?} is read twice",
-                    source.topic()
-                ));
-            }
+            let key = format!("sources[{i}].name");
+            problems.require(valid_name, &key, || {
+                format!("{name:?} must be non-empty and use only a-z 0-9 _ . -")
+            });
+            problems.require(names.insert(name), &key, || {
+                format!("{name:?} is used twice")
+            });
+            let topic = source.topic();
+            problems.require(
+                topics.insert(topic.clone()),
+                &format!("sources[{i}].topic"),
+                || format!("{topic:?} is read twice"),
+            );
         }
-        if self.max_line_bytes < 1024 {
-            problems.push(format!(
-                "ingest.max_line_bytes: {} is below the minimum of 1024",
-                self.max_line_bytes
-            ));
-        }
-        if self.partial_flush_ms == 0 {
-            problems.push("ingest.partial_flush_ms: must be greater than 0".to_owned());
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        problems.require(self.max_line_bytes >= 1024, "max_line_bytes", || {
+            format!("{} is below the minimum of 1024", self.max_line_bytes)
+        });
+        problems.require(
+            self.partial_flush_ms > 0,
+            "partial_flush_ms",
+            || "must be greater than 0",
+        );
+        problems.into_result()
     }
 
     /// Validates the configuration and builds the stage.

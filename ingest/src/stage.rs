@@ -5,7 +5,7 @@ use crate::decoded::Decoded;
 use crate::{
     Format, IngestConfig, docker_json, format, json_line, k8s_event, log_path, severity, workload,
 };
-use schemas::clock::{Clock, wall_clock_ns};
+use schemas::clock::{Clock, millis_to_ns, wall_clock_ns};
 use schemas::{Emitter, SourceFormat, SourceRecord, Stage, StageError};
 use std::collections::HashMap;
 
@@ -18,8 +18,7 @@ pub struct Ingest {
 
 impl Ingest {
     pub(crate) fn new(config: &IngestConfig) -> Self {
-        let flush_after_ns =
-            i64::try_from(config.partial_flush_ms.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+        let flush_after_ns = millis_to_ns(config.partial_flush_ms);
         Self {
             formats: config
                 .sources

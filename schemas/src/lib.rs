@@ -34,8 +34,10 @@
 //! and a test fails when they drift from these types.
 
 pub mod clock;
+pub mod config;
 mod error;
 mod fault;
+pub mod fixtures;
 pub mod id;
 pub mod metrics;
 mod records;

@@ -1,34 +1,16 @@
 //! Records survive the wire, and decoding refuses what it must.
 
 use medic_schemas::{
-    ErrorKind, LogRecord, LogSeverity, Resource, SCHEMA_VERSION, SourceCoordinates, SourceFormat,
-    WireRecord, Workload, decode_record, encode_record,
+    ErrorKind, LogRecord, LogSeverity, SCHEMA_VERSION, WireRecord, decode_record, encode_record,
+    fixtures,
 };
 
 fn log_record() -> LogRecord {
-    LogRecord {
-        schema_version: SCHEMA_VERSION,
-        event_time_ns: 1_557_255_470_904_275_087,
-        observed_time_ns: 1_557_255_471_000_000_000,
-        source_format: SourceFormat::Cri,
-        severity: LogSeverity::Error,
-        message: "OOMKilled".into(),
-        stream: None,
-        resource: Resource {
-            namespace: Some("shop".into()),
-            workload: Some(Workload {
-                kind: "Deployment".into(),
-                name: "checkout".into(),
-            }),
-            ..Resource::default()
-        },
-        attributes: Default::default(),
-        source: SourceCoordinates {
-            topic: "medic.logs.k8s".into(),
-            partition: 2,
-            offset: 41,
-        },
-    }
+    let mut record = fixtures::log_record("OOMKilled", 1_557_255_470_904_275_087);
+    record.severity = LogSeverity::Error;
+    record.source.partition = 2;
+    record.source.offset = 41;
+    record
 }
 
 #[test]
@@ -37,7 +19,7 @@ fn log_record_round_trips_and_is_keyed_by_workload() {
     let bytes = encode_record(&record).expect("encode");
     let back: LogRecord = decode_record(&bytes).expect("decode");
     assert_eq!(back, record);
-    assert_eq!(record.key().as_deref(), Some("shop/checkout"));
+    assert_eq!(record.key().as_deref(), Some("shop/web"));
 }
 
 #[test]
