@@ -18,6 +18,7 @@ pub struct Metrics {
     batch_duration: HistogramVec,
     commit_errors: IntCounterVec,
     produce_retries: IntCounterVec,
+    stage_events: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -98,6 +99,12 @@ impl Metrics {
                 "Failed deliveries that were retried.",
                 &["stage"],
             ),
+            stage_events: counter(
+                &registry,
+                names::STAGE_EVENTS_TOTAL,
+                "Stage-specific events: redactions by rule, rejections by reason, dropped control messages.",
+                &["stage", "event"],
+            ),
             batch_duration,
             registry,
         }
@@ -119,6 +126,7 @@ impl Metrics {
             batch_duration: self.batch_duration.with_label_values(&[stage]),
             records_out: self.records_out.clone(),
             dlq: self.dlq.clone(),
+            stage_events: self.stage_events.clone(),
         }
     }
 
@@ -173,6 +181,7 @@ pub struct StageMetrics {
     pub batch_duration: prometheus::Histogram,
     records_out: IntCounterVec,
     dlq: IntCounterVec,
+    stage_events: IntCounterVec,
 }
 
 impl StageMetrics {
@@ -180,6 +189,13 @@ impl StageMetrics {
     pub fn add_out(&self, kind: RecordKind, n: u64) {
         self.records_out
             .with_label_values(&[&self.stage, kind.as_str()])
+            .inc_by(n);
+    }
+
+    /// Adds `n` occurrences of the stage event `event`.
+    pub fn add_event(&self, event: &str, n: u64) {
+        self.stage_events
+            .with_label_values(&[&self.stage, event])
             .inc_by(n);
     }
 
@@ -202,6 +218,7 @@ mod tests {
         stage.records_in.inc_by(3);
         stage.add_out(RecordKind::Log, 2);
         stage.add_dlq(ErrorKind::Decode, 1);
+        stage.add_event("redacted.email", 4);
         let text = metrics.encode();
         assert!(
             text.contains("medic_records_in_total{stage=\"ingest\"} 3"),
@@ -213,6 +230,10 @@ mod tests {
         );
         assert!(
             text.contains("medic_dlq_records_total{error_kind=\"expired\",stage=\"ingest\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("medic_stage_events_total{event=\"redacted.email\",stage=\"ingest\"} 4"),
             "{text}"
         );
         assert_eq!(metrics.dead_lettered("ingest"), 1);

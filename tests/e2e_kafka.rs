@@ -100,7 +100,7 @@ fn inputs() -> (Vec<(String, Vec<u8>)>, usize) {
             .map(|l| ("events".to_owned(), l.as_bytes().to_vec())),
     );
     let bad = vec![
-        ("bad".to_owned(), vec![0xff, 0xfe, 0x00, 0x01]),
+        ("bad".to_owned(), vec![0x1f, 0x8b, 0x08, 0x00, 0x01]),
         (
             "bad".to_owned(),
             br#"{"kind":"Event","reason":"BackOff"}"#.to_vec(),

@@ -1,6 +1,6 @@
 //! [`IngestConfig`]: the `[ingest]` section of a pipeline file.
 
-use crate::{Format, Ingest};
+use crate::{Format, Ingest, RedactionConfig};
 use schemas::config::Problems;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -20,6 +20,27 @@ pub struct IngestConfig {
     /// `medic.partial`. Default: 5000 ms.
     #[serde(default = "default_partial_flush_ms")]
     pub partial_flush_ms: u64,
+    /// Largest input (Kafka message payload) accepted, in bytes; larger ones are dead-lettered.
+    /// Default: 4 MiB.
+    #[serde(default = "default_max_record_bytes")]
+    pub max_record_bytes: usize,
+    /// Largest output of decompressing one gzip payload, in bytes (a gzip bomb is refused, not
+    /// inflated). Default: 16 MiB.
+    #[serde(default = "default_max_decompressed_bytes")]
+    pub max_decompressed_bytes: usize,
+    /// Most log records one input may expand into (CloudWatch batches, Azure `records`). Default: 10000.
+    #[serde(default = "default_max_records_per_input")]
+    pub max_records_per_input: usize,
+    /// Event times before this year are absurd and dead-lettered. Default: 2000.
+    #[serde(default = "default_min_event_year")]
+    pub min_event_year: i32,
+    /// Event times further than this ahead of the wall clock are absurd and dead-lettered, in seconds.
+    /// Default: 86400.
+    #[serde(default = "default_max_future_skew_secs")]
+    pub max_future_skew_secs: u64,
+    /// Redaction of credentials and personal data, for every source that does not set its own.
+    #[serde(default)]
+    pub redaction: RedactionConfig,
 }
 
 /// One source topic.
@@ -34,6 +55,9 @@ pub struct SourceConfig {
     /// Envelope format of the topic, or `auto` to detect each record's format. Default: `auto`.
     #[serde(default = "default_format")]
     pub format: Format,
+    /// Redaction for this source; default: `[ingest.redaction]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<RedactionConfig>,
 }
 
 impl SourceConfig {
@@ -51,7 +75,23 @@ fn default_sources() -> Vec<SourceConfig> {
         name: "k8s".to_owned(),
         topic: None,
         format: Format::Auto,
+        redaction: None,
     }]
+}
+fn default_max_record_bytes() -> usize {
+    4 << 20
+}
+fn default_max_decompressed_bytes() -> usize {
+    16 << 20
+}
+fn default_max_records_per_input() -> usize {
+    10_000
+}
+fn default_min_event_year() -> i32 {
+    2000
+}
+fn default_max_future_skew_secs() -> u64 {
+    86_400
 }
 fn default_max_line_bytes() -> usize {
     1 << 20
@@ -69,6 +109,12 @@ impl Default for IngestConfig {
             sources: default_sources(),
             max_line_bytes: default_max_line_bytes(),
             partial_flush_ms: default_partial_flush_ms(),
+            max_record_bytes: default_max_record_bytes(),
+            max_decompressed_bytes: default_max_decompressed_bytes(),
+            max_records_per_input: default_max_records_per_input(),
+            min_event_year: default_min_event_year(),
+            max_future_skew_secs: default_max_future_skew_secs(),
+            redaction: RedactionConfig::default(),
         }
     }
 }
@@ -120,6 +166,29 @@ impl IngestConfig {
             self.partial_flush_ms > 0,
             "partial_flush_ms",
             || "must be greater than 0",
+        );
+        problems.require(self.max_record_bytes >= 1024, "max_record_bytes", || {
+            format!("{} is below the minimum of 1024", self.max_record_bytes)
+        });
+        problems.require(
+            self.max_decompressed_bytes >= self.max_record_bytes,
+            "max_decompressed_bytes",
+            || {
+                format!(
+                    "{} is below max_record_bytes ({})",
+                    self.max_decompressed_bytes, self.max_record_bytes
+                )
+            },
+        );
+        problems.require(
+            self.max_records_per_input > 0,
+            "max_records_per_input",
+            || "must be at least 1",
+        );
+        problems.require(
+            (1970..=2100).contains(&self.min_event_year),
+            "min_event_year",
+            || format!("{} must be between 1970 and 2100", self.min_event_year),
         );
         problems.into_result()
     }

@@ -4,7 +4,8 @@
 //! `P` (partial) chunks followed by one `F` (full) chunk; the [`Assembler`] joins them per log stream.
 
 use crate::decoded::Decoded;
-use schemas::{StageError, Stream};
+use crate::reject::{Reason, Reject};
+use schemas::Stream;
 use std::collections::HashMap;
 
 /// One parsed CRI line.
@@ -24,28 +25,28 @@ pub(crate) fn looks_like_cri(line: &str) -> bool {
 /// Parses one CRI line.
 ///
 /// # Errors
-/// [`schemas::ErrorKind::Schema`] naming the field that is missing or malformed.
-pub(crate) fn parse_line(line: &str) -> Result<CriLine<'_>, StageError> {
+/// [`Reason::BadTimestamp`] or [`Reason::WrongShape`] naming the field that is malformed.
+pub(crate) fn parse_line(line: &str) -> Result<CriLine<'_>, Reject> {
     let line = line.strip_suffix('\n').unwrap_or(line);
     let line = line.strip_suffix('\r').unwrap_or(line);
     let mut fields = line.splitn(4, ' ');
     let time = fields.next().unwrap_or_default();
-    let time_ns = crate::time::rfc3339_ns(time)
-        .ok_or_else(|| StageError::schema(format!("CRI line: bad timestamp {time:?}")))?;
+    let time_ns = crate::time::rfc3339_ns(time).ok_or_else(|| {
+        Reject::new(
+            Reason::BadTimestamp,
+            format!("CRI line: bad timestamp {time:?}"),
+        )
+    })?;
     let stream = match fields.next() {
         Some("stdout") => Stream::Stdout,
         Some("stderr") => Stream::Stderr,
-        other => {
-            return Err(StageError::schema(format!(
-                "CRI line: bad stream {other:?}"
-            )));
-        }
+        other => return Err(Reject::shape(format!("CRI line: bad stream {other:?}"))),
     };
     let partial = match fields.next() {
         Some("P") => true,
         Some("F") => false,
         other => {
-            return Err(StageError::schema(format!(
+            return Err(Reject::shape(format!(
                 "CRI line: bad tag {other:?} (expected P or F)"
             )));
         }

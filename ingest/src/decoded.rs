@@ -5,11 +5,13 @@ use schemas::{
 };
 use std::collections::BTreeMap;
 
-/// A decoded log record still missing its observed time.
+/// A decoded log record, before the stage completes it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Decoded {
     pub format: SourceFormat,
     pub event_time_ns: Option<i64>,
+    /// When the envelope says the record was received (else the Kafka timestamp is used).
+    pub observed_time_ns: Option<i64>,
     pub severity: LogSeverity,
     pub message: String,
     pub stream: Option<Stream>,
@@ -24,6 +26,7 @@ impl Decoded {
         Self {
             format,
             event_time_ns: None,
+            observed_time_ns: None,
             severity: LogSeverity::Unspecified,
             message,
             stream: None,
@@ -33,8 +36,10 @@ impl Decoded {
         }
     }
 
-    /// Completes the record. The event time falls back to the observed time.
-    pub(crate) fn into_record(self, observed_time_ns: i64) -> LogRecord {
+    /// Completes the record: the observed time is the envelope's, else `fallback_observed_ns`; the event
+    /// time falls back to the observed time.
+    pub(crate) fn into_record(self, fallback_observed_ns: i64) -> LogRecord {
+        let observed_time_ns = self.observed_time_ns.unwrap_or(fallback_observed_ns);
         LogRecord {
             schema_version: SCHEMA_VERSION,
             event_time_ns: self.event_time_ns.unwrap_or(observed_time_ns),

@@ -2,7 +2,8 @@
 //! A `log` value without a trailing newline is a partial chunk (Docker splits lines at 16 KiB).
 
 use crate::decoded::Decoded;
-use schemas::{SourceFormat, StageError, Stream};
+use crate::reject::{Reason, Reject};
+use schemas::{SourceFormat, Stream};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -17,16 +18,11 @@ struct DockerLine {
 /// Decodes one docker json-file line; returns the chunk and whether it is partial.
 ///
 /// # Errors
-/// [`schemas::ErrorKind::Decode`] for invalid JSON, [`schemas::ErrorKind::Schema`] for a missing `log`
-/// field, an unknown stream or a bad timestamp.
-pub(crate) fn decode(line: &str) -> Result<(Decoded, bool), StageError> {
-    let parsed: DockerLine = serde_json::from_str(line).map_err(|e| {
-        if e.is_data() {
-            StageError::schema(format!("docker json-file line: {e}"))
-        } else {
-            StageError::decode(format!("docker json-file line is not JSON: {e}"))
-        }
-    })?;
+/// [`Reason::MalformedJson`] for invalid JSON; [`Reason::WrongShape`] for a missing `log` field or an
+/// unknown stream; [`Reason::BadTimestamp`] for a bad `time`.
+pub(crate) fn decode(line: &str) -> Result<(Decoded, bool), Reject> {
+    let parsed: DockerLine =
+        serde_json::from_str(line).map_err(|e| Reject::json("docker json-file line", &e))?;
     let (message, partial) = match parsed.log.strip_suffix('\n') {
         Some(line) => (line.strip_suffix('\r').unwrap_or(line).to_owned(), false),
         None => (parsed.log, true),
@@ -37,14 +33,17 @@ pub(crate) fn decode(line: &str) -> Result<(Decoded, bool), StageError> {
         Some("stdout") => Some(Stream::Stdout),
         Some("stderr") => Some(Stream::Stderr),
         Some(other) => {
-            return Err(StageError::schema(format!(
+            return Err(Reject::shape(format!(
                 "docker json-file line: bad stream {other:?}"
             )));
         }
     };
     if let Some(time) = parsed.time {
         decoded.event_time_ns = Some(crate::time::rfc3339_ns(&time).ok_or_else(|| {
-            StageError::schema(format!("docker json-file line: bad time {time:?}"))
+            Reject::new(
+                Reason::BadTimestamp,
+                format!("docker json-file line: bad time {time:?}"),
+            )
         })?);
     }
     Ok((decoded, partial))
@@ -53,7 +52,6 @@ pub(crate) fn decode(line: &str) -> Result<(Decoded, bool), StageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schemas::ErrorKind;
 
     #[test]
     fn decodes_the_fluent_bit_fixture() {
@@ -68,13 +66,13 @@ mod tests {
     #[test]
     fn classifies_bad_lines() {
         let cases = [
-            ("{", ErrorKind::Decode),
-            (r#"{"stream":"stdout"}"#, ErrorKind::Schema),
-            (r#"{"log":"x\n","stream":"stdin"}"#, ErrorKind::Schema),
-            (r#"{"log":"x\n","time":"noon"}"#, ErrorKind::Schema),
+            ("{", Reason::MalformedJson),
+            (r#"{"stream":"stdout"}"#, Reason::WrongShape),
+            (r#"{"log":"x\n","stream":"stdin"}"#, Reason::WrongShape),
+            (r#"{"log":"x\n","time":"noon"}"#, Reason::BadTimestamp),
         ];
         for (line, kind) in cases {
-            assert_eq!(decode(line).expect_err(line).kind, kind, "{line}");
+            assert_eq!(decode(line).expect_err(line).reason, kind, "{line}");
         }
         let (chunk, partial) = decode(r#"{"log":"no newline"}"#).expect("partial chunk");
         assert!(partial);

@@ -1,6 +1,5 @@
-//! The envelope formats ingest understands, and detection by shape.
+//! The envelope formats a source topic can be configured with.
 
-use schemas::SourceFormat;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -21,76 +20,58 @@ pub enum Format {
     JsonLine,
     /// Plain text application log lines.
     PlainText,
+    /// AWS CloudWatch Logs subscription payloads (raw, gzip, base64, `awslogs`, Kinesis, Firehose).
+    Cloudwatch,
+    /// GCP Cloud Logging `LogEntry` (also inside Pub/Sub push messages).
+    GcpLogEntry,
+    /// Azure Monitor resource logs `{"records": […]}` (including AKS diagnostics and ContainerLogV2).
+    AzureResourceLogs,
 }
 
 impl Format {
-    /// Every format name, for error messages.
-    pub const NAMES: [&'static str; 6] = [
-        "auto",
-        "cri",
-        "docker_json",
-        "k8s_event",
-        "json_line",
-        "plain_text",
+    /// Every format, with its name.
+    pub const ALL: [(Format, &'static str); 9] = [
+        (Format::Auto, "auto"),
+        (Format::Cri, "cri"),
+        (Format::DockerJson, "docker_json"),
+        (Format::K8sEvent, "k8s_event"),
+        (Format::JsonLine, "json_line"),
+        (Format::PlainText, "plain_text"),
+        (Format::Cloudwatch, "cloudwatch"),
+        (Format::GcpLogEntry, "gcp_log_entry"),
+        (Format::AzureResourceLogs, "azure_resource_logs"),
     ];
+
+    /// The format's name in pipeline files.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        Format::ALL
+            .iter()
+            .find(|(f, _)| *f == self)
+            .map_or("auto", |(_, n)| n)
+    }
 }
 
-/// Error for a format name that is not one of [`Format::NAMES`].
+/// Error for a format name that is not one of [`Format::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format {0:?}; expected one of: {names}", names = Format::NAMES.join(", "))]
+#[error("unknown format {0:?}; expected one of: {names}", names = Format::ALL.map(|(_, n)| n).join(", "))]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
     type Err = UnknownFormat;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "auto" => Format::Auto,
-            "cri" => Format::Cri,
-            "docker_json" => Format::DockerJson,
-            "k8s_event" => Format::K8sEvent,
-            "json_line" => Format::JsonLine,
-            "plain_text" => Format::PlainText,
-            other => return Err(UnknownFormat(other.to_owned())),
-        })
+        Format::ALL
+            .iter()
+            .find(|(_, name)| *name == s)
+            .map(|(format, _)| *format)
+            .ok_or_else(|| UnknownFormat(s.to_owned()))
     }
 }
 
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Format::Auto => "auto",
-            Format::Cri => "cri",
-            Format::DockerJson => "docker_json",
-            Format::K8sEvent => "k8s_event",
-            Format::JsonLine => "json_line",
-            Format::PlainText => "plain_text",
-        };
-        f.write_str(name)
-    }
-}
-
-/// Detects the format of one payload by its shape. JSON objects are told apart by their keys; text by
-/// the CRI line prefix. Anything else is plain text.
-#[must_use]
-pub fn detect(payload: &str) -> SourceFormat {
-    let trimmed = payload.trim_start();
-    if trimmed.starts_with('{') {
-        return match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(trimmed) {
-            Ok(obj)
-                if obj.contains_key("log")
-                    && (obj.contains_key("stream") || obj.contains_key("time")) =>
-            {
-                SourceFormat::DockerJson
-            }
-            Ok(obj) if crate::k8s_event::looks_like_event(&obj) => SourceFormat::K8sEvent,
-            _ => SourceFormat::JsonLine,
-        };
-    }
-    if crate::cri::looks_like_cri(trimmed) {
-        SourceFormat::Cri
-    } else {
-        SourceFormat::PlainText
+        f.write_str(self.name())
     }
 }
 
@@ -99,36 +80,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn detects_each_shape() {
-        let cases = [
-            (
-                "2019-05-07T18:57:50.904275087+00:00 stdout P 1a. some ",
-                SourceFormat::Cri,
-            ),
-            (
-                r#"{"log":"Fluent Bit is logging\n","stream":"stdout","time":"2019-04-01T17:58:33.598656444Z"}"#,
-                SourceFormat::DockerJson,
-            ),
-            (
-                r#"{"apiVersion":"v1","kind":"Event","involvedObject":{"kind":"Pod","name":"p"},"reason":"BackOff","message":"m"}"#,
-                SourceFormat::K8sEvent,
-            ),
-            (r#"{"level":"error","msg":"boom"}"#, SourceFormat::JsonLine),
-            ("{not json at all", SourceFormat::JsonLine),
-            ("ERROR something failed", SourceFormat::PlainText),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(detect(input), expected, "{input}");
-        }
-    }
-
-    #[test]
-    fn format_names_parse_and_print() {
-        for name in Format::NAMES {
-            let format: Format = name.parse().expect("known name");
+    fn format_names_parse_print_and_match_serde() {
+        for (format, name) in Format::ALL {
+            assert_eq!(name.parse::<Format>(), Ok(format));
             assert_eq!(format.to_string(), name);
+            assert_eq!(
+                serde_json::to_string(&format).expect("serialize"),
+                format!("\"{name}\"")
+            );
         }
         let err = "syslog".parse::<Format>().expect_err("unknown");
-        assert!(err.to_string().contains("docker_json"));
+        assert!(err.to_string().contains("gcp_log_entry"));
     }
 }

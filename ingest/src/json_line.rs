@@ -2,7 +2,7 @@
 //! time fields are recognised; other scalar fields become attributes (bounded).
 
 use crate::decoded::Decoded;
-use schemas::{SourceFormat, StageError};
+use schemas::{SourceFormat, Stream};
 use serde_json::{Map, Value};
 
 const MESSAGE_KEYS: [&str; 5] = ["message", "msg", "log", "MESSAGE", "textPayload"];
@@ -11,19 +11,24 @@ const TIME_KEYS: [&str; 5] = ["time", "timestamp", "ts", "@timestamp", "Timestam
 /// At most this many extra fields become attributes.
 const MAX_ATTRIBUTES: usize = 32;
 
-/// Decodes one JSON application line.
-///
-/// # Errors
-/// [`schemas::ErrorKind::Decode`] when the text is not a JSON object.
-pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
-    let obj: Map<String, Value> = serde_json::from_str(text)
-        .map_err(|e| StageError::decode(format!("JSON log line is not a JSON object: {e}")))?;
+/// Decodes one JSON application line (any JSON value; objects get their fields recognised).
+#[must_use]
+pub(crate) fn decode(value: &Value) -> Decoded {
+    let Some(obj) = value.as_object() else {
+        let mut decoded = Decoded::new(SourceFormat::JsonLine, value.to_string());
+        decoded.severity = crate::severity::detect_in_text(&decoded.message);
+        return decoded;
+    };
     let message_key = MESSAGE_KEYS
         .iter()
         .find(|k| obj.get(**k).is_some_and(Value::is_string));
     let message = match message_key {
-        Some(key) => obj[*key].as_str().unwrap_or_default().to_owned(),
-        None => text.trim().to_owned(),
+        Some(key) => obj[*key]
+            .as_str()
+            .unwrap_or_default()
+            .trim_end_matches(['\n', '\r'])
+            .to_owned(),
+        None => value.to_string(),
     };
     let mut decoded = Decoded::new(SourceFormat::JsonLine, message);
     decoded.severity = LEVEL_KEYS
@@ -32,6 +37,12 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
         .and_then(crate::severity::from_level_name)
         .unwrap_or_else(|| crate::severity::detect_in_text(&decoded.message));
     decoded.event_time_ns = TIME_KEYS.iter().find_map(|k| obj.get(*k).and_then(time_ns));
+    decoded.stream = match obj.get("stream").and_then(Value::as_str) {
+        Some("stdout") => Some(Stream::Stdout),
+        Some("stderr") => Some(Stream::Stderr),
+        _ => None,
+    };
+    apply_agent_metadata(obj, &mut decoded);
     for (key, value) in obj
         .iter()
         .filter(|(k, _)| Some(&k.as_str()) != message_key)
@@ -45,7 +56,49 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
         };
         decoded.attributes.insert(key.clone(), text);
     }
-    Ok(decoded)
+    decoded
+}
+
+/// Pod coordinates added by node agents: Fluent Bit's `kubernetes` object (`pod_name`, `namespace_name`,
+/// `container_name`, `host`) and Vector's flat `kubernetes.*` keys (`pod_name`, `pod_namespace`,
+/// `container_name`, `pod_node_name`, `pod_owner`), or a kubelet log path in `file`.
+fn apply_agent_metadata(obj: &Map<String, Value>, decoded: &mut Decoded) {
+    let nested = obj.get("kubernetes").and_then(Value::as_object);
+    let get = |nested_key: &str, flat_key: &str| {
+        nested
+            .and_then(|k| k.get(nested_key))
+            .or_else(|| obj.get(flat_key))
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let resource = &mut decoded.resource;
+    resource.pod = get("pod_name", "kubernetes.pod_name");
+    resource.namespace = get("namespace_name", "kubernetes.pod_namespace");
+    resource.container = get("container_name", "kubernetes.container_name");
+    resource.node = get("host", "kubernetes.pod_node_name");
+    if resource.pod.is_none()
+        && let Some(path) = obj
+            .get("file")
+            .and_then(Value::as_str)
+            .and_then(crate::log_path::parse)
+    {
+        resource.namespace = Some(path.namespace);
+        resource.pod = Some(path.pod);
+        resource.container = Some(path.container);
+    }
+    resource.workload = get("pod_owner", "kubernetes.pod_owner")
+        .and_then(|owner| {
+            owner
+                .split_once('/')
+                .and_then(|(kind, name)| crate::workload::from_object(kind, name))
+        })
+        .or_else(|| {
+            resource
+                .pod
+                .as_deref()
+                .and_then(crate::workload::from_pod_name)
+        });
 }
 
 /// An RFC 3339 string, or epoch seconds / milliseconds / nanoseconds as a number.
@@ -78,9 +131,8 @@ mod tests {
 
     #[test]
     fn recognises_common_fields() {
-        let decoded =
-            decode(r#"{"ts":1700000000.5,"level":"error","msg":"db timeout","retries":3}"#)
-                .expect("decodes");
+        let value = serde_json::json!({"ts": 1_700_000_000.5, "level": "error", "msg": "db timeout", "retries": 3});
+        let decoded = decode(&value);
         assert_eq!(decoded.message, "db timeout");
         assert_eq!(decoded.severity, LogSeverity::Error);
         assert_eq!(decoded.event_time_ns, Some(1_700_000_000_500_000_000));
@@ -92,9 +144,8 @@ mod tests {
     }
 
     #[test]
-    fn keeps_whole_line_without_a_message_field() {
-        let decoded = decode(r#"{"a":1}"#).expect("decodes");
-        assert_eq!(decoded.message, r#"{"a":1}"#);
-        assert!(decode("[1,2]").is_err());
+    fn keeps_the_whole_document_without_a_message_field() {
+        assert_eq!(decode(&serde_json::json!({"a": 1})).message, r#"{"a":1}"#);
+        assert_eq!(decode(&serde_json::json!([1, 2])).message, "[1,2]");
     }
 }

@@ -3,7 +3,8 @@
 //! becomes the record's pod/node/workload.
 
 use crate::decoded::Decoded;
-use schemas::{LogSeverity, SourceFormat, StageError};
+use crate::reject::Reject;
+use schemas::{LogSeverity, SourceFormat};
 use serde_json::{Map, Value};
 
 /// Whether a JSON object is shaped like an Event (used by format detection).
@@ -23,27 +24,23 @@ fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
 /// Decodes one Event object.
 ///
 /// # Errors
-/// [`schemas::ErrorKind::Decode`] for invalid JSON; [`schemas::ErrorKind::Schema`] for an object without
-/// an involved object or without reason and message.
-pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
-    let event: Value = serde_json::from_str(text)
-        .map_err(|e| StageError::decode(format!("Kubernetes Event is not JSON: {e}")))?;
+/// [`crate::reject::Reason::WrongShape`] for an object without an involved object or without reason
+/// and message.
+pub(crate) fn decode(event: &Value) -> Result<Decoded, Reject> {
     let object = event
         .get("involvedObject")
         .or_else(|| event.get("regarding"))
-        .ok_or_else(|| StageError::schema("Kubernetes Event without involvedObject/regarding"))?;
-    let message = str_at(&event, &["message"]).or_else(|| str_at(&event, &["note"]));
-    let reason = str_at(&event, &["reason"]);
+        .ok_or_else(|| Reject::shape("Kubernetes Event without involvedObject/regarding"))?;
+    let message = str_at(event, &["message"]).or_else(|| str_at(event, &["note"]));
+    let reason = str_at(event, &["reason"]);
     if message.is_none() && reason.is_none() {
-        return Err(StageError::schema(
-            "Kubernetes Event without reason or message",
-        ));
+        return Err(Reject::shape("Kubernetes Event without reason or message"));
     }
     let mut decoded = Decoded::new(
         SourceFormat::K8sEvent,
         message.or(reason).unwrap_or_default().to_owned(),
     );
-    decoded.severity = match str_at(&event, &["type"]) {
+    decoded.severity = match str_at(event, &["type"]) {
         Some("Warning") => LogSeverity::Warning,
         Some("Normal") => LogSeverity::Info,
         _ => LogSeverity::Unspecified,
@@ -57,7 +54,7 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
         &["metadata", "creationTimestamp"],
     ]
     .iter()
-    .find_map(|path| str_at(&event, path).and_then(crate::time::rfc3339_ns));
+    .find_map(|path| str_at(event, path).and_then(crate::time::rfc3339_ns));
 
     let kind = str_at(object, &["kind"]).unwrap_or_default();
     let name = str_at(object, &["name"]).unwrap_or_default();
@@ -65,7 +62,7 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
     // Nodes are cluster-scoped: the Event object's own namespace (often `default`) is not theirs.
     resource.namespace = (kind != "Node")
         .then(|| {
-            str_at(object, &["namespace"]).or_else(|| str_at(&event, &["metadata", "namespace"]))
+            str_at(object, &["namespace"]).or_else(|| str_at(event, &["metadata", "namespace"]))
         })
         .flatten()
         .map(str::to_owned);
@@ -75,8 +72,8 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
         _ => {}
     }
     if resource.node.is_none() {
-        resource.node = str_at(&event, &["source", "host"])
-            .or_else(|| str_at(&event, &["deprecatedSource", "host"]))
+        resource.node = str_at(event, &["source", "host"])
+            .or_else(|| str_at(event, &["deprecatedSource", "host"]))
             .map(str::to_owned);
     }
     resource.workload = crate::workload::from_object(kind, name);
@@ -95,14 +92,14 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
         }
     };
     put("k8s.event.reason", reason);
-    put("k8s.event.type", str_at(&event, &["type"]));
+    put("k8s.event.type", str_at(event, &["type"]));
     put("k8s.object.kind", Some(kind).filter(|k| !k.is_empty()));
     put("k8s.object.name", Some(name).filter(|n| !n.is_empty()));
     put(
         "k8s.event.source",
-        str_at(&event, &["source", "component"])
-            .or_else(|| str_at(&event, &["reportingController"]))
-            .or_else(|| str_at(&event, &["reportingComponent"])),
+        str_at(event, &["source", "component"])
+            .or_else(|| str_at(event, &["reportingController"]))
+            .or_else(|| str_at(event, &["reportingComponent"])),
     );
     let count = event
         .get("count")
@@ -115,14 +112,17 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, StageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schemas::ErrorKind;
+
+    fn json(text: &str) -> Value {
+        serde_json::from_str(text).expect("valid JSON")
+    }
 
     #[test]
     fn decodes_every_recorded_core_v1_event() {
         let fixture = include_str!("../tests/fixtures/core-v1-events.jsonl");
         let decoded: Vec<_> = fixture
             .lines()
-            .map(|l| decode(l).expect("fixture event decodes"))
+            .map(|l| decode(&json(l)).expect("fixture event decodes"))
             .collect();
         assert_eq!(decoded.len(), 19);
         let first = &decoded[0];
@@ -159,7 +159,7 @@ mod tests {
             "reason":"BackOff","note":"Back-off restarting failed container app in pod web-7d9c7f5b9d-x2x7q",
             "type":"Warning","regarding":{"kind":"Pod","namespace":"shop","name":"web-7d9c7f5b9d-x2x7q",
             "fieldPath":"spec.containers{app}"},"reportingController":"kubelet","deprecatedCount":7}"#;
-        let decoded = decode(event).expect("v1 event decodes");
+        let decoded = decode(&json(event)).expect("v1 event decodes");
         assert_eq!(decoded.severity, LogSeverity::Warning);
         assert!(decoded.message.starts_with("Back-off restarting"));
         assert_eq!(decoded.resource.container.as_deref(), Some("app"));
@@ -187,25 +187,21 @@ mod tests {
     fn node_events_have_no_namespace() {
         let event = r#"{"kind":"Event","reason":"NodeNotReady","message":"Node node-3 status is now: NodeNotReady",
             "type":"Normal","involvedObject":{"kind":"Node","name":"node-3"},"metadata":{"namespace":"default"}}"#;
-        let decoded = decode(event).expect("node event");
+        let decoded = decode(&json(event)).expect("node event");
         assert_eq!(decoded.resource.namespace, None);
         assert_eq!(decoded.resource.node.as_deref(), Some("node-3"));
     }
 
     #[test]
     fn rejects_non_events() {
-        assert_eq!(decode("[").expect_err("bad json").kind, ErrorKind::Decode);
-        assert_eq!(
-            decode(r#"{"kind":"Event","reason":"x"}"#)
-                .expect_err("no object")
-                .kind,
-            ErrorKind::Schema
-        );
-        assert_eq!(
-            decode(r#"{"involvedObject":{"kind":"Pod"}}"#)
-                .expect_err("no text")
-                .kind,
-            ErrorKind::Schema
-        );
+        for bad in [
+            r#"{"kind":"Event","reason":"x"}"#,
+            r#"{"involvedObject":{"kind":"Pod"}}"#,
+        ] {
+            assert_eq!(
+                decode(&json(bad)).expect_err(bad).reason,
+                crate::reject::Reason::WrongShape
+            );
+        }
     }
 }

@@ -3,23 +3,32 @@
 //! Decodes raw log envelopes into normalised [`LogRecord`](schemas::LogRecord)s.
 //!
 //! ```text
-//!  medic.logs.<source> ──► detect format (or use the configured one) ──► decode ──► LogRecord
-//!                                   │                                      │
-//!                                   └── unknown shape / bad bytes ─────────┴──► dead-letter (reason)
+//!  medic.logs.<source> ─► size limit ─► gzip (bounded) ─► UTF-8 (lossy, flagged)
+//!        ─► transport wrappers: Lambda awslogs · Kinesis · Firehose · Pub/Sub push (base64, recursive)
+//!        ─► format: configured, or detected by shape (recorded on every record)
+//!             CloudWatch Logs · GCP LogEntry · Azure resource logs (AKS klog / kube-audit, ContainerLogV2)
+//!             CRI lines (partial-line reassembly) · docker json-file · Kubernetes Events · JSON / text lines
+//!        ─► sanity (event-time range, records per input) ─► pod/workload from key and names
+//!        ─► redaction (credentials, personal data; counted per rule) ─► LogRecord
+//!  any failure ─► dead-letter with a reason code, counted per reason (`rejected.<reason>`)
 //! ```
-//!
-//! Formats handled here: Kubernetes CRI container lines (with partial-line reassembly), docker json-file
-//! lines, Kubernetes Event objects (core/v1 and events.k8s.io/v1), and plain JSON / text application
-//! lines as the fallback. The detected format is always recorded on the record (`source_format`).
 
+mod azure;
+mod cloudwatch;
 mod config;
 mod cri;
+mod decode;
 mod decoded;
 mod docker_json;
 mod format;
+mod gcp;
+mod gzip;
 mod json_line;
 mod k8s_event;
+mod klog;
 mod log_path;
+mod redact;
+mod reject;
 mod severity;
 mod stage;
 mod time;
@@ -27,4 +36,6 @@ mod workload;
 
 pub use config::{IngestConfig, SourceConfig};
 pub use format::{Format, UnknownFormat};
+pub use redact::{REDACTED, RedactionConfig, RedactionRule, Redactor};
+pub use reject::Reason;
 pub use stage::Ingest;

@@ -1,131 +1,175 @@
 //! [`Ingest`]: the ingest stage processor.
 
-use crate::cri::{self, Assembler};
+use crate::cri::Assembler;
+use crate::decode::{Decoder, Limits};
 use crate::decoded::Decoded;
-use crate::{
-    Format, IngestConfig, docker_json, format, json_line, k8s_event, log_path, severity, workload,
-};
-use schemas::clock::{Clock, millis_to_ns, wall_clock_ns};
-use schemas::{Emitter, SourceFormat, SourceRecord, Stage, StageError};
+use crate::redact::Redactor;
+use crate::reject::{Reason, Reject};
+use crate::{Format, IngestConfig, log_path, workload};
+use schemas::clock::{Clock, millis_to_ns, secs_to_ns, wall_clock_ns};
+use schemas::{Emitter, SourceRecord, Stage};
 use std::collections::HashMap;
+
+/// Counter event for dropped CloudWatch health checks.
+const CONTROL_MESSAGE_EVENT: &str = "dropped.cloudwatch_control_message";
+/// Counter event for inputs decoded from invalid UTF-8 (lossily, flagged `medic.lossy_utf8`).
+const LOSSY_UTF8_EVENT: &str = "decoded.lossy_utf8";
+
+/// How one source topic is read.
+struct Source {
+    format: Format,
+    redactor: Redactor,
+}
 
 /// Decodes raw envelopes into [`schemas::LogRecord`]s. Built by [`IngestConfig::build`].
 pub struct Ingest {
-    formats: HashMap<String, Format>,
+    sources: HashMap<String, Source>,
+    /// For records from a topic no source names (tests, replays): `auto` with the default redaction.
+    fallback: Source,
     assembler: Assembler,
+    limits: Limits,
     clock: Clock,
 }
 
 impl Ingest {
     pub(crate) fn new(config: &IngestConfig) -> Self {
-        let flush_after_ns = millis_to_ns(config.partial_flush_ms);
+        let sources = config
+            .sources
+            .iter()
+            .map(|s| {
+                let redaction = s.redaction.as_ref().unwrap_or(&config.redaction);
+                (
+                    s.topic(),
+                    Source {
+                        format: s.format,
+                        redactor: Redactor::new(redaction),
+                    },
+                )
+            })
+            .collect();
+        let min_event_time_ns = chrono::NaiveDate::from_ymd_opt(config.min_event_year, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|t| t.and_utc().timestamp_nanos_opt())
+            .unwrap_or(0);
         Self {
-            formats: config
-                .sources
-                .iter()
-                .map(|s| (s.topic(), s.format))
-                .collect(),
-            assembler: Assembler::new(config.max_line_bytes, flush_after_ns),
+            sources,
+            fallback: Source {
+                format: Format::Auto,
+                redactor: Redactor::new(&config.redaction),
+            },
+            assembler: Assembler::new(config.max_line_bytes, millis_to_ns(config.partial_flush_ms)),
+            limits: Limits {
+                max_record_bytes: config.max_record_bytes,
+                max_decompressed_bytes: config.max_decompressed_bytes,
+                max_records_per_input: config.max_records_per_input,
+                min_event_time_ns,
+                max_future_skew_ns: secs_to_ns(config.max_future_skew_secs),
+            },
             clock: wall_clock_ns,
         }
     }
 
-    /// Replaces the wall clock (used for the partial-line age bound) — for tests.
+    /// Replaces the wall clock (partial-line age, timestamp sanity) — for tests.
     #[must_use]
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }
 
-    /// Decodes one input into zero or more complete records.
-    fn decode(&mut self, input: &SourceRecord) -> Result<Vec<Decoded>, StageError> {
-        let text = std::str::from_utf8(&input.payload)
-            .map_err(|e| StageError::decode(format!("payload is not UTF-8: {e}")))?;
-        if text.trim().is_empty() {
-            return Err(StageError::invalid("empty payload"));
-        }
-        let configured = self
-            .formats
-            .get(&input.coordinates.topic)
-            .copied()
-            .unwrap_or(Format::Auto);
-        let format = match configured {
-            Format::Auto => format::detect(text.lines().next().unwrap_or_default()),
-            Format::Cri => SourceFormat::Cri,
-            Format::DockerJson => SourceFormat::DockerJson,
-            Format::K8sEvent => SourceFormat::K8sEvent,
-            Format::JsonLine => SourceFormat::JsonLine,
-            Format::PlainText => SourceFormat::PlainText,
-        };
-        let decoded = match format {
-            SourceFormat::Cri | SourceFormat::DockerJson => {
-                return self.decode_container_lines(input, text, format);
-            }
-            SourceFormat::K8sEvent => k8s_event::decode(text)?,
-            SourceFormat::JsonLine => json_line::decode(text)?,
-            _ => {
-                let message = text.trim_end_matches(['\n', '\r']).to_owned();
-                let mut decoded = Decoded::new(SourceFormat::PlainText, message);
-                decoded.severity = severity::detect_in_text(&decoded.message);
-                decoded
-            }
-        };
-        Ok(vec![decoded])
+    fn source(&self, topic: &str) -> &Source {
+        self.sources.get(topic).unwrap_or(&self.fallback)
     }
 
-    /// CRI and docker lines: one payload may hold several lines; each is a chunk of its log stream.
-    /// Every line is checked before any is used, so a bad line rejects the whole record.
-    fn decode_container_lines(
-        &mut self,
-        input: &SourceRecord,
-        text: &str,
-        format: SourceFormat,
-    ) -> Result<Vec<Decoded>, StageError> {
-        let mut chunks = Vec::new();
-        for (number, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let chunk = if format == SourceFormat::Cri {
-                cri::parse_line(line).map(|parsed| {
-                    let mut chunk = Decoded::new(SourceFormat::Cri, parsed.message.to_owned());
-                    chunk.event_time_ns = Some(parsed.time_ns);
-                    chunk.stream = Some(parsed.stream);
-                    chunk.severity = severity::detect_in_text(parsed.message);
-                    (chunk, parsed.partial)
-                })
-            } else {
-                docker_json::decode(line).map(|(mut chunk, partial)| {
-                    chunk.severity = severity::detect_in_text(&chunk.message);
-                    (chunk, partial)
-                })
-            };
-            chunks.push(chunk.map_err(|e| {
-                StageError::new(e.kind, format!("line {}: {}", number + 1, e.reason))
-            })?);
+    /// Completes a record: provenance, pod coordinates from the key, the workload, redaction.
+    fn finish(
+        &self,
+        mut record: Decoded,
+        input: Option<&SourceRecord>,
+        lossy: bool,
+        out: &mut Emitter,
+    ) {
+        if let Some(input) = input {
+            if record.source.topic.is_empty() {
+                record.source = input.coordinates.clone();
+            }
+            complete_resource(&mut record, input.key.as_deref());
         }
-        let stream_key = input
-            .key
-            .as_deref()
-            .map(String::from_utf8_lossy)
-            .unwrap_or_else(|| {
+        if lossy {
+            record
+                .attributes
+                .insert("medic.lossy_utf8".to_owned(), "true".to_owned());
+        }
+        let redactor = &self.source(&record.source.topic).redactor;
+        redactor.redact(&mut record.message, |rule, n| out.count(rule.event(), n));
+        for value in record.attributes.values_mut() {
+            redactor.redact(value, |rule, n| out.count(rule.event(), n));
+        }
+        let observed = input
+            .and_then(|i| i.timestamp_ms)
+            .map(|ms| ms.saturating_mul(1_000_000))
+            .or(record.event_time_ns)
+            .unwrap_or_else(wall_clock_ns);
+        let record = record.into_record(observed);
+        match input {
+            Some(input) => out.emit_or_reject(input, &record),
+            // Flushed partial messages have no single input left to reject; encoding a LogRecord only
+            // fails on non-finite floats, which it does not contain.
+            None => {
+                let _ = out.emit(&record);
+            }
+        }
+    }
+
+    fn ingest(&mut self, input: &SourceRecord, out: &mut Emitter) {
+        if input.payload.len() > self.limits.max_record_bytes {
+            let reject = Reject::new(
+                Reason::RecordTooLarge,
+                format!(
+                    "{} bytes exceed max_record_bytes ({})",
+                    input.payload.len(),
+                    self.limits.max_record_bytes
+                ),
+            );
+            return refuse(input, reject, out);
+        }
+        let stream_key = input.key.as_deref().map_or_else(
+            || {
                 format!(
                     "{}/{}",
                     input.coordinates.topic, input.coordinates.partition
                 )
-                .into()
-            });
-        let now = (self.clock)();
-        Ok(chunks
-            .into_iter()
-            .filter_map(|(mut chunk, partial)| {
-                chunk.source = input.coordinates.clone();
-                complete_resource(&mut chunk, input.key.as_deref());
-                self.assembler.push(&stream_key, chunk, partial, now)
-            })
-            .collect())
+            },
+            |k| String::from_utf8_lossy(k).into_owned(),
+        );
+        let format = self.source(&input.coordinates.topic).format;
+        let mut decoder = Decoder {
+            limits: &self.limits,
+            configured: format,
+            assembler: &mut self.assembler,
+            stream_key: &stream_key,
+            now_ns: (self.clock)(),
+            output: crate::decode::Output::default(),
+        };
+        if let Err(reject) = decoder.bytes(&input.payload, 0) {
+            return refuse(input, reject, out);
+        }
+        let output = decoder.output;
+        out.count(CONTROL_MESSAGE_EVENT, output.control_messages);
+        if output.lossy_utf8 {
+            out.count(LOSSY_UTF8_EVENT, 1);
+        }
+        if output.records.is_empty() && output.control_messages > 0 {
+            out.drop_record();
+        }
+        for record in output.records {
+            self.finish(record, Some(input), output.lossy_utf8, out);
+        }
     }
+}
+
+fn refuse(input: &SourceRecord, reject: Reject, out: &mut Emitter) {
+    out.count(reject.reason.event(), 1);
+    out.reject(input, reject.into());
 }
 
 /// Fills pod coordinates from a kubelet log path in the message key, and the workload from the pod name.
@@ -144,50 +188,22 @@ fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>) {
     }
 }
 
-fn emit(out: &mut Emitter, input: Option<&SourceRecord>, decoded: Decoded) {
-    let observed = input
-        .and_then(|i| i.timestamp_ms)
-        .map(|ms| ms.saturating_mul(1_000_000))
-        .or(decoded.event_time_ns)
-        .unwrap_or_else(wall_clock_ns);
-    let record = decoded.into_record(observed);
-    match input {
-        Some(input) => out.emit_or_reject(input, &record),
-        // Flushed partial messages have no single input left to reject; encoding a LogRecord only fails
-        // on non-finite floats, which it does not contain.
-        None => {
-            let _ = out.emit(&record);
-        }
-    }
-}
-
 impl Stage for Ingest {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for input in batch {
-            match self.decode(input) {
-                Ok(records) => {
-                    for mut decoded in records {
-                        if decoded.source.topic.is_empty() {
-                            decoded.source = input.coordinates.clone();
-                        }
-                        complete_resource(&mut decoded, input.key.as_deref());
-                        emit(out, Some(input), decoded);
-                    }
-                }
-                Err(error) => out.reject(input, error),
-            }
+            self.ingest(input, out);
         }
     }
 
     fn on_tick(&mut self, now_ns: i64, out: &mut Emitter) {
         for decoded in self.assembler.flush_expired(now_ns) {
-            emit(out, None, decoded);
+            self.finish(decoded, None, false, out);
         }
     }
 
     fn on_close(&mut self, out: &mut Emitter) {
         for decoded in self.assembler.flush_all() {
-            emit(out, None, decoded);
+            self.finish(decoded, None, false, out);
         }
     }
 }

@@ -108,32 +108,43 @@ fn bad_input_is_rejected_with_a_reason_and_the_rest_goes_on() {
     assert_eq!(
         kinds,
         [
-            (0, ErrorKind::Decode),
             (1, ErrorKind::Invalid),
             (2, ErrorKind::Schema),
             (3, ErrorKind::Schema)
         ]
     );
     assert!(
-        out.rejections()[3].error.reason.starts_with("line 2:"),
+        out.rejections()[2].error.reason.contains("line 2:"),
         "{}",
-        out.rejections()[3].error.reason
+        out.rejections()[2].error.reason
     );
     assert_eq!(
         out.rejections()[0].payload,
-        vec![0xff, 0xfe, 0x00],
+        b"   ".to_vec(),
         "the DLQ gets the original bytes"
     );
     let records: Vec<LogRecord> = out.decode_all().expect("decode");
-    assert_eq!(records.len(), 1);
-    assert_eq!(records[0].source_format, SourceFormat::PlainText);
-    assert_eq!(records[0].severity, LogSeverity::Error);
+    assert_eq!(
+        records.len(),
+        2,
+        "invalid UTF-8 is decoded lossily, not dropped"
+    );
+    assert_eq!(
+        records[0]
+            .attributes
+            .get("medic.lossy_utf8")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(records[1].source_format, SourceFormat::PlainText);
+    assert_eq!(records[1].severity, LogSeverity::Error);
 }
 
 #[test]
 fn pending_partial_lines_flush_on_tick_and_close() {
+    const NOW: i64 = 1_795_824_000_000_000_000; // 2026-11-28
     fn frozen() -> i64 {
-        1_000
+        NOW
     }
     let mut stage = ingest().with_clock(frozen);
     let mut out = Emitter::new();
@@ -145,9 +156,9 @@ fn pending_partial_lines_flush_on_tick_and_close() {
     );
     stage.process_batch(std::slice::from_ref(&partial), &mut out);
     assert!(out.emitted().is_empty());
-    stage.on_tick(1_000 + 1_000_000, &mut out);
+    stage.on_tick(NOW + 1_000_000, &mut out);
     assert!(out.emitted().is_empty(), "younger than partial_flush_ms");
-    stage.on_tick(1_000 + 5_000_000_000, &mut out);
+    stage.on_tick(NOW + 5_000_000_000, &mut out);
     let flushed: Vec<LogRecord> = out.decode_all().expect("decode");
     assert_eq!(flushed.len(), 1);
     assert_eq!(flushed[0].message, "half a line");

@@ -18,3 +18,6 @@ pub const BATCH_DURATION_SECONDS: &str = "medic_batch_duration_seconds";
 pub const COMMIT_ERRORS_TOTAL: &str = "medic_commit_errors_total";
 /// Produce attempts that failed and were retried. Labels: `stage`.
 pub const PRODUCE_RETRIES_TOTAL: &str = "medic_produce_retries_total";
+/// Stage-specific events (redactions by rule, rejections by reason, dropped control messages).
+/// Labels: `stage`, `event`.
+pub const STAGE_EVENTS_TOTAL: &str = "medic_stage_events_total";

@@ -1,5 +1,7 @@
 //! The [`Stage`] trait: what every stage implements, and the [`Emitter`] it writes to.
 
+use std::collections::BTreeMap;
+
 use crate::{RecordKind, SourceCoordinates, StageError, WireRecord, encode_record};
 
 /// One input record as a stage sees it: the raw bytes and where they came from.
@@ -62,12 +64,28 @@ pub struct Rejection {
     pub error: StageError,
 }
 
-/// Collects what a stage produces for one batch: records, rejections and deliberate drops.
+/// Collects what a stage produces for one batch: records, rejections, deliberate drops, and counts of
+/// stage-specific events (redactions by rule, rejections by reason) that the runner exports as
+/// `medic_stage_events_total{stage, event}`.
 #[derive(Debug, Default)]
 pub struct Emitter {
     emitted: Vec<Emitted>,
     rejections: Vec<Rejection>,
     dropped: u64,
+    events: BTreeMap<&'static str, u64>,
+}
+
+/// Everything an [`Emitter`] collected, taken out of it.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Records to produce.
+    pub emitted: Vec<Emitted>,
+    /// Inputs for the dead-letter topic.
+    pub rejections: Vec<Rejection>,
+    /// Inputs consumed on purpose without output.
+    pub dropped: u64,
+    /// Stage-specific event counts, by event name.
+    pub events: BTreeMap<&'static str, u64>,
 }
 
 impl Emitter {
@@ -113,6 +131,20 @@ impl Emitter {
         self.dropped += 1;
     }
 
+    /// Adds `n` to the count of stage event `event` (a fixed, low-cardinality name such as
+    /// `redacted.bearer_token`; never data from the record).
+    pub fn count(&mut self, event: &'static str, n: u64) {
+        if n > 0 {
+            *self.events.entry(event).or_default() += n;
+        }
+    }
+
+    /// The stage event counts so far.
+    #[must_use]
+    pub fn events(&self) -> &BTreeMap<&'static str, u64> {
+        &self.events
+    }
+
     /// The records emitted so far.
     #[must_use]
     pub fn emitted(&self) -> &[Emitted] {
@@ -144,12 +176,13 @@ impl Emitter {
     }
 
     /// Takes everything collected, leaving the emitter empty.
-    pub fn take(&mut self) -> (Vec<Emitted>, Vec<Rejection>, u64) {
-        (
-            std::mem::take(&mut self.emitted),
-            std::mem::take(&mut self.rejections),
-            std::mem::take(&mut self.dropped),
-        )
+    pub fn take(&mut self) -> Collected {
+        Collected {
+            emitted: std::mem::take(&mut self.emitted),
+            rejections: std::mem::take(&mut self.rejections),
+            dropped: std::mem::take(&mut self.dropped),
+            events: std::mem::take(&mut self.events),
+        }
     }
 }
 

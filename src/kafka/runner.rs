@@ -279,7 +279,12 @@ impl Sink {
     /// Produces everything in `out` and waits for every acknowledgement, retrying failed records.
     async fn deliver(&self, mut out: Emitter) -> Result<(), RunnerError> {
         let stage = self.stage;
-        let (emitted, rejections, dropped) = out.take();
+        let schemas::Collected {
+            emitted,
+            rejections,
+            dropped,
+            events,
+        } = out.take();
         let mut outgoing: Vec<Outgoing<'_>> = emitted
             .iter()
             .map(|e| Outgoing {
@@ -349,6 +354,9 @@ impl Sink {
             }
         }
         self.metrics.dropped.inc_by(dropped);
+        for (event, n) in events {
+            self.metrics.add_event(event, n);
+        }
         Ok(())
     }
 

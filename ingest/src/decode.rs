@@ -1,0 +1,401 @@
+//! Decoding one input: transport wrappers (gzip, base64, Lambda `awslogs`, Kinesis, Firehose, Pub/Sub
+//! push), then the envelope format (configured, or detected by shape and recorded), then limits and
+//! sanity checks. Container lines (CRI, docker json-file) go through the partial-line [`Assembler`].
+
+use crate::cri::{self, Assembler};
+use crate::decoded::Decoded;
+use crate::reject::{Reason, Reject};
+use crate::{Format, azure, cloudwatch, docker_json, gcp, gzip, json_line, k8s_event, severity};
+use base64::Engine as _;
+use schemas::SourceFormat;
+use serde_json::{Map, Value};
+
+/// Bounds applied to every input.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub max_record_bytes: usize,
+    pub max_decompressed_bytes: usize,
+    pub max_records_per_input: usize,
+    pub min_event_time_ns: i64,
+    pub max_future_skew_ns: i64,
+}
+
+/// Envelopes nested deeper than this are refused (gzip in base64 in Kinesis in gzip …).
+const MAX_DEPTH: u8 = 6;
+
+/// What one input decoded into.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    pub records: Vec<Decoded>,
+    /// CloudWatch `CONTROL_MESSAGE`s seen (health checks, dropped).
+    pub control_messages: u64,
+    /// Whether invalid UTF-8 was replaced (the records are flagged `medic.lossy_utf8`).
+    pub lossy_utf8: bool,
+}
+
+/// The decoder for one input.
+pub(crate) struct Decoder<'a> {
+    pub limits: &'a Limits,
+    pub configured: Format,
+    pub assembler: &'a mut Assembler,
+    /// The log-stream identity for partial-line reassembly (message key, else topic/partition).
+    pub stream_key: &'a str,
+    pub now_ns: i64,
+    pub output: Output,
+}
+
+/// A transport wrapper around the real payload.
+enum Wrapper<'v> {
+    /// `{"awslogs": {"data": base64(gzip(CloudWatch JSON))}}`
+    AwsLogs(&'v Value),
+    /// Kinesis `{"Records": [{"kinesis": {"data": base64}}]}`
+    Kinesis(&'v [Value]),
+    /// Firehose transformation `{"records": [{"recordId", "data": base64}]}`
+    Firehose(&'v [Value]),
+    /// Pub/Sub push `{"message": {"data": base64, "attributes": {…}}, "subscription": …}`
+    PubSub(&'v Value),
+}
+
+fn wrapper(obj: &Map<String, Value>) -> Option<Wrapper<'_>> {
+    if let Some(data) = obj.get("awslogs").and_then(|a| a.get("data")) {
+        return Some(Wrapper::AwsLogs(data));
+    }
+    let array = |key: &str| obj.get(key).and_then(Value::as_array).map(Vec::as_slice);
+    if let Some(records) =
+        array("Records").filter(|r| r.first().is_some_and(|f| f.get("kinesis").is_some()))
+    {
+        return Some(Wrapper::Kinesis(records));
+    }
+    if let Some(records) = array("records").filter(|r| {
+        r.first()
+            .is_some_and(|f| f.get("data").is_some() && f.get("recordId").is_some())
+    }) {
+        return Some(Wrapper::Firehose(records));
+    }
+    obj.get("message")
+        .filter(|m| {
+            m.get("data").is_some()
+                && (obj.contains_key("subscription") || m.get("messageId").is_some())
+        })
+        .map(Wrapper::PubSub)
+}
+
+/// The format of one JSON document, by its shape.
+fn shape_of(obj: &Map<String, Value>) -> SourceFormat {
+    if cloudwatch::looks_like_cloudwatch(obj) {
+        SourceFormat::Cloudwatch
+    } else if azure::looks_like_batch(obj) || azure::looks_like_record(obj) {
+        SourceFormat::AzureResourceLog
+    } else if gcp::looks_like_log_entry(obj) {
+        SourceFormat::GcpLogEntry
+    } else if obj.contains_key("log")
+        && (obj.contains_key("stream") || obj.contains_key("time"))
+        && !obj.contains_key("kubernetes")
+    {
+        SourceFormat::DockerJson
+    } else if k8s_event::looks_like_event(obj) {
+        SourceFormat::K8sEvent
+    } else {
+        SourceFormat::JsonLine
+    }
+}
+
+fn configured_format(format: Format) -> Option<SourceFormat> {
+    Some(match format {
+        Format::Auto => return None,
+        Format::Cri => SourceFormat::Cri,
+        Format::DockerJson => SourceFormat::DockerJson,
+        Format::K8sEvent => SourceFormat::K8sEvent,
+        Format::JsonLine => SourceFormat::JsonLine,
+        Format::PlainText => SourceFormat::PlainText,
+        Format::Cloudwatch => SourceFormat::Cloudwatch,
+        Format::GcpLogEntry => SourceFormat::GcpLogEntry,
+        Format::AzureResourceLogs => SourceFormat::AzureResourceLog,
+    })
+}
+
+fn base64_field(value: &Value, what: &str) -> Result<Vec<u8>, Reject> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| Reject::shape(format!("{what} is not a string")))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| Reject::new(Reason::InvalidBase64, format!("{what}: {e}")))
+}
+
+impl Decoder<'_> {
+    /// Decodes raw bytes (the Kafka payload, or a wrapper's decoded data).
+    pub(crate) fn bytes(&mut self, bytes: &[u8], depth: u8) -> Result<(), Reject> {
+        if depth > MAX_DEPTH {
+            return Err(Reject::new(
+                Reason::TooDeep,
+                format!("envelopes nested more than {MAX_DEPTH} deep"),
+            ));
+        }
+        if gzip::is_gzip(bytes) {
+            let inflated = gzip::inflate(bytes, self.limits.max_decompressed_bytes)?;
+            return self.bytes(&inflated, depth + 1);
+        }
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => {
+                self.output.lossy_utf8 = true;
+                String::from_utf8_lossy(bytes)
+            }
+        };
+        self.text(&text, depth)
+    }
+
+    fn text(&mut self, text: &str, depth: u8) -> Result<(), Reject> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(Reject::new(Reason::EmptyPayload, "empty payload"));
+        }
+        let configured = configured_format(self.configured);
+        match configured {
+            Some(SourceFormat::PlainText) => return self.plain_text(text),
+            Some(SourceFormat::Cri | SourceFormat::DockerJson) => {
+                return self.container_lines(text, configured);
+            }
+            _ => {}
+        }
+        if !trimmed.starts_with(['{', '[']) {
+            return match configured {
+                None if cri::looks_like_cri(trimmed.lines().next().unwrap_or_default()) => {
+                    self.container_lines(text, Some(SourceFormat::Cri))
+                }
+                None => self.plain_text(text),
+                Some(format) => Err(Reject::shape(format!(
+                    "configured format {format:?} expects JSON, got text"
+                ))),
+            };
+        }
+        // One or more JSON documents (Firehose concatenates CloudWatch documents; NDJSON is common).
+        let mut documents = serde_json::Deserializer::from_str(trimmed).into_iter::<Value>();
+        let first = documents.next();
+        if configured.is_none()
+            && let Some(Ok(Value::Object(obj))) = &first
+            && shape_of(obj) == SourceFormat::DockerJson
+        {
+            return self.container_lines(text, Some(SourceFormat::DockerJson));
+        }
+        for (i, document) in first.into_iter().chain(documents).enumerate() {
+            let document = document
+                .map_err(|e| Reject::json("JSON document", &e).at(format!("document {}", i + 1)))?;
+            self.value(document, depth)?;
+        }
+        Ok(())
+    }
+
+    /// Decodes one JSON document: unwraps transport wrappers, then decodes by format.
+    fn value(&mut self, value: Value, depth: u8) -> Result<(), Reject> {
+        if depth > MAX_DEPTH {
+            return Err(Reject::new(
+                Reason::TooDeep,
+                format!("envelopes nested more than {MAX_DEPTH} deep"),
+            ));
+        }
+        let obj = match value {
+            // Fluent Bit's forward/out_file record: `[epoch.frac, {record}]`.
+            Value::Array(items) if is_fluent_bit_pair(&items) => {
+                let mut items = items.into_iter();
+                let time = items.next().and_then(|t| t.as_f64());
+                let Some(Value::Object(record)) = items.next() else {
+                    return Ok(());
+                };
+                let mut decoded = json_line::decode(&Value::Object(record));
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    reason = "epoch seconds as ns fit i64 until 2262"
+                )]
+                let ns = time.map(|t| (t * 1e9) as i64);
+                decoded.event_time_ns = decoded.event_time_ns.or(ns);
+                return self.push(decoded);
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.value(item, depth + 1)?;
+                }
+                return Ok(());
+            }
+            Value::Object(obj) => obj,
+            other => {
+                return Err(Reject::shape(format!(
+                    "expected a JSON object, got {}",
+                    json_type(&other)
+                )));
+            }
+        };
+        if let Some(wrapper) = wrapper(&obj) {
+            return self.unwrap(wrapper, depth);
+        }
+        let shape = shape_of(&obj);
+        let format = match configured_format(self.configured) {
+            None => shape,
+            // JSON lines accept any object; other formats must match their shape.
+            Some(SourceFormat::JsonLine) => SourceFormat::JsonLine,
+            Some(configured) if configured == shape => configured,
+            Some(configured) => {
+                return Err(Reject::shape(format!(
+                    "configured format {configured:?} but the document is shaped like {shape:?}"
+                )));
+            }
+        };
+        let value = Value::Object(obj);
+        match format {
+            SourceFormat::Cloudwatch => match cloudwatch::decode(value)? {
+                None => self.output.control_messages += 1,
+                Some(records) => {
+                    for record in records {
+                        self.push(record)?;
+                    }
+                }
+            },
+            SourceFormat::AzureResourceLog => {
+                match value.get("records").and_then(Value::as_array) {
+                    Some(records) => {
+                        for (i, record) in records.iter().enumerate() {
+                            self.push(
+                                azure::decode(record).map_err(|e| e.at(format!("records[{i}]")))?,
+                            )?;
+                        }
+                    }
+                    None => self.push(azure::decode(&value)?)?,
+                }
+            }
+            SourceFormat::GcpLogEntry => self.push(gcp::decode(&value)?)?,
+            SourceFormat::K8sEvent => self.push(k8s_event::decode(&value)?)?,
+            _ => self.push(json_line::decode(&value))?,
+        }
+        Ok(())
+    }
+
+    fn unwrap(&mut self, wrapper: Wrapper<'_>, depth: u8) -> Result<(), Reject> {
+        match wrapper {
+            Wrapper::AwsLogs(data) => {
+                let bytes = base64_field(data, "awslogs.data")?;
+                self.bytes(&bytes, depth + 1)
+            }
+            Wrapper::Kinesis(records) => {
+                for (i, record) in records.iter().enumerate() {
+                    let data = record
+                        .get("kinesis")
+                        .and_then(|k| k.get("data"))
+                        .unwrap_or(&Value::Null);
+                    let bytes = base64_field(data, &format!("Records[{i}].kinesis.data"))?;
+                    self.bytes(&bytes, depth + 1)
+                        .map_err(|e| e.at(format!("Records[{i}]")))?;
+                }
+                Ok(())
+            }
+            Wrapper::Firehose(records) => {
+                for (i, record) in records.iter().enumerate() {
+                    let bytes = base64_field(
+                        record.get("data").unwrap_or(&Value::Null),
+                        &format!("records[{i}].data"),
+                    )?;
+                    self.bytes(&bytes, depth + 1)
+                        .map_err(|e| e.at(format!("records[{i}]")))?;
+                }
+                Ok(())
+            }
+            Wrapper::PubSub(message) => {
+                let bytes =
+                    base64_field(message.get("data").unwrap_or(&Value::Null), "message.data")?;
+                self.bytes(&bytes, depth + 1)
+            }
+        }
+    }
+
+    fn plain_text(&mut self, text: &str) -> Result<(), Reject> {
+        let message = text.trim_end_matches(['\n', '\r']).to_owned();
+        let mut record = Decoded::new(SourceFormat::PlainText, message);
+        record.severity = severity::detect_in_text(&record.message);
+        self.push(record)
+    }
+
+    /// CRI and docker lines: one payload may hold several lines; each is a chunk of its log stream.
+    /// Every line is checked before any is used, so a bad line rejects the whole input.
+    fn container_lines(&mut self, text: &str, format: Option<SourceFormat>) -> Result<(), Reject> {
+        let mut chunks = Vec::new();
+        for (number, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let chunk = if format == Some(SourceFormat::Cri) {
+                cri::parse_line(line).map(|parsed| {
+                    let mut chunk = Decoded::new(SourceFormat::Cri, parsed.message.to_owned());
+                    chunk.event_time_ns = Some(parsed.time_ns);
+                    chunk.stream = Some(parsed.stream);
+                    (chunk, parsed.partial)
+                })
+            } else {
+                docker_json::decode(line)
+            };
+            let (mut chunk, partial) = chunk.map_err(|e| e.at(format!("line {}", number + 1)))?;
+            chunk.severity = severity::detect_in_text(&chunk.message);
+            self.check_time(&chunk)?;
+            chunks.push((chunk, partial));
+        }
+        for (chunk, partial) in chunks {
+            if let Some(complete) =
+                self.assembler
+                    .push(self.stream_key, chunk, partial, self.now_ns)
+            {
+                self.push(complete)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_time(&self, record: &Decoded) -> Result<(), Reject> {
+        let Some(t) = record.event_time_ns else {
+            return Ok(());
+        };
+        let latest = self.now_ns.saturating_add(self.limits.max_future_skew_ns);
+        if t < self.limits.min_event_time_ns || t > latest {
+            return Err(Reject::new(
+                Reason::AbsurdTimestamp,
+                format!(
+                    "event time {} is outside the accepted range [{}, now + {}s]",
+                    chrono::DateTime::from_timestamp_nanos(t).to_rfc3339(),
+                    chrono::DateTime::from_timestamp_nanos(self.limits.min_event_time_ns)
+                        .to_rfc3339(),
+                    self.limits.max_future_skew_ns / 1_000_000_000
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, record: Decoded) -> Result<(), Reject> {
+        self.check_time(&record)?;
+        if self.output.records.len() >= self.limits.max_records_per_input {
+            return Err(Reject::new(
+                Reason::TooManyRecords,
+                format!(
+                    "more than max_records_per_input ({})",
+                    self.limits.max_records_per_input
+                ),
+            ));
+        }
+        self.output.records.push(record);
+        Ok(())
+    }
+}
+
+fn is_fluent_bit_pair(items: &[Value]) -> bool {
+    items.len() == 2 && items[0].is_number() && items[1].is_object()
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
