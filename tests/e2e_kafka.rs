@@ -234,9 +234,20 @@ name = "{run_id}"
 
     let (mut normalized, mut dead, mut commands, mut results) =
         (0usize, Vec::new(), Vec::new(), 0usize);
+    let is_remedy = |c: &RemediationCommand| {
+        c.target.name == "checkout" && matches!(c.action, Action::RolloutRestart | Action::Rollback)
+    };
     let deadline = Instant::now() + Duration::from_secs(120);
-    while normalized + dead.len() < inputs.len() || commands.is_empty() || results < commands.len()
-    {
+    // Read until every input is accounted for and the remedy and every result arrived; then two more
+    // seconds, so a second (wrong) remedy would be seen too.
+    let mut settled_at: Option<Instant> = None;
+    while settled_at.is_none_or(|t| t.elapsed() < Duration::from_secs(2)) {
+        let settled = normalized + dead.len() >= inputs.len()
+            && commands.iter().any(is_remedy)
+            && results >= commands.len();
+        if settled && settled_at.is_none() {
+            settled_at = Some(Instant::now());
+        }
         assert!(
             Instant::now() < deadline,
             "timed out: {normalized} normalised + {} dead letters of {} inputs, {} commands, {results} results\nmedic log:\n{}",
@@ -245,7 +256,8 @@ name = "{run_id}"
             commands.len(),
             medic_log()
         );
-        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
+        let Ok(Ok(message)) =
+            tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
         else {
             continue;
         };
@@ -309,13 +321,7 @@ name = "{run_id}"
     // The OOM-killed, crash-looping Deployment gets a workload remedy on the actuation topic, with an
     // idempotency key. Which of the two comes first (restart for the OOM, rollback for the crash loop)
     // depends on how ingest interleaves the source partitions; the cooldown then holds back the other.
-    let remedies: Vec<_> = commands
-        .iter()
-        .filter(|c| {
-            c.target.name == "checkout"
-                && matches!(c.action, Action::RolloutRestart | Action::Rollback)
-        })
-        .collect();
+    let remedies: Vec<_> = commands.iter().filter(|c| is_remedy(c)).collect();
     assert_eq!(
         remedies.len(),
         1,
