@@ -56,11 +56,44 @@ enum Command {
         /// The pipeline file.
         pipeline: PathBuf,
     },
+    /// Decode log envelopes from a file (or standard input) with the ingest stage: normalised records as
+    /// JSON lines on stdout; refused inputs and a JSON summary on stderr. Exit 0 when the input was read
+    /// (even with bad records), 2 when it could not be.
+    Decode {
+        /// Envelope format: auto, cri, docker_json, k8s_event, json_line, plain_text, cloudwatch,
+        /// gcp_log_entry, azure_resource_logs.
+        #[arg(long, default_value = "auto")]
+        format: ingest::Format,
+        /// File to read; `-` or none for standard input. A file holding one JSON document (or one gzip
+        /// stream) is one input; otherwise each line is one input.
+        input: Option<PathBuf>,
+    },
+    /// Measure throughput and print JSON.
+    Bench {
+        #[command(subcommand)]
+        target: BenchTarget,
+    },
     /// Print (or write) the JSON Schema of every record medic puts on a topic.
     Schemas {
         /// Write `<kind>.schema.json` files into this directory instead of printing.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchTarget {
+    /// Ingest throughput per format (records/s, MB/s) against a same-run baseline.
+    Ingest {
+        /// Corpus size multiplier (1 ≈ 3–10 MB per format).
+        #[arg(long, default_value_t = 1)]
+        scale: usize,
+        /// Timed rounds per corpus (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Disable redaction (to see its cost).
+        #[arg(long)]
+        no_redaction: bool,
     },
 }
 
@@ -132,6 +165,15 @@ pub fn main() -> ExitCode {
         Command::Run { pipeline, stages } => run(pipeline, stages),
         Command::Validate { pipeline } => validate(&pipeline),
         Command::Schemas { out } => schemas(out),
+        Command::Decode { format, input } => decode(format, input.as_deref()),
+        Command::Bench {
+            target:
+                BenchTarget::Ingest {
+                    scale,
+                    rounds,
+                    no_redaction,
+                },
+        } => bench_ingest(scale, rounds, !no_redaction),
     };
     match result {
         Ok(code) => code,
@@ -220,5 +262,62 @@ fn schemas(out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             None => print!("{text}"),
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decode(format: ingest::Format, input: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let (origin, data) = match input {
+        None => ("stdin".to_owned(), read_stdin()),
+        Some(path) if path.as_os_str() == "-" => ("stdin".to_owned(), read_stdin()),
+        Some(path) => (path.display().to_string(), std::fs::read(path)),
+    };
+    let data = match data {
+        Ok(data) => data,
+        Err(error) => {
+            eprintln!("error: cannot read {origin}: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let summary =
+        crate::decode_cmd::decode_inputs(format, &origin, &data, &mut out, &mut std::io::stderr())?;
+    std::io::Write::flush(&mut out)?;
+    eprintln!("{}", serde_json::to_string(&summary)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_stdin() -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut data)?;
+    Ok(data)
+}
+
+fn bench_ingest(scale: usize, rounds: usize, redaction: bool) -> anyhow::Result<ExitCode> {
+    let results = crate::bench::bench_ingest(scale, rounds, redaction);
+    eprintln!(
+        "{:<30} {:>9} {:>12} {:>10} {:>10} {:>8}",
+        "corpus", "records", "records/s", "in MB/s", "raw MB/s", "x base"
+    );
+    for r in &results {
+        eprintln!(
+            "{:<30} {:>9} {:>12.0} {:>10.1} {:>10.1} {:>8.1}",
+            r.name,
+            r.records,
+            r.records_per_sec,
+            r.input_mb_per_sec,
+            r.decoded_mb_per_sec,
+            r.ratio_to_baseline
+        );
+    }
+    let report = serde_json::json!({
+        "bench": "ingest",
+        "scale": scale,
+        "rounds": rounds,
+        "redaction": redaction,
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "corpora": results,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
 }

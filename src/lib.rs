@@ -21,8 +21,10 @@
 
 pub mod admin;
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod decode_cmd;
 pub mod demo;
 pub mod health;
 pub mod kafka;

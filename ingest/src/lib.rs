@@ -16,6 +16,7 @@
 mod azure;
 mod cloudwatch;
 mod config;
+pub mod corpus;
 mod cri;
 mod decode;
 mod decoded;
