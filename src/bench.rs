@@ -85,14 +85,14 @@ fn time_stage(corpus: &Corpus, redaction: &RedactionConfig, rounds: usize) -> (D
 
 /// The minimal work for the corpus: inflate gzip, parse JSON without building values, or find lines.
 fn time_baseline(corpus: &Corpus, rounds: usize) -> (Duration, &'static str) {
-    let gzip = corpus
-        .inputs
-        .first()
-        .is_some_and(|p| p.starts_with(&[0x1f, 0x8b]));
-    let json = corpus.inputs.first().is_some_and(|p| p.starts_with(b"{"));
-    let label = match (gzip, json) {
-        (true, _) => "gzip inflate + JSON scan (serde IgnoredAny)",
-        (false, true) => "JSON scan (serde IgnoredAny)",
+    let first = corpus.inputs.first().map(Vec::as_slice).unwrap_or_default();
+    let lambda = first.starts_with(br#"{"awslogs""#);
+    let gzip = lambda || first.starts_with(&[0x1f, 0x8b]);
+    let json = first.starts_with(b"{");
+    let label = match (lambda, gzip, json) {
+        (true, _, _) => "base64 decode + gzip inflate + JSON scan (serde IgnoredAny)",
+        (false, true, _) => "gzip inflate + JSON scan (serde IgnoredAny)",
+        (false, false, true) => "JSON scan (serde IgnoredAny)",
         _ => "line split + UTF-8 check",
     };
     let samples = (0..rounds)
@@ -100,15 +100,18 @@ fn time_baseline(corpus: &Corpus, rounds: usize) -> (Duration, &'static str) {
             let started = Instant::now();
             let mut sink = 0usize;
             for payload in &corpus.inputs {
-                let inflated;
+                let unwrapped = if lambda {
+                    lambda_data(payload)
+                } else {
+                    Vec::new()
+                };
+                let packed: &[u8] = if lambda { &unwrapped } else { payload };
+                let mut inflated = Vec::new();
                 let bytes: &[u8] = if gzip {
-                    let mut out = Vec::new();
-                    let _ =
-                        flate2::read::MultiGzDecoder::new(payload.as_slice()).read_to_end(&mut out);
-                    inflated = out;
+                    let _ = flate2::read::MultiGzDecoder::new(packed).read_to_end(&mut inflated);
                     &inflated
                 } else {
-                    payload
+                    packed
                 };
                 if gzip || json {
                     sink +=
@@ -122,6 +125,16 @@ fn time_baseline(corpus: &Corpus, rounds: usize) -> (Duration, &'static str) {
         })
         .collect();
     (median(samples), label)
+}
+
+/// The gzip bytes inside a Lambda `{"awslogs":{"data":"<base64>"}}` envelope.
+fn lambda_data(payload: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let envelope: serde_json::Value = serde_json::from_slice(payload).unwrap_or_default();
+    let data = envelope["awslogs"]["data"].as_str().unwrap_or_default();
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .unwrap_or_default()
 }
 
 /// Measures every corpus at `scale`, `rounds` times each (median reported).

@@ -98,6 +98,10 @@ impl Assembler {
         partial: bool,
         seen_ns: i64,
     ) -> Option<Decoded> {
+        if !partial && self.pending.is_empty() {
+            // The common case: a whole line, nothing pending anywhere — no lookup, no allocation.
+            return Some(chunk);
+        }
         let stream_key = (key.to_owned(), chunk.stream);
         let mut pending = match self.pending.remove(&stream_key) {
             None if !partial => return Some(chunk),

@@ -132,15 +132,14 @@ impl Ingest {
             );
             return refuse(input, reject, out);
         }
-        let stream_key = input.key.as_deref().map_or_else(
-            || {
-                format!(
-                    "{}/{}",
-                    input.coordinates.topic, input.coordinates.partition
-                )
-            },
-            |k| String::from_utf8_lossy(k).into_owned(),
-        );
+        let stream_key = match input.key.as_deref() {
+            Some(key) => String::from_utf8_lossy(key),
+            None => format!(
+                "{}/{}",
+                input.coordinates.topic, input.coordinates.partition
+            )
+            .into(),
+        };
         let format = self.source(&input.coordinates.topic).format;
         let mut decoder = Decoder {
             limits: &self.limits,
