@@ -14,7 +14,7 @@ for target in $targets; do
   mkdir -p "$corpus"
   cp tests/fixtures/*.json tests/fixtures/*.jsonl tests/fixtures/*.log tests/fixtures/*.ndjson tests/fixtures/*.out "$corpus"/ 2>/dev/null || true
   log=$(mktemp)
-  if cargo fuzz run --fuzz-dir fuzz "$target" "$corpus" -- -max_total_time="$seconds" -max_len=65536 >"$log" 2>&1; then
+  if cargo fuzz run --fuzz-dir fuzz "$target" "$corpus" -- -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
     status=ok
   else
     status=CRASH
