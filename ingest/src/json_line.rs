@@ -61,7 +61,8 @@ pub(crate) fn decode(value: &Value) -> Decoded {
 
 /// Pod coordinates added by node agents: Fluent Bit's `kubernetes` object (`pod_name`, `namespace_name`,
 /// `container_name`, `host`) and Vector's flat `kubernetes.*` keys (`pod_name`, `pod_namespace`,
-/// `container_name`, `pod_node_name`, `pod_owner`), or a kubelet log path in `file`.
+/// `container_name`, `pod_node_name`, `pod_owner`), or a kubelet log path in `file`; the workload from the
+/// controlling owner reference, the owner name, or the pod-name convention.
 fn apply_agent_metadata(obj: &Map<String, Value>, decoded: &mut Decoded) {
     let nested = obj.get("kubernetes").and_then(Value::as_object);
     let get = |nested_key: &str, flat_key: &str| {
@@ -87,12 +88,20 @@ fn apply_agent_metadata(obj: &Map<String, Value>, decoded: &mut Decoded) {
         resource.pod = Some(path.pod);
         resource.container = Some(path.container);
     }
-    resource.workload = get("pod_owner", "kubernetes.pod_owner")
-        .and_then(|owner| {
-            owner
-                .split_once('/')
-                .and_then(|(kind, name)| crate::workload::from_object(kind, name))
+    // The controlling owner reference (Fluent Bit with `Owner_References On`) names the workload exactly.
+    let controller = nested
+        .and_then(|k| k.get("ownerReferences"))
+        .and_then(Value::as_array)
+        .and_then(|refs| {
+            refs.iter()
+                .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+                .or_else(|| refs.first())
         })
+        .and_then(|r| Some((r.get("kind")?.as_str()?, r.get("name")?.as_str()?)));
+    let owner = get("pod_owner", "kubernetes.pod_owner");
+    resource.workload = controller
+        .or_else(|| owner.as_deref().and_then(|o| o.split_once('/')))
+        .and_then(|(kind, name)| crate::workload::from_object(kind, name))
         .or_else(|| {
             resource
                 .pod

@@ -404,6 +404,20 @@ fn fluent_bit_and_vector_kubernetes_enrichment() {
         r.event_time_ns
     );
 
+    let d = decode(
+        Format::Auto,
+        fixture("fluent-bit-enriched-owner-references.out"),
+    );
+    let owner = d.records[0]
+        .resource
+        .workload
+        .as_ref()
+        .expect("owner reference");
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("DaemonSet", "fluentbit-max")
+    );
+
     let sample: serde_json::Value =
         serde_json::from_slice(&fixture("vector-kubernetes-logs.json")).expect("json");
     let d = decode(Format::JsonLine, sample["output"].to_string().into_bytes());
