@@ -17,16 +17,16 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(name = "medic", version, about, long_about = None)]
 pub struct Cli {
-    /// Log output format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
-    log_format: LogFormat,
+    /// How medic writes its own logs (stderr): `text` for people, `json` for log shippers.
+    #[arg(long, value_enum, default_value_t = LogStyle::Text, global = true)]
+    log_style: LogStyle,
     #[command(subcommand)]
     command: Command,
 }
 
-/// Log output format.
+/// How medic writes its own logs.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
+enum LogStyle {
     /// Human-readable lines.
     Text,
     /// One JSON object per line (for log shippers).
@@ -68,6 +68,19 @@ enum Command {
         /// stream) is one input; otherwise each line is one input.
         input: Option<PathBuf>,
     },
+    /// Mine templates from a log file (Loghub-style header) and write `LineId,EventId,EventTemplate`.
+    Parse {
+        /// The header of each line, e.g. `<Date> <Time> <Level> <Component>: <Content>`; the message is
+        /// `<Content>`; lines that do not match are parsed whole.
+        #[arg(long)]
+        log_format: String,
+        /// The log file.
+        #[arg(long)]
+        input: PathBuf,
+        /// The CSV to write.
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Measure throughput and print JSON.
     Bench {
         #[command(subcommand)]
@@ -83,6 +96,13 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchTarget {
+    /// Template-mining accuracy (GA, FGA, PA) and speed on Loghub-2k, per system.
+    Parse {
+        /// Directory with `loghub_formats.tsv`, `loghub/<S>/<S>_2k.log` and
+        /// `loghub2_2k_corrected/<S>/<S>_2k.log_structured_corrected.csv`.
+        #[arg(long, default_value = "../shared/data")]
+        loghub: PathBuf,
+    },
     /// Ingest throughput per format (records/s, MB/s) against a same-run baseline.
     Ingest {
         /// Corpus size multiplier (1 ≈ 3–10 MB per format).
@@ -97,7 +117,7 @@ enum BenchTarget {
     },
 }
 
-fn init_logging(format: LogFormat, default_level: &str) {
+fn init_logging(style: LogStyle, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MEDIC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -105,9 +125,9 @@ fn init_logging(format: LogFormat, default_level: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    match style {
+        LogStyle::Text => builder.init(),
+        LogStyle::Json => builder.json().init(),
     }
 }
 
@@ -159,7 +179,7 @@ pub fn main() -> ExitCode {
         Command::Demo { .. } => "warn",
         _ => "info,rdkafka=warn",
     };
-    init_logging(cli.log_format, default_level);
+    init_logging(cli.log_style, default_level);
     let result = match cli.command {
         Command::Demo { timeout_secs } => demo(timeout_secs),
         Command::Run { pipeline, stages } => run(pipeline, stages),
@@ -174,6 +194,17 @@ pub fn main() -> ExitCode {
                     no_redaction,
                 },
         } => bench_ingest(scale, rounds, !no_redaction),
+        Command::Bench {
+            target: BenchTarget::Parse { loghub },
+        } => bench_parse(&loghub),
+        Command::Parse {
+            log_format,
+            input,
+            output,
+        } => crate::parse_cmd::parse_file(&log_format, &input, &output).map(|lines| {
+            eprintln!("parsed {lines} lines into {}", output.display());
+            ExitCode::SUCCESS
+        }),
     };
     match result {
         Ok(code) => code,
@@ -317,6 +348,39 @@ fn bench_ingest(scale: usize, rounds: usize, redaction: bool) -> anyhow::Result<
         "redaction": redaction,
         "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
         "corpora": results,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_parse(loghub: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let results = crate::parse_cmd::bench_parse(loghub)?;
+    anyhow::ensure!(
+        !results.is_empty(),
+        "no Loghub system found under {}",
+        loghub.display()
+    );
+    eprintln!(
+        "{:<12} {:>6} {:>6} {:>6} {:>10} {:>12}",
+        "system", "GA", "FGA", "PA", "templates", "lines/s"
+    );
+    for r in &results {
+        eprintln!(
+            "{:<12} {:>6.3} {:>6.3} {:>6.3} {:>10} {:>12.0}",
+            r.system, r.ga, r.fga, r.pa, r.templates, r.lines_per_sec
+        );
+    }
+    #[allow(clippy::cast_precision_loss, reason = "a handful of systems")]
+    let n = results.len() as f64;
+    let mean =
+        |f: fn(&crate::parse_cmd::SystemResult) -> f64| results.iter().map(f).sum::<f64>() / n;
+    let (ga, fga, pa) = (mean(|r| r.ga), mean(|r| r.fga), mean(|r| r.pa));
+    eprintln!("{:<12} {:>6.3} {:>6.3} {:>6.3}", "average", ga, fga, pa);
+    let report = serde_json::json!({
+        "bench": "parse",
+        "dataset": "loghub-2k (loghub2_2k_corrected ground truth)",
+        "average": {"ga": ga, "fga": fga, "pa": pa},
+        "systems": results,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)

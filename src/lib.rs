@@ -29,4 +29,5 @@ pub mod demo;
 pub mod health;
 pub mod kafka;
 pub mod metrics;
+pub mod parse_cmd;
 pub mod stages;

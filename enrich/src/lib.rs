@@ -11,9 +11,13 @@
 //!                                                           (closed by the watermark) ──► medic.windows
 //! ```
 
+pub mod accuracy;
 mod config;
+pub mod drain;
+pub mod log_format;
 mod mask;
 mod stage;
+pub mod tokens;
 mod window;
 
 pub use config::EnrichConfig;

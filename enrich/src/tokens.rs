@@ -1,0 +1,145 @@
+//! Masking for template mining: each whitespace token is split at punctuation (`: = , ( ) [ ] { } " '`)
+//! into pieces; a piece is a variable when it looks like a number, address or id (it starts with a digit
+//! or a sign, a slash or `0x`, or carries two or more digits, or is a long hex string). Variables become
+//! `<*>`; punctuation stays, so `size=1024,` masks to `size=<*>,` and `10.0.0.1:8080` to `<*>:<*>`.
+
+/// The wildcard in templates.
+pub const WILDCARD: &str = "<*>";
+
+fn is_delimiter(c: char) -> bool {
+    matches!(
+        c,
+        ':' | '=' | ',' | '(' | ')' | '[' | ']' | '{' | '}' | '"' | '\'' | ';' | '|'
+    )
+}
+
+/// Whether one piece (no delimiters inside) is a variable.
+#[must_use]
+pub fn is_variable_piece(piece: &str) -> bool {
+    let bytes = piece.as_bytes();
+    let Some(&first) = bytes.first() else {
+        return false;
+    };
+    let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return false;
+    }
+    let second_is_digit = bytes.get(1).is_some_and(u8::is_ascii_digit);
+    first.is_ascii_digit()
+        || (matches!(first, b'-' | b'+' | b'/' | b'#' | b'.') && (second_is_digit || first == b'/'))
+        || piece.starts_with("0x")
+        || digits >= 2
+        || (bytes.len() >= 8 && bytes.iter().all(u8::is_ascii_hexdigit))
+}
+
+/// Masks one whitespace token.
+#[must_use]
+pub fn mask_token(token: &str) -> String {
+    if !token.bytes().any(|b| b.is_ascii_digit()) {
+        return token.to_owned();
+    }
+    let mut out = String::with_capacity(token.len());
+    let mut piece_start = 0;
+    let flush = |out: &mut String, piece: &str| {
+        if is_variable_piece(piece) {
+            if !out.ends_with(WILDCARD) {
+                out.push_str(WILDCARD);
+            }
+        } else {
+            out.push_str(piece);
+        }
+    };
+    for (i, c) in token.char_indices() {
+        if is_delimiter(c) {
+            flush(&mut out, &token[piece_start..i]);
+            out.push(c);
+            piece_start = i + c.len_utf8();
+        }
+    }
+    flush(&mut out, &token[piece_start..]);
+    out
+}
+
+/// Splits a token into pieces and the delimiters between them (`a.b:c=d` → pieces `a.b`, `c`, `d`;
+/// delimiters `:`, `=`).
+fn pieces(token: &str) -> (Vec<&str>, Vec<char>) {
+    let mut pieces = Vec::new();
+    let mut delimiters = Vec::new();
+    let mut start = 0;
+    for (i, c) in token.char_indices() {
+        if is_delimiter(c) {
+            pieces.push(&token[start..i]);
+            delimiters.push(c);
+            start = i + c.len_utf8();
+        }
+    }
+    pieces.push(&token[start..]);
+    (pieces, delimiters)
+}
+
+/// Generalises two differing template tokens: when they share their punctuation (`host-a:<*>` and
+/// `host-b:<*>`), only the differing pieces become `<*>` (`<*>:<*>`); otherwise the whole token does.
+#[must_use]
+pub fn merge_token(template: &str, token: &str) -> String {
+    let (left, left_delimiters) = pieces(template);
+    let (right, right_delimiters) = pieces(token);
+    if left_delimiters.is_empty() || left_delimiters != right_delimiters {
+        return WILDCARD.to_owned();
+    }
+    let mut out = String::with_capacity(template.len());
+    for (i, (l, r)) in left.iter().zip(&right).enumerate() {
+        if l == r {
+            out.push_str(l);
+        } else if !out.ends_with(WILDCARD) {
+            out.push_str(WILDCARD);
+        }
+        if let Some(d) = left_delimiters.get(i) {
+            out.push(*d);
+        }
+    }
+    out
+}
+
+/// Splits a message at whitespace and masks every token.
+#[must_use]
+pub fn masked_tokens(message: &str) -> Vec<String> {
+    message.split_whitespace().map(mask_token).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_tokens_piece_by_piece_when_their_punctuation_agrees() {
+        assert_eq!(
+            merge_token("proxy.cse.cuhk.edu.hk:<*>", "www.google.com:<*>"),
+            "<*>:<*>"
+        );
+        assert_eq!(merge_token("size=<*>,", "count=<*>,"), "<*>=<*>,");
+        assert_eq!(merge_token("alice", "bob"), "<*>");
+        assert_eq!(merge_token("a:b", "a=b"), "<*>");
+    }
+
+    #[test]
+    fn masks_variables_inside_tokens() {
+        let cases = [
+            ("/10.250.14.38:50010", "<*>:<*>"),
+            ("blk_-6952295868487656571", "<*>"),
+            ("totalSteps=1234:56:7:8", "totalSteps=<*>:<*>:<*>:<*>"),
+            ("size=1024,", "size=<*>,"),
+            ("(dcr", "(dcr"),
+            ("0x1f2e", "<*>"),
+            ("ssh2", "ssh2"),
+            ("SOCKS5", "SOCKS5"),
+            ("jk2_init()", "jk2_init()"),
+            ("[client", "[client"),
+            ("4bf92f3577b34da6", "<*>"),
+            ("-5", "<*>"),
+            ("v1.2.3", "<*>"),
+        ];
+        for (token, expected) in cases {
+            assert_eq!(mask_token(token), expected, "{token}");
+        }
+    }
+}
