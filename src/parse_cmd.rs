@@ -196,10 +196,10 @@ mod tests {
 
     #[test]
     fn structured_output_has_one_row_per_line() {
-        let format = LogFormat::new("<Level> <Content>").expect("valid");
+        let format = LogFormat::new("<Level>: <Content>").expect("valid");
         let lines = [
-            "INFO served 1 in 2ms",
-            "INFO served 7 in 9ms",
+            "INFO: served 1 in 2ms",
+            "INFO: served 7 in 9ms",
             "not matching",
         ];
         let templates = parse_lines(&format, &lines);
