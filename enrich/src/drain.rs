@@ -102,23 +102,30 @@ impl Drain {
     }
 
     /// Adds one already masked token sequence; returns its cluster.
-    pub fn add(&mut self, tokens: Vec<String>) -> Match {
+    pub fn add<T: AsRef<str>>(&mut self, tokens: Vec<T>) -> Match {
         let depth = self.config.depth.saturating_sub(2).max(1);
         let max_children = self.config.max_children;
         let threshold = self.config.similarity_threshold;
         let mut node = self.by_length.entry(tokens.len()).or_default();
         for token in tokens.iter().take(depth) {
-            let key = if is_variable_like(token) {
+            let token = token.as_ref();
+            let mut key = if is_variable_like(token) {
                 WILDCARD
             } else {
-                token.as_str()
+                token
             };
-            let key = if node.children.contains_key(key) || node.children.len() < max_children {
-                key
-            } else {
-                WILDCARD
-            };
-            node = node.children.entry(key.to_owned()).or_default();
+            if !node.children.contains_key(key) {
+                if node.children.len() >= max_children {
+                    key = WILDCARD;
+                }
+                if !node.children.contains_key(key) {
+                    node.children.insert(key.to_owned(), Node::default());
+                }
+            }
+            node = node
+                .children
+                .get_mut(key)
+                .expect("child exists: inserted above");
         }
         let best = node
             .clusters
@@ -133,6 +140,7 @@ impl Drain {
                 cluster.size += 1;
                 let mut changed = false;
                 for (t, m) in cluster.tokens.iter_mut().zip(&tokens) {
+                    let m = m.as_ref();
                     if t != m && t != WILDCARD {
                         *t = merge_token(t, m);
                         changed = true;
@@ -149,7 +157,7 @@ impl Drain {
             None => {
                 let index = self.clusters.len();
                 self.clusters.push(Cluster {
-                    tokens,
+                    tokens: tokens.iter().map(|t| t.as_ref().to_owned()).collect(),
                     size: 1,
                     version: 1,
                 });
@@ -163,19 +171,21 @@ impl Drain {
     }
 }
 
-/// Drain's similarity: the share of positions where the template equals the message, not counting
-/// template wildcards; ties prefer the template with more wildcards (the second element).
-fn similarity(template: &[String], tokens: &[String]) -> (f64, usize) {
+/// Drain's similarity: the share of positions where the template equals the message (a masked `<*>`
+/// meeting a template `<*>` counts as equal, so a template never stops matching the very messages it
+/// was built from); ties prefer the template with more wildcards (the second element).
+fn similarity<T: AsRef<str>>(template: &[String], tokens: &[T]) -> (f64, usize) {
     if template.is_empty() {
         return (1.0, 0);
     }
     let mut equal = 0usize;
     let mut wildcards = 0usize;
     for (t, m) in template.iter().zip(tokens) {
-        if t == WILDCARD {
-            wildcards += 1;
-        } else if t == m {
+        if t == m.as_ref() {
+            // Equal tokens, including a masked variable meeting a wildcard.
             equal += 1;
+        } else if t == WILDCARD {
+            wildcards += 1;
         }
     }
     #[allow(clippy::cast_precision_loss, reason = "token counts are small")]
@@ -213,6 +223,21 @@ mod tests {
             (cluster.template().as_str(), cluster.version, cluster.size),
             ("session opened for user <*> by web", 2, 2)
         );
+    }
+
+    #[test]
+    fn a_template_with_wildcards_keeps_absorbing_its_own_messages() {
+        // Regression: when a masked `<*>` did not count as equal to a template `<*>`, templates with
+        // many variables fell below the threshold and every message started a duplicate cluster.
+        let mut drain = Drain::new(DrainConfig::default());
+        for i in 0..50 {
+            drain.add_message(&format!(
+                "Received block blk_{i} of size {} from /10.0.0.{i}",
+                1000 + i
+            ));
+        }
+        assert_eq!(drain.clusters().len(), 1);
+        assert_eq!(drain.clusters()[0].size, 50);
     }
 
     #[test]

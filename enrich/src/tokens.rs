@@ -3,6 +3,8 @@
 //! or a sign, a slash or `0x`, or carries two or more digits, or is a long hex string). Variables become
 //! `<*>`; punctuation stays, so `size=1024,` masks to `size=<*>,` and `10.0.0.1:8080` to `<*>:<*>`.
 
+use std::borrow::Cow;
+
 /// The wildcard in templates.
 pub const WILDCARD: &str = "<*>";
 
@@ -32,11 +34,11 @@ pub fn is_variable_piece(piece: &str) -> bool {
         || (bytes.len() >= 8 && bytes.iter().all(u8::is_ascii_hexdigit))
 }
 
-/// Masks one whitespace token.
+/// Masks one whitespace token (borrowed when it has nothing to mask, the common case).
 #[must_use]
-pub fn mask_token(token: &str) -> String {
+pub fn mask_token(token: &str) -> Cow<'_, str> {
     if !token.bytes().any(|b| b.is_ascii_digit()) {
-        return token.to_owned();
+        return Cow::Borrowed(token);
     }
     let mut out = String::with_capacity(token.len());
     let mut piece_start = 0;
@@ -57,7 +59,7 @@ pub fn mask_token(token: &str) -> String {
         }
     }
     flush(&mut out, &token[piece_start..]);
-    out
+    Cow::Owned(out)
 }
 
 /// Splits a token into pieces and the delimiters between them (`a.b:c=d` → pieces `a.b`, `c`, `d`;
@@ -102,7 +104,7 @@ pub fn merge_token(template: &str, token: &str) -> String {
 
 /// Splits a message at whitespace and masks every token.
 #[must_use]
-pub fn masked_tokens(message: &str) -> Vec<String> {
+pub fn masked_tokens(message: &str) -> Vec<Cow<'_, str>> {
     message.split_whitespace().map(mask_token).collect()
 }
 
