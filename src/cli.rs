@@ -102,6 +102,10 @@ enum BenchTarget {
         /// `loghub2_2k_corrected/<S>/<S>_2k.log_structured_corrected.csv`.
         #[arg(long, default_value = "../shared/data")]
         loghub: PathBuf,
+        /// Also score another parser's `<System>.csv` predictions in this directory (written by
+        /// `scripts/compare-drain3.py`), side by side.
+        #[arg(long)]
+        compare: Option<PathBuf>,
     },
     /// Ingest throughput per format (records/s, MB/s) against a same-run baseline.
     Ingest {
@@ -195,8 +199,8 @@ pub fn main() -> ExitCode {
                 },
         } => bench_ingest(scale, rounds, !no_redaction),
         Command::Bench {
-            target: BenchTarget::Parse { loghub },
-        } => bench_parse(&loghub),
+            target: BenchTarget::Parse { loghub, compare },
+        } => bench_parse(&loghub, compare.as_deref()),
         Command::Parse {
             log_format,
             input,
@@ -353,8 +357,11 @@ fn bench_ingest(scale: usize, rounds: usize, redaction: bool) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench_parse(loghub: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let results = crate::parse_cmd::bench_parse(loghub)?;
+fn bench_parse(
+    loghub: &std::path::Path,
+    compare: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let results = crate::parse_cmd::bench_parse(loghub, compare)?;
     anyhow::ensure!(
         !results.is_empty(),
         "no Loghub system found under {}",
@@ -365,10 +372,20 @@ fn bench_parse(loghub: &std::path::Path) -> anyhow::Result<ExitCode> {
         "system", "GA", "FGA", "PA", "templates", "lines/s"
     );
     for r in &results {
-        eprintln!(
+        eprint!(
             "{:<12} {:>6.3} {:>6.3} {:>6.3} {:>10} {:>12.0}",
             r.system, r.ga, r.fga, r.pa, r.templates, r.lines_per_sec
         );
+        if let Some(c) = &r.compared {
+            eprint!(
+                "   compared: GA {:.3} FGA {:.3} PA {:.3}, medic x{:.1} faster",
+                c.ga,
+                c.fga,
+                c.pa,
+                c.speed_ratio.unwrap_or(f64::NAN)
+            );
+        }
+        eprintln!();
     }
     #[allow(clippy::cast_precision_loss, reason = "a handful of systems")]
     let n = results.len() as f64;
@@ -376,10 +393,26 @@ fn bench_parse(loghub: &std::path::Path) -> anyhow::Result<ExitCode> {
         |f: fn(&crate::parse_cmd::SystemResult) -> f64| results.iter().map(f).sum::<f64>() / n;
     let (ga, fga, pa) = (mean(|r| r.ga), mean(|r| r.fga), mean(|r| r.pa));
     eprintln!("{:<12} {:>6.3} {:>6.3} {:>6.3}", "average", ga, fga, pa);
+    let compared: Vec<_> = results.iter().filter_map(|r| r.compared.as_ref()).collect();
+    #[allow(clippy::cast_precision_loss, reason = "a handful of systems")]
+    let compared_average = (!compared.is_empty()).then(|| {
+        let n = compared.len() as f64;
+        let ratios: Vec<f64> = compared.iter().filter_map(|c| c.speed_ratio).collect();
+        serde_json::json!({
+            "ga": compared.iter().map(|c| c.ga).sum::<f64>() / n,
+            "fga": compared.iter().map(|c| c.fga).sum::<f64>() / n,
+            "pa": compared.iter().map(|c| c.pa).sum::<f64>() / n,
+            "speed_ratio_geomean": (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len().max(1) as f64).exp(),
+        })
+    });
+    if let Some(avg) = &compared_average {
+        eprintln!("{:<12} compared average: {avg}", "");
+    }
     let report = serde_json::json!({
         "bench": "parse",
         "dataset": "loghub-2k (loghub2_2k_corrected ground truth)",
         "average": {"ga": ga, "fga": fga, "pa": pa},
+        "compared_average": compared_average,
         "systems": results,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);

@@ -67,6 +67,24 @@ pub struct SystemResult {
     pub templates: usize,
     /// Lines per second (header extraction + masking + mining, one core).
     pub lines_per_sec: f64,
+    /// The same scores for another parser's predictions (`--compare`), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared: Option<Compared>,
+}
+
+/// Another parser's result on the same system (from `scripts/compare-drain3.py`).
+#[derive(Debug, Serialize)]
+pub struct Compared {
+    /// Grouping accuracy.
+    pub ga: f64,
+    /// F1 grouping accuracy.
+    pub fga: f64,
+    /// Parsing accuracy.
+    pub pa: f64,
+    /// Its lines per second, from its `timings.json`.
+    pub lines_per_sec: Option<f64>,
+    /// medic's lines/s divided by its lines/s.
+    pub speed_ratio: Option<f64>,
 }
 
 /// Why a Loghub directory could not be benchmarked.
@@ -104,7 +122,7 @@ fn read(path: &Path) -> Result<String, BenchParseError> {
         })
 }
 
-/// The ground-truth templates by 1-based line id.
+/// The templates of a Loghub-style CSV (`LineId`, `EventTemplate` columns) by 1-based line id.
 fn truth(path: &Path) -> Result<Vec<(usize, String)>, BenchParseError> {
     let csv_error = |source| BenchParseError::Csv {
         path: path.display().to_string(),
@@ -139,8 +157,15 @@ fn truth(path: &Path) -> Result<Vec<(usize, String)>, BenchParseError> {
 ///
 /// # Errors
 /// [`BenchParseError`] for unreadable or malformed inputs.
-pub fn bench_parse(dir: &Path) -> Result<Vec<SystemResult>, BenchParseError> {
+pub fn bench_parse(
+    dir: &Path,
+    compare: Option<&Path>,
+) -> Result<Vec<SystemResult>, BenchParseError> {
     let formats = read(&dir.join("loghub_formats.tsv"))?;
+    let timings: serde_json::Value = compare
+        .and_then(|c| std::fs::read(c.join("timings.json")).ok())
+        .and_then(|t| serde_json::from_slice(&t).ok())
+        .unwrap_or_default();
     let mut results = Vec::new();
     for line in formats.lines().filter(|l| !l.trim().is_empty()) {
         let Some((system, header)) = line.split_once('\t') else {
@@ -164,6 +189,36 @@ pub fn bench_parse(dir: &Path) -> Result<Vec<SystemResult>, BenchParseError> {
         let predicted = parse_lines(&format, &lines);
         let seconds = started.elapsed().as_secs_f64().max(1e-9);
         let truth = truth(&truth_path)?;
+        let lines_per_sec = lines.len() as f64 / seconds;
+        let compared = match compare
+            .map(|c| c.join(format!("{system}.csv")))
+            .filter(|p| p.exists())
+        {
+            None => None,
+            Some(path) => {
+                let other: Vec<String> = crate::parse_cmd::truth(&path)?
+                    .into_iter()
+                    .map(|(_, t)| t)
+                    .collect();
+                let (other, truth): (Vec<String>, Vec<String>) = truth
+                    .iter()
+                    .filter_map(|(line, template)| {
+                        other
+                            .get(line.checked_sub(1)?)
+                            .map(|p| (p.clone(), template.clone()))
+                    })
+                    .unzip();
+                let Accuracy { ga, fga, pa } = score(&other, &truth);
+                let other_speed = timings[system]["lines_per_sec"].as_f64();
+                Some(Compared {
+                    ga,
+                    fga,
+                    pa,
+                    lines_per_sec: other_speed,
+                    speed_ratio: other_speed.map(|o| lines_per_sec / o),
+                })
+            }
+        };
         let (predicted, truth): (Vec<String>, Vec<String>) = truth
             .into_iter()
             .filter_map(|(line, template)| {
@@ -184,7 +239,8 @@ pub fn bench_parse(dir: &Path) -> Result<Vec<SystemResult>, BenchParseError> {
             fga,
             pa,
             templates: distinct.len(),
-            lines_per_sec: lines.len() as f64 / seconds,
+            lines_per_sec,
+            compared,
         });
     }
     Ok(results)
