@@ -41,9 +41,17 @@ pub fn mask_token(token: &str) -> Cow<'_, str> {
         return Cow::Borrowed(token);
     }
     let mut out = String::with_capacity(token.len());
-    let mut piece_start = 0;
-    let flush = |out: &mut String, piece: &str| {
+    mask_token_into(token, &mut out, None);
+    Cow::Owned(out)
+}
+
+/// Appends the masked form of `token` to `out`, and (when given) each masked piece to `params`.
+pub fn mask_token_into(token: &str, out: &mut String, mut params: Option<&mut Vec<String>>) {
+    let mut flush = |out: &mut String, piece: &str| {
         if is_variable_piece(piece) {
+            if let Some(params) = params.as_deref_mut() {
+                params.push(piece.to_owned());
+            }
             if !out.ends_with(WILDCARD) {
                 out.push_str(WILDCARD);
             }
@@ -51,15 +59,15 @@ pub fn mask_token(token: &str) -> Cow<'_, str> {
             out.push_str(piece);
         }
     };
+    let mut piece_start = 0;
     for (i, c) in token.char_indices() {
         if is_delimiter(c) {
-            flush(&mut out, &token[piece_start..i]);
+            flush(out, &token[piece_start..i]);
             out.push(c);
             piece_start = i + c.len_utf8();
         }
     }
-    flush(&mut out, &token[piece_start..]);
-    Cow::Owned(out)
+    flush(out, &token[piece_start..]);
 }
 
 /// Splits a token into pieces and the delimiters between them (`a.b:c=d` → pieces `a.b`, `c`, `d`;
