@@ -52,5 +52,27 @@ fn miner(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, miner);
+/// The cost of a grok rule per record (compiled once): a matching and a non-matching line.
+fn grok(c: &mut Criterion) {
+    use medic_enrich::grok_rules::{GrokRule, GrokRules};
+    let mut group = c.benchmark_group("grok");
+    let rules = GrokRules::compile(&[GrokRule {
+        topic: None,
+        pattern: "%{NGINX_ACCESS}".into(),
+        anchored: true,
+    }])
+    .expect("compiles");
+    let hit = r#"10.1.2.3 - - [14/Mar/2026:09:00:01 +0000] "GET /api/v1/orders HTTP/1.1" 503 162 "-" "curl/8.5.0""#;
+    let miss = "2026-03-14 09:00:01.123  INFO 1 --- [main] c.s.checkout.CheckoutApplication : Started in 6.4 seconds";
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("nginx_match", |b| {
+        b.iter(|| rules.extract("t", std::hint::black_box(hit)))
+    });
+    group.bench_function("nginx_miss", |b| {
+        b.iter(|| rules.extract("t", std::hint::black_box(miss)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, miner, grok);
 criterion_main!(benches);

@@ -1,6 +1,7 @@
 //! [`EnrichConfig`]: the `[enrich]` section of a pipeline file.
 
 use crate::Enrich;
+use crate::grok_rules::{GrokRule, GrokRules};
 use schemas::config::Problems;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,10 @@ pub struct EnrichConfig {
     /// Default: 10000.
     #[serde(default = "default_max_open_windows")]
     pub max_open_windows: usize,
+    /// Grok rules (`[[enrich.grok]]`): the first rule whose topic fits and whose pattern matches adds its
+    /// named captures to the record's attributes as `grok.<name>`. Default: none.
+    #[serde(default)]
+    pub grok: Vec<GrokRule>,
 }
 
 fn default_window_secs() -> u64 {
@@ -44,6 +49,7 @@ impl Default for EnrichConfig {
             allowed_lateness_secs: default_allowed_lateness_secs(),
             top_templates: default_top_templates(),
             max_open_windows: default_max_open_windows(),
+            grok: Vec::new(),
         }
     }
 }
@@ -75,7 +81,13 @@ impl EnrichConfig {
             "max_open_windows",
             || "must be at least 1",
         );
-        problems.into_result()
+        let mut problems = problems.into_result().err().unwrap_or_default();
+        problems.extend(GrokRules::compile(&self.grok).err().unwrap_or_default());
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// Validates the configuration and builds the stage.
@@ -84,7 +96,7 @@ impl EnrichConfig {
     /// Every problem [`EnrichConfig::validate`] finds.
     pub fn build(&self) -> Result<Enrich, Vec<String>> {
         self.validate()?;
-        Ok(Enrich::new(self))
+        Ok(Enrich::new(self, GrokRules::compile(&self.grok)?))
     }
 }
 

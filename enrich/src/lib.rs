@@ -14,6 +14,7 @@
 pub mod accuracy;
 mod config;
 pub mod drain;
+pub mod grok_rules;
 pub mod log_format;
 mod mask;
 mod stage;

@@ -1,5 +1,6 @@
 //! [`Enrich`]: the enrich stage processor.
 
+use crate::grok_rules::GrokRules;
 use crate::window::Windows;
 use crate::{EnrichConfig, mask_message};
 use schemas::clock::secs_to_ns;
@@ -10,10 +11,11 @@ use schemas::{
 /// Mines templates and aggregates windows. Built by [`EnrichConfig::build`].
 pub struct Enrich {
     windows: Windows,
+    grok: GrokRules,
 }
 
 impl Enrich {
-    pub(crate) fn new(config: &EnrichConfig) -> Self {
+    pub(crate) fn new(config: &EnrichConfig, grok: GrokRules) -> Self {
         Self {
             windows: Windows::new(
                 secs_to_ns(config.window_secs),
@@ -21,6 +23,7 @@ impl Enrich {
                 config.top_templates,
                 config.max_open_windows,
             ),
+            grok,
         }
     }
 
@@ -34,13 +37,18 @@ impl Enrich {
 impl Stage for Enrich {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for input in batch {
-            let log: LogRecord = match decode_record(&input.payload) {
+            let mut log: LogRecord = match decode_record(&input.payload) {
                 Ok(log) => log,
                 Err(error) => {
                     out.reject(input, error);
                     continue;
                 }
             };
+            if !self.grok.is_empty()
+                && let Some(fields) = self.grok.extract(&log.source.topic, &log.message)
+            {
+                log.attributes.extend(fields);
+            }
             let masked = mask_message(&log.message);
             let template_id = id::stable_id("tpl", &[&masked.template]);
             if let Some(mut target) = log.target() {
@@ -86,6 +94,40 @@ mod tests {
         let mut record = fixtures::log_record(message, t_secs * 1_000_000_000);
         record.severity = LogSeverity::Error;
         serde_json::to_vec(&record).expect("encode")
+    }
+
+    #[test]
+    fn grok_rules_add_fields_before_mining() {
+        let config: EnrichConfig = toml::from_str(
+            r#"
+            [[grok]]
+            topic = "medic.logs.k8s"
+            pattern = "%{KLOG}"
+            "#,
+        )
+        .expect("parses");
+        let mut stage = config.build().expect("valid");
+        let mut out = Emitter::new();
+        let klog = log(
+            "E0624 20:14:59.855669       1 reflector.go:47] watch failed",
+            1,
+        );
+        stage.process_batch(
+            &[SourceRecord::new("medic.logs.normalized", 0, 0, klog)],
+            &mut out,
+        );
+        let parsed: Vec<ParsedRecord> = out.decode_all().expect("parsed");
+        let attributes = &parsed[0].log.attributes;
+        assert_eq!(
+            attributes.get("grok.klog_source").map(String::as_str),
+            Some("reflector.go:47")
+        );
+        assert_eq!(
+            attributes.get("grok.klog_message").map(String::as_str),
+            Some("watch failed")
+        );
+        let bad: EnrichConfig = toml::from_str("[[grok]]\npattern = \"%{NOPE}\"").expect("parses");
+        assert!(bad.validate().expect_err("bad pattern")[0].starts_with("enrich.grok[0]"));
     }
 
     #[test]
