@@ -120,7 +120,8 @@ impl Ingest {
         }
     }
 
-    fn ingest(&mut self, input: &SourceRecord, out: &mut Emitter) {
+    /// Decodes one input; `now_ns` is the batch's wall-clock time (partial-line age, timestamp sanity).
+    fn ingest(&mut self, input: &SourceRecord, now_ns: i64, out: &mut Emitter) {
         if input.payload.len() > self.limits.max_record_bytes {
             let reject = Reject::new(
                 Reason::RecordTooLarge,
@@ -146,7 +147,7 @@ impl Ingest {
             configured: format,
             assembler: &mut self.assembler,
             stream_key: &stream_key,
-            now_ns: (self.clock)(),
+            now_ns,
             output: crate::decode::Output::default(),
         };
         if let Err(reject) = decoder.bytes(&input.payload, 0) {
@@ -189,8 +190,9 @@ fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>) {
 
 impl Stage for Ingest {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
+        let now_ns = (self.clock)();
         for input in batch {
-            self.ingest(input, out);
+            self.ingest(input, now_ns, out);
         }
     }
 

@@ -341,17 +341,20 @@ impl Sink {
             }
         }
 
-        for kind in schemas::RecordKind::ALL {
-            let n = emitted.iter().filter(|e| e.kind == kind).count() as u64;
-            if n > 0 {
-                self.metrics.add_out(kind, n);
-            }
+        // One pass each: tally per kind, then one counter update per kind seen.
+        let mut out_by_kind: BTreeMap<schemas::RecordKind, u64> = BTreeMap::new();
+        for e in &emitted {
+            *out_by_kind.entry(e.kind).or_default() += 1;
         }
-        for kind in schemas::ErrorKind::ALL {
-            let n = rejections.iter().filter(|r| r.error.kind == kind).count() as u64;
-            if n > 0 {
-                self.metrics.add_dlq(kind, n);
-            }
+        for (kind, n) in out_by_kind {
+            self.metrics.add_out(kind, n);
+        }
+        let mut dlq_by_kind: BTreeMap<schemas::ErrorKind, u64> = BTreeMap::new();
+        for r in &rejections {
+            *dlq_by_kind.entry(r.error.kind).or_default() += 1;
+        }
+        for (kind, n) in dlq_by_kind {
+            self.metrics.add_dlq(kind, n);
         }
         self.metrics.dropped.inc_by(dropped);
         for (event, n) in events {
