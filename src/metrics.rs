@@ -1,7 +1,8 @@
 //! The process's Prometheus registry and each stage's pre-registered metric handles.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use schemas::metrics as names;
 use schemas::{ErrorKind, RecordKind};
@@ -19,6 +20,8 @@ pub struct Metrics {
     commit_errors: IntCounterVec,
     produce_retries: IntCounterVec,
     stage_events: IntCounterVec,
+    checkpoints: IntCounterVec,
+    checkpoint_bytes: IntGaugeVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -105,6 +108,26 @@ impl Metrics {
                 "Stage-specific events: redactions by rule, rejections by reason, dropped control messages.",
                 &["stage", "event"],
             ),
+            checkpoints: counter(
+                &registry,
+                names::CHECKPOINTS_TOTAL,
+                "Checkpoints written by stateful stages (offsets are committed with each).",
+                &["stage"],
+            ),
+            checkpoint_bytes: {
+                let gauge = IntGaugeVec::new(
+                    Opts::new(
+                        names::CHECKPOINT_BYTES,
+                        "Size of the latest checkpoint, compressed.",
+                    ),
+                    &["stage"],
+                )
+                .expect("metric definition is valid");
+                registry
+                    .register(Box::new(gauge.clone()))
+                    .expect("metric registered once");
+                gauge
+            },
             batch_duration,
             registry,
         }
@@ -124,6 +147,8 @@ impl Metrics {
             commit_errors: self.commit_errors.with_label_values(&[stage]),
             produce_retries: self.produce_retries.with_label_values(&[stage]),
             batch_duration: self.batch_duration.with_label_values(&[stage]),
+            checkpoints: self.checkpoints.with_label_values(&[stage]),
+            checkpoint_bytes: self.checkpoint_bytes.with_label_values(&[stage]),
             records_out: self.records_out.clone(),
             dlq: self.dlq.clone(),
             stage_events: self.stage_events.clone(),
@@ -179,6 +204,10 @@ pub struct StageMetrics {
     pub produce_retries: IntCounter,
     /// `medic_batch_duration_seconds{stage}`.
     pub batch_duration: prometheus::Histogram,
+    /// `medic_checkpoints_total{stage}`.
+    pub checkpoints: IntCounter,
+    /// `medic_checkpoint_bytes{stage}`.
+    pub checkpoint_bytes: IntGauge,
     records_out: IntCounterVec,
     dlq: IntCounterVec,
     stage_events: IntCounterVec,

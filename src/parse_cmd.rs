@@ -12,13 +12,19 @@ use std::time::Instant;
 /// Mines templates for `lines` (message = the header's `<Content>`); returns each line's final template.
 #[must_use]
 pub fn parse_lines(format: &LogFormat, lines: &[&str]) -> Vec<String> {
-    let mut drain = Drain::new(DrainConfig::default());
-    let assigned: Vec<usize> = lines
+    let mut drain = Drain::new(DrainConfig {
+        max_clusters: usize::MAX,
+        ..DrainConfig::default()
+    });
+    let assigned: Vec<Option<usize>> = lines
         .iter()
         .map(|line| drain.add_message(format.content(line)).cluster)
         .collect();
     let templates: Vec<String> = drain.clusters().iter().map(|c| c.template()).collect();
-    assigned.into_iter().map(|c| templates[c].clone()).collect()
+    assigned
+        .into_iter()
+        .map(|c| c.map_or_else(String::new, |c| templates[c].clone()))
+        .collect()
 }
 
 /// Writes `LineId,EventId,EventTemplate` rows (LineId 1-based; EventId a stable hash of the template).

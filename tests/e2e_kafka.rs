@@ -144,6 +144,7 @@ decisions = "{decisions}"
 actions = "{actions}"
 results = "{results}"
 dlq = "{dlq}"
+checkpoints = "{checkpoints}"
 
 [runner]
 batch_linger_ms = 20
@@ -163,6 +164,7 @@ name = "{run_id}"
             actions = topic("actions"),
             results = topic("results"),
             dlq = topic("dlq"),
+            checkpoints = topic("checkpoints"),
         ),
     )
     .expect("write pipeline");
@@ -380,5 +382,36 @@ name = "{run_id}"
         "{}",
         medic_log()
     );
+
+    // The enrich stage's state was checkpointed on the way out, covering what it consumed.
+    let checkpoint = latest_checkpoint(&brokers, &topic("checkpoints"), "medic-enrich")
+        .expect("enrich wrote a checkpoint");
+    let covered: i64 = checkpoint
+        .offsets
+        .iter()
+        .filter(|((t, _), _)| *t == topic("normalized"))
+        .map(|(_, next)| next)
+        .sum();
+    assert_eq!(
+        usize::try_from(covered).expect("positive"),
+        normalized,
+        "the checkpoint covers every normalised record"
+    );
+    let state: serde_json::Value = serde_json::from_slice(&checkpoint.state).expect("json state");
+    assert!(
+        state["miner"]["clusters"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty()),
+        "the miner's templates are in the checkpoint"
+    );
     let _ = std::fs::remove_file(&pipeline);
+}
+
+/// The latest checkpoint stored under `key` on `topic`.
+fn latest_checkpoint(brokers: &str, topic: &str, key: &str) -> Option<medic::kafka::Checkpoint> {
+    let kafka = medic::config::KafkaConfig {
+        brokers: brokers.to_owned(),
+        ..medic::config::KafkaConfig::default()
+    };
+    medic::kafka::load_latest(&kafka, topic, key, Duration::from_secs(30)).expect("readable")
 }

@@ -1,7 +1,9 @@
 //! [`EnrichConfig`]: the `[enrich]` section of a pipeline file.
 
 use crate::Enrich;
+use crate::drain::DrainConfig;
 use crate::grok_rules::{GrokRule, GrokRules};
+use crate::windows::{WindowOperator, WindowSpec};
 use schemas::config::Problems;
 use serde::{Deserialize, Serialize};
 
@@ -9,46 +11,32 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrichConfig {
-    /// Length of the tumbling event-time windows, in seconds. Default: 60.
-    #[serde(default = "default_window_secs")]
-    pub window_secs: u64,
-    /// How far event time may run behind the newest record before a window closes, in seconds.
-    /// Records later than that still get a template but are not counted in a window. Default: 10.
-    #[serde(default = "default_allowed_lateness_secs")]
-    pub allowed_lateness_secs: u64,
-    /// How many of the most frequent templates a window reports. Default: 5.
-    #[serde(default = "default_top_templates")]
-    pub top_templates: usize,
-    /// Upper bound on open windows (workloads × windows); beyond it the oldest window is closed early.
-    /// Default: 10000.
-    #[serde(default = "default_max_open_windows")]
-    pub max_open_windows: usize,
+    /// Most templates the miner keeps; once reached, messages that fit no template are masked on their
+    /// own (counted as `enrich.miner_full`). Bounds memory and checkpoint size. Default: 20000.
+    #[serde(default = "default_max_templates")]
+    pub max_templates: usize,
+    /// Event-time window definitions (`[[enrich.windows]]`). Default: one 1-minute tumbling window per
+    /// workload named `workload`.
+    #[serde(default = "default_windows")]
+    pub windows: Vec<WindowSpec>,
     /// Grok rules (`[[enrich.grok]]`): the first rule whose topic fits and whose pattern matches adds its
     /// named captures to the record's attributes as `grok.<name>`. Default: none.
     #[serde(default)]
     pub grok: Vec<GrokRule>,
 }
 
-fn default_window_secs() -> u64 {
-    60
+fn default_max_templates() -> usize {
+    DrainConfig::default().max_clusters
 }
-fn default_allowed_lateness_secs() -> u64 {
-    10
-}
-fn default_top_templates() -> usize {
-    5
-}
-fn default_max_open_windows() -> usize {
-    10_000
+fn default_windows() -> Vec<WindowSpec> {
+    vec![WindowSpec::default()]
 }
 
 impl Default for EnrichConfig {
     fn default() -> Self {
         Self {
-            window_secs: default_window_secs(),
-            allowed_lateness_secs: default_allowed_lateness_secs(),
-            top_templates: default_top_templates(),
-            max_open_windows: default_max_open_windows(),
+            max_templates: default_max_templates(),
+            windows: default_windows(),
             grok: Vec::new(),
         }
     }
@@ -60,34 +48,7 @@ impl EnrichConfig {
     /// # Errors
     /// The list of problems, when there is at least one.
     pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut problems = Problems::new("enrich");
-        problems.require(
-            (1..=86_400).contains(&self.window_secs),
-            "window_secs",
-            || format!("{} must be between 1 and 86400", self.window_secs),
-        );
-        problems.require(
-            self.allowed_lateness_secs <= 86_400,
-            "allowed_lateness_secs",
-            || format!("{} exceeds 86400", self.allowed_lateness_secs),
-        );
-        problems.require(
-            self.top_templates > 0,
-            "top_templates",
-            || "must be at least 1",
-        );
-        problems.require(
-            self.max_open_windows > 0,
-            "max_open_windows",
-            || "must be at least 1",
-        );
-        let mut problems = problems.into_result().err().unwrap_or_default();
-        problems.extend(GrokRules::compile(&self.grok).err().unwrap_or_default());
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        self.compile().map(|_| ())
     }
 
     /// Validates the configuration and builds the stage.
@@ -95,25 +56,110 @@ impl EnrichConfig {
     /// # Errors
     /// Every problem [`EnrichConfig::validate`] finds.
     pub fn build(&self) -> Result<Enrich, Vec<String>> {
-        self.validate()?;
-        Ok(Enrich::new(self, GrokRules::compile(&self.grok)?))
+        let (grok, windows) = self.compile()?;
+        let miner = DrainConfig {
+            max_clusters: self.max_templates,
+            ..DrainConfig::default()
+        };
+        Ok(Enrich::new(miner, grok, windows))
+    }
+
+    /// Compiles grok rules and plans window queries, collecting every problem.
+    fn compile(&self) -> Result<(GrokRules, Vec<WindowOperator>), Vec<String>> {
+        let mut problems = Problems::new("enrich");
+        problems.require(
+            self.max_templates > 0,
+            "max_templates",
+            || "must be at least 1",
+        );
+        let mut problems = problems.into_result().err().unwrap_or_default();
+        let mut names = std::collections::BTreeSet::new();
+        let mut windows = Vec::new();
+        for (i, spec) in self.windows.iter().enumerate() {
+            let spec_problems = spec.problems(i);
+            if !names.insert(spec.name.as_str()) {
+                problems.push(format!(
+                    "enrich.windows[{i}].name: {:?} is used twice",
+                    spec.name
+                ));
+            }
+            if !spec_problems.is_empty() {
+                problems.extend(spec_problems);
+                continue;
+            }
+            match WindowOperator::new(spec.clone()) {
+                Ok(operator) => windows.push(operator),
+                Err(error) => problems.push(format!("enrich.windows[{i}].sql: {error}")),
+            }
+        }
+        let grok = GrokRules::compile(&self.grok);
+        if let Err(grok_problems) = &grok {
+            problems.extend(grok_problems.iter().cloned());
+        }
+        match grok {
+            Ok(grok) if problems.is_empty() => Ok((grok, windows)),
+            _ => Err(problems),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::windows::LatePolicy;
 
     #[test]
     fn defaults_and_validation() {
-        let config: EnrichConfig = toml::from_str("window_secs = 30").expect("parses");
-        assert_eq!((config.window_secs, config.allowed_lateness_secs), (30, 10));
-        let bad: EnrichConfig =
-            toml::from_str("window_secs = 0\ntop_templates = 0").expect("parses");
-        assert_eq!(bad.validate().expect_err("invalid").len(), 2);
+        let config: EnrichConfig = toml::from_str(
+            r#"
+            [[windows]]
+            name = "errors_5m"
+            size = "5m"
+            slide = "1m"
+            late_records = "update"
+            by_template = true
+            "#,
+        )
+        .expect("parses");
+        let spec = &config.windows[0];
+        assert_eq!(spec.slide_ns(), 60_000_000_000);
+        assert_eq!(spec.allowed_lateness.to_string(), "10s");
+        assert_eq!(spec.late_records, LatePolicy::Update);
+        assert!(config.validate().is_ok());
+        assert_eq!(EnrichConfig::default().windows.len(), 1);
+
+        let bad: EnrichConfig = toml::from_str(
+            r#"
+            max_templates = 0
+            [[windows]]
+            size = "1m"
+            slide = "7s"
+            [[windows]]
+            sql = "SELECT 1"
+            "#,
+        )
+        .expect("parses");
+        let problems = bad.validate().expect_err("invalid");
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems[0].starts_with("enrich.max_templates"));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("enrich.windows[0].slide"))
+        );
+        assert!(problems.iter().any(|p| p.contains("used twice")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("enrich.windows[1].sql"))
+        );
         assert!(
             toml::from_str::<EnrichConfig>("window = 3").is_err(),
             "unknown keys are refused"
+        );
+        assert!(
+            toml::from_str::<EnrichConfig>("[[windows]]\nsize = \"60\"").is_err(),
+            "durations need a unit"
         );
     }
 }

@@ -7,6 +7,8 @@
 //! threshold only have to separate message types.
 
 use crate::tokens::{WILDCARD, masked_tokens, merge_token};
+use schemas::id;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Miner settings. The defaults are used for every source.
@@ -20,6 +22,10 @@ pub struct DrainConfig {
     pub similarity_threshold: f64,
     /// Children per tree node; beyond it new tokens route to the `<*>` child. Default: 100.
     pub max_children: usize,
+    /// Most clusters kept; once reached, a message no cluster absorbs gets no cluster
+    /// ([`Match::cluster`] is `None`) and the caller falls back to per-message masking. Bounds memory
+    /// and snapshot size on sources that log unbounded variety. Default: 20000.
+    pub max_clusters: usize,
 }
 
 impl Default for DrainConfig {
@@ -28,13 +34,19 @@ impl Default for DrainConfig {
             depth: 4,
             similarity_threshold: 0.6,
             max_children: 100,
+            max_clusters: 20_000,
         }
     }
 }
 
 /// One template cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cluster {
+    /// Stable id: a hash of the template the cluster started with, so the same input gives the same ids
+    /// in every process, and a restored miner keeps them.
+    pub id: String,
+    /// The tree path the cluster was filed under (kept so a restored miner files it identically).
+    pub route: Vec<String>,
     /// Template tokens (`<*>` for variables).
     pub tokens: Vec<String>,
     /// Messages absorbed.
@@ -60,8 +72,9 @@ struct Node {
 /// The result of adding one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Match {
-    /// Index of the cluster (stable for the miner's lifetime).
-    pub cluster: usize,
+    /// Index of the cluster (stable for the miner's lifetime); `None` when no cluster absorbed the
+    /// message and the miner is full.
+    pub cluster: Option<usize>,
     /// Whether this message changed the cluster's template.
     pub changed: bool,
 }
@@ -107,6 +120,7 @@ impl Drain {
         let max_children = self.config.max_children;
         let threshold = self.config.similarity_threshold;
         let mut node = self.by_length.entry(tokens.len()).or_default();
+        let mut route = Vec::with_capacity(depth);
         for token in tokens.iter().take(depth) {
             let token = token.as_ref();
             let mut key = if is_variable_like(token) {
@@ -122,6 +136,7 @@ impl Drain {
                     node.children.insert(key.to_owned(), Node::default());
                 }
             }
+            route.push(key);
             node = node
                 .children
                 .get_mut(key)
@@ -150,24 +165,67 @@ impl Drain {
                     cluster.version += 1;
                 }
                 Match {
-                    cluster: i,
+                    cluster: Some(i),
                     changed,
                 }
             }
+            None if self.clusters.len() >= self.config.max_clusters => Match {
+                cluster: None,
+                changed: false,
+            },
             None => {
                 let index = self.clusters.len();
+                let tokens: Vec<String> = tokens.iter().map(|t| t.as_ref().to_owned()).collect();
                 self.clusters.push(Cluster {
-                    tokens: tokens.iter().map(|t| t.as_ref().to_owned()).collect(),
+                    id: id::stable_id("tpl", &[&tokens.join(" ")]),
+                    route: route.into_iter().map(str::to_owned).collect(),
+                    tokens,
                     size: 1,
                     version: 1,
                 });
                 node.clusters.push(index);
                 Match {
-                    cluster: index,
+                    cluster: Some(index),
                     changed: false,
                 }
             }
         }
+    }
+}
+
+/// A miner's clusters, as written to a checkpoint.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    clusters: Vec<Cluster>,
+}
+
+impl Drain {
+    /// Serialises every cluster (the tree is rebuilt from the clusters' routes).
+    ///
+    /// # Errors
+    /// Never in practice (clusters are plain strings and numbers).
+    pub fn snapshot(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(Snapshot {
+            clusters: self.clusters.clone(),
+        })
+    }
+
+    /// Replaces the clusters with a snapshot's and rebuilds the tree.
+    ///
+    /// # Errors
+    /// When the snapshot is not one [`Drain::snapshot`] wrote.
+    pub fn restore(&mut self, snapshot: serde_json::Value) -> Result<(), serde_json::Error> {
+        let Snapshot { clusters } = serde_json::from_value(snapshot)?;
+        self.by_length.clear();
+        for (index, cluster) in clusters.iter().enumerate() {
+            let mut node = self.by_length.entry(cluster.tokens.len()).or_default();
+            for key in &cluster.route {
+                node = node.children.entry(key.clone()).or_default();
+            }
+            node.clusters.push(index);
+        }
+        self.clusters = clusters;
+        Ok(())
     }
 }
 
@@ -207,7 +265,7 @@ mod tests {
         assert_eq!(a.cluster, b.cluster);
         let c = drain.add_message("Deleting block blk_3 file /mnt/hadoop/current/blk_3");
         assert_ne!(a.cluster, c.cluster);
-        let template = drain.clusters()[a.cluster].template();
+        let template = drain.clusters()[a.cluster.expect("clustered")].template();
         assert_eq!(template, "Receiving block <*> src: <*>:<*> dest: <*>:<*>");
     }
 
@@ -218,7 +276,7 @@ mod tests {
         let second = drain.add_message("session opened for user bob by web");
         assert_eq!(first.cluster, second.cluster);
         assert!(second.changed);
-        let cluster = &drain.clusters()[first.cluster];
+        let cluster = &drain.clusters()[first.cluster.expect("clustered")];
         assert_eq!(
             (cluster.template().as_str(), cluster.version, cluster.size),
             ("session opened for user <*> by web", 2, 2)
@@ -238,6 +296,47 @@ mod tests {
         }
         assert_eq!(drain.clusters().len(), 1);
         assert_eq!(drain.clusters()[0].size, 50);
+    }
+
+    #[test]
+    fn a_restored_miner_continues_with_the_same_ids_and_templates() {
+        let lines = [
+            "session opened for user alice by web",
+            "session opened for user bob by web",
+            "connection from 10.0.0.1 closed",
+            "disk /dev/sda1 is 93% full",
+        ];
+        let mut original = Drain::new(DrainConfig::default());
+        for line in &lines[..3] {
+            original.add_message(line);
+        }
+        let snapshot = original.snapshot().expect("snapshot");
+        let mut restored = Drain::new(DrainConfig::default());
+        restored.restore(snapshot).expect("restore");
+        assert_eq!(restored.clusters(), original.clusters());
+        for line in lines {
+            let a = original.add_message(line);
+            let b = restored.add_message(line);
+            assert_eq!(a, b, "{line}");
+        }
+        assert_eq!(restored.clusters(), original.clusters());
+        assert!(restored.restore(serde_json::json!({"x": 1})).is_err());
+    }
+
+    #[test]
+    fn a_full_miner_stops_creating_clusters() {
+        let mut drain = Drain::new(DrainConfig {
+            max_clusters: 1,
+            ..DrainConfig::default()
+        });
+        assert!(drain.add_message("first kind of message").cluster.is_some());
+        assert_eq!(
+            drain
+                .add_message("another thing entirely here, longer")
+                .cluster,
+            None
+        );
+        assert!(drain.add_message("first kind of message").cluster.is_some());
     }
 
     #[test]

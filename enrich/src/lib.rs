@@ -1,14 +1,16 @@
 //! # medic-enrich
 //!
 //! Turns normalised [`LogRecord`](schemas::LogRecord)s into [`ParsedRecord`](schemas::ParsedRecord)s
-//! (message template, template id, parameters) and aggregates them into event-time
+//! (message template, template id, version, parameters) and aggregates them into event-time
 //! [`WindowFeatures`](schemas::WindowFeatures).
 //!
 //! ```text
-//!  medic.logs.normalized ──► mask variables ──► template + params ──► medic.logs.parsed
+//!  medic.logs.normalized ──► grok fields ──► Drain miner (checkpointed) ──► medic.logs.parsed
 //!                                                     │
-//!                                                     └──► tumbling window per workload
-//!                                                           (closed by the watermark) ──► medic.windows
+//!                                                     └──► [[enrich.windows]]: SQL per micro-batch
+//!                                                          (DataFusion), state carried and
+//!                                                          checkpointed, closed by the watermark
+//!                                                          ──► medic.windows
 //! ```
 
 pub mod accuracy;
@@ -17,9 +19,10 @@ pub mod drain;
 pub mod grok_rules;
 pub mod log_format;
 mod mask;
+pub mod span;
 mod stage;
 pub mod tokens;
-mod window;
+pub mod windows;
 
 pub use config::EnrichConfig;
 pub use mask::{Masked, mask_message};

@@ -1,99 +1,243 @@
-//! [`Enrich`]: the enrich stage processor.
+//! [`Enrich`]: the enrich stage processor — grok fields, template mining, windows.
 
+use crate::drain::{Drain, DrainConfig};
 use crate::grok_rules::GrokRules;
-use crate::window::Windows;
-use crate::{EnrichConfig, mask_message};
-use schemas::clock::secs_to_ns;
+use crate::mask_message;
+use crate::tokens::{extract_params, mask_token};
+use crate::windows::{WindowInput, WindowOperator};
+use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
-    Emitter, LogRecord, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, decode_record, id,
+    Emitter, LogRecord, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, StageError, StageState,
+    decode_record, id,
 };
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-/// Mines templates and aggregates windows. Built by [`EnrichConfig::build`].
+/// Mines templates and aggregates windows. Built by [`EnrichConfig::build`](crate::EnrichConfig::build).
 pub struct Enrich {
-    windows: Windows,
+    miner: Drain,
     grok: GrokRules,
+    windows: Vec<WindowOperator>,
+    clock: Clock,
+    /// Window states a restored checkpoint had but could not be used (definition changed).
+    discarded_window_states: u64,
+}
+
+/// What an enrich checkpoint holds.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    miner: serde_json::Value,
+    /// Per window definition name: the definition's fingerprint and its state.
+    windows: BTreeMap<String, (String, serde_json::Value)>,
 }
 
 impl Enrich {
-    pub(crate) fn new(config: &EnrichConfig, grok: GrokRules) -> Self {
+    pub(crate) fn new(miner: DrainConfig, grok: GrokRules, windows: Vec<WindowOperator>) -> Self {
         Self {
-            windows: Windows::new(
-                secs_to_ns(config.window_secs),
-                secs_to_ns(config.allowed_lateness_secs),
-                config.top_templates,
-                config.max_open_windows,
-            ),
+            miner: Drain::new(miner),
             grok,
+            windows,
+            clock: wall_clock_ns,
+            discarded_window_states: 0,
         }
     }
 
-    /// Records that arrived after their window had closed (parsed, but not aggregated).
+    /// Replaces the wall clock (used only to notice a quiet stream), for tests and replays.
     #[must_use]
-    pub fn late_records(&self) -> u64 {
-        self.windows.late()
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Templates mined so far.
+    #[must_use]
+    pub fn templates(&self) -> usize {
+        self.miner.clusters().len()
+    }
+
+    /// Emits every open window (the end of a finite input, such as a replay).
+    pub fn flush(&mut self, out: &mut Emitter) {
+        for operator in &mut self.windows {
+            for features in operator.flush() {
+                // WindowFeatures holds only finite floats; encoding cannot fail.
+                let _ = out.emit(&features);
+            }
+        }
+    }
+
+    /// Grok fields, then the template: the miner's cluster, or per-message masking when it is full.
+    fn parse(&mut self, mut log: LogRecord, out: &mut Emitter) -> ParsedRecord {
+        if !self.grok.is_empty()
+            && let Some(fields) = self.grok.extract(&log.source.topic, &log.message)
+        {
+            log.attributes.extend(fields);
+        }
+        let tokens: Vec<&str> = log.message.split_whitespace().collect();
+        let matched = self
+            .miner
+            .add(tokens.iter().map(|t| mask_token(t)).collect());
+        let (template_id, template, template_version, params) = match matched.cluster {
+            Some(index) => {
+                let cluster = &self.miner.clusters()[index];
+                if cluster.size == 1 {
+                    out.count("enrich.template_new", 1);
+                } else if matched.changed {
+                    out.count("enrich.template_changed", 1);
+                }
+                let mut params = Vec::new();
+                for (template_token, token) in cluster.tokens.iter().zip(&tokens) {
+                    extract_params(template_token, token, &mut params);
+                }
+                (
+                    cluster.id.clone(),
+                    cluster.template(),
+                    cluster.version,
+                    params,
+                )
+            }
+            None => {
+                out.count("enrich.miner_full", 1);
+                let masked = mask_message(&log.message);
+                let id = id::stable_id("tpl", &[&masked.template]);
+                (id, masked.template, 1, masked.params)
+            }
+        };
+        ParsedRecord {
+            schema_version: SCHEMA_VERSION,
+            template_id,
+            template,
+            template_version,
+            params,
+            log,
+        }
+    }
+
+    fn fingerprint(operator: &WindowOperator) -> String {
+        let spec = operator.spec();
+        format!("{}/{}/{}", spec.size, spec.slide_ns(), spec.sql)
     }
 }
 
 impl Stage for Enrich {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
+        out.count(
+            "checkpoint.window_state_discarded",
+            std::mem::take(&mut self.discarded_window_states),
+        );
+        let mut parsed = Vec::with_capacity(batch.len());
         for input in batch {
-            let mut log: LogRecord = match decode_record(&input.payload) {
-                Ok(log) => log,
-                Err(error) => {
-                    out.reject(input, error);
-                    continue;
+            match decode_record::<LogRecord>(&input.payload) {
+                Ok(log) => {
+                    let record = self.parse(log, out);
+                    out.emit_or_reject(input, &record);
+                    parsed.push(record);
                 }
-            };
-            if !self.grok.is_empty()
-                && let Some(fields) = self.grok.extract(&log.source.topic, &log.message)
-            {
-                log.attributes.extend(fields);
+                Err(error) => out.reject(input, error),
             }
-            let masked = mask_message(&log.message);
-            let template_id = id::stable_id("tpl", &[&masked.template]);
-            if let Some(mut target) = log.target() {
-                // Windows aggregate per workload, not per pod.
-                target.pod = None;
-                target.node = None;
-                for features in self.windows.add(
-                    target,
-                    log.event_time_ns,
-                    log.severity,
-                    &template_id,
-                    &masked.template,
-                ) {
-                    out.emit_or_reject(input, &features);
+        }
+        let targets: Vec<_> = parsed
+            .iter()
+            .map(|p| {
+                p.log.target().map(|mut target| {
+                    // Windows aggregate per workload, not per pod.
+                    target.pod = None;
+                    target.node = None;
+                    target
+                })
+            })
+            .collect();
+        let inputs: Vec<WindowInput<'_>> = parsed
+            .iter()
+            .zip(&targets)
+            .filter_map(|(p, target)| {
+                Some(WindowInput {
+                    target: target.as_ref()?,
+                    event_time_ns: p.log.event_time_ns,
+                    severity: p.log.severity,
+                    template_id: &p.template_id,
+                    template: &p.template,
+                })
+            })
+            .collect();
+        let now = (self.clock)();
+        for operator in &mut self.windows {
+            match operator.add_batch(&inputs, now) {
+                Ok(output) => {
+                    out.count("windows.late_dropped", output.late_dropped);
+                    out.count("windows.late_updates", output.late_updates);
+                    for features in output.windows {
+                        let _ = out.emit(&features);
+                    }
                 }
+                Err(_) => out.count("windows.query_failed", 1),
             }
-            let parsed = ParsedRecord {
-                schema_version: SCHEMA_VERSION,
-                template_id,
-                template: masked.template,
-                template_version: 1,
-                params: masked.params,
-                log,
-            };
-            out.emit_or_reject(input, &parsed);
         }
     }
 
-    fn on_close(&mut self, out: &mut Emitter) {
-        for features in self.windows.close_all() {
-            // WindowFeatures holds only finite floats; encoding cannot fail.
-            let _ = out.emit(&features);
+    fn on_tick(&mut self, now_ns: i64, out: &mut Emitter) {
+        for operator in &mut self.windows {
+            for features in operator.on_idle(now_ns) {
+                let _ = out.emit(&features);
+            }
         }
+    }
+
+    fn state(&mut self) -> Option<&mut dyn StageState> {
+        Some(self)
+    }
+}
+
+impl StageState for Enrich {
+    fn snapshot(&self) -> Result<Vec<u8>, StageError> {
+        let internal = |e: serde_json::Error| StageError::internal(format!("enrich snapshot: {e}"));
+        let mut windows = BTreeMap::new();
+        for operator in &self.windows {
+            windows.insert(
+                operator.spec().name.clone(),
+                (
+                    Self::fingerprint(operator),
+                    operator.snapshot().map_err(internal)?,
+                ),
+            );
+        }
+        serde_json::to_vec(&Snapshot {
+            miner: self.miner.snapshot().map_err(internal)?,
+            windows,
+        })
+        .map_err(internal)
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), StageError> {
+        let bad = |e: serde_json::Error| StageError::schema(format!("enrich checkpoint: {e}"));
+        let Snapshot { miner, mut windows } = serde_json::from_slice(snapshot).map_err(bad)?;
+        self.miner.restore(miner).map_err(bad)?;
+        for operator in &mut self.windows {
+            match windows.remove(&operator.spec().name) {
+                Some((fingerprint, state)) if fingerprint == Self::fingerprint(operator) => {
+                    operator.restore(state).map_err(bad)?;
+                }
+                Some(_) => self.discarded_window_states += 1,
+                None => {}
+            }
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EnrichConfig;
     use schemas::{ErrorKind, LogSeverity, WindowFeatures, fixtures};
 
     fn log(message: &str, t_secs: i64) -> Vec<u8> {
         let mut record = fixtures::log_record(message, t_secs * 1_000_000_000);
         record.severity = LogSeverity::Error;
         serde_json::to_vec(&record).expect("encode")
+    }
+
+    fn input(offset: i64, payload: Vec<u8>) -> SourceRecord {
+        SourceRecord::new("medic.logs.normalized", 0, offset, payload)
     }
 
     #[test]
@@ -112,10 +256,7 @@ mod tests {
             "E0624 20:14:59.855669       1 reflector.go:47] watch failed",
             1,
         );
-        stage.process_batch(
-            &[SourceRecord::new("medic.logs.normalized", 0, 0, klog)],
-            &mut out,
-        );
+        stage.process_batch(&[input(0, klog)], &mut out);
         let parsed: Vec<ParsedRecord> = out.decode_all().expect("parsed");
         let attributes = &parsed[0].log.attributes;
         assert_eq!(
@@ -131,29 +272,82 @@ mod tests {
     }
 
     #[test]
-    fn same_template_same_id_and_windows_close() {
+    fn the_miner_names_templates_versions_them_and_extracts_params() {
         let mut stage = EnrichConfig::default().build().expect("valid");
         let batch = [
-            SourceRecord::new("medic.logs.normalized", 0, 0, log("retry 3 of 5", 1)),
-            SourceRecord::new("medic.logs.normalized", 0, 1, log("retry 4 of 5", 2)),
-            SourceRecord::new("medic.logs.normalized", 0, 2, b"garbage".to_vec()),
-            SourceRecord::new("medic.logs.normalized", 0, 3, log("retry 5 of 5", 200)),
+            input(0, log("session opened for user alice by web", 1)),
+            input(1, log("session opened for user bob by web", 2)),
+            input(2, b"garbage".to_vec()),
+            input(3, log("retry 5 of 5 to 10.0.0.1:8080", 3)),
         ];
         let mut out = Emitter::new();
         stage.process_batch(&batch, &mut out);
         let parsed: Vec<ParsedRecord> = out.decode_all().expect("parsed");
         assert_eq!(parsed.len(), 3);
-        assert!(parsed.iter().all(|p| p.template_id == parsed[0].template_id && p.template == "retry <*> of <*>"));
+        assert_eq!(parsed[0].template_id, parsed[1].template_id);
+        assert_eq!(parsed[0].template, "session opened for user alice by web");
+        assert_eq!(
+            (parsed[1].template.as_str(), parsed[1].template_version),
+            ("session opened for user <*> by web", 2)
+        );
+        assert_eq!(parsed[1].params, ["bob"]);
+        assert_eq!(parsed[2].template, "retry <*> of <*> to <*>:<*>");
+        assert_eq!(parsed[2].params, ["5", "5", "10.0.0.1", "8080"]);
         assert_eq!(out.rejections().len(), 1);
         assert_eq!(out.rejections()[0].error.kind, ErrorKind::Decode);
-        let windows: Vec<WindowFeatures> = out.decode_all().expect("windows");
+        assert_eq!(out.events().get("enrich.template_new"), Some(&2));
+        assert_eq!(out.events().get("enrich.template_changed"), Some(&1));
+    }
+
+    #[test]
+    fn a_restored_stage_gives_the_same_ids_and_windows() {
+        let lines: Vec<Vec<u8>> = (0..40)
+            .map(|i| {
+                let message = match i % 3 {
+                    0 => format!("GET /api/orders/{i} took {i}ms"),
+                    1 => format!("user u{i} logged in from 10.0.0.{i}"),
+                    _ => format!("cache miss for key k{i}"),
+                };
+                log(&message, i * 5)
+            })
+            .collect();
+        let inputs: Vec<SourceRecord> = lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, payload)| input(i as i64, payload))
+            .collect();
+        let run = |stage: &mut Enrich, batch: &[SourceRecord]| {
+            let mut out = Emitter::new();
+            stage.process_batch(batch, &mut out);
+            let parsed: Vec<ParsedRecord> = out.decode_all().expect("parsed");
+            let windows: Vec<WindowFeatures> = out.decode_all().expect("windows");
+            (
+                parsed
+                    .into_iter()
+                    .map(|p| (p.template_id, p.template_version))
+                    .collect::<Vec<_>>(),
+                windows,
+            )
+        };
+        let mut uninterrupted = EnrichConfig::default().build().expect("valid");
+        let (ids_a1, windows_a1) = run(&mut uninterrupted, &inputs[..20]);
+        let (ids_a2, windows_a2) = run(&mut uninterrupted, &inputs[20..]);
+
+        let mut first = EnrichConfig::default().build().expect("valid");
+        let (ids_b1, windows_b1) = run(&mut first, &inputs[..20]);
+        let snapshot = first.snapshot().expect("snapshot");
+        drop(first);
+        let mut restarted = EnrichConfig::default().build().expect("valid");
+        restarted.restore(&snapshot).expect("restores");
+        let (ids_b2, windows_b2) = run(&mut restarted, &inputs[20..]);
+
+        assert_eq!((ids_a1, windows_a1), (ids_b1, windows_b1));
         assert_eq!(
-            windows.len(),
-            1,
-            "the first minute closed when event time reached 200 s"
+            ids_a2, ids_b2,
+            "template ids and versions survive the restart"
         );
-        assert_eq!((windows[0].record_count, windows[0].error_count), (2, 2));
-        assert_eq!(windows[0].target.name, "web");
-        assert_eq!(windows[0].target.pod, None);
+        assert_eq!(windows_a2, windows_b2, "open windows survive the restart");
+        assert!(!windows_a2.is_empty());
+        assert!(restarted.restore(b"{}").is_err());
     }
 }

@@ -110,6 +110,30 @@ pub fn merge_token(template: &str, token: &str) -> String {
     out
 }
 
+/// Appends to `params` the values of `token` that stand where `template` (the cluster's token at the
+/// same position) has `<*>`: the whole token for a bare `<*>`, the matching pieces when both share their
+/// punctuation (`<*>:<*>` against `10.0.0.1:8080` gives `10.0.0.1`, `8080`).
+pub fn extract_params(template: &str, token: &str, params: &mut Vec<String>) {
+    if template == token || !template.contains(WILDCARD) {
+        return;
+    }
+    if template == WILDCARD {
+        params.push(token.to_owned());
+        return;
+    }
+    let (template_pieces, template_delimiters) = pieces(template);
+    let (token_pieces, token_delimiters) = pieces(token);
+    if template_delimiters != token_delimiters {
+        params.push(token.to_owned());
+        return;
+    }
+    for (t, m) in template_pieces.iter().zip(&token_pieces) {
+        if *t == WILDCARD {
+            params.push((*m).to_owned());
+        }
+    }
+}
+
 /// Splits a message at whitespace and masks every token.
 #[must_use]
 pub fn masked_tokens(message: &str) -> Vec<Cow<'_, str>> {
@@ -129,6 +153,17 @@ mod tests {
         assert_eq!(merge_token("size=<*>,", "count=<*>,"), "<*>=<*>,");
         assert_eq!(merge_token("alice", "bob"), "<*>");
         assert_eq!(merge_token("a:b", "a=b"), "<*>");
+    }
+
+    #[test]
+    fn extracts_the_values_under_wildcards() {
+        let mut params = Vec::new();
+        extract_params("<*>:<*>", "10.0.0.1:8080", &mut params);
+        extract_params("<*>", "alice", &mut params);
+        extract_params("size=<*>,", "size=1024,", &mut params);
+        extract_params("block", "block", &mut params);
+        extract_params("<*>=<*>", "a:b", &mut params);
+        assert_eq!(params, ["10.0.0.1", "8080", "alice", "1024", "a:b"]);
     }
 
     #[test]

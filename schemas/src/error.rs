@@ -110,6 +110,11 @@ impl StageError {
     pub fn invalid(reason: impl Into<String>) -> Self {
         Self::new(ErrorKind::Invalid, reason)
     }
+
+    /// A [`ErrorKind::Internal`] error: a bug in medic.
+    pub fn internal(reason: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, reason)
+    }
 }
 
 #[cfg(test)]

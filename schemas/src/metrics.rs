@@ -21,3 +21,7 @@ pub const PRODUCE_RETRIES_TOTAL: &str = "medic_produce_retries_total";
 /// Stage-specific events (redactions by rule, rejections by reason, dropped control messages).
 /// Labels: `stage`, `event`.
 pub const STAGE_EVENTS_TOTAL: &str = "medic_stage_events_total";
+/// Checkpoints a stateful stage wrote (offsets are committed with each). Labels: `stage`.
+pub const CHECKPOINTS_TOTAL: &str = "medic_checkpoints_total";
+/// Size of the latest checkpoint written, compressed. Labels: `stage`.
+pub const CHECKPOINT_BYTES: &str = "medic_checkpoint_bytes";

@@ -186,15 +186,37 @@ impl Emitter {
     }
 }
 
+/// State a stage carries from batch to batch (a template miner, open windows) that must survive a
+/// restart. The runner snapshots it on commit and restores the latest snapshot at start.
+pub trait StageState {
+    /// Serialises the whole state.
+    ///
+    /// # Errors
+    /// When the state cannot be serialised (an internal error: the runner stops without committing).
+    fn snapshot(&self) -> Result<Vec<u8>, StageError>;
+
+    /// Replaces the state with `snapshot`, taken by [`StageState::snapshot`] (possibly by an earlier
+    /// process or version).
+    ///
+    /// # Errors
+    /// When the snapshot cannot be read; the runner refuses to start rather than lose state silently.
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), StageError>;
+}
+
 /// A stage of the pipeline: a pure processor over batches of input records, with no Kafka inside.
 ///
 /// Implement [`Stage::process_batch`]; the hooks default to doing nothing. The runner calls them in this
-/// order: `process_batch`/`on_tick` (any number of times) → `on_close` once at shutdown.
+/// order: [`Stage::state`] restore (once, when a checkpoint exists) → `process_batch`/`on_tick` (any
+/// number of times) → `on_close` once at shutdown.
 ///
 /// # Guarantees the runner gives
 /// Batches arrive in offset order per partition. Everything emitted for a batch is durably produced before
 /// that batch's offsets are committed; a crash before that re-delivers the batch (at-least-once), so
 /// stages derive ids from their input, never from a counter or the clock.
+///
+/// A stage with [`Stage::state`] is checkpointed: the runner commits offsets only together with a
+/// snapshot of the state that covers them, and after a restart skips records the restored state already
+/// includes, so the state counts each input once while outputs stay at-least-once.
 pub trait Stage: Send {
     /// Processes one batch: for each input, emit outputs, reject it, or drop it.
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter);
@@ -205,4 +227,9 @@ pub trait Stage: Send {
 
     /// Called at shutdown, after the last batch: emit whatever is still buffered. Default: nothing.
     fn on_close(&mut self, _out: &mut Emitter) {}
+
+    /// The state to checkpoint, for stateful stages. Default: none (the stage is stateless).
+    fn state(&mut self) -> Option<&mut dyn StageState> {
+        None
+    }
 }

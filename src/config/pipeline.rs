@@ -124,6 +124,10 @@ pub struct TopicsConfig {
     /// Dead letters: rejected input with the reason in headers. Default: `medic.dlq`.
     #[serde(default = "default_dlq")]
     pub dlq: String,
+    /// Snapshots of stateful stages (template miner, open windows), one partition, compacted, keyed by
+    /// stage instance. Default: `medic.checkpoints`.
+    #[serde(default = "default_checkpoints")]
+    pub checkpoints: String,
 }
 
 fn default_normalized() -> String {
@@ -150,6 +154,9 @@ fn default_results() -> String {
 fn default_dlq() -> String {
     "medic.dlq".to_owned()
 }
+fn default_checkpoints() -> String {
+    "medic.checkpoints".to_owned()
+}
 
 impl Default for TopicsConfig {
     fn default() -> Self {
@@ -162,6 +169,7 @@ impl Default for TopicsConfig {
             actions: default_actions(),
             results: default_results(),
             dlq: default_dlq(),
+            checkpoints: default_checkpoints(),
         }
     }
 }
@@ -183,7 +191,7 @@ impl TopicsConfig {
 
     /// Every internal topic with its key name (for validation and creation).
     #[must_use]
-    pub fn named(&self) -> [(&'static str, &str); 8] {
+    pub fn named(&self) -> [(&'static str, &str); 9] {
         [
             ("normalized", &self.normalized),
             ("parsed", &self.parsed),
@@ -193,6 +201,7 @@ impl TopicsConfig {
             ("actions", &self.actions),
             ("results", &self.results),
             ("dlq", &self.dlq),
+            ("checkpoints", &self.checkpoints),
         ]
     }
 }
@@ -217,6 +226,16 @@ pub struct RunnerConfig {
     /// so a restart re-reads it). Default: 3.
     #[serde(default = "default_produce_retries")]
     pub produce_retries: u32,
+    /// How often a stateful stage (enrich) snapshots its state to the checkpoint topic, in ms; its offsets
+    /// are committed together with each snapshot, so this also bounds what a crash re-reads.
+    /// Default: 5000.
+    #[serde(default = "default_checkpoint_interval_ms")]
+    pub checkpoint_interval_ms: u64,
+    /// Names this process's stage instances in the checkpoint key (`medic-<stage>/<instance>`): give
+    /// each replica of a stateful stage its own, stable name (a StatefulSet pod name). Default: none
+    /// (one instance per stage).
+    #[serde(default)]
+    pub instance: Option<String>,
 }
 
 fn default_batch_max_records() -> usize {
@@ -234,6 +253,9 @@ fn default_produce_timeout_ms() -> u64 {
 fn default_produce_retries() -> u32 {
     3
 }
+fn default_checkpoint_interval_ms() -> u64 {
+    5_000
+}
 
 impl Default for RunnerConfig {
     fn default() -> Self {
@@ -243,6 +265,8 @@ impl Default for RunnerConfig {
             tick_interval_ms: default_tick_interval_ms(),
             produce_timeout_ms: default_produce_timeout_ms(),
             produce_retries: default_produce_retries(),
+            checkpoint_interval_ms: default_checkpoint_interval_ms(),
+            instance: None,
         }
     }
 }
@@ -346,6 +370,19 @@ impl PipelineConfig {
             problems.push(format!(
                 "runner.tick_interval_ms: {} must be between 10 and 60000",
                 runner.tick_interval_ms
+            ));
+        }
+        if !(100..=600_000).contains(&runner.checkpoint_interval_ms) {
+            problems.push(format!(
+                "runner.checkpoint_interval_ms: {} must be between 100 and 600000",
+                runner.checkpoint_interval_ms
+            ));
+        }
+        if let Some(instance) = &runner.instance
+            && (instance.is_empty() || instance.contains('/'))
+        {
+            problems.push(format!(
+                "runner.instance: {instance:?} must be a non-empty name without '/'"
             ));
         }
         if runner.produce_timeout_ms < 1_000 {

@@ -1,12 +1,14 @@
 //! The generic Kafka stage runner: consume a batch, let the stage process it, produce every output and
 //! dead letter, wait for the broker's acknowledgements, and only then commit the batch's offsets.
 
+mod checkpoint;
 mod client;
 mod dlq;
 mod offsets;
 mod runner;
 mod topics;
 
+pub use checkpoint::{Checkpoint, CheckpointError, OFFSETS_HEADER, checkpoint_key, load_latest};
 pub use client::{consumer_config, producer_config};
 pub use dlq::{DLQ_HEADERS, dlq_headers};
 pub use offsets::next_offsets;

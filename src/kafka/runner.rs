@@ -14,9 +14,15 @@
 //! by the broker. When a delivery still fails after `produce_retries` rounds, the runner stops without
 //! committing: the batch is read again after a restart (at-least-once; downstream ids are derived from
 //! the input, so duplicates are recognisable).
+//!
+//! A stateful stage ([`Stage::state`]) is checkpointed (see [`crate::kafka::load_latest`]): at start the
+//! runner restores the latest snapshot and skips the records it already covers; afterwards offsets are
+//! committed only every `checkpoint_interval_ms`, each time right after a snapshot covering them is
+//! acknowledged on the checkpoint topic.
 
 use crate::config::{PipelineConfig, RunnerConfig, TopicsConfig};
 use crate::health::Health;
+use crate::kafka::checkpoint::{Checkpoint, Offsets, checkpoint_key, load_latest};
 use crate::kafka::{consumer_config, dlq_headers, next_offsets};
 use crate::metrics::{Metrics, StageMetrics};
 use crate::stages::StageName;
@@ -60,6 +66,14 @@ pub enum RunnerError {
         #[source]
         source: KafkaError,
     },
+    /// The stage's checkpoint could not be read or restored; the stage does not start without it.
+    #[error("stage {stage}: checkpoint: {reason}")]
+    Checkpoint {
+        /// The stage.
+        stage: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
     /// The stage's configuration is invalid.
     #[error("stage {stage}: invalid configuration: {}", problems.join("; "))]
     Config {
@@ -97,7 +111,7 @@ fn to_source(message: &BorrowedMessage<'_>) -> SourceRecord {
     }
 }
 
-fn partition_list(offsets: &BTreeMap<(String, i32), i64>) -> TopicPartitionList {
+fn partition_list(offsets: &Offsets) -> TopicPartitionList {
     let mut list = TopicPartitionList::new();
     for ((topic, partition), next) in offsets {
         // Adding a partition with a concrete offset to a fresh list cannot fail.
@@ -115,6 +129,21 @@ pub struct StageRunner {
     runner: RunnerConfig,
     sink: Sink,
     health: Arc<Health>,
+    kafka: crate::config::KafkaConfig,
+    offsets: OffsetBook,
+}
+
+/// Where the runner stands per input partition.
+#[derive(Default)]
+struct OffsetBook {
+    /// Offsets acknowledged downstream and committed (or covered by the last checkpoint).
+    committed: Offsets,
+    /// Offsets whose outputs are delivered but which are not committed yet (stateful stages).
+    pending: Offsets,
+    /// Records below these offsets are already in the restored state: skipped once.
+    skip_below: Offsets,
+    /// When the last checkpoint was taken.
+    last_checkpoint: Option<Instant>,
 }
 
 /// Where a stage's outputs go: the shared producer, the topic map and the stage's metrics. Kept apart
@@ -165,7 +194,108 @@ impl StageRunner {
                 metrics: metrics.stage(name.as_str()),
             },
             health,
+            kafka: config.kafka.clone(),
+            offsets: OffsetBook::default(),
         })
+    }
+
+    fn checkpoint_key(&self) -> String {
+        checkpoint_key(&self.name.group_id(), self.runner.instance.as_deref())
+    }
+
+    /// Restores the stage's latest checkpoint, if the stage is stateful and one exists.
+    async fn restore(&mut self) -> Result<(), RunnerError> {
+        let stage = self.name.as_str();
+        if self.stage.state().is_none() {
+            return Ok(());
+        }
+        let kafka = self.kafka.clone();
+        let topic = self.sink.topics.checkpoints.clone();
+        let key = self.checkpoint_key();
+        let loaded = tokio::task::spawn_blocking(move || {
+            load_latest(&kafka, &topic, &key, Duration::from_secs(30))
+        })
+        .await
+        .map_err(|e| RunnerError::Checkpoint {
+            stage,
+            reason: e.to_string(),
+        })?
+        .map_err(|e| RunnerError::Checkpoint {
+            stage,
+            reason: e.to_string(),
+        })?;
+        let Some(checkpoint) = loaded else {
+            tracing::info!(key = %self.checkpoint_key(), "no checkpoint: starting with empty state");
+            return Ok(());
+        };
+        if let Some(state) = self.stage.state() {
+            state
+                .restore(&checkpoint.state)
+                .map_err(|e| RunnerError::Checkpoint {
+                    stage,
+                    reason: format!("restoring the snapshot failed: {e}"),
+                })?;
+        }
+        tracing::info!(
+            key = %self.checkpoint_key(),
+            bytes = checkpoint.state.len(),
+            partitions = checkpoint.offsets.len(),
+            "state restored from checkpoint"
+        );
+        self.offsets.skip_below.clone_from(&checkpoint.offsets);
+        self.offsets.committed = checkpoint.offsets;
+        self.offsets.last_checkpoint = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Commits the pending offsets: at once for a stateless stage; for a stateful one only when the
+    /// checkpoint interval has passed (or `force`), right after a snapshot covering them is acknowledged.
+    async fn commit_pending(&mut self, force: bool) -> Result<(), RunnerError> {
+        if self.offsets.pending.is_empty() {
+            return Ok(());
+        }
+        let mode = if force {
+            CommitMode::Sync
+        } else {
+            CommitMode::Async
+        };
+        let stateful = self.stage.state().is_some();
+        if stateful {
+            let due = self.offsets.last_checkpoint.is_none_or(|last| {
+                last.elapsed() >= Duration::from_millis(self.runner.checkpoint_interval_ms)
+            });
+            if !force && !due {
+                return Ok(());
+            }
+            let mut covered = self.offsets.committed.clone();
+            covered.extend(self.offsets.pending.clone());
+            let state = match self.stage.state().map(|s| s.snapshot()) {
+                Some(Ok(state)) => state,
+                Some(Err(e)) => {
+                    return Err(RunnerError::Checkpoint {
+                        stage: self.name.as_str(),
+                        reason: format!("snapshot failed: {e}"),
+                    });
+                }
+                None => Vec::new(),
+            };
+            let checkpoint = Checkpoint {
+                offsets: covered,
+                state,
+            };
+            self.sink
+                .deliver_checkpoint(&self.checkpoint_key(), &checkpoint)
+                .await?;
+            self.offsets.last_checkpoint = Some(Instant::now());
+        }
+        let pending = std::mem::take(&mut self.offsets.pending);
+        let result = self.consumer.commit(&partition_list(&pending), mode);
+        self.offsets.committed.extend(pending);
+        if let Err(error) = result {
+            self.sink.metrics.commit_errors.inc();
+            tracing::warn!(error = %error, "commit failed; the batch may be re-read after a restart");
+        }
+        Ok(())
     }
 
     /// Runs until `shutdown` is cancelled, then drains and commits.
@@ -176,6 +306,7 @@ impl StageRunner {
     #[tracing::instrument(name = "stage", skip_all, fields(stage = self.name.as_str()))]
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), RunnerError> {
         let stage = self.name.as_str();
+        self.restore().await?;
         let topics: Vec<&str> = self.input_topics.iter().map(String::as_str).collect();
         self.consumer
             .subscribe(&topics)
@@ -184,7 +315,6 @@ impl StageRunner {
         self.health.set_ready(stage, true);
         let mut tick = tokio::time::interval(Duration::from_millis(self.runner.tick_interval_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut committed = BTreeMap::new();
         loop {
             self.health.beat(stage);
             let next = tokio::select! {
@@ -200,6 +330,7 @@ impl StageRunner {
                     self.stage
                         .on_tick(schemas::clock::wall_clock_ns(), &mut out);
                     self.sink.deliver(out).await?;
+                    self.commit_pending(false).await?;
                 }
                 Next::Record(Err(error)) => {
                     tracing::warn!(error = %error, "consumer error; retrying");
@@ -207,7 +338,7 @@ impl StageRunner {
                 }
                 Next::Record(Ok(first)) => {
                     let batch = self.fill_batch(first).await;
-                    self.handle_batch(&batch, &mut committed).await?;
+                    self.handle_batch(&batch).await?;
                 }
             }
         }
@@ -216,14 +347,7 @@ impl StageRunner {
         let mut out = Emitter::new();
         self.stage.on_close(&mut out);
         self.sink.deliver(out).await?;
-        if !committed.is_empty()
-            && let Err(error) = self
-                .consumer
-                .commit(&partition_list(&committed), CommitMode::Sync)
-        {
-            self.sink.metrics.commit_errors.inc();
-            tracing::warn!(error = %error, "final commit failed; the last batch will be re-read");
-        }
+        self.commit_pending(true).await?;
         tracing::info!("stage stopped");
         Ok(())
     }
@@ -246,26 +370,25 @@ impl StageRunner {
         batch
     }
 
-    async fn handle_batch(
-        &mut self,
-        batch: &[SourceRecord],
-        committed: &mut BTreeMap<(String, i32), i64>,
-    ) -> Result<(), RunnerError> {
+    async fn handle_batch(&mut self, batch: &[SourceRecord]) -> Result<(), RunnerError> {
         let started = Instant::now();
         self.sink.metrics.records_in.inc_by(batch.len() as u64);
         let mut out = Emitter::new();
-        self.stage.process_batch(batch, &mut out);
-        self.sink.deliver(out).await?;
-
-        let offsets = next_offsets(batch);
-        let result = self
-            .consumer
-            .commit(&partition_list(&offsets), CommitMode::Async);
-        committed.extend(offsets);
-        if let Err(error) = result {
-            self.sink.metrics.commit_errors.inc();
-            tracing::warn!(error = %error, "commit failed; the batch may be re-read after a restart");
+        if self.offsets.skip_below.is_empty() {
+            self.stage.process_batch(batch, &mut out);
+        } else {
+            let fresh = self.offsets.not_yet_in_state(batch);
+            if fresh.len() < batch.len() {
+                tracing::info!(
+                    skipped = batch.len() - fresh.len(),
+                    "records already in the restored state skipped"
+                );
+            }
+            self.stage.process_batch(&fresh, &mut out);
         }
+        self.sink.deliver(out).await?;
+        self.offsets.pending.extend(next_offsets(batch));
+        self.commit_pending(false).await?;
         self.sink.metrics.batches.inc();
         self.sink
             .metrics
@@ -275,7 +398,75 @@ impl StageRunner {
     }
 }
 
+impl OffsetBook {
+    /// The records of `batch` the restored state does not include yet; forgets each skip bound once
+    /// its partition has moved past it.
+    fn not_yet_in_state(&mut self, batch: &[SourceRecord]) -> Vec<SourceRecord> {
+        let fresh: Vec<SourceRecord> = batch
+            .iter()
+            .filter(|r| {
+                let c = &r.coordinates;
+                self.skip_below
+                    .get(&(c.topic.clone(), c.partition))
+                    .is_none_or(|&below| c.offset >= below)
+            })
+            .cloned()
+            .collect();
+        for ((topic, partition), next) in next_offsets(batch) {
+            if self
+                .skip_below
+                .get(&(topic.clone(), partition))
+                .is_some_and(|&below| next >= below)
+            {
+                self.skip_below.remove(&(topic, partition));
+            }
+        }
+        fresh
+    }
+}
+
 impl Sink {
+    /// Produces a checkpoint keyed by `key` and waits for its acknowledgement (with the usual retries).
+    async fn deliver_checkpoint(
+        &self,
+        key: &str,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), RunnerError> {
+        let (payload, headers) = checkpoint.encode().map_err(|e| RunnerError::Checkpoint {
+            stage: self.stage,
+            reason: format!("cannot encode the snapshot: {e}"),
+        })?;
+        let record = Outgoing {
+            topic: &self.topics.checkpoints,
+            key: Some(key.as_bytes()),
+            payload: &payload,
+            headers: Some(headers),
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.send(&record).await {
+                Ok(()) => {
+                    self.metrics.checkpoints.inc();
+                    self.metrics.checkpoint_bytes.set(payload.len() as i64);
+                    return Ok(());
+                }
+                Err(source) if attempt > self.produce_retries => {
+                    return Err(RunnerError::Delivery {
+                        stage: self.stage,
+                        failed: 1,
+                        attempts: attempt,
+                        source,
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, attempt, "checkpoint delivery failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                }
+            }
+        }
+    }
+
     /// Produces everything in `out` and waits for every acknowledgement, retrying failed records.
     async fn deliver(&self, mut out: Emitter) -> Result<(), RunnerError> {
         let stage = self.stage;

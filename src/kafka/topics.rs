@@ -27,11 +27,13 @@ pub async fn ensure_topics(config: &PipelineConfig) -> Result<(), KafkaError> {
     let new_topics: Vec<NewTopic<'_>> = names
         .iter()
         .map(|name| {
-            NewTopic::new(
-                name,
-                config.kafka.partitions,
-                TopicReplication::Fixed(config.kafka.replication_factor),
-            )
+            let replication = TopicReplication::Fixed(config.kafka.replication_factor);
+            if *name == config.topics.checkpoints {
+                // One partition keeps the latest snapshot per key easy to find; compaction keeps only it.
+                NewTopic::new(name, 1, replication).set("cleanup.policy", "compact")
+            } else {
+                NewTopic::new(name, config.kafka.partitions, replication)
+            }
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));

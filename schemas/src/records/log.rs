@@ -117,6 +117,43 @@ pub enum LogSeverity {
 }
 
 impl LogSeverity {
+    /// Every severity, least severe first.
+    pub const ALL: [LogSeverity; 10] = [
+        LogSeverity::Unspecified,
+        LogSeverity::Trace,
+        LogSeverity::Debug,
+        LogSeverity::Info,
+        LogSeverity::Notice,
+        LogSeverity::Warning,
+        LogSeverity::Error,
+        LogSeverity::Critical,
+        LogSeverity::Alert,
+        LogSeverity::Emergency,
+    ];
+
+    /// The wire name (`info`, `warning`, …).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogSeverity::Unspecified => "unspecified",
+            LogSeverity::Trace => "trace",
+            LogSeverity::Debug => "debug",
+            LogSeverity::Info => "info",
+            LogSeverity::Notice => "notice",
+            LogSeverity::Warning => "warning",
+            LogSeverity::Error => "error",
+            LogSeverity::Critical => "critical",
+            LogSeverity::Alert => "alert",
+            LogSeverity::Emergency => "emergency",
+        }
+    }
+
+    /// The severity with wire name `name`, if any.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// Whether this severity is `error` or worse.
     #[must_use]
     pub fn is_error(self) -> bool {
@@ -182,4 +219,18 @@ pub struct SourceCoordinates {
     pub partition: i32,
     /// Offset within the partition.
     pub offset: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_names_match_the_wire_format() {
+        for severity in LogSeverity::ALL {
+            let wire = serde_json::to_string(&severity).expect("encodes");
+            assert_eq!(wire, format!("\"{}\"", severity.as_str()));
+            assert_eq!(LogSeverity::from_name(severity.as_str()), Some(severity));
+        }
+    }
 }

@@ -42,6 +42,21 @@ impl ObjectKind {
             _ => ObjectKind::Other,
         }
     }
+
+    /// The Kubernetes kind name (`Deployment`, …; `Other` for anything else).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Deployment => "Deployment",
+            ObjectKind::StatefulSet => "StatefulSet",
+            ObjectKind::DaemonSet => "DaemonSet",
+            ObjectKind::ReplicaSet => "ReplicaSet",
+            ObjectKind::Job => "Job",
+            ObjectKind::Pod => "Pod",
+            ObjectKind::Node => "Node",
+            ObjectKind::Other => "Other",
+        }
+    }
 }
 
 /// The object a diagnosis or action is about.

@@ -1,0 +1,383 @@
+//! Event-time windows over parsed records, computed by DataFusion per micro-batch.
+//!
+//! ```text
+//!  micro-batch of records ─► one row per (record, window it falls in) ─► Arrow RecordBatch `records`
+//!     ─► the definition's SQL (DataFusion) ─► partial counts per window × workload × template × severity
+//!     ─► merged into the open windows (state carried across batches, checkpointed)
+//!     ─► watermark = newest event time − allowed lateness ─► windows ending at or before it are emitted
+//! ```
+//!
+//! A record whose window has already closed is late: with `late_records = "drop"` it is counted
+//! (`enrich.late_dropped`); with `"update"` the closed window (kept for `late_retention`) absorbs it and
+//! is emitted again with `revision` + 1. The watermark moves once per micro-batch, after the batch is
+//! merged, and windows close in (end, workload) order, so as long as records are no later than the
+//! allowed lateness the output does not depend on their order or on how they are split into batches.
+
+mod query;
+mod spec;
+mod state;
+
+pub use query::{PartialCount, QueryError, WindowQuery, WindowRow};
+pub use spec::{DEFAULT_SQL, LatePolicy, PARTIAL_COLUMNS, WindowSpec};
+
+use schemas::{LogSeverity, Target, WindowFeatures};
+use state::{Merged, Shape, WindowState, target_of};
+use std::collections::BTreeSet;
+
+/// One parsed record, as the window operator sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowInput<'a> {
+    /// The workload (pod and node already removed).
+    pub target: &'a Target,
+    /// Event time, ns.
+    pub event_time_ns: i64,
+    /// Severity.
+    pub severity: LogSeverity,
+    /// Template id.
+    pub template_id: &'a str,
+    /// Template text.
+    pub template: &'a str,
+}
+
+/// What one micro-batch produced.
+#[derive(Debug, Default)]
+pub struct WindowOutput {
+    /// Windows closed (or corrected) by this batch, in end order.
+    pub windows: Vec<WindowFeatures>,
+    /// Record contributions dropped because their window had closed.
+    pub late_dropped: u64,
+    /// Record contributions added to already emitted windows (`update` policy).
+    pub late_updates: u64,
+}
+
+/// One window definition: its planned query and its state.
+#[derive(Debug)]
+pub struct WindowOperator {
+    spec: WindowSpec,
+    shape: Shape,
+    query: WindowQuery,
+    state: WindowState,
+    /// Wall-clock time (ns) of the last record, for idle advancement.
+    last_input_wall_ns: Option<i64>,
+}
+
+impl WindowOperator {
+    /// Plans the definition's query.
+    ///
+    /// # Errors
+    /// When the SQL does not plan or lacks the required columns.
+    pub fn new(spec: WindowSpec) -> Result<Self, QueryError> {
+        let query = WindowQuery::plan(&spec.sql)?;
+        let shape = Shape {
+            name: spec.name.clone(),
+            size_ns: spec.size.as_nanos(),
+            slide_ns: spec.slide_ns(),
+            top_templates: spec.top_templates,
+            by_template: spec.by_template,
+        };
+        Ok(Self {
+            spec,
+            shape,
+            query,
+            state: WindowState::default(),
+            last_input_wall_ns: None,
+        })
+    }
+
+    /// The definition.
+    #[must_use]
+    pub fn spec(&self) -> &WindowSpec {
+        &self.spec
+    }
+
+    /// Newest event time seen − allowed lateness (`i64::MIN` before any record).
+    #[must_use]
+    pub fn watermark(&self) -> i64 {
+        self.state.max_event_time_ns.map_or(i64::MIN, |t| {
+            t.saturating_sub(self.spec.allowed_lateness.as_nanos())
+        })
+    }
+
+    /// Open windows (workloads × windows in flight).
+    #[must_use]
+    pub fn open_windows(&self) -> usize {
+        self.state.open.len()
+    }
+
+    /// Adds one micro-batch (any order) read at wall-clock time `now_ns`; returns the windows it closes.
+    ///
+    /// # Errors
+    /// When DataFusion fails to execute the query; the state is unchanged then.
+    pub fn add_batch(
+        &mut self,
+        inputs: &[WindowInput<'_>],
+        now_ns: i64,
+    ) -> Result<WindowOutput, QueryError> {
+        let mut output = WindowOutput::default();
+        if inputs.is_empty() {
+            return Ok(output);
+        }
+        let watermark = self.watermark();
+        let retention = self.spec.retention_ns();
+        let (size, slide) = (self.shape.size_ns, self.shape.slide_ns);
+        let mut rows =
+            Vec::with_capacity(inputs.len() * usize::try_from(size / slide).unwrap_or(1));
+        let kinds: Vec<&'static str> = inputs.iter().map(|i| i.target.kind.as_str()).collect();
+        for (input, kind) in inputs.iter().zip(&kinds) {
+            let t = input.event_time_ns;
+            // Windows [start, start + size) containing t: starts are multiples of `slide`.
+            let last_start = t.div_euclid(slide) * slide;
+            let mut start = last_start;
+            while start > t.saturating_sub(size) {
+                let end = start.saturating_add(size);
+                if end.saturating_add(retention) <= watermark {
+                    output.late_dropped += 1;
+                } else {
+                    rows.push(WindowRow {
+                        window_start: start,
+                        window_end: end,
+                        event_time_ns: t,
+                        cluster: input.target.cluster.as_deref(),
+                        namespace: input.target.namespace.as_deref(),
+                        kind,
+                        name: &input.target.name,
+                        template_id: input.template_id,
+                        template: input.template,
+                        severity: input.severity.as_str(),
+                    });
+                }
+                start -= slide;
+            }
+        }
+        let partials = self.query.run(&rows)?;
+        let mut corrected = BTreeSet::new();
+        for partial in &partials {
+            match self.state.merge(partial, size, watermark, retention) {
+                Merged::Open => {}
+                Merged::Corrected => {
+                    output.late_updates += partial.records;
+                    corrected.insert((partial.window_start + size, target_of(partial)));
+                }
+                Merged::Late => output.late_dropped += partial.records,
+            }
+        }
+        let newest = inputs.iter().map(|i| i.event_time_ns).max();
+        self.state.max_event_time_ns = self.state.max_event_time_ns.max(newest);
+        self.last_input_wall_ns = Some(now_ns);
+        output.windows = self.state.reemit(&corrected, &self.shape);
+        output.windows.extend(self.close_due());
+        Ok(output)
+    }
+
+    /// Moves event time on with the wall clock when no record has arrived for `idle_timeout`, so the
+    /// windows of a stream that went quiet still close.
+    pub fn on_idle(&mut self, now_ns: i64) -> Vec<WindowFeatures> {
+        let (Some(last), Some(max)) = (self.last_input_wall_ns, self.state.max_event_time_ns)
+        else {
+            return Vec::new();
+        };
+        let idle = now_ns.saturating_sub(last);
+        if idle < self.spec.idle_timeout.as_nanos() {
+            return Vec::new();
+        }
+        self.state.max_event_time_ns = Some(max.saturating_add(idle));
+        self.last_input_wall_ns = Some(now_ns);
+        self.close_due()
+    }
+
+    /// Emits every open window (end of a finite input, such as a replay).
+    pub fn flush(&mut self) -> Vec<WindowFeatures> {
+        self.state
+            .close(i64::MAX, self.spec.max_open_windows, 0, &self.shape)
+    }
+
+    fn close_due(&mut self) -> Vec<WindowFeatures> {
+        self.state.close(
+            self.watermark(),
+            self.spec.max_open_windows,
+            self.spec.retention_ns(),
+            &self.shape,
+        )
+    }
+
+    /// Serialises the state.
+    ///
+    /// # Errors
+    /// Never in practice.
+    pub fn snapshot(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(&self.state)
+    }
+
+    /// Replaces the state with a snapshot's.
+    ///
+    /// # Errors
+    /// When the snapshot is not one [`WindowOperator::snapshot`] wrote.
+    pub fn restore(&mut self, snapshot: serde_json::Value) -> Result<(), serde_json::Error> {
+        self.state = serde_json::from_value(snapshot)?;
+        self.last_input_wall_ns = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::Span;
+
+    const S: i64 = 1_000_000_000;
+
+    fn target(name: &str) -> Target {
+        Target {
+            cluster: None,
+            namespace: Some("shop".into()),
+            kind: schemas::ObjectKind::Deployment,
+            name: name.into(),
+            pod: None,
+            node: None,
+        }
+    }
+
+    fn add(
+        operator: &mut WindowOperator,
+        records: &[(&Target, i64, LogSeverity, &str)],
+    ) -> WindowOutput {
+        let inputs: Vec<WindowInput<'_>> = records
+            .iter()
+            .map(|(target, t, severity, template_id)| WindowInput {
+                target,
+                event_time_ns: t * S,
+                severity: *severity,
+                template_id,
+                template: template_id,
+            })
+            .collect();
+        operator.add_batch(&inputs, 0).expect("query runs")
+    }
+
+    #[test]
+    fn tumbling_windows_close_at_the_watermark_with_their_features() {
+        let (a, b) = (target("a"), target("b"));
+        let mut operator = WindowOperator::new(WindowSpec::default()).expect("plans");
+        let out = add(
+            &mut operator,
+            &[
+                (&a, 5, LogSeverity::Error, "t1"),
+                (&b, 30, LogSeverity::Info, "t2"),
+                (&a, 20, LogSeverity::Info, "t2"),
+                (&a, 65, LogSeverity::Warning, "t1"),
+            ],
+        );
+        assert!(out.windows.is_empty(), "watermark 55 s: nothing closes");
+        let out = add(&mut operator, &[(&a, 71, LogSeverity::Info, "t1")]);
+        assert_eq!(
+            out.windows.len(),
+            2,
+            "watermark 61 s closes both [0, 60) windows"
+        );
+        let first = &out.windows[0];
+        assert_eq!(
+            (first.target.name.as_str(), first.window_start_ns),
+            ("a", 0)
+        );
+        assert_eq!(
+            (first.record_count, first.error_count, first.warning_count),
+            (2, 1, 0)
+        );
+        assert_eq!(first.severity_counts.get("info"), Some(&1));
+        assert_eq!((first.distinct_templates, first.new_templates), (2, 2));
+        assert!((first.error_rate - 0.5).abs() < 1e-9);
+        assert!(
+            (first.rate_of_change - 2.0).abs() < 1e-9,
+            "2 records against none"
+        );
+        assert_eq!(first.window, "workload");
+
+        let out = add(&mut operator, &[(&a, 200, LogSeverity::Info, "t1")]);
+        let second = &out.windows[0];
+        assert_eq!((second.window_start_ns, second.record_count), (60 * S, 2));
+        assert_eq!(second.new_templates, 0, "t1 was seen in the first window");
+        assert!((second.rate_of_change - 0.0).abs() < 1e-9, "2 against 2");
+        assert_eq!(second.top_templates[0].template_id, "t1");
+    }
+
+    #[test]
+    fn hopping_windows_count_a_record_in_every_window_containing_it() {
+        let a = target("a");
+        let mut operator = WindowOperator::new(WindowSpec {
+            size: Span::secs(60),
+            slide: Some(Span::secs(30)),
+            allowed_lateness: Span::secs(0),
+            ..WindowSpec::default()
+        })
+        .expect("plans");
+        add(&mut operator, &[(&a, 45, LogSeverity::Error, "t1")]);
+        let out = add(&mut operator, &[(&a, 500, LogSeverity::Info, "t1")]);
+        let spans: Vec<(i64, i64, u64)> = out
+            .windows
+            .iter()
+            .map(|w| (w.window_start_ns / S, w.window_end_ns / S, w.record_count))
+            .collect();
+        assert_eq!(spans, [(0, 60, 1), (30, 90, 1)]);
+    }
+
+    #[test]
+    fn late_records_are_dropped_or_correct_the_window() {
+        let a = target("a");
+        for (policy, expect_updates) in [(LatePolicy::Drop, false), (LatePolicy::Update, true)] {
+            let mut operator = WindowOperator::new(WindowSpec {
+                late_records: policy,
+                ..WindowSpec::default()
+            })
+            .expect("plans");
+            add(&mut operator, &[(&a, 5, LogSeverity::Info, "t1")]);
+            let closed = add(&mut operator, &[(&a, 75, LogSeverity::Info, "t1")]);
+            assert_eq!(closed.windows.len(), 1);
+            let late = add(&mut operator, &[(&a, 10, LogSeverity::Error, "t9")]);
+            if expect_updates {
+                assert_eq!((late.late_updates, late.late_dropped), (1, 0));
+                let corrected = &late.windows[0];
+                assert_eq!((corrected.revision, corrected.record_count), (1, 2));
+                assert_eq!((corrected.error_count, corrected.new_templates), (1, 2));
+            } else {
+                assert_eq!((late.late_updates, late.late_dropped), (0, 1));
+                assert!(late.windows.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn per_template_windows_and_idle_streams() {
+        let a = target("a");
+        let mut operator = WindowOperator::new(WindowSpec {
+            by_template: true,
+            ..WindowSpec::default()
+        })
+        .expect("plans");
+        let inputs = [WindowInput {
+            target: &a,
+            event_time_ns: 5 * S,
+            severity: LogSeverity::Error,
+            template_id: "t1",
+            template: "x <*>",
+        }];
+        assert!(
+            operator
+                .add_batch(&inputs, 1_000 * S)
+                .expect("runs")
+                .windows
+                .is_empty()
+        );
+        assert!(
+            operator.on_idle(1_010 * S).is_empty(),
+            "not idle for 30 s yet"
+        );
+        let closed = operator.on_idle(1_100 * S);
+        assert_eq!(
+            closed.len(),
+            1,
+            "a quiet stream's window closes with the wall clock"
+        );
+        assert_eq!(closed[0].template_id.as_deref(), Some("t1"));
+        assert_eq!(closed[0].top_templates[0].template, "x <*>");
+    }
+}

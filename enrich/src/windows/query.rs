@@ -1,0 +1,344 @@
+//! [`WindowQuery`]: a window definition's SQL, planned once by DataFusion and executed over each
+//! micro-batch of records (as an Arrow `RecordBatch`) to get partial counts per window and key.
+
+use super::spec::PARTIAL_COLUMNS;
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::memory::PartitionData;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use std::sync::Arc;
+
+/// One record's contribution to one window: a row of the `records` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowRow<'a> {
+    /// Window start, ns.
+    pub window_start: i64,
+    /// Window end, ns.
+    pub window_end: i64,
+    /// The record's event time, ns.
+    pub event_time_ns: i64,
+    /// Cluster, if known.
+    pub cluster: Option<&'a str>,
+    /// Namespace, if known.
+    pub namespace: Option<&'a str>,
+    /// Workload kind (`deployment`, …).
+    pub kind: &'a str,
+    /// Workload name.
+    pub name: &'a str,
+    /// Template id.
+    pub template_id: &'a str,
+    /// Template text.
+    pub template: &'a str,
+    /// Severity (`info`, `error`, …).
+    pub severity: &'a str,
+}
+
+/// One row of a query's result: the count of records sharing a window and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialCount {
+    /// Window start, ns.
+    pub window_start: i64,
+    /// Cluster.
+    pub cluster: Option<String>,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// Workload kind.
+    pub kind: String,
+    /// Workload name.
+    pub name: String,
+    /// Template id.
+    pub template_id: String,
+    /// Template text.
+    pub template: String,
+    /// Severity.
+    pub severity: String,
+    /// Records.
+    pub records: u64,
+}
+
+/// The schema of the `records` table.
+fn records_schema() -> SchemaRef {
+    let text = |name: &str, nullable| Field::new(name, DataType::Utf8, nullable);
+    Arc::new(Schema::new(vec![
+        Field::new("window_start", DataType::Int64, false),
+        Field::new("window_end", DataType::Int64, false),
+        Field::new("event_time_ns", DataType::Int64, false),
+        text("cluster_name", true),
+        text("namespace", true),
+        text("kind", false),
+        text("name", false),
+        text("template_id", false),
+        text("template", false),
+        text("severity", false),
+    ]))
+}
+
+/// Why a window query cannot be used or run.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct QueryError(String);
+
+impl From<datafusion::error::DataFusionError> for QueryError {
+    fn from(error: datafusion::error::DataFusionError) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// A planned window query and the table it reads.
+pub struct WindowQuery {
+    context: SessionContext,
+    plan: LogicalPlan,
+    input: PartitionData,
+    schema: SchemaRef,
+}
+
+impl std::fmt::Debug for WindowQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindowQuery").finish_non_exhaustive()
+    }
+}
+
+impl WindowQuery {
+    /// Plans `sql` against the `records` table and checks it returns [`PARTIAL_COLUMNS`].
+    ///
+    /// # Errors
+    /// The SQL or planning error, or the missing columns.
+    pub fn plan(sql: &str) -> Result<Self, QueryError> {
+        let schema = records_schema();
+        let table = MemTable::try_new(Arc::clone(&schema), vec![Vec::new()])?;
+        let input = Arc::clone(&table.batches[0]);
+        // One partition: micro-batches are small, and the runner already parallelises by partition.
+        let context =
+            SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+        context.register_table("records", Arc::new(table))?;
+        let plan = futures::executor::block_on(context.sql(sql))?.into_optimized_plan()?;
+        let columns: Vec<&str> = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let missing: Vec<&str> = PARTIAL_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !columns.contains(c))
+            .collect();
+        if !missing.is_empty() {
+            return Err(QueryError(format!(
+                "the query must return the columns {}; missing: {}",
+                PARTIAL_COLUMNS.join(", "),
+                missing.join(", ")
+            )));
+        }
+        Ok(Self {
+            context,
+            plan,
+            input,
+            schema,
+        })
+    }
+
+    /// Runs the query over `rows` and returns its partial counts.
+    ///
+    /// # Errors
+    /// When DataFusion fails to execute (a query error that planning could not catch, such as a
+    /// failing cast).
+    pub fn run(&self, rows: &[WindowRow<'_>]) -> Result<Vec<PartialCount>, QueryError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = self.to_batch(rows)?;
+        *self
+            .input
+            .try_write()
+            .map_err(|_| QueryError("the records table is busy".to_owned()))? = vec![batch];
+        let frame = DataFrame::new(self.context.state(), self.plan.clone());
+        let result = futures::executor::block_on(frame.collect());
+        if let Ok(mut input) = self.input.try_write() {
+            input.clear();
+        }
+        let mut partials = Vec::new();
+        for batch in result? {
+            read_partials(&batch, &mut partials)?;
+        }
+        Ok(partials)
+    }
+
+    fn to_batch(&self, rows: &[WindowRow<'_>]) -> Result<RecordBatch, QueryError> {
+        let int = |f: fn(&WindowRow<'_>) -> i64| -> ArrayRef {
+            Arc::new(rows.iter().map(f).collect::<Int64Array>())
+        };
+        let opt = |f: for<'r> fn(&'r WindowRow<'_>) -> Option<&'r str>| -> ArrayRef {
+            Arc::new(rows.iter().map(f).collect::<StringArray>())
+        };
+        let text = |f: for<'r> fn(&'r WindowRow<'_>) -> &'r str| -> ArrayRef {
+            Arc::new(rows.iter().map(|r| Some(f(r))).collect::<StringArray>())
+        };
+        let columns = vec![
+            int(|r| r.window_start),
+            int(|r| r.window_end),
+            int(|r| r.event_time_ns),
+            opt(|r| r.cluster),
+            opt(|r| r.namespace),
+            text(|r| r.kind),
+            text(|r| r.name),
+            text(|r| r.template_id),
+            text(|r| r.template),
+            text(|r| r.severity),
+        ];
+        RecordBatch::try_new(Arc::clone(&self.schema), columns)
+            .map_err(|e| QueryError(e.to_string()))
+    }
+}
+
+/// A result column as `T`, cast when the query produced another type (e.g. `Utf8View`, `UInt64`).
+fn column<T: Array + Clone + 'static>(
+    batch: &RecordBatch,
+    name: &str,
+    as_type: &DataType,
+) -> Result<T, QueryError> {
+    let column = batch
+        .column_by_name(name)
+        .ok_or_else(|| QueryError(format!("the query result has no column {name}")))?;
+    let cast = cast(column, as_type).map_err(|e| QueryError(format!("column {name}: {e}")))?;
+    cast.as_any()
+        .downcast_ref::<T>()
+        .cloned()
+        .ok_or_else(|| QueryError(format!("column {name} is not {as_type}")))
+}
+
+fn read_partials(batch: &RecordBatch, out: &mut Vec<PartialCount>) -> Result<(), QueryError> {
+    let starts: Int64Array = column(batch, "window_start", &DataType::Int64)?;
+    let records: Int64Array = column(batch, "records", &DataType::Int64)?;
+    let texts: Vec<StringArray> = PARTIAL_COLUMNS[1..8]
+        .iter()
+        .map(|name| column(batch, name, &DataType::Utf8))
+        .collect::<Result<_, _>>()?;
+    let [
+        cluster,
+        namespace,
+        kind,
+        name,
+        template_id,
+        template,
+        severity,
+    ] = texts.as_slice()
+    else {
+        return Err(QueryError("unexpected result columns".to_owned()));
+    };
+    let get =
+        |array: &StringArray, i: usize| (!array.is_null(i)).then(|| array.value(i).to_owned());
+    for i in 0..batch.num_rows() {
+        if starts.is_null(i) || records.is_null(i) {
+            continue;
+        }
+        out.push(PartialCount {
+            window_start: starts.value(i),
+            cluster: get(cluster, i),
+            namespace: get(namespace, i),
+            kind: get(kind, i).unwrap_or_default(),
+            name: get(name, i).unwrap_or_default(),
+            template_id: get(template_id, i).unwrap_or_default(),
+            template: get(template, i).unwrap_or_default(),
+            severity: get(severity, i).unwrap_or_default(),
+            records: u64::try_from(records.value(i)).unwrap_or(0),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row<'a>(
+        start: i64,
+        name: &'a str,
+        template_id: &'a str,
+        severity: &'a str,
+    ) -> WindowRow<'a> {
+        WindowRow {
+            window_start: start,
+            window_end: start + 60,
+            event_time_ns: start + 1,
+            cluster: None,
+            namespace: Some("shop"),
+            kind: "deployment",
+            name,
+            template_id,
+            template: "tpl",
+            severity,
+        }
+    }
+
+    #[test]
+    fn counts_rows_per_window_and_key() {
+        let query = WindowQuery::plan(super::super::spec::DEFAULT_SQL).expect("plans");
+        let rows = [
+            row(0, "web", "t1", "error"),
+            row(0, "web", "t1", "error"),
+            row(0, "web", "t2", "info"),
+            row(60, "web", "t1", "error"),
+            row(0, "db", "t1", "error"),
+        ];
+        let mut partials = query.run(&rows).expect("runs");
+        partials.sort_by(|a, b| {
+            (a.window_start, &a.name, &a.template_id).cmp(&(
+                b.window_start,
+                &b.name,
+                &b.template_id,
+            ))
+        });
+        let summary: Vec<(i64, &str, &str, u64)> = partials
+            .iter()
+            .map(|p| {
+                (
+                    p.window_start,
+                    p.name.as_str(),
+                    p.template_id.as_str(),
+                    p.records,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (0, "db", "t1", 1),
+                (0, "web", "t1", 2),
+                (0, "web", "t2", 1),
+                (60, "web", "t1", 1)
+            ]
+        );
+        assert_eq!(partials[0].namespace.as_deref(), Some("shop"));
+        assert_eq!(partials[0].cluster, None);
+        // The plan is reused: a second micro-batch sees only its own rows.
+        let again = query.run(&rows[..1]).expect("runs");
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].records, 1);
+    }
+
+    #[test]
+    fn operators_can_filter_and_bad_queries_are_refused() {
+        let filtered = WindowQuery::plan(
+            "SELECT window_start, cluster_name, namespace, kind, name, template_id, min(template) AS template, \
+             severity, count(*) AS records FROM records WHERE severity <> 'info' \
+             GROUP BY window_start, cluster_name, namespace, kind, name, template_id, severity",
+        )
+        .expect("plans");
+        let rows = [row(0, "web", "t1", "error"), row(0, "web", "t2", "info")];
+        assert_eq!(filtered.run(&rows).expect("runs").len(), 1);
+        let missing = WindowQuery::plan(
+            "SELECT window_start, count(*) AS records FROM records GROUP BY window_start",
+        )
+        .expect_err("columns missing");
+        assert!(
+            missing.to_string().contains("missing: cluster_name"),
+            "{missing}"
+        );
+        assert!(WindowQuery::plan("SELEKT nonsense").is_err());
+        assert!(WindowQuery::plan("SELECT * FROM nowhere").is_err());
+    }
+}

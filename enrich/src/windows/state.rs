@@ -1,0 +1,329 @@
+//! [`WindowState`]: the windows of one definition between micro-batches — open windows with their
+//! partial counts, closed windows kept for late corrections, the templates each workload has shown, and
+//! each workload's previous window count. All of it is serialisable for checkpoints.
+
+use super::query::PartialCount;
+use schemas::{LogSeverity, ObjectKind, SCHEMA_VERSION, Target, TemplateCount, WindowFeatures};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most template ids remembered per workload for the `new_templates` feature.
+const MAX_SEEN_PER_WORKLOAD: usize = 10_000;
+
+/// Counts of one template in one window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TemplateCounts {
+    template: String,
+    by_severity: BTreeMap<String, u64>,
+}
+
+impl TemplateCounts {
+    fn total(&self) -> u64 {
+        self.by_severity.values().sum()
+    }
+}
+
+/// One window of one workload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Window {
+    templates: BTreeMap<String, TemplateCounts>,
+    /// Emissions so far (the next emission's `revision`).
+    emitted: u32,
+    /// Fixed at the first emission, so corrections report the same novelty and trend.
+    new_templates: BTreeSet<String>,
+    previous: BTreeMap<String, u64>,
+}
+
+/// A map serialised as a list of `[key, value]` pairs (JSON keys must be strings; ours are tuples).
+mod entries {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub(crate) fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        map: &BTreeMap<K, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub(crate) fn deserialize<'de, D, K, V>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+    {
+        Vec::<(K, V)>::deserialize(deserializer).map(|pairs| pairs.into_iter().collect())
+    }
+}
+
+/// Window key: end (so iteration is in end order), then workload.
+type Key = (i64, Target);
+
+/// The state of one window definition.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct WindowState {
+    /// Newest event time seen, ns.
+    pub(crate) max_event_time_ns: Option<i64>,
+    #[serde(with = "entries")]
+    pub(crate) open: BTreeMap<Key, Window>,
+    #[serde(with = "entries")]
+    closed: BTreeMap<Key, Window>,
+    #[serde(with = "entries")]
+    seen: BTreeMap<Target, BTreeSet<String>>,
+    /// Record count of each workload's (and, per template, each template's) last emitted window.
+    #[serde(with = "entries")]
+    last_counts: BTreeMap<(Target, String), (i64, u64)>,
+}
+
+/// The settings that shape emitted features.
+#[derive(Debug, Clone)]
+pub(crate) struct Shape {
+    pub(crate) name: String,
+    pub(crate) size_ns: i64,
+    pub(crate) slide_ns: i64,
+    pub(crate) top_templates: usize,
+    pub(crate) by_template: bool,
+}
+
+/// Where a partial count went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Merged {
+    /// Into an open window.
+    Open,
+    /// Into a closed window kept for corrections.
+    Corrected,
+    /// Nowhere: its window closed and is no longer kept.
+    Late,
+}
+
+/// The workload of a partial count.
+pub(crate) fn target_of(partial: &PartialCount) -> Target {
+    Target {
+        cluster: partial.cluster.clone(),
+        namespace: partial.namespace.clone(),
+        kind: ObjectKind::from_kind(&partial.kind),
+        name: partial.name.clone(),
+        pod: None,
+        node: None,
+    }
+}
+
+impl WindowState {
+    /// Adds one partial count to its window: open when its end is after `watermark`, a kept closed
+    /// window when corrections are allowed (`retention_ns` > 0 and not expired).
+    pub(crate) fn merge(
+        &mut self,
+        partial: &PartialCount,
+        size_ns: i64,
+        watermark: i64,
+        retention_ns: i64,
+    ) -> Merged {
+        let key = (
+            partial.window_start.saturating_add(size_ns),
+            target_of(partial),
+        );
+        let (window, merged) = if key.0 > watermark {
+            (self.open.entry(key).or_default(), Merged::Open)
+        } else if retention_ns > 0 && key.0.saturating_add(retention_ns) > watermark {
+            (self.closed.entry(key).or_default(), Merged::Corrected)
+        } else {
+            return Merged::Late;
+        };
+        let counts = window
+            .templates
+            .entry(partial.template_id.clone())
+            .or_default();
+        if counts.template.is_empty() {
+            counts.template.clone_from(&partial.template);
+        }
+        *counts
+            .by_severity
+            .entry(partial.severity.clone())
+            .or_default() += partial.records;
+        merged
+    }
+
+    /// Closes every open window ending at or before `watermark` (and the oldest ones beyond
+    /// `max_open`), in end order; keeps them for corrections when `retention_ns` > 0.
+    pub(crate) fn close(
+        &mut self,
+        watermark: i64,
+        max_open: usize,
+        retention_ns: i64,
+        shape: &Shape,
+    ) -> Vec<WindowFeatures> {
+        let mut out = Vec::new();
+        loop {
+            let too_many = self.open.len() > max_open;
+            let Some(entry) = self.open.first_entry() else {
+                break;
+            };
+            if entry.key().0 > watermark && !too_many {
+                break;
+            }
+            let (key, mut window) = entry.remove_entry();
+            self.settle(&key, &mut window, shape);
+            out.extend(features(&key, &mut window, shape));
+            if retention_ns > 0 {
+                self.closed.insert(key, window);
+            }
+        }
+        self.closed
+            .retain(|(end, _), _| end.saturating_add(retention_ns) > watermark);
+        let oldest_needed = self
+            .open
+            .first_key_value()
+            .map_or(watermark, |((end, _), _)| *end)
+            .min(watermark)
+            .saturating_sub(shape.slide_ns);
+        self.last_counts.retain(|_, (end, _)| *end >= oldest_needed);
+        out
+    }
+
+    /// Re-emits the closed windows in `keys` (corrected by late records) with the next revision.
+    pub(crate) fn reemit(&mut self, keys: &BTreeSet<Key>, shape: &Shape) -> Vec<WindowFeatures> {
+        let mut out = Vec::new();
+        for key in keys {
+            if let Some(mut window) = self.closed.remove(key) {
+                if window.emitted == 0 {
+                    // A late record for a window that never had one: settle it like a first emission.
+                    self.settle(key, &mut window, shape);
+                } else {
+                    self.note_new_templates(&key.1, &mut window);
+                }
+                out.extend(features(key, &mut window, shape));
+                self.closed.insert(key.clone(), window);
+            }
+        }
+        out
+    }
+
+    /// Fixes a window's novelty and previous counts at its first emission.
+    fn settle(&mut self, key: &Key, window: &mut Window, shape: &Shape) {
+        let (end, target) = key;
+        self.note_new_templates(target, window);
+        let mut counts: Vec<(String, u64)> = vec![(String::new(), total(window))];
+        if shape.by_template {
+            counts.extend(
+                window
+                    .templates
+                    .iter()
+                    .map(|(id, c)| (id.clone(), c.total())),
+            );
+        }
+        for (template_id, count) in counts {
+            let last = self
+                .last_counts
+                .insert((target.clone(), template_id.clone()), (*end, count));
+            let previous = last
+                .filter(|(last_end, _)| *last_end == end - shape.slide_ns)
+                .map_or(0, |(_, count)| count);
+            window.previous.insert(template_id, previous);
+        }
+    }
+
+    fn note_new_templates(&mut self, target: &Target, window: &mut Window) {
+        let seen = self.seen.entry(target.clone()).or_default();
+        for template_id in window.templates.keys() {
+            if !seen.contains(template_id) && seen.len() < MAX_SEEN_PER_WORKLOAD {
+                seen.insert(template_id.clone());
+                window.new_templates.insert(template_id.clone());
+            }
+        }
+    }
+}
+
+fn total(window: &Window) -> u64 {
+    window.templates.values().map(TemplateCounts::total).sum()
+}
+
+#[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+fn ratio(numerator: u64, denominator: u64) -> f64 {
+    numerator as f64 / denominator.max(1) as f64
+}
+
+#[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+fn rate_of_change(count: u64, previous: u64) -> f64 {
+    (count as f64 - previous as f64) / previous.max(1) as f64
+}
+
+/// What one emitted window covers: its template (with `by_template`) and the template counts.
+type Group<'w> = (Option<&'w String>, Vec<(&'w String, &'w TemplateCounts)>);
+
+/// The features of one window (one per template with `by_template`), with the next revision.
+fn features(key: &Key, window: &mut Window, shape: &Shape) -> Vec<WindowFeatures> {
+    let revision = window.emitted;
+    window.emitted += 1;
+    let groups: Vec<Group<'_>> = if shape.by_template {
+        window
+            .templates
+            .iter()
+            .map(|(id, counts)| (Some(id), vec![(id, counts)]))
+            .collect()
+    } else {
+        vec![(None, window.templates.iter().collect())]
+    };
+    groups
+        .into_iter()
+        .map(|(template_id, templates)| {
+            let mut severity_counts: BTreeMap<String, u64> = BTreeMap::new();
+            for (_, counts) in &templates {
+                for (severity, n) in &counts.by_severity {
+                    *severity_counts.entry(severity.clone()).or_default() += n;
+                }
+            }
+            let record_count: u64 = severity_counts.values().sum();
+            let count_where = |f: fn(LogSeverity) -> bool| -> u64 {
+                severity_counts
+                    .iter()
+                    .filter(|(name, _)| LogSeverity::from_name(name).is_some_and(f))
+                    .map(|(_, n)| n)
+                    .sum()
+            };
+            let warning_count = count_where(|s| s == LogSeverity::Warning);
+            let error_count = count_where(LogSeverity::is_error);
+            let mut top: Vec<TemplateCount> = templates
+                .iter()
+                .map(|(id, counts)| TemplateCount {
+                    template_id: (*id).clone(),
+                    template: counts.template.clone(),
+                    count: counts.total(),
+                })
+                .collect();
+            top.sort_by(|a, b| {
+                b.count
+                    .cmp(&a.count)
+                    .then_with(|| a.template_id.cmp(&b.template_id))
+            });
+            let distinct_templates = top.len() as u64;
+            top.truncate(shape.top_templates);
+            let new_templates = templates
+                .iter()
+                .filter(|(id, _)| window.new_templates.contains(*id))
+                .count() as u64;
+            let previous = window
+                .previous
+                .get(template_id.map_or("", String::as_str))
+                .copied()
+                .unwrap_or(0);
+            WindowFeatures {
+                schema_version: SCHEMA_VERSION,
+                window: shape.name.clone(),
+                target: key.1.clone(),
+                template_id: template_id.cloned(),
+                revision,
+                window_start_ns: key.0 - shape.size_ns,
+                window_end_ns: key.0,
+                record_count,
+                warning_count,
+                error_count,
+                error_rate: ratio(error_count, record_count),
+                severity_counts,
+                distinct_templates,
+                new_templates,
+                rate_of_change: rate_of_change(record_count, previous),
+                top_templates: top,
+            }
+        })
+        .collect()
+}
