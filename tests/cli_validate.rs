@@ -39,12 +39,14 @@ fn a_broken_pipeline_lists_every_problem_with_its_line_and_exits_2() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     for expected in [
-        "5 problem(s)",
+        "7 problem(s)",
         "line 4: kafka.partitions",
         "line 9: ingest.sources[0].topic",
         "line 7: runner.batch_max_records",
         "line 10: ingest.sources[0].name",
         "line 13: decide.min_confidence",
+        "line 18: enrich.windows[0].slide",
+        "line 22: enrich.windows[1].sql: the query must return the columns",
     ] {
         assert!(
             stderr.contains(expected),

@@ -120,7 +120,6 @@ impl Drain {
         let max_children = self.config.max_children;
         let threshold = self.config.similarity_threshold;
         let mut node = self.by_length.entry(tokens.len()).or_default();
-        let mut route = Vec::with_capacity(depth);
         for token in tokens.iter().take(depth) {
             let token = token.as_ref();
             let mut key = if is_variable_like(token) {
@@ -136,7 +135,6 @@ impl Drain {
                     node.children.insert(key.to_owned(), Node::default());
                 }
             }
-            route.push(key);
             node = node
                 .children
                 .get_mut(key)
@@ -175,21 +173,44 @@ impl Drain {
             },
             None => {
                 let index = self.clusters.len();
+                node.clusters.push(index);
+                let route = self.route_of(&tokens);
                 let tokens: Vec<String> = tokens.iter().map(|t| t.as_ref().to_owned()).collect();
                 self.clusters.push(Cluster {
                     id: id::stable_id("tpl", &[&tokens.join(" ")]),
-                    route: route.into_iter().map(str::to_owned).collect(),
+                    route,
                     tokens,
                     size: 1,
                     version: 1,
                 });
-                node.clusters.push(index);
                 Match {
                     cluster: Some(index),
                     changed: false,
                 }
             }
         }
+    }
+}
+
+impl Drain {
+    /// The tree keys `tokens` took on their way down (all present: the walk in [`Drain::add`] inserted
+    /// them), recomputed only when a cluster is created so the hot path allocates nothing for it.
+    fn route_of<T: AsRef<str>>(&self, tokens: &[T]) -> Vec<String> {
+        let depth = self.config.depth.saturating_sub(2).max(1);
+        let mut route = Vec::with_capacity(depth);
+        let mut node = self.by_length.get(&tokens.len());
+        for token in tokens.iter().take(depth) {
+            let Some(current) = node else { break };
+            let token = token.as_ref();
+            let key = if !is_variable_like(token) && current.children.contains_key(token) {
+                token
+            } else {
+                WILDCARD
+            };
+            route.push(key.to_owned());
+            node = current.children.get(key);
+        }
+        route
     }
 }
 
@@ -321,6 +342,29 @@ mod tests {
         }
         assert_eq!(restored.clusters(), original.clusters());
         assert!(restored.restore(serde_json::json!({"x": 1})).is_err());
+
+        // Routes through the `<*>` child (a full tree node) are restored as they were taken.
+        let narrow = DrainConfig {
+            max_children: 1,
+            ..DrainConfig::default()
+        };
+        let mut original = Drain::new(narrow.clone());
+        let words = ["alpha", "beta", "gamma", "delta"];
+        for word in words {
+            original.add_message(&format!("{word} service started ok"));
+        }
+        let mut restored = Drain::new(narrow);
+        restored
+            .restore(original.snapshot().expect("snapshot"))
+            .expect("restore");
+        for word in words.iter().chain(&["epsilon"]) {
+            let line = format!("{word} service started ok");
+            assert_eq!(
+                original.add_message(&line),
+                restored.add_message(&line),
+                "{line}"
+            );
+        }
     }
 
     #[test]
