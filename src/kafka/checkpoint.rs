@@ -9,13 +9,14 @@
 //! already delivered), and records after it are processed again from the restored state.
 
 use crate::config::KafkaConfig;
+use crate::kafka::consumer_config;
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message, OwnedHeaders};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -146,17 +147,10 @@ pub fn load_latest(
         topic: topic.to_owned(),
         source,
     };
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &kafka.brokers)
-        .set("client.id", "medic-checkpoint-reader")
-        .set("group.id", "medic-checkpoint-reader")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false");
-    for (k, v) in &kafka.properties {
-        config.set(k, v);
-    }
-    let consumer: BaseConsumer = config.create().map_err(kafka_error)?;
+    // Partitions are assigned, never subscribed, and nothing is committed: the group id is nominal.
+    let consumer: BaseConsumer = consumer_config(kafka, "medic-checkpoint-reader")
+        .create()
+        .map_err(kafka_error)?;
     let metadata = consumer
         .fetch_metadata(Some(topic), timeout)
         .map_err(kafka_error)?;

@@ -213,17 +213,12 @@ impl StageRunner {
         let topic = self.sink.topics.checkpoints.clone();
         let key = self.checkpoint_key();
         let loaded = tokio::task::spawn_blocking(move || {
-            load_latest(&kafka, &topic, &key, Duration::from_secs(30))
+            load_latest(&kafka, &topic, &key, Duration::from_secs(30)).map_err(|e| e.to_string())
         })
         .await
-        .map_err(|e| RunnerError::Checkpoint {
-            stage,
-            reason: e.to_string(),
-        })?
-        .map_err(|e| RunnerError::Checkpoint {
-            stage,
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| e.to_string())
+        .and_then(|loaded| loaded)
+        .map_err(|reason| RunnerError::Checkpoint { stage, reason })?;
         let Some(checkpoint) = loaded else {
             tracing::info!(key = %self.checkpoint_key(), "no checkpoint: starting with empty state");
             return Ok(());
@@ -259,34 +254,14 @@ impl StageRunner {
         } else {
             CommitMode::Async
         };
-        let stateful = self.stage.state().is_some();
-        if stateful {
+        if self.stage.state().is_some() {
             let due = self.offsets.last_checkpoint.is_none_or(|last| {
                 last.elapsed() >= Duration::from_millis(self.runner.checkpoint_interval_ms)
             });
             if !force && !due {
                 return Ok(());
             }
-            let mut covered = self.offsets.committed.clone();
-            covered.extend(self.offsets.pending.clone());
-            let state = match self.stage.state().map(|s| s.snapshot()) {
-                Some(Ok(state)) => state,
-                Some(Err(e)) => {
-                    return Err(RunnerError::Checkpoint {
-                        stage: self.name.as_str(),
-                        reason: format!("snapshot failed: {e}"),
-                    });
-                }
-                None => Vec::new(),
-            };
-            let checkpoint = Checkpoint {
-                offsets: covered,
-                state,
-            };
-            self.sink
-                .deliver_checkpoint(&self.checkpoint_key(), &checkpoint)
-                .await?;
-            self.offsets.last_checkpoint = Some(Instant::now());
+            self.checkpoint().await?;
         }
         let pending = std::mem::take(&mut self.offsets.pending);
         let result = self.consumer.commit(&partition_list(&pending), mode);
@@ -295,6 +270,26 @@ impl StageRunner {
             self.sink.metrics.commit_errors.inc();
             tracing::warn!(error = %error, "commit failed; the batch may be re-read after a restart");
         }
+        Ok(())
+    }
+
+    /// Writes a snapshot of the stage's state covering the committed and pending offsets, and waits for
+    /// its acknowledgement.
+    async fn checkpoint(&mut self) -> Result<(), RunnerError> {
+        let key = self.checkpoint_key();
+        let Some(state) = self.stage.state() else {
+            return Ok(());
+        };
+        let state = state.snapshot().map_err(|e| RunnerError::Checkpoint {
+            stage: self.name.as_str(),
+            reason: format!("snapshot failed: {e}"),
+        })?;
+        let mut offsets = self.offsets.committed.clone();
+        offsets.extend(self.offsets.pending.clone());
+        self.sink
+            .deliver_checkpoint(&key, &Checkpoint { offsets, state })
+            .await?;
+        self.offsets.last_checkpoint = Some(Instant::now());
         Ok(())
     }
 
@@ -442,29 +437,10 @@ impl Sink {
             payload: &payload,
             headers: Some(headers),
         };
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.send(&record).await {
-                Ok(()) => {
-                    self.metrics.checkpoints.inc();
-                    self.metrics.checkpoint_bytes.set(payload.len() as i64);
-                    return Ok(());
-                }
-                Err(source) if attempt > self.produce_retries => {
-                    return Err(RunnerError::Delivery {
-                        stage: self.stage,
-                        failed: 1,
-                        attempts: attempt,
-                        source,
-                    });
-                }
-                Err(error) => {
-                    tracing::warn!(error = %error, attempt, "checkpoint delivery failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-                }
-            }
-        }
+        self.send_all(std::slice::from_ref(&record)).await?;
+        self.metrics.checkpoints.inc();
+        self.metrics.checkpoint_bytes.set(payload.len() as i64);
+        Ok(())
     }
 
     /// Produces everything in `out` and waits for every acknowledgement, retrying failed records.
@@ -502,35 +478,7 @@ impl Sink {
             }
         }));
 
-        let mut pending: Vec<usize> = (0..outgoing.len()).collect();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            attempt += 1;
-            let results = join_all(pending.iter().map(|&i| self.send(&outgoing[i]))).await;
-            let mut last_error = None;
-            pending = pending
-                .into_iter()
-                .zip(results)
-                .filter_map(|(i, result)| result.err().map(|e| (i, e)))
-                .map(|(i, e)| {
-                    last_error = Some(e);
-                    i
-                })
-                .collect();
-            if let Some(source) = last_error {
-                if attempt > self.produce_retries {
-                    return Err(RunnerError::Delivery {
-                        stage,
-                        failed: pending.len(),
-                        attempts: attempt,
-                        source,
-                    });
-                }
-                self.metrics.produce_retries.inc_by(pending.len() as u64);
-                tracing::warn!(error = %source, failed = pending.len(), attempt, "delivery failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            }
-        }
+        self.send_all(&outgoing).await?;
 
         // One pass each: tally per kind, then one counter update per kind seen.
         let mut out_by_kind: BTreeMap<schemas::RecordKind, u64> = BTreeMap::new();
@@ -550,6 +498,41 @@ impl Sink {
         self.metrics.dropped.inc_by(dropped);
         for (event, n) in events {
             self.metrics.add_event(event, n);
+        }
+        Ok(())
+    }
+
+    /// Sends every record and waits for every acknowledgement, producing the failed ones again (up to
+    /// `produce_retries` more rounds, backing off) before giving up with [`RunnerError::Delivery`].
+    async fn send_all(&self, outgoing: &[Outgoing<'_>]) -> Result<(), RunnerError> {
+        let mut pending: Vec<usize> = (0..outgoing.len()).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            let results = join_all(pending.iter().map(|&i| self.send(&outgoing[i]))).await;
+            let mut last_error = None;
+            pending = pending
+                .into_iter()
+                .zip(results)
+                .filter_map(|(i, result)| result.err().map(|e| (i, e)))
+                .map(|(i, e)| {
+                    last_error = Some(e);
+                    i
+                })
+                .collect();
+            if let Some(source) = last_error {
+                if attempt > self.produce_retries {
+                    return Err(RunnerError::Delivery {
+                        stage: self.stage,
+                        failed: pending.len(),
+                        attempts: attempt,
+                        source,
+                    });
+                }
+                self.metrics.produce_retries.inc_by(pending.len() as u64);
+                tracing::warn!(error = %source, failed = pending.len(), attempt, "delivery failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
         }
         Ok(())
     }
