@@ -23,12 +23,13 @@ pub struct Enrich {
     discarded_window_states: u64,
 }
 
-/// What an enrich checkpoint holds.
+/// What an enrich checkpoint holds. Written from borrowed state; read with the window states left as JSON
+/// until their definition's fingerprint is checked.
 #[derive(Serialize, Deserialize)]
-struct Snapshot {
-    miner: serde_json::Value,
+struct Snapshot<M, K: Ord, W> {
+    miner: M,
     /// Per window definition name: the definition's fingerprint and its state.
-    windows: BTreeMap<String, (String, serde_json::Value)>,
+    windows: BTreeMap<K, (String, W)>,
 }
 
 impl Enrich {
@@ -189,27 +190,25 @@ impl Stage for Enrich {
 
 impl StageState for Enrich {
     fn snapshot(&self) -> Result<Vec<u8>, StageError> {
-        let internal = |e: serde_json::Error| StageError::internal(format!("enrich snapshot: {e}"));
-        let mut windows = BTreeMap::new();
-        for operator in &self.windows {
-            windows.insert(
-                operator.spec().name.clone(),
-                (
-                    Self::fingerprint(operator),
-                    operator.snapshot().map_err(internal)?,
-                ),
-            );
-        }
+        let windows: BTreeMap<&str, _> = self
+            .windows
+            .iter()
+            .map(|operator| {
+                let state = (Self::fingerprint(operator), operator.snapshot());
+                (operator.spec().name.as_str(), state)
+            })
+            .collect();
         serde_json::to_vec(&Snapshot {
-            miner: self.miner.snapshot().map_err(internal)?,
+            miner: self.miner.snapshot(),
             windows,
         })
-        .map_err(internal)
+        .map_err(|e| StageError::internal(format!("enrich snapshot: {e}")))
     }
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), StageError> {
         let bad = |e: serde_json::Error| StageError::schema(format!("enrich checkpoint: {e}"));
-        let Snapshot { miner, mut windows } = serde_json::from_slice(snapshot).map_err(bad)?;
+        let Snapshot::<serde_json::Value, String, serde_json::Value> { miner, mut windows } =
+            serde_json::from_slice(snapshot).map_err(bad)?;
         self.miner.restore(miner).map_err(bad)?;
         for operator in &mut self.windows {
             match windows.remove(&operator.spec().name) {

@@ -21,7 +21,7 @@ pub use query::{PartialCount, QueryError, WindowQuery, WindowRow};
 pub use spec::{DEFAULT_SQL, LatePolicy, PARTIAL_COLUMNS, WindowSpec};
 
 use schemas::{LogSeverity, Target, WindowFeatures};
-use state::{Merged, Shape, WindowState, target_of};
+use state::{Merged, Shape, WindowState};
 use std::collections::BTreeSet;
 
 /// One parsed record, as the window operator sees it.
@@ -154,9 +154,9 @@ impl WindowOperator {
         for partial in &partials {
             match self.state.merge(partial, size, watermark, retention) {
                 Merged::Open => {}
-                Merged::Corrected => {
+                Merged::Corrected(key) => {
                     output.late_updates += partial.records;
-                    corrected.insert((partial.window_start + size, target_of(partial)));
+                    corrected.insert(key);
                 }
                 Merged::Late => output.late_dropped += partial.records,
             }
@@ -200,12 +200,9 @@ impl WindowOperator {
         )
     }
 
-    /// Serialises the state.
-    ///
-    /// # Errors
-    /// Never in practice.
-    pub fn snapshot(&self) -> Result<serde_json::Value, serde_json::Error> {
-        serde_json::to_value(&self.state)
+    /// The state, ready to serialise without copying.
+    pub fn snapshot(&self) -> impl serde::Serialize + '_ {
+        &self.state
     }
 
     /// Replaces the state with a snapshot's.

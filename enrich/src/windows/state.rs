@@ -57,7 +57,7 @@ mod entries {
 }
 
 /// Window key: end (so iteration is in end order), then workload.
-type Key = (i64, Target);
+pub(crate) type Key = (i64, Target);
 
 /// The state of one window definition.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -86,18 +86,18 @@ pub(crate) struct Shape {
 }
 
 /// Where a partial count went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Merged {
     /// Into an open window.
     Open,
-    /// Into a closed window kept for corrections.
-    Corrected,
+    /// Into the closed window with this key, kept for corrections.
+    Corrected(Key),
     /// Nowhere: its window closed and is no longer kept.
     Late,
 }
 
 /// The workload of a partial count.
-pub(crate) fn target_of(partial: &PartialCount) -> Target {
+fn target_of(partial: &PartialCount) -> Target {
     Target {
         cluster: partial.cluster.clone(),
         namespace: partial.namespace.clone(),
@@ -125,7 +125,10 @@ impl WindowState {
         let (window, merged) = if key.0 > watermark {
             (self.open.entry(key).or_default(), Merged::Open)
         } else if retention_ns > 0 && key.0.saturating_add(retention_ns) > watermark {
-            (self.closed.entry(key).or_default(), Merged::Corrected)
+            (
+                self.closed.entry(key.clone()).or_default(),
+                Merged::Corrected(key),
+            )
         } else {
             return Merged::Late;
         };
