@@ -1,19 +1,18 @@
 //! The stage runner commits a batch only after its outputs are acknowledged. librdkafka's mock cluster is
 //! used here because it can be told to fail produce requests, which a real broker cannot be asked to do.
 
+mod common;
+
 use medic::config::PipelineConfig;
-use medic::health::Health;
-use medic::kafka::{RunnerError, StageRunner, all_topics, consumer_config, producer_config};
+use medic::kafka::{RunnerError, consumer_config};
 use medic::metrics::Metrics;
 use medic::stages::StageName;
 use rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use rdkafka::types::RDKafkaApiKey;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use schemas::RecordKind;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -35,32 +34,11 @@ fn committed(config: &PipelineConfig) -> Offset {
         .offset()
 }
 
-fn runner(config: &PipelineConfig, metrics: &Metrics) -> StageRunner {
-    let producer: FutureProducer = producer_config(&config.kafka, &config.runner)
-        .create()
-        .expect("producer");
-    let health = Arc::new(Health::new(Duration::from_secs(60)));
-    StageRunner::new(StageName::Ingest, config, producer, metrics, health).expect("runner")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_is_committed_only_after_its_outputs_are_delivered() {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    let mut config = PipelineConfig::default();
-    config.kafka.brokers = cluster.bootstrap_servers();
-    config.kafka.create_topics = false;
-    config.kafka.session_timeout_ms = 6_000;
-    config.runner.batch_linger_ms = 20;
+    let (cluster, mut config, feeder) = common::mock_pipeline();
     config.runner.produce_timeout_ms = 1_000;
     config.runner.produce_retries = 1;
-    for topic in all_topics(&config) {
-        cluster.create_topic(&topic, 1, 1).expect("topic");
-    }
-
-    let feeder: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", cluster.bootstrap_servers())
-        .create()
-        .expect("feeder");
     for i in 0..RECORDS {
         let line = format!("2026-03-14T09:00:0{i}Z stdout F request {i} served");
         feeder
@@ -81,7 +59,7 @@ async fn a_batch_is_committed_only_after_its_outputs_are_delivered() {
     let metrics = Metrics::new();
     let outcome = tokio::time::timeout(
         Duration::from_secs(60),
-        runner(&config, &metrics).run(CancellationToken::new()),
+        common::runner(StageName::Ingest, &config, &metrics).run(CancellationToken::new()),
     )
     .await
     .expect("the runner gives up in time");
@@ -100,7 +78,8 @@ async fn a_batch_is_committed_only_after_its_outputs_are_delivered() {
     cluster.clear_request_errors(RDKafkaApiKey::Produce);
     let metrics = Metrics::new();
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(runner(&config, &metrics).run(shutdown.clone()));
+    let task =
+        tokio::spawn(common::runner(StageName::Ingest, &config, &metrics).run(shutdown.clone()));
     let deadline = Instant::now() + Duration::from_secs(60);
     while metrics.records_out("ingest", RecordKind::Log) < RECORDS as u64 {
         assert!(

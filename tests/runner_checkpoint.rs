@@ -3,21 +3,18 @@
 //! the process died between writing the checkpoint and committing offsets. librdkafka's mock cluster
 //! stands in for the broker so the test controls exactly which offsets are committed.
 
+mod common;
+
 use enrich::EnrichConfig;
 use medic::config::PipelineConfig;
-use medic::health::Health;
-use medic::kafka::{
-    Checkpoint, StageRunner, all_topics, checkpoint_key, consumer_config, producer_config,
-};
+use medic::kafka::{Checkpoint, checkpoint_key, consumer_config};
 use medic::metrics::Metrics;
 use medic::stages::StageName;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use schemas::{Emitter, ParsedRecord, RecordKind, SourceRecord, Stage, StageState, fixtures};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -51,12 +48,7 @@ async fn feed(producer: &FutureProducer, range: std::ops::Range<usize>) {
 /// Runs the enrich stage until it has produced `parsed` records, then shuts it down cleanly.
 async fn run_enrich(config: &PipelineConfig, parsed: u64) -> Metrics {
     let metrics = Metrics::new();
-    let producer: FutureProducer = producer_config(&config.kafka, &config.runner)
-        .create()
-        .expect("producer");
-    let health = Arc::new(Health::new(Duration::from_secs(60)));
-    let runner =
-        StageRunner::new(StageName::Enrich, config, producer, &metrics, health).expect("runner");
+    let runner = common::runner(StageName::Enrich, config, &metrics);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(runner.run(shutdown.clone()));
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -120,20 +112,8 @@ fn uninterrupted(n: usize) -> Vec<(String, String, u32)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrich_restores_its_state_and_skips_what_the_checkpoint_covers() {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    let mut config = PipelineConfig::default();
-    config.kafka.brokers = cluster.bootstrap_servers();
-    config.kafka.create_topics = false;
-    config.kafka.session_timeout_ms = 6_000;
-    config.runner.batch_linger_ms = 20;
+    let (_cluster, mut config, feeder) = common::mock_pipeline();
     config.runner.batch_max_records = 7;
-    for topic in all_topics(&config) {
-        cluster.create_topic(&topic, 1, 1).expect("topic");
-    }
-    let feeder: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", cluster.bootstrap_servers())
-        .create()
-        .expect("feeder");
 
     // Run 1 and a clean restart: the second run continues the first's templates.
     feed(&feeder, 0..20).await;
