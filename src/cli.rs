@@ -81,6 +81,32 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Train a model.
+    Train {
+        #[command(subcommand)]
+        target: TrainTarget,
+    },
+    /// Score a model against its baselines and print JSON.
+    Eval {
+        #[command(subcommand)]
+        target: EvalTarget,
+    },
+    /// Classify evidence samples with the fine-tuned transformer: `{"id","lines":[…]}` per input line,
+    /// `{"id","fault","severity","confidence"}` per output line, same order.
+    Classify {
+        /// Classifier directory (default: `models/classifier`).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Directory of the pretrained base encoder (default: resolved, see README).
+        #[arg(long, env = "MEDIC_BASE_MODEL")]
+        base_model: Option<PathBuf>,
+        /// Input JSONL.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output JSONL.
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Measure throughput and print JSON.
     Bench {
         #[command(subcommand)]
@@ -95,7 +121,78 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum TrainTarget {
+    /// Fine-tune the fault classifier (all-MiniLM-L6-v2 top layers + head) on labelled JSONL evidence.
+    Classifier {
+        /// A `.jsonl` file or a directory of them (`{"id","lines":[…],"label"}` per line); repeatable.
+        #[arg(long, default_value = "../shared/data/classify")]
+        data: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long, default_value = "models/classifier")]
+        out: PathBuf,
+        /// Directory of the pretrained base encoder (default: resolved, see README).
+        #[arg(long, env = "MEDIC_BASE_MODEL")]
+        base_model: Option<PathBuf>,
+        /// Seed of the split, initialisation, shuffling and dropout.
+        #[arg(long, default_value_t = 17)]
+        seed: u64,
+        /// Encoder layers to fine-tune (of 6).
+        #[arg(long, default_value_t = 1)]
+        upper_layers: usize,
+        /// Epochs at most (early stopping on dev macro-F1).
+        #[arg(long, default_value_t = 40)]
+        epochs: usize,
+        /// Epochs that tune the encoder layers (later ones train the head alone).
+        #[arg(long, default_value_t = 4)]
+        encoder_epochs: usize,
+        /// Also write the dev split (JSONL) here, e.g. for `medic eval classifier --data` (the transformer
+        /// was selected and calibrated on it, so its scores there are optimistic).
+        #[arg(long)]
+        dev_out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalTarget {
+    /// Per-class precision/recall/F1, macro-F1 and accuracy of the fine-tuned transformer and of the
+    /// baselines (keyword rules, TF-IDF + logistic regression, frozen embeddings + logistic regression).
+    Classifier {
+        /// Labelled evaluation JSONL.
+        #[arg(long)]
+        data: PathBuf,
+        /// Classifier directory (default: `models/classifier`).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Where the baselines are trained (the same training split as the transformer's); repeatable.
+        #[arg(long, default_value = "../shared/data/classify")]
+        train_data: Vec<PathBuf>,
+        /// Directory of the pretrained base encoder (default: resolved, see README).
+        #[arg(long, env = "MEDIC_BASE_MODEL")]
+        base_model: Option<PathBuf>,
+        /// Seed of the train/dev split (as in training).
+        #[arg(long, default_value_t = 17)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum BenchTarget {
+    /// Classifier inference speed: uncached samples/s at batch 1/16/64 against the plain pretrained
+    /// encoder in the same run, and cached lines/s (build with --release).
+    Classify {
+        /// Classifier directory (default: `models/classifier`).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Directory of the pretrained base encoder (default: resolved, see README).
+        #[arg(long, env = "MEDIC_BASE_MODEL")]
+        base_model: Option<PathBuf>,
+        /// JSONL samples whose distinct lines are classified.
+        #[arg(long, default_value = "../shared/data/classify/k8s_train.jsonl")]
+        data: PathBuf,
+        /// Distinct lines used at most.
+        #[arg(long, default_value_t = 512)]
+        max_lines: usize,
+    },
     /// Template-mining accuracy (GA, FGA, PA) and speed on Loghub-2k, per system.
     Parse {
         /// Directory with `loghub_formats.tsv`, `loghub/<S>/<S>_2k.log` and
@@ -199,8 +296,90 @@ pub fn main() -> ExitCode {
                 },
         } => bench_ingest(scale, rounds, !no_redaction),
         Command::Bench {
+            target:
+                BenchTarget::Classify {
+                    model,
+                    base_model,
+                    data,
+                    max_lines,
+                },
+        } => crate::classify_bench::bench_classify(
+            &model.unwrap_or_else(crate::classify_cmd::default_model_dir),
+            base_model.as_deref(),
+            &data,
+            max_lines,
+        )
+        .and_then(|report| {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Bench {
             target: BenchTarget::Parse { loghub, compare },
         } => bench_parse(&loghub, compare.as_deref()),
+        Command::Train {
+            target:
+                TrainTarget::Classifier {
+                    data,
+                    out,
+                    base_model,
+                    seed,
+                    upper_layers,
+                    epochs,
+                    encoder_epochs,
+                    dev_out,
+                },
+        } => {
+            let options = diagnose::transformer::TrainOptions {
+                seed,
+                upper_layers,
+                epochs,
+                encoder_epochs,
+                ..Default::default()
+            };
+            crate::classify_cmd::train_classifier(
+                &data,
+                &out,
+                base_model.as_deref(),
+                &options,
+                dev_out.as_deref(),
+            )
+            .map(|()| ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            target:
+                EvalTarget::Classifier {
+                    data,
+                    model,
+                    train_data,
+                    base_model,
+                    seed,
+                },
+        } => crate::classify_cmd::eval_classifier(
+            &data,
+            &model.unwrap_or_else(crate::classify_cmd::default_model_dir),
+            &train_data,
+            base_model.as_deref(),
+            seed,
+        )
+        .and_then(|report| {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Classify {
+            model,
+            base_model,
+            input,
+            output,
+        } => crate::classify_cmd::classify(
+            &model.unwrap_or_else(crate::classify_cmd::default_model_dir),
+            base_model.as_deref(),
+            &input,
+            &output,
+        )
+        .map(|n| {
+            eprintln!("classified {n} samples into {}", output.display());
+            ExitCode::SUCCESS
+        }),
         Command::Parse {
             log_format,
             input,

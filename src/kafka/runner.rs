@@ -322,8 +322,8 @@ impl StageRunner {
                 Next::Shutdown => break,
                 Next::Tick => {
                     let mut out = Emitter::new();
-                    self.stage
-                        .on_tick(schemas::clock::wall_clock_ns(), &mut out);
+                    let now_ns = schemas::clock::wall_clock_ns();
+                    off_the_io_runtime(|| self.stage.on_tick(now_ns, &mut out));
                     self.sink.deliver(out).await?;
                     self.commit_pending(false).await?;
                 }
@@ -340,7 +340,7 @@ impl StageRunner {
         tracing::info!("draining");
         self.health.set_ready(stage, false);
         let mut out = Emitter::new();
-        self.stage.on_close(&mut out);
+        off_the_io_runtime(|| self.stage.on_close(&mut out));
         self.sink.deliver(out).await?;
         self.commit_pending(true).await?;
         tracing::info!("stage stopped");
@@ -369,18 +369,20 @@ impl StageRunner {
         let started = Instant::now();
         self.sink.metrics.records_in.inc_by(batch.len() as u64);
         let mut out = Emitter::new();
-        if self.offsets.skip_below.is_empty() {
-            self.stage.process_batch(batch, &mut out);
+        let fresh;
+        let input = if self.offsets.skip_below.is_empty() {
+            batch
         } else {
-            let fresh = self.offsets.not_yet_in_state(batch);
+            fresh = self.offsets.not_yet_in_state(batch);
             if fresh.len() < batch.len() {
                 tracing::info!(
                     skipped = batch.len() - fresh.len(),
                     "records already in the restored state skipped"
                 );
             }
-            self.stage.process_batch(&fresh, &mut out);
-        }
+            &fresh
+        };
+        off_the_io_runtime(|| self.stage.process_batch(input, &mut out));
         self.sink.deliver(out).await?;
         self.offsets.pending.extend(next_offsets(batch));
         self.commit_pending(false).await?;
@@ -562,5 +564,15 @@ impl Sink {
             Ok(Err((error, _))) => Err(error),
             Err(_canceled) => Err(KafkaError::Canceled),
         }
+    }
+}
+
+/// Runs CPU-bound stage work (model inference, SQL over a micro-batch) so it does not stall the I/O
+/// runtime: on a multi-threaded runtime the worker hands its other tasks to the rest of the pool while
+/// `work` runs; on a current-thread runtime (tests) it simply runs.
+fn off_the_io_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }

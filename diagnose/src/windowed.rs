@@ -1,0 +1,366 @@
+//! [`WindowedDiagnose`]: the transformer in the pipeline. Evidence is gathered per workload in tumbling
+//! event-time windows; closed windows are classified together in one batched forward pass; a window whose
+//! class is not `normal` becomes a [`Diagnosis`].
+//!
+//! ```text
+//!  parsed record ─► workload window [start, start + window) ── closes when the watermark (newest event
+//!                   (template texts, evidence, bounded)          time seen − one window) passes its end,
+//!                                                                 when idle for a window of wall time, or
+//!                                                                 at shutdown
+//!  closed windows ─► Classifier::predict (batched; template embeddings cached) ─► Diagnosis (≠ normal)
+//! ```
+
+use crate::rules::severity_of;
+use crate::stage::diagnosis_id;
+use crate::transformer::{Classifier, Condensed, EmbeddingCache, Prediction};
+use schemas::{
+    Diagnosis, Emitter, Evidence, FaultClass, ParsedRecord, SCHEMA_VERSION, SourceFormat,
+    SourceRecord, Stage, Target, decode_record,
+};
+use std::collections::HashMap;
+
+/// Settings of the windowed transformer stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowSettings {
+    /// Window length, ns.
+    pub window_ns: i64,
+    /// Lines kept per window (later ones are counted and dropped).
+    pub max_lines: usize,
+    /// Windows classified per forward pass.
+    pub max_batch: usize,
+    /// Open windows at most (the stalest is closed early beyond it).
+    pub max_open: usize,
+    /// Below this confidence a diagnosis is `uncertain`.
+    pub min_confidence: f64,
+    /// Evidence lines per diagnosis.
+    pub max_evidence: usize,
+}
+
+/// One workload's open window.
+#[derive(Debug)]
+struct OpenWindow {
+    start_ns: i64,
+    texts: Vec<String>,
+    evidence: Vec<Evidence>,
+    /// Pod and node of the latest evidence, as hints for the actuator.
+    pod: Option<String>,
+    node: Option<String>,
+    /// Wall clock of the latest record, ns.
+    touched_ns: i64,
+}
+
+/// Diagnoses windows of evidence with the fine-tuned transformer.
+pub struct WindowedDiagnose {
+    classifier: Classifier,
+    cache: EmbeddingCache,
+    settings: WindowSettings,
+    open: HashMap<Target, OpenWindow>,
+    watermark_ns: i64,
+}
+
+impl WindowedDiagnose {
+    /// A stage around a loaded classifier.
+    #[must_use]
+    pub fn new(classifier: Classifier, settings: WindowSettings, cache_capacity: usize) -> Self {
+        Self {
+            classifier,
+            cache: EmbeddingCache::new(cache_capacity),
+            settings,
+            open: HashMap::new(),
+            watermark_ns: i64::MIN,
+        }
+    }
+
+    /// The classifier's name and version, as written on diagnoses.
+    #[must_use]
+    pub fn model_id(&self) -> String {
+        self.classifier.model_id()
+    }
+
+    /// The text the model sees for a record: its template, prefixed for Kubernetes Events with the event
+    /// type and reason (`Warning BackOff …`, as `kubectl describe` prints them).
+    fn text_of(parsed: &ParsedRecord) -> String {
+        let log = &parsed.log;
+        let template = if parsed.template.is_empty() {
+            &log.message
+        } else {
+            &parsed.template
+        };
+        match (log.source_format, log.attributes.get("k8s.event.reason")) {
+            (SourceFormat::K8sEvent, Some(reason)) => {
+                let kind = if log.severity >= schemas::LogSeverity::Warning {
+                    "Warning"
+                } else {
+                    "Normal"
+                };
+                format!("{kind} {reason} {template}")
+            }
+            _ => template.clone(),
+        }
+    }
+
+    /// The event-time horizon: windows ending at or before it are complete.
+    fn horizon_ns(&self) -> i64 {
+        self.watermark_ns.saturating_sub(self.settings.window_ns)
+    }
+
+    /// Adds one record to its workload's window; returns a window this closed (with its workload).
+    fn add(
+        &mut self,
+        parsed: &ParsedRecord,
+        now_ns: i64,
+        out: &mut Emitter,
+    ) -> Option<(Target, OpenWindow)> {
+        let log = &parsed.log;
+        let text = Self::text_of(parsed);
+        if text.trim().is_empty() {
+            out.count("diagnose.blank_line", 1);
+            return None;
+        }
+        let mut target = log.target()?;
+        let (pod, node) = (target.pod.take(), target.node.take());
+        let window = self.settings.window_ns;
+        let start_ns = log.event_time_ns.div_euclid(window) * window;
+        if start_ns.saturating_add(window) <= self.horizon_ns()
+            && self.open.get(&target).is_none_or(|w| w.start_ns > start_ns)
+        {
+            // Its window was already diagnosed: re-opening it would diagnose it twice.
+            out.count("diagnose.late_dropped", 1);
+            return None;
+        }
+        // A clock far ahead must not close every window at once: the watermark moves at most to the wall
+        // clock plus one window.
+        if log.event_time_ns > now_ns.saturating_add(window) {
+            out.count("diagnose.event_time_ahead_of_clock", 1);
+        }
+        self.watermark_ns = self
+            .watermark_ns
+            .max(log.event_time_ns.min(now_ns.saturating_add(window)));
+        let mut closed = None;
+        if self
+            .open
+            .get(&target)
+            .is_some_and(|w| start_ns > w.start_ns)
+        {
+            closed = self.open.remove(&target).map(|w| (target.clone(), w));
+        } else if !self.open.contains_key(&target) && self.open.len() >= self.settings.max_open {
+            let stalest = self
+                .open
+                .iter()
+                .min_by_key(|(_, w)| w.touched_ns)
+                .map(|(t, _)| t.clone());
+            closed = stalest.and_then(|t| self.open.remove(&t).map(|w| (t, w)));
+            out.count("diagnose.window_closed_early", 1);
+        }
+        let entry = self.open.entry(target).or_insert_with(|| OpenWindow {
+            start_ns,
+            texts: Vec::new(),
+            evidence: Vec::new(),
+            pod: None,
+            node: None,
+            touched_ns: now_ns,
+        });
+        entry.touched_ns = now_ns;
+        if start_ns < entry.start_ns {
+            out.count("diagnose.late_into_current_window", 1);
+        }
+        if entry.texts.len() >= self.settings.max_lines {
+            out.count("diagnose.window_lines_dropped", 1);
+            return closed;
+        }
+        entry.texts.push(text.trim().to_owned());
+        entry.evidence.push(Evidence {
+            message: log.message.clone(),
+            template_id: parsed.template_id.clone(),
+            event_time_ns: log.event_time_ns,
+            source: log.source.clone(),
+            rationale: String::new(),
+        });
+        entry.pod = pod.or(entry.pod.take());
+        entry.node = node.or(entry.node.take());
+        closed
+    }
+
+    /// Removes the windows `done` selects.
+    fn take_windows(&mut self, done: impl Fn(&OpenWindow) -> bool) -> Vec<(Target, OpenWindow)> {
+        let keys: Vec<Target> = self
+            .open
+            .iter()
+            .filter(|(_, w)| done(w))
+            .map(|(t, _)| t.clone())
+            .collect();
+        let mut windows: Vec<(Target, OpenWindow)> = keys
+            .into_iter()
+            .filter_map(|t| self.open.remove(&t).map(|w| (t, w)))
+            .collect();
+        windows.sort_by(|a, b| (a.1.start_ns, &a.0).cmp(&(b.1.start_ns, &b.0)));
+        windows
+    }
+
+    /// Classifies closed windows in batches and emits their diagnoses.
+    fn diagnose(&mut self, windows: Vec<(Target, OpenWindow)>, out: &mut Emitter) {
+        for chunk in windows.chunks(self.settings.max_batch.max(1)) {
+            let condensed: Vec<Condensed> = chunk
+                .iter()
+                .map(|(_, w)| self.classifier.condense(&w.texts))
+                .collect();
+            let predictions = match self.classifier.predict(&condensed, &mut self.cache) {
+                Ok(p) => p,
+                Err(error) => {
+                    count_failure(out, &error.to_string());
+                    continue;
+                }
+            };
+            out.count("diagnose.windows_classified", chunk.len() as u64);
+            for ((target, window), whole) in chunk.iter().zip(predictions) {
+                let Some((fault, confidence, basis)) = self.verdict(window, whole, out) else {
+                    out.count("diagnose.windows_normal", 1);
+                    continue;
+                };
+                let evidence = self.evidence(window, fault, basis);
+                let diagnosis = self.diagnosis(target, window, fault, confidence, evidence);
+                if let Err(error) = out.emit(&diagnosis) {
+                    count_failure(out, &error.to_string());
+                }
+            }
+        }
+    }
+
+    /// The window's verdict, or `None` for a normal window. The window as a whole decides when it names a
+    /// fault with at least `min_confidence`. Otherwise its lines are classified one by one (embeddings are
+    /// cached, so this costs only the head): a window is as faulty as its most telling line — one
+    /// `OOMKilled` event among a minute of ordinary traffic is enough (multiple-instance reading). Failing
+    /// both, a non-normal whole-window class is reported as it is (uncertain).
+    fn verdict(
+        &mut self,
+        window: &OpenWindow,
+        whole: Prediction,
+        out: &mut Emitter,
+    ) -> Option<(FaultClass, f64, &'static str)> {
+        let min = self.settings.min_confidence;
+        if whole.fault != FaultClass::Normal && whole.confidence >= min {
+            return Some((whole.fault, whole.confidence, "window"));
+        }
+        let labels = self.classifier.spec().labels.clone();
+        // Every distinct line, also those too rare to be among the window's `max_distinct` texts.
+        let all_lines = Condensed::new(&window.texts, usize::MAX);
+        let strongest = self
+            .classifier
+            .text_probabilities(&all_lines, &mut self.cache)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|p| labels.iter().copied().zip(p.iter().map(|&v| f64::from(v))))
+            .filter(|(class, _)| *class != FaultClass::Normal)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match strongest {
+            Some((class, p)) if p >= min => {
+                out.count("diagnose.decided_by_line", 1);
+                Some((class, p, "line"))
+            }
+            _ if whole.fault != FaultClass::Normal => {
+                Some((whole.fault, whole.confidence, "window"))
+            }
+            _ => None,
+        }
+    }
+
+    /// The window's lines that on their own point most strongly at `class`, strongest first.
+    fn evidence(&mut self, window: &OpenWindow, class: FaultClass, basis: &str) -> Vec<Evidence> {
+        let sample = &Condensed::new(&window.texts, usize::MAX);
+        let scores = self
+            .classifier
+            .text_scores(sample, class, &mut self.cache)
+            .unwrap_or_else(|_| vec![0.0; sample.texts.len()]);
+        let mut ranked: Vec<(usize, f64)> = scores.into_iter().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked
+            .into_iter()
+            .take(self.settings.max_evidence)
+            .filter_map(|(i, score)| {
+                let text = &sample.texts[i];
+                let first = window.texts.iter().position(|t| t == text)?;
+                let mut evidence = window.evidence[first].clone();
+                evidence.rationale = format!(
+                    "decided by the {basis}; this line on its own: p({class}) = {score:.2}; \
+                     {} of {} lines in the window",
+                    sample.counts[i], sample.lines
+                );
+                Some(evidence)
+            })
+            .collect()
+    }
+
+    fn diagnosis(
+        &self,
+        target: &Target,
+        window: &OpenWindow,
+        fault: FaultClass,
+        confidence: f64,
+        evidence: Vec<Evidence>,
+    ) -> Diagnosis {
+        let model = self.model_id();
+        let diagnosis_id = diagnosis_id(
+            target,
+            fault,
+            window.start_ns,
+            &window.evidence[0].source,
+            &model,
+        );
+        Diagnosis {
+            schema_version: SCHEMA_VERSION,
+            diagnosis_id,
+            target: Target {
+                pod: window.pod.clone(),
+                node: window.node.clone(),
+                ..target.clone()
+            },
+            fault,
+            severity: severity_of(fault),
+            confidence,
+            uncertain: confidence < self.settings.min_confidence,
+            window_start_ns: window.start_ns,
+            window_end_ns: window.start_ns.saturating_add(self.settings.window_ns),
+            evidence,
+            model,
+        }
+    }
+}
+
+/// Counts a failed classification; the stage keeps going (those windows go undiagnosed, which the counter
+/// shows).
+fn count_failure(out: &mut Emitter, _error: &str) {
+    out.count("diagnose.classification_failed", 1);
+}
+
+impl Stage for WindowedDiagnose {
+    fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
+        let now_ns = schemas::clock::wall_clock_ns();
+        let mut closed = Vec::new();
+        for input in batch {
+            match decode_record::<ParsedRecord>(&input.payload) {
+                Ok(parsed) => {
+                    if parsed.log.target().is_none() {
+                        out.count("diagnose.no_workload", 1);
+                        continue;
+                    }
+                    closed.extend(self.add(&parsed, now_ns, out));
+                }
+                Err(error) => out.reject(input, error),
+            }
+        }
+        let (horizon, window_ns) = (self.horizon_ns(), self.settings.window_ns);
+        closed.extend(self.take_windows(|w| w.start_ns.saturating_add(window_ns) <= horizon));
+        self.diagnose(closed, out);
+    }
+
+    fn on_tick(&mut self, now_ns: i64, out: &mut Emitter) {
+        let idle_ns = self.settings.window_ns;
+        let idle = self.take_windows(|w| now_ns - w.touched_ns >= idle_ns);
+        self.diagnose(idle, out);
+    }
+
+    fn on_close(&mut self, out: &mut Emitter) {
+        let all = self.take_windows(|_| true);
+        self.diagnose(all, out);
+    }
+}

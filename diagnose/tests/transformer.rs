@@ -1,0 +1,230 @@
+//! The fine-tuned transformer as shipped in `models/classifier`, on the real pretrained encoder (installed
+//! by `scripts/model-up.sh`): loading, batched and cached inference, evidence, the windowed stage, and a
+//! short fine-tuning run that must change the encoder.
+
+use medic_diagnose::corpus::{Sample, read_jsonl};
+use medic_diagnose::transformer::{
+    Classifier, EmbeddingCache, TrainOptions, resolve_base_model, sha256_file, train,
+};
+use medic_diagnose::{DiagnoseConfig, default_classifier_dir};
+use schemas::{
+    Diagnosis, Emitter, FaultClass, LogSeverity, ParsedRecord, SCHEMA_VERSION, SourceFormat,
+    SourceRecord, Stage, fixtures,
+};
+use std::path::Path;
+
+fn fixture() -> Vec<Sample> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/k8s_faults.jsonl");
+    read_jsonl(&path, true).expect("fixture")
+}
+
+fn classifier() -> Classifier {
+    Classifier::load(&default_classifier_dir(), None).expect(
+        "models/classifier and the base encoder load (run scripts/model-up.sh to install the encoder)",
+    )
+}
+
+/// Ordinary lines of a healthy Spring Boot service, as the template miner leaves them.
+fn background(n: usize) -> Vec<String> {
+    let lines = [
+        "<*> INFO 1 --- [http-nio-8080-exec-<*>] c.s.checkout.CartController : GET /cart/<*> 200 in <*> ms",
+        "<*> INFO 1 --- [http-nio-8080-exec-<*>] c.s.checkout.pay.PaymentClient : payment <*> accepted",
+        "<*> INFO 1 --- [scheduling-1] c.s.checkout.StockSync : synced <*> items",
+    ];
+    (0..n).map(|i| lines[i % lines.len()].to_owned()).collect()
+}
+
+#[test]
+fn the_shipped_classifier_names_real_kubernetes_faults() {
+    let classifier = classifier();
+    let samples = fixture();
+    let condensed: Vec<_> = samples
+        .iter()
+        .map(|s| classifier.condense(&s.lines))
+        .collect();
+    let predictions = classifier
+        .predict(&condensed, &mut EmbeddingCache::new(1000))
+        .expect("predict");
+    assert_eq!(predictions.len(), samples.len());
+    let correct = samples
+        .iter()
+        .zip(&predictions)
+        .filter(|(s, p)| s.label == Some(p.fault))
+        .count();
+    assert!(correct >= 8, "{correct}/10 correct: {predictions:?}");
+    assert!(
+        predictions
+            .iter()
+            .all(|p| (0.0..=1.0).contains(&p.confidence))
+    );
+}
+
+#[test]
+fn cached_templates_skip_the_encoder_and_give_the_same_answer() {
+    let classifier = classifier();
+    let samples: Vec<_> = fixture()
+        .iter()
+        .map(|s| classifier.condense(&s.lines))
+        .collect();
+    let mut cache = EmbeddingCache::new(1000);
+    let first = classifier.predict(&samples, &mut cache).expect("first");
+    let misses = cache.misses;
+    assert_eq!(misses as usize, cache.len());
+    let second = classifier.predict(&samples, &mut cache).expect("second");
+    assert_eq!(cache.misses, misses, "nothing re-encoded");
+    assert!(cache.hits >= samples.len() as u64);
+    assert_eq!(first, second);
+}
+
+#[test]
+fn evidence_is_the_line_that_points_at_the_fault() {
+    let classifier = classifier();
+    let mut lines = background(30);
+    let oom = "Warning OOMKilling Memory cgroup out of memory: Kill process <*> (java) score <*> or sacrifice child";
+    lines.insert(17, oom.to_owned());
+    let sample = classifier.condense(&lines);
+    let mut cache = EmbeddingCache::new(1000);
+    let scores = classifier
+        .text_scores(&sample, FaultClass::Oom, &mut cache)
+        .expect("scores");
+    let best = scores
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+        .expect("scores");
+    assert_eq!(sample.texts[best], oom);
+}
+
+#[test]
+fn a_missing_base_model_is_a_clear_error() {
+    let error = Classifier::load(
+        &default_classifier_dir(),
+        Some(Path::new("/nonexistent/minilm")),
+    )
+    .err()
+    .expect("must fail");
+    let text = error.to_string();
+    assert!(
+        text.contains("/nonexistent/minilm") && text.contains("model-up.sh"),
+        "{text}"
+    );
+}
+
+fn parsed(workload: &str, message: &str, event: bool, t_secs: i64, offset: i64) -> SourceRecord {
+    let mut log = fixtures::log_record(message, t_secs * 1_000_000_000);
+    if let Some(w) = log.resource.workload.as_mut() {
+        w.name = workload.to_owned();
+    }
+    log.resource.pod = Some(format!("{workload}-7d9c7f5b9d-x2x7q"));
+    log.source.offset = offset;
+    if event {
+        log.source_format = SourceFormat::K8sEvent;
+        log.severity = LogSeverity::Warning;
+        log.attributes
+            .insert("k8s.event.reason".into(), "OOMKilling".into());
+    }
+    let record = ParsedRecord {
+        schema_version: SCHEMA_VERSION,
+        template_id: format!("tpl-{}", schemas::id::stable_hash(&[message])),
+        template: message.to_owned(),
+        template_version: 1,
+        params: vec![],
+        log,
+    };
+    SourceRecord::new(
+        "medic.logs.parsed",
+        0,
+        offset,
+        serde_json::to_vec(&record).expect("json"),
+    )
+}
+
+#[test]
+fn the_windowed_stage_diagnoses_the_window_with_fault_evidence_only() {
+    let mut stage = DiagnoseConfig::default()
+        .build()
+        .expect("transformer stage");
+    let mut records = Vec::new();
+    for (i, line) in background(40).iter().enumerate() {
+        let i = i as i64;
+        records.push(parsed("web", line, false, 1_200 + i, 2 * i));
+        records.push(parsed("api", line, false, 1_200 + i, 2 * i + 1));
+    }
+    records.push(parsed(
+        "web",
+        "Memory cgroup out of memory: Kill process <*> (java) score <*> or sacrifice child",
+        true,
+        1_230,
+        100,
+    ));
+    let mut out = Emitter::new();
+    stage.process_batch(&records, &mut out);
+    stage.on_close(&mut out);
+    let diagnoses: Vec<Diagnosis> = out.decode_all().expect("diagnoses");
+    assert_eq!(diagnoses.len(), 1, "{diagnoses:#?}");
+    let d = &diagnoses[0];
+    assert_eq!((d.target.name.as_str(), d.fault), ("web", FaultClass::Oom));
+    assert!(
+        d.evidence[0].message.contains("out of memory"),
+        "{:?}",
+        d.evidence
+    );
+    assert!(d.model.starts_with("minilm-finetuned@"));
+    assert_eq!(out.events().get("diagnose.windows_classified"), Some(&2));
+}
+
+#[test]
+fn fine_tuning_changes_the_top_layer_and_round_trips_through_disk() {
+    let base = resolve_base_model(None).expect("base model (scripts/model-up.sh)");
+    let mut samples = fixture();
+    samples.push(Sample {
+        id: "bg/1".into(),
+        lines: background(12),
+        label: Some(FaultClass::Normal),
+    });
+    let options = TrainOptions {
+        epochs: 2,
+        encoder_epochs: 1,
+        ..TrainOptions::default()
+    };
+    let (trained, report) =
+        train(&base, &samples, &samples, &options, &mut |_| {}).expect("training runs");
+    assert_eq!(report.history.len(), 2);
+    let dir = std::env::temp_dir().join(format!("medic-classifier-{}", std::process::id()));
+    let spec = trained.save(&dir).expect("save");
+    assert_eq!(
+        spec.weights_sha256,
+        sha256_file(&dir.join("model.safetensors")).expect("hash")
+    );
+    let tuned =
+        candle_core::safetensors::load(dir.join("model.safetensors"), &candle_core::Device::Cpu)
+            .expect("weights");
+    let original =
+        candle_core::safetensors::load(base.weights(), &candle_core::Device::Cpu).expect("base");
+    let name = "attention.self.query.weight";
+    let delta = (&tuned[&format!("upper.layer.0.{name}")]
+        - &original[&format!("encoder.layer.5.{name}")])
+        .and_then(|d| d.abs()?.sum_all()?.to_scalar::<f32>())
+        .expect("delta");
+    assert!(
+        delta > 0.0,
+        "the fine-tuned layer must differ from the base layer"
+    );
+    assert!(
+        !tuned
+            .keys()
+            .any(|k| k.starts_with("encoder.") || k.starts_with("embeddings.")),
+        "only what changed is stored"
+    );
+    let loaded = Classifier::load(&dir, Some(&base.dir)).expect("loads back");
+    let sample = loaded.condense(&samples[0].lines);
+    assert_eq!(
+        loaded
+            .predict(&[sample], &mut EmbeddingCache::new(10))
+            .expect("predict")
+            .len(),
+        1
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,112 @@
+//! `medic classify` and `medic eval classifier` on real Kubernetes fault events (the shipped model and the
+//! real pretrained encoder, installed by `scripts/model-up.sh`).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/diagnose/tests/fixtures/k8s_faults.jsonl"
+);
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("medic-cli-classify-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn classify_writes_one_line_per_input_in_order() {
+    // Input without labels, as an operator would give it.
+    let input = temp("in.jsonl");
+    let samples: Vec<serde_json::Value> = std::fs::read_to_string(FIXTURE)
+        .expect("fixture")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let unlabelled: String = samples
+        .iter()
+        .map(|s| serde_json::json!({"id": s["id"], "lines": s["lines"]}).to_string() + "\n")
+        .collect();
+    std::fs::write(&input, unlabelled).expect("write input");
+    let output = temp("out.jsonl");
+    let run = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(["classify", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .expect("medic classify runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&output)
+        .expect("output")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), samples.len());
+    for (line, sample) in lines.iter().zip(&samples) {
+        assert_eq!(line["id"], sample["id"]);
+        assert!(line["fault"].is_string() && line["severity"].is_string());
+        let confidence = line["confidence"].as_f64().expect("confidence");
+        assert!((0.0..=1.0).contains(&confidence));
+    }
+    let correct = lines
+        .iter()
+        .zip(&samples)
+        .filter(|(l, s)| l["fault"] == s["label"])
+        .count();
+    assert!(correct >= 8, "{correct}/10");
+    std::fs::remove_file(&input).ok();
+    std::fs::remove_file(&output).ok();
+}
+
+#[test]
+fn a_missing_base_model_fails_with_instructions() {
+    let run = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(["classify", "--input", FIXTURE, "--output"])
+        .arg(temp("never.jsonl"))
+        .env("MEDIC_BASE_MODEL", "/nonexistent/minilm")
+        .output()
+        .expect("medic classify runs");
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("model-up.sh"), "{stderr}");
+}
+
+#[test]
+fn eval_scores_the_transformer_and_every_baseline() {
+    let run = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args([
+            "eval",
+            "classifier",
+            "--data",
+            FIXTURE,
+            "--train-data",
+            FIXTURE,
+        ])
+        .output()
+        .expect("medic eval runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON report");
+    for model in [
+        "transformer",
+        "keyword_rules",
+        "tfidf_logreg",
+        "frozen_embedding_logreg",
+    ] {
+        let scores = &report["models"][model];
+        let f1 = scores["macro_f1"].as_f64().expect(model);
+        assert!((0.0..=1.0).contains(&f1), "{model}: {f1}");
+        assert_eq!(scores["samples"], 10);
+        assert!(
+            scores["per_class"]["scheduling"]["support"] == 5,
+            "{scores}"
+        );
+    }
+}
