@@ -40,6 +40,13 @@ impl Stage for Diagnose {
             stage.on_close(out);
         }
     }
+
+    fn state(&mut self) -> Option<&mut dyn schemas::StageState> {
+        match self {
+            Self::Rules(_) => None,
+            Self::Transformer(stage) => Some(stage.as_mut()),
+        }
+    }
 }
 
 /// The stable id of a diagnosis: the same evidence diagnosed by the same model gives the same id, so a

@@ -15,8 +15,9 @@ use crate::stage::diagnosis_id;
 use crate::transformer::{Classifier, Condensed, EmbeddingCache, Prediction};
 use schemas::{
     Diagnosis, Emitter, Evidence, FaultClass, ParsedRecord, SCHEMA_VERSION, SourceFormat,
-    SourceRecord, Stage, Target, decode_record,
+    SourceRecord, Stage, StageError, StageState, Target, decode_record,
 };
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Settings of the windowed transformer stage.
@@ -37,7 +38,7 @@ pub struct WindowSettings {
 }
 
 /// One workload's open window.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct OpenWindow {
     start_ns: i64,
     texts: Vec<String>,
@@ -362,5 +363,42 @@ impl Stage for WindowedDiagnose {
     fn on_close(&mut self, out: &mut Emitter) {
         let all = self.take_windows(|_| true);
         self.diagnose(all, out);
+    }
+}
+
+/// What a checkpoint of the windowed stage holds: the open windows and the watermark. The embedding cache
+/// is not saved (it refills from the model).
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    watermark_ns: i64,
+    windows: Vec<(Target, OpenWindow)>,
+}
+
+/// Open windows hold records whose offsets the runner would otherwise commit before they are diagnosed:
+/// checkpointing them keeps the stage at-least-once across a crash.
+impl StageState for WindowedDiagnose {
+    fn snapshot(&self) -> Result<Vec<u8>, StageError> {
+        let mut windows: Vec<(Target, OpenWindow)> = self
+            .open
+            .iter()
+            .map(|(t, w)| (t.clone(), w.clone()))
+            .collect();
+        windows.sort_by(|a, b| a.0.cmp(&b.0));
+        serde_json::to_vec(&Snapshot {
+            watermark_ns: self.watermark_ns,
+            windows,
+        })
+        .map_err(|e| StageError::internal(format!("diagnose snapshot: {e}")))
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), StageError> {
+        let Snapshot {
+            watermark_ns,
+            windows,
+        } = serde_json::from_slice(snapshot)
+            .map_err(|e| StageError::schema(format!("diagnose checkpoint: {e}")))?;
+        self.watermark_ns = watermark_ns;
+        self.open = windows.into_iter().collect();
+        Ok(())
     }
 }

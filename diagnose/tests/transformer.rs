@@ -140,11 +140,7 @@ fn parsed(workload: &str, message: &str, event: bool, t_secs: i64, offset: i64) 
     )
 }
 
-#[test]
-fn the_windowed_stage_diagnoses_the_window_with_fault_evidence_only() {
-    let mut stage = DiagnoseConfig::default()
-        .build()
-        .expect("transformer stage");
+fn two_workloads_one_with_an_oom() -> Vec<SourceRecord> {
     let mut records = Vec::new();
     for (i, line) in background(40).iter().enumerate() {
         let i = i as i64;
@@ -158,6 +154,15 @@ fn the_windowed_stage_diagnoses_the_window_with_fault_evidence_only() {
         1_230,
         100,
     ));
+    records
+}
+
+#[test]
+fn the_windowed_stage_diagnoses_the_window_with_fault_evidence_only() {
+    let mut stage = DiagnoseConfig::default()
+        .build()
+        .expect("transformer stage");
+    let records = two_workloads_one_with_an_oom();
     let mut out = Emitter::new();
     stage.process_batch(&records, &mut out);
     stage.on_close(&mut out);
@@ -172,6 +177,41 @@ fn the_windowed_stage_diagnoses_the_window_with_fault_evidence_only() {
     );
     assert!(d.model.starts_with("minilm-finetuned@"));
     assert_eq!(out.events().get("diagnose.windows_classified"), Some(&2));
+}
+
+#[test]
+fn open_windows_survive_a_restart_through_a_checkpoint() {
+    let records = two_workloads_one_with_an_oom();
+    let (first, second) = records.split_at(records.len() / 2);
+    let diagnose = |stage: &mut medic_diagnose::Diagnose, batches: &[&[SourceRecord]]| {
+        let mut out = Emitter::new();
+        for batch in batches {
+            stage.process_batch(batch, &mut out);
+        }
+        stage.on_close(&mut out);
+        out.decode_all::<Diagnosis>().expect("diagnoses")
+    };
+    let config = DiagnoseConfig::default();
+    let uninterrupted = diagnose(&mut config.build().expect("stage"), &[first, second]);
+
+    let mut before = config.build().expect("stage");
+    let mut out = Emitter::new();
+    before.process_batch(first, &mut out);
+    assert!(out.emitted().is_empty(), "the windows are still open");
+    let snapshot = before
+        .state()
+        .expect("stateful")
+        .snapshot()
+        .expect("snapshot");
+    drop(before);
+    let mut after = config.build().expect("stage");
+    after
+        .state()
+        .expect("stateful")
+        .restore(&snapshot)
+        .expect("restore");
+    assert_eq!(diagnose(&mut after, &[second]), uninterrupted);
+    assert_eq!(uninterrupted.len(), 1);
 }
 
 #[test]
