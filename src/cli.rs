@@ -303,12 +303,13 @@ pub fn main() -> ExitCode {
                     data,
                     max_lines,
                 },
-        } => crate::classify_bench::bench_classify(
+        } => diagnose::speed::bench_classify(
             &model.unwrap_or_else(crate::classify_cmd::default_model_dir),
             base_model.as_deref(),
             &data,
             max_lines,
         )
+        .map_err(|e| anyhow::anyhow!(e))
         .and_then(|report| {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)

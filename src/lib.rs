@@ -22,7 +22,6 @@
 pub mod admin;
 pub mod app;
 pub mod bench;
-pub mod classify_bench;
 pub mod classify_cmd;
 pub mod cli;
 pub mod config;

@@ -23,6 +23,7 @@ pub mod corpus;
 mod episode;
 pub mod metrics;
 mod rules;
+pub mod speed;
 mod stage;
 pub mod transformer;
 mod windowed;

@@ -1,9 +1,10 @@
-//! `medic bench classify`: the fine-tuned classifier's inference speed, uncached (every line through the
+//! Inference speed (`medic bench classify`, `cargo run --release -p medic-diagnose --example
+//! bench_classify`): the fine-tuned classifier's speed, uncached (every line through the
 //! encoder) at several batch sizes and cached (template embeddings reused, as in the pipeline), against
 //! the plain pretrained encoder at the same batch sizes measured in the same run.
 
-use diagnose::corpus::read_jsonl;
-use diagnose::transformer::{
+use crate::corpus::read_jsonl;
+use crate::transformer::{
     Classifier, Condensed, EmbeddingCache, LowerEncoder, UpperEncoder, load_base_config,
     load_base_tensors, resolve_base_model,
 };
@@ -53,7 +54,7 @@ pub fn bench_classify(
     base: Option<&Path>,
     data: &Path,
     max_lines: usize,
-) -> anyhow::Result<ClassifyBench> {
+) -> Result<ClassifyBench, Box<dyn std::error::Error + Send + Sync>> {
     let mut lines: Vec<String> = read_jsonl(data, false)?
         .into_iter()
         .flat_map(|s| s.lines)
