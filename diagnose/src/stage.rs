@@ -187,20 +187,7 @@ mod tests {
             log.attributes
                 .insert("k8s.event.reason".into(), reason.into());
         }
-        let record = ParsedRecord {
-            schema_version: SCHEMA_VERSION,
-            template_id: "tpl-1".into(),
-            template: message.into(),
-            template_version: 1,
-            params: vec![],
-            log,
-        };
-        SourceRecord::new(
-            "medic.logs.parsed",
-            0,
-            offset,
-            serde_json::to_vec(&record).expect("encode"),
-        )
+        fixtures::parsed_source_record(log)
     }
 
     fn run(batches: &[Vec<SourceRecord>]) -> Vec<Diagnosis> {

@@ -214,11 +214,18 @@ impl WindowedDiagnose {
             };
             out.count("diagnose.windows_classified", chunk.len() as u64);
             for ((target, window), whole) in chunk.iter().zip(predictions) {
-                let Some((fault, confidence, basis)) = self.verdict(window, whole, out) else {
+                // Every distinct line, also those too rare to be among the window's `max_distinct`
+                // texts, read on its own once: the verdict and the evidence both use it.
+                let lines = Condensed::new(&window.texts, usize::MAX);
+                let alone = self
+                    .classifier
+                    .text_probabilities(&lines, &mut self.cache)
+                    .unwrap_or_default();
+                let Some((fault, confidence, basis)) = self.verdict(whole, &alone, out) else {
                     out.count("diagnose.windows_normal", 1);
                     continue;
                 };
-                let evidence = self.evidence(window, fault, basis);
+                let evidence = self.evidence(window, &lines, &alone, fault, basis);
                 let diagnosis = self.diagnosis(target, window, fault, confidence, evidence);
                 if let Err(error) = out.emit(&diagnosis) {
                     count_failure(out, &error.to_string());
@@ -228,27 +235,22 @@ impl WindowedDiagnose {
     }
 
     /// The window's verdict, or `None` for a normal window. The window as a whole decides when it names a
-    /// fault with at least `min_confidence`. Otherwise its lines are classified one by one (embeddings are
-    /// cached, so this costs only the head): a window is as faulty as its most telling line — one
-    /// `OOMKilled` event among a minute of ordinary traffic is enough (multiple-instance reading). Failing
-    /// both, a non-normal whole-window class is reported as it is (uncertain).
+    /// fault with at least `min_confidence`. Otherwise its lines, each classified on its own (`alone`:
+    /// embeddings are cached, so this costs only the head), decide: a window is as faulty as its most
+    /// telling line — one `OOMKilled` event among a minute of ordinary traffic is enough (multiple-instance
+    /// reading). Failing both, a non-normal whole-window class is reported as it is (uncertain).
     fn verdict(
-        &mut self,
-        window: &OpenWindow,
+        &self,
         whole: Prediction,
+        alone: &[Vec<f32>],
         out: &mut Emitter,
     ) -> Option<(FaultClass, f64, &'static str)> {
         let min = self.settings.min_confidence;
         if whole.fault != FaultClass::Normal && whole.confidence >= min {
             return Some((whole.fault, whole.confidence, "window"));
         }
-        let labels = self.classifier.spec().labels.clone();
-        // Every distinct line, also those too rare to be among the window's `max_distinct` texts.
-        let all_lines = Condensed::new(&window.texts, usize::MAX);
-        let strongest = self
-            .classifier
-            .text_probabilities(&all_lines, &mut self.cache)
-            .unwrap_or_default()
+        let labels = &self.classifier.spec().labels;
+        let strongest = alone
             .iter()
             .flat_map(|p| labels.iter().copied().zip(p.iter().map(|&v| f64::from(v))))
             .filter(|(class, _)| *class != FaultClass::Normal)
@@ -266,25 +268,40 @@ impl WindowedDiagnose {
     }
 
     /// The window's lines that on their own point most strongly at `class`, strongest first.
-    fn evidence(&mut self, window: &OpenWindow, class: FaultClass, basis: &str) -> Vec<Evidence> {
-        let sample = &Condensed::new(&window.texts, usize::MAX);
-        let scores = self
+    fn evidence(
+        &self,
+        window: &OpenWindow,
+        lines: &Condensed,
+        alone: &[Vec<f32>],
+        class: FaultClass,
+        basis: &str,
+    ) -> Vec<Evidence> {
+        let column = self
             .classifier
-            .text_scores(sample, class, &mut self.cache)
-            .unwrap_or_else(|_| vec![0.0; sample.texts.len()]);
-        let mut ranked: Vec<(usize, f64)> = scores.into_iter().enumerate().collect();
+            .spec()
+            .labels
+            .iter()
+            .position(|l| *l == class);
+        let mut ranked: Vec<(usize, f64)> = (0..lines.texts.len())
+            .map(|i| {
+                let score = column
+                    .and_then(|c| alone.get(i).map(|p| f64::from(p[c])))
+                    .unwrap_or(0.0);
+                (i, score)
+            })
+            .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked
             .into_iter()
             .take(self.settings.max_evidence)
             .filter_map(|(i, score)| {
-                let text = &sample.texts[i];
+                let text = &lines.texts[i];
                 let first = window.texts.iter().position(|t| t == text)?;
                 let mut evidence = window.evidence[first].clone();
                 evidence.rationale = format!(
                     "decided by the {basis}; this line on its own: p({class}) = {score:.2}; \
                      {} of {} lines in the window",
-                    sample.counts[i], sample.lines
+                    lines.counts[i], lines.lines
                 );
                 Some(evidence)
             })

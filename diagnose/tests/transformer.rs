@@ -8,8 +8,7 @@ use medic_diagnose::transformer::{
 };
 use medic_diagnose::{DiagnoseConfig, default_classifier_dir};
 use schemas::{
-    Diagnosis, Emitter, FaultClass, LogSeverity, ParsedRecord, SCHEMA_VERSION, SourceFormat,
-    SourceRecord, Stage, fixtures,
+    Diagnosis, Emitter, FaultClass, LogSeverity, SourceFormat, SourceRecord, Stage, fixtures,
 };
 use std::path::Path;
 
@@ -124,20 +123,7 @@ fn parsed(workload: &str, message: &str, event: bool, t_secs: i64, offset: i64) 
         log.attributes
             .insert("k8s.event.reason".into(), "OOMKilling".into());
     }
-    let record = ParsedRecord {
-        schema_version: SCHEMA_VERSION,
-        template_id: format!("tpl-{}", schemas::id::stable_hash(&[message])),
-        template: message.to_owned(),
-        template_version: 1,
-        params: vec![],
-        log,
-    };
-    SourceRecord::new(
-        "medic.logs.parsed",
-        0,
-        offset,
-        serde_json::to_vec(&record).expect("json"),
-    )
+    fixtures::parsed_source_record(log)
 }
 
 fn two_workloads_one_with_an_oom() -> Vec<SourceRecord> {

@@ -11,9 +11,8 @@ use crate::corpus::Sample;
 use crate::rules::{default_rules, first_match};
 use crate::transformer::{
     BaseModelFiles, ClassifierError, Condensed, LowerEncoder, SampleRows, UpperEncoder,
-    load_base_config, load_base_tensors, summarise,
+    distinct_rows, load_base_config, load_base_tensors, summarise,
 };
-use candle_core::Tensor;
 use schemas::FaultClass;
 use std::collections::HashMap;
 
@@ -114,32 +113,16 @@ pub fn frozen_embedding_predict(
             .collect()
     };
     let (train_c, test_c) = (condensed(train), condensed(test));
-    let mut texts: Vec<&str> = train_c
-        .iter()
-        .chain(&test_c)
-        .flat_map(|c| &c.texts)
-        .map(String::as_str)
-        .collect();
-    texts.sort_unstable();
-    texts.dedup();
+    let all: Vec<&Condensed> = train_c.iter().chain(&test_c).collect();
+    let (texts, mut rows) = distinct_rows(&all);
     let states = lower.encode(&texts)?;
     let pooled = pooling.pooled(&states.iter().collect::<Vec<_>>())?;
-    let row_of: HashMap<&str, u32> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (*t, i as u32))
-        .collect();
-    let features = |set: &[Condensed]| -> candle_core::Result<Tensor> {
-        let rows: Vec<SampleRows> = set
-            .iter()
-            .map(|c| SampleRows::new(c, c.texts.iter().map(|t| row_of[t.as_str()]).collect()))
-            .collect();
-        summarise(&pooled, &rows)
-    };
+    let test_rows = rows.split_off(train_c.len());
+    let features = |rows: &[SampleRows]| summarise(&pooled, rows);
     let (classes, y) = label_indices(train);
-    let model = LogisticRegression::fit(&features(&train_c)?, &y, classes.len(), 1e-4)?;
+    let model = LogisticRegression::fit(&features(&rows)?, &y, classes.len(), 1e-4)?;
     Ok(model
-        .predict(&features(&test_c)?)?
+        .predict(&features(&test_rows)?)?
         .into_iter()
         .map(|c| classes[c])
         .collect())

@@ -3,7 +3,7 @@
 use super::condense::Condensed;
 use super::encoder::{LowerEncoder, load_base_config, load_base_tensors};
 use super::files::{BaseModelFiles, BaseModelNotFound, resolve_base_model};
-use super::network::{Network, SampleRows};
+use super::network::{Network, SampleRows, distinct_rows};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use schemas::FaultClass;
@@ -334,25 +334,13 @@ impl Classifier {
                 cache.vectors.insert((*text).to_owned(), row);
             }
         }
-        let mut index: HashMap<&str, u32> = HashMap::new();
-        let mut flat: Vec<f32> = Vec::new();
-        let mut described = Vec::with_capacity(samples.len());
-        for sample in samples {
-            let rows = sample
-                .texts
-                .iter()
-                .map(|text| {
-                    let next = index.len() as u32;
-                    *index.entry(text.as_str()).or_insert_with(|| {
-                        flat.extend_from_slice(&cache.vectors[text.as_str()]);
-                        next
-                    })
-                })
-                .collect();
-            described.push(SampleRows::new(sample, rows));
-        }
-        let width = flat.len() / index.len().max(1);
-        let pooled = Tensor::from_vec(flat, (index.len(), width), &Device::Cpu)?;
+        let (distinct, described) = distinct_rows(&samples.iter().collect::<Vec<_>>());
+        let flat: Vec<f32> = distinct
+            .iter()
+            .flat_map(|t| cache.vectors[*t].iter().copied())
+            .collect();
+        let width = flat.len() / distinct.len().max(1);
+        let pooled = Tensor::from_vec(flat, (distinct.len(), width), &Device::Cpu)?;
         Ok((pooled, described))
     }
 }

@@ -5,6 +5,7 @@ use super::encoder::UpperEncoder;
 use candle_core::{Result, Tensor};
 use candle_nn::{Linear, Module, VarBuilder, linear};
 use candle_transformers::models::bert::Config;
+use std::collections::HashMap;
 
 /// Width of the head's hidden layer.
 pub const HEAD_HIDDEN: usize = 256;
@@ -35,6 +36,31 @@ impl SampleRows {
             sequence: sequence_features(sample),
         }
     }
+}
+
+/// The distinct texts of `samples` in order of first appearance, and each sample's rows among them: one
+/// embedding per distinct text serves every sample of a batch that contains it.
+#[must_use]
+pub fn distinct_rows<'a>(samples: &[&'a Condensed]) -> (Vec<&'a str>, Vec<SampleRows>) {
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    let mut distinct = Vec::new();
+    let rows = samples
+        .iter()
+        .map(|sample| {
+            let rows = sample
+                .texts
+                .iter()
+                .map(|text| {
+                    *index.entry(text.as_str()).or_insert_with(|| {
+                        distinct.push(text.as_str());
+                        distinct.len() as u32 - 1
+                    })
+                })
+                .collect();
+            SampleRows::new(sample, rows)
+        })
+        .collect();
+    (distinct, rows)
 }
 
 fn normalised(values: impl Iterator<Item = f32>) -> Vec<f32> {

@@ -8,7 +8,7 @@ use super::condense::Condensed;
 use super::encoder::UpperEncoder;
 use super::encoder::{LowerEncoder, base_layer_name, load_base_config, load_base_tensors};
 use super::files::{BASE_MODEL_ID, BaseModelFiles};
-use super::network::{Network, SampleRows};
+use super::network::{Network, SampleRows, distinct_rows};
 use crate::corpus::Sample;
 use crate::metrics::Scores;
 use candle_core::{DType, Device, Tensor, Var};
@@ -207,26 +207,8 @@ impl LowerCache {
     }
 
     fn batch<'a>(&'a self, samples: &[&Condensed]) -> (Vec<&'a Tensor>, Vec<SampleRows>) {
-        let mut index: HashMap<&str, u32> = HashMap::new();
-        let mut lower = Vec::new();
-        let rows = samples
-            .iter()
-            .map(|sample| {
-                let rows = sample
-                    .texts
-                    .iter()
-                    .map(|t| {
-                        let next = index.len() as u32;
-                        *index.entry(t.as_str()).or_insert_with(|| {
-                            lower.push(&self.states[t.as_str()]);
-                            next
-                        })
-                    })
-                    .collect();
-                SampleRows::new(sample, rows)
-            })
-            .collect();
-        (lower, rows)
+        let (distinct, rows) = distinct_rows(samples);
+        (distinct.iter().map(|t| &self.states[*t]).collect(), rows)
     }
 }
 
@@ -330,22 +312,18 @@ pub fn train(
     let network = Network::new(&vb, &config, upper_layers, labels.len())?;
     let mut rng = SplitMix(options.seed);
     let (encoder_vars, head_vars) = initialise(&varmap, &base_tensors, lower_layers, &mut rng)?;
-    let mut encoder_opt = AdamW::new(
-        encoder_vars,
-        ParamsAdamW {
-            lr: options.encoder_lr,
-            weight_decay: 0.01,
-            ..ParamsAdamW::default()
-        },
-    )?;
-    let mut head_opt = AdamW::new(
-        head_vars,
-        ParamsAdamW {
-            lr: options.head_lr,
-            weight_decay: 0.01,
-            ..ParamsAdamW::default()
-        },
-    )?;
+    let adamw = |vars, lr| {
+        AdamW::new(
+            vars,
+            ParamsAdamW {
+                lr,
+                weight_decay: 0.01,
+                ..ParamsAdamW::default()
+            },
+        )
+    };
+    let mut encoder_opt = adamw(encoder_vars, options.encoder_lr)?;
+    let mut head_opt = adamw(head_vars, options.head_lr)?;
     let class_weights = class_weights(&train_set, labels.len());
 
     let mut history = Vec::new();
