@@ -9,7 +9,6 @@ use diagnose::transformer::{
 };
 use schemas::FaultClass;
 use serde::Serialize;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Share of each class's groups held out as dev.
@@ -48,14 +47,7 @@ fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Sample>> {
 
 /// A one-line progress bar on stderr.
 fn render(progress: &Progress) {
-    let bar = |done: usize, total: usize| {
-        let filled = (done * 30).checked_div(total).unwrap_or(30);
-        format!(
-            "[{}{}] {done}/{total}",
-            "#".repeat(filled),
-            " ".repeat(30 - filled)
-        )
-    };
+    use crate::progress::bar;
     let line = match progress {
         Progress::Encoding { done, total } => format!("encoding lines {}", bar(*done, *total)),
         Progress::Step { epoch, step, steps } => format!("epoch {epoch:>2} {}", bar(*step, *steps)),
@@ -64,8 +56,7 @@ fn render(progress: &Progress) {
             e.epoch, e.train_loss, e.dev_macro_f1, e.dev_accuracy
         ),
     };
-    eprint!("\r{line:<72}");
-    std::io::stderr().flush().ok();
+    crate::progress::redraw(&line);
 }
 
 /// Fine-tunes a classifier on `data` (a `.jsonl` file or a directory of them) and writes it to `out`.

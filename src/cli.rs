@@ -107,6 +107,18 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Run one policy on the digital twin and write what happened: real-format container logs and
+    /// Kubernetes Events (for ingest), every decision with its explanation, and the report.
+    Simulate {
+        /// `hpa`, `manual`, `rules`, `ppo`, `dqn` or a policy directory.
+        #[arg(long, default_value = "ppo")]
+        policy: String,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        twin: TwinArgs,
+    },
     /// Measure throughput and print JSON.
     Bench {
         #[command(subcommand)]
@@ -150,10 +162,109 @@ enum TrainTarget {
         #[arg(long)]
         dev_out: Option<PathBuf>,
     },
+    /// Train a remediation policy on the digital twin (PPO, distributed double DQN), or calibrate the
+    /// threshold rules; writes model.safetensors, spec.json and card.json.
+    Policy {
+        /// `ppo`, `dqn` or `rules`.
+        #[arg(long)]
+        algo: String,
+        /// Training trace CSV; repeatable (pair each with a --column).
+        #[arg(long, required = true)]
+        trace: Vec<PathBuf>,
+        /// Column of each trace (`row:N` for wide files).
+        #[arg(long, required = true)]
+        column: Vec<String>,
+        /// Training scenario (its `[random]` faults are drawn per episode).
+        #[arg(long, default_value = "decide/scenarios/train.toml")]
+        scenario: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Traces are scaled so their peak is this many requests/s.
+        #[arg(long, default_value_t = 1000.0)]
+        peak_rps: f64,
+        /// Simulated hours per training episode.
+        #[arg(long, default_value_t = 12.0)]
+        episode_hours: f64,
+        /// PPO iterations or DQN environment steps (default: the algorithm's).
+        #[arg(long, default_value_t = 0)]
+        budget: usize,
+        /// DQN actor threads.
+        #[arg(long, default_value_t = 2)]
+        actors: usize,
+        /// Cluster TOML (default: the built-in shop).
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+    },
+}
+
+/// The trace, scenario and cluster flags shared by the policy commands.
+#[derive(Debug, clap::Args)]
+struct TwinArgs {
+    /// Workload trace CSV (a long file with a value column, or a wide file with `--column row:N`).
+    #[arg(long)]
+    trace: PathBuf,
+    /// The trace's column (`row:N` for wide files).
+    #[arg(long)]
+    column: String,
+    /// Scenario TOML with the faults to inject (see decide/scenarios/).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// First seed; runs use seed, seed+1, … (`--seeds`).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Number of seeds.
+    #[arg(long, default_value_t = 1)]
+    seeds: usize,
+    /// The trace is scaled so its peak is this many requests/s (to the frontend).
+    #[arg(long, default_value_t = 1000.0)]
+    peak_rps: f64,
+    /// Simulated hours (default: the whole trace).
+    #[arg(long)]
+    hours: Option<f64>,
+    /// Cluster TOML (default: the built-in 4-node, 3-deployment shop).
+    #[arg(long)]
+    cluster: Option<PathBuf>,
+    /// Probability that the simulated diagnosis names the wrong fault class.
+    #[arg(long, default_value_t = 0.1)]
+    diagnosis_error: f64,
+    /// How long a human takes to apply the fix after an escalation.
+    #[arg(long, default_value = "15m", value_parser = schemas::span::Span::parse)]
+    human_response: schemas::span::Span,
+}
+
+impl TwinArgs {
+    fn into_eval(self, policy: String) -> crate::policy_cmd::EvalArgs {
+        crate::policy_cmd::EvalArgs {
+            policy,
+            trace: self.trace,
+            column: self.column,
+            scenario: self.scenario,
+            seed: self.seed,
+            seeds: self.seeds,
+            peak_rps: self.peak_rps,
+            hours: self.hours,
+            cluster: self.cluster,
+            diagnosis_error: self.diagnosis_error,
+            human_response: self.human_response,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 enum EvalTarget {
+    /// Run a policy on the digital twin and print JSON: sla_violation_minutes, mttr_s,
+    /// mean_cpu_utilisation, replica_minutes, actions, escalations (means over seeds, with 95 % intervals).
+    Policy {
+        /// `hpa`, `manual`, `rules`, `ppo`, `dqn` (the committed models/policy-*) or a policy directory.
+        #[arg(long)]
+        policy: String,
+        #[command(flatten)]
+        twin: TwinArgs,
+    },
     /// Per-class precision/recall/F1, macro-F1 and accuracy of the fine-tuned transformer and of the
     /// baselines (keyword rules, TF-IDF + logistic regression, frozen embeddings + logistic regression).
     Classifier {
@@ -177,6 +288,8 @@ enum EvalTarget {
 
 #[derive(Debug, Subcommand)]
 enum BenchTarget {
+    /// Digital-twin speed: simulated minutes per second (3 deployments), without and with log events.
+    Twin,
     /// Classifier inference speed: uncached samples/s at batch 1/16/64 against the plain pretrained
     /// encoder in the same run, and cached lines/s (build with --release).
     Classify {
@@ -317,6 +430,53 @@ pub fn main() -> ExitCode {
         Command::Bench {
             target: BenchTarget::Parse { loghub, compare },
         } => bench_parse(&loghub, compare.as_deref()),
+        Command::Bench {
+            target: BenchTarget::Twin,
+        } => print_json(&decide::speed::bench_twin()),
+        Command::Train {
+            target:
+                TrainTarget::Policy {
+                    algo,
+                    trace,
+                    column,
+                    scenario,
+                    out,
+                    seed,
+                    peak_rps,
+                    episode_hours,
+                    budget,
+                    actors,
+                    cluster,
+                },
+        } => crate::policy_cmd::train(&crate::policy_cmd::TrainArgs {
+            algo,
+            traces: trace,
+            columns: column,
+            scenario,
+            out: out.clone(),
+            seed,
+            peak_rps,
+            episode_hours,
+            budget,
+            actors,
+            cluster,
+        })
+        .map(|_| {
+            eprintln!("policy written to {}", out.display());
+            ExitCode::SUCCESS
+        }),
+        Command::Eval {
+            target: EvalTarget::Policy { policy, twin },
+        } => crate::policy_cmd::eval(&twin.into_eval(policy)).and_then(|r| print_json(&r)),
+        Command::Simulate { policy, out, twin } => {
+            crate::policy_cmd::simulate(&twin.into_eval(policy), &out).and_then(|r| {
+                eprintln!(
+                    "logs, decisions.jsonl and report.json written under {}",
+                    out.display()
+                );
+                print_json(&r)
+            })
+        }
         Command::Train {
             target:
                 TrainTarget::Classifier {
@@ -401,6 +561,11 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn demo(timeout_secs: u64) -> anyhow::Result<ExitCode> {

@@ -31,4 +31,6 @@ pub mod health;
 pub mod kafka;
 pub mod metrics;
 pub mod parse_cmd;
+pub mod policy_cmd;
+pub mod progress;
 pub mod stages;

@@ -19,7 +19,7 @@ pub mod drain;
 pub mod grok_rules;
 pub mod log_format;
 mod mask;
-pub mod span;
+pub use schemas::span;
 mod stage;
 pub mod tokens;
 pub mod windows;

@@ -41,6 +41,7 @@ pub mod fixtures;
 pub mod id;
 pub mod metrics;
 mod records;
+pub mod span;
 mod stage;
 mod wire;
 

@@ -1,0 +1,187 @@
+//! The policy experiments behind `models/policy-*` and the figures in decide/EVAL.md, runnable in release
+//! without building the rest of medic (the same library calls as `medic train policy` / `medic eval
+//! policy`):
+//!
+//! ```text
+//! cargo run --release -p medic-decide --example policy_lab -- train ppo|dqn|rules OUT [BUDGET]
+//! cargo run --release -p medic-decide --example policy_lab -- compare [SEEDS] [HOURS] [POLICIES]
+//! cargo run --release -p medic-decide --example policy_lab -- bench
+//! ```
+//!
+//! Training traces: NASA-HTTP July 1995 (requests/minute) and Alibaba 2018 (cluster CPU, 30 s).
+//! Held-out evaluation traces: Azure VM v2 (CPU, 300 s) and Azure Functions 2019 (invocations/minute),
+//! with the held-out scenarios `mixed.toml` and `holdout.toml` and seeds 101…
+
+use medic_decide::arbitration::SafetyConfig;
+use medic_decide::evaluate::{EvalSetup, evaluate, load_controller};
+use medic_decide::training::{Learner, TrainJob, train_policy};
+use medic_decide::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
+use std::path::Path;
+
+const DATA: &str = "../shared/data/workload";
+const PEAK_RPS: f64 = 1_000.0;
+
+fn trace(file: &str, column: &str) -> Trace {
+    Trace::load(&Path::new(DATA).join(file), column)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scaled_to_peak(PEAK_RPS)
+}
+
+fn training_traces() -> Vec<Trace> {
+    vec![
+        trace(
+            "web-service-datasets/nasa/requests_per_minute_july.csv",
+            "requests",
+        ),
+        trace(
+            "datacenter_traces_cc-by/alibaba2018/machine_usage_days_1_to_6_grouped_30_seconds.csv",
+            "cpu_util_percent",
+        ),
+    ]
+}
+
+fn heldout_traces() -> Vec<(String, Trace)> {
+    vec![
+        (
+            "azure_vm_cpu".into(),
+            trace(
+                "datacenter_traces_cc-by/azure_v2/vm_cpu_readings_month_aggregated_cpu_mem.csv",
+                "cpu_usage",
+            ),
+        ),
+        (
+            "azure_functions_10_row3".into(),
+            trace(
+                "azure_functions_2019_invitro_sample/10/invocations.csv",
+                "row:3",
+            ),
+        ),
+        (
+            "azure_functions_5_row1".into(),
+            trace(
+                "azure_functions_2019_invitro_sample/5/invocations.csv",
+                "row:1",
+            ),
+        ),
+    ]
+}
+
+fn scenario(name: &str, cluster: &ClusterSpec) -> (String, Scenario) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    (
+        format!("decide/scenarios/{name}"),
+        Scenario::load(&path, cluster).unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cluster = ClusterSpec::default();
+    match args.first().map(String::as_str) {
+        Some("train") => {
+            let algo = args.get(1).map_or("ppo", String::as_str);
+            let out = args.get(2).map_or("models/policy-ppo", String::as_str);
+            let budget: usize = args.get(3).and_then(|b| b.parse().ok()).unwrap_or(0);
+            let learner = Learner::named(algo, budget, 2).unwrap_or_else(|e| panic!("{e}"));
+            let job = TrainJob {
+                learner,
+                cluster: cluster.clone(),
+                traces: training_traces(),
+                scenario: scenario("train.toml", &cluster),
+                episode_hours: 12.0,
+                safety: SafetyConfig::default(),
+                options: TwinOptions::default(),
+                seed: 7,
+            };
+            let card = train_policy(&job, Path::new(out), &mut |p| {
+                eprintln!(
+                    "{algo} {}/{} reward/step {:+.4} loss {:.4} value {:.3} entropy/eps {:.3} episodes {}",
+                    p.iteration, p.iterations, p.mean_reward, p.loss, p.value_loss, p.entropy, p.episodes
+                );
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&card["seconds"]).unwrap_or_default()
+            );
+        }
+        Some("compare") => {
+            let seeds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+            let hours: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(24.0);
+            let policies: Vec<String> = args.get(3).map_or_else(
+                || {
+                    ["hpa", "manual", "rules", "ppo", "dqn"]
+                        .map(String::from)
+                        .to_vec()
+                },
+                |p| p.split(',').map(String::from).collect(),
+            );
+            let models = Path::new("models");
+            let mut rows = Vec::new();
+            for (name, trace) in heldout_traces() {
+                for scen in ["none", "mixed.toml", "holdout.toml"] {
+                    let setup = EvalSetup {
+                        cluster: cluster.clone(),
+                        trace: trace.clone(),
+                        scenario: (scen != "none").then(|| scenario(scen, &cluster)),
+                        horizon_secs: hours * 3_600.0,
+                        seeds: (101..101 + seeds).collect(),
+                        options: TwinOptions::default(),
+                        safety: SafetyConfig::default(),
+                    };
+                    for policy in &policies {
+                        let Ok(result) = evaluate(&|| load_controller(policy, models), &setup)
+                        else {
+                            eprintln!("skipping {policy}: cannot load");
+                            continue;
+                        };
+                        let ci = |k: &str| result.ci95.get(k).map_or(0.0, |e| e.ci95);
+                        eprintln!(
+                            "{name:<24} {scen:<13} {policy:<7} sla {:>7.1}±{:<5.1} (dep {:>5.1}) mttr {:>7.0}±{:<5.0} cpu {:.3} replica-min {:>8.0} actions {:>5.0} esc {:>4.1} unrec {:.1}",
+                            result.sla_violation_minutes,
+                            ci("sla_violation_minutes"),
+                            result.sla_minutes_in_dependency_outages,
+                            result.mttr_s,
+                            ci("mttr_s"),
+                            result.mean_cpu_utilisation,
+                            result.replica_minutes,
+                            result.actions,
+                            result.escalations,
+                            result.unrecovered
+                        );
+                        let kinds: Vec<String> = result
+                            .mttr_s_by_kind
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v:.0}"))
+                            .collect();
+                        if !kinds.is_empty() {
+                            eprintln!("    mttr by kind: {}", kinds.join(" "));
+                        }
+                        rows.push(serde_json::json!({"trace": name, "scenario": scen, "policy": policy, "result": {
+                            "sla_violation_minutes": result.ci95.get("sla_violation_minutes"),
+                            "sla_minutes_in_dependency_outages": result.ci95.get("sla_minutes_in_dependency_outages"),
+                            "mttr_s": result.ci95.get("mttr_s"),
+                            "mean_cpu_utilisation": result.ci95.get("mean_cpu_utilisation"),
+                            "replica_minutes": result.ci95.get("replica_minutes"),
+                            "actions": result.actions, "escalations": result.escalations, "unrecovered": result.unrecovered,
+                            "policy_id": result.policy, "seeds": result.seeds, "mttr_s_by_kind": result.mttr_s_by_kind,
+                        }}));
+                    }
+                }
+            }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rows).unwrap_or_default()
+            );
+        }
+        Some("bench") => println!(
+            "{}",
+            serde_json::to_string_pretty(&medic_decide::speed::bench_twin()).unwrap_or_default()
+        ),
+        _ => eprintln!(
+            "usage: policy_lab train ppo|dqn|rules OUT [BUDGET] | compare [SEEDS] [HOURS] [POLICIES]"
+        ),
+    }
+}

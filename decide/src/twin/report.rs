@@ -1,0 +1,176 @@
+//! [`EpisodeReport`]: what a run of the twin measured, and [`FaultTracker`], which times each fault from
+//! its start to its recovery.
+
+use super::scenario::{FaultKind, PlannedFault};
+use super::state::{DeploymentState, NodeState};
+use serde::Serialize;
+
+/// The measurements of one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EpisodeReport {
+    /// Minutes in which a deployment violated its SLA (summed over deployments).
+    pub sla_violation_minutes: f64,
+    /// The part of `sla_violation_minutes` spent while the deployment's dependency was down (no local
+    /// action fixes those).
+    pub sla_minutes_in_dependency_outages: f64,
+    /// Mean seconds from a fault's start to its recovery (open faults count up to the end).
+    pub mttr_s: f64,
+    /// CPU used / CPU requested by scheduled pods, over the run.
+    pub mean_cpu_utilisation: f64,
+    /// Scheduled pods × minutes.
+    pub replica_minutes: f64,
+    /// Commands that changed the cluster (not noop, not escalate; human fixes excluded).
+    pub actions: u64,
+    /// Escalations to a human.
+    pub escalations: u64,
+    /// Faults that started.
+    pub faults: usize,
+    /// Faults not recovered by the end.
+    pub unrecovered: usize,
+    /// Minutes faults were open (sum over faults of their time to recovery).
+    pub fault_minutes: f64,
+    /// Per fault: kind, start, seconds to recovery.
+    pub recoveries: Vec<Recovery>,
+    /// Failed share of all requests.
+    pub error_rate: f64,
+    /// Simulated minutes (summed over deployments).
+    pub minutes: f64,
+    #[serde(skip)]
+    pub(crate) cpu_used_millis: f64,
+    #[serde(skip)]
+    pub(crate) cpu_requested_millis: f64,
+    #[serde(skip)]
+    pub(crate) requests: f64,
+    #[serde(skip)]
+    pub(crate) failed_requests: f64,
+}
+
+/// One fault's recovery.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recovery {
+    /// Fault kind.
+    pub kind: FaultKind,
+    /// Start, simulated seconds.
+    pub at_secs: f64,
+    /// Seconds to recovery (to the end of the run when it did not recover).
+    pub recovery_s: f64,
+    /// Whether it recovered.
+    pub recovered: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Tracked {
+    fault: PlannedFault,
+    affected: Vec<usize>,
+    expired: bool,
+    recovered_at: Option<f64>,
+}
+
+/// Times faults: a fault is recovered at the first step where its cause no longer acts on the service
+/// (leak cured, broken revision rolled back, no pods left on the bad node, outage over) and every
+/// deployment it affects meets its SLA.
+#[derive(Debug, Clone, Default)]
+pub struct FaultTracker {
+    tracked: Vec<Tracked>,
+}
+
+impl FaultTracker {
+    pub(crate) fn start(&mut self, fault: PlannedFault, affected: Vec<usize>) {
+        self.tracked.push(Tracked {
+            fault,
+            affected,
+            expired: false,
+            recovered_at: None,
+        });
+    }
+
+    /// Faults whose cause ends now (marked, returned once).
+    pub(crate) fn expiring(&mut self, now: f64) -> Vec<PlannedFault> {
+        let mut out = Vec::new();
+        for t in &mut self.tracked {
+            if !t.expired && t.fault.at_secs + t.fault.duration_secs <= now {
+                t.expired = true;
+                out.push(t.fault.clone());
+            }
+        }
+        out
+    }
+
+    /// Unrecovered faults affecting deployment `d`.
+    pub(crate) fn open_affecting(&self, d: usize) -> usize {
+        self.tracked
+            .iter()
+            .filter(|t| t.recovered_at.is_none() && t.affected.contains(&d))
+            .count()
+    }
+
+    /// Unrecovered faults.
+    pub(crate) fn open(&self) -> impl Iterator<Item = &PlannedFault> {
+        self.tracked
+            .iter()
+            .filter(|t| t.recovered_at.is_none())
+            .map(|t| &t.fault)
+    }
+
+    pub(crate) fn update(
+        &mut self,
+        now: f64,
+        nodes: &[NodeState],
+        deployments: &[DeploymentState],
+        violations: &[f64],
+        on_nodes: &[Vec<usize>],
+    ) {
+        for t in self.tracked.iter_mut().filter(|t| t.recovered_at.is_none()) {
+            let cause = match (t.fault.kind, t.fault.deployment, t.fault.node) {
+                (FaultKind::MemoryLeak, Some(d), _) => deployments[d].leaking,
+                (FaultKind::BadRollout, Some(d), _) => {
+                    deployments[d].broken_revision || deployments[d].pods.iter().any(|p| p.broken)
+                }
+                (FaultKind::NodeFailure, _, Some(n)) => !nodes[n].ready && !on_nodes[n].is_empty(),
+                (FaultKind::DiskPressure, _, Some(n)) => {
+                    nodes[n].disk_pressure && !on_nodes[n].is_empty()
+                }
+                (FaultKind::DependencyOutage, Some(d), _) => deployments[d].dependency_down,
+                _ => false,
+            };
+            let violating = t
+                .affected
+                .iter()
+                .any(|d| violations.get(*d).is_some_and(|v| *v > 0.0));
+            if !cause && !violating {
+                t.recovered_at = Some(now);
+            }
+        }
+    }
+
+    pub(crate) fn finish(&self, now: f64, report: &mut EpisodeReport) {
+        report.recoveries = self
+            .tracked
+            .iter()
+            .map(|t| Recovery {
+                kind: t.fault.kind,
+                at_secs: t.fault.at_secs,
+                recovery_s: t.recovered_at.unwrap_or(now) - t.fault.at_secs,
+                recovered: t.recovered_at.is_some(),
+            })
+            .collect();
+        report.faults = report.recoveries.len();
+        report.unrecovered = report.recoveries.iter().filter(|r| !r.recovered).count();
+        report.mttr_s = if report.faults == 0 {
+            0.0
+        } else {
+            report.recoveries.iter().map(|r| r.recovery_s).sum::<f64>() / report.faults as f64
+        };
+        report.fault_minutes = report.recoveries.iter().map(|r| r.recovery_s).sum::<f64>() / 60.0;
+        report.mean_cpu_utilisation = if report.cpu_requested_millis > 0.0 {
+            report.cpu_used_millis / report.cpu_requested_millis
+        } else {
+            0.0
+        };
+        report.error_rate = if report.requests > 0.0 {
+            report.failed_requests / report.requests
+        } else {
+            0.0
+        };
+    }
+}

@@ -1,0 +1,180 @@
+//! The learners train, save and load; the committed policies behave on the held-out scenario.
+
+use medic_decide::arbitration::SafetyConfig;
+use medic_decide::control::{Controller, EpisodeSpec, run_episode};
+use medic_decide::evaluate::{demo_comparison, load_controller};
+use medic_decide::rl::{DqnConfig, LearnedPolicy, PpoConfig, TrainingSetup};
+use medic_decide::training::{Learner, TrainJob, train_policy};
+use medic_decide::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
+use std::path::{Path, PathBuf};
+
+fn job(learner: Learner) -> TrainJob {
+    let cluster = ClusterSpec::default();
+    TrainJob {
+        learner,
+        traces: vec![Trace::diurnal(1).scaled_to_peak(900.0)],
+        scenario: (
+            "inline".into(),
+            toml::from_str("[random]\nmean_interval = \"30m\"").expect("scenario"),
+        ),
+        cluster,
+        episode_hours: 1.0,
+        safety: SafetyConfig::default(),
+        options: TwinOptions::default(),
+        seed: 3,
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("medic-policy-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn tiny_ppo() -> Learner {
+    Learner::Ppo(PpoConfig {
+        iterations: 2,
+        rollout_steps: 120,
+        minibatch: 64,
+        ..PpoConfig::default()
+    })
+}
+
+fn views_of_a_day() -> Vec<medic_decide::twin::DeploymentView> {
+    let scenario: Scenario = toml::from_str("[random]\nmean_interval = \"1h\"").expect("scenario");
+    let cluster = ClusterSpec::default();
+    let plan = scenario.plan(&cluster, 9, 7_200.0).expect("plan");
+    let mut twin = medic_decide::twin::Twin::new(
+        cluster,
+        Trace::diurnal(1).scaled_to_peak(900.0),
+        plan,
+        7_200.0,
+        TwinOptions::default(),
+    );
+    let mut views = Vec::new();
+    while !twin.done() {
+        twin.step(&[]);
+        views.extend(twin.views());
+    }
+    views
+}
+
+#[test]
+fn ppo_trains_deterministically_saves_and_acts_with_explanations() {
+    let (a, b) = (temp_dir("ppo-a"), temp_dir("ppo-b"));
+    let card = train_policy(&job(tiny_ppo()), &a, &mut |_| {}).expect("trains");
+    assert_eq!(card["history"].as_array().map(Vec::len), Some(2), "{card}");
+    train_policy(&job(tiny_ppo()), &b, &mut |_| {}).expect("trains");
+    let (pa, pb) = (
+        LearnedPolicy::load(&a).expect("loads"),
+        LearnedPolicy::load(&b).expect("loads"),
+    );
+    assert_eq!(
+        pa.spec().fingerprint,
+        pb.spec().fingerprint,
+        "same seed, same weights"
+    );
+    let mut policy = pa;
+    let cluster = medic_decide::twin::ClusterView::default();
+    for view in views_of_a_day().chunks(3).take(50) {
+        for proposal in policy.propose(view, &cluster) {
+            let total: f64 = proposal.explanation.scores.iter().map(|(_, p)| p).sum();
+            assert!(
+                (total - 1.0).abs() < 1e-4,
+                "PPO scores are probabilities: {total}"
+            );
+            assert!(proposal.explanation.policy_id.starts_with("ppo@"));
+            assert!(!proposal.explanation.inputs.is_empty());
+        }
+    }
+    std::fs::write(
+        a.join("spec.json"),
+        "{\"format\":\"medic-policy@1\",\"algo\":\"ppo\"}",
+    )
+    .expect("write");
+    assert!(
+        LearnedPolicy::load(&a).is_err(),
+        "a damaged spec is refused"
+    );
+}
+
+#[test]
+fn distributed_dqn_fills_one_replay_buffer_from_several_actors() {
+    let dir = temp_dir("dqn");
+    let config = DqnConfig {
+        total_steps: 1_500,
+        actors: 2,
+        learn_start: 300,
+        batch: 32,
+        ..DqnConfig::default()
+    };
+    let card = train_policy(&job(Learner::Dqn(config)), &dir, &mut |_| {}).expect("trains");
+    let history = card["history"].as_array().expect("history");
+    assert!(!history.is_empty());
+    let episodes = history
+        .last()
+        .and_then(|h| h["episodes"].as_u64())
+        .unwrap_or(0);
+    // 1-hour episodes of 120 steps: 1 500 steps end at least 11 episodes, whichever actor ran them.
+    assert!(episodes >= 11, "{episodes} episodes");
+    let policy = LearnedPolicy::load(&dir).expect("loads");
+    assert!(policy.id().starts_with("dqn@"));
+}
+
+#[test]
+fn rules_calibration_picks_the_cheapest_target() {
+    let dir = temp_dir("rules");
+    let card = train_policy(&job(Learner::Rules), &dir, &mut |_| {}).expect("calibrates");
+    let grid: Vec<(f64, f64)> = serde_json::from_value(card["grid"].clone()).expect("grid");
+    let best = grid
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("non-empty")
+        .0;
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("spec.json")).expect("spec"))
+            .expect("json");
+    assert_eq!(spec["target"].as_f64(), Some(best));
+    let loaded = load_controller(dir.to_str().expect("utf-8"), Path::new("models")).expect("loads");
+    assert!(loaded.id().starts_with("rules@"));
+}
+
+#[test]
+fn committed_policies_recover_what_kubernetes_alone_leaves_broken() {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    let rows = demo_comparison(&models);
+    let hpa = rows[0].1.as_ref().expect("hpa runs");
+    assert!(
+        hpa.unrecovered > 0,
+        "the HPA never fixes a leak or a bad rollout: {hpa:?}"
+    );
+    for (policy, report) in &rows[2..] {
+        let report = report.as_ref().unwrap_or_else(|e| panic!("{policy}: {e}"));
+        assert_eq!(report.unrecovered, 0, "{policy}: {report:?}");
+        assert!(report.mttr_s < hpa.mttr_s / 4.0, "{policy}: {report:?}");
+        assert!(
+            report.sla_violation_minutes < hpa.sla_violation_minutes / 4.0,
+            "{policy}: {report:?}"
+        );
+    }
+}
+
+#[test]
+fn a_policy_trained_here_runs_through_the_episode_loop() {
+    let dir = temp_dir("ppo-episode");
+    train_policy(&job(tiny_ppo()), &dir, &mut |_| {}).expect("trains");
+    let mut policy = LearnedPolicy::load(&dir).expect("loads");
+    let setup = TrainingSetup {
+        cluster: ClusterSpec::default(),
+        traces: vec![Trace::diurnal(1).scaled_to_peak(900.0)],
+        scenario: Scenario::default(),
+        episode_secs: 3_600.0,
+        safety: SafetyConfig::default(),
+        options: TwinOptions::default(),
+    };
+    let spec: EpisodeSpec = setup.draw(&mut medic_decide::rng::Rng::new(1));
+    let report = run_episode(&spec, &mut policy, &SafetyConfig::default(), |_, p| {
+        assert!(!p.explanation.summary().is_empty());
+    });
+    assert!(report.minutes > 0.0);
+}
