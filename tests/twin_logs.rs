@@ -236,3 +236,109 @@ fn rendered_twin_logs_decode_through_ingest_with_identity_severity_and_time() {
         );
     }
 }
+
+/// Runs the twin with one fault and the HPA alone (nothing repairs it), renders its logs, reads them back
+/// through ingest, and has the fine-tuned classifier classify the affected workload's (or node's) records
+/// in each one-minute window of the ten minutes after the fault starts.
+fn diagnosed_from_the_logs(
+    classifier: &diagnose::transformer::Classifier,
+    kind: decide::twin::FaultKind,
+    deployment: Option<usize>,
+    node: Option<usize>,
+) -> Vec<schemas::FaultClass> {
+    use decide::arbitration::SafetyConfig;
+    use decide::baselines::{Hpa, HpaConfig};
+    use decide::control::{EpisodeSpec, run_episode_recording};
+    use decide::twin::{PlannedFault, Trace, TwinOptions};
+    let cluster = ClusterSpec::default();
+    let spec = EpisodeSpec {
+        cluster: cluster.clone(),
+        trace: Trace::diurnal(1).scaled_to_peak(700.0),
+        plan: vec![PlannedFault {
+            kind,
+            at_secs: 600.0,
+            duration_secs: kind.default_duration_secs(),
+            deployment,
+            node,
+            factor: 3.0,
+        }],
+        horizon_secs: 1_800.0,
+        options: TwinOptions {
+            record_events: true,
+            ..TwinOptions::default()
+        },
+    };
+    let (_, events) = run_episode_recording(
+        &spec,
+        &mut Hpa::new(HpaConfig::default()),
+        &SafetyConfig::default(),
+        |_, _| {},
+    );
+    let (records, _) = ingest(&render(&events, &cluster, START));
+    let from = (START + 600) * NS;
+    let deployment = deployment.map(|d| cluster.deployments[d].name.clone());
+    let node = node.map(|n| cluster.nodes[n].name.clone());
+    let relevant: Vec<&LogRecord> = records
+        .iter()
+        .filter(|r| match (&deployment, &node) {
+            (Some(d), _) => r.resource.workload.as_ref().is_some_and(|w| &w.name == d),
+            (None, Some(n)) => {
+                r.resource.node.as_ref() == Some(n) || r.message.contains(n.as_str())
+            }
+            (None, None) => false,
+        })
+        .collect();
+    // One-minute windows, as the diagnose stage cuts them, over the ten minutes after the fault starts.
+    let windows: Vec<_> = (0..10)
+        .map(|w| from + w * 60 * NS)
+        .map(|start| {
+            let lines: Vec<&str> = relevant
+                .iter()
+                .filter(|r| (start..start + 60 * NS).contains(&r.event_time_ns))
+                .map(|r| r.message.as_str())
+                .collect();
+            lines
+        })
+        .filter(|lines| !lines.is_empty())
+        .map(|lines| classifier.condense(&lines))
+        .collect();
+    let mut cache = diagnose::transformer::EmbeddingCache::new(10_000);
+    classifier
+        .predict(&windows, &mut cache)
+        .expect("classifies")
+        .into_iter()
+        .map(|p| p.fault)
+        .collect()
+}
+
+#[test]
+fn the_classifier_names_the_twins_faults_from_its_logs() {
+    use decide::twin::FaultKind as F;
+    use schemas::FaultClass as C;
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/classifier");
+    let classifier =
+        diagnose::transformer::Classifier::load(&model, None).expect("run scripts/model-up.sh");
+    let cases = [
+        (F::MemoryLeak, Some(2), None, C::Oom),
+        (F::BadRollout, Some(1), None, C::CrashLoop),
+        (F::NodeFailure, None, Some(1), C::NodeFailure),
+        (F::DiskPressure, None, Some(2), C::DiskPressure),
+        (F::DependencyOutage, Some(2), None, C::DependencyFailure),
+    ];
+    let named: Vec<(F, C, Vec<C>)> = cases
+        .into_iter()
+        .map(|(kind, d, n, want)| (kind, want, diagnosed_from_the_logs(&classifier, kind, d, n)))
+        .collect();
+    eprintln!("{named:?}");
+    let right = named
+        .iter()
+        .filter(|(_, want, got)| got.contains(want))
+        .count();
+    // Measured: node failure, disk pressure and the dependency outage are named; a memory leak and a bad
+    // rollout are not — the healthy pods' request lines dominate those workloads' windows (a known weakness
+    // of the classifier, see README). The bar is what it does today, so a regression fails.
+    assert!(
+        right >= 3,
+        "the classifier named {right} of 5 faults from the twin's logs: {named:?}"
+    );
+}

@@ -139,7 +139,7 @@ fn main() {
                         };
                         let ci = |k: &str| result.ci95.get(k).map_or(0.0, |e| e.ci95);
                         eprintln!(
-                            "{name:<24} {scen:<13} {policy:<7} sla {:>7.1}±{:<5.1} (dep {:>5.1}) mttr {:>7.0}±{:<5.0} cpu {:.3} replica-min {:>8.0} actions {:>5.0} esc {:>4.1} unrec {:.1}",
+                            "{name:<24} {scen:<13} {policy:<7} sla {:>7.1}±{:<5.1} (dep {:>5.1}) mttr {:>7.0}±{:<5.0} cpu {:.3} replica-min {:>8.0} actions {:>5.0} esc {:>4.1} unrec {:.1} cost {:.0}",
                             result.sla_violation_minutes,
                             ci("sla_violation_minutes"),
                             result.sla_minutes_in_dependency_outages,
@@ -149,7 +149,8 @@ fn main() {
                             result.replica_minutes,
                             result.actions,
                             result.escalations,
-                            result.unrecovered
+                            result.unrecovered,
+                            result.objective
                         );
                         let kinds: Vec<String> = result
                             .mttr_s_by_kind
@@ -165,7 +166,7 @@ fn main() {
                             "mttr_s": result.ci95.get("mttr_s"),
                             "mean_cpu_utilisation": result.ci95.get("mean_cpu_utilisation"),
                             "replica_minutes": result.ci95.get("replica_minutes"),
-                            "actions": result.actions, "escalations": result.escalations, "unrecovered": result.unrecovered,
+                            "objective": result.ci95.get("objective"), "actions": result.actions, "escalations": result.escalations, "unrecovered": result.unrecovered,
                             "policy_id": result.policy, "seeds": result.seeds, "mttr_s_by_kind": result.mttr_s_by_kind,
                         }}));
                     }

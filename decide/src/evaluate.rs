@@ -115,6 +115,8 @@ pub struct PolicyEvaluation {
     pub unrecovered: f64,
     /// Failed share of requests, mean over seeds.
     pub error_rate: f64,
+    /// The training objective's cost ([`crate::objective::cost`]; lower is better), mean over seeds.
+    pub objective: f64,
     /// Mean seconds to recovery per fault kind, over every seed's faults.
     pub mttr_s_by_kind: BTreeMap<String, f64>,
     /// The same measurements with their 95 % intervals.
@@ -180,7 +182,8 @@ pub fn evaluate(
         ));
     }
     let field = |f: fn(&EpisodeReport) -> f64| estimate(&reports.iter().map(f).collect::<Vec<_>>());
-    let fields: [(&str, Measure); 9] = [
+    let fields: [(&str, Measure); 10] = [
+        ("objective", crate::objective::cost),
         ("sla_violation_minutes", |r| r.sla_violation_minutes),
         ("sla_minutes_in_dependency_outages", |r| {
             r.sla_minutes_in_dependency_outages
@@ -222,6 +225,7 @@ pub fn evaluate(
         escalations: mean("escalations"),
         unrecovered: mean("unrecovered"),
         error_rate: mean("error_rate"),
+        objective: mean("objective"),
         mttr_s_by_kind,
         ci95,
         per_seed: reports,

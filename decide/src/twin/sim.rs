@@ -144,6 +144,8 @@ impl Twin {
             }
         }
         twin.events.clear();
+        // Serve the first instant so the first views carry the demand (nothing is accounted at dt = 0).
+        twin.serve(0.0);
         twin
     }
 
@@ -869,7 +871,7 @@ impl Twin {
             }
             self.last_served[d] = served;
             violations.push(if violated { minutes } else { 0.0 });
-            if self.options.record_events {
+            if self.options.record_events && dt > 0.0 {
                 self.record_requests(d, &served);
             }
         }
