@@ -3,7 +3,7 @@
 //! policy`):
 //!
 //! ```text
-//! cargo run --release -p medic-decide --example policy_lab -- train ppo|dqn|rules OUT [BUDGET]
+//! cargo run --release -p medic-decide --example policy_lab -- train ppo|dqn|rules OUT [BUDGET] [SEED]
 //! cargo run --release -p medic-decide --example policy_lab -- compare [SEEDS] [HOURS] [POLICIES]
 //! cargo run --release -p medic-decide --example policy_lab -- bench
 //! ```
@@ -84,6 +84,7 @@ fn main() {
             let algo = args.get(1).map_or("ppo", String::as_str);
             let out = args.get(2).map_or("models/policy-ppo", String::as_str);
             let budget: usize = args.get(3).and_then(|b| b.parse().ok()).unwrap_or(0);
+            let seed: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(7);
             let learner = Learner::named(algo, budget, 2).unwrap_or_else(|e| panic!("{e}"));
             let job = TrainJob {
                 learner,
@@ -93,7 +94,7 @@ fn main() {
                 episode_hours: 12.0,
                 safety: SafetyConfig::default(),
                 options: TwinOptions::default(),
-                seed: 7,
+                seed,
             };
             let card = train_policy(&job, Path::new(out), &mut |p| {
                 eprintln!(
@@ -182,7 +183,7 @@ fn main() {
             serde_json::to_string_pretty(&medic_decide::speed::bench_twin()).unwrap_or_default()
         ),
         _ => eprintln!(
-            "usage: policy_lab train ppo|dqn|rules OUT [BUDGET] | compare [SEEDS] [HOURS] [POLICIES]"
+            "usage: policy_lab train ppo|dqn|rules OUT [BUDGET] [SEED] | compare [SEEDS] [HOURS] [POLICIES]"
         ),
     }
 }
