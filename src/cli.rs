@@ -117,7 +117,7 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
-        twin: TwinArgs,
+        twin: crate::policy_cmd::TwinArgs,
     },
     /// Measure throughput and print JSON.
     Bench {
@@ -164,94 +164,7 @@ enum TrainTarget {
     },
     /// Train a remediation policy on the digital twin (PPO, distributed double DQN), or calibrate the
     /// threshold rules; writes model.safetensors, spec.json and card.json.
-    Policy {
-        /// `ppo`, `dqn` or `rules`.
-        #[arg(long)]
-        algo: String,
-        /// Training trace CSV; repeatable (pair each with a --column).
-        #[arg(long, required = true)]
-        trace: Vec<PathBuf>,
-        /// Column of each trace (`row:N` for wide files).
-        #[arg(long, required = true)]
-        column: Vec<String>,
-        /// Training scenario (its `[random]` faults are drawn per episode).
-        #[arg(long, default_value = "decide/scenarios/train.toml")]
-        scenario: PathBuf,
-        /// Output directory.
-        #[arg(long)]
-        out: PathBuf,
-        /// Seed.
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        /// Traces are scaled so their peak is this many requests/s.
-        #[arg(long, default_value_t = 1000.0)]
-        peak_rps: f64,
-        /// Simulated hours per training episode.
-        #[arg(long, default_value_t = 12.0)]
-        episode_hours: f64,
-        /// PPO iterations or DQN environment steps (default: the algorithm's).
-        #[arg(long, default_value_t = 0)]
-        budget: usize,
-        /// DQN actor threads.
-        #[arg(long, default_value_t = 2)]
-        actors: usize,
-        /// Cluster TOML (default: the built-in shop).
-        #[arg(long)]
-        cluster: Option<PathBuf>,
-    },
-}
-
-/// The trace, scenario and cluster flags shared by the policy commands.
-#[derive(Debug, clap::Args)]
-struct TwinArgs {
-    /// Workload trace CSV (a long file with a value column, or a wide file with `--column row:N`).
-    #[arg(long)]
-    trace: PathBuf,
-    /// The trace's column (`row:N` for wide files).
-    #[arg(long)]
-    column: String,
-    /// Scenario TOML with the faults to inject (see decide/scenarios/).
-    #[arg(long)]
-    scenario: Option<PathBuf>,
-    /// First seed; runs use seed, seed+1, … (`--seeds`).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Number of seeds.
-    #[arg(long, default_value_t = 1)]
-    seeds: usize,
-    /// The trace is scaled so its peak is this many requests/s (to the frontend).
-    #[arg(long, default_value_t = 1000.0)]
-    peak_rps: f64,
-    /// Simulated hours (default: the whole trace).
-    #[arg(long)]
-    hours: Option<f64>,
-    /// Cluster TOML (default: the built-in 4-node, 3-deployment shop).
-    #[arg(long)]
-    cluster: Option<PathBuf>,
-    /// Probability that the simulated diagnosis names the wrong fault class.
-    #[arg(long, default_value_t = 0.1)]
-    diagnosis_error: f64,
-    /// How long a human takes to apply the fix after an escalation.
-    #[arg(long, default_value = "15m", value_parser = schemas::span::Span::parse)]
-    human_response: schemas::span::Span,
-}
-
-impl TwinArgs {
-    fn into_eval(self, policy: String) -> crate::policy_cmd::EvalArgs {
-        crate::policy_cmd::EvalArgs {
-            policy,
-            trace: self.trace,
-            column: self.column,
-            scenario: self.scenario,
-            seed: self.seed,
-            seeds: self.seeds,
-            peak_rps: self.peak_rps,
-            hours: self.hours,
-            cluster: self.cluster,
-            diagnosis_error: self.diagnosis_error,
-            human_response: self.human_response,
-        }
-    }
+    Policy(crate::policy_cmd::TrainArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -263,7 +176,7 @@ enum EvalTarget {
         #[arg(long)]
         policy: String,
         #[command(flatten)]
-        twin: TwinArgs,
+        twin: crate::policy_cmd::TwinArgs,
     },
     /// Per-class precision/recall/F1, macro-F1 and accuracy of the fine-tuned transformer and of the
     /// baselines (keyword rules, TF-IDF + logistic regression, frozen embeddings + logistic regression).
@@ -434,42 +347,16 @@ pub fn main() -> ExitCode {
             target: BenchTarget::Twin,
         } => print_json(&decide::speed::bench_twin()),
         Command::Train {
-            target:
-                TrainTarget::Policy {
-                    algo,
-                    trace,
-                    column,
-                    scenario,
-                    out,
-                    seed,
-                    peak_rps,
-                    episode_hours,
-                    budget,
-                    actors,
-                    cluster,
-                },
-        } => crate::policy_cmd::train(&crate::policy_cmd::TrainArgs {
-            algo,
-            traces: trace,
-            columns: column,
-            scenario,
-            out: out.clone(),
-            seed,
-            peak_rps,
-            episode_hours,
-            budget,
-            actors,
-            cluster,
-        })
-        .map(|_| {
-            eprintln!("policy written to {}", out.display());
+            target: TrainTarget::Policy(args),
+        } => crate::policy_cmd::train(&args).map(|_| {
+            eprintln!("policy written to {}", args.out.display());
             ExitCode::SUCCESS
         }),
         Command::Eval {
             target: EvalTarget::Policy { policy, twin },
-        } => crate::policy_cmd::eval(&twin.into_eval(policy)).and_then(|r| print_json(&r)),
+        } => crate::policy_cmd::eval(&policy, &twin).and_then(|r| print_json(&r)),
         Command::Simulate { policy, out, twin } => {
-            crate::policy_cmd::simulate(&twin.into_eval(policy), &out).and_then(|r| {
+            crate::policy_cmd::simulate(&policy, &twin, &out).and_then(|r| {
                 eprintln!(
                     "logs, decisions.jsonl and report.json written under {}",
                     out.display()

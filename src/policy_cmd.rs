@@ -7,7 +7,6 @@ use decide::evaluate::{EvalSetup, PolicyEvaluation, evaluate, load_controller};
 use decide::rl::Progress;
 use decide::training::{Learner, TrainJob, train_policy};
 use decide::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
-use schemas::span::Span;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -56,30 +55,41 @@ fn scenario(path: &Path, cluster: &ClusterSpec) -> anyhow::Result<(String, Scena
     Ok((path.display().to_string(), scenario))
 }
 
-/// Settings of `medic train policy`.
-#[derive(Debug, Clone)]
+/// The flags of `medic train policy`.
+#[derive(Debug, Clone, clap::Args)]
 pub struct TrainArgs {
     /// `ppo`, `dqn` or `rules`.
+    #[arg(long)]
     pub algo: String,
-    /// Traces.
-    pub traces: Vec<PathBuf>,
-    /// Their columns.
-    pub columns: Vec<String>,
-    /// Training scenario.
+    /// Training trace CSV; repeatable (pair each with a --column).
+    #[arg(long, required = true)]
+    pub trace: Vec<PathBuf>,
+    /// Column of each trace (`row:N` for wide files).
+    #[arg(long, required = true)]
+    pub column: Vec<String>,
+    /// Training scenario (its `[random]` faults are drawn per episode).
+    #[arg(long, default_value = "decide/scenarios/train.toml")]
     pub scenario: PathBuf,
     /// Output directory.
+    #[arg(long)]
     pub out: PathBuf,
     /// Seed.
+    #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Peak request rate the traces are scaled to.
+    /// Traces are scaled so their peak is this many requests/s.
+    #[arg(long, default_value_t = 1000.0)]
     pub peak_rps: f64,
-    /// Hours per episode.
+    /// Simulated hours per training episode.
+    #[arg(long, default_value_t = 12.0)]
     pub episode_hours: f64,
-    /// PPO iterations / DQN environment steps (0: the default).
+    /// PPO iterations or DQN environment steps (default: the algorithm's).
+    #[arg(long, default_value_t = 0)]
     pub budget: usize,
     /// DQN actor threads.
+    #[arg(long, default_value_t = 2)]
     pub actors: usize,
-    /// Cluster file.
+    /// Cluster TOML (default: the built-in shop).
+    #[arg(long)]
     pub cluster: Option<PathBuf>,
 }
 
@@ -92,7 +102,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let learner = Learner::named(&args.algo, args.budget, args.actors).map_err(|e| anyhow!(e))?;
     let job = TrainJob {
         learner,
-        traces: traces(&args.traces, &args.columns, args.peak_rps)?,
+        traces: traces(&args.trace, &args.column, args.peak_rps)?,
         scenario: scenario(&args.scenario, &cluster)?,
         cluster,
         episode_hours: args.episode_hours,
@@ -119,34 +129,42 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     Ok(card)
 }
 
-/// Settings of `medic eval policy` and `medic simulate`.
-#[derive(Debug, Clone)]
-pub struct EvalArgs {
-    /// `hpa`, `manual`, `rules`, `ppo`, `dqn` or a directory.
-    pub policy: String,
-    /// Trace.
+/// The trace, scenario and cluster flags of `medic eval policy` and `medic simulate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TwinArgs {
+    /// Workload trace CSV (a long file with a value column, or a wide file with `--column row:N`).
+    #[arg(long)]
     pub trace: PathBuf,
-    /// Its column.
+    /// The trace's column (`row:N` for wide files).
+    #[arg(long)]
     pub column: String,
-    /// Scenario.
+    /// Scenario TOML with the faults to inject (see decide/scenarios/).
+    #[arg(long)]
     pub scenario: Option<PathBuf>,
-    /// First seed.
+    /// First seed; runs use seed, seed+1, … (`--seeds`).
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Number of seeds (seed, seed+1, …).
+    /// Number of seeds.
+    #[arg(long, default_value_t = 1)]
     pub seeds: usize,
-    /// Peak request rate.
+    /// The trace is scaled so its peak is this many requests/s (to the frontend).
+    #[arg(long, default_value_t = 1000.0)]
     pub peak_rps: f64,
     /// Simulated hours (default: the whole trace).
+    #[arg(long)]
     pub hours: Option<f64>,
-    /// Cluster file.
+    /// Cluster TOML (default: the built-in 4-node, 3-deployment shop).
+    #[arg(long)]
     pub cluster: Option<PathBuf>,
-    /// Probability the diagnosis names the wrong class.
+    /// Probability that the simulated diagnosis names the wrong fault class.
+    #[arg(long, default_value_t = 0.1)]
     pub diagnosis_error: f64,
-    /// Human response time to an escalation.
-    pub human_response: Span,
+    /// How long a human takes to apply the fix after an escalation.
+    #[arg(long, default_value = "15m", value_parser = schemas::span::Span::parse)]
+    pub human_response: schemas::span::Span,
 }
 
-fn eval_setup(args: &EvalArgs) -> anyhow::Result<EvalSetup> {
+fn eval_setup(args: &TwinArgs) -> anyhow::Result<EvalSetup> {
     let cluster = cluster(args.cluster.as_deref())?;
     let trace = traces(
         std::slice::from_ref(&args.trace),
@@ -180,10 +198,10 @@ fn eval_setup(args: &EvalArgs) -> anyhow::Result<EvalSetup> {
 ///
 /// # Errors
 /// Bad arguments or policies.
-pub fn eval(args: &EvalArgs) -> anyhow::Result<PolicyEvaluation> {
+pub fn eval(policy: &str, args: &TwinArgs) -> anyhow::Result<PolicyEvaluation> {
     let setup = eval_setup(args)?;
     let models = models_dir();
-    evaluate(&|| load_controller(&args.policy, &models), &setup).map_err(|e| anyhow!(e))
+    evaluate(&|| load_controller(policy, &models), &setup).map_err(|e| anyhow!(e))
 }
 
 /// One decision of a simulation, as written to `decisions.jsonl`.
@@ -200,26 +218,15 @@ struct SimDecision<'a> {
 ///
 /// # Errors
 /// Bad arguments, unwritable output.
-pub fn simulate(args: &EvalArgs, out: &Path) -> anyhow::Result<decide::twin::EpisodeReport> {
+pub fn simulate(
+    policy: &str,
+    args: &TwinArgs,
+    out: &Path,
+) -> anyhow::Result<decide::twin::EpisodeReport> {
     let setup = eval_setup(args)?;
-    let plan = match &setup.scenario {
-        Some((_, s)) => s
-            .plan(&setup.cluster, args.seed, setup.horizon_secs)
-            .map_err(|e| anyhow!(e))?,
-        None => Vec::new(),
-    };
-    let spec = decide::control::EpisodeSpec {
-        cluster: setup.cluster.clone(),
-        trace: setup.trace.clone(),
-        plan,
-        horizon_secs: setup.horizon_secs,
-        options: TwinOptions {
-            seed: args.seed,
-            record_events: true,
-            ..setup.options.clone()
-        },
-    };
-    let mut controller = load_controller(&args.policy, &models_dir()).map_err(|e| anyhow!(e))?;
+    let mut spec = setup.episode(args.seed).map_err(|e| anyhow!(e))?;
+    spec.options.record_events = true;
+    let mut controller = load_controller(policy, &models_dir()).map_err(|e| anyhow!(e))?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut decisions = String::new();
     let (report, events) = decide::control::run_episode_recording(

@@ -147,6 +147,29 @@ pub struct EvalSetup {
     pub safety: SafetyConfig,
 }
 
+impl EvalSetup {
+    /// The run for `seed`: the scenario's faults drawn with it, the twin seeded with it.
+    ///
+    /// # Errors
+    /// A scenario that does not fit the cluster.
+    pub fn episode(&self, seed: u64) -> Result<EpisodeSpec, String> {
+        let plan = match &self.scenario {
+            Some((_, scenario)) => scenario.plan(&self.cluster, seed, self.horizon_secs)?,
+            None => Vec::new(),
+        };
+        Ok(EpisodeSpec {
+            cluster: self.cluster.clone(),
+            trace: self.trace.clone(),
+            plan,
+            horizon_secs: self.horizon_secs,
+            options: TwinOptions {
+                seed,
+                ..self.options.clone()
+            },
+        })
+    }
+}
+
 /// Runs `load()` (a fresh controller per seed) over every seed of `setup`.
 ///
 /// # Errors
@@ -158,20 +181,7 @@ pub fn evaluate(
     let mut reports = Vec::new();
     let mut policy = String::new();
     for seed in &setup.seeds {
-        let plan = match &setup.scenario {
-            Some((_, scenario)) => scenario.plan(&setup.cluster, *seed, setup.horizon_secs)?,
-            None => Vec::new(),
-        };
-        let spec = EpisodeSpec {
-            cluster: setup.cluster.clone(),
-            trace: setup.trace.clone(),
-            plan,
-            horizon_secs: setup.horizon_secs,
-            options: TwinOptions {
-                seed: *seed,
-                ..setup.options.clone()
-            },
-        };
+        let spec = setup.episode(*seed)?;
         let mut controller = load()?;
         policy = controller.id();
         reports.push(run_episode(
@@ -237,21 +247,11 @@ pub fn evaluate(
 /// are reported as errors in their row.
 #[must_use]
 pub fn demo_comparison(models_dir: &Path) -> Vec<(String, Result<EpisodeReport, String>)> {
-    let cluster = ClusterSpec::default();
     let scenario: Scenario = match toml::from_str(include_str!("../scenarios/mixed.toml")) {
         Ok(s) => s,
         Err(e) => return vec![("mixed.toml".into(), Err(e.to_string()))],
     };
-    let spec = crate::control::EpisodeSpec {
-        plan: scenario.plan(&cluster, 1, 86_400.0).unwrap_or_default(),
-        cluster,
-        trace: Trace::diurnal(1).scaled_to_peak(1_000.0),
-        horizon_secs: 86_400.0,
-        options: TwinOptions {
-            seed: 1,
-            ..TwinOptions::default()
-        },
-    };
+    let spec = EpisodeSpec::diurnal_day(&scenario, 1);
     ["hpa", "manual", "rules", "ppo", "dqn"]
         .iter()
         .map(|name| match load_controller(name, models_dir) {

@@ -25,7 +25,6 @@ pub mod evaluate;
 pub mod objective;
 mod policy;
 pub mod rl;
-pub mod rng;
 pub mod speed;
 mod stage;
 pub mod training;

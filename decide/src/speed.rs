@@ -3,26 +3,16 @@
 use crate::arbitration::SafetyConfig;
 use crate::baselines::{Hpa, HpaConfig};
 use crate::control::{EpisodeSpec, run_episode_recording};
-use crate::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
+use crate::twin::Scenario;
 
 /// `medic bench twin`: simulated minutes per second of a 3-deployment cluster over a day of a diurnal
 /// trace with random faults, without and with log emission.
 #[must_use]
 pub fn bench_twin() -> serde_json::Value {
-    let cluster = ClusterSpec::default();
     let scenario: Scenario = toml::from_str("[random]\nmean_interval = \"2h\"").unwrap_or_default();
     let run = |record_events: bool| {
-        let spec = EpisodeSpec {
-            plan: scenario.plan(&cluster, 1, 86_400.0).unwrap_or_default(),
-            cluster: cluster.clone(),
-            trace: Trace::diurnal(1).scaled_to_peak(1_000.0),
-            horizon_secs: 86_400.0,
-            options: TwinOptions {
-                seed: 1,
-                record_events,
-                ..TwinOptions::default()
-            },
-        };
+        let mut spec = EpisodeSpec::diurnal_day(&scenario, 1);
+        spec.options.record_events = record_events;
         let mut hpa = Hpa::new(HpaConfig::default());
         let started = std::time::Instant::now();
         let (_, events) =

@@ -180,6 +180,6 @@ pub fn train_policy(
 /// `n` training episodes drawn like the learners' (same traces, scenario and episode length).
 #[must_use]
 pub fn calibration_runs(setup: &TrainingSetup, seed: u64, n: usize) -> Vec<EpisodeSpec> {
-    let mut rng = crate::rng::Rng::new(seed ^ 0xCA11);
+    let mut rng = schemas::rng::Rng::new(seed ^ 0xCA11);
     (0..n).map(|_| setup.draw(&mut rng)).collect()
 }

@@ -172,7 +172,7 @@ fn a_policy_trained_here_runs_through_the_episode_loop() {
         safety: SafetyConfig::default(),
         options: TwinOptions::default(),
     };
-    let spec: EpisodeSpec = setup.draw(&mut medic_decide::rng::Rng::new(1));
+    let spec: EpisodeSpec = setup.draw(&mut schemas::rng::Rng::new(1));
     let report = run_episode(&spec, &mut policy, &SafetyConfig::default(), |_, p| {
         assert!(!p.explanation.summary().is_empty());
     });

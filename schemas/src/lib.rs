@@ -41,6 +41,7 @@ pub mod fixtures;
 pub mod id;
 pub mod metrics;
 mod records;
+pub mod rng;
 pub mod span;
 mod stage;
 mod wire;

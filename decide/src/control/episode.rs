@@ -2,7 +2,9 @@
 
 use super::{Controller, Proposal};
 use crate::arbitration::{Arbiter, SafetyConfig};
-use crate::twin::{ClusterSpec, EpisodeReport, PlannedFault, Trace, Twin, TwinEvent, TwinOptions};
+use crate::twin::{
+    ClusterSpec, EpisodeReport, PlannedFault, Scenario, Trace, Twin, TwinEvent, TwinOptions,
+};
 
 /// Everything that defines a run of the twin.
 #[derive(Debug, Clone)]
@@ -20,6 +22,23 @@ pub struct EpisodeSpec {
 }
 
 impl EpisodeSpec {
+    /// One day of the built-in cluster on a diurnal trace peaking at 1000 requests/s, with `scenario`'s
+    /// faults and the twin both drawn from `seed` (the demo's and the benchmark's run).
+    #[must_use]
+    pub fn diurnal_day(scenario: &Scenario, seed: u64) -> Self {
+        let cluster = ClusterSpec::default();
+        Self {
+            plan: scenario.plan(&cluster, seed, 86_400.0).unwrap_or_default(),
+            cluster,
+            trace: Trace::diurnal(1).scaled_to_peak(1_000.0),
+            horizon_secs: 86_400.0,
+            options: TwinOptions {
+                seed,
+                ..TwinOptions::default()
+            },
+        }
+    }
+
     /// A fresh twin for this run.
     #[must_use]
     pub fn twin(&self) -> Twin {

@@ -5,11 +5,11 @@
 
 use super::env::{Env, Observation, TrainingSetup};
 use super::features::{N_ACTIONS, N_FEATURES};
-use super::net::{Mlp, PlainMlp, rows_tensor};
+use super::net::{Mlp, PlainMlp, adam, rows_tensor};
 use super::{Progress, TrainError, Trained, masked_argmax};
-use crate::rng::Rng;
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
+use candle_nn::{Optimizer, VarMap};
+use schemas::rng::Rng;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -110,14 +110,7 @@ pub fn train_dqn(
     let varmap = VarMap::new();
     let sizes = [N_FEATURES, config.hidden, config.hidden, N_ACTIONS];
     let online = Mlp::new(&varmap, "q", &sizes, &mut rng, 0.1)?;
-    let mut optimiser = AdamW::new(
-        varmap.all_vars(),
-        ParamsAdamW {
-            lr: config.lr,
-            weight_decay: 0.0,
-            ..ParamsAdamW::default()
-        },
-    )?;
+    let mut optimiser = adam(&varmap, config.lr)?;
     let snapshot = Arc::new(RwLock::new(online.to_plain()?));
     let replay = Arc::new(Mutex::new(Replay {
         items: Vec::with_capacity(config.buffer.min(1 << 20)),

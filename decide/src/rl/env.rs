@@ -2,15 +2,17 @@
 //! traces, faults drawn from the training scenario, every deployment an agent sharing one policy, and
 //! every proposal reviewed by the same [`Arbiter`] that guards the policy in production.
 
-use super::features::{N_ACTIONS, N_FEATURES, action_for, action_mask, features};
+use super::features::{
+    N_ACTIONS, N_FEATURES, action_for, action_mask, advance_since_action, features,
+};
 use crate::arbitration::{Arbiter, SafetyConfig};
 use crate::control::{EpisodeSpec, Explanation, Proposal};
 use crate::objective::{ESCALATION_COST, FAULT_MINUTE_COST, REPLICA_MINUTE_COST};
-use crate::rng::Rng;
 use crate::twin::{
     ClusterSpec, ClusterView, DeploymentView, Scenario, Trace, Twin, TwinAction, TwinCommand,
     TwinOptions,
 };
+use schemas::rng::Rng;
 
 /// What training episodes are drawn from.
 #[derive(Debug, Clone)]
@@ -138,13 +140,9 @@ impl Env {
             let reviewed = self.arbiter.review(proposal, view, &self.cluster);
             let final_action = reviewed.command.action;
             escalated[d] = final_action == TwinAction::Escalate;
-            if final_action.acts() {
-                self.since_action[d] = 0;
-            } else {
-                self.since_action[d] = self.since_action[d].saturating_add(1);
-            }
             commands.push(reviewed.command);
         }
+        advance_since_action(&mut self.since_action, &commands);
         let violations = self.twin.step(&commands);
         let minutes = self.setup.cluster.step_secs / 60.0;
         self.refresh();

@@ -1,7 +1,7 @@
 //! The learned policies' view of a deployment: a fixed-length feature vector, the discrete action set,
 //! and which actions make sense now (the mask).
 
-use crate::twin::{DeploymentView, TwinAction};
+use crate::twin::{DeploymentView, TwinAction, TwinCommand};
 use schemas::FaultClass;
 
 /// Diagnosis groups the policies tell apart (everything else is `other`).
@@ -101,6 +101,20 @@ pub fn features(view: &DeploymentView, steps_since_action: u32) -> [f32; N_FEATU
     f[22] = (1.0 - view.schedulable_nodes) as f32;
     f[23] = (f64::from(steps_since_action) / 20.0).min(1.0) as f32;
     f
+}
+
+/// Advances each deployment's steps-since-last-action counter (the last feature) past one step in which
+/// `applied` ran: deployments changed by a command start again at 0, the others count one more step.
+/// Training and serving both call this, so the feature means the same in both.
+pub fn advance_since_action(since_action: &mut [u32], applied: &[TwinCommand]) {
+    for s in since_action.iter_mut() {
+        *s = s.saturating_add(1);
+    }
+    for c in applied.iter().filter(|c| c.action.acts()) {
+        if let Some(s) = since_action.get_mut(c.deployment) {
+            *s = 0;
+        }
+    }
 }
 
 /// The node a node action would target: the diagnosis' node, else a troubled node hosting the pods.

@@ -2,9 +2,9 @@
 //! that runs without candle for acting (rollouts, actor threads, inference) — a forward pass of a
 //! 24→64→64→10 network is a few microseconds in plain Rust.
 
-use crate::rng::Rng;
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Linear, VarBuilder, VarMap};
+use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use schemas::rng::Rng;
 
 /// A multi-layer perceptron: linear layers with tanh between them.
 pub struct Mlp {
@@ -125,6 +125,21 @@ impl PlainMlp {
     pub fn outputs(&self) -> usize {
         self.layers.last().map_or(0, |l| l.out)
     }
+}
+
+/// Adam (candle's AdamW without weight decay) over every variable of `varmap`.
+///
+/// # Errors
+/// Candle errors.
+pub fn adam(varmap: &VarMap, lr: f64) -> candle_core::Result<AdamW> {
+    AdamW::new(
+        varmap.all_vars(),
+        ParamsAdamW {
+            lr,
+            weight_decay: 0.0,
+            ..ParamsAdamW::default()
+        },
+    )
 }
 
 /// Stacks rows into a `(rows, width)` tensor.

@@ -3,13 +3,14 @@
 //! expects) and `card.json` (how it was trained).
 
 use super::features::{
-    ACTION_NAMES, FEATURE_NAMES, N_ACTIONS, N_FEATURES, action_for, action_mask, features,
+    ACTION_NAMES, FEATURE_NAMES, N_ACTIONS, N_FEATURES, action_for, action_mask,
+    advance_since_action, features,
 };
 use super::net::{Mlp, PlainMlp};
 use super::{TrainError, Trained, masked_argmax, masked_softmax};
 use crate::control::{Controller, Explanation, Proposal};
-use crate::rng::Rng;
 use crate::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
+use schemas::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -209,13 +210,6 @@ impl Controller for LearnedPolicy {
     }
 
     fn applied(&mut self, commands: &[TwinCommand]) {
-        for s in &mut self.since_action {
-            *s = s.saturating_add(1);
-        }
-        for c in commands.iter().filter(|c| c.action.acts()) {
-            if let Some(s) = self.since_action.get_mut(c.deployment) {
-                *s = 0;
-            }
-        }
+        advance_since_action(&mut self.since_action, commands);
     }
 }

@@ -3,11 +3,11 @@
 
 use super::env::{Env, TrainingSetup};
 use super::features::{N_ACTIONS, N_FEATURES};
-use super::net::{Mlp, rows_tensor};
+use super::net::{Mlp, adam, rows_tensor};
 use super::{Progress, TrainError, Trained, masked_softmax};
-use crate::rng::Rng;
 use candle_core::{D, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
+use candle_nn::{Optimizer, VarMap};
+use schemas::rng::Rng;
 use std::sync::Arc;
 
 /// PPO's settings.
@@ -88,14 +88,7 @@ pub fn train_ppo(
         &mut rng,
         1.0,
     )?;
-    let mut optimiser = AdamW::new(
-        varmap.all_vars(),
-        ParamsAdamW {
-            lr: config.lr,
-            weight_decay: 0.0,
-            ..ParamsAdamW::default()
-        },
-    )?;
+    let mut optimiser = adam(&varmap, config.lr)?;
     let mut env = Env::new(setup, rng.next_u64());
     let agents = env.agents();
     let mut history = Vec::new();

@@ -13,7 +13,7 @@
 //! ```
 
 use super::ClusterSpec;
-use crate::rng::Rng;
+use schemas::rng::Rng;
 use schemas::span::Span;
 use serde::{Deserialize, Serialize};
 

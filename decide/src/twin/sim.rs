@@ -9,8 +9,8 @@ use super::scenario::{FaultKind, PlannedFault};
 use super::state::{DeploymentState, NodeState, Pod, PodPhase};
 use super::view::{ClusterView, DeploymentView, Signal};
 use super::{ClusterSpec, Trace, TwinAction, TwinCommand};
-use crate::rng::Rng;
 use schemas::FaultClass;
+use schemas::rng::Rng;
 
 /// Seconds a NotReady node's pods are tolerated before eviction (`tolerationSeconds` default).
 pub const NOT_READY_TOLERATION_SECS: f64 = 300.0;
@@ -724,11 +724,7 @@ impl Twin {
                 match pod.phase {
                     PodPhase::Starting { ready_at } if ready_at <= now => {
                         if pod.broken {
-                            let backoff = backoff_secs(pod.restarts);
-                            pod.restarts += 1;
-                            pod.phase = PodPhase::BackOff {
-                                until: now + backoff,
-                            };
+                            let backoff = pod.crash(now);
                             dep.last_crash = Some(now);
                             events.push(EventKind::StartFailed {
                                 deployment: d,
@@ -759,12 +755,8 @@ impl Twin {
                             if now - since >= BACKOFF_RESET_SECS {
                                 pod.restarts = 0;
                             }
-                            let backoff = backoff_secs(pod.restarts);
-                            pod.restarts += 1;
                             pod.memory = 0.0;
-                            pod.phase = PodPhase::BackOff {
-                                until: now + backoff,
-                            };
+                            let backoff = pod.crash(now);
                             dep.last_oom = Some(now);
                             events.push(EventKind::OomKilled {
                                 deployment: d,

@@ -49,6 +49,17 @@ impl Pod {
     pub fn ready(&self) -> bool {
         matches!(self.phase, PodPhase::Running { .. })
     }
+
+    /// The container died at `now`: the kubelet restarts it after its back-off (CrashLoopBackOff).
+    /// Returns that back-off, seconds.
+    pub fn crash(&mut self, now: f64) -> f64 {
+        let backoff = super::backoff_secs(self.restarts);
+        self.restarts += 1;
+        self.phase = PodPhase::BackOff {
+            until: now + backoff,
+        };
+        backoff
+    }
 }
 
 /// One node.

@@ -14,6 +14,7 @@ use crate::metrics::Scores;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use schemas::FaultClass;
+use schemas::rng::Rng;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -133,25 +134,10 @@ pub struct TrainReport {
 /// The best epoch so far: (dev macro-F1, epoch, every variable with a copy of its value then).
 type Best = (f64, usize, Vec<(Var, Tensor)>);
 
-/// SplitMix64: a small seeded generator, so runs repeat exactly.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, (self.next() % (i as u64 + 1)) as usize);
-        }
+/// Shuffles `items` in place (Fisher–Yates, index by modulo: the stream this crate's models were trained with).
+fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
+    for i in (1..items.len()).rev() {
+        items.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
     }
 }
 
@@ -296,7 +282,7 @@ pub fn train(
     // Mixed copies in dev too, so early stopping favours a model that finds evidence among noise.
     let (mixed_train, mixed_dev);
     let (train, dev) = if options.mix_into_background {
-        let mut rng = SplitMix(options.seed ^ 0x5eed);
+        let mut rng = Rng::from_state(options.seed ^ 0x5eed);
         mixed_train = mixed_into_background(train, &mut rng);
         mixed_dev = mixed_into_background(dev, &mut rng);
         (mixed_train.as_slice(), mixed_dev.as_slice())
@@ -310,7 +296,7 @@ pub fn train(
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let network = Network::new(&vb, &config, upper_layers, labels.len())?;
-    let mut rng = SplitMix(options.seed);
+    let mut rng = Rng::from_state(options.seed);
     let (encoder_vars, head_vars) = initialise(&varmap, &base_tensors, lower_layers, &mut rng)?;
     let adamw = |vars, lr| {
         AdamW::new(
@@ -341,7 +327,7 @@ pub fn train(
             }
             frozen = Some(cache.pooled_all(&network.upper)?);
         }
-        rng.shuffle(&mut order);
+        shuffle(&mut order, &mut rng);
         let mut loss_sum = 0.0;
         for (step, chunk) in order.chunks(options.batch.max(1)).enumerate() {
             let samples: Vec<&Condensed> = chunk.iter().map(|&i| &train_set[i].0).collect();
@@ -458,7 +444,7 @@ const BACKGROUND_LINES: usize = 40;
 
 /// The training set plus, for each short fault sample, a copy whose lines are inserted at random places
 /// into a random slice of a normal sample with at least 5 lines.
-fn mixed_into_background(train: &[Sample], rng: &mut SplitMix) -> Vec<Sample> {
+fn mixed_into_background(train: &[Sample], rng: &mut Rng) -> Vec<Sample> {
     let background: Vec<&Sample> = train
         .iter()
         .filter(|s| s.label == Some(FaultClass::Normal) && s.lines.len() >= 5)
@@ -471,12 +457,12 @@ fn mixed_into_background(train: &[Sample], rng: &mut SplitMix) -> Vec<Sample> {
         if sample.label == Some(FaultClass::Normal) || sample.lines.len() > SHORT_EVIDENCE {
             continue;
         }
-        let host = background[(rng.next() % background.len() as u64) as usize];
+        let host = background[(rng.next_u64() % background.len() as u64) as usize];
         let take = host.lines.len().min(BACKGROUND_LINES);
-        let from = (rng.next() % (host.lines.len() - take + 1) as u64) as usize;
+        let from = (rng.next_u64() % (host.lines.len() - take + 1) as u64) as usize;
         let mut lines: Vec<String> = host.lines[from..from + take].to_vec();
         for line in &sample.lines {
-            let at = (rng.next() % (lines.len() as u64 + 1)) as usize;
+            let at = (rng.next_u64() % (lines.len() as u64 + 1)) as usize;
             lines.insert(at, line.clone());
         }
         out.push(Sample {
@@ -494,7 +480,7 @@ fn initialise(
     varmap: &VarMap,
     base: &HashMap<String, Tensor>,
     first_upper: usize,
-    rng: &mut SplitMix,
+    rng: &mut Rng,
 ) -> Result<(Vec<Var>, Vec<Var>), ClassifierError> {
     let vars = varmap.data().lock().map_err(|_| ClassifierError::Invalid {
         path: "varmap".into(),
@@ -519,7 +505,7 @@ fn initialise(
                 let fan_in = shape.dims().last().copied().unwrap_or(1) as f32;
                 let bound = 1.0 / fan_in.sqrt();
                 let values = (0..shape.elem_count())
-                    .map(|_| (rng.unit() * 2.0 - 1.0) * bound)
+                    .map(|_| (rng.unit_f32() * 2.0 - 1.0) * bound)
                     .collect::<Vec<_>>();
                 Tensor::from_vec(values, shape, &Device::Cpu)?
             } else {
@@ -550,13 +536,19 @@ fn class_weights(set: &[(Condensed, usize)], classes: usize) -> Vec<f32> {
         .collect()
 }
 
-fn dropout(x: &Tensor, p: f32, rng: &mut SplitMix) -> candle_core::Result<Tensor> {
+fn dropout(x: &Tensor, p: f32, rng: &mut Rng) -> candle_core::Result<Tensor> {
     if p <= 0.0 {
         return Ok(x.clone());
     }
     let keep = 1.0 - p;
     let mask: Vec<f32> = (0..x.elem_count())
-        .map(|_| if rng.unit() < keep { 1.0 / keep } else { 0.0 })
+        .map(|_| {
+            if rng.unit_f32() < keep {
+                1.0 / keep
+            } else {
+                0.0
+            }
+        })
         .collect();
     x * Tensor::from_vec(mask, x.shape(), x.device())?
 }

@@ -1,5 +1,6 @@
 //! [`Rng`]: a small seeded generator (SplitMix64), so every simulation and training run is reproducible
-//! from its `--seed` without depending on a crate's stream staying the same across versions.
+//! from its `--seed` without depending on a crate's stream staying the same across versions. Shared by the
+//! classifier's training (diagnose) and the twin and learners (decide).
 
 /// A seeded pseudo-random generator (SplitMix64).
 #[derive(Debug, Clone)]
@@ -10,6 +11,12 @@ impl Rng {
     #[must_use]
     pub fn new(seed: u64) -> Self {
         Self(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+    }
+
+    /// A generator whose SplitMix64 state starts at `state` exactly (no seed scrambling).
+    #[must_use]
+    pub const fn from_state(state: u64) -> Self {
+        Self(state)
     }
 
     /// A generator for stream `stream` of `seed` (independent of the others for practical purposes).
@@ -34,6 +41,11 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// Uniform in `[0, 1)` with 24 bits of precision, as an `f32`.
+    pub fn unit_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+
     /// Uniform in `[low, high)`.
     pub fn range(&mut self, low: f64, high: f64) -> f64 {
         low + (high - low) * self.unit()
@@ -42,13 +54,6 @@ impl Rng {
     /// Uniform index in `0..n` (`n` > 0).
     pub fn index(&mut self, n: usize) -> usize {
         ((self.unit() * n as f64) as usize).min(n.saturating_sub(1))
-    }
-
-    /// A standard normal sample (Box–Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = self.unit().max(1e-12);
-        let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
     /// An exponential sample with the given mean.
