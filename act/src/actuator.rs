@@ -1,101 +1,365 @@
-//! [`Actuator`]: commands → action results.
+//! [`Actuator`]: commands → checks → backend → verification → action results.
 
-use crate::dedup::SeenKeys;
+use crate::journal::Journal;
+use crate::safety::{Refusal, Safety};
+use crate::signing::KeyRing;
 use crate::{ActConfig, ActuatorMode};
+use schemas::actuate::{Actuate, Health, subject};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
-    ActionOutcome, ActionResult, Emitter, ErrorKind, RemediationCommand, SCHEMA_VERSION,
-    SourceRecord, Stage, StageError, decode_record,
+    Action, ActionOutcome, ActionResult, Emitter, ErrorKind, ObjectKind, RemediationCommand,
+    SCHEMA_VERSION, SourceRecord, Stage, StageError, decode_record,
 };
+use std::time::Duration;
 
-/// Applies commands (in this build: records them in `log` mode), at most once per idempotency key.
-/// Built by [`ActConfig::build_actuator`].
+/// A command refused before any check of the world: it goes to the dead-letter topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    /// Reason code (a metric event): `unsigned`, `forged`, `unknown_key`, `expired`, `replayed`,
+    /// `invalid`.
+    pub reason: &'static str,
+    /// The error the dead-letter record carries.
+    pub error: StageError,
+}
+
+/// A handled command: its result and the event it counts as (`verified`, `rate_limited`, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handled {
+    /// The result for `medic.actions.results`.
+    pub result: ActionResult,
+    /// Metric event: the outcome's name, or the refusal's reason for `rejected` results.
+    pub event: &'static str,
+}
+
+/// Applies commands, at most once per idempotency key. Built by [`ActConfig::build_actuator`].
 ///
-/// # Guarantees
-/// An expired command goes to the dead-letter topic and is never applied. A command whose idempotency key
-/// was already handled yields a `duplicate` result and is not applied again (within `dedup_capacity` keys
-/// of memory; durable deduplication across restarts comes with the act issue).
+/// # What happens to a command
+/// 1. Dead-lettered (never applied): undecodable, unsigned or forged, unknown key, expired, or its
+///    idempotency key already handled (the journal survives restarts when `act.journal` is set).
+/// 2. `rejected` result: outside the namespace/kind allowlists, over a rate limit, beyond the blast
+///    radius (checked against the target's live state).
+/// 3. `duplicate` result: the object already carries this command's id.
+/// 4. Otherwise the key is journalled (synced) *before* the change, the backend applies it, and — in
+///    `apply` mode — the target is watched until healthy (`verified`) or the timeout (`failed`, with the
+///    configured compensation). `log` mode only records what would happen (`logged`); `server-dry-run`
+///    stops after the API admitted the change (`dry_run`).
+///
+/// Commands are handled one at a time, so per-target concurrency is 1; the topic is keyed by target, so
+/// this also holds across actuator replicas (a target's commands share a partition).
 pub struct Actuator {
-    mode: ActuatorMode,
-    seen: SeenKeys,
+    keys: KeyRing,
+    require_signature: bool,
+    journal: Journal,
+    safety: Safety,
+    backend: Option<Box<dyn Actuate>>,
+    verify_timeout: Duration,
+    verify_interval: Duration,
+    compensate: bool,
     clock: Clock,
 }
 
 impl Actuator {
-    pub(crate) fn new(config: &ActConfig) -> Self {
-        Self {
-            mode: config.mode,
-            seen: SeenKeys::new(config.dedup_capacity),
-            clock: wall_clock_ns,
+    pub(crate) fn new(
+        config: &ActConfig,
+        keys: KeyRing,
+        backend: Option<Box<dyn Actuate>>,
+    ) -> Result<Self, Vec<String>> {
+        let journal = match &config.journal {
+            Some(path) => Journal::open(path, config.dedup_capacity)
+                .map_err(|e| vec![format!("act.journal: cannot open {}: {e}", path.display())])?,
+            None => Journal::in_memory(config.dedup_capacity),
+        };
+        if config.mode != ActuatorMode::Log && backend.is_none() {
+            return Err(vec![format!(
+                "act.mode: {} needs a backend",
+                config.mode.as_str()
+            )]);
         }
+        Ok(Self {
+            keys,
+            require_signature: config.require_signature,
+            journal,
+            safety: Safety::new(config.safety.clone()),
+            backend,
+            verify_timeout: Duration::from_secs(config.verify_timeout_secs),
+            verify_interval: Duration::from_millis(config.verify_interval_ms),
+            compensate: config.compensate,
+            clock: wall_clock_ns,
+        })
     }
 
-    /// Replaces the wall clock (expiry checks and result times) — for tests.
+    /// Replaces the wall clock (expiry checks, rate windows and result times) — for tests.
     #[must_use]
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }
 
-    fn handle(&mut self, command: RemediationCommand) -> Result<ActionResult, StageError> {
+    /// The mode written on results: the backend's, or `log`.
+    #[must_use]
+    pub fn mode(&self) -> &str {
+        self.backend.as_ref().map_or("log", |b| b.mode())
+    }
+
+    /// Handles one command end to end (the topic path and `medic act apply` share it).
+    ///
+    /// # Errors
+    /// The refusal, for commands that must go to the dead-letter topic.
+    pub fn handle(&mut self, command: RemediationCommand) -> Result<Handled, Refused> {
         let started_at_ns = (self.clock)();
-        if started_at_ns > command.expires_at_ns {
-            return Err(StageError::new(
-                ErrorKind::Expired,
+        self.authenticate(&command, started_at_ns)?;
+        let object = subject(&command.target, command.action).map_err(|e| Refused {
+            reason: "invalid",
+            error: StageError::new(ErrorKind::Invalid, e),
+        })?;
+        let mut outcome = Outcome {
+            command: &command,
+            started_at_ns,
+            clock: self.clock,
+            mode: self.mode().to_owned(),
+        };
+        if let Err(refusal) = self.safety.allowed(&object) {
+            return Ok(outcome.rejected(&refusal));
+        }
+        if matches!(command.action, Action::Noop | Action::Escalate) {
+            self.journal_or_fail(&command)?;
+            return Ok(outcome.done(
+                ActionOutcome::Logged,
+                format!("{}: nothing for an actuator to apply", command.action),
+            ));
+        }
+        let Some(backend) = self.backend.as_mut() else {
+            self.journal_or_fail(&command)?;
+            tracing::info!(
+                command_id = %command.command_id,
+                target = %command.target,
+                action = %command.action,
+                reason = %command.reason,
+                "would apply (log mode: nothing changed)"
+            );
+            return Ok(outcome.done(
+                ActionOutcome::Logged,
+                format!("log mode: would {} {}", command.action, command.target),
+            ));
+        };
+        if let Err(refusal) = self.safety.within_rate(&object, started_at_ns) {
+            return Ok(outcome.rejected(&refusal));
+        }
+        // Node actions are judged on the node; the others on the workload the command names.
+        let inspected = if object.kind == ObjectKind::Node {
+            &object
+        } else {
+            &command.target
+        };
+        let state = match backend.inspect(inspected) {
+            Ok(state) => state,
+            Err(e) => {
+                return Ok(outcome.done(ActionOutcome::Failed, format!("inspect {inspected}: {e}")));
+            }
+        };
+        if !state.exists && command.action != Action::RestartPod {
+            return Ok(outcome.done(ActionOutcome::Failed, format!("{inspected} does not exist")));
+        }
+        if state.last_command_id.as_deref() == Some(&command.command_id) {
+            self.journal.record(&command.idempotency_key).ok();
+            return Ok(outcome.done(
+                ActionOutcome::Duplicate,
+                format!("{inspected} already carries command {}", command.command_id),
+            ));
+        }
+        let action = match self
+            .safety
+            .resolve(&object, command.action, &state, started_at_ns)
+        {
+            Ok(action) => action,
+            Err(refusal) => return Ok(outcome.rejected(&refusal)),
+        };
+        if let Err(e) = self.journal.record(&command.idempotency_key) {
+            return Ok(outcome.done(
+                ActionOutcome::Failed,
+                format!("journal write failed, not applied: {e}"),
+            ));
+        }
+        self.safety.record(&object, action, started_at_ns);
+        let applied = match backend.apply(&command, action) {
+            Ok(applied) => applied,
+            Err(e) => return Ok(outcome.done(ActionOutcome::Failed, e.message)),
+        };
+        if backend.dry_run() {
+            return Ok(outcome.done(
+                ActionOutcome::DryRun,
                 format!(
-                    "command {} expired {}s ago",
-                    command.command_id,
-                    (started_at_ns - command.expires_at_ns) / 1_000_000_000
+                    "admitted by the API server, nothing persisted: {}",
+                    applied.summary
                 ),
             ));
         }
-        let (outcome, message) = if self.seen.insert(&command.idempotency_key) {
-            match self.mode {
-                ActuatorMode::Log => {
-                    tracing::info!(
-                        command_id = %command.command_id,
-                        target = %command.target,
-                        action = %command.action,
-                        reason = %command.reason,
-                        "would apply (log mode: nothing changed)"
-                    );
-                    (
-                        ActionOutcome::Logged,
-                        format!("log mode: would {} {}", command.action, command.target),
-                    )
-                }
+        let (health, waited) = watch(
+            backend.as_mut(),
+            &command,
+            self.verify_timeout,
+            self.verify_interval,
+        );
+        match health {
+            Health::Healthy(why) => {
+                let wall = Duration::from_nanos(
+                    u64::try_from((self.clock)() - started_at_ns).unwrap_or(0),
+                );
+                let mut handled = outcome.done(
+                    ActionOutcome::Verified,
+                    format!("{}; verified: {why}", applied.summary),
+                );
+                handled.result.time_to_recover_ms =
+                    Some(u64::try_from(wall.max(waited).as_millis()).unwrap_or(u64::MAX));
+                Ok(handled)
             }
-        } else {
-            (
-                ActionOutcome::Duplicate,
-                format!(
-                    "idempotency key {} already handled: not applied again",
-                    command.idempotency_key
-                ),
-            )
+            Health::Progressing(why) | Health::Failed(why) => {
+                let compensation = match applied.undo.filter(|_| self.compensate) {
+                    Some(undo) => match backend.apply(&command, undo) {
+                        Ok(done) => format!("; compensated: {}", done.summary),
+                        Err(e) => format!("; compensation {undo} failed: {e}"),
+                    },
+                    None => String::new(),
+                };
+                Ok(outcome.done(
+                    ActionOutcome::Failed,
+                    format!(
+                        "{}; not verified after {}s: {why}{compensation}",
+                        applied.summary,
+                        waited.as_secs()
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The checks on the command alone: key shape, signature, expiry, replay.
+    fn authenticate(&self, command: &RemediationCommand, now_ns: i64) -> Result<(), Refused> {
+        let refuse = |reason, kind, message: String| Refused {
+            reason,
+            error: StageError::new(kind, format!("command {}: {message}", command.command_id)),
         };
-        Ok(ActionResult {
+        let key = &command.idempotency_key;
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            return Err(refuse(
+                "invalid",
+                ErrorKind::Invalid,
+                format!("bad idempotency key {key:?}"),
+            ));
+        }
+        if self.require_signature || command.signature.is_some() {
+            self.keys
+                .verify(command)
+                .map_err(|e| refuse(e.reason(), ErrorKind::Rejected, e.to_string()))?;
+        }
+        if now_ns > command.expires_at_ns {
+            return Err(refuse(
+                "expired",
+                ErrorKind::Expired,
+                format!(
+                    "expired {}s ago",
+                    (now_ns - command.expires_at_ns) / 1_000_000_000
+                ),
+            ));
+        }
+        if self.journal.contains(key) {
+            return Err(refuse(
+                "replayed",
+                ErrorKind::Rejected,
+                format!("replayed: idempotency key {key} was already handled; not applied again"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn journal_or_fail(&mut self, command: &RemediationCommand) -> Result<(), Refused> {
+        self.journal
+            .record(&command.idempotency_key)
+            .map_err(|e| Refused {
+                reason: "journal",
+                error: StageError::new(ErrorKind::Internal, format!("journal write failed: {e}")),
+            })
+    }
+}
+
+/// Looks at the target until it is healthy, failed, or `timeout` of backend time has passed.
+fn watch(
+    backend: &mut dyn Actuate,
+    command: &RemediationCommand,
+    timeout: Duration,
+    interval: Duration,
+) -> (Health, Duration) {
+    let mut waited = Duration::ZERO;
+    loop {
+        let health = match backend.check(command) {
+            Ok(health) => health,
+            Err(e) if e.retryable => Health::Progressing(e.message),
+            Err(e) => Health::Failed(e.message),
+        };
+        if !matches!(health, Health::Progressing(_)) || waited >= timeout {
+            return (health, waited);
+        }
+        backend.wait(interval);
+        waited += interval;
+    }
+}
+
+/// Builds the result of one command.
+struct Outcome<'a> {
+    command: &'a RemediationCommand,
+    started_at_ns: i64,
+    clock: Clock,
+    mode: String,
+}
+
+impl Outcome<'_> {
+    fn done(&mut self, outcome: ActionOutcome, message: String) -> Handled {
+        Handled {
+            event: outcome.name(),
+            result: self.result(outcome, message),
+        }
+    }
+
+    fn rejected(&mut self, refusal: &Refusal) -> Handled {
+        Handled {
+            event: refusal.reason,
+            result: self.result(ActionOutcome::Rejected, refusal.message.clone()),
+        }
+    }
+
+    fn result(&mut self, outcome: ActionOutcome, message: String) -> ActionResult {
+        let command = self.command;
+        ActionResult {
             schema_version: SCHEMA_VERSION,
-            command_id: command.command_id,
-            idempotency_key: command.idempotency_key,
-            target: command.target,
+            command_id: command.command_id.clone(),
+            idempotency_key: command.idempotency_key.clone(),
+            target: command.target.clone(),
             action: command.action,
             outcome,
-            mode: self.mode.as_str().to_owned(),
+            mode: std::mem::take(&mut self.mode),
             message,
-            started_at_ns,
+            started_at_ns: self.started_at_ns,
             finished_at_ns: (self.clock)(),
             time_to_recover_ms: None,
-            provenance: command.provenance,
-        })
+            provenance: command.provenance.clone(),
+        }
     }
 }
 
 impl Stage for Actuator {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for input in batch {
-            match decode_record::<RemediationCommand>(&input.payload).and_then(|c| self.handle(c)) {
-                Ok(result) => out.emit_or_reject(input, &result),
+            match decode_record::<RemediationCommand>(&input.payload) {
+                Ok(command) => match self.handle(command) {
+                    Ok(handled) => {
+                        out.count(handled.event, 1);
+                        out.emit_or_reject(input, &handled.result);
+                    }
+                    Err(refused) => {
+                        out.count(refused.reason, 1);
+                        out.reject(input, refused.error);
+                    }
+                },
                 Err(error) => out.reject(input, error),
             }
         }

@@ -1,8 +1,14 @@
 //! [`ActConfig`]: the `[act]` section of a pipeline file.
 
+use crate::kubernetes::KubeBackend;
+use crate::safety::SafetyLimits;
+use crate::signing::{KEYS_ENV, KeyRing};
 use crate::{Actuator, CommandIssuer};
+use schemas::actuate::Actuate;
 use schemas::config::Problems;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 /// How the actuator applies commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,6 +16,10 @@ use serde::{Deserialize, Serialize};
 pub enum ActuatorMode {
     /// Record what would be applied; make no API call. The default.
     Log,
+    /// Send every change with `dryRun=All`: the API server validates and admits it, nothing persists.
+    ServerDryRun,
+    /// Apply the change, then verify the target becomes healthy.
+    Apply,
 }
 
 impl ActuatorMode {
@@ -18,7 +28,24 @@ impl ActuatorMode {
     pub const fn as_str(self) -> &'static str {
         match self {
             ActuatorMode::Log => "log",
+            ActuatorMode::ServerDryRun => "server-dry-run",
+            ActuatorMode::Apply => "apply",
         }
+    }
+}
+
+impl std::str::FromStr for ActuatorMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            ActuatorMode::Log,
+            ActuatorMode::ServerDryRun,
+            ActuatorMode::Apply,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+        .ok_or_else(|| format!("unknown mode {s:?}; expected log, server-dry-run or apply"))
     }
 }
 
@@ -36,6 +63,38 @@ pub struct ActConfig {
     /// How many idempotency keys the actuator remembers to refuse replays. Default: 100000.
     #[serde(default = "default_dedup_capacity")]
     pub dedup_capacity: usize,
+    /// The command keys (`<key-id> <base64 secret>` per line; the first signs). When absent, the
+    /// environment variable `MEDIC_COMMAND_KEYS` is read; when that is unset too, `log` mode uses a key
+    /// known to this process only, and the other modes refuse to start.
+    #[serde(default)]
+    pub keys_file: Option<PathBuf>,
+    /// Sign with this key id instead of the first one.
+    #[serde(default)]
+    pub signing_key_id: Option<String>,
+    /// Refuse unsigned commands. Default: true.
+    #[serde(default = "default_true")]
+    pub require_signature: bool,
+    /// File of handled idempotency keys, so a restarted actuator never applies a command twice.
+    /// Default: none (memory only; required in `apply` mode).
+    #[serde(default)]
+    pub journal: Option<PathBuf>,
+    /// Kubeconfig for `server-dry-run` and `apply`. Default: `KUBECONFIG`, `~/.kube/config`, or the
+    /// in-cluster service account.
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    /// How long to wait for the target to become healthy after applying, in seconds. Default: 120.
+    #[serde(default = "default_verify_timeout_secs")]
+    pub verify_timeout_secs: u64,
+    /// How often to look at the target while verifying, in milliseconds. Default: 1000.
+    #[serde(default = "default_verify_interval_ms")]
+    pub verify_interval_ms: u64,
+    /// Undo a change whose verification failed, where a safe undo exists (a scale goes back to the
+    /// previous count). Default: true.
+    #[serde(default = "default_true")]
+    pub compensate: bool,
+    /// Allowlists, rate limits and blast radius.
+    #[serde(default)]
+    pub safety: SafetyLimits,
 }
 
 fn default_command_ttl_secs() -> u64 {
@@ -47,6 +106,15 @@ fn default_mode() -> ActuatorMode {
 fn default_dedup_capacity() -> usize {
     100_000
 }
+fn default_true() -> bool {
+    true
+}
+fn default_verify_timeout_secs() -> u64 {
+    120
+}
+fn default_verify_interval_ms() -> u64 {
+    1000
+}
 
 impl Default for ActConfig {
     fn default() -> Self {
@@ -54,6 +122,15 @@ impl Default for ActConfig {
             command_ttl_secs: default_command_ttl_secs(),
             mode: default_mode(),
             dedup_capacity: default_dedup_capacity(),
+            keys_file: None,
+            signing_key_id: None,
+            require_signature: true,
+            journal: None,
+            kubeconfig: None,
+            verify_timeout_secs: default_verify_timeout_secs(),
+            verify_interval_ms: default_verify_interval_ms(),
+            compensate: true,
+            safety: SafetyLimits::default(),
         }
     }
 }
@@ -75,26 +152,98 @@ impl ActConfig {
             "dedup_capacity",
             || "must be at least 1",
         );
+        problems.require(
+            self.verify_interval_ms > 0,
+            "verify_interval_ms",
+            || "must be at least 1",
+        );
+        problems.require(
+            self.mode != ActuatorMode::Apply || self.journal.is_some(),
+            "journal",
+            || "required in apply mode: without it a restarted actuator could apply a command twice",
+        );
+        self.safety.check(&mut problems);
         problems.into_result()
+    }
+
+    /// The keys: `keys_file`, else `MEDIC_COMMAND_KEYS`, else (log mode only) a per-process key.
+    ///
+    /// # Errors
+    /// When the keys cannot be read, or none are configured outside `log` mode.
+    pub fn keys(&self) -> Result<KeyRing, Vec<String>> {
+        let bad = |e: &dyn std::fmt::Display| vec![format!("act.keys_file: {e}")];
+        let ring = match &self.keys_file {
+            Some(path) => KeyRing::from_file(path).map_err(|e| bad(&e))?,
+            None => match KeyRing::from_env(KEYS_ENV).map_err(|e| bad(&e))? {
+                Some(ring) => ring,
+                None if self.mode == ActuatorMode::Log => process_key(),
+                None => {
+                    return Err(vec![format!(
+                        "act.keys_file: required in {} mode (or set {KEYS_ENV})",
+                        self.mode.as_str()
+                    )]);
+                }
+            },
+        };
+        match &self.signing_key_id {
+            Some(id) => ring.signing_with(id).map_err(|e| bad(&e)),
+            None => Ok(ring),
+        }
     }
 
     /// Validates the configuration and builds the command issuer.
     ///
     /// # Errors
-    /// Every problem [`ActConfig::validate`] finds.
+    /// Every problem [`ActConfig::validate`] finds, or unusable keys.
     pub fn build_issuer(&self) -> Result<CommandIssuer, Vec<String>> {
         self.validate()?;
-        Ok(CommandIssuer::new(self))
+        Ok(CommandIssuer::new(self, self.keys()?))
     }
 
-    /// Validates the configuration and builds the actuator.
+    /// Validates the configuration and builds the actuator for its mode: `log` needs nothing,
+    /// `server-dry-run` and `apply` connect to Kubernetes.
     ///
     /// # Errors
-    /// Every problem [`ActConfig::validate`] finds.
+    /// Every problem [`ActConfig::validate`] finds, unusable keys or journal, or no cluster.
     pub fn build_actuator(&self) -> Result<Actuator, Vec<String>> {
-        self.validate()?;
-        Ok(Actuator::new(self))
+        let backend: Option<Box<dyn Actuate>> = match self.mode {
+            ActuatorMode::Log => None,
+            mode => Some(Box::new(
+                KubeBackend::connect(
+                    self.kubeconfig.as_deref(),
+                    mode == ActuatorMode::ServerDryRun,
+                )
+                .map_err(|e| vec![format!("act.kubeconfig: {e}")])?,
+            )),
+        };
+        self.build_actuator_on(backend)
     }
+
+    /// Validates the configuration and builds the actuator on `backend` (the digital twin, a test
+    /// double); `None` records commands without applying them (`log` mode).
+    ///
+    /// # Errors
+    /// Every problem [`ActConfig::validate`] finds, unusable keys or journal.
+    pub fn build_actuator_on(
+        &self,
+        backend: Option<Box<dyn Actuate>>,
+    ) -> Result<Actuator, Vec<String>> {
+        self.validate()?;
+        Actuator::new(self, self.keys()?, backend)
+    }
+}
+
+/// The key shared by every issuer and actuator of this process when none is configured (`log` mode).
+fn process_key() -> KeyRing {
+    static KEY: OnceLock<KeyRing> = OnceLock::new();
+    KEY.get_or_init(|| {
+        tracing::warn!(
+            "no command keys configured (act.keys_file, {KEYS_ENV}): using a key known to this \
+             process only; an actuator in another process will reject these commands"
+        );
+        KeyRing::ephemeral()
+    })
+    .clone()
 }
 
 #[cfg(test)]
@@ -111,5 +260,38 @@ mod tests {
         let bad: ActConfig =
             toml::from_str("command_ttl_secs = 0\ndedup_capacity = 0").expect("parses");
         assert_eq!(bad.validate().expect_err("invalid").len(), 2);
+        let apply: ActConfig = toml::from_str(
+            "mode = \"apply\"\n[safety]\nmax_scale_down_fraction = 2.0\nallowed_namespaces = [\"shop\"]",
+        )
+        .expect("parses");
+        let problems = apply.validate().expect_err("invalid");
+        assert!(
+            problems.iter().any(|p| p.starts_with("act.journal:")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("act.safety.max_scale_down_fraction")),
+            "{problems:?}"
+        );
+        assert_eq!("server-dry-run".parse(), Ok(ActuatorMode::ServerDryRun));
+    }
+
+    #[test]
+    fn keys_are_required_outside_log_mode() {
+        let log = ActConfig::default();
+        assert!(log.keys().is_ok(), "log mode falls back to a process key");
+        assert_eq!(
+            log.keys().expect("keys").signing_key_id(),
+            process_key().signing_key_id()
+        );
+        let dry = ActConfig {
+            mode: ActuatorMode::ServerDryRun,
+            keys_file: Some("/nonexistent/keys".into()),
+            ..ActConfig::default()
+        };
+        let problems = dry.keys().expect_err("unreadable");
+        assert!(problems[0].contains("/nonexistent/keys"), "{problems:?}");
     }
 }

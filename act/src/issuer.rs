@@ -1,23 +1,26 @@
 //! [`CommandIssuer`]: decisions → remediation commands.
 
 use crate::ActConfig;
+use crate::signing::KeyRing;
 use schemas::clock::{Clock, secs_to_ns, wall_clock_ns};
 use schemas::{
     Action, Decision, Emitter, Provenance, RemediationCommand, SCHEMA_VERSION, SourceRecord, Stage,
     decode_record,
 };
 
-/// Turns each actionable decision into a command; `noop` decisions are consumed without a command.
-/// Built by [`ActConfig::build_issuer`].
+/// Turns each actionable decision into a signed command; `noop` decisions are consumed without a
+/// command. Built by [`ActConfig::build_issuer`].
 pub struct CommandIssuer {
     ttl_ns: i64,
+    keys: KeyRing,
     clock: Clock,
 }
 
 impl CommandIssuer {
-    pub(crate) fn new(config: &ActConfig) -> Self {
+    pub(crate) fn new(config: &ActConfig, keys: KeyRing) -> Self {
         Self {
             ttl_ns: secs_to_ns(config.command_ttl_secs),
+            keys,
             clock: wall_clock_ns,
         }
     }
@@ -29,9 +32,11 @@ impl CommandIssuer {
         self
     }
 
-    fn command(&self, decision: Decision) -> RemediationCommand {
+    /// The signed command for `decision` (public for replays and `medic act sign`).
+    #[must_use]
+    pub fn command(&self, decision: Decision) -> RemediationCommand {
         let issued_at_ns = (self.clock)();
-        RemediationCommand {
+        let mut command = RemediationCommand {
             schema_version: SCHEMA_VERSION,
             command_id: decision.decision_id.clone(),
             idempotency_key: decision.decision_id.clone(),
@@ -49,7 +54,10 @@ impl CommandIssuer {
                 decision_id: decision.decision_id,
                 policy_id: decision.policy_id,
             },
-        }
+            signature: None,
+        };
+        self.keys.sign(&mut command);
+        command
     }
 }
 

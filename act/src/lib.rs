@@ -1,26 +1,36 @@
 //! # medic-act
 //!
-//! The last stage: decisions become signed-off commands on the actuation topic, and the actuator applies
-//! them. Two processors live here:
+//! The last stage: decisions become signed commands on the actuation topic, and the actuator checks
+//! and applies them.
 //!
 //! ```text
-//!  medic.decisions ──► CommandIssuer ──► RemediationCommand (idempotency key = decision id, expiry)
-//!                                              │ medic.actions
+//!  medic.decisions ──► CommandIssuer ──► RemediationCommand (idempotency key = decision id, expiry,
+//!                                              │               provenance, HMAC-SHA256 signature)
+//!                                              │ medic.actions (keyed by target)
 //!                                              ▼
-//!                           Actuator: expired? ──► dead-letter      seen key? ──► result "duplicate"
-//!                                              │
-//!                                              ▼ mode `log`: record what would be applied, change nothing
+//!   Actuator: undecodable / unsigned / forged / expired / replayed ──► medic.dlq (reason, counter)
+//!             allowlist, rate limit, blast radius (on live state) ──► result `rejected`
+//!             journal the key (fsync) ──► backend.apply ──► watch until healthy ──► `verified`
+//!                                                                  └─ timeout ──► compensate, `failed`
+//!                                              ▼
 //!                                         ActionResult ──► medic.actions.results
 //! ```
 //!
-//! This foundation ships the `log` mode only (the default, and safe anywhere). The Kubernetes backend
-//! (server-side dry-run and apply via kube-rs), signatures and verification come with the act issue.
+//! Modes: `log` (the default: record what would be applied, no API call), `server-dry-run`
+//! (`dryRun=All` on every write) and `apply`. The backends implement [`schemas::actuate::Actuate`]:
+//! [`kubernetes::KubeBackend`] here, the digital twin in `decide`; the `medic` binary wires one or the
+//! other, so this crate never depends on `decide`.
 
 mod actuator;
 mod config;
-mod dedup;
 mod issuer;
+mod journal;
+pub mod kubernetes;
+pub mod safety;
+pub mod signing;
 
-pub use actuator::Actuator;
+pub use actuator::{Actuator, Handled, Refused};
 pub use config::{ActConfig, ActuatorMode};
 pub use issuer::CommandIssuer;
+pub use journal::Journal;
+pub use signing::KeyRing;

@@ -96,8 +96,52 @@ fn replayed_commands_are_not_applied_twice() {
     actuator.process_batch(&replay, &mut out);
     let results: Vec<ActionResult> = out.decode_all().expect("results");
     let outcomes: Vec<_> = results.iter().map(|r| r.outcome).collect();
-    assert_eq!(outcomes, [ActionOutcome::Logged, ActionOutcome::Duplicate]);
+    assert_eq!(outcomes, [ActionOutcome::Logged]);
     assert_eq!(results[0].mode, "log");
+    assert_eq!(out.rejections().len(), 1, "the replay is dead-lettered");
+    assert_eq!(out.rejections()[0].error.kind, ErrorKind::Rejected);
+    assert!(out.rejections()[0].error.reason.contains("replayed"));
+    assert_eq!(out.events().get("replayed"), Some(&1));
+}
+
+#[test]
+fn unsigned_and_altered_commands_are_dead_lettered() {
+    let (commands, _) = issue(&[decision("dec-1", Action::RolloutRestart)]);
+    let signed: RemediationCommand = schemas::decode_record(&commands[0].payload).expect("command");
+    assert!(signed.signature.is_some(), "the issuer signs");
+    let mut unsigned = signed.clone();
+    unsigned.signature = None;
+    unsigned.idempotency_key = "dec-2".into();
+    let mut altered = signed.clone();
+    altered.action = Action::DrainNode;
+    altered.idempotency_key = "dec-3".into();
+    let records: Vec<_> = [unsigned, altered]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            SourceRecord::new(
+                "medic.actions",
+                0,
+                i as i64,
+                schemas::encode_record(c).expect("json"),
+            )
+        })
+        .collect();
+    let mut actuator = ActConfig::default()
+        .build_actuator()
+        .expect("valid")
+        .with_clock(now);
+    let mut out = Emitter::new();
+    actuator.process_batch(&records, &mut out);
+    assert!(out.emitted().is_empty(), "nothing handled");
+    let reasons: Vec<_> = out
+        .rejections()
+        .iter()
+        .map(|r| r.error.reason.clone())
+        .collect();
+    assert!(reasons[0].contains("unsigned"), "{reasons:?}");
+    assert!(reasons[1].contains("forged"), "{reasons:?}");
+    assert_eq!(out.events().get("forged"), Some(&1));
 }
 
 #[test]

@@ -33,6 +33,7 @@
 //! Every record carries a `schema_version`; JSON Schema files for each are published under `schemas/json/`
 //! and a test fails when they drift from these types.
 
+pub mod actuate;
 pub mod clock;
 pub mod config;
 mod error;

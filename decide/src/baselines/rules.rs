@@ -46,6 +46,9 @@ impl ThresholdRules {
         let action = match action {
             Action::Noop => return None,
             Action::Scale { delta } => TwinAction::Scale(delta),
+            Action::ScaleTo { replicas } => {
+                TwinAction::Scale(i32::try_from(replicas).ok()? - i32::try_from(view.desired).ok()?)
+            }
             Action::RestartPod => TwinAction::RestartPod,
             Action::RolloutRestart => TwinAction::RolloutRestart,
             Action::Rollback => TwinAction::Rollback,

@@ -12,6 +12,7 @@
 //!
 //! Every random draw comes from the seed, so a run is repeatable.
 
+pub mod actuate;
 mod command;
 mod events;
 pub mod logs;
@@ -24,6 +25,7 @@ mod state;
 mod trace;
 mod view;
 
+pub use actuate::TwinBackend;
 pub use command::{TwinAction, TwinCommand};
 pub use events::{EventKind, EvictReason, TwinEvent};
 pub use report::{EpisodeReport, Recovery};

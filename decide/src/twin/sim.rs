@@ -196,6 +196,11 @@ impl Twin {
         violations
     }
 
+    /// Applies `command` now, between steps (an actuator's change; counted as an action).
+    pub fn apply_now(&mut self, command: TwinCommand) {
+        self.apply(command, false);
+    }
+
     /// What the controller sees of deployment `d` now.
     #[must_use]
     pub fn view(&mut self, d: usize) -> DeploymentView {

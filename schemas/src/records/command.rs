@@ -29,6 +29,21 @@ pub struct RemediationCommand {
     pub reason: String,
     /// Where the command came from.
     pub provenance: Provenance,
+    /// The issuer's signature over the canonical body (every field but this one). The actuator refuses
+    /// unsigned commands unless it is configured not to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<CommandSignature>,
+}
+
+/// An HMAC over a command's canonical body, made with the key `key_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CommandSignature {
+    /// The key used (keys rotate by id: several may be trusted at once).
+    pub key_id: String,
+    /// The algorithm; only `hmac-sha256` is defined.
+    pub algorithm: String,
+    /// The MAC, lower-case hex.
+    pub value: String,
 }
 
 /// The chain from raw log records to a command.

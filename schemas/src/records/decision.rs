@@ -16,6 +16,11 @@ pub enum Action {
         /// Replicas to add (positive) or remove (negative).
         delta: i32,
     },
+    /// Set the replica count of the target to `replicas` (an operator's absolute scale).
+    ScaleTo {
+        /// The desired replica count.
+        replicas: u32,
+    },
     /// Delete one pod so its controller recreates it.
     RestartPod,
     /// Restart every pod of a workload (rollout restart).
@@ -37,6 +42,7 @@ impl Action {
         match self {
             Action::Noop => "noop",
             Action::Scale { .. } => "scale",
+            Action::ScaleTo { .. } => "scale_to",
             Action::RestartPod => "restart_pod",
             Action::RolloutRestart => "rollout_restart",
             Action::Rollback => "rollback",
@@ -51,6 +57,7 @@ impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Action::Scale { delta } => write!(f, "scale {delta:+}"),
+            Action::ScaleTo { replicas } => write!(f, "scale to {replicas}"),
             other => f.write_str(other.name()),
         }
     }

@@ -9,7 +9,7 @@ mod result;
 mod target;
 mod window;
 
-pub use command::{Provenance, RemediationCommand};
+pub use command::{CommandSignature, Provenance, RemediationCommand};
 pub use decision::{Action, Decision};
 pub use diagnosis::{Diagnosis, Evidence};
 pub use log::{

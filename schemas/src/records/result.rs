@@ -24,6 +24,22 @@ pub enum ActionOutcome {
     Duplicate,
 }
 
+impl ActionOutcome {
+    /// The snake_case name (also a metric label value).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            ActionOutcome::Logged => "logged",
+            ActionOutcome::DryRun => "dry_run",
+            ActionOutcome::Applied => "applied",
+            ActionOutcome::Verified => "verified",
+            ActionOutcome::Failed => "failed",
+            ActionOutcome::Rejected => "rejected",
+            ActionOutcome::Duplicate => "duplicate",
+        }
+    }
+}
+
 /// The result of handling one command, produced by the actuator on `medic.actions.results`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ActionResult {
@@ -47,7 +63,8 @@ pub struct ActionResult {
     pub started_at_ns: i64,
     /// When handling finished, ns since the epoch.
     pub finished_at_ns: i64,
-    /// Time from the first evidence to verified recovery, ms, when known.
+    /// Time from the start of handling to verified health, ms (simulated time on the twin); set on
+    /// `verified` results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_recover_ms: Option<u64>,
     /// Carried over from the command.

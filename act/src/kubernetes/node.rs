@@ -1,0 +1,153 @@
+//! Nodes: cordon, drain through the eviction API, and tell when either took effect.
+
+use super::workload::annotation;
+use super::{LAST_COMMAND_ANNOTATION, Writes, annotation_patch, api_error, not_found};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Client;
+use kube::api::{Api, EvictParams, ListParams, Patch};
+use schemas::actuate::{ActuationError, Applied, Health, TargetState};
+
+/// The node, and how many nodes the cluster has and how many are unschedulable.
+pub(crate) async fn inspect(client: Client, name: String) -> Result<TargetState, ActuationError> {
+    let nodes = Api::<Node>::all(client)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| api_error("list nodes", &e))?;
+    let unschedulable = |n: &Node| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true);
+    let this = nodes
+        .items
+        .iter()
+        .find(|n| n.metadata.name.as_deref() == Some(&name));
+    Ok(TargetState {
+        exists: this.is_some(),
+        nodes: Some(u32::try_from(nodes.items.len()).unwrap_or(u32::MAX)),
+        unschedulable_nodes: Some(
+            u32::try_from(nodes.items.iter().filter(|n| unschedulable(n)).count())
+                .unwrap_or(u32::MAX),
+        ),
+        unschedulable: this.map(unschedulable),
+        last_command_id: this
+            .and_then(|n| annotation(n.metadata.annotations.as_ref(), LAST_COMMAND_ANNOTATION)),
+        ..TargetState::default()
+    })
+}
+
+/// Marks the node unschedulable (and records the command on it).
+pub(crate) async fn cordon(
+    client: Client,
+    writes: Writes,
+    name: String,
+    command_id: String,
+) -> Result<Applied, ActuationError> {
+    let mut body = annotation_patch(&command_id);
+    body["spec"] = serde_json::json!({ "unschedulable": true });
+    Api::<Node>::all(client)
+        .patch(&name, &writes.patch(), &Patch::Merge(&body))
+        .await
+        .map_err(|e| api_error(&format!("cordon node {name}"), &e))?;
+    Ok(Applied {
+        summary: format!("cordoned node {name}"),
+        undo: None,
+    })
+}
+
+/// Cordons the node, then asks the eviction API to evict each of its pods (PodDisruptionBudgets may
+/// refuse some: the verification loop retries them).
+pub(crate) async fn drain(
+    client: Client,
+    writes: Writes,
+    name: String,
+    command_id: String,
+) -> Result<Applied, ActuationError> {
+    cordon(client.clone(), writes, name.clone(), command_id).await?;
+    let (evicted, blocked) = evict_all(&client, writes, &name).await?;
+    Ok(Applied {
+        summary: format!(
+            "cordoned node {name}; evicted {evicted} pod(s), {blocked} held by a PodDisruptionBudget"
+        ),
+        undo: None,
+    })
+}
+
+/// Healthy once the node is unschedulable.
+pub(crate) async fn cordoned(client: Client, name: String) -> Result<Health, ActuationError> {
+    let node = Api::<Node>::all(client)
+        .get(&name)
+        .await
+        .map_err(|e| api_error(&format!("get node {name}"), &e))?;
+    Ok(if node.spec.and_then(|s| s.unschedulable) == Some(true) {
+        Health::Healthy(format!("node {name} is unschedulable"))
+    } else {
+        Health::Progressing(format!("node {name} is still schedulable"))
+    })
+}
+
+/// Healthy once no evictable pod is left on the node; otherwise tries the remaining ones again.
+pub(crate) async fn drained(
+    client: Client,
+    writes: Writes,
+    name: String,
+) -> Result<Health, ActuationError> {
+    let (evicted, blocked) = evict_all(&client, writes, &name).await?;
+    let left = evicted + blocked;
+    Ok(if left == 0 {
+        Health::Healthy(format!("node {name} is drained"))
+    } else {
+        Health::Progressing(format!(
+            "node {name}: {left} pod(s) left ({blocked} held by a PodDisruptionBudget)"
+        ))
+    })
+}
+
+/// Evicts every evictable pod on `node`; returns (evictions accepted, evictions refused with 429).
+async fn evict_all(
+    client: &Client,
+    writes: Writes,
+    node: &str,
+) -> Result<(usize, usize), ActuationError> {
+    let pods = Api::<Pod>::all(client.clone())
+        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await
+        .map_err(|e| api_error(&format!("list pods on {node}"), &e))?;
+    let (mut evicted, mut blocked) = (0, 0);
+    for pod in pods.items.iter().filter(|p| evictable(p)) {
+        let (Some(ns), Some(name)) = (&pod.metadata.namespace, &pod.metadata.name) else {
+            continue;
+        };
+        let params = EvictParams {
+            delete_options: Some(writes.delete()),
+            post_options: writes.post(),
+        };
+        match Api::<Pod>::namespaced(client.clone(), ns)
+            .evict(name, &params)
+            .await
+        {
+            Ok(_) => evicted += 1,
+            Err(e) if not_found(&e) => {}
+            Err(kube::Error::Api(status)) if status.code == 429 => blocked += 1,
+            Err(e) => return Err(api_error(&format!("evict pod {ns}/{name}"), &e)),
+        }
+    }
+    Ok((evicted, blocked))
+}
+
+/// Pods a drain evicts: not DaemonSet pods (their controller ignores cordons), not mirror pods, not
+/// pods already terminating or finished.
+fn evictable(pod: &Pod) -> bool {
+    let meta = &pod.metadata;
+    let daemon = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "DaemonSet");
+    let mirror = meta
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
+    let finished = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .is_some_and(|p| p == "Succeeded" || p == "Failed");
+    !daemon && !mirror && !finished && meta.deletion_timestamp.is_none()
+}

@@ -1,0 +1,90 @@
+//! Pods: delete one (its controller replaces it) and tell when it is gone or replaced.
+
+use super::workload::{annotation, count, get};
+use super::{LAST_COMMAND_ANNOTATION, Writes, api_error, not_found};
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use kube::api::Api;
+use schemas::actuate::{ActuationError, Applied, Health, TargetState};
+
+/// The pod, with the replica count of the ReplicaSet that owns it (the blast-radius base).
+pub(crate) async fn inspect(
+    client: Client,
+    ns: String,
+    name: String,
+) -> Result<TargetState, ActuationError> {
+    let what = format!("get pod {ns}/{name}");
+    let Some(pod) = get::<Pod>(&client, &ns, &name, &what).await? else {
+        return Ok(TargetState::default());
+    };
+    let owner = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "ReplicaSet")
+        .map(|o| o.name.clone());
+    let mut state = TargetState {
+        exists: true,
+        last_command_id: annotation(pod.metadata.annotations.as_ref(), LAST_COMMAND_ANNOTATION),
+        ..TargetState::default()
+    };
+    if let Some(owner) = owner
+        && let Some(rs) = get::<ReplicaSet>(&client, &ns, &owner, &what).await?
+    {
+        state.replicas = rs.spec.replicas.map(count);
+        state.ready_replicas = rs.status.and_then(|s| s.ready_replicas).map(count);
+    }
+    Ok(state)
+}
+
+/// Deletes the pod; a pod already gone counts as deleted. Returns the deleted pod's uid.
+pub(crate) async fn delete(
+    client: Client,
+    writes: Writes,
+    ns: String,
+    name: String,
+) -> Result<(Applied, Option<String>), ActuationError> {
+    let what = format!("delete pod {ns}/{name}");
+    match Api::<Pod>::namespaced(client, &ns)
+        .delete(&name, &writes.delete())
+        .await
+    {
+        Ok(deleted) => {
+            let uid = deleted.left().and_then(|pod| pod.metadata.uid);
+            Ok((
+                Applied {
+                    summary: format!("deleted pod {ns}/{name}"),
+                    undo: None,
+                },
+                uid,
+            ))
+        }
+        Err(e) if not_found(&e) => Ok((
+            Applied {
+                summary: format!("pod {ns}/{name} was already gone"),
+                undo: None,
+            },
+            None,
+        )),
+        Err(e) => Err(api_error(&what, &e)),
+    }
+}
+
+/// Healthy once the pod named `name` is gone, or is a new pod (a StatefulSet reuses names).
+pub(crate) async fn replaced(
+    client: Client,
+    ns: String,
+    name: String,
+    old_uid: Option<String>,
+) -> Result<Health, ActuationError> {
+    let what = format!("get pod {ns}/{name}");
+    Ok(match get::<Pod>(&client, &ns, &name, &what).await? {
+        None => Health::Healthy(format!("pod {ns}/{name} is gone")),
+        Some(pod) if old_uid.is_some() && pod.metadata.uid != old_uid => {
+            Health::Healthy(format!("pod {ns}/{name} was replaced"))
+        }
+        Some(_) => Health::Progressing(format!("pod {ns}/{name} is still terminating")),
+    })
+}
