@@ -12,31 +12,54 @@ RUN="$STATE/run"
 
 log() { echo "k8s-down: $*" >&2; }
 
-# Stops one component by its pid file: SIGTERM, up to 15 s grace, then SIGKILL. A pid whose command line
-# does not mention the component (a recycled pid) is left alone.
-stop() {
-  local name=$1 pidfile="$RUN/$1.pid" pid
+# The live pid of a component, from its pid file; empty when it is not running. A pid whose command line
+# does not mention the component (a recycled pid) does not count.
+pid_of() {
+  local pidfile="$RUN/$1.pid" pid cmdline
   [ -f "$pidfile" ] || return 0
   pid=$(cat "$pidfile")
-  if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$name"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "$name (pid $pid) ignored SIGTERM; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.2
-    fi
-    log "stopped $name (pid $pid)"
-  fi
-  rm -f "$pidfile"
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 0
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
+  if [[ $cmdline == *"$1"* ]]; then echo "$pid"; fi
 }
 
-for c in kube-apiserver kube-controller-manager kube-scheduler etcd; do
-  stop "$c"
-done
+# Waits up to $2 seconds for component $1 (pid $3) to exit after SIGTERM, then sends SIGKILL.
+reap() {
+  local name=$1 grace=$2 pid=$3
+  for _ in $(seq 1 $((grace * 10))); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name (pid $pid) still running ${grace}s after SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  fi
+  log "stopped $name (pid $pid)"
+  rm -f "$RUN/$name.pid"
+}
+
+stop() {
+  local pid
+  pid=$(pid_of "$1")
+  if [ -n "$pid" ]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    reap "$1" 15 "$pid"
+  fi
+  rm -f "$RUN/$1.pid"
+}
+
+# kube-apiserver first: SIGTERM makes it stop listening at once, but it then drains open watches for up
+# to 60 s; those come mostly from the controller-manager and scheduler, so it is reaped after they stop.
+api_pid=$(pid_of kube-apiserver)
+[ -z "$api_pid" ] || kill -TERM "$api_pid" 2>/dev/null || true
+stop kube-controller-manager
+stop kube-scheduler
+if [ -n "$api_pid" ]; then
+  reap kube-apiserver 10 "$api_pid"
+fi
+rm -f "$RUN/kube-apiserver.pid"
+stop etcd
 
 if [ -d "$STATE/etcd" ]; then
   rm -rf "$STATE/etcd"

@@ -16,7 +16,7 @@
 # Ports (all on 127.0.0.1): apiserver ${MEDIC_K8S_PORT:-16443}; etcd client 12379, peer 12380;
 #   controller-manager healthz 16257, scheduler healthz 16259 (https, self-signed).
 #
-# The build (cold: about 5 minutes on 2 cores) needs root for apt: it installs golang-go, etcd and two Go
+# The build (cold: ~13 CPU-minutes; 12m42s wall on this 2-core machine while cargo was also compiling) needs root for apt: it installs golang-go, etcd and two Go
 # libraries, fetches Debian bookworm's `kubernetes` source package (1.20.5+really1.20.2, the upstream tree
 # with vendor/) through a private apt configuration (the system's sources are not touched), and builds in
 # GOPATH mode with two fixes:
@@ -31,6 +31,10 @@
 #   - the ServiceAccount admission plugin is disabled, so a pod can be created the instant its namespace
 #     exists (no race with the "default" ServiceAccount and its token); the controller-manager still gets
 #     the signing key and root CA, so ServiceAccounts and token Secrets are created as in a real cluster;
+#   - the controller-manager waits ${MEDIC_K8S_NODE_GRACE:-1h} (upstream: 40s) without node heartbeats
+#     before marking a node Unknown and tainting it unreachable (then NoExecute-evicting its pods 5 min
+#     later): a Node a test created and patched Ready stays Ready. Ready=False set by a test still taints
+#     the node not-ready at once. MEDIC_K8S_NODE_GRACE=40s restores the upstream behaviour;
 #   - the "kubernetes" Service gets no Endpoints (--endpoint-reconciler-type=none): the only address is
 #     127.0.0.1, which Endpoints validation rejects.
 # Extra flags can be appended with MEDIC_K8S_APISERVER_ARGS, MEDIC_K8S_CM_ARGS, MEDIC_K8S_SCHEDULER_ARGS
@@ -81,10 +85,12 @@ api() {
 
 # True when the pid file names a live process whose command line contains the component's name.
 alive() {
-  local pidfile="$RUN/$1.pid" pid
+  local pidfile="$RUN/$1.pid" pid cmdline
   [ -f "$pidfile" ] || return 1
   pid=$(cat "$pidfile")
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$1"
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *"$1"* ]]
 }
 
 healthy() {
@@ -101,6 +107,8 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 start() {
   local name=$1; shift
   log "starting $name"
+  [ -f "$LOGS/$name.log" ] && mv -f "$LOGS/$name.log" "$LOGS/$name.log.prev" # keep the previous run's log
+  rm -f "$RUN/$name.pid"
   # (9>&-: the daemons must not inherit, and so hold, the lock taken below)
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$name.pid" "$@" \
     </dev/null >"$LOGS/$name.log" 2>&1 9>&- &
@@ -250,19 +258,21 @@ subjectAltName = IP:127.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.def
 authorityKeyIdentifier = keyid
 subjectKeyIdentifier = hash
 EOF
+    # (chained with &&: `set -e` does not apply inside a subshell followed by ||)
     openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -config openssl.cnf -extensions ca \
-      -keyout ca.key -out ca.crt 2>/dev/null
-    openssl req -new -newkey rsa:2048 -nodes -sha256 -subj /CN=kube-apiserver -config openssl.cnf \
-      -keyout apiserver.key -out apiserver.csr 2>/dev/null
-    openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 3650 \
-      -extfile openssl.cnf -extensions server -out apiserver.crt 2>/dev/null
-    openssl genrsa -out sa.key 2048 2>/dev/null
-    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-    openssl rand -hex 24 >admin.token
-    # Static token file: token,user,uid,"groups"
-    echo "$(cat admin.token),medic-admin,medic-admin,\"system:masters\"" >tokens.csv
-    rm -f apiserver.csr
-  ) || die "certificate generation with openssl failed"
+      -keyout ca.key -out ca.crt 2>/dev/null &&
+      openssl req -new -newkey rsa:2048 -nodes -sha256 -subj /CN=kube-apiserver -config openssl.cnf \
+        -keyout apiserver.key -out apiserver.csr 2>/dev/null &&
+      openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 3650 \
+        -extfile openssl.cnf -extensions server -out apiserver.crt 2>/dev/null &&
+      openssl verify -CAfile ca.crt apiserver.crt >/dev/null &&
+      openssl genrsa -out sa.key 2048 2>/dev/null &&
+      openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null &&
+      openssl rand -hex 24 >admin.token &&
+      # Static token file: token,user,uid,"groups"
+      echo "$(cat admin.token),medic-admin,medic-admin,\"system:masters\"" >tokens.csv &&
+      rm -f apiserver.csr
+  ) || { rm -f "$PKI/ca.crt"; die "certificate generation with openssl failed"; }
 }
 
 write_kubeconfig() {
@@ -367,6 +377,7 @@ start kube-controller-manager "$BIN/kube-controller-manager" \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
   --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
   --service-cluster-ip-range=10.96.0.0/16 \
+  --node-monitor-grace-period="${MEDIC_K8S_NODE_GRACE:-1h}" --node-startup-grace-period="${MEDIC_K8S_NODE_GRACE:-1h}" \
   ${MEDIC_K8S_CM_ARGS:-}
 
 # shellcheck disable=SC2086

@@ -119,6 +119,27 @@ enum Command {
         #[command(flatten)]
         twin: crate::policy_cmd::TwinArgs,
     },
+    /// Operator verbs on remediation commands: `keygen`, `sign`, `apply` (the same checks as the
+    /// actuation topic).
+    Act {
+        #[command(subcommand)]
+        verb: crate::act_cmd::ActCommand,
+    },
+    /// Print the provenance chain of a command, read back from the topics: its results, the decision
+    /// and policy, the diagnosis and model, the evidence window, template ids and the raw records.
+    Explain {
+        /// The command id.
+        command_id: String,
+        /// Pipeline file (brokers and topic names), layered over the embedded default.
+        #[arg(long, short)]
+        pipeline: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Give up reading after this many seconds.
+        #[arg(long, default_value_t = 10)]
+        timeout_secs: u64,
+    },
     /// Measure throughput and print JSON.
     Bench {
         #[command(subcommand)]
@@ -312,6 +333,13 @@ pub fn main() -> ExitCode {
         Command::Run { pipeline, stages } => run(pipeline, stages),
         Command::Validate { pipeline } => validate(&pipeline),
         Command::Schemas { out } => schemas(out),
+        Command::Act { verb } => crate::act_cmd::run(verb),
+        Command::Explain {
+            command_id,
+            pipeline,
+            json,
+            timeout_secs,
+        } => explain(&command_id, pipeline.as_deref(), json, timeout_secs),
         Command::Decode { format, input } => decode(format, input.as_deref()),
         Command::Bench {
             target:
@@ -452,6 +480,21 @@ pub fn main() -> ExitCode {
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn explain(
+    command_id: &str,
+    pipeline: Option<&std::path::Path>,
+    json: bool,
+    timeout_secs: u64,
+) -> anyhow::Result<ExitCode> {
+    let config = load_pipeline(pipeline, std::env::vars())?.config;
+    let found = crate::explain::explain(&config, command_id, Duration::from_secs(timeout_secs))?;
+    if json {
+        return print_json(&found);
+    }
+    print!("{}", crate::explain::render(&found));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -19,6 +19,7 @@
 //! | `medic-act` | commands and the actuator |
 //! | `medic` (this) | CLI, Kafka runner, admin server, demo |
 
+pub mod act_cmd;
 pub mod admin;
 pub mod app;
 pub mod bench;
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod decode_cmd;
 pub mod demo;
+pub mod explain;
 pub mod health;
 pub mod kafka;
 pub mod metrics;

@@ -142,15 +142,16 @@ impl Actuator {
                 format!("log mode: would {} {}", command.action, command.target),
             ));
         };
-        if let Err(refusal) = self.safety.within_rate(&object, started_at_ns) {
-            return Ok(outcome.rejected(&refusal));
-        }
-        // Node actions are judged on the node; the others on the workload the command names.
+        // Node actions are judged on the node; the others on the workload the command names (so pod
+        // deletions count against their workload).
         let inspected = if object.kind == ObjectKind::Node {
             &object
         } else {
             &command.target
         };
+        if let Err(refusal) = self.safety.within_rate(inspected, started_at_ns) {
+            return Ok(outcome.rejected(&refusal));
+        }
         let state = match backend.inspect(inspected) {
             Ok(state) => state,
             Err(e) => {
@@ -169,7 +170,7 @@ impl Actuator {
         }
         let action = match self
             .safety
-            .resolve(&object, command.action, &state, started_at_ns)
+            .resolve(inspected, command.action, &state, started_at_ns)
         {
             Ok(action) => action,
             Err(refusal) => return Ok(outcome.rejected(&refusal)),
@@ -180,7 +181,7 @@ impl Actuator {
                 format!("journal write failed, not applied: {e}"),
             ));
         }
-        self.safety.record(&object, action, started_at_ns);
+        self.safety.record(inspected, action, started_at_ns);
         let applied = match backend.apply(&command, action) {
             Ok(applied) => applied,
             Err(e) => return Ok(outcome.done(ActionOutcome::Failed, e.message)),

@@ -32,7 +32,7 @@ pub const FIELD_MANAGER: &str = "medic";
 /// A Kubernetes cluster as an actuator backend. Calls are made on a private single-threaded runtime,
 /// so the backend can be driven from synchronous stage code on any thread.
 pub struct KubeBackend {
-    runtime: tokio::runtime::Runtime,
+    runtime: PrivateRuntime,
     client: kube::Client,
     dry_run: bool,
     /// Per command: the uid of the pod it deleted (to tell the replacement from the original).
@@ -46,10 +46,12 @@ impl KubeBackend {
     /// # Errors
     /// When no configuration is found or the client cannot be built.
     pub fn connect(kubeconfig: Option<&Path>, dry_run: bool) -> Result<Self, ActuationError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ActuationError::permanent(format!("cannot start a runtime: {e}")))?;
+        let runtime = PrivateRuntime(Some(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| ActuationError::permanent(format!("cannot start a runtime: {e}")))?,
+        ));
         let path = kubeconfig.map(Path::to_owned);
         let client = on_runtime(&runtime, async move {
             let config = match path {
@@ -80,12 +82,25 @@ impl KubeBackend {
     }
 }
 
+/// The backend's own runtime; dropped without blocking, so a backend may be dropped anywhere
+/// (including inside another runtime).
+struct PrivateRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for PrivateRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// Runs `work` to completion on `runtime` from a fresh thread: `block_on` must not be called from a
 /// thread that is already inside a runtime (the stage runner's).
-fn on_runtime<T: Send>(
-    runtime: &tokio::runtime::Runtime,
-    work: impl Future<Output = T> + Send,
-) -> T {
+fn on_runtime<T: Send>(runtime: &PrivateRuntime, work: impl Future<Output = T> + Send) -> T {
+    let runtime = runtime
+        .0
+        .as_ref()
+        .expect("the runtime lives as long as the backend");
     std::thread::scope(|scope| {
         scope
             .spawn(|| runtime.block_on(work))

@@ -1,0 +1,85 @@
+//! Signed commands and actuators for tests.
+
+#![allow(dead_code)]
+
+use medic_act::{ActConfig, ActuatorMode, KeyRing};
+use schemas::clock::wall_clock_ns;
+use schemas::{Action, ObjectKind, Provenance, RemediationCommand, SCHEMA_VERSION, Target};
+use std::path::PathBuf;
+
+/// A fresh key ring, and a file holding it.
+pub fn keys(dir: &std::path::Path) -> (KeyRing, PathBuf) {
+    let line = KeyRing::generate_line("test");
+    let path = dir.join("keys");
+    std::fs::write(&path, &line).expect("write keys");
+    (KeyRing::parse(&line).expect("keys"), path)
+}
+
+/// A scratch directory unique to this test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("medic-act-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// The actuator configuration the cluster tests use: `mode` on the test API server, keys and journal
+/// in `dir`, quick verification.
+pub fn config(mode: ActuatorMode, dir: &std::path::Path, kubeconfig: PathBuf) -> ActConfig {
+    ActConfig {
+        mode,
+        keys_file: Some(dir.join("keys")),
+        journal: Some(dir.join("journal")),
+        kubeconfig: Some(kubeconfig),
+        verify_timeout_secs: 60,
+        verify_interval_ms: 250,
+        ..ActConfig::default()
+    }
+}
+
+/// A workload target.
+pub fn workload(ns: &str, name: &str) -> Target {
+    Target {
+        cluster: None,
+        namespace: Some(ns.to_owned()),
+        kind: ObjectKind::Deployment,
+        name: name.to_owned(),
+        pod: None,
+        node: None,
+    }
+}
+
+/// A node target.
+pub fn node(name: &str) -> Target {
+    Target {
+        cluster: None,
+        namespace: None,
+        kind: ObjectKind::Node,
+        name: name.to_owned(),
+        pod: None,
+        node: None,
+    }
+}
+
+/// A command `id` signed with `keys`, valid for ten minutes.
+pub fn signed(keys: &KeyRing, id: &str, target: Target, action: Action) -> RemediationCommand {
+    let now = wall_clock_ns();
+    let mut command = RemediationCommand {
+        schema_version: SCHEMA_VERSION,
+        command_id: id.to_owned(),
+        idempotency_key: id.to_owned(),
+        target,
+        action,
+        issued_at_ns: now,
+        expires_at_ns: now + 600_000_000_000,
+        reason: "test".into(),
+        provenance: Provenance {
+            decision_id: id.to_owned(),
+            policy_id: "test".into(),
+            ..Provenance::default()
+        },
+        signature: None,
+    };
+    keys.sign(&mut command);
+    command
+}
