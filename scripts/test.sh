@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The test command: starts the test broker and installs the pretrained encoder (each on first use), then
+# The test command: starts the test broker, installs the pretrained encoder and starts (building once) the
+# test Kubernetes API server, each on first use, then
 # runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/kafka-up.sh
 ./scripts/model-up.sh
+./scripts/k8s-up.sh >/dev/null
 cargo test --workspace "$@"

@@ -3,76 +3,22 @@
 //! exactly as an operator would start it; the test feeds real-format records, reads every output topic
 //! and stops medic with SIGTERM.
 
+mod common;
+
+use common::external::{Medic, brokers, free_port, http_get};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use schemas::{Action, ObjectKind, RemediationCommand};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const INCIDENT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/incidents/checkout-oom-crashloop"
 );
-
-fn brokers() -> String {
-    let brokers =
-        std::env::var("MEDIC_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".to_owned());
-    let first = brokers.split(',').next().unwrap_or_default().to_owned();
-    assert!(
-        TcpStream::connect_timeout(
-            &first.parse().expect("MEDIC_TEST_BROKERS is host:port"),
-            Duration::from_secs(2)
-        )
-        .is_ok(),
-        "no Kafka-protocol broker answers at {brokers}. Start the test broker with `scripts/kafka-up.sh` \
-         (the README's test command, scripts/test.sh, does this), or point MEDIC_TEST_BROKERS at one."
-    );
-    brokers
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    Some((
-        status,
-        response
-            .split("\r\n\r\n")
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned(),
-    ))
-}
-
-/// Kills the child on drop so a failing test leaves no process behind.
-struct Medic(Child);
-
-impl Drop for Medic {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Real-format inputs: every complete CRI line and Event of the bundled incident, keyed like a node agent
 /// keys them, plus three records no stage can read.
@@ -359,6 +305,37 @@ name = "{run_id}"
             inputs.len()
         )),
         "ingest counted every input:\n{metrics}"
+    );
+
+    // `medic explain` reads the chain of a remedy back from the topics: result, decision and policy,
+    // diagnosis and model, and the raw source records.
+    let explained = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(["explain", &remedies[0].command_id, "--pipeline"])
+        .arg(&pipeline)
+        .output()
+        .expect("medic explain runs");
+    let text = String::from_utf8_lossy(&explained.stdout);
+    assert!(
+        explained.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&explained.stderr)
+    );
+    for needle in [
+        format!("command   {}", remedies[0].command_id),
+        "signed with key".to_owned(),
+        "result    logged (log)".to_owned(),
+        format!(
+            "decision  {} by rules@1",
+            remedies[0].provenance.decision_id
+        ),
+        format!("diagnosis {}", remedies[0].provenance.diagnosis_id),
+        format!("source    {source_topic}/"),
+    ] {
+        assert!(text.contains(&needle), "explain lacks {needle:?}:\n{text}");
+    }
+    assert!(
+        !text.contains("(not found)"),
+        "every source record is read back:\n{text}"
     );
 
     // SIGTERM: drain, commit, exit 0.

@@ -1,4 +1,9 @@
-//! Shared set-up for the runner tests on librdkafka's mock cluster.
+//! Shared set-up for the runner tests on librdkafka's mock cluster, and helpers for the tests against the
+//! external broker.
+
+#![allow(dead_code)]
+
+pub mod external;
 
 use medic::config::PipelineConfig;
 use medic::health::Health;

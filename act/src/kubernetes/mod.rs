@@ -66,6 +66,10 @@ impl KubeBackend {
                     .await
                     .map_err(|e| format!("no Kubernetes configuration found: {e}"))?,
             };
+            // The actuator retries on its own terms (the verification loop); kube's built-in retry
+            // of 429 would turn a PodDisruptionBudget's refusal into minutes of blocking.
+            let mut config = config;
+            config.default_retry = false;
             kube::Client::try_from(config).map_err(|e| format!("cannot build the client: {e}"))
         })
         .map_err(ActuationError::permanent)?;
