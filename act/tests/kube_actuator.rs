@@ -161,11 +161,10 @@ async fn dry_run_changes_nothing() {
         .expect("get");
     assert_eq!(d.spec.replicas, Some(2), "not scaled");
     assert!(
-        d.metadata
+        !d.metadata
             .annotations
             .unwrap_or_default()
-            .get(LAST_COMMAND_ANNOTATION)
-            .is_none(),
+            .contains_key(LAST_COMMAND_ANNOTATION),
         "not annotated"
     );
     let template = d

@@ -219,7 +219,7 @@ pub fn spawn_kubelet(client: Client) -> tokio::task::JoinHandle<()> {
                 })
                 .unwrap_or_default();
             let nodes: Vec<String> = nodes.into_iter().filter(|n| n.starts_with(&ours)).collect();
-            if tick % 40 == 0 {
+            if tick.is_multiple_of(40) {
                 for node in &nodes {
                     heartbeat(&client, node).await;
                 }
