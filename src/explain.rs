@@ -196,32 +196,28 @@ impl TopicReader {
         Ok(Self { consumer, timeout })
     }
 
-    /// Every record of `topic` that decodes as `R` (others are skipped).
+    /// Every record of `topic` that decodes as `R` (others are skipped): read from the beginning of
+    /// every partition until nothing arrives for a second (watermarks are not trusted: some
+    /// Kafka-protocol brokers report stale ones), or the timeout.
     fn records<R: schemas::WireRecord>(&self, topic: &str) -> anyhow::Result<Vec<R>> {
         let metadata = self
             .consumer
             .fetch_metadata(Some(topic), self.timeout)
             .with_context(|| format!("cannot read the metadata of {topic}"))?;
         let mut assignment = TopicPartitionList::new();
-        let mut remaining = 0_i64;
         for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-            let (low, high) =
-                self.consumer
-                    .fetch_watermarks(topic, partition.id(), self.timeout)?;
-            if high > low {
-                assignment.add_partition_offset(topic, partition.id(), Offset::Offset(low))?;
-                remaining += high - low;
-            }
+            assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
         }
         let mut out = Vec::new();
-        if remaining == 0 {
+        if assignment.count() == 0 {
             return Ok(out);
         }
         self.consumer.assign(&assignment)?;
         let deadline = Instant::now() + self.timeout;
-        while remaining > 0 && Instant::now() < deadline {
-            if let Some(message) = self.consumer.poll(Duration::from_millis(200)) {
-                remaining -= 1;
+        let mut last_seen = Instant::now();
+        while Instant::now() < deadline && last_seen.elapsed() < Duration::from_secs(1) {
+            if let Some(message) = self.consumer.poll(Duration::from_millis(100)) {
+                last_seen = Instant::now();
                 if let Some(record) = decode(&message?) {
                     out.push(record);
                 }
@@ -251,5 +247,11 @@ impl TopicReader {
 }
 
 fn decode<R: schemas::WireRecord>(message: &BorrowedMessage<'_>) -> Option<R> {
-    schemas::decode_record(message.payload()?).ok()
+    match schemas::decode_record(message.payload()?) {
+        Ok(record) => Some(record),
+        Err(error) => {
+            tracing::debug!(topic = message.topic(), offset = message.offset(), %error, "skipped");
+            None
+        }
+    }
 }
