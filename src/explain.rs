@@ -77,7 +77,10 @@ pub fn render(e: &Explanation) -> String {
     let mut out = String::new();
     let c = &e.command;
     let signed = c.signature.as_ref().map_or("UNSIGNED".to_owned(), |s| {
-        format!("signed with key {}", s.key_id)
+        format!(
+            "signature by key {}, not verified here: the actuator verifies",
+            s.key_id
+        )
     });
     let _ = writeln!(
         out,
@@ -214,7 +217,8 @@ impl TopicReader {
         }
         self.consumer.assign(&assignment)?;
         let deadline = Instant::now() + self.timeout;
-        let mut last_seen = Instant::now();
+        // Idle means a second without a record once records flow; the first fetch gets 3 s.
+        let mut last_seen = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline && last_seen.elapsed() < Duration::from_secs(1) {
             if let Some(message) = self.consumer.poll(Duration::from_millis(100)) {
                 last_seen = Instant::now();

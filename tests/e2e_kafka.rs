@@ -322,7 +322,7 @@ name = "{run_id}"
     );
     for needle in [
         format!("command   {}", remedies[0].command_id),
-        "signed with key".to_owned(),
+        "signature by key".to_owned(),
         "result    logged (log)".to_owned(),
         format!(
             "decision  {} by rules@1",

@@ -8,7 +8,7 @@ use schemas::actuate::{Actuate, Health, subject};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
     Action, ActionOutcome, ActionResult, Emitter, ErrorKind, ObjectKind, RemediationCommand,
-    SCHEMA_VERSION, SourceRecord, Stage, StageError, decode_record,
+    SCHEMA_VERSION, SourceRecord, Stage, StageError, Target, decode_record,
 };
 use std::time::Duration;
 
@@ -44,8 +44,10 @@ pub struct Handled {
 ///    configured compensation). `log` mode only records what would happen (`logged`); `server-dry-run`
 ///    stops after the API admitted the change (`dry_run`).
 ///
-/// Commands are handled one at a time, so per-target concurrency is 1; the topic is keyed by target, so
-/// this also holds across actuator replicas (a target's commands share a partition).
+/// Commands are handled one at a time, so per-target concurrency is 1 within a process. The topic is
+/// keyed by target, so with several replicas a target's commands still meet one actuator — but the rate
+/// and blast-radius windows and the journal are per process, and a node reached through two different
+/// targets may meet two: run one actuator replica where those limits must be exact.
 pub struct Actuator {
     keys: KeyRing,
     require_signature: bool,
@@ -158,7 +160,10 @@ impl Actuator {
                 return Ok(outcome.done(ActionOutcome::Failed, format!("inspect {inspected}: {e}")));
             }
         };
-        if !state.exists && command.action != Action::RestartPod {
+        // A pod already gone is fine (deleting it is done); a workload or node that does not exist is not.
+        let pod_gone_is_done =
+            inspected.kind == ObjectKind::Pod && command.action == Action::RestartPod;
+        if !state.exists && !pod_gone_is_done {
             return Ok(outcome.done(ActionOutcome::Failed, format!("{inspected} does not exist")));
         }
         if state.last_command_id.as_deref() == Some(&command.command_id) {
@@ -168,9 +173,19 @@ impl Actuator {
                 format!("{inspected} already carries command {}", command.command_id),
             ));
         }
+        // Pod deletions count against the workload owning the pod, whatever the target names.
+        let budget = match &state.owner {
+            Some(owner) => Target {
+                name: owner.clone(),
+                kind: ObjectKind::Deployment,
+                pod: None,
+                ..inspected.clone()
+            },
+            None => inspected.clone(),
+        };
         let action = match self
             .safety
-            .resolve(inspected, command.action, &state, started_at_ns)
+            .resolve(&budget, command.action, &state, started_at_ns)
         {
             Ok(action) => action,
             Err(refusal) => return Ok(outcome.rejected(&refusal)),
@@ -181,7 +196,7 @@ impl Actuator {
                 format!("journal write failed, not applied: {e}"),
             ));
         }
-        self.safety.record(inspected, action, started_at_ns);
+        self.safety.record(&budget, action, started_at_ns);
         let applied = match backend.apply(&command, action) {
             Ok(applied) => applied,
             Err(e) => return Ok(outcome.done(ActionOutcome::Failed, e.message)),
@@ -259,7 +274,7 @@ impl Actuator {
                 ErrorKind::Expired,
                 format!(
                     "expired {}s ago",
-                    (now_ns - command.expires_at_ns) / 1_000_000_000
+                    now_ns.saturating_sub(command.expires_at_ns) / 1_000_000_000
                 ),
             ));
         }

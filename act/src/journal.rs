@@ -8,7 +8,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// A bounded, optionally durable set of idempotency keys; the oldest is forgotten first.
@@ -40,16 +40,23 @@ impl Journal {
     pub fn open(path: &Path, capacity: usize) -> std::io::Result<Self> {
         let mut journal = Self::in_memory(capacity);
         let mut lines = 0_usize;
+        let mut torn = false;
         if path.exists() {
-            for line in BufReader::new(File::open(path)?).lines() {
-                let line = line?;
-                if !line.is_empty() {
-                    lines += 1;
-                    journal.remember(line);
-                }
+            let text = std::fs::read_to_string(path)?;
+            // A last line without its newline was never synced (the write was cut short): its command
+            // was not applied, so it is dropped, and the file rewritten without it.
+            torn = !text.is_empty() && !text.ends_with('\n');
+            let complete = if torn {
+                &text[..text.rfind('\n').map_or(0, |i| i + 1)]
+            } else {
+                &text[..]
+            };
+            for line in complete.lines().filter(|l| !l.is_empty()) {
+                lines += 1;
+                journal.remember(line.to_owned());
             }
         }
-        if lines > 2 * journal.capacity {
+        if torn || lines > 2 * journal.capacity {
             let tmp = path.with_extension("compact");
             let mut out = File::create(&tmp)?;
             for key in &journal.order {
@@ -75,7 +82,8 @@ impl Journal {
     /// When the key cannot be written; the caller must not apply the command then.
     pub fn record(&mut self, key: &str) -> std::io::Result<()> {
         if let Some((_, file)) = &mut self.file {
-            writeln!(file, "{key}")?;
+            // One write per key, so a crash cannot glue two keys onto one line.
+            file.write_all(format!("{key}\n").as_bytes())?;
             file.sync_data()?;
         }
         self.remember(key.to_owned());
@@ -138,6 +146,11 @@ mod tests {
             3,
             "compacted to the remembered keys: {kept}"
         );
+        // A torn last write (no newline) is dropped on open.
+        std::fs::write(&path, "k1\nk2\nk3-cut").expect("write");
+        let journal = Journal::open(&path, 10).expect("open");
+        assert!(journal.contains("k2") && !journal.contains("k3-cut"));
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "k1\nk2\n");
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

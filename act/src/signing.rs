@@ -298,8 +298,12 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// Lower-case hex only (one spelling per MAC: no `+`, no upper case).
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+    let canonical = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !text.len().is_multiple_of(2) || !canonical {
         return None;
     }
     (0..text.len())

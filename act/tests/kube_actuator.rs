@@ -102,12 +102,42 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
         "all pods are new"
     );
 
+    // a command naming web cannot delete another workload's pod
+    cluster::deployment(&client, &ns, "other", 1, "nginx:1.25").await;
+    cluster::wait_available(&client, &ns, "other", 1).await;
+    let stranger = cluster::pods(&client, &ns)
+        .await
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .find(|n| n.starts_with("other-"))
+        .expect("other's pod");
+    let mut wrong = web.clone();
+    wrong.pod = Some(stranger.clone());
+    let handled = handle(
+        &mut actuator,
+        signed(&keys, "c-wrong-pod", wrong, Action::RestartPod),
+    )
+    .expect("handled");
+    assert_eq!(handled.result.outcome, ActionOutcome::Failed);
+    assert!(
+        handled.result.message.contains("belongs to other"),
+        "{}",
+        handled.result.message
+    );
+    assert!(
+        cluster::pods(&client, &ns)
+            .await
+            .iter()
+            .any(|p| p.metadata.name.as_deref() == Some(&stranger))
+    );
+
     // delete one pod: it is replaced and the workload is ready again
-    let victim = cluster::pods(&client, &ns).await[0]
-        .metadata
-        .name
-        .clone()
-        .expect("pod name");
+    let victim = cluster::pods(&client, &ns)
+        .await
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .find(|n| n.starts_with("web-"))
+        .expect("a web pod");
     let mut target = web.clone();
     target.pod = Some(victim.clone());
     verified(handle(

@@ -104,6 +104,27 @@ async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
         handled.result.message
     );
     assert!(!unschedulable(&client, &n2).await);
+    // dry-run drain of the loaded node: cordon and evictions admitted, nothing changed
+    let handled = handle(
+        &mut dry.build_actuator().expect("actuator"),
+        signed(&keys, "n-dry-drain", node(&n1), Action::DrainNode),
+    );
+    assert_eq!(
+        handled.result.outcome,
+        ActionOutcome::DryRun,
+        "{}",
+        handled.result.message
+    );
+    assert!(
+        handled
+            .result
+            .message
+            .contains("2 held by a PodDisruptionBudget"),
+        "{}",
+        handled.result.message
+    );
+    assert!(!unschedulable(&client, &n1).await);
+    assert_eq!(pods_on(&client, &ns, &n1).await.len(), 5);
 
     // cordon n3: 1 of 3 nodes unschedulable
     let handled = handle(

@@ -179,10 +179,18 @@ impl Decoder<'_> {
         {
             return self.container_lines(text, Some(SourceFormat::DockerJson));
         }
+        let (records, controls) = (self.output.records.len(), self.output.control_messages);
         for (i, document) in first.into_iter().chain(documents).enumerate() {
             let document = document
                 .map_err(|e| Reject::json("JSON document", &e).at(format!("document {}", i + 1)))?;
             self.value(document, depth)?;
+        }
+        // JSON that holds no entry at all (`[]`, `{"records":[]}`) must not vanish: it is refused.
+        if self.output.records.len() == records && self.output.control_messages == controls {
+            return Err(Reject::new(
+                Reason::EmptyPayload,
+                "the JSON holds no log entry (an empty array or batch)",
+            ));
         }
         Ok(())
     }

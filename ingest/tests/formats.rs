@@ -440,7 +440,8 @@ fn fluent_bit_and_vector_kubernetes_enrichment() {
 fn bad_input_is_dead_lettered_with_its_reason_and_counted() {
     let raw = fixture("cloudwatch-decoded.json");
     let packed = gzip(&raw);
-    let cases: Vec<(&str, Format, Vec<u8>, &str)> = vec![
+    let cases: Vec<(&str, Format, Vec<u8>, &str)> =
+        vec![
         (
             "invalid base64",
             Format::Auto,
@@ -491,6 +492,9 @@ fn bad_input_is_dead_lettered_with_its_reason_and_counted() {
             "bad_timestamp",
         ),
         ("empty", Format::Auto, b" \n\t ".to_vec(), "empty_payload"),
+        // Found by the gcp_log_entry fuzz target: an empty array vanished without a trace.
+        ("empty array", Format::GcpLogEntry, b"[] \n ".to_vec(), "empty_payload"),
+        ("empty batch", Format::AzureResourceLogs, br#"{"records":[]}"#.to_vec(), "empty_payload"),
         (
             "too large",
             Format::Auto,

@@ -27,6 +27,9 @@ pub struct TargetState {
     pub unschedulable: Option<bool>,
     /// The id of the last medic command recorded on the object (an annotation on Kubernetes), if any.
     pub last_command_id: Option<String>,
+    /// For a pod: the workload that owns it (Deployment or StatefulSet name), so pod deletions count
+    /// against their workload's disruption budget.
+    pub owner: Option<String>,
 }
 
 /// What applying a command did.

@@ -2,12 +2,12 @@
 //!
 //! | action | API calls (field manager `medic`) | healthy when |
 //! |---|---|---|
-//! | `scale`, `scale_to` | `PATCH …/{deployments,statefulsets}/NAME/scale` | the rollout is complete at the new count |
+//! | `scale`, `scale_to` | the command id annotation first, then `PATCH …/{deployments,statefulsets}/NAME/scale` | the rollout is complete at the new count |
 //! | `rollout_restart` | merge patch of `spec.template` annotation `kubectl.kubernetes.io/restartedAt` (the command's issue time: a replay sets the same value) | the rollout is complete |
 //! | `rollback` | `PUT` of the Deployment with the previous ReplicaSet revision's pod template (what `kubectl rollout undo` does), guarded by `resourceVersion` | the rollout is complete |
-//! | `restart_pod` | `DELETE` of the pod (`NotFound` is success) | the pod is gone or replaced, and its workload is ready |
+//! | `restart_pod` | `DELETE` of the pod (`NotFound` is success); a pod not owned by the named workload is refused | the pod is gone or replaced, and its workload is ready |
 //! | `cordon_node` | merge patch `spec.unschedulable=true` | the node is unschedulable |
-//! | `drain_node` | cordon, then the eviction API for every pod on the node except DaemonSet and mirror pods (PodDisruptionBudgets answer 429: retried while verifying) | no evictable pod is left |
+//! | `drain_node` | cordon, then the eviction API for every pod on the node except DaemonSet and mirror pods (PodDisruptionBudgets answer 429: retried while verifying); pods without a controller are never evicted (they would be lost) and keep the drain from verifying, as `kubectl drain` refuses them without `--force` | no pod is left but DaemonSet and mirror pods, none terminating |
 //!
 //! Every changed object gets the annotation [`LAST_COMMAND_ANNOTATION`] with the command id, so a
 //! command replayed against an object it already changed is recognised from the object itself.
@@ -268,7 +268,10 @@ impl Actuate for KubeBackend {
             }
             Action::RestartPod => {
                 let ns = namespace(&object)?.to_owned();
-                let (applied, uid) = self.run(pod::delete(client, writes, ns, object.name))?;
+                let workload =
+                    (command.target.kind != ObjectKind::Pod).then(|| command.target.name.clone());
+                let (applied, uid) =
+                    self.run(pod::delete(client, writes, ns, object.name, workload))?;
                 if let Some(uid) = uid {
                     self.deleted_pods.insert(command.command_id.clone(), uid);
                 }

@@ -60,11 +60,9 @@ pub(crate) async fn drain(
     command_id: String,
 ) -> Result<Applied, ActuationError> {
     cordon(client.clone(), writes, name.clone(), command_id).await?;
-    let (evicted, blocked) = evict_all(&client, writes, &name).await?;
+    let pass = evict_all(&client, writes, &name).await?;
     Ok(Applied {
-        summary: format!(
-            "cordoned node {name}; evicted {evicted} pod(s), {blocked} held by a PodDisruptionBudget"
-        ),
+        summary: format!("cordoned node {name}; {}", pass.describe()),
         undo: None,
     })
 }
@@ -82,35 +80,78 @@ pub(crate) async fn cordoned(client: Client, name: String) -> Result<Health, Act
     })
 }
 
-/// Healthy once no evictable pod is left on the node; otherwise tries the remaining ones again.
+/// Healthy once no pod is left on the node but DaemonSet and mirror pods (none terminating);
+/// otherwise evicts the remaining ones again.
 pub(crate) async fn drained(
     client: Client,
     writes: Writes,
     name: String,
 ) -> Result<Health, ActuationError> {
-    let (evicted, blocked) = evict_all(&client, writes, &name).await?;
-    let left = evicted + blocked;
-    Ok(if left == 0 {
+    let pass = evict_all(&client, writes, &name).await?;
+    Ok(if pass.left() == 0 {
         Health::Healthy(format!("node {name} is drained"))
     } else {
-        Health::Progressing(format!(
-            "node {name}: {left} pod(s) left ({blocked} held by a PodDisruptionBudget)"
-        ))
+        Health::Progressing(format!("node {name}: {}", pass.describe()))
     })
 }
 
-/// Evicts every evictable pod on `node`; returns (evictions accepted, evictions refused with 429).
+/// One pass over a node's pods.
+#[derive(Debug, Default)]
+struct EvictionPass {
+    /// Evictions the API accepted.
+    evicted: usize,
+    /// Evictions a PodDisruptionBudget refused (429).
+    blocked: usize,
+    /// Pods already terminating.
+    terminating: usize,
+    /// Pods without a controller: never evicted, they would be lost.
+    unmanaged: usize,
+    /// Evictions that failed otherwise (the message of the last one).
+    failed: Vec<String>,
+}
+
+impl EvictionPass {
+    fn left(&self) -> usize {
+        self.evicted + self.blocked + self.terminating + self.unmanaged + self.failed.len()
+    }
+
+    fn describe(&self) -> String {
+        let mut text = format!(
+            "evicted {} pod(s), {} held by a PodDisruptionBudget, {} terminating, {} without a controller (not evicted)",
+            self.evicted, self.blocked, self.terminating, self.unmanaged
+        );
+        if let Some(last) = self.failed.last() {
+            text.push_str(&format!(", {} failed (last: {last})", self.failed.len()));
+        }
+        text
+    }
+}
+
+/// Evicts every evictable pod on `node`. An eviction that fails is reported, not fatal: the cordon
+/// stands and the verification loop tries again.
 async fn evict_all(
     client: &Client,
     writes: Writes,
     node: &str,
-) -> Result<(usize, usize), ActuationError> {
+) -> Result<EvictionPass, ActuationError> {
     let pods = Api::<Pod>::all(client.clone())
         .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
         .await
         .map_err(|e| api_error(&format!("list pods on {node}"), &e))?;
-    let (mut evicted, mut blocked) = (0, 0);
-    for pod in pods.items.iter().filter(|p| evictable(p)) {
+    let mut pass = EvictionPass::default();
+    for pod in &pods.items {
+        match kind_of(pod) {
+            PodKind::Ignored => continue,
+            PodKind::Terminating => {
+                pass.terminating += 1;
+                continue;
+            }
+            PodKind::Unmanaged => {
+                pass.unmanaged += 1;
+                continue;
+            }
+            PodKind::Evictable => {}
+        }
         let (Some(ns), Some(name)) = (&pod.metadata.namespace, &pod.metadata.name) else {
             continue;
         };
@@ -122,24 +163,36 @@ async fn evict_all(
             .evict(name, &params)
             .await
         {
-            Ok(_) => evicted += 1,
+            Ok(_) => pass.evicted += 1,
             Err(e) if not_found(&e) => {}
-            Err(kube::Error::Api(status)) if status.code == 429 => blocked += 1,
-            Err(e) => return Err(api_error(&format!("evict pod {ns}/{name}"), &e)),
+            Err(kube::Error::Api(status)) if status.code == 429 => pass.blocked += 1,
+            Err(e) => pass
+                .failed
+                .push(api_error(&format!("evict pod {ns}/{name}"), &e).message),
         }
     }
-    Ok((evicted, blocked))
+    Ok(pass)
 }
 
-/// Pods a drain evicts: not DaemonSet pods (their controller ignores cordons), not mirror pods, not
-/// pods already terminating or finished.
-fn evictable(pod: &Pod) -> bool {
+/// How a drain treats a pod.
+enum PodKind {
+    /// DaemonSet pods (their controller ignores cordons), mirror pods, finished pods.
+    Ignored,
+    /// Already being deleted: wait for it.
+    Terminating,
+    /// No controller would recreate it: never evicted.
+    Unmanaged,
+    /// Evict it.
+    Evictable,
+}
+
+fn kind_of(pod: &Pod) -> PodKind {
     let meta = &pod.metadata;
-    let daemon = meta
+    let controller = meta
         .owner_references
         .iter()
         .flatten()
-        .any(|o| o.kind == "DaemonSet");
+        .find(|o| o.controller == Some(true));
     let mirror = meta
         .annotations
         .as_ref()
@@ -149,5 +202,13 @@ fn evictable(pod: &Pod) -> bool {
         .as_ref()
         .and_then(|s| s.phase.as_deref())
         .is_some_and(|p| p == "Succeeded" || p == "Failed");
-    !daemon && !mirror && !finished && meta.deletion_timestamp.is_none()
+    if mirror || finished || controller.is_some_and(|c| c.kind == "DaemonSet") {
+        PodKind::Ignored
+    } else if meta.deletion_timestamp.is_some() {
+        PodKind::Terminating
+    } else if controller.is_none() {
+        PodKind::Unmanaged
+    } else {
+        PodKind::Evictable
+    }
 }

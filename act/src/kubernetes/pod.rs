@@ -8,7 +8,8 @@ use kube::Client;
 use kube::api::Api;
 use schemas::actuate::{ActuationError, Applied, Health, TargetState};
 
-/// The pod, with the replica count of the ReplicaSet that owns it (the blast-radius base).
+/// The pod, with its owning workload and the replica count of the ReplicaSet that owns it (the
+/// blast-radius base).
 pub(crate) async fn inspect(
     client: Client,
     ns: String,
@@ -18,35 +19,75 @@ pub(crate) async fn inspect(
     let Some(pod) = get::<Pod>(&client, &ns, &name, &what).await? else {
         return Ok(TargetState::default());
     };
-    let owner = pod
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|o| o.kind == "ReplicaSet")
-        .map(|o| o.name.clone());
     let mut state = TargetState {
         exists: true,
         last_command_id: annotation(pod.metadata.annotations.as_ref(), LAST_COMMAND_ANNOTATION),
         ..TargetState::default()
     };
-    if let Some(owner) = owner
-        && let Some(rs) = get::<ReplicaSet>(&client, &ns, &owner, &what).await?
-    {
+    let (owner, replica_set) = owner(&client, &ns, &pod, &what).await?;
+    state.owner = owner;
+    if let Some(rs) = replica_set {
         state.replicas = rs.spec.replicas.map(count);
         state.ready_replicas = rs.status.and_then(|s| s.ready_replicas).map(count);
     }
     Ok(state)
 }
 
-/// Deletes the pod; a pod already gone counts as deleted. Returns the deleted pod's uid.
+/// The workload owning `pod` (a StatefulSet, or the Deployment above its ReplicaSet), and that ReplicaSet.
+async fn owner(
+    client: &Client,
+    ns: &str,
+    pod: &Pod,
+    what: &str,
+) -> Result<(Option<String>, Option<ReplicaSet>), ActuationError> {
+    let controller = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true));
+    let Some(controller) = controller else {
+        return Ok((None, None));
+    };
+    match controller.kind.as_str() {
+        "StatefulSet" => Ok((Some(controller.name.clone()), None)),
+        "ReplicaSet" => {
+            let rs = get::<ReplicaSet>(client, ns, &controller.name, what).await?;
+            let deployment = rs.as_ref().and_then(|rs| {
+                rs.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .find(|o| o.kind == "Deployment")
+                    .map(|o| o.name.clone())
+            });
+            Ok((deployment, rs))
+        }
+        _ => Ok((None, None)),
+    }
+}
+
+/// Deletes the pod; a pod already gone counts as deleted. With `workload`, the pod must belong to it
+/// (a command naming a workload cannot delete another workload's pod). Returns the deleted pod's uid.
 pub(crate) async fn delete(
     client: Client,
     writes: Writes,
     ns: String,
     name: String,
+    workload: Option<String>,
 ) -> Result<(Applied, Option<String>), ActuationError> {
     let what = format!("delete pod {ns}/{name}");
+    if let Some(workload) = workload
+        && let Some(pod) = get::<Pod>(&client, &ns, &name, &what).await?
+    {
+        let (owner, _) = owner(&client, &ns, &pod, &what).await?;
+        if owner.as_deref() != Some(workload.as_str()) {
+            return Err(ActuationError::permanent(format!(
+                "{what}: the pod belongs to {}, not to {workload}",
+                owner.as_deref().unwrap_or("no workload")
+            )));
+        }
+    }
     match Api::<Pod>::namespaced(client, &ns)
         .delete(&name, &writes.delete())
         .await

@@ -104,11 +104,14 @@ where
         .await
         .map_err(|e| api_error(&what, &e))?;
     let from = before.spec.and_then(|s| s.replicas).map_or(0, count);
+    // The command id goes on the object first: a crash between the two writes then leaves a command
+    // recorded but not applied (at most once), never applied but unrecorded (a redelivered relative
+    // scale would be applied twice).
+    annotate(api, writes, name, command_id, &what).await?;
     let body = serde_json::json!({ "spec": { "replicas": replicas } });
     api.patch_scale(name, &writes.patch(), &Patch::Merge(&body))
         .await
         .map_err(|e| api_error(&what, &e))?;
-    annotate(api, writes, name, command_id, &what).await?;
     Ok(Applied {
         summary: format!("scaled {ns}/{name} {from} → {replicas}"),
         undo: (from != replicas).then_some(Action::ScaleTo { replicas: from }),
@@ -297,7 +300,26 @@ fn stateful_set_health(s: &StatefulSet) -> Health {
     if ready < want {
         return Health::Progressing(format!("{ready} of {want} replicas ready"));
     }
-    if status.update_revision.is_some() && status.update_revision != status.current_revision {
+    // As `kubectl rollout status`: OnDelete updates wait for someone to delete pods (nothing to wait
+    // for); a partitioned rolling update is done once the pods above the partition are updated.
+    let strategy = s.spec.update_strategy.as_ref();
+    if strategy.and_then(|u| u.type_.as_deref()) == Some("OnDelete") {
+        return Health::Healthy(format!("{ready} of {want} replicas ready (OnDelete)"));
+    }
+    let partition = strategy
+        .and_then(|u| u.rolling_update.as_ref())
+        .and_then(|r| r.partition)
+        .unwrap_or(0);
+    if partition > 0 {
+        let updated = status.updated_replicas.unwrap_or(0);
+        if updated < want - partition {
+            return Health::Progressing(format!(
+                "{updated} of {} pods above the partition updated",
+                want - partition
+            ));
+        }
+    } else if status.update_revision.is_some() && status.update_revision != status.current_revision
+    {
         return Health::Progressing("rolling update in progress".into());
     }
     Health::Healthy(format!("{ready} of {want} replicas ready"))
