@@ -55,6 +55,21 @@ fn apply(keys: &Path, command: &Path, extra: &[&str]) -> (Option<i32>, serde_jso
     (out.status.code(), json)
 }
 
+/// `apply` exited with `want_code` and printed `field` = `want`.
+fn expect_exit(
+    code: Option<i32>,
+    json: &serde_json::Value,
+    field: &str,
+    want_code: i32,
+    want: &str,
+) {
+    assert_eq!(
+        (code, json[field].as_str()),
+        (Some(want_code), Some(want)),
+        "{json}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_then_apply_and_refuse_what_must_be_refused() {
     let dir = scratch();
@@ -89,18 +104,10 @@ async fn sign_then_apply_and_refuse_what_must_be_refused() {
     assert_eq!(signed["signature"]["key_id"], "ops-1");
     let journal = dir.join("journal");
     let (code, result) = apply(&keys, &cmd, &["--journal", path(&journal)]);
-    assert_eq!(
-        (code, result["outcome"].as_str()),
-        (Some(0), Some("logged")),
-        "{result}"
-    );
+    expect_exit(code, &result, "outcome", 0, "logged");
     // The same command again: a replay, exit 3.
     let (code, refused) = apply(&keys, &cmd, &["--journal", path(&journal)]);
-    assert_eq!(
-        (code, refused["refused"].as_str()),
-        (Some(3), Some("replayed")),
-        "{refused}"
-    );
+    expect_exit(code, &refused, "refused", 3, "replayed");
 
     // Tampered: exit 3, forged.
     let mut tampered = signed.clone();
@@ -109,11 +116,7 @@ async fn sign_then_apply_and_refuse_what_must_be_refused() {
     let bad = dir.join("tampered.json");
     std::fs::write(&bad, tampered.to_string()).expect("write");
     let (code, refused) = apply(&keys, &bad, &[]);
-    assert_eq!(
-        (code, refused["refused"].as_str()),
-        (Some(3), Some("forged")),
-        "{refused}"
-    );
+    expect_exit(code, &refused, "refused", 3, "forged");
 
     // Expired (valid for 0 s): exit 3.
     let old = dir.join("old.json");
@@ -131,11 +134,7 @@ async fn sign_then_apply_and_refuse_what_must_be_refused() {
     );
     std::thread::sleep(std::time::Duration::from_millis(1_100));
     let (code, refused) = apply(&keys, &old, &[]);
-    assert_eq!(
-        (code, refused["refused"].as_str()),
-        (Some(3), Some("expired")),
-        "{refused}"
-    );
+    expect_exit(code, &refused, "refused", 3, "expired");
 
     // Bad flags are refused by sign itself.
     let nonsense = medic(&[
@@ -177,11 +176,7 @@ async fn sign_then_apply_and_refuse_what_must_be_refused() {
             path(&kubeconfig),
         ],
     );
-    assert_eq!(
-        (code, result["outcome"].as_str()),
-        (Some(0), Some("dry_run")),
-        "{result}"
-    );
+    expect_exit(code, &result, "outcome", 0, "dry_run");
     // Outside the allowlist (kube-system is denied by default): rejected, exit 3.
     let system = dir.join("system.json");
     sign(
@@ -204,10 +199,6 @@ async fn sign_then_apply_and_refuse_what_must_be_refused() {
             path(&kubeconfig),
         ],
     );
-    assert_eq!(
-        (code, result["outcome"].as_str()),
-        (Some(3), Some("rejected")),
-        "{result}"
-    );
+    expect_exit(code, &result, "outcome", 3, "rejected");
     let _ = std::fs::remove_dir_all(&dir);
 }
