@@ -199,4 +199,7 @@ async fn the_actuator_needs_exactly_its_rbac() {
 
     kubelet.abort();
     cluster::delete_nodes(&client, &nodes).await;
+    let _ = Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(client.clone(), "shop")
+        .delete(&web, &Default::default())
+        .await;
 }

@@ -67,14 +67,38 @@ pub async fn ready_node(client: &Client) -> String {
     name
 }
 
+/// Deletes what earlier test processes left: their nodes (whose pods no kubelet plays) and their
+/// namespaces (`<prefix>-<pid>-<n>`, from [`unique`]), whose workloads would otherwise crowd the new
+/// nodes. The pod garbage collector removes pods bound to deleted nodes.
 async fn reap_stale_nodes(client: &Client) {
-    let ours = format!("medic-test-{}-", std::process::id());
-    let api = Api::<Node>::all(client.clone());
-    let nodes = api.list(&ListParams::default()).await.expect("list nodes");
-    for node in nodes.items {
+    let pid = std::process::id().to_string();
+    let stale = |name: &str| {
+        let mut parts = name.rsplitn(3, '-');
+        let (_n, owner) = (parts.next(), parts.next());
+        owner.is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()) && p != pid)
+    };
+    let nodes = Api::<Node>::all(client.clone());
+    for node in nodes
+        .list(&ListParams::default())
+        .await
+        .expect("list nodes")
+        .items
+    {
         let name = node.metadata.name.unwrap_or_default();
-        if name.starts_with("medic-test-") && !name.starts_with(&ours) {
-            let _ = api.delete(&name, &DeleteParams::default()).await;
+        if name.starts_with("medic-test-") && stale(&name) {
+            let _ = nodes.delete(&name, &DeleteParams::default()).await;
+        }
+    }
+    let namespaces = Api::<Namespace>::all(client.clone());
+    for ns in namespaces
+        .list(&ListParams::default())
+        .await
+        .expect("list namespaces")
+        .items
+    {
+        let name = ns.metadata.name.unwrap_or_default();
+        if ns.metadata.deletion_timestamp.is_none() && stale(&name) {
+            let _ = namespaces.delete(&name, &DeleteParams::default()).await;
         }
     }
 }
@@ -173,7 +197,8 @@ pub async fn replicas(client: &Client, ns: &str, name: &str) -> i32 {
 /// Waits until the Deployment has `n` available replicas of its current revision.
 pub async fn wait_available(client: &Client, ns: &str, name: &str, n: i32) {
     let api = Api::<Deployment>::namespaced(client.clone(), ns);
-    for _ in 0..240 {
+    // A bound, not a sleep: on a quiet cluster this takes about a second.
+    for _ in 0..480 {
         let d = api.get(name).await.expect("get deployment");
         let s = d.status.unwrap_or_default();
         if s.available_replicas == Some(n)
