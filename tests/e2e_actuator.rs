@@ -161,6 +161,29 @@ verify_interval_ms = 200
         }
     }
 
+    /// Starts the actuator, produces `commands` and reads until `outputs` results and dead letters
+    /// arrived. Returns the running actuator, what was seen, and the consumer to read on with.
+    async fn run(
+        &self,
+        commands: &[RemediationCommand],
+        outputs: usize,
+        limit: Duration,
+    ) -> (Medic, Seen, StreamConsumer) {
+        let medic = self.start();
+        self.produce(commands).await;
+        let consumer = self.observer();
+        let mut seen = Seen::default();
+        read_until(
+            &consumer,
+            self,
+            &mut seen,
+            |s| s.results.len() + s.dead.len() >= outputs,
+            limit,
+        )
+        .await;
+        (medic, seen, consumer)
+    }
+
     fn observer(&self) -> StreamConsumer {
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
@@ -332,19 +355,8 @@ async fn a_storm_of_1000_commands_holds_the_rate_limit_and_blast_radius() {
         commands.swap(i, j);
     }
 
-    let _medic = rig.start();
     let started = Instant::now();
-    rig.produce(&commands).await;
-    let consumer = rig.observer();
-    let mut seen = Seen::default();
-    read_until(
-        &consumer,
-        &rig,
-        &mut seen,
-        |s| s.results.len() + s.dead.len() >= 1000,
-        Duration::from_secs(240),
-    )
-    .await;
+    let (_medic, seen, _) = rig.run(&commands, 1000, Duration::from_secs(240)).await;
     let minutes = started.elapsed().as_secs() / 60 + 1;
 
     // Every record is accounted for, once: 1000 in, 1000 out (results or dead letters).
@@ -427,18 +439,7 @@ async fn an_actuator_killed_mid_storm_applies_no_command_twice() {
         commands.push(c.clone());
         commands.push(c);
     }
-    let mut medic = rig.start();
-    rig.produce(&commands).await;
-    let consumer = rig.observer();
-    let mut seen = Seen::default();
-    read_until(
-        &consumer,
-        &rig,
-        &mut seen,
-        |s| s.results.len() >= 8,
-        Duration::from_secs(120),
-    )
-    .await;
+    let (mut medic, mut seen, consumer) = rig.run(&commands, 8, Duration::from_secs(120)).await;
     // SIGKILL: no drain, no commit of the batch in flight.
     medic.0.kill().expect("kill -9");
     medic.0.wait().expect("reaped");
@@ -478,5 +479,99 @@ async fn an_actuator_killed_mid_storm_applies_no_command_twice() {
     assert_eq!((keys.len(), total), (30, 30), "each key journalled once");
     kubelet.abort();
     cluster::delete_nodes(&client, &[node]).await;
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_goes_from_the_topic_to_the_cluster_and_back() {
+    let client = cluster::client().await;
+    let nodes = cluster::ready_nodes(&client, 4).await;
+    let kubelet = cluster::spawn_kubelet(client.clone());
+    let ns = cluster::unique("topic");
+    cluster::namespace(&client, &ns).await;
+    cluster::deployment(&client, &ns, "web", 2, "nginx:1.25").await;
+    cluster::wait_available(&client, &ns, "web", 2).await;
+    cluster::set_image(&client, &ns, "web", "nginx:broken").await;
+    cluster::wait_available(&client, &ns, "web", 2).await;
+    let pod = cluster::pods(&client, &ns)
+        .await
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .next()
+        .expect("a pod");
+
+    let rig = Rig::new(
+        "topic",
+        "max_commands_per_minute = 100\nmax_pod_deletion_fraction = 1.0",
+    );
+    let node = |name: &str| Target {
+        namespace: None,
+        kind: ObjectKind::Node,
+        ..deployment("", name, None)
+    };
+    // The web commands share a key (and so a partition): they are applied in this order.
+    let commands = [
+        rig.command(
+            "t-scale",
+            deployment(&ns, "web", None),
+            Action::ScaleTo { replicas: 3 },
+        ),
+        rig.command("t-rollback", deployment(&ns, "web", None), Action::Rollback),
+        rig.command(
+            "t-restart",
+            deployment(&ns, "web", None),
+            Action::RolloutRestart,
+        ),
+        rig.command(
+            "t-pod",
+            deployment(&ns, "web", Some(pod.clone())),
+            Action::RestartPod,
+        ),
+        rig.command("t-cordon", node(&nodes[1]), Action::CordonNode),
+        rig.command("t-drain", node(&nodes[2]), Action::DrainNode),
+    ];
+    let (_medic, seen, _) = rig.run(&commands, 6, Duration::from_secs(180)).await;
+    assert!(seen.dead.is_empty(), "{:?}", seen.dead);
+    for result in &seen.results {
+        assert_eq!(
+            result.outcome,
+            ActionOutcome::Verified,
+            "{}: {}",
+            result.command_id,
+            result.message
+        );
+        assert_eq!(result.mode, "apply");
+    }
+
+    assert_eq!(cluster::replicas(&client, &ns, "web").await, 3);
+    assert_eq!(
+        cluster::image(&client, &ns, "web").await,
+        "nginx:1.25",
+        "rolled back"
+    );
+    assert!(cluster::restarted(&client, &ns, "web").await, "restarted");
+    let names: Vec<_> = cluster::pods(&client, &ns)
+        .await
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    assert!(!names.contains(&pod), "the pod was deleted");
+    let node_api = kube::Api::<k8s_openapi::api::core::v1::Node>::all(client.clone());
+    for n in &nodes[1..3] {
+        let node = node_api.get(n).await.expect("node");
+        assert_eq!(
+            node.spec.and_then(|s| s.unschedulable),
+            Some(true),
+            "{n} is unschedulable"
+        );
+    }
+    let on_drained = cluster::pods(&client, &ns)
+        .await
+        .into_iter()
+        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(nodes[2].as_str()))
+        .count();
+    assert_eq!(on_drained, 0, "the drained node is empty");
+    kubelet.abort();
+    cluster::delete_nodes(&client, &nodes).await;
     let _ = std::fs::remove_dir_all(&rig.dir);
 }

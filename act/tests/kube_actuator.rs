@@ -197,14 +197,8 @@ async fn dry_run_changes_nothing() {
             .contains_key(LAST_COMMAND_ANNOTATION),
         "not annotated"
     );
-    let template = d
-        .spec
-        .template
-        .metadata
-        .and_then(|m| m.annotations)
-        .unwrap_or_default();
     assert!(
-        !template.contains_key("kubectl.kubernetes.io/restartedAt"),
+        !cluster::restarted(&client, &ns, "api").await,
         "not restarted"
     );
     // A dry run of an impossible change is still refused by the API server.

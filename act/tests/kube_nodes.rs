@@ -37,11 +37,8 @@ async fn pods_on(client: &kube::Client, ns: &str, node: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
     let client = cluster::client().await;
-    let (n1, n2, n3) = (
-        cluster::ready_node(&client).await,
-        cluster::ready_node(&client).await,
-        cluster::ready_node(&client).await,
-    );
+    let nodes = cluster::ready_nodes(&client, 3).await;
+    let (n1, n2, n3) = (nodes[0].clone(), nodes[1].clone(), nodes[2].clone());
     let kubelet = cluster::spawn_kubelet(client.clone());
     let ns = cluster::unique("nodes");
     cluster::namespace(&client, &ns).await;

@@ -110,12 +110,7 @@ async fn the_actuator_needs_exactly_its_rbac() {
     std::fs::write(&kubeconfig, as_actuator).expect("write kubeconfig");
 
     // Four nodes: one cordoned and one drained leave half schedulable (the blast-radius limit).
-    let nodes = [
-        cluster::ready_node(&client).await,
-        cluster::ready_node(&client).await,
-        cluster::ready_node(&client).await,
-        cluster::ready_node(&client).await,
-    ];
+    let nodes = cluster::ready_nodes(&client, 4).await;
     let kubelet = cluster::spawn_kubelet(client.clone());
     let web = cluster::unique("web");
     cluster::deployment(&client, "shop", &web, 2, "nginx:1.25").await;

@@ -124,6 +124,28 @@ async fn add_node(client: &Client, name: &str) {
         .expect("untaint node");
 }
 
+/// `n` Ready nodes (see [`ready_node`]).
+pub async fn ready_nodes(client: &Client, n: usize) -> Vec<String> {
+    let mut nodes = Vec::with_capacity(n);
+    for _ in 0..n {
+        nodes.push(ready_node(client).await);
+    }
+    nodes
+}
+
+/// Whether the Deployment's pod template carries `kubectl.kubernetes.io/restartedAt`.
+pub async fn restarted(client: &Client, ns: &str, name: &str) -> bool {
+    let d = Api::<Deployment>::namespaced(client.clone(), ns)
+        .get(name)
+        .await
+        .expect("get deployment");
+    d.spec
+        .template
+        .metadata
+        .and_then(|m| m.annotations)
+        .is_some_and(|a| a.contains_key("kubectl.kubernetes.io/restartedAt"))
+}
+
 /// Posts a Ready status for `node`, as a kubelet heartbeat does.
 pub async fn heartbeat(client: &Client, node: &str) {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
