@@ -12,16 +12,8 @@ RUN="$STATE/run"
 
 log() { echo "k8s-down: $*" >&2; }
 
-# The live pid of a component, from its pid file; empty when it is not running. A pid whose command line
-# does not mention the component (a recycled pid) does not count.
-pid_of() {
-  local pidfile="$RUN/$1.pid" pid cmdline
-  [ -f "$pidfile" ] || return 0
-  pid=$(cat "$pidfile")
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 0
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
-  if [[ $cmdline == *"$1"* ]]; then echo "$pid"; fi
-}
+# shellcheck source=k8s-pids.sh
+. "$(dirname "$0")/k8s-pids.sh"
 
 # Waits up to $2 seconds for component $1 (pid $3) to exit after SIGTERM, then sends SIGKILL.
 reap() {

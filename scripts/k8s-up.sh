@@ -85,15 +85,11 @@ api() {
     "https://127.0.0.1:$API_PORT$1"
 }
 
+# shellcheck source=k8s-pids.sh
+. "$HERE/k8s-pids.sh"
+
 # True when the pid file names a live process whose command line contains the component's name.
-alive() {
-  local pidfile="$RUN/$1.pid" pid cmdline
-  [ -f "$pidfile" ] || return 1
-  pid=$(cat "$pidfile")
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ $cmdline == *"$1"* ]]
-}
+alive() { [ -n "$(pid_of "$1")" ]; }
 
 healthy() {
   [ -f "$PKI/admin.token" ] && [ -f "$KUBECONFIG_OUT" ] &&

@@ -2,8 +2,7 @@
 
 use act::{ActConfig, ActuatorMode, KeyRing};
 use anyhow::{Context, anyhow, bail};
-use schemas::clock::{secs_to_ns, wall_clock_ns};
-use schemas::{Action, ObjectKind, Provenance, RemediationCommand, SCHEMA_VERSION, Target};
+use schemas::{Action, ObjectKind, RemediationCommand, Target};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -109,36 +108,17 @@ fn sign(args: &SignArgs) -> anyhow::Result<RemediationCommand> {
         target.pod = Some(pod.clone());
     }
     schemas::actuate::subject(&target, action).map_err(|e| anyhow!(e))?;
-    let issued_at_ns = wall_clock_ns();
-    let id = args.id.clone().unwrap_or_else(|| {
-        let line = KeyRing::generate_line("x");
-        let nonce: String = line
-            .chars()
-            .skip(2)
-            .filter(char::is_ascii_alphanumeric)
-            .take(10)
-            .collect();
-        format!("op-{}-{nonce}", issued_at_ns / 1_000_000_000)
-    });
+    let id = args.id.clone().unwrap_or_else(act::new_command_id);
     let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let mut command = RemediationCommand {
-        schema_version: SCHEMA_VERSION,
-        command_id: id.clone(),
-        idempotency_key: id.clone(),
+    Ok(act::direct_command(
+        &keys,
+        &id,
         target,
         action,
-        issued_at_ns,
-        expires_at_ns: issued_at_ns.saturating_add(secs_to_ns(args.ttl_secs)),
-        reason: args.reason.clone(),
-        provenance: Provenance {
-            decision_id: id,
-            policy_id: format!("operator:{operator}"),
-            ..Provenance::default()
-        },
-        signature: None,
-    };
-    keys.sign(&mut command);
-    Ok(command)
+        args.ttl_secs,
+        &args.reason,
+        &format!("operator:{operator}"),
+    ))
 }
 
 fn apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {

@@ -9,17 +9,13 @@ mod cluster;
 mod common;
 
 use act::KeyRing;
-use common::external::{Medic, brokers, free_port, spawn_medic, wait_ready};
+use common::external::{Medic, brokers, free_port, run_id, spawn_medic, wait_ready};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use schemas::clock::wall_clock_ns;
 use schemas::rng::Rng;
-use schemas::{
-    Action, ActionOutcome, ActionResult, ObjectKind, Provenance, RemediationCommand,
-    SCHEMA_VERSION, Target,
-};
+use schemas::{Action, ActionOutcome, ActionResult, ObjectKind, RemediationCommand, Target};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -38,11 +34,7 @@ struct Rig {
 impl Rig {
     fn new(name: &str, safety: &str) -> Self {
         let brokers = brokers();
-        let run_id = format!(
-            "{name}{}x{}",
-            std::process::id(),
-            wall_clock_ns() / 1_000_000
-        );
+        let run_id = run_id(name);
         let dir = std::env::temp_dir().join(&run_id);
         std::fs::create_dir_all(&dir).expect("dir");
         let line = KeyRing::generate_line("ops-1");
@@ -119,25 +111,21 @@ verify_interval_ms = 200
     }
 
     fn command(&self, id: &str, target: Target, action: Action) -> RemediationCommand {
-        let now = wall_clock_ns();
-        let mut command = RemediationCommand {
-            schema_version: SCHEMA_VERSION,
-            command_id: id.to_owned(),
-            idempotency_key: id.to_owned(),
-            target,
-            action,
-            issued_at_ns: now,
-            expires_at_ns: now + 600_000_000_000,
-            reason: "storm".into(),
-            provenance: Provenance {
-                decision_id: id.to_owned(),
-                policy_id: "test".into(),
-                ..Provenance::default()
-            },
-            signature: None,
-        };
-        self.keys.sign(&mut command);
-        command
+        act::direct_command(&self.keys, id, target, action, 600, "storm", "test")
+    }
+
+    /// `n` commands `up-<i>` scaling `web` in `ns` by +1, each delivered twice in a row.
+    fn scale_ups_twice(&self, ns: &str, n: usize) -> Vec<RemediationCommand> {
+        (0..n)
+            .flat_map(|i| {
+                let c = self.command(
+                    &format!("up-{i}"),
+                    deployment(ns, "web", None),
+                    Action::Scale { delta: 1 },
+                );
+                [c.clone(), c]
+            })
+            .collect()
     }
 
     async fn produce(&self, commands: &[RemediationCommand]) {
@@ -307,17 +295,8 @@ async fn a_storm_of_1000_commands_holds_the_rate_limit_and_blast_radius() {
         "storm",
         "max_commands_per_minute = 4\nmax_commands_per_target_per_hour = 1000\nmax_replicas = 4",
     );
-    let mut commands = Vec::new();
-    for i in 0..200 {
-        // Each scale-up twice: the copy must never be applied.
-        let c = rig.command(
-            &format!("up-{i}"),
-            deployment(&ns, "web", None),
-            Action::Scale { delta: 1 },
-        );
-        commands.push(c.clone());
-        commands.push(c);
-    }
+    // Each scale-up twice: the copy must never be applied.
+    let mut commands = rig.scale_ups_twice(&ns, 200);
     for i in 0..300 {
         let pod = api_pods[i % api_pods.len()].clone();
         commands.push(rig.command(
@@ -429,16 +408,7 @@ async fn an_actuator_killed_mid_storm_applies_no_command_twice() {
         "max_commands_per_minute = 10000\nmax_commands_per_target_per_hour = 10000\nmax_replicas = 100",
     );
     // 30 scale-ups by one replica, each delivered twice: a double application would show in the count.
-    let mut commands = Vec::new();
-    for i in 0..30 {
-        let c = rig.command(
-            &format!("up-{i}"),
-            deployment(&ns, "web", None),
-            Action::Scale { delta: 1 },
-        );
-        commands.push(c.clone());
-        commands.push(c);
-    }
+    let commands = rig.scale_ups_twice(&ns, 30);
     let (mut medic, mut seen, consumer) = rig.run(&commands, 8, Duration::from_secs(120)).await;
     // SIGKILL: no drain, no commit of the batch in flight.
     medic.0.kill().expect("kill -9");

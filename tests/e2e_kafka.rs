@@ -5,14 +5,14 @@
 
 mod common;
 
-use common::external::{Medic, brokers, free_port, http_get};
+use common::external::{brokers, free_port, http_get, run_id, spawn_medic, wait_ready};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use schemas::{Action, ObjectKind, RemediationCommand};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const INCIDENT: &str = concat!(
@@ -61,14 +61,7 @@ fn inputs() -> (Vec<(String, Vec<u8>)>, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loop_runs_through_a_real_broker_and_accounts_for_every_record() {
     let brokers = brokers();
-    let run_id = format!(
-        "e2e{}x{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_millis()
-    );
+    let run_id = run_id("e2e");
     let topic = |name: &str| format!("{run_id}.{name}");
     let admin_port = free_port();
     let pipeline = std::env::temp_dir().join(format!("{run_id}.toml"));
@@ -117,34 +110,11 @@ name = "{run_id}"
     let source_topic = format!("medic.logs.{run_id}");
 
     let log_path = std::env::temp_dir().join(format!("{run_id}.log"));
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut medic = Medic(
-        Command::new(env!("CARGO_BIN_EXE_medic"))
-            .args(["run", "--pipeline"])
-            .arg(&pipeline)
-            .env("MEDIC_LOG", "info,rdkafka=warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("medic run starts"),
-    );
-    let medic_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-
+    let _ = std::fs::remove_file(&log_path);
     // Ready once every stage has subscribed (topics are created by medic itself).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http_get(admin_port, "/readyz").map(|(s, _)| s) != Some(200) {
-        assert!(
-            Instant::now() < deadline,
-            "medic never became ready; its log:\n{}",
-            medic_log()
-        );
-        assert!(
-            medic.0.try_wait().expect("poll child").is_none(),
-            "medic exited early; its log:\n{}",
-            medic_log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let mut medic = spawn_medic(&pipeline, &[], &log_path);
+    wait_ready(&mut medic, admin_port, &log_path);
+    let medic_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     assert_eq!(http_get(admin_port, "/healthz").map(|(s, _)| s), Some(200));
 
     let (inputs, n_bad) = inputs();

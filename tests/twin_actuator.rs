@@ -4,35 +4,19 @@
 
 use act::{ActConfig, KeyRing};
 use decide::twin::{ClusterSpec, Scenario, Trace, Twin, TwinBackend, TwinOptions};
-use schemas::clock::wall_clock_ns;
-use schemas::{
-    Action, ActionOutcome, ObjectKind, Provenance, RemediationCommand, SCHEMA_VERSION, Target,
-};
+use schemas::{Action, ActionOutcome, ObjectKind, RemediationCommand, Target};
 use std::sync::{Arc, Mutex};
 
 fn command(keys: &KeyRing, id: &str, action: Action) -> RemediationCommand {
-    let now = wall_clock_ns();
-    let mut command = RemediationCommand {
-        schema_version: SCHEMA_VERSION,
-        command_id: id.into(),
-        idempotency_key: id.into(),
-        target: Target {
-            cluster: None,
-            namespace: Some("shop".into()),
-            kind: ObjectKind::Deployment,
-            name: "catalog".into(),
-            pod: None,
-            node: None,
-        },
-        action,
-        issued_at_ns: now,
-        expires_at_ns: now + 600_000_000_000,
-        reason: "bad rollout".into(),
-        provenance: Provenance::default(),
-        signature: None,
+    let catalog = Target {
+        cluster: None,
+        namespace: Some("shop".into()),
+        kind: ObjectKind::Deployment,
+        name: "catalog".into(),
+        pod: None,
+        node: None,
     };
-    keys.sign(&mut command);
-    command
+    act::direct_command(keys, id, catalog, action, 600, "bad rollout", "test")
 }
 
 #[test]

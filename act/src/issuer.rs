@@ -5,8 +5,9 @@ use crate::signing::KeyRing;
 use schemas::clock::{Clock, secs_to_ns, wall_clock_ns};
 use schemas::{
     Action, Decision, Emitter, Provenance, RemediationCommand, SCHEMA_VERSION, SourceRecord, Stage,
-    decode_record,
+    Target, decode_record,
 };
+use std::fmt::Write as _;
 
 /// Turns each actionable decision into a signed command; `noop` decisions are consumed without a
 /// command. Built by [`ActConfig::build_issuer`].
@@ -59,6 +60,56 @@ impl CommandIssuer {
         self.keys.sign(&mut command);
         command
     }
+}
+
+/// A signed command that no decision stands behind (an operator's, a test's): `id` is its command id,
+/// idempotency key and decision id, `issuer` its policy id; valid for `ttl_secs` from now.
+#[must_use]
+pub fn direct_command(
+    keys: &KeyRing,
+    id: &str,
+    target: Target,
+    action: Action,
+    ttl_secs: u64,
+    reason: &str,
+    issuer: &str,
+) -> RemediationCommand {
+    let issued_at_ns = wall_clock_ns();
+    let mut command = RemediationCommand {
+        schema_version: SCHEMA_VERSION,
+        command_id: id.to_owned(),
+        idempotency_key: id.to_owned(),
+        target,
+        action,
+        issued_at_ns,
+        expires_at_ns: issued_at_ns.saturating_add(secs_to_ns(ttl_secs)),
+        reason: reason.to_owned(),
+        provenance: Provenance {
+            decision_id: id.to_owned(),
+            policy_id: issuer.to_owned(),
+            ..Provenance::default()
+        },
+        signature: None,
+    };
+    keys.sign(&mut command);
+    command
+}
+
+/// A fresh command id for a direct command: `op-<unix seconds>-<10 random hex digits>`.
+///
+/// # Panics
+/// When the operating system has no randomness to give.
+#[must_use]
+pub fn new_command_id() -> String {
+    let mut nonce = [0_u8; 5];
+    getrandom::fill(&mut nonce).expect("the OS provides randomness");
+    nonce.iter().fold(
+        format!("op-{}-", wall_clock_ns() / 1_000_000_000),
+        |mut id, b| {
+            let _ = write!(id, "{b:02x}");
+            id
+        },
+    )
 }
 
 impl Stage for CommandIssuer {

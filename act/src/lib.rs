@@ -31,6 +31,6 @@ pub mod signing;
 
 pub use actuator::{Actuator, Handled, Refused};
 pub use config::{ActConfig, ActuatorMode};
-pub use issuer::CommandIssuer;
+pub use issuer::{CommandIssuer, direct_command, new_command_id};
 pub use journal::Journal;
 pub use signing::KeyRing;

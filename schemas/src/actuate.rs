@@ -70,6 +70,13 @@ impl ActuationError {
         }
     }
 
+    /// For an action no backend applies: a relative scale (the actuator resolves it to `scale_to`),
+    /// `noop` and `escalate`.
+    #[must_use]
+    pub fn not_applied(action: Action) -> Self {
+        Self::permanent(format!("{action} is not applied by a backend"))
+    }
+
     /// An error that may go away.
     pub fn retryable(message: impl Into<String>) -> Self {
         Self {

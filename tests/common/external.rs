@@ -26,6 +26,15 @@ pub fn brokers() -> String {
     brokers
 }
 
+/// A name for one test run's topics and files: `<prefix><pid>x<ms since the epoch>`.
+pub fn run_id(prefix: &str) -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    format!("{prefix}{}x{ms}", std::process::id())
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -279,9 +279,9 @@ impl Actuate for KubeBackend {
             }
             Action::CordonNode => self.run(node::cordon(client, writes, object.name, id)),
             Action::DrainNode => self.run(node::drain(client, writes, object.name, id)),
-            Action::Scale { .. } | Action::Noop | Action::Escalate => Err(
-                ActuationError::permanent(format!("{action} is not applied by a backend")),
-            ),
+            Action::Scale { .. } | Action::Noop | Action::Escalate => {
+                Err(ActuationError::not_applied(action))
+            }
         }
     }
 

@@ -254,14 +254,32 @@ pub(crate) async fn health(
     }
 }
 
+/// The status, once the controller has observed the object's latest generation; otherwise the
+/// `Progressing` verdict that says what is awaited.
+fn observed<S>(
+    status: Option<&S>,
+    observed_generation: impl Fn(&S) -> Option<i64>,
+    generation: Option<i64>,
+) -> Result<&S, Health> {
+    let status = status.ok_or_else(|| Health::Progressing("no status yet".into()))?;
+    if observed_generation(status) < generation {
+        return Err(Health::Progressing(
+            "waiting for the controller to observe the change".into(),
+        ));
+    }
+    Ok(status)
+}
+
 fn deployment_health(d: &Deployment) -> Health {
     let want = d.spec.replicas.unwrap_or(1);
-    let Some(status) = &d.status else {
-        return Health::Progressing("no status yet".into());
+    let status = match observed(
+        d.status.as_ref(),
+        |s| s.observed_generation,
+        d.metadata.generation,
+    ) {
+        Ok(status) => status,
+        Err(waiting) => return waiting,
     };
-    if status.observed_generation < d.metadata.generation {
-        return Health::Progressing("waiting for the controller to observe the change".into());
-    }
     let stalled = status.conditions.iter().flatten().any(|c| {
         c.type_.as_deref() == Some("Progressing")
             && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
@@ -290,12 +308,14 @@ fn deployment_health(d: &Deployment) -> Health {
 
 fn stateful_set_health(s: &StatefulSet) -> Health {
     let want = s.spec.replicas.unwrap_or(1);
-    let Some(status) = &s.status else {
-        return Health::Progressing("no status yet".into());
+    let status = match observed(
+        s.status.as_ref(),
+        |s| s.observed_generation,
+        s.metadata.generation,
+    ) {
+        Ok(status) => status,
+        Err(waiting) => return waiting,
     };
-    if status.observed_generation < s.metadata.generation {
-        return Health::Progressing("waiting for the controller to observe the change".into());
-    }
     let ready = status.ready_replicas.unwrap_or(0);
     if ready < want {
         return Health::Progressing(format!("{ready} of {want} replicas ready"));

@@ -3,8 +3,7 @@
 #![allow(dead_code)]
 
 use medic_act::{ActConfig, ActuatorMode, KeyRing};
-use schemas::clock::wall_clock_ns;
-use schemas::{Action, ObjectKind, Provenance, RemediationCommand, SCHEMA_VERSION, Target};
+use schemas::{Action, ObjectKind, RemediationCommand, Target};
 use std::path::PathBuf;
 
 /// A fresh key ring, and a file holding it.
@@ -63,23 +62,5 @@ pub fn node(name: &str) -> Target {
 
 /// A command `id` signed with `keys`, valid for ten minutes.
 pub fn signed(keys: &KeyRing, id: &str, target: Target, action: Action) -> RemediationCommand {
-    let now = wall_clock_ns();
-    let mut command = RemediationCommand {
-        schema_version: SCHEMA_VERSION,
-        command_id: id.to_owned(),
-        idempotency_key: id.to_owned(),
-        target,
-        action,
-        issued_at_ns: now,
-        expires_at_ns: now + 600_000_000_000,
-        reason: "test".into(),
-        provenance: Provenance {
-            decision_id: id.to_owned(),
-            policy_id: "test".into(),
-            ..Provenance::default()
-        },
-        signature: None,
-    };
-    keys.sign(&mut command);
-    command
+    medic_act::direct_command(keys, id, target, action, 600, "test", "test")
 }

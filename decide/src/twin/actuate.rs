@@ -113,9 +113,7 @@ impl Actuate for TwinBackend {
             Action::CordonNode => (0, TwinAction::Cordon(node(&twin, &object.name)?)),
             Action::DrainNode => (0, TwinAction::CordonDrain(node(&twin, &object.name)?)),
             Action::Scale { .. } | Action::Noop | Action::Escalate => {
-                return Err(ActuationError::permanent(format!(
-                    "{action} is not applied by a backend"
-                )));
+                return Err(ActuationError::not_applied(action));
             }
         };
         twin.apply_now(TwinCommand {
