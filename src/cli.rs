@@ -119,6 +119,10 @@ enum Command {
         #[command(flatten)]
         twin: crate::policy_cmd::TwinArgs,
     },
+    /// Replay a historical incident through the whole pipeline (in-process broker, actuator in log
+    /// mode) with its original event times; optionally score policies on the digital twin and write
+    /// an HTML report.
+    Replay(crate::replay_cmd::ReplayArgs),
     /// Operator verbs on remediation commands: `keygen`, `sign`, `apply` (the same checks as the
     /// actuation topic).
     Act {
@@ -324,7 +328,7 @@ fn report(error: &anyhow::Error) {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Demo { .. } => "warn",
+        Command::Demo { .. } | Command::Replay(_) => "warn",
         _ => "info,rdkafka=warn",
     };
     init_logging(cli.log_style, default_level);
@@ -334,6 +338,7 @@ pub fn main() -> ExitCode {
         Command::Validate { pipeline } => validate(&pipeline),
         Command::Schemas { out } => schemas(out),
         Command::Act { verb } => crate::act_cmd::run(verb),
+        Command::Replay(args) => crate::replay_cmd::run(&args),
         Command::Explain {
             command_id,
             pipeline,
@@ -501,7 +506,6 @@ fn explain(
 fn demo(timeout_secs: u64) -> anyhow::Result<ExitCode> {
     let options = DemoOptions {
         timeout: Duration::from_secs(timeout_secs),
-        ..DemoOptions::default()
     };
     let mut stdout = std::io::stdout();
     runtime()?.block_on(run_demo(&options, &mut stdout))?;

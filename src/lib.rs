@@ -35,4 +35,6 @@ pub mod metrics;
 pub mod parse_cmd;
 pub mod policy_cmd;
 pub mod progress;
+pub mod replay;
+pub mod replay_cmd;
 pub mod stages;

@@ -3,7 +3,8 @@
 use super::{Controller, Proposal};
 use crate::arbitration::{Arbiter, SafetyConfig};
 use crate::twin::{
-    ClusterSpec, EpisodeReport, PlannedFault, Scenario, Trace, Twin, TwinEvent, TwinOptions,
+    ClusterSpec, DeploymentView, EpisodeReport, PlannedFault, Scenario, Trace, Twin, TwinEvent,
+    TwinOptions,
 };
 
 /// Everything that defines a run of the twin.
@@ -69,11 +70,24 @@ pub fn run_episode_recording(
     spec: &EpisodeSpec,
     controller: &mut dyn Controller,
     safety: &SafetyConfig,
+    on_decision: impl FnMut(f64, &Proposal),
+) -> (EpisodeReport, Vec<TwinEvent>) {
+    run_episode_observed(spec, controller, safety, on_decision, |_| {})
+}
+
+/// [`run_episode_recording`], also showing `on_step` the deployments' views after every step (and
+/// before the first).
+pub fn run_episode_observed(
+    spec: &EpisodeSpec,
+    controller: &mut dyn Controller,
+    safety: &SafetyConfig,
     mut on_decision: impl FnMut(f64, &Proposal),
+    mut on_step: impl FnMut(&[DeploymentView]),
 ) -> (EpisodeReport, Vec<TwinEvent>) {
     let mut twin = spec.twin();
     let mut arbiter = Arbiter::new(safety.clone());
     let mut views = twin.views();
+    on_step(&views);
     while !twin.done() {
         let cluster = twin.cluster_view();
         let mut proposals = controller.propose(&views, &cluster);
@@ -95,6 +109,7 @@ pub fn run_episode_recording(
         controller.applied(&commands);
         twin.step(&commands);
         views = twin.views();
+        on_step(&views);
     }
     (twin.report(), twin.take_events())
 }

@@ -5,7 +5,7 @@
 mod episode;
 mod explanation;
 
-pub use episode::{EpisodeSpec, run_episode, run_episode_recording};
+pub use episode::{EpisodeSpec, run_episode, run_episode_observed, run_episode_recording};
 pub use explanation::{Explanation, Proposal};
 
 use crate::twin::{ClusterView, DeploymentView, TwinCommand};

@@ -15,6 +15,7 @@
 pub mod actuate;
 mod command;
 mod events;
+mod external;
 pub mod logs;
 mod queueing;
 mod report;
@@ -28,6 +29,7 @@ mod view;
 pub use actuate::TwinBackend;
 pub use command::{TwinAction, TwinCommand};
 pub use events::{EventKind, EvictReason, TwinEvent};
+pub use external::{ExternalDiagnoses, RecordedSpan};
 pub use report::{EpisodeReport, Recovery};
 pub use scenario::{FaultKind, FaultSpec, PlannedFault, RandomFaults, Scenario};
 pub use sim::{Twin, TwinOptions, backoff_secs, correct_remedy};

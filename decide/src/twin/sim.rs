@@ -38,6 +38,8 @@ pub struct TwinOptions {
     pub diagnosis_delay_secs: f64,
     /// Record [`TwinEvent`]s (for log emission).
     pub record_events: bool,
+    /// Diagnoses recorded by the pipeline, which replace the simulated ones where they apply.
+    pub external_diagnoses: super::ExternalDiagnoses,
 }
 
 impl Default for TwinOptions {
@@ -49,6 +51,7 @@ impl Default for TwinOptions {
             false_alarm_rate: 0.002,
             diagnosis_delay_secs: 60.0,
             record_events: false,
+            external_diagnoses: super::ExternalDiagnoses::default(),
         }
     }
 }
@@ -907,6 +910,9 @@ impl Twin {
         demand: f64,
         capacity: f64,
     ) -> Option<Signal> {
+        if let Some(signal) = self.options.external_diagnoses.signal(d, self.now) {
+            return Some(signal);
+        }
         let dep = &self.deployments[d];
         let recent = |t: Option<f64>| t.is_some_and(|t| self.now - t <= 300.0);
         let (class, node) = if let Some(n) = troubled_node {

@@ -1,0 +1,17 @@
+//! `medic replay`: historical incidents fed through the whole pipeline with their original event
+//! times, deterministically; counterfactual scoring of policies on the digital twin; the report.
+
+pub mod bundle;
+pub mod compare;
+pub mod engine;
+pub mod from_kafka;
+pub mod recording;
+pub mod report;
+pub mod summary;
+pub mod svg;
+pub mod timeline;
+
+pub use bundle::{Bundle, BundleError, Input, Manifest};
+pub use engine::{Pace, ReplayError, ReplayOptions, Replayed, replay, replay_config};
+pub use recording::{DeadLetter, Observed, Recording};
+pub use summary::ReplaySummary;
