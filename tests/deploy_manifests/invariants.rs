@@ -553,7 +553,7 @@ fn scaling_problems(
     if (target.api_version.as_str(), target.kind.as_str()) != ("apps/v1", workload.kind) {
         problems.push(format!("targets {} {}", target.api_version, target.kind));
     }
-    let partitions = i32::try_from(config.kafka.partitions).unwrap_or(i32::MAX);
+    let partitions = config.kafka.partitions;
     if !(1..=spec.max_replica_count).contains(&spec.min_replica_count)
         || spec.max_replica_count > partitions
     {
