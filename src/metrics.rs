@@ -1,4 +1,14 @@
 //! The process's Prometheus registry and each stage's pre-registered metric handles.
+//!
+//! Counts are added per batch: [`OutputTally`] counts a batch's outputs in one pass (records per kind,
+//! diagnoses per class, action results per outcome, times to recover) before the counters are touched;
+//! [`ConsumerLag`] is set from the stage consumer's statistics (see `kafka::lag`).
+
+mod lag;
+mod outputs;
+
+pub use lag::{ConsumerLag, PartitionLag};
+pub use outputs::OutputTally;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -22,6 +32,10 @@ pub struct Metrics {
     stage_events: IntCounterVec,
     checkpoints: IntCounterVec,
     checkpoint_bytes: IntGaugeVec,
+    consumer_lag: IntGaugeVec,
+    diagnoses: IntCounterVec,
+    action_results: IntCounterVec,
+    time_to_recover: HistogramVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -31,6 +45,30 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
         .register(Box::new(counter.clone()))
         .expect("metric registered once");
     counter
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let gauge =
+        IntGaugeVec::new(Opts::new(name, help), labels).expect("metric definition is valid");
+    registry
+        .register(Box::new(gauge.clone()))
+        .expect("metric registered once");
+    gauge
+}
+
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: Vec<f64>,
+    labels: &[&str],
+) -> HistogramVec {
+    let histogram = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("histogram definition is valid");
+    registry
+        .register(Box::new(histogram.clone()))
+        .expect("metric registered once");
+    histogram
 }
 
 impl Default for Metrics {
@@ -47,18 +85,13 @@ impl Metrics {
     #[must_use]
     pub fn new() -> Self {
         let registry = Registry::new();
-        let batch_duration = HistogramVec::new(
-            HistogramOpts::new(
-                names::BATCH_DURATION_SECONDS,
-                "Time to process, produce and commit one batch.",
-            )
-            .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]),
+        let batch_duration = histogram(
+            &registry,
+            names::BATCH_DURATION_SECONDS,
+            "Time to process, produce and commit one batch.",
+            vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0],
             &["stage"],
-        )
-        .expect("histogram definition is valid");
-        registry
-            .register(Box::new(batch_duration.clone()))
-            .expect("metric registered once");
+        );
         Self {
             records_in: counter(
                 &registry,
@@ -114,20 +147,39 @@ impl Metrics {
                 "Checkpoints written by stateful stages (offsets are committed with each).",
                 &["stage"],
             ),
-            checkpoint_bytes: {
-                let gauge = IntGaugeVec::new(
-                    Opts::new(
-                        names::CHECKPOINT_BYTES,
-                        "Size of the latest checkpoint, compressed.",
-                    ),
-                    &["stage"],
-                )
-                .expect("metric definition is valid");
-                registry
-                    .register(Box::new(gauge.clone()))
-                    .expect("metric registered once");
-                gauge
-            },
+            checkpoint_bytes: gauge(
+                &registry,
+                names::CHECKPOINT_BYTES,
+                "Size of the latest checkpoint, compressed.",
+                &["stage"],
+            ),
+            consumer_lag: gauge(
+                &registry,
+                names::CONSUMER_LAG,
+                "Records of an assigned input partition not committed by the stage's group yet.",
+                &["stage", "topic", "partition"],
+            ),
+            diagnoses: counter(
+                &registry,
+                names::DIAGNOSES_TOTAL,
+                "Diagnoses produced, by fault class.",
+                &["stage", "class"],
+            ),
+            action_results: counter(
+                &registry,
+                names::ACTION_RESULTS_TOTAL,
+                "Action results produced, by outcome.",
+                &["stage", "outcome"],
+            ),
+            time_to_recover: histogram(
+                &registry,
+                names::TIME_TO_RECOVER_SECONDS,
+                "Time from handling a command to its target's verified health.",
+                vec![
+                    1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+                ],
+                &["stage"],
+            ),
             batch_duration,
             registry,
         }
@@ -152,7 +204,16 @@ impl Metrics {
             records_out: self.records_out.clone(),
             dlq: self.dlq.clone(),
             stage_events: self.stage_events.clone(),
+            diagnoses: self.diagnoses.clone(),
+            action_results: self.action_results.clone(),
+            time_to_recover: self.time_to_recover.clone(),
         }
+    }
+
+    /// The consumer-lag gauge of `stage`'s partitions (set from its consumer's statistics).
+    #[must_use]
+    pub fn consumer_lag(&self, stage: &str) -> ConsumerLag {
+        ConsumerLag::new(self.consumer_lag.clone(), stage)
     }
 
     /// The Prometheus text exposition of every metric.
@@ -211,9 +272,36 @@ pub struct StageMetrics {
     records_out: IntCounterVec,
     dlq: IntCounterVec,
     stage_events: IntCounterVec,
+    diagnoses: IntCounterVec,
+    action_results: IntCounterVec,
+    time_to_recover: HistogramVec,
 }
 
 impl StageMetrics {
+    /// Adds one batch's outputs: `medic_records_out_total{kind}`, `medic_diagnoses_total{class}`,
+    /// `medic_action_results_total{outcome}` and `medic_time_to_recover_seconds`.
+    pub fn add_outputs(&self, tally: &OutputTally) {
+        for (kind, n) in &tally.by_kind {
+            self.add_out(*kind, *n);
+        }
+        for (class, n) in &tally.diagnoses {
+            self.diagnoses
+                .with_label_values(&[&self.stage, class.as_str()])
+                .inc_by(*n);
+        }
+        for (outcome, n) in &tally.results {
+            self.action_results
+                .with_label_values(&[self.stage.as_str(), outcome])
+                .inc_by(*n);
+        }
+        if !tally.recovered_secs.is_empty() {
+            let histogram = self.time_to_recover.with_label_values(&[&self.stage]);
+            for secs in &tally.recovered_secs {
+                histogram.observe(*secs);
+            }
+        }
+    }
+
     /// Adds `n` produced records of `kind`.
     pub fn add_out(&self, kind: RecordKind, n: u64) {
         self.records_out
@@ -267,5 +355,33 @@ mod tests {
         );
         assert_eq!(metrics.dead_lettered("ingest"), 1);
         assert_eq!(metrics.records_out("ingest", RecordKind::Log), 2);
+    }
+
+    #[test]
+    fn outputs_are_counted_by_kind_class_and_outcome() {
+        let metrics = Metrics::new();
+        let tally = OutputTally {
+            by_kind: [(RecordKind::ActionResult, 3)].into(),
+            diagnoses: [(schemas::FaultClass::Oom, 2)].into(),
+            results: [("verified", 2), ("rejected", 1)].into(),
+            recovered_secs: vec![4.0, 40.0],
+            unreadable: 0,
+        };
+        let stage = metrics.stage("actuator");
+        stage.add_outputs(&tally);
+        stage.add_outputs(&tally);
+        let text = metrics.encode();
+        for line in [
+            r#"medic_records_out_total{kind="action_result",stage="actuator"} 6"#,
+            r#"medic_diagnoses_total{class="oom",stage="actuator"} 4"#,
+            r#"medic_action_results_total{outcome="verified",stage="actuator"} 4"#,
+            r#"medic_action_results_total{outcome="rejected",stage="actuator"} 2"#,
+            r#"medic_time_to_recover_seconds_bucket{stage="actuator",le="5"} 2"#,
+            r#"medic_time_to_recover_seconds_bucket{stage="actuator",le="60"} 4"#,
+            r#"medic_time_to_recover_seconds_sum{stage="actuator"} 88"#,
+            r#"medic_time_to_recover_seconds_count{stage="actuator"} 4"#,
+        ] {
+            assert!(text.contains(line), "{line} missing:\n{text}");
+        }
     }
 }

@@ -88,6 +88,7 @@ checkpoints = "{checkpoints}"
 [runner]
 batch_linger_ms = 20
 tick_interval_ms = 200
+lag_interval_ms = 500
 
 [admin]
 listen = "127.0.0.1:{admin_port}"
@@ -276,6 +277,43 @@ name = "{run_id}"
         )),
         "ingest counted every input:\n{metrics}"
     );
+    // The dashboard's breakdowns: diagnoses by class (as many as diagnose produced), action results by
+    // outcome (every result of this run was logged), and the lag of every source partition, which
+    // drains to zero once ingest has committed everything.
+    let diagnoses = sample_sum(&metrics, "medic_diagnoses_total{", "stage=\"diagnose\"");
+    assert!(diagnoses >= 1.0, "diagnoses counted by class:\n{metrics}");
+    assert_eq!(
+        Some(diagnoses),
+        sample(
+            &metrics,
+            "medic_records_out_total{kind=\"diagnosis\",stage=\"diagnose\"}"
+        ),
+        "every diagnosis has its class:\n{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "medic_action_results_total{outcome=\"logged\",stage=\"actuator\"}"
+        ),
+        Some(results as f64),
+        "{metrics}"
+    );
+    let lag_of = |p: u32| {
+        format!("medic_consumer_lag{{partition=\"{p}\",stage=\"ingest\",topic=\"{source_topic}\"}}")
+    };
+    let lag_deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, metrics) = http_get(admin_port, "/metrics").expect("metrics answer");
+        let lags: Vec<Option<f64>> = (0..3).map(|p| sample(&metrics, &lag_of(p))).collect();
+        if lags.iter().all(|l| *l == Some(0.0)) {
+            break;
+        }
+        assert!(
+            Instant::now() < lag_deadline,
+            "ingest's lag per source partition should drain to 0, is {lags:?}:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 
     // `medic explain` reads the chain of a remedy back from the topics: result, decision and policy,
     // diagnosis and model, and the raw source records.
@@ -368,4 +406,20 @@ fn latest_checkpoint(brokers: &str, topic: &str, key: &str) -> Option<medic::kaf
         ..medic::config::KafkaConfig::default()
     };
     medic::kafka::load_latest(&kafka, topic, key, Duration::from_secs(30)).expect("readable")
+}
+
+/// The value of the sample named exactly `series` (name and labels as exposed) in `exposition`.
+fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// The sum of the samples whose series starts with `prefix` and mentions `label`.
+fn sample_sum(exposition: &str, prefix: &str, label: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|l| l.starts_with(prefix) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

@@ -25,3 +25,15 @@ pub const STAGE_EVENTS_TOTAL: &str = "medic_stage_events_total";
 pub const CHECKPOINTS_TOTAL: &str = "medic_checkpoints_total";
 /// Size of the latest checkpoint written, compressed. Labels: `stage`.
 pub const CHECKPOINT_BYTES: &str = "medic_checkpoint_bytes";
+/// Records of an input partition the stage's consumer group has not committed yet: the partition's high
+/// watermark minus the group's committed offset (its low watermark before the first commit), as KEDA's
+/// Kafka scaler counts lag. Labels: `stage`, `topic`, `partition` (the partitions assigned to this process).
+pub const CONSUMER_LAG: &str = "medic_consumer_lag";
+/// Diagnoses a stage produced, by fault class. Labels: `stage`, `class`.
+pub const DIAGNOSES_TOTAL: &str = "medic_diagnoses_total";
+/// Action results a stage produced, by outcome (`logged`, `dry_run`, `verified`, `failed`, `rejected`, …).
+/// Labels: `stage`, `outcome`.
+pub const ACTION_RESULTS_TOTAL: &str = "medic_action_results_total";
+/// Time from the start of handling a command to its target's verified health, for `verified` results
+/// (`ActionResult::time_to_recover_ms`). Labels: `stage`.
+pub const TIME_TO_RECOVER_SECONDS: &str = "medic_time_to_recover_seconds";

@@ -172,16 +172,28 @@ fn merge(base: &mut toml::Table, overlay: toml::Table) {
     }
 }
 
-/// Sets `SECTION__KEY` (case-insensitive, `__`-separated) to `value`, read as a TOML scalar if it parses.
+/// Tables whose values are always strings: an environment value there is taken verbatim, never read as
+/// TOML (a numeric SASL password from a Secret must stay a string).
+const STRING_TABLES: [&[&str]; 1] = [&["kafka", "properties"]];
+
+/// Sets `SECTION__KEY` (case-insensitive, `__`-separated) to `value`, read as a TOML scalar if it parses
+/// (except under [`STRING_TABLES`]).
 fn set_path(table: &mut toml::Table, path: &str, value: &str) -> Result<(), String> {
     let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
     if keys.iter().any(String::is_empty) {
         return Err("expected MEDIC__<SECTION>__<KEY>".to_owned());
     }
-    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let verbatim = STRING_TABLES.iter().any(|prefix| {
+        keys.len() > prefix.len() && keys.iter().zip(prefix.iter()).all(|(k, p)| k == p)
+    });
+    let parsed = if verbatim {
+        toml::Value::String(value.to_owned())
+    } else {
+        toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.to_owned()))
+    };
     let (last, parents) = keys.split_last().ok_or("empty path")?;
     let mut current = table;
     for key in parents {
@@ -246,6 +258,40 @@ mod tests {
             config.runner.batch_max_records, 500,
             "untouched keys keep the default"
         );
+    }
+
+    #[test]
+    fn librdkafka_properties_from_the_environment_stay_strings() {
+        // As a Secret sets them on Kubernetes: dotted names, values that look like TOML numbers or bools.
+        let env = [
+            (
+                "MEDIC__KAFKA__PROPERTIES__SASL.PASSWORD".to_owned(),
+                "123456".to_owned(),
+            ),
+            (
+                "MEDIC__KAFKA__PROPERTIES__SASL.USERNAME".to_owned(),
+                "true".to_owned(),
+            ),
+            ("MEDIC__KAFKA__PARTITIONS".to_owned(), "9".to_owned()),
+        ];
+        let config = load_pipeline(None, env).expect("valid").config;
+        assert_eq!(
+            config
+                .kafka
+                .properties
+                .get("sasl.password")
+                .map(String::as_str),
+            Some("123456")
+        );
+        assert_eq!(
+            config
+                .kafka
+                .properties
+                .get("sasl.username")
+                .map(String::as_str),
+            Some("true")
+        );
+        assert_eq!(config.kafka.partitions, 9, "elsewhere values are TOML");
     }
 
     #[test]

@@ -236,6 +236,11 @@ pub struct RunnerConfig {
     /// (one instance per stage).
     #[serde(default)]
     pub instance: Option<String>,
+    /// How often each stage's consumer reports its lag per partition (`medic_consumer_lag`, from
+    /// librdkafka's statistics: `statistics.interval.ms` of the stage consumers), in ms; 0 turns the
+    /// gauge off. Default: 5000.
+    #[serde(default = "default_lag_interval_ms")]
+    pub lag_interval_ms: u64,
 }
 
 fn default_batch_max_records() -> usize {
@@ -256,6 +261,9 @@ fn default_produce_retries() -> u32 {
 fn default_checkpoint_interval_ms() -> u64 {
     5_000
 }
+fn default_lag_interval_ms() -> u64 {
+    5_000
+}
 
 impl Default for RunnerConfig {
     fn default() -> Self {
@@ -267,6 +275,7 @@ impl Default for RunnerConfig {
             produce_retries: default_produce_retries(),
             checkpoint_interval_ms: default_checkpoint_interval_ms(),
             instance: None,
+            lag_interval_ms: default_lag_interval_ms(),
         }
     }
 }
@@ -376,6 +385,12 @@ impl PipelineConfig {
             problems.push(format!(
                 "runner.checkpoint_interval_ms: {} must be between 100 and 600000",
                 runner.checkpoint_interval_ms
+            ));
+        }
+        if runner.lag_interval_ms != 0 && !(100..=600_000).contains(&runner.lag_interval_ms) {
+            problems.push(format!(
+                "runner.lag_interval_ms: {} must be 0 (off) or between 100 and 600000",
+                runner.lag_interval_ms
             ));
         }
         if let Some(instance) = &runner.instance

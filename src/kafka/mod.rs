@@ -4,6 +4,7 @@
 mod checkpoint;
 mod client;
 mod dlq;
+mod lag;
 mod offsets;
 mod runner;
 mod topics;
@@ -11,6 +12,7 @@ mod topics;
 pub use checkpoint::{Checkpoint, CheckpointError, OFFSETS_HEADER, checkpoint_key, load_latest};
 pub use client::{consumer_config, producer_config};
 pub use dlq::{DLQ_HEADERS, dlq_headers};
+pub use lag::{LagContext, partition_lags};
 pub use offsets::next_offsets;
 pub use runner::{RunnerError, StageRunner};
 pub use topics::{all_topics, ensure_topics};

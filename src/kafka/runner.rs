@@ -23,8 +23,8 @@
 use crate::config::{PipelineConfig, RunnerConfig, TopicsConfig};
 use crate::health::Health;
 use crate::kafka::checkpoint::{Checkpoint, Offsets, checkpoint_key, load_latest};
-use crate::kafka::{consumer_config, dlq_headers, next_offsets};
-use crate::metrics::{Metrics, StageMetrics};
+use crate::kafka::{LagContext, consumer_config, dlq_headers, next_offsets};
+use crate::metrics::{Metrics, OutputTally, StageMetrics};
 use crate::stages::StageName;
 use futures::future::join_all;
 use rdkafka::Message;
@@ -124,7 +124,7 @@ fn partition_list(offsets: &Offsets) -> TopicPartitionList {
 pub struct StageRunner {
     name: StageName,
     stage: Box<dyn Stage>,
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<LagContext>,
     input_topics: Vec<String>,
     runner: RunnerConfig,
     sink: Sink,
@@ -173,8 +173,16 @@ impl StageRunner {
             stage: name.as_str(),
             problems,
         })?;
-        let consumer: StreamConsumer = consumer_config(&config.kafka, &name.group_id())
-            .create()
+        let mut client = consumer_config(&config.kafka, &name.group_id());
+        if config.runner.lag_interval_ms > 0 {
+            // The statistics feed medic_consumer_lag (LagContext).
+            client.set(
+                "statistics.interval.ms",
+                config.runner.lag_interval_ms.to_string(),
+            );
+        }
+        let consumer = client
+            .create_with_context(LagContext::new(metrics.consumer_lag(name.as_str())))
             .map_err(|source| RunnerError::Client {
                 stage: name.as_str(),
                 source,
@@ -482,14 +490,15 @@ impl Sink {
 
         self.send_all(&outgoing).await?;
 
-        // One pass each: tally per kind, then one counter update per kind seen.
-        let mut out_by_kind: BTreeMap<schemas::RecordKind, u64> = BTreeMap::new();
-        for e in &emitted {
-            *out_by_kind.entry(e.kind).or_default() += 1;
+        // One pass each: tally, then one counter update per label seen.
+        let tally = OutputTally::of(&emitted);
+        if tally.unreadable > 0 {
+            tracing::error!(
+                outputs = tally.unreadable,
+                "outputs just encoded do not decode for their metrics (a bug)"
+            );
         }
-        for (kind, n) in out_by_kind {
-            self.metrics.add_out(kind, n);
-        }
+        self.metrics.add_outputs(&tally);
         let mut dlq_by_kind: BTreeMap<schemas::ErrorKind, u64> = BTreeMap::new();
         for r in &rejections {
             *dlq_by_kind.entry(r.error.kind).or_default() += 1;
