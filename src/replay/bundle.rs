@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn a_missing_manifest_says_which_file() {
-        let error = Bundle::load(Path::new("/nonexistent-bundle")).unwrap_err();
+        let error = Bundle::load(Path::new("/nonexistent-bundle")).expect_err("no such bundle");
         assert!(error.to_string().contains("incident.toml"), "{error}");
     }
 }

@@ -122,3 +122,29 @@ pub fn wait_ready(medic: &mut Medic, admin_port: u16, log: &std::path::Path) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Creates `topic` with `partitions` on the external broker at `brokers` (it must not exist yet).
+pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client");
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
+        .await
+        .expect("create topics");
+    for result in results {
+        result.unwrap_or_else(|(t, e)| panic!("cannot create {t}: {e}"));
+    }
+}
+
+/// A fresh, empty directory under the system's temporary directory, named after a new run id.
+pub fn scratch_dir(prefix: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(run_id(prefix));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
