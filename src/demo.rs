@@ -20,9 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// The bundled incident: `(kubelet log path, CRI lines)` per pod, and the Events.
+/// The bundled incident: `(kubelet log path, CRI lines)` per pod, and the Events (also the load of
+/// `medic bench e2e`).
 const INCIDENT_NAME: &str = "checkout-oom-crashloop";
-const POD_LOGS: [(&str, &str); 2] = [
+pub(crate) const POD_LOGS: [(&str, &str); 2] = [
     (
         "/var/log/pods/shop_checkout-6b8f7d9c4d-7xk2p_5f1c9a8e-2b7d-4c3e-9a61-0d2f8b7c6e51/app/0.log",
         include_str!(
@@ -36,7 +37,7 @@ const POD_LOGS: [(&str, &str); 2] = [
         ),
     ),
 ];
-const EVENTS: &str = include_str!("../incidents/checkout-oom-crashloop/events.jsonl");
+pub(crate) const EVENTS: &str = include_str!("../incidents/checkout-oom-crashloop/events.jsonl");
 
 /// Options of `medic demo`.
 #[derive(Debug, Clone)]
