@@ -87,9 +87,10 @@ pub struct E2eArgs {
     /// About this many workloads are mid-incident at any time (each replays the incident, staggered).
     #[arg(long, default_value_t = 8)]
     pub workloads: usize,
-    /// Lines fed but not yet read by diagnose, at most.
-    #[arg(long, default_value_t = 4000)]
-    pub max_in_flight: u64,
+    /// Lines fed but not yet read by diagnose, at most (default: the lines of `MAX_LAG_S` seconds of the
+    /// load's event time, about 24 × --workloads).
+    #[arg(long)]
+    pub max_in_flight: Option<u64>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
@@ -112,7 +113,7 @@ pub struct E2eReport {
     pub partitions: i32,
     /// Workloads mid-incident at a time.
     pub workloads: usize,
-    /// `--max-in-flight`.
+    /// Lines fed but not yet read by diagnose, at most (`--max-in-flight` or its default).
     pub max_in_flight: u64,
     /// `debug` or `release` (of this binary and so of the stage processes).
     pub profile: &'static str,
@@ -170,6 +171,11 @@ pub struct StageReport {
     pub records_per_s: Option<f64>,
 }
 
+/// The default bound on lines in flight, in seconds of the load's event time: half of diagnose's window,
+/// so that consumers reading partitions unevenly do not make lines late.
+const MAX_LAG_S: u64 = 30;
+/// `fetch.wait.max.ms` of every client on the embedded broker (see [`bench_config`]).
+const EMBEDDED_FETCH_WAIT_MS: u32 = 10;
 /// How long the bench waits, after ingest, enrich and diagnose are done, for the rest to catch up.
 const DRAIN_GRACE: Duration = Duration::from_secs(30);
 /// How often the stages' `/metrics` are read.
@@ -185,7 +191,10 @@ pub fn run(args: &E2eArgs) -> anyhow::Result<E2eReport> {
     anyhow::ensure!(args.lines > 0, "--lines must be at least 1");
     anyhow::ensure!(args.partitions > 0, "--partitions must be at least 1");
     anyhow::ensure!(args.workloads > 0, "--workloads must be at least 1");
-    anyhow::ensure!(args.max_in_flight > 0, "--max-in-flight must be at least 1");
+    anyhow::ensure!(
+        args.max_in_flight != Some(0),
+        "--max-in-flight must be at least 1"
+    );
     anyhow::ensure!(args.rate.is_none_or(|r| r > 0.0), "--rate must be positive");
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -233,11 +242,14 @@ async fn run_async(args: &E2eArgs) -> anyhow::Result<E2eReport> {
         args.lines,
         schemas::clock::wall_clock_ns(),
     );
+    let max_in_flight = args
+        .max_in_flight
+        .unwrap_or_else(|| load.lines_per_event_time(MAX_LAG_S));
     let feed = Feeder {
         producer: &producer,
         topic: &source_topic,
         rate: args.rate,
-        max_in_flight: args.max_in_flight,
+        max_in_flight,
         poller: &poller,
         baseline: &baseline,
         deadline,
@@ -479,6 +491,13 @@ impl<'a> Load<'a> {
         }
     }
 
+    /// Lines of `seconds` of event time once the load is in full swing (about `workloads` replicas at once).
+    fn lines_per_event_time(&self, seconds: u64) -> u64 {
+        let per_replica = self.incident.lines.len() as u64;
+        let stagger_s = u64::try_from(self.stagger_s).unwrap_or(1).max(1);
+        (per_replica * seconds).div_ceil(stagger_s).max(1)
+    }
+
     /// Starts every replica whose first line comes before the earliest pending line.
     fn start_due_replicas(&mut self) {
         loop {
@@ -532,6 +551,15 @@ fn bench_config(
     config.kafka.partitions = args.partitions;
     // The mock cluster does not implement CreateTopics: the bench creates them there.
     config.kafka.create_topics = prefix.is_some();
+    if prefix.is_none() {
+        // The mock cluster answers an empty fetch only after the whole `fetch.wait.max.ms` (500 ms by
+        // default), even when data arrives meanwhile; a real broker answers as soon as there is data.
+        config
+            .kafka
+            .properties
+            .entry("fetch.wait.max.ms".to_owned())
+            .or_insert_with(|| EMBEDDED_FETCH_WAIT_MS.to_string());
+    }
     // Group joins take about half the session timeout on some brokers.
     config.kafka.session_timeout_ms = config.kafka.session_timeout_ms.min(6_000);
     config.admin.enabled = true;
@@ -1041,6 +1069,8 @@ async fn warm_up(
 /// What was fed.
 struct Fed {
     lines: u64,
+    /// The bound on lines in flight it was fed under.
+    max_in_flight: u64,
     /// When the first line was handed to the producer.
     first_produce: Instant,
     /// Produce time (ms since the epoch) of every line, by (partition, offset) on the source topic.
@@ -1093,6 +1123,7 @@ impl Feeder<'_> {
     async fn feed(&self, load: impl Iterator<Item = (String, String)>) -> anyhow::Result<Fed> {
         let mut fed = Fed {
             lines: 0,
+            max_in_flight: self.max_in_flight,
             first_produce: Instant::now(),
             produced_ms: HashMap::new(),
         };
@@ -1438,7 +1469,7 @@ fn report(
         embedded_broker: args.brokers.is_none(),
         partitions: args.partitions,
         workloads: args.workloads,
-        max_in_flight: args.max_in_flight,
+        max_in_flight: fed.max_in_flight,
         profile: if cfg!(debug_assertions) {
             "debug"
         } else {
@@ -1507,7 +1538,13 @@ mod tests {
         );
         assert!(incident.lines.iter().all(|l| !l.payload.contains(" P ")));
         let pods = format!("{INCIDENT_WORKLOAD}-{INCIDENT_POD_HASH}");
-        assert!(incident.lines.iter().all(|l| l.key.contains(&pods)));
+        // CRI lines are keyed by their pod's log path, Events by their object (a pod or the node).
+        assert!(
+            incident
+                .lines
+                .iter()
+                .all(|l| l.key.contains(&pods) || l.key == INCIDENT_NODE)
+        );
         assert!(
             incident
                 .lines
@@ -1591,7 +1628,7 @@ mod tests {
             pipeline: None,
             partitions: 8,
             workloads: 8,
-            max_in_flight: 10,
+            max_in_flight: Some(10),
             timeout_secs: 1,
         };
         let config = bench_config(&args, "127.0.0.1:1", Some("bench-x.")).expect("config");
