@@ -45,6 +45,8 @@ use crate::stages::StageName;
 use anyhow::{Context, anyhow, bail};
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::mocking::MockCluster;
@@ -220,10 +222,15 @@ async fn run_async(args: &E2eArgs) -> anyhow::Result<E2eReport> {
     std::fs::create_dir_all(&dir)?;
     let pipeline = write_pipeline(&config, &dir)?;
 
-    let keys = act::KeyRing::generate_line("bench");
+    let launch = Launch {
+        pipeline: &pipeline,
+        dir: &dir,
+        keys: &act::KeyRing::generate_line("bench"),
+        group_prefix: prefix.as_deref(),
+    };
     let mut stages = StageName::ALL
         .iter()
-        .map(|&stage| StageProcess::spawn(stage, &pipeline, &dir, &keys))
+        .map(|&stage| launch.spawn(stage))
         .collect::<anyhow::Result<Vec<_>>>()?;
     for stage in &mut stages {
         stage.wait_ready(deadline)?;
@@ -270,7 +277,10 @@ async fn run_async(args: &E2eArgs) -> anyhow::Result<E2eReport> {
     for stage in &mut stages {
         stage.stop();
     }
-    drop(cluster);
+    match cluster {
+        Some(cluster) => drop(cluster),
+        None => delete_topics(&config).await,
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(report(
         args,
@@ -610,6 +620,22 @@ async fn create_topics(
     Ok(())
 }
 
+/// Deletes this run's topics from an external broker (best effort: a failure is logged).
+async fn delete_topics(config: &PipelineConfig) {
+    let admin: Result<AdminClient<DefaultClientContext>, _> =
+        producer_config(&config.kafka, &config.runner).create();
+    let topics = all_topics(config);
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let deleted = match admin {
+        Ok(admin) => admin.delete_topics(&names, &options).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = deleted {
+        tracing::warn!(error = %error, "could not delete this run's topics");
+    }
+}
+
 /// Writes `config` as the stages' pipeline file and checks that it reads back the same.
 fn write_pipeline(config: &PipelineConfig, dir: &Path) -> anyhow::Result<PathBuf> {
     let path = dir.join("pipeline.toml");
@@ -633,18 +659,31 @@ struct StageProcess {
     stopped: bool,
 }
 
-impl StageProcess {
-    /// Starts the stage. The children share the command keys (act signs, the actuator verifies);
-    /// `MEDIC__*` overrides were applied to the pipeline file already and are not passed on.
-    fn spawn(stage: StageName, pipeline: &Path, dir: &Path, keys: &str) -> anyhow::Result<Self> {
+/// How the stage processes are started.
+struct Launch<'a> {
+    /// The generated pipeline file.
+    pipeline: &'a Path,
+    /// Where their logs go.
+    dir: &'a Path,
+    /// The command keys they share (act signs, the actuator verifies).
+    keys: &'a str,
+    /// On an external broker, this run's prefix of the consumer groups (`<prefix>medic-<stage>`), so
+    /// that the run does not join another medic's groups there.
+    group_prefix: Option<&'a str>,
+}
+
+impl Launch<'_> {
+    /// Starts `stage` with its admin server on a free port. `MEDIC__*` overrides were applied to the
+    /// pipeline file already and are not passed on.
+    fn spawn(&self, stage: StageName) -> anyhow::Result<StageProcess> {
         let admin_port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let log = dir.join(format!("{stage}.log"));
+        let log = self.dir.join(format!("{stage}.log"));
         let mut command = std::process::Command::new(std::env::current_exe()?);
         command
             .args(["run", "--pipeline"])
-            .arg(pipeline)
+            .arg(self.pipeline)
             .args(["--stage", stage.as_str()]);
         for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("MEDIC__")) {
             command.env_remove(name);
@@ -652,15 +691,20 @@ impl StageProcess {
         if std::env::var_os("MEDIC_LOG").is_none() {
             command.env("MEDIC_LOG", "info,rdkafka=warn");
         }
+        if let Some(prefix) = self.group_prefix {
+            // A librdkafka property under [kafka.properties] wins over medic's group id.
+            let group = format!("{prefix}{}", stage.group_id());
+            command.env("MEDIC__KAFKA__PROPERTIES__GROUP.ID", group);
+        }
         let child = command
             .env("MEDIC__ADMIN__LISTEN", format!("127.0.0.1:{admin_port}"))
-            .env(act::signing::KEYS_ENV, keys)
+            .env(act::signing::KEYS_ENV, self.keys)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
             .spawn()
             .with_context(|| format!("starting the {stage} stage"))?;
-        Ok(Self {
+        Ok(StageProcess {
             stage,
             child,
             admin_port,
@@ -668,7 +712,9 @@ impl StageProcess {
             stopped: false,
         })
     }
+}
 
+impl StageProcess {
     /// The end of the stage's log, for error messages.
     fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
