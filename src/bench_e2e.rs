@@ -96,6 +96,20 @@ pub struct E2eArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
+    /// Run one stage under a wrapper command, for profiling: `STAGE=COMMAND…` (split at whitespace),
+    /// e.g. `ingest=valgrind --tool=callgrind`. That stage's figures are then the wrapper's.
+    #[arg(long, value_name = "STAGE=COMMAND")]
+    pub wrap: Option<String>,
+}
+
+/// `--wrap`'s stage and command words.
+fn parse_wrap(wrap: &str) -> anyhow::Result<(StageName, Vec<String>)> {
+    let (stage, command) = wrap
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--wrap takes STAGE=COMMAND, not {wrap:?}"))?;
+    let words: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+    anyhow::ensure!(!words.is_empty(), "--wrap {wrap:?} names no command");
+    Ok((stage.trim().parse()?, words))
 }
 
 /// What `medic bench e2e` prints.
@@ -227,6 +241,7 @@ async fn run_async(args: &E2eArgs) -> anyhow::Result<E2eReport> {
         dir: &dir,
         keys: &act::KeyRing::generate_line("bench"),
         group_prefix: prefix.as_deref(),
+        wrap: args.wrap.as_deref().map(parse_wrap).transpose()?,
     };
     let mut stages = StageName::ALL
         .iter()
@@ -670,6 +685,8 @@ struct Launch<'a> {
     /// On an external broker, this run's prefix of the consumer groups (`<prefix>medic-<stage>`), so
     /// that the run does not join another medic's groups there.
     group_prefix: Option<&'a str>,
+    /// A stage to run under a wrapper command (`--wrap`).
+    wrap: Option<(StageName, Vec<String>)>,
 }
 
 impl Launch<'_> {
@@ -680,7 +697,15 @@ impl Launch<'_> {
             .local_addr()?
             .port();
         let log = self.dir.join(format!("{stage}.log"));
-        let mut command = std::process::Command::new(std::env::current_exe()?);
+        let medic = std::env::current_exe()?;
+        let mut command = match &self.wrap {
+            Some((wrapped, words)) if *wrapped == stage => {
+                let mut command = std::process::Command::new(&words[0]);
+                command.args(&words[1..]).arg(medic);
+                command
+            }
+            _ => std::process::Command::new(medic),
+        };
         command
             .args(["run", "--pipeline"])
             .arg(self.pipeline)
@@ -1657,6 +1682,16 @@ mod tests {
     }
 
     #[test]
+    fn a_wrapped_stage_names_a_stage_and_a_command() {
+        let (stage, words) = parse_wrap("ingest=valgrind --tool=callgrind").expect("parses");
+        assert_eq!(stage, StageName::Ingest);
+        assert_eq!(words, ["valgrind", "--tool=callgrind"]);
+        assert!(parse_wrap("ingest").is_err());
+        assert!(parse_wrap("ingest= ").is_err());
+        assert!(parse_wrap("nope=perf").is_err());
+    }
+
+    #[test]
     fn percentiles_are_nearest_rank() {
         let values: Vec<f64> = (1..=100).map(f64::from).collect();
         assert_eq!(percentile(&values, 50.0), Some(50.0));
@@ -1676,6 +1711,7 @@ mod tests {
             workloads: 8,
             max_in_flight: Some(10),
             timeout_secs: 1,
+            wrap: None,
         };
         let config = bench_config(&args, "127.0.0.1:1", Some("bench-x.")).expect("config");
         assert_eq!(config.topics.actions, "bench-x.medic.actions");
