@@ -2,42 +2,57 @@
 //! in its own `medic run --stage X` process (as in production); prints one JSON object.
 //!
 //! ```text
-//!  this process: [embedded broker] feeder ─► source topic ─► ingest ─► enrich ─► diagnose ─► decide ─► act ─► actuator
-//!                monitor ◄─ actuation topic ◄───────────────────────────────────────────────────┘  (six child processes)
-//!                metrics poller ◄─ each child's /metrics (records in/out, dead letters, batch time)
+//!  this process                         child processes (medic run --pipeline <generated> --stage X)
+//!  feeder ─► source topic ─► ingest ─► enrich ─► diagnose ─► decide ─► act ─► actuator
+//!  monitor ◄─ actuation topic ◄──────────────────────────────────────────┘
+//!  poller ◄─ every child's /metrics          [embedded broker: librdkafka's mock cluster, in this process]
 //! ```
 //!
-//! The broker is `--brokers` or, by default, librdkafka's mock cluster in this process (it listens on a
-//! real localhost TCP port, so the children connect to it like to any broker). The load is the bundled
-//! incident (`incidents/checkout-oom-crashloop/`: a JVM Deployment leaks memory, is OOM-killed and
-//! crash-loops) replayed by ever more synthetic workloads (`checkout-w<i>`, pods renamed, spread over 16
-//! nodes), each starting a fixed stagger after the previous one so that about `--workloads` are
-//! mid-incident at any time, merged in event-time order; timestamps are shifted so the timeline ends about
-//! now. Templates repeat as in production and every workload's faults cause diagnoses and commands.
+//! **Broker.** `--brokers`, or by default librdkafka's mock cluster in this process (it listens on a real
+//! localhost TCP port, so the children connect to it like to any broker; the bench creates the topics
+//! there, `--partitions` each, and sets `fetch.wait.max.ms` = 10 for every client, because the mock answers
+//! an empty fetch only after the whole wait, 500 ms by default, where a real broker answers as soon as
+//! data arrives). On an external broker the topics and consumer groups are named for the run
+//! (`bench-<run>.…`) and the topics are deleted at the end.
 //!
-//! # What is measured
-//! - **`lines_per_s`** = lines fed ÷ seconds from the first produce until ingest and enrich have processed
-//!   and delivered every record those lines became (records in = records out + dead letters + drops) and
-//!   diagnose has read every parsed record (its records-in counter, which counts a batch as it is taken
-//!   up: diagnose's work on its last batch is not inside). Sampled from the stages' `/metrics` every
-//!   20 ms. Group joins are done before the clock starts (a warm-up record per stage).
-//! - **`p50_ms` / `p99_ms` / `max_ms`**: for every remediation command on the actuation topic, its record's
-//!   timestamp (set by the act stage's producer when it sent the command) minus the produce time of the
-//!   earliest raw line among its provenance sources (`provenance.sources`: source topic, partition,
-//!   offset; each line's produce time is remembered by partition and offset, and also written as the
-//!   record's timestamp). Commands whose sources are not lines of this run are not matched. Both clocks are
-//!   this machine's wall clock, in ms. The latency includes event-time windowing: a window is diagnosed
-//!   once the newest event time is a window (60 s) past its end, i.e. once later lines have been fed.
-//! - **`rss_mb`**: `VmHWM` (peak resident set) of each stage process from `/proc/<pid>/status`, sampled
-//!   at the end, before the processes are stopped.
-//! - **`stages`**: per stage records in/out, dead letters, drops, busy seconds (sum of batch durations)
-//!   and records per busy second; for ingest, enrich and diagnose also when each was done and its
-//!   records/s up to then.
+//! **Load.** The bundled incident (`incidents/checkout-oom-crashloop/`: a JVM Deployment leaks memory, is
+//! OOM-killed and crash-loops; CRI lines keyed by kubelet log path, partial chunks joined, and Events)
+//! replayed by workload after workload (`checkout-w<i>`, pods renamed, spread over 16 nodes), each
+//! starting a fixed stagger after the previous one so that about `--workloads` (default `--lines / 2500`,
+//! 8 to 512) are mid-incident at any time, merged in event-time order; timestamps are shifted so that the
+//! timeline ends about now. Templates repeat as in production, and every workload's faults cause
+//! diagnoses and commands. Lines are fed at `--rate` lines/s, or as fast as the pipeline takes them with
+//! at most `--max-in-flight` lines fed but not yet read by diagnose (default: 30 s of the load's event
+//! time). The bound matters: the mock cluster keeps only ~5 MB per partition and silently drops older
+//! data, and a consumer far behind reads one partition's backlog after another, so event time jumps and
+//! diagnose drops lines as late (`late_dropped` in the report shows it).
 //!
-//! Feeding is paced at `--rate` lines/s, or as fast as the pipeline takes them with at most
-//! `--max-in-flight` lines fed but not yet read by diagnose (the mock cluster keeps only ~5 MB per
-//! partition and silently drops older data, and a far-behind consumer would read partitions so unevenly
-//! that event time jumps and diagnose drops lines as late).
+//! **Clock.** Before the clock starts every stage has read (and dead-lettered) one blank warm-up record,
+//! so all consumer groups have joined. After the measured part the bench waits up to [`DRAIN_GRACE`] for
+//! decide, act, the actuator and the monitor to catch up (`drained`), then reads each stage's peak memory
+//! and stops them with SIGTERM. Windows still open at the end are not flushed into the figures.
+//!
+//! # The figures
+//! - **`lines_per_s`** = lines fed ÷ `seconds`, from the first produce until ingest and enrich have
+//!   processed and delivered every record those lines became (records in = records out + dead letters +
+//!   drops: each turns one input into exactly one of those) and diagnose has read every parsed record
+//!   (its records-in counter, which counts a batch as it is taken up: its work on the last batch is not
+//!   inside). Read from the stages' `/metrics` every 20 ms.
+//! - **`p50_ms` / `p99_ms` / `max_ms`** (nearest rank): for every command on the actuation topic, the
+//!   timestamp of its record (set by the act stage's producer when it sent it) minus the produce time of
+//!   the earliest of its source lines (`provenance.sources`: topic, partition, offset; the bench remembers
+//!   each line's produce time by partition and offset, and also writes it as the record's timestamp).
+//!   `commands_matched` counts the commands traced this way. Both clocks are this machine's wall clock, in
+//!   ms. The latency includes event-time windowing: diagnose closes a workload's window once the newest
+//!   event time is a window (60 s) past its end, i.e. once enough later lines have been fed, so it shrinks
+//!   as the feed gets faster.
+//! - **`rss_mb`**: `VmHWM` (peak resident set) of each stage process, from `/proc/<pid>/status`.
+//! - **`stages`**: per stage, records in/out, dead letters, drops, late drops, busy seconds (the sum of its
+//!   batch durations) and records per busy second (what it sustains while it has work); for ingest, enrich
+//!   and diagnose also when each was done (`done_s`) and its records/s up to then.
+//!
+//! `--wrap STAGE=COMMAND` runs one stage under a wrapper such as `valgrind --tool=callgrind`
+//! (`scripts/profile-e2e.sh`).
 
 use crate::config::{PipelineConfig, load_pipeline};
 use crate::kafka::{all_topics, consumer_config, ensure_topics, producer_config};
@@ -86,9 +101,11 @@ pub struct E2eArgs {
     /// Partitions of every topic (the checkpoint topic has one).
     #[arg(long, default_value_t = 8)]
     pub partitions: i32,
-    /// About this many workloads are mid-incident at any time (each replays the incident, staggered).
-    #[arg(long, default_value_t = 8)]
-    pub workloads: usize,
+    /// About this many workloads are mid-incident at any time, each replaying the incident, staggered
+    /// (default: --lines / 2500, at least 8, at most 512: every slot replays the incident about six
+    /// times, and larger runs get a denser event-time stream, so more lines can be in flight).
+    #[arg(long)]
+    pub workloads: Option<usize>,
     /// Lines fed but not yet read by diagnose, at most (default: the lines of `MAX_LAG_S` seconds of the
     /// load's event time, about 24 × --workloads).
     #[arg(long)]
@@ -206,7 +223,7 @@ const WARM_UP_PAYLOAD: &[u8] = b" \n \t";
 pub fn run(args: &E2eArgs) -> anyhow::Result<E2eReport> {
     anyhow::ensure!(args.lines > 0, "--lines must be at least 1");
     anyhow::ensure!(args.partitions > 0, "--partitions must be at least 1");
-    anyhow::ensure!(args.workloads > 0, "--workloads must be at least 1");
+    anyhow::ensure!(args.workloads != Some(0), "--workloads must be at least 1");
     anyhow::ensure!(
         args.max_in_flight != Some(0),
         "--max-in-flight must be at least 1"
@@ -258,9 +275,12 @@ async fn run_async(args: &E2eArgs) -> anyhow::Result<E2eReport> {
     let monitor = Monitor::start(&config, args.partitions, shutdown.clone())?;
     let source_topic = config.ingest.sources[0].topic();
     let incident = Incident::bundled();
+    let workloads = args
+        .workloads
+        .unwrap_or_else(|| default_workloads(args.lines));
     let load = Load::new(
         &incident,
-        args.workloads,
+        workloads,
         args.lines,
         schemas::clock::wall_clock_ns(),
     );
@@ -269,6 +289,7 @@ async fn run_async(args: &E2eArgs) -> anyhow::Result<E2eReport> {
         .unwrap_or_else(|| load.lines_per_event_time(MAX_LAG_S));
     let feed = Feeder {
         producer: &producer,
+        workloads,
         topic: &source_topic,
         rate: args.rate,
         max_in_flight,
@@ -308,6 +329,13 @@ async fn run_async(args: &E2eArgs) -> anyhow::Result<E2eReport> {
         &source_topic,
         rss_mb,
     ))
+}
+
+/// `--workloads` by default: `lines / 2500`, at least 8, at most 512.
+fn default_workloads(lines: u64) -> usize {
+    usize::try_from(lines / 2500)
+        .unwrap_or(usize::MAX)
+        .clamp(8, 512)
 }
 
 /// Milliseconds since the Unix epoch, by the wall clock.
@@ -1140,6 +1168,8 @@ async fn warm_up(
 /// What was fed.
 struct Fed {
     lines: u64,
+    /// Workloads mid-incident at a time.
+    workloads: usize,
     /// The bound on lines in flight it was fed under.
     max_in_flight: u64,
     /// When the first line was handed to the producer.
@@ -1151,6 +1181,7 @@ struct Fed {
 /// Feeds lines into the source topic, paced or bounded by what diagnose has not read yet.
 struct Feeder<'a> {
     producer: &'a FutureProducer,
+    workloads: usize,
     topic: &'a str,
     rate: Option<f64>,
     max_in_flight: u64,
@@ -1194,6 +1225,7 @@ impl Feeder<'_> {
     async fn feed(&self, load: impl Iterator<Item = (String, String)>) -> anyhow::Result<Fed> {
         let mut fed = Fed {
             lines: 0,
+            workloads: self.workloads,
             max_in_flight: self.max_in_flight,
             first_produce: Instant::now(),
             produced_ms: HashMap::new(),
@@ -1539,7 +1571,7 @@ fn report(
         brokers,
         embedded_broker: args.brokers.is_none(),
         partitions: args.partitions,
-        workloads: args.workloads,
+        workloads: fed.workloads,
         max_in_flight: fed.max_in_flight,
         profile: if cfg!(debug_assertions) {
             "debug"
@@ -1692,6 +1724,13 @@ mod tests {
     }
 
     #[test]
+    fn larger_runs_get_more_workloads_at_once() {
+        assert_eq!(default_workloads(2_000), 8);
+        assert_eq!(default_workloads(100_000), 40);
+        assert_eq!(default_workloads(10_000_000), 512);
+    }
+
+    #[test]
     fn percentiles_are_nearest_rank() {
         let values: Vec<f64> = (1..=100).map(f64::from).collect();
         assert_eq!(percentile(&values, 50.0), Some(50.0));
@@ -1708,7 +1747,7 @@ mod tests {
             brokers: None,
             pipeline: None,
             partitions: 8,
-            workloads: 8,
+            workloads: None,
             max_in_flight: Some(10),
             timeout_secs: 1,
             wrap: None,

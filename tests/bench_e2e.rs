@@ -9,7 +9,7 @@ use std::time::Instant;
 fn a_small_run_reports_throughput_latency_and_memory_per_stage() {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_medic"))
-        .args(["bench", "e2e", "--lines", "2000", "--workloads", "8"])
+        .args(["bench", "e2e", "--lines", "2000"])
         .args(["--timeout-secs", "120"])
         .env("MEDIC_LOG", "warn")
         .output()
