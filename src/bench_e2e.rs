@@ -172,8 +172,12 @@ pub struct E2eReport {
     pub commands_by_action: BTreeMap<String, usize>,
     /// Peak resident set (VmHWM) per stage process, MB (null where /proc is missing).
     pub rss_mb: BTreeMap<String, Option<f64>>,
+    /// CPU seconds (user + system) of each stage process since it started (start-up included).
+    pub cpu_s: BTreeMap<String, Option<f64>>,
     /// Peak resident set of this process (feeder, monitor and, when embedded, the broker), MB.
     pub bench_process_rss_mb: Option<f64>,
+    /// CPU seconds of this process: is the feeder or the embedded broker a bottleneck?
+    pub bench_process_cpu_s: Option<f64>,
     /// Per-stage counters.
     pub stages: BTreeMap<String, StageReport>,
     /// Whether decide, act, the actuator and the monitor caught up with everything before the end (false:
@@ -302,16 +306,17 @@ async fn run_async(args: &E2eArgs) -> anyhow::Result<E2eReport> {
     let progress =
         wait_until_done(&feed, &poller, &baseline, &monitor, &mut stages, deadline).await?;
 
-    let rss_mb = stages
-        .iter()
-        .map(|s| (s.stage.as_str().to_owned(), peak_rss_mb(s.child.id())))
-        .collect();
+    let usage = Usage::of(&stages);
     let last = poller.snapshot();
     drop(poller);
     shutdown.cancel();
     let observed = monitor.observed();
+    // All at once: each drains (diagnose classifies its open windows) before it exits.
     for stage in &mut stages {
-        stage.stop();
+        stage.terminate();
+    }
+    for stage in &mut stages {
+        stage.wait_stopped();
     }
     match cluster {
         Some(cluster) => drop(cluster),
@@ -327,7 +332,7 @@ async fn run_async(args: &E2eArgs) -> anyhow::Result<E2eReport> {
         &Counters::diff(&last, &baseline),
         &observed,
         &source_topic,
-        rss_mb,
+        usage,
     ))
 }
 
@@ -807,8 +812,8 @@ impl StageProcess {
         Ok(())
     }
 
-    /// SIGTERM (the stage drains and commits), then SIGKILL after 30 s.
-    fn stop(&mut self) {
+    /// SIGTERM: the stage stops fetching, drains, commits and exits.
+    fn terminate(&mut self) {
         if self.stopped {
             return;
         }
@@ -816,6 +821,10 @@ impl StageProcess {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+    }
+
+    /// Waits for the process to exit after [`StageProcess::terminate`]; SIGKILL after 30 s.
+    fn wait_stopped(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) {
@@ -835,6 +844,39 @@ impl Drop for StageProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// What each stage process used, read from `/proc` at the end of the run (`None` without `/proc`).
+#[derive(Debug, Clone, Default)]
+struct Usage {
+    /// Peak resident set (`VmHWM`), MB.
+    rss_mb: BTreeMap<String, Option<f64>>,
+    /// User + system CPU seconds since the process started.
+    cpu_s: BTreeMap<String, Option<f64>>,
+}
+
+impl Usage {
+    fn of(stages: &[StageProcess]) -> Self {
+        let mut usage = Self::default();
+        for stage in stages {
+            let (name, pid) = (stage.stage.as_str().to_owned(), stage.child.id());
+            usage.rss_mb.insert(name.clone(), peak_rss_mb(pid));
+            usage
+                .cpu_s
+                .insert(name, cpu_seconds(&format!("/proc/{pid}/stat")));
+        }
+        usage
+    }
+}
+
+/// User + system CPU seconds of a process from its `/proc/<pid>/stat` (clock ticks of 1/100 s, the
+/// Linux `USER_HZ`).
+fn cpu_seconds(stat_file: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_file).ok()?;
+    // Fields after the command name (which may hold spaces), starting at field 3 (state).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |field: usize| fields.get(field - 3)?.parse::<f64>().ok();
+    Some((ticks(14)? + ticks(15)?) / 100.0)
 }
 
 /// Peak resident set (`VmHWM`) of process `pid`, MB; `None` without `/proc`.
@@ -1231,6 +1273,7 @@ impl Feeder<'_> {
             produced_ms: HashMap::new(),
         };
         let mut pending = FuturesUnordered::new();
+        let mut settled = 0;
         for (i, (key, payload)) in load.enumerate() {
             let i = i as u64;
             if i == 0 {
@@ -1240,7 +1283,12 @@ impl Feeder<'_> {
                 let due = fed.first_produce + Duration::from_secs_f64(i as f64 / rate);
                 tokio::time::sleep_until(due.into()).await;
             }
-            while i.saturating_sub(self.settled_lines()) >= self.max_in_flight {
+            // `settled` only grows: a stale value errs on the safe side and is refreshed when it binds.
+            while i.saturating_sub(settled) >= self.max_in_flight {
+                settled = self.settled_lines();
+                if i.saturating_sub(settled) < self.max_in_flight {
+                    break;
+                }
                 Self::collect_ready(&mut pending, &mut fed)?;
                 anyhow::ensure!(
                     Instant::now() < self.deadline,
@@ -1535,7 +1583,7 @@ fn report(
     delta: &BTreeMap<StageName, Counters>,
     observed: &[Observed],
     source_topic: &str,
-    rss_mb: BTreeMap<String, Option<f64>>,
+    usage: Usage,
 ) -> E2eReport {
     let mut latencies = latencies_ms(observed, fed, source_topic);
     latencies.sort_by(f64::total_cmp);
@@ -1594,8 +1642,10 @@ fn report(
         commands: observed.len(),
         commands_matched: latencies.len(),
         commands_by_action: by_action,
-        rss_mb,
+        rss_mb: usage.rss_mb,
+        cpu_s: usage.cpu_s,
         bench_process_rss_mb: read_peak_rss_mb("/proc/self/status"),
+        bench_process_cpu_s: cpu_seconds("/proc/self/stat"),
         stages,
         drained: progress.drained,
     }
@@ -1728,6 +1778,21 @@ mod tests {
         assert_eq!(default_workloads(2_000), 8);
         assert_eq!(default_workloads(100_000), 40);
         assert_eq!(default_workloads(10_000_000), 512);
+    }
+
+    #[test]
+    fn cpu_seconds_come_from_proc_stat() {
+        let dir = std::env::temp_dir().join(format!("medic-bench-stat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("stat");
+        std::fs::write(
+            &file,
+            "42 (medic run) S 1 42 42 0 -1 4194304 100 0 0 0 250 50 0 0 20 0",
+        )
+        .expect("write");
+        assert_eq!(cpu_seconds(&file.display().to_string()), Some(3.0));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(cpu_seconds("/proc/self/stat").is_some_and(|s| s >= 0.0));
     }
 
     #[test]
