@@ -89,9 +89,9 @@ pub struct E2eArgs {
     /// Lines per second to feed (default: as fast as the pipeline takes them, see --max-in-flight).
     #[arg(long)]
     pub rate: Option<f64>,
-    /// A Kafka-protocol broker (`HOST:PORT`) to run through, with topics named for this run (default: an
-    /// embedded broker, librdkafka's mock cluster). The stages' consumer groups are `medic-<stage>` as
-    /// always: do not share the broker with another medic at the time.
+    /// A Kafka-protocol broker (`HOST:PORT`) to run through, with topics and consumer groups named for
+    /// this run (`bench-<run>.…`; the topics are deleted at the end). Default: an embedded broker,
+    /// librdkafka's mock cluster.
     #[arg(long)]
     pub brokers: Option<String>,
     /// Pipeline file, layered over the embedded default; the bench sets the brokers, topic names,
@@ -106,8 +106,8 @@ pub struct E2eArgs {
     /// times, and larger runs get a denser event-time stream, so more lines can be in flight).
     #[arg(long)]
     pub workloads: Option<usize>,
-    /// Lines fed but not yet read by diagnose, at most (default: the lines of `MAX_LAG_S` seconds of the
-    /// load's event time, about 24 × --workloads).
+    /// Lines fed but not yet read by diagnose, at most (default: the lines of 30 s of the load's event
+    /// time, about 24 × --workloads).
     #[arg(long)]
     pub max_in_flight: Option<u64>,
     /// Give up after this many seconds.
