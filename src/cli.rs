@@ -267,6 +267,10 @@ enum BenchTarget {
         #[arg(long)]
         no_redaction: bool,
     },
+    /// The whole pipeline through a Kafka-protocol broker (embedded by default), each stage its own
+    /// `medic run --stage` process: lines/s, latency from a log line to the command it caused, peak RSS
+    /// per stage (JSON; see src/bench_e2e.rs for the definitions).
+    E2e(crate::bench_e2e::E2eArgs),
 }
 
 fn init_logging(style: LogStyle, default_level: &str) {
@@ -379,6 +383,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             target: BenchTarget::Twin,
         } => print_json(&decide::speed::bench_twin()),
+        Command::Bench {
+            target: BenchTarget::E2e(args),
+        } => crate::bench_e2e::run(&args).and_then(|r| print_json(&r)),
         Command::Train {
             target: TrainTarget::Policy(args),
         } => crate::policy_cmd::train(&args).map(|_| {

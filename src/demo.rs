@@ -14,7 +14,8 @@ use std::time::Duration;
 /// The bundled incident: its manifest, `(path in the bundle, CRI lines)` per pod, and the Events.
 const INCIDENT_DIR: &str = "incidents/checkout-oom-crashloop";
 const MANIFEST: &str = include_str!("../incidents/checkout-oom-crashloop/incident.toml");
-const POD_LOGS: [(&str, &str); 2] = [
+/// Also the load of `medic bench e2e`.
+pub(crate) const POD_LOGS: [(&str, &str); 2] = [
     (
         "pods/shop_checkout-6b8f7d9c4d-7xk2p_5f1c9a8e-2b7d-4c3e-9a61-0d2f8b7c6e51/app/0.log",
         include_str!(
@@ -28,7 +29,7 @@ const POD_LOGS: [(&str, &str); 2] = [
         ),
     ),
 ];
-const EVENTS: &str = include_str!("../incidents/checkout-oom-crashloop/events.jsonl");
+pub(crate) const EVENTS: &str = include_str!("../incidents/checkout-oom-crashloop/events.jsonl");
 
 /// The bundled incident, from the copy embedded in the binary.
 ///

@@ -23,6 +23,7 @@ pub mod act_cmd;
 pub mod admin;
 pub mod app;
 pub mod bench;
+pub mod bench_e2e;
 pub mod classify_cmd;
 pub mod cli;
 pub mod config;

@@ -1,0 +1,69 @@
+//! `medic bench e2e` on its embedded broker, small: six `medic run --stage` child processes, the bundled
+//! incident replayed by eight staggered workloads, one JSON object with throughput, command latency and
+//! peak memory per stage.
+
+use std::process::Command;
+use std::time::Instant;
+
+#[test]
+fn a_small_run_reports_throughput_latency_and_memory_per_stage() {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(["bench", "e2e", "--lines", "2000"])
+        .args(["--timeout-secs", "120"])
+        .env("MEDIC_LOG", "warn")
+        .output()
+        .expect("medic runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "medic bench e2e failed:\n{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    eprintln!("{report:#} ({:.1}s)", started.elapsed().as_secs_f64());
+
+    for key in [
+        "lines_per_s",
+        "p50_ms",
+        "p99_ms",
+        "commands_matched",
+        "rss_mb",
+        "lines",
+        "rate",
+        "brokers",
+        "partitions",
+        "profile",
+        "stages",
+    ] {
+        assert!(report.get(key).is_some(), "{key} missing:\n{report:#}");
+    }
+    assert_eq!(report["lines"], 2000);
+    assert_eq!(report["embedded_broker"], true);
+    assert_eq!(
+        report["profile"],
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    let number = |key: &str| {
+        report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key}: {report:#}"))
+    };
+    assert!(number("lines_per_s") > 0.0);
+    assert!(number("p50_ms") <= number("p99_ms"));
+    assert!(number("p50_ms") > 0.0, "a command comes after its line");
+    assert!(number("commands_matched") >= 1.0, "{report:#}");
+
+    for stage in ["ingest", "enrich", "diagnose", "decide", "act", "actuator"] {
+        let rss = report["rss_mb"][stage].as_f64();
+        assert!(
+            rss.is_some_and(|mb| mb > 1.0),
+            "peak RSS of {stage}: {report:#}"
+        );
+    }
+    // Every line went through ingest, enrich and diagnose.
+    for stage in ["ingest", "enrich", "diagnose"] {
+        assert_eq!(report["stages"][stage]["records_in"], 2000, "{report:#}");
+    }
+}
