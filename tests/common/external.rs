@@ -81,6 +81,38 @@ impl Drop for Medic {
 /// # Panics
 /// When the binary cannot start.
 pub fn spawn_medic(pipeline: &std::path::Path, stages: &[&str], log: &std::path::Path) -> Medic {
+    spawn_medic_with(pipeline, stages, log, &[])
+}
+
+/// Starts one stage (`medic run --pipeline <pipeline> --stage <stage>`) serving its admin endpoints on
+/// 127.0.0.1:`admin_port` (`MEDIC__ADMIN__LISTEN`), so several stage processes share a pipeline file.
+///
+/// # Panics
+/// When the binary cannot start.
+pub fn spawn_stage(
+    pipeline: &std::path::Path,
+    stage: &str,
+    admin_port: u16,
+    log: &std::path::Path,
+) -> Medic {
+    spawn_medic_with(
+        pipeline,
+        &[stage],
+        log,
+        &[("MEDIC__ADMIN__LISTEN", &format!("127.0.0.1:{admin_port}"))],
+    )
+}
+
+/// [`spawn_medic`] with extra environment variables (e.g. `MEDIC__<SECTION>__<KEY>` overrides).
+///
+/// # Panics
+/// When the binary cannot start.
+pub fn spawn_medic_with(
+    pipeline: &std::path::Path,
+    stages: &[&str],
+    log: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Medic {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -91,6 +123,7 @@ pub fn spawn_medic(pipeline: &std::path::Path, stages: &[&str], log: &std::path:
     for stage in stages {
         command.args(["--stage", stage]);
     }
+    command.envs(env.iter().copied());
     Medic(
         command
             .env("MEDIC_LOG", "info,rdkafka=warn")
@@ -120,5 +153,140 @@ pub fn wait_ready(medic: &mut Medic, admin_port: u16, log: &std::path::Path) {
             text()
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The value of one sample on medic's `/metrics` at 127.0.0.1:`admin_port`, e.g.
+/// `medic_records_out_total{kind="log_record",stage="ingest"}` (labels sorted by name); `None` when
+/// medic does not answer, 0 when the sample is not there yet.
+pub fn metric(admin_port: u16, sample: &str) -> Option<f64> {
+    let (status, body) = http_get(admin_port, "/metrics")?;
+    if status != 200 {
+        return None;
+    }
+    Some(
+        body.lines()
+            .find_map(|line| {
+                line.strip_prefix(sample)
+                    .and_then(|rest| rest.strip_prefix(' '))
+                    .and_then(|value| value.trim().parse().ok())
+            })
+            .unwrap_or(0.0),
+    )
+}
+
+/// Resident memory of process `pid` from `/proc/<pid>/status`: (`VmRSS`, `VmHWM`) in KiB — now and the
+/// peak since it started.
+pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status.lines().find_map(|line| {
+            line.strip_prefix(name)?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()
+        })
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Creates `topic` with `partitions` partitions on `brokers` unless it exists.
+///
+/// # Panics
+/// When the broker refuses for another reason.
+pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client");
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .expect("create topics");
+    for result in results {
+        match result {
+            Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => panic!("cannot create {topic}: {code}"),
+        }
+    }
+}
+
+/// Produces every `(key, payload)` to `topic` with an idempotent producer (in order per key, all in
+/// flight at once) and returns where each landed: (partition, offset), in input order.
+///
+/// # Panics
+/// When a record cannot be delivered within 60 s.
+pub async fn produce_all(
+    brokers: &str,
+    topic: &str,
+    records: &[(String, Vec<u8>)],
+) -> Vec<(i32, i64)> {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "20")
+        .create()
+        .expect("producer");
+    let sends = records.iter().map(|(key, payload)| {
+        producer.send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Duration::from_secs(60),
+        )
+    });
+    futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|delivered| {
+            let delivered = delivered.map_err(|(e, _)| e).expect("produce");
+            (delivered.partition, delivered.offset)
+        })
+        .collect()
+}
+
+/// A consumer in its own group reading `topics` from the beginning (for reading what medic wrote).
+///
+/// # Panics
+/// When the consumer cannot be created or subscribed.
+pub fn observer(brokers: &str, group: &str, topics: &[&str]) -> rdkafka::consumer::StreamConsumer {
+    use rdkafka::consumer::Consumer;
+    let consumer: rdkafka::consumer::StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(topics).expect("subscribe");
+    consumer
+}
+
+/// Sends SIGTERM to `medic` and waits up to `limit` for it to exit; its exit status.
+///
+/// # Panics
+/// When it does not exit in time.
+pub fn terminate(medic: &mut Medic, limit: Duration) -> std::process::ExitStatus {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &medic.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(exit) = medic.0.try_wait().expect("poll child") {
+            return exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "medic did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

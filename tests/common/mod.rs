@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod external;
+pub mod incident;
 
 use medic::config::PipelineConfig;
 use medic::health::Health;

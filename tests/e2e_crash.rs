@@ -1,0 +1,518 @@
+//! Crash safety, tested: `medic run --stage X` child processes (one stage each, as on Kubernetes)
+//! against the real test broker (Tansu, `scripts/kafka-up.sh`), killed with SIGKILL mid-stream and
+//! restarted. Every input must be accounted for downstream, duplicates may only be at-least-once
+//! redelivery, the enrich stage's template ids must continue exactly across its restart, and the
+//! actuator must apply each idempotency key once.
+
+mod common;
+
+use common::external::{
+    Medic, brokers, create_topic, free_port, metric, observer, produce_all, run_id, spawn_stage,
+    wait_ready,
+};
+use common::incident;
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::message::{Headers, Message};
+use schemas::{LogRecord, ParsedRecord, RecordKind, SourceRecord, Stage, WindowFeatures};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// One test's pipeline file, topics and stage processes (each with its own admin port and log).
+struct Rig {
+    run_id: String,
+    dir: PathBuf,
+    pipeline: PathBuf,
+    brokers: String,
+    ports: BTreeMap<&'static str, u16>,
+}
+
+impl Rig {
+    /// A pipeline on `brokers` whose topics are this run's own; `extra` is appended to the file.
+    fn new(name: &str, brokers: &str, extra: &str) -> Self {
+        let run_id = run_id(name);
+        let dir = std::env::temp_dir().join(&run_id);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let topics: String = [
+            "normalized",
+            "parsed",
+            "windows",
+            "diagnoses",
+            "decisions",
+            "actions",
+            "results",
+            "dlq",
+            "checkpoints",
+        ]
+        .iter()
+        .map(|t| format!("{t} = \"{run_id}.{t}\"\n"))
+        .collect();
+        let pipeline = dir.join("pipeline.toml");
+        std::fs::write(
+            &pipeline,
+            format!(
+                r#"
+[kafka]
+brokers = "{brokers}"
+partitions = 3
+session_timeout_ms = 6000
+
+[topics]
+{topics}
+[runner]
+batch_max_records = 100
+batch_linger_ms = 20
+tick_interval_ms = 200
+checkpoint_interval_ms = 1000
+
+[[ingest.sources]]
+name = "{run_id}"
+{extra}
+"#
+            ),
+        )
+        .expect("pipeline");
+        let ports = ["ingest", "enrich", "diagnose", "decide", "act", "actuator"]
+            .into_iter()
+            .map(|stage| (stage, free_port()))
+            .collect();
+        Self {
+            run_id,
+            dir,
+            pipeline,
+            brokers: brokers.to_owned(),
+            ports,
+        }
+    }
+
+    fn topic(&self, name: &str) -> String {
+        format!("{}.{name}", self.run_id)
+    }
+
+    fn source(&self) -> String {
+        format!("medic.logs.{}", self.run_id)
+    }
+
+    fn config(&self) -> medic::config::PipelineConfig {
+        medic::config::load_pipeline(Some(&self.pipeline), std::iter::empty())
+            .expect("valid pipeline")
+            .config
+    }
+
+    fn log(&self, stage: &str) -> PathBuf {
+        self.dir.join(format!("{stage}.log"))
+    }
+
+    fn logs(&self) -> String {
+        self.ports
+            .keys()
+            .map(|stage| {
+                let text = std::fs::read_to_string(self.log(stage)).unwrap_or_default();
+                format!("--- {stage}\n{text}")
+            })
+            .collect()
+    }
+
+    /// Starts `stage` in its own process and waits until it has subscribed.
+    fn start(&self, stage: &'static str) -> Medic {
+        let port = self.ports[stage];
+        let mut medic = spawn_stage(&self.pipeline, stage, port, &self.log(stage));
+        wait_ready(&mut medic, port, &self.log(stage));
+        medic
+    }
+
+    /// A sample of `stage`'s metrics, e.g. `checkpoints_total{stage="enrich"}` (without the
+    /// `medic_` prefix); 0 while the stage does not answer.
+    fn metric(&self, stage: &str, sample: &str) -> f64 {
+        metric(self.ports[stage], &format!("medic_{sample}")).unwrap_or(0.0)
+    }
+
+    /// Records of `kind` `stage` has delivered (`medic_records_out_total`).
+    fn out(&self, stage: &str, kind: schemas::RecordKind) -> f64 {
+        self.metric(
+            stage,
+            &format!(
+                "records_out_total{{kind=\"{}\",stage=\"{stage}\"}}",
+                kind.as_str()
+            ),
+        )
+    }
+
+    /// Waits until `ready` holds, polling every 20 ms.
+    async fn wait_for(&self, what: &str, limit: Duration, ready: impl Fn() -> bool) {
+        let deadline = Instant::now() + limit;
+        while !ready() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; logs:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL: no drain, no checkpoint, no commit of anything in flight.
+    fn kill(medic: Medic) {
+        let mut medic = medic;
+        medic.0.kill().expect("kill -9");
+        medic.0.wait().expect("reaped");
+    }
+}
+
+/// One record read back from a topic.
+#[derive(Debug, Clone)]
+struct Out {
+    offset: i64,
+    payload: Vec<u8>,
+    headers: HashMap<String, String>,
+}
+
+/// Everything read back, by topic.
+#[derive(Default)]
+struct Seen(HashMap<String, Vec<Out>>);
+
+impl Seen {
+    fn on(&self, topic: &str) -> &[Out] {
+        self.0.get(topic).map_or(&[], Vec::as_slice)
+    }
+
+    fn decoded<R: schemas::WireRecord>(&self, topic: &str) -> Vec<R> {
+        self.on(topic)
+            .iter()
+            .map(|o| schemas::decode_record(&o.payload).expect("a pipeline record"))
+            .collect()
+    }
+}
+
+/// Reads into `seen` until `done` holds, then `settle` longer (so records that should not be there are
+/// seen too).
+async fn read_until(
+    consumer: &StreamConsumer,
+    seen: &mut Seen,
+    done: impl Fn(&Seen) -> bool,
+    settle: Duration,
+    limit: Duration,
+    logs: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + limit;
+    let mut settled_at: Option<Instant> = None;
+    // `done` may be costly: asked at most twice a second.
+    let mut asked = Instant::now() - Duration::from_secs(1);
+    while settled_at.is_none_or(|t| t.elapsed() < settle) {
+        if settled_at.is_none() && asked.elapsed() >= Duration::from_millis(500) {
+            asked = Instant::now();
+            if done(seen) {
+                settled_at = Some(Instant::now());
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out; read so far: {:?}\nlogs:\n{}",
+            seen.0.iter().map(|(t, v)| (t, v.len())).collect::<Vec<_>>(),
+            logs()
+        );
+        let Ok(Ok(message)) =
+            tokio::time::timeout(Duration::from_millis(200), consumer.recv()).await
+        else {
+            continue;
+        };
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|x| {
+                        (
+                            x.key.to_owned(),
+                            String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        seen.0
+            .entry(message.topic().to_owned())
+            .or_default()
+            .push(Out {
+                offset: message.offset(),
+                payload: message.payload().unwrap_or_default().to_vec(),
+                headers,
+            });
+    }
+}
+
+/// Source identity (partition, offset) of every record ingest wrote or dead-lettered.
+fn ingest_identities(seen: &Seen, rig: &Rig) -> Vec<(i32, i64)> {
+    let mut identities: Vec<(i32, i64)> = seen
+        .decoded::<LogRecord>(&rig.topic("normalized"))
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r.source.topic, rig.source(), "the source topic is carried");
+            (r.source.partition, r.source.offset)
+        })
+        .collect();
+    for dead in seen.on(&rig.topic("dlq")) {
+        if dead.headers.get("medic.stage").map(String::as_str) == Some("ingest") {
+            let header = |k: &str| dead.headers.get(k).expect("dlq source header").clone();
+            assert_eq!(header("medic.source.topic"), rig.source());
+            identities.push((
+                header("medic.source.partition").parse().expect("partition"),
+                header("medic.source.offset").parse().expect("offset"),
+            ));
+        }
+    }
+    identities
+}
+
+/// Asserts that every input identity is accounted for, nothing else appears, and duplicates are only the
+/// at-least-once redelivery of one contiguous run of offsets per partition (each at most `max_copies`
+/// times). Returns the number of duplicates.
+fn assert_accounted(inputs: &[(i32, i64)], outputs: &[(i32, i64)], max_copies: usize) -> usize {
+    let mut counts: BTreeMap<(i32, i64), usize> = BTreeMap::new();
+    for identity in outputs {
+        *counts.entry(*identity).or_default() += 1;
+    }
+    let expected: BTreeSet<(i32, i64)> = inputs.iter().copied().collect();
+    assert_eq!(
+        expected.len(),
+        inputs.len(),
+        "inputs landed at distinct offsets"
+    );
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|i| !counts.contains_key(i))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "lost {} of {} inputs, e.g. {:?}",
+        missing.len(),
+        inputs.len(),
+        &missing[..missing.len().min(5)]
+    );
+    let unknown: Vec<_> = counts.keys().filter(|i| !expected.contains(i)).collect();
+    assert!(unknown.is_empty(), "outputs of no input: {unknown:?}");
+    let mut duplicated: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    for (&(partition, offset), &n) in &counts {
+        assert!(n <= max_copies, "{partition}/{offset} came out {n} times");
+        if n > 1 {
+            duplicated.entry(partition).or_default().push(offset);
+        }
+    }
+    // Within a partition, inputs are offsets 0.. in order: a redelivered run is contiguous.
+    let on_partition = |p: i32| -> BTreeSet<i64> {
+        expected
+            .iter()
+            .filter(|(q, _)| *q == p)
+            .map(|(_, o)| *o)
+            .collect()
+    };
+    for (partition, offsets) in &duplicated {
+        let all = on_partition(*partition);
+        let (first, last) = (offsets[0], offsets[offsets.len() - 1]);
+        let run = all.range(first..=last).count();
+        assert_eq!(
+            run,
+            offsets.len(),
+            "partition {partition}: duplicates {offsets:?} are not one redelivered run"
+        );
+    }
+    outputs.len() - counts.len()
+}
+
+/// What an uninterrupted enrich stage, configured as `rig`'s, gives for the normalised topic (one
+/// partition) read in offset order: per source identity, the set of (template id, version, template,
+/// params) its parsed records carry.
+fn uninterrupted_enrich(rig: &Rig, normalized: &[Out]) -> HashMap<(i32, i64), BTreeSet<String>> {
+    let mut stage = rig.config().enrich.build().expect("enrich builds");
+    let mut ordered = normalized.to_vec();
+    ordered.sort_by_key(|o| o.offset);
+    let batch: Vec<SourceRecord> = ordered
+        .iter()
+        .map(|o| SourceRecord::new(&rig.topic("normalized"), 0, o.offset, o.payload.clone()))
+        .collect();
+    let mut out = schemas::Emitter::new();
+    stage.process_batch(&batch, &mut out);
+    let parsed: Vec<ParsedRecord> = out.decode_all().expect("parsed");
+    assert_eq!(parsed.len(), ordered.len(), "one parsed record per input");
+    templates_by_identity(parsed)
+}
+
+fn templates_by_identity(
+    parsed: impl IntoIterator<Item = ParsedRecord>,
+) -> HashMap<(i32, i64), BTreeSet<String>> {
+    let mut by_identity: HashMap<(i32, i64), BTreeSet<String>> = HashMap::new();
+    for p in parsed {
+        by_identity
+            .entry((p.log.source.partition, p.log.source.offset))
+            .or_default()
+            .insert(format!(
+                "{} v{} {:?} {:?}",
+                p.template_id, p.template_version, p.template, p.params
+            ));
+    }
+    by_identity
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_template_ids() {
+    let started = Instant::now();
+    let rig = Rig::new("crash", &brokers(), "");
+    // The normalised topic has one partition, so the enrich stage's input order is fixed and its
+    // output can be compared with an uninterrupted run's.
+    create_topic(&rig.brokers, &rig.topic("normalized"), 1).await;
+    medic::kafka::ensure_topics(&rig.config())
+        .await
+        .expect("topics");
+
+    // Ten Deployments' crash-loops, with a record no stage can read every 500.
+    let mut inputs = incident::copies(10);
+    for at in (0..inputs.len()).step_by(500).rev() {
+        inputs.insert(at, ("bad".to_owned(), b"{\"kind\":\"Event\"".to_vec()));
+    }
+    let n = inputs.len();
+    let mut ingest = rig.start("ingest");
+    let mut enrich = rig.start("enrich");
+
+    // Inputs arrive over ~3 s, in ten slices, as a cluster would ship them.
+    let feeder = {
+        let (brokers, source, inputs) = (rig.brokers.clone(), rig.source(), inputs.clone());
+        tokio::spawn(async move {
+            let mut landed = Vec::new();
+            for slice in inputs.chunks(n.div_ceil(10)) {
+                landed.extend(produce_all(&brokers, &source, slice).await);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            landed
+        })
+    };
+
+    // SIGKILL ingest once it has delivered a third, mid-stream.
+    let ingested = || rig.out("ingest", RecordKind::Log);
+    rig.wait_for("ingest's first third", Duration::from_secs(60), || {
+        ingested() >= (n / 3) as f64
+    })
+    .await;
+    let at_kill = ingested();
+    Rig::kill(ingest);
+    assert!(
+        at_kill < n as f64,
+        "ingest was killed mid-stream ({at_kill} of {n})"
+    );
+    eprintln!("ingest killed after {at_kill} of {n} records");
+    ingest = rig.start("ingest");
+
+    // SIGKILL enrich once it has checkpointed and delivered half, mid-stream.
+    let parsed = || rig.out("enrich", RecordKind::Parsed);
+    rig.wait_for("enrich's first half", Duration::from_secs(90), || {
+        rig.metric("enrich", "checkpoints_total{stage=\"enrich\"}") >= 1.0
+            && parsed() >= (n / 2) as f64
+    })
+    .await;
+    let at_kill = parsed();
+    Rig::kill(enrich);
+    assert!(
+        at_kill < n as f64,
+        "enrich was killed mid-stream ({at_kill} of {n})"
+    );
+    eprintln!("enrich killed after {at_kill} of {n} records");
+    enrich = rig.start("enrich");
+
+    let landed = feeder.await.expect("feeder");
+    assert_eq!(landed.len(), n);
+    let consumer = observer(
+        &rig.brokers,
+        &format!("{}-observer", rig.run_id),
+        &[
+            &rig.topic("normalized"),
+            &rig.topic("parsed"),
+            &rig.topic("windows"),
+            &rig.topic("dlq"),
+        ],
+    );
+    let mut seen = Seen::default();
+    let (normalized_topic, parsed_topic) = (rig.topic("normalized"), rig.topic("parsed"));
+    read_until(
+        &consumer,
+        &mut seen,
+        |s| {
+            let identities: BTreeSet<(i32, i64)> = ingest_identities(s, &rig).into_iter().collect();
+            landed.iter().all(|i| identities.contains(i))
+                && s.on(&parsed_topic).len() >= s.on(&normalized_topic).len()
+        },
+        Duration::from_secs(3),
+        Duration::from_secs(120),
+        || rig.logs(),
+    )
+    .await;
+
+    // Ingest: every input came out (normalised or dead-lettered), duplicates only as redelivery.
+    let duplicates = assert_accounted(&landed, &ingest_identities(&seen, &rig), 2);
+    let dead = seen.on(&rig.topic("dlq")).len();
+    assert!(
+        dead >= n.div_ceil(500),
+        "the unreadable inputs are dead-lettered"
+    );
+    eprintln!(
+        "ingest: {n} inputs, {} normalised, {dead} dead-lettered, {duplicates} redelivered",
+        seen.on(&normalized_topic).len()
+    );
+
+    // Enrich: every normalised record was parsed, with exactly the template ids, versions and
+    // parameters an uninterrupted stage gives — the restarted stage continued from its checkpoint.
+    let reference = uninterrupted_enrich(&rig, seen.on(&normalized_topic));
+    let observed = templates_by_identity(seen.decoded::<ParsedRecord>(&parsed_topic));
+    assert_eq!(observed.len(), reference.len(), "every identity was parsed");
+    let mut differing = 0;
+    for (identity, expected) in &reference {
+        if observed.get(identity) != Some(expected) {
+            differing += 1;
+            if differing <= 3 {
+                eprintln!(
+                    "{identity:?}: expected {expected:?}, got {:?}",
+                    observed.get(identity)
+                );
+            }
+        }
+    }
+    assert_eq!(
+        differing, 0,
+        "parsed records differ from an uninterrupted run's"
+    );
+    let parsed_total = seen.on(&parsed_topic).len();
+    assert!(
+        parsed_total > seen.on(&normalized_topic).len(),
+        "the restarted enrich re-delivered what its last checkpoint did not cover"
+    );
+    let enrich_log = std::fs::read_to_string(rig.log("enrich")).unwrap_or_default();
+    assert!(
+        enrich_log.contains("state restored from checkpoint"),
+        "{enrich_log}"
+    );
+
+    // A window emitted again after the restart carries the same counts.
+    let mut windows: HashMap<String, u64> = HashMap::new();
+    for w in seen.decoded::<WindowFeatures>(&rig.topic("windows")) {
+        let key = format!(
+            "{} {:?} {} {}",
+            w.target, w.template_id, w.window_start_ns, w.revision
+        );
+        let count = *windows.entry(key.clone()).or_insert(w.record_count);
+        assert_eq!(
+            count, w.record_count,
+            "window {key} emitted with two counts"
+        );
+    }
+    assert!(!windows.is_empty());
+
+    for medic in [ingest, enrich] {
+        let mut medic = medic;
+        let exit = common::external::terminate(&mut medic, Duration::from_secs(30));
+        assert!(exit.success(), "{exit:?}\n{}", rig.logs());
+    }
+    eprintln!(
+        "parsed {parsed_total} records for {} normalised; {} windows; {:?}",
+        seen.on(&normalized_topic).len(),
+        windows.len(),
+        started.elapsed()
+    );
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}
