@@ -7,13 +7,16 @@
 mod common;
 
 use common::external::{
-    Medic, brokers, create_topic, free_port, metric, observer, produce_all, run_id, spawn_stage,
-    wait_ready,
+    Medic, brokers, create_topic, free_port, metric, observer, produce_all, run_id,
+    spawn_medic_with, wait_ready,
 };
 use common::incident;
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::message::{Headers, Message};
-use schemas::{LogRecord, ParsedRecord, RecordKind, SourceRecord, Stage, WindowFeatures};
+use schemas::{
+    Action, ActionOutcome, ActionResult, Decision, Diagnosis, LogRecord, ParsedRecord, RecordKind,
+    RemediationCommand, SourceRecord, Stage, WindowFeatures,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,14 +28,18 @@ struct Rig {
     pipeline: PathBuf,
     brokers: String,
     ports: BTreeMap<&'static str, u16>,
+    /// Environment overrides per stage (`MEDIC__<SECTION>__<KEY>`).
+    env: BTreeMap<&'static str, Vec<(&'static str, String)>>,
 }
 
 impl Rig {
-    /// A pipeline on `brokers` whose topics are this run's own; `extra` is appended to the file.
+    /// A pipeline on `brokers` whose topics are this run's own; `extra` is appended to the file, with
+    /// `{dir}` standing for the run's directory.
     fn new(name: &str, brokers: &str, extra: &str) -> Self {
         let run_id = run_id(name);
         let dir = std::env::temp_dir().join(&run_id);
         std::fs::create_dir_all(&dir).expect("dir");
+        let extra = extra.replace("{dir}", &dir.display().to_string());
         let topics: String = [
             "normalized",
             "parsed",
@@ -82,7 +89,17 @@ name = "{run_id}"
             pipeline,
             brokers: brokers.to_owned(),
             ports,
+            env: BTreeMap::new(),
         }
+    }
+
+    /// Sets `MEDIC__<SECTION>__<KEY>` = `value` for `stage`'s processes.
+    fn with_env(mut self, stage: &'static str, key: &'static str, value: &str) -> Self {
+        self.env
+            .entry(stage)
+            .or_default()
+            .push((key, value.to_owned()));
+        self
     }
 
     fn topic(&self, name: &str) -> String {
@@ -116,7 +133,16 @@ name = "{run_id}"
     /// Starts `stage` in its own process and waits until it has subscribed.
     fn start(&self, stage: &'static str) -> Medic {
         let port = self.ports[stage];
-        let mut medic = spawn_stage(&self.pipeline, stage, port, &self.log(stage));
+        let listen = format!("127.0.0.1:{port}");
+        let mut env = vec![("MEDIC__ADMIN__LISTEN", listen.as_str())];
+        env.extend(
+            self.env
+                .get(stage)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (*k, v.as_str())),
+        );
+        let mut medic = spawn_medic_with(&self.pipeline, &[stage], &self.log(stage), &env);
         wait_ready(&mut medic, port, &self.log(stage));
         medic
     }
@@ -514,5 +540,268 @@ async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_templat
         windows.len(),
         started.elapsed()
     );
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+/// What the chain test saw, decoded.
+struct Chain {
+    diagnoses: Vec<Diagnosis>,
+    decisions: Vec<Decision>,
+    commands: Vec<RemediationCommand>,
+    results: Vec<ActionResult>,
+    /// Dead letters of the actuator: (idempotency key, reason).
+    refused: Vec<(String, String)>,
+}
+
+impl Chain {
+    fn of(seen: &Seen, rig: &Rig) -> Self {
+        let refused = seen
+            .on(&rig.topic("dlq"))
+            .iter()
+            .filter(|d| d.headers.get("medic.stage").map(String::as_str) == Some("actuator"))
+            .map(|d| {
+                let command: RemediationCommand =
+                    schemas::decode_record(&d.payload).expect("a refused command");
+                let reason = d.headers.get("medic.error.reason").cloned();
+                (command.idempotency_key, reason.unwrap_or_default())
+            })
+            .collect();
+        Self {
+            diagnoses: seen.decoded(&rig.topic("diagnoses")),
+            decisions: seen.decoded(&rig.topic("decisions")),
+            commands: seen.decoded(&rig.topic("actions")),
+            results: seen.decoded(&rig.topic("results")),
+            refused,
+        }
+    }
+
+    /// Every stage after diagnose has caught up with what its upstream wrote: each diagnosis has a
+    /// decision, each actionable decision a command, each command a result or a dead letter.
+    fn caught_up(&self) -> bool {
+        let decided: BTreeSet<&str> = self
+            .decisions
+            .iter()
+            .map(|d| d.diagnosis_id.as_str())
+            .collect();
+        let issued: BTreeSet<&str> = self
+            .commands
+            .iter()
+            .map(|c| c.idempotency_key.as_str())
+            .collect();
+        self.diagnoses
+            .iter()
+            .all(|d| decided.contains(d.diagnosis_id.as_str()))
+            && self
+                .decisions
+                .iter()
+                .filter(|d| d.action != Action::Noop)
+                .all(|d| issued.contains(d.decision_id.as_str()))
+            && self.results.len() + self.refused.len() >= self.commands.len()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
+    let started = Instant::now();
+    // diagnose and decide checkpoint (and so commit) every 20 s: their restart replays what they
+    // delivered since, and the replayed commands must be refused by the actuator as replays.
+    let rig = Rig::new(
+        "chain",
+        &brokers(),
+        "[act]\nmode = \"log\"\nkeys_file = \"{dir}/keys\"\njournal = \"{dir}/journal\"\n",
+    )
+    .with_env("diagnose", "MEDIC__RUNNER__CHECKPOINT_INTERVAL_MS", "20000")
+    .with_env("decide", "MEDIC__RUNNER__CHECKPOINT_INTERVAL_MS", "20000");
+    std::fs::write(rig.dir.join("keys"), act::KeyRing::generate_line("ops-1")).expect("keys");
+    medic::kafka::ensure_topics(&rig.config())
+        .await
+        .expect("topics");
+    let mut inputs = incident::copies(10);
+    for at in (0..inputs.len()).step_by(500).rev() {
+        inputs.insert(at, ("bad".to_owned(), b"{\"kind\":\"Event\"".to_vec()));
+    }
+    let n = inputs.len();
+    let mut running: BTreeMap<&'static str, Medic> = BTreeMap::new();
+    for stage in ["ingest", "enrich", "diagnose", "decide", "act", "actuator"] {
+        running.insert(stage, rig.start(stage));
+    }
+    eprintln!("chain started after {:?}", started.elapsed());
+    let feeder = {
+        let (brokers, source, inputs) = (rig.brokers.clone(), rig.source(), inputs.clone());
+        tokio::spawn(async move {
+            let mut landed = Vec::new();
+            for slice in inputs.chunks(n.div_ceil(10)) {
+                landed.extend(produce_all(&brokers, &source, slice).await);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            landed
+        })
+    };
+
+    // enrich dies mid-stream; then diagnose and decide once commands flow; then act.
+    let restart = |running: &mut BTreeMap<&'static str, Medic>, stages: &[&'static str]| {
+        for stage in stages {
+            Rig::kill(running.remove(stage).expect("running"));
+        }
+        for stage in stages {
+            running.insert(stage, rig.start(stage));
+        }
+    };
+    rig.wait_for("enrich's first half", Duration::from_secs(90), || {
+        rig.metric("enrich", "checkpoints_total{stage=\"enrich\"}") >= 1.0
+            && rig.out("enrich", RecordKind::Parsed) >= (n / 2) as f64
+    })
+    .await;
+    restart(&mut running, &["enrich"]);
+    eprintln!("enrich killed and restarted after {:?}", started.elapsed());
+    rig.wait_for("the first command", Duration::from_secs(120), || {
+        rig.out("act", RecordKind::Command) >= 1.0
+    })
+    .await;
+    restart(&mut running, &["diagnose", "decide"]);
+    eprintln!(
+        "diagnose and decide killed and restarted after {:?}",
+        started.elapsed()
+    );
+    let issued = rig.out("act", RecordKind::Command);
+    rig.wait_for("more commands", Duration::from_secs(120), || {
+        rig.out("act", RecordKind::Command) > issued
+    })
+    .await;
+    restart(&mut running, &["act"]);
+    eprintln!("act killed and restarted after {:?}", started.elapsed());
+
+    let landed = feeder.await.expect("feeder");
+    let topics: Vec<String> = [
+        "normalized",
+        "diagnoses",
+        "decisions",
+        "actions",
+        "results",
+        "dlq",
+    ]
+    .iter()
+    .map(|t| rig.topic(t))
+    .collect();
+    let consumer = observer(
+        &rig.brokers,
+        &format!("{}-observer", rig.run_id),
+        &topics.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let mut seen = Seen::default();
+    loop {
+        read_until(
+            &consumer,
+            &mut seen,
+            |s| {
+                let identities: BTreeSet<(i32, i64)> =
+                    ingest_identities(s, &rig).into_iter().collect();
+                landed.iter().all(|i| identities.contains(i))
+                    && !s.on(&rig.topic("results")).is_empty()
+                    && Chain::of(s, &rig).caught_up()
+            },
+            Duration::from_secs(3),
+            Duration::from_secs(180),
+            || rig.logs(),
+        )
+        .await;
+        // Anything that arrived while settling must be caught up with too.
+        if Chain::of(&seen, &rig).caught_up() {
+            break;
+        }
+    }
+    eprintln!("caught up after {:?}", started.elapsed());
+
+    let duplicates = assert_accounted(&landed, &ingest_identities(&seen, &rig), 2);
+    let chain = Chain::of(&seen, &rig);
+    let keys: BTreeSet<&str> = chain
+        .commands
+        .iter()
+        .map(|c| c.idempotency_key.as_str())
+        .collect();
+    // Every command record is accounted for: one result, or a dead letter.
+    assert_eq!(
+        chain.results.len() + chain.refused.len(),
+        chain.commands.len(),
+        "one result or dead letter per command record"
+    );
+    // Each idempotency key is applied (logged) exactly once; its other deliveries are refused as replays.
+    let mut logged: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &chain.results {
+        assert_eq!(r.outcome, ActionOutcome::Logged, "{r:?}");
+        *logged.entry(r.idempotency_key.as_str()).or_default() += 1;
+    }
+    assert_eq!(
+        logged.keys().copied().collect::<BTreeSet<_>>(),
+        keys,
+        "every key applied"
+    );
+    assert!(
+        logged.values().all(|n| *n == 1),
+        "a key applied twice: {logged:?}"
+    );
+    assert!(
+        chain
+            .refused
+            .iter()
+            .all(|(_, reason)| reason.contains("replayed")),
+        "{:?}",
+        chain.refused
+    );
+    assert!(
+        chain.commands.len() > keys.len() && !chain.refused.is_empty(),
+        "the restarts replayed commands, and the actuator refused them"
+    );
+    let journal = std::fs::read_to_string(rig.dir.join("journal")).expect("journal");
+    let journalled: Vec<&str> = journal.lines().collect();
+    assert_eq!(
+        journalled.iter().copied().collect::<BTreeSet<_>>(),
+        keys,
+        "the journal holds every key"
+    );
+    assert_eq!(journalled.len(), keys.len(), "each key journalled once");
+    // The cooldown holds across the restarts: no two remedies applied on one Deployment within 300 s of
+    // event time.
+    let mut remedies: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for c in &chain.commands {
+        if logged.contains_key(c.idempotency_key.as_str())
+            && matches!(c.action, Action::RolloutRestart | Action::Rollback)
+        {
+            remedies
+                .entry(c.target.name.clone())
+                .or_default()
+                .push(c.provenance.window_ns.expect("window").1);
+        }
+    }
+    for ends in remedies.values_mut() {
+        ends.sort_unstable();
+        ends.dedup();
+    }
+    eprintln!(
+        "{n} inputs ({duplicates} redelivered by ingest), {} diagnoses, {} decisions, {} command records \
+         for {} keys, {} replays refused; remedies per Deployment: {:?}; {:?}",
+        chain.diagnoses.len(),
+        chain.decisions.len(),
+        chain.commands.len(),
+        keys.len(),
+        chain.refused.len(),
+        remedies.values().map(Vec::len).collect::<Vec<_>>(),
+        started.elapsed()
+    );
+    for (name, ends) in &remedies {
+        assert!(
+            ends.windows(2).all(|w| w[1] - w[0] >= 300_000_000_000),
+            "{name}: two remedies within the cooldown: {ends:?}"
+        );
+    }
+    assert!(
+        remedies.len() >= 5,
+        "most Deployments got a remedy: {remedies:?}"
+    );
+
+    for (stage, mut medic) in running {
+        let exit = common::external::terminate(&mut medic, Duration::from_secs(60));
+        assert!(exit.success(), "{stage}: {exit:?}\n{}", rig.logs());
+    }
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
