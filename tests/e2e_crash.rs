@@ -805,3 +805,136 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
     }
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
+
+/// Peak memory of one stage process while it drains.
+#[derive(Debug, Default, Clone, Copy)]
+struct Peak {
+    /// Highest VmRSS sampled, KiB.
+    rss_kib: u64,
+    /// VmHWM at the end: the highest resident set since the process started, KiB.
+    hwm_kib: u64,
+}
+
+/// Samples `pid`'s memory every 20 ms until `stage` has delivered `records` records of `kind`.
+async fn drain_sampling(
+    rig: &Rig,
+    stage: &str,
+    kind: RecordKind,
+    pid: u32,
+    records: usize,
+    limit: Duration,
+) -> Peak {
+    let mut peak = Peak::default();
+    let deadline = Instant::now() + limit;
+    loop {
+        let (rss, hwm) = common::external::memory_kib(pid).expect("the stage is alive");
+        peak.rss_kib = peak.rss_kib.max(rss);
+        peak.hwm_kib = hwm;
+        if rig.out(stage, kind) >= records as f64 {
+            return peak;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{stage} delivered {} of {records} in time; logs:\n{}",
+            rig.out(stage, kind),
+            rig.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What a stage may add to its steady-phase peak while it drains a burst, from its configuration:
+/// librdkafka's prefetch queue (`consumer_queue_kbytes`, which it may overshoot by one partition's fetch,
+/// 1 MiB) and the fetch response being received (capped at the same size); per queued record (at most
+/// `consumer_queue_records` per partition) about 1 KiB of bookkeeping; a batch in the stage with its
+/// outputs (`batch_max_records` × 8 KiB); and 8 MiB for the allocator's arenas and heap growth.
+fn burst_allowance_kib(config: &medic::config::PipelineConfig, partitions: u64) -> u64 {
+    let kafka = &config.kafka;
+    2 * u64::from(kafka.consumer_queue_kbytes)
+        + 1024
+        + u64::from(kafka.consumer_queue_records) * partitions
+        + config.runner.batch_max_records as u64 * 8
+        + 8 * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_ten_times_the_steady_rate_drains_in_bounded_memory() {
+    let started = Instant::now();
+    // medic's default prefetch bounds (pipelines/default.toml), set here as MEDIC_TEST_BURST_KAFKA
+    // overrides them (e.g. to librdkafka's own defaults, to see the test fail).
+    let rig = Rig::new(
+        "burst",
+        &brokers(),
+        &std::env::var("MEDIC_TEST_BURST_KAFKA").unwrap_or_default(),
+    );
+    let config = rig.config();
+    medic::kafka::ensure_topics(&config).await.expect("topics");
+    // Twenty Deployments' crash-loops over 5 s, then ten times as many records at once.
+    let steady = incident::copies(20);
+    let s = steady.len();
+    let ingest = rig.start("ingest");
+    let pid = ingest.0.id();
+
+    let feeder = {
+        let (brokers, source, steady) = (rig.brokers.clone(), rig.source(), steady.clone());
+        tokio::spawn(async move {
+            for slice in steady.chunks(s.div_ceil(10)) {
+                produce_all(&brokers, &source, slice).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    };
+    let calm = drain_sampling(
+        &rig,
+        "ingest",
+        RecordKind::Log,
+        pid,
+        s,
+        Duration::from_secs(60),
+    )
+    .await;
+    feeder.await.expect("feeder");
+    let steady_took = started.elapsed();
+
+    let burst: Vec<(String, Vec<u8>)> = (0..10).flat_map(|_| steady.clone()).collect();
+    let burst_bytes: usize = burst.iter().map(|(k, p)| k.len() + p.len()).sum();
+    let burst_started = Instant::now();
+    let feeder = {
+        let (brokers, source, burst) = (rig.brokers.clone(), rig.source(), burst.clone());
+        tokio::spawn(async move { produce_all(&brokers, &source, &burst).await })
+    };
+    let storm = drain_sampling(
+        &rig,
+        "ingest",
+        RecordKind::Log,
+        pid,
+        s + burst.len(),
+        Duration::from_secs(150),
+    )
+    .await;
+    feeder.await.expect("feeder");
+    let allowance = burst_allowance_kib(
+        &config,
+        u64::try_from(config.kafka.partitions).expect("positive"),
+    );
+    eprintln!(
+        "ingest peak RSS: steady {} KiB (VmHWM {} KiB; {s} records over {steady_took:?}), burst {} KiB \
+         (VmHWM {} KiB; {} records, {} KiB, drained in {:?}); bound {} KiB",
+        calm.rss_kib,
+        calm.hwm_kib,
+        storm.rss_kib,
+        storm.hwm_kib,
+        burst.len(),
+        burst_bytes / 1024,
+        burst_started.elapsed(),
+        calm.hwm_kib + allowance
+    );
+    assert!(
+        storm.hwm_kib <= calm.hwm_kib + allowance,
+        "draining the burst took ingest from {} KiB to {} KiB, beyond the {allowance} KiB its bounds allow",
+        calm.hwm_kib,
+        storm.hwm_kib
+    );
+    drop(ingest);
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}

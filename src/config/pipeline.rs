@@ -61,6 +61,16 @@ pub struct KafkaConfig {
     /// Consumer group session timeout, in ms; group joins take about half of it. Default: 10000.
     #[serde(default = "default_session_timeout_ms")]
     pub session_timeout_ms: u64,
+    /// Upper bound on the input each stage's consumer prefetches, in KiB (librdkafka
+    /// `queued.max.messages.kbytes`; a fetch response is limited to the same). With
+    /// `consumer_queue_records`, what keeps a stage's memory bounded when a backlog or a burst waits on
+    /// its topics. Default: 4096.
+    #[serde(default = "default_consumer_queue_kbytes")]
+    pub consumer_queue_kbytes: u32,
+    /// Records per input partition the consumer keeps prefetched at most (librdkafka
+    /// `queued.min.messages`). Default: 1000.
+    #[serde(default = "default_consumer_queue_records")]
+    pub consumer_queue_records: u32,
     /// Extra librdkafka properties for every client (SASL, TLS, …), e.g.
     /// `"security.protocol" = "SASL_SSL"`. Default: none.
     #[serde(default)]
@@ -82,6 +92,12 @@ fn default_replication_factor() -> i32 {
 fn default_session_timeout_ms() -> u64 {
     10_000
 }
+fn default_consumer_queue_kbytes() -> u32 {
+    4096
+}
+fn default_consumer_queue_records() -> u32 {
+    1000
+}
 
 impl Default for KafkaConfig {
     fn default() -> Self {
@@ -91,6 +107,8 @@ impl Default for KafkaConfig {
             partitions: default_partitions(),
             replication_factor: default_replication_factor(),
             session_timeout_ms: default_session_timeout_ms(),
+            consumer_queue_kbytes: default_consumer_queue_kbytes(),
+            consumer_queue_records: default_consumer_queue_records(),
             properties: BTreeMap::new(),
         }
     }
@@ -330,6 +348,18 @@ impl PipelineConfig {
             problems.push(format!(
                 "kafka.session_timeout_ms: {} must be between 1000 and 300000",
                 self.kafka.session_timeout_ms
+            ));
+        }
+        if !(1..=2_097_151).contains(&self.kafka.consumer_queue_kbytes) {
+            problems.push(format!(
+                "kafka.consumer_queue_kbytes: {} must be between 1 and 2097151",
+                self.kafka.consumer_queue_kbytes
+            ));
+        }
+        if !(1..=10_000_000).contains(&self.kafka.consumer_queue_records) {
+            problems.push(format!(
+                "kafka.consumer_queue_records: {} must be between 1 and 10000000",
+                self.kafka.consumer_queue_records
             ));
         }
         let mut seen = BTreeMap::new();
