@@ -7,8 +7,8 @@
 mod common;
 
 use common::external::{
-    Medic, brokers, create_topic, free_port, metric, observer, produce_all, run_id,
-    spawn_medic_with, wait_ready,
+    Medic, brokers, create_topic, free_port, latest_checkpoint, metric, observer, produce_all,
+    run_id, spawn_medic_with, wait_ready,
 };
 use common::incident;
 use rdkafka::consumer::StreamConsumer;
@@ -378,6 +378,37 @@ fn templates_by_identity(
     by_identity
 }
 
+/// Asserts that enrich's last checkpoint (written at its graceful stop) covers every normalised record
+/// and that its template miner absorbed each exactly once: the cluster sizes add up to the records on the
+/// normalised topic — a record read twice into the state (after a restart or a rebalance) would count
+/// twice.
+fn assert_enrich_state_counts_each_record_once(rig: &Rig, normalized: usize) {
+    let checkpoint = latest_checkpoint(&rig.brokers, &rig.topic("checkpoints"), "medic-enrich")
+        .expect("enrich checkpointed");
+    let covered: i64 = checkpoint
+        .offsets
+        .iter()
+        .filter(|((t, _), _)| *t == rig.topic("normalized"))
+        .map(|(_, next)| next)
+        .sum();
+    assert_eq!(
+        usize::try_from(covered).expect("positive"),
+        normalized,
+        "the checkpoint covers every normalised record"
+    );
+    let state: serde_json::Value = serde_json::from_slice(&checkpoint.state).expect("json state");
+    let absorbed: u64 = state["miner"]["clusters"]
+        .as_array()
+        .expect("clusters")
+        .iter()
+        .map(|c| c["size"].as_u64().expect("size"))
+        .sum();
+    assert_eq!(
+        absorbed, normalized as u64,
+        "the miner absorbed each normalised record once"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_template_ids() {
     let started = Instant::now();
@@ -534,6 +565,7 @@ async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_templat
         let exit = common::external::terminate(&mut medic, Duration::from_secs(30));
         assert!(exit.success(), "{exit:?}\n{}", rig.logs());
     }
+    assert_enrich_state_counts_each_record_once(&rig, seen.on(&normalized_topic).len());
     eprintln!(
         "parsed {parsed_total} records for {} normalised; {} windows; {:?}",
         seen.on(&normalized_topic).len(),
@@ -937,4 +969,116 @@ async fn a_burst_of_ten_times_the_steady_rate_drains_in_bounded_memory() {
     );
     drop(ingest);
     let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_killed_and_restarted_mid_stream_loses_nothing() {
+    let started = Instant::now();
+    let scratch = std::env::temp_dir().join(run_id("durable"));
+    std::fs::create_dir_all(&scratch).expect("dir");
+    let mut broker = common::durable::DurableBroker::start(&scratch);
+    let rig = Rig::new("outage", &broker.address(), "");
+    create_topic(&rig.brokers, &rig.topic("normalized"), 1).await;
+    medic::kafka::ensure_topics(&rig.config())
+        .await
+        .expect("topics");
+    let mut inputs = incident::copies(10);
+    for at in (0..inputs.len()).step_by(500).rev() {
+        inputs.insert(at, ("bad".to_owned(), b"{\"kind\":\"Event\"".to_vec()));
+    }
+    let n = inputs.len();
+    let landed = produce_all(&rig.brokers, &rig.source(), &inputs).await;
+    eprintln!(
+        "{n} inputs on the durable broker after {:?}",
+        started.elapsed()
+    );
+    let mut stages: Vec<(&str, Medic)> = vec![
+        ("ingest", rig.start("ingest")),
+        ("enrich", rig.start("enrich")),
+    ];
+
+    // SIGKILL the broker once enrich is a quarter through; bring it back on the same port and storage
+    // 5 s later.
+    rig.wait_for("enrich's first quarter", Duration::from_secs(90), || {
+        rig.out("enrich", RecordKind::Parsed) >= (n / 4) as f64
+    })
+    .await;
+    let at_kill = (
+        rig.out("ingest", RecordKind::Log),
+        rig.out("enrich", RecordKind::Parsed),
+    );
+    broker.kill();
+    eprintln!(
+        "broker killed with ingest at {} and enrich at {} of {n}",
+        at_kill.0, at_kill.1
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for (stage, medic) in &mut stages {
+        assert!(
+            medic.0.try_wait().expect("poll").is_none(),
+            "{stage} exited while the broker was down:\n{}",
+            rig.logs()
+        );
+    }
+    broker.up();
+    eprintln!("broker restarted after {:?}", started.elapsed());
+
+    let consumer = observer(
+        &rig.brokers,
+        &format!("{}-observer", rig.run_id),
+        &[
+            &rig.topic("normalized"),
+            &rig.topic("parsed"),
+            &rig.topic("dlq"),
+        ],
+    );
+    let mut seen = Seen::default();
+    let (normalized_topic, parsed_topic) = (rig.topic("normalized"), rig.topic("parsed"));
+    read_until(
+        &consumer,
+        &mut seen,
+        |s| {
+            let identities: BTreeSet<(i32, i64)> = ingest_identities(s, &rig).into_iter().collect();
+            landed.iter().all(|i| identities.contains(i))
+                && s.on(&parsed_topic).len() >= s.on(&normalized_topic).len()
+        },
+        Duration::from_secs(3),
+        Duration::from_secs(180),
+        || rig.logs(),
+    )
+    .await;
+    // The stages rode out the outage in place: neither exited.
+    for (stage, medic) in &mut stages {
+        assert!(
+            medic.0.try_wait().expect("poll").is_none(),
+            "{stage} exited:\n{}",
+            rig.logs()
+        );
+    }
+    let duplicates = assert_accounted(&landed, &ingest_identities(&seen, &rig), 2);
+    let reference = uninterrupted_enrich(&rig, seen.on(&normalized_topic));
+    let observed = templates_by_identity(seen.decoded::<ParsedRecord>(&parsed_topic));
+    assert_eq!(observed.len(), reference.len(), "every identity was parsed");
+    let differing = reference
+        .iter()
+        .filter(|(identity, expected)| observed.get(identity) != Some(expected))
+        .count();
+    assert_eq!(
+        differing, 0,
+        "parsed records differ from an uninterrupted run's"
+    );
+    eprintln!(
+        "after the outage: {n} inputs, {} normalised ({duplicates} redelivered), {} parsed; {:?}",
+        seen.on(&normalized_topic).len(),
+        seen.on(&parsed_topic).len(),
+        started.elapsed()
+    );
+    for (stage, mut medic) in stages {
+        let exit = common::external::terminate(&mut medic, Duration::from_secs(60));
+        assert!(exit.success(), "{stage}: {exit:?}\n{}", rig.logs());
+    }
+    assert_enrich_state_counts_each_record_once(&rig, seen.on(&normalized_topic).len());
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&rig.dir);
+    let _ = std::fs::remove_dir_all(&scratch);
 }

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::external::{brokers, free_port, http_get, run_id, spawn_medic, wait_ready};
+use common::external::{
+    brokers, free_port, http_get, latest_checkpoint, run_id, spawn_medic, wait_ready,
+};
 use common::incident;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -333,13 +335,4 @@ name = "{run_id}"
         "the miner's templates are in the checkpoint"
     );
     let _ = std::fs::remove_file(&pipeline);
-}
-
-/// The latest checkpoint stored under `key` on `topic`.
-fn latest_checkpoint(brokers: &str, topic: &str, key: &str) -> Option<medic::kafka::Checkpoint> {
-    let kafka = medic::config::KafkaConfig {
-        brokers: brokers.to_owned(),
-        ..medic::config::KafkaConfig::default()
-    };
-    medic::kafka::load_latest(&kafka, topic, key, Duration::from_secs(30)).expect("readable")
 }

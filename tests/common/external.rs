@@ -46,11 +46,16 @@ pub fn free_port() -> u16 {
 
 /// `GET path` on 127.0.0.1:`port`: status and body.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http(port, "GET", path)
+}
+
+/// `<method> path` (no body) on 127.0.0.1:`port`: status and body.
+pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut response = String::new();
@@ -289,4 +294,20 @@ pub fn terminate(medic: &mut Medic, limit: Duration) -> std::process::ExitStatus
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The latest checkpoint stored under `key` (e.g. `medic-enrich`) on the checkpoint topic `topic`.
+///
+/// # Panics
+/// When the topic cannot be read.
+pub fn latest_checkpoint(
+    brokers: &str,
+    topic: &str,
+    key: &str,
+) -> Option<medic::kafka::Checkpoint> {
+    let kafka = medic::config::KafkaConfig {
+        brokers: brokers.to_owned(),
+        ..medic::config::KafkaConfig::default()
+    };
+    medic::kafka::load_latest(&kafka, topic, key, Duration::from_secs(30)).expect("readable")
 }
