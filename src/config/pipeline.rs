@@ -58,6 +58,10 @@ pub struct KafkaConfig {
     /// Replication factor of topics medic creates. Default: 1.
     #[serde(default = "default_replication_factor")]
     pub replication_factor: i32,
+    /// Each stage's consumer group is `<group_prefix>-<stage>`, and its checkpoints are keyed so: give
+    /// every pipeline that shares a Kafka cluster its own. Default: `medic`.
+    #[serde(default = "default_group_prefix")]
+    pub group_prefix: String,
     /// Consumer group session timeout, in ms; group joins take about half of it. Default: 10000.
     #[serde(default = "default_session_timeout_ms")]
     pub session_timeout_ms: u64,
@@ -89,6 +93,9 @@ fn default_partitions() -> i32 {
 fn default_replication_factor() -> i32 {
     1
 }
+fn default_group_prefix() -> String {
+    "medic".to_owned()
+}
 fn default_session_timeout_ms() -> u64 {
     10_000
 }
@@ -106,6 +113,7 @@ impl Default for KafkaConfig {
             create_topics: true,
             partitions: default_partitions(),
             replication_factor: default_replication_factor(),
+            group_prefix: default_group_prefix(),
             session_timeout_ms: default_session_timeout_ms(),
             consumer_queue_kbytes: default_consumer_queue_kbytes(),
             consumer_queue_records: default_consumer_queue_records(),
@@ -348,6 +356,12 @@ impl PipelineConfig {
             problems.push(format!(
                 "kafka.session_timeout_ms: {} must be between 1000 and 300000",
                 self.kafka.session_timeout_ms
+            ));
+        }
+        if !is_legal_topic(&self.kafka.group_prefix) {
+            problems.push(format!(
+                "kafka.group_prefix: {:?} must be 1-249 characters of [a-zA-Z0-9._-]",
+                self.kafka.group_prefix
             ));
         }
         if !(1..=2_097_151).contains(&self.kafka.consumer_queue_kbytes) {

@@ -124,6 +124,8 @@ fn partition_list(offsets: &Offsets) -> TopicPartitionList {
 /// Runs one stage against Kafka.
 pub struct StageRunner {
     name: StageName,
+    /// The consumer group (`<kafka.group_prefix>-<stage>`), also the checkpoint key's stem.
+    group: String,
     stage: Box<dyn Stage>,
     consumer: StreamConsumer,
     input_topics: Vec<String>,
@@ -172,15 +174,18 @@ impl StageRunner {
             stage: name.as_str(),
             problems,
         })?;
-        let consumer: StreamConsumer = consumer_config(&config.kafka, &name.group_id())
-            .create()
-            .map_err(|source| RunnerError::Client {
-                stage: name.as_str(),
-                source,
-            })?;
+        let group = name.group_id(&config.kafka.group_prefix);
+        let consumer: StreamConsumer =
+            consumer_config(&config.kafka, &group)
+                .create()
+                .map_err(|source| RunnerError::Client {
+                    stage: name.as_str(),
+                    source,
+                })?;
         health.starting(name.as_str());
         Ok(Self {
             name,
+            group,
             stage,
             consumer,
             input_topics: name.input_topics(config),
@@ -199,7 +204,7 @@ impl StageRunner {
     }
 
     fn checkpoint_key(&self) -> String {
-        checkpoint_key(&self.name.group_id(), self.runner.instance.as_deref())
+        checkpoint_key(&self.group, self.runner.instance.as_deref())
     }
 
     /// Restores the stage's latest checkpoint, if the stage is stateful and one exists.
@@ -304,7 +309,7 @@ impl StageRunner {
         self.consumer
             .subscribe(&topics)
             .map_err(|source| RunnerError::Client { stage, source })?;
-        tracing::info!(topics = ?topics, group = %self.name.group_id(), "stage started");
+        tracing::info!(topics = ?topics, group = %self.group, "stage started");
         self.health.set_ready(stage, true);
         let mut tick = tokio::time::interval(Duration::from_millis(self.runner.tick_interval_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -37,7 +37,7 @@ pub fn records() -> Vec<(String, Vec<u8>)> {
 }
 
 /// When a record of [`records`] happened (the CRI timestamp, or the Event's last timestamp), in ns.
-fn event_time_ns(payload: &[u8]) -> i64 {
+pub fn event_time_ns(payload: &[u8]) -> i64 {
     let text = std::str::from_utf8(payload).expect("utf-8");
     let stamp = if text.starts_with('{') {
         let event: serde_json::Value = serde_json::from_str(text).expect("event json");
