@@ -47,6 +47,7 @@ async fn the_loop_runs_through_a_real_broker_and_accounts_for_every_record() {
             r#"
 [kafka]
 brokers = "{brokers}"
+group_prefix = "{run_id}"
 partitions = 3
 session_timeout_ms = 6000
 
@@ -314,8 +315,9 @@ name = "{run_id}"
     );
 
     // The enrich stage's state was checkpointed on the way out, covering what it consumed.
-    let checkpoint = latest_checkpoint(&brokers, &topic("checkpoints"), "medic-enrich")
-        .expect("enrich wrote a checkpoint");
+    let checkpoint =
+        latest_checkpoint(&brokers, &topic("checkpoints"), &format!("{run_id}-enrich"))
+            .expect("enrich wrote a checkpoint");
     let covered: i64 = checkpoint
         .offsets
         .iter()
