@@ -89,25 +89,6 @@ pub fn spawn_medic(pipeline: &std::path::Path, stages: &[&str], log: &std::path:
     spawn_medic_with(pipeline, stages, log, &[])
 }
 
-/// Starts one stage (`medic run --pipeline <pipeline> --stage <stage>`) serving its admin endpoints on
-/// 127.0.0.1:`admin_port` (`MEDIC__ADMIN__LISTEN`), so several stage processes share a pipeline file.
-///
-/// # Panics
-/// When the binary cannot start.
-pub fn spawn_stage(
-    pipeline: &std::path::Path,
-    stage: &str,
-    admin_port: u16,
-    log: &std::path::Path,
-) -> Medic {
-    spawn_medic_with(
-        pipeline,
-        &[stage],
-        log,
-        &[("MEDIC__ADMIN__LISTEN", &format!("127.0.0.1:{admin_port}"))],
-    )
-}
-
 /// [`spawn_medic`] with extra environment variables (e.g. `MEDIC__<SECTION>__<KEY>` overrides).
 ///
 /// # Panics
