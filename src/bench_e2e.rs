@@ -750,9 +750,8 @@ impl Launch<'_> {
             command.env("MEDIC_LOG", "info,rdkafka=warn");
         }
         if let Some(prefix) = self.group_prefix {
-            // A librdkafka property under [kafka.properties] wins over medic's group id.
-            let group = format!("{prefix}{}", stage.group_id());
-            command.env("MEDIC__KAFKA__PROPERTIES__GROUP.ID", group);
+            // Groups `<prefix>medic-<stage>` (kafka.group_prefix).
+            command.env("MEDIC__KAFKA__GROUP_PREFIX", format!("{prefix}medic"));
         }
         let child = command
             .env("MEDIC__ADMIN__LISTEN", format!("127.0.0.1:{admin_port}"))

@@ -5,7 +5,8 @@ use schemas::Stage;
 use std::fmt;
 use std::str::FromStr;
 
-/// A stage of the pipeline. Each runs in its own consumer group, `medic-<name>`.
+/// A stage of the pipeline. Each runs in its own consumer group, `<kafka.group_prefix>-<name>`
+/// (`medic-<name>` by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StageName {
     /// Raw envelopes → normalised records.
@@ -46,10 +47,10 @@ impl StageName {
         }
     }
 
-    /// The consumer group of the stage.
+    /// The consumer group of the stage: `<prefix>-<name>`, the prefix being `kafka.group_prefix`.
     #[must_use]
-    pub fn group_id(self) -> String {
-        format!("medic-{}", self.as_str())
+    pub fn group_id(self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.as_str())
     }
 
     /// The topics the stage reads.
@@ -115,6 +116,10 @@ mod tests {
             assert!(stage.build(&config).is_ok(), "{stage}");
             assert_eq!(stage.as_str().parse::<StageName>(), Ok(stage));
             assert!(!stage.input_topics(&config).is_empty());
+            assert_eq!(
+                stage.group_id(&config.kafka.group_prefix),
+                format!("medic-{stage}")
+            );
         }
         assert!("ingester".parse::<StageName>().is_err());
     }

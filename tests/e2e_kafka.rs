@@ -5,46 +5,22 @@
 
 mod common;
 
-use common::external::{brokers, free_port, http_get, run_id, spawn_medic, wait_ready};
+use common::external::{
+    brokers, free_port, http_get, latest_checkpoint, run_id, spawn_medic, wait_ready,
+};
+use common::incident;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use schemas::{Action, ObjectKind, RemediationCommand};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const INCIDENT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/incidents/checkout-oom-crashloop"
-);
 
 /// Real-format inputs: every complete CRI line and Event of the bundled incident, keyed like a node agent
 /// keys them, plus three records no stage can read.
 fn inputs() -> (Vec<(String, Vec<u8>)>, usize) {
-    let mut inputs = Vec::new();
-    for entry in std::fs::read_dir(PathBuf::from(INCIDENT).join("pods")).expect("incident pods") {
-        let dir = entry.expect("entry").path();
-        let key = format!(
-            "/var/log/pods/{}/app/0.log",
-            dir.file_name().and_then(|n| n.to_str()).expect("name")
-        );
-        let text = std::fs::read_to_string(dir.join("app/0.log")).expect("pod log");
-        // Partial (P) chunks join their final chunk; keep whole lines so each input maps to one output.
-        inputs.extend(
-            text.lines()
-                .filter(|l| !l.contains(" P "))
-                .map(|l| (key.clone(), l.as_bytes().to_vec())),
-        );
-    }
-    let events =
-        std::fs::read_to_string(PathBuf::from(INCIDENT).join("events.jsonl")).expect("events");
-    inputs.extend(
-        events
-            .lines()
-            .map(|l| ("events".to_owned(), l.as_bytes().to_vec())),
-    );
+    let mut inputs = incident::records();
     let bad = vec![
         ("bad".to_owned(), vec![0x1f, 0x8b, 0x08, 0x00, 0x01]),
         (
@@ -71,6 +47,7 @@ async fn the_loop_runs_through_a_real_broker_and_accounts_for_every_record() {
             r#"
 [kafka]
 brokers = "{brokers}"
+group_prefix = "{run_id}"
 partitions = 3
 session_timeout_ms = 6000
 
@@ -376,8 +353,9 @@ name = "{run_id}"
     );
 
     // The enrich stage's state was checkpointed on the way out, covering what it consumed.
-    let checkpoint = latest_checkpoint(&brokers, &topic("checkpoints"), "medic-enrich")
-        .expect("enrich wrote a checkpoint");
+    let checkpoint =
+        latest_checkpoint(&brokers, &topic("checkpoints"), &format!("{run_id}-enrich"))
+            .expect("enrich wrote a checkpoint");
     let covered: i64 = checkpoint
         .offsets
         .iter()
@@ -397,15 +375,6 @@ name = "{run_id}"
         "the miner's templates are in the checkpoint"
     );
     let _ = std::fs::remove_file(&pipeline);
-}
-
-/// The latest checkpoint stored under `key` on `topic`.
-fn latest_checkpoint(brokers: &str, topic: &str, key: &str) -> Option<medic::kafka::Checkpoint> {
-    let kafka = medic::config::KafkaConfig {
-        brokers: brokers.to_owned(),
-        ..medic::config::KafkaConfig::default()
-    };
-    medic::kafka::load_latest(&kafka, topic, key, Duration::from_secs(30)).expect("readable")
 }
 
 /// The value of the sample named exactly `series` (name and labels as exposed) in `exposition`.

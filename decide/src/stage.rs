@@ -3,21 +3,41 @@
 use crate::{DecideConfig, remedy_for};
 use schemas::clock::secs_to_ns;
 use schemas::{
-    Action, Decision, Diagnosis, Emitter, SCHEMA_VERSION, SourceRecord, Stage, Target,
-    decode_record, id,
+    Action, Decision, Diagnosis, Emitter, SCHEMA_VERSION, SourceRecord, Stage, StageError,
+    StageState, Target, decode_record, id,
 };
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The policy name and version written on every decision.
 pub const POLICY: &str = "rules@1";
 
 /// Decides remediations with the rule policy and a cooldown. Built by [`DecideConfig::build`].
+///
+/// The cooldowns are the stage's state: the runner checkpoints them with the offsets they cover, so a
+/// restarted stage does not act twice on a target within its cooldown. A diagnosis delivered again
+/// (at-least-once) gets the same decision as the first time — same id, same action — so its command is
+/// refused downstream as a replay instead of becoming a different decision under the same id.
 pub struct Decide {
     cooldown_ns: i64,
     min_confidence: f64,
     max_tracked: usize,
-    /// Event time of the last action per target (noop and escalate do not start a cooldown).
-    last_action_ns: HashMap<Target, i64>,
+    /// The last action per target: its event time and the diagnosis it answered (noop and escalate do
+    /// not start a cooldown).
+    last_action: HashMap<Target, LastAction>,
+}
+
+/// When a target was last acted on, and for which diagnosis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct LastAction {
+    at_ns: i64,
+    diagnosis_id: String,
+}
+
+/// What a checkpoint of the decide stage holds.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    cooldowns: Vec<(Target, LastAction)>,
 }
 
 impl Decide {
@@ -26,7 +46,7 @@ impl Decide {
             cooldown_ns: secs_to_ns(config.cooldown_secs),
             min_confidence: config.min_confidence,
             max_tracked: config.max_tracked_targets,
-            last_action_ns: HashMap::new(),
+            last_action: HashMap::new(),
         }
     }
 
@@ -52,11 +72,11 @@ impl Decide {
                 ..target.clone()
             };
             let acts = !matches!(action, Action::Noop | Action::Escalate);
-            let cooling = self
-                .last_action_ns
-                .get(&key)
-                .filter(|last| at - **last < self.cooldown_ns);
-            match cooling {
+            // The diagnosis that started the cooldown, delivered again, is decided as it was then.
+            let cooling = self.last_action.get(&key).filter(|last| {
+                at - last.at_ns < self.cooldown_ns && last.diagnosis_id != diagnosis.diagnosis_id
+            });
+            match cooling.map(|last| last.at_ns) {
                 Some(last) if acts => (
                     Action::Noop,
                     target,
@@ -71,7 +91,7 @@ impl Decide {
                 ),
                 _ => {
                     if acts {
-                        self.record_action(key, at);
+                        self.record_action(key, at, &diagnosis.diagnosis_id);
                     }
                     (
                         action,
@@ -108,18 +128,44 @@ impl Decide {
         }
     }
 
-    fn record_action(&mut self, target: Target, at: i64) {
-        if self.last_action_ns.len() >= self.max_tracked
-            && !self.last_action_ns.contains_key(&target)
+    fn record_action(&mut self, target: Target, at_ns: i64, diagnosis_id: &str) {
+        if self.last_action.len() >= self.max_tracked
+            && !self.last_action.contains_key(&target)
             && let Some(oldest) = self
-                .last_action_ns
+                .last_action
                 .iter()
-                .min_by_key(|(_, t)| **t)
+                .min_by_key(|(_, last)| last.at_ns)
                 .map(|(k, _)| k.clone())
         {
-            self.last_action_ns.remove(&oldest);
+            self.last_action.remove(&oldest);
         }
-        self.last_action_ns.insert(target, at);
+        self.last_action.insert(
+            target,
+            LastAction {
+                at_ns,
+                diagnosis_id: diagnosis_id.to_owned(),
+            },
+        );
+    }
+}
+
+impl StageState for Decide {
+    fn snapshot(&self) -> Result<Vec<u8>, StageError> {
+        let mut cooldowns: Vec<(Target, LastAction)> = self
+            .last_action
+            .iter()
+            .map(|(target, last)| (target.clone(), last.clone()))
+            .collect();
+        cooldowns.sort_by(|a, b| a.0.cmp(&b.0));
+        serde_json::to_vec(&Snapshot { cooldowns })
+            .map_err(|e| StageError::internal(format!("decide snapshot: {e}")))
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), StageError> {
+        let Snapshot { cooldowns } = serde_json::from_slice(snapshot)
+            .map_err(|e| StageError::schema(format!("decide checkpoint: {e}")))?;
+        self.last_action = cooldowns.into_iter().collect();
+        Ok(())
     }
 }
 
@@ -134,6 +180,10 @@ impl Stage for Decide {
                 Err(error) => out.reject(input, error),
             }
         }
+    }
+
+    fn state(&mut self) -> Option<&mut dyn StageState> {
+        Some(self)
     }
 }
 
@@ -240,6 +290,64 @@ mod tests {
                 .clone()
         };
         assert_eq!(run(), run());
+    }
+
+    fn actions(stage: &mut Decide, batch: &[SourceRecord]) -> Vec<Action> {
+        let mut out = Emitter::new();
+        stage.process_batch(batch, &mut out);
+        out.decode_all::<Decision>()
+            .expect("decisions")
+            .into_iter()
+            .map(|d| d.action)
+            .collect()
+    }
+
+    #[test]
+    fn cooldowns_survive_a_restart_through_the_checkpoint() {
+        let mut before = DecideConfig::default().build().expect("valid");
+        assert_eq!(
+            actions(&mut before, &[diagnosis("d1", FaultClass::Oom, 0.9, 100)]),
+            [Action::RolloutRestart]
+        );
+        let snapshot = before.snapshot().expect("snapshot");
+        // A restarted stage: without the snapshot it would restart the Deployment again 100 s later.
+        let mut after = DecideConfig::default().build().expect("valid");
+        assert_eq!(
+            actions(&mut after, &[diagnosis("d2", FaultClass::Oom, 0.9, 200)]),
+            [Action::RolloutRestart],
+            "a fresh stage knows no cooldown"
+        );
+        let mut after = DecideConfig::default().build().expect("valid");
+        after.restore(&snapshot).expect("restore");
+        assert_eq!(
+            actions(&mut after, &[diagnosis("d2", FaultClass::Oom, 0.9, 200)]),
+            [Action::Noop],
+            "the restored cooldown holds"
+        );
+        assert!(after.restore(b"{").is_err(), "a torn snapshot is refused");
+    }
+
+    #[test]
+    fn a_diagnosis_delivered_again_gets_the_same_decision() {
+        let mut stage = DecideConfig::default().build().expect("valid");
+        let mut out = Emitter::new();
+        let d1 = diagnosis("d1", FaultClass::Oom, 0.9, 100);
+        stage.process_batch(
+            &[d1.clone(), diagnosis("d2", FaultClass::Oom, 0.9, 150), d1],
+            &mut out,
+        );
+        let decisions: Vec<Decision> = out.decode_all().expect("decisions");
+        let summary: Vec<_> = decisions
+            .iter()
+            .map(|d| (d.decision_id.as_str(), d.action))
+            .collect();
+        assert_eq!(summary[0], summary[2], "the replay repeats the decision");
+        assert_eq!(summary[0].1, Action::RolloutRestart);
+        assert_eq!(
+            summary[1].1,
+            Action::Noop,
+            "another diagnosis still cools down"
+        );
     }
 
     #[test]

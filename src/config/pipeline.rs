@@ -58,9 +58,23 @@ pub struct KafkaConfig {
     /// Replication factor of topics medic creates. Default: 1.
     #[serde(default = "default_replication_factor")]
     pub replication_factor: i32,
+    /// Each stage's consumer group is `<group_prefix>-<stage>`, and its checkpoints are keyed so: give
+    /// every pipeline that shares a Kafka cluster its own. Default: `medic`.
+    #[serde(default = "default_group_prefix")]
+    pub group_prefix: String,
     /// Consumer group session timeout, in ms; group joins take about half of it. Default: 10000.
     #[serde(default = "default_session_timeout_ms")]
     pub session_timeout_ms: u64,
+    /// Upper bound on the input each stage's consumer prefetches, in KiB (librdkafka
+    /// `queued.max.messages.kbytes`; a fetch response is limited to the same). With
+    /// `consumer_queue_records`, what keeps a stage's memory bounded when a backlog or a burst waits on
+    /// its topics. Default: 4096.
+    #[serde(default = "default_consumer_queue_kbytes")]
+    pub consumer_queue_kbytes: u32,
+    /// Records per input partition the consumer keeps prefetched at most (librdkafka
+    /// `queued.min.messages`). Default: 1000.
+    #[serde(default = "default_consumer_queue_records")]
+    pub consumer_queue_records: u32,
     /// Extra librdkafka properties for every client (SASL, TLS, …), e.g.
     /// `"security.protocol" = "SASL_SSL"`. Default: none.
     #[serde(default)]
@@ -79,8 +93,17 @@ fn default_partitions() -> i32 {
 fn default_replication_factor() -> i32 {
     1
 }
+fn default_group_prefix() -> String {
+    "medic".to_owned()
+}
 fn default_session_timeout_ms() -> u64 {
     10_000
+}
+fn default_consumer_queue_kbytes() -> u32 {
+    4096
+}
+fn default_consumer_queue_records() -> u32 {
+    1000
 }
 
 impl Default for KafkaConfig {
@@ -90,7 +113,10 @@ impl Default for KafkaConfig {
             create_topics: true,
             partitions: default_partitions(),
             replication_factor: default_replication_factor(),
+            group_prefix: default_group_prefix(),
             session_timeout_ms: default_session_timeout_ms(),
+            consumer_queue_kbytes: default_consumer_queue_kbytes(),
+            consumer_queue_records: default_consumer_queue_records(),
             properties: BTreeMap::new(),
         }
     }
@@ -339,6 +365,24 @@ impl PipelineConfig {
             problems.push(format!(
                 "kafka.session_timeout_ms: {} must be between 1000 and 300000",
                 self.kafka.session_timeout_ms
+            ));
+        }
+        if !is_legal_topic(&self.kafka.group_prefix) {
+            problems.push(format!(
+                "kafka.group_prefix: {:?} must be 1-249 characters of [a-zA-Z0-9._-]",
+                self.kafka.group_prefix
+            ));
+        }
+        if !(1..=2_097_151).contains(&self.kafka.consumer_queue_kbytes) {
+            problems.push(format!(
+                "kafka.consumer_queue_kbytes: {} must be between 1 and 2097151",
+                self.kafka.consumer_queue_kbytes
+            ));
+        }
+        if !(1..=10_000_000).contains(&self.kafka.consumer_queue_records) {
+            problems.push(format!(
+                "kafka.consumer_queue_records: {} must be between 1 and 10000000",
+                self.kafka.consumer_queue_records
             ));
         }
         let mut seen = BTreeMap::new();

@@ -15,7 +15,9 @@ fn base(kafka: &KafkaConfig, client_id: &str) -> ClientConfig {
 }
 
 /// A consumer in group `group`: no auto-commit, no auto offset store (the runner commits explicitly after
-/// delivery), reading from the earliest offset when the group has none.
+/// delivery), reading from the earliest offset when the group has none, prefetching at most
+/// `consumer_queue_kbytes` / `consumer_queue_records` per partition (librdkafka's defaults, 64 MiB and
+/// 100 000 records, let a burst on the input topics swell every stage's memory).
 #[must_use]
 pub fn consumer_config(kafka: &KafkaConfig, group: &str) -> ClientConfig {
     let mut config = base(kafka, group);
@@ -34,7 +36,18 @@ pub fn consumer_config(kafka: &KafkaConfig, group: &str) -> ClientConfig {
         .set(
             "max.poll.interval.ms",
             kafka.session_timeout_ms.max(300_000).to_string(),
-        );
+        )
+        // librdkafka limits fetch.max.bytes to this too (but not below message.max.bytes).
+        .set(
+            "queued.max.messages.kbytes",
+            kafka.consumer_queue_kbytes.to_string(),
+        )
+        .set(
+            "queued.min.messages",
+            kafka.consumer_queue_records.to_string(),
+        )
+        // With a bounded queue, look again soon after it drained (librdkafka waits 1 s by default).
+        .set("fetch.queue.backoff.ms", "100");
     // User properties win over medic's defaults.
     for (key, value) in &kafka.properties {
         config.set(key, value);
@@ -75,6 +88,8 @@ mod tests {
         assert_eq!(consumer.get("enable.auto.commit"), Some("false"));
         assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(consumer.get("group.id"), Some("medic-ingest"));
+        assert_eq!(consumer.get("queued.max.messages.kbytes"), Some("4096"));
+        assert_eq!(consumer.get("queued.min.messages"), Some("1000"));
         assert_eq!(consumer.get("security.protocol"), Some("SASL_SSL"));
         assert_eq!(
             consumer.get("auto.offset.reset"),

@@ -18,7 +18,8 @@
 //! A stateful stage ([`Stage::state`]) is checkpointed (see [`crate::kafka::load_latest`]): at start the
 //! runner restores the latest snapshot and skips the records it already covers; afterwards offsets are
 //! committed only every `checkpoint_interval_ms`, each time right after a snapshot covering them is
-//! acknowledged on the checkpoint topic.
+//! acknowledged on the checkpoint topic. Records the state already holds are never fed to it again —
+//! neither after a restart nor when a rebalance re-delivers a partition from its older commit.
 
 use crate::config::{PipelineConfig, RunnerConfig, TopicsConfig};
 use crate::health::Health;
@@ -123,6 +124,8 @@ fn partition_list(offsets: &Offsets) -> TopicPartitionList {
 /// Runs one stage against Kafka.
 pub struct StageRunner {
     name: StageName,
+    /// The consumer group (`<kafka.group_prefix>-<stage>`), also the checkpoint key's stem.
+    group: String,
     stage: Box<dyn Stage>,
     consumer: StreamConsumer<LagContext>,
     input_topics: Vec<String>,
@@ -140,8 +143,6 @@ struct OffsetBook {
     committed: Offsets,
     /// Offsets whose outputs are delivered but which are not committed yet (stateful stages).
     pending: Offsets,
-    /// Records below these offsets are already in the restored state: skipped once.
-    skip_below: Offsets,
     /// When the last checkpoint was taken.
     last_checkpoint: Option<Instant>,
 }
@@ -173,7 +174,8 @@ impl StageRunner {
             stage: name.as_str(),
             problems,
         })?;
-        let mut client = consumer_config(&config.kafka, &name.group_id());
+        let group = name.group_id(&config.kafka.group_prefix);
+        let mut client = consumer_config(&config.kafka, &group);
         if config.runner.lag_interval_ms > 0 {
             // The statistics feed medic_consumer_lag (LagContext).
             client.set(
@@ -190,6 +192,7 @@ impl StageRunner {
         health.starting(name.as_str());
         Ok(Self {
             name,
+            group,
             stage,
             consumer,
             input_topics: name.input_topics(config),
@@ -208,7 +211,7 @@ impl StageRunner {
     }
 
     fn checkpoint_key(&self) -> String {
-        checkpoint_key(&self.name.group_id(), self.runner.instance.as_deref())
+        checkpoint_key(&self.group, self.runner.instance.as_deref())
     }
 
     /// Restores the stage's latest checkpoint, if the stage is stateful and one exists.
@@ -245,7 +248,6 @@ impl StageRunner {
             partitions = checkpoint.offsets.len(),
             "state restored from checkpoint"
         );
-        self.offsets.skip_below.clone_from(&checkpoint.offsets);
         self.offsets.committed = checkpoint.offsets;
         self.offsets.last_checkpoint = Some(Instant::now());
         Ok(())
@@ -314,7 +316,7 @@ impl StageRunner {
         self.consumer
             .subscribe(&topics)
             .map_err(|source| RunnerError::Client { stage, source })?;
-        tracing::info!(topics = ?topics, group = %self.name.group_id(), "stage started");
+        tracing::info!(topics = ?topics, group = %self.group, "stage started");
         self.health.set_ready(stage, true);
         let mut tick = tokio::time::interval(Duration::from_millis(self.runner.tick_interval_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -378,21 +380,21 @@ impl StageRunner {
         self.sink.metrics.records_in.inc_by(batch.len() as u64);
         let mut out = Emitter::new();
         let fresh;
-        let input = if self.offsets.skip_below.is_empty() {
+        let input = if self.stage.state().is_none() {
             batch
         } else {
             fresh = self.offsets.not_yet_in_state(batch);
             if fresh.len() < batch.len() {
                 tracing::info!(
                     skipped = batch.len() - fresh.len(),
-                    "records already in the restored state skipped"
+                    "records already in the stage's state skipped"
                 );
             }
             &fresh
         };
         off_the_io_runtime(|| self.stage.process_batch(input, &mut out));
         self.sink.deliver(out).await?;
-        self.offsets.pending.extend(next_offsets(batch));
+        self.offsets.advance(batch);
         self.commit_pending(false).await?;
         self.sink.metrics.batches.inc();
         self.sink
@@ -404,29 +406,43 @@ impl StageRunner {
 }
 
 impl OffsetBook {
-    /// The records of `batch` the restored state does not include yet; forgets each skip bound once
-    /// its partition has moved past it.
-    fn not_yet_in_state(&mut self, batch: &[SourceRecord]) -> Vec<SourceRecord> {
-        let fresh: Vec<SourceRecord> = batch
+    /// Where this process stands on `partition` of `topic`: the next offset it has not processed.
+    fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        let key = (topic.to_owned(), partition);
+        self.pending
+            .get(&key)
+            .or_else(|| self.committed.get(&key))
+            .copied()
+    }
+
+    /// Marks `batch` as processed and delivered. A partition's position only moves forward: a batch
+    /// read again below it (after a rebalance) must not pull the next commit back.
+    fn advance(&mut self, batch: &[SourceRecord]) {
+        for ((topic, partition), next) in next_offsets(batch) {
+            if self
+                .position(&topic, partition)
+                .is_none_or(|position| next > position)
+            {
+                self.pending.insert((topic, partition), next);
+            }
+        }
+    }
+
+    /// The records of `batch` a stateful stage's state does not include yet. Below the next offset this
+    /// process has processed (or restored from a checkpoint) for a partition, a record is in the state
+    /// already: read again after a restart from an older commit, or after a rebalance — a lost group
+    /// session, a broker restart — handed the partition back from its last commit, which lags the
+    /// state by up to a checkpoint interval. Its outputs were delivered the first time.
+    fn not_yet_in_state(&self, batch: &[SourceRecord]) -> Vec<SourceRecord> {
+        batch
             .iter()
             .filter(|r| {
                 let c = &r.coordinates;
-                self.skip_below
-                    .get(&(c.topic.clone(), c.partition))
-                    .is_none_or(|&below| c.offset >= below)
+                self.position(&c.topic, c.partition)
+                    .is_none_or(|next| c.offset >= next)
             })
             .cloned()
-            .collect();
-        for ((topic, partition), next) in next_offsets(batch) {
-            if self
-                .skip_below
-                .get(&(topic.clone(), partition))
-                .is_some_and(|&below| next >= below)
-            {
-                self.skip_below.remove(&(topic, partition));
-            }
-        }
-        fresh
+            .collect()
     }
 }
 
@@ -583,5 +599,43 @@ fn off_the_io_runtime<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(offsets: std::ops::Range<i64>) -> Vec<SourceRecord> {
+        offsets
+            .map(|offset| SourceRecord::new("medic.logs.normalized", 0, offset, "{}"))
+            .collect()
+    }
+
+    #[test]
+    fn a_partition_read_again_is_neither_fed_twice_nor_committed_backwards() {
+        let mut book = OffsetBook::default();
+        // The group's last commit is 700; the state has taken in 700..1100 since (not committed yet).
+        book.committed
+            .insert(("medic.logs.normalized".to_owned(), 0), 700);
+        book.advance(&records(700..1100));
+        // A rebalance hands the partition back from the commit: 700..1100 are in the state already.
+        let fresh = book.not_yet_in_state(&records(700..1200));
+        assert_eq!(
+            fresh
+                .iter()
+                .map(|r| r.coordinates.offset)
+                .collect::<Vec<_>>(),
+            (1100..1200).collect::<Vec<_>>()
+        );
+        book.advance(&records(700..800));
+        assert_eq!(
+            book.position("medic.logs.normalized", 0),
+            Some(1100),
+            "the position only moves forward"
+        );
+        book.advance(&records(1100..1200));
+        assert_eq!(book.position("medic.logs.normalized", 0), Some(1200));
+        assert!(book.not_yet_in_state(&records(1200..1201)).len() == 1);
     }
 }

@@ -46,11 +46,16 @@ pub fn free_port() -> u16 {
 
 /// `GET path` on 127.0.0.1:`port`: status and body.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http(port, "GET", path)
+}
+
+/// `<method> path` (no body) on 127.0.0.1:`port`: status and body.
+pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut response = String::new();
@@ -81,6 +86,19 @@ impl Drop for Medic {
 /// # Panics
 /// When the binary cannot start.
 pub fn spawn_medic(pipeline: &std::path::Path, stages: &[&str], log: &std::path::Path) -> Medic {
+    spawn_medic_with(pipeline, stages, log, &[])
+}
+
+/// [`spawn_medic`] with extra environment variables (e.g. `MEDIC__<SECTION>__<KEY>` overrides).
+///
+/// # Panics
+/// When the binary cannot start.
+pub fn spawn_medic_with(
+    pipeline: &std::path::Path,
+    stages: &[&str],
+    log: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Medic {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -91,6 +109,7 @@ pub fn spawn_medic(pipeline: &std::path::Path, stages: &[&str], log: &std::path:
     for stage in stages {
         command.args(["--stage", stage]);
     }
+    command.envs(env.iter().copied());
     Medic(
         command
             .env("MEDIC_LOG", "info,rdkafka=warn")
@@ -123,23 +142,155 @@ pub fn wait_ready(medic: &mut Medic, admin_port: u16, log: &std::path::Path) {
     }
 }
 
-/// Creates `topic` with `partitions` on the external broker at `brokers` (it must not exist yet).
+/// The value of one sample on medic's `/metrics` at 127.0.0.1:`admin_port`, e.g.
+/// `medic_records_out_total{kind="log_record",stage="ingest"}` (labels sorted by name); `None` when
+/// medic does not answer, 0 when the sample is not there yet.
+pub fn metric(admin_port: u16, sample: &str) -> Option<f64> {
+    let (status, body) = http_get(admin_port, "/metrics")?;
+    if status != 200 {
+        return None;
+    }
+    Some(
+        body.lines()
+            .find_map(|line| {
+                line.strip_prefix(sample)
+                    .and_then(|rest| rest.strip_prefix(' '))
+                    .and_then(|value| value.trim().parse().ok())
+            })
+            .unwrap_or(0.0),
+    )
+}
+
+/// Resident memory of process `pid` from `/proc/<pid>/status`: (`VmRSS`, `VmHWM`) in KiB — now and the
+/// peak since it started.
+pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status.lines().find_map(|line| {
+            line.strip_prefix(name)?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()
+        })
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Creates `topic` with `partitions` partitions on `brokers` unless it exists.
+///
+/// # Panics
+/// When the broker refuses for another reason.
 pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    let admin: AdminClient<rdkafka::client::DefaultClientContext> = rdkafka::ClientConfig::new()
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()
         .expect("admin client");
     let results = admin
         .create_topics(
             &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &AdminOptions::new(),
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
         )
         .await
         .expect("create topics");
     for result in results {
-        result.unwrap_or_else(|(t, e)| panic!("cannot create {t}: {e}"));
+        match result {
+            Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => panic!("cannot create {topic}: {code}"),
+        }
     }
+}
+
+/// Produces every `(key, payload)` to `topic` with an idempotent producer (in order per key, all in
+/// flight at once) and returns where each landed: (partition, offset), in input order.
+///
+/// # Panics
+/// When a record cannot be delivered within 60 s.
+pub async fn produce_all(
+    brokers: &str,
+    topic: &str,
+    records: &[(String, Vec<u8>)],
+) -> Vec<(i32, i64)> {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "20")
+        .create()
+        .expect("producer");
+    let sends = records.iter().map(|(key, payload)| {
+        producer.send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Duration::from_secs(60),
+        )
+    });
+    futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|delivered| {
+            let delivered = delivered.map_err(|(e, _)| e).expect("produce");
+            (delivered.partition, delivered.offset)
+        })
+        .collect()
+}
+
+/// A consumer in its own group reading `topics` from the beginning (for reading what medic wrote).
+///
+/// # Panics
+/// When the consumer cannot be created or subscribed.
+pub fn observer(brokers: &str, group: &str, topics: &[&str]) -> rdkafka::consumer::StreamConsumer {
+    use rdkafka::consumer::Consumer;
+    let consumer: rdkafka::consumer::StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(topics).expect("subscribe");
+    consumer
+}
+
+/// Sends SIGTERM to `medic` and waits up to `limit` for it to exit; its exit status.
+///
+/// # Panics
+/// When it does not exit in time.
+pub fn terminate(medic: &mut Medic, limit: Duration) -> std::process::ExitStatus {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &medic.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(exit) = medic.0.try_wait().expect("poll child") {
+            return exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "medic did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The latest checkpoint stored under `key` (e.g. `medic-enrich`) on the checkpoint topic `topic`.
+///
+/// # Panics
+/// When the topic cannot be read.
+pub fn latest_checkpoint(
+    brokers: &str,
+    topic: &str,
+    key: &str,
+) -> Option<medic::kafka::Checkpoint> {
+    let kafka = medic::config::KafkaConfig {
+        brokers: brokers.to_owned(),
+        ..medic::config::KafkaConfig::default()
+    };
+    medic::kafka::load_latest(&kafka, topic, key, Duration::from_secs(30)).expect("readable")
 }
 
 /// A fresh, empty directory under the system's temporary directory, named after a new run id.

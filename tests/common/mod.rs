@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod durable;
 pub mod external;
+pub mod incident;
 
 use medic::config::PipelineConfig;
 use medic::health::Health;

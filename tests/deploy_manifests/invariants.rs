@@ -583,12 +583,9 @@ fn scaling_problems(
         if trigger.kind != "kafka" {
             problems.push(format!("trigger type {}", trigger.kind));
         }
-        if m.consumer_group != stage.group_id() {
-            problems.push(format!(
-                "consumerGroup {} is not {}",
-                m.consumer_group,
-                stage.group_id()
-            ));
+        let group = stage.group_id(&config.kafka.group_prefix);
+        if m.consumer_group != group {
+            problems.push(format!("consumerGroup {} is not {group}", m.consumer_group));
         }
         if m.bootstrap_servers != config.kafka.brokers {
             problems.push(format!(
