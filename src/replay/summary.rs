@@ -123,7 +123,8 @@ pub fn is_workload(target: &Target, workload: &str) -> bool {
     }
 }
 
-const STAGE_OUTPUTS: [(StageName, RecordKind); 6] = [
+/// Each stage with the kind of record it produces, in pipeline order.
+pub const STAGE_OUTPUTS: [(StageName, RecordKind); 6] = [
     (StageName::Ingest, RecordKind::Log),
     (StageName::Enrich, RecordKind::Parsed),
     (StageName::Diagnose, RecordKind::Diagnosis),
