@@ -9,7 +9,7 @@ mod cluster;
 mod common;
 
 use act::KeyRing;
-use common::external::{Medic, brokers, free_port, run_id, spawn_medic, wait_ready};
+use common::external::{Medic, brokers, free_port, run_id, run_topics, spawn_medic, wait_ready};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
@@ -40,20 +40,7 @@ impl Rig {
         let line = KeyRing::generate_line("ops-1");
         std::fs::write(dir.join("keys"), &line).expect("keys");
         let admin_port = free_port();
-        let topics: String = [
-            "normalized",
-            "parsed",
-            "windows",
-            "diagnoses",
-            "decisions",
-            "actions",
-            "results",
-            "dlq",
-            "checkpoints",
-        ]
-        .iter()
-        .map(|t| format!("{t} = \"{run_id}.{t}\"\n"))
-        .collect();
+        let topics = run_topics(&run_id);
         let pipeline = dir.join("pipeline.toml");
         std::fs::write(
             &pipeline,

@@ -14,7 +14,7 @@ mod common;
 
 use common::external::{
     Medic, brokers, create_topic, free_port, latest_checkpoint, metric, observer, produce_all,
-    run_id, spawn_medic_with, wait_ready,
+    run_id, run_topics, scratch_dir, spawn_medic_with, wait_ready,
 };
 use common::incident;
 use rdkafka::consumer::StreamConsumer;
@@ -50,20 +50,7 @@ impl Rig {
         let dir = std::env::temp_dir().join(&run_id);
         std::fs::create_dir_all(&dir).expect("dir");
         let extra = extra.replace("{dir}", &dir.display().to_string());
-        let topics: String = [
-            "normalized",
-            "parsed",
-            "windows",
-            "diagnoses",
-            "decisions",
-            "actions",
-            "results",
-            "dlq",
-            "checkpoints",
-        ]
-        .iter()
-        .map(|t| format!("{t} = \"{run_id}.{t}\"\n"))
-        .collect();
+        let topics = run_topics(&run_id);
         let pipeline = dir.join("pipeline.toml");
         std::fs::write(
             &pipeline,
@@ -307,6 +294,16 @@ async fn read_ingested(rig: &Rig, landed: &[(i32, i64)], more: &[&str], limit: D
     seen
 }
 
+/// Ten Deployments' crash-loops (renamed copies of the demo incident), with a record no stage can read
+/// every 500.
+fn crash_loops_with_unreadable() -> Vec<(String, Vec<u8>)> {
+    let mut inputs = incident::copies(10);
+    for at in (0..inputs.len()).step_by(500).rev() {
+        inputs.insert(at, ("bad".to_owned(), b"{\"kind\":\"Event\"".to_vec()));
+    }
+    inputs
+}
+
 /// Source identity (partition, offset) of every record ingest wrote or dead-lettered.
 fn ingest_identities(seen: &Seen, rig: &Rig) -> Vec<(i32, i64)> {
     let mut identities: Vec<(i32, i64)> = seen
@@ -463,11 +460,7 @@ async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_templat
         .await
         .expect("topics");
 
-    // Ten Deployments' crash-loops, with a record no stage can read every 500.
-    let mut inputs = incident::copies(10);
-    for at in (0..inputs.len()).step_by(500).rev() {
-        inputs.insert(at, ("bad".to_owned(), b"{\"kind\":\"Event\"".to_vec()));
-    }
+    let inputs = crash_loops_with_unreadable();
     let n = inputs.len();
     let mut ingest = rig.start("ingest");
     let mut enrich = rig.start("enrich");
@@ -697,10 +690,7 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
     medic::kafka::ensure_topics(&rig.config())
         .await
         .expect("topics");
-    let mut inputs = incident::copies(10);
-    for at in (0..inputs.len()).step_by(500).rev() {
-        inputs.insert(at, ("bad".to_owned(), b"{\"kind\":\"Event\"".to_vec()));
-    }
+    let inputs = crash_loops_with_unreadable();
     let n = inputs.len();
     // The stream is through diagnose once every Deployment's window ending within two minutes of the
     // last record is diagnosed (later ones close only when the stream goes idle).
@@ -1040,18 +1030,14 @@ async fn a_burst_of_ten_times_the_steady_rate_drains_in_bounded_memory() {
 async fn a_broker_killed_and_restarted_mid_stream_loses_nothing() {
     let _shared = MACHINE.read().await;
     let started = Instant::now();
-    let scratch = std::env::temp_dir().join(run_id("durable"));
-    std::fs::create_dir_all(&scratch).expect("dir");
+    let scratch = scratch_dir("durable");
     let mut broker = common::durable::DurableBroker::start(&scratch);
     let rig = Rig::new("outage", &broker.address(), "");
     create_topic(&rig.brokers, &rig.topic("normalized"), 1).await;
     medic::kafka::ensure_topics(&rig.config())
         .await
         .expect("topics");
-    let mut inputs = incident::copies(10);
-    for at in (0..inputs.len()).step_by(500).rev() {
-        inputs.insert(at, ("bad".to_owned(), b"{\"kind\":\"Event\"".to_vec()));
-    }
+    let inputs = crash_loops_with_unreadable();
     let n = inputs.len();
     let landed = produce_all(&rig.brokers, &rig.source(), &inputs).await;
     eprintln!(

@@ -299,3 +299,13 @@ pub fn scratch_dir(prefix: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("scratch directory");
     dir
 }
+
+/// The `[topics]` entries of a pipeline file naming every internal topic `<run_id>.<name>`, so a run
+/// has topics of its own.
+pub fn run_topics(run_id: &str) -> String {
+    medic::config::TopicsConfig::default()
+        .named()
+        .iter()
+        .map(|(name, _)| format!("{name} = \"{run_id}.{name}\"\n"))
+        .collect()
+}
