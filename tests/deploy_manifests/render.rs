@@ -53,9 +53,13 @@ pub struct DeployTree(PathBuf);
 impl DeployTree {
     /// Copies the repository's `deploy/`.
     pub fn copy() -> Self {
+        // Tests copy in parallel: a counter keeps two copies taken in the same instant apart (a clash
+        // let one test's drop remove the other's tree).
+        static COPIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let root = std::env::temp_dir().join(format!(
-            "medic-deploy-{}-{}",
+            "medic-deploy-{}-{}-{}",
             std::process::id(),
+            COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .expect("clock")
