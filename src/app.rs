@@ -1,37 +1,20 @@
-//! Running a set of stages in this process, with topic creation and graceful shutdown.
+//! Wiring a pipeline file to the runtime: its topics, and its stages run by the supervisor.
 
 use crate::config::PipelineConfig;
-use crate::health::Health;
-use crate::kafka::{RunnerError, StageRunner, ensure_topics, producer_config};
-use crate::metrics::Metrics;
 use crate::stages::StageName;
-use rdkafka::producer::FutureProducer;
+use runtime::kafka::ensure_topics;
+use runtime::supervisor::PipelineError;
+use runtime::telemetry::health::Health;
+use runtime::telemetry::metrics::Metrics;
 use std::sync::Arc;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Why the pipeline stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    /// A stage failed.
-    #[error(transparent)]
-    Stage(#[from] RunnerError),
-    /// Topics could not be created.
-    #[error("cannot create topics: {0}")]
-    Topics(#[source] rdkafka::error::KafkaError),
-    /// The shared producer could not be created.
-    #[error("cannot create the Kafka producer: {0}")]
-    Producer(#[source] rdkafka::error::KafkaError),
-    /// A stage task panicked (a bug).
-    #[error("stage task panicked: {0}")]
-    Panicked(String),
-}
-
-/// Runs `stages` until `shutdown` is cancelled (then drains each and returns `Ok`) or one fails (then
-/// stops the others and returns its error).
+/// Runs `stages` of `config` in this process until `shutdown` is cancelled or one fails (see
+/// [`runtime::supervisor::run_stages`]); the pipeline's topics are created first when
+/// `kafka.create_topics` is set.
 ///
 /// # Errors
-/// The first [`PipelineError`] of any stage, or of topic creation.
+/// The first [`PipelineError`] of any stage, of its configuration, or of topic creation.
 pub async fn run_stages(
     config: &PipelineConfig,
     stages: &[StageName],
@@ -39,28 +22,25 @@ pub async fn run_stages(
     health: &Arc<Health>,
     shutdown: CancellationToken,
 ) -> Result<(), PipelineError> {
-    if config.kafka.create_topics {
-        ensure_topics(config).await.map_err(PipelineError::Topics)?;
-    }
-    let producer: FutureProducer = producer_config(&config.kafka, &config.runner)
-        .create()
-        .map_err(PipelineError::Producer)?;
-    let mut tasks = JoinSet::new();
-    for &stage in stages {
-        let runner =
-            StageRunner::new(stage, config, producer.clone(), metrics, Arc::clone(health))?;
-        tasks.spawn(runner.run(shutdown.clone()));
-    }
-    let mut first_error = None;
-    while let Some(joined) = tasks.join_next().await {
-        let error = match joined {
-            Ok(Ok(())) => continue,
-            Ok(Err(error)) => PipelineError::Stage(error),
-            Err(join_error) => PipelineError::Panicked(join_error.to_string()),
-        };
-        tracing::error!(error = %error, "stage failed; stopping the others");
-        shutdown.cancel();
-        first_error.get_or_insert(error);
-    }
-    first_error.map_or(Ok(()), Err)
+    let specs = stages
+        .iter()
+        .map(|stage| stage.spec(config))
+        .collect::<Result<Vec<_>, _>>()?;
+    runtime::supervisor::run_stages(
+        config.runtime(),
+        &config.all_topics(),
+        specs,
+        metrics,
+        health,
+        shutdown,
+    )
+    .await
+}
+
+/// Creates every topic of the pipeline that does not exist yet.
+///
+/// # Errors
+/// As [`ensure_topics`].
+pub async fn create_topics(config: &PipelineConfig) -> Result<(), rdkafka::error::KafkaError> {
+    ensure_topics(config.runtime(), &config.all_topics()).await
 }

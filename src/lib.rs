@@ -1,7 +1,8 @@
 //! # medic
 //!
-//! The `medic` binary's library: the CLI, the generic Kafka stage runner, the pipeline file, the admin
-//! server and the demo. Stage logic lives in the stage crates; this crate wires them to Kafka.
+//! The `medic` binary's library: the command line, the pipeline file, and the wiring of the stage crates
+//! to the runtime. Stage logic lives in the stage crates; running them against Kafka lives in
+//! `medic-runtime`; this crate decides which stage runs with which configuration.
 //!
 //! ```text
 //!  medic.logs.<source> ─► ingest ─► medic.logs.normalized ─► enrich ─► medic.logs.parsed ─► diagnose
@@ -15,27 +16,18 @@
 //! | `medic-ingest` | envelopes → `LogRecord` |
 //! | `medic-enrich` | templates and event-time windows |
 //! | `medic-diagnose` | fault classification |
-//! | `medic-decide` | remediation policy |
+//! | `medic-decide` | remediation policy (and the digital-twin lab) |
 //! | `medic-act` | commands and the actuator |
-//! | `medic` (this) | CLI, Kafka runner, admin server, demo |
+//! | `medic-runtime` | the Kafka stage runner, its config sections, telemetry, supervisor, embedded broker |
+//! | `medic-testkit` | process harness, scraped metrics, test services, real-format inputs (tests, bench) |
+//! | `medic` (this) | the CLI ([`cli`], one module per command in [`cmd`]), the pipeline file ([`config`]), which stage is built how ([`stages`], [`app`]) |
+//!
+//! Arrows only point down: stages never import each other or the runtime; the runtime never imports a
+//! stage; only this crate knows them all.
 
-pub mod act_cmd;
-pub mod admin;
 pub mod app;
-pub mod bench;
-pub mod bench_e2e;
-pub mod classify_cmd;
 pub mod cli;
+pub mod cmd;
 pub mod config;
-pub mod decode_cmd;
-pub mod demo;
-pub mod explain;
-pub mod health;
-pub mod kafka;
-pub mod metrics;
-pub mod parse_cmd;
-pub mod policy_cmd;
 pub mod progress;
-pub mod replay;
-pub mod replay_cmd;
 pub mod stages;

@@ -1,9 +1,14 @@
 //! The stages a medic process can run, what each reads, and how each is built from the pipeline.
 
 use crate::config::PipelineConfig;
+use rdkafka::producer::FutureProducer;
+use runtime::kafka::{RunnerError, StageRunner, StageSpec};
+use runtime::telemetry::health::Health;
+use runtime::telemetry::metrics::Metrics;
 use schemas::Stage;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// A stage of the pipeline. Each runs in its own consumer group, `<kafka.group_prefix>-<name>`
 /// (`medic-<name>` by default).
@@ -47,10 +52,10 @@ impl StageName {
         }
     }
 
-    /// The consumer group of the stage: `<prefix>-<name>`, the prefix being `kafka.group_prefix`.
+    /// The consumer group of the stage: `<kafka.group_prefix>-<name>`.
     #[must_use]
-    pub fn group_id(self, prefix: &str) -> String {
-        format!("{prefix}-{}", self.as_str())
+    pub fn group_id(self, config: &PipelineConfig) -> String {
+        config.kafka.group_id(self.as_str())
     }
 
     /// The topics the stage reads.
@@ -80,6 +85,41 @@ impl StageName {
             StageName::Act => Box::new(config.act.build_issuer()?),
             StageName::Actuator => Box::new(config.act.build_actuator()?),
         })
+    }
+
+    /// The stage as the runtime's runner takes it.
+    ///
+    /// # Errors
+    /// [`RunnerError::Config`] with the problems of the stage's configuration.
+    pub fn spec(self, config: &PipelineConfig) -> Result<StageSpec, RunnerError> {
+        Ok(StageSpec {
+            name: self.as_str(),
+            input_topics: self.input_topics(config),
+            processor: self.build(config).map_err(|problems| RunnerError::Config {
+                stage: self.as_str(),
+                problems,
+            })?,
+        })
+    }
+
+    /// A runner for the stage on `producer` (shared by the stages of a process).
+    ///
+    /// # Errors
+    /// As [`StageName::spec`] and [`StageRunner::new`].
+    pub fn runner(
+        self,
+        config: &PipelineConfig,
+        producer: FutureProducer,
+        metrics: &Metrics,
+        health: Arc<Health>,
+    ) -> Result<StageRunner, RunnerError> {
+        StageRunner::new(
+            self.spec(config)?,
+            config.runtime(),
+            producer,
+            metrics,
+            health,
+        )
     }
 }
 
@@ -116,10 +156,7 @@ mod tests {
             assert!(stage.build(&config).is_ok(), "{stage}");
             assert_eq!(stage.as_str().parse::<StageName>(), Ok(stage));
             assert!(!stage.input_topics(&config).is_empty());
-            assert_eq!(
-                stage.group_id(&config.kafka.group_prefix),
-                format!("medic-{stage}")
-            );
+            assert_eq!(stage.group_id(&config), format!("medic-{stage}"));
         }
         assert!("ingester".parse::<StageName>().is_err());
     }

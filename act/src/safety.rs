@@ -304,14 +304,7 @@ mod tests {
     use super::*;
 
     fn target(kind: ObjectKind, ns: Option<&str>, name: &str) -> Target {
-        Target {
-            cluster: None,
-            namespace: ns.map(String::from),
-            kind,
-            name: name.into(),
-            pod: None,
-            node: None,
-        }
+        Target::object(kind, ns, name)
     }
 
     fn workload(replicas: u32) -> TargetState {

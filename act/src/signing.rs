@@ -315,21 +315,14 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schemas::{Action, ObjectKind, Provenance, SCHEMA_VERSION, Target};
+    use schemas::{Action, Provenance, SCHEMA_VERSION, Target};
 
     fn command() -> RemediationCommand {
         RemediationCommand {
             schema_version: SCHEMA_VERSION,
             command_id: "d-1".into(),
             idempotency_key: "d-1".into(),
-            target: Target {
-                cluster: None,
-                namespace: Some("shop".into()),
-                kind: ObjectKind::Deployment,
-                name: "checkout".into(),
-                pod: None,
-                node: None,
-            },
+            target: Target::deployment("shop", "checkout"),
             action: Action::Scale { delta: 2 },
             issued_at_ns: 1,
             expires_at_ns: 2,

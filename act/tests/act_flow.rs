@@ -3,7 +3,7 @@
 
 use medic_act::ActConfig;
 use schemas::{
-    Action, ActionOutcome, ActionResult, Decision, Emitter, ErrorKind, FaultClass, ObjectKind,
+    Action, ActionOutcome, ActionResult, Decision, Emitter, ErrorKind, FaultClass,
     RemediationCommand, SCHEMA_VERSION, SourceCoordinates, SourceRecord, Stage, Target,
 };
 
@@ -22,14 +22,7 @@ fn decision(id: &str, action: Action) -> SourceRecord {
         diagnosis_id: "dia-1".into(),
         fault: FaultClass::Oom,
         confidence: 0.9,
-        target: Target {
-            cluster: None,
-            namespace: Some("shop".into()),
-            kind: ObjectKind::Deployment,
-            name: "web".into(),
-            pod: None,
-            node: None,
-        },
+        target: Target::deployment("shop", "web"),
         action,
         reason: "test".into(),
         policy_id: "rules@1".into(),

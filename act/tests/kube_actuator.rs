@@ -2,15 +2,13 @@
 //! changes the API state and is verified; dry-run changes nothing; forged, expired and replayed commands
 //! never reach the API; a restarted actuator applies nothing twice.
 
-#[path = "common/cluster.rs"]
-mod cluster;
-#[path = "common/commands.rs"]
-mod commands;
+use testkit::cluster;
+use testkit::commands;
 
-use commands::{config, keys, scratch, signed, workload};
+use commands::{config, keys, scratch, signed};
 use medic_act::kubernetes::LAST_COMMAND_ANNOTATION;
 use medic_act::{Actuator, ActuatorMode, Handled, Refused};
-use schemas::{Action, ActionOutcome, RemediationCommand};
+use schemas::{Action, ActionOutcome, RemediationCommand, Target};
 
 /// Runs the (blocking) actuator from inside the test's runtime.
 fn handle(actuator: &mut Actuator, command: RemediationCommand) -> Result<Handled, Refused> {
@@ -44,7 +42,7 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
     // Two pod deletions of one 3-replica workload below: above the default blast radius (40%).
     settings.safety.max_pod_deletion_fraction = 1.0;
     let mut actuator = settings.build_actuator().expect("actuator");
-    let web = workload(&ns, "web");
+    let web = Target::deployment(&ns, "web");
 
     // scale (absolute, through the scale subresource), recorded on the object
     let done = verified(handle(
@@ -171,7 +169,7 @@ async fn dry_run_changes_nothing() {
     let mut actuator = config(ActuatorMode::ServerDryRun, &dir, cluster::kubeconfig())
         .build_actuator()
         .expect("actuator");
-    let api = workload(&ns, "api");
+    let api = Target::deployment(&ns, "api");
     for (id, action) in [
         ("d-scale", Action::ScaleTo { replicas: 5 }),
         ("d-restart", Action::RolloutRestart),
@@ -207,7 +205,7 @@ async fn dry_run_changes_nothing() {
         signed(
             &keys,
             "d-missing",
-            workload(&ns, "nope"),
+            Target::deployment(&ns, "nope"),
             Action::RolloutRestart,
         ),
     )
@@ -228,7 +226,7 @@ async fn forged_expired_and_replayed_commands_never_reach_the_api() {
     let (keys, _) = keys(&dir);
     let settings = config(ActuatorMode::Apply, &dir, cluster::kubeconfig());
     let mut actuator = settings.build_actuator().expect("actuator");
-    let pay = workload(&ns, "pay");
+    let pay = Target::deployment(&ns, "pay");
 
     let mut forged = signed(
         &keys,

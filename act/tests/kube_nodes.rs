@@ -2,16 +2,14 @@
 //! PodDisruptionBudget holding pods back, the blast radius on live node counts, and dry-run.
 //! One test in its own binary: it counts every node of the cluster.
 
-#[path = "common/cluster.rs"]
-mod cluster;
-#[path = "common/commands.rs"]
-mod commands;
+use testkit::cluster;
+use testkit::commands;
 
-use commands::{config, keys, node, scratch, signed};
+use commands::{config, keys, scratch, signed};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
 use medic_act::{Actuator, ActuatorMode, Handled};
-use schemas::{Action, ActionOutcome, RemediationCommand};
+use schemas::{Action, ActionOutcome, RemediationCommand, Target};
 
 fn handle(actuator: &mut Actuator, command: RemediationCommand) -> Handled {
     tokio::task::block_in_place(|| actuator.handle(command)).expect("accepted for handling")
@@ -92,7 +90,7 @@ async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
     dry.keys_file = Some(dir.join("keys"));
     let handled = handle(
         &mut dry.build_actuator().expect("actuator"),
-        signed(&keys, "n-dry", node(&n2), Action::CordonNode),
+        signed(&keys, "n-dry", Target::node(&n2), Action::CordonNode),
     );
     assert_eq!(
         handled.result.outcome,
@@ -104,7 +102,7 @@ async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
     // dry-run drain of the loaded node: cordon and evictions admitted, nothing changed
     let handled = handle(
         &mut dry.build_actuator().expect("actuator"),
-        signed(&keys, "n-dry-drain", node(&n1), Action::DrainNode),
+        signed(&keys, "n-dry-drain", Target::node(&n1), Action::DrainNode),
     );
     assert_eq!(
         handled.result.outcome,
@@ -126,7 +124,7 @@ async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
     // cordon n3: 1 of 3 nodes unschedulable
     let handled = handle(
         &mut actuator,
-        signed(&keys, "n-cordon", node(&n3), Action::CordonNode),
+        signed(&keys, "n-cordon", Target::node(&n3), Action::CordonNode),
     );
     assert_eq!(
         handled.result.outcome,
@@ -139,7 +137,7 @@ async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
     // draining n1 now would leave 2 of 3 unschedulable (> 50%): refused, n1 untouched
     let handled = handle(
         &mut actuator,
-        signed(&keys, "n-drain-1", node(&n1), Action::DrainNode),
+        signed(&keys, "n-drain-1", Target::node(&n1), Action::DrainNode),
     );
     assert_eq!(
         (handled.result.outcome, handled.event),
@@ -154,7 +152,7 @@ async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
     let n4 = cluster::ready_node(&client).await;
     let handled = handle(
         &mut actuator,
-        signed(&keys, "n-drain-2", node(&n1), Action::DrainNode),
+        signed(&keys, "n-drain-2", Target::node(&n1), Action::DrainNode),
     );
     assert_eq!(
         handled.result.outcome,
@@ -178,7 +176,7 @@ async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
         .expect("delete pdb");
     let handled = handle(
         &mut actuator,
-        signed(&keys, "n-drain-3", node(&n1), Action::DrainNode),
+        signed(&keys, "n-drain-3", Target::node(&n1), Action::DrainNode),
     );
     assert_eq!(
         handled.result.outcome,

@@ -2,17 +2,15 @@
 //! and the actuator runs every action as the `medic-actuator` ServiceAccount (its token, nothing else).
 //! A workload in a namespace without the RoleBinding is out of reach.
 
-#[path = "common/cluster.rs"]
-mod cluster;
-#[path = "common/commands.rs"]
-mod commands;
+use testkit::cluster;
+use testkit::commands;
 
-use commands::{config, keys, node, scratch, signed, workload};
+use commands::{config, keys, scratch, signed};
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
 use kube::api::{Api, PostParams};
 use medic_act::{Actuator, ActuatorMode, Handled};
-use schemas::{Action, ActionOutcome, RemediationCommand};
+use schemas::{Action, ActionOutcome, RemediationCommand, Target};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
@@ -123,7 +121,7 @@ async fn the_actuator_needs_exactly_its_rbac() {
     let mut settings = config(ActuatorMode::Apply, &dir, kubeconfig);
     settings.safety.max_pod_deletion_fraction = 1.0;
     let mut actuator = settings.build_actuator().expect("actuator");
-    let target = workload("shop", &web);
+    let target = Target::deployment("shop", &web);
     let verified = |handled: Handled| {
         assert_eq!(
             handled.result.outcome,
@@ -163,11 +161,16 @@ async fn the_actuator_needs_exactly_its_rbac() {
     ));
     verified(handle(
         &mut actuator,
-        signed(&keys, "r-cordon", node(&nodes[1]), Action::CordonNode),
+        signed(
+            &keys,
+            "r-cordon",
+            Target::node(&nodes[1]),
+            Action::CordonNode,
+        ),
     ));
     verified(handle(
         &mut actuator,
-        signed(&keys, "r-drain", node(&nodes[2]), Action::DrainNode),
+        signed(&keys, "r-drain", Target::node(&nodes[2]), Action::DrainNode),
     ));
 
     // No RoleBinding in `outside`: the API server refuses, and the result says why.
@@ -176,7 +179,7 @@ async fn the_actuator_needs_exactly_its_rbac() {
         signed(
             &keys,
             "r-outside",
-            workload(&outside, "web"),
+            Target::deployment(&outside, "web"),
             Action::RolloutRestart,
         ),
     );

@@ -104,14 +104,9 @@ mod tests {
     use super::*;
 
     fn web(pod: Option<&str>, node: Option<&str>) -> Target {
-        Target {
-            cluster: None,
-            namespace: Some("shop".into()),
-            kind: ObjectKind::Deployment,
-            name: "web".into(),
-            pod: pod.map(Into::into),
-            node: node.map(Into::into),
-        }
+        Target::deployment("shop", "web")
+            .with_pod(pod)
+            .with_node(node)
     }
 
     #[test]

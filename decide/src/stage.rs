@@ -190,7 +190,7 @@ impl Stage for Decide {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schemas::{FaultClass, FaultSeverity, ObjectKind};
+    use schemas::{FaultClass, FaultSeverity};
 
     fn diagnosis(id: &str, fault: FaultClass, confidence: f64, at_secs: i64) -> SourceRecord {
         diagnosis_with(id, fault, confidence, at_secs, None)
@@ -216,14 +216,9 @@ mod tests {
         let d = Diagnosis {
             schema_version: SCHEMA_VERSION,
             diagnosis_id: id.into(),
-            target: Target {
-                cluster: None,
-                namespace: Some("shop".into()),
-                kind: ObjectKind::Deployment,
-                name: "web".into(),
-                pod: Some("web-7d9c7f5b9d-x2x7q".into()),
-                node: node.map(Into::into),
-            },
+            target: Target::deployment("shop", "web")
+                .with_pod(Some("web-7d9c7f5b9d-x2x7q"))
+                .with_node(node),
             fault,
             severity: FaultSeverity::High,
             confidence,

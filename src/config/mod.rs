@@ -11,7 +11,7 @@ mod locate;
 mod pipeline;
 
 pub use load::{ConfigError, Loaded, Problem, load_pipeline};
-pub use pipeline::{AdminConfig, KafkaConfig, PipelineConfig, RunnerConfig, TopicsConfig};
+pub use pipeline::PipelineConfig;
 
 /// The embedded default pipeline.
 pub const DEFAULT_PIPELINE: &str = include_str!("../../pipelines/default.toml");

@@ -82,6 +82,51 @@ pub struct Target {
     pub node: Option<String>,
 }
 
+impl Target {
+    /// `kind` `name` in `namespace` (`None` for cluster-scoped objects), with no cluster, pod or node.
+    #[must_use]
+    pub fn object(kind: ObjectKind, namespace: Option<&str>, name: &str) -> Self {
+        Self {
+            cluster: None,
+            namespace: namespace.map(str::to_owned),
+            kind,
+            name: name.to_owned(),
+            pod: None,
+            node: None,
+        }
+    }
+
+    /// Deployment `name` in `namespace`.
+    #[must_use]
+    pub fn deployment(namespace: &str, name: &str) -> Self {
+        Self::object(ObjectKind::Deployment, Some(namespace), name)
+    }
+
+    /// Node `name` (cluster-scoped).
+    #[must_use]
+    pub fn node(name: &str) -> Self {
+        Self::object(ObjectKind::Node, None, name)
+    }
+
+    /// The same target with the evidence's pod hint.
+    #[must_use]
+    pub fn with_pod(self, pod: Option<&str>) -> Self {
+        Self {
+            pod: pod.map(str::to_owned),
+            ..self
+        }
+    }
+
+    /// The same target with the evidence's node hint.
+    #[must_use]
+    pub fn with_node(self, node: Option<&str>) -> Self {
+        Self {
+            node: node.map(str::to_owned),
+            ..self
+        }
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(ns) = &self.namespace {

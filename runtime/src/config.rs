@@ -1,0 +1,455 @@
+//! The runtime's sections of a pipeline file: `[kafka]`, `[topics]`, `[runner]` and `[admin]`, each with
+//! its defaults and its own validation.
+
+use schemas::RecordKind;
+use schemas::config::Problems;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How to reach Kafka.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, comma-separated. Default: `127.0.0.1:9092`.
+    #[serde(default = "default_brokers")]
+    pub brokers: String,
+    /// Create missing topics at start (CreateTopics admin API). Default: true.
+    #[serde(default = "default_true")]
+    pub create_topics: bool,
+    /// Partitions of topics medic creates. Default: 6.
+    #[serde(default = "default_partitions")]
+    pub partitions: i32,
+    /// Replication factor of topics medic creates. Default: 1.
+    #[serde(default = "default_replication_factor")]
+    pub replication_factor: i32,
+    /// Each stage's consumer group is `<group_prefix>-<stage>`, and its checkpoints are keyed so: give
+    /// every pipeline that shares a Kafka cluster its own. Default: `medic`.
+    #[serde(default = "default_group_prefix")]
+    pub group_prefix: String,
+    /// Consumer group session timeout, in ms; group joins take about half of it. Default: 10000.
+    #[serde(default = "default_session_timeout_ms")]
+    pub session_timeout_ms: u64,
+    /// Upper bound on the input each stage's consumer prefetches, in KiB (librdkafka
+    /// `queued.max.messages.kbytes`; a fetch response is limited to the same). With
+    /// `consumer_queue_records`, what keeps a stage's memory bounded when a backlog or a burst waits on
+    /// its topics. Default: 4096.
+    #[serde(default = "default_consumer_queue_kbytes")]
+    pub consumer_queue_kbytes: u32,
+    /// Records per input partition the consumer keeps prefetched at most (librdkafka
+    /// `queued.min.messages`). Default: 1000.
+    #[serde(default = "default_consumer_queue_records")]
+    pub consumer_queue_records: u32,
+    /// Extra librdkafka properties for every client (SASL, TLS, …), e.g.
+    /// `"security.protocol" = "SASL_SSL"`. Default: none.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+fn default_brokers() -> String {
+    "127.0.0.1:9092".to_owned()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_partitions() -> i32 {
+    6
+}
+fn default_replication_factor() -> i32 {
+    1
+}
+fn default_group_prefix() -> String {
+    "medic".to_owned()
+}
+fn default_session_timeout_ms() -> u64 {
+    10_000
+}
+fn default_consumer_queue_kbytes() -> u32 {
+    4096
+}
+fn default_consumer_queue_records() -> u32 {
+    1000
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: default_brokers(),
+            create_topics: true,
+            partitions: default_partitions(),
+            replication_factor: default_replication_factor(),
+            group_prefix: default_group_prefix(),
+            session_timeout_ms: default_session_timeout_ms(),
+            consumer_queue_kbytes: default_consumer_queue_kbytes(),
+            consumer_queue_records: default_consumer_queue_records(),
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// Topic names (the sources' topics are configured under `[[ingest.sources]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// Normalised log records. Default: `medic.logs.normalized`.
+    #[serde(default = "default_normalized")]
+    pub normalized: String,
+    /// Parsed records. Default: `medic.logs.parsed`.
+    #[serde(default = "default_parsed")]
+    pub parsed: String,
+    /// Window features. Default: `medic.windows`.
+    #[serde(default = "default_windows")]
+    pub windows: String,
+    /// Diagnoses. Default: `medic.diagnoses`.
+    #[serde(default = "default_diagnoses")]
+    pub diagnoses: String,
+    /// Decisions. Default: `medic.decisions`.
+    #[serde(default = "default_decisions")]
+    pub decisions: String,
+    /// Remediation commands: the actuation topic. Default: `medic.actions`.
+    #[serde(default = "default_actions")]
+    pub actions: String,
+    /// Action results. Default: `medic.actions.results`.
+    #[serde(default = "default_results")]
+    pub results: String,
+    /// Dead letters: rejected input with the reason in headers. Default: `medic.dlq`.
+    #[serde(default = "default_dlq")]
+    pub dlq: String,
+    /// Snapshots of stateful stages (template miner, open windows), one partition, compacted, keyed by
+    /// stage instance. Default: `medic.checkpoints`.
+    #[serde(default = "default_checkpoints")]
+    pub checkpoints: String,
+}
+
+fn default_normalized() -> String {
+    "medic.logs.normalized".to_owned()
+}
+fn default_parsed() -> String {
+    "medic.logs.parsed".to_owned()
+}
+fn default_windows() -> String {
+    "medic.windows".to_owned()
+}
+fn default_diagnoses() -> String {
+    "medic.diagnoses".to_owned()
+}
+fn default_decisions() -> String {
+    "medic.decisions".to_owned()
+}
+fn default_actions() -> String {
+    "medic.actions".to_owned()
+}
+fn default_results() -> String {
+    "medic.actions.results".to_owned()
+}
+fn default_dlq() -> String {
+    "medic.dlq".to_owned()
+}
+fn default_checkpoints() -> String {
+    "medic.checkpoints".to_owned()
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        Self {
+            normalized: default_normalized(),
+            parsed: default_parsed(),
+            windows: default_windows(),
+            diagnoses: default_diagnoses(),
+            decisions: default_decisions(),
+            actions: default_actions(),
+            results: default_results(),
+            dlq: default_dlq(),
+            checkpoints: default_checkpoints(),
+        }
+    }
+}
+
+impl TopicsConfig {
+    /// The topic records of `kind` go to.
+    #[must_use]
+    pub fn for_kind(&self, kind: RecordKind) -> &str {
+        match kind {
+            RecordKind::Log => &self.normalized,
+            RecordKind::Parsed => &self.parsed,
+            RecordKind::Window => &self.windows,
+            RecordKind::Diagnosis => &self.diagnoses,
+            RecordKind::Decision => &self.decisions,
+            RecordKind::Command => &self.actions,
+            RecordKind::ActionResult => &self.results,
+        }
+    }
+
+    /// Every internal topic with its key name (for validation and creation).
+    #[must_use]
+    pub fn named(&self) -> [(&'static str, &str); 9] {
+        [
+            ("normalized", &self.normalized),
+            ("parsed", &self.parsed),
+            ("windows", &self.windows),
+            ("diagnoses", &self.diagnoses),
+            ("decisions", &self.decisions),
+            ("actions", &self.actions),
+            ("results", &self.results),
+            ("dlq", &self.dlq),
+            ("checkpoints", &self.checkpoints),
+        ]
+    }
+}
+
+/// Batching and delivery of the stage runner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerConfig {
+    /// Most records in one batch. Default: 500.
+    #[serde(default = "default_batch_max_records")]
+    pub batch_max_records: usize,
+    /// Longest a batch waits to fill after its first record, in ms. Default: 50.
+    #[serde(default = "default_batch_linger_ms")]
+    pub batch_linger_ms: u64,
+    /// Interval of the stages' time-based flushes, in ms. Default: 1000.
+    #[serde(default = "default_tick_interval_ms")]
+    pub tick_interval_ms: u64,
+    /// How long the producer keeps retrying one record before the delivery fails, in ms. Default: 30000.
+    #[serde(default = "default_produce_timeout_ms")]
+    pub produce_timeout_ms: u64,
+    /// How often a batch whose delivery failed is produced again before the stage stops (uncommitted,
+    /// so a restart re-reads it). Default: 3.
+    #[serde(default = "default_produce_retries")]
+    pub produce_retries: u32,
+    /// How often a stateful stage (enrich) snapshots its state to the checkpoint topic, in ms; its offsets
+    /// are committed together with each snapshot, so this also bounds what a crash re-reads.
+    /// Default: 5000.
+    #[serde(default = "default_checkpoint_interval_ms")]
+    pub checkpoint_interval_ms: u64,
+    /// Names this process's stage instances in the checkpoint key (`medic-<stage>/<instance>`): give
+    /// each replica of a stateful stage its own, stable name (a StatefulSet pod name). Default: none
+    /// (one instance per stage).
+    #[serde(default)]
+    pub instance: Option<String>,
+    /// How often each stage's consumer reports its lag per partition (`medic_consumer_lag`, from
+    /// librdkafka's statistics: `statistics.interval.ms` of the stage consumers), in ms; 0 turns the
+    /// gauge off. Default: 5000.
+    #[serde(default = "default_lag_interval_ms")]
+    pub lag_interval_ms: u64,
+}
+
+fn default_batch_max_records() -> usize {
+    500
+}
+fn default_batch_linger_ms() -> u64 {
+    50
+}
+fn default_tick_interval_ms() -> u64 {
+    1_000
+}
+fn default_produce_timeout_ms() -> u64 {
+    30_000
+}
+fn default_produce_retries() -> u32 {
+    3
+}
+fn default_checkpoint_interval_ms() -> u64 {
+    5_000
+}
+fn default_lag_interval_ms() -> u64 {
+    5_000
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            batch_max_records: default_batch_max_records(),
+            batch_linger_ms: default_batch_linger_ms(),
+            tick_interval_ms: default_tick_interval_ms(),
+            produce_timeout_ms: default_produce_timeout_ms(),
+            produce_retries: default_produce_retries(),
+            checkpoint_interval_ms: default_checkpoint_interval_ms(),
+            instance: None,
+            lag_interval_ms: default_lag_interval_ms(),
+        }
+    }
+}
+
+/// The admin HTTP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Serve `/metrics`, `/healthz` and `/readyz`. Default: true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Listen address. Default: `0.0.0.0:9464`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+fn default_listen() -> String {
+    "0.0.0.0:9464".to_owned()
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: default_listen(),
+        }
+    }
+}
+
+/// A legal Kafka topic name: 1–249 characters of `[a-zA-Z0-9._-]`.
+pub fn is_legal_topic(name: &str) -> bool {
+    (1..=249).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+impl KafkaConfig {
+    /// Checks the section.
+    ///
+    /// # Errors
+    /// Every problem, as `kafka.<key>: <message>`.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Problems::new("kafka");
+        problems.require(
+            !self.brokers.trim().is_empty(),
+            "brokers",
+            || "must name at least one broker",
+        );
+        problems.require(self.partitions >= 1, "partitions", || {
+            format!("{} must be at least 1", self.partitions)
+        });
+        problems.require(self.replication_factor >= 1, "replication_factor", || {
+            format!("{} must be at least 1", self.replication_factor)
+        });
+        problems.require(
+            (1_000..=300_000).contains(&self.session_timeout_ms),
+            "session_timeout_ms",
+            || {
+                format!(
+                    "{} must be between 1000 and 300000",
+                    self.session_timeout_ms
+                )
+            },
+        );
+        problems.require(is_legal_topic(&self.group_prefix), "group_prefix", || {
+            format!(
+                "{:?} must be 1-249 characters of [a-zA-Z0-9._-]",
+                self.group_prefix
+            )
+        });
+        problems.require(
+            (1..=2_097_151).contains(&self.consumer_queue_kbytes),
+            "consumer_queue_kbytes",
+            || {
+                format!(
+                    "{} must be between 1 and 2097151",
+                    self.consumer_queue_kbytes
+                )
+            },
+        );
+        problems.require(
+            (1..=10_000_000).contains(&self.consumer_queue_records),
+            "consumer_queue_records",
+            || {
+                format!(
+                    "{} must be between 1 and 10000000",
+                    self.consumer_queue_records
+                )
+            },
+        );
+        problems.into_result()
+    }
+}
+
+impl RunnerConfig {
+    /// Checks the section.
+    ///
+    /// # Errors
+    /// Every problem, as `runner.<key>: <message>`.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Problems::new("runner");
+        problems.require(
+            (1..=100_000).contains(&self.batch_max_records),
+            "batch_max_records",
+            || format!("{} must be between 1 and 100000", self.batch_max_records),
+        );
+        problems.require(self.batch_linger_ms <= 60_000, "batch_linger_ms", || {
+            format!("{} exceeds 60000", self.batch_linger_ms)
+        });
+        problems.require(
+            (10..=60_000).contains(&self.tick_interval_ms),
+            "tick_interval_ms",
+            || format!("{} must be between 10 and 60000", self.tick_interval_ms),
+        );
+        problems.require(
+            (100..=600_000).contains(&self.checkpoint_interval_ms),
+            "checkpoint_interval_ms",
+            || {
+                format!(
+                    "{} must be between 100 and 600000",
+                    self.checkpoint_interval_ms
+                )
+            },
+        );
+        problems.require(
+            self.lag_interval_ms == 0 || (100..=600_000).contains(&self.lag_interval_ms),
+            "lag_interval_ms",
+            || {
+                format!(
+                    "{} must be 0 (off) or between 100 and 600000",
+                    self.lag_interval_ms
+                )
+            },
+        );
+        if let Some(instance) = &self.instance {
+            problems.require(
+                !instance.is_empty() && !instance.contains('/'),
+                "instance",
+                || format!("{instance:?} must be a non-empty name without '/'"),
+            );
+        }
+        problems.require(
+            self.produce_timeout_ms >= 1_000,
+            "produce_timeout_ms",
+            || format!("{} is below 1000", self.produce_timeout_ms),
+        );
+        problems.into_result()
+    }
+}
+
+impl AdminConfig {
+    /// Checks the section.
+    ///
+    /// # Errors
+    /// Every problem, as `admin.<key>: <message>`.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Problems::new("admin");
+        problems.require(
+            !self.enabled || self.listen.parse::<std::net::SocketAddr>().is_ok(),
+            "listen",
+            || format!("{:?} is not a socket address (host:port)", self.listen),
+        );
+        problems.into_result()
+    }
+}
+
+impl KafkaConfig {
+    /// The consumer group of stage `stage`: `<group_prefix>-<stage>`.
+    #[must_use]
+    pub fn group_id(&self, stage: &str) -> String {
+        format!("{}-{stage}", self.group_prefix)
+    }
+}
+
+/// The sections a stage runner needs, borrowed from the pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeConfig<'a> {
+    /// How to reach Kafka.
+    pub kafka: &'a KafkaConfig,
+    /// Topic names (outputs, dead letters, checkpoints).
+    pub topics: &'a TopicsConfig,
+    /// Batching, delivery and checkpointing.
+    pub runner: &'a RunnerConfig,
+}

@@ -1,0 +1,138 @@
+//! [`StageContext`]: the librdkafka context of a stage runner's consumer. It reports the consumer's lag
+//! (`medic_consumer_lag`, from the client's statistics) and handles rebalances: when the group takes
+//! partitions away, what the stage has done on them is settled before another consumer owns them (see
+//! [`super::offset_book`]).
+
+use crate::kafka::offset_book::{OffsetBook, Partition};
+use crate::kafka::partition_lags;
+use crate::telemetry::metrics::ConsumerLag;
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::{Offset, TopicPartitionList};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// How long a rebalance waits for the group's committed offsets.
+const COMMITTED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The context of one stage's consumer.
+pub struct StageContext {
+    stage: &'static str,
+    stateful: bool,
+    lag: ConsumerLag,
+    book: Arc<Mutex<OffsetBook>>,
+}
+
+impl StageContext {
+    /// A context for `stage` (stateful when it checkpoints its state) reporting into `lag`, sharing
+    /// `book` with the runner.
+    #[must_use]
+    pub fn new(
+        stage: &'static str,
+        stateful: bool,
+        lag: ConsumerLag,
+        book: Arc<Mutex<OffsetBook>>,
+    ) -> Self {
+        Self {
+            stage,
+            stateful,
+            lag,
+            book,
+        }
+    }
+
+    fn book(&self) -> MutexGuard<'_, OffsetBook> {
+        lock(&self.book)
+    }
+}
+
+/// Locks an offset book; a poisoned lock (a panic elsewhere while holding it) still holds a usable book.
+pub fn lock(book: &Mutex<OffsetBook>) -> MutexGuard<'_, OffsetBook> {
+    book.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `offsets` as a partition list for a commit.
+#[must_use]
+pub fn partition_list(offsets: &crate::kafka::checkpoint::Offsets) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), next) in offsets {
+        // Adding a partition with a concrete offset to a fresh list cannot fail.
+        let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*next));
+    }
+    list
+}
+
+impl ClientContext for StageContext {
+    fn stats_raw(&self, statistics: &[u8]) {
+        match partition_lags(statistics) {
+            Ok(lags) => self.lag.update(&lags),
+            Err(error) => tracing::debug!(error = %error, "unreadable librdkafka statistics"),
+        }
+    }
+}
+
+impl ConsumerContext for StageContext {
+    /// Runs before librdkafka gives up `partitions`, on the thread polling the consumer (the runner
+    /// between batches): a commit here is the last one this process may make for them.
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(partitions) = rebalance else {
+            return;
+        };
+        let revoked: Vec<Partition> = partitions
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        let commit_now = self.book().revoke(&revoked, self.stateful);
+        if !commit_now.is_empty()
+            && let Err(error) = consumer.commit(&partition_list(&commit_now), CommitMode::Sync)
+        {
+            // The partition's next owner starts from the previous commit: those records are read
+            // again (at least once), never lost.
+            tracing::warn!(stage = self.stage, error = %error, "commit of revoked partitions failed");
+        }
+        tracing::info!(
+            stage = self.stage,
+            partitions = ?revoked,
+            committed = commit_now.len(),
+            "partitions revoked"
+        );
+    }
+
+    /// Runs after librdkafka took `partitions` on: held offsets of a stateful stage are weighed against
+    /// the group's commits (see [`OffsetBook::assign`]).
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Assign(partitions) = rebalance else {
+            return;
+        };
+        let assigned: Vec<Partition> = partitions
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        tracing::info!(stage = self.stage, partitions = ?assigned, "partitions assigned");
+        if !self.stateful || self.book().held.is_empty() {
+            return;
+        }
+        let committed = match consumer.committed_offsets((*partitions).clone(), COMMITTED_TIMEOUT) {
+            Ok(committed) => committed,
+            Err(error) => {
+                // Unknown: the held offsets stay held (not committed by this process), so at worst
+                // their records are read again after a restart.
+                tracing::warn!(stage = self.stage, error = %error, "cannot read the group's commits");
+                return;
+            }
+        };
+        let weighed: Vec<(Partition, Option<i64>)> = committed
+            .elements()
+            .iter()
+            .map(|e| {
+                let group = match e.offset() {
+                    Offset::Offset(next) => Some(next),
+                    _ => None,
+                };
+                ((e.topic().to_owned(), e.partition()), group)
+            })
+            .collect();
+        self.book().assign(&weighed);
+    }
+}

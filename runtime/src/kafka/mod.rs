@@ -1,0 +1,21 @@
+//! The generic Kafka stage runner: consume a batch, let the stage process it, produce every output and
+//! dead letter, wait for the broker's acknowledgements, and only then commit the batch's offsets.
+
+mod checkpoint;
+mod client;
+mod context;
+mod dlq;
+mod lag;
+pub mod offset_book;
+mod offsets;
+mod runner;
+mod topics;
+
+pub use checkpoint::{Checkpoint, CheckpointError, OFFSETS_HEADER, checkpoint_key, load_latest};
+pub use client::{consumer_config, producer_config};
+pub use context::StageContext;
+pub use dlq::{DLQ_HEADERS, dlq_headers};
+pub use lag::partition_lags;
+pub use offsets::next_offsets;
+pub use runner::{RunnerError, StageRunner, StageSpec};
+pub use topics::ensure_topics;

@@ -1,0 +1,236 @@
+//! [`OffsetBook`]: where a stage runner stands on each input partition — what is committed, what is
+//! processed and delivered but not committed yet, and what a rebalance took away before it could be
+//! committed.
+//!
+//! A stage's consumer shares its book with its rebalance callback ([`super::StageContext`]): when the
+//! group takes partitions away, a stateless stage commits what it has done on them at once (the outputs
+//! are delivered) and forgets them; a stateful stage commits nothing for them (no snapshot covers those
+//! offsets yet) but holds how far its state has read them, so that records it already took in are not
+//! taken in again if the partition comes back. Either way nothing of a revoked partition is committed
+//! while another consumer may own it. When a held partition is assigned back, its held offset becomes
+//! committable again only if it is ahead of the group's commit (nobody else went further meanwhile).
+
+use crate::kafka::checkpoint::Offsets;
+use crate::kafka::next_offsets;
+use schemas::SourceRecord;
+use std::time::Instant;
+
+/// A topic-partition.
+pub type Partition = (String, i32);
+
+/// Where the runner stands per input partition.
+#[derive(Debug, Default)]
+pub struct OffsetBook {
+    /// Offsets acknowledged downstream and committed (or covered by the last checkpoint).
+    pub committed: Offsets,
+    /// Offsets whose outputs are delivered but which are not committed yet (stateful stages between
+    /// checkpoints).
+    pub pending: Offsets,
+    /// How far a stateful stage's state has read partitions revoked before their offsets could be
+    /// committed: never committed by this process, but covered by its next snapshot.
+    pub held: Offsets,
+    /// When the last checkpoint was taken.
+    pub last_checkpoint: Option<Instant>,
+}
+
+impl OffsetBook {
+    /// Where this process stands on `partition` of `topic`: the next offset it has not processed.
+    #[must_use]
+    pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        let key = (topic.to_owned(), partition);
+        [&self.committed, &self.pending, &self.held]
+            .into_iter()
+            .filter_map(|offsets| offsets.get(&key).copied())
+            .max()
+    }
+
+    /// Marks `batch` as processed and delivered. A partition's position only moves forward: a batch
+    /// read again below it (after a rebalance) must not pull the next commit back.
+    pub fn advance(&mut self, batch: &[SourceRecord]) {
+        for ((topic, partition), next) in next_offsets(batch) {
+            if self
+                .position(&topic, partition)
+                .is_none_or(|position| next > position)
+            {
+                self.pending.insert((topic, partition), next);
+            }
+        }
+    }
+
+    /// The records of `batch` a stateful stage's state does not include yet. Below the next offset this
+    /// process has processed (or restored from a checkpoint) for a partition, a record is in the state
+    /// already: read again after a restart from an older commit, or after a rebalance — a lost group
+    /// session, a broker restart — handed the partition back from its last commit, which lags the
+    /// state by up to a checkpoint interval. Its outputs were delivered the first time.
+    #[must_use]
+    pub fn not_yet_in_state(&self, batch: &[SourceRecord]) -> Vec<SourceRecord> {
+        batch
+            .iter()
+            .filter(|r| {
+                let c = &r.coordinates;
+                self.position(&c.topic, c.partition)
+                    .is_none_or(|next| c.offset >= next)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Takes the pending offsets to commit, counting them as committed.
+    pub fn take_pending(&mut self) -> Offsets {
+        let pending = std::mem::take(&mut self.pending);
+        for (key, next) in &pending {
+            self.committed.insert(key.clone(), *next);
+            self.held.remove(key);
+        }
+        pending
+    }
+
+    /// Every offset a snapshot of the state covers: the furthest of committed, pending and held.
+    #[must_use]
+    pub fn covered(&self) -> Offsets {
+        let mut offsets = self.committed.clone();
+        for (key, next) in self.held.iter().chain(&self.pending) {
+            let entry = offsets.entry(key.clone()).or_insert(*next);
+            *entry = (*entry).max(*next);
+        }
+        offsets
+    }
+
+    /// The group took `partitions` away. A stateless stage gets back the offsets to commit now — the
+    /// ones it has delivered — and forgets the partitions; a stateful stage gets nothing to commit and
+    /// keeps how far its state has read them (see the module docs).
+    pub fn revoke(&mut self, partitions: &[Partition], stateful: bool) -> Offsets {
+        let mut commit_now = Offsets::new();
+        for key in partitions {
+            let Some(next) = self.pending.remove(key) else {
+                if !stateful {
+                    self.committed.remove(key);
+                }
+                continue;
+            };
+            if stateful {
+                self.held.insert(key.clone(), next);
+            } else {
+                self.committed.remove(key);
+                commit_now.insert(key.clone(), next);
+            }
+        }
+        commit_now
+    }
+}
+
+impl OffsetBook {
+    /// The group assigned `partitions` (each with the group's committed offset, if any): a held
+    /// partition whose held offset is ahead of the group's commit is this process's to commit again,
+    /// with its next snapshot; one the group has committed further stays held, only to skip what the
+    /// state has read.
+    pub fn assign(&mut self, partitions: &[(Partition, Option<i64>)]) {
+        for (key, group) in partitions {
+            if let Some(&held) = self.held.get(key)
+                && group.is_none_or(|group| held > group)
+            {
+                self.held.remove(key);
+                self.pending.insert(key.clone(), held);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOPIC: &str = "medic.logs.normalized";
+
+    fn records(partition: i32, offsets: std::ops::Range<i64>) -> Vec<SourceRecord> {
+        offsets
+            .map(|offset| SourceRecord::new(TOPIC, partition, offset, "{}"))
+            .collect()
+    }
+
+    fn key(partition: i32) -> Partition {
+        (TOPIC.to_owned(), partition)
+    }
+
+    #[test]
+    fn a_partition_read_again_is_neither_fed_twice_nor_committed_backwards() {
+        let mut book = OffsetBook::default();
+        // The group's last commit is 700; the state has taken in 700..1100 since (not committed yet).
+        book.committed.insert(key(0), 700);
+        book.advance(&records(0, 700..1100));
+        // A rebalance hands the partition back from the commit: 700..1100 are in the state already.
+        let fresh = book.not_yet_in_state(&records(0, 700..1200));
+        assert_eq!(
+            fresh
+                .iter()
+                .map(|r| r.coordinates.offset)
+                .collect::<Vec<_>>(),
+            (1100..1200).collect::<Vec<_>>()
+        );
+        book.advance(&records(0, 700..800));
+        assert_eq!(
+            book.position(TOPIC, 0),
+            Some(1100),
+            "the position only moves forward"
+        );
+        book.advance(&records(0, 1100..1200));
+        assert_eq!(book.position(TOPIC, 0), Some(1200));
+        assert!(book.not_yet_in_state(&records(0, 1200..1201)).len() == 1);
+    }
+
+    #[test]
+    fn a_stateless_stage_commits_what_it_delivered_on_revoked_partitions_and_forgets_them() {
+        let mut book = OffsetBook::default();
+        book.advance(&records(0, 0..10));
+        book.advance(&records(1, 0..20));
+        assert_eq!(book.take_pending().len(), 2);
+        book.advance(&records(0, 10..15));
+        book.advance(&records(1, 20..30));
+        let now = book.revoke(&[key(1)], false);
+        assert_eq!(
+            now,
+            Offsets::from([(key(1), 30)]),
+            "delivered, committed at once"
+        );
+        assert_eq!(book.position(TOPIC, 1), None, "forgotten");
+        // Only the partition it still owns is committed later.
+        assert_eq!(book.take_pending(), Offsets::from([(key(0), 15)]));
+        // A revoked partition with nothing pending is forgotten too.
+        assert!(book.revoke(&[key(0)], false).is_empty());
+        assert_eq!(book.position(TOPIC, 0), None);
+    }
+
+    #[test]
+    fn a_stateful_stage_never_commits_a_revoked_partition_but_remembers_its_state_read_it() {
+        let mut book = OffsetBook::default();
+        book.advance(&records(0, 0..10));
+        book.advance(&records(1, 0..10));
+        book.take_pending();
+        book.advance(&records(0, 10..20));
+        book.advance(&records(1, 10..20));
+        assert!(
+            book.revoke(&[key(1)], true).is_empty(),
+            "no snapshot covers 10..20 yet"
+        );
+        assert_eq!(
+            book.take_pending(),
+            Offsets::from([(key(0), 20)]),
+            "the revoked partition is not committed later"
+        );
+        assert_eq!(book.covered()[&key(1)], 20, "the next snapshot covers it");
+        // It comes back after another replica committed 22: the held 20 is not this process's to commit.
+        book.assign(&[(key(1), Some(22))]);
+        assert!(book.pending.is_empty());
+        assert_eq!(book.held[&key(1)], 20);
+        // It comes back from the group's commit (10): what the state has read is not fed again, and the
+        // held offset, ahead of the group's commit, is committed with the next snapshot.
+        book.assign(&[(key(1), Some(10))]);
+        assert_eq!(book.pending, Offsets::from([(key(1), 20)]));
+        let fresh = book.not_yet_in_state(&records(1, 10..25));
+        assert_eq!(fresh.first().map(|r| r.coordinates.offset), Some(20));
+        book.advance(&records(1, 10..25));
+        assert_eq!(book.take_pending(), Offsets::from([(key(1), 25)]));
+        assert_eq!(book.position(TOPIC, 1), Some(25));
+        assert!(book.held.is_empty());
+    }
+}

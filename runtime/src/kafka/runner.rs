@@ -1,0 +1,565 @@
+//! [`StageRunner`]: one stage, one consumer group, at-least-once.
+//!
+//! ```text
+//!   ┌──────── loop ────────────────────────────────────────────────────────────────┐
+//!   │ recv first record ─► fill batch (≤ batch_max_records, ≤ batch_linger_ms)     │
+//!   │   ─► stage.process_batch ─► produce outputs + dead letters                    │
+//!   │   ─► await every acknowledgement (retry failed ones) ─► commit next offsets   │
+//!   │ every tick_interval_ms: stage.on_tick ─► produce ─► await                     │
+//!   └─ shutdown token: stop fetching ─► stage.on_close ─► produce ─► commit (sync) ─┘
+//! ```
+//!
+//! # Guarantees
+//! Offsets are committed only after every output of the batch (records and dead letters) is acknowledged
+//! by the broker. When a delivery still fails after `produce_retries` rounds, the runner stops without
+//! committing: the batch is read again after a restart (at-least-once; downstream ids are derived from
+//! the input, so duplicates are recognisable).
+//!
+//! A stateful stage ([`Stage::state`]) is checkpointed (see [`crate::kafka::load_latest`]): at start the
+//! runner restores the latest snapshot and skips the records it already covers; afterwards offsets are
+//! committed only every `checkpoint_interval_ms`, each time right after a snapshot covering them is
+//! acknowledged on the checkpoint topic. Records the state already holds are never fed to it again —
+//! neither after a restart nor when a rebalance re-delivers a partition from its older commit.
+
+use crate::config::{KafkaConfig, RunnerConfig, RuntimeConfig, TopicsConfig};
+use crate::kafka::checkpoint::{Checkpoint, checkpoint_key, load_latest};
+use crate::kafka::context::{lock, partition_list};
+use crate::kafka::offset_book::OffsetBook;
+use crate::kafka::{StageContext, consumer_config, dlq_headers};
+use crate::telemetry::health::Health;
+use crate::telemetry::metrics::{Metrics, OutputTally, StageMetrics};
+use futures::future::join_all;
+use rdkafka::Message;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use schemas::{Emitter, SourceCoordinates, SourceRecord, Stage};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Why a stage runner stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// A Kafka client could not be created or subscribed (bad brokers, bad properties).
+    #[error("stage {stage}: Kafka client error: {source}")]
+    Client {
+        /// The stage.
+        stage: &'static str,
+        /// The client error.
+        #[source]
+        source: KafkaError,
+    },
+    /// Outputs could not be delivered; the batch was not committed and is re-read after a restart.
+    #[error(
+        "stage {stage}: {failed} record(s) could not be delivered after {attempts} attempt(s): {source}"
+    )]
+    Delivery {
+        /// The stage.
+        stage: &'static str,
+        /// Records that failed in the last attempt.
+        failed: usize,
+        /// Attempts made.
+        attempts: u32,
+        /// The last delivery error.
+        #[source]
+        source: KafkaError,
+    },
+    /// The stage's checkpoint could not be read or restored; the stage does not start without it.
+    #[error("stage {stage}: checkpoint: {reason}")]
+    Checkpoint {
+        /// The stage.
+        stage: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The stage's configuration is invalid.
+    #[error("stage {stage}: invalid configuration: {}", problems.join("; "))]
+    Config {
+        /// The stage.
+        stage: &'static str,
+        /// Every problem.
+        problems: Vec<String>,
+    },
+}
+
+/// One record to produce.
+struct Outgoing<'a> {
+    topic: &'a str,
+    key: Option<&'a [u8]>,
+    payload: &'a [u8],
+    headers: Option<OwnedHeaders>,
+}
+
+enum Next {
+    Shutdown,
+    Tick,
+    Record(Result<SourceRecord, KafkaError>),
+}
+
+fn to_source(message: &BorrowedMessage<'_>) -> SourceRecord {
+    SourceRecord {
+        coordinates: SourceCoordinates {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+        },
+        key: message.key().map(<[u8]>::to_vec),
+        payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        timestamp_ms: message.timestamp().to_millis(),
+    }
+}
+
+/// A stage as the runner takes it: its name (which names its consumer group, metrics and health), the
+/// topics it reads, and the processor built from its configuration.
+pub struct StageSpec {
+    /// The stage's name, e.g. `enrich`.
+    pub name: &'static str,
+    /// The topics the stage reads.
+    pub input_topics: Vec<String>,
+    /// The stage's processor.
+    pub processor: Box<dyn Stage>,
+}
+
+/// Runs one stage against Kafka.
+pub struct StageRunner {
+    name: &'static str,
+    /// The consumer group (`<kafka.group_prefix>-<stage>`), also the checkpoint key's stem.
+    group: String,
+    stage: Box<dyn Stage>,
+    consumer: StreamConsumer<StageContext>,
+    input_topics: Vec<String>,
+    runner: RunnerConfig,
+    sink: Sink,
+    health: Arc<Health>,
+    kafka: KafkaConfig,
+    /// Shared with the consumer's rebalance callback; never locked across an await.
+    offsets: Arc<Mutex<OffsetBook>>,
+}
+
+/// Where a stage's outputs go: the shared producer, the topic map and the stage's metrics. Kept apart
+/// from the stage itself so delivery can be awaited while the stage (which need not be `Sync`) is idle.
+struct Sink {
+    stage: &'static str,
+    producer: FutureProducer,
+    topics: TopicsConfig,
+    produce_retries: u32,
+    metrics: StageMetrics,
+}
+
+impl StageRunner {
+    /// Builds the stage's consumer; the producer is shared by every stage of the process.
+    ///
+    /// # Errors
+    /// [`RunnerError::Client`] when the consumer cannot be created.
+    pub fn new(
+        spec: StageSpec,
+        config: RuntimeConfig<'_>,
+        producer: FutureProducer,
+        metrics: &Metrics,
+        health: Arc<Health>,
+    ) -> Result<Self, RunnerError> {
+        let StageSpec {
+            name,
+            input_topics,
+            mut processor,
+        } = spec;
+        let group = config.kafka.group_id(name);
+        let mut client = consumer_config(config.kafka, &group);
+        if config.runner.lag_interval_ms > 0 {
+            // The statistics feed medic_consumer_lag (StageContext).
+            client.set(
+                "statistics.interval.ms",
+                config.runner.lag_interval_ms.to_string(),
+            );
+        }
+        let offsets = Arc::new(Mutex::new(OffsetBook::default()));
+        let context = StageContext::new(
+            name,
+            processor.state().is_some(),
+            metrics.consumer_lag(name),
+            Arc::clone(&offsets),
+        );
+        let consumer =
+            client
+                .create_with_context(context)
+                .map_err(|source| RunnerError::Client {
+                    stage: name,
+                    source,
+                })?;
+        health.starting(name);
+        Ok(Self {
+            name,
+            group,
+            stage: processor,
+            consumer,
+            input_topics,
+            runner: config.runner.clone(),
+            sink: Sink {
+                stage: name,
+                producer,
+                topics: config.topics.clone(),
+                produce_retries: config.runner.produce_retries,
+                metrics: metrics.stage(name),
+            },
+            health,
+            kafka: config.kafka.clone(),
+            offsets,
+        })
+    }
+
+    fn book(&self) -> std::sync::MutexGuard<'_, OffsetBook> {
+        lock(&self.offsets)
+    }
+
+    fn checkpoint_key(&self) -> String {
+        checkpoint_key(&self.group, self.runner.instance.as_deref())
+    }
+
+    /// Restores the stage's latest checkpoint, if the stage is stateful and one exists.
+    async fn restore(&mut self) -> Result<(), RunnerError> {
+        let stage = self.name;
+        if self.stage.state().is_none() {
+            return Ok(());
+        }
+        let kafka = self.kafka.clone();
+        let topic = self.sink.topics.checkpoints.clone();
+        let key = self.checkpoint_key();
+        let loaded = tokio::task::spawn_blocking(move || {
+            load_latest(&kafka, &topic, &key, Duration::from_secs(30)).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|loaded| loaded)
+        .map_err(|reason| RunnerError::Checkpoint { stage, reason })?;
+        let Some(checkpoint) = loaded else {
+            tracing::info!(key = %self.checkpoint_key(), "no checkpoint: starting with empty state");
+            return Ok(());
+        };
+        if let Some(state) = self.stage.state() {
+            state
+                .restore(&checkpoint.state)
+                .map_err(|e| RunnerError::Checkpoint {
+                    stage,
+                    reason: format!("restoring the snapshot failed: {e}"),
+                })?;
+        }
+        tracing::info!(
+            key = %self.checkpoint_key(),
+            bytes = checkpoint.state.len(),
+            partitions = checkpoint.offsets.len(),
+            "state restored from checkpoint"
+        );
+        let mut book = self.book();
+        book.committed = checkpoint.offsets;
+        book.last_checkpoint = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Commits the pending offsets: at once for a stateless stage; for a stateful one only when the
+    /// checkpoint interval has passed (or `force`), right after a snapshot covering them is acknowledged.
+    async fn commit_pending(&mut self, force: bool) -> Result<(), RunnerError> {
+        if self.book().pending.is_empty() {
+            return Ok(());
+        }
+        let mode = if force {
+            CommitMode::Sync
+        } else {
+            CommitMode::Async
+        };
+        if self.stage.state().is_some() {
+            let due = self.book().last_checkpoint.is_none_or(|last| {
+                last.elapsed() >= Duration::from_millis(self.runner.checkpoint_interval_ms)
+            });
+            if !force && !due {
+                return Ok(());
+            }
+            self.checkpoint().await?;
+        }
+        let pending = self.book().take_pending();
+        let result = self.consumer.commit(&partition_list(&pending), mode);
+        if let Err(error) = result {
+            self.sink.metrics.commit_errors.inc();
+            tracing::warn!(error = %error, "commit failed; the batch may be re-read after a restart");
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot of the stage's state covering the committed and pending offsets, and waits for
+    /// its acknowledgement.
+    async fn checkpoint(&mut self) -> Result<(), RunnerError> {
+        let key = self.checkpoint_key();
+        let Some(state) = self.stage.state() else {
+            return Ok(());
+        };
+        let state = state.snapshot().map_err(|e| RunnerError::Checkpoint {
+            stage: self.name,
+            reason: format!("snapshot failed: {e}"),
+        })?;
+        let offsets = self.book().covered();
+        self.sink
+            .deliver_checkpoint(&key, &Checkpoint { offsets, state })
+            .await?;
+        self.book().last_checkpoint = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Runs until `shutdown` is cancelled, then drains and commits.
+    ///
+    /// # Errors
+    /// [`RunnerError::Client`] when subscribing fails; [`RunnerError::Delivery`] when outputs cannot be
+    /// delivered (nothing of that batch is committed).
+    #[tracing::instrument(name = "stage", skip_all, fields(stage = self.name))]
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), RunnerError> {
+        let stage = self.name;
+        self.restore().await?;
+        let topics: Vec<&str> = self.input_topics.iter().map(String::as_str).collect();
+        self.consumer
+            .subscribe(&topics)
+            .map_err(|source| RunnerError::Client { stage, source })?;
+        tracing::info!(topics = ?topics, group = %self.group, "stage started");
+        self.health.set_ready(stage, true);
+        let mut tick = tokio::time::interval(Duration::from_millis(self.runner.tick_interval_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.health.beat(stage);
+            let next = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => Next::Shutdown,
+                _ = tick.tick() => Next::Tick,
+                message = self.consumer.recv() => Next::Record(message.map(|m| to_source(&m))),
+            };
+            match next {
+                Next::Shutdown => break,
+                Next::Tick => {
+                    let mut out = Emitter::new();
+                    let now_ns = schemas::clock::wall_clock_ns();
+                    off_the_io_runtime(|| self.stage.on_tick(now_ns, &mut out));
+                    self.sink.deliver(out).await?;
+                    self.commit_pending(false).await?;
+                }
+                Next::Record(Err(error)) => {
+                    tracing::warn!(error = %error, "consumer error; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Next::Record(Ok(first)) => {
+                    let batch = self.fill_batch(first).await;
+                    self.handle_batch(&batch).await?;
+                }
+            }
+        }
+        tracing::info!("draining");
+        self.health.set_ready(stage, false);
+        let mut out = Emitter::new();
+        off_the_io_runtime(|| self.stage.on_close(&mut out));
+        self.sink.deliver(out).await?;
+        self.commit_pending(true).await?;
+        tracing::info!("stage stopped");
+        Ok(())
+    }
+
+    /// Collects records after `first` until the batch is full or the linger time has passed.
+    async fn fill_batch(&mut self, first: SourceRecord) -> Vec<SourceRecord> {
+        let mut batch = vec![first];
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(self.runner.batch_linger_ms);
+        while batch.len() < self.runner.batch_max_records {
+            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                Ok(Ok(message)) => batch.push(to_source(&message)),
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %error, "consumer error while filling a batch");
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    async fn handle_batch(&mut self, batch: &[SourceRecord]) -> Result<(), RunnerError> {
+        let started = Instant::now();
+        self.sink.metrics.records_in.inc_by(batch.len() as u64);
+        let mut out = Emitter::new();
+        let fresh;
+        let input = if self.stage.state().is_none() {
+            batch
+        } else {
+            fresh = self.book().not_yet_in_state(batch);
+            if fresh.len() < batch.len() {
+                tracing::info!(
+                    skipped = batch.len() - fresh.len(),
+                    "records already in the stage's state skipped"
+                );
+            }
+            &fresh
+        };
+        off_the_io_runtime(|| self.stage.process_batch(input, &mut out));
+        self.sink.deliver(out).await?;
+        self.book().advance(batch);
+        self.commit_pending(false).await?;
+        self.sink.metrics.batches.inc();
+        self.sink
+            .metrics
+            .batch_duration
+            .observe(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+}
+
+impl Sink {
+    /// Produces a checkpoint keyed by `key` and waits for its acknowledgement (with the usual retries).
+    async fn deliver_checkpoint(
+        &self,
+        key: &str,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), RunnerError> {
+        let (payload, headers) = checkpoint.encode().map_err(|e| RunnerError::Checkpoint {
+            stage: self.stage,
+            reason: format!("cannot encode the snapshot: {e}"),
+        })?;
+        let record = Outgoing {
+            topic: &self.topics.checkpoints,
+            key: Some(key.as_bytes()),
+            payload: &payload,
+            headers: Some(headers),
+        };
+        self.send_all(std::slice::from_ref(&record)).await?;
+        self.metrics.checkpoints.inc();
+        self.metrics.checkpoint_bytes.set(payload.len() as i64);
+        Ok(())
+    }
+
+    /// Produces everything in `out` and waits for every acknowledgement, retrying failed records.
+    async fn deliver(&self, mut out: Emitter) -> Result<(), RunnerError> {
+        let stage = self.stage;
+        let schemas::Collected {
+            emitted,
+            rejections,
+            dropped,
+            events,
+        } = out.take();
+        let mut outgoing: Vec<Outgoing<'_>> = emitted
+            .iter()
+            .map(|e| Outgoing {
+                topic: self.topics.for_kind(e.kind),
+                key: e.key.as_deref().map(str::as_bytes),
+                payload: &e.payload,
+                headers: None,
+            })
+            .collect();
+        outgoing.extend(rejections.iter().map(|r| {
+            tracing::warn!(
+                error_kind = r.error.kind.as_str(),
+                reason = %r.error.reason,
+                topic = %r.coordinates.topic,
+                partition = r.coordinates.partition,
+                offset = r.coordinates.offset,
+                "record dead-lettered"
+            );
+            Outgoing {
+                topic: &self.topics.dlq,
+                key: r.key.as_deref(),
+                payload: &r.payload,
+                headers: Some(dlq_headers(stage, r)),
+            }
+        }));
+
+        self.send_all(&outgoing).await?;
+
+        // One pass each: tally, then one counter update per label seen.
+        let tally = OutputTally::of(&emitted);
+        if tally.unreadable > 0 {
+            tracing::error!(
+                outputs = tally.unreadable,
+                "outputs just encoded do not decode for their metrics (a bug)"
+            );
+        }
+        self.metrics.add_outputs(&tally);
+        let mut dlq_by_kind: BTreeMap<schemas::ErrorKind, u64> = BTreeMap::new();
+        for r in &rejections {
+            *dlq_by_kind.entry(r.error.kind).or_default() += 1;
+        }
+        for (kind, n) in dlq_by_kind {
+            self.metrics.add_dlq(kind, n);
+        }
+        self.metrics.dropped.inc_by(dropped);
+        for (event, n) in events {
+            self.metrics.add_event(event, n);
+        }
+        Ok(())
+    }
+
+    /// Sends every record and waits for every acknowledgement, producing the failed ones again (up to
+    /// `produce_retries` more rounds, backing off) before giving up with [`RunnerError::Delivery`].
+    async fn send_all(&self, outgoing: &[Outgoing<'_>]) -> Result<(), RunnerError> {
+        let mut pending: Vec<usize> = (0..outgoing.len()).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            let results = join_all(pending.iter().map(|&i| self.send(&outgoing[i]))).await;
+            let mut last_error = None;
+            pending = pending
+                .into_iter()
+                .zip(results)
+                .filter_map(|(i, result)| result.err().map(|e| (i, e)))
+                .map(|(i, e)| {
+                    last_error = Some(e);
+                    i
+                })
+                .collect();
+            if let Some(source) = last_error {
+                if attempt > self.produce_retries {
+                    return Err(RunnerError::Delivery {
+                        stage: self.stage,
+                        failed: pending.len(),
+                        attempts: attempt,
+                        source,
+                    });
+                }
+                self.metrics.produce_retries.inc_by(pending.len() as u64);
+                tracing::warn!(error = %source, failed = pending.len(), attempt, "delivery failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one record and waits for its acknowledgement; waits while the local queue is full.
+    async fn send(&self, record: &Outgoing<'_>) -> Result<(), KafkaError> {
+        let mut future_record =
+            FutureRecord::<[u8], [u8]>::to(record.topic).payload(record.payload);
+        if let Some(key) = record.key {
+            future_record = future_record.key(key);
+        }
+        if let Some(headers) = &record.headers {
+            future_record = future_record.headers(headers.clone());
+        }
+        let delivery = loop {
+            match self.producer.send_result(future_record) {
+                Ok(delivery) => break delivery,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    future_record = back;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err((error, _)) => return Err(error),
+            }
+        };
+        match delivery.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((error, _))) => Err(error),
+            Err(_canceled) => Err(KafkaError::Canceled),
+        }
+    }
+}
+
+/// Runs CPU-bound stage work (model inference, SQL over a micro-batch) so it does not stall the I/O
+/// runtime: on a multi-threaded runtime the worker hands its other tasks to the rest of the pool while
+/// `work` runs; on a current-thread runtime (tests) it simply runs.
+fn off_the_io_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}

@@ -1,0 +1,102 @@
+//! `medic bench …`: throughput and accuracy measurements, each printed as JSON with a baseline measured
+//! in the same run where one exists.
+//!
+//! | target | module |
+//! |---|---|
+//! | `ingest` | [`ingest`]: decoders per format against a same-run baseline |
+//! | `parse` | [`parse`]: template mining on Loghub-2k (GA, FGA, PA, lines/s) |
+//! | `classify` | `diagnose::speed`: classifier samples/s against the plain encoder |
+//! | `twin` | `decide::speed`: simulated minutes per second |
+//! | `e2e` | [`e2e`]: the whole pipeline, one process per stage, through a broker |
+
+pub mod e2e;
+pub mod ingest;
+pub mod parse;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The flags of `medic bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    target: Target,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Target {
+    /// Digital-twin speed: simulated minutes per second (3 deployments), without and with log events.
+    Twin,
+    /// Classifier inference speed: uncached samples/s at batch 1/16/64 against the plain pretrained
+    /// encoder in the same run, and cached lines/s (build with --release).
+    Classify {
+        /// Classifier directory (default: `models/classifier`).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Directory of the pretrained base encoder (default: resolved, see README).
+        #[arg(long, env = "MEDIC_BASE_MODEL")]
+        base_model: Option<PathBuf>,
+        /// JSONL samples whose distinct lines are classified.
+        #[arg(long, default_value = "../shared/data/classify/k8s_train.jsonl")]
+        data: PathBuf,
+        /// Distinct lines used at most.
+        #[arg(long, default_value_t = 512)]
+        max_lines: usize,
+    },
+    /// Template-mining accuracy (GA, FGA, PA) and speed on Loghub-2k, per system.
+    Parse {
+        /// Directory with `loghub_formats.tsv`, `loghub/<S>/<S>_2k.log` and
+        /// `loghub2_2k_corrected/<S>/<S>_2k.log_structured_corrected.csv`.
+        #[arg(long, default_value = "../shared/data")]
+        loghub: PathBuf,
+        /// Also score another parser's `<System>.csv` predictions in this directory (written by
+        /// `scripts/compare-drain3.py`), side by side.
+        #[arg(long)]
+        compare: Option<PathBuf>,
+    },
+    /// Ingest throughput per format (records/s, MB/s) against a same-run baseline.
+    Ingest {
+        /// Corpus size multiplier (1 ≈ 3–10 MB per format).
+        #[arg(long, default_value_t = 1)]
+        scale: usize,
+        /// Timed rounds per corpus (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Disable redaction (to see its cost).
+        #[arg(long)]
+        no_redaction: bool,
+    },
+    /// The whole pipeline through a Kafka-protocol broker (embedded by default), each stage its own
+    /// `medic run --stage` process: lines/s, latency from a log line to the command it caused, peak RSS
+    /// per stage (JSON; see src/cmd/bench/e2e/ for the definitions).
+    E2e(e2e::E2eArgs),
+}
+
+/// Runs the benchmark.
+///
+/// # Errors
+/// As the benchmark.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.target {
+        Target::Twin => super::print_json(&decide::speed::bench_twin()),
+        Target::Classify {
+            model,
+            base_model,
+            data,
+            max_lines,
+        } => {
+            let model = model.unwrap_or_else(super::classify::default_model_dir);
+            let report =
+                diagnose::speed::bench_classify(&model, base_model.as_deref(), &data, max_lines)
+                    .map_err(|e| anyhow::anyhow!(e))?;
+            super::print_json(&report)
+        }
+        Target::Parse { loghub, compare } => parse::run(&loghub, compare.as_deref()),
+        Target::Ingest {
+            scale,
+            rounds,
+            no_redaction,
+        } => ingest::run(scale, rounds, !no_redaction),
+        Target::E2e(args) => super::print_json(&e2e::run(&args)?),
+    }
+}

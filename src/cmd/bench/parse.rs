@@ -1,0 +1,264 @@
+//! `medic bench parse`: template-mining accuracy (GA, FGA, PA, Loghub-2.0 definitions) and speed per
+//! Loghub-2k system, optionally beside another parser's predictions.
+
+use crate::cmd::parse::parse_lines;
+use enrich::accuracy::{Accuracy, score};
+use enrich::log_format::{LogFormat, LogFormatError};
+use serde::Serialize;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+/// One Loghub system's result.
+#[derive(Debug, Serialize)]
+pub struct SystemResult {
+    /// System name.
+    pub system: String,
+    /// Lines parsed.
+    pub lines: usize,
+    /// Grouping accuracy.
+    pub ga: f64,
+    /// F1 grouping accuracy.
+    pub fga: f64,
+    /// Parsing accuracy.
+    pub pa: f64,
+    /// Distinct templates found.
+    pub templates: usize,
+    /// Lines per second (header extraction + masking + mining, one core).
+    pub lines_per_sec: f64,
+    /// The same scores for another parser's predictions (`--compare`), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared: Option<Compared>,
+}
+
+/// Another parser's result on the same system (from `scripts/compare-drain3.py`).
+#[derive(Debug, Serialize)]
+pub struct Compared {
+    /// Grouping accuracy.
+    pub ga: f64,
+    /// F1 grouping accuracy.
+    pub fga: f64,
+    /// Parsing accuracy.
+    pub pa: f64,
+    /// Its lines per second, from its `timings.json`.
+    pub lines_per_sec: Option<f64>,
+    /// medic's lines/s divided by its lines/s.
+    pub speed_ratio: Option<f64>,
+}
+
+/// Why a Loghub directory could not be benchmarked.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchParseError {
+    /// A file is missing or unreadable.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The ground truth CSV is malformed.
+    #[error("{path}: {source}")]
+    Csv {
+        /// The file.
+        path: String,
+        /// The CSV error.
+        #[source]
+        source: csv::Error,
+    },
+    /// A header in loghub_formats.tsv is invalid.
+    #[error(transparent)]
+    Format(#[from] LogFormatError),
+}
+
+fn read(path: &Path) -> Result<String, BenchParseError> {
+    std::fs::read(path)
+        .map(|d| String::from_utf8_lossy(&d).into_owned())
+        .map_err(|source| BenchParseError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+/// The templates of a Loghub-style CSV (`LineId`, `EventTemplate` columns) by 1-based line id.
+fn truth(path: &Path) -> Result<Vec<(usize, String)>, BenchParseError> {
+    let csv_error = |source| BenchParseError::Csv {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
+    let headers = reader.headers().map_err(csv_error)?.clone();
+    let column = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(line_col), Some(template_col)) = (column("LineId"), column("EventTemplate")) else {
+        return Err(BenchParseError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other("missing LineId or EventTemplate column"),
+        });
+    };
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        let line = record
+            .get(line_col)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        rows.push((
+            line,
+            record.get(template_col).unwrap_or_default().to_owned(),
+        ));
+    }
+    Ok(rows)
+}
+
+/// Runs every system of `DIR/loghub_formats.tsv` whose raw log (`DIR/loghub/<S>/<S>_2k.log`) and
+/// corrected ground truth (`DIR/loghub2_2k_corrected/<S>/<S>_2k.log_structured_corrected.csv`) exist.
+///
+/// # Errors
+/// [`BenchParseError`] for unreadable or malformed inputs.
+pub fn bench_parse(
+    dir: &Path,
+    compare: Option<&Path>,
+) -> Result<Vec<SystemResult>, BenchParseError> {
+    let formats = read(&dir.join("loghub_formats.tsv"))?;
+    let timings: serde_json::Value = compare
+        .and_then(|c| std::fs::read(c.join("timings.json")).ok())
+        .and_then(|t| serde_json::from_slice(&t).ok())
+        .unwrap_or_default();
+    let mut results = Vec::new();
+    for line in formats.lines().filter(|l| !l.trim().is_empty()) {
+        let Some((system, header)) = line.split_once('\t') else {
+            continue;
+        };
+        let raw_path = dir
+            .join("loghub")
+            .join(system)
+            .join(format!("{system}_2k.log"));
+        let truth_path = dir
+            .join("loghub2_2k_corrected")
+            .join(system)
+            .join(format!("{system}_2k.log_structured_corrected.csv"));
+        if !raw_path.exists() || !truth_path.exists() {
+            continue;
+        }
+        let format = LogFormat::new(header.trim())?;
+        let raw = read(&raw_path)?;
+        let lines: Vec<&str> = raw.lines().map(|l| l.trim_end_matches('\r')).collect();
+        let started = Instant::now();
+        let predicted = parse_lines(&format, &lines);
+        let seconds = started.elapsed().as_secs_f64().max(1e-9);
+        let truth = truth(&truth_path)?;
+        let lines_per_sec = lines.len() as f64 / seconds;
+        let compared = match compare
+            .map(|c| c.join(format!("{system}.csv")))
+            .filter(|p| p.exists())
+        {
+            None => None,
+            Some(path) => {
+                let other: Vec<String> = self::truth(&path)?.into_iter().map(|(_, t)| t).collect();
+                let (other, truth): (Vec<String>, Vec<String>) = truth
+                    .iter()
+                    .filter_map(|(line, template)| {
+                        other
+                            .get(line.checked_sub(1)?)
+                            .map(|p| (p.clone(), template.clone()))
+                    })
+                    .unzip();
+                let Accuracy { ga, fga, pa } = score(&other, &truth);
+                let other_speed = timings[system]["lines_per_sec"].as_f64();
+                Some(Compared {
+                    ga,
+                    fga,
+                    pa,
+                    lines_per_sec: other_speed,
+                    speed_ratio: other_speed.map(|o| lines_per_sec / o),
+                })
+            }
+        };
+        let (predicted, truth): (Vec<String>, Vec<String>) = truth
+            .into_iter()
+            .filter_map(|(line, template)| {
+                predicted
+                    .get(line.checked_sub(1)?)
+                    .map(|p| (p.clone(), template))
+            })
+            .unzip();
+        let Accuracy { ga, fga, pa } = score(&predicted, &truth);
+        let mut distinct = predicted.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        #[allow(clippy::cast_precision_loss, reason = "line counts are small")]
+        results.push(SystemResult {
+            system: system.to_owned(),
+            lines: lines.len(),
+            ga,
+            fga,
+            pa,
+            templates: distinct.len(),
+            lines_per_sec,
+            compared,
+        });
+    }
+    Ok(results)
+}
+
+/// `medic bench parse`: the table on stderr, the report as JSON on stdout.
+///
+/// # Errors
+/// As [`bench_parse`], or no system found.
+pub fn run(loghub: &Path, compare: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let results = bench_parse(loghub, compare)?;
+    anyhow::ensure!(
+        !results.is_empty(),
+        "no Loghub system found under {}",
+        loghub.display()
+    );
+    eprintln!(
+        "{:<12} {:>6} {:>6} {:>6} {:>10} {:>12}",
+        "system", "GA", "FGA", "PA", "templates", "lines/s"
+    );
+    for r in &results {
+        eprint!(
+            "{:<12} {:>6.3} {:>6.3} {:>6.3} {:>10} {:>12.0}",
+            r.system, r.ga, r.fga, r.pa, r.templates, r.lines_per_sec
+        );
+        if let Some(c) = &r.compared {
+            eprint!(
+                "   compared: GA {:.3} FGA {:.3} PA {:.3}, medic x{:.1} faster",
+                c.ga,
+                c.fga,
+                c.pa,
+                c.speed_ratio.unwrap_or(f64::NAN)
+            );
+        }
+        eprintln!();
+    }
+    #[allow(clippy::cast_precision_loss, reason = "a handful of systems")]
+    let n = results.len() as f64;
+    let mean = |f: fn(&SystemResult) -> f64| results.iter().map(f).sum::<f64>() / n;
+    let (ga, fga, pa) = (mean(|r| r.ga), mean(|r| r.fga), mean(|r| r.pa));
+    eprintln!("{:<12} {:>6.3} {:>6.3} {:>6.3}", "average", ga, fga, pa);
+    let compared: Vec<_> = results.iter().filter_map(|r| r.compared.as_ref()).collect();
+    #[allow(clippy::cast_precision_loss, reason = "a handful of systems")]
+    let compared_average = (!compared.is_empty()).then(|| {
+        let n = compared.len() as f64;
+        let ratios: Vec<f64> = compared.iter().filter_map(|c| c.speed_ratio).collect();
+        serde_json::json!({
+            "ga": compared.iter().map(|c| c.ga).sum::<f64>() / n,
+            "fga": compared.iter().map(|c| c.fga).sum::<f64>() / n,
+            "pa": compared.iter().map(|c| c.pa).sum::<f64>() / n,
+            "speed_ratio_geomean": (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len().max(1) as f64).exp(),
+        })
+    });
+    if let Some(avg) = &compared_average {
+        eprintln!("{:<12} compared average: {avg}", "");
+    }
+    let report = serde_json::json!({
+        "bench": "parse",
+        "dataset": "loghub-2k (loghub2_2k_corrected ground truth)",
+        "average": {"ga": ga, "fga": fga, "pa": pa},
+        "compared_average": compared_average,
+        "systems": results,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
+}

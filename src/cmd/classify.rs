@@ -1,0 +1,350 @@
+//! `medic train classifier`, `medic eval classifier` and `medic classify`.
+
+use anyhow::Context;
+use diagnose::baselines::{frozen_embedding_predict, keyword_predict, tfidf_predict};
+use diagnose::corpus::{Sample, read_corpus, read_jsonl, split_dev};
+use diagnose::metrics::Scores;
+use diagnose::transformer::{
+    Classifier, EmbeddingCache, ModelCard, Progress, TrainOptions, resolve_base_model, train,
+};
+use schemas::FaultClass;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Share of each class's groups held out as dev.
+pub const DEV_SHARE: f64 = 0.2;
+
+pub use diagnose::default_classifier_dir as default_model_dir;
+
+/// The `.jsonl` files the corpus paths stand for.
+fn data_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_file() {
+            files.push(path.clone());
+            continue;
+        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+/// Every labelled sample of the corpus paths.
+fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Sample>> {
+    let mut samples = Vec::new();
+    for path in paths {
+        samples.extend(read_corpus(path)?);
+    }
+    Ok(samples)
+}
+
+/// A one-line progress bar on stderr.
+fn render(progress: &Progress) {
+    use crate::progress::bar;
+    let line = match progress {
+        Progress::Encoding { done, total } => format!("encoding lines {}", bar(*done, *total)),
+        Progress::Step { epoch, step, steps } => format!("epoch {epoch:>2} {}", bar(*step, *steps)),
+        Progress::Epoch(e) => format!(
+            "epoch {:>2} loss {:.4}  dev macro-F1 {:.3}  accuracy {:.3}\n",
+            e.epoch, e.train_loss, e.dev_macro_f1, e.dev_accuracy
+        ),
+    };
+    crate::progress::redraw(&line);
+}
+
+/// Fine-tunes a classifier on `data` (a `.jsonl` file or a directory of them) and writes it to `out`.
+///
+/// # Errors
+/// Unreadable data, missing base model, failed training or writing.
+pub fn train_classifier(
+    data: &[PathBuf],
+    out: &Path,
+    base: Option<&Path>,
+    options: &TrainOptions,
+    dev_out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let samples = read_all(data)?;
+    let base = resolve_base_model(base)?;
+    let (train_set, dev_set) = split_dev(&samples, DEV_SHARE, options.seed);
+    eprintln!(
+        "training on {} samples, dev {} (base model {})",
+        train_set.len(),
+        dev_set.len(),
+        base.dir.display()
+    );
+    if let Some(path) = dev_out {
+        let text: String = dev_set
+            .iter()
+            .map(|s| serde_json::to_string(s).map(|l| l + "\n"))
+            .collect::<Result<_, _>>()?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let (trained, report) = train(&base, &train_set, &dev_set, options, &mut |p| render(&p))?;
+    eprintln!();
+    let spec = trained.save(out)?;
+    let command = format!(
+        "medic train classifier {} --out {} --seed {} --upper-layers {} --epochs {} --encoder-epochs {}",
+        data.iter()
+            .map(|d| format!("--data {}", d.display()))
+            .collect::<Vec<_>>()
+            .join(" "),
+        out.display(),
+        options.seed,
+        options.upper_layers,
+        options.epochs,
+        options.encoder_epochs,
+    );
+    ModelCard::new(spec, &data_files(data)?, report.clone(), command)?.write(out)?;
+    eprintln!(
+        "dev macro-F1 {:.3} (epoch {}), temperature {:.2}; wrote {}",
+        report.dev.macro_f1,
+        report.best_epoch,
+        report.temperature,
+        out.display()
+    );
+    Ok(())
+}
+
+/// The scores of every model on one evaluation file.
+#[derive(Debug, Serialize)]
+pub struct EvalReport {
+    /// The evaluation file.
+    pub data: PathBuf,
+    /// Where the baselines were trained (the same training split as the transformer).
+    pub train_data: Vec<PathBuf>,
+    /// The fine-tuned model.
+    pub model: String,
+    /// Scores by model: `transformer`, `keyword_rules`, `tfidf_logreg`, `frozen_embedding_logreg`.
+    pub models: std::collections::BTreeMap<&'static str, Scores>,
+}
+
+/// Scores the fine-tuned classifier and the baselines on `data`.
+///
+/// # Errors
+/// Unreadable data or model.
+pub fn eval_classifier(
+    data: &Path,
+    model_dir: &Path,
+    train_data: &[PathBuf],
+    base: Option<&Path>,
+    seed: u64,
+) -> anyhow::Result<EvalReport> {
+    let test = read_jsonl(data, true)?;
+    let truth: Vec<FaultClass> = test.iter().filter_map(|s| s.label).collect();
+    let classifier = Classifier::load(model_dir, base)
+        .with_context(|| format!("loading the classifier in {}", model_dir.display()))?;
+    let (train_set, _) = split_dev(&read_all(train_data)?, DEV_SHARE, seed);
+    let base_files = resolve_base_model(base)?;
+    let spec = classifier.spec();
+    let transformer = predict(&classifier, &test)?
+        .into_iter()
+        .map(|p| p.fault)
+        .collect::<Vec<_>>();
+    let frozen = frozen_embedding_predict(
+        &base_files,
+        &train_set,
+        &test,
+        spec.max_tokens,
+        spec.max_distinct,
+    )?;
+    let mut models = std::collections::BTreeMap::new();
+    models.insert("transformer", Scores::new(&truth, &transformer));
+    models.insert(
+        "keyword_rules",
+        Scores::new(&truth, &keyword_predict(&test)),
+    );
+    models.insert(
+        "tfidf_logreg",
+        Scores::new(&truth, &tfidf_predict(&train_set, &test)?),
+    );
+    models.insert("frozen_embedding_logreg", Scores::new(&truth, &frozen));
+    Ok(EvalReport {
+        data: data.to_owned(),
+        train_data: train_data.to_vec(),
+        model: classifier.model_id(),
+        models,
+    })
+}
+
+/// Predictions for samples, in batches of 32.
+fn predict(
+    classifier: &Classifier,
+    samples: &[Sample],
+) -> anyhow::Result<Vec<diagnose::transformer::Prediction>> {
+    let mut cache = EmbeddingCache::new(100_000);
+    let mut out = Vec::with_capacity(samples.len());
+    for chunk in samples.chunks(32) {
+        let condensed: Vec<_> = chunk
+            .iter()
+            .map(|s| classifier.condense(&s.lines))
+            .collect();
+        out.extend(classifier.predict(&condensed, &mut cache)?);
+    }
+    Ok(out)
+}
+
+/// One line of `medic classify` output.
+#[derive(Debug, Serialize)]
+struct Classified<'a> {
+    id: &'a str,
+    fault: FaultClass,
+    severity: schemas::FaultSeverity,
+    confidence: f64,
+}
+
+/// Classifies every sample of `input` (`{"id","lines"}` per line) into `output`, same order.
+///
+/// # Errors
+/// Unreadable input or model, unwritable output.
+pub fn classify(
+    model_dir: &Path,
+    base: Option<&Path>,
+    input: &Path,
+    output: &Path,
+) -> anyhow::Result<usize> {
+    let samples = read_jsonl(input, false)?;
+    let classifier = Classifier::load(model_dir, base)
+        .with_context(|| format!("loading the classifier in {}", model_dir.display()))?;
+    let predictions = predict(&classifier, &samples)?;
+    let mut text = String::new();
+    for (sample, p) in samples.iter().zip(&predictions) {
+        text.push_str(&serde_json::to_string(&Classified {
+            id: &sample.id,
+            fault: p.fault,
+            severity: diagnose::severity_of(p.fault),
+            confidence: p.confidence,
+        })?);
+        text.push('\n');
+    }
+    std::fs::write(output, text).with_context(|| format!("writing {}", output.display()))?;
+    Ok(samples.len())
+}
+
+/// The flags of `medic classify`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Classifier directory (default: `models/classifier`).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Directory of the pretrained base encoder (default: resolved, see README).
+    #[arg(long, env = "MEDIC_BASE_MODEL")]
+    pub base_model: Option<PathBuf>,
+    /// Samples to classify (JSONL, `{"id","lines":[…]}` per line).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to write the predictions (JSONL).
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+/// `medic classify`.
+///
+/// # Errors
+/// As [`classify`].
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let model = args.model.clone().unwrap_or_else(default_model_dir);
+    let n = classify(
+        &model,
+        args.base_model.as_deref(),
+        &args.input,
+        &args.output,
+    )?;
+    eprintln!("classified {n} samples into {}", args.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The flags of `medic train classifier`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// A `.jsonl` file or a directory of them (`{"id","lines":[…],"label"}` per line); repeatable.
+    #[arg(long, default_value = "../shared/data/classify")]
+    pub data: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long, default_value = "models/classifier")]
+    pub out: PathBuf,
+    /// Directory of the pretrained base encoder (default: resolved, see README).
+    #[arg(long, env = "MEDIC_BASE_MODEL")]
+    pub base_model: Option<PathBuf>,
+    /// Seed of the split, initialisation, shuffling and dropout.
+    #[arg(long, default_value_t = 17)]
+    pub seed: u64,
+    /// Encoder layers to fine-tune (of 6).
+    #[arg(long, default_value_t = 1)]
+    pub upper_layers: usize,
+    /// Epochs at most (early stopping on dev macro-F1).
+    #[arg(long, default_value_t = 40)]
+    pub epochs: usize,
+    /// Epochs that tune the encoder layers (later ones train the head alone).
+    #[arg(long, default_value_t = 4)]
+    pub encoder_epochs: usize,
+    /// Also write the dev split (JSONL) here, e.g. for `medic eval classifier --data` (the transformer
+    /// was selected and calibrated on it, so its scores there are optimistic).
+    #[arg(long)]
+    pub dev_out: Option<PathBuf>,
+}
+
+/// `medic train classifier`.
+///
+/// # Errors
+/// As [`train_classifier`].
+pub fn train_command(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let options = TrainOptions {
+        seed: args.seed,
+        upper_layers: args.upper_layers,
+        epochs: args.epochs,
+        encoder_epochs: args.encoder_epochs,
+        ..Default::default()
+    };
+    train_classifier(
+        &args.data,
+        &args.out,
+        args.base_model.as_deref(),
+        &options,
+        args.dev_out.as_deref(),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The flags of `medic eval classifier`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Labelled evaluation JSONL.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Classifier directory (default: `models/classifier`).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Where the baselines are trained (the same training split as the transformer's); repeatable.
+    #[arg(long, default_value = "../shared/data/classify")]
+    pub train_data: Vec<PathBuf>,
+    /// Directory of the pretrained base encoder (default: resolved, see README).
+    #[arg(long, env = "MEDIC_BASE_MODEL")]
+    pub base_model: Option<PathBuf>,
+    /// Seed of the train/dev split (as in training).
+    #[arg(long, default_value_t = 17)]
+    pub seed: u64,
+}
+
+/// `medic eval classifier`: the report as JSON.
+///
+/// # Errors
+/// As [`eval_classifier`].
+pub fn eval_command(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let model = args.model.clone().unwrap_or_else(default_model_dir);
+    let report = eval_classifier(
+        &args.data,
+        &model,
+        &args.train_data,
+        args.base_model.as_deref(),
+        args.seed,
+    )?;
+    super::print_json(&report)
+}

@@ -1,0 +1,296 @@
+//! `medic explain <command-id>`: the provenance chain of one command, read back from the topics —
+//! result ← command ← decision (policy) ← diagnosis (model, evidence) ← window, templates ← raw records.
+
+use crate::config::PipelineConfig;
+use anyhow::{Context, anyhow};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use runtime::config::KafkaConfig;
+use runtime::kafka::consumer_config;
+use schemas::{ActionResult, Decision, Diagnosis, RemediationCommand, SourceCoordinates};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// Everything found about one command.
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    /// The command (last copy on the actions topic).
+    pub command: RemediationCommand,
+    /// Its results, in topic order.
+    pub results: Vec<ActionResult>,
+    /// The decision it came from, when found.
+    pub decision: Option<Decision>,
+    /// The diagnosis behind the decision, when found.
+    pub diagnosis: Option<Diagnosis>,
+    /// The raw input records the evidence came from: coordinates and payload (lossy UTF-8).
+    pub sources: Vec<(SourceCoordinates, Option<String>)>,
+}
+
+/// Reads the topics of `config` and assembles the chain of `command_id`.
+///
+/// # Errors
+/// When the broker cannot be read or no command has that id.
+pub fn explain(
+    config: &PipelineConfig,
+    command_id: &str,
+    timeout: Duration,
+) -> anyhow::Result<Explanation> {
+    let reader = TopicReader::new(&config.kafka, timeout)?;
+    let topics = &config.topics;
+    let command = reader
+        .records::<RemediationCommand>(&topics.actions)?
+        .into_iter()
+        .rfind(|c| c.command_id == command_id)
+        .ok_or_else(|| anyhow!("no command {command_id:?} on {}", topics.actions))?;
+    let results = reader
+        .records::<ActionResult>(&topics.results)?
+        .into_iter()
+        .filter(|r| r.command_id == command_id)
+        .collect();
+    let provenance = &command.provenance;
+    let decision = reader
+        .records::<Decision>(&topics.decisions)?
+        .into_iter()
+        .rfind(|d| d.decision_id == provenance.decision_id);
+    let diagnosis = reader
+        .records::<Diagnosis>(&topics.diagnoses)?
+        .into_iter()
+        .rfind(|d| d.diagnosis_id == provenance.diagnosis_id);
+    let sources = provenance
+        .sources
+        .iter()
+        .map(|at| (at.clone(), reader.one(at).ok().flatten()))
+        .collect();
+    Ok(Explanation {
+        command,
+        results,
+        decision,
+        diagnosis,
+        sources,
+    })
+}
+
+/// The chain as text for a person.
+#[must_use]
+pub fn render(e: &Explanation) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let c = &e.command;
+    let signed = c.signature.as_ref().map_or("UNSIGNED".to_owned(), |s| {
+        format!(
+            "signature by key {}, not verified here: the actuator verifies",
+            s.key_id
+        )
+    });
+    let _ = writeln!(
+        out,
+        "command   {}  {} {}  ({signed})",
+        c.command_id, c.action, c.target
+    );
+    let _ = writeln!(
+        out,
+        "          issued {}, expires {}; reason: {}",
+        time(c.issued_at_ns),
+        time(c.expires_at_ns),
+        c.reason
+    );
+    if e.results.is_empty() {
+        let _ = writeln!(out, "result    none yet");
+    }
+    for r in &e.results {
+        let recovered = r
+            .time_to_recover_ms
+            .map_or(String::new(), |ms| format!(", healthy after {ms} ms"));
+        let _ = writeln!(
+            out,
+            "result    {} ({}) at {}{recovered}: {}",
+            r.outcome.name(),
+            r.mode,
+            time(r.finished_at_ns),
+            r.message
+        );
+    }
+    let p = &c.provenance;
+    match &e.decision {
+        Some(d) => {
+            let _ = writeln!(
+                out,
+                "decision  {} by {}: {} on {} ({} at {:.2}) — {}",
+                d.decision_id,
+                d.policy_id,
+                d.action,
+                d.target,
+                d.fault.as_str(),
+                d.confidence,
+                d.reason
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "decision  {} by {} (record not on the topic)",
+                p.decision_id, p.policy_id
+            );
+        }
+    }
+    match &e.diagnosis {
+        Some(d) => {
+            let _ = writeln!(
+                out,
+                "diagnosis {} by {}: {} {:?} confidence {:.2}{}",
+                d.diagnosis_id,
+                d.model,
+                d.fault.as_str(),
+                d.severity,
+                d.confidence,
+                if d.uncertain { " (uncertain)" } else { "" }
+            );
+            for ev in d.evidence.iter().take(5) {
+                let _ = writeln!(
+                    out,
+                    "          evidence [{}] {}",
+                    ev.template_id, ev.message
+                );
+            }
+        }
+        None if !p.diagnosis_id.is_empty() => {
+            let _ = writeln!(
+                out,
+                "diagnosis {} by {} (record not on the topic)",
+                p.diagnosis_id, p.model
+            );
+        }
+        None => {}
+    }
+    if let Some((start, end)) = p.window_ns {
+        let _ = writeln!(out, "window    {} – {}", time(start), time(end));
+    }
+    if !p.template_ids.is_empty() {
+        let _ = writeln!(out, "templates {}", p.template_ids.join(", "));
+    }
+    for (at, payload) in &e.sources {
+        let text = payload.as_deref().map_or("(not found)".to_owned(), |t| {
+            t.chars().take(160).collect::<String>().replace('\n', " ")
+        });
+        let _ = writeln!(
+            out,
+            "source    {}/{}/{}: {text}",
+            at.topic, at.partition, at.offset
+        );
+    }
+    out
+}
+
+fn time(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Reads whole topics, or single records, with a group-less consumer (nothing is committed).
+struct TopicReader {
+    consumer: BaseConsumer,
+    timeout: Duration,
+}
+
+impl TopicReader {
+    fn new(kafka: &KafkaConfig, timeout: Duration) -> anyhow::Result<Self> {
+        let consumer = consumer_config(kafka, "medic-explain")
+            .create()
+            .context("cannot create a Kafka consumer")?;
+        Ok(Self { consumer, timeout })
+    }
+
+    /// Every record of `topic` that decodes as `R` (others are skipped): read from the beginning of
+    /// every partition until nothing arrives for a second (watermarks are not trusted: some
+    /// Kafka-protocol brokers report stale ones), or the timeout.
+    fn records<R: schemas::WireRecord>(&self, topic: &str) -> anyhow::Result<Vec<R>> {
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(topic), self.timeout)
+            .with_context(|| format!("cannot read the metadata of {topic}"))?;
+        let mut assignment = TopicPartitionList::new();
+        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+        }
+        let mut out = Vec::new();
+        if assignment.count() == 0 {
+            return Ok(out);
+        }
+        self.consumer.assign(&assignment)?;
+        let deadline = Instant::now() + self.timeout;
+        // Idle means a second without a record once records flow; the first fetch gets 3 s.
+        let mut last_seen = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline && last_seen.elapsed() < Duration::from_secs(1) {
+            if let Some(message) = self.consumer.poll(Duration::from_millis(100)) {
+                last_seen = Instant::now();
+                if let Some(record) = decode(&message?) {
+                    out.push(record);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The payload at `at`, if it is still on the broker.
+    fn one(&self, at: &SourceCoordinates) -> anyhow::Result<Option<String>> {
+        let mut assignment = TopicPartitionList::new();
+        assignment.add_partition_offset(&at.topic, at.partition, Offset::Offset(at.offset))?;
+        self.consumer.assign(&assignment)?;
+        let deadline = Instant::now() + self.timeout;
+        while Instant::now() < deadline {
+            if let Some(message) = self.consumer.poll(Duration::from_millis(200)) {
+                let message = message?;
+                if message.offset() == at.offset {
+                    return Ok(message
+                        .payload()
+                        .map(|p| String::from_utf8_lossy(p).into_owned()));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn decode<R: schemas::WireRecord>(message: &BorrowedMessage<'_>) -> Option<R> {
+    match schemas::decode_record(message.payload()?) {
+        Ok(record) => Some(record),
+        Err(error) => {
+            tracing::debug!(topic = message.topic(), offset = message.offset(), %error, "skipped");
+            None
+        }
+    }
+}
+
+/// The flags of `medic explain`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The command id.
+    pub command_id: String,
+    /// Pipeline file (brokers and topic names), layered over the embedded default.
+    #[arg(long, short)]
+    pub pipeline: Option<std::path::PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up reading after this many seconds.
+    #[arg(long, default_value_t = 10)]
+    pub timeout_secs: u64,
+}
+
+/// `medic explain`: the chain as text, or JSON with `--json`.
+///
+/// # Errors
+/// An invalid pipeline, an unreadable broker, or no command with that id.
+pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
+    let config = crate::config::load_pipeline(args.pipeline.as_deref(), std::env::vars())?.config;
+    let found = explain(
+        &config,
+        &args.command_id,
+        Duration::from_secs(args.timeout_secs),
+    )?;
+    if args.json {
+        return super::print_json(&found);
+    }
+    print!("{}", render(&found));
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1,0 +1,331 @@
+//! The replay engine: every stage in this process on an in-process Kafka-protocol broker (librdkafka's
+//! mock cluster, so the same client code runs as in production), fed with historical inputs at their
+//! original pace × a factor or as fast as possible, drained stage by stage at the end of the input.
+//!
+//! Determinism: every topic has one partition and the inputs are fed in event-time order, so each
+//! stage reads its input in the same order on every run; windows close on event time (the wall-clock
+//! idle closures do not change a window's content, because no record of a window can arrive after the
+//! feed has moved past it); the end of the input closes what is still open by draining the stages in
+//! pipeline order (each stage's shutdown flush reaches the next stage before that one stops). Ids are
+//! hashes of their inputs, so the same input gives the same diagnoses and decisions.
+
+use super::bundle::Input;
+use super::recording::{Observed, Recording};
+use crate::app::run_stages;
+use crate::config::PipelineConfig;
+use crate::stages::StageName;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use runtime::embedded::EmbeddedBroker;
+use runtime::kafka::{consumer_config, producer_config};
+use runtime::supervisor::PipelineError;
+use runtime::telemetry::health::Health;
+use runtime::telemetry::metrics::Metrics;
+use schemas::RecordKind;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How fast the inputs are fed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// Back to back.
+    AsFastAsPossible,
+    /// At the original spacing of the event times, divided by this factor (1 = real time).
+    Speed(f64),
+}
+
+/// Options of a replay.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// How fast the inputs are fed.
+    pub pace: Pace,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Partitions of each topic. One keeps the replay deterministic.
+    pub partitions: i32,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        Self {
+            pace: Pace::AsFastAsPossible,
+            timeout: Duration::from_secs(300),
+            partitions: 1,
+        }
+    }
+}
+
+/// Why a replay failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The in-process broker or a client failed.
+    #[error("in-process Kafka broker: {0}")]
+    Kafka(#[from] KafkaError),
+    /// A stage failed.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// The pipeline did not finish in time.
+    #[error("the replay did not finish within {0:?} (see the log above)")]
+    Timeout(Duration),
+    /// A stage stopped before the end of the input, without an error.
+    #[error("stage {0} stopped before the end of the input")]
+    StoppedEarly(&'static str),
+}
+
+/// What a replay produced.
+pub struct Replayed {
+    /// Every output record, in the order the topics delivered them.
+    pub recording: Recording,
+    /// The stages' counters.
+    pub metrics: Metrics,
+    /// Records fed into the source topic.
+    pub fed: u64,
+    /// Wall time of the replay.
+    pub elapsed: Duration,
+}
+
+/// What each stage hands to the next: `(stage, the kind it produces, the stage that reads it)`.
+const HANDOFFS: [(StageName, RecordKind, StageName); 5] = [
+    (StageName::Ingest, RecordKind::Log, StageName::Enrich),
+    (StageName::Enrich, RecordKind::Parsed, StageName::Diagnose),
+    (
+        StageName::Diagnose,
+        RecordKind::Diagnosis,
+        StageName::Decide,
+    ),
+    (StageName::Decide, RecordKind::Decision, StageName::Act),
+    (StageName::Act, RecordKind::Command, StageName::Actuator),
+];
+
+/// The outputs the recording sees, per producing stage.
+const RECORDED: [(StageName, RecordKind); 5] = [
+    (StageName::Enrich, RecordKind::Window),
+    (StageName::Diagnose, RecordKind::Diagnosis),
+    (StageName::Decide, RecordKind::Decision),
+    (StageName::Act, RecordKind::Command),
+    (StageName::Actuator, RecordKind::ActionResult),
+];
+
+/// The pipeline `base` rewired for a replay on the in-process `broker` (see
+/// [`EmbeddedBroker::configure`]): short batching, no admin server, and the actuator in `log` mode — a
+/// replay never changes a cluster.
+#[must_use]
+pub fn replay_config(mut base: PipelineConfig, broker: &EmbeddedBroker) -> PipelineConfig {
+    broker.configure(&mut base.kafka);
+    base.runner.batch_linger_ms = 20;
+    base.runner.tick_interval_ms = 200;
+    base.admin.enabled = false;
+    base.act.mode = act::ActuatorMode::Log;
+    base.act.journal = None;
+    base
+}
+
+struct RunningStage {
+    name: StageName,
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), PipelineError>>,
+}
+
+/// Replays `inputs` through every stage of `base` (see the module docs), calling `observe` for each
+/// output record as it arrives.
+///
+/// # Errors
+/// [`ReplayError`] when the broker or a stage fails, or the replay times out.
+pub async fn replay(
+    base: PipelineConfig,
+    inputs: &[Input],
+    options: &ReplayOptions,
+    observe: &mut (dyn FnMut(Observed<'_>) + Send),
+) -> Result<Replayed, ReplayError> {
+    let started = Instant::now();
+    let deadline = started + options.timeout;
+    let broker = EmbeddedBroker::start()?;
+    let config = replay_config(base, &broker);
+    broker.create_topics(&config.topics, &config.all_topics(), options.partitions)?;
+    let metrics = Metrics::new();
+    let health = Arc::new(Health::new(Duration::from_secs(60)));
+    let mut stages: Vec<RunningStage> = StageName::ALL
+        .iter()
+        .map(|&name| {
+            let stop = CancellationToken::new();
+            let (config, metrics, health, token) = (
+                config.clone(),
+                metrics.clone(),
+                Arc::clone(&health),
+                stop.clone(),
+            );
+            let task = tokio::spawn(async move {
+                run_stages(&config, &[name], &metrics, &health, token).await
+            });
+            RunningStage { name, stop, task }
+        })
+        .collect();
+
+    let monitor = monitor(&config, options.partitions)?;
+    let mut recording = Recording::default();
+    let source_topic = config.ingest.sources[0].topic();
+    let producer: FutureProducer = producer_config(&config.kafka, &config.runner).create()?;
+    let feed = tokio::spawn(feed(producer, source_topic, inputs.to_vec(), options.pace));
+    let fed = inputs.len() as u64;
+
+    // Run until the input is fed and every stage has consumed what the previous one produced.
+    let mut wait = Wait {
+        monitor: &monitor,
+        topics: &config.topics,
+        recording: &mut recording,
+        observe,
+        deadline,
+        timeout: options.timeout,
+    };
+    wait.until(&mut stages, |_| feed.is_finished()).await?;
+    feed.await
+        .map_err(|e| PipelineError::Panicked(e.to_string()))??;
+    wait.until(&mut stages, |_| {
+        metrics.records_in(StageName::Ingest.as_str()) >= fed
+    })
+    .await?;
+    // End of input: stop the stages in pipeline order, each after it has read all its input, so each
+    // one's shutdown flush (open windows) reaches the next before that one stops.
+    for (from, kind, to) in HANDOFFS {
+        let position = stages.iter().position(|s| s.name == from).unwrap_or(0);
+        let stage = stages.remove(position);
+        stage.stop.cancel();
+        stage
+            .task
+            .await
+            .map_err(|e| PipelineError::Panicked(e.to_string()))??;
+        let produced = metrics.records_out(from.as_str(), kind);
+        wait.until(&mut stages, |_| metrics.records_in(to.as_str()) >= produced)
+            .await?;
+    }
+    for stage in stages.drain(..) {
+        stage.stop.cancel();
+        stage
+            .task
+            .await
+            .map_err(|e| PipelineError::Panicked(e.to_string()))??;
+    }
+    let dead_letters: u64 = StageName::ALL
+        .iter()
+        .map(|s| metrics.dead_lettered(s.as_str()))
+        .sum();
+    let complete = |seen: &Recording| {
+        RECORDED
+            .iter()
+            .all(|&(stage, kind)| seen.count(kind) >= metrics.records_out(stage.as_str(), kind))
+            && seen.dead_letters.len() as u64 >= dead_letters
+    };
+    wait.until(&mut stages, complete).await?;
+    Ok(Replayed {
+        recording,
+        metrics,
+        fed,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// A consumer assigned to every output topic from the beginning (no group join to wait for).
+fn monitor(config: &PipelineConfig, partitions: i32) -> Result<StreamConsumer, KafkaError> {
+    let monitor: StreamConsumer =
+        consumer_config(&config.kafka, "medic-replay-monitor").create()?;
+    let t = &config.topics;
+    let mut assignment = TopicPartitionList::new();
+    for topic in [
+        &t.windows,
+        &t.diagnoses,
+        &t.decisions,
+        &t.actions,
+        &t.results,
+        &t.dlq,
+    ] {
+        for partition in 0..partitions {
+            assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
+        }
+    }
+    monitor.assign(&assignment)?;
+    Ok(monitor)
+}
+
+/// Produces `inputs` to `topic` with their event times as record timestamps, paced by `pace`.
+async fn feed(
+    producer: FutureProducer,
+    topic: String,
+    inputs: Vec<Input>,
+    pace: Pace,
+) -> Result<(), KafkaError> {
+    let Some(first) = inputs.first().map(|i| i.event_time_ns) else {
+        return Ok(());
+    };
+    let started = tokio::time::Instant::now();
+    let mut deliveries = Vec::with_capacity(inputs.len());
+    for input in &inputs {
+        if let Pace::Speed(factor) = pace {
+            let offset_secs = (input.event_time_ns - first).max(0) as f64 / 1e9 / factor.max(1e-6);
+            tokio::time::sleep_until(started + Duration::from_secs_f64(offset_secs)).await;
+        }
+        let record = FutureRecord::to(&topic)
+            .key(&input.key)
+            .payload(&input.payload)
+            .timestamp(input.event_time_ns / 1_000_000);
+        deliveries.push(producer.send_result(record).map_err(|(e, _)| e)?);
+    }
+    for delivery in deliveries {
+        match delivery.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((error, _))) => return Err(error),
+            Err(_) => return Err(KafkaError::Canceled),
+        }
+    }
+    Ok(())
+}
+
+/// Reads the monitor while waiting for a condition, failing on a stage error or the deadline.
+struct Wait<'a, 'o> {
+    monitor: &'a StreamConsumer,
+    topics: &'a runtime::config::TopicsConfig,
+    recording: &'a mut Recording,
+    observe: &'a mut (dyn FnMut(Observed<'_>) + Send + 'o),
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Wait<'_, '_> {
+    async fn until(
+        &mut self,
+        stages: &mut [RunningStage],
+        mut done: impl FnMut(&Recording) -> bool,
+    ) -> Result<(), ReplayError> {
+        loop {
+            if let Some(stage) = stages.iter_mut().find(|s| s.task.is_finished()) {
+                let name = stage.name.as_str();
+                return Err(match (&mut stage.task).await {
+                    Ok(Err(error)) => error.into(),
+                    Ok(Ok(())) => ReplayError::StoppedEarly(name),
+                    Err(join) => PipelineError::Panicked(join.to_string()).into(),
+                });
+            }
+            if done(self.recording) {
+                return Ok(());
+            }
+            if Instant::now() > self.deadline {
+                for stage in stages.iter() {
+                    stage.stop.cancel();
+                }
+                return Err(ReplayError::Timeout(self.timeout));
+            }
+            match tokio::time::timeout(Duration::from_millis(100), self.monitor.recv()).await {
+                Err(_) => {}
+                Ok(Err(error)) => tracing::warn!(error = %error, "replay monitor error"),
+                Ok(Ok(message)) => {
+                    if let Some(observed) = self.recording.record(self.topics, &message) {
+                        (self.observe)(observed);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `medic run`: pipeline stages against Kafka until SIGTERM/SIGINT, then drain, commit and exit 0; the
+//! admin server (`/metrics`, `/healthz`, `/readyz`) beside them.
+
+use crate::app::run_stages;
+use crate::config::load_pipeline;
+use crate::stages::StageName;
+use runtime::telemetry::health::Health;
+use runtime::telemetry::metrics::Metrics;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The flags of `medic run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Pipeline file, layered over the embedded default (env MEDIC__SECTION__KEY overrides both).
+    #[arg(long, short)]
+    pub pipeline: Option<PathBuf>,
+    /// Stage to run (repeatable). Default: every stage in this process.
+    #[arg(long = "stage", short = 's')]
+    pub stages: Vec<StageName>,
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => tracing::info!("SIGINT: shutting down"),
+            () = terminate => tracing::info!("SIGTERM: shutting down"),
+        }
+        token.cancel();
+    });
+}
+
+/// Runs the stages until a signal, then drains them.
+///
+/// # Errors
+/// An invalid pipeline, an admin server that cannot listen, or the first stage error.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let loaded = load_pipeline(args.pipeline.as_deref(), std::env::vars())?;
+    let config = loaded.config;
+    let stages = if args.stages.is_empty() {
+        StageName::ALL.to_vec()
+    } else {
+        args.stages
+    };
+    tracing::info!(pipeline = %loaded.origin, stages = ?stages.iter().map(|s| s.as_str()).collect::<Vec<_>>(), "starting");
+    super::tokio_runtime()?.block_on(async move {
+        let shutdown = CancellationToken::new();
+        cancel_on_signal(shutdown.clone());
+        let metrics = Metrics::new();
+        let health = Arc::new(Health::new(Duration::from_secs(60)));
+        let admin_shutdown = CancellationToken::new();
+        let admin = if config.admin.enabled {
+            let addr = config.admin.listen.parse()?;
+            let (bound, task) = runtime::telemetry::admin::serve(
+                addr,
+                metrics.clone(),
+                Arc::clone(&health),
+                admin_shutdown.clone(),
+            )
+            .await?;
+            tracing::info!(listen = %bound, "admin server: /metrics /healthz /readyz");
+            Some(task)
+        } else {
+            None
+        };
+        let result = run_stages(&config, &stages, &metrics, &health, shutdown).await;
+        admin_shutdown.cancel();
+        if let Some(task) = admin {
+            let _ = task.await;
+        }
+        result?;
+        tracing::info!("all stages drained and committed; exiting");
+        Ok(ExitCode::SUCCESS)
+    })
+}

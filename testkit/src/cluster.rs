@@ -1,0 +1,327 @@
+//! A real Kubernetes API server for tests (started by `scripts/k8s-up.sh`), plus what a kubelet would do:
+//! Ready nodes, bound pods marked Running and Ready, terminating pods removed. Used by the act crate's
+//! tests and the end-to-end tests.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The kubeconfig of the test API server: `MEDIC_TEST_KUBECONFIG`, else `/tmp/medic-k8s/kubeconfig`.
+///
+/// # Panics
+/// When it does not exist (the API server is not running).
+pub fn kubeconfig() -> PathBuf {
+    let path = std::env::var_os("MEDIC_TEST_KUBECONFIG")
+        .map_or_else(|| PathBuf::from("/tmp/medic-k8s/kubeconfig"), PathBuf::from);
+    assert!(
+        path.exists(),
+        "{} not found: start the test API server with scripts/k8s-up.sh (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A client for the test API server.
+pub async fn client() -> Client {
+    let file = kube::config::Kubeconfig::read_from(kubeconfig()).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+        .await
+        .expect("kubeconfig is usable");
+    Client::try_from(config).expect("client")
+}
+
+/// A name unique to this process and call (`prefix-<pid>-<n>`).
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Creates namespace `name`.
+pub async fn namespace(client: &Client, name: &str) {
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name }
+    }))
+    .expect("namespace");
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create namespace");
+}
+
+/// Creates a Ready, schedulable node with room for 110 pods, named `medic-test-<pid>-…`. Nodes left by
+/// earlier test processes are deleted first (they would take pods no kubelet plays).
+pub async fn ready_node(client: &Client) -> String {
+    reap_stale_nodes(client).await;
+    let name = unique("medic-test");
+    add_node(client, &name).await;
+    name
+}
+
+/// Deletes what earlier test processes left: their nodes (whose pods no kubelet plays) and their
+/// namespaces (`<prefix>-<pid>-<n>`, from [`unique`]), whose workloads would otherwise crowd the new
+/// nodes. The pod garbage collector removes pods bound to deleted nodes.
+async fn reap_stale_nodes(client: &Client) {
+    let pid = std::process::id().to_string();
+    let stale = |name: &str| {
+        let mut parts = name.rsplitn(3, '-');
+        let (_n, owner) = (parts.next(), parts.next());
+        owner.is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()) && p != pid)
+    };
+    let nodes = Api::<Node>::all(client.clone());
+    for node in nodes
+        .list(&ListParams::default())
+        .await
+        .expect("list nodes")
+        .items
+    {
+        let name = node.metadata.name.unwrap_or_default();
+        if name.starts_with("medic-test-") && stale(&name) {
+            let _ = nodes.delete(&name, &DeleteParams::default()).await;
+        }
+    }
+    let namespaces = Api::<Namespace>::all(client.clone());
+    for ns in namespaces
+        .list(&ListParams::default())
+        .await
+        .expect("list namespaces")
+        .items
+    {
+        let name = ns.metadata.name.unwrap_or_default();
+        if ns.metadata.deletion_timestamp.is_none() && stale(&name) {
+            let _ = namespaces.delete(&name, &DeleteParams::default()).await;
+        }
+    }
+}
+
+async fn add_node(client: &Client, name: &str) {
+    let nodes = Api::<Node>::all(client.clone());
+    let node: Node = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": { "name": name, "labels": { "kubernetes.io/hostname": name } }
+    }))
+    .expect("node");
+    nodes
+        .create(&PostParams::default(), &node)
+        .await
+        .expect("create node");
+    heartbeat(client, name).await;
+    // The node lifecycle controller adds not-ready taints to new nodes; a kubelet's first status
+    // removes them. Remove whatever was added.
+    let patch = serde_json::json!({ "spec": { "taints": null } });
+    nodes
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("untaint node");
+}
+
+/// `n` Ready nodes (see [`ready_node`]).
+pub async fn ready_nodes(client: &Client, n: usize) -> Vec<String> {
+    let mut nodes = Vec::with_capacity(n);
+    for _ in 0..n {
+        nodes.push(ready_node(client).await);
+    }
+    nodes
+}
+
+/// Whether the Deployment's pod template carries `kubectl.kubernetes.io/restartedAt`.
+pub async fn restarted(client: &Client, ns: &str, name: &str) -> bool {
+    let d = Api::<Deployment>::namespaced(client.clone(), ns)
+        .get(name)
+        .await
+        .expect("get deployment");
+    d.spec
+        .template
+        .metadata
+        .and_then(|m| m.annotations)
+        .is_some_and(|a| a.contains_key("kubectl.kubernetes.io/restartedAt"))
+}
+
+/// Posts a Ready status for `node`, as a kubelet heartbeat does.
+pub async fn heartbeat(client: &Client, node: &str) {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let status = serde_json::json!({ "status": {
+        "capacity": { "cpu": "64", "memory": "256Gi", "pods": "110" },
+        "allocatable": { "cpu": "64", "memory": "256Gi", "pods": "110" },
+        "conditions": [{ "type": "Ready", "status": "True", "reason": "KubeletReady",
+                         "lastHeartbeatTime": now, "lastTransitionTime": now }]
+    }});
+    Api::<Node>::all(client.clone())
+        .patch_status(node, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("node status");
+}
+
+/// Creates a Deployment of `replicas` pods (label `app: <name>`, image `image`).
+pub async fn deployment(client: &Client, ns: &str, name: &str, replicas: i32, image: &str) {
+    let deployment: Deployment = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": { "name": name, "namespace": ns },
+        "spec": {
+            "replicas": replicas,
+            "selector": { "matchLabels": { "app": name } },
+            "strategy": { "rollingUpdate": { "maxSurge": 1, "maxUnavailable": 0 } },
+            "template": {
+                "metadata": { "labels": { "app": name } },
+                "spec": { "containers": [{ "name": "app", "image": image }] }
+            }
+        }
+    }))
+    .expect("deployment");
+    Api::<Deployment>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &deployment)
+        .await
+        .expect("create deployment");
+}
+
+/// Sets the Deployment's image (a new revision).
+pub async fn set_image(client: &Client, ns: &str, name: &str, image: &str) {
+    let patch = serde_json::json!({ "spec": { "template": { "spec": {
+        "containers": [{ "name": "app", "image": image }] } } } });
+    Api::<Deployment>::namespaced(client.clone(), ns)
+        .patch(name, &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+        .expect("set image");
+}
+
+/// The Deployment's container image.
+pub async fn image(client: &Client, ns: &str, name: &str) -> String {
+    let d = Api::<Deployment>::namespaced(client.clone(), ns)
+        .get(name)
+        .await
+        .expect("get deployment");
+    d.spec.template.spec.expect("pod spec").containers[0]
+        .image
+        .clone()
+        .expect("image")
+}
+
+/// Replicas in the Deployment's spec.
+pub async fn replicas(client: &Client, ns: &str, name: &str) -> i32 {
+    Api::<Deployment>::namespaced(client.clone(), ns)
+        .get(name)
+        .await
+        .expect("get deployment")
+        .spec
+        .replicas
+        .unwrap_or(1)
+}
+
+/// Waits until the Deployment has `n` available replicas of its current revision.
+pub async fn wait_available(client: &Client, ns: &str, name: &str, n: i32) {
+    let api = Api::<Deployment>::namespaced(client.clone(), ns);
+    // A bound, not a sleep: on a quiet cluster this takes about a second.
+    for _ in 0..480 {
+        let d = api.get(name).await.expect("get deployment");
+        let s = d.status.unwrap_or_default();
+        if s.available_replicas == Some(n)
+            && s.updated_replicas == Some(n)
+            && s.replicas == Some(n)
+            && s.observed_generation >= d.metadata.generation
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{ns}/{name} never had {n} available replicas");
+}
+
+/// Names of the pods in `ns` (not terminating).
+pub async fn pods(client: &Client, ns: &str) -> Vec<Pod> {
+    Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .expect("list pods")
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .collect()
+}
+
+/// Plays the kubelet of this process's nodes until the returned task is aborted: heartbeats, bound
+/// pods Running and Ready, terminating pods removed.
+pub fn spawn_kubelet(client: Client) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let pods = Api::<Pod>::all(client.clone());
+        let ours = format!("medic-test-{}-", std::process::id());
+        let mut tick = 0_u64;
+        loop {
+            let nodes: Vec<String> = Api::<Node>::all(client.clone())
+                .list(&ListParams::default())
+                .await
+                .map(|l| {
+                    l.items
+                        .into_iter()
+                        .filter_map(|n| n.metadata.name)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let nodes: Vec<String> = nodes.into_iter().filter(|n| n.starts_with(&ours)).collect();
+            if tick.is_multiple_of(40) {
+                for node in &nodes {
+                    heartbeat(&client, node).await;
+                }
+            }
+            tick += 1;
+            if let Ok(list) = pods.list(&ListParams::default()).await {
+                for pod in list.items {
+                    let on_ours = pod
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.node_name.as_ref())
+                        .is_some_and(|n| nodes.contains(n));
+                    if !on_ours {
+                        continue;
+                    }
+                    let (Some(ns), Some(name)) = (&pod.metadata.namespace, &pod.metadata.name)
+                    else {
+                        continue;
+                    };
+                    let api = Api::<Pod>::namespaced(client.clone(), ns);
+                    if pod.metadata.deletion_timestamp.is_some() {
+                        let now = DeleteParams {
+                            grace_period_seconds: Some(0),
+                            ..DeleteParams::default()
+                        };
+                        let _ = api.delete(name, &now).await;
+                        continue;
+                    }
+                    let running =
+                        pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+                    if !running {
+                        let now =
+                            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                        let status = serde_json::json!({ "status": {
+                            "phase": "Running",
+                            "startTime": now,
+                            "conditions": [
+                                { "type": "Ready", "status": "True", "lastTransitionTime": now },
+                                { "type": "ContainersReady", "status": "True", "lastTransitionTime": now },
+                                { "type": "PodScheduled", "status": "True", "lastTransitionTime": now }
+                            ]
+                        }});
+                        let _ = api
+                            .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+                            .await;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+}
+
+/// Deletes the nodes (cleanup; other tests count nodes for the blast radius).
+pub async fn delete_nodes(client: &Client, nodes: &[String]) {
+    let api = Api::<Node>::all(client.clone());
+    for node in nodes {
+        let _ = api.delete(node, &DeleteParams::default()).await;
+    }
+}

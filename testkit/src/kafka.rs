@@ -1,0 +1,127 @@
+//! The external test broker (`scripts/kafka-up.sh`) and what tests do with it: create topics, produce,
+//! observe what medic wrote, read a stage's latest checkpoint, name a run's topics.
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// The test broker's address (`MEDIC_TEST_BROKERS`, default `127.0.0.1:19092`).
+///
+/// # Panics
+/// When nothing answers there, with how to start it.
+pub fn brokers() -> String {
+    let brokers =
+        std::env::var("MEDIC_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".to_owned());
+    let first = brokers.split(',').next().unwrap_or_default().to_owned();
+    assert!(
+        TcpStream::connect_timeout(
+            &first.parse().expect("MEDIC_TEST_BROKERS is host:port"),
+            Duration::from_secs(2)
+        )
+        .is_ok(),
+        "no Kafka-protocol broker answers at {brokers}. Start the test broker with `scripts/kafka-up.sh` \
+         (the README's test command, scripts/test.sh, does this), or point MEDIC_TEST_BROKERS at one."
+    );
+    brokers
+}
+
+/// Creates `topic` with `partitions` partitions on `brokers` unless it exists.
+///
+/// # Panics
+/// When the broker refuses for another reason.
+pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client");
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .expect("create topics");
+    for result in results {
+        match result {
+            Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => panic!("cannot create {topic}: {code}"),
+        }
+    }
+}
+
+/// Produces every `(key, payload)` to `topic` with an idempotent producer (in order per key, all in
+/// flight at once) and returns where each landed: (partition, offset), in input order.
+///
+/// # Panics
+/// When a record cannot be delivered within 60 s.
+pub async fn produce_all(
+    brokers: &str,
+    topic: &str,
+    records: &[(String, Vec<u8>)],
+) -> Vec<(i32, i64)> {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "20")
+        .create()
+        .expect("producer");
+    let sends = records.iter().map(|(key, payload)| {
+        producer.send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Duration::from_secs(60),
+        )
+    });
+    futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|delivered| {
+            let delivered = delivered.map_err(|(e, _)| e).expect("produce");
+            (delivered.partition, delivered.offset)
+        })
+        .collect()
+}
+
+/// A consumer in its own group reading `topics` from the beginning (for reading what medic wrote).
+///
+/// # Panics
+/// When the consumer cannot be created or subscribed.
+pub fn observer(brokers: &str, group: &str, topics: &[&str]) -> rdkafka::consumer::StreamConsumer {
+    use rdkafka::consumer::Consumer;
+    let consumer: rdkafka::consumer::StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(topics).expect("subscribe");
+    consumer
+}
+
+/// The latest checkpoint stored under `key` (e.g. `medic-enrich`) on the checkpoint topic `topic`.
+///
+/// # Panics
+/// When the topic cannot be read.
+pub fn latest_checkpoint(
+    brokers: &str,
+    topic: &str,
+    key: &str,
+) -> Option<runtime::kafka::Checkpoint> {
+    let kafka = runtime::config::KafkaConfig {
+        brokers: brokers.to_owned(),
+        ..runtime::config::KafkaConfig::default()
+    };
+    runtime::kafka::load_latest(&kafka, topic, key, Duration::from_secs(30)).expect("readable")
+}
+
+/// The `[topics]` entries of a pipeline file naming every internal topic `<run_id>.<name>`, so a run
+/// has topics of its own.
+pub fn run_topics(run_id: &str) -> String {
+    runtime::config::TopicsConfig::default()
+        .named()
+        .iter()
+        .map(|(name, _)| format!("{name} = \"{run_id}.{name}\"\n"))
+        .collect()
+}

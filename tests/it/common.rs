@@ -1,0 +1,40 @@
+//! Shared set-up for the runner tests on librdkafka's mock cluster, and helpers for the tests against the
+//! external broker.
+
+use medic::config::PipelineConfig;
+use medic::stages::StageName;
+use rdkafka::ClientConfig;
+use rdkafka::producer::FutureProducer;
+use runtime::embedded::EmbeddedBroker;
+use runtime::kafka::{StageRunner, producer_config};
+use runtime::telemetry::health::Health;
+use runtime::telemetry::metrics::Metrics;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A one-broker mock cluster with every pipeline topic (one partition each), a pipeline pointing at it
+/// with short timeouts, and a plain producer to feed source topics.
+pub fn mock_pipeline() -> (EmbeddedBroker, PipelineConfig, FutureProducer) {
+    let broker = EmbeddedBroker::start().expect("embedded broker");
+    let mut config = PipelineConfig::default();
+    broker.configure(&mut config.kafka);
+    config.runner.batch_linger_ms = 20;
+    broker
+        .create_topics(&config.topics, &config.all_topics(), 1)
+        .expect("topics");
+    let feeder: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .create()
+        .expect("feeder");
+    (broker, config, feeder)
+}
+
+/// A runner for stage `name` with its own producer.
+pub fn runner(name: StageName, config: &PipelineConfig, metrics: &Metrics) -> StageRunner {
+    let producer: FutureProducer = producer_config(&config.kafka, &config.runner)
+        .create()
+        .expect("producer");
+    let health = Arc::new(Health::new(Duration::from_secs(60)));
+    name.runner(config, producer, metrics, health)
+        .expect("runner")
+}

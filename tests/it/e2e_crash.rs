@@ -1,0 +1,1111 @@
+//! Crash safety, tested: `medic run --stage X` child processes (one stage each, as on Kubernetes)
+//! against a real Kafka-protocol broker.
+//!
+//! - ingest and enrich killed with SIGKILL mid-stream and restarted: every input accounted for, enrich's
+//!   output identical to an uninterrupted run's, its state counting each record once;
+//! - the whole chain (ingest → … → actuator in `log` mode) with enrich, diagnose, decide and act killed
+//!   and restarted: each idempotency key applied once, replays refused, cooldowns kept;
+//! - the broker killed and restarted mid-stream on durable storage ([`testkit::durable`]): the stages ride
+//!   it out and nothing is lost or counted twice;
+//! - a burst of ten times the steady phase's records: ingest's memory stays within what its prefetch
+//!   bounds allow (peak RSS printed; run with `--nocapture`).
+
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::message::{Headers, Message};
+use schemas::{
+    Action, ActionOutcome, ActionResult, Decision, Diagnosis, LogRecord, ParsedRecord, RecordKind,
+    RemediationCommand, SourceRecord, Stage, WindowFeatures,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use testkit::incident;
+use testkit::kafka::{brokers, create_topic, latest_checkpoint, observer, produce_all, run_topics};
+use testkit::process::{Medic, spawn_medic_with, wait_ready};
+use testkit::scrape::metric;
+use testkit::scratch::{free_port, run_id, scratch_dir};
+
+/// The memory test measures one process's peak: it runs alone; the others may share the machine.
+static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// One test's pipeline file, topics, consumer groups and stage processes (each with its own admin port
+/// and log).
+struct Rig {
+    run_id: String,
+    dir: PathBuf,
+    pipeline: PathBuf,
+    brokers: String,
+    ports: BTreeMap<&'static str, u16>,
+    /// Environment overrides per stage (`MEDIC__<SECTION>__<KEY>`).
+    env: BTreeMap<&'static str, Vec<(&'static str, String)>>,
+}
+
+impl Rig {
+    /// A pipeline on `brokers` whose topics are this run's own; `extra` is appended to the file, with
+    /// `{dir}` standing for the run's directory.
+    fn new(name: &str, brokers: &str, extra: &str) -> Self {
+        let run_id = run_id(name);
+        let dir = std::env::temp_dir().join(&run_id);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let extra = extra.replace("{dir}", &dir.display().to_string());
+        let topics = run_topics(&run_id);
+        let pipeline = dir.join("pipeline.toml");
+        std::fs::write(
+            &pipeline,
+            format!(
+                r#"
+[kafka]
+brokers = "{brokers}"
+group_prefix = "{run_id}"
+partitions = 3
+session_timeout_ms = 6000
+
+[topics]
+{topics}
+[runner]
+batch_max_records = 100
+batch_linger_ms = 20
+tick_interval_ms = 200
+checkpoint_interval_ms = 1000
+
+[[ingest.sources]]
+name = "{run_id}"
+{extra}
+"#
+            ),
+        )
+        .expect("pipeline");
+        let ports = ["ingest", "enrich", "diagnose", "decide", "act", "actuator"]
+            .into_iter()
+            .map(|stage| (stage, free_port()))
+            .collect();
+        Self {
+            run_id,
+            dir,
+            pipeline,
+            brokers: brokers.to_owned(),
+            ports,
+            env: BTreeMap::new(),
+        }
+    }
+
+    /// Sets `MEDIC__<SECTION>__<KEY>` = `value` for `stage`'s processes.
+    fn with_env(mut self, stage: &'static str, key: &'static str, value: &str) -> Self {
+        self.env
+            .entry(stage)
+            .or_default()
+            .push((key, value.to_owned()));
+        self
+    }
+
+    fn topic(&self, name: &str) -> String {
+        format!("{}.{name}", self.run_id)
+    }
+
+    fn source(&self) -> String {
+        format!("medic.logs.{}", self.run_id)
+    }
+
+    fn config(&self) -> medic::config::PipelineConfig {
+        medic::config::load_pipeline(Some(&self.pipeline), std::iter::empty())
+            .expect("valid pipeline")
+            .config
+    }
+
+    fn log(&self, stage: &str) -> PathBuf {
+        self.dir.join(format!("{stage}.log"))
+    }
+
+    fn logs(&self) -> String {
+        self.ports
+            .keys()
+            .map(|stage| {
+                let text = std::fs::read_to_string(self.log(stage)).unwrap_or_default();
+                format!("--- {stage}\n{text}")
+            })
+            .collect()
+    }
+
+    /// Starts `stage` in its own process and waits until it has subscribed.
+    fn start(&self, stage: &'static str) -> Medic {
+        let port = self.ports[stage];
+        let listen = format!("127.0.0.1:{port}");
+        let mut env = vec![("MEDIC__ADMIN__LISTEN", listen.as_str())];
+        env.extend(
+            self.env
+                .get(stage)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (*k, v.as_str())),
+        );
+        let mut medic = spawn_medic_with(&self.pipeline, &[stage], &self.log(stage), &env);
+        wait_ready(&mut medic, port);
+        medic
+    }
+
+    /// A sample of `stage`'s metrics, e.g. `checkpoints_total{stage="enrich"}` (without the
+    /// `medic_` prefix); 0 while the stage does not answer.
+    fn metric(&self, stage: &str, sample: &str) -> f64 {
+        metric(self.ports[stage], &format!("medic_{sample}")).unwrap_or(0.0)
+    }
+
+    /// Records of `kind` `stage` has delivered (`medic_records_out_total`).
+    fn out(&self, stage: &str, kind: schemas::RecordKind) -> f64 {
+        self.metric(
+            stage,
+            &format!(
+                "records_out_total{{kind=\"{}\",stage=\"{stage}\"}}",
+                kind.as_str()
+            ),
+        )
+    }
+
+    /// Waits until `ready` holds, polling every 20 ms.
+    async fn wait_for(&self, what: &str, limit: Duration, ready: impl Fn() -> bool) {
+        let deadline = Instant::now() + limit;
+        while !ready() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; logs:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL: no drain, no checkpoint, no commit of anything in flight.
+    fn kill(medic: Medic) {
+        let mut medic = medic;
+        medic.kill();
+    }
+}
+
+/// One record read back from a topic.
+#[derive(Debug, Clone)]
+struct Out {
+    offset: i64,
+    payload: Vec<u8>,
+    headers: HashMap<String, String>,
+}
+
+/// Everything read back, by topic.
+#[derive(Default)]
+struct Seen(HashMap<String, Vec<Out>>);
+
+impl Seen {
+    fn on(&self, topic: &str) -> &[Out] {
+        self.0.get(topic).map_or(&[], Vec::as_slice)
+    }
+
+    fn decoded<R: schemas::WireRecord>(&self, topic: &str) -> Vec<R> {
+        self.on(topic)
+            .iter()
+            .map(|o| schemas::decode_record(&o.payload).expect("a pipeline record"))
+            .collect()
+    }
+}
+
+/// Reads into `seen` until `done` holds, then `settle` longer (so records that should not be there are
+/// seen too).
+async fn read_until(
+    consumer: &StreamConsumer,
+    seen: &mut Seen,
+    done: impl Fn(&Seen) -> bool,
+    settle: Duration,
+    limit: Duration,
+    logs: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + limit;
+    let mut settled_at: Option<Instant> = None;
+    // `done` may be costly: asked at most twice a second.
+    let mut asked = Instant::now() - Duration::from_secs(1);
+    while settled_at.is_none_or(|t| t.elapsed() < settle) {
+        if settled_at.is_none() && asked.elapsed() >= Duration::from_millis(500) {
+            asked = Instant::now();
+            if done(seen) {
+                settled_at = Some(Instant::now());
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out; read so far: {:?}\nlogs:\n{}",
+            seen.0.iter().map(|(t, v)| (t, v.len())).collect::<Vec<_>>(),
+            logs()
+        );
+        let Ok(Ok(message)) =
+            tokio::time::timeout(Duration::from_millis(200), consumer.recv()).await
+        else {
+            continue;
+        };
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|x| {
+                        (
+                            x.key.to_owned(),
+                            String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        seen.0
+            .entry(message.topic().to_owned())
+            .or_default()
+            .push(Out {
+                offset: message.offset(),
+                payload: message.payload().unwrap_or_default().to_vec(),
+                headers,
+            });
+    }
+}
+
+/// Reads the normalised, parsed and dead-letter topics (and `more` of the run's topics) until every
+/// `landed` input came out of ingest (normalised or dead-lettered) and enrich has caught up with it.
+async fn read_ingested(rig: &Rig, landed: &[(i32, i64)], more: &[&str], limit: Duration) -> Seen {
+    let mut names = vec!["normalized", "parsed", "dlq"];
+    names.extend_from_slice(more);
+    let topics: Vec<String> = names.iter().map(|n| rig.topic(n)).collect();
+    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let consumer = observer(
+        &rig.brokers,
+        &format!("{}-observer", rig.run_id),
+        &topic_refs,
+    );
+    let mut seen = Seen::default();
+    let (normalized_topic, parsed_topic) = (rig.topic("normalized"), rig.topic("parsed"));
+    read_until(
+        &consumer,
+        &mut seen,
+        |s| {
+            let identities: BTreeSet<(i32, i64)> = ingest_identities(s, rig).into_iter().collect();
+            landed.iter().all(|i| identities.contains(i))
+                && s.on(&parsed_topic).len() >= s.on(&normalized_topic).len()
+        },
+        Duration::from_secs(3),
+        limit,
+        || rig.logs(),
+    )
+    .await;
+    seen
+}
+
+/// Ten Deployments' crash-loops (renamed copies of the demo incident), with a record no stage can read
+/// every 500.
+fn crash_loops_with_unreadable() -> Vec<(String, Vec<u8>)> {
+    let mut inputs = incident::copies(10);
+    for at in (0..inputs.len()).step_by(500).rev() {
+        inputs.insert(at, ("bad".to_owned(), b"{\"kind\":\"Event\"".to_vec()));
+    }
+    inputs
+}
+
+/// Source identity (partition, offset) of every record ingest wrote or dead-lettered.
+fn ingest_identities(seen: &Seen, rig: &Rig) -> Vec<(i32, i64)> {
+    let mut identities: Vec<(i32, i64)> = seen
+        .decoded::<LogRecord>(&rig.topic("normalized"))
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r.source.topic, rig.source(), "the source topic is carried");
+            (r.source.partition, r.source.offset)
+        })
+        .collect();
+    for dead in seen.on(&rig.topic("dlq")) {
+        if dead.headers.get("medic.stage").map(String::as_str) == Some("ingest") {
+            let header = |k: &str| dead.headers.get(k).expect("dlq source header").clone();
+            assert_eq!(header("medic.source.topic"), rig.source());
+            identities.push((
+                header("medic.source.partition").parse().expect("partition"),
+                header("medic.source.offset").parse().expect("offset"),
+            ));
+        }
+    }
+    identities
+}
+
+/// Asserts that every input identity is accounted for, nothing else appears, and duplicates are only the
+/// at-least-once redelivery of one contiguous run of offsets per partition (each at most `max_copies`
+/// times). Returns the number of duplicates.
+fn assert_accounted(inputs: &[(i32, i64)], outputs: &[(i32, i64)], max_copies: usize) -> usize {
+    let mut counts: BTreeMap<(i32, i64), usize> = BTreeMap::new();
+    for identity in outputs {
+        *counts.entry(*identity).or_default() += 1;
+    }
+    let expected: BTreeSet<(i32, i64)> = inputs.iter().copied().collect();
+    assert_eq!(
+        expected.len(),
+        inputs.len(),
+        "inputs landed at distinct offsets"
+    );
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|i| !counts.contains_key(i))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "lost {} of {} inputs, e.g. {:?}",
+        missing.len(),
+        inputs.len(),
+        &missing[..missing.len().min(5)]
+    );
+    let unknown: Vec<_> = counts.keys().filter(|i| !expected.contains(i)).collect();
+    assert!(unknown.is_empty(), "outputs of no input: {unknown:?}");
+    let mut duplicated: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    for (&(partition, offset), &n) in &counts {
+        assert!(n <= max_copies, "{partition}/{offset} came out {n} times");
+        if n > 1 {
+            duplicated.entry(partition).or_default().push(offset);
+        }
+    }
+    // Within a partition, inputs are offsets 0.. in order: a redelivered run is contiguous.
+    let on_partition = |p: i32| -> BTreeSet<i64> {
+        expected
+            .iter()
+            .filter(|(q, _)| *q == p)
+            .map(|(_, o)| *o)
+            .collect()
+    };
+    for (partition, offsets) in &duplicated {
+        let all = on_partition(*partition);
+        let (first, last) = (offsets[0], offsets[offsets.len() - 1]);
+        let run = all.range(first..=last).count();
+        assert_eq!(
+            run,
+            offsets.len(),
+            "partition {partition}: duplicates {offsets:?} are not one redelivered run"
+        );
+    }
+    outputs.len() - counts.len()
+}
+
+/// What an uninterrupted enrich stage, configured as `rig`'s, gives for the normalised topic (one
+/// partition) read in offset order: per source identity, the set of (template id, version, template,
+/// params) its parsed records carry.
+fn uninterrupted_enrich(rig: &Rig, normalized: &[Out]) -> HashMap<(i32, i64), BTreeSet<String>> {
+    let mut stage = rig.config().enrich.build().expect("enrich builds");
+    let mut ordered = normalized.to_vec();
+    ordered.sort_by_key(|o| o.offset);
+    let batch: Vec<SourceRecord> = ordered
+        .iter()
+        .map(|o| SourceRecord::new(&rig.topic("normalized"), 0, o.offset, o.payload.clone()))
+        .collect();
+    let mut out = schemas::Emitter::new();
+    stage.process_batch(&batch, &mut out);
+    let parsed: Vec<ParsedRecord> = out.decode_all().expect("parsed");
+    assert_eq!(parsed.len(), ordered.len(), "one parsed record per input");
+    templates_by_identity(parsed)
+}
+
+fn templates_by_identity(
+    parsed: impl IntoIterator<Item = ParsedRecord>,
+) -> HashMap<(i32, i64), BTreeSet<String>> {
+    let mut by_identity: HashMap<(i32, i64), BTreeSet<String>> = HashMap::new();
+    for p in parsed {
+        by_identity
+            .entry((p.log.source.partition, p.log.source.offset))
+            .or_default()
+            .insert(format!(
+                "{} v{} {:?} {:?}",
+                p.template_id, p.template_version, p.template, p.params
+            ));
+    }
+    by_identity
+}
+
+/// Asserts that enrich's last checkpoint (written at its graceful stop) covers every normalised record
+/// and that its template miner absorbed each exactly once: the cluster sizes add up to the records on the
+/// normalised topic — a record read twice into the state (after a restart or a rebalance) would count
+/// twice.
+fn assert_enrich_state_counts_each_record_once(rig: &Rig, normalized: usize) {
+    let key = format!("{}-enrich", rig.run_id);
+    let checkpoint = latest_checkpoint(&rig.brokers, &rig.topic("checkpoints"), &key)
+        .expect("enrich checkpointed");
+    let covered: i64 = checkpoint
+        .offsets
+        .iter()
+        .filter(|((t, _), _)| *t == rig.topic("normalized"))
+        .map(|(_, next)| next)
+        .sum();
+    assert_eq!(
+        usize::try_from(covered).expect("positive"),
+        normalized,
+        "the checkpoint covers every normalised record"
+    );
+    let state: serde_json::Value = serde_json::from_slice(&checkpoint.state).expect("json state");
+    let absorbed: u64 = state["miner"]["clusters"]
+        .as_array()
+        .expect("clusters")
+        .iter()
+        .map(|c| c["size"].as_u64().expect("size"))
+        .sum();
+    assert_eq!(
+        absorbed, normalized as u64,
+        "the miner absorbed each normalised record once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_template_ids() {
+    let _shared = MACHINE.read().await;
+    let started = Instant::now();
+    let rig = Rig::new("crash", &brokers(), "");
+    // The normalised topic has one partition, so the enrich stage's input order is fixed and its
+    // output can be compared with an uninterrupted run's.
+    create_topic(&rig.brokers, &rig.topic("normalized"), 1).await;
+    medic::app::create_topics(&rig.config())
+        .await
+        .expect("topics");
+
+    let inputs = crash_loops_with_unreadable();
+    let n = inputs.len();
+    let mut ingest = rig.start("ingest");
+    let mut enrich = rig.start("enrich");
+
+    // Inputs arrive over ~3 s, in ten slices, as a cluster would ship them.
+    let feeder = {
+        let (brokers, source, inputs) = (rig.brokers.clone(), rig.source(), inputs.clone());
+        tokio::spawn(async move {
+            let mut landed = Vec::new();
+            for slice in inputs.chunks(n.div_ceil(10)) {
+                landed.extend(produce_all(&brokers, &source, slice).await);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            landed
+        })
+    };
+
+    // SIGKILL ingest once it has delivered a third, mid-stream.
+    let ingested = || rig.out("ingest", RecordKind::Log);
+    rig.wait_for("ingest's first third", Duration::from_secs(60), || {
+        ingested() >= (n / 3) as f64
+    })
+    .await;
+    let at_kill = ingested();
+    Rig::kill(ingest);
+    assert!(
+        at_kill < n as f64,
+        "ingest was killed mid-stream ({at_kill} of {n})"
+    );
+    eprintln!("ingest killed after {at_kill} of {n} records");
+    ingest = rig.start("ingest");
+
+    // SIGKILL enrich once it has checkpointed and delivered half, mid-stream.
+    let parsed = || rig.out("enrich", RecordKind::Parsed);
+    rig.wait_for("enrich's first half", Duration::from_secs(90), || {
+        rig.metric("enrich", "checkpoints_total{stage=\"enrich\"}") >= 1.0
+            && parsed() >= (n / 2) as f64
+    })
+    .await;
+    let at_kill = parsed();
+    Rig::kill(enrich);
+    assert!(
+        at_kill < n as f64,
+        "enrich was killed mid-stream ({at_kill} of {n})"
+    );
+    eprintln!("enrich killed after {at_kill} of {n} records");
+    enrich = rig.start("enrich");
+
+    let landed = feeder.await.expect("feeder");
+    assert_eq!(landed.len(), n);
+    let seen = read_ingested(&rig, &landed, &["windows"], Duration::from_secs(120)).await;
+    let (normalized_topic, parsed_topic) = (rig.topic("normalized"), rig.topic("parsed"));
+
+    // Ingest: every input came out (normalised or dead-lettered), duplicates only as redelivery.
+    let duplicates = assert_accounted(&landed, &ingest_identities(&seen, &rig), 2);
+    let dead = seen.on(&rig.topic("dlq")).len();
+    assert!(
+        dead >= n.div_ceil(500),
+        "the unreadable inputs are dead-lettered"
+    );
+    eprintln!(
+        "ingest: {n} inputs, {} normalised, {dead} dead-lettered, {duplicates} redelivered",
+        seen.on(&normalized_topic).len()
+    );
+
+    // Enrich: every normalised record was parsed, with exactly the template ids, versions and
+    // parameters an uninterrupted stage gives — the restarted stage continued from its checkpoint.
+    let reference = uninterrupted_enrich(&rig, seen.on(&normalized_topic));
+    let observed = templates_by_identity(seen.decoded::<ParsedRecord>(&parsed_topic));
+    assert_eq!(observed.len(), reference.len(), "every identity was parsed");
+    let mut differing = 0;
+    for (identity, expected) in &reference {
+        if observed.get(identity) != Some(expected) {
+            differing += 1;
+            if differing <= 3 {
+                eprintln!(
+                    "{identity:?}: expected {expected:?}, got {:?}",
+                    observed.get(identity)
+                );
+            }
+        }
+    }
+    assert_eq!(
+        differing, 0,
+        "parsed records differ from an uninterrupted run's"
+    );
+    let parsed_total = seen.on(&parsed_topic).len();
+    assert!(
+        parsed_total > seen.on(&normalized_topic).len(),
+        "the restarted enrich re-delivered what its last checkpoint did not cover"
+    );
+    let enrich_log = std::fs::read_to_string(rig.log("enrich")).unwrap_or_default();
+    assert!(
+        enrich_log.contains("state restored from checkpoint"),
+        "{enrich_log}"
+    );
+
+    // A window emitted again after the restart carries the same counts.
+    let mut windows: HashMap<String, u64> = HashMap::new();
+    for w in seen.decoded::<WindowFeatures>(&rig.topic("windows")) {
+        let key = format!(
+            "{} {:?} {} {}",
+            w.target, w.template_id, w.window_start_ns, w.revision
+        );
+        let count = *windows.entry(key.clone()).or_insert(w.record_count);
+        assert_eq!(
+            count, w.record_count,
+            "window {key} emitted with two counts"
+        );
+    }
+    assert!(!windows.is_empty());
+
+    for medic in [ingest, enrich] {
+        let mut medic = medic;
+        let exit = testkit::process::terminate(&mut medic, Duration::from_secs(30));
+        assert!(exit.success(), "{exit:?}\n{}", rig.logs());
+    }
+    assert_enrich_state_counts_each_record_once(&rig, seen.on(&normalized_topic).len());
+    eprintln!(
+        "parsed {parsed_total} records for {} normalised; {} windows; {:?}",
+        seen.on(&normalized_topic).len(),
+        windows.len(),
+        started.elapsed()
+    );
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+/// What the chain test saw, decoded.
+struct Chain {
+    diagnoses: Vec<Diagnosis>,
+    decisions: Vec<Decision>,
+    commands: Vec<RemediationCommand>,
+    results: Vec<ActionResult>,
+    /// Dead letters of the actuator: (idempotency key, reason).
+    refused: Vec<(String, String)>,
+}
+
+impl Chain {
+    fn of(seen: &Seen, rig: &Rig) -> Self {
+        let refused = seen
+            .on(&rig.topic("dlq"))
+            .iter()
+            .filter(|d| d.headers.get("medic.stage").map(String::as_str) == Some("actuator"))
+            .map(|d| {
+                let command: RemediationCommand =
+                    schemas::decode_record(&d.payload).expect("a refused command");
+                let reason = d.headers.get("medic.error.reason").cloned();
+                (command.idempotency_key, reason.unwrap_or_default())
+            })
+            .collect();
+        Self {
+            diagnoses: seen.decoded(&rig.topic("diagnoses")),
+            decisions: seen.decoded(&rig.topic("decisions")),
+            commands: seen.decoded(&rig.topic("actions")),
+            results: seen.decoded(&rig.topic("results")),
+            refused,
+        }
+    }
+
+    /// How many Deployments have a diagnosis of a window ending at `end_ns` or later.
+    fn diagnosed_until(&self, end_ns: i64) -> usize {
+        self.diagnoses
+            .iter()
+            .filter(|d| d.window_end_ns >= end_ns)
+            .map(|d| d.target.name.as_str())
+            .collect::<BTreeSet<_>>()
+            .len()
+    }
+
+    /// The Deployments whose remedy (rollout restart or rollback) the actuator applied.
+    fn remedied(&self) -> BTreeSet<&str> {
+        let applied: BTreeSet<&str> = self
+            .results
+            .iter()
+            .filter(|r| r.outcome == ActionOutcome::Logged)
+            .map(|r| r.idempotency_key.as_str())
+            .collect();
+        self.commands
+            .iter()
+            .filter(|c| {
+                matches!(c.action, Action::RolloutRestart | Action::Rollback)
+                    && applied.contains(c.idempotency_key.as_str())
+            })
+            .map(|c| c.target.name.as_str())
+            .collect()
+    }
+
+    /// Every stage after diagnose has caught up with what its upstream wrote: each diagnosis has a
+    /// decision, each actionable decision a command, each command a result or a dead letter.
+    fn caught_up(&self) -> bool {
+        let decided: BTreeSet<&str> = self
+            .decisions
+            .iter()
+            .map(|d| d.diagnosis_id.as_str())
+            .collect();
+        let issued: BTreeSet<&str> = self
+            .commands
+            .iter()
+            .map(|c| c.idempotency_key.as_str())
+            .collect();
+        self.diagnoses
+            .iter()
+            .all(|d| decided.contains(d.diagnosis_id.as_str()))
+            && self
+                .decisions
+                .iter()
+                .filter(|d| d.action != Action::Noop)
+                .all(|d| issued.contains(d.decision_id.as_str()))
+            && self.results.len() + self.refused.len() >= self.commands.len()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
+    let _shared = MACHINE.read().await;
+    let started = Instant::now();
+    // diagnose and decide checkpoint (and so commit) every 20 s: their restart replays what they
+    // delivered since, and the replayed commands must be refused by the actuator as replays.
+    let rig = Rig::new(
+        "chain",
+        &brokers(),
+        "[act]\nmode = \"log\"\nkeys_file = \"{dir}/keys\"\njournal = \"{dir}/journal\"\n",
+    )
+    .with_env("diagnose", "MEDIC__RUNNER__CHECKPOINT_INTERVAL_MS", "20000")
+    .with_env("decide", "MEDIC__RUNNER__CHECKPOINT_INTERVAL_MS", "20000");
+    std::fs::write(rig.dir.join("keys"), act::KeyRing::generate_line("ops-1")).expect("keys");
+    medic::app::create_topics(&rig.config())
+        .await
+        .expect("topics");
+    let inputs = crash_loops_with_unreadable();
+    let n = inputs.len();
+    // The stream is through diagnose once every Deployment's window ending within two minutes of the
+    // last record is diagnosed (later ones close only when the stream goes idle).
+    let last_window_end = inputs
+        .iter()
+        .filter(|(key, _)| key != "bad")
+        .map(|(_, payload)| incident::event_time_ns(payload))
+        .max()
+        .expect("inputs")
+        - 120_000_000_000;
+    let mut running: BTreeMap<&'static str, Medic> = BTreeMap::new();
+    for stage in ["ingest", "enrich", "diagnose", "decide", "act", "actuator"] {
+        running.insert(stage, rig.start(stage));
+    }
+    eprintln!("chain started after {:?}", started.elapsed());
+    let feeder = {
+        let (brokers, source, inputs) = (rig.brokers.clone(), rig.source(), inputs.clone());
+        tokio::spawn(async move {
+            let mut landed = Vec::new();
+            for slice in inputs.chunks(n.div_ceil(10)) {
+                landed.extend(produce_all(&brokers, &source, slice).await);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            landed
+        })
+    };
+
+    // enrich dies mid-stream; then diagnose and decide once commands flow; then act.
+    let restart = |running: &mut BTreeMap<&'static str, Medic>, stages: &[&'static str]| {
+        for stage in stages {
+            Rig::kill(running.remove(stage).expect("running"));
+        }
+        for stage in stages {
+            running.insert(stage, rig.start(stage));
+        }
+    };
+    rig.wait_for("enrich's first half", Duration::from_secs(90), || {
+        rig.metric("enrich", "checkpoints_total{stage=\"enrich\"}") >= 1.0
+            && rig.out("enrich", RecordKind::Parsed) >= (n / 2) as f64
+    })
+    .await;
+    restart(&mut running, &["enrich"]);
+    eprintln!("enrich killed and restarted after {:?}", started.elapsed());
+    rig.wait_for("the first command", Duration::from_secs(120), || {
+        rig.out("act", RecordKind::Command) >= 1.0
+    })
+    .await;
+    restart(&mut running, &["diagnose", "decide"]);
+    eprintln!(
+        "diagnose and decide killed and restarted after {:?}",
+        started.elapsed()
+    );
+    let issued = rig.out("act", RecordKind::Command);
+    rig.wait_for("more commands", Duration::from_secs(120), || {
+        rig.out("act", RecordKind::Command) > issued
+    })
+    .await;
+    restart(&mut running, &["act"]);
+    eprintln!("act killed and restarted after {:?}", started.elapsed());
+
+    let landed = feeder.await.expect("feeder");
+    let topics: Vec<String> = [
+        "normalized",
+        "diagnoses",
+        "decisions",
+        "actions",
+        "results",
+        "dlq",
+    ]
+    .iter()
+    .map(|t| rig.topic(t))
+    .collect();
+    let consumer = observer(
+        &rig.brokers,
+        &format!("{}-observer", rig.run_id),
+        &topics.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let mut seen = Seen::default();
+    loop {
+        read_until(
+            &consumer,
+            &mut seen,
+            |s| {
+                let identities: BTreeSet<(i32, i64)> =
+                    ingest_identities(s, &rig).into_iter().collect();
+                let chain = Chain::of(s, &rig);
+                landed.iter().all(|i| identities.contains(i))
+                    && chain.diagnosed_until(last_window_end) == 10
+                    && chain.remedied().len() == 10
+                    && chain.caught_up()
+            },
+            Duration::from_secs(3),
+            Duration::from_secs(180),
+            || rig.logs(),
+        )
+        .await;
+        // Anything that arrived while settling must be caught up with too.
+        if Chain::of(&seen, &rig).caught_up() {
+            break;
+        }
+    }
+    eprintln!("caught up after {:?}", started.elapsed());
+
+    let duplicates = assert_accounted(&landed, &ingest_identities(&seen, &rig), 2);
+    let chain = Chain::of(&seen, &rig);
+    let keys: BTreeSet<&str> = chain
+        .commands
+        .iter()
+        .map(|c| c.idempotency_key.as_str())
+        .collect();
+    // Every command record is accounted for: one result, or a dead letter.
+    assert_eq!(
+        chain.results.len() + chain.refused.len(),
+        chain.commands.len(),
+        "one result or dead letter per command record"
+    );
+    // Each idempotency key is applied (logged) exactly once; its other deliveries are refused as replays.
+    let mut logged: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &chain.results {
+        assert_eq!(r.outcome, ActionOutcome::Logged, "{r:?}");
+        *logged.entry(r.idempotency_key.as_str()).or_default() += 1;
+    }
+    assert_eq!(
+        logged.keys().copied().collect::<BTreeSet<_>>(),
+        keys,
+        "every key applied"
+    );
+    assert!(
+        logged.values().all(|n| *n == 1),
+        "a key applied twice: {logged:?}"
+    );
+    assert!(
+        chain
+            .refused
+            .iter()
+            .all(|(_, reason)| reason.contains("replayed")),
+        "{:?}",
+        chain.refused
+    );
+    assert!(
+        chain.commands.len() > keys.len() && !chain.refused.is_empty(),
+        "the restarts replayed commands, and the actuator refused them"
+    );
+    let journal = std::fs::read_to_string(rig.dir.join("journal")).expect("journal");
+    let journalled: Vec<&str> = journal.lines().collect();
+    assert_eq!(
+        journalled.iter().copied().collect::<BTreeSet<_>>(),
+        keys,
+        "the journal holds every key"
+    );
+    assert_eq!(journalled.len(), keys.len(), "each key journalled once");
+    // The cooldown holds across the restarts: no two remedies applied on one Deployment within 300 s of
+    // event time.
+    let mut remedies: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for c in &chain.commands {
+        if logged.contains_key(c.idempotency_key.as_str())
+            && matches!(c.action, Action::RolloutRestart | Action::Rollback)
+        {
+            remedies
+                .entry(c.target.name.clone())
+                .or_default()
+                .push(c.provenance.window_ns.expect("window").1);
+        }
+    }
+    for ends in remedies.values_mut() {
+        ends.sort_unstable();
+        ends.dedup();
+    }
+    eprintln!(
+        "{n} inputs ({duplicates} redelivered by ingest), {} diagnoses, {} decisions, {} command records \
+         for {} keys, {} replays refused; remedies per Deployment: {:?}; {:?}",
+        chain.diagnoses.len(),
+        chain.decisions.len(),
+        chain.commands.len(),
+        keys.len(),
+        chain.refused.len(),
+        remedies.values().map(Vec::len).collect::<Vec<_>>(),
+        started.elapsed()
+    );
+    for (name, ends) in &remedies {
+        assert!(
+            ends.windows(2).all(|w| w[1] - w[0] >= 300_000_000_000),
+            "{name}: two remedies within the cooldown: {ends:?}"
+        );
+    }
+    assert_eq!(
+        remedies.len(),
+        10,
+        "each Deployment got a remedy: {remedies:?}"
+    );
+
+    for (stage, mut medic) in running {
+        let exit = testkit::process::terminate(&mut medic, Duration::from_secs(60));
+        assert!(exit.success(), "{stage}: {exit:?}\n{}", rig.logs());
+    }
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+/// Peak memory of one stage process while it drains.
+#[derive(Debug, Default, Clone, Copy)]
+struct Peak {
+    /// Highest VmRSS sampled, KiB.
+    rss_kib: u64,
+    /// VmHWM at the end: the highest resident set since the process started, KiB.
+    hwm_kib: u64,
+}
+
+/// Samples `pid`'s memory every 20 ms until `stage` has delivered `records` records of `kind`.
+async fn drain_sampling(
+    rig: &Rig,
+    stage: &str,
+    kind: RecordKind,
+    pid: u32,
+    records: usize,
+    limit: Duration,
+) -> Peak {
+    let mut peak = Peak::default();
+    let deadline = Instant::now() + limit;
+    loop {
+        let (rss, hwm) = testkit::process::memory_kib(pid).expect("the stage is alive");
+        peak.rss_kib = peak.rss_kib.max(rss);
+        peak.hwm_kib = hwm;
+        if rig.out(stage, kind) >= records as f64 {
+            return peak;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{stage} delivered {} of {records} in time; logs:\n{}",
+            rig.out(stage, kind),
+            rig.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What a stage may add to its steady-phase peak while it drains a burst, from its configuration:
+/// librdkafka's prefetch queue (`consumer_queue_kbytes`, which it may overshoot by one partition's fetch,
+/// 1 MiB) and the fetch response being received (capped at the same size); per queued record (at most
+/// `consumer_queue_records` per partition) about 1 KiB of bookkeeping; a batch in the stage with its
+/// outputs (`batch_max_records` × 8 KiB); and 16 MiB for the allocator (tokio hands the stage's work to
+/// blocking threads, each with its own heap) and heap growth — measured: the prefetch bounds keep the
+/// rise at 14–18 MiB alone and 24 MiB beside three other crash tests, librdkafka's defaults let it reach
+/// 54 MiB.
+fn burst_allowance_kib(config: &medic::config::PipelineConfig, partitions: u64) -> u64 {
+    let kafka = &config.kafka;
+    2 * u64::from(kafka.consumer_queue_kbytes)
+        + 1024
+        + u64::from(kafka.consumer_queue_records) * partitions
+        + config.runner.batch_max_records as u64 * 8
+        + 16 * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_ten_times_the_steady_rate_drains_in_bounded_memory() {
+    let _alone = MACHINE.write().await;
+    let started = Instant::now();
+    // medic's default prefetch bounds (pipelines/default.toml), set here as MEDIC_TEST_BURST_KAFKA
+    // overrides them (e.g. to librdkafka's own defaults, to see the test fail).
+    let rig = Rig::new(
+        "burst",
+        &brokers(),
+        &std::env::var("MEDIC_TEST_BURST_KAFKA").unwrap_or_default(),
+    );
+    let config = rig.config();
+    medic::app::create_topics(&config).await.expect("topics");
+    // Twenty Deployments' crash-loops over 5 s, then ten times as many records at once.
+    let steady = incident::copies(20);
+    let s = steady.len();
+    let ingest = rig.start("ingest");
+    let pid = ingest.id();
+
+    let feeder = {
+        let (brokers, source, steady) = (rig.brokers.clone(), rig.source(), steady.clone());
+        tokio::spawn(async move {
+            for slice in steady.chunks(s.div_ceil(10)) {
+                produce_all(&brokers, &source, slice).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    };
+    let calm = drain_sampling(
+        &rig,
+        "ingest",
+        RecordKind::Log,
+        pid,
+        s,
+        Duration::from_secs(60),
+    )
+    .await;
+    feeder.await.expect("feeder");
+    let steady_took = started.elapsed();
+
+    let burst: Vec<(String, Vec<u8>)> = (0..10).flat_map(|_| steady.clone()).collect();
+    let burst_bytes: usize = burst.iter().map(|(k, p)| k.len() + p.len()).sum();
+    let burst_started = Instant::now();
+    let feeder = {
+        let (brokers, source, burst) = (rig.brokers.clone(), rig.source(), burst.clone());
+        tokio::spawn(async move { produce_all(&brokers, &source, &burst).await })
+    };
+    let storm = drain_sampling(
+        &rig,
+        "ingest",
+        RecordKind::Log,
+        pid,
+        s + burst.len(),
+        Duration::from_secs(150),
+    )
+    .await;
+    feeder.await.expect("feeder");
+    let allowance = burst_allowance_kib(
+        &config,
+        u64::try_from(config.kafka.partitions).expect("positive"),
+    );
+    eprintln!(
+        "ingest peak RSS: steady {} KiB (VmHWM {} KiB; {s} records over {steady_took:?}), burst {} KiB \
+         (VmHWM {} KiB; {} records, {} KiB, drained in {:?}); bound {} KiB",
+        calm.rss_kib,
+        calm.hwm_kib,
+        storm.rss_kib,
+        storm.hwm_kib,
+        burst.len(),
+        burst_bytes / 1024,
+        burst_started.elapsed(),
+        calm.hwm_kib + allowance
+    );
+    assert!(
+        storm.hwm_kib <= calm.hwm_kib + allowance,
+        "draining the burst took ingest from {} KiB to {} KiB, beyond the {allowance} KiB its bounds allow",
+        calm.hwm_kib,
+        storm.hwm_kib
+    );
+    drop(ingest);
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_killed_and_restarted_mid_stream_loses_nothing() {
+    let _shared = MACHINE.read().await;
+    let started = Instant::now();
+    let scratch = scratch_dir("durable");
+    let mut broker = testkit::durable::DurableBroker::start(&scratch);
+    let rig = Rig::new("outage", &broker.address(), "");
+    create_topic(&rig.brokers, &rig.topic("normalized"), 1).await;
+    medic::app::create_topics(&rig.config())
+        .await
+        .expect("topics");
+    let inputs = crash_loops_with_unreadable();
+    let n = inputs.len();
+    let landed = produce_all(&rig.brokers, &rig.source(), &inputs).await;
+    eprintln!(
+        "{n} inputs on the durable broker after {:?}",
+        started.elapsed()
+    );
+    let mut stages: Vec<(&str, Medic)> = vec![
+        ("ingest", rig.start("ingest")),
+        ("enrich", rig.start("enrich")),
+    ];
+
+    // SIGKILL the broker once enrich is a quarter through; bring it back on the same port and storage
+    // 5 s later.
+    rig.wait_for("enrich's first quarter", Duration::from_secs(90), || {
+        rig.out("enrich", RecordKind::Parsed) >= (n / 4) as f64
+    })
+    .await;
+    let at_kill = (
+        rig.out("ingest", RecordKind::Log),
+        rig.out("enrich", RecordKind::Parsed),
+    );
+    broker.kill();
+    eprintln!(
+        "broker killed with ingest at {} and enrich at {} of {n}",
+        at_kill.0, at_kill.1
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for (stage, medic) in &mut stages {
+        assert!(
+            medic.child.try_wait().expect("poll").is_none(),
+            "{stage} exited while the broker was down:\n{}",
+            rig.logs()
+        );
+    }
+    broker.up();
+    eprintln!("broker restarted after {:?}", started.elapsed());
+
+    let seen = read_ingested(&rig, &landed, &[], Duration::from_secs(180)).await;
+    let (normalized_topic, parsed_topic) = (rig.topic("normalized"), rig.topic("parsed"));
+    // The stages rode out the outage in place: neither exited.
+    for (stage, medic) in &mut stages {
+        assert!(
+            medic.child.try_wait().expect("poll").is_none(),
+            "{stage} exited:\n{}",
+            rig.logs()
+        );
+    }
+    let duplicates = assert_accounted(&landed, &ingest_identities(&seen, &rig), 2);
+    let reference = uninterrupted_enrich(&rig, seen.on(&normalized_topic));
+    let observed = templates_by_identity(seen.decoded::<ParsedRecord>(&parsed_topic));
+    assert_eq!(observed.len(), reference.len(), "every identity was parsed");
+    let differing = reference
+        .iter()
+        .filter(|(identity, expected)| observed.get(identity) != Some(expected))
+        .count();
+    assert_eq!(
+        differing, 0,
+        "parsed records differ from an uninterrupted run's"
+    );
+    eprintln!(
+        "after the outage: {n} inputs, {} normalised ({duplicates} redelivered), {} parsed; {:?}",
+        seen.on(&normalized_topic).len(),
+        seen.on(&parsed_topic).len(),
+        started.elapsed()
+    );
+    for (stage, mut medic) in stages {
+        let exit = testkit::process::terminate(&mut medic, Duration::from_secs(60));
+        assert!(exit.success(), "{stage}: {exit:?}\n{}", rig.logs());
+    }
+    assert_enrich_state_counts_each_record_once(&rig, seen.on(&normalized_topic).len());
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&rig.dir);
+    let _ = std::fs::remove_dir_all(&scratch);
+}
