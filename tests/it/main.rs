@@ -19,5 +19,6 @@ mod e2e_kafka;
 mod replay;
 mod runner_at_least_once;
 mod runner_checkpoint;
+mod runner_rebalance;
 mod twin_actuator;
 mod twin_logs;

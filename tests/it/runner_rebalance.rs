@@ -61,6 +61,19 @@ impl Replica {
         }
     }
 
+    /// Whether the consumer reports lag for every partition of `topic`: it owns them all (the lag gauge
+    /// follows the assignment).
+    fn owns_all(&self, topic: &str) -> bool {
+        let text = self.metrics.encode();
+        (0..PARTITIONS).all(|partition| {
+            text.lines().any(|line| {
+                line.starts_with("medic_consumer_lag{")
+                    && line.contains(&format!("partition=\"{partition}\""))
+                    && line.contains(&format!("topic=\"{topic}\""))
+            })
+        })
+    }
+
     fn parsed(&self) -> u64 {
         self.metrics.records_out("enrich", RecordKind::Parsed)
     }
@@ -117,6 +130,8 @@ async fn a_replica_that_loses_a_partition_never_commits_it_later() {
         .expect("topic");
     // Snapshots (and so commits) only at the first batch and at shutdown in between.
     config.runner.checkpoint_interval_ms = 600_000;
+    // Statistics (and so the lag gauge, which shows the assignment) every 100 ms.
+    config.runner.lag_interval_ms = 100;
 
     // Replica a alone: its first batch is committed with its first snapshot; the second round of both
     // partitions is processed and delivered but not committed.
@@ -140,7 +155,7 @@ async fn a_replica_that_loses_a_partition_never_commits_it_later() {
 
     // a takes the partition back, has nothing new to read on it, and leaves: it commits its own
     // partition to the end, and the partition it lost is not pulled back to round 1's end.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    wait_until("a owns both partitions again", || a.owns_all(&topic)).await;
     a.stop().await;
     assert_eq!(
         committed(&config, &topic),
