@@ -2,7 +2,7 @@
 # The test command: starts the test broker, installs the pretrained encoder, starts (building once) the
 # test Kubernetes API server, fetches the two kubectl builds deploy/ is rendered with and installs headless
 # Chromium (the replay report is rendered in it), each on first
-# use, then runs every test.
+# use, then runs every test (including those a plain `cargo test` leaves out because they need these).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/kafka-up.sh
@@ -10,4 +10,11 @@ cd "$(dirname "$0")/.."
 ./scripts/k8s-up.sh >/dev/null
 ./scripts/kubectl-up.sh >/dev/null
 ./scripts/chromium-up.sh
-cargo test --workspace "$@"
+# Tests that need these services are #[ignore]d in a plain `cargo test` (which says so for each); here
+# they run too. Arguments are cargo's; test-binary arguments go after `--`, as with cargo.
+args=("$@")
+if [[ " ${args[*]} " == *" -- "* ]]; then
+  cargo test --workspace "${args[@]}" --include-ignored
+else
+  cargo test --workspace "${args[@]}" -- --include-ignored
+fi

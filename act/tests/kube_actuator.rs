@@ -26,6 +26,7 @@ fn verified(handled: Result<Handled, Refused>) -> Handled {
     handled
 }
 
+#[ignore = "needs the test Kubernetes API server: run scripts/test.sh, or scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_workload_action_changes_the_cluster_and_is_verified() {
     let client = cluster::client().await;
@@ -158,6 +159,7 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
     cluster::delete_nodes(&client, &[node]).await;
 }
 
+#[ignore = "needs the test Kubernetes API server: run scripts/test.sh, or scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_changes_nothing() {
     let client = cluster::client().await;
@@ -213,6 +215,7 @@ async fn dry_run_changes_nothing() {
     assert_eq!(handled.result.outcome, ActionOutcome::Failed);
 }
 
+#[ignore = "needs the test Kubernetes API server: run scripts/test.sh, or scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_expired_and_replayed_commands_never_reach_the_api() {
     let client = cluster::client().await;

@@ -32,6 +32,7 @@ async fn pods_on(client: &kube::Client, ns: &str, node: &str) -> Vec<String> {
         .collect()
 }
 
+#[ignore = "needs the test Kubernetes API server: run scripts/test.sh, or scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
     let client = cluster::client().await;

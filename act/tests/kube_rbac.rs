@@ -87,6 +87,7 @@ async fn service_account_token(client: &kube::Client) -> String {
     panic!("no token was minted for medic/medic-actuator");
 }
 
+#[ignore = "needs the test Kubernetes API server: run scripts/test.sh, or scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_actuator_needs_exactly_its_rbac() {
     let client = cluster::client().await;

@@ -252,6 +252,7 @@ fn deployment(ns: &str, name: &str, pod: Option<String>) -> Target {
     Target::deployment(ns, name).with_pod(pod.as_deref())
 }
 
+#[ignore = "needs the test broker and Kubernetes API server: run scripts/test.sh, or scripts/kafka-up.sh and scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storm_of_1000_commands_holds_the_rate_limit_and_blast_radius() {
     let client = cluster::client().await;
@@ -372,6 +373,7 @@ async fn a_storm_of_1000_commands_holds_the_rate_limit_and_blast_radius() {
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
 
+#[ignore = "needs the test broker and Kubernetes API server: run scripts/test.sh, or scripts/kafka-up.sh and scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_actuator_killed_mid_storm_applies_no_command_twice() {
     let client = cluster::client().await;
@@ -430,6 +432,7 @@ async fn an_actuator_killed_mid_storm_applies_no_command_twice() {
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
 
+#[ignore = "needs the test broker and Kubernetes API server: run scripts/test.sh, or scripts/kafka-up.sh and scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_goes_from_the_topic_to_the_cluster_and_back() {
     let client = cluster::client().await;

@@ -445,6 +445,7 @@ fn assert_enrich_state_counts_each_record_once(rig: &Rig, normalized: usize) {
     );
 }
 
+#[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_template_ids() {
     let _shared = MACHINE.read().await;
@@ -670,6 +671,7 @@ impl Chain {
     }
 }
 
+#[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
     let _shared = MACHINE.read().await;
@@ -940,6 +942,7 @@ fn burst_allowance_kib(config: &medic::config::PipelineConfig, partitions: u64) 
         + 16 * 1024
 }
 
+#[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_ten_times_the_steady_rate_drains_in_bounded_memory() {
     let _alone = MACHINE.write().await;
@@ -1023,6 +1026,7 @@ async fn a_burst_of_ten_times_the_steady_rate_drains_in_bounded_memory() {
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
 
+#[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_killed_and_restarted_mid_stream_loses_nothing() {
     let _shared = MACHINE.read().await;

@@ -33,6 +33,7 @@ fn inputs() -> (Vec<(String, Vec<u8>)>, usize) {
     (inputs, n_bad)
 }
 
+#[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loop_runs_through_a_real_broker_and_accounts_for_every_record() {
     let brokers = brokers();

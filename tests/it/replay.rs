@@ -116,6 +116,7 @@ fn every_shipped_bundle_replays_and_is_scored_against_its_expectation() {
     }
 }
 
+#[ignore = "needs headless Chromium: run scripts/test.sh, or scripts/chromium-up.sh and `cargo test -- --ignored`"]
 #[test]
 fn compare_scores_policies_on_the_twin_and_the_report_renders_in_chromium() {
     let report = testkit::scratch::scratch_dir("replay-report").join("report.html");
@@ -196,6 +197,7 @@ fn render_in_chromium(page: &Path) -> String {
     dom
 }
 
+#[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
 #[test]
 fn a_kafka_window_replays_like_the_bundle_it_holds() {
     let brokers = brokers();
