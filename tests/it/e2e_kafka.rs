@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use testkit::http::http_get;
 use testkit::incident;
-use testkit::kafka::{brokers, latest_checkpoint};
+use testkit::kafka::{brokers, latest_checkpoint, run_topics};
 use testkit::process::{spawn_medic, wait_ready};
 use testkit::scratch::{free_port, run_id};
 
@@ -52,16 +52,7 @@ partitions = 3
 session_timeout_ms = 6000
 
 [topics]
-normalized = "{normalized}"
-parsed = "{parsed}"
-windows = "{windows}"
-diagnoses = "{diagnoses}"
-decisions = "{decisions}"
-actions = "{actions}"
-results = "{results}"
-dlq = "{dlq}"
-checkpoints = "{checkpoints}"
-
+{topics}
 [runner]
 batch_linger_ms = 20
 tick_interval_ms = 200
@@ -73,15 +64,7 @@ listen = "127.0.0.1:{admin_port}"
 [[ingest.sources]]
 name = "{run_id}"
 "#,
-            normalized = topic("normalized"),
-            parsed = topic("parsed"),
-            windows = topic("windows"),
-            diagnoses = topic("diagnoses"),
-            decisions = topic("decisions"),
-            actions = topic("actions"),
-            results = topic("results"),
-            dlq = topic("dlq"),
-            checkpoints = topic("checkpoints"),
+            topics = run_topics(&run_id),
         ),
     )
     .expect("write pipeline");

