@@ -583,7 +583,7 @@ fn scaling_problems(
         if trigger.kind != "kafka" {
             problems.push(format!("trigger type {}", trigger.kind));
         }
-        let group = stage.group_id(&config);
+        let group = stage.group_id(config);
         if m.consumer_group != group {
             problems.push(format!("consumerGroup {} is not {group}", m.consumer_group));
         }

@@ -28,7 +28,7 @@
 //! diagnose drops lines as late (`late_dropped` in the report shows it).
 //!
 //! **Clock.** Before the clock starts every stage has read (and dead-lettered) one blank warm-up record,
-//! so all consumer groups have joined. After the measured part the bench waits up to [`DRAIN_GRACE`] for
+//! so all consumer groups have joined. After the measured part the bench waits up to `DRAIN_GRACE` for
 //! decide, act, the actuator and the monitor to catch up (`drained`), then reads each stage's peak memory
 //! and stops them with SIGTERM. Windows still open at the end are not flushed into the figures.
 //!

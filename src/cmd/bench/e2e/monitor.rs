@@ -119,10 +119,10 @@ impl Poller {
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     for &(stage, port) in &ports {
-                        if let Some(scrape) = Scrape::fetch(port) {
-                            if let Ok(mut latest) = latest.lock() {
-                                latest.insert(stage, scrape);
-                            }
+                        if let Some(scrape) = Scrape::fetch(port)
+                            && let Ok(mut latest) = latest.lock()
+                        {
+                            latest.insert(stage, scrape);
                         }
                     }
                     std::thread::sleep(SCRAPE_INTERVAL);
