@@ -116,12 +116,19 @@ pub fn latest_checkpoint(
     runtime::kafka::load_latest(&kafka, topic, key, Duration::from_secs(30)).expect("readable")
 }
 
-/// The `[topics]` entries of a pipeline file naming every internal topic `<run_id>.<name>`, so a run
-/// has topics of its own.
-pub fn run_topics(run_id: &str) -> String {
-    runtime::config::TopicsConfig::default()
+/// The `[kafka]` and `[topics]` sections of a pipeline file for one test run on `brokers`: consumer
+/// groups `<run_id>-<stage>` and every internal topic `<run_id>.<name>`, so that runs sharing the test
+/// broker never share a group or a topic; `partitions` per topic, group joins within seconds. Tests
+/// append the sections they need.
+#[must_use]
+pub fn run_pipeline(run_id: &str, brokers: &str, partitions: i32) -> String {
+    let topics: String = runtime::config::TopicsConfig::default()
         .named()
         .iter()
         .map(|(name, _)| format!("{name} = \"{run_id}.{name}\"\n"))
-        .collect()
+        .collect();
+    format!(
+        "[kafka]\nbrokers = \"{brokers}\"\ngroup_prefix = \"{run_id}\"\npartitions = {partitions}\n\
+         session_timeout_ms = 6000\n\n[topics]\n{topics}\n"
+    )
 }

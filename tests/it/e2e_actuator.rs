@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use testkit::cluster;
-use testkit::kafka::{brokers, run_topics};
+use testkit::kafka::{brokers, run_pipeline};
 use testkit::process::{Medic, spawn_medic, wait_ready};
 use testkit::scratch::{free_port, run_id};
 
@@ -39,19 +39,12 @@ impl Rig {
         let line = KeyRing::generate_line("ops-1");
         std::fs::write(dir.join("keys"), &line).expect("keys");
         let admin_port = free_port();
-        let topics = run_topics(&run_id);
+        let head = run_pipeline(&run_id, &brokers, 2);
         let pipeline = dir.join("pipeline.toml");
         std::fs::write(
             &pipeline,
             format!(
-                r#"
-[kafka]
-brokers = "{brokers}"
-partitions = 2
-session_timeout_ms = 6000
-
-[topics]
-{topics}
+                r#"{head}
 [runner]
 batch_linger_ms = 20
 

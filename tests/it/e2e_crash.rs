@@ -20,7 +20,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use testkit::incident;
-use testkit::kafka::{brokers, create_topic, latest_checkpoint, observer, produce_all, run_topics};
+use testkit::kafka::{
+    brokers, create_topic, latest_checkpoint, observer, produce_all, run_pipeline,
+};
 use testkit::process::{Medic, spawn_medic_with, wait_ready};
 use testkit::scrape::metric;
 use testkit::scratch::{free_port, run_id, scratch_dir};
@@ -48,20 +50,12 @@ impl Rig {
         let dir = std::env::temp_dir().join(&run_id);
         std::fs::create_dir_all(&dir).expect("dir");
         let extra = extra.replace("{dir}", &dir.display().to_string());
-        let topics = run_topics(&run_id);
+        let head = run_pipeline(&run_id, brokers, 3);
         let pipeline = dir.join("pipeline.toml");
         std::fs::write(
             &pipeline,
             format!(
-                r#"
-[kafka]
-brokers = "{brokers}"
-group_prefix = "{run_id}"
-partitions = 3
-session_timeout_ms = 6000
-
-[topics]
-{topics}
+                r#"{head}
 [runner]
 batch_max_records = 100
 batch_linger_ms = 20

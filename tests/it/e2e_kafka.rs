@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use testkit::http::http_get;
 use testkit::incident;
-use testkit::kafka::{brokers, latest_checkpoint, run_topics};
+use testkit::kafka::{brokers, latest_checkpoint, run_pipeline};
 use testkit::process::{spawn_medic, wait_ready};
 use testkit::scratch::{free_port, run_id};
 
@@ -44,15 +44,7 @@ async fn the_loop_runs_through_a_real_broker_and_accounts_for_every_record() {
     std::fs::write(
         &pipeline,
         format!(
-            r#"
-[kafka]
-brokers = "{brokers}"
-group_prefix = "{run_id}"
-partitions = 3
-session_timeout_ms = 6000
-
-[topics]
-{topics}
+            r#"{head}
 [runner]
 batch_linger_ms = 20
 tick_interval_ms = 200
@@ -64,7 +56,7 @@ listen = "127.0.0.1:{admin_port}"
 [[ingest.sources]]
 name = "{run_id}"
 "#,
-            topics = run_topics(&run_id),
+            head = run_pipeline(&run_id, &brokers, 3),
         ),
     )
     .expect("write pipeline");

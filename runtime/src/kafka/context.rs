@@ -61,6 +61,14 @@ pub fn partition_list(offsets: &crate::kafka::checkpoint::Offsets) -> TopicParti
     list
 }
 
+/// The topic-partitions of `list`.
+fn partitions_of(list: &TopicPartitionList) -> Vec<Partition> {
+    list.elements()
+        .iter()
+        .map(|e| (e.topic().to_owned(), e.partition()))
+        .collect()
+}
+
 impl ClientContext for StageContext {
     fn stats_raw(&self, statistics: &[u8]) {
         match partition_lags(statistics) {
@@ -77,11 +85,7 @@ impl ConsumerContext for StageContext {
         let Rebalance::Revoke(partitions) = rebalance else {
             return;
         };
-        let revoked: Vec<Partition> = partitions
-            .elements()
-            .iter()
-            .map(|e| (e.topic().to_owned(), e.partition()))
-            .collect();
+        let revoked = partitions_of(partitions);
         let commit_now = self.book().revoke(&revoked, self.stateful);
         if !commit_now.is_empty()
             && let Err(error) = consumer.commit(&partition_list(&commit_now), CommitMode::Sync)
@@ -104,11 +108,7 @@ impl ConsumerContext for StageContext {
         let Rebalance::Assign(partitions) = rebalance else {
             return;
         };
-        let assigned: Vec<Partition> = partitions
-            .elements()
-            .iter()
-            .map(|e| (e.topic().to_owned(), e.partition()))
-            .collect();
+        let assigned = partitions_of(partitions);
         tracing::info!(stage = self.stage, partitions = ?assigned, "partitions assigned");
         if !self.stateful || self.book().held.is_empty() {
             return;
