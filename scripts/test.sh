@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 # Tests that need these services are #[ignore]d in a plain `cargo test` (which says so for each); here
 # they run too. Arguments are cargo's; test-binary arguments go after `--`, as with cargo.
 args=("$@")
-if [[ " ${args[*]} " == *" -- "* ]]; then
-  cargo test --workspace "${args[@]}" --include-ignored
+if [[ " ${args[*]-} " == *" --ignored "* ]]; then
+  cargo test --workspace ${args[@]+"${args[@]}"}
+elif [[ " ${args[*]-} " == *" -- "* ]]; then
+  cargo test --workspace ${args[@]+"${args[@]}"} --include-ignored
 else
-  cargo test --workspace "${args[@]}" -- --include-ignored
+  cargo test --workspace ${args[@]+"${args[@]}"} -- --include-ignored
 fi

@@ -18,7 +18,7 @@ pub struct DrainConfig {
     pub depth: usize,
     /// Similarity a message needs to join a cluster (share of equal, non-wildcard positions). Default: 0.6
     /// (one value for every source: on the ten visible Loghub-2k systems GA is flat between 0.6 and 0.7
-    /// and drops below 0.6; see the note of the enrich issue).
+    /// and drops below 0.6, measured with `medic bench parse`).
     pub similarity_threshold: f64,
     /// Children per tree node; beyond it new tokens route to the `<*>` child. Default: 100.
     pub max_children: usize,

@@ -39,6 +39,11 @@ pub struct KafkaConfig {
     /// `queued.min.messages`). Default: 1000.
     #[serde(default = "default_consumer_queue_records")]
     pub consumer_queue_records: u32,
+    /// Extra librdkafka properties for the stages' consumers only, applied after `properties` (e.g.
+    /// `"fetch.wait.max.ms"`; a consumer property given to a producer makes librdkafka warn). Default:
+    /// none.
+    #[serde(default)]
+    pub consumer_properties: BTreeMap<String, String>,
     /// Extra librdkafka properties for every client (SASL, TLS, …), e.g.
     /// `"security.protocol" = "SASL_SSL"`. Default: none.
     #[serde(default)]
@@ -82,6 +87,7 @@ impl Default for KafkaConfig {
             consumer_queue_kbytes: default_consumer_queue_kbytes(),
             consumer_queue_records: default_consumer_queue_records(),
             properties: BTreeMap::new(),
+            consumer_properties: BTreeMap::new(),
         }
     }
 }

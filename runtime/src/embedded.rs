@@ -45,15 +45,15 @@ impl EmbeddedBroker {
     }
 
     /// Points `kafka` at this broker with the settings the mock needs: topics are created here (the
-    /// mock has no CreateTopics), a short fetch wait (see [`FETCH_WAIT_MS`]; an explicit
-    /// `fetch.wait.max.ms` in `kafka.properties` is kept) and a session timeout of at most
+    /// mock has no CreateTopics), a short fetch wait for consumers (see [`FETCH_WAIT_MS`]; an explicit
+    /// `fetch.wait.max.ms` in `kafka.consumer_properties` is kept) and a session timeout of at most
     /// [`SESSION_TIMEOUT_MS`].
     pub fn configure(&self, kafka: &mut KafkaConfig) {
         kafka.brokers = self.bootstrap_servers();
         kafka.create_topics = false;
         kafka.session_timeout_ms = kafka.session_timeout_ms.min(SESSION_TIMEOUT_MS);
         kafka
-            .properties
+            .consumer_properties
             .entry("fetch.wait.max.ms".to_owned())
             .or_insert_with(|| FETCH_WAIT_MS.to_string());
     }

@@ -228,15 +228,42 @@ pub fn classify(
     Ok(samples.len())
 }
 
+/// Where the pretrained base encoder comes from: `--base-model DIR`, else found as the README says;
+/// with `--download`, fetched from the Hugging Face hub into its cache when it is not found.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BaseModelArgs {
+    /// Directory of the pretrained base encoder (default: resolved, see README).
+    #[arg(long, env = "MEDIC_BASE_MODEL")]
+    pub base_model: Option<PathBuf>,
+    /// Download the base encoder from the Hugging Face hub into its cache when it is not found
+    /// (never done otherwise; refused when HF_HUB_OFFLINE is set).
+    #[arg(long, conflicts_with = "base_model")]
+    pub download: bool,
+}
+
+impl BaseModelArgs {
+    /// The directory to use: `--base-model`, the downloaded model with `--download`, else `None` (found
+    /// where the README says when loaded).
+    ///
+    /// # Errors
+    /// With `--download`: when the model is not found and cannot be downloaded.
+    pub fn dir(&self) -> anyhow::Result<Option<PathBuf>> {
+        if self.download {
+            return Ok(Some(diagnose::transformer::download_base_model()?.dir));
+        }
+        Ok(self.base_model.clone())
+    }
+}
+
 /// The flags of `medic classify`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Classifier directory (default: `models/classifier`).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Directory of the pretrained base encoder (default: resolved, see README).
-    #[arg(long, env = "MEDIC_BASE_MODEL")]
-    pub base_model: Option<PathBuf>,
+    /// Where the pretrained base encoder comes from.
+    #[command(flatten)]
+    pub base: BaseModelArgs,
     /// Samples to classify (JSONL, `{"id","lines":[…]}` per line).
     #[arg(long)]
     pub input: PathBuf,
@@ -253,7 +280,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let model = args.model.clone().unwrap_or_else(default_model_dir);
     let n = classify(
         &model,
-        args.base_model.as_deref(),
+        args.base.dir()?.as_deref(),
         &args.input,
         &args.output,
     )?;
@@ -270,9 +297,9 @@ pub struct TrainArgs {
     /// Output directory.
     #[arg(long, default_value = "models/classifier")]
     pub out: PathBuf,
-    /// Directory of the pretrained base encoder (default: resolved, see README).
-    #[arg(long, env = "MEDIC_BASE_MODEL")]
-    pub base_model: Option<PathBuf>,
+    /// Where the pretrained base encoder comes from.
+    #[command(flatten)]
+    pub base: BaseModelArgs,
     /// Seed of the split, initialisation, shuffling and dropout.
     #[arg(long, default_value_t = 17)]
     pub seed: u64,
@@ -306,7 +333,7 @@ pub fn train_command(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     train_classifier(
         &args.data,
         &args.out,
-        args.base_model.as_deref(),
+        args.base.dir()?.as_deref(),
         &options,
         args.dev_out.as_deref(),
     )?;
@@ -325,9 +352,9 @@ pub struct EvalArgs {
     /// Where the baselines are trained (the same training split as the transformer's); repeatable.
     #[arg(long, default_value = "../shared/data/classify")]
     pub train_data: Vec<PathBuf>,
-    /// Directory of the pretrained base encoder (default: resolved, see README).
-    #[arg(long, env = "MEDIC_BASE_MODEL")]
-    pub base_model: Option<PathBuf>,
+    /// Where the pretrained base encoder comes from.
+    #[command(flatten)]
+    pub base: BaseModelArgs,
     /// Seed of the train/dev split (as in training).
     #[arg(long, default_value_t = 17)]
     pub seed: u64,
@@ -343,7 +370,7 @@ pub fn eval_command(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         &args.data,
         &model,
         &args.train_data,
-        args.base_model.as_deref(),
+        args.base.dir()?.as_deref(),
         args.seed,
     )?;
     super::print_json(&report)

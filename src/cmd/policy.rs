@@ -1,5 +1,5 @@
-//! `medic train policy`, `medic eval policy`, `medic simulate` and `medic bench twin`: the decide
-//! issue's commands over the digital twin.
+//! `medic train policy`, `medic eval policy` and `medic simulate`: remediation policies trained, scored
+//! and run on the digital twin (`decide::twin`).
 
 use anyhow::{Context, anyhow};
 use decide::arbitration::SafetyConfig;

@@ -9,14 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `medic` binary: `MEDIC_BIN` when set, else `medic` in the Cargo target directory of the running
-/// executable (a test binary lives in `target/<profile>/deps/`, the `medic` binary in
-/// `target/<profile>/`), else the running executable itself (the bench is `medic`).
+/// The `medic` binary: `medic` in the Cargo target directory of the running executable (a test binary
+/// lives in `target/<profile>/deps/`, the `medic` binary in `target/<profile>/`), else the running
+/// executable itself (the bench is `medic`).
 #[must_use]
 pub fn medic_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("MEDIC_BIN") {
-        return PathBuf::from(bin);
-    }
     let current = std::env::current_exe().expect("the running executable's path");
     let in_target = current
         .parent()
@@ -28,6 +25,9 @@ pub fn medic_bin() -> PathBuf {
         _ => current,
     }
 }
+
+/// The log filter of a `medic run` child unless told otherwise.
+const DEFAULT_LOG: &str = "info,rdkafka=warn";
 
 /// How to start one `medic run`.
 #[derive(Debug, Clone, Default)]
@@ -45,16 +45,20 @@ pub struct Launch {
     pub clear_overrides: bool,
     /// A wrapper command and its arguments to run `medic` under (e.g. `valgrind --tool=callgrind`).
     pub wrapper: Vec<String>,
+    /// Its log filter (`MEDIC_LOG`); `None` keeps this process's `MEDIC_LOG`, or `info,rdkafka=warn`.
+    pub log_filter: Option<String>,
 }
 
 impl Launch {
-    /// `medic run --pipeline <pipeline> [--stage <stage>]…` with its log in `log`.
+    /// `medic run --pipeline <pipeline> [--stage <stage>]…` with its log in `log`, at `info,rdkafka=warn`
+    /// whatever this process's `MEDIC_LOG` says (tests read its info lines).
     #[must_use]
     pub fn new(pipeline: &Path, stages: &[&str], log: &Path) -> Self {
         Self {
             pipeline: pipeline.to_owned(),
             stages: stages.iter().map(|s| (*s).to_owned()).collect(),
             log: log.to_owned(),
+            log_filter: Some(DEFAULT_LOG.to_owned()),
             ..Self::default()
         }
     }
@@ -67,7 +71,7 @@ impl Launch {
         self
     }
 
-    /// Starts the process (its log level `info,rdkafka=warn` unless `MEDIC_LOG` says otherwise).
+    /// Starts the process.
     ///
     /// # Errors
     /// When the log file cannot be opened or the process cannot start.
@@ -93,8 +97,14 @@ impl Launch {
                 command.env_remove(name);
             }
         }
-        if std::env::var_os("MEDIC_LOG").is_none() {
-            command.env("MEDIC_LOG", "info,rdkafka=warn");
+        match &self.log_filter {
+            Some(filter) => {
+                command.env("MEDIC_LOG", filter);
+            }
+            None if std::env::var_os("MEDIC_LOG").is_none() => {
+                command.env("MEDIC_LOG", DEFAULT_LOG);
+            }
+            None => {}
         }
         let child = command
             .envs(self.env.iter().map(|(k, v)| (k, v)))

@@ -47,7 +47,7 @@ fn members() -> Vec<String> {
         .collect()
 }
 
-/// The top-level directories the binary's sources embed files from (`include_str!("../../<dir>/…")`).
+/// The top-level directories the sources under `dir` embed files from (`include_str!("…")`).
 fn embedded_dirs(dir: &Path, found: &mut Vec<String>) {
     for entry in std::fs::read_dir(dir).expect("readable") {
         let path = entry.expect("entry").path();
@@ -102,7 +102,9 @@ fn the_dockerfile_copies_what_exists_and_what_the_build_needs() {
         .collect();
     let mut needed = members();
     needed.extend(["Cargo.toml", "Cargo.lock", "src"].map(String::from));
-    embedded_dirs(&root().join("src"), &mut needed);
+    for crate_dir in members().iter().map(|m| root().join(m)).chain([root()]) {
+        embedded_dirs(&crate_dir.join("src"), &mut needed);
+    }
     for path in &needed {
         assert!(
             built.contains(&path.as_str()),

@@ -26,6 +26,9 @@ pub use classifier::{
 };
 pub use condense::Condensed;
 pub use encoder::{LowerEncoder, UpperEncoder, load_base_config, load_base_tensors};
-pub use files::{BASE_MODEL_ID, BaseModelFiles, BaseModelNotFound, resolve_base_model};
+pub use files::{
+    BASE_MODEL_ID, BaseModelFiles, BaseModelNotFound, DownloadError, download_base_model,
+    resolve_base_model,
+};
 pub use network::{SampleRows, distinct_rows, summarise};
 pub use train::{EpochReport, Progress, TrainOptions, TrainReport, Trained, train};

@@ -49,7 +49,7 @@ pub fn consumer_config(kafka: &KafkaConfig, group: &str) -> ClientConfig {
         // With a bounded queue, look again soon after it drained (librdkafka waits 1 s by default).
         .set("fetch.queue.backoff.ms", "100");
     // User properties win over medic's defaults.
-    for (key, value) in &kafka.properties {
+    for (key, value) in kafka.properties.iter().chain(&kafka.consumer_properties) {
         config.set(key, value);
     }
     config

@@ -2,6 +2,11 @@
 //! (`medic_consumer_lag`, from the client's statistics) and handles rebalances: when the group takes
 //! partitions away, what the stage has done on them is settled before another consumer owns them (see
 //! [`super::offset_book`]).
+//!
+//! The callbacks run inside the consumer's poll, on the stage's tokio worker: the commit of revoked
+//! partitions and the read of the group's commits on assignment block that worker for one broker round
+//! trip (at most [`COMMITTED_TIMEOUT`] for the read). Rebalances are rare; the stage does nothing else
+//! meanwhile anyway.
 
 use crate::kafka::offset_book::{OffsetBook, Partition};
 use crate::kafka::partition_lags;
@@ -12,7 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// How long a rebalance waits for the group's committed offsets.
-const COMMITTED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub const COMMITTED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The context of one stage's consumer.
 pub struct StageContext {

@@ -13,6 +13,7 @@
 use crate::kafka::checkpoint::Offsets;
 use crate::kafka::next_offsets;
 use schemas::SourceRecord;
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 /// A topic-partition.
@@ -29,6 +30,9 @@ pub struct OffsetBook {
     /// How far a stateful stage's state has read partitions revoked before their offsets could be
     /// committed: never committed by this process, but covered by its next snapshot.
     pub held: Offsets,
+    /// Partitions the group took away and has not given back: records of theirs still in a batch being
+    /// filled when the rebalance happened are not processed (their next owner reads them).
+    pub revoked: BTreeSet<Partition>,
     /// When the last checkpoint was taken.
     pub last_checkpoint: Option<Instant>,
 }
@@ -75,6 +79,22 @@ impl OffsetBook {
             .collect()
     }
 
+    /// The records of `batch` whose partition this process still owns: a batch filled across a
+    /// rebalance may hold records of a partition revoked meanwhile, which its next owner reads from the
+    /// last commit.
+    #[must_use]
+    pub fn owned(&self, batch: &[SourceRecord]) -> Vec<SourceRecord> {
+        batch
+            .iter()
+            .filter(|r| {
+                !self
+                    .revoked
+                    .contains(&(r.coordinates.topic.clone(), r.coordinates.partition))
+            })
+            .cloned()
+            .collect()
+    }
+
     /// Takes the pending offsets to commit, counting them as committed.
     pub fn take_pending(&mut self) -> Offsets {
         let pending = std::mem::take(&mut self.pending);
@@ -102,6 +122,7 @@ impl OffsetBook {
     pub fn revoke(&mut self, partitions: &[Partition], stateful: bool) -> Offsets {
         let mut commit_now = Offsets::new();
         for key in partitions {
+            self.revoked.insert(key.clone());
             let Some(next) = self.pending.remove(key) else {
                 if !stateful {
                     self.committed.remove(key);
@@ -126,6 +147,7 @@ impl OffsetBook {
     /// state has read.
     pub fn assign(&mut self, partitions: &[(Partition, Option<i64>)]) {
         for (key, group) in partitions {
+            self.revoked.remove(key);
             if let Some(&held) = self.held.get(key)
                 && group.is_none_or(|group| held > group)
             {
@@ -232,5 +254,30 @@ mod tests {
         assert_eq!(book.take_pending(), Offsets::from([(key(1), 25)]));
         assert_eq!(book.position(TOPIC, 1), Some(25));
         assert!(book.held.is_empty());
+    }
+
+    #[test]
+    fn records_of_a_partition_revoked_while_their_batch_filled_are_not_processed() {
+        for stateful in [false, true] {
+            let mut book = OffsetBook::default();
+            book.assign(&[(key(0), None), (key(1), None)]);
+            book.advance(&records(1, 0..5));
+            let committed_now = book.revoke(&[key(1)], stateful);
+            // The batch being filled holds records of both partitions from before the rebalance.
+            let mut batch = records(0, 0..3);
+            batch.extend(records(1, 5..8));
+            let owned = book.owned(&batch);
+            assert!(owned.iter().all(|r| r.coordinates.partition == 0));
+            book.advance(&owned);
+            assert_eq!(
+                book.take_pending(),
+                Offsets::from([(key(0), 3)]),
+                "nothing of the revoked partition is committed after the revoke"
+            );
+            assert_eq!(committed_now.is_empty(), stateful);
+            // Given back, its records are processed again.
+            book.assign(&[(key(1), Some(5))]);
+            assert_eq!(book.owned(&records(1, 5..8)).len(), 3);
+        }
     }
 }

@@ -378,9 +378,18 @@ impl StageRunner {
         batch
     }
 
-    async fn handle_batch(&mut self, batch: &[SourceRecord]) -> Result<(), RunnerError> {
+    async fn handle_batch(&mut self, filled: &[SourceRecord]) -> Result<(), RunnerError> {
         let started = Instant::now();
-        self.sink.metrics.records_in.inc_by(batch.len() as u64);
+        self.sink.metrics.records_in.inc_by(filled.len() as u64);
+        // A rebalance while the batch filled may have taken some of its partitions away.
+        let owned = self.book().owned(filled);
+        if owned.len() < filled.len() {
+            tracing::info!(
+                left = filled.len() - owned.len(),
+                "records of revoked partitions left to their next owner"
+            );
+        }
+        let batch = owned.as_slice();
         let mut out = Emitter::new();
         let fresh;
         let input = if self.stage.state().is_none() {

@@ -33,9 +33,9 @@ enum Target {
         /// Classifier directory (default: `models/classifier`).
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Directory of the pretrained base encoder (default: resolved, see README).
-        #[arg(long, env = "MEDIC_BASE_MODEL")]
-        base_model: Option<PathBuf>,
+        /// Where the pretrained base encoder comes from.
+        #[command(flatten)]
+        base: super::classify::BaseModelArgs,
         /// JSONL samples whose distinct lines are classified.
         #[arg(long, default_value = "../shared/data/classify/k8s_train.jsonl")]
         data: PathBuf,
@@ -81,13 +81,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Target::Twin => super::print_json(&decide::speed::bench_twin()),
         Target::Classify {
             model,
-            base_model,
+            base,
             data,
             max_lines,
         } => {
             let model = model.unwrap_or_else(super::classify::default_model_dir);
             let report =
-                diagnose::speed::bench_classify(&model, base_model.as_deref(), &data, max_lines)
+                diagnose::speed::bench_classify(&model, base.dir()?.as_deref(), &data, max_lines)
                     .map_err(|e| anyhow::anyhow!(e))?;
             super::print_json(&report)
         }

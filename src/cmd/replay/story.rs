@@ -5,7 +5,7 @@
 use super::recording::{Observed, Recording};
 use super::timeline;
 use schemas::{ActionResult, Decision, Diagnosis, RemediationCommand, Target};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 /// One diagnosis and what followed from it.
@@ -83,7 +83,52 @@ pub fn stories(recording: &Recording) -> Vec<Story<'_>> {
     stories
 }
 
-/// The stories as text: a heading per target, then its chapters, each record as the timeline writes it.
+/// Decisions, commands and results that no story holds (their diagnosis, decision or command is not in
+/// the recording), in arrival order by kind.
+fn untraced(recording: &Recording) -> Vec<Observed<'_>> {
+    let diagnoses: BTreeSet<&str> = recording
+        .diagnoses
+        .iter()
+        .map(|d| d.diagnosis_id.as_str())
+        .collect();
+    let decisions: Vec<&Decision> = recording
+        .decisions
+        .iter()
+        .filter(|d| !diagnoses.contains(d.diagnosis_id.as_str()))
+        .collect();
+    let traced_decisions: BTreeSet<&str> = recording
+        .decisions
+        .iter()
+        .filter(|d| diagnoses.contains(d.diagnosis_id.as_str()))
+        .map(|d| d.decision_id.as_str())
+        .collect();
+    let commands: Vec<&RemediationCommand> = recording
+        .commands
+        .iter()
+        .filter(|c| !traced_decisions.contains(c.provenance.decision_id.as_str()))
+        .collect();
+    let traced_commands: BTreeSet<&str> = recording
+        .commands
+        .iter()
+        .filter(|c| traced_decisions.contains(c.provenance.decision_id.as_str()))
+        .map(|c| c.command_id.as_str())
+        .collect();
+    decisions
+        .into_iter()
+        .map(Observed::Decision)
+        .chain(commands.into_iter().map(Observed::Command))
+        .chain(
+            recording
+                .results
+                .iter()
+                .filter(|r| !traced_commands.contains(r.command_id.as_str()))
+                .map(Observed::Result),
+        )
+        .collect()
+}
+
+/// The stories as text: a heading per target, then its chapters, each record as the timeline writes it;
+/// then what no story holds, and the dead letters.
 #[must_use]
 pub fn render(recording: &Recording) -> String {
     let mut text = String::new();
@@ -98,6 +143,16 @@ pub fn render(recording: &Recording) -> String {
                 if let Some(line) = timeline::line(record) {
                     let _ = writeln!(text, "{line}");
                 }
+            }
+        }
+        text.push('\n');
+    }
+    let untraced = untraced(recording);
+    if !untraced.is_empty() {
+        let _ = writeln!(text, "── not traced to a diagnosis of this run ──");
+        for record in untraced {
+            if let Some(line) = timeline::line(record) {
+                let _ = writeln!(text, "{line}");
             }
         }
         text.push('\n');
@@ -165,5 +220,18 @@ mod tests {
         assert!(at("image_pull") < at("noop"));
         assert!(at("noop") < at("DIAGNOSIS  shop/Deployment/checkout           oom"));
         assert!(at("rollout_restart [") < at("COMMAND") && at("COMMAND") < at("RESULT"));
+        assert!(!text.contains("not traced"), "{text}");
+        // A result whose command is not in the recording is still shown.
+        let mut stray = fixtures::result(&fixtures::command(&fixtures::decision(
+            &fixtures::diagnosis("d-gone", &cart, FaultClass::Oom, 10),
+            Action::Rollback,
+        )));
+        stray.message = "stray result".into();
+        recording.results.push(stray);
+        let text = render(&recording);
+        assert!(
+            text.find("not traced") < text.find("stray result"),
+            "{text}"
+        );
     }
 }

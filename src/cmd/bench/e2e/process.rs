@@ -37,6 +37,8 @@ impl Stages<'_> {
             &self.dir.join(format!("{stage}.log")),
         );
         launch.clear_overrides = true;
+        // The operator's MEDIC_LOG, if any, reaches the stages.
+        launch.log_filter = None;
         if let Some((wrapped, words)) = &self.wrap
             && *wrapped == stage
         {
