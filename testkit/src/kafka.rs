@@ -1,8 +1,10 @@
 //! The external test broker (`scripts/kafka-up.sh`) and what tests do with it: create topics, produce,
 //! observe what medic wrote, read a stage's latest checkpoint, name a run's topics.
 
+use rdkafka::consumer::StreamConsumer;
+use std::collections::HashMap;
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The test broker's address (`MEDIC_TEST_BROKERS`, default `127.0.0.1:19092`).
 ///
@@ -131,4 +133,62 @@ pub fn run_pipeline(run_id: &str, brokers: &str, partitions: i32) -> String {
         "[kafka]\nbrokers = \"{brokers}\"\ngroup_prefix = \"{run_id}\"\npartitions = {partitions}\n\
          session_timeout_ms = 6000\n\n[topics]\n{topics}\n"
     )
+}
+
+/// A message's headers as text (values decoded lossily), by key.
+#[must_use]
+pub fn headers(message: &rdkafka::message::BorrowedMessage<'_>) -> HashMap<String, String> {
+    use rdkafka::message::{Headers, Message};
+    message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|x| {
+                    (
+                        x.key.to_owned(),
+                        String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads `consumer` into `state` (each message through `record`) until `done(state)` holds, then
+/// `settle` longer, so that records that should not come are seen too. `done` may be costly: it is
+/// asked at most twice a second.
+///
+/// # Panics
+/// After `limit`, with `report(state)` (what was read, the processes' logs).
+pub async fn read_until<S>(
+    consumer: &StreamConsumer,
+    state: &mut S,
+    mut record: impl FnMut(&mut S, &rdkafka::message::BorrowedMessage<'_>),
+    done: impl Fn(&S) -> bool,
+    settle: Duration,
+    limit: Duration,
+    report: impl Fn(&S) -> String,
+) {
+    let deadline = Instant::now() + limit;
+    let mut settled_at: Option<Instant> = None;
+    let mut asked: Option<Instant> = None;
+    while settled_at.is_none_or(|t| t.elapsed() < settle) {
+        if settled_at.is_none() && asked.is_none_or(|t| t.elapsed() >= Duration::from_millis(500)) {
+            asked = Some(Instant::now());
+            if done(state) {
+                settled_at = Some(Instant::now());
+                continue;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out reading: {}",
+            report(state)
+        );
+        if let Ok(Ok(message)) =
+            tokio::time::timeout(Duration::from_millis(200), consumer.recv()).await
+        {
+            record(state, &message);
+        }
+    }
 }

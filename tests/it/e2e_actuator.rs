@@ -5,17 +5,15 @@
 //! twice.
 
 use act::KeyRing;
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::message::{BorrowedMessage, Message};
 use schemas::rng::Rng;
 use schemas::{Action, ActionOutcome, ActionResult, RemediationCommand, Target};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use testkit::cluster;
-use testkit::kafka::{brokers, run_pipeline};
+use testkit::kafka::{brokers, headers, observer, produce_all, read_until, run_pipeline};
 use testkit::process::{Medic, spawn_medic, wait_ready};
 use testkit::scratch::{free_port, run_id};
 
@@ -107,25 +105,16 @@ verify_interval_ms = 200
             .collect()
     }
 
+    /// Produces `commands` to the actuation topic, keyed by target (in order per target).
     async fn produce(&self, commands: &[RemediationCommand]) {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .set("enable.idempotence", "true")
-            .create()
-            .expect("producer");
-        let topic = self.topic("actions");
-        for command in commands {
-            let payload = schemas::encode_record(command).expect("json");
-            let key = command.target.to_string();
-            producer
-                .send(
-                    FutureRecord::to(&topic).key(&key).payload(&payload),
-                    Duration::from_secs(10),
-                )
-                .await
-                .map_err(|(e, _)| e)
-                .expect("produce");
-        }
+        let records: Vec<(String, Vec<u8>)> = commands
+            .iter()
+            .map(|c| {
+                let payload = schemas::encode_record(c).expect("json");
+                (c.target.to_string(), payload)
+            })
+            .collect();
+        produce_all(&self.brokers, &self.topic("actions"), &records).await;
     }
 
     /// Starts the actuator, produces `commands` and reads until `outputs` results and dead letters
@@ -138,11 +127,14 @@ verify_interval_ms = 200
     ) -> (Medic, Seen, StreamConsumer) {
         let medic = self.start();
         self.produce(commands).await;
-        let consumer = self.observer();
+        let consumer = observer(
+            &self.brokers,
+            &format!("{}-observer", self.run_id),
+            &[&self.topic("results"), &self.topic("dlq")],
+        );
         let mut seen = Seen::default();
-        read_until(
+        self.read_until(
             &consumer,
-            self,
             &mut seen,
             |s| s.results.len() + s.dead.len() >= outputs,
             limit,
@@ -151,18 +143,32 @@ verify_interval_ms = 200
         (medic, seen, consumer)
     }
 
-    fn observer(&self) -> StreamConsumer {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .set("group.id", format!("{}-observer", self.run_id))
-            .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "6000")
-            .create()
-            .expect("consumer");
-        consumer
-            .subscribe(&[&self.topic("results"), &self.topic("dlq")])
-            .expect("subscribe");
-        consumer
+    /// Reads results and dead letters into `seen` until `done` holds.
+    async fn read_until(
+        &self,
+        consumer: &StreamConsumer,
+        seen: &mut Seen,
+        done: impl Fn(&Seen) -> bool,
+        limit: Duration,
+    ) {
+        let results = self.topic("results");
+        read_until(
+            consumer,
+            seen,
+            |seen, message| seen.record(message, &results),
+            done,
+            Duration::ZERO,
+            limit,
+            |seen| {
+                format!(
+                    "{} results and {} dead letters; medic log:\n{}",
+                    seen.results.len(),
+                    seen.dead.len(),
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                )
+            },
+        )
+        .await;
     }
 }
 
@@ -174,6 +180,24 @@ struct Seen {
 }
 
 impl Seen {
+    /// Keeps a result (from the `results` topic) or a dead letter (its idempotency key and reason).
+    fn record(&mut self, message: &BorrowedMessage<'_>, results: &str) {
+        let payload = message.payload().unwrap_or_default();
+        if message.topic() == results {
+            self.results
+                .push(schemas::decode_record(payload).expect("a result"));
+            return;
+        }
+        let reason = headers(message)
+            .remove("medic.error.reason")
+            .unwrap_or_default();
+        let key = serde_json::from_slice::<serde_json::Value>(payload)
+            .ok()
+            .and_then(|v| v["idempotency_key"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        self.dead.push((key, reason));
+    }
+
     /// Records per idempotency key (results and dead letters).
     fn per_key(&self) -> HashMap<String, usize> {
         let mut counts = HashMap::new();
@@ -195,49 +219,6 @@ impl Seen {
             ) && !r.message.starts_with("inspect")
                 && !r.message.contains("does not exist")
         })
-    }
-}
-
-async fn read_until(
-    consumer: &StreamConsumer,
-    rig: &Rig,
-    seen: &mut Seen,
-    done: impl Fn(&Seen) -> bool,
-    limit: Duration,
-) {
-    let deadline = Instant::now() + limit;
-    while !done(seen) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out with {} results and {} dead letters; medic log:\n{}",
-            seen.results.len(),
-            seen.dead.len(),
-            std::fs::read_to_string(&rig.log).unwrap_or_default()
-        );
-        let Ok(Ok(message)) =
-            tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
-        else {
-            continue;
-        };
-        let payload = message.payload().unwrap_or_default();
-        if message.topic() == rig.topic("results") {
-            seen.results
-                .push(schemas::decode_record(payload).expect("a result"));
-        } else {
-            let reason = message
-                .headers()
-                .and_then(|h| {
-                    h.iter()
-                        .find(|x| x.key == "medic.error.reason")
-                        .map(|x| String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned())
-                })
-                .unwrap_or_default();
-            let key = serde_json::from_slice::<serde_json::Value>(payload)
-                .ok()
-                .and_then(|v| v["idempotency_key"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            seen.dead.push((key, reason));
-        }
     }
 }
 
@@ -388,9 +369,8 @@ async fn an_actuator_killed_mid_storm_applies_no_command_twice() {
     medic.kill();
     drop(medic);
     let _restarted = rig.start();
-    read_until(
+    rig.read_until(
         &consumer,
-        &rig,
         &mut seen,
         |s| {
             let per_key = s.per_key();

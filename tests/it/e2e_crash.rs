@@ -10,8 +10,7 @@
 //! - a burst of ten times the steady phase's records: ingest's memory stays within what its prefetch
 //!   bounds allow (peak RSS printed; run with `--nocapture`).
 
-use rdkafka::consumer::StreamConsumer;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use schemas::{
     Action, ActionOutcome, ActionResult, Decision, Diagnosis, LogRecord, ParsedRecord, RecordKind,
     RemediationCommand, SourceRecord, Stage, WindowFeatures,
@@ -21,7 +20,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use testkit::incident;
 use testkit::kafka::{
-    brokers, create_topic, latest_checkpoint, observer, produce_all, run_pipeline,
+    brokers, create_topic, headers, latest_checkpoint, observer, produce_all, read_until,
+    run_pipeline,
 };
 use testkit::process::{Medic, spawn_medic_with, wait_ready};
 use testkit::scrape::metric;
@@ -187,6 +187,27 @@ struct Out {
 struct Seen(HashMap<String, Vec<Out>>);
 
 impl Seen {
+    /// Keeps `message` under its topic.
+    fn record(&mut self, message: &BorrowedMessage<'_>) {
+        self.0
+            .entry(message.topic().to_owned())
+            .or_default()
+            .push(Out {
+                offset: message.offset(),
+                payload: message.payload().unwrap_or_default().to_vec(),
+                headers: headers(message),
+            });
+    }
+
+    /// Records read per topic, and the stages' logs, for a timeout.
+    fn report(&self, rig: &Rig) -> String {
+        format!(
+            "read so far: {:?}\nlogs:\n{}",
+            self.0.iter().map(|(t, v)| (t, v.len())).collect::<Vec<_>>(),
+            rig.logs()
+        )
+    }
+
     fn on(&self, topic: &str) -> &[Out] {
         self.0.get(topic).map_or(&[], Vec::as_slice)
     }
@@ -196,62 +217,6 @@ impl Seen {
             .iter()
             .map(|o| schemas::decode_record(&o.payload).expect("a pipeline record"))
             .collect()
-    }
-}
-
-/// Reads into `seen` until `done` holds, then `settle` longer (so records that should not be there are
-/// seen too).
-async fn read_until(
-    consumer: &StreamConsumer,
-    seen: &mut Seen,
-    done: impl Fn(&Seen) -> bool,
-    settle: Duration,
-    limit: Duration,
-    logs: impl Fn() -> String,
-) {
-    let deadline = Instant::now() + limit;
-    let mut settled_at: Option<Instant> = None;
-    // `done` may be costly: asked at most twice a second.
-    let mut asked = Instant::now() - Duration::from_secs(1);
-    while settled_at.is_none_or(|t| t.elapsed() < settle) {
-        if settled_at.is_none() && asked.elapsed() >= Duration::from_millis(500) {
-            asked = Instant::now();
-            if done(seen) {
-                settled_at = Some(Instant::now());
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out; read so far: {:?}\nlogs:\n{}",
-            seen.0.iter().map(|(t, v)| (t, v.len())).collect::<Vec<_>>(),
-            logs()
-        );
-        let Ok(Ok(message)) =
-            tokio::time::timeout(Duration::from_millis(200), consumer.recv()).await
-        else {
-            continue;
-        };
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|x| {
-                        (
-                            x.key.to_owned(),
-                            String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        seen.0
-            .entry(message.topic().to_owned())
-            .or_default()
-            .push(Out {
-                offset: message.offset(),
-                payload: message.payload().unwrap_or_default().to_vec(),
-                headers,
-            });
     }
 }
 
@@ -272,6 +237,7 @@ async fn read_ingested(rig: &Rig, landed: &[(i32, i64)], more: &[&str], limit: D
     read_until(
         &consumer,
         &mut seen,
+        Seen::record,
         |s| {
             let identities: BTreeSet<(i32, i64)> = ingest_identities(s, rig).into_iter().collect();
             landed.iter().all(|i| identities.contains(i))
@@ -279,7 +245,7 @@ async fn read_ingested(rig: &Rig, landed: &[(i32, i64)], more: &[&str], limit: D
         },
         Duration::from_secs(3),
         limit,
-        || rig.logs(),
+        |s| s.report(rig),
     )
     .await;
     seen
@@ -766,6 +732,7 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
         read_until(
             &consumer,
             &mut seen,
+            Seen::record,
             |s| {
                 let identities: BTreeSet<(i32, i64)> =
                     ingest_identities(s, &rig).into_iter().collect();
@@ -777,7 +744,7 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
             },
             Duration::from_secs(3),
             Duration::from_secs(180),
-            || rig.logs(),
+            |s| s.report(&rig),
         )
         .await;
         // Anything that arrived while settling must be caught up with too.

@@ -107,15 +107,20 @@ impl ConsumerContext for StageContext {
         );
     }
 
-    /// Runs after librdkafka took `partitions` on: held offsets of a stateful stage are weighed against
-    /// the group's commits (see [`OffsetBook::assign`]).
+    /// Runs after librdkafka took `partitions` on: they are this process's again, and held offsets of a
+    /// stateful stage are weighed against the group's commits (see [`OffsetBook::reclaim`]).
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Assign(partitions) = rebalance else {
             return;
         };
         let assigned = partitions_of(partitions);
         tracing::info!(stage = self.stage, partitions = ?assigned, "partitions assigned");
-        if !self.stateful || self.book().held.is_empty() {
+        let reclaim = {
+            let mut book = self.book();
+            book.assign(&assigned);
+            self.stateful && !book.held.is_empty()
+        };
+        if !reclaim {
             return;
         }
         let committed = match consumer.committed_offsets((*partitions).clone(), COMMITTED_TIMEOUT) {
@@ -138,6 +143,6 @@ impl ConsumerContext for StageContext {
                 ((e.topic().to_owned(), e.partition()), group)
             })
             .collect();
-        self.book().assign(&weighed);
+        self.book().reclaim(&weighed);
     }
 }

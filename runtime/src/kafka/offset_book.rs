@@ -8,7 +8,8 @@
 //! offsets yet) but holds how far its state has read them, so that records it already took in are not
 //! taken in again if the partition comes back. Either way nothing of a revoked partition is committed
 //! while another consumer may own it. When a held partition is assigned back, its held offset becomes
-//! committable again only if it is ahead of the group's commit (nobody else went further meanwhile).
+//! committable again only if it is ahead of the group's commit (nobody else went further meanwhile)
+//! ([`OffsetBook::reclaim`]).
 
 use crate::kafka::checkpoint::Offsets;
 use crate::kafka::next_offsets;
@@ -141,13 +142,19 @@ impl OffsetBook {
 }
 
 impl OffsetBook {
-    /// The group assigned `partitions` (each with the group's committed offset, if any): a held
-    /// partition whose held offset is ahead of the group's commit is this process's to commit again,
-    /// with its next snapshot; one the group has committed further stays held, only to skip what the
-    /// state has read.
-    pub fn assign(&mut self, partitions: &[(Partition, Option<i64>)]) {
-        for (key, group) in partitions {
+    /// The group assigned `partitions`: their records are this process's to process again.
+    pub fn assign(&mut self, partitions: &[Partition]) {
+        for key in partitions {
             self.revoked.remove(key);
+        }
+    }
+
+    /// Weighs held offsets of assigned partitions against the group's commits (each partition with the
+    /// group's committed offset, if any): a held offset ahead of the group's commit is this process's to
+    /// commit again, with its next snapshot; one the group has committed further stays held, only to
+    /// skip what the state has read.
+    pub fn reclaim(&mut self, partitions: &[(Partition, Option<i64>)]) {
+        for (key, group) in partitions {
             if let Some(&held) = self.held.get(key)
                 && group.is_none_or(|group| held > group)
             {
@@ -241,12 +248,13 @@ mod tests {
         );
         assert_eq!(book.covered()[&key(1)], 20, "the next snapshot covers it");
         // It comes back after another replica committed 22: the held 20 is not this process's to commit.
-        book.assign(&[(key(1), Some(22))]);
+        book.assign(&[key(1)]);
+        book.reclaim(&[(key(1), Some(22))]);
         assert!(book.pending.is_empty());
         assert_eq!(book.held[&key(1)], 20);
         // It comes back from the group's commit (10): what the state has read is not fed again, and the
         // held offset, ahead of the group's commit, is committed with the next snapshot.
-        book.assign(&[(key(1), Some(10))]);
+        book.reclaim(&[(key(1), Some(10))]);
         assert_eq!(book.pending, Offsets::from([(key(1), 20)]));
         let fresh = book.not_yet_in_state(&records(1, 10..25));
         assert_eq!(fresh.first().map(|r| r.coordinates.offset), Some(20));
@@ -260,7 +268,7 @@ mod tests {
     fn records_of_a_partition_revoked_while_their_batch_filled_are_not_processed() {
         for stateful in [false, true] {
             let mut book = OffsetBook::default();
-            book.assign(&[(key(0), None), (key(1), None)]);
+            book.assign(&[key(0), key(1)]);
             book.advance(&records(1, 0..5));
             let committed_now = book.revoke(&[key(1)], stateful);
             // The batch being filled holds records of both partitions from before the rebalance.
@@ -276,7 +284,7 @@ mod tests {
             );
             assert_eq!(committed_now.is_empty(), stateful);
             // Given back, its records are processed again.
-            book.assign(&[(key(1), Some(5))]);
+            book.assign(&[key(1)]);
             assert_eq!(book.owned(&records(1, 5..8)).len(), 3);
         }
     }
