@@ -5,9 +5,9 @@ use schemas::{
     Emitter, ErrorKind, LogRecord, LogSeverity, SourceFormat, SourceRecord, Stage, Stream,
 };
 
-const CRI: &str = include_str!("fixtures/cri-lines.log");
-const EVENTS: &str = include_str!("fixtures/core-v1-events.jsonl");
-const DOCKER: &str = include_str!("fixtures/docker-json.log");
+const CRI: &str = include_str!("../fixtures/cri-lines.log");
+const EVENTS: &str = include_str!("../fixtures/core-v1-events.jsonl");
+const DOCKER: &str = include_str!("../fixtures/docker-json.log");
 
 fn ingest() -> medic_ingest::Ingest {
     IngestConfig::default()
