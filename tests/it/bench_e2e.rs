@@ -7,6 +7,7 @@ use std::time::Instant;
 
 #[test]
 fn a_small_run_reports_throughput_latency_and_memory_per_stage() {
+    let _machine = super::common::share_machine();
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_medic"))
         .args(["bench", "e2e", "--lines", "2000"])

@@ -72,6 +72,7 @@ fn expect_exit(
 #[ignore = "needs the test Kubernetes API server: run scripts/test.sh, or scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_then_apply_and_refuse_what_must_be_refused() {
+    let _cluster = super::common::CLUSTER.write().await;
     let dir = scratch();
     let keys = dir.join("keys");
     let keygen = medic(&["act", "keygen", "--key-id", "ops-1"]);

@@ -38,3 +38,19 @@ pub fn runner(name: StageName, config: &PipelineConfig, metrics: &Metrics) -> St
     name.runner(config, producer, metrics, health)
         .expect("runner")
 }
+
+/// The test Kubernetes API server is shared, and a drain evicts every pod on its node, whatever test
+/// created it: tests that run their own pods beside another test's drains take this exclusively; the
+/// actuator end-to-end tests (which keep to their own nodes' budgets) share it.
+pub static CLUSTER: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// The machine: the tests whose outcome depends on having it to themselves — a peak-RSS bound, a broker
+/// killed and restarted on a Python S3 server, six stage processes killed mid-stream against timeouts —
+/// take it exclusively; every other test that starts stage processes or runs the whole pipeline takes
+/// it shared (the test harness runs two tests at a time).
+pub static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// [`MACHINE`], shared, from a test that is not async.
+pub fn share_machine() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.blocking_read()
+}

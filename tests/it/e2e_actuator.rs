@@ -229,6 +229,8 @@ fn deployment(ns: &str, name: &str, pod: Option<String>) -> Target {
 #[ignore = "needs the test broker and Kubernetes API server: run scripts/test.sh, or scripts/kafka-up.sh and scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storm_of_1000_commands_holds_the_rate_limit_and_blast_radius() {
+    let _machine = super::common::MACHINE.read().await;
+    let _cluster = super::common::CLUSTER.read().await;
     let client = cluster::client().await;
     let node = cluster::ready_node(&client).await;
     let kubelet = cluster::spawn_kubelet(client.clone());
@@ -350,6 +352,8 @@ async fn a_storm_of_1000_commands_holds_the_rate_limit_and_blast_radius() {
 #[ignore = "needs the test broker and Kubernetes API server: run scripts/test.sh, or scripts/kafka-up.sh and scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_actuator_killed_mid_storm_applies_no_command_twice() {
+    let _machine = super::common::MACHINE.read().await;
+    let _cluster = super::common::CLUSTER.read().await;
     let client = cluster::client().await;
     let node = cluster::ready_node(&client).await;
     let kubelet = cluster::spawn_kubelet(client.clone());
@@ -408,6 +412,8 @@ async fn an_actuator_killed_mid_storm_applies_no_command_twice() {
 #[ignore = "needs the test broker and Kubernetes API server: run scripts/test.sh, or scripts/kafka-up.sh and scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_goes_from_the_topic_to_the_cluster_and_back() {
+    let _machine = super::common::MACHINE.read().await;
+    let _cluster = super::common::CLUSTER.read().await;
     let client = cluster::client().await;
     let nodes = cluster::ready_nodes(&client, 4).await;
     let kubelet = cluster::spawn_kubelet(client.clone());

@@ -27,8 +27,7 @@ use testkit::process::{Medic, spawn_medic_with, wait_ready};
 use testkit::scrape::metric;
 use testkit::scratch::{free_port, run_id, scratch_dir};
 
-/// The memory test measures one process's peak: it runs alone; the others may share the machine.
-static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+use super::common::MACHINE;
 
 /// One test's pipeline file, topics, consumer groups and stage processes (each with its own admin port
 /// and log).
@@ -634,7 +633,7 @@ impl Chain {
 #[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
-    let _shared = MACHINE.read().await;
+    let _alone = MACHINE.write().await;
     let started = Instant::now();
     // diagnose and decide checkpoint (and so commit) every 20 s: their restart replays what they
     // delivered since, and the replayed commands must be refused by the actuator as replays.
@@ -990,7 +989,7 @@ async fn a_burst_of_ten_times_the_steady_rate_drains_in_bounded_memory() {
 #[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_killed_and_restarted_mid_stream_loses_nothing() {
-    let _shared = MACHINE.read().await;
+    let _alone = MACHINE.write().await;
     let started = Instant::now();
     let scratch = scratch_dir("durable");
     let mut broker = testkit::durable::DurableBroker::start(&scratch);

@@ -4,6 +4,7 @@ use std::process::Command;
 
 #[test]
 fn demo_closes_the_loop_and_prints_a_timeline() {
+    let _machine = super::common::share_machine();
     let output = Command::new(env!("CARGO_BIN_EXE_medic"))
         .args(["demo", "--timeout-secs", "100"])
         .output()

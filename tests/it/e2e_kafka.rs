@@ -36,6 +36,7 @@ fn inputs() -> (Vec<(String, Vec<u8>)>, usize) {
 #[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loop_runs_through_a_real_broker_and_accounts_for_every_record() {
+    let _machine = super::common::MACHINE.read().await;
     let brokers = brokers();
     let run_id = run_id("e2e");
     let topic = |name: &str| format!("{run_id}.{name}");

@@ -50,6 +50,7 @@ const CHECKOUT: &str = "incidents/checkout-oom-crashloop";
 
 #[test]
 fn a_bundle_replays_to_the_same_decisions_every_time_and_at_any_pace() {
+    let _machine = super::common::share_machine();
     let (first, _) = medic(&["replay", CHECKOUT, "--json"]);
     let (second, _) = medic(&["replay", CHECKOUT, "--json"]);
     // The bundle spans about 9 minutes of event time: × 90 takes about 6 s of wall time.
@@ -83,6 +84,7 @@ fn a_bundle_replays_to_the_same_decisions_every_time_and_at_any_pace() {
 
 #[test]
 fn every_shipped_bundle_replays_and_is_scored_against_its_expectation() {
+    let _machine = super::common::share_machine();
     let mut bundles: Vec<PathBuf> = std::fs::read_dir(root().join("incidents"))
         .expect("incidents/")
         .map(|e| e.expect("entry").path())
@@ -119,6 +121,7 @@ fn every_shipped_bundle_replays_and_is_scored_against_its_expectation() {
 #[ignore = "needs headless Chromium: run scripts/test.sh, or scripts/chromium-up.sh and `cargo test -- --ignored`"]
 #[test]
 fn compare_scores_policies_on_the_twin_and_the_report_renders_in_chromium() {
+    let _machine = super::common::share_machine();
     let report = testkit::scratch::scratch_dir("replay-report").join("report.html");
     let (_, stdout) = medic(&[
         "replay",
@@ -200,6 +203,7 @@ fn render_in_chromium(page: &Path) -> String {
 #[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
 #[test]
 fn a_kafka_window_replays_like_the_bundle_it_holds() {
+    let _machine = super::common::share_machine();
     let brokers = brokers();
     let topic = run_id("replay-history");
     let producer: FutureProducer = ClientConfig::new()
