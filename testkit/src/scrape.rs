@@ -65,14 +65,20 @@ impl Scrape {
     }
 
     /// The value of the sample written `sample` (e.g. `medic_records_out_total{kind="log_record",
-    /// stage="ingest"}`: the same name and exactly those labels, in any order); 0 when it is not there.
+    /// stage="ingest"}`: the same name and exactly those labels, in any order), if it is there.
     #[must_use]
-    pub fn value(&self, sample: &str) -> f64 {
+    pub fn get(&self, sample: &str) -> Option<f64> {
         let (name, labels) = parse_series(sample);
         self.0
             .iter()
             .find(|(n, l, _)| n == name && *l == labels)
-            .map_or(0.0, |(_, _, v)| *v)
+            .map(|(_, _, v)| *v)
+    }
+
+    /// [`Scrape::get`], 0 when the sample is not there (a counter not incremented yet).
+    #[must_use]
+    pub fn value(&self, sample: &str) -> f64 {
+        self.get(sample).unwrap_or(0.0)
     }
 }
 
@@ -152,6 +158,10 @@ mod tests {
                 .value(r#"medic_records_out_total{stage="ingest"}"#)
                 .abs()
                 < 1e-9
+        );
+        assert_eq!(
+            scrape.get(r#"medic_records_out_total{stage="ingest"}"#),
+            None
         );
         assert_eq!(
             parse_labels(r#"a="x\"y",b="z""#),

@@ -14,6 +14,7 @@ use testkit::http::http_get;
 use testkit::incident;
 use testkit::kafka::{brokers, latest_checkpoint, run_pipeline};
 use testkit::process::{spawn_medic, wait_ready};
+use testkit::scrape::Scrape;
 use testkit::scratch::{free_port, run_id};
 
 /// Real-format inputs: every complete CRI line and Event of the bundled incident, keyed like a node agent
@@ -233,21 +234,16 @@ name = "{run_id}"
     // The dashboard's breakdowns: diagnoses by class (as many as diagnose produced), action results by
     // outcome (every result of this run was logged), and the lag of every source partition, which
     // drains to zero once ingest has committed everything.
-    let diagnoses = sample_sum(&metrics, "medic_diagnoses_total{", "stage=\"diagnose\"");
+    let scrape = Scrape::parse(&metrics);
+    let diagnoses = scrape.sum("medic_diagnoses_total", &[("stage", "diagnose")]);
     assert!(diagnoses >= 1.0, "diagnoses counted by class:\n{metrics}");
     assert_eq!(
         Some(diagnoses),
-        sample(
-            &metrics,
-            "medic_records_out_total{kind=\"diagnosis\",stage=\"diagnose\"}"
-        ),
+        scrape.get(r#"medic_records_out_total{kind="diagnosis",stage="diagnose"}"#),
         "every diagnosis has its class:\n{metrics}"
     );
     assert_eq!(
-        sample(
-            &metrics,
-            "medic_action_results_total{outcome=\"logged\",stage=\"actuator\"}"
-        ),
+        scrape.get(r#"medic_action_results_total{outcome="logged",stage="actuator"}"#),
         Some(results as f64),
         "{metrics}"
     );
@@ -257,7 +253,8 @@ name = "{run_id}"
     let lag_deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (_, metrics) = http_get(admin_port, "/metrics").expect("metrics answer");
-        let lags: Vec<Option<f64>> = (0..3).map(|p| sample(&metrics, &lag_of(p))).collect();
+        let scrape = Scrape::parse(&metrics);
+        let lags: Vec<Option<f64>> = (0..3).map(|p| scrape.get(&lag_of(p))).collect();
         if lags.iter().all(|l| *l == Some(0.0)) {
             break;
         }
@@ -351,20 +348,4 @@ name = "{run_id}"
         "the miner's templates are in the checkpoint"
     );
     let _ = std::fs::remove_file(&pipeline);
-}
-
-/// The value of the sample named exactly `series` (name and labels as exposed) in `exposition`.
-fn sample(exposition: &str, series: &str) -> Option<f64> {
-    exposition
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-}
-
-/// The sum of the samples whose series starts with `prefix` and mentions `label`.
-fn sample_sum(exposition: &str, prefix: &str, label: &str) -> f64 {
-    exposition
-        .lines()
-        .filter(|l| l.starts_with(prefix) && l.contains(label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
