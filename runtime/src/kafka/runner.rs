@@ -389,7 +389,7 @@ impl StageRunner {
                 "records of revoked partitions left to their next owner"
             );
         }
-        let batch = owned.as_slice();
+        let batch: &[SourceRecord] = &owned;
         let mut out = Emitter::new();
         let fresh;
         let input = if self.stage.state().is_none() {
