@@ -91,7 +91,7 @@ def write_toml(path, meta):
     out += ["[expected]", f"workload = {toml_str(e['workload'])}",
             "faults = [" + ", ".join(toml_str(f) for f in e["faults"]) + "]",
             "actions = [" + ", ".join(toml_str(a) for a in e["actions"]) + "]",
-            f"detect_within_secs = {e['detect_within_secs']}", ""]
+            f"detect_within = \"{e['detect_within_secs']}s\"", ""]
     t = meta["twin"]
     out += ["[twin]", f"fault = {toml_str(t['fault'])}"]
     if t.get("duration"):
@@ -720,7 +720,7 @@ faults = ["application_error"]      # diagnosis classes that count as detecting 
                                     # application_error
 actions = ["rollback", "escalate"]  # remediations that count as right, from: scale scale_to restart_pod
                                     # rollout_restart rollback cordon_node drain_node escalate
-detect_within_secs = 120            # from the (first) fault entry
+detect_within = "120s"              # from the (first) fault entry
 
 [twin]                      # how a counterfactual re-enacts it on the digital twin
 fault = "bad_rollout"       # memory_leak | bad_rollout | node_failure | disk_pressure | dependency_outage | traffic_spike
@@ -832,7 +832,7 @@ def check(out):
             bad("timeline kinds")
         lo, hi = ats[0], ats[-1]
         e = meta["expected"]
-        if set(e["faults"]) - FAULT_CLASSES or set(e["actions"]) - ACTIONS or not isinstance(e["detect_within_secs"], int):
+        if set(e["faults"]) - FAULT_CLASSES or set(e["actions"]) - ACTIONS or not re.fullmatch(r"[0-9]+(ms|s|m|h|d)", str(e.get("detect_within", ""))):
             bad(f"expected: unknown class or action {e}")
         if meta["twin"]["fault"] not in TWIN_FAULTS:
             bad(f"twin fault {meta['twin']['fault']}")

@@ -6,6 +6,7 @@ use runtime::kafka::{RunnerError, StageRunner, StageSpec};
 use runtime::telemetry::health::Health;
 use runtime::telemetry::metrics::Metrics;
 use schemas::Stage;
+use schemas::config::Problem;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -76,7 +77,7 @@ impl StageName {
     ///
     /// # Errors
     /// The problems the stage's configuration has.
-    pub fn build(self, config: &PipelineConfig) -> Result<Box<dyn Stage>, Vec<String>> {
+    pub fn build(self, config: &PipelineConfig) -> Result<Box<dyn Stage>, Vec<Problem>> {
         Ok(match self {
             StageName::Ingest => Box::new(config.ingest.build()?),
             StageName::Enrich => Box::new(config.enrich.build()?),

@@ -6,6 +6,7 @@ use crate::signing::KeyRing;
 use crate::{ActConfig, ActuatorMode};
 use schemas::actuate::{Actuate, Health, subject};
 use schemas::clock::{Clock, wall_clock_ns};
+use schemas::config::Problem;
 use schemas::{
     Action, ActionOutcome, ActionResult, Emitter, ErrorKind, ObjectKind, RemediationCommand,
     SCHEMA_VERSION, SourceRecord, Stage, StageError, Target, decode_record,
@@ -65,16 +66,20 @@ impl Actuator {
         config: &ActConfig,
         keys: KeyRing,
         backend: Option<Box<dyn Actuate>>,
-    ) -> Result<Self, Vec<String>> {
+    ) -> Result<Self, Vec<Problem>> {
         let journal = match &config.journal {
-            Some(path) => Journal::open(path, config.dedup_capacity)
-                .map_err(|e| vec![format!("act.journal: cannot open {}: {e}", path.display())])?,
+            Some(path) => Journal::open(path, config.dedup_capacity).map_err(|e| {
+                vec![Problem::new(
+                    "act.journal",
+                    format!("cannot open {}: {e}", path.display()),
+                )]
+            })?,
             None => Journal::in_memory(config.dedup_capacity),
         };
         if config.mode != ActuatorMode::Log && backend.is_none() {
-            return Err(vec![format!(
-                "act.mode: {} needs a backend",
-                config.mode.as_str()
+            return Err(vec![Problem::new(
+                "act.mode",
+                format!("{} needs a backend", config.mode.as_str()),
             )]);
         }
         Ok(Self {
@@ -83,8 +88,8 @@ impl Actuator {
             journal,
             safety: Safety::new(config.safety.clone()),
             backend,
-            verify_timeout: Duration::from_secs(config.verify_timeout_secs),
-            verify_interval: Duration::from_millis(config.verify_interval_ms),
+            verify_timeout: config.verify_timeout.as_duration(),
+            verify_interval: config.verify_interval.as_duration(),
             compensate: config.compensate,
             clock: wall_clock_ns,
         })

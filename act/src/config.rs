@@ -5,7 +5,8 @@ use crate::safety::SafetyLimits;
 use crate::signing::{KEYS_ENV, KeyRing};
 use crate::{Actuator, CommandIssuer};
 use schemas::actuate::Actuate;
-use schemas::config::Problems;
+use schemas::config::{Problem, Problems};
+use schemas::span::Span;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -53,10 +54,10 @@ impl std::str::FromStr for ActuatorMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActConfig {
-    /// How long a command stays valid after it is issued, in seconds; the actuator rejects it after that.
-    /// Default: 600.
-    #[serde(default = "default_command_ttl_secs")]
-    pub command_ttl_secs: u64,
+    /// How long a command stays valid after it is issued; the actuator rejects it after that.
+    /// Default: `10m`.
+    #[serde(default = "default_command_ttl")]
+    pub command_ttl: Span,
     /// How the actuator applies commands. Default: `log` (change nothing).
     #[serde(default = "default_mode")]
     pub mode: ActuatorMode,
@@ -82,12 +83,12 @@ pub struct ActConfig {
     /// in-cluster service account.
     #[serde(default)]
     pub kubeconfig: Option<PathBuf>,
-    /// How long to wait for the target to become healthy after applying, in seconds. Default: 120.
-    #[serde(default = "default_verify_timeout_secs")]
-    pub verify_timeout_secs: u64,
-    /// How often to look at the target while verifying, in milliseconds. Default: 1000.
-    #[serde(default = "default_verify_interval_ms")]
-    pub verify_interval_ms: u64,
+    /// How long to wait for the target to become healthy after applying. Default: `2m`.
+    #[serde(default = "default_verify_timeout")]
+    pub verify_timeout: Span,
+    /// How often to look at the target while verifying. Default: `1s`.
+    #[serde(default = "default_verify_interval")]
+    pub verify_interval: Span,
     /// Undo a change whose verification failed, where a safe undo exists (a scale goes back to the
     /// previous count). Default: true.
     #[serde(default = "default_true")]
@@ -97,8 +98,8 @@ pub struct ActConfig {
     pub safety: SafetyLimits,
 }
 
-fn default_command_ttl_secs() -> u64 {
-    600
+fn default_command_ttl() -> Span {
+    Span::secs(600)
 }
 fn default_mode() -> ActuatorMode {
     ActuatorMode::Log
@@ -109,17 +110,17 @@ fn default_dedup_capacity() -> usize {
 fn default_true() -> bool {
     true
 }
-fn default_verify_timeout_secs() -> u64 {
-    120
+fn default_verify_timeout() -> Span {
+    Span::secs(120)
 }
-fn default_verify_interval_ms() -> u64 {
-    1000
+fn default_verify_interval() -> Span {
+    Span::secs(1)
 }
 
 impl Default for ActConfig {
     fn default() -> Self {
         Self {
-            command_ttl_secs: default_command_ttl_secs(),
+            command_ttl: default_command_ttl(),
             mode: default_mode(),
             dedup_capacity: default_dedup_capacity(),
             keys_file: None,
@@ -127,8 +128,8 @@ impl Default for ActConfig {
             require_signature: true,
             journal: None,
             kubeconfig: None,
-            verify_timeout_secs: default_verify_timeout_secs(),
-            verify_interval_ms: default_verify_interval_ms(),
+            verify_timeout: default_verify_timeout(),
+            verify_interval: default_verify_interval(),
             compensate: true,
             safety: SafetyLimits::default(),
         }
@@ -136,16 +137,16 @@ impl Default for ActConfig {
 }
 
 impl ActConfig {
-    /// Checks the configuration and reports every problem (as `key: problem`).
+    /// Checks the configuration and reports every problem, under `act.<key>`.
     ///
     /// # Errors
     /// The list of problems, when there is at least one.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
         let mut problems = Problems::new("act");
         problems.require(
-            self.command_ttl_secs > 0,
-            "command_ttl_secs",
-            || "must be greater than 0",
+            self.command_ttl > Span::millis(0),
+            "command_ttl",
+            || "must be longer than 0ms",
         );
         problems.require(
             self.dedup_capacity > 0,
@@ -153,9 +154,9 @@ impl ActConfig {
             || "must be at least 1",
         );
         problems.require(
-            self.verify_interval_ms > 0,
-            "verify_interval_ms",
-            || "must be at least 1",
+            self.verify_interval > Span::millis(0),
+            "verify_interval",
+            || "must be longer than 0ms",
         );
         problems.require(
             self.mode != ActuatorMode::Apply || self.journal.is_some(),
@@ -170,17 +171,20 @@ impl ActConfig {
     ///
     /// # Errors
     /// When the keys cannot be read, or none are configured outside `log` mode.
-    pub fn keys(&self) -> Result<KeyRing, Vec<String>> {
-        let bad = |e: &dyn std::fmt::Display| vec![format!("act.keys_file: {e}")];
+    pub fn keys(&self) -> Result<KeyRing, Vec<Problem>> {
+        let bad = |e: &dyn std::fmt::Display| vec![Problem::new("act.keys_file", e)];
         let ring = match &self.keys_file {
             Some(path) => KeyRing::from_file(path).map_err(|e| bad(&e))?,
             None => match KeyRing::from_env(KEYS_ENV).map_err(|e| bad(&e))? {
                 Some(ring) => ring,
                 None if self.mode == ActuatorMode::Log => process_key(),
                 None => {
-                    return Err(vec![format!(
-                        "act.keys_file: required in {} mode (or set {KEYS_ENV})",
-                        self.mode.as_str()
+                    return Err(vec![Problem::new(
+                        "act.keys_file",
+                        format!(
+                            "required in {} mode (or set {KEYS_ENV})",
+                            self.mode.as_str()
+                        ),
                     )]);
                 }
             },
@@ -195,7 +199,7 @@ impl ActConfig {
     ///
     /// # Errors
     /// Every problem [`ActConfig::validate`] finds, or unusable keys.
-    pub fn build_issuer(&self) -> Result<CommandIssuer, Vec<String>> {
+    pub fn build_issuer(&self) -> Result<CommandIssuer, Vec<Problem>> {
         self.validate()?;
         Ok(CommandIssuer::new(self, self.keys()?))
     }
@@ -205,7 +209,7 @@ impl ActConfig {
     ///
     /// # Errors
     /// Every problem [`ActConfig::validate`] finds, unusable keys or journal, or no cluster.
-    pub fn build_actuator(&self) -> Result<Actuator, Vec<String>> {
+    pub fn build_actuator(&self) -> Result<Actuator, Vec<Problem>> {
         let backend: Option<Box<dyn Actuate>> = match self.mode {
             ActuatorMode::Log => None,
             mode => Some(Box::new(
@@ -213,7 +217,7 @@ impl ActConfig {
                     self.kubeconfig.as_deref(),
                     mode == ActuatorMode::ServerDryRun,
                 )
-                .map_err(|e| vec![format!("act.kubeconfig: {e}")])?,
+                .map_err(|e| vec![Problem::new("act.kubeconfig", e)])?,
             )),
         };
         self.build_actuator_on(backend)
@@ -227,7 +231,7 @@ impl ActConfig {
     pub fn build_actuator_on(
         &self,
         backend: Option<Box<dyn Actuate>>,
-    ) -> Result<Actuator, Vec<String>> {
+    ) -> Result<Actuator, Vec<Problem>> {
         self.validate()?;
         Actuator::new(self, self.keys()?, backend)
     }
@@ -253,12 +257,12 @@ mod tests {
     #[test]
     fn parses_validates_and_refuses_unknown_modes() {
         let config: ActConfig =
-            toml::from_str("command_ttl_secs = 60\nmode = \"log\"").expect("parses");
+            toml::from_str("command_ttl = \"1m\"\nmode = \"log\"").expect("parses");
         assert_eq!(config.mode, ActuatorMode::Log);
         assert!(config.validate().is_ok());
         assert!(toml::from_str::<ActConfig>("mode = \"yolo\"").is_err());
         let bad: ActConfig =
-            toml::from_str("command_ttl_secs = 0\ndedup_capacity = 0").expect("parses");
+            toml::from_str("command_ttl = \"0s\"\ndedup_capacity = 0").expect("parses");
         assert_eq!(bad.validate().expect_err("invalid").len(), 2);
         let apply: ActConfig = toml::from_str(
             "mode = \"apply\"\n[safety]\nmax_scale_down_fraction = 2.0\nallowed_namespaces = [\"shop\"]",
@@ -266,13 +270,13 @@ mod tests {
         .expect("parses");
         let problems = apply.validate().expect_err("invalid");
         assert!(
-            problems.iter().any(|p| p.starts_with("act.journal:")),
+            problems.iter().any(|p| p.path == "act.journal"),
             "{problems:?}"
         );
         assert!(
             problems
                 .iter()
-                .any(|p| p.starts_with("act.safety.max_scale_down_fraction")),
+                .any(|p| p.path == "act.safety.max_scale_down_fraction"),
             "{problems:?}"
         );
         assert_eq!("server-dry-run".parse(), Ok(ActuatorMode::ServerDryRun));
@@ -292,6 +296,9 @@ mod tests {
             ..ActConfig::default()
         };
         let problems = dry.keys().expect_err("unreadable");
-        assert!(problems[0].contains("/nonexistent/keys"), "{problems:?}");
+        assert!(
+            problems[0].message.contains("/nonexistent/keys"),
+            "{problems:?}"
+        );
     }
 }

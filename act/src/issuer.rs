@@ -20,7 +20,7 @@ pub struct CommandIssuer {
 impl CommandIssuer {
     pub(crate) fn new(config: &ActConfig, keys: KeyRing) -> Self {
         Self {
-            ttl_ns: secs_to_ns(config.command_ttl_secs),
+            ttl_ns: config.command_ttl.as_nanos(),
             keys,
             clock: wall_clock_ns,
         }

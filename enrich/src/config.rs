@@ -4,7 +4,7 @@ use crate::Enrich;
 use crate::drain::DrainConfig;
 use crate::grok_rules::{GrokRule, GrokRules};
 use crate::windows::{WindowOperator, WindowSpec};
-use schemas::config::Problems;
+use schemas::config::{Problem, Problems};
 use serde::{Deserialize, Serialize};
 
 /// Configuration of the enrich stage.
@@ -43,11 +43,11 @@ impl Default for EnrichConfig {
 }
 
 impl EnrichConfig {
-    /// Checks the configuration and reports every problem (as `key: problem`).
+    /// Checks the configuration and reports every problem, under `enrich.<key>`.
     ///
     /// # Errors
     /// The list of problems, when there is at least one.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
         self.compile().map(|_| ())
     }
 
@@ -55,7 +55,7 @@ impl EnrichConfig {
     ///
     /// # Errors
     /// Every problem [`EnrichConfig::validate`] finds.
-    pub fn build(&self) -> Result<Enrich, Vec<String>> {
+    pub fn build(&self) -> Result<Enrich, Vec<Problem>> {
         let (grok, windows) = self.compile()?;
         let miner = DrainConfig {
             max_clusters: self.max_templates,
@@ -65,23 +65,22 @@ impl EnrichConfig {
     }
 
     /// Compiles grok rules and plans window queries, collecting every problem.
-    fn compile(&self) -> Result<(GrokRules, Vec<WindowOperator>), Vec<String>> {
+    fn compile(&self) -> Result<(GrokRules, Vec<WindowOperator>), Vec<Problem>> {
         let mut problems = Problems::new("enrich");
         problems.require(
             self.max_templates > 0,
             "max_templates",
             || "must be at least 1",
         );
-        let mut problems = problems.into_result().err().unwrap_or_default();
         let mut names = std::collections::BTreeSet::new();
         let mut windows = Vec::new();
         for (i, spec) in self.windows.iter().enumerate() {
             let spec_problems = spec.problems(i);
             if !names.insert(spec.name.as_str()) {
-                problems.push(format!(
-                    "enrich.windows[{i}].name: {:?} is used twice",
-                    spec.name
-                ));
+                problems.push(
+                    &format!("windows[{i}].name"),
+                    format!("{:?} is used twice", spec.name),
+                );
             }
             if !spec_problems.is_empty() {
                 problems.extend(spec_problems);
@@ -89,16 +88,16 @@ impl EnrichConfig {
             }
             match WindowOperator::new(spec.clone()) {
                 Ok(operator) => windows.push(operator),
-                Err(error) => problems.push(format!("enrich.windows[{i}].sql: {error}")),
+                Err(error) => problems.push(&format!("windows[{i}].sql"), error),
             }
         }
-        let grok = GrokRules::compile(&self.grok);
-        if let Err(grok_problems) = &grok {
-            problems.extend(grok_problems.iter().cloned());
-        }
-        match grok {
+        match GrokRules::compile(&self.grok) {
             Ok(grok) if problems.is_empty() => Ok((grok, windows)),
-            _ => Err(problems),
+            Ok(_) => Err(problems.into_vec()),
+            Err(grok_problems) => {
+                problems.extend(grok_problems);
+                Err(problems.into_vec())
+            }
         }
     }
 }
@@ -141,18 +140,10 @@ mod tests {
         .expect("parses");
         let problems = bad.validate().expect_err("invalid");
         assert_eq!(problems.len(), 4, "{problems:?}");
-        assert!(problems[0].starts_with("enrich.max_templates"));
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with("enrich.windows[0].slide"))
-        );
-        assert!(problems.iter().any(|p| p.contains("used twice")));
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with("enrich.windows[1].sql"))
-        );
+        assert_eq!(problems[0].path, "enrich.max_templates");
+        assert!(problems.iter().any(|p| p.path == "enrich.windows[0].slide"));
+        assert!(problems.iter().any(|p| p.message.contains("used twice")));
+        assert!(problems.iter().any(|p| p.path == "enrich.windows[1].sql"));
         assert!(
             toml::from_str::<EnrichConfig>("window = 3").is_err(),
             "unknown keys are refused"

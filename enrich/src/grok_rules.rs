@@ -4,6 +4,7 @@
 //! compiled once, when the stage is built.
 
 use grok::{Grok, Pattern};
+use schemas::config::Problem;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -90,7 +91,7 @@ impl GrokRules {
     ///
     /// # Errors
     /// One `enrich.grok[i].pattern: …` problem per rule that does not compile.
-    pub fn compile(rules: &[GrokRule]) -> Result<Self, Vec<String>> {
+    pub fn compile(rules: &[GrokRule]) -> Result<Self, Vec<Problem>> {
         let grok = library();
         let mut compiled = Vec::new();
         let mut problems = Vec::new();
@@ -102,9 +103,9 @@ impl GrokRules {
             };
             match grok.compile(&pattern, true) {
                 Ok(pattern) => compiled.push((rule.topic.clone(), pattern)),
-                Err(e) => problems.push(format!(
-                    "enrich.grok[{i}].pattern: {:?} does not compile: {e}",
-                    rule.pattern
+                Err(e) => problems.push(Problem::new(
+                    format!("enrich.grok[{i}].pattern"),
+                    format!("{:?} does not compile: {e}", rule.pattern),
                 )),
             }
         }
@@ -224,9 +225,6 @@ mod tests {
             anchored: true,
         }])
         .expect_err("bad");
-        assert!(
-            problems[0].starts_with("enrich.grok[0].pattern"),
-            "{problems:?}"
-        );
+        assert!(problems[0].path == "enrich.grok[0].pattern", "{problems:?}");
     }
 }

@@ -267,7 +267,11 @@ mod tests {
             Some("watch failed")
         );
         let bad: EnrichConfig = toml::from_str("[[grok]]\npattern = \"%{NOPE}\"").expect("parses");
-        assert!(bad.validate().expect_err("bad pattern")[0].starts_with("enrich.grok[0]"));
+        assert!(
+            bad.validate().expect_err("bad pattern")[0]
+                .path
+                .starts_with("enrich.grok[0]")
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! [`IngestConfig`]: the `[ingest]` section of a pipeline file.
 
 use crate::{Format, Ingest, RedactionConfig};
-use schemas::config::Problems;
+use schemas::config::{Problem, Problems};
+use schemas::span::Span;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -17,9 +18,9 @@ pub struct IngestConfig {
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
     /// A partial message whose final chunk has not arrived after this long is emitted as is, marked
-    /// `medic.partial`. Default: 5000 ms.
-    #[serde(default = "default_partial_flush_ms")]
-    pub partial_flush_ms: u64,
+    /// `medic.partial`. Default: `5s`.
+    #[serde(default = "default_partial_flush")]
+    pub partial_flush: Span,
     /// Largest input (Kafka message payload) accepted, in bytes; larger ones are dead-lettered.
     /// Default: 4 MiB.
     #[serde(default = "default_max_record_bytes")]
@@ -34,10 +35,10 @@ pub struct IngestConfig {
     /// Event times before this year are absurd and dead-lettered. Default: 2000.
     #[serde(default = "default_min_event_year")]
     pub min_event_year: i32,
-    /// Event times further than this ahead of the wall clock are absurd and dead-lettered, in seconds.
-    /// Default: 86400.
-    #[serde(default = "default_max_future_skew_secs")]
-    pub max_future_skew_secs: u64,
+    /// Event times further than this ahead of the wall clock are absurd and dead-lettered.
+    /// Default: `1d`.
+    #[serde(default = "default_max_future_skew")]
+    pub max_future_skew: Span,
     /// Redaction of credentials and personal data, for every source that does not set its own.
     #[serde(default)]
     pub redaction: RedactionConfig,
@@ -90,14 +91,14 @@ fn default_max_records_per_input() -> usize {
 fn default_min_event_year() -> i32 {
     2000
 }
-fn default_max_future_skew_secs() -> u64 {
-    86_400
+fn default_max_future_skew() -> Span {
+    Span::secs(86_400)
 }
 fn default_max_line_bytes() -> usize {
     1 << 20
 }
-fn default_partial_flush_ms() -> u64 {
-    5_000
+fn default_partial_flush() -> Span {
+    Span::secs(5)
 }
 fn default_format() -> Format {
     Format::Auto
@@ -108,12 +109,12 @@ impl Default for IngestConfig {
         Self {
             sources: default_sources(),
             max_line_bytes: default_max_line_bytes(),
-            partial_flush_ms: default_partial_flush_ms(),
+            partial_flush: default_partial_flush(),
             max_record_bytes: default_max_record_bytes(),
             max_decompressed_bytes: default_max_decompressed_bytes(),
             max_records_per_input: default_max_records_per_input(),
             min_event_year: default_min_event_year(),
-            max_future_skew_secs: default_max_future_skew_secs(),
+            max_future_skew: default_max_future_skew(),
             redaction: RedactionConfig::default(),
         }
     }
@@ -126,11 +127,11 @@ impl IngestConfig {
         self.sources.iter().map(SourceConfig::topic).collect()
     }
 
-    /// Checks the configuration and reports every problem (as `key: problem`).
+    /// Checks the configuration and reports every problem, under `ingest.<key>`.
     ///
     /// # Errors
     /// The list of problems, when there is at least one.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
         let mut problems = Problems::new("ingest");
         problems.require(
             !self.sources.is_empty(),
@@ -163,9 +164,9 @@ impl IngestConfig {
             format!("{} is below the minimum of 1024", self.max_line_bytes)
         });
         problems.require(
-            self.partial_flush_ms > 0,
-            "partial_flush_ms",
-            || "must be greater than 0",
+            self.partial_flush > Span::millis(0),
+            "partial_flush",
+            || "must be longer than 0ms",
         );
         problems.require(self.max_record_bytes >= 1024, "max_record_bytes", || {
             format!("{} is below the minimum of 1024", self.max_record_bytes)
@@ -197,7 +198,7 @@ impl IngestConfig {
     ///
     /// # Errors
     /// Every problem [`IngestConfig::validate`] finds.
-    pub fn build(&self) -> Result<Ingest, Vec<String>> {
+    pub fn build(&self) -> Result<Ingest, Vec<Problem>> {
         self.validate()?;
         Ok(Ingest::new(self))
     }
@@ -227,7 +228,7 @@ mod tests {
         let config: IngestConfig = toml::from_str(
             r#"
             max_line_bytes = 10
-            partial_flush_ms = 0
+            partial_flush = "0s"
             [[sources]]
             name = "Bad Name"
             [[sources]]
@@ -241,16 +242,8 @@ mod tests {
         .expect("parses");
         let problems = config.validate().expect_err("invalid");
         assert_eq!(problems.len(), 5, "{problems:#?}");
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with("ingest.sources[0].name"))
-        );
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with("ingest.sources[2].topic"))
-        );
+        assert!(problems.iter().any(|p| p.path == "ingest.sources[0].name"));
+        assert!(problems.iter().any(|p| p.path == "ingest.sources[2].topic"));
     }
 
     #[test]

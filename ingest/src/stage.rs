@@ -6,7 +6,7 @@ use crate::decoded::Decoded;
 use crate::redact::Redactor;
 use crate::reject::{Reason, Reject};
 use crate::{Format, IngestConfig, log_path, workload};
-use schemas::clock::{Clock, millis_to_ns, secs_to_ns, wall_clock_ns};
+use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{Emitter, SourceRecord, Stage};
 use std::collections::HashMap;
 
@@ -57,13 +57,13 @@ impl Ingest {
                 format: Format::Auto,
                 redactor: Redactor::new(&config.redaction),
             },
-            assembler: Assembler::new(config.max_line_bytes, millis_to_ns(config.partial_flush_ms)),
+            assembler: Assembler::new(config.max_line_bytes, config.partial_flush.as_nanos()),
             limits: Limits {
                 max_record_bytes: config.max_record_bytes,
                 max_decompressed_bytes: config.max_decompressed_bytes,
                 max_records_per_input: config.max_records_per_input,
                 min_event_time_ns,
-                max_future_skew_ns: secs_to_ns(config.max_future_skew_secs),
+                max_future_skew_ns: config.max_future_skew.as_nanos(),
             },
             clock: wall_clock_ns,
         }

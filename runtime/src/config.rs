@@ -2,9 +2,11 @@
 //! its defaults and its own validation.
 
 use schemas::RecordKind;
-use schemas::config::Problems;
+use schemas::config::{Problem, Problems};
+use schemas::span::Span;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
 /// How to reach Kafka.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,15 +28,15 @@ pub struct KafkaConfig {
     /// every pipeline that shares a Kafka cluster its own. Default: `medic`.
     #[serde(default = "default_group_prefix")]
     pub group_prefix: String,
-    /// Consumer group session timeout, in ms; group joins take about half of it. Default: 10000.
-    #[serde(default = "default_session_timeout_ms")]
-    pub session_timeout_ms: u64,
-    /// Upper bound on the input each stage's consumer prefetches, in KiB (librdkafka
-    /// `queued.max.messages.kbytes`; a fetch response is limited to the same). With
-    /// `consumer_queue_records`, what keeps a stage's memory bounded when a backlog or a burst waits on
-    /// its topics. Default: 4096.
-    #[serde(default = "default_consumer_queue_kbytes")]
-    pub consumer_queue_kbytes: u32,
+    /// Consumer group session timeout; group joins take about half of it. Default: `10s`.
+    #[serde(default = "default_session_timeout")]
+    pub session_timeout: Span,
+    /// Upper bound on the input each stage's consumer prefetches, in bytes (librdkafka
+    /// `queued.max.messages.kbytes`, rounded up to whole KiB; a fetch response is limited to the same).
+    /// With `consumer_queue_records`, what keeps a stage's memory bounded when a backlog or a burst
+    /// waits on its topics. Default: 4194304 (4 MiB).
+    #[serde(default = "default_consumer_queue_bytes")]
+    pub consumer_queue_bytes: u64,
     /// Records per input partition the consumer keeps prefetched at most (librdkafka
     /// `queued.min.messages`). Default: 1000.
     #[serde(default = "default_consumer_queue_records")]
@@ -65,11 +67,11 @@ fn default_replication_factor() -> i32 {
 fn default_group_prefix() -> String {
     "medic".to_owned()
 }
-fn default_session_timeout_ms() -> u64 {
-    10_000
+fn default_session_timeout() -> Span {
+    Span::secs(10)
 }
-fn default_consumer_queue_kbytes() -> u32 {
-    4096
+fn default_consumer_queue_bytes() -> u64 {
+    4 << 20
 }
 fn default_consumer_queue_records() -> u32 {
     1000
@@ -83,8 +85,8 @@ impl Default for KafkaConfig {
             partitions: default_partitions(),
             replication_factor: default_replication_factor(),
             group_prefix: default_group_prefix(),
-            session_timeout_ms: default_session_timeout_ms(),
-            consumer_queue_kbytes: default_consumer_queue_kbytes(),
+            session_timeout: default_session_timeout(),
+            consumer_queue_bytes: default_consumer_queue_bytes(),
             consumer_queue_records: default_consumer_queue_records(),
             properties: BTreeMap::new(),
             consumer_properties: BTreeMap::new(),
@@ -209,69 +211,68 @@ pub struct RunnerConfig {
     /// Most records in one batch. Default: 500.
     #[serde(default = "default_batch_max_records")]
     pub batch_max_records: usize,
-    /// Longest a batch waits to fill after its first record, in ms. Default: 50.
-    #[serde(default = "default_batch_linger_ms")]
-    pub batch_linger_ms: u64,
-    /// Interval of the stages' time-based flushes, in ms. Default: 1000.
-    #[serde(default = "default_tick_interval_ms")]
-    pub tick_interval_ms: u64,
-    /// How long the producer keeps retrying one record before the delivery fails, in ms. Default: 30000.
-    #[serde(default = "default_produce_timeout_ms")]
-    pub produce_timeout_ms: u64,
+    /// Longest a batch waits to fill after its first record. Default: `50ms`.
+    #[serde(default = "default_batch_linger")]
+    pub batch_linger: Span,
+    /// Interval of the stages' time-based flushes. Default: `1s`.
+    #[serde(default = "default_tick_interval")]
+    pub tick_interval: Span,
+    /// How long the producer keeps retrying one record before the delivery fails. Default: `30s`.
+    #[serde(default = "default_produce_timeout")]
+    pub produce_timeout: Span,
     /// How often a batch whose delivery failed is produced again before the stage stops (uncommitted,
     /// so a restart re-reads it). Default: 3.
     #[serde(default = "default_produce_retries")]
     pub produce_retries: u32,
-    /// How often a stateful stage (enrich) snapshots its state to the checkpoint topic, in ms; its offsets
-    /// are committed together with each snapshot, so this also bounds what a crash re-reads.
-    /// Default: 5000.
-    #[serde(default = "default_checkpoint_interval_ms")]
-    pub checkpoint_interval_ms: u64,
+    /// How often a stateful stage (enrich) snapshots its state to the checkpoint topic; its offsets are
+    /// committed together with each snapshot, so this also bounds what a crash re-reads. Default: `5s`.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval: Span,
     /// Names this process's stage instances in the checkpoint key (`medic-<stage>/<instance>`): give
     /// each replica of a stateful stage its own, stable name (a StatefulSet pod name). Default: none
     /// (one instance per stage).
     #[serde(default)]
     pub instance: Option<String>,
     /// How often each stage's consumer reports its lag per partition (`medic_consumer_lag`, from
-    /// librdkafka's statistics: `statistics.interval.ms` of the stage consumers), in ms; 0 turns the
-    /// gauge off. Default: 5000.
-    #[serde(default = "default_lag_interval_ms")]
-    pub lag_interval_ms: u64,
+    /// librdkafka's statistics: `statistics.interval.ms` of the stage consumers); `0s` turns the gauge
+    /// off. Default: `5s`.
+    #[serde(default = "default_lag_interval")]
+    pub lag_interval: Span,
 }
 
 fn default_batch_max_records() -> usize {
     500
 }
-fn default_batch_linger_ms() -> u64 {
-    50
+fn default_batch_linger() -> Span {
+    Span::millis(50)
 }
-fn default_tick_interval_ms() -> u64 {
-    1_000
+fn default_tick_interval() -> Span {
+    Span::secs(1)
 }
-fn default_produce_timeout_ms() -> u64 {
-    30_000
+fn default_produce_timeout() -> Span {
+    Span::secs(30)
 }
 fn default_produce_retries() -> u32 {
     3
 }
-fn default_checkpoint_interval_ms() -> u64 {
-    5_000
+fn default_checkpoint_interval() -> Span {
+    Span::secs(5)
 }
-fn default_lag_interval_ms() -> u64 {
-    5_000
+fn default_lag_interval() -> Span {
+    Span::secs(5)
 }
 
 impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             batch_max_records: default_batch_max_records(),
-            batch_linger_ms: default_batch_linger_ms(),
-            tick_interval_ms: default_tick_interval_ms(),
-            produce_timeout_ms: default_produce_timeout_ms(),
+            batch_linger: default_batch_linger(),
+            tick_interval: default_tick_interval(),
+            produce_timeout: default_produce_timeout(),
             produce_retries: default_produce_retries(),
-            checkpoint_interval_ms: default_checkpoint_interval_ms(),
+            checkpoint_interval: default_checkpoint_interval(),
             instance: None,
-            lag_interval_ms: default_lag_interval_ms(),
+            lag_interval: default_lag_interval(),
         }
     }
 }
@@ -283,13 +284,25 @@ pub struct AdminConfig {
     /// Serve `/metrics`, `/healthz` and `/readyz`. Default: true.
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// Listen address. Default: `0.0.0.0:9464`.
-    #[serde(default = "default_listen")]
-    pub listen: String,
+    /// Listen address (`host:port`). Default: `0.0.0.0:9464`.
+    #[serde(default = "default_listen", deserialize_with = "socket_address")]
+    pub listen: SocketAddr,
 }
 
-fn default_listen() -> String {
-    "0.0.0.0:9464".to_owned()
+/// A `host:port` socket address, or an error that names the accepted form.
+fn socket_address<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not a socket address (host:port, e.g. 0.0.0.0:9464)"
+        ))
+    })
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 9464))
 }
 
 impl Default for AdminConfig {
@@ -311,12 +324,28 @@ pub fn is_legal_topic(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// Records a problem at `key` unless `span` lies in `range` (both ends included).
+fn require_within(
+    problems: &mut Problems,
+    span: Span,
+    key: &str,
+    range: std::ops::RangeInclusive<Span>,
+) {
+    problems.require(range.contains(&span), key, || {
+        format!(
+            "{span} must be between {} and {}",
+            range.start(),
+            range.end()
+        )
+    });
+}
+
 impl KafkaConfig {
     /// Checks the section.
     ///
     /// # Errors
-    /// Every problem, as `kafka.<key>: <message>`.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    /// Every problem, under `kafka.<key>`.
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
         let mut problems = Problems::new("kafka");
         problems.require(
             !self.brokers.trim().is_empty(),
@@ -329,15 +358,11 @@ impl KafkaConfig {
         problems.require(self.replication_factor >= 1, "replication_factor", || {
             format!("{} must be at least 1", self.replication_factor)
         });
-        problems.require(
-            (1_000..=300_000).contains(&self.session_timeout_ms),
-            "session_timeout_ms",
-            || {
-                format!(
-                    "{} must be between 1000 and 300000",
-                    self.session_timeout_ms
-                )
-            },
+        require_within(
+            &mut problems,
+            self.session_timeout,
+            "session_timeout",
+            Span::secs(1)..=Span::secs(300),
         );
         problems.require(is_legal_topic(&self.group_prefix), "group_prefix", || {
             format!(
@@ -346,12 +371,12 @@ impl KafkaConfig {
             )
         });
         problems.require(
-            (1..=2_097_151).contains(&self.consumer_queue_kbytes),
-            "consumer_queue_kbytes",
+            (1..=MAX_CONSUMER_QUEUE_BYTES).contains(&self.consumer_queue_bytes),
+            "consumer_queue_bytes",
             || {
                 format!(
-                    "{} must be between 1 and 2097151",
-                    self.consumer_queue_kbytes
+                    "{} must be between 1 and {MAX_CONSUMER_QUEUE_BYTES} (2 GiB)",
+                    self.consumer_queue_bytes
                 )
             },
         );
@@ -367,45 +392,55 @@ impl KafkaConfig {
         );
         problems.into_result()
     }
+
+    /// `consumer_queue_bytes` in librdkafka's unit (`queued.max.messages.kbytes`), rounded up.
+    #[must_use]
+    pub fn consumer_queue_kib(&self) -> u64 {
+        self.consumer_queue_bytes.div_ceil(1024)
+    }
 }
+
+/// The most librdkafka's `queued.max.messages.kbytes` allows, in bytes.
+const MAX_CONSUMER_QUEUE_BYTES: u64 = 2_097_151 * 1024;
 
 impl RunnerConfig {
     /// Checks the section.
     ///
     /// # Errors
-    /// Every problem, as `runner.<key>: <message>`.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    /// Every problem, under `runner.<key>`.
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
         let mut problems = Problems::new("runner");
         problems.require(
             (1..=100_000).contains(&self.batch_max_records),
             "batch_max_records",
             || format!("{} must be between 1 and 100000", self.batch_max_records),
         );
-        problems.require(self.batch_linger_ms <= 60_000, "batch_linger_ms", || {
-            format!("{} exceeds 60000", self.batch_linger_ms)
-        });
-        problems.require(
-            (10..=60_000).contains(&self.tick_interval_ms),
-            "tick_interval_ms",
-            || format!("{} must be between 10 and 60000", self.tick_interval_ms),
+        require_within(
+            &mut problems,
+            self.batch_linger,
+            "batch_linger",
+            Span::millis(0)..=Span::secs(60),
+        );
+        require_within(
+            &mut problems,
+            self.tick_interval,
+            "tick_interval",
+            Span::millis(10)..=Span::secs(60),
+        );
+        require_within(
+            &mut problems,
+            self.checkpoint_interval,
+            "checkpoint_interval",
+            Span::millis(100)..=Span::secs(600),
         );
         problems.require(
-            (100..=600_000).contains(&self.checkpoint_interval_ms),
-            "checkpoint_interval_ms",
+            self.lag_interval == Span::millis(0)
+                || (Span::millis(100)..=Span::secs(600)).contains(&self.lag_interval),
+            "lag_interval",
             || {
                 format!(
-                    "{} must be between 100 and 600000",
-                    self.checkpoint_interval_ms
-                )
-            },
-        );
-        problems.require(
-            self.lag_interval_ms == 0 || (100..=600_000).contains(&self.lag_interval_ms),
-            "lag_interval_ms",
-            || {
-                format!(
-                    "{} must be 0 (off) or between 100 and 600000",
-                    self.lag_interval_ms
+                    "{} must be 0s (off) or between 100ms and 10m",
+                    self.lag_interval
                 )
             },
         );
@@ -417,25 +452,9 @@ impl RunnerConfig {
             );
         }
         problems.require(
-            self.produce_timeout_ms >= 1_000,
-            "produce_timeout_ms",
-            || format!("{} is below 1000", self.produce_timeout_ms),
-        );
-        problems.into_result()
-    }
-}
-
-impl AdminConfig {
-    /// Checks the section.
-    ///
-    /// # Errors
-    /// Every problem, as `admin.<key>: <message>`.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut problems = Problems::new("admin");
-        problems.require(
-            !self.enabled || self.listen.parse::<std::net::SocketAddr>().is_ok(),
-            "listen",
-            || format!("{:?} is not a socket address (host:port)", self.listen),
+            self.produce_timeout >= Span::secs(1),
+            "produce_timeout",
+            || format!("{} is below 1s", self.produce_timeout),
         );
         problems.into_result()
     }

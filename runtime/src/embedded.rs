@@ -7,6 +7,7 @@ use crate::config::{KafkaConfig, TopicsConfig};
 use rdkafka::error::KafkaError;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
+use schemas::span::Span;
 
 /// `fetch.wait.max.ms` of every client on the embedded broker: the mock answers an empty fetch only
 /// after the whole wait (librdkafka's default is 500 ms) even when data arrives meanwhile, where a real
@@ -14,7 +15,7 @@ use rdkafka::producer::DefaultProducerContext;
 pub const FETCH_WAIT_MS: u32 = 10;
 
 /// Consumer-group session timeout on the embedded broker: group joins take about half of it.
-pub const SESSION_TIMEOUT_MS: u64 = 6_000;
+pub const SESSION_TIMEOUT: Span = Span::secs(6);
 
 /// A one-broker Kafka cluster in this process; it stops when dropped.
 pub struct EmbeddedBroker {
@@ -47,11 +48,11 @@ impl EmbeddedBroker {
     /// Points `kafka` at this broker with the settings the mock needs: topics are created here (the
     /// mock has no CreateTopics), a short fetch wait for consumers (see [`FETCH_WAIT_MS`]; an explicit
     /// `fetch.wait.max.ms` in `kafka.consumer_properties` is kept) and a session timeout of at most
-    /// [`SESSION_TIMEOUT_MS`].
+    /// [`SESSION_TIMEOUT`].
     pub fn configure(&self, kafka: &mut KafkaConfig) {
         kafka.brokers = self.bootstrap_servers();
         kafka.create_topics = false;
-        kafka.session_timeout_ms = kafka.session_timeout_ms.min(SESSION_TIMEOUT_MS);
+        kafka.session_timeout = kafka.session_timeout.min(SESSION_TIMEOUT);
         kafka
             .consumer_properties
             .entry("fetch.wait.max.ms".to_owned())

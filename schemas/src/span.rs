@@ -1,4 +1,4 @@
-//! [`Span`]: a length of event time written with its unit in pipeline files (`500ms`, `10s`, `1m`, `2h`).
+//! [`Span`]: a length of time written with its unit in pipeline files (`500ms`, `10s`, `1m`, `2h`).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -23,6 +23,12 @@ impl Span {
         Self(secs * 1_000_000_000)
     }
 
+    /// A span of `millis` milliseconds.
+    #[must_use]
+    pub const fn millis(millis: i64) -> Self {
+        Self(millis * 1_000_000)
+    }
+
     /// A span of `nanos` nanoseconds.
     #[must_use]
     pub const fn from_nanos(nanos: i64) -> Self {
@@ -33,6 +39,19 @@ impl Span {
     #[must_use]
     pub const fn as_nanos(self) -> i64 {
         self.0
+    }
+
+    /// The span in whole milliseconds.
+    #[must_use]
+    pub const fn as_millis(self) -> i64 {
+        self.0 / 1_000_000
+    }
+
+    /// The span as a [`Duration`](std::time::Duration) (a negative span, which parsing never gives, as
+    /// zero).
+    #[must_use]
+    pub fn as_duration(self) -> std::time::Duration {
+        std::time::Duration::from_nanos(u64::try_from(self.0).unwrap_or(0))
     }
 
     /// Parses `10s`, `1m`, `500ms`, …
@@ -89,6 +108,12 @@ mod tests {
         assert_eq!(Span::secs(90).to_string(), "90s");
         assert_eq!(Span::secs(3600).to_string(), "1h");
         assert_eq!(Span::secs(0).to_string(), "0ms");
+        assert_eq!(Span::millis(1500).to_string(), "1500ms");
+        assert_eq!(Span::millis(1500).as_millis(), 1500);
+        assert_eq!(
+            Span::millis(250).as_duration(),
+            std::time::Duration::from_millis(250)
+        );
         for bad in ["10", "s", "1.5s", "-1s", "10 parsecs", "99999999999999d"] {
             assert!(Span::parse(bad).is_err(), "{bad}");
         }

@@ -132,6 +132,7 @@ fn apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let mut config: ActConfig = match &args.pipeline {
         Some(path) => {
             crate::config::load_pipeline(Some(path), std::env::vars())?
+                .warned()
                 .config
                 .act
         }
@@ -159,8 +160,8 @@ fn apply(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("{} is not a command", args.command.display()))?;
     let mut actuator = config.build_actuator().map_err(|problems| {
         anyhow!(
-            "cannot start the actuator:\n  - {}",
-            problems.join("\n  - ")
+            "cannot start the actuator:\n{}",
+            schemas::config::describe(&problems)
         )
     })?;
     match actuator.handle(command) {

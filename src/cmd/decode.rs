@@ -64,7 +64,7 @@ pub fn decode_inputs(
     };
     let mut stage = config
         .build()
-        .map_err(|p| std::io::Error::other(p.join("; ")))?;
+        .map_err(|p| std::io::Error::other(schemas::config::describe(&p)))?;
     let inputs = split_inputs(data);
     let mut summary = DecodeSummary {
         inputs: inputs.len(),

@@ -282,7 +282,9 @@ pub struct Args {
 /// # Errors
 /// An invalid pipeline, an unreadable broker, or no command with that id.
 pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
-    let config = crate::config::load_pipeline(args.pipeline.as_deref(), std::env::vars())?.config;
+    let config = crate::config::load_pipeline(args.pipeline.as_deref(), std::env::vars())?
+        .warned()
+        .config;
     let found = explain(
         &config,
         &args.command_id,

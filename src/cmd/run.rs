@@ -54,7 +54,7 @@ fn cancel_on_signal(token: CancellationToken) {
 /// # Errors
 /// An invalid pipeline, an admin server that cannot listen, or the first stage error.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let loaded = load_pipeline(args.pipeline.as_deref(), std::env::vars())?;
+    let loaded = load_pipeline(args.pipeline.as_deref(), std::env::vars())?.warned();
     let config = loaded.config;
     let stages = if args.stages.is_empty() {
         StageName::ALL.to_vec()
@@ -69,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let health = Arc::new(Health::new(Duration::from_secs(60)));
         let admin_shutdown = CancellationToken::new();
         let admin = if config.admin.enabled {
-            let addr = config.admin.listen.parse()?;
+            let addr = config.admin.listen;
             let (bound, task) = runtime::telemetry::admin::serve(
                 addr,
                 metrics.clone(),

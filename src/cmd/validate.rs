@@ -1,5 +1,5 @@
 //! `medic validate`: loads a pipeline file as `medic run` would and reports every problem with its line
-//! (exit 2), or a one-line summary.
+//! (exit 2), or a one-line summary after any deprecation warnings (on stderr).
 
 use crate::config::load_pipeline;
 use std::path::PathBuf;
@@ -17,7 +17,11 @@ pub struct Args {
 /// # Errors
 /// [`crate::config::ConfigError`] with every problem.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let config = load_pipeline(Some(&args.pipeline), std::env::vars())?.config;
+    let loaded = load_pipeline(Some(&args.pipeline), std::env::vars())?;
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let config = loaded.config;
     println!(
         "{}: ok ({} source topic(s), {} internal topics, actuator mode {})",
         args.pipeline.display(),

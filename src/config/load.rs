@@ -1,30 +1,10 @@
-//! Loading a pipeline: embedded default → file → environment, then validation.
+//! Loading a pipeline: embedded default → file → environment, deprecated keys rewritten, then
+//! validation.
 
-use super::{DEFAULT_PIPELINE, PipelineConfig, locate};
-use std::fmt;
+use super::{DEFAULT_PIPELINE, PipelineConfig, deprecated, locate};
+use schemas::config::Problem;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
-
-/// One problem in a pipeline, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The key path, e.g. `runner.batch_max_records` (empty when the problem is the whole file).
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-    /// The 1-based line in the pipeline file, when known.
-    pub line: Option<usize>,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.line, self.path.is_empty()) {
-            (Some(line), false) => write!(f, "line {line}: {}: {}", self.path, self.message),
-            (Some(line), true) => write!(f, "line {line}: {}", self.message),
-            (None, false) => write!(f, "{}: {}", self.path, self.message),
-            (None, true) => f.write_str(&self.message),
-        }
-    }
-}
 
 /// Why a pipeline could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -55,11 +35,25 @@ pub struct Loaded {
     pub config: PipelineConfig,
     /// Where it came from, for logs.
     pub origin: String,
+    /// Deprecated keys that were read and rewritten, with their lines; the loader's caller reports them.
+    pub warnings: Vec<Problem>,
+}
+
+impl Loaded {
+    /// Logs each deprecation warning, and hands the pipeline on.
+    #[must_use]
+    pub fn warned(self) -> Self {
+        for warning in &self.warnings {
+            tracing::warn!(pipeline = %self.origin, "{warning}");
+        }
+        self
+    }
 }
 
 /// Loads a pipeline: the embedded default, overridden by `path` if given, overridden by `MEDIC__*`
-/// variables from `env`; then validates it and reports every problem, with line numbers where the
-/// problem is in the file.
+/// variables from `env`; deprecated keys in the file or the environment are rewritten to their
+/// replacements (and listed in [`Loaded::warnings`]); then validates it and reports every problem,
+/// with line numbers where the problem is in the file.
 ///
 /// # Errors
 /// [`ConfigError::Read`] if the file cannot be read; [`ConfigError::Invalid`] listing every problem.
@@ -85,61 +79,90 @@ pub fn load_pipeline(
         problems,
     };
 
+    let located = |problems: Vec<Problem>| -> Vec<Problem> {
+        problems
+            .into_iter()
+            .map(|p| Problem {
+                line: locate::line_of(&text, &p.path),
+                ..p
+            })
+            .collect()
+    };
+
     // Parse the file on its own first, so syntax errors and unknown keys point at its lines.
-    let file_table: toml::Table = parse_with_lines(&text).map_err(|p| invalid(vec![p]))?;
-    if let Err(e) = toml::from_str::<PipelineConfig>(&text) {
-        return Err(invalid(vec![problem_from_toml(&text, &e)]));
+    let mut file_table: toml::Table = parse_with_lines(&text).map_err(|p| invalid(vec![p]))?;
+    let file_migration = deprecated::migrate(&mut file_table);
+    if !file_migration.problems.is_empty() {
+        return Err(invalid(located(file_migration.problems)));
     }
+    check_keys(&text, &file_table).map_err(|p| invalid(vec![p]))?;
     let mut merged: toml::Table =
         toml::from_str(DEFAULT_PIPELINE).map_err(|e| ConfigError::Invalid {
             origin: "the embedded default pipeline".into(),
             problems: vec![problem_from_toml(DEFAULT_PIPELINE, &e)],
         })?;
     merge(&mut merged, file_table);
+
+    let mut env_table = toml::Table::new();
     let mut env_problems = Vec::new();
     for (name, value) in env {
         if let Some(path) = name.strip_prefix("MEDIC__")
-            && let Err(message) = set_path(&mut merged, path, &value)
+            && let Err(message) = set_path(&mut env_table, path, &value)
         {
-            env_problems.push(Problem {
-                path: name.clone(),
-                message,
-                line: None,
-            });
+            env_problems.push(Problem::new(name.clone(), message));
         }
     }
+    let env_migration = deprecated::migrate(&mut env_table);
+    env_problems.extend(env_migration.problems);
     if !env_problems.is_empty() {
         return Err(ConfigError::Invalid {
             origin: "the environment".into(),
             problems: env_problems,
         });
     }
+    merge(&mut merged, env_table);
+    let mut warnings = located(file_migration.warnings);
+    warnings.extend(env_migration.warnings.into_iter().map(|w| Problem {
+        message: format!("{} (MEDIC__ environment variable)", w.message),
+        ..w
+    }));
+
     let config: PipelineConfig =
         merged
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Invalid {
                 origin: format!("{origin} with MEDIC__* overrides"),
-                problems: vec![Problem {
-                    path: String::new(),
-                    message: e.message().to_owned(),
-                    line: None,
-                }],
+                problems: vec![Problem::new("", e.message())],
             })?;
-    let mut problems: Vec<Problem> = config
-        .problems()
-        .into_iter()
-        .map(|(path, message)| Problem {
-            line: locate::line_of(&text, &path),
-            path,
-            message,
-        })
-        .collect();
+    let mut problems = located(config.problems());
     // File order reads best; problems with no line (defaults) go last.
     problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
     if problems.is_empty() {
-        Ok(Loaded { config, origin })
+        Ok(Loaded {
+            config,
+            origin,
+            warnings,
+        })
     } else {
         Err(invalid(problems))
+    }
+}
+
+/// Checks the file's keys and value types against [`PipelineConfig`] on the text, so a problem points at
+/// its line. A file that is wrong only in keys [`deprecated::migrate`] rewrites passes; when those hide
+/// another problem from the text check, the problem is reported from the rewritten `table` (its message
+/// names the key path instead of a line).
+fn check_keys(text: &str, table: &toml::Table) -> Result<(), Problem> {
+    let Err(on_text) = toml::from_str::<PipelineConfig>(text) else {
+        return Ok(());
+    };
+    match PipelineConfig::deserialize(toml::Value::Table(table.clone())) {
+        Ok(_) => Ok(()),
+        Err(on_table) if deprecated::names_deprecated_key(on_text.message()) => Err(Problem::new(
+            "",
+            on_table.to_string().trim().replace('\n', " "),
+        )),
+        Err(_) => Err(problem_from_toml(text, &on_text)),
     }
 }
 
@@ -152,9 +175,8 @@ fn problem_from_toml(text: &str, error: &toml::de::Error) -> Problem {
         .span()
         .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
     Problem {
-        path: String::new(),
-        message: error.message().trim().to_owned(),
         line,
+        ..Problem::new("", error.message().trim())
     }
 }
 
@@ -332,6 +354,51 @@ mod tests {
                 .to_string()
                 .contains("line 1")
         );
+    }
+
+    #[test]
+    fn deprecated_keys_are_read_in_their_old_unit_and_reported_with_their_lines() {
+        let file = write(
+            "[runner]\nbatch_linger_ms = 20\n\n[decide]\ncooldown_secs = 60\nmin_confidence = 0.7\n",
+        );
+        let env = [(
+            "MEDIC__KAFKA__CONSUMER_QUEUE_KBYTES".to_owned(),
+            "1024".to_owned(),
+        )];
+        let loaded = load_pipeline(Some(&file.0), env).expect("deprecated keys still load");
+        let config = &loaded.config;
+        assert_eq!(config.runner.batch_linger, schemas::span::Span::millis(20));
+        assert_eq!(config.decide.cooldown, schemas::span::Span::secs(60));
+        assert_eq!(config.kafka.consumer_queue_bytes, 1 << 20);
+        let warnings: Vec<_> = loaded.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            warnings,
+            [
+                "line 2: runner.batch_linger_ms: is deprecated: write batch_linger = \"20ms\"",
+                "line 5: decide.cooldown_secs: is deprecated: write cooldown = \"1m\"",
+                "kafka.consumer_queue_kbytes: is deprecated: write consumer_queue_bytes = 1048576 \
+                 (MEDIC__ environment variable)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_problem_beside_a_deprecated_key_is_still_found() {
+        let file = write("[decide]\ncooldown_secs = 60\n\n[kafka]\nbrokres = \"x\"\n");
+        let text = load_pipeline(Some(&file.0), [])
+            .expect_err("unknown key")
+            .to_string();
+        assert!(text.contains("brokres") && text.contains("kafka"), "{text}");
+        let file = write("[decide]\ncooldown_secs = 60\ncooldown = \"5m\"\n");
+        let text = load_pipeline(Some(&file.0), [])
+            .expect_err("both keys")
+            .to_string();
+        assert!(text.contains("line 2: decide.cooldown_secs"), "{text}");
+        let file = write("[decide]\ncooldown = 300\n");
+        let text = load_pipeline(Some(&file.0), [])
+            .expect_err("a bare number")
+            .to_string();
+        assert!(text.contains("line 2"), "{text}");
     }
 
     #[test]

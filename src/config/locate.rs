@@ -75,7 +75,7 @@ batch_max_records = 0
         assert_eq!(line_of(FILE, "ingest.sources[0].name"), Some(5));
         assert_eq!(line_of(FILE, "runner.batch_max_records"), Some(12));
         assert_eq!(
-            line_of(FILE, "runner.tick_interval_ms"),
+            line_of(FILE, "runner.tick_interval"),
             Some(11),
             "unwritten key points at its table"
         );

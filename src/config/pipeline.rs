@@ -8,6 +8,7 @@ use ingest::IngestConfig;
 use runtime::config::{
     AdminConfig, KafkaConfig, RunnerConfig, RuntimeConfig, TopicsConfig, is_legal_topic,
 };
+use schemas::config::Problem;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -63,10 +64,10 @@ impl PipelineConfig {
         topics
     }
 
-    /// Checks the whole pipeline and reports every problem as `(key path, message)`.
+    /// Checks the whole pipeline and reports every problem.
     #[must_use]
-    pub fn problems(&self) -> Vec<(String, String)> {
-        let mut problems: Vec<String> = Vec::new();
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
         let mut seen = BTreeMap::new();
         let sources = self
             .ingest
@@ -80,18 +81,23 @@ impl PipelineConfig {
             .map(|(key, topic)| (format!("topics.{key}"), topic.to_owned()));
         for (key, topic) in internal.into_iter().chain(sources) {
             if !is_legal_topic(&topic) {
-                problems.push(format!(
-                    "{key}: {topic:?} is not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)"
+                problems.push(Problem::new(
+                    key.clone(),
+                    format!(
+                        "{topic:?} is not a legal Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)"
+                    ),
                 ));
             }
             if let Some(first) = seen.insert(topic.clone(), key.clone()) {
-                problems.push(format!("{key}: topic {topic:?} is already used by {first}"));
+                problems.push(Problem::new(
+                    key,
+                    format!("topic {topic:?} is already used by {first}"),
+                ));
             }
         }
         for section_problems in [
             self.kafka.validate(),
             self.runner.validate(),
-            self.admin.validate(),
             self.ingest.validate(),
             self.enrich.validate(),
             self.diagnose.validate(),
@@ -101,11 +107,5 @@ impl PipelineConfig {
             problems.extend(section_problems.err().unwrap_or_default());
         }
         problems
-            .into_iter()
-            .map(|p| match p.split_once(": ") {
-                Some((path, message)) => (path.to_owned(), message.to_owned()),
-                None => (String::new(), p),
-            })
-            .collect()
     }
 }

@@ -28,8 +28,8 @@ pub fn config(mode: ActuatorMode, dir: &std::path::Path, kubeconfig: PathBuf) ->
         keys_file: Some(dir.join("keys")),
         journal: Some(dir.join("journal")),
         kubeconfig: Some(kubeconfig),
-        verify_timeout_secs: 60,
-        verify_interval_ms: 250,
+        verify_timeout: schemas::span::Span::secs(60),
+        verify_interval: schemas::span::Span::millis(250),
         ..ActConfig::default()
     }
 }

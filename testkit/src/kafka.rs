@@ -131,7 +131,7 @@ pub fn run_pipeline(run_id: &str, brokers: &str, partitions: i32) -> String {
         .collect();
     format!(
         "[kafka]\nbrokers = \"{brokers}\"\ngroup_prefix = \"{run_id}\"\npartitions = {partitions}\n\
-         session_timeout_ms = 6000\n\n[topics]\n{topics}\n"
+         session_timeout = \"6s\"\n\n[topics]\n{topics}\n"
     )
 }
 

@@ -56,6 +56,25 @@ fn a_broken_pipeline_lists_every_problem_with_its_line_and_exits_2() {
 }
 
 #[test]
+fn a_pipeline_with_deprecated_keys_is_valid_and_each_key_is_named_with_its_replacement() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deprecated-keys-pipeline.toml");
+    let output = validate(&path);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    for expected in [
+        "warning: line 4: runner.batch_linger_ms: is deprecated: write batch_linger = \"20ms\"",
+        "warning: line 5: runner.tick_interval_ms: is deprecated: write tick_interval = \"500ms\"",
+        "warning: line 8: decide.cooldown_secs: is deprecated: write cooldown = \"2m\"",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
 fn every_verb_has_help() {
     for verb in ["demo", "run", "validate", "schemas"] {
         let output = Command::new(env!("CARGO_BIN_EXE_medic"))

@@ -9,6 +9,7 @@ use runtime::embedded::EmbeddedBroker;
 use runtime::kafka::{StageRunner, producer_config};
 use runtime::telemetry::health::Health;
 use runtime::telemetry::metrics::Metrics;
+use schemas::span::Span;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ pub fn mock_pipeline() -> (EmbeddedBroker, PipelineConfig, FutureProducer) {
     let broker = EmbeddedBroker::start().expect("embedded broker");
     let mut config = PipelineConfig::default();
     broker.configure(&mut config.kafka);
-    config.runner.batch_linger_ms = 20;
+    config.runner.batch_linger = Span::millis(20);
     broker
         .create_topics(&config.topics, &config.all_topics(), 1)
         .expect("topics");

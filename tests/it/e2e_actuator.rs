@@ -44,7 +44,7 @@ impl Rig {
             format!(
                 r#"{head}
 [runner]
-batch_linger_ms = 20
+batch_linger = "20ms"
 
 [admin]
 listen = "127.0.0.1:{admin_port}"
@@ -54,8 +54,8 @@ mode = "apply"
 keys_file = "{keys}"
 journal = "{journal}"
 kubeconfig = "{kubeconfig}"
-verify_timeout_secs = 30
-verify_interval_ms = 200
+verify_timeout = "30s"
+verify_interval = "200ms"
 
 [act.safety]
 {safety}

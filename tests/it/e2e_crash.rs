@@ -57,9 +57,9 @@ impl Rig {
                 r#"{head}
 [runner]
 batch_max_records = 100
-batch_linger_ms = 20
-tick_interval_ms = 200
-checkpoint_interval_ms = 1000
+batch_linger = "20ms"
+tick_interval = "200ms"
+checkpoint_interval = "1s"
 
 [[ingest.sources]]
 name = "{run_id}"
@@ -886,7 +886,7 @@ async fn drain_sampling(
 }
 
 /// What a stage may add to its steady-phase peak while it drains a burst, from its configuration:
-/// librdkafka's prefetch queue (`consumer_queue_kbytes`, which it may overshoot by one partition's fetch,
+/// librdkafka's prefetch queue (`consumer_queue_bytes`, which it may overshoot by one partition's fetch,
 /// 1 MiB) and the fetch response being received (capped at the same size); per queued record (at most
 /// `consumer_queue_records` per partition) about 1 KiB of bookkeeping; a batch in the stage with its
 /// outputs (`batch_max_records` × 8 KiB); and 16 MiB for the allocator (tokio hands the stage's work to
@@ -895,7 +895,7 @@ async fn drain_sampling(
 /// 54 MiB.
 fn burst_allowance_kib(config: &medic::config::PipelineConfig, partitions: u64) -> u64 {
     let kafka = &config.kafka;
-    2 * u64::from(kafka.consumer_queue_kbytes)
+    2 * kafka.consumer_queue_kib()
         + 1024
         + u64::from(kafka.consumer_queue_records) * partitions
         + config.runner.batch_max_records as u64 * 8

@@ -48,9 +48,9 @@ async fn the_loop_runs_through_a_real_broker_and_accounts_for_every_record() {
         format!(
             r#"{head}
 [runner]
-batch_linger_ms = 20
-tick_interval_ms = 200
-lag_interval_ms = 500
+batch_linger = "20ms"
+tick_interval = "200ms"
+lag_interval = "500ms"
 
 [admin]
 listen = "127.0.0.1:{admin_port}"

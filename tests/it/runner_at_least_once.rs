@@ -11,6 +11,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use runtime::kafka::{RunnerError, consumer_config};
 use runtime::telemetry::metrics::Metrics;
 use schemas::RecordKind;
+use schemas::span::Span;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -35,7 +36,7 @@ fn committed(config: &PipelineConfig) -> Offset {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_is_committed_only_after_its_outputs_are_delivered() {
     let (cluster, mut config, feeder) = super::common::mock_pipeline();
-    config.runner.produce_timeout_ms = 1_000;
+    config.runner.produce_timeout = Span::secs(1);
     config.runner.produce_retries = 1;
     for i in 0..RECORDS {
         let line = format!("2026-03-14T09:00:0{i}Z stdout F request {i} served");

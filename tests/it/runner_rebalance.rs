@@ -10,6 +10,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use runtime::kafka::consumer_config;
 use runtime::telemetry::metrics::Metrics;
+use schemas::span::Span;
 use schemas::{RecordKind, fixtures};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -131,9 +132,9 @@ async fn a_replica_that_loses_a_partition_never_commits_it_later() {
         .create_topics(&config.topics, std::slice::from_ref(&topic), PARTITIONS)
         .expect("topic");
     // Snapshots (and so commits) only at the first batch and at shutdown in between.
-    config.runner.checkpoint_interval_ms = 600_000;
+    config.runner.checkpoint_interval = Span::secs(600);
     // Statistics (and so the lag gauge, which shows the assignment) every 100 ms.
-    config.runner.lag_interval_ms = 100;
+    config.runner.lag_interval = Span::millis(100);
 
     // Replica a alone: its first batch is committed with its first snapshot; the second round of both
     // partitions is processed and delivered but not committed.

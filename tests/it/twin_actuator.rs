@@ -48,8 +48,8 @@ fn a_rollback_through_the_actuator_recovers_the_twin() {
     let keys = KeyRing::parse(&line).expect("keys");
     let config = ActConfig {
         keys_file: Some(dir.join("keys")),
-        verify_timeout_secs: 1_800,
-        verify_interval_ms: 30_000,
+        verify_timeout: schemas::span::Span::secs(1_800),
+        verify_interval: schemas::span::Span::secs(30),
         ..ActConfig::default()
     };
     let mut actuator = config

@@ -1,6 +1,7 @@
 //! [`WindowSpec`]: one `[[enrich.windows]]` definition in the pipeline file.
 
 use crate::span::Span;
+use schemas::config::{Problem, Problems};
 use serde::{Deserialize, Serialize};
 
 /// The query that turns each micro-batch of records into partial counts. Its result must have the
@@ -137,14 +138,12 @@ impl WindowSpec {
         }
     }
 
-    /// Every problem with this definition, as `enrich.windows[i].<key>: problem`.
+    /// Every problem with this definition, under `enrich.windows[i].<key>`.
     #[must_use]
-    pub fn problems(&self, index: usize) -> Vec<String> {
-        let mut problems = Vec::new();
+    pub fn problems(&self, index: usize) -> Vec<Problem> {
+        let mut problems = Problems::new(format!("enrich.windows[{index}]"));
         let mut require = |ok: bool, key: &str, message: String| {
-            if !ok {
-                problems.push(format!("enrich.windows[{index}].{key}: {message}"));
-            }
+            problems.require(ok, key, || message);
         };
         let size = self.size.as_nanos();
         let day = Span::secs(86_400).as_nanos();
@@ -193,6 +192,6 @@ impl WindowSpec {
             "name",
             "must not be empty".to_owned(),
         );
-        problems
+        problems.into_vec()
     }
 }

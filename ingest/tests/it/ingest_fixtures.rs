@@ -157,7 +157,7 @@ fn pending_partial_lines_flush_on_tick_and_close() {
     stage.process_batch(std::slice::from_ref(&partial), &mut out);
     assert!(out.emitted().is_empty());
     stage.on_tick(NOW + 1_000_000, &mut out);
-    assert!(out.emitted().is_empty(), "younger than partial_flush_ms");
+    assert!(out.emitted().is_empty(), "younger than partial_flush");
     stage.on_tick(NOW + 5_000_000_000, &mut out);
     let flushed: Vec<LogRecord> = out.decode_all().expect("decode");
     assert_eq!(flushed.len(), 1);

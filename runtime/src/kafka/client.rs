@@ -16,31 +16,28 @@ fn base(kafka: &KafkaConfig, client_id: &str) -> ClientConfig {
 
 /// A consumer in group `group`: no auto-commit, no auto offset store (the runner commits explicitly after
 /// delivery), reading from the earliest offset when the group has none, prefetching at most
-/// `consumer_queue_kbytes` / `consumer_queue_records` per partition (librdkafka's defaults, 64 MiB and
+/// `consumer_queue_bytes` / `consumer_queue_records` per partition (librdkafka's defaults, 64 MiB and
 /// 100 000 records, let a burst on the input topics swell every stage's memory).
 #[must_use]
 pub fn consumer_config(kafka: &KafkaConfig, group: &str) -> ClientConfig {
     let mut config = base(kafka, group);
-    let session = kafka.session_timeout_ms.to_string();
+    let session_ms = u64::try_from(kafka.session_timeout.as_millis()).unwrap_or(0);
     config
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
-        .set("session.timeout.ms", &session)
+        .set("session.timeout.ms", session_ms.to_string())
         .set(
             "heartbeat.interval.ms",
-            (kafka.session_timeout_ms / 3).max(100).to_string(),
+            (session_ms / 3).max(100).to_string(),
         )
-        .set(
-            "max.poll.interval.ms",
-            kafka.session_timeout_ms.max(300_000).to_string(),
-        )
+        .set("max.poll.interval.ms", session_ms.max(300_000).to_string())
         // librdkafka limits fetch.max.bytes to this too (but not below message.max.bytes).
         .set(
             "queued.max.messages.kbytes",
-            kafka.consumer_queue_kbytes.to_string(),
+            kafka.consumer_queue_kib().to_string(),
         )
         .set(
             "queued.min.messages",
@@ -56,7 +53,7 @@ pub fn consumer_config(kafka: &KafkaConfig, group: &str) -> ClientConfig {
 }
 
 /// The idempotent producer every stage of a process shares: acks from all in-sync replicas, retried
-/// inside librdkafka until `produce_timeout_ms`.
+/// inside librdkafka until `produce_timeout`.
 #[must_use]
 pub fn producer_config(kafka: &KafkaConfig, runner: &RunnerConfig) -> ClientConfig {
     let mut config = base(kafka, "medic-producer");
@@ -64,7 +61,10 @@ pub fn producer_config(kafka: &KafkaConfig, runner: &RunnerConfig) -> ClientConf
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
-        .set("message.timeout.ms", runner.produce_timeout_ms.to_string());
+        .set(
+            "message.timeout.ms",
+            runner.produce_timeout.as_millis().to_string(),
+        );
     for (key, value) in &kafka.properties {
         config.set(key, value);
     }

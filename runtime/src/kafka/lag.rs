@@ -1,4 +1,4 @@
-//! The lag of a stage consumer's partitions from the client's statistics (every `runner.lag_interval_ms`,
+//! The lag of a stage consumer's partitions from the client's statistics (every `runner.lag_interval`,
 //! librdkafka's `statistics.interval.ms`), reported as `medic_consumer_lag` by [`super::StageContext`].
 //!
 //! Lag is counted as KEDA's Kafka scaler counts it, so the dashboard shows what the autoscaler sees: the

@@ -2,10 +2,10 @@
 //!
 //! ```text
 //!   ┌──────── loop ────────────────────────────────────────────────────────────────┐
-//!   │ recv first record ─► fill batch (≤ batch_max_records, ≤ batch_linger_ms)     │
+//!   │ recv first record ─► fill batch (≤ batch_max_records, ≤ batch_linger)        │
 //!   │   ─► stage.process_batch ─► produce outputs + dead letters                    │
 //!   │   ─► await every acknowledgement (retry failed ones) ─► commit next offsets   │
-//!   │ every tick_interval_ms: stage.on_tick ─► produce ─► await                     │
+//!   │ every tick_interval: stage.on_tick ─► produce ─► await                        │
 //!   └─ shutdown token: stop fetching ─► stage.on_close ─► produce ─► commit (sync) ─┘
 //! ```
 //!
@@ -17,7 +17,7 @@
 //!
 //! A stateful stage ([`Stage::state`]) is checkpointed (see [`crate::kafka::load_latest`]): at start the
 //! runner restores the latest snapshot and skips the records it already covers; afterwards offsets are
-//! committed only every `checkpoint_interval_ms`, each time right after a snapshot covering them is
+//! committed only every `checkpoint_interval`, each time right after a snapshot covering them is
 //! acknowledged on the checkpoint topic. Records the state already holds are never fed to it again —
 //! neither after a restart nor when a rebalance re-delivers a partition from its older commit.
 
@@ -76,12 +76,12 @@ pub enum RunnerError {
         reason: String,
     },
     /// The stage's configuration is invalid.
-    #[error("stage {stage}: invalid configuration: {}", problems.join("; "))]
+    #[error("stage {stage}: invalid configuration: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Config {
         /// The stage.
         stage: &'static str,
         /// Every problem.
-        problems: Vec<String>,
+        problems: Vec<schemas::config::Problem>,
     },
 }
 
@@ -168,11 +168,11 @@ impl StageRunner {
         } = spec;
         let group = config.kafka.group_id(name);
         let mut client = consumer_config(config.kafka, &group);
-        if config.runner.lag_interval_ms > 0 {
+        if config.runner.lag_interval.as_millis() > 0 {
             // The statistics feed medic_consumer_lag (StageContext).
             client.set(
                 "statistics.interval.ms",
-                config.runner.lag_interval_ms.to_string(),
+                config.runner.lag_interval.as_millis().to_string(),
             );
         }
         let offsets = Arc::new(Mutex::new(OffsetBook::default()));
@@ -270,9 +270,10 @@ impl StageRunner {
             CommitMode::Async
         };
         if self.stage.state().is_some() {
-            let due = self.book().last_checkpoint.is_none_or(|last| {
-                last.elapsed() >= Duration::from_millis(self.runner.checkpoint_interval_ms)
-            });
+            let due = self
+                .book()
+                .last_checkpoint
+                .is_none_or(|last| last.elapsed() >= self.runner.checkpoint_interval.as_duration());
             if !force && !due {
                 return Ok(());
             }
@@ -321,7 +322,7 @@ impl StageRunner {
             .map_err(|source| RunnerError::Client { stage, source })?;
         tracing::info!(topics = ?topics, group = %self.group, "stage started");
         self.health.set_ready(stage, true);
-        let mut tick = tokio::time::interval(Duration::from_millis(self.runner.tick_interval_ms));
+        let mut tick = tokio::time::interval(self.runner.tick_interval.as_duration());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.health.beat(stage);
@@ -363,8 +364,7 @@ impl StageRunner {
     /// Collects records after `first` until the batch is full or the linger time has passed.
     async fn fill_batch(&mut self, first: SourceRecord) -> Vec<SourceRecord> {
         let mut batch = vec![first];
-        let deadline =
-            tokio::time::Instant::now() + Duration::from_millis(self.runner.batch_linger_ms);
+        let deadline = tokio::time::Instant::now() + self.runner.batch_linger.as_duration();
         while batch.len() < self.runner.batch_max_records {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Ok(Ok(message)) => batch.push(to_source(&message)),

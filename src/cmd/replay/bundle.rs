@@ -11,6 +11,7 @@
 //! Each line's event time is read by the ingest stage itself (the same decoder the pipeline runs), so
 //! the replay orders and paces inputs exactly as the pipeline will see them.
 
+use schemas::span::Span;
 use schemas::{Emitter, LogRecord, SourceRecord, Stage, decode_record};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -73,13 +74,13 @@ pub struct Expected {
     pub faults: Vec<String>,
     /// Remediations that count as right (snake_case `Action` names).
     pub actions: Vec<String>,
-    /// Detection must come within this many seconds of the fault.
+    /// Detection must come within this long of the fault (`"2m"`). Default: `5m`.
     #[serde(default = "default_detect_within")]
-    pub detect_within_secs: u64,
+    pub detect_within: Span,
 }
 
-fn default_detect_within() -> u64 {
-    300
+fn default_detect_within() -> Span {
+    Span::secs(300)
 }
 
 /// The twin's version of the incident.

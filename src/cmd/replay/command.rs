@@ -95,7 +95,7 @@ fn load_bundle(args: &Args, kafka: &runtime::config::KafkaConfig) -> anyhow::Res
 /// # Errors
 /// Invalid arguments, an unreadable bundle or topic, a failed replay, an unwritable report.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let loaded = load_pipeline(args.pipeline.as_deref(), std::env::vars())?;
+    let loaded = load_pipeline(args.pipeline.as_deref(), std::env::vars())?.warned();
     let config = loaded.config;
     let bundle = load_bundle(args, &config.kafka)?;
     let pace = match args.speed {

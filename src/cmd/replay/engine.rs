@@ -24,6 +24,7 @@ use runtime::supervisor::PipelineError;
 use runtime::telemetry::health::Health;
 use runtime::telemetry::metrics::Metrics;
 use schemas::RecordKind;
+use schemas::span::Span;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -116,8 +117,8 @@ const RECORDED: [(StageName, RecordKind); 5] = [
 #[must_use]
 pub fn replay_config(mut base: PipelineConfig, broker: &EmbeddedBroker) -> PipelineConfig {
     broker.configure(&mut base.kafka);
-    base.runner.batch_linger_ms = 20;
-    base.runner.tick_interval_ms = 200;
+    base.runner.batch_linger = Span::millis(20);
+    base.runner.tick_interval = Span::millis(200);
     base.admin.enabled = false;
     base.act.mode = act::ActuatorMode::Log;
     base.act.journal = None;

@@ -61,7 +61,7 @@ pub struct Verdict {
     pub workload: String,
     /// When the fault started (RFC 3339).
     pub fault_at: String,
-    /// A diagnosis of an expected class on the workload, within `detect_within_secs` of the fault.
+    /// A diagnosis of an expected class on the workload, within `detect_within` of the fault.
     pub detected: bool,
     /// Seconds from the fault to the end of that diagnosis' window.
     pub detection_delay_s: Option<f64>,
@@ -231,9 +231,7 @@ fn verdict(
         .find(|e| e.kind == TimelineKind::Fault)?
         .at
         .timestamp_nanos_opt()?;
-    let within_ns = i64::try_from(expected.detect_within_secs)
-        .unwrap_or(i64::MAX / 2_000_000_000)
-        .saturating_mul(1_000_000_000);
+    let within_ns = expected.detect_within.as_nanos();
     let secs = |ns: i64| (ns - fault_ns) as f64 / 1e9;
     let on_workload = |t: &Target| is_workload(t, &expected.workload);
     let detection = diagnoses.iter().find(|d| {

@@ -259,11 +259,7 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
                 continue;
             }
         };
-        let admin_port = config
-            .admin
-            .listen
-            .parse::<std::net::SocketAddr>()
-            .map_or(9464, |a| a.port());
+        let admin_port = config.admin.listen.port();
         if !check_probe(
             container.liveness_probe.as_ref(),
             "/healthz",

@@ -283,7 +283,9 @@ fn bench_config(
     broker: Option<&EmbeddedBroker>,
     prefix: Option<&str>,
 ) -> anyhow::Result<PipelineConfig> {
-    let mut config = load_pipeline(args.pipeline.as_deref(), std::env::vars())?.config;
+    let mut config = load_pipeline(args.pipeline.as_deref(), std::env::vars())?
+        .warned()
+        .config;
     config.kafka.partitions = args.partitions;
     match (broker, &args.brokers) {
         (Some(broker), _) => broker.configure(&mut config.kafka),
@@ -291,10 +293,10 @@ fn bench_config(
             config.kafka.brokers.clone_from(brokers);
             config.kafka.create_topics = true;
             // Group joins take about half the session timeout on some brokers.
-            config.kafka.session_timeout_ms = config
+            config.kafka.session_timeout = config
                 .kafka
-                .session_timeout_ms
-                .min(runtime::embedded::SESSION_TIMEOUT_MS);
+                .session_timeout
+                .min(runtime::embedded::SESSION_TIMEOUT);
         }
         (None, None) => bail!("neither --brokers nor the embedded broker"),
     }
