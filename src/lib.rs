@@ -15,8 +15,8 @@
 //! | `medic-schemas` | records, the `Stage` trait, error kinds, metric names |
 //! | `medic-ingest` | envelopes → `LogRecord` |
 //! | `medic-enrich` | templates and event-time windows |
-//! | `medic-diagnose` | fault classification |
-//! | `medic-decide` | remediation policy (and the digital-twin lab) |
+//! | `medic-diagnose` | fault classification (training and baselines behind its feature `lab`) |
+//! | `medic-decide` | remediation policy (the digital-twin and RL lab behind its feature `lab`) |
 //! | `medic-act` | commands and the actuator |
 //! | `medic-runtime` | the Kafka stage runner, its config sections, telemetry, supervisor, embedded broker |
 //! | `medic-testkit` | process harness, scraped metrics, test services, real-format inputs (tests, bench) |

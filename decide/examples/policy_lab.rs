@@ -12,10 +12,10 @@
 //! Held-out evaluation traces: Azure VM v2 (CPU, 300 s) and Azure Functions 2019 (invocations/minute),
 //! with the held-out scenarios `mixed.toml` and `holdout.toml` and seeds 101…
 
-use medic_decide::arbitration::SafetyConfig;
-use medic_decide::evaluate::{EvalSetup, evaluate, load_controller};
-use medic_decide::training::{Learner, TrainJob, train_policy};
-use medic_decide::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
+use medic_decide::lab::arbitration::SafetyConfig;
+use medic_decide::lab::evaluate::{EvalSetup, evaluate, load_controller};
+use medic_decide::lab::training::{Learner, TrainJob, train_policy};
+use medic_decide::lab::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
 use std::path::Path;
 
 const DATA: &str = "../shared/data/workload";
@@ -180,7 +180,8 @@ fn main() {
         }
         Some("bench") => println!(
             "{}",
-            serde_json::to_string_pretty(&medic_decide::speed::bench_twin()).unwrap_or_default()
+            serde_json::to_string_pretty(&medic_decide::lab::speed::bench_twin())
+                .unwrap_or_default()
         ),
         _ => eprintln!(
             "usage: policy_lab train ppo|dqn|rules OUT [BUDGET] [SEED] | compare [SEEDS] [HOURS] [POLICIES]"

@@ -1,34 +1,23 @@
 //! # medic-decide
 //!
-//! Turns [`Diagnosis`](schemas::Diagnosis) records into [`Decision`](schemas::Decision)s, and holds what
-//! the policies are trained and measured on.
+//! Turns [`Diagnosis`](schemas::Diagnosis) records into [`Decision`](schemas::Decision)s.
 //!
 //! ```text
-//!  twin/        digital twin: nodes, deployments, scheduler, kubelet, faults from scenarios, M/M/1
-//!               latency, SLA; emits real-format CRI logs and Kubernetes Events (twin::logs)
-//!  control/     the Controller trait and the episode loop (twin ⇄ controller ⇄ arbiter)
-//!  baselines/   Kubernetes HPA (+ kubelet back-off, taint eviction), calibrated threshold rules, manual
-//!  rl/          PPO and distributed double DQN in candle; LearnedPolicy loads what they saved
-//!  arbitration  the safety layer every non-Kubernetes policy passes through, with explanations
-//!  evaluate     seeds, 95 % intervals, policy loading;  training: `medic train policy`
-//!  stage        the streaming stage: medic.diagnoses ──► policy ──► arbiter-style checks ──► medic.decisions
+//!  stage        the streaming stage: medic.diagnoses ──► policy ──► cooldown / confidence checks ──► medic.decisions
+//!  policy       the remedy table the stage serves (rules@1)
+//!  config       the [decide] section
+//!  lab/         (feature `lab`) the twin, the RL trainers, baselines, the arbiter and evaluation
 //! ```
 //!
 //! The streaming stage's first policy (`rules@1`) maps each fault class to its textbook remedy,
-//! escalates what it is unsure of, and enforces a per-target cooldown in event time.
+//! escalates what it is unsure of, and enforces a per-target cooldown in event time. It needs nothing from
+//! [`lab`]: `cargo build -p medic-decide` builds the stage alone (no candle), and CI checks it does.
 
-pub mod arbitration;
-pub mod baselines;
 mod config;
-pub mod control;
-pub mod evaluate;
-pub mod objective;
+#[cfg(feature = "lab")]
+pub mod lab;
 mod policy;
-pub mod rl;
-pub mod speed;
 mod stage;
-pub mod training;
-pub mod twin;
 
 pub use config::DecideConfig;
 pub use policy::remedy_for;

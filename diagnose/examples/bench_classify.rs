@@ -2,7 +2,7 @@
 //! of medic: `cargo run --release -p medic-diagnose --example bench_classify [DATA.jsonl] [MAX_LINES]`.
 
 use medic_diagnose::default_classifier_dir;
-use medic_diagnose::speed::bench_classify;
+use medic_diagnose::lab::speed::bench_classify;
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

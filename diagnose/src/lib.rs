@@ -14,16 +14,15 @@
 //!                                          confidence < min_confidence → uncertain: decide escalates
 //! ```
 //!
-//! Training ([`transformer::train`]), the baselines ([`baselines`]), the corpus ([`corpus`]) and the
-//! scores ([`metrics`]) are what `medic train classifier` and `medic eval classifier` run.
+//! Training (`transformer::train`) and the [`lab`] (corpus, baselines, scores, speed) are behind the
+//! cargo feature `lab`: `medic train classifier` and `medic eval classifier` use them, the streaming
+//! stage does not (`cargo build -p medic-diagnose` builds the stage alone, and CI checks it does).
 
-pub mod baselines;
 mod config;
-pub mod corpus;
 mod episode;
-pub mod metrics;
+#[cfg(feature = "lab")]
+pub mod lab;
 mod rules;
-pub mod speed;
 mod stage;
 pub mod transformer;
 mod windowed;

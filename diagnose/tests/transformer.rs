@@ -2,7 +2,7 @@
 //! by `scripts/model-up.sh`): loading, batched and cached inference, evidence, the windowed stage, and a
 //! short fine-tuning run that must change the encoder.
 
-use medic_diagnose::corpus::{Sample, read_jsonl};
+use medic_diagnose::lab::corpus::{Sample, read_jsonl};
 use medic_diagnose::transformer::{
     Classifier, EmbeddingCache, TrainOptions, resolve_base_model, sha256_file, train,
 };

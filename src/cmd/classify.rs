@@ -1,9 +1,9 @@
 //! `medic train classifier`, `medic eval classifier` and `medic classify`.
 
 use anyhow::Context;
-use diagnose::baselines::{frozen_embedding_predict, keyword_predict, tfidf_predict};
-use diagnose::corpus::{Sample, read_corpus, read_jsonl, split_dev};
-use diagnose::metrics::Scores;
+use diagnose::lab::baselines::{frozen_embedding_predict, keyword_predict, tfidf_predict};
+use diagnose::lab::corpus::{Sample, read_corpus, read_jsonl, split_dev};
+use diagnose::lab::metrics::Scores;
 use diagnose::transformer::{
     Classifier, EmbeddingCache, ModelCard, Progress, TrainOptions, resolve_base_model, train,
 };

@@ -148,7 +148,7 @@ fn print_twin_comparison(out: &mut (dyn Write + Send)) {
         "  {:<18} {:>9} {:>8} {:>9} {:>13} {:>8} {:>12}",
         "policy", "SLA min", "MTTR s", "CPU util", "replica-min", "actions", "escalations"
     );
-    for (policy, report) in decide::evaluate::demo_comparison(std::path::Path::new("models")) {
+    for (policy, report) in decide::lab::evaluate::demo_comparison(std::path::Path::new("models")) {
         let _ = match report {
             Ok(r) => writeln!(
                 out,

@@ -1,12 +1,12 @@
 //! `medic train policy`, `medic eval policy` and `medic simulate`: remediation policies trained, scored
-//! and run on the digital twin (`decide::twin`).
+//! and run on the digital twin (`decide::lab::twin`).
 
 use anyhow::{Context, anyhow};
-use decide::arbitration::SafetyConfig;
-use decide::evaluate::{EvalSetup, PolicyEvaluation, evaluate, load_controller};
-use decide::rl::Progress;
-use decide::training::{Learner, TrainJob, train_policy};
-use decide::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
+use decide::lab::arbitration::SafetyConfig;
+use decide::lab::evaluate::{EvalSetup, PolicyEvaluation, evaluate, load_controller};
+use decide::lab::rl::Progress;
+use decide::lab::training::{Learner, TrainJob, train_policy};
+use decide::lab::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -211,7 +211,7 @@ struct SimDecision<'a> {
     at_secs: f64,
     deployment: &'a str,
     action: String,
-    explanation: &'a decide::control::Explanation,
+    explanation: &'a decide::lab::control::Explanation,
 }
 
 /// `medic simulate`: one run (first seed) writing the twin's logs (CRI container files and
@@ -223,14 +223,14 @@ pub fn simulate(
     policy: &str,
     args: &TwinArgs,
     out: &Path,
-) -> anyhow::Result<decide::twin::EpisodeReport> {
+) -> anyhow::Result<decide::lab::twin::EpisodeReport> {
     let setup = eval_setup(args)?;
     let mut spec = setup.episode(args.seed).map_err(|e| anyhow!(e))?;
     spec.options.record_events = true;
     let mut controller = load_controller(policy, &models_dir()).map_err(|e| anyhow!(e))?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut decisions = String::new();
-    let (report, events) = decide::control::run_episode_recording(
+    let (report, events) = decide::lab::control::run_episode_recording(
         &spec,
         controller.as_mut(),
         &setup.safety,
@@ -246,7 +246,7 @@ pub fn simulate(
         },
     );
     let start = chrono::Utc::now().timestamp() - setup.horizon_secs as i64;
-    decide::twin::logs::render(&events, &setup.cluster, start)
+    decide::lab::twin::logs::render(&events, &setup.cluster, start)
         .write_to(out)
         .with_context(|| format!("writing logs under {}", out.display()))?;
     std::fs::write(out.join("decisions.jsonl"), decisions)?;

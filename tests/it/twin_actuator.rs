@@ -3,7 +3,7 @@
 //! applied to the simulated cluster, and is verified in simulated time; the twin records the recovery.
 
 use act::{ActConfig, KeyRing};
-use decide::twin::{ClusterSpec, Scenario, Trace, Twin, TwinBackend, TwinOptions};
+use decide::lab::twin::{ClusterSpec, Scenario, Trace, Twin, TwinBackend, TwinOptions};
 use schemas::{Action, ActionOutcome, RemediationCommand, Target};
 use std::sync::{Arc, Mutex};
 

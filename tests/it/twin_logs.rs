@@ -2,8 +2,8 @@
 //! by its kubelet log path, as node agents send it) and every Event decodes, naming its workload, with
 //! the severity and time it was written with.
 
-use decide::twin::logs::{RenderedLogs, render};
-use decide::twin::{ClusterSpec, EventKind, EvictReason, TwinEvent};
+use decide::lab::twin::logs::{RenderedLogs, render};
+use decide::lab::twin::{ClusterSpec, EventKind, EvictReason, TwinEvent};
 use ingest::IngestConfig;
 use schemas::{Emitter, LogRecord, LogSeverity, SourceFormat, SourceRecord, Stage, Stream};
 
@@ -242,14 +242,14 @@ fn rendered_twin_logs_decode_through_ingest_with_identity_severity_and_time() {
 /// in each one-minute window of the ten minutes after the fault starts.
 fn diagnosed_from_the_logs(
     classifier: &diagnose::transformer::Classifier,
-    kind: decide::twin::FaultKind,
+    kind: decide::lab::twin::FaultKind,
     deployment: Option<usize>,
     node: Option<usize>,
 ) -> Vec<schemas::FaultClass> {
-    use decide::arbitration::SafetyConfig;
-    use decide::baselines::{Hpa, HpaConfig};
-    use decide::control::{EpisodeSpec, run_episode_recording};
-    use decide::twin::{PlannedFault, Trace, TwinOptions};
+    use decide::lab::arbitration::SafetyConfig;
+    use decide::lab::baselines::{Hpa, HpaConfig};
+    use decide::lab::control::{EpisodeSpec, run_episode_recording};
+    use decide::lab::twin::{PlannedFault, Trace, TwinOptions};
     let cluster = ClusterSpec::default();
     let spec = EpisodeSpec {
         cluster: cluster.clone(),
@@ -313,7 +313,7 @@ fn diagnosed_from_the_logs(
 
 #[test]
 fn the_classifier_names_the_twins_faults_from_its_logs() {
-    use decide::twin::FaultKind as F;
+    use decide::lab::twin::FaultKind as F;
     use schemas::FaultClass as C;
     let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/classifier");
     let classifier =

@@ -1,9 +1,9 @@
 //! Property: whatever a policy proposes, in any order, the arbiter never lets a command through that
 //! breaks a safety rule.
 
-use medic_decide::arbitration::{Arbiter, SafetyConfig};
-use medic_decide::control::{Explanation, Proposal};
-use medic_decide::twin::{ClusterView, DeploymentView, Signal, TwinAction, TwinCommand};
+use medic_decide::lab::arbitration::{Arbiter, SafetyConfig};
+use medic_decide::lab::control::{Explanation, Proposal};
+use medic_decide::lab::twin::{ClusterView, DeploymentView, Signal, TwinAction, TwinCommand};
 use proptest::prelude::*;
 use schemas::FaultClass;
 

@@ -1,11 +1,11 @@
 //! The learners train, save and load; the committed policies behave on the held-out scenario.
 
-use medic_decide::arbitration::SafetyConfig;
-use medic_decide::control::{Controller, EpisodeSpec, run_episode};
-use medic_decide::evaluate::{demo_comparison, load_controller};
-use medic_decide::rl::{DqnConfig, LearnedPolicy, PpoConfig, TrainingSetup};
-use medic_decide::training::{Learner, TrainJob, train_policy};
-use medic_decide::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
+use medic_decide::lab::arbitration::SafetyConfig;
+use medic_decide::lab::control::{Controller, EpisodeSpec, run_episode};
+use medic_decide::lab::evaluate::{demo_comparison, load_controller};
+use medic_decide::lab::rl::{DqnConfig, LearnedPolicy, PpoConfig, TrainingSetup};
+use medic_decide::lab::training::{Learner, TrainJob, train_policy};
+use medic_decide::lab::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
 use std::path::{Path, PathBuf};
 
 fn job(learner: Learner) -> TrainJob {
@@ -40,11 +40,11 @@ fn tiny_ppo() -> Learner {
     })
 }
 
-fn views_of_a_day() -> Vec<medic_decide::twin::DeploymentView> {
+fn views_of_a_day() -> Vec<medic_decide::lab::twin::DeploymentView> {
     let scenario: Scenario = toml::from_str("[random]\nmean_interval = \"1h\"").expect("scenario");
     let cluster = ClusterSpec::default();
     let plan = scenario.plan(&cluster, 9, 7_200.0).expect("plan");
-    let mut twin = medic_decide::twin::Twin::new(
+    let mut twin = medic_decide::lab::twin::Twin::new(
         cluster,
         Trace::diurnal(1).scaled_to_peak(900.0),
         plan,
@@ -75,7 +75,7 @@ fn ppo_trains_deterministically_saves_and_acts_with_explanations() {
         "same seed, same weights"
     );
     let mut policy = pa;
-    let cluster = medic_decide::twin::ClusterView::default();
+    let cluster = medic_decide::lab::twin::ClusterView::default();
     for view in views_of_a_day().chunks(3).take(50) {
         for proposal in policy.propose(view, &cluster) {
             let total: f64 = proposal.explanation.scores.iter().map(|(_, p)| p).sum();

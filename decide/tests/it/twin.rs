@@ -1,10 +1,10 @@
 //! Behaviour of the digital twin: determinism, load and latency, and each fault with its right and
 //! wrong remedies.
 
-use medic_decide::arbitration::SafetyConfig;
-use medic_decide::baselines::{Hpa, HpaConfig};
-use medic_decide::control::{Controller, EpisodeSpec, Explanation, Proposal, run_episode};
-use medic_decide::twin::{
+use medic_decide::lab::arbitration::SafetyConfig;
+use medic_decide::lab::baselines::{Hpa, HpaConfig};
+use medic_decide::lab::control::{Controller, EpisodeSpec, Explanation, Proposal, run_episode};
+use medic_decide::lab::twin::{
     ClusterSpec, ClusterView, DeploymentView, EventKind, FaultKind, PlannedFault, Scenario, Trace,
     Twin, TwinAction, TwinCommand, TwinOptions,
 };
@@ -74,7 +74,10 @@ impl Controller for Script {
     }
 }
 
-fn run(spec: &EpisodeSpec, script: Vec<(f64, TwinCommand)>) -> medic_decide::twin::EpisodeReport {
+fn run(
+    spec: &EpisodeSpec,
+    script: Vec<(f64, TwinCommand)>,
+) -> medic_decide::lab::twin::EpisodeReport {
     run_episode(
         spec,
         &mut Script(script),

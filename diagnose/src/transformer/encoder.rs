@@ -175,7 +175,8 @@ fn extended_mask(mask: &Tensor) -> Result<Tensor> {
 }
 
 /// Maps the names `layer.{i}.…` of an upper encoder with its first layer at base layer `first` to the base
-/// model's `encoder.layer.{first + i}.…`.
+/// model's `encoder.layer.{first + i}.…` (training starts the upper layers from the base model's).
+#[cfg(any(test, feature = "lab"))]
 pub fn base_layer_name(name: &str, first: usize) -> String {
     let Some(rest) = name.strip_prefix("layer.") else {
         return name.to_owned();

@@ -11,6 +11,7 @@
 //!  [weighted mean | tail mean | max | sequence features] → head (MLP) → softmax(logits / T)
 //! ```
 
+#[cfg(feature = "lab")]
 mod card;
 mod classifier;
 mod condense;
@@ -18,8 +19,10 @@ mod encoder;
 mod files;
 mod layer;
 mod network;
+#[cfg(feature = "lab")]
 mod train;
 
+#[cfg(feature = "lab")]
 pub use card::{DataFile, ModelCard};
 pub use classifier::{
     Classifier, ClassifierError, ClassifierSpec, EmbeddingCache, Prediction, file, sha256_file,
@@ -31,4 +34,5 @@ pub use files::{
     resolve_base_model,
 };
 pub use network::{SampleRows, distinct_rows, summarise};
+#[cfg(feature = "lab")]
 pub use train::{EpochReport, Progress, TrainOptions, TrainReport, Trained, train};

@@ -159,7 +159,8 @@ impl Network {
     }
 
     /// Class logits for samples over lower states: runs the upper layers on the distinct texts, summarises
-    /// and classifies.
+    /// and classifies (training; serving goes through the classifier's cache).
+    #[cfg(feature = "lab")]
     pub fn logits(
         &self,
         lower: &[&Tensor],

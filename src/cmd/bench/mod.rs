@@ -5,8 +5,8 @@
 //! |---|---|
 //! | `ingest` | [`ingest`]: decoders per format against a same-run baseline |
 //! | `parse` | [`parse`]: template mining on Loghub-2k (GA, FGA, PA, lines/s) |
-//! | `classify` | `diagnose::speed`: classifier samples/s against the plain encoder |
-//! | `twin` | `decide::speed`: simulated minutes per second |
+//! | `classify` | `diagnose::lab::speed`: classifier samples/s against the plain encoder |
+//! | `twin` | `decide::lab::speed`: simulated minutes per second |
 //! | `e2e` | [`e2e`]: the whole pipeline, one process per stage, through a broker |
 
 pub mod e2e;
@@ -78,7 +78,7 @@ enum Target {
 /// As the benchmark.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.target {
-        Target::Twin => super::print_json(&decide::speed::bench_twin()),
+        Target::Twin => super::print_json(&decide::lab::speed::bench_twin()),
         Target::Classify {
             model,
             base,
@@ -86,9 +86,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             max_lines,
         } => {
             let model = model.unwrap_or_else(super::classify::default_model_dir);
-            let report =
-                diagnose::speed::bench_classify(&model, base.dir()?.as_deref(), &data, max_lines)
-                    .map_err(|e| anyhow::anyhow!(e))?;
+            let report = diagnose::lab::speed::bench_classify(
+                &model,
+                base.dir()?.as_deref(),
+                &data,
+                max_lines,
+            )
+            .map_err(|e| anyhow::anyhow!(e))?;
             super::print_json(&report)
         }
         Target::Parse { loghub, compare } => parse::run(&loghub, compare.as_deref()),

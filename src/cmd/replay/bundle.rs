@@ -88,7 +88,7 @@ fn default_detect_within() -> Span {
 #[serde(deny_unknown_fields)]
 pub struct TwinReenactment {
     /// The twin's fault kind (`memory_leak`, `bad_rollout`, …).
-    pub fault: decide::twin::FaultKind,
+    pub fault: decide::lab::twin::FaultKind,
     /// How long the cause lasts unless fixed (e.g. `30m`; default per kind).
     #[serde(default)]
     pub duration: Option<String>,

@@ -11,10 +11,10 @@
 
 use super::bundle::Bundle;
 use super::recording::Recording;
-use decide::arbitration::SafetyConfig;
-use decide::control::{EpisodeSpec, run_episode_observed};
-use decide::evaluate::load_controller;
-use decide::twin::{
+use decide::lab::arbitration::SafetyConfig;
+use decide::lab::control::{EpisodeSpec, run_episode_observed};
+use decide::lab::evaluate::load_controller;
+use decide::lab::twin::{
     ClusterSpec, ExternalDiagnoses, PlannedFault, RecordedSpan, Signal, Trace, TwinOptions,
 };
 use schemas::FaultClass;
@@ -197,7 +197,10 @@ pub fn compare(
         .collect()
 }
 
-fn run(spec: &EpisodeSpec, controller: &mut dyn decide::control::Controller) -> Counterfactual {
+fn run(
+    spec: &EpisodeSpec,
+    controller: &mut dyn decide::lab::control::Controller,
+) -> Counterfactual {
     let since_fault = |at: f64| at - WARM_UP_SECS;
     let mut taken = Vec::new();
     let mut steps = Vec::new();

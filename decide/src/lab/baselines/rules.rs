@@ -2,11 +2,11 @@
 //! diagnoses, and threshold autoscaling on utilisation (demand over ready capacity) whose target
 //! [`calibrate_rules`] grid-searches on the training runs.
 
-use crate::arbitration::SafetyConfig;
-use crate::control::{Controller, EpisodeSpec, Explanation, Proposal, run_episode};
-use crate::objective::cost;
+use crate::lab::arbitration::SafetyConfig;
+use crate::lab::control::{Controller, EpisodeSpec, Explanation, Proposal, run_episode};
+use crate::lab::objective::cost;
+use crate::lab::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
 use crate::remedy_for;
-use crate::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
 use schemas::{Action, FaultClass, ObjectKind, Target};
 
 /// Threshold autoscaling plus the remedy table.

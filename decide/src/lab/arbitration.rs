@@ -17,8 +17,8 @@
 //!
 //! A refused action becomes a noop (or an escalation, for 2) and its note says which rule refused it.
 
-use crate::control::Proposal;
-use crate::twin::{ClusterView, DeploymentView, TwinAction};
+use crate::lab::control::Proposal;
+use crate::lab::twin::{ClusterView, DeploymentView, TwinAction};
 use schemas::FaultClass;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};

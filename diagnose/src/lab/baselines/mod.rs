@@ -7,7 +7,7 @@ mod tfidf;
 pub use logreg::LogisticRegression;
 pub use tfidf::TfIdf;
 
-use crate::corpus::Sample;
+use crate::lab::corpus::Sample;
 use crate::rules::{default_rules, first_match};
 use crate::transformer::{
     BaseModelFiles, ClassifierError, Condensed, LowerEncoder, SampleRows, UpperEncoder,

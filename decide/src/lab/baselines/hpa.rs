@@ -7,8 +7,8 @@
 //! - scale-up policy: at most max(100 %, 4 pods) per period; scale-down: the highest recommendation of
 //!   the last 300 s (stabilisation window); both within `[min_replicas, max_replicas]`.
 
-use crate::control::{Controller, Explanation, Proposal};
-use crate::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
+use crate::lab::control::{Controller, Explanation, Proposal};
+use crate::lab::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
 use std::collections::VecDeque;
 
 /// The HPA's settings.

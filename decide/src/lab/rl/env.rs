@@ -5,10 +5,10 @@
 use super::features::{
     N_ACTIONS, N_FEATURES, action_for, action_mask, advance_since_action, features,
 };
-use crate::arbitration::{Arbiter, SafetyConfig};
-use crate::control::{EpisodeSpec, Explanation, Proposal};
-use crate::objective::{ESCALATION_COST, FAULT_MINUTE_COST, REPLICA_MINUTE_COST};
-use crate::twin::{
+use crate::lab::arbitration::{Arbiter, SafetyConfig};
+use crate::lab::control::{EpisodeSpec, Explanation, Proposal};
+use crate::lab::objective::{ESCALATION_COST, FAULT_MINUTE_COST, REPLICA_MINUTE_COST};
+use crate::lab::twin::{
     ClusterSpec, ClusterView, DeploymentView, Scenario, Trace, Twin, TwinAction, TwinCommand,
     TwinOptions,
 };

@@ -4,8 +4,8 @@
 //! `human_response_secs`, default 15 min).
 
 use super::{Hpa, HpaConfig};
-use crate::control::{Controller, Explanation, Proposal};
-use crate::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
+use crate::lab::control::{Controller, Explanation, Proposal};
+use crate::lab::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
 use schemas::FaultClass;
 
 /// The HPA with a human answering alerts.

@@ -1,15 +1,15 @@
 //! `medic train policy`: trains PPO or DQN on the twin (or calibrates the threshold rules) and writes the
 //! policy directory with its card.
 
-use crate::arbitration::SafetyConfig;
-use crate::baselines::calibrate_rules;
-use crate::control::EpisodeSpec;
-use crate::evaluate::RulesSpec;
-use crate::rl::{
+use crate::lab::arbitration::SafetyConfig;
+use crate::lab::baselines::calibrate_rules;
+use crate::lab::control::EpisodeSpec;
+use crate::lab::evaluate::RulesSpec;
+use crate::lab::rl::{
     Algo, DqnConfig, PpoConfig, Progress, TrainError, TrainingSetup, save_policy, train_dqn,
     train_ppo,
 };
-use crate::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
+use crate::lab::twin::{ClusterSpec, Scenario, Trace, TwinOptions};
 
 use serde_json::json;
 use std::path::Path;
@@ -101,9 +101,9 @@ pub fn train_policy(
         "cluster": job.cluster,
         "safety": job.safety,
         "objective": {
-            "replica_minute_cost": crate::objective::REPLICA_MINUTE_COST,
-            "escalation_cost": crate::objective::ESCALATION_COST,
-            "fault_minute_cost": crate::objective::FAULT_MINUTE_COST,
+            "replica_minute_cost": crate::lab::objective::REPLICA_MINUTE_COST,
+            "escalation_cost": crate::lab::objective::ESCALATION_COST,
+            "fault_minute_cost": crate::lab::objective::FAULT_MINUTE_COST,
             "per": "SLA-violation minute"
         },
     });

@@ -1,8 +1,8 @@
 //! [`run_episode`]: one controller, one twin, from start to horizon.
 
 use super::{Controller, Proposal};
-use crate::arbitration::{Arbiter, SafetyConfig};
-use crate::twin::{
+use crate::lab::arbitration::{Arbiter, SafetyConfig};
+use crate::lab::twin::{
     ClusterSpec, DeploymentView, EpisodeReport, PlannedFault, Scenario, Trace, Twin, TwinEvent,
     TwinOptions,
 };
@@ -101,7 +101,7 @@ pub fn run_episode_observed(
                 .collect();
         }
         for proposal in &proposals {
-            if proposal.command.action != crate::twin::TwinAction::Noop {
+            if proposal.command.action != crate::lab::twin::TwinAction::Noop {
                 on_decision(twin.now(), proposal);
             }
         }

@@ -1,9 +1,9 @@
 //! `medic bench twin`: how fast the digital twin simulates.
 
-use crate::arbitration::SafetyConfig;
-use crate::baselines::{Hpa, HpaConfig};
-use crate::control::{EpisodeSpec, run_episode_recording};
-use crate::twin::Scenario;
+use crate::lab::arbitration::SafetyConfig;
+use crate::lab::baselines::{Hpa, HpaConfig};
+use crate::lab::control::{EpisodeSpec, run_episode_recording};
+use crate::lab::twin::Scenario;
 
 /// `medic bench twin`: simulated minutes per second of a 3-deployment cluster over a day of a diurnal
 /// trace with random faults, without and with log emission.

@@ -1,6 +1,6 @@
 //! Controllers: anything that looks at the cluster each step and proposes commands — the Kubernetes
 //! baselines, the calibrated rules, the learned policies — and the loop that runs one through a twin,
-//! behind the [`Arbiter`](crate::arbitration::Arbiter).
+//! behind the [`Arbiter`](crate::lab::arbitration::Arbiter).
 
 mod episode;
 mod explanation;
@@ -8,7 +8,7 @@ mod explanation;
 pub use episode::{EpisodeSpec, run_episode, run_episode_observed, run_episode_recording};
 pub use explanation::{Explanation, Proposal};
 
-use crate::twin::{ClusterView, DeploymentView, TwinCommand};
+use crate::lab::twin::{ClusterView, DeploymentView, TwinCommand};
 
 /// A policy that proposes commands from what it sees.
 pub trait Controller {

@@ -3,7 +3,7 @@
 //! encoder) at several batch sizes and cached (template embeddings reused, as in the pipeline), against
 //! the plain pretrained encoder at the same batch sizes measured in the same run.
 
-use crate::corpus::read_jsonl;
+use crate::lab::corpus::read_jsonl;
 use crate::transformer::{
     Classifier, Condensed, EmbeddingCache, LowerEncoder, UpperEncoder, load_base_config,
     load_base_tensors, resolve_base_model,

@@ -1,7 +1,7 @@
 //! The objective every policy is tuned or trained for: SLA-violation minutes plus prices on replicas,
 //! pages and the minutes faults stay open.
 
-use crate::twin::EpisodeReport;
+use crate::lab::twin::EpisodeReport;
 
 /// Cost of one replica-minute, in SLA-violation minutes: 50 replica-minutes cost as much as one minute
 /// of one deployment out of SLA.

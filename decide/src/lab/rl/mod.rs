@@ -1,6 +1,6 @@
 //! Reinforcement learning on the twin: [`train_ppo`] and [`train_dqn`] (double DQN with a shared replay
 //! buffer fed by parallel actor threads), both in candle, and [`LearnedPolicy`], which loads what they
-//! saved and acts as a [`Controller`](crate::control::Controller).
+//! saved and acts as a [`Controller`](crate::lab::control::Controller).
 
 mod dqn;
 pub mod env;

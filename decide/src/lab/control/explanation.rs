@@ -1,6 +1,6 @@
 //! [`Proposal`] and [`Explanation`]: a command with the reasons an operator reads.
 
-use crate::twin::{Signal, TwinCommand};
+use crate::lab::twin::{Signal, TwinCommand};
 use serde::Serialize;
 
 /// Why a command was chosen: the inputs that mattered, the policy's scores, the diagnosis, and the

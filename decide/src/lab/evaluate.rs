@@ -1,11 +1,11 @@
 //! Policy evaluation: run a policy on a trace and scenario over several seeds and summarise the
 //! measurements with 95 % confidence intervals; load any policy by name or directory.
 
-use crate::arbitration::SafetyConfig;
-use crate::baselines::{Hpa, HpaConfig, Manual, ThresholdRules};
-use crate::control::{Controller, EpisodeSpec, run_episode};
-use crate::rl::LearnedPolicy;
-use crate::twin::{ClusterSpec, EpisodeReport, Scenario, Trace, TwinOptions};
+use crate::lab::arbitration::SafetyConfig;
+use crate::lab::baselines::{Hpa, HpaConfig, Manual, ThresholdRules};
+use crate::lab::control::{Controller, EpisodeSpec, run_episode};
+use crate::lab::rl::LearnedPolicy;
+use crate::lab::twin::{ClusterSpec, EpisodeReport, Scenario, Trace, TwinOptions};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -115,7 +115,7 @@ pub struct PolicyEvaluation {
     pub unrecovered: f64,
     /// Failed share of requests, mean over seeds.
     pub error_rate: f64,
-    /// The training objective's cost ([`crate::objective::cost`]; lower is better), mean over seeds.
+    /// The training objective's cost ([`crate::lab::objective::cost`]; lower is better), mean over seeds.
     pub objective: f64,
     /// Mean seconds to recovery per fault kind, over every seed's faults.
     pub mttr_s_by_kind: BTreeMap<String, f64>,
@@ -193,7 +193,7 @@ pub fn evaluate(
     }
     let field = |f: fn(&EpisodeReport) -> f64| estimate(&reports.iter().map(f).collect::<Vec<_>>());
     let fields: [(&str, Measure); 10] = [
-        ("objective", crate::objective::cost),
+        ("objective", crate::lab::objective::cost),
         ("sla_violation_minutes", |r| r.sla_violation_minutes),
         ("sla_minutes_in_dependency_outages", |r| {
             r.sla_minutes_in_dependency_outages
@@ -247,7 +247,7 @@ pub fn evaluate(
 /// are reported as errors in their row.
 #[must_use]
 pub fn demo_comparison(models_dir: &Path) -> Vec<(String, Result<EpisodeReport, String>)> {
-    let scenario: Scenario = match toml::from_str(include_str!("../scenarios/mixed.toml")) {
+    let scenario: Scenario = match toml::from_str(include_str!("../../scenarios/mixed.toml")) {
         Ok(s) => s,
         Err(e) => return vec![("mixed.toml".into(), Err(e.to_string()))],
     };

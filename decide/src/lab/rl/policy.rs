@@ -8,8 +8,8 @@ use super::features::{
 };
 use super::net::{Mlp, PlainMlp};
 use super::{TrainError, Trained, masked_argmax, masked_softmax};
-use crate::control::{Controller, Explanation, Proposal};
-use crate::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
+use crate::lab::control::{Controller, Explanation, Proposal};
+use crate::lab::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
 use schemas::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

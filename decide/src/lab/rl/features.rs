@@ -1,7 +1,7 @@
 //! The learned policies' view of a deployment: a fixed-length feature vector, the discrete action set,
 //! and which actions make sense now (the mask).
 
-use crate::twin::{DeploymentView, TwinAction, TwinCommand};
+use crate::lab::twin::{DeploymentView, TwinAction, TwinCommand};
 use schemas::FaultClass;
 
 /// Diagnosis groups the policies tell apart (everything else is `other`).

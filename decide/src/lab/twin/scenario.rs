@@ -89,7 +89,6 @@ pub struct FaultSpec {
     /// What goes wrong.
     pub kind: FaultKind,
     /// When, from the start of the simulation.
-    #[serde(with = "span_text")]
     pub at: Span,
     /// The deployment it hits (deployment faults; default: the first deployment).
     #[serde(default)]
@@ -98,7 +97,7 @@ pub struct FaultSpec {
     #[serde(default)]
     pub node: Option<String>,
     /// How long the cause lasts unless fixed (default per kind).
-    #[serde(default, with = "span_text_opt")]
+    #[serde(default)]
     pub duration: Option<Span>,
     /// Traffic multiplier of a spike (default 3).
     #[serde(default)]
@@ -110,7 +109,6 @@ pub struct FaultSpec {
 #[serde(deny_unknown_fields)]
 pub struct RandomFaults {
     /// Mean time between faults (exponential gaps).
-    #[serde(with = "span_text")]
     pub mean_interval: Span,
     /// Kinds to draw from (default: all).
     #[serde(default = "all_kinds")]
@@ -241,37 +239,6 @@ impl Scenario {
         }
         planned.sort_by(|a, b| a.at_secs.total_cmp(&b.at_secs));
         Ok(planned)
-    }
-}
-
-mod span_text {
-    use schemas::span::Span;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(span: &Span, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(span)
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
-        let text = String::deserialize(d)?;
-        Span::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-mod span_text_opt {
-    use schemas::span::Span;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    #[allow(clippy::ref_option)]
-    pub fn serialize<S: Serializer>(span: &Option<Span>, s: S) -> Result<S::Ok, S::Error> {
-        match span {
-            Some(span) => s.collect_str(span),
-            None => s.serialize_none(),
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Span>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|text| Span::parse(&text).map_err(serde::de::Error::custom))
-            .transpose()
     }
 }
 

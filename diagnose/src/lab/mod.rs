@@ -1,0 +1,16 @@
+//! The classifier lab (cargo feature `lab`): what `medic train classifier`, `medic eval classifier` and
+//! `medic bench classify` run. The streaming stage does not need it.
+//!
+//! ```text
+//!  corpus       labelled samples (JSONL), the stratified dev split
+//!  metrics      accuracy, macro-F1, per-class scores, calibration (ECE)
+//!  baselines/   keyword rules, TF-IDF + logistic regression, frozen embeddings + logistic regression
+//!  speed        classifier throughput against the plain encoder
+//! ```
+//!
+//! Fine-tuning itself is [`crate::transformer::train()`], beside the network it trains.
+
+pub mod baselines;
+pub mod corpus;
+pub mod metrics;
+pub mod speed;
