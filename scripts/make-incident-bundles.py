@@ -832,7 +832,7 @@ def check(out):
             bad("timeline kinds")
         lo, hi = ats[0], ats[-1]
         e = meta["expected"]
-        if set(e["faults"]) - FAULT_CLASSES or set(e["actions"]) - ACTIONS or not re.fullmatch(r"[0-9]+(ms|s|m|h|d)", str(e.get("detect_within", ""))):
+        if set(e["faults"]) - FAULT_CLASSES or set(e["actions"]) - ACTIONS or not re.fullmatch(r"[0-9]+(ms|s|m|h|d)", str(e.get("detect_within", "5m"))):
             bad(f"expected: unknown class or action {e}")
         if meta["twin"]["fault"] not in TWIN_FAULTS:
             bad(f"twin fault {meta['twin']['fault']}")

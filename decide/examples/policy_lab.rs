@@ -3,9 +3,9 @@
 //! policy`):
 //!
 //! ```text
-//! cargo run --release -p medic-decide --example policy_lab -- train ppo|dqn|rules OUT [BUDGET] [SEED]
-//! cargo run --release -p medic-decide --example policy_lab -- compare [SEEDS] [HOURS] [POLICIES]
-//! cargo run --release -p medic-decide --example policy_lab -- bench
+//! cargo run --release -p medic-decide --features lab --example policy_lab -- train ppo|dqn|rules OUT [BUDGET] [SEED]
+//! cargo run --release -p medic-decide --features lab --example policy_lab -- compare [SEEDS] [HOURS] [POLICIES]
+//! cargo run --release -p medic-decide --features lab --example policy_lab -- bench
 //! ```
 //!
 //! Training traces: NASA-HTTP July 1995 (requests/minute) and Alibaba 2018 (cluster CPU, 30 s).

@@ -1,5 +1,5 @@
 //! Prints the classifier's inference speed as JSON, like `medic bench classify`, without building the rest
-//! of medic: `cargo run --release -p medic-diagnose --example bench_classify [DATA.jsonl] [MAX_LINES]`.
+//! of medic: `cargo run --release -p medic-diagnose --features lab --example bench_classify [DATA.jsonl] [MAX_LINES]`.
 
 use medic_diagnose::default_classifier_dir;
 use medic_diagnose::lab::speed::bench_classify;

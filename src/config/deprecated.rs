@@ -81,6 +81,19 @@ pub(crate) struct Migration {
     pub warnings: Vec<Problem>,
     /// Deprecated keys that could not be rewritten: not a whole number, or set beside their replacement.
     pub problems: Vec<Problem>,
+    /// Each rewritten key as `(new path, old path)`, so a problem found later with the new key can be
+    /// pointed at the line the old one is written on.
+    pub renamed: Vec<(String, String)>,
+}
+
+impl Migration {
+    /// The deprecated key `path` (a current key path) was written as, if it was.
+    pub(crate) fn written_as(&self, path: &str) -> Option<&str> {
+        self.renamed
+            .iter()
+            .find(|(new, _)| new == path)
+            .map(|(_, old)| old.as_str())
+    }
 }
 
 /// Rewrites every deprecated key in `table` (one source: a pipeline file, or the environment's
@@ -126,9 +139,12 @@ pub(crate) fn migrate(table: &mut toml::Table) -> Migration {
             continue;
         };
         migration.warnings.push(Problem::new(
-            path,
+            path.clone(),
             format!("is deprecated: write {} = {value}", key.new),
         ));
+        migration
+            .renamed
+            .push((format!("{}.{}", key.section, key.new), path));
         section.insert(key.new.to_owned(), value);
     }
     migration

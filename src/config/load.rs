@@ -79,21 +79,28 @@ pub fn load_pipeline(
         problems,
     };
 
-    let located = |problems: Vec<Problem>| -> Vec<Problem> {
-        problems
-            .into_iter()
-            .map(|p| Problem {
-                line: locate::line_of(&text, &p.path),
-                ..p
-            })
-            .collect()
-    };
-
     // Parse the file on its own first, so syntax errors and unknown keys point at its lines.
     let mut file_table: toml::Table = parse_with_lines(&text).map_err(|p| invalid(vec![p]))?;
     let file_migration = deprecated::migrate(&mut file_table);
+    // A problem with a key the file wrote under its deprecated name points at that name's line.
+    let located = |problems: Vec<Problem>| -> Vec<Problem> {
+        problems
+            .into_iter()
+            .map(|p| match file_migration.written_as(&p.path) {
+                Some(old) => Problem {
+                    line: locate::line_of(&text, old),
+                    message: format!("{} (written as the deprecated {old})", p.message),
+                    ..p
+                },
+                None => Problem {
+                    line: locate::line_of(&text, &p.path),
+                    ..p
+                },
+            })
+            .collect()
+    };
     if !file_migration.problems.is_empty() {
-        return Err(invalid(located(file_migration.problems)));
+        return Err(invalid(located(file_migration.problems.clone())));
     }
     check_keys(&text, &file_table).map_err(|p| invalid(vec![p]))?;
     let mut merged: toml::Table =
@@ -103,11 +110,15 @@ pub fn load_pipeline(
         })?;
     merge(&mut merged, file_table);
 
+    // The overrides are collected apart (their deprecated keys are rewritten on their own), and each is
+    // also set on a copy of the pipeline so far, which reports a key whose parent is not a table.
     let mut env_table = toml::Table::new();
+    let mut shape = merged.clone();
     let mut env_problems = Vec::new();
     for (name, value) in env {
         if let Some(path) = name.strip_prefix("MEDIC__")
-            && let Err(message) = set_path(&mut env_table, path, &value)
+            && let Err(message) = set_path(&mut shape, path, &value)
+                .and_then(|()| set_path(&mut env_table, path, &value))
         {
             env_problems.push(Problem::new(name.clone(), message));
         }
@@ -121,7 +132,7 @@ pub fn load_pipeline(
         });
     }
     merge(&mut merged, env_table);
-    let mut warnings = located(file_migration.warnings);
+    let mut warnings = located(file_migration.warnings.clone());
     warnings.extend(env_migration.warnings.into_iter().map(|w| Problem {
         message: format!("{} (MEDIC__ environment variable)", w.message),
         ..w
@@ -132,7 +143,7 @@ pub fn load_pipeline(
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Invalid {
                 origin: format!("{origin} with MEDIC__* overrides"),
-                problems: vec![Problem::new("", e.message())],
+                problems: vec![Problem::new("", e.to_string().trim().replace('\n', " "))],
             })?;
     let mut problems = located(config.problems());
     // File order reads best; problems with no line (defaults) go last.
@@ -399,6 +410,31 @@ mod tests {
             .expect_err("a bare number")
             .to_string();
         assert!(text.contains("line 2"), "{text}");
+    }
+
+    #[test]
+    fn problems_with_rewritten_or_overridden_keys_name_them() {
+        // Out of range after the rewrite: reported at the deprecated key's line.
+        let file = write("[runner]\ntick_interval_ms = 5\n");
+        let text = load_pipeline(Some(&file.0), [])
+            .expect_err("5ms is too short")
+            .to_string();
+        assert!(
+            text.contains("line 2: runner.tick_interval: 5ms must be between 10ms and 1m (written as the deprecated runner.tick_interval_ms)"),
+            "{text}"
+        );
+        // A duration override without its unit names the key.
+        let env = [("MEDIC__DECIDE__COOLDOWN".to_owned(), "300".to_owned())];
+        let text = load_pipeline(None, env)
+            .expect_err("a bare number")
+            .to_string();
+        assert!(text.contains("decide.cooldown"), "{text}");
+        // An override below a key that is not a table names the variable.
+        let env = [("MEDIC__INGEST__SOURCES__NAME".to_owned(), "x".to_owned())];
+        let text = load_pipeline(None, env)
+            .expect_err("sources is an array")
+            .to_string();
+        assert!(text.contains("MEDIC__INGEST__SOURCES__NAME"), "{text}");
     }
 
     #[test]

@@ -74,9 +74,28 @@ pub struct Expected {
     pub faults: Vec<String>,
     /// Remediations that count as right (snake_case `Action` names).
     pub actions: Vec<String>,
-    /// Detection must come within this long of the fault (`"2m"`). Default: `5m`.
-    #[serde(default = "default_detect_within")]
+    /// Detection must come within this long of the fault (`"2m"`). Default: `5m`. Bundles written
+    /// before durations carried their unit say `detect_within_secs = 120`, which is read as seconds.
+    #[serde(
+        default = "default_detect_within",
+        alias = "detect_within_secs",
+        deserialize_with = "span_or_seconds"
+    )]
     pub detect_within: Span,
+}
+
+/// A duration with its unit, or (as older bundles wrote it) a whole number of seconds.
+fn span_or_seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Span, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Text(String),
+        Seconds(u32),
+    }
+    match Written::deserialize(deserializer)? {
+        Written::Text(text) => Span::parse(&text).map_err(serde::de::Error::custom),
+        Written::Seconds(secs) => Ok(Span::secs(i64::from(secs))),
+    }
 }
 
 fn default_detect_within() -> Span {
@@ -349,6 +368,20 @@ mod tests {
             "a bad line is still fed (the pipeline dead-letters it)"
         );
         assert_eq!(inputs[0].event_time_ns, inputs[1].event_time_ns);
+    }
+
+    #[test]
+    fn detection_time_is_read_with_its_unit_or_as_older_bundles_wrote_it() {
+        let expected = |detect: &str| {
+            toml::from_str::<Expected>(&format!(
+                "workload = \"shop/checkout\"\nfaults = [\"oom\"]\nactions = []\n{detect}"
+            ))
+            .map(|e| e.detect_within)
+        };
+        assert_eq!(expected("detect_within = \"2m\""), Ok(Span::secs(120)));
+        assert_eq!(expected("detect_within_secs = 90"), Ok(Span::secs(90)));
+        assert_eq!(expected(""), Ok(Span::secs(300)));
+        assert!(expected("detect_within = \"soon\"").is_err());
     }
 
     #[test]

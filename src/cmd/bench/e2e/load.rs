@@ -2,6 +2,7 @@
 //! order and ending about now.
 
 use super::*;
+use testkit::incident;
 
 /// The deployment of the bundled incident; replica `i` is `checkout-w<i>`.
 pub(super) const INCIDENT_WORKLOAD: &str = "checkout";
@@ -34,10 +35,10 @@ impl Incident {
     /// Events keyed by their object's name.
     pub(super) fn bundled() -> Self {
         let mut lines: Vec<(i64, String, String)> = Vec::new();
+        let time = |line: &str| incident::try_event_time_ns(line.as_bytes()).unwrap_or(0);
         for (path, text) in crate::cmd::demo::POD_LOGS {
-            for line in join_partials(text) {
-                let time = rfc3339_ns(line.split(' ').next().unwrap_or_default());
-                lines.push((time, format!("/var/log/{path}"), line));
+            for line in incident::join_partials(text) {
+                lines.push((time(&line), format!("/var/log/{path}"), line));
             }
         }
         for line in crate::cmd::demo::EVENTS
@@ -45,9 +46,8 @@ impl Incident {
             .filter(|l| !l.trim().is_empty())
         {
             let value: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-            let time = rfc3339_ns(value["lastTimestamp"].as_str().unwrap_or_default());
             let key = value["involvedObject"]["name"].as_str().unwrap_or_default();
-            lines.push((time, key.to_owned(), line.to_owned()));
+            lines.push((time(line), key.to_owned(), line.to_owned()));
         }
         // Stable: lines of equal time keep their file order.
         lines.sort_by_key(|l| l.0);
@@ -67,47 +67,6 @@ impl Incident {
     pub(super) fn span_s(&self) -> i64 {
         self.lines.last().map_or(0, |l| l.offset_ns) / 1_000_000_000 + 1
     }
-}
-
-/// `time` (RFC 3339) in ns since the epoch; 0 when it does not parse.
-pub(super) fn rfc3339_ns(time: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(time)
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt())
-        .unwrap_or(0)
-}
-
-/// CRI lines with each run of partial chunks (`<time> <stream> P <text>`) joined into one full line (`F`)
-/// at the time of its first chunk, as ingest would reassemble it.
-pub(super) fn join_partials(text: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut pending: Option<String> = None;
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let mut fields = line.splitn(4, ' ');
-        let (time, stream, tag) = (fields.next(), fields.next(), fields.next());
-        let content = fields.next().unwrap_or_default();
-        let partial = tag == Some("P");
-        match pending.take() {
-            Some(mut head) => {
-                head.push_str(content);
-                if partial {
-                    pending = Some(head);
-                } else {
-                    lines.push(head);
-                }
-            }
-            None if partial => {
-                pending = Some(format!(
-                    "{} {} F {content}",
-                    time.unwrap_or_default(),
-                    stream.unwrap_or_default()
-                ))
-            }
-            None => lines.push(line.to_owned()),
-        }
-    }
-    lines.extend(pending);
-    lines
 }
 
 /// `text` with every `YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD HH:MM:SS` in it moved by `shift_s` seconds;
@@ -252,19 +211,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn partial_chunks_join_into_one_full_line() {
-        let text = "2026-01-01T00:00:00.1Z stdout P abc\n2026-01-01T00:00:00.2Z stdout P def\n\
-                    2026-01-01T00:00:00.3Z stdout F ghi\n2026-01-01T00:00:01Z stderr F x y\n";
-        assert_eq!(
-            join_partials(text),
-            [
-                "2026-01-01T00:00:00.1Z stdout F abcdefghi",
-                "2026-01-01T00:00:01Z stderr F x y"
-            ]
-        );
-    }
-
-    #[test]
     fn timestamps_move_and_keep_their_shape() {
         let line =
             "2026-03-14T09:00:02.585000000Z stdout F 2026-03-14 09:00:02.585  INFO ü 2026-03-14";
@@ -306,18 +252,11 @@ mod tests {
     #[test]
     fn the_load_is_in_event_time_order_across_renamed_workloads_ending_about_now() {
         let incident = Incident::bundled();
-        let now_ns = rfc3339_ns("2026-11-30T12:00:00Z");
+        let now_ns = incident::event_time_ns(b"2026-11-30T12:00:00Z stdout F now");
         let lines: Vec<(String, String)> =
             Load::new(&incident, 8, 3000, now_ns).take(3000).collect();
         assert_eq!(lines.len(), 3000);
-        let time = |(_, payload): &(String, String)| {
-            if payload.starts_with('{') {
-                let v: serde_json::Value = serde_json::from_str(payload).expect("event json");
-                rfc3339_ns(v["lastTimestamp"].as_str().expect("lastTimestamp"))
-            } else {
-                rfc3339_ns(payload.split(' ').next().expect("time"))
-            }
-        };
+        let time = |(_, payload): &(String, String)| incident::event_time_ns(payload.as_bytes());
         let times: Vec<i64> = lines.iter().map(time).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]), "event-time order");
         assert!(*times.last().expect("lines") <= now_ns);
