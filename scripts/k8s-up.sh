@@ -139,6 +139,11 @@ wait_for() {
 build() {
   [ "$(id -u)" -eq 0 ] || die "building needs root (apt-get); binaries not found in $BIN"
   ensure_packages golang-go golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev
+  # Debian's Go (1.19, the golang-go package) by its path: a newer Go that comes first on PATH
+  # (/usr/local/go) does not build this 1.20 tree in GOPATH mode.
+  local go=/usr/lib/go/bin/go
+  [ -x "$go" ] || die "Debian's Go (golang-go) is not at $go"
+  export PATH="/usr/lib/go/bin:$PATH"  # for the tools the build runs (openapi-gen) too
   local t0=$SECONDS
   local work="$CACHE/gopath"
   local tree="$work/src/k8s.io/kubernetes"
@@ -188,7 +193,7 @@ build() {
   #    build/root/Makefile.generated_files uses: every directory (staging/src seen as vendor/, minus
   #    code-generator and sample-apiserver) holding a Go file with a `+k8s:` tag mentioning openapi-gen.
   log "building openapi-gen and generating pkg/generated/openapi"
-  nice -n 10 go build -o "$work/bin/openapi-gen" ./vendor/k8s.io/kube-openapi/cmd/openapi-gen
+  nice -n 10 "$go" build -o "$work/bin/openapi-gen" ./vendor/k8s.io/kube-openapi/cmd/openapi-gen
   local dirs
   # (grep -l exits 1 for a batch without matches: pipefail is off for this pipeline)
   set +o pipefail
@@ -216,7 +221,7 @@ build() {
   mkdir -p "$CACHE/bin.partial"
   local b pkgs=()
   for b in "${BINARIES[@]}"; do pkgs+=("./cmd/$b"); done
-  nice -n 10 go build -ldflags "-s -w$ld" -o "$CACHE/bin.partial/" "${pkgs[@]}" || die "go build failed"
+  nice -n 10 "$go" build -ldflags "-s -w$ld" -o "$CACHE/bin.partial/" "${pkgs[@]}" || die "go build failed"
   cd - >/dev/null
   rm -rf "$BIN"
   mv "$CACHE/bin.partial" "$BIN"

@@ -201,31 +201,46 @@ impl TopicReader {
     }
 
     /// Every record of `topic` that decodes as `R` (others are skipped): read from the beginning of
-    /// every partition until nothing arrives for a second (watermarks are not trusted: some
-    /// Kafka-protocol brokers report stale ones), or the timeout.
+    /// every partition up to its high watermark as it was when reading began, or until the timeout.
     fn records<R: schemas::WireRecord>(&self, topic: &str) -> anyhow::Result<Vec<R>> {
         let metadata = self
             .consumer
             .fetch_metadata(Some(topic), self.timeout)
             .with_context(|| format!("cannot read the metadata of {topic}"))?;
         let mut assignment = TopicPartitionList::new();
+        let mut ends = Vec::new();
         for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-            assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(topic, partition.id(), self.timeout)
+                .with_context(|| format!("cannot read the offsets of {topic}"))?;
+            if high > low {
+                assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+                ends.push((partition.id(), high));
+            }
         }
         let mut out = Vec::new();
-        if assignment.count() == 0 {
+        if ends.is_empty() {
             return Ok(out);
         }
         self.consumer.assign(&assignment)?;
         let deadline = Instant::now() + self.timeout;
-        // Idle means a second without a record once records flow; the first fetch gets 3 s.
-        let mut last_seen = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline && last_seen.elapsed() < Duration::from_secs(1) {
-            if let Some(message) = self.consumer.poll(Duration::from_millis(100)) {
-                last_seen = Instant::now();
-                if let Some(record) = decode(&message?) {
-                    out.push(record);
-                }
+        // Done when every partition's next offset reached its end (the position skips transaction
+        // markers, which are never delivered).
+        let done = || -> anyhow::Result<bool> {
+            let position = self.consumer.position()?;
+            Ok(ends.iter().all(|(partition, end)| {
+                matches!(
+                    position.find_partition(topic, *partition).map(|p| p.offset()),
+                    Some(Offset::Offset(at)) if at >= *end
+                )
+            }))
+        };
+        while Instant::now() < deadline && !done()? {
+            if let Some(message) = self.consumer.poll(Duration::from_millis(100))
+                && let Some(record) = decode(&message?)
+            {
+                out.push(record);
             }
         }
         Ok(out)

@@ -20,7 +20,7 @@ pub fn brokers() -> String {
             Duration::from_secs(2)
         )
         .is_ok(),
-        "no Kafka-protocol broker answers at {brokers}. Start the test broker with `scripts/kafka-up.sh` \
+        "no Kafka broker answers at {brokers}. Start the test broker with `scripts/kafka-up.sh` \
          (the README's test command, scripts/test.sh, does this), or point MEDIC_TEST_BROKERS at one."
     );
     brokers

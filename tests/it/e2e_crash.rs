@@ -1,11 +1,11 @@
 //! Crash safety, tested: `medic run --stage X` child processes (one stage each, as on Kubernetes)
-//! against a real Kafka-protocol broker.
+//! against Apache Kafka (the test broker).
 //!
 //! - ingest and enrich killed with SIGKILL mid-stream and restarted: every input accounted for, enrich's
 //!   output identical to an uninterrupted run's, its state counting each record once;
 //! - the whole chain (ingest → … → actuator in `log` mode) with enrich, diagnose, decide and act killed
 //!   and restarted: each idempotency key applied once, replays refused, cooldowns kept;
-//! - the broker killed and restarted mid-stream on durable storage ([`testkit::durable`]): the stages ride
+//! - the broker killed with SIGKILL mid-stream and restarted on its log dirs ([`testkit::durable`]): the stages ride
 //!   it out and nothing is lost or counted twice;
 //! - a burst of ten times the steady phase's records: ingest's memory stays within what its prefetch
 //!   bounds allow (peak RSS printed; run with `--nocapture`).
@@ -642,8 +642,8 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
         &brokers(),
         "[act]\nmode = \"log\"\nkeys_file = \"{dir}/keys\"\njournal = \"{dir}/journal\"\n",
     )
-    .with_env("diagnose", "MEDIC__RUNNER__CHECKPOINT_INTERVAL_MS", "20000")
-    .with_env("decide", "MEDIC__RUNNER__CHECKPOINT_INTERVAL_MS", "20000");
+    .with_env("diagnose", "MEDIC__RUNNER__CHECKPOINT_INTERVAL", "20s")
+    .with_env("decide", "MEDIC__RUNNER__CHECKPOINT_INTERVAL", "20s");
     std::fs::write(rig.dir.join("keys"), act::KeyRing::generate_line("ops-1")).expect("keys");
     medic::app::create_topics(&rig.config())
         .await

@@ -1,5 +1,5 @@
-//! The whole loop through a real external Kafka-protocol broker (Tansu; start it with
-//! `scripts/kafka-up.sh`, which the README's test command runs). `medic run` runs as a child process
+//! The whole loop through a real external broker (Apache Kafka; start it with `scripts/kafka-up.sh`,
+//! which the README's test command runs). `medic run` runs as a child process
 //! exactly as an operator would start it; the test feeds real-format records, reads every output topic
 //! and stops medic with SIGTERM.
 
