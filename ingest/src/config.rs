@@ -17,6 +17,10 @@ pub struct IngestConfig {
     /// marked `medic.truncated`. Default: 1 MiB.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
+    /// Most bytes of partial messages held across all log streams at once; beyond it the oldest is
+    /// emitted early, marked `medic.partial`. Default: 32 MiB.
+    #[serde(default = "default_max_pending_bytes")]
+    pub max_pending_bytes: usize,
     /// A partial message whose final chunk has not arrived after this long is emitted as is, marked
     /// `medic.partial`. Default: `5s`.
     #[serde(default = "default_partial_flush")]
@@ -25,8 +29,8 @@ pub struct IngestConfig {
     /// Default: 4 MiB.
     #[serde(default = "default_max_record_bytes")]
     pub max_record_bytes: usize,
-    /// Largest output of decompressing one gzip payload, in bytes (a gzip bomb is refused, not
-    /// inflated). Default: 16 MiB.
+    /// Most bytes one input may decompress into, all its gzip members together (a gzip bomb, or a batch
+    /// of many small bombs, is refused, not inflated). Default: 16 MiB.
     #[serde(default = "default_max_decompressed_bytes")]
     pub max_decompressed_bytes: usize,
     /// Most log records one input may expand into (CloudWatch batches, Azure `records`). Default: 10000.
@@ -97,6 +101,9 @@ fn default_max_future_skew() -> Span {
 fn default_max_line_bytes() -> usize {
     1 << 20
 }
+fn default_max_pending_bytes() -> usize {
+    32 << 20
+}
 fn default_partial_flush() -> Span {
     Span::secs(5)
 }
@@ -109,6 +116,7 @@ impl Default for IngestConfig {
         Self {
             sources: default_sources(),
             max_line_bytes: default_max_line_bytes(),
+            max_pending_bytes: default_max_pending_bytes(),
             partial_flush: default_partial_flush(),
             max_record_bytes: default_max_record_bytes(),
             max_decompressed_bytes: default_max_decompressed_bytes(),
@@ -163,6 +171,16 @@ impl IngestConfig {
         problems.require(self.max_line_bytes >= 1024, "max_line_bytes", || {
             format!("{} is below the minimum of 1024", self.max_line_bytes)
         });
+        problems.require(
+            self.max_pending_bytes >= self.max_line_bytes,
+            "max_pending_bytes",
+            || {
+                format!(
+                    "{} is below max_line_bytes ({})",
+                    self.max_pending_bytes, self.max_line_bytes
+                )
+            },
+        );
         problems.require(
             self.partial_flush > Span::millis(0),
             "partial_flush",

@@ -71,22 +71,62 @@ struct Pending {
 ///
 /// # Guarantees
 /// A pending message is emitted when its final chunk arrives, when it would exceed `max_bytes` (marked
-/// `truncated`), or when it is older than the flush timeout at a tick (marked `partial`).
+/// `truncated`), when it is older than the flush timeout at a tick (marked `partial`), or, oldest first,
+/// when the messages pending across all streams would hold more than `max_pending_bytes` (marked
+/// `partial`; taken with [`Assembler::take_evicted`]): many streams each left unfinished cannot grow the
+/// stage's memory without bound.
 #[derive(Debug)]
 pub(crate) struct Assembler {
     pending: HashMap<(String, Option<Stream>), Pending>,
     max_bytes: usize,
     flush_after_ns: i64,
+    max_pending_bytes: usize,
+    pending_bytes: usize,
+    evicted: Vec<Decoded>,
 }
 
 impl Assembler {
-    /// An assembler holding at most `max_bytes` per message and flushing after `flush_after_ns`.
-    pub(crate) fn new(max_bytes: usize, flush_after_ns: i64) -> Self {
+    /// An assembler holding at most `max_bytes` per message and `max_pending_bytes` in all, and flushing
+    /// after `flush_after_ns`.
+    pub(crate) fn new(max_bytes: usize, max_pending_bytes: usize, flush_after_ns: i64) -> Self {
         Self {
             pending: HashMap::new(),
             max_bytes,
             flush_after_ns,
+            max_pending_bytes,
+            pending_bytes: 0,
+            evicted: Vec::new(),
         }
+    }
+
+    /// Messages emitted early to keep the pending total within its bound, oldest first.
+    pub(crate) fn take_evicted(&mut self) -> Vec<Decoded> {
+        std::mem::take(&mut self.evicted)
+    }
+
+    fn remove(&mut self, key: &(String, Option<Stream>)) -> Option<Pending> {
+        let pending = self.pending.remove(key)?;
+        self.pending_bytes -= pending.text.len();
+        Some(pending)
+    }
+
+    /// Keeps `pending` for `key`, first emitting the oldest pending messages until it fits the bound.
+    fn keep(&mut self, key: (String, Option<Stream>), pending: Pending) {
+        while self.pending_bytes + pending.text.len() > self.max_pending_bytes {
+            let Some(oldest) = self
+                .pending
+                .iter()
+                .min_by_key(|(_, p)| p.first_seen_ns)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(evicted) = self.remove(&oldest) {
+                self.evicted.push(finish(evicted, Some("partial")));
+            }
+        }
+        self.pending_bytes += pending.text.len();
+        self.pending.insert(key, pending);
     }
 
     /// Adds one chunk of stream `key`; returns the complete message when this chunk finishes one (or
@@ -103,7 +143,7 @@ impl Assembler {
             return Some(chunk);
         }
         let stream_key = (key.to_owned(), chunk.stream);
-        let mut pending = match self.pending.remove(&stream_key) {
+        let mut pending = match self.remove(&stream_key) {
             None if !partial => return Some(chunk),
             None => Pending {
                 text: chunk.message.clone(),
@@ -124,7 +164,7 @@ impl Assembler {
             return Some(finish(pending, Some("truncated")));
         }
         if partial {
-            self.pending.insert(stream_key, pending);
+            self.keep(stream_key, pending);
             return None;
         }
         Some(finish(pending, None))
@@ -141,17 +181,21 @@ impl Assembler {
             .collect();
         expired
             .into_iter()
-            .filter_map(|k| self.pending.remove(&k))
+            .filter_map(|k| self.remove(&k))
             .map(|p| finish(p, Some("partial")))
             .collect()
     }
 
     /// Emits everything pending (at shutdown).
     pub(crate) fn flush_all(&mut self) -> Vec<Decoded> {
-        self.pending
-            .drain()
-            .map(|(_, p)| finish(p, Some("partial")))
-            .collect()
+        self.pending_bytes = 0;
+        let mut all = self.take_evicted();
+        all.extend(
+            self.pending
+                .drain()
+                .map(|(_, p)| finish(p, Some("partial"))),
+        );
+        all
     }
 
     /// The source coordinates of pending messages (they are not yet emitted).
@@ -214,7 +258,7 @@ mod tests {
 
     #[test]
     fn reassembles_the_fluent_bit_fixture_per_stream() {
-        let mut assembler = Assembler::new(1 << 20, 5_000_000_000);
+        let mut assembler = Assembler::new(1 << 20, 1 << 24, 5_000_000_000);
         let mut complete = Vec::new();
         for (i, line) in FIXTURE.lines().enumerate() {
             let (decoded, partial) = chunk(line, i as i64);
@@ -242,7 +286,7 @@ mod tests {
 
     #[test]
     fn bounds_size_and_age() {
-        let mut assembler = Assembler::new(8, 1_000);
+        let mut assembler = Assembler::new(8, 64, 1_000);
         let (a, _) = chunk("2019-05-07T18:57:50Z stdout P 12345", 0);
         assert!(assembler.push("k", a, true, 0).is_none());
         let (b, _) = chunk("2019-05-07T18:57:51Z stdout P 67890", 1);
@@ -270,5 +314,29 @@ mod tests {
                 .map(String::as_str),
             Some("true")
         );
+    }
+
+    #[test]
+    fn many_unfinished_streams_stay_within_the_pending_bound_oldest_out_first() {
+        let mut assembler = Assembler::new(100, 25, 1_000_000);
+        for stream in 0..5 {
+            let (part, _) = chunk("2019-05-07T18:57:50Z stdout P 0123456789", stream);
+            let key = format!("pod-{stream}");
+            assert!(assembler.push(&key, part, true, stream).is_none());
+            assert!(assembler.pending_bytes <= 25, "{}", assembler.pending_bytes);
+        }
+        let evicted = assembler.take_evicted();
+        assert_eq!(
+            evicted.len(),
+            3,
+            "two of five 10-byte messages fit in 25 bytes"
+        );
+        assert!(
+            evicted
+                .iter()
+                .all(|d| d.attributes.contains_key("medic.partial"))
+        );
+        assert_eq!(assembler.flush_all().len(), 2);
+        assert_eq!(assembler.pending_bytes, 0);
     }
 }

@@ -31,6 +31,8 @@ pub(crate) struct Output {
     pub control_messages: u64,
     /// Whether invalid UTF-8 was replaced (the records are flagged `medic.lossy_utf8`).
     pub lossy_utf8: bool,
+    /// Bytes decompressed so far, all gzip members of the input together.
+    pub inflated_bytes: usize,
 }
 
 /// The decoder for one input.
@@ -133,7 +135,19 @@ impl Decoder<'_> {
             ));
         }
         if gzip::is_gzip(bytes) {
-            let inflated = gzip::inflate(bytes, self.limits.max_decompressed_bytes)?;
+            let limit = self.limits.max_decompressed_bytes;
+            let inflated = gzip::inflate(bytes, limit.saturating_sub(self.output.inflated_bytes))
+                .map_err(|reject| match reject.reason {
+                Reason::GzipTooLarge => Reject::new(
+                    Reason::GzipTooLarge,
+                    format!(
+                        "the input's gzip data expands beyond max_decompressed_bytes ({limit} \
+                             bytes, all members together)"
+                    ),
+                ),
+                _ => reject,
+            })?;
+            self.output.inflated_bytes += inflated.len();
             return self.bytes(&inflated, depth + 1);
         }
         let text = match std::str::from_utf8(bytes) {

@@ -57,7 +57,11 @@ impl Ingest {
                 format: Format::Auto,
                 redactor: Redactor::new(&config.redaction),
             },
-            assembler: Assembler::new(config.max_line_bytes, config.partial_flush.as_nanos()),
+            assembler: Assembler::new(
+                config.max_line_bytes,
+                config.max_pending_bytes,
+                config.partial_flush.as_nanos(),
+            ),
             limits: Limits {
                 max_record_bytes: config.max_record_bytes,
                 max_decompressed_bytes: config.max_decompressed_bytes,
@@ -150,10 +154,16 @@ impl Ingest {
             now_ns,
             output: crate::decode::Output::default(),
         };
-        if let Err(reject) = decoder.bytes(&input.payload, 0) {
+        let decoded = decoder.bytes(&input.payload, 0);
+        let output = decoder.output;
+        // Partial messages of other streams emitted early to keep the pending bound, whatever this
+        // input's own fate.
+        for evicted in self.assembler.take_evicted() {
+            self.finish(evicted, None, false, out);
+        }
+        if let Err(reject) = decoded {
             return refuse(input, reject, out);
         }
-        let output = decoder.output;
         out.count(CONTROL_MESSAGE_EVENT, output.control_messages);
         if output.lossy_utf8 {
             out.count(LOSSY_UTF8_EVENT, 1);

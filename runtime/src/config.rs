@@ -224,6 +224,12 @@ pub struct RunnerConfig {
     /// so a restart re-reads it). Default: 3.
     #[serde(default = "default_produce_retries")]
     pub produce_retries: u32,
+    /// The most one produced message may weigh, in bytes (the producer's `message.max.bytes`; the
+    /// brokers' and topics' own limit, 1 MiB by default, must not be smaller). An output larger than
+    /// this less 4 KiB for headers is dead-lettered instead, its payload cut to fit; a dead letter's
+    /// payload is cut the same way. Default: 1000000.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
     /// How often a stateful stage (enrich) snapshots its state to the checkpoint topic; its offsets are
     /// committed together with each snapshot, so this also bounds what a crash re-reads. Default: `5s`.
     #[serde(default = "default_checkpoint_interval")]
@@ -255,6 +261,9 @@ fn default_produce_timeout() -> Span {
 fn default_produce_retries() -> u32 {
     3
 }
+fn default_max_message_bytes() -> usize {
+    1_000_000
+}
 fn default_checkpoint_interval() -> Span {
     Span::secs(5)
 }
@@ -270,6 +279,7 @@ impl Default for RunnerConfig {
             tick_interval: default_tick_interval(),
             produce_timeout: default_produce_timeout(),
             produce_retries: default_produce_retries(),
+            max_message_bytes: default_max_message_bytes(),
             checkpoint_interval: default_checkpoint_interval(),
             instance: None,
             lag_interval: default_lag_interval(),
@@ -451,6 +461,16 @@ impl RunnerConfig {
                 || format!("{instance:?} must be a non-empty name without '/'"),
             );
         }
+        problems.require(
+            (65_536..=1_000_000_000).contains(&self.max_message_bytes),
+            "max_message_bytes",
+            || {
+                format!(
+                    "{} must be between 65536 and 1000000000",
+                    self.max_message_bytes
+                )
+            },
+        );
         problems.require(
             self.produce_timeout >= Span::secs(1),
             "produce_timeout",

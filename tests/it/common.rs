@@ -46,7 +46,7 @@ pub fn runner(name: StageName, config: &PipelineConfig, metrics: &Metrics) -> St
 pub static CLUSTER: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// The machine: the tests whose outcome depends on having it to themselves — a peak-RSS bound, a broker
-/// killed and restarted on a Python S3 server, six stage processes killed mid-stream against timeouts —
+/// killed and restarted, six stage processes killed mid-stream against timeouts —
 /// take it exclusively; every other test that starts stage processes or runs the whole pipeline takes
 /// it shared (the test harness runs two tests at a time).
 pub static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());

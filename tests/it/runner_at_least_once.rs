@@ -1,5 +1,6 @@
-//! The stage runner commits a batch only after its outputs are acknowledged. librdkafka's mock cluster is
-//! used here because it can be told to fail produce requests, which a real broker cannot be asked to do.
+//! The stage runner commits a batch only after its outputs are acknowledged, and no record can stop it.
+//! librdkafka's mock cluster is used here because it can be told to fail produce requests, which a real
+//! broker cannot be asked to do.
 
 use medic::config::PipelineConfig;
 use medic::stages::StageName;
@@ -91,4 +92,82 @@ async fn a_batch_is_committed_only_after_its_outputs_are_delivered() {
     shutdown.cancel();
     task.await.expect("runner task").expect("clean shutdown");
     assert_eq!(committed(&config), Offset::Offset(RECORDS));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_too_large_for_one_message_is_dead_lettered_cut_to_fit_and_the_stage_goes_on() {
+    // The probe: a container line of about 1 MiB (within max_line_bytes and max_record_bytes) makes a
+    // LogRecord over the producer's 1,000,000-byte message limit; the runner used to retry it, stop
+    // uncommitted and re-read it after every restart.
+    let (_cluster, config, _) = super::common::mock_pipeline();
+    let feeder: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &config.kafka.brokers)
+        .set("message.max.bytes", "4000000")
+        .create()
+        .expect("feeder");
+    let huge = format!("2026-03-14T09:00:01Z stdout F {}", "x".repeat(1_048_000));
+    let lines = [
+        "2026-03-14T09:00:00Z stdout F before".to_owned(),
+        huge,
+        "2026-03-14T09:00:02Z stdout F after".to_owned(),
+    ];
+    for line in &lines {
+        feeder
+            .send(
+                FutureRecord::to(SOURCE).key("k").payload(line),
+                Duration::from_secs(5),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("feed");
+    }
+    let metrics = Metrics::new();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(
+        super::common::runner(StageName::Ingest, &config, &metrics).run(shutdown.clone()),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metrics.records_out("ingest", RecordKind::Log) + metrics.dead_lettered("ingest") < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the stage stopped at the large record"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    task.await
+        .expect("runner task")
+        .expect("the runner keeps going and shuts down cleanly");
+    assert_eq!(metrics.records_out("ingest", RecordKind::Log), 2);
+    assert_eq!(metrics.dead_lettered("ingest"), 1);
+    assert_eq!(committed(&config), Offset::Offset(3), "committed past it");
+
+    let reader: BaseConsumer = consumer_config(&config.kafka, "dlq-reader")
+        .create()
+        .expect("reader");
+    reader.subscribe(&[&config.topics.dlq]).expect("subscribe");
+    let (headers, cut) = loop {
+        assert!(Instant::now() < deadline, "no dead letter");
+        if let Some(message) = reader.poll(Duration::from_millis(200)) {
+            let message = message.expect("dead letter");
+            let size = rdkafka::Message::payload(&message).map_or(0, <[u8]>::len);
+            break (testkit::kafka::headers(&message), size);
+        }
+    };
+    assert_eq!(
+        headers.get("medic.error.kind").map(String::as_str),
+        Some("too_large")
+    );
+    assert_eq!(
+        headers.get("medic.output.topic").map(String::as_str),
+        Some(config.topics.normalized.as_str())
+    );
+    let full: usize = headers
+        .get("medic.truncated_from")
+        .and_then(|n| n.parse().ok())
+        .expect("the full size");
+    assert!(
+        full > 1_000_000 && cut < 1_000_000 && cut > 900_000,
+        "{full} cut to {cut}"
+    );
 }

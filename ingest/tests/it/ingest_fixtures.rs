@@ -175,3 +175,48 @@ fn pending_partial_lines_flush_on_tick_and_close() {
     stage.on_close(&mut out);
     assert_eq!(out.emitted().len(), 1, "close flushes what is pending");
 }
+
+#[test]
+fn gzip_members_of_one_input_share_one_decompression_budget() {
+    // The probe: a Kinesis batch of many gzip members, each small enough alone, together far beyond
+    // max_decompressed_bytes (an 872 KB payload once became 40 × 16 MiB records).
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let member = |text: &str| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).expect("gzip");
+        base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("gzip"))
+    };
+    let kinesis = |members: usize| {
+        let line = format!("ERROR {}", "x".repeat(1_990));
+        let records: Vec<String> = (0..members)
+            .map(|_| format!(r#"{{"kinesis":{{"data":"{}"}}}}"#, member(&line)))
+            .collect();
+        format!(r#"{{"Records":[{}]}}"#, records.join(","))
+    };
+    let mut stage = IngestConfig {
+        max_record_bytes: 4_096,
+        max_decompressed_bytes: 5_000,
+        ..IngestConfig::default()
+    }
+    .build()
+    .expect("valid");
+    let batch = [
+        SourceRecord::new("medic.logs.k8s", 0, 0, kinesis(2)),
+        SourceRecord::new("medic.logs.k8s", 0, 1, kinesis(3)),
+    ];
+    let mut out = Emitter::new();
+    stage.process_batch(&batch, &mut out);
+    let records: Vec<LogRecord> = out.decode_all().expect("decode");
+    assert_eq!(records.len(), 2, "two members of 1,996 bytes fit in 5,000");
+    let rejected: Vec<_> = out
+        .rejections()
+        .iter()
+        .map(|r| (r.coordinates.offset, r.error.kind))
+        .collect();
+    assert_eq!(
+        rejected,
+        [(1, ErrorKind::TooLarge)],
+        "three do not: the whole input is refused, none of its records emitted"
+    );
+}

@@ -61,6 +61,7 @@ pub fn producer_config(kafka: &KafkaConfig, runner: &RunnerConfig) -> ClientConf
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
+        .set("message.max.bytes", runner.max_message_bytes.to_string())
         .set(
             "message.timeout.ms",
             runner.produce_timeout.as_millis().to_string(),

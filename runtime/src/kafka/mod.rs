@@ -8,6 +8,7 @@ mod dlq;
 mod lag;
 pub mod offset_book;
 mod offsets;
+pub mod oversize;
 mod runner;
 mod topics;
 

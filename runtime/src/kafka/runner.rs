@@ -25,6 +25,7 @@ use crate::config::{KafkaConfig, RunnerConfig, RuntimeConfig, TopicsConfig};
 use crate::kafka::checkpoint::{Checkpoint, checkpoint_key, load_latest};
 use crate::kafka::context::{lock, partition_list};
 use crate::kafka::offset_book::OffsetBook;
+use crate::kafka::oversize::{MessageLimit, mark_truncated};
 use crate::kafka::{StageContext, consumer_config, dlq_headers};
 use crate::telemetry::health::Health;
 use crate::telemetry::metrics::{Metrics, OutputTally, StageMetrics};
@@ -146,6 +147,8 @@ struct Sink {
     producer: FutureProducer,
     topics: TopicsConfig,
     produce_retries: u32,
+    /// What one message may weigh; larger outputs are dead-lettered instead.
+    limit: MessageLimit,
     metrics: StageMetrics,
 }
 
@@ -202,6 +205,7 @@ impl StageRunner {
                 producer,
                 topics: config.topics.clone(),
                 produce_retries: config.runner.produce_retries,
+                limit: MessageLimit::new(config.runner.max_message_bytes),
                 metrics: metrics.stage(name),
             },
             health,
@@ -449,7 +453,12 @@ impl Sink {
             dropped,
             events,
         } = out.take();
-        let mut outgoing: Vec<Outgoing<'_>> = emitted
+        let limit = self.limit;
+        // An output too large for one message is dead-lettered (cut to fit) instead of produced.
+        let (fitting, oversized): (Vec<&schemas::Emitted>, Vec<&schemas::Emitted>) = emitted
+            .iter()
+            .partition(|e| limit.fits(e.key.as_deref().map(str::as_bytes), &e.payload));
+        let mut outgoing: Vec<Outgoing<'_>> = fitting
             .iter()
             .map(|e| Outgoing {
                 topic: self.topics.for_kind(e.kind),
@@ -458,6 +467,21 @@ impl Sink {
                 headers: None,
             })
             .collect();
+        outgoing.extend(oversized.iter().map(|e| {
+            let topic = self.topics.for_kind(e.kind);
+            tracing::warn!(
+                topic,
+                bytes = e.payload.len(),
+                "output too large for one message: dead-lettered, cut to fit"
+            );
+            let key = limit.key(e.key.as_deref().map(str::as_bytes));
+            Outgoing {
+                topic: &self.topics.dlq,
+                key,
+                payload: limit.cut(key, &e.payload),
+                headers: Some(limit.output_headers(stage, topic, e.payload.len())),
+            }
+        }));
         outgoing.extend(rejections.iter().map(|r| {
             tracing::warn!(
                 error_kind = r.error.kind.as_str(),
@@ -467,18 +491,23 @@ impl Sink {
                 offset = r.coordinates.offset,
                 "record dead-lettered"
             );
+            let key = limit.key(r.key.as_deref());
+            let mut headers = dlq_headers(stage, r);
+            if !limit.fits(key, &r.payload) {
+                headers = mark_truncated(headers, r.payload.len());
+            }
             Outgoing {
                 topic: &self.topics.dlq,
-                key: r.key.as_deref(),
-                payload: &r.payload,
-                headers: Some(dlq_headers(stage, r)),
+                key,
+                payload: limit.cut(key, &r.payload),
+                headers: Some(headers),
             }
         }));
 
         self.send_all(&outgoing).await?;
 
         // One pass each: tally, then one counter update per label seen.
-        let tally = OutputTally::of(&emitted);
+        let tally = OutputTally::of(fitting.iter().copied());
         if tally.unreadable > 0 {
             tracing::error!(
                 outputs = tally.unreadable,
@@ -489,6 +518,9 @@ impl Sink {
         let mut dlq_by_kind: BTreeMap<schemas::ErrorKind, u64> = BTreeMap::new();
         for r in &rejections {
             *dlq_by_kind.entry(r.error.kind).or_default() += 1;
+        }
+        if !oversized.is_empty() {
+            *dlq_by_kind.entry(schemas::ErrorKind::TooLarge).or_default() += oversized.len() as u64;
         }
         for (kind, n) in dlq_by_kind {
             self.metrics.add_dlq(kind, n);

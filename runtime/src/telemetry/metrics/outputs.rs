@@ -41,7 +41,7 @@ struct ResultView {
 impl OutputTally {
     /// Counts `emitted`.
     #[must_use]
-    pub fn of(emitted: &[Emitted]) -> Self {
+    pub fn of<'a>(emitted: impl IntoIterator<Item = &'a Emitted>) -> Self {
         let mut tally = Self::default();
         for e in emitted {
             *tally.by_kind.entry(e.kind).or_default() += 1;
