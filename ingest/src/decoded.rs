@@ -18,6 +18,20 @@ pub(crate) struct Decoded {
     pub resource: Resource,
     pub attributes: BTreeMap<String, String>,
     pub source: SourceCoordinates,
+    /// Pod coordinates the record's own content claims (flat top-level keys), which never become its
+    /// identity: the stage only checks them against it.
+    pub claims: Claims,
+}
+
+/// Pod coordinates claimed by content that an application may write (see [`Decoded::claims`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Claims {
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    pub container: Option<String>,
+    pub node: Option<String>,
+    /// `<kind>/<name>` of the pod's owner.
+    pub owner: Option<String>,
 }
 
 impl Decoded {
@@ -33,6 +47,7 @@ impl Decoded {
             resource: Resource::default(),
             attributes: BTreeMap::new(),
             source: SourceCoordinates::default(),
+            claims: Claims::default(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! JSON application log lines (the fallback for JSON that is no known envelope): common message, level and
 //! time fields are recognised; other scalar fields become attributes (bounded).
 
-use crate::decoded::Decoded;
+use crate::decoded::{Claims, Decoded};
 use schemas::{SourceFormat, Stream};
 use serde_json::{Map, Value};
 
@@ -59,25 +59,36 @@ pub(crate) fn decode(value: &Value) -> Decoded {
     decoded
 }
 
-/// Pod coordinates added by node agents: Fluent Bit's `kubernetes` object (`pod_name`, `namespace_name`,
-/// `container_name`, `host`) and Vector's flat `kubernetes.*` keys (`pod_name`, `pod_namespace`,
-/// `container_name`, `pod_node_name`, `pod_owner`), or a kubelet log path in `file`; the workload from the
-/// controlling owner reference, the owner name, or the pod-name convention.
+/// Pod coordinates added by node agents, in their `kubernetes` object (Fluent Bit's `pod_name`,
+/// `namespace_name`, `container_name`, `host`, `ownerReferences`; Vector's `pod_name`, `pod_namespace`,
+/// `container_name`, `pod_node_name`, `pod_owner`), or a kubelet log path in `file`; the workload from
+/// the controlling owner reference, the owner, or the pod-name convention.
+///
+/// Flat top-level keys (`kubernetes.pod_namespace`, …) are where shippers that merge the application's
+/// JSON into the record root (Fluent Bit `Merge_Log`, Vector `parse_json` + merge) put the application's
+/// own keys: they are only claims ([`Claims`]), never the record's identity.
 fn apply_agent_metadata(obj: &Map<String, Value>, decoded: &mut Decoded) {
-    let nested = obj.get("kubernetes").and_then(Value::as_object);
-    let get = |nested_key: &str, flat_key: &str| {
-        nested
-            .and_then(|k| k.get(nested_key))
-            .or_else(|| obj.get(flat_key))
+    let text = |value: Option<&Value>| {
+        value
             .and_then(Value::as_str)
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
+    let nested = obj.get("kubernetes").and_then(Value::as_object);
+    let agent = |names: &[&str]| text(nested.and_then(|k| names.iter().find_map(|n| k.get(*n))));
+    let flat = |name: &str| text(obj.get(&format!("kubernetes.{name}")));
+    decoded.claims = Claims {
+        namespace: flat("pod_namespace"),
+        pod: flat("pod_name"),
+        container: flat("container_name"),
+        node: flat("pod_node_name"),
+        owner: flat("pod_owner"),
+    };
     let resource = &mut decoded.resource;
-    resource.pod = get("pod_name", "kubernetes.pod_name");
-    resource.namespace = get("namespace_name", "kubernetes.pod_namespace");
-    resource.container = get("container_name", "kubernetes.container_name");
-    resource.node = get("host", "kubernetes.pod_node_name");
+    resource.pod = agent(&["pod_name"]);
+    resource.namespace = agent(&["namespace_name", "pod_namespace"]);
+    resource.container = agent(&["container_name"]);
+    resource.node = agent(&["host", "pod_node_name"]);
     if resource.pod.is_none()
         && let Some(path) = obj
             .get("file")
@@ -98,16 +109,12 @@ fn apply_agent_metadata(obj: &Map<String, Value>, decoded: &mut Decoded) {
                 .or_else(|| refs.first())
         })
         .and_then(|r| Some((r.get("kind")?.as_str()?, r.get("name")?.as_str()?)));
-    let owner = get("pod_owner", "kubernetes.pod_owner");
+    // Agent metadata names the owner as the API server knows it; the pod-name convention is the stage's
+    // fallback.
+    let owner = agent(&["pod_owner"]);
     resource.workload = controller
         .or_else(|| owner.as_deref().and_then(|o| o.split_once('/')))
-        .and_then(|(kind, name)| crate::workload::from_object(kind, name))
-        .or_else(|| {
-            resource
-                .pod
-                .as_deref()
-                .and_then(crate::workload::from_pod_name)
-        });
+        .and_then(|(kind, name)| crate::workload::from_object(kind, name));
 }
 
 /// An RFC 3339 string, or epoch seconds / milliseconds / nanoseconds as a number.

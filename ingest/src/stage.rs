@@ -14,6 +14,8 @@ use std::collections::HashMap;
 const CONTROL_MESSAGE_EVENT: &str = "dropped.cloudwatch_control_message";
 /// Counter event for inputs decoded from invalid UTF-8 (lossily, flagged `medic.lossy_utf8`).
 const LOSSY_UTF8_EVENT: &str = "decoded.lossy_utf8";
+/// Records whose content claimed pod coordinates other than their trusted identity.
+const IDENTITY_MISMATCH_EVENT: &str = "identity_mismatch";
 
 /// How one source topic is read.
 struct Source {
@@ -92,11 +94,13 @@ impl Ingest {
         lossy: bool,
         out: &mut Emitter,
     ) {
-        if let Some(input) = input {
-            if record.source.topic.is_empty() {
-                record.source = input.coordinates.clone();
-            }
-            complete_resource(&mut record, input.key.as_deref());
+        if let Some(input) = input
+            && record.source.topic.is_empty()
+        {
+            record.source = input.coordinates.clone();
+        }
+        if complete_resource(&mut record, input.and_then(|i| i.key.as_deref())) {
+            out.count(IDENTITY_MISMATCH_EVENT, 1);
         }
         if lossy {
             record
@@ -182,20 +186,66 @@ fn refuse(input: &SourceRecord, reject: Reject, out: &mut Emitter) {
     out.reject(input, reject.into());
 }
 
-/// Fills pod coordinates from a kubelet log path in the message key, and the workload from the pod name.
-fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>) {
+/// Completes the record's identity from what the shipper decides, never from what the content says: a
+/// kubelet log path in the message key (the shipper keys each tailed file by it) overrides the pod
+/// coordinates the payload carries; content claims ([`Claims`](crate::decoded::Claims)) are checked
+/// against the identity and kept, where they differ, as `medic.claimed.<field>` attributes, never
+/// adopted; an owner claim names the workload only when the pod is named after it. The workload falls
+/// back to the pod-name convention. Returns whether anything claimed disagreed.
+fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>) -> bool {
+    let claims = std::mem::take(&mut decoded.claims);
     let resource = &mut decoded.resource;
+    let mut claimed: Vec<(&'static str, String)> = Vec::new();
     if let Some(path) = key
         .and_then(|k| std::str::from_utf8(k).ok())
         .and_then(log_path::parse)
     {
-        resource.namespace.get_or_insert(path.namespace);
-        resource.pod.get_or_insert(path.pod);
-        resource.container.get_or_insert(path.container);
+        for (field, slot, trusted) in [
+            ("namespace", &mut resource.namespace, path.namespace),
+            ("pod", &mut resource.pod, path.pod),
+            ("container", &mut resource.container, path.container),
+        ] {
+            if let Some(said) = slot
+                .replace(trusted)
+                .filter(|said| Some(said) != slot.as_ref())
+            {
+                claimed.push((field, said));
+            }
+        }
     }
+    for (field, said, actual) in [
+        ("namespace", claims.namespace, &resource.namespace),
+        ("pod", claims.pod, &resource.pod),
+        ("container", claims.container, &resource.container),
+        ("node", claims.node, &resource.node),
+    ] {
+        if let (Some(said), Some(actual)) = (said, actual)
+            && &said != actual
+        {
+            claimed.push((field, said));
+        }
+    }
+    // A payload whose pod was not the trusted one does not name the workload either.
+    if claimed.iter().any(|(field, _)| *field == "pod") {
+        resource.workload = None;
+    }
+    let pod = resource.pod.as_deref().unwrap_or_default();
     if resource.workload.is_none() {
-        resource.workload = resource.pod.as_deref().and_then(workload::from_pod_name);
+        resource.workload = claims
+            .owner
+            .as_deref()
+            .and_then(|o| o.split_once('/'))
+            .filter(|(_, name)| workload::named_after(pod, name))
+            .and_then(|(kind, name)| workload::from_object(kind, name))
+            .or_else(|| workload::from_pod_name(pod));
     }
+    let mismatched = !claimed.is_empty();
+    for (field, said) in claimed {
+        decoded
+            .attributes
+            .insert(format!("medic.claimed.{field}"), said);
+    }
+    mismatched
 }
 
 impl Stage for Ingest {

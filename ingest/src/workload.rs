@@ -43,6 +43,14 @@ pub(crate) fn from_replica_set_name(name: &str) -> Option<Workload> {
     is_generated(hash, 6, 10).then(|| workload("Deployment", base))
 }
 
+/// Whether pod `pod` can belong to owner `owner_name`: controllers name their pods `<owner>-<suffix>`,
+/// so an owner reference (or an owner claim) that does not prefix the pod's name is not its owner.
+#[must_use]
+pub(crate) fn named_after(pod: &str, owner_name: &str) -> bool {
+    pod.strip_prefix(owner_name)
+        .is_some_and(|rest| rest.len() > 1 && rest.starts_with('-'))
+}
+
 /// The workload an event's involved object belongs to.
 #[must_use]
 pub(crate) fn from_object(kind: &str, name: &str) -> Option<Workload> {

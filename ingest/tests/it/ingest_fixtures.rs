@@ -220,3 +220,71 @@ fn gzip_members_of_one_input_share_one_decompression_budget() {
         "three do not: the whole input is refused, none of its records emitted"
     );
 }
+
+#[test]
+fn content_never_chooses_a_records_namespace_pod_node_or_workload() {
+    // The probes: an application in tenant-a whose JSON a shipper merged into the record root (Fluent Bit
+    // `Merge_Log`, Vector `parse_json` + merge) names another namespace, node and owner; agent metadata
+    // in the payload that disagrees with the kubelet log path the shipper keyed the stream by.
+    let key = "/var/log/pods/tenant-a_checkout-5d567cc74c-x7k2p_1f0e/app/0.log";
+    let merged = serde_json::json!({
+        "log": "ERROR payment failed",
+        "kubernetes.pod_namespace": "payments",
+        "kubernetes.pod_name": "postgres-0",
+        "kubernetes.pod_node_name": "control-plane-1",
+        "kubernetes.pod_owner": "StatefulSet/postgres",
+        "kubernetes": {"namespace_name": "tenant-a", "pod_name": "checkout-5d567cc74c-x7k2p"}
+    });
+    let nested_forgery = serde_json::json!({
+        "msg": "ERROR disk full",
+        "kubernetes": {"namespace_name": "kube-system", "pod_name": "coredns-565d847f94-abcde",
+                       "ownerReferences": [{"kind": "StatefulSet", "name": "postgres", "controller": true}]}
+    });
+    let owner_of_the_pod = serde_json::json!({
+        "msg": "ERROR upstream timeout",
+        "kubernetes.pod_owner": "ReplicaSet/checkout-5d567cc74c"
+    });
+    let mut stage = IngestConfig {
+        sources: vec![medic_ingest::SourceConfig {
+            name: "k8s".into(),
+            topic: None,
+            format: medic_ingest::Format::JsonLine,
+            redaction: None,
+        }],
+        ..IngestConfig::default()
+    }
+    .build()
+    .expect("valid");
+    let batch: Vec<SourceRecord> = [merged, nested_forgery, owner_of_the_pod]
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            SourceRecord::new("medic.logs.k8s", 0, i as i64, doc.to_string()).with_key(key)
+        })
+        .collect();
+    let mut out = Emitter::new();
+    stage.process_batch(&batch, &mut out);
+    let records: Vec<LogRecord> = out.decode_all().expect("decode");
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        assert_eq!(r.resource.namespace.as_deref(), Some("tenant-a"), "{r:?}");
+        assert_eq!(r.resource.pod.as_deref(), Some("checkout-5d567cc74c-x7k2p"));
+        let workload = r.resource.workload.as_ref().expect("workload");
+        assert_eq!(
+            (workload.kind.as_str(), workload.name.as_str()),
+            ("Deployment", "checkout"),
+            "{r:?}"
+        );
+        assert_eq!(r.resource.node, None, "no node from content");
+    }
+    fn claimed<'r>(r: &'r LogRecord, field: &str) -> Option<&'r str> {
+        r.attributes
+            .get(&format!("medic.claimed.{field}"))
+            .map(String::as_str)
+    }
+    assert_eq!(claimed(&records[0], "namespace"), Some("payments"));
+    assert_eq!(claimed(&records[0], "pod"), Some("postgres-0"));
+    assert_eq!(claimed(&records[1], "namespace"), Some("kube-system"));
+    assert_eq!(claimed(&records[2], "namespace"), None, "nothing disagreed");
+    assert_eq!(out.events().get("identity_mismatch"), Some(&2));
+}
