@@ -144,6 +144,7 @@ build() {
   local go=/usr/lib/go/bin/go
   [ -x "$go" ] || die "Debian's Go (golang-go) is not at $go"
   export PATH="/usr/lib/go/bin:$PATH"  # for the tools the build runs (openapi-gen) too
+  unset GOROOT                         # one set for the newer Go would point Debian's at the wrong tree
   local t0=$SECONDS
   local work="$CACHE/gopath"
   local tree="$work/src/k8s.io/kubernetes"

@@ -97,6 +97,8 @@ case "$mode" in
       echo "kafka-up: a broker already answers on 127.0.0.1:$port"
       exit 0
     fi
+    # A broker of ours still starting (or hung) keeps its data: stop it before starting afresh.
+    ./scripts/kafka-down.sh >/dev/null
     rm -rf "$dir/data"
     configure
     echo "kafka-up: starting Apache Kafka $version on 127.0.0.1:$port (data in $dir/data)"

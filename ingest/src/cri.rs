@@ -6,7 +6,7 @@
 use crate::decoded::Decoded;
 use crate::reject::{Reason, Reject};
 use schemas::Stream;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One parsed CRI line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +65,19 @@ struct Pending {
     first: Decoded,
     text: String,
     first_seen_ns: i64,
+    /// Its place in the age order ([`Assembler::by_age`]).
+    order: (i64, u64),
+}
+
+/// A stream: the message key (or topic/partition) and stdout/stderr.
+type StreamKey = (String, Option<Stream>);
+
+/// What one pending message is charged against the bound besides its text: its stream key and the
+/// bookkeeping around it, so that many streams with empty chunks are bounded too.
+const ENTRY_BYTES: usize = 256;
+
+fn charge(key: &StreamKey, pending: &Pending) -> usize {
+    pending.text.len() + key.0.len() + ENTRY_BYTES
 }
 
 /// Joins partial chunks per log stream (message key + stdout/stderr), bounded in size and age.
@@ -77,12 +90,15 @@ struct Pending {
 /// stage's memory without bound.
 #[derive(Debug)]
 pub(crate) struct Assembler {
-    pending: HashMap<(String, Option<Stream>), Pending>,
+    pending: HashMap<StreamKey, Pending>,
+    /// The pending streams by age (first seen, then arrival), for evicting the oldest first.
+    by_age: BTreeMap<(i64, u64), StreamKey>,
+    arrivals: u64,
     max_bytes: usize,
     flush_after_ns: i64,
     max_pending_bytes: usize,
     pending_bytes: usize,
-    evicted: Vec<Decoded>,
+    evicted: Vec<(String, Decoded)>,
 }
 
 impl Assembler {
@@ -91,6 +107,8 @@ impl Assembler {
     pub(crate) fn new(max_bytes: usize, max_pending_bytes: usize, flush_after_ns: i64) -> Self {
         Self {
             pending: HashMap::new(),
+            by_age: BTreeMap::new(),
+            arrivals: 0,
             max_bytes,
             flush_after_ns,
             max_pending_bytes,
@@ -99,33 +117,37 @@ impl Assembler {
         }
     }
 
-    /// Messages emitted early to keep the pending total within its bound, oldest first.
-    pub(crate) fn take_evicted(&mut self) -> Vec<Decoded> {
+    /// Messages emitted early to keep the pending total within its bound, oldest first, each with its
+    /// stream key.
+    pub(crate) fn take_evicted(&mut self) -> Vec<(String, Decoded)> {
         std::mem::take(&mut self.evicted)
     }
 
-    fn remove(&mut self, key: &(String, Option<Stream>)) -> Option<Pending> {
+    fn remove(&mut self, key: &StreamKey) -> Option<Pending> {
         let pending = self.pending.remove(key)?;
-        self.pending_bytes -= pending.text.len();
+        self.pending_bytes -= charge(key, &pending);
+        self.by_age.remove(&pending.order);
         Some(pending)
     }
 
     /// Keeps `pending` for `key`, first emitting the oldest pending messages until it fits the bound.
-    fn keep(&mut self, key: (String, Option<Stream>), pending: Pending) {
-        while self.pending_bytes + pending.text.len() > self.max_pending_bytes {
-            let Some(oldest) = self
-                .pending
-                .iter()
-                .min_by_key(|(_, p)| p.first_seen_ns)
-                .map(|(k, _)| k.clone())
-            else {
+    fn keep(&mut self, key: StreamKey, mut pending: Pending) {
+        let needed = charge(&key, &pending);
+        while self.pending_bytes + needed > self.max_pending_bytes {
+            let Some((_, oldest)) = self.by_age.pop_first() else {
                 break;
             };
             if let Some(evicted) = self.remove(&oldest) {
-                self.evicted.push(finish(evicted, Some("partial")));
+                self.evicted
+                    .push((oldest.0, finish(evicted, Some("partial"))));
             }
         }
-        self.pending_bytes += pending.text.len();
+        self.pending_bytes += needed;
+        if pending.order == (0, 0) {
+            self.arrivals += 1;
+            pending.order = (pending.first_seen_ns, self.arrivals);
+        }
+        self.by_age.insert(pending.order, key.clone());
         self.pending.insert(key, pending);
     }
 
@@ -145,11 +167,15 @@ impl Assembler {
         let stream_key = (key.to_owned(), chunk.stream);
         let mut pending = match self.remove(&stream_key) {
             None if !partial => return Some(chunk),
-            None => Pending {
-                text: chunk.message.clone(),
-                first: chunk,
-                first_seen_ns: seen_ns,
-            },
+            None => {
+                let mut first = chunk;
+                Pending {
+                    text: std::mem::take(&mut first.message),
+                    first,
+                    first_seen_ns: seen_ns,
+                    order: (0, 0),
+                }
+            }
             Some(mut pending) => {
                 pending.text.push_str(&chunk.message);
                 pending
@@ -170,8 +196,9 @@ impl Assembler {
         Some(finish(pending, None))
     }
 
-    /// Emits every message whose first chunk was seen more than the flush timeout before `now_ns`.
-    pub(crate) fn flush_expired(&mut self, now_ns: i64) -> Vec<Decoded> {
+    /// Emits every message whose first chunk was seen more than the flush timeout before `now_ns`, each
+    /// with its stream key.
+    pub(crate) fn flush_expired(&mut self, now_ns: i64) -> Vec<(String, Decoded)> {
         let deadline = now_ns - self.flush_after_ns;
         let expired: Vec<_> = self
             .pending
@@ -181,19 +208,20 @@ impl Assembler {
             .collect();
         expired
             .into_iter()
-            .filter_map(|k| self.remove(&k))
-            .map(|p| finish(p, Some("partial")))
+            .filter_map(|k| Some((self.remove(&k)?, k.0)))
+            .map(|(p, key)| (key, finish(p, Some("partial"))))
             .collect()
     }
 
-    /// Emits everything pending (at shutdown).
-    pub(crate) fn flush_all(&mut self) -> Vec<Decoded> {
+    /// Emits everything pending (at shutdown), each with its stream key.
+    pub(crate) fn flush_all(&mut self) -> Vec<(String, Decoded)> {
         self.pending_bytes = 0;
+        self.by_age.clear();
         let mut all = self.take_evicted();
         all.extend(
             self.pending
                 .drain()
-                .map(|(_, p)| finish(p, Some("partial"))),
+                .map(|((key, _), p)| (key, finish(p, Some("partial")))),
         );
         all
     }
@@ -307,8 +335,10 @@ mod tests {
         );
         let flushed = assembler.flush_expired(1_100);
         assert_eq!(flushed.len(), 1);
+        assert_eq!(flushed[0].0, "k", "with its stream key");
         assert_eq!(
             flushed[0]
+                .1
                 .attributes
                 .get("medic.partial")
                 .map(String::as_str),
@@ -318,12 +348,17 @@ mod tests {
 
     #[test]
     fn many_unfinished_streams_stay_within_the_pending_bound_oldest_out_first() {
-        let mut assembler = Assembler::new(100, 25, 1_000_000);
+        // Each 10-byte message of stream `pod-N` is charged 10 + 5 + ENTRY_BYTES: two fit in 600.
+        let mut assembler = Assembler::new(100, 600, 1_000_000);
         for stream in 0..5 {
             let (part, _) = chunk("2019-05-07T18:57:50Z stdout P 0123456789", stream);
             let key = format!("pod-{stream}");
             assert!(assembler.push(&key, part, true, stream).is_none());
-            assert!(assembler.pending_bytes <= 25, "{}", assembler.pending_bytes);
+            assert!(
+                assembler.pending_bytes <= 600,
+                "{}",
+                assembler.pending_bytes
+            );
         }
         let evicted = assembler.take_evicted();
         assert_eq!(
@@ -334,7 +369,7 @@ mod tests {
         assert!(
             evicted
                 .iter()
-                .all(|d| d.attributes.contains_key("medic.partial"))
+                .all(|(_, d)| d.attributes.contains_key("medic.partial"))
         );
         assert_eq!(assembler.flush_all().len(), 2);
         assert_eq!(assembler.pending_bytes, 0);

@@ -42,6 +42,8 @@ pub(crate) struct Decoder<'a> {
     pub assembler: &'a mut Assembler,
     /// The log-stream identity for partial-line reassembly (message key, else topic/partition).
     pub stream_key: &'a str,
+    /// The input's coordinates, which a reassembled message keeps from its first chunk.
+    pub source: &'a schemas::SourceCoordinates,
     pub now_ns: i64,
     pub output: Output,
 }
@@ -356,6 +358,7 @@ impl Decoder<'_> {
                 docker_json::decode(line)
             };
             let (mut chunk, partial) = chunk.map_err(|e| e.at(format!("line {}", number + 1)))?;
+            chunk.source = self.source.clone();
             chunk.severity = severity::detect_in_text(&chunk.message);
             self.check_time(&chunk)?;
             chunks.push((chunk, partial));

@@ -86,11 +86,12 @@ impl Ingest {
         self.sources.get(topic).unwrap_or(&self.fallback)
     }
 
-    /// Completes a record: provenance, pod coordinates from the key, the workload, redaction.
+    /// Completes a record: provenance, pod coordinates from the stream's `key`, the workload, redaction.
     fn finish(
         &self,
         mut record: Decoded,
         input: Option<&SourceRecord>,
+        key: Option<&[u8]>,
         lossy: bool,
         out: &mut Emitter,
     ) {
@@ -99,7 +100,7 @@ impl Ingest {
         {
             record.source = input.coordinates.clone();
         }
-        if complete_resource(&mut record, input.and_then(|i| i.key.as_deref())) {
+        if complete_resource(&mut record, key) {
             out.count(IDENTITY_MISMATCH_EVENT, 1);
         }
         if lossy {
@@ -155,6 +156,7 @@ impl Ingest {
             configured: format,
             assembler: &mut self.assembler,
             stream_key: &stream_key,
+            source: &input.coordinates,
             now_ns,
             output: crate::decode::Output::default(),
         };
@@ -162,8 +164,8 @@ impl Ingest {
         let output = decoder.output;
         // Partial messages of other streams emitted early to keep the pending bound, whatever this
         // input's own fate.
-        for evicted in self.assembler.take_evicted() {
-            self.finish(evicted, None, false, out);
+        for (stream, evicted) in self.assembler.take_evicted() {
+            self.finish(evicted, None, Some(stream.as_bytes()), false, out);
         }
         if let Err(reject) = decoded {
             return refuse(input, reject, out);
@@ -176,7 +178,13 @@ impl Ingest {
             out.drop_record();
         }
         for record in output.records {
-            self.finish(record, Some(input), output.lossy_utf8, out);
+            self.finish(
+                record,
+                Some(input),
+                input.key.as_deref(),
+                output.lossy_utf8,
+                out,
+            );
         }
     }
 }
@@ -257,14 +265,14 @@ impl Stage for Ingest {
     }
 
     fn on_tick(&mut self, now_ns: i64, out: &mut Emitter) {
-        for decoded in self.assembler.flush_expired(now_ns) {
-            self.finish(decoded, None, false, out);
+        for (stream, decoded) in self.assembler.flush_expired(now_ns) {
+            self.finish(decoded, None, Some(stream.as_bytes()), false, out);
         }
     }
 
     fn on_close(&mut self, out: &mut Emitter) {
-        for decoded in self.assembler.flush_all() {
-            self.finish(decoded, None, false, out);
+        for (stream, decoded) in self.assembler.flush_all() {
+            self.finish(decoded, None, Some(stream.as_bytes()), false, out);
         }
     }
 }

@@ -236,7 +236,15 @@ impl TopicReader {
                 )
             }))
         };
-        while Instant::now() < deadline && !done()? {
+        while !done()? {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    topic,
+                    read = out.len(),
+                    "gave up before the end of the topic (--timeout): what follows may be incomplete"
+                );
+                break;
+            }
             if let Some(message) = self.consumer.poll(Duration::from_millis(100))
                 && let Some(record) = decode(&message?)
             {

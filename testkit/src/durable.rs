@@ -38,9 +38,13 @@ impl DurableBroker {
     /// # Panics
     /// When it does not come up within 60 s (`scripts/kafka-up.sh --install` must have run).
     pub fn start(dir: &Path) -> Self {
+        let port = free_port();
+        let controller_port = std::iter::repeat_with(free_port)
+            .find(|p| *p != port)
+            .expect("a second free port");
         let mut broker = Self {
-            port: free_port(),
-            controller_port: free_port(),
+            port,
+            controller_port,
             dir: dir.join("kafka"),
             broker: None,
             starts: 0,
@@ -83,10 +87,13 @@ impl DurableBroker {
                 .spawn()
                 .expect("the broker starts");
             while !answers(self.port) && child.try_wait().expect("poll").is_none() {
-                assert!(
-                    Instant::now() < deadline,
-                    "the broker did not come up within 60 s"
-                );
+                if Instant::now() >= deadline {
+                    kill(&mut child);
+                    panic!(
+                        "the broker did not come up within 60 s; its log:\n{}",
+                        std::fs::read_to_string(&log_path).unwrap_or_default()
+                    );
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
             if answers(self.port) && child.try_wait().expect("poll").is_none() {

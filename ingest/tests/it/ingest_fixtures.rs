@@ -151,9 +151,10 @@ fn pending_partial_lines_flush_on_tick_and_close() {
     let partial = SourceRecord::new(
         "medic.logs.k8s",
         0,
-        0,
+        7,
         "2019-05-07T18:57:50Z stdout P half a line",
-    );
+    )
+    .with_key("/var/log/pods/shop_checkout-5d567cc74c-x7k2p_1f0e/app/0.log");
     stage.process_batch(std::slice::from_ref(&partial), &mut out);
     assert!(out.emitted().is_empty());
     stage.on_tick(NOW + 1_000_000, &mut out);
@@ -162,6 +163,17 @@ fn pending_partial_lines_flush_on_tick_and_close() {
     let flushed: Vec<LogRecord> = out.decode_all().expect("decode");
     assert_eq!(flushed.len(), 1);
     assert_eq!(flushed[0].message, "half a line");
+    // A flushed message keeps its first chunk's coordinates and its stream's identity.
+    assert_eq!(flushed[0].source.offset, 7);
+    assert_eq!(flushed[0].resource.namespace.as_deref(), Some("shop"));
+    assert_eq!(
+        flushed[0]
+            .resource
+            .workload
+            .as_ref()
+            .map(|w| w.name.as_str()),
+        Some("checkout")
+    );
     assert_eq!(
         flushed[0]
             .attributes

@@ -52,6 +52,17 @@ pub fn consumer_config(kafka: &KafkaConfig, group: &str) -> ClientConfig {
     config
 }
 
+/// The most bytes one produced message may have: `message.max.bytes` under `[kafka.properties]` when
+/// set (it wins over medic's settings), else `runner.max_message_bytes`.
+#[must_use]
+pub fn max_message_bytes(kafka: &KafkaConfig, runner: &RunnerConfig) -> usize {
+    kafka
+        .properties
+        .get("message.max.bytes")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(runner.max_message_bytes)
+}
+
 /// The idempotent producer every stage of a process shares: acks from all in-sync replicas, retried
 /// inside librdkafka until `produce_timeout`.
 #[must_use]

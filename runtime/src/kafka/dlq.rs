@@ -13,6 +13,23 @@ pub const DLQ_HEADERS: [&str; 6] = [
     "medic.source.offset",
 ];
 
+/// The longest `medic.error.reason` a dead letter carries, in bytes: reasons may quote the input, and a
+/// dead letter must stay within one message (see [`crate::kafka::oversize`]).
+pub const MAX_REASON_BYTES: usize = 1024;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked with `…` when cut.
+#[must_use]
+pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end]).into()
+}
+
 /// The headers of the dead letter for `rejection` by `stage`.
 #[must_use]
 pub fn dlq_headers(stage: &str, rejection: &Rejection) -> OwnedHeaders {
@@ -20,7 +37,7 @@ pub fn dlq_headers(stage: &str, rejection: &Rejection) -> OwnedHeaders {
     let values = [
         stage.to_owned(),
         rejection.error.kind.as_str().to_owned(),
-        rejection.error.reason.clone(),
+        clip(&rejection.error.reason, MAX_REASON_BYTES).into_owned(),
         c.topic.clone(),
         c.partition.to_string(),
         c.offset.to_string(),
@@ -76,5 +93,13 @@ mod tests {
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
         );
+    }
+
+    #[test]
+    fn a_reason_quoting_a_huge_input_is_clipped() {
+        let reason = format!("bad timestamp {:?}", "ü".repeat(600_000));
+        let clipped = clip(&reason, MAX_REASON_BYTES);
+        assert!(clipped.len() <= MAX_REASON_BYTES && clipped.ends_with('…'));
+        assert_eq!(clip("short", MAX_REASON_BYTES), "short");
     }
 }

@@ -4,7 +4,7 @@
 mod checkpoint;
 mod client;
 mod context;
-mod dlq;
+pub(crate) mod dlq;
 mod lag;
 pub mod offset_book;
 mod offsets;
@@ -13,9 +13,9 @@ mod runner;
 mod topics;
 
 pub use checkpoint::{Checkpoint, CheckpointError, OFFSETS_HEADER, checkpoint_key, load_latest};
-pub use client::{consumer_config, producer_config};
+pub use client::{consumer_config, max_message_bytes, producer_config};
 pub use context::StageContext;
-pub use dlq::{DLQ_HEADERS, dlq_headers};
+pub use dlq::{DLQ_HEADERS, MAX_REASON_BYTES, clip, dlq_headers};
 pub use lag::partition_lags;
 pub use offsets::next_offsets;
 pub use runner::{RunnerError, StageRunner, StageSpec};

@@ -29,6 +29,12 @@ impl MessageLimit {
         }
     }
 
+    /// The limit, in bytes.
+    #[must_use]
+    pub fn max(self) -> usize {
+        self.max
+    }
+
     fn room(self) -> usize {
         self.max - HEADROOM
     }
@@ -60,12 +66,13 @@ impl MessageLimit {
              for headers)",
             self.max
         );
+        let topic = crate::kafka::dlq::clip(topic, 256);
         let size = size.to_string();
         [
             ("medic.stage", stage),
             ("medic.error.kind", schemas::ErrorKind::TooLarge.as_str()),
             ("medic.error.reason", reason.as_str()),
-            ("medic.output.topic", topic),
+            ("medic.output.topic", &topic),
             (TRUNCATED_FROM, size.as_str()),
         ]
         .into_iter()

@@ -26,7 +26,7 @@ use crate::kafka::checkpoint::{Checkpoint, checkpoint_key, load_latest};
 use crate::kafka::context::{lock, partition_list};
 use crate::kafka::offset_book::OffsetBook;
 use crate::kafka::oversize::{MessageLimit, mark_truncated};
-use crate::kafka::{StageContext, consumer_config, dlq_headers};
+use crate::kafka::{StageContext, consumer_config, dlq_headers, max_message_bytes};
 use crate::telemetry::health::Health;
 use crate::telemetry::metrics::{Metrics, OutputTally, StageMetrics};
 use futures::future::join_all;
@@ -205,7 +205,7 @@ impl StageRunner {
                 producer,
                 topics: config.topics.clone(),
                 produce_retries: config.runner.produce_retries,
-                limit: MessageLimit::new(config.runner.max_message_bytes),
+                limit: MessageLimit::new(max_message_bytes(config.kafka, config.runner)),
                 metrics: metrics.stage(name),
             },
             health,
@@ -432,6 +432,20 @@ impl Sink {
             stage: self.stage,
             reason: format!("cannot encode the snapshot: {e}"),
         })?;
+        // A snapshot too large for one message would fail every delivery: say why instead.
+        if !self.limit.fits(Some(key.as_bytes()), &payload) {
+            return Err(RunnerError::Checkpoint {
+                stage: self.stage,
+                reason: format!(
+                    "the snapshot is {} bytes, more than runner.max_message_bytes allows ({} less \
+                     headers): lower enrich.max_templates, diagnose.max_window_lines or \
+                     diagnose.max_episodes, or raise runner.max_message_bytes with the checkpoint \
+                     topic's max.message.bytes",
+                    payload.len(),
+                    self.limit.max()
+                ),
+            });
+        }
         let record = Outgoing {
             topic: &self.topics.checkpoints,
             key: Some(key.as_bytes()),
