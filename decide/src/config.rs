@@ -20,6 +20,27 @@ pub struct DecideConfig {
     /// Default: 10000.
     #[serde(default = "default_max_tracked_targets")]
     pub max_tracked_targets: usize,
+    /// Which evidence may lead to cordoning or draining a node. Default: `node_evidence`.
+    #[serde(default)]
+    pub node_actions: NodeActions,
+}
+
+/// Which evidence may lead to a node action (`decide.node_actions`).
+///
+/// A node is shared by every tenant whose pods run on it, and a workload's logs are written by that
+/// workload: any pod can print `no space left on device`, and the node hint of its evidence comes from
+/// where the pod runs. So by default only a diagnosis *of a Node object* (from the kubelet's and the node
+/// controller's Events about the node) may cordon or drain it; a node fault diagnosed on a workload is
+/// escalated instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeActions {
+    /// Only a diagnosis whose target is the Node itself.
+    #[default]
+    NodeEvidence,
+    /// Also a diagnosis of a workload whose evidence names the node (one tenant's logs can then cordon
+    /// or drain a shared node: for clusters with a single tenant).
+    AnyEvidence,
 }
 
 fn default_cooldown() -> Span {
@@ -38,6 +59,7 @@ impl Default for DecideConfig {
             cooldown: default_cooldown(),
             min_confidence: default_min_confidence(),
             max_tracked_targets: default_max_tracked_targets(),
+            node_actions: NodeActions::default(),
         }
     }
 }

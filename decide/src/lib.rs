@@ -19,6 +19,6 @@ pub mod lab;
 mod policy;
 mod stage;
 
-pub use config::DecideConfig;
+pub use config::{DecideConfig, NodeActions};
 pub use policy::remedy_for;
 pub use stage::{Decide, POLICY};

@@ -7,8 +7,13 @@ use schemas::{Action, FaultClass, ObjectKind, Target};
 #[must_use]
 pub fn remedy_for(fault: FaultClass, target: &Target) -> (Action, Target, &'static str) {
     use FaultClass as C;
+    // The node: the evidence's node hint, or the diagnosed object when it is a Node.
     let node_target = || {
-        target.node.as_ref().map(|node| Target {
+        let node = target
+            .node
+            .as_ref()
+            .or((target.kind == ObjectKind::Node).then_some(&target.name));
+        node.map(|node| Target {
             cluster: target.cluster.clone(),
             namespace: None,
             kind: ObjectKind::Node,

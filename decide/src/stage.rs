@@ -1,9 +1,10 @@
 //! [`Decide`]: the decide stage processor.
 
+use crate::config::NodeActions;
 use crate::{DecideConfig, remedy_for};
 use schemas::{
-    Action, Decision, Diagnosis, Emitter, SCHEMA_VERSION, SourceRecord, Stage, StageError,
-    StageState, Target, decode_record, id,
+    Action, Decision, Diagnosis, Emitter, ObjectKind, SCHEMA_VERSION, SourceRecord, Stage,
+    StageError, StageState, Target, decode_record, id,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ pub struct Decide {
     cooldown_ns: i64,
     min_confidence: f64,
     max_tracked: usize,
+    node_actions: NodeActions,
     /// The last action per target: its event time and the diagnosis it answered (noop and escalate do
     /// not start a cooldown).
     last_action: HashMap<Target, LastAction>,
@@ -45,6 +47,7 @@ impl Decide {
             cooldown_ns: config.cooldown.as_nanos(),
             min_confidence: config.min_confidence,
             max_tracked: config.max_tracked_targets,
+            node_actions: config.node_actions,
             last_action: HashMap::new(),
         }
     }
@@ -63,7 +66,10 @@ impl Decide {
                 ),
             )
         } else {
-            let (action, target, why) = remedy_for(diagnosis.fault, &diagnosis.target);
+            let (action, target, why) = self.within_tenancy(
+                remedy_for(diagnosis.fault, &diagnosis.target),
+                &diagnosis.target,
+            );
             // Cooldowns are per object: the pod and node hints of the evidence do not split them.
             let key = Target {
                 pod: None,
@@ -125,6 +131,29 @@ impl Decide {
             model: diagnosis.model,
             sources: diagnosis.evidence.into_iter().map(|e| e.source).collect(),
         }
+    }
+
+    /// `remedy`, unless it cordons or drains a node on evidence that is not about the node (see
+    /// [`NodeActions`]): then an escalation on the diagnosed object.
+    fn within_tenancy(
+        &self,
+        remedy: (Action, Target, &'static str),
+        diagnosed: &Target,
+    ) -> (Action, Target, &'static str) {
+        let node_action = matches!(remedy.0, Action::CordonNode | Action::DrainNode);
+        if node_action
+            && diagnosed.kind != ObjectKind::Node
+            && self.node_actions == NodeActions::NodeEvidence
+        {
+            return (
+                Action::Escalate,
+                diagnosed.clone(),
+                "a node fault seen in one workload's logs: a node is shared by every tenant on it, so \
+                 medic does not cordon or drain it on that evidence (decide.node_actions = \
+                 \"any_evidence\" allows it); a human must confirm",
+            );
+        }
+        remedy
     }
 
     fn record_action(&mut self, target: Target, at_ns: i64, diagnosis_id: &str) {
@@ -271,6 +300,53 @@ mod tests {
             decisions[2].reason
         );
         assert_eq!(decisions[0].policy_id, POLICY);
+    }
+
+    #[test]
+    fn one_workloads_logs_never_cordon_or_drain_a_shared_node_unless_configured() {
+        // The probe: an application's own `write … no space left on device` read as disk pressure, its
+        // evidence naming the node it runs on.
+        let workload_evidence = [
+            diagnosis_on_node("w1", FaultClass::DiskPressure, 0.96, 10, "node-3"),
+            diagnosis_on_node("w2", FaultClass::NodeFailure, 0.96, 20, "node-4"),
+        ];
+        let mut guarded = DecideConfig::default().build().expect("valid");
+        let mut out = Emitter::new();
+        guarded.process_batch(&workload_evidence, &mut out);
+        let decisions: Vec<Decision> = out.decode_all().expect("decisions");
+        for d in &decisions {
+            assert_eq!(d.action, Action::Escalate, "{}", d.reason);
+            assert_eq!(
+                d.target.kind,
+                ObjectKind::Deployment,
+                "the page names the workload"
+            );
+            assert!(d.reason.contains("shared"), "{}", d.reason);
+        }
+        // A diagnosis of the Node itself (the kubelet's and node controller's Events) may act on it.
+        let node = Diagnosis {
+            target: Target::node("node-5"),
+            ..serde_json::from_slice(&diagnosis("n1", FaultClass::NodeFailure, 0.9, 30).payload)
+                .expect("diagnosis")
+        };
+        let node_record = SourceRecord::new(
+            "medic.diagnoses",
+            0,
+            1,
+            serde_json::to_vec(&node).expect("encode"),
+        );
+        assert_eq!(actions(&mut guarded, &[node_record]), [Action::CordonNode]);
+        // A single-tenant cluster may allow workload evidence.
+        let mut open = DecideConfig {
+            node_actions: NodeActions::AnyEvidence,
+            ..DecideConfig::default()
+        }
+        .build()
+        .expect("valid");
+        assert_eq!(
+            actions(&mut open, &workload_evidence),
+            [Action::DrainNode, Action::CordonNode]
+        );
     }
 
     #[test]
