@@ -13,6 +13,9 @@ use schemas::{
 };
 use std::time::Duration;
 
+/// How far in the future a command's `issued_at` may be (clocks of issuer and actuator differ).
+const MAX_CLOCK_SKEW_NS: i64 = 5 * 60 * 1_000_000_000;
+
 /// A command refused before any check of the world: it goes to the dead-letter topic.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refused {
@@ -35,9 +38,11 @@ pub struct Handled {
 /// Applies commands, at most once per idempotency key. Built by [`ActConfig::build_actuator`].
 ///
 /// # What happens to a command
-/// 1. Dead-lettered (never applied): undecodable, unsigned or forged, unknown key, expired, or its
-///    idempotency key already handled (the journal survives restarts when `act.journal` is set).
-/// 2. `rejected` result: outside the namespace/kind allowlists, over a rate limit, beyond the blast
+/// 1. Dead-lettered (never applied): undecodable, unsigned or forged, unknown key, expired, valid for
+///    longer than `act.max_command_ttl` or issued in the future, for another cluster than `act.cluster`,
+///    or its idempotency key already handled (the journal survives restarts when `act.journal` is set).
+/// 2. `rejected` result: a name Kubernetes would not accept, outside the namespace/kind allowlists,
+///    over a rate limit, beyond the blast
 ///    radius (checked against the target's live state).
 /// 3. `duplicate` result: the object already carries this command's id.
 /// 4. Otherwise the key is journalled (synced) *before* the change, the backend applies it, and — in
@@ -52,6 +57,8 @@ pub struct Handled {
 pub struct Actuator {
     keys: KeyRing,
     require_signature: bool,
+    max_ttl_ns: i64,
+    cluster: Option<String>,
     journal: Journal,
     safety: Safety,
     backend: Option<Box<dyn Actuate>>,
@@ -85,6 +92,8 @@ impl Actuator {
         Ok(Self {
             keys,
             require_signature: config.require_signature,
+            max_ttl_ns: config.max_command_ttl.as_nanos(),
+            cluster: config.cluster.clone(),
             journal,
             safety: Safety::new(config.safety.clone()),
             backend,
@@ -128,8 +137,9 @@ impl Actuator {
         if let Err(refusal) = self.safety.allowed(&object) {
             return Ok(outcome.rejected(&refusal));
         }
+        // Nothing to apply: the key is noted in memory, never journalled to the file (see Journal::note).
         if matches!(command.action, Action::Noop | Action::Escalate) {
-            self.journal_or_fail(&command)?;
+            self.journal.note(&command.idempotency_key);
             return Ok(outcome.done(
                 ActionOutcome::Logged,
                 format!("{}: nothing for an actuator to apply", command.action),
@@ -156,9 +166,6 @@ impl Actuator {
         } else {
             &command.target
         };
-        if let Err(refusal) = self.safety.within_rate(inspected, started_at_ns) {
-            return Ok(outcome.rejected(&refusal));
-        }
         let state = match backend.inspect(inspected) {
             Ok(state) => state,
             Err(e) => {
@@ -188,6 +195,10 @@ impl Actuator {
             },
             None => inspected.clone(),
         };
+        // Rate limits are checked on the same key they are recorded on.
+        if let Err(refusal) = self.safety.within_rate(&budget, started_at_ns) {
+            return Ok(outcome.rejected(&refusal));
+        }
         let action = match self
             .safety
             .resolve(&budget, command.action, &state, started_at_ns)
@@ -272,6 +283,40 @@ impl Actuator {
             self.keys
                 .verify(command)
                 .map_err(|e| refuse(e.reason(), ErrorKind::Rejected, e.to_string()))?;
+        }
+        if command.expires_at_ns.saturating_sub(command.issued_at_ns) > self.max_ttl_ns {
+            return Err(refuse(
+                "ttl_too_long",
+                ErrorKind::Rejected,
+                format!(
+                    "valid for {}s after it was issued, more than act.max_command_ttl ({}s)",
+                    command.expires_at_ns.saturating_sub(command.issued_at_ns) / 1_000_000_000,
+                    self.max_ttl_ns / 1_000_000_000
+                ),
+            ));
+        }
+        if command.issued_at_ns > now_ns.saturating_add(MAX_CLOCK_SKEW_NS) {
+            return Err(refuse(
+                "issued_in_future",
+                ErrorKind::Rejected,
+                format!(
+                    "issued {}s in the future (clocks may differ by {}s at most)",
+                    (command.issued_at_ns - now_ns) / 1_000_000_000,
+                    MAX_CLOCK_SKEW_NS / 1_000_000_000
+                ),
+            ));
+        }
+        if let Some(cluster) = &self.cluster
+            && command.target.cluster.as_ref() != Some(cluster)
+        {
+            return Err(refuse(
+                "wrong_cluster",
+                ErrorKind::Rejected,
+                format!(
+                    "the target names cluster {:?}; this actuator acts on {cluster:?}",
+                    command.target.cluster
+                ),
+            ));
         }
         if now_ns > command.expires_at_ns {
             return Err(refuse(

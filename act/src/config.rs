@@ -58,6 +58,14 @@ pub struct ActConfig {
     /// Default: `10m`.
     #[serde(default = "default_command_ttl")]
     pub command_ttl: Span,
+    /// The actuator refuses a command valid for longer than this after it was issued (whatever its
+    /// signer chose), or issued more than 5 minutes in the future. Default: `1h`.
+    #[serde(default = "default_max_command_ttl")]
+    pub max_command_ttl: Span,
+    /// The cluster this actuator acts on: a command whose target names another cluster is refused.
+    /// Default: none (targets are not checked for a cluster).
+    #[serde(default)]
+    pub cluster: Option<String>,
     /// How the actuator applies commands. Default: `log` (change nothing).
     #[serde(default = "default_mode")]
     pub mode: ActuatorMode,
@@ -101,6 +109,9 @@ pub struct ActConfig {
 fn default_command_ttl() -> Span {
     Span::secs(600)
 }
+fn default_max_command_ttl() -> Span {
+    Span::secs(3600)
+}
 fn default_mode() -> ActuatorMode {
     ActuatorMode::Log
 }
@@ -121,6 +132,8 @@ impl Default for ActConfig {
     fn default() -> Self {
         Self {
             command_ttl: default_command_ttl(),
+            max_command_ttl: default_max_command_ttl(),
+            cluster: None,
             mode: default_mode(),
             dedup_capacity: default_dedup_capacity(),
             keys_file: None,
@@ -147,6 +160,16 @@ impl ActConfig {
             self.command_ttl > Span::millis(0),
             "command_ttl",
             || "must be longer than 0ms",
+        );
+        problems.require(
+            self.command_ttl <= self.max_command_ttl,
+            "command_ttl",
+            || {
+                format!(
+                    "{} exceeds max_command_ttl ({}): the actuator would refuse every command",
+                    self.command_ttl, self.max_command_ttl
+                )
+            },
         );
         problems.require(
             self.dedup_capacity > 0,

@@ -11,13 +11,45 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// A bounded, optionally durable set of idempotency keys; the oldest is forgotten first.
+/// A bounded, optionally durable set of idempotency keys; the oldest is forgotten first. Keys of
+/// commands that change nothing (noop, escalate) are kept apart, in memory only ([`Journal::note`]), so
+/// that a flood of them neither fills the file nor pushes out the keys of changes.
 #[derive(Debug)]
 pub struct Journal {
+    changes: KeySet,
+    noted: KeySet,
+    file: Option<(PathBuf, File)>,
+}
+
+/// Keys in arrival order, at most `capacity`; the oldest is forgotten first.
+#[derive(Debug)]
+struct KeySet {
     order: VecDeque<String>,
     set: HashSet<String>,
     capacity: usize,
-    file: Option<(PathBuf, File)>,
+}
+
+impl KeySet {
+    fn new(capacity: usize) -> Self {
+        Self {
+            order: VecDeque::new(),
+            set: HashSet::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn insert(&mut self, key: String) {
+        if self.set.contains(&key) {
+            return;
+        }
+        if self.order.len() == self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.set.remove(&oldest);
+        }
+        self.set.insert(key.clone());
+        self.order.push_back(key);
+    }
 }
 
 impl Journal {
@@ -25,9 +57,8 @@ impl Journal {
     #[must_use]
     pub fn in_memory(capacity: usize) -> Self {
         Self {
-            order: VecDeque::new(),
-            set: HashSet::new(),
-            capacity: capacity.max(1),
+            changes: KeySet::new(capacity),
+            noted: KeySet::new(capacity),
             file: None,
         }
     }
@@ -53,19 +84,25 @@ impl Journal {
             };
             for line in complete.lines().filter(|l| !l.is_empty()) {
                 lines += 1;
-                journal.remember(line.to_owned());
+                journal.changes.insert(line.to_owned());
             }
         }
-        if torn || lines > 2 * journal.capacity {
+        let compact = torn || lines > 2 * journal.changes.capacity;
+        if compact {
             let tmp = path.with_extension("compact");
             let mut out = File::create(&tmp)?;
-            for key in &journal.order {
+            for key in &journal.changes.order {
                 writeln!(out, "{key}")?;
             }
             out.sync_all()?;
             std::fs::rename(&tmp, path)?;
         }
+        let created = !path.exists();
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        if compact || created {
+            // A renamed or created file's name is durable only once its directory is.
+            sync_directory(path)?;
+        }
         journal.file = Some((path.to_owned(), file));
         Ok(journal)
     }
@@ -73,7 +110,13 @@ impl Journal {
     /// Whether `key` was handled.
     #[must_use]
     pub fn contains(&self, key: &str) -> bool {
-        self.set.contains(key)
+        self.changes.set.contains(key) || self.noted.set.contains(key)
+    }
+
+    /// Remembers `key` of a command that changes nothing, in memory only: its replays are refused while
+    /// this process runs; after a restart one is logged again, which changes nothing either.
+    pub fn note(&mut self, key: &str) {
+        self.noted.insert(key.to_owned());
     }
 
     /// Records `key` durably (appended and synced when there is a file) before the caller acts on it.
@@ -86,7 +129,7 @@ impl Journal {
             file.write_all(format!("{key}\n").as_bytes())?;
             file.sync_data()?;
         }
-        self.remember(key.to_owned());
+        self.changes.insert(key.to_owned());
         Ok(())
     }
 
@@ -95,19 +138,15 @@ impl Journal {
     pub fn path(&self) -> Option<&Path> {
         self.file.as_ref().map(|(path, _)| path.as_path())
     }
+}
 
-    fn remember(&mut self, key: String) {
-        if self.set.contains(&key) {
-            return;
-        }
-        if self.order.len() == self.capacity
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.set.remove(&oldest);
-        }
-        self.set.insert(key.clone());
-        self.order.push_back(key);
-    }
+/// Syncs the directory holding `path`, so that a file created or renamed there survives a crash.
+fn sync_directory(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -123,6 +162,11 @@ mod tests {
         }
         assert!(!seen.contains("a"), "a was forgotten when c arrived");
         assert!(seen.contains("b") && seen.contains("c"));
+        // Keys of commands that change nothing never push out those of changes.
+        for i in 0..10 {
+            seen.note(&format!("escalate-{i}"));
+        }
+        assert!(seen.contains("b") && seen.contains("c") && seen.contains("escalate-9"));
     }
 
     #[test]
@@ -136,9 +180,14 @@ mod tests {
             for i in 0..10 {
                 journal.record(&format!("k{i}")).expect("write");
             }
+            journal.note("escalation");
         }
         let journal = Journal::open(&path, 3).expect("reopen");
         assert!(journal.contains("k9") && journal.contains("k7"));
+        assert!(
+            !journal.contains("escalation"),
+            "noted keys never reach the file"
+        );
         assert!(!journal.contains("k6"), "beyond capacity");
         let kept = std::fs::read_to_string(&path).expect("read");
         assert_eq!(

@@ -91,6 +91,22 @@ impl SafetyLimits {
     }
 }
 
+/// An RFC 1123 label, as namespaces are: 1–63 of `[a-z0-9-]`, starting and ending alphanumeric.
+fn is_dns_label(name: &str) -> bool {
+    let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && edge(name.as_bytes().first())
+        && edge(name.as_bytes().last())
+}
+
+/// An RFC 1123 subdomain, as object names are: at most 253 characters, dot-separated labels.
+fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(is_dns_label)
+}
+
 /// A refusal, with its reason code (a metric event) and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -125,12 +141,32 @@ impl Safety {
         }
     }
 
-    /// Checks the namespace and kind allowlists (before anything is read from the cluster).
+    /// Checks the names and the namespace and kind allowlists (before anything is read from the
+    /// cluster). Names must be what Kubernetes accepts (RFC 1123), so that no spelling the API server
+    /// would read differently (`kube%2Dsystem`, `Kube-System`) passes the string compare of the lists.
     ///
     /// # Errors
     /// The refusal.
     pub fn allowed(&self, target: &Target) -> Result<(), Refusal> {
         let limits = &self.limits;
+        let names = [
+            (
+                "namespace",
+                target.namespace.as_deref(),
+                is_dns_label as fn(&str) -> bool,
+            ),
+            ("name", Some(target.name.as_str()), is_dns_subdomain),
+            ("pod", target.pod.as_deref(), is_dns_subdomain),
+            ("node", target.node.as_deref(), is_dns_subdomain),
+        ];
+        for (what, name, valid) in names {
+            if let Some(name) = name.filter(|n| !valid(n)) {
+                return Err(refuse(
+                    "invalid_name",
+                    format!("{what} {name:?} is not a valid Kubernetes name (RFC 1123)"),
+                ));
+            }
+        }
         if !limits.allowed_kinds.contains(&target.kind) {
             return Err(refuse(
                 "kind_not_allowed",

@@ -149,3 +149,95 @@ fn expired_commands_go_to_the_dead_letter_topic() {
     assert!(out.emitted().is_empty());
     assert_eq!(out.rejections()[0].error.kind, ErrorKind::Expired);
 }
+
+#[test]
+fn commands_that_overreach_are_refused_before_anything_is_read() {
+    // The probes: a far-future expiry, an issue time 31 years ahead, another cluster, and names the API
+    // server would read differently from the deny list (`kube%2Dsystem`), all validly signed.
+    let keys = ActConfig::default().keys().expect("the process key");
+    let command = |id: &str, target: Target| {
+        medic_act::direct_command(&keys, id, target, Action::RolloutRestart, 600, "t", "t")
+    };
+    let resign = |mut c: RemediationCommand| {
+        keys.sign(&mut c);
+        c
+    };
+    let issued_now = |c: RemediationCommand| {
+        resign(RemediationCommand {
+            issued_at_ns: NOW,
+            expires_at_ns: NOW + 600_000_000_000,
+            ..c
+        })
+    };
+    let forever = resign(RemediationCommand {
+        issued_at_ns: NOW,
+        expires_at_ns: i64::MAX,
+        ..command("forever", Target::deployment("shop", "web"))
+    });
+    let future = resign(RemediationCommand {
+        issued_at_ns: NOW + 31 * 365 * 86_400_000_000_000,
+        expires_at_ns: NOW + 31 * 365 * 86_400_000_000_000 + 600_000_000_000,
+        ..command("future", Target::deployment("shop", "web"))
+    });
+    let elsewhere = issued_now(command(
+        "elsewhere",
+        Target {
+            cluster: Some("other".into()),
+            ..Target::deployment("shop", "web")
+        },
+    ));
+    let here = |namespace: &str, name: &str| Target {
+        cluster: Some("prod-eu".into()),
+        ..Target::deployment(namespace, name)
+    };
+    let encoded = issued_now(command("encoded", here("kube%2Dsystem", "coredns")));
+    let upper = issued_now(command("upper", here("Kube-System", "coredns")));
+    let unnamed = issued_now(command("unnamed", Target::deployment("shop", "web")));
+    let fine = issued_now(command("fine", here("shop", "web")));
+    let records: Vec<SourceRecord> = [forever, future, elsewhere, encoded, upper, unnamed, fine]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            SourceRecord::new(
+                "medic.actions",
+                0,
+                i as i64,
+                schemas::encode_record(c).expect("json"),
+            )
+        })
+        .collect();
+    let mut actuator = ActConfig {
+        cluster: Some("prod-eu".into()),
+        ..ActConfig::default()
+    }
+    .build_actuator()
+    .expect("valid")
+    .with_clock(now);
+    let mut out = Emitter::new();
+    actuator.process_batch(&records, &mut out);
+    let dead: Vec<(i64, String)> = out
+        .rejections()
+        .iter()
+        .map(|r| (r.coordinates.offset, r.error.reason.clone()))
+        .collect();
+    assert_eq!(dead.len(), 4, "{dead:?}");
+    assert!(dead[0].1.contains("max_command_ttl"), "{dead:?}");
+    assert!(dead[1].1.contains("in the future"), "{dead:?}");
+    assert!(dead[2].1.contains("cluster"), "{dead:?}");
+    // A target that names no cluster, where this actuator acts on prod-eu, is refused too.
+    assert_eq!(dead[3].0, 5, "{dead:?}");
+    let results: Vec<ActionResult> = out.decode_all().expect("results");
+    let refusals: Vec<_> = results
+        .iter()
+        .map(|r| (r.outcome, r.message.contains("RFC 1123")))
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            (ActionOutcome::Rejected, true),
+            (ActionOutcome::Rejected, true),
+            (ActionOutcome::Logged, false)
+        ],
+        "names the API server would read differently are rejected; the rest is handled"
+    );
+}
