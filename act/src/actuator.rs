@@ -134,7 +134,12 @@ impl Actuator {
             clock: self.clock,
             mode: self.mode().to_owned(),
         };
-        if let Err(refusal) = self.safety.allowed(&object) {
+        // Both the object acted on and the target the command names (a pod's workload) must pass.
+        if let Err(refusal) = self
+            .safety
+            .allowed(&object)
+            .and_then(|()| self.safety.allowed(&command.target))
+        {
             return Ok(outcome.rejected(&refusal));
         }
         // Nothing to apply: the key is noted in memory, never journalled to the file (see Journal::note).

@@ -7,12 +7,14 @@ use schemas::{Action, FaultClass, ObjectKind, Target};
 #[must_use]
 pub fn remedy_for(fault: FaultClass, target: &Target) -> (Action, Target, &'static str) {
     use FaultClass as C;
-    // The node: the evidence's node hint, or the diagnosed object when it is a Node.
+    // The node: the diagnosed object when it is a Node (never a hint beside it), else the evidence's
+    // node hint.
     let node_target = || {
-        let node = target
-            .node
-            .as_ref()
-            .or((target.kind == ObjectKind::Node).then_some(&target.name));
+        let node = if target.kind == ObjectKind::Node {
+            Some(&target.name)
+        } else {
+            target.node.as_ref()
+        };
         node.map(|node| Target {
             cluster: target.cluster.clone(),
             namespace: None,

@@ -141,10 +141,9 @@ impl Decide {
         diagnosed: &Target,
     ) -> (Action, Target, &'static str) {
         let node_action = matches!(remedy.0, Action::CordonNode | Action::DrainNode);
-        if node_action
-            && diagnosed.kind != ObjectKind::Node
-            && self.node_actions == NodeActions::NodeEvidence
-        {
+        // A Node is cluster-scoped: a "Node" that carries a namespace was named by a tenant's records.
+        let about_the_node = diagnosed.kind == ObjectKind::Node && diagnosed.namespace.is_none();
+        if node_action && !about_the_node && self.node_actions == NodeActions::NodeEvidence {
             return (
                 Action::Escalate,
                 diagnosed.clone(),
@@ -336,6 +335,25 @@ mod tests {
             serde_json::to_vec(&node).expect("encode"),
         );
         assert_eq!(actions(&mut guarded, &[node_record]), [Action::CordonNode]);
+        // A "Node" that carries a namespace was named by a tenant's records, not by the node's Events.
+        let namespaced = Diagnosis {
+            diagnosis_id: "n2".into(),
+            target: Target {
+                namespace: Some("tenant-a".into()),
+                ..Target::node("node-6")
+            },
+            ..node.clone()
+        };
+        let namespaced_record = SourceRecord::new(
+            "medic.diagnoses",
+            0,
+            2,
+            serde_json::to_vec(&namespaced).expect("encode"),
+        );
+        assert_eq!(
+            actions(&mut guarded, &[namespaced_record]),
+            [Action::Escalate]
+        );
         // A single-tenant cluster may allow workload evidence.
         let mut open = DecideConfig {
             node_actions: NodeActions::AnyEvidence,

@@ -44,6 +44,9 @@ pub(crate) struct Decoder<'a> {
     pub stream_key: &'a str,
     /// The input's coordinates, which a reassembled message keeps from its first chunk.
     pub source: &'a schemas::SourceCoordinates,
+    /// Whether the input is keyed by a kubelet log path: a container's own output, whose JSON is the
+    /// application's and is never read as a Kubernetes Event or a cloud envelope.
+    pub container_stream: bool,
     pub now_ns: i64,
     pub output: Output,
 }
@@ -250,6 +253,9 @@ impl Decoder<'_> {
                 )));
             }
         };
+        if self.container_stream {
+            return self.push(json_line::decode(&Value::Object(obj)));
+        }
         if let Some(wrapper) = wrapper(&obj) {
             return self.unwrap(wrapper, depth);
         }

@@ -21,6 +21,9 @@ pub(crate) struct Decoded {
     /// Pod coordinates the record's own content claims (flat top-level keys), which never become its
     /// identity: the stage only checks them against it.
     pub claims: Claims,
+    /// The pod's owner `(kind, name)` as the node agent's metadata gives it; the stage makes it the
+    /// workload only when it is a kind that owns pods and the pod is named after it.
+    pub owner: Option<(String, String)>,
 }
 
 /// Pod coordinates claimed by content that an application may write (see [`Decoded::claims`]).
@@ -48,6 +51,7 @@ impl Decoded {
             attributes: BTreeMap::new(),
             source: SourceCoordinates::default(),
             claims: Claims::default(),
+            owner: None,
         }
     }
 

@@ -109,12 +109,11 @@ fn apply_agent_metadata(obj: &Map<String, Value>, decoded: &mut Decoded) {
                 .or_else(|| refs.first())
         })
         .and_then(|r| Some((r.get("kind")?.as_str()?, r.get("name")?.as_str()?)));
-    // Agent metadata names the owner as the API server knows it; the pod-name convention is the stage's
-    // fallback.
+    // The stage decides whether the owner becomes the workload (see `complete_resource`).
     let owner = agent(&["pod_owner"]);
-    resource.workload = controller
+    decoded.owner = controller
         .or_else(|| owner.as_deref().and_then(|o| o.split_once('/')))
-        .and_then(|(kind, name)| crate::workload::from_object(kind, name));
+        .map(|(kind, name)| (kind.to_owned(), name.to_owned()));
 }
 
 /// An RFC 3339 string, or epoch seconds / milliseconds / nanoseconds as a number.

@@ -59,24 +59,35 @@ pub(crate) fn decode(event: &Value) -> Result<Decoded, Reject> {
     let kind = str_at(object, &["kind"]).unwrap_or_default();
     let name = str_at(object, &["name"]).unwrap_or_default();
     let resource = &mut decoded.resource;
-    // Nodes are cluster-scoped: the Event object's own namespace (often `default`) is not theirs.
-    resource.namespace = (kind != "Node")
-        .then(|| {
-            str_at(object, &["namespace"]).or_else(|| str_at(event, &["metadata", "namespace"]))
-        })
-        .flatten()
-        .map(str::to_owned);
+    let event_namespace = str_at(event, &["metadata", "namespace"]);
+    // Nodes are cluster-scoped, and the kubelet and the node controller write their Events in
+    // `default` (or, as events.k8s.io, in no namespace). An Event about a Node written in any other
+    // namespace comes from whoever may create Events there: it is kept as that namespace's record, its
+    // node only a claim.
+    let about_node = kind == "Node" && matches!(event_namespace, None | Some("" | "default"));
+    resource.namespace = if about_node {
+        None
+    } else {
+        str_at(object, &["namespace"])
+            .or(event_namespace)
+            .map(str::to_owned)
+    };
     match kind {
         "Pod" => resource.pod = Some(name.to_owned()),
-        "Node" => resource.node = Some(name.to_owned()),
+        "Node" if about_node => resource.node = Some(name.to_owned()),
+        "Node" => {
+            decoded
+                .attributes
+                .insert("medic.claimed.node".to_owned(), name.to_owned());
+        }
         _ => {}
     }
-    if resource.node.is_none() {
-        resource.node = str_at(event, &["source", "host"])
-            .or_else(|| str_at(event, &["deprecatedSource", "host"]))
-            .map(str::to_owned);
-    }
-    resource.workload = crate::workload::from_object(kind, name);
+    let resource = &mut decoded.resource;
+    resource.workload = if kind == "Node" && !about_node {
+        None
+    } else {
+        crate::workload::from_object(kind, name)
+    };
     if let Some(field) = str_at(object, &["fieldPath"])
         && let Some(container) = field
             .strip_prefix("spec.containers{")
@@ -92,6 +103,11 @@ pub(crate) fn decode(event: &Value) -> Result<Decoded, Reject> {
         }
     };
     put("k8s.event.reason", reason);
+    // Where the reporting component ran: free text any Event writer sets, so never the record's node.
+    put(
+        "k8s.event.source_host",
+        str_at(event, &["source", "host"]).or_else(|| str_at(event, &["deprecatedSource", "host"])),
+    );
     put("k8s.event.type", str_at(event, &["type"]));
     put("k8s.object.kind", Some(kind).filter(|k| !k.is_empty()));
     put("k8s.object.name", Some(name).filter(|n| !n.is_empty()));

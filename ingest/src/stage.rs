@@ -157,6 +157,7 @@ impl Ingest {
             assembler: &mut self.assembler,
             stream_key: &stream_key,
             source: &input.coordinates,
+            container_stream: log_path::parse(&stream_key).is_some(),
             now_ns,
             output: crate::decode::Output::default(),
         };
@@ -198,8 +199,9 @@ fn refuse(input: &SourceRecord, reject: Reject, out: &mut Emitter) {
 /// kubelet log path in the message key (the shipper keys each tailed file by it) overrides the pod
 /// coordinates the payload carries; content claims ([`Claims`](crate::decoded::Claims)) are checked
 /// against the identity and kept, where they differ, as `medic.claimed.<field>` attributes, never
-/// adopted; an owner claim names the workload only when the pod is named after it. The workload falls
-/// back to the pod-name convention. Returns whether anything claimed disagreed.
+/// adopted. An owner — the agent's, else a claimed one — names the workload only when it is a kind that
+/// owns pods and the pod is named after it; else the workload falls back to the pod-name convention.
+/// Returns whether anything claimed disagreed.
 fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>) -> bool {
     let claims = std::mem::take(&mut decoded.claims);
     let resource = &mut decoded.resource;
@@ -239,12 +241,16 @@ fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>) -> bool {
     }
     let pod = resource.pod.as_deref().unwrap_or_default();
     if resource.workload.is_none() {
-        resource.workload = claims
+        let agent_owner = decoded
             .owner
-            .as_deref()
-            .and_then(|o| o.split_once('/'))
+            .as_ref()
+            .map(|(k, n)| (k.as_str(), n.as_str()));
+        let claimed_owner = claims.owner.as_deref().and_then(|o| o.split_once('/'));
+        resource.workload = agent_owner
+            .into_iter()
+            .chain(claimed_owner)
             .filter(|(_, name)| workload::named_after(pod, name))
-            .and_then(|(kind, name)| workload::from_object(kind, name))
+            .find_map(|(kind, name)| workload::from_owner(kind, name))
             .or_else(|| workload::from_pod_name(pod));
     }
     let mismatched = !claimed.is_empty();

@@ -43,6 +43,18 @@ pub(crate) fn from_replica_set_name(name: &str) -> Option<Workload> {
     is_generated(hash, 6, 10).then(|| workload("Deployment", base))
 }
 
+/// The workload a pod's owner (`kind`, `name`) stands for, if it is a kind that owns pods: a ReplicaSet
+/// (its Deployment when it has a pod-template hash), StatefulSet, DaemonSet, Job or ReplicationController.
+/// Anything else (a Node, a Namespace, a kind a log line made up) names no workload.
+#[must_use]
+pub(crate) fn from_owner(kind: &str, name: &str) -> Option<Workload> {
+    match kind {
+        "ReplicaSet" => from_replica_set_name(name).or_else(|| Some(workload(kind, name))),
+        "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => Some(workload(kind, name)),
+        _ => None,
+    }
+}
+
 /// Whether pod `pod` can belong to owner `owner_name`: controllers name their pods `<owner>-<suffix>`,
 /// so an owner reference (or an owner claim) that does not prefix the pod's name is not its owner.
 #[must_use]

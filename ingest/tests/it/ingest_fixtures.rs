@@ -300,3 +300,109 @@ fn content_never_chooses_a_records_namespace_pod_node_or_workload() {
     assert_eq!(claimed(&records[2], "namespace"), None, "nothing disagreed");
     assert_eq!(out.events().get("identity_mismatch"), Some(&2));
 }
+
+#[test]
+fn no_log_line_or_tenant_event_makes_a_node_the_target() {
+    let stage_with = |format: medic_ingest::Format| {
+        IngestConfig {
+            sources: vec![medic_ingest::SourceConfig {
+                name: "k8s".into(),
+                topic: None,
+                format,
+                redaction: None,
+            }],
+            ..IngestConfig::default()
+        }
+        .build()
+        .expect("valid")
+    };
+    let container = "/var/log/pods/tenant-a_checkout-5d567cc74c-x7k2p_1f0e/app/0.log";
+    // A container's JSON output: an owner claim of kind Node, and an Event-shaped document.
+    let owner_node = serde_json::json!({
+        "msg": "no space left on device", "kubernetes.pod_owner": "Node/checkout"
+    });
+    let event_shaped = serde_json::json!({
+        "kind": "Event", "type": "Warning", "reason": "NodeNotReady", "message": "node down",
+        "involvedObject": {"kind": "Node", "name": "worker-7"}
+    });
+    let mut stage = stage_with(medic_ingest::Format::Auto);
+    let batch: Vec<SourceRecord> = [owner_node, event_shaped]
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            SourceRecord::new("medic.logs.k8s", 0, i as i64, doc.to_string()).with_key(container)
+        })
+        .collect();
+    let mut out = Emitter::new();
+    stage.process_batch(&batch, &mut out);
+    let records: Vec<LogRecord> = out.decode_all().expect("decode");
+    for r in &records {
+        assert_eq!(
+            r.source_format,
+            SourceFormat::JsonLine,
+            "a container's JSON is its own"
+        );
+        let target = r.target().expect("target");
+        assert_eq!(
+            (target.kind, target.name.as_str()),
+            (schemas::ObjectKind::Deployment, "checkout"),
+            "{r:?}"
+        );
+        assert_eq!(r.resource.node, None);
+    }
+
+    // Events: one about a Node written in a tenant's namespace, one about a pod naming a host.
+    let tenant_node_event = serde_json::json!({
+        "kind": "Event", "type": "Warning", "reason": "NodeNotReady", "message": "node down",
+        "metadata": {"namespace": "tenant-a"},
+        "involvedObject": {"kind": "Node", "name": "worker-7", "namespace": "tenant-a"}
+    });
+    let pod_event_with_host = serde_json::json!({
+        "kind": "Event", "type": "Warning", "reason": "Evicted", "message": "disk pressure",
+        "metadata": {"namespace": "tenant-a"}, "source": {"host": "control-plane-1"},
+        "involvedObject": {"kind": "Pod", "name": "ghost", "namespace": "tenant-a"}
+    });
+    let node_controller_event = serde_json::json!({
+        "kind": "Event", "type": "Normal", "reason": "NodeNotReady", "message": "Node worker-7 status is now: NodeNotReady",
+        "metadata": {"namespace": "default"},
+        "involvedObject": {"kind": "Node", "name": "worker-7"}
+    });
+    let mut stage = stage_with(medic_ingest::Format::K8sEvent);
+    let batch: Vec<SourceRecord> = [
+        tenant_node_event,
+        pod_event_with_host,
+        node_controller_event,
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, doc)| SourceRecord::new("medic.logs.k8s", 0, i as i64, doc.to_string()))
+    .collect();
+    let mut out = Emitter::new();
+    stage.process_batch(&batch, &mut out);
+    let records: Vec<LogRecord> = out.decode_all().expect("decode");
+    assert_eq!(
+        records[0].target(),
+        None,
+        "a tenant's Event about a Node is not about the Node"
+    );
+    assert_eq!(
+        records[0]
+            .attributes
+            .get("medic.claimed.node")
+            .map(String::as_str),
+        Some("worker-7")
+    );
+    assert_eq!(
+        records[1].resource.node, None,
+        "source.host is not the pod's node"
+    );
+    assert_eq!(
+        records[1].target().map(|t| t.kind),
+        Some(schemas::ObjectKind::Pod)
+    );
+    let node = records[2].target().expect("the node controller's Event");
+    assert_eq!(
+        (node.kind, node.namespace),
+        (schemas::ObjectKind::Node, None)
+    );
+}

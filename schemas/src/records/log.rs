@@ -34,15 +34,15 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
-    /// The object this record is about: its workload, else its pod, else its node; `None` when the
-    /// record names none of them.
+    /// The object this record is about: its workload (a Node for an Event about one), else its pod;
+    /// `None` when the record names neither. A node hint alone is where the record was seen, not what it
+    /// is about: it makes no target.
     #[must_use]
     pub fn target(&self) -> Option<Target> {
         let r = &self.resource;
-        let (kind, name) = match (&r.workload, &r.pod, &r.node) {
-            (Some(w), _, _) => (ObjectKind::from_kind(&w.kind), w.name.clone()),
-            (None, Some(pod), _) => (ObjectKind::Pod, pod.clone()),
-            (None, None, Some(node)) => (ObjectKind::Node, node.clone()),
+        let (kind, name) = match (&r.workload, &r.pod) {
+            (Some(w), _) => (ObjectKind::from_kind(&w.kind), w.name.clone()),
+            (None, Some(pod)) => (ObjectKind::Pod, pod.clone()),
             _ => return None,
         };
         Some(Target {
