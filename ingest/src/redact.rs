@@ -106,13 +106,54 @@ pub struct RedactionConfig {
     /// Also mask IPv4 addresses (adds `ip_address`). Default: false.
     #[serde(default)]
     pub ip_addresses: bool,
+    /// Fields whose whole value is a secret, whatever it looks like: an attribute whose key (its last
+    /// dotted segment, case and `-`/`_` aside) is one of these or ends with `_<one of these>`
+    /// (`db_password`, `X-Api-Key`) is masked, counted as `redacted.secret_field`. Default: the usual
+    /// credential names (`password`, `secret`, `token`, `api_key`, `authorization`, …).
+    #[serde(default = "default_secret_fields")]
+    pub secret_fields: Vec<String>,
 }
+
+/// The counter event of a masked secret field.
+pub const SECRET_FIELD_EVENT: &str = "redacted.secret_field";
 
 fn default_enabled() -> bool {
     true
 }
 fn default_rules() -> Vec<RedactionRule> {
     RedactionRule::DEFAULTS.to_vec()
+}
+fn default_secret_fields() -> Vec<String> {
+    [
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "client_secret",
+        "api_key",
+        "apikey",
+        "token",
+        "access_token",
+        "refresh_token",
+        "auth_token",
+        "authorization",
+        "cookie",
+        "set_cookie",
+        "private_key",
+        "secret_access_key",
+        "credentials",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A field name as compared with `secret_fields`: its last dotted segment, lowercase, `-` as `_`.
+fn field_name(key: &str) -> String {
+    key.rsplit('.')
+        .next()
+        .unwrap_or(key)
+        .to_ascii_lowercase()
+        .replace('-', "_")
 }
 
 impl Default for RedactionConfig {
@@ -121,6 +162,7 @@ impl Default for RedactionConfig {
             enabled: true,
             rules: default_rules(),
             ip_addresses: false,
+            secret_fields: default_secret_fields(),
         }
     }
 }
@@ -130,6 +172,7 @@ impl Default for RedactionConfig {
 pub struct Redactor {
     rules: Vec<(RedactionRule, Regex)>,
     set: RegexSet,
+    secret_fields: Vec<String>,
 }
 
 impl Redactor {
@@ -165,10 +208,41 @@ impl Redactor {
             .collect();
         let set =
             RegexSet::new(rules.iter().map(|r| r.pattern())).expect("redaction patterns are valid");
+        let secret_fields = if config.enabled {
+            config.secret_fields.iter().map(|f| field_name(f)).collect()
+        } else {
+            Vec::new()
+        };
         Self {
             rules: compiled,
             set,
+            secret_fields,
         }
+    }
+
+    /// Masks attribute `key`'s `value`: wholly when the key names a secret field, else every secret the
+    /// rules find in it; `count(event, n)` as for [`Redactor::redact`].
+    pub fn redact_field(
+        &self,
+        key: &str,
+        value: &mut String,
+        mut count: impl FnMut(&'static str, u64),
+    ) {
+        let name = field_name(key);
+        let secret = self.secret_fields.iter().any(|f| {
+            name == *f
+                || name
+                    .strip_suffix(f.as_str())
+                    .is_some_and(|head| head.ends_with('_'))
+        });
+        if secret {
+            if !value.is_empty() && value != REDACTED {
+                *value = REDACTED.to_owned();
+                count(SECRET_FIELD_EVENT, 1);
+            }
+            return;
+        }
+        self.redact(value, |rule, n| count(rule.event(), n));
     }
 
     /// Masks every secret in `text`; calls `count(rule, n)` for each rule that masked `n > 0` matches.
@@ -317,5 +391,39 @@ mod tests {
         Redactor::new(&RedactionConfig::default())
             .redact(&mut text, |rule, n| counted.push((rule, n)));
         assert_eq!(counted, [(RedactionRule::Email, 2)]);
+    }
+
+    #[test]
+    fn fields_named_like_secrets_are_masked_whatever_their_value_looks_like() {
+        let redactor = Redactor::new(&RedactionConfig::default());
+        let mut counted = Vec::new();
+        for (key, value, masked) in [
+            ("password", "hunter2", true),
+            ("db_password", "correct horse", true),
+            ("X-Api-Key", "k-123", true),
+            ("client_secret", "s3cr3t", true),
+            ("aws_secret_access_key", "x", true),
+            ("http.authorization", "Basic dXNlcjpwYXNz", true),
+            ("token_count", "42", false),
+            ("passwordless", "yes", false),
+            ("k8s.event.reason", "BackOff", false),
+        ] {
+            let mut value = value.to_owned();
+            redactor.redact_field(key, &mut value, |event, n| counted.push((event, n)));
+            assert_eq!(value == REDACTED, masked, "{key}");
+        }
+        assert_eq!(counted.len(), 6);
+        assert!(
+            counted
+                .iter()
+                .all(|(event, _)| *event == SECRET_FIELD_EVENT)
+        );
+        let off = Redactor::new(&RedactionConfig {
+            enabled: false,
+            ..RedactionConfig::default()
+        });
+        let mut value = "hunter2".to_owned();
+        off.redact_field("password", &mut value, |_, _| {});
+        assert_eq!(value, "hunter2", "redaction off");
     }
 }

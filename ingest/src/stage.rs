@@ -110,8 +110,8 @@ impl Ingest {
         }
         let redactor = &self.source(&record.source.topic).redactor;
         redactor.redact(&mut record.message, |rule, n| out.count(rule.event(), n));
-        for value in record.attributes.values_mut() {
-            redactor.redact(value, |rule, n| out.count(rule.event(), n));
+        for (key, value) in &mut record.attributes {
+            redactor.redact_field(key, value, |event, n| out.count(event, n));
         }
         let observed = input
             .and_then(|i| i.timestamp_ms)
