@@ -23,7 +23,8 @@ pub struct Explanation {
     pub decision: Option<Decision>,
     /// The diagnosis behind the decision, when found.
     pub diagnosis: Option<Diagnosis>,
-    /// The raw input records the evidence came from: coordinates and payload (lossy UTF-8).
+    /// The raw input records the evidence came from: coordinates and payload (lossy UTF-8), redacted
+    /// with `[ingest.redaction]` as ingest would (the source topic holds them as they were written).
     pub sources: Vec<(SourceCoordinates, Option<String>)>,
 }
 
@@ -57,10 +58,17 @@ pub fn explain(
         .records::<Diagnosis>(&topics.diagnoses)?
         .into_iter()
         .rfind(|d| d.diagnosis_id == provenance.diagnosis_id);
+    let redactor = ingest::Redactor::new(&config.ingest.redaction);
     let sources = provenance
         .sources
         .iter()
-        .map(|at| (at.clone(), reader.one(at).ok().flatten()))
+        .map(|at| {
+            let mut payload = reader.one(at).ok().flatten();
+            if let Some(text) = payload.as_mut() {
+                redactor.redact(text, |_, _| {});
+            }
+            (at.clone(), payload)
+        })
         .collect();
     Ok(Explanation {
         command,
@@ -179,7 +187,21 @@ pub fn render(e: &Explanation) -> String {
             at.topic, at.partition, at.offset
         );
     }
-    out
+    printable(&out)
+}
+
+/// `text` with every control character but the line breaks shown escaped (`\u{1b}`): log content is
+/// printed here, and a terminal must not take any of it for a command.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn time(ns: i64) -> String {
@@ -318,4 +340,18 @@ pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
     }
     print!("{}", render(&found));
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_content_cannot_drive_the_terminal() {
+        let hostile = "ok\u{1b}]0;owned\u{7}\u{1b}[2J\rdone\nnext";
+        assert_eq!(
+            printable(hostile),
+            "ok\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{d}done\nnext"
+        );
+    }
 }
