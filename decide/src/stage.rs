@@ -2,6 +2,7 @@
 
 use crate::config::NodeActions;
 use crate::{DecideConfig, remedy_for};
+use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
     Action, Decision, Diagnosis, Emitter, ObjectKind, SCHEMA_VERSION, SourceRecord, Stage,
     StageError, StageState, Target, decode_record, id,
@@ -23,6 +24,7 @@ pub struct Decide {
     min_confidence: f64,
     max_tracked: usize,
     node_actions: NodeActions,
+    clock: Clock,
     /// The last action per target: its event time and the diagnosis it answered (noop and escalate do
     /// not start a cooldown).
     last_action: HashMap<Target, LastAction>,
@@ -48,12 +50,23 @@ impl Decide {
             min_confidence: config.min_confidence,
             max_tracked: config.max_tracked_targets,
             node_actions: config.node_actions,
+            clock: wall_clock_ns,
             last_action: HashMap::new(),
         }
     }
 
-    fn decide(&mut self, diagnosis: Diagnosis) -> Decision {
-        let at = diagnosis.window_end_ns;
+    /// Replaces the wall clock (the bound on event time) — for tests.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Decides on `diagnosis` at the event time its window ends, but never later than `now_ns`: ingest
+    /// accepts event times up to a day ahead, and one forged future-dated record must not start a
+    /// cooldown that blocks the target's remediation until then.
+    fn decide(&mut self, diagnosis: Diagnosis, now_ns: i64) -> Decision {
+        let at = diagnosis.window_end_ns.min(now_ns);
         let (action, target, reason) = if diagnosis.uncertain
             || diagnosis.confidence < self.min_confidence
         {
@@ -198,10 +211,11 @@ impl StageState for Decide {
 
 impl Stage for Decide {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
+        let now_ns = (self.clock)();
         for input in batch {
             match decode_record::<Diagnosis>(&input.payload) {
                 Ok(diagnosis) => {
-                    let decision = self.decide(diagnosis);
+                    let decision = self.decide(diagnosis, now_ns);
                     out.emit_or_reject(input, &decision);
                 }
                 Err(error) => out.reject(input, error),
@@ -364,6 +378,37 @@ mod tests {
         assert_eq!(
             actions(&mut open, &workload_evidence),
             [Action::DrainNode, Action::CordonNode]
+        );
+    }
+
+    #[test]
+    fn a_future_dated_diagnosis_cannot_hold_a_target_in_cooldown_beyond_now() {
+        const NOW_SECS: i64 = 1_000;
+        fn now() -> i64 {
+            NOW_SECS * 1_000_000_000
+        }
+        fn after_the_cooldown() -> i64 {
+            (NOW_SECS + 400) * 1_000_000_000
+        }
+        let mut stage = DecideConfig::default()
+            .build()
+            .expect("valid")
+            .with_clock(now);
+        // A forged record a day ahead makes a diagnosis: its cooldown starts now, not tomorrow.
+        let forged = diagnosis("forged", FaultClass::Oom, 0.9, NOW_SECS + 86_400);
+        let mut out = Emitter::new();
+        stage.process_batch(&[forged], &mut out);
+        let decisions: Vec<Decision> = out.decode_all().expect("decisions");
+        assert_eq!(decisions[0].action, Action::RolloutRestart);
+        assert_eq!(decisions[0].decided_at_ns, now(), "never later than now");
+        // 400 s on (cooldown 300 s), a real OOM is acted on again.
+        let mut stage = stage.with_clock(after_the_cooldown);
+        assert_eq!(
+            actions(
+                &mut stage,
+                &[diagnosis("real", FaultClass::Oom, 0.9, NOW_SECS + 400)]
+            ),
+            [Action::RolloutRestart]
         );
     }
 
