@@ -240,7 +240,8 @@ impl ActConfig {
                     self.kubeconfig.as_deref(),
                     mode == ActuatorMode::ServerDryRun,
                 )
-                .map_err(|e| vec![Problem::new("act.kubeconfig", e)])?,
+                .map_err(|e| vec![Problem::new("act.kubeconfig", e)])?
+                .protecting(self.safety.denied_namespaces.clone()),
             )),
         };
         self.build_actuator_on(backend)

@@ -121,6 +121,28 @@ async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
     );
     assert!(!unschedulable(&client, &n1).await);
     assert_eq!(pods_on(&client, &ns, &n1).await.len(), 5);
+    // A drain leaves the pods of denied namespaces where they are: not targets, not collateral either.
+    let mut guarded = dry.clone();
+    guarded.safety.denied_namespaces.push(ns.clone());
+    guarded.journal = None;
+    let handled = handle(
+        &mut guarded.build_actuator().expect("actuator"),
+        signed(
+            &keys,
+            "n-dry-protected",
+            Target::node(&n1),
+            Action::DrainNode,
+        ),
+    );
+    assert!(
+        handled.result.message.contains("evicted 0 pod(s)")
+            && handled
+                .result
+                .message
+                .contains("5 in protected namespaces (not evicted)"),
+        "{}",
+        handled.result.message
+    );
 
     // cordon n3: 1 of 3 nodes unschedulable
     let handled = handle(

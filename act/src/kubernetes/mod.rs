@@ -23,6 +23,7 @@ use schemas::{Action, ObjectKind, RemediationCommand, Target};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The annotation recording the last medic command applied to an object.
 pub const LAST_COMMAND_ANNOTATION: &str = "medic.io/last-command";
@@ -37,6 +38,8 @@ pub struct KubeBackend {
     dry_run: bool,
     /// Per command: the uid of the pod it deleted (to tell the replacement from the original).
     deleted_pods: HashMap<String, String>,
+    /// Namespaces whose pods a drain never evicts (`act.safety.denied_namespaces`).
+    protected: Arc<Vec<String>>,
 }
 
 impl KubeBackend {
@@ -78,7 +81,16 @@ impl KubeBackend {
             client,
             dry_run,
             deleted_pods: HashMap::new(),
+            protected: Arc::default(),
         })
+    }
+
+    /// The same backend, whose drains leave the pods of `namespaces` where they are: the deny list keeps
+    /// commands from targeting them, and a drain must not reach them as collateral either.
+    #[must_use]
+    pub fn protecting(mut self, namespaces: Vec<String>) -> Self {
+        self.protected = Arc::new(namespaces);
+        self
     }
 
     fn run<T: Send>(&self, work: impl Future<Output = T> + Send) -> T {
@@ -278,7 +290,13 @@ impl Actuate for KubeBackend {
                 Ok(applied)
             }
             Action::CordonNode => self.run(node::cordon(client, writes, object.name, id)),
-            Action::DrainNode => self.run(node::drain(client, writes, object.name, id)),
+            Action::DrainNode => self.run(node::drain(
+                client,
+                writes,
+                object.name,
+                id,
+                Arc::clone(&self.protected),
+            )),
             Action::Scale { .. } | Action::Noop | Action::Escalate => {
                 Err(ActuationError::not_applied(action))
             }
@@ -318,7 +336,12 @@ impl Actuate for KubeBackend {
                 let writes = Writes {
                     dry_run: self.dry_run,
                 };
-                self.run(node::drained(client, writes, object.name))
+                self.run(node::drained(
+                    client,
+                    writes,
+                    object.name,
+                    Arc::clone(&self.protected),
+                ))
             }
             Action::Noop | Action::Escalate => Ok(Health::Healthy("nothing to verify".into())),
         }

@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Client;
 use kube::api::{Api, EvictParams, ListParams, Patch};
 use schemas::actuate::{ActuationError, Applied, Health, TargetState};
+use std::sync::Arc;
 
 /// The node, and how many nodes the cluster has and how many are unschedulable.
 pub(crate) async fn inspect(client: Client, name: String) -> Result<TargetState, ActuationError> {
@@ -58,9 +59,10 @@ pub(crate) async fn drain(
     writes: Writes,
     name: String,
     command_id: String,
+    protected: Arc<Vec<String>>,
 ) -> Result<Applied, ActuationError> {
     cordon(client.clone(), writes, name.clone(), command_id).await?;
-    let pass = evict_all(&client, writes, &name).await?;
+    let pass = evict_all(&client, writes, &name, &protected).await?;
     Ok(Applied {
         summary: format!("cordoned node {name}; {}", pass.describe()),
         undo: None,
@@ -86,8 +88,9 @@ pub(crate) async fn drained(
     client: Client,
     writes: Writes,
     name: String,
+    protected: Arc<Vec<String>>,
 ) -> Result<Health, ActuationError> {
-    let pass = evict_all(&client, writes, &name).await?;
+    let pass = evict_all(&client, writes, &name, &protected).await?;
     Ok(if pass.left() == 0 {
         Health::Healthy(format!("node {name} is drained"))
     } else {
@@ -106,6 +109,8 @@ struct EvictionPass {
     terminating: usize,
     /// Pods without a controller: never evicted, they would be lost.
     unmanaged: usize,
+    /// Pods in protected namespaces: never evicted, and not waited for.
+    protected: usize,
     /// Evictions that failed otherwise (the message of the last one).
     failed: Vec<String>,
 }
@@ -120,6 +125,12 @@ impl EvictionPass {
             "evicted {} pod(s), {} held by a PodDisruptionBudget, {} terminating, {} without a controller (not evicted)",
             self.evicted, self.blocked, self.terminating, self.unmanaged
         );
+        if self.protected > 0 {
+            text.push_str(&format!(
+                ", {} in protected namespaces (not evicted)",
+                self.protected
+            ));
+        }
         if let Some(last) = self.failed.last() {
             text.push_str(&format!(", {} failed (last: {last})", self.failed.len()));
         }
@@ -133,6 +144,7 @@ async fn evict_all(
     client: &Client,
     writes: Writes,
     node: &str,
+    protected: &[String],
 ) -> Result<EvictionPass, ActuationError> {
     let pods = Api::<Pod>::all(client.clone())
         .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
@@ -155,6 +167,10 @@ async fn evict_all(
         let (Some(ns), Some(name)) = (&pod.metadata.namespace, &pod.metadata.name) else {
             continue;
         };
+        if protected.contains(ns) {
+            pass.protected += 1;
+            continue;
+        }
         let params = EvictParams {
             delete_options: Some(writes.delete()),
             post_options: writes.post(),
