@@ -1,6 +1,6 @@
-//! `medic bench e2e` on its embedded broker, small: six `medic run --stage` child processes, the bundled
-//! incident replayed by eight staggered workloads, one JSON object with throughput, command latency and
-//! peak memory per stage.
+//! `medic bench e2e`, small, on its embedded broker and on the test broker (`--brokers`): six
+//! `medic run --stage` child processes, the bundled incident replayed by eight staggered workloads, one
+//! JSON object with throughput, command latency and peak memory per stage.
 
 use std::process::Command;
 use std::time::Instant;
@@ -8,10 +8,27 @@ use std::time::Instant;
 #[test]
 fn a_small_run_reports_throughput_latency_and_memory_per_stage() {
     let _machine = super::common::share_machine();
+    let report = small_run(&[]);
+    assert_eq!(report["embedded_broker"], true);
+}
+
+#[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
+#[test]
+fn a_small_run_on_an_external_broker_reports_the_same() {
+    let _machine = super::common::share_machine();
+    let brokers = testkit::kafka::brokers();
+    let report = small_run(&["--brokers", &brokers]);
+    assert_eq!(report["embedded_broker"], false);
+    assert_eq!(report["brokers"], brokers.as_str());
+}
+
+/// Runs `medic bench e2e --lines 2000` with `extra` flags and checks the report's shape and counts.
+fn small_run(extra: &[&str]) -> serde_json::Value {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_medic"))
         .args(["bench", "e2e", "--lines", "2000"])
         .args(["--timeout-secs", "120"])
+        .args(extra)
         .env("MEDIC_LOG", "warn")
         .output()
         .expect("medic runs");
@@ -37,7 +54,6 @@ fn a_small_run_reports_throughput_latency_and_memory_per_stage() {
         assert!(report.get(key).is_some(), "{key} missing:\n{report:#}");
     }
     assert_eq!(report["lines"], 2000);
-    assert_eq!(report["embedded_broker"], true);
     assert_eq!(
         report["profile"],
         if cfg!(debug_assertions) {
@@ -67,4 +83,5 @@ fn a_small_run_reports_throughput_latency_and_memory_per_stage() {
     for stage in ["ingest", "enrich", "diagnose"] {
         assert_eq!(report["stages"][stage]["records_in"], 2000, "{report:#}");
     }
+    report
 }
