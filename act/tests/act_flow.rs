@@ -77,6 +77,22 @@ fn commands_carry_keys_expiry_and_provenance() {
     assert_eq!(command.provenance.window_ns, Some((1, 5)));
 }
 
+/// `commands` as the actuator reads them from `medic.actions`, at offsets 0, 1, …
+fn as_records(commands: &[RemediationCommand]) -> Vec<SourceRecord> {
+    commands
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            SourceRecord::new(
+                "medic.actions",
+                0,
+                i as i64,
+                schemas::encode_record(c).expect("json"),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn replayed_commands_are_not_applied_twice() {
     let (commands, _) = issue(&[decision("dec-1", Action::RolloutRestart)]);
@@ -108,18 +124,7 @@ fn unsigned_and_altered_commands_are_dead_lettered() {
     let mut altered = signed.clone();
     altered.action = Action::DrainNode;
     altered.idempotency_key = "dec-3".into();
-    let records: Vec<_> = [unsigned, altered]
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            SourceRecord::new(
-                "medic.actions",
-                0,
-                i as i64,
-                schemas::encode_record(c).expect("json"),
-            )
-        })
-        .collect();
+    let records = as_records(&[unsigned, altered]);
     let mut actuator = ActConfig::default()
         .build_actuator()
         .expect("valid")
@@ -194,18 +199,7 @@ fn commands_that_overreach_are_refused_before_anything_is_read() {
     let upper = issued_now(command("upper", here("Kube-System", "coredns")));
     let unnamed = issued_now(command("unnamed", Target::deployment("shop", "web")));
     let fine = issued_now(command("fine", here("shop", "web")));
-    let records: Vec<SourceRecord> = [forever, future, elsewhere, encoded, upper, unnamed, fine]
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            SourceRecord::new(
-                "medic.actions",
-                0,
-                i as i64,
-                schemas::encode_record(c).expect("json"),
-            )
-        })
-        .collect();
+    let records = as_records(&[forever, future, elsewhere, encoded, upper, unnamed, fine]);
     let mut actuator = ActConfig {
         cluster: Some("prod-eu".into()),
         ..ActConfig::default()

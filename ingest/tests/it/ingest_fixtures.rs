@@ -9,6 +9,35 @@ const CRI: &str = include_str!("../fixtures/cri-lines.log");
 const EVENTS: &str = include_str!("../fixtures/core-v1-events.jsonl");
 const DOCKER: &str = include_str!("../fixtures/docker-json.log");
 
+/// An ingest stage reading one source `k8s` in `format`.
+fn stage_with(format: medic_ingest::Format) -> medic_ingest::Ingest {
+    IngestConfig {
+        sources: vec![medic_ingest::SourceConfig {
+            name: "k8s".into(),
+            topic: None,
+            format,
+            redaction: None,
+        }],
+        ..IngestConfig::default()
+    }
+    .build()
+    .expect("valid")
+}
+
+/// `docs` as one stream's inputs, keyed by `key` when given.
+fn batch_of(docs: &[serde_json::Value], key: Option<&str>) -> Vec<SourceRecord> {
+    docs.iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            let record = SourceRecord::new("medic.logs.k8s", 0, i as i64, doc.to_string());
+            match key {
+                Some(key) => record.with_key(key),
+                None => record,
+            }
+        })
+        .collect()
+}
+
 fn ingest() -> medic_ingest::Ingest {
     IngestConfig::default()
         .build()
@@ -256,24 +285,8 @@ fn content_never_chooses_a_records_namespace_pod_node_or_workload() {
         "msg": "ERROR upstream timeout",
         "kubernetes.pod_owner": "ReplicaSet/checkout-5d567cc74c"
     });
-    let mut stage = IngestConfig {
-        sources: vec![medic_ingest::SourceConfig {
-            name: "k8s".into(),
-            topic: None,
-            format: medic_ingest::Format::JsonLine,
-            redaction: None,
-        }],
-        ..IngestConfig::default()
-    }
-    .build()
-    .expect("valid");
-    let batch: Vec<SourceRecord> = [merged, nested_forgery, owner_of_the_pod]
-        .iter()
-        .enumerate()
-        .map(|(i, doc)| {
-            SourceRecord::new("medic.logs.k8s", 0, i as i64, doc.to_string()).with_key(key)
-        })
-        .collect();
+    let mut stage = stage_with(medic_ingest::Format::JsonLine);
+    let batch = batch_of(&[merged, nested_forgery, owner_of_the_pod], Some(key));
     let mut out = Emitter::new();
     stage.process_batch(&batch, &mut out);
     let records: Vec<LogRecord> = out.decode_all().expect("decode");
@@ -303,19 +316,6 @@ fn content_never_chooses_a_records_namespace_pod_node_or_workload() {
 
 #[test]
 fn no_log_line_or_tenant_event_makes_a_node_the_target() {
-    let stage_with = |format: medic_ingest::Format| {
-        IngestConfig {
-            sources: vec![medic_ingest::SourceConfig {
-                name: "k8s".into(),
-                topic: None,
-                format,
-                redaction: None,
-            }],
-            ..IngestConfig::default()
-        }
-        .build()
-        .expect("valid")
-    };
     let container = "/var/log/pods/tenant-a_checkout-5d567cc74c-x7k2p_1f0e/app/0.log";
     // A container's JSON output: an owner claim of kind Node, and an Event-shaped document.
     let owner_node = serde_json::json!({
@@ -326,13 +326,7 @@ fn no_log_line_or_tenant_event_makes_a_node_the_target() {
         "involvedObject": {"kind": "Node", "name": "worker-7"}
     });
     let mut stage = stage_with(medic_ingest::Format::Auto);
-    let batch: Vec<SourceRecord> = [owner_node, event_shaped]
-        .iter()
-        .enumerate()
-        .map(|(i, doc)| {
-            SourceRecord::new("medic.logs.k8s", 0, i as i64, doc.to_string()).with_key(container)
-        })
-        .collect();
+    let batch = batch_of(&[owner_node, event_shaped], Some(container));
     let mut out = Emitter::new();
     stage.process_batch(&batch, &mut out);
     let records: Vec<LogRecord> = out.decode_all().expect("decode");
@@ -368,15 +362,14 @@ fn no_log_line_or_tenant_event_makes_a_node_the_target() {
         "involvedObject": {"kind": "Node", "name": "worker-7"}
     });
     let mut stage = stage_with(medic_ingest::Format::K8sEvent);
-    let batch: Vec<SourceRecord> = [
-        tenant_node_event,
-        pod_event_with_host,
-        node_controller_event,
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, doc)| SourceRecord::new("medic.logs.k8s", 0, i as i64, doc.to_string()))
-    .collect();
+    let batch = batch_of(
+        &[
+            tenant_node_event,
+            pod_event_with_host,
+            node_controller_event,
+        ],
+        None,
+    );
     let mut out = Emitter::new();
     stage.process_batch(&batch, &mut out);
     let records: Vec<LogRecord> = out.decode_all().expect("decode");
