@@ -4,8 +4,8 @@ use crate::ActConfig;
 use crate::signing::KeyRing;
 use schemas::clock::{Clock, secs_to_ns, wall_clock_ns};
 use schemas::{
-    Action, Decision, Emitter, Provenance, RemediationCommand, SCHEMA_VERSION, SourceRecord, Stage,
-    Target, decode_record,
+    Action, Decision, Emitter, ErrorKind, ObjectKind, Provenance, RemediationCommand,
+    SCHEMA_VERSION, SourceRecord, Stage, StageError, Target, decode_record,
 };
 use std::fmt::Write as _;
 
@@ -112,12 +112,49 @@ pub fn new_command_id() -> String {
     )
 }
 
+/// Why a decision read from the topic must not be signed, if it must not: its action does not fit its
+/// target's kind. Whoever can write `medic.decisions` is not trusted to choose what a signature covers:
+/// node actions only on a cluster-scoped Node, workload actions only on a namespaced workload, a pod
+/// restart only where a pod is named.
+fn unsignable(decision: &Decision) -> Option<String> {
+    let target = &decision.target;
+    let workload = matches!(
+        target.kind,
+        ObjectKind::Deployment | ObjectKind::StatefulSet | ObjectKind::DaemonSet
+    ) && target.namespace.is_some();
+    let fits = match decision.action {
+        Action::Noop | Action::Escalate => true,
+        Action::CordonNode | Action::DrainNode => {
+            target.kind == ObjectKind::Node && target.namespace.is_none()
+        }
+        Action::RestartPod => {
+            target.namespace.is_some() && (target.kind == ObjectKind::Pod || target.pod.is_some())
+        }
+        Action::Scale { .. }
+        | Action::ScaleTo { .. }
+        | Action::Rollback
+        | Action::RolloutRestart => workload,
+    };
+    (!fits).then(|| {
+        format!(
+            "decision {}: {} does not apply to {target}; not signed",
+            decision.decision_id, decision.action
+        )
+    })
+}
+
 impl Stage for CommandIssuer {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for input in batch {
             match decode_record::<Decision>(&input.payload) {
                 Ok(decision) if decision.action == Action::Noop => out.drop_record(),
-                Ok(decision) => out.emit_or_reject(input, &self.command(decision)),
+                Ok(decision) => match unsignable(&decision) {
+                    Some(reason) => {
+                        out.count("unsignable", 1);
+                        out.reject(input, StageError::new(ErrorKind::Rejected, reason));
+                    }
+                    None => out.emit_or_reject(input, &self.command(decision)),
+                },
                 Err(error) => out.reject(input, error),
             }
         }

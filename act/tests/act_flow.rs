@@ -235,3 +235,44 @@ fn commands_that_overreach_are_refused_before_anything_is_read() {
         "names the API server would read differently are rejected; the rest is handled"
     );
 }
+
+#[test]
+fn the_issuer_signs_no_action_its_target_cannot_take() {
+    // The probe: whoever can write medic.decisions asks for a drain of a namespaced "Node", a rollback of a
+    // Node, a pod restart that names no pod.
+    let with_target = |id: &str, action: Action, target: Target| {
+        let mut record = decision(id, action);
+        let mut d: Decision = serde_json::from_slice(&record.payload).expect("decision");
+        d.target = target;
+        record.payload = serde_json::to_vec(&d).expect("encode");
+        record
+    };
+    let namespaced_node = Target {
+        namespace: Some("tenant-a".into()),
+        ..Target::node("worker-7")
+    };
+    let (commands, _) = issue(&[
+        with_target("d-drain", Action::DrainNode, namespaced_node),
+        with_target("d-rollback", Action::Rollback, Target::node("worker-7")),
+        with_target(
+            "d-restart-pod",
+            Action::RestartPod,
+            Target::deployment("shop", "web"),
+        ),
+        with_target("d-cordon", Action::CordonNode, Target::node("worker-7")),
+        with_target(
+            "d-restart",
+            Action::RolloutRestart,
+            Target::deployment("shop", "web"),
+        ),
+    ]);
+    let signed: Vec<String> = commands
+        .iter()
+        .map(|c| {
+            schemas::decode_record::<RemediationCommand>(&c.payload)
+                .expect("command")
+                .command_id
+        })
+        .collect();
+    assert_eq!(signed, ["d-cordon", "d-restart"]);
+}
