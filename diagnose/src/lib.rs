@@ -22,6 +22,7 @@ mod config;
 mod episode;
 #[cfg(feature = "lab")]
 pub mod lab;
+pub mod ngram;
 mod rules;
 mod stage;
 pub mod transformer;

@@ -96,6 +96,9 @@ impl RuleDiagnose {
     /// Adds one record's evidence; returns a diagnosis when its episode becomes diagnosable.
     fn observe(&mut self, parsed: &ParsedRecord) -> Option<Diagnosis> {
         let log = &parsed.log;
+        if log.is_normal_event() {
+            return None;
+        }
         let mut text = log.message.to_lowercase();
         if let Some(reason) = log.attributes.get("k8s.event.reason") {
             text.push(' ');

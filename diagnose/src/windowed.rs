@@ -9,13 +9,16 @@
 //!                                                                 at shutdown
 //!  closed windows ─► Classifier::predict (batched; template embeddings cached) ─► Diagnosis (≠ normal)
 //! ```
+//!
+//! A Kubernetes Event of type Normal (Pulled, Started, ScalingReplicaSet, …) is context, never evidence:
+//! it is counted (`diagnose.normal_events`) and enters no window.
 
 use crate::rules::severity_of;
 use crate::stage::diagnosis_id;
 use crate::transformer::{Classifier, Condensed, EmbeddingCache, Prediction};
 use schemas::{
-    Diagnosis, Emitter, Evidence, FaultClass, ParsedRecord, SCHEMA_VERSION, SourceFormat,
-    SourceRecord, Stage, StageError, StageState, Target, decode_record,
+    Diagnosis, Emitter, Evidence, FaultClass, LogSeverity, ParsedRecord, SCHEMA_VERSION,
+    SourceFormat, SourceRecord, Stage, StageError, StageState, Target, decode_record,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -43,6 +46,10 @@ struct OpenWindow {
     start_ns: i64,
     texts: Vec<String>,
     evidence: Vec<Evidence>,
+    /// Per line: whether its severity is known and below Warning (an INFO line reports; it does not
+    /// complain). Such a line never decides a window on its own. Empty in checkpoints from before it.
+    #[serde(default)]
+    informational: Vec<bool>,
     /// Pod and node of the latest evidence, as hints for the actuator.
     pod: Option<String>,
     node: Option<String>,
@@ -157,6 +164,7 @@ impl WindowedDiagnose {
             start_ns,
             texts: Vec::new(),
             evidence: Vec::new(),
+            informational: Vec::new(),
             pod: None,
             node: None,
             touched_ns: now_ns,
@@ -170,6 +178,9 @@ impl WindowedDiagnose {
             return closed;
         }
         entry.texts.push(text.trim().to_owned());
+        entry
+            .informational
+            .push(log.severity != LogSeverity::Unspecified && log.severity < LogSeverity::Warning);
         entry.evidence.push(Evidence {
             message: log.message.clone(),
             template_id: parsed.template_id.clone(),
@@ -221,7 +232,9 @@ impl WindowedDiagnose {
                     .classifier
                     .text_probabilities(&lines, &mut self.cache)
                     .unwrap_or_default();
-                let Some((fault, confidence, basis)) = self.verdict(whole, &alone, out) else {
+                let decisive = window.decisive(&lines);
+                let Some((fault, confidence, basis)) = self.verdict(whole, &alone, &decisive, out)
+                else {
                     out.count("diagnose.windows_normal", 1);
                     continue;
                 };
@@ -238,11 +251,14 @@ impl WindowedDiagnose {
     /// fault with at least `min_confidence`. Otherwise its lines, each classified on its own (`alone`:
     /// embeddings are cached, so this costs only the head), decide: a window is as faulty as its most
     /// telling line — one `OOMKilled` event among a minute of ordinary traffic is enough (multiple-instance
-    /// reading). Failing both, a non-normal whole-window class is reported as it is (uncertain).
+    /// reading) — but only a line that is `decisive` (not an INFO-or-quieter line: the more lines a window
+    /// has, the likelier one healthy line reads like a fault). Failing both, a non-normal whole-window
+    /// class is reported as it is (uncertain).
     fn verdict(
         &self,
         whole: Prediction,
         alone: &[Vec<f32>],
+        decisive: &[bool],
         out: &mut Emitter,
     ) -> Option<(FaultClass, f64, &'static str)> {
         let min = self.settings.min_confidence;
@@ -252,7 +268,9 @@ impl WindowedDiagnose {
         let labels = &self.classifier.spec().labels;
         let strongest = alone
             .iter()
-            .flat_map(|p| labels.iter().copied().zip(p.iter().map(|&v| f64::from(v))))
+            .zip(decisive)
+            .filter(|(_, decisive)| **decisive)
+            .flat_map(|(p, _)| labels.iter().copied().zip(p.iter().map(|&v| f64::from(v))))
             .filter(|(class, _)| *class != FaultClass::Normal)
             .max_by(|a, b| a.1.total_cmp(&b.1));
         match strongest {
@@ -344,6 +362,23 @@ impl WindowedDiagnose {
     }
 }
 
+impl OpenWindow {
+    /// For each distinct text of `lines` (condensed from this window's texts): whether some line with it
+    /// may decide the window alone (see [`OpenWindow::informational`]).
+    fn decisive(&self, lines: &Condensed) -> Vec<bool> {
+        let mut decisive: HashMap<&str, bool> = HashMap::new();
+        for (i, text) in self.texts.iter().enumerate() {
+            let quiet = self.informational.get(i).copied().unwrap_or(false);
+            *decisive.entry(text.trim()).or_insert(false) |= !quiet;
+        }
+        lines
+            .texts
+            .iter()
+            .map(|t| decisive.get(t.as_str()).copied().unwrap_or(true))
+            .collect()
+    }
+}
+
 /// Counts a failed classification; the stage keeps going (those windows go undiagnosed, which the counter
 /// shows).
 fn count_failure(out: &mut Emitter, _error: &str) {
@@ -359,6 +394,11 @@ impl Stage for WindowedDiagnose {
                 Ok(parsed) => {
                     if parsed.log.target().is_none() {
                         out.count("diagnose.no_workload", 1);
+                        continue;
+                    }
+                    if parsed.log.is_normal_event() {
+                        // "Container image … already present on machine" is how a healthy start reads.
+                        out.count("diagnose.normal_events", 1);
                         continue;
                     }
                     closed.extend(self.add(&parsed, now_ns, out));

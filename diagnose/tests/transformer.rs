@@ -208,6 +208,7 @@ fn fine_tuning_changes_the_top_layer_and_round_trips_through_disk() {
         id: "bg/1".into(),
         lines: background(12),
         label: Some(FaultClass::Normal),
+        source: None,
     });
     let options = TrainOptions {
         epochs: 2,
@@ -253,4 +254,104 @@ fn fine_tuning_changes_the_top_layer_and_round_trips_through_disk() {
         1
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A kubelet or controller Event of type Normal about the web Deployment's pod.
+fn normal_event(reason: &str, message: &str, t_secs: i64, offset: i64) -> SourceRecord {
+    let mut log = fixtures::log_record(message, t_secs * 1_000_000_000);
+    log.source_format = SourceFormat::K8sEvent;
+    log.source.offset = offset;
+    log.attributes
+        .insert("k8s.event.reason".into(), reason.into());
+    log.attributes
+        .insert("k8s.event.type".into(), "Normal".into());
+    fixtures::parsed_source_record(log)
+}
+
+#[test]
+fn normal_events_and_ordinary_traffic_make_no_diagnosis() {
+    // A rollout as the kubelet and the controllers report it, among a service's ordinary INFO lines.
+    let events = [
+        (
+            "Scheduled",
+            "Successfully assigned shop/web-7d9c7f5b9d-x2x7q to worker-2",
+        ),
+        (
+            "Pulling",
+            "Pulling image \"registry.example.com/shop/web:1.4.2\"",
+        ),
+        (
+            "Pulled",
+            "Container image \"registry.example.com/shop/web:1.4.2\" already present on machine",
+        ),
+        (
+            "Pulled",
+            "Successfully pulled image \"registry.example.com/shop/web:1.4.2\" in 2.1s",
+        ),
+        ("Created", "Created container web"),
+        ("Started", "Started container web"),
+        ("Killing", "Stopping container web"),
+        ("SuccessfulCreate", "Created pod: web-7d9c7f5b9d-x2x7q"),
+        (
+            "ScalingReplicaSet",
+            "Scaled up replica set web-7d9c7f5b9d to 3",
+        ),
+        (
+            "ScalingReplicaSet",
+            "Scaled down replica set web-5f4d8c7b6a to 0",
+        ),
+    ];
+    let mut records: Vec<SourceRecord> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (reason, message))| normal_event(reason, message, 1_200 + i as i64, i as i64))
+        .collect();
+    for (i, line) in background(30).iter().enumerate() {
+        records.push(parsed("web", line, false, 1_210 + i as i64, 100 + i as i64));
+    }
+    for model in [
+        medic_diagnose::DiagnoseModel::Transformer,
+        medic_diagnose::DiagnoseModel::KeywordRules,
+    ] {
+        let config = DiagnoseConfig {
+            model,
+            ..DiagnoseConfig::default()
+        };
+        let mut stage = config.build().expect("stage");
+        let mut out = Emitter::new();
+        stage.process_batch(&records, &mut out);
+        stage.on_close(&mut out);
+        let diagnoses: Vec<Diagnosis> = out.decode_all().expect("diagnoses");
+        assert!(diagnoses.is_empty(), "{model:?}: {diagnoses:#?}");
+    }
+}
+
+#[test]
+fn an_info_line_alone_never_decides_a_busy_window() {
+    // The same fault-like line among 40 ordinary ones: at Warning it decides its window; logged at INFO
+    // (a healthy service that reports, e.g. "HikariPool-1 - Start completed") it does not.
+    let diagnoses_with = |severity: LogSeverity| {
+        let mut records = Vec::new();
+        for (i, line) in background(40).iter().enumerate() {
+            records.push(parsed("web", line, false, 1_200 + i as i64, i as i64));
+        }
+        let mut log = fixtures::log_record(
+            "Memory cgroup out of memory: Kill process <*> (java) score <*> or sacrifice child",
+            1_230 * 1_000_000_000,
+        );
+        log.severity = severity;
+        log.source.offset = 100;
+        records.push(fixtures::parsed_source_record(log));
+        let mut stage = DiagnoseConfig::default().build().expect("stage");
+        let mut out = Emitter::new();
+        stage.process_batch(&records, &mut out);
+        stage.on_close(&mut out);
+        out.decode_all::<Diagnosis>().expect("diagnoses")
+    };
+    let warned = diagnoses_with(LogSeverity::Warning);
+    assert_eq!(
+        warned.iter().map(|d| d.fault).collect::<Vec<_>>(),
+        [FaultClass::Oom]
+    );
+    assert!(diagnoses_with(LogSeverity::Info).is_empty());
 }

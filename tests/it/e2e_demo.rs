@@ -29,6 +29,15 @@ fn demo_closes_the_loop_and_prints_a_timeline() {
             "missing {expected:?} in:\n{stdout}"
         );
     }
+    // The first thing medic does is the OOM's remedy: no Normal event ("image … already present on
+    // machine") and no INFO line alone makes a diagnosis that acts first.
+    let first_command = stdout.lines().find(|l| l.contains("COMMAND"));
+    assert!(
+        first_command
+            .is_some_and(|l| l.contains("shop/Deployment/checkout           rollout_restart")),
+        "first command {first_command:?} in:\n{stdout}"
+    );
+    assert!(!stdout.contains("image_pull"), "{stdout}");
     // The cooldown holds back a second action on the same Deployment within 300 s.
     assert!(stdout.contains("noop [rules@1]"), "{stdout}");
     // Every record fed is ingested; nothing is dead-lettered.

@@ -15,12 +15,20 @@ pub struct Sample {
     /// The fault class, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<FaultClass>,
+    /// Where the sample was found (e.g. the issue thread `owner/repo#N`); samples of one source form one
+    /// group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl Sample {
-    /// The group the sample belongs to (see [`Sample::id`]).
+    /// The group the sample belongs to: its source when it names one, else the id's group (see
+    /// [`Sample::id`]). Samples of a group are never on both sides of a split or of a fold.
     #[must_use]
     pub fn group(&self) -> &str {
+        if let Some(source) = &self.source {
+            return source;
+        }
         match self.id.rsplit_once('/') {
             Some((group, _)) if group.contains('/') => group,
             _ => &self.id,
@@ -150,6 +158,7 @@ mod tests {
             id: id.into(),
             lines: vec!["x".into()],
             label: Some(label),
+            source: None,
         }
     }
 

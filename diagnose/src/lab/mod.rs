@@ -3,6 +3,7 @@
 //!
 //! ```text
 //!  corpus       labelled samples (JSONL), the stratified dev split
+//!  cv           grouped K-fold cross-validation: mean ± sd macro-F1 per model and domain
 //!  metrics      accuracy, macro-F1, per-class scores, calibration (ECE)
 //!  baselines/   keyword rules, TF-IDF + logistic regression, frozen embeddings + logistic regression
 //!  speed        classifier throughput against the plain encoder
@@ -12,5 +13,6 @@
 
 pub mod baselines;
 pub mod corpus;
+pub mod cv;
 pub mod metrics;
 pub mod speed;

@@ -469,6 +469,7 @@ fn mixed_into_background(train: &[Sample], rng: &mut Rng) -> Vec<Sample> {
             id: format!("{}#in-{}", sample.id, host.id),
             lines,
             label: sample.label,
+            source: sample.source.clone(),
         });
     }
     out

@@ -54,6 +54,19 @@ impl LogRecord {
             node: r.node.clone(),
         })
     }
+
+    /// Whether this is a Kubernetes Event of type `Normal`: a report that something went as expected
+    /// (Scheduled, Pulled, Created, Started, Killing during a rollout, ScalingReplicaSet, …). Such an
+    /// Event is context, never a fault on its own. An Event without a type counts as Normal below
+    /// Warning severity; a type other than `Normal` is not assumed harmless.
+    #[must_use]
+    pub fn is_normal_event(&self) -> bool {
+        self.source_format == SourceFormat::K8sEvent
+            && match self.attributes.get("k8s.event.type") {
+                Some(kind) => kind.eq_ignore_ascii_case("normal"),
+                None => self.severity < LogSeverity::Warning,
+            }
+    }
 }
 
 /// The envelope format a record was decoded from.

@@ -1,5 +1,6 @@
-//! The baselines the transformer is measured against, trained on the same data: keyword rules, TF-IDF +
-//! logistic regression, and frozen sentence embeddings + logistic regression.
+//! The baselines the transformer is measured against, trained on the same data: keyword rules, word TF-IDF
+//! with logistic regression, word and character n-gram TF-IDF with logistic regression
+//! ([`crate::ngram`]), and frozen sentence embeddings with logistic regression.
 
 mod logreg;
 mod tfidf;
@@ -78,6 +79,22 @@ pub fn tfidf_predict(train: &[Sample], test: &[Sample]) -> candle_core::Result<V
         .collect())
 }
 
+/// Word 1–2-gram + character 3–5-gram TF-IDF + logistic regression ([`crate::ngram`]), trained on
+/// `train`, predicting `test`.
+#[must_use]
+pub fn ngram_predict(
+    train: &[Sample],
+    test: &[Sample],
+    options: crate::ngram::NgramOptions,
+) -> Vec<FaultClass> {
+    let labelled: Vec<(&[String], FaultClass)> = train
+        .iter()
+        .filter_map(|s| Some((s.lines.as_slice(), s.label?)))
+        .collect();
+    let (model, _) = crate::ngram::NgramClassifier::fit(&labelled, options);
+    test.iter().map(|s| model.predict(&s.lines).0).collect()
+}
+
 fn slices(lines: &[Vec<String>]) -> Vec<&[String]> {
     lines.iter().map(Vec::as_slice).collect()
 }
@@ -137,6 +154,7 @@ mod tests {
             id: "x".into(),
             lines: lines.iter().map(|l| (*l).to_owned()).collect(),
             label: Some(label),
+            source: None,
         }
     }
 
