@@ -13,9 +13,10 @@
 //! A Kubernetes Event of type Normal (Pulled, Started, ScalingReplicaSet, …) is context, never evidence:
 //! it is counted (`diagnose.normal_events`) and enters no window.
 
+use crate::model::FaultModel;
 use crate::rules::severity_of;
 use crate::stage::diagnosis_id;
-use crate::transformer::{Classifier, Condensed, EmbeddingCache, Prediction};
+use crate::transformer::{Condensed, Prediction};
 use schemas::{
     Diagnosis, Emitter, Evidence, FaultClass, LogSeverity, ParsedRecord, SCHEMA_VERSION,
     SourceFormat, SourceRecord, Stage, StageError, StageState, Target, decode_record,
@@ -57,10 +58,9 @@ struct OpenWindow {
     touched_ns: i64,
 }
 
-/// Diagnoses windows of evidence with the fine-tuned transformer.
+/// Diagnoses windows of evidence with a classifier (the fine-tuned transformer or the n-gram model).
 pub struct WindowedDiagnose {
-    classifier: Classifier,
-    cache: EmbeddingCache,
+    classifier: FaultModel,
     settings: WindowSettings,
     open: HashMap<Target, OpenWindow>,
     watermark_ns: i64,
@@ -69,10 +69,9 @@ pub struct WindowedDiagnose {
 impl WindowedDiagnose {
     /// A stage around a loaded classifier.
     #[must_use]
-    pub fn new(classifier: Classifier, settings: WindowSettings, cache_capacity: usize) -> Self {
+    pub fn new(classifier: FaultModel, settings: WindowSettings) -> Self {
         Self {
             classifier,
-            cache: EmbeddingCache::new(cache_capacity),
             settings,
             open: HashMap::new(),
             watermark_ns: i64::MIN,
@@ -216,7 +215,7 @@ impl WindowedDiagnose {
                 .iter()
                 .map(|(_, w)| self.classifier.condense(&w.texts))
                 .collect();
-            let predictions = match self.classifier.predict(&condensed, &mut self.cache) {
+            let predictions = match self.classifier.predict(&condensed) {
                 Ok(p) => p,
                 Err(error) => {
                     count_failure(out, &error.to_string());
@@ -230,7 +229,7 @@ impl WindowedDiagnose {
                 let lines = Condensed::new(&window.texts, usize::MAX);
                 let alone = self
                     .classifier
-                    .text_probabilities(&lines, &mut self.cache)
+                    .text_probabilities(&lines)
                     .unwrap_or_default();
                 let decisive = window.decisive(&lines);
                 let Some((fault, confidence, basis)) = self.verdict(whole, &alone, &decisive, out)
@@ -265,7 +264,7 @@ impl WindowedDiagnose {
         if whole.fault != FaultClass::Normal && whole.confidence >= min {
             return Some((whole.fault, whole.confidence, "window"));
         }
-        let labels = &self.classifier.spec().labels;
+        let labels = self.classifier.labels();
         let strongest = alone
             .iter()
             .zip(decisive)
@@ -294,12 +293,7 @@ impl WindowedDiagnose {
         class: FaultClass,
         basis: &str,
     ) -> Vec<Evidence> {
-        let column = self
-            .classifier
-            .spec()
-            .labels
-            .iter()
-            .position(|l| *l == class);
+        let column = self.classifier.labels().iter().position(|l| *l == class);
         let mut ranked: Vec<(usize, f64)> = (0..lines.texts.len())
             .map(|i| {
                 let score = column

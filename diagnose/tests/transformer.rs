@@ -1,6 +1,7 @@
-//! The fine-tuned transformer as shipped in `models/classifier`, on the real pretrained encoder (installed
-//! by `scripts/model-up.sh`): loading, batched and cached inference, evidence, the windowed stage, and a
-//! short fine-tuning run that must change the encoder.
+//! The shipped classifiers: the fine-tuned transformer in `models/classifier`, on the real pretrained
+//! encoder (installed by `scripts/model-up.sh`) — loading, batched and cached inference, evidence, the
+//! windowed stage, a short fine-tuning run that must change the encoder — and the windowed stage's
+//! verdict rules with the n-gram model in `models/ngram` (the default) as well.
 
 use medic_diagnose::lab::corpus::{Sample, read_jsonl};
 use medic_diagnose::transformer::{
@@ -15,6 +16,14 @@ use std::path::Path;
 fn fixture() -> Vec<Sample> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/k8s_faults.jsonl");
     read_jsonl(&path, true).expect("fixture")
+}
+
+/// The stage with the transformer (the default pipeline uses the n-gram model).
+fn transformer_config() -> DiagnoseConfig {
+    DiagnoseConfig {
+        model: medic_diagnose::DiagnoseModel::Transformer,
+        ..DiagnoseConfig::default()
+    }
 }
 
 fn classifier() -> Classifier {
@@ -145,9 +154,7 @@ fn two_workloads_one_with_an_oom() -> Vec<SourceRecord> {
 
 #[test]
 fn the_windowed_stage_diagnoses_the_window_with_fault_evidence_only() {
-    let mut stage = DiagnoseConfig::default()
-        .build()
-        .expect("transformer stage");
+    let mut stage = transformer_config().build().expect("transformer stage");
     let records = two_workloads_one_with_an_oom();
     let mut out = Emitter::new();
     stage.process_batch(&records, &mut out);
@@ -177,7 +184,7 @@ fn open_windows_survive_a_restart_through_a_checkpoint() {
         stage.on_close(&mut out);
         out.decode_all::<Diagnosis>().expect("diagnoses")
     };
-    let config = DiagnoseConfig::default();
+    let config = transformer_config();
     let uninterrupted = diagnose(&mut config.build().expect("stage"), &[first, second]);
 
     let mut before = config.build().expect("stage");
@@ -310,6 +317,7 @@ fn normal_events_and_ordinary_traffic_make_no_diagnosis() {
         records.push(parsed("web", line, false, 1_210 + i as i64, 100 + i as i64));
     }
     for model in [
+        medic_diagnose::DiagnoseModel::Ngram,
         medic_diagnose::DiagnoseModel::Transformer,
         medic_diagnose::DiagnoseModel::KeywordRules,
     ] {
@@ -330,7 +338,7 @@ fn normal_events_and_ordinary_traffic_make_no_diagnosis() {
 fn an_info_line_alone_never_decides_a_busy_window() {
     // The same fault-like line among 40 ordinary ones: at Warning it decides its window; logged at INFO
     // (a healthy service that reports, e.g. "HikariPool-1 - Start completed") it does not.
-    let diagnoses_with = |severity: LogSeverity| {
+    let diagnoses_with = |model: medic_diagnose::DiagnoseModel, severity: LogSeverity| {
         let mut records = Vec::new();
         for (i, line) in background(40).iter().enumerate() {
             records.push(parsed("web", line, false, 1_200 + i as i64, i as i64));
@@ -342,16 +350,29 @@ fn an_info_line_alone_never_decides_a_busy_window() {
         log.severity = severity;
         log.source.offset = 100;
         records.push(fixtures::parsed_source_record(log));
-        let mut stage = DiagnoseConfig::default().build().expect("stage");
+        let config = DiagnoseConfig {
+            model,
+            ..DiagnoseConfig::default()
+        };
+        let mut stage = config.build().expect("stage");
         let mut out = Emitter::new();
         stage.process_batch(&records, &mut out);
         stage.on_close(&mut out);
         out.decode_all::<Diagnosis>().expect("diagnoses")
     };
-    let warned = diagnoses_with(LogSeverity::Warning);
-    assert_eq!(
-        warned.iter().map(|d| d.fault).collect::<Vec<_>>(),
-        [FaultClass::Oom]
-    );
-    assert!(diagnoses_with(LogSeverity::Info).is_empty());
+    for model in [
+        medic_diagnose::DiagnoseModel::Ngram,
+        medic_diagnose::DiagnoseModel::Transformer,
+    ] {
+        let warned = diagnoses_with(model, LogSeverity::Warning);
+        assert_eq!(
+            warned.iter().map(|d| d.fault).collect::<Vec<_>>(),
+            [FaultClass::Oom],
+            "{model:?}"
+        );
+        assert!(
+            diagnoses_with(model, LogSeverity::Info).is_empty(),
+            "{model:?}"
+        );
+    }
 }

@@ -1,14 +1,13 @@
 //! `medic train classifier`, `medic eval classifier` and `medic classify`.
 
 use anyhow::Context;
+use diagnose::FaultModel;
 use diagnose::lab::baselines::{
     frozen_embedding_predict, keyword_predict, ngram_predict, tfidf_predict,
 };
 use diagnose::lab::corpus::{Sample, read_corpus, read_jsonl, split_dev};
 use diagnose::lab::metrics::Scores;
-use diagnose::transformer::{
-    Classifier, EmbeddingCache, ModelCard, Progress, TrainOptions, resolve_base_model, train,
-};
+use diagnose::transformer::{ModelCard, Progress, TrainOptions, resolve_base_model, train};
 use schemas::FaultClass;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -17,7 +16,11 @@ use std::process::ExitCode;
 /// Share of each class's groups held out as dev.
 pub const DEV_SHARE: f64 = 0.2;
 
-pub use diagnose::default_classifier_dir as default_model_dir;
+/// The classifier the pipeline's diagnose stage uses by default (`models/ngram`).
+#[must_use]
+pub fn default_model_dir() -> PathBuf {
+    diagnose::DiagnoseConfig::default().classifier_dir()
+}
 
 /// The `.jsonl` files the corpus paths stand for.
 fn data_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -124,7 +127,8 @@ pub struct EvalReport {
     pub train_data: Vec<PathBuf>,
     /// The fine-tuned model.
     pub model: String,
-    /// Scores by model: `transformer`, `keyword_rules`, `tfidf_logreg`, `frozen_embedding_logreg`.
+    /// Scores by model: `shipped` (the classifier in `--model`), `keyword_rules`, `tfidf_logreg`,
+    /// `ngram_logreg`, `frozen_embedding_logreg`.
     pub models: std::collections::BTreeMap<&'static str, Scores>,
 }
 
@@ -141,24 +145,23 @@ pub fn eval_classifier(
 ) -> anyhow::Result<EvalReport> {
     let test = read_jsonl(data, true)?;
     let truth: Vec<FaultClass> = test.iter().filter_map(|s| s.label).collect();
-    let classifier = Classifier::load(model_dir, base)
-        .with_context(|| format!("loading the classifier in {}", model_dir.display()))?;
+    let mut classifier = load_model(model_dir, base)?;
     let (train_set, _) = split_dev(&read_all(train_data)?, DEV_SHARE, seed);
     let base_files = resolve_base_model(base)?;
-    let spec = classifier.spec();
-    let transformer = predict(&classifier, &test)?
+    let shipped = predict(&mut classifier, &test)?
         .into_iter()
         .map(|p| p.fault)
         .collect::<Vec<_>>();
+    let options = TrainOptions::default();
     let frozen = frozen_embedding_predict(
         &base_files,
         &train_set,
         &test,
-        spec.max_tokens,
-        spec.max_distinct,
+        options.max_tokens,
+        options.max_distinct,
     )?;
     let mut models = std::collections::BTreeMap::new();
-    models.insert("transformer", Scores::new(&truth, &transformer));
+    models.insert("shipped", Scores::new(&truth, &shipped));
     models.insert(
         "keyword_rules",
         Scores::new(&truth, &keyword_predict(&test)),
@@ -166,6 +169,13 @@ pub fn eval_classifier(
     models.insert(
         "tfidf_logreg",
         Scores::new(&truth, &tfidf_predict(&train_set, &test)?),
+    );
+    models.insert(
+        "ngram_logreg",
+        Scores::new(
+            &truth,
+            &ngram_predict(&train_set, &test, diagnose::ngram::NgramOptions::default()),
+        ),
     );
     models.insert("frozen_embedding_logreg", Scores::new(&truth, &frozen));
     Ok(EvalReport {
@@ -176,19 +186,24 @@ pub fn eval_classifier(
     })
 }
 
+/// The classifier in `dir`, whichever kind it is.
+fn load_model(dir: &Path, base: Option<&Path>) -> anyhow::Result<FaultModel> {
+    FaultModel::load(dir, base, 100_000)
+        .with_context(|| format!("loading the classifier in {}", dir.display()))
+}
+
 /// Predictions for samples, in batches of 32.
 fn predict(
-    classifier: &Classifier,
+    classifier: &mut FaultModel,
     samples: &[Sample],
 ) -> anyhow::Result<Vec<diagnose::transformer::Prediction>> {
-    let mut cache = EmbeddingCache::new(100_000);
     let mut out = Vec::with_capacity(samples.len());
     for chunk in samples.chunks(32) {
         let condensed: Vec<_> = chunk
             .iter()
             .map(|s| classifier.condense(&s.lines))
             .collect();
-        out.extend(classifier.predict(&condensed, &mut cache)?);
+        out.extend(classifier.predict(&condensed)?);
     }
     Ok(out)
 }
@@ -213,9 +228,8 @@ pub fn classify(
     output: &Path,
 ) -> anyhow::Result<usize> {
     let samples = read_jsonl(input, false)?;
-    let classifier = Classifier::load(model_dir, base)
-        .with_context(|| format!("loading the classifier in {}", model_dir.display()))?;
-    let predictions = predict(&classifier, &samples)?;
+    let mut classifier = load_model(model_dir, base)?;
+    let predictions = predict(&mut classifier, &samples)?;
     let mut text = String::new();
     for (sample, p) in samples.iter().zip(&predictions) {
         text.push_str(&serde_json::to_string(&Classified {
@@ -260,10 +274,10 @@ impl BaseModelArgs {
 /// The flags of `medic classify`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Classifier directory (default: `models/classifier`).
+    /// Classifier directory, either kind (default: the pipeline's, `models/ngram`).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Where the pretrained base encoder comes from.
+    /// Where the pretrained base encoder comes from (transformer only).
     #[command(flatten)]
     pub base: BaseModelArgs,
     /// Samples to classify (JSONL, `{"id","lines":[…]}` per line).
@@ -296,9 +310,18 @@ pub struct TrainArgs {
     /// A `.jsonl` file or a directory of them (`{"id","lines":[…],"label"}` per line); repeatable.
     #[arg(long, default_value = "../shared/data/classify")]
     pub data: Vec<PathBuf>,
-    /// Output directory.
-    #[arg(long, default_value = "models/classifier")]
-    pub out: PathBuf,
+    /// Which classifier.
+    #[arg(long, value_enum, default_value_t = ClassifierKind::Transformer)]
+    pub kind: ClassifierKind,
+    /// Output directory (default: `models/classifier` for the transformer, `models/ngram` for n-grams).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// n-grams: the card records a grouped K-fold cross-validation (0: none).
+    #[arg(long, default_value_t = 5)]
+    pub cv: usize,
+    /// How the n-gram model is fitted.
+    #[command(flatten)]
+    pub ngram: NgramArgs,
     /// Where the pretrained base encoder comes from.
     #[command(flatten)]
     pub base: BaseModelArgs,
@@ -325,6 +348,14 @@ pub struct TrainArgs {
 /// # Errors
 /// As [`train_classifier`].
 pub fn train_command(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    if args.kind == ClassifierKind::Ngram {
+        let out = args
+            .out
+            .clone()
+            .unwrap_or_else(|| Path::new("models").join(diagnose::NGRAM_DIR));
+        train_ngram(&args.data, &out, args.ngram.options(), args.cv, args.seed)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let options = TrainOptions {
         seed: args.seed,
         upper_layers: args.upper_layers,
@@ -332,9 +363,13 @@ pub fn train_command(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         encoder_epochs: args.encoder_epochs,
         ..Default::default()
     };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("models").join("classifier"));
     train_classifier(
         &args.data,
-        &args.out,
+        &out,
         args.base.dir()?.as_deref(),
         &options,
         args.dev_out.as_deref(),
@@ -361,7 +396,10 @@ pub struct EvalArgs {
         default_value = "keyword_rules,tfidf_logreg,ngram_logreg"
     )]
     pub models: Vec<CvModel>,
-    /// Classifier directory (default: `models/classifier`).
+    /// How `ngram_logreg` is fitted.
+    #[command(flatten)]
+    pub ngram: NgramArgs,
+    /// Classifier directory scored as `shipped`, either kind (default: the pipeline's, `models/ngram`).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Where the baselines are trained (the same training split as the transformer's); repeatable.
@@ -383,11 +421,13 @@ pub fn eval_command(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let Some(data) = &args.data else {
         let folds = usize::from(args.cv.unwrap_or(5));
         let base = args.base.dir()?;
+        let ngram = args.ngram.options();
         let report = cross_validate_classifiers(
             &args.train_data,
             folds,
             args.seed,
             &args.models,
+            ngram,
             base.as_deref(),
         )?;
         return super::print_json(&report);
@@ -447,8 +487,8 @@ fn transformer_predict(
     let (trained, _) = train(base, &fit, &dev, &options, &mut |p| render(&p))?;
     let dir = std::env::temp_dir().join(format!("medic-cv-transformer-{}", std::process::id()));
     trained.save(&dir)?;
-    let classifier = Classifier::load(&dir, Some(&base.dir))?;
-    let predicted = predict(&classifier, test)?;
+    let mut classifier = load_model(&dir, Some(&base.dir))?;
+    let predicted = predict(&mut classifier, test)?;
     std::fs::remove_dir_all(&dir).ok();
     Ok(predicted.into_iter().map(|p| p.fault).collect())
 }
@@ -462,6 +502,7 @@ pub fn cross_validate_classifiers(
     folds: usize,
     seed: u64,
     models: &[CvModel],
+    ngram: diagnose::ngram::NgramOptions,
     base: Option<&Path>,
 ) -> anyhow::Result<diagnose::lab::cv::CvReport> {
     use diagnose::lab::cv::{Predictor, cross_validate};
@@ -475,13 +516,7 @@ pub fn cross_validate_classifiers(
     let text = |e: &dyn std::fmt::Display| e.to_string();
     let keyword: &Predictor<'_> = &|_, test| Ok(keyword_predict(test));
     let tfidf: &Predictor<'_> = &|train, test| tfidf_predict(train, test).map_err(|e| text(&e));
-    let ngram: &Predictor<'_> = &|train, test| {
-        Ok(ngram_predict(
-            train,
-            test,
-            diagnose::ngram::NgramOptions::default(),
-        ))
-    };
+    let ngram: &Predictor<'_> = &|train, test| Ok(ngram_predict(train, test, ngram));
     let frozen: &Predictor<'_> = &|train, test| {
         let base = base_files.as_ref().ok_or("no base model")?;
         let options = TrainOptions::default();
@@ -523,4 +558,95 @@ pub fn cross_validate_classifiers(
         },
     )
     .map_err(anyhow::Error::msg)
+}
+
+/// How the n-gram model is fitted.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NgramArgs {
+    /// The n-gram model's inverse regularisation strength.
+    #[arg(long, default_value_t = diagnose::ngram::NgramOptions::default().c)]
+    pub ngram_c: f64,
+    /// The n-gram model's minimum document frequency of a term.
+    #[arg(long, default_value_t = diagnose::ngram::NgramOptions::default().min_df)]
+    pub ngram_min_df: usize,
+}
+
+impl NgramArgs {
+    /// The fit options these flags give.
+    #[must_use]
+    pub fn options(&self) -> diagnose::ngram::NgramOptions {
+        diagnose::ngram::NgramOptions {
+            min_df: self.ngram_min_df,
+            c: self.ngram_c,
+        }
+    }
+}
+
+/// Fits the n-gram classifier on every sample of `data`, writes it to `out` with a card that records a
+/// grouped `cv`-fold cross-validation of it and the simpler models on the same data.
+///
+/// # Errors
+/// Unreadable data, failed cross-validation, unwritable output.
+pub fn train_ngram(
+    data: &[PathBuf],
+    out: &Path,
+    options: diagnose::ngram::NgramOptions,
+    cv: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
+    use diagnose::ngram::NgramClassifier;
+    let samples = read_all(data)?;
+    let report = (cv >= 2)
+        .then(|| {
+            let models = [
+                CvModel::KeywordRules,
+                CvModel::TfidfLogreg,
+                CvModel::NgramLogreg,
+            ];
+            cross_validate_classifiers(data, cv, seed, &models, options, None)
+        })
+        .transpose()?;
+    let labelled: Vec<(&[String], FaultClass)> = samples
+        .iter()
+        .filter_map(|s| Some((s.lines.as_slice(), s.label?)))
+        .collect();
+    let (mut model, fit) = NgramClassifier::fit(&labelled, options);
+    let spec = model.save(out)?;
+    let command = format!(
+        "medic train classifier --kind ngram {} --out {} --cv {cv} --seed {seed} --ngram-c {} --ngram-min-df {}",
+        data.iter()
+            .map(|d| format!("--data {}", d.display()))
+            .collect::<Vec<_>>()
+            .join(" "),
+        out.display(),
+        options.c,
+        options.min_df,
+    );
+    diagnose::lab::ngram_card::NgramCard::new(
+        spec,
+        &data_files(data)?,
+        samples.len(),
+        fit,
+        report,
+        command,
+    )?
+    .write(out)?;
+    eprintln!(
+        "fitted {} on {} samples ({} L-BFGS iterations, converged: {}); wrote {}",
+        model.model_id(),
+        samples.len(),
+        fit.iterations,
+        fit.converged,
+        out.display()
+    );
+    Ok(())
+}
+
+/// Which classifier `medic train classifier` fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClassifierKind {
+    /// The transformer, fine-tuned (default output `models/classifier`).
+    Transformer,
+    /// The word + character n-gram logistic regression (default output `models/ngram`).
+    Ngram,
 }

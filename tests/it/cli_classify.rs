@@ -9,6 +9,22 @@ const FIXTURE: &str = concat!(
     "/diagnose/tests/fixtures/k8s_faults.jsonl"
 );
 
+/// The fine-tuned transformer shipped in `models/classifier` (the default pipeline uses `models/ngram`).
+fn medic_diagnose_transformer_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/classifier")
+}
+
+/// Runs a `medic` command line and asserts it succeeded.
+fn succeed(command: &mut Command) -> std::process::Output {
+    let run = command.output().expect("medic runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    run
+}
+
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("medic-cli-classify-{}-{name}", std::process::id()))
 }
@@ -28,17 +44,12 @@ fn classify_writes_one_line_per_input_in_order() {
         .collect();
     std::fs::write(&input, unlabelled).expect("write input");
     let output = temp("out.jsonl");
-    let run = Command::new(env!("CARGO_BIN_EXE_medic"))
-        .args(["classify", "--input"])
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .output()
-        .expect("medic classify runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    succeed(
+        Command::new(env!("CARGO_BIN_EXE_medic"))
+            .args(["classify", "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(&output),
     );
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&output)
         .expect("output")
@@ -65,7 +76,9 @@ fn classify_writes_one_line_per_input_in_order() {
 #[test]
 fn a_missing_base_model_fails_with_instructions() {
     let run = Command::new(env!("CARGO_BIN_EXE_medic"))
-        .args(["classify", "--input", FIXTURE, "--output"])
+        .args(["classify", "--model"])
+        .arg(medic_diagnose_transformer_dir())
+        .args(["--input", FIXTURE, "--output"])
         .arg(temp("never.jsonl"))
         .env("MEDIC_BASE_MODEL", "/nonexistent/minilm")
         .output()
@@ -76,26 +89,19 @@ fn a_missing_base_model_fails_with_instructions() {
 }
 
 #[test]
-fn eval_scores_the_transformer_and_every_baseline() {
-    let run = Command::new(env!("CARGO_BIN_EXE_medic"))
-        .args([
-            "eval",
-            "classifier",
-            "--data",
-            FIXTURE,
-            "--train-data",
-            FIXTURE,
-        ])
-        .output()
-        .expect("medic eval runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+fn eval_scores_the_shipped_model_and_every_baseline() {
+    let run = succeed(Command::new(env!("CARGO_BIN_EXE_medic")).args([
+        "eval",
+        "classifier",
+        "--data",
+        FIXTURE,
+        "--train-data",
+        FIXTURE,
+    ]));
     let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON report");
     for model in [
-        "transformer",
+        "shipped",
+        "ngram_logreg",
         "keyword_rules",
         "tfidf_logreg",
         "frozen_embedding_logreg",
@@ -109,4 +115,55 @@ fn eval_scores_the_transformer_and_every_baseline() {
             "{scores}"
         );
     }
+}
+
+#[test]
+fn an_ngram_model_trained_with_cross_validation_classifies_what_it_was_given() {
+    let out = temp("ngram");
+    succeed(
+        Command::new(env!("CARGO_BIN_EXE_medic"))
+            .args([
+                "train",
+                "classifier",
+                "--kind",
+                "ngram",
+                "--cv",
+                "2",
+                "--data",
+                FIXTURE,
+                "--out",
+            ])
+            .arg(&out),
+    );
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("card.json")).expect("card"))
+            .expect("card JSON");
+    let cv = &card["cv"]["models"]["ngram_logreg"]["kubernetes"]["macro_f1"];
+    assert_eq!(cv["folds"].as_array().map(Vec::len), Some(2), "{card}");
+    assert!(
+        card["spec"]["kind"] == "ngram" && card["samples"] == 10,
+        "{card}"
+    );
+    let classified = temp("ngram-out.jsonl");
+    succeed(
+        Command::new(env!("CARGO_BIN_EXE_medic"))
+            .args(["classify", "--model"])
+            .arg(&out)
+            .args(["--input", FIXTURE, "--output"])
+            .arg(&classified),
+    );
+    let text = std::fs::read_to_string(&classified).expect("output");
+    let truth = std::fs::read_to_string(FIXTURE).expect("fixture");
+    let correct = text
+        .lines()
+        .zip(truth.lines())
+        .filter(|(p, t)| {
+            let p: serde_json::Value = serde_json::from_str(p).expect("json");
+            let t: serde_json::Value = serde_json::from_str(t).expect("json");
+            p["fault"] == t["label"]
+        })
+        .count();
+    assert_eq!(correct, 10, "fitted on these samples: {text}");
+    std::fs::remove_dir_all(&out).ok();
+    std::fs::remove_file(&classified).ok();
 }

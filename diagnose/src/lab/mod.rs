@@ -5,6 +5,7 @@
 //!  corpus       labelled samples (JSONL), the stratified dev split
 //!  cv           grouped K-fold cross-validation: mean ± sd macro-F1 per model and domain
 //!  metrics      accuracy, macro-F1, per-class scores, calibration (ECE)
+//!  ngram_card   the model card of a shipped n-gram classifier, with its cross-validation table
 //!  baselines/   keyword rules, TF-IDF + logistic regression, frozen embeddings + logistic regression
 //!  speed        classifier throughput against the plain encoder
 //! ```
@@ -15,4 +16,5 @@ pub mod baselines;
 pub mod corpus;
 pub mod cv;
 pub mod metrics;
+pub mod ngram_card;
 pub mod speed;

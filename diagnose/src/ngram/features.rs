@@ -4,7 +4,6 @@
 //! smoothed IDF (`ln((1 + n) / (1 + df)) + 1`) and unit L2 norm, as scikit-learn's `TfidfVectorizer` with
 //! `analyzer="word", ngram_range=(1, 2)` and `analyzer="char_wb", ngram_range=(3, 5)` side by side.
 
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// A sparse feature row: ascending feature indices and their values.
@@ -17,7 +16,7 @@ pub struct SparseRow {
 }
 
 /// One block of the features: a vocabulary with IDF weights.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 struct Block {
     /// Term → (feature index within the block, IDF).
     terms: HashMap<String, (u32, f32)>,
@@ -49,6 +48,27 @@ impl Block {
 
     fn len(&self) -> usize {
         self.terms.len()
+    }
+
+    /// Terms in feature order, with their IDF.
+    fn ordered(&self) -> (Vec<String>, Vec<f32>) {
+        let mut pairs: Vec<(&String, &(u32, f32))> = self.terms.iter().collect();
+        pairs.sort_by_key(|(_, (i, _))| *i);
+        pairs
+            .into_iter()
+            .map(|(t, (_, idf))| (t.clone(), *idf))
+            .unzip()
+    }
+
+    fn from_ordered(terms: Vec<String>, idf: &[f32]) -> Self {
+        Self {
+            terms: terms
+                .into_iter()
+                .zip(idf)
+                .enumerate()
+                .map(|(i, (t, idf))| (t, (i as u32, *idf)))
+                .collect(),
+        }
     }
 
     /// The block's unit-length TF-IDF values of `terms`, indices offset by `base`, appended to `row`.
@@ -113,7 +133,7 @@ fn char_terms(text: &str) -> Vec<String> {
 }
 
 /// Fitted word and character n-gram vocabularies.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct NgramFeatures {
     words: Block,
     chars: Block,
@@ -141,6 +161,30 @@ impl NgramFeatures {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Both vocabularies in feature order with their IDF: (word terms, word IDF, character terms,
+    /// character IDF).
+    #[must_use]
+    pub fn to_parts(&self) -> (Vec<String>, Vec<f32>, Vec<String>, Vec<f32>) {
+        let (words, word_idf) = self.words.ordered();
+        let (chars, char_idf) = self.chars.ordered();
+        (words, word_idf, chars, char_idf)
+    }
+
+    /// The features [`NgramFeatures::to_parts`] describes; `None` when a list and its IDF differ in
+    /// length.
+    #[must_use]
+    pub fn from_parts(
+        words: Vec<String>,
+        word_idf: &[f32],
+        chars: Vec<String>,
+        char_idf: &[f32],
+    ) -> Option<Self> {
+        (words.len() == word_idf.len() && chars.len() == char_idf.len()).then(|| Self {
+            words: Block::from_ordered(words, word_idf),
+            chars: Block::from_ordered(chars, char_idf),
+        })
     }
 
     /// The feature row of one text.

@@ -1,5 +1,5 @@
-//! The n-gram classifier: word 1–2-grams and character 3–5-grams (TF-IDF, [`features`]) under a
-//! multinomial logistic regression ([`softmax`], fitted with [`lbfgs`]). A sample's lines are read as one
+//! The n-gram classifier: word 1–2-grams and character 3–5-grams (TF-IDF, [`NgramFeatures`]) under a
+//! multinomial logistic regression ([`SoftmaxRegression`], fitted with L-BFGS). A sample's lines are read as one
 //! text. It is the strong simple baseline the transformer is measured against in grouped
 //! cross-validation: character n-grams read `OOMKilled`, `ImagePullBackOff` and `CrashLoopBackOff` in any
 //! spelling, which words alone do not.
@@ -7,15 +7,18 @@
 mod features;
 mod lbfgs;
 mod softmax;
+mod store;
 
 pub use features::{NgramFeatures, SparseRow};
 pub use softmax::{FitReport, SoftmaxRegression};
+pub use store::{KIND, NgramSpec, is_ngram_dir};
 
 use schemas::FaultClass;
 use serde::{Deserialize, Serialize};
 
 /// Settings of a fit.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NgramOptions {
     /// A term enters the vocabulary when at least this many training samples have it.
     pub min_df: usize,
@@ -30,16 +33,25 @@ impl Default for NgramOptions {
 }
 
 /// A fitted n-gram classifier.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct NgramClassifier {
     labels: Vec<FaultClass>,
     features: NgramFeatures,
     model: SoftmaxRegression,
+    options: NgramOptions,
+    temperature: f64,
+    /// SHA-256 of the weights file once saved or loaded (empty before).
+    weights_sha256: String,
 }
 
 /// The text of a sample: its lines, one per line.
-fn text_of(lines: &[String]) -> String {
-    lines.join("\n")
+fn text_of<S: AsRef<str>>(lines: &[S]) -> String {
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(line.as_ref());
+        text.push('\n');
+    }
+    text
 }
 
 impl NgramClassifier {
@@ -64,9 +76,26 @@ impl NgramClassifier {
                 labels,
                 features,
                 model,
+                options,
+                temperature: 1.0,
+                weights_sha256: String::new(),
             },
             report,
         )
+    }
+
+    /// The name and version written on diagnoses: `ngram@<first 12 hex digits of the weights' hash>`.
+    #[must_use]
+    pub fn model_id(&self) -> String {
+        let hash = self.weights_sha256.get(..12).unwrap_or("unsaved");
+        format!("ngram@{hash}")
+    }
+
+    /// The same model with scores divided by `temperature` before the softmax (calibration).
+    #[must_use]
+    pub fn with_temperature(mut self, temperature: f64) -> Self {
+        self.temperature = temperature;
+        self
     }
 
     /// The classes the model knows, in the order of [`NgramClassifier::probabilities`].
@@ -77,14 +106,14 @@ impl NgramClassifier {
 
     /// The probability of each of [`NgramClassifier::labels`] for a sample's lines.
     #[must_use]
-    pub fn probabilities(&self, lines: &[String]) -> Vec<f64> {
+    pub fn probabilities<S: AsRef<str>>(&self, lines: &[S]) -> Vec<f64> {
         self.model
-            .probabilities(&self.features.transform(&text_of(lines)), 1.0)
+            .probabilities(&self.features.transform(&text_of(lines)), self.temperature)
     }
 
     /// The most likely class of a sample's lines, with its probability.
     #[must_use]
-    pub fn predict(&self, lines: &[String]) -> (FaultClass, f64) {
+    pub fn predict<S: AsRef<str>>(&self, lines: &[S]) -> (FaultClass, f64) {
         let p = self.probabilities(lines);
         p.iter()
             .enumerate()
@@ -133,5 +162,36 @@ mod tests {
             model.predict(&lines("container oom-killed")).0,
             FaultClass::Oom
         );
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_model_loads_back_with_the_same_answers_and_refuses_tampering() {
+        let lines = |l: &str| vec![l.to_owned()];
+        let train = [
+            (lines("Back-off pulling image"), FaultClass::ImagePull),
+            (lines("Reason: OOMKilled"), FaultClass::Oom),
+            (lines("GET /healthz 200"), FaultClass::Normal),
+        ];
+        let samples: Vec<(&[String], FaultClass)> =
+            train.iter().map(|(l, c)| (l.as_slice(), *c)).collect();
+        let (mut model, _) = NgramClassifier::fit(&samples, NgramOptions::default());
+        let dir = std::env::temp_dir().join(format!("medic-ngram-{}", std::process::id()));
+        let spec = model.save(&dir).expect("save");
+        assert_eq!(spec.kind, KIND);
+        assert!(is_ngram_dir(&dir));
+        let loaded = NgramClassifier::load(&dir).expect("load");
+        assert_eq!(loaded.model_id(), model.model_id());
+        assert!(loaded.model_id().starts_with("ngram@"));
+        let probe = lines("ErrImagePull back-off");
+        assert_eq!(loaded.probabilities(&probe), model.probabilities(&probe));
+        std::fs::write(dir.join("vocabulary.json"), "{\"words\":[],\"chars\":[]}").expect("write");
+        let error = NgramClassifier::load(&dir).expect_err("tampered");
+        assert!(error.to_string().contains("hash"), "{error}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

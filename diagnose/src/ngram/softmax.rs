@@ -4,10 +4,10 @@
 
 use super::features::SparseRow;
 use super::lbfgs::{Stop, minimize};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// A fitted model: class scores `x · W + b`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct SoftmaxRegression {
     classes: usize,
     /// `[features × classes]`, row-major by feature.
@@ -109,6 +109,36 @@ impl SoftmaxRegression {
             objective: minimum.value,
         };
         (model, report)
+    }
+
+    /// The weights (`[features × classes]`, row-major by feature) and the bias.
+    #[must_use]
+    pub fn parts(&self) -> (&[f32], &[f32]) {
+        (&self.weights, &self.bias)
+    }
+
+    /// A model from its weights and bias; `None` unless the weights are a whole number of rows of
+    /// `bias.len()` classes.
+    #[must_use]
+    pub fn from_parts(weights: Vec<f32>, bias: Vec<f32>) -> Option<Self> {
+        let classes = bias.len();
+        (classes > 0 && weights.len().is_multiple_of(classes)).then_some(Self {
+            classes,
+            weights,
+            bias,
+        })
+    }
+
+    /// Number of classes.
+    #[must_use]
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// Number of features.
+    #[must_use]
+    pub fn features(&self) -> usize {
+        self.weights.len() / self.classes.max(1)
     }
 
     /// Class scores (logits) of one row; features beyond the model's are ignored.

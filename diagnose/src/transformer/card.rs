@@ -14,6 +14,24 @@ pub struct DataFile {
     pub sha256: String,
 }
 
+impl DataFile {
+    /// Each of `paths` with the hash of its content.
+    ///
+    /// # Errors
+    /// A file cannot be read.
+    pub fn hash_all(paths: &[PathBuf]) -> Result<Vec<Self>, ClassifierError> {
+        paths
+            .iter()
+            .map(|p| {
+                Ok(Self {
+                    path: p.clone(),
+                    sha256: sha256_file(p)?,
+                })
+            })
+            .collect()
+    }
+}
+
 /// The card's facts (`card.json`); `README.md` renders them.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelCard {
@@ -38,18 +56,9 @@ impl ModelCard {
         training: TrainReport,
         command: String,
     ) -> Result<Self, ClassifierError> {
-        let data = data
-            .iter()
-            .map(|p| {
-                Ok(DataFile {
-                    path: p.clone(),
-                    sha256: sha256_file(p)?,
-                })
-            })
-            .collect::<Result<_, ClassifierError>>()?;
         Ok(Self {
             spec,
-            data,
+            data: DataFile::hash_all(data)?,
             training,
             command,
         })

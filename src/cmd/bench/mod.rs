@@ -85,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             data,
             max_lines,
         } => {
-            let model = model.unwrap_or_else(super::classify::default_model_dir);
+            let model = model.unwrap_or_else(diagnose::default_classifier_dir);
             let report = diagnose::lab::speed::bench_classify(
                 &model,
                 base.dir()?.as_deref(),

@@ -1,0 +1,121 @@
+//! The model card written next to a shipped n-gram classifier: what it was fitted on, how, and its
+//! grouped cross-validation table against the other models — the figures its settings were chosen by.
+
+use crate::lab::cv::{CvReport, Domain};
+use crate::ngram::{FitReport, NgramSpec};
+use crate::transformer::{ClassifierError, DataFile};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The card's facts (`card.json`); `README.md` renders them.
+#[derive(Debug, Clone, Serialize)]
+pub struct NgramCard {
+    /// Labels, options, hashes.
+    pub spec: NgramSpec,
+    /// Training data files.
+    pub data: Vec<DataFile>,
+    /// Samples fitted on.
+    pub samples: usize,
+    /// How the final fit ended.
+    pub fit: FitReport,
+    /// Grouped cross-validation of this model's settings and the other models, on the same data.
+    pub cv: Option<CvReport>,
+    /// The command that produced it.
+    pub command: String,
+}
+
+impl NgramCard {
+    /// Describes a fitted and saved model.
+    ///
+    /// # Errors
+    /// A data file cannot be read.
+    pub fn new(
+        spec: NgramSpec,
+        data: &[PathBuf],
+        samples: usize,
+        fit: FitReport,
+        cv: Option<CvReport>,
+        command: String,
+    ) -> Result<Self, ClassifierError> {
+        Ok(Self {
+            spec,
+            data: DataFile::hash_all(data)?,
+            samples,
+            fit,
+            cv,
+            command,
+        })
+    }
+
+    /// The Markdown card.
+    #[must_use]
+    pub fn markdown(&self) -> String {
+        let s = &self.spec;
+        let mut text = format!(
+            "# n-gram fault classifier\n\n\
+             Word 1–2-grams and character 3–5-grams inside word boundaries (TF-IDF, sub-linear tf, unit L2 \
+             norm per block) under a multinomial logistic regression (L2, C = {}, balanced class weights, \
+             L-BFGS), fitted on {} samples; {} features, {} classes; minimum document frequency {}.\n\n\
+             - vocabulary: `vocabulary.json`, sha256 `{}`\n\
+             - weights: `model.safetensors`, sha256 `{}`\n\
+             - fit: {} L-BFGS iterations, converged: {}\n\n",
+            s.options.c,
+            self.samples,
+            s.features,
+            s.labels.len(),
+            s.options.min_df,
+            s.vocabulary_sha256,
+            s.weights_sha256,
+            self.fit.iterations,
+            self.fit.converged,
+        );
+        if let Some(cv) = &self.cv {
+            let _ = write!(
+                text,
+                "## Grouped {}-fold cross-validation (macro-F1, mean ± sd over folds)\n\n\
+                 {} samples in {} groups (a group: one source thread or one Hadoop application, never in two \
+                 folds); every model trained on the other folds only.\n\n\
+                 | model | Kubernetes | Hadoop |\n|---|---:|---:|\n",
+                cv.folds, cv.samples, cv.groups
+            );
+            for (name, domains) in &cv.models {
+                let cell = |d: Domain| {
+                    domains.get(&d).map_or("–".to_owned(), |s| {
+                        format!("{:.3} ± {:.3}", s.macro_f1.mean, s.macro_f1.sd)
+                    })
+                };
+                let _ = writeln!(
+                    text,
+                    "| {name} | {} | {} |",
+                    cell(Domain::Kubernetes),
+                    cell(Domain::Hadoop)
+                );
+            }
+            text.push('\n');
+        }
+        text.push_str("## Data\n\n");
+        for d in &self.data {
+            let _ = writeln!(text, "- `{}` (sha256 `{}`)", d.path.display(), d.sha256);
+        }
+        let _ = write!(text, "\n## Reproduce\n\n```sh\n{}\n```\n", self.command);
+        text
+    }
+
+    /// Writes `card.json` and `README.md` into `dir`.
+    ///
+    /// # Errors
+    /// The files cannot be written.
+    pub fn write(&self, dir: &Path) -> Result<(), ClassifierError> {
+        let write = |name: &str, text: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|source| ClassifierError::Io { path, source })
+        };
+        let json = serde_json::to_string_pretty(self).map_err(|e| ClassifierError::Invalid {
+            path: dir.join("card.json"),
+            message: e.to_string(),
+        })?;
+        write("card.json", json + "\n")?;
+        write("README.md", self.markdown())
+    }
+}

@@ -1,0 +1,120 @@
+//! [`FaultModel`]: the classifier a diagnose stage or `medic classify` serves, chosen by what its
+//! directory holds — the fine-tuned transformer or the n-gram model — behind one interface: whole samples
+//! (windows) and single lines to calibrated class probabilities.
+
+use crate::ngram::{NgramClassifier, is_ngram_dir};
+use crate::transformer::{Classifier, ClassifierError, Condensed, EmbeddingCache, Prediction};
+use schemas::FaultClass;
+use std::path::Path;
+
+/// A loaded classifier.
+pub enum FaultModel {
+    /// The fine-tuned transformer, with its cache of text embeddings.
+    Transformer {
+        /// The classifier.
+        classifier: Box<Classifier>,
+        /// Embeddings of texts already seen.
+        cache: EmbeddingCache,
+    },
+    /// Word and character n-grams under a logistic regression.
+    Ngram(Box<NgramClassifier>),
+}
+
+impl FaultModel {
+    /// Loads the classifier in `dir`: an n-gram model when its `spec.json` says `"kind": "ngram"`, else
+    /// the transformer on top of the base encoder (`base`, or resolved), with `cache_capacity` cached
+    /// embeddings.
+    ///
+    /// # Errors
+    /// As [`NgramClassifier::load`] or [`Classifier::load`].
+    pub fn load(
+        dir: &Path,
+        base: Option<&Path>,
+        cache_capacity: usize,
+    ) -> Result<Self, ClassifierError> {
+        if is_ngram_dir(dir) {
+            return Ok(Self::Ngram(Box::new(NgramClassifier::load(dir)?)));
+        }
+        Ok(Self::Transformer {
+            classifier: Box::new(Classifier::load(dir, base)?),
+            cache: EmbeddingCache::new(cache_capacity),
+        })
+    }
+
+    /// The name and version written on diagnoses.
+    #[must_use]
+    pub fn model_id(&self) -> String {
+        match self {
+            Self::Transformer { classifier, .. } => classifier.model_id(),
+            Self::Ngram(model) => model.model_id(),
+        }
+    }
+
+    /// The classes, in the order of every probability row.
+    #[must_use]
+    pub fn labels(&self) -> &[FaultClass] {
+        match self {
+            Self::Transformer { classifier, .. } => &classifier.spec().labels,
+            Self::Ngram(model) => model.labels(),
+        }
+    }
+
+    /// A sample's lines as the model reads them: distinct texts with counts (the transformer keeps its
+    /// `max_distinct` most frequent).
+    #[must_use]
+    pub fn condense<S: AsRef<str>>(&self, lines: &[S]) -> Condensed {
+        match self {
+            Self::Transformer { classifier, .. } => classifier.condense(lines),
+            Self::Ngram(_) => Condensed::new(lines, usize::MAX),
+        }
+    }
+
+    /// The most probable class of each sample, with its probability.
+    ///
+    /// # Errors
+    /// Tensor computation failed (transformer).
+    pub fn predict(&mut self, samples: &[Condensed]) -> Result<Vec<Prediction>, ClassifierError> {
+        match self {
+            Self::Transformer { classifier, cache } => classifier.predict(samples, cache),
+            Self::Ngram(model) => Ok(samples
+                .iter()
+                .map(|sample| {
+                    // Every line counts, as in the training samples: forty healthy lines outweigh one
+                    // odd one (term frequencies are sub-linear, so repeats do not drown the rest).
+                    let lines: Vec<&str> = sample
+                        .texts
+                        .iter()
+                        .zip(&sample.counts)
+                        .flat_map(|(text, n)| std::iter::repeat_n(text.as_str(), *n as usize))
+                        .collect();
+                    let (fault, confidence) = model.predict(&lines);
+                    Prediction { fault, confidence }
+                })
+                .collect()),
+        }
+    }
+
+    /// Each distinct text of `sample` classified on its own: one probability row per text.
+    ///
+    /// # Errors
+    /// Tensor computation failed (transformer).
+    pub fn text_probabilities(
+        &mut self,
+        sample: &Condensed,
+    ) -> Result<Vec<Vec<f32>>, ClassifierError> {
+        match self {
+            Self::Transformer { classifier, cache } => classifier.text_probabilities(sample, cache),
+            Self::Ngram(model) => Ok(sample
+                .texts
+                .iter()
+                .map(|text| {
+                    model
+                        .probabilities(&[text])
+                        .into_iter()
+                        .map(|p| p as f32)
+                        .collect()
+                })
+                .collect()),
+        }
+    }
+}
