@@ -46,4 +46,7 @@ for path in sorted(glob.glob(os.path.join(root, "rca_data", "*", "log", "*.csv")
 
 for (day, minute, pod), lines in sorted(samples.items()):
     if len(lines) >= MIN_LINES:
-        print(json.dumps({"id": f"nezha/{day}-{minute}/{pod}", "lines": lines, "label": "normal"}))
+        # One service's windows form one group (`source`): minutes of the same service are near-duplicates,
+        # and cross-validation must not train on one and test on the next.
+        print(json.dumps({"id": f"nezha/{day}-{minute}/{pod}", "lines": lines, "label": "normal",
+                          "source": f"nezha/{pod}"}))

@@ -1,6 +1,7 @@
 //! [`FaultModel`]: the classifier a diagnose stage or `medic classify` serves, chosen by what its
 //! directory holds — the fine-tuned transformer or the n-gram model — behind one interface: whole samples
-//! (windows) and single lines to calibrated class probabilities.
+//! (windows) and single lines to class probabilities (temperature-scaled, the temperature fitted on held-out
+//! scores for either kind).
 
 use crate::ngram::{NgramClassifier, is_ngram_dir};
 use crate::transformer::{Classifier, ClassifierError, Condensed, EmbeddingCache, Prediction};
@@ -39,6 +40,15 @@ impl FaultModel {
             classifier: Box::new(Classifier::load(dir, base)?),
             cache: EmbeddingCache::new(cache_capacity),
         })
+    }
+
+    /// Which kind it is.
+    #[must_use]
+    pub fn kind(&self) -> crate::DiagnoseModel {
+        match self {
+            Self::Transformer { .. } => crate::DiagnoseModel::Transformer,
+            Self::Ngram(_) => crate::DiagnoseModel::Ngram,
+        }
     }
 
     /// The name and version written on diagnoses.
@@ -81,13 +91,12 @@ impl FaultModel {
                 .map(|sample| {
                     // Every line counts, as in the training samples: forty healthy lines outweigh one
                     // odd one (term frequencies are sub-linear, so repeats do not drown the rest).
-                    let lines: Vec<&str> = sample
+                    let lines = sample
                         .texts
                         .iter()
-                        .zip(&sample.counts)
-                        .flat_map(|(text, n)| std::iter::repeat_n(text.as_str(), *n as usize))
-                        .collect();
-                    let (fault, confidence) = model.predict(&lines);
+                        .map(String::as_str)
+                        .zip(sample.counts.iter().copied());
+                    let (fault, confidence) = model.predict_counted(lines);
                     Prediction { fault, confidence }
                 })
                 .collect()),

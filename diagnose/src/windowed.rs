@@ -1,13 +1,14 @@
-//! [`WindowedDiagnose`]: the transformer in the pipeline. Evidence is gathered per workload in tumbling
+//! [`WindowedDiagnose`]: a classifier in the pipeline ([`FaultModel`]: the n-gram model or the transformer). Evidence is gathered per workload in tumbling
 //! event-time windows; closed windows are classified together in one batched forward pass; a window whose
 //! class is not `normal` becomes a [`Diagnosis`].
 //!
 //! ```text
-//!  parsed record ─► workload window [start, start + window) ── closes when the watermark (newest event
-//!                   (template texts, evidence, bounded)          time seen − one window) passes its end,
+//!  parsed record ─► workload window [start, start + window) ── closes when the watermark (the oldest of
+//!                   (template texts, evidence, bounded)          the input partitions' newest event times,
+//!                                                                 − one window) passes its end,
 //!                                                                 when idle for a window of wall time, or
 //!                                                                 at shutdown
-//!  closed windows ─► Classifier::predict (batched; template embeddings cached) ─► Diagnosis (≠ normal)
+//!  closed windows ─► FaultModel::predict (batched; transformer: template embeddings cached) ─► Diagnosis (≠ normal)
 //! ```
 //!
 //! A Kubernetes Event of type Normal (Pulled, Started, ScalingReplicaSet, …) is context, never evidence:
@@ -19,10 +20,11 @@ use crate::stage::diagnosis_id;
 use crate::transformer::{Condensed, Prediction};
 use schemas::{
     Diagnosis, Emitter, Evidence, FaultClass, LogSeverity, ParsedRecord, SCHEMA_VERSION,
-    SourceFormat, SourceRecord, Stage, StageError, StageState, Target, decode_record,
+    SourceCoordinates, SourceFormat, SourceRecord, Stage, StageError, StageState, Target,
+    decode_record,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Settings of the windowed transformer stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +65,10 @@ pub struct WindowedDiagnose {
     classifier: FaultModel,
     settings: WindowSettings,
     open: HashMap<Target, OpenWindow>,
+    /// Newest event time read from each input partition (bounded by the wall clock plus one window).
+    marks: BTreeMap<(String, i32), i64>,
+    /// The oldest of the partitions' marks, never moving back: a partition that lags behind another
+    /// does not see its records dropped as late because the other ran ahead.
     watermark_ns: i64,
 }
 
@@ -74,6 +80,7 @@ impl WindowedDiagnose {
             classifier,
             settings,
             open: HashMap::new(),
+            marks: BTreeMap::new(),
             watermark_ns: i64::MIN,
         }
     }
@@ -115,6 +122,7 @@ impl WindowedDiagnose {
     fn add(
         &mut self,
         parsed: &ParsedRecord,
+        from: &SourceCoordinates,
         now_ns: i64,
         out: &mut Emitter,
     ) -> Option<(Target, OpenWindow)> {
@@ -140,9 +148,13 @@ impl WindowedDiagnose {
         if log.event_time_ns > now_ns.saturating_add(window) {
             out.count("diagnose.event_time_ahead_of_clock", 1);
         }
-        self.watermark_ns = self
-            .watermark_ns
-            .max(log.event_time_ns.min(now_ns.saturating_add(window)));
+        let mark = self
+            .marks
+            .entry((from.topic.clone(), from.partition))
+            .or_insert(i64::MIN);
+        *mark = (*mark).max(log.event_time_ns.min(now_ns.saturating_add(window)));
+        let oldest = self.marks.values().copied().min().unwrap_or(i64::MIN);
+        self.watermark_ns = self.watermark_ns.max(oldest);
         let mut closed = None;
         if self
             .open
@@ -176,6 +188,9 @@ impl WindowedDiagnose {
             out.count("diagnose.window_lines_dropped", 1);
             return closed;
         }
+        // A window restored from a checkpoint written before `informational` existed has none for its
+        // lines: they count as decisive, as they did then, and the flags stay aligned with the texts.
+        entry.informational.resize(entry.texts.len(), false);
         entry.texts.push(text.trim().to_owned());
         entry
             .informational
@@ -347,7 +362,8 @@ impl WindowedDiagnose {
             fault,
             severity: severity_of(fault),
             confidence,
-            uncertain: confidence < self.settings.min_confidence,
+            // NaN is no confidence at all.
+            uncertain: confidence.is_nan() || confidence < self.settings.min_confidence,
             window_start_ns: window.start_ns,
             window_end_ns: window.start_ns.saturating_add(self.settings.window_ns),
             evidence,
@@ -395,7 +411,7 @@ impl Stage for WindowedDiagnose {
                         out.count("diagnose.normal_events", 1);
                         continue;
                     }
-                    closed.extend(self.add(&parsed, now_ns, out));
+                    closed.extend(self.add(&parsed, &input.coordinates, now_ns, out));
                 }
                 Err(error) => out.reject(input, error),
             }
@@ -423,6 +439,9 @@ impl Stage for WindowedDiagnose {
 struct Snapshot {
     watermark_ns: i64,
     windows: Vec<(Target, OpenWindow)>,
+    /// Per input partition: (topic, partition, mark). Absent from checkpoints written before it.
+    #[serde(default)]
+    marks: Vec<(String, i32, i64)>,
 }
 
 /// Open windows hold records whose offsets the runner would otherwise commit before they are diagnosed:
@@ -438,6 +457,11 @@ impl StageState for WindowedDiagnose {
         serde_json::to_vec(&Snapshot {
             watermark_ns: self.watermark_ns,
             windows,
+            marks: self
+                .marks
+                .iter()
+                .map(|((topic, partition), mark)| (topic.clone(), *partition, *mark))
+                .collect(),
         })
         .map_err(|e| StageError::internal(format!("diagnose snapshot: {e}")))
     }
@@ -446,10 +470,15 @@ impl StageState for WindowedDiagnose {
         let Snapshot {
             watermark_ns,
             windows,
+            marks,
         } = serde_json::from_slice(snapshot)
             .map_err(|e| StageError::schema(format!("diagnose checkpoint: {e}")))?;
         self.watermark_ns = watermark_ns;
         self.open = windows.into_iter().collect();
+        self.marks = marks
+            .into_iter()
+            .map(|(topic, partition, mark)| ((topic, partition), mark))
+            .collect();
         Ok(())
     }
 }

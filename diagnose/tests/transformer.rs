@@ -376,3 +376,49 @@ fn an_info_line_alone_never_decides_a_busy_window() {
         );
     }
 }
+
+#[test]
+fn a_lagging_partition_is_not_dropped_as_late_because_another_ran_ahead() {
+    // Partition 0 (web) reads on to minute 25 while partition 1 (api) still delivers minute 20, where
+    // api's fault is.
+    let mut records: Vec<SourceRecord> = background(30)
+        .iter()
+        .enumerate()
+        .map(|(i, line)| parsed("web", line, false, 1_200 + 10 * i as i64, i as i64))
+        .collect();
+    let mut lagging: Vec<SourceRecord> = background(40)
+        .iter()
+        .enumerate()
+        .map(|(i, line)| parsed("api", line, false, 1_200 + i as i64, i as i64))
+        .collect();
+    lagging.push(parsed(
+        "api",
+        "Memory cgroup out of memory: Kill process <*> (java) score <*> or sacrifice child",
+        true,
+        1_230,
+        40,
+    ));
+    for record in &mut lagging {
+        record.coordinates.partition = 1;
+    }
+    // Partition 1 has been heard from (its first record) before partition 0 runs ahead.
+    records.insert(0, lagging.remove(0));
+    records.extend(lagging);
+    let mut stage = DiagnoseConfig::default().build().expect("stage");
+    let mut out = Emitter::new();
+    stage.process_batch(&records, &mut out);
+    stage.on_close(&mut out);
+    let diagnoses: Vec<Diagnosis> = out.decode_all().expect("diagnoses");
+    assert_eq!(
+        out.events().get("diagnose.late_dropped"),
+        None,
+        "{:?}",
+        out.events()
+    );
+    assert!(
+        diagnoses
+            .iter()
+            .any(|d| d.target.name == "api" && d.fault == FaultClass::Oom),
+        "{diagnoses:#?}"
+    );
+}

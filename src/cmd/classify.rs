@@ -610,7 +610,14 @@ pub fn train_ngram(
         .iter()
         .filter_map(|s| Some((s.lines.as_slice(), s.label?)))
         .collect();
-    let (mut model, fit) = NgramClassifier::fit(&labelled, options);
+    // Calibrated on the same folds: scores of models that never saw the sample.
+    let calibration = (cv >= 2).then(|| {
+        use diagnose::lab::calibration::{calibrate, out_of_fold_ngram};
+        let folds = diagnose::lab::cv::grouped_folds(&samples, cv, seed);
+        calibrate(&out_of_fold_ngram(&samples, &folds, options))
+    });
+    let (model, fit) = NgramClassifier::fit(&labelled, options);
+    let mut model = model.with_temperature(calibration.map_or(1.0, |c| c.temperature));
     let spec = model.save(out)?;
     let command = format!(
         "medic train classifier --kind ngram {} --out {} --cv {cv} --seed {seed} --ngram-c {} --ngram-min-df {}",
@@ -628,6 +635,7 @@ pub fn train_ngram(
         samples.len(),
         fit,
         report,
+        calibration,
         command,
     )?
     .write(out)?;

@@ -2,6 +2,7 @@
 //! `medic bench classify` run. The streaming stage does not need it.
 //!
 //! ```text
+//!  calibration  temperature scaling of the n-gram model from out-of-fold scores
 //!  corpus       labelled samples (JSONL), the stratified dev split
 //!  cv           grouped K-fold cross-validation: mean ± sd macro-F1 per model and domain
 //!  metrics      accuracy, macro-F1, per-class scores, calibration (ECE)
@@ -13,6 +14,7 @@
 //! Fine-tuning itself is [`crate::transformer::train()`], beside the network it trains.
 
 pub mod baselines;
+pub mod calibration;
 pub mod corpus;
 pub mod cv;
 pub mod metrics;

@@ -1,6 +1,7 @@
 //! The model card written next to a shipped n-gram classifier: what it was fitted on, how, and its
 //! grouped cross-validation table against the other models — the figures its settings were chosen by.
 
+use crate::lab::calibration::Calibration;
 use crate::lab::cv::{CvReport, Domain};
 use crate::ngram::{FitReport, NgramSpec};
 use crate::transformer::{ClassifierError, DataFile};
@@ -21,6 +22,8 @@ pub struct NgramCard {
     pub fit: FitReport,
     /// Grouped cross-validation of this model's settings and the other models, on the same data.
     pub cv: Option<CvReport>,
+    /// Temperature scaling fitted on out-of-fold scores of the same folds.
+    pub calibration: Option<Calibration>,
     /// The command that produced it.
     pub command: String,
 }
@@ -36,6 +39,7 @@ impl NgramCard {
         samples: usize,
         fit: FitReport,
         cv: Option<CvReport>,
+        calibration: Option<Calibration>,
         command: String,
     ) -> Result<Self, ClassifierError> {
         Ok(Self {
@@ -44,6 +48,7 @@ impl NgramCard {
             samples,
             fit,
             cv,
+            calibration,
             command,
         })
     }
@@ -93,6 +98,14 @@ impl NgramCard {
                 );
             }
             text.push('\n');
+        }
+        if let Some(c) = &self.calibration {
+            let _ = write!(
+                text,
+                "## Calibration\n\nTemperature {:.2}, fitted on the {} out-of-fold scores of the same folds: \
+                 mean NLL {:.3} → {:.3}, expected calibration error (10 bins) {:.3} → {:.3}.\n\n",
+                c.temperature, c.samples, c.nll.0, c.nll.1, c.ece.0, c.ece.1
+            );
         }
         text.push_str("## Data\n\n");
         for d in &self.data {

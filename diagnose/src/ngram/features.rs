@@ -1,10 +1,17 @@
-//! Word and character n-gram TF-IDF features of a text: lower-cased word 1–2-grams (words of two or more
-//! word characters) and character 3–5-grams inside word boundaries (`char_wb`: each whitespace-separated
-//! word padded with one space on each side). Each block has sub-linear term frequency (`1 + ln tf`),
-//! smoothed IDF (`ln((1 + n) / (1 + df)) + 1`) and unit L2 norm, as scikit-learn's `TfidfVectorizer` with
-//! `analyzer="word", ngram_range=(1, 2)` and `analyzer="char_wb", ngram_range=(3, 5)` side by side.
+//! Word and character n-gram TF-IDF features of a sample's lines: lower-cased word 1–2-grams (words of two
+//! or more word characters; pairs within a line) and character 3–5-grams inside word boundaries
+//! (`char_wb`: each whitespace-separated word padded with one space on each side). Each block has
+//! sub-linear term frequency (`1 + ln tf`), smoothed IDF (`ln((1 + n) / (1 + df)) + 1`) and unit L2 norm,
+//! as scikit-learn's `TfidfVectorizer` with `analyzer="word", ngram_range=(1, 2)` and
+//! `analyzer="char_wb", ngram_range=(3, 5)` side by side.
+//!
+//! Lines are untrusted: only the first [`MAX_LINE_BYTES`] of each are read, and n-grams are looked up as
+//! borrowed slices, so a window's memory does not grow with the length of its lines.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Bytes of a line read at most (cut at a character boundary).
+pub const MAX_LINE_BYTES: usize = 2048;
 
 /// A sparse feature row: ascending feature indices and their values.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15,6 +22,57 @@ pub struct SparseRow {
     pub values: Vec<f32>,
 }
 
+/// The first [`MAX_LINE_BYTES`] of `line`.
+fn clip(line: &str) -> &str {
+    let mut end = line.len().min(MAX_LINE_BYTES);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// Calls `word` with each word unigram and bigram of `line` and `char_gram` with each character n-gram.
+fn for_each_term(line: &str, mut word: impl FnMut(&str), mut char_gram: impl FnMut(&str)) {
+    let lower = clip(line).to_lowercase();
+    let mut previous: Option<&str> = None;
+    let mut pair = String::new();
+    let words = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| w.chars().nth(1).is_some());
+    for w in words {
+        word(w);
+        if let Some(p) = previous {
+            pair.clear();
+            pair.push_str(p);
+            pair.push(' ');
+            pair.push_str(w);
+            word(&pair);
+        }
+        previous = Some(w);
+    }
+    let (mut padded, mut bounds) = (String::new(), Vec::new());
+    for w in lower.split_whitespace() {
+        padded.clear();
+        padded.push(' ');
+        padded.push_str(w);
+        padded.push(' ');
+        bounds.clear();
+        bounds.extend(padded.char_indices().map(|(i, _)| i));
+        bounds.push(padded.len());
+        let chars = bounds.len() - 1;
+        for n in 3..=5 {
+            // A padded word no longer than the n-gram counts once, whole.
+            if chars <= n {
+                char_gram(&padded);
+                break;
+            }
+            for start in 0..=chars - n {
+                char_gram(&padded[bounds[start]..bounds[start + n]]);
+            }
+        }
+    }
+}
+
 /// One block of the features: a vocabulary with IDF weights.
 #[derive(Debug, Clone, Default)]
 struct Block {
@@ -23,17 +81,14 @@ struct Block {
 }
 
 impl Block {
-    fn fit(documents: &[Vec<String>], min_df: usize) -> Self {
+    fn fit(document_terms: &[HashSet<String>], min_df: usize) -> Self {
         let mut df: BTreeMap<&str, usize> = BTreeMap::new();
-        for terms in documents {
-            let mut seen: Vec<&str> = terms.iter().map(String::as_str).collect();
-            seen.sort_unstable();
-            seen.dedup();
-            for t in seen {
+        for terms in document_terms {
+            for t in terms {
                 *df.entry(t).or_insert(0) += 1;
             }
         }
-        let n = documents.len() as f32;
+        let n = document_terms.len() as f32;
         let terms = df
             .into_iter()
             .filter(|(_, d)| *d >= min_df)
@@ -48,6 +103,29 @@ impl Block {
 
     fn len(&self) -> usize {
         self.terms.len()
+    }
+
+    /// Counts `term` into `tf` when it is in the vocabulary.
+    fn count(&self, term: &str, times: f32, tf: &mut BTreeMap<u32, (f32, f32)>) {
+        if let Some(&(i, idf)) = self.terms.get(term) {
+            tf.entry(i).or_insert((0.0, idf)).0 += times;
+        }
+    }
+
+    /// Appends the unit-length TF-IDF values of the counts `tf`, indices offset by `base`, to `row`.
+    fn push(tf: BTreeMap<u32, (f32, f32)>, base: u32, row: &mut SparseRow) {
+        let values: Vec<(u32, f32)> = tf
+            .into_iter()
+            .map(|(i, (count, idf))| (i, (1.0 + count.ln()) * idf))
+            .collect();
+        let norm = values.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+        if norm == 0.0 {
+            return;
+        }
+        for (i, v) in values {
+            row.indices.push(base + i);
+            row.values.push(v / norm);
+        }
     }
 
     /// Terms in feature order, with their IDF.
@@ -70,66 +148,6 @@ impl Block {
                 .collect(),
         }
     }
-
-    /// The block's unit-length TF-IDF values of `terms`, indices offset by `base`, appended to `row`.
-    fn push(&self, terms: &[String], base: u32, row: &mut SparseRow) {
-        let mut tf: BTreeMap<u32, (f32, f32)> = BTreeMap::new();
-        for t in terms {
-            if let Some(&(i, idf)) = self.terms.get(t) {
-                tf.entry(i).or_insert((0.0, idf)).0 += 1.0;
-            }
-        }
-        let values: Vec<(u32, f32)> = tf
-            .into_iter()
-            .map(|(i, (count, idf))| (i, (1.0 + count.ln()) * idf))
-            .collect();
-        let norm = values.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
-        if norm == 0.0 {
-            return;
-        }
-        for (i, v) in values {
-            row.indices.push(base + i);
-            row.values.push(v / norm);
-        }
-    }
-}
-
-/// Words of two or more word characters (letters, digits, `_`), lower-cased.
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| w.chars().nth(1).is_some())
-        .map(str::to_lowercase)
-}
-
-/// Word unigrams and bigrams.
-fn word_terms(text: &str) -> Vec<String> {
-    let words: Vec<String> = words(text).collect();
-    let mut terms: Vec<String> = words
-        .windows(2)
-        .map(|pair| format!("{} {}", pair[0], pair[1]))
-        .collect();
-    terms.extend(words);
-    terms
-}
-
-/// Character 3–5-grams of each whitespace-separated word padded with spaces; a padded word shorter than
-/// an n-gram counts once, whole.
-fn char_terms(text: &str) -> Vec<String> {
-    let mut terms = Vec::new();
-    for word in text.to_lowercase().split_whitespace() {
-        let padded: Vec<char> = std::iter::once(' ')
-            .chain(word.chars())
-            .chain(std::iter::once(' '))
-            .collect();
-        for n in 3..=5 {
-            if padded.len() <= n {
-                terms.push(padded.iter().collect());
-                break;
-            }
-            terms.extend(padded.windows(n).map(|w| w.iter().collect::<String>()));
-        }
-    }
-    terms
 }
 
 /// Fitted word and character n-gram vocabularies.
@@ -140,11 +158,27 @@ pub struct NgramFeatures {
 }
 
 impl NgramFeatures {
-    /// Learns both vocabularies (terms in at least `min_df` texts) and their IDF from `texts`.
+    /// Learns both vocabularies (terms in at least `min_df` documents) and their IDF from `documents`, each
+    /// a sample's lines.
     #[must_use]
-    pub fn fit(texts: &[String], min_df: usize) -> Self {
-        let words: Vec<Vec<String>> = texts.iter().map(|t| word_terms(t)).collect();
-        let chars: Vec<Vec<String>> = texts.iter().map(|t| char_terms(t)).collect();
+    pub fn fit<S: AsRef<str>>(documents: &[&[S]], min_df: usize) -> Self {
+        let (mut words, mut chars) = (Vec::new(), Vec::new());
+        for lines in documents {
+            let (mut w, mut c) = (HashSet::new(), HashSet::new());
+            for line in *lines {
+                for_each_term(
+                    line.as_ref(),
+                    |t| {
+                        w.insert(t.to_owned());
+                    },
+                    |t| {
+                        c.insert(t.to_owned());
+                    },
+                );
+            }
+            words.push(w);
+            chars.push(c);
+        }
         Self {
             words: Block::fit(&words, min_df),
             chars: Block::fit(&chars, min_df),
@@ -187,14 +221,31 @@ impl NgramFeatures {
         })
     }
 
-    /// The feature row of one text.
+    /// The feature row of a sample's lines, each given with how many times it occurred.
     #[must_use]
-    pub fn transform(&self, text: &str) -> SparseRow {
+    pub fn transform_counted<'a>(
+        &self,
+        lines: impl IntoIterator<Item = (&'a str, u32)>,
+    ) -> SparseRow {
+        let (mut word_tf, mut char_tf) = (BTreeMap::new(), BTreeMap::new());
+        for (line, times) in lines {
+            let times = times as f32;
+            for_each_term(
+                line,
+                |t| self.words.count(t, times, &mut word_tf),
+                |t| self.chars.count(t, times, &mut char_tf),
+            );
+        }
         let mut row = SparseRow::default();
-        self.words.push(&word_terms(text), 0, &mut row);
-        self.chars
-            .push(&char_terms(text), self.words.len() as u32, &mut row);
+        Block::push(word_tf, 0, &mut row);
+        Block::push(char_tf, self.words.len() as u32, &mut row);
         row
+    }
+
+    /// The feature row of a sample's lines.
+    #[must_use]
+    pub fn transform<S: AsRef<str>>(&self, lines: &[S]) -> SparseRow {
+        self.transform_counted(lines.iter().map(|l| (l.as_ref(), 1)))
     }
 }
 
@@ -202,14 +253,23 @@ impl NgramFeatures {
 mod tests {
     use super::*;
 
+    fn terms(line: &str) -> (Vec<String>, Vec<String>) {
+        let (mut words, mut chars) = (Vec::new(), Vec::new());
+        for_each_term(
+            line,
+            |t| words.push(t.to_owned()),
+            |t| chars.push(t.to_owned()),
+        );
+        (words, chars)
+    }
+
     #[test]
     fn terms_are_word_pairs_and_padded_character_grams() {
+        let (words, _) = terms("Back-off a pulling");
+        assert_eq!(words, ["back", "off", "back off", "pulling", "off pulling"]);
+        let (_, chars) = terms("OOM ab");
         assert_eq!(
-            word_terms("Back-off a pulling"),
-            ["back off", "off pulling", "back", "off", "pulling"]
-        );
-        assert_eq!(
-            char_terms("OOM ab"),
+            chars,
             [
                 " oo", "oom", "om ", " oom", "oom ", " oom ", " ab", "ab ", " ab "
             ]
@@ -217,10 +277,19 @@ mod tests {
     }
 
     #[test]
-    fn each_block_has_unit_length_and_rare_terms_weigh_more() {
-        let texts = ["pod OOMKilled".to_owned(), "pod pending".to_owned()];
-        let features = NgramFeatures::fit(&texts, 1);
-        let row = features.transform(&texts[0]);
+    fn a_long_line_is_read_to_its_first_bytes_only() {
+        let long = format!("{} tail", "é".repeat(MAX_LINE_BYTES));
+        let (words, _) = terms(&long);
+        assert_eq!(words.len(), 1, "the tail is past the cut");
+        assert!(words[0].len() <= MAX_LINE_BYTES);
+    }
+
+    #[test]
+    fn each_block_has_unit_length_rare_terms_weigh_more_and_counts_add_up() {
+        let a = ["pod OOMKilled"];
+        let b = ["pod pending"];
+        let features = NgramFeatures::fit(&[&a[..], &b[..]], 1);
+        let row = features.transform(&a);
         let words = features.words.len() as u32;
         let block_norm = |in_block: &dyn Fn(u32) -> bool| -> f32 {
             row.indices
@@ -240,6 +309,11 @@ mod tests {
                 .map(|p| row.values[p])
         };
         assert!(value("oomkilled") > value("pod"));
-        assert_eq!(features.transform("xyz qqq").indices.len(), 0);
+        assert_eq!(features.transform(&["xyz qqq"]).indices.len(), 0);
+        assert_eq!(
+            features.transform_counted([("pod OOMKilled", 2), ("pod pending", 1)]),
+            features.transform(&["pod OOMKilled", "pod pending", "pod OOMKilled"]),
+            "a line counted twice is the line twice"
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! Limited-memory BFGS with a backtracking (Armijo) line search: the optimiser of the n-gram model's
-//! convex objective, as scikit-learn's `lbfgs` solver is for its logistic regression.
+//! Limited-memory BFGS with a backtracking (Armijo) line search — simpler than scipy's Wolfe line search
+//! behind scikit-learn's `lbfgs` solver, enough for the n-gram model's smooth convex objective (the
+//! curvature pair of a step is kept only when positive).
 
 /// When to stop.
 #[derive(Debug, Clone, Copy)]

@@ -7,6 +7,7 @@ use crate::transformer::{ClassifierError, sha256_file};
 use candle_core::{Device, Tensor};
 use schemas::FaultClass;
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -114,7 +115,7 @@ impl NgramClassifier {
         let json =
             serde_json::to_string_pretty(&spec).map_err(|e| invalid(&spec_path, e.to_string()))?;
         std::fs::write(&spec_path, json + "\n").map_err(io(&spec_path))?;
-        self.weights_sha256.clone_from(&spec.weights_sha256);
+        self.spec_sha256 = sha256_file(&spec_path)?;
         Ok(spec)
     }
 
@@ -124,14 +125,23 @@ impl NgramClassifier {
     /// Missing or unreadable files, content that differs from the spec's hashes, inconsistent shapes.
     pub fn load(dir: &Path) -> Result<Self, ClassifierError> {
         let spec_path = dir.join(SPEC);
-        let text = std::fs::read_to_string(&spec_path).map_err(io(&spec_path))?;
+        let spec_text = std::fs::read_to_string(&spec_path).map_err(io(&spec_path))?;
         let spec: NgramSpec =
-            serde_json::from_str(&text).map_err(|e| invalid(&spec_path, e.to_string()))?;
+            serde_json::from_str(&spec_text).map_err(|e| invalid(&spec_path, e.to_string()))?;
         if spec.kind != KIND {
             return Err(invalid(
                 &spec_path,
                 format!("kind {:?} is not {KIND:?}", spec.kind),
             ));
+        }
+        if !(spec.temperature.is_finite() && spec.temperature > 0.0) {
+            return Err(invalid(&spec_path, "temperature must be a positive number"));
+        }
+        let mut distinct = spec.labels.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != spec.labels.len() {
+            return Err(invalid(&spec_path, "a label is listed twice"));
         }
         let vocabulary_path = dir.join(VOCABULARY);
         let weights_path = dir.join(WEIGHTS);
@@ -170,7 +180,7 @@ impl NgramClassifier {
             model,
             options: spec.options,
             temperature: spec.temperature,
-            weights_sha256: spec.weights_sha256,
+            spec_sha256: format!("{:x}", sha2::Sha256::digest(spec_text.as_bytes())),
         })
     }
 }

@@ -14,7 +14,7 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message, OwnedHeaders};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -164,10 +164,18 @@ pub fn load_latest(
     };
     let mut remaining: BTreeMap<i32, i64> = BTreeMap::new();
     let mut assignment = TopicPartitionList::new();
+    let deadline = Instant::now() + timeout;
     for partition in partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, timeout)
-            .map_err(kafka_error)?;
+        let (low, high) = loop {
+            match consumer.fetch_watermarks(topic, partition, timeout) {
+                Ok(watermarks) => break watermarks,
+                // A topic created a moment ago may not have elected its partition leaders yet.
+                Err(KafkaError::MetadataFetch(
+                    RDKafkaErrorCode::NotLeaderForPartition | RDKafkaErrorCode::LeaderNotAvailable,
+                )) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                Err(error) => return Err(kafka_error(error)),
+            }
+        };
         if high > low {
             remaining.insert(partition, high);
             assignment
@@ -179,7 +187,6 @@ pub fn load_latest(
         return Ok(None);
     }
     consumer.assign(&assignment).map_err(kafka_error)?;
-    let deadline = Instant::now() + timeout;
     let mut latest: Option<(Vec<u8>, Option<Vec<u8>>)> = None;
     while !remaining.is_empty() {
         if Instant::now() >= deadline {

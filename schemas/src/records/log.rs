@@ -55,19 +55,35 @@ impl LogRecord {
         })
     }
 
-    /// Whether this is a Kubernetes Event of type `Normal`: a report that something went as expected
-    /// (Scheduled, Pulled, Created, Started, Killing during a rollout, ScalingReplicaSet, …). Such an
-    /// Event is context, never a fault on its own. An Event without a type counts as Normal below
-    /// Warning severity; a type other than `Normal` is not assumed harmless.
+    /// Whether this is a Kubernetes Event of type `Normal` that reports things going as expected
+    /// (Scheduled, Pulled, Created, Started, Killing during a rollout, ScalingReplicaSet, …): context, never
+    /// a fault on its own. An Event without a type counts as Normal when its severity is below Warning
+    /// (Unspecified included); a type other than `Normal` is not assumed harmless. Exception: the node
+    /// controller and the kubelet report a Node turning unhealthy (`NodeNotReady`, `NodeHasDiskPressure`,
+    /// …) as Normal Events on the Node; those are faults ([`ADVERSE_NODE_REASONS`]).
     #[must_use]
     pub fn is_normal_event(&self) -> bool {
+        let attribute = |key: &str| self.attributes.get(key).map(String::as_str);
+        let adverse_node_status = attribute("k8s.object.kind") == Some("Node")
+            && attribute("k8s.event.reason").is_some_and(|r| ADVERSE_NODE_REASONS.contains(&r));
         self.source_format == SourceFormat::K8sEvent
-            && match self.attributes.get("k8s.event.type") {
+            && !adverse_node_status
+            && match attribute("k8s.event.type") {
                 Some(kind) => kind.eq_ignore_ascii_case("normal"),
                 None => self.severity < LogSeverity::Warning,
             }
     }
 }
+
+/// Reasons of the Normal Events with which the node controller and the kubelet report a Node turning
+/// unhealthy. (`NodeNotSchedulable` is not one: it follows a cordon, which is someone's decision.)
+pub const ADVERSE_NODE_REASONS: [&str; 5] = [
+    "NodeNotReady",
+    "NodeHasDiskPressure",
+    "NodeHasInsufficientMemory",
+    "NodeHasInsufficientPID",
+    "Rebooted",
+];
 
 /// The envelope format a record was decoded from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

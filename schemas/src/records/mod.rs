@@ -13,7 +13,8 @@ pub use command::{CommandSignature, Provenance, RemediationCommand};
 pub use decision::{Action, Decision};
 pub use diagnosis::{Diagnosis, Evidence};
 pub use log::{
-    LogRecord, LogSeverity, Resource, SourceCoordinates, SourceFormat, Stream, Workload,
+    ADVERSE_NODE_REASONS, LogRecord, LogSeverity, Resource, SourceCoordinates, SourceFormat,
+    Stream, Workload,
 };
 pub use parsed::ParsedRecord;
 pub use result::{ActionOutcome, ActionResult};
