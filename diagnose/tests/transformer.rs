@@ -422,3 +422,39 @@ fn a_lagging_partition_is_not_dropped_as_late_because_another_ran_ahead() {
         "{diagnoses:#?}"
     );
 }
+
+#[test]
+fn a_node_turning_not_ready_is_a_fault_though_its_event_is_typed_normal() {
+    // The node controller reports it as `Normal NodeNotReady` on the Node.
+    let mut log =
+        fixtures::log_record("Node node-3 status is now: NodeNotReady", 1_200_000_000_000);
+    log.source_format = SourceFormat::K8sEvent;
+    log.resource.namespace = None;
+    log.resource.pod = None;
+    log.resource.node = Some("node-3".into());
+    log.resource.workload = Some(schemas::Workload {
+        kind: "Node".into(),
+        name: "node-3".into(),
+    });
+    for (key, value) in [
+        ("k8s.event.type", "Normal"),
+        ("k8s.event.reason", "NodeNotReady"),
+        ("k8s.object.kind", "Node"),
+    ] {
+        log.attributes.insert(key.into(), value.into());
+    }
+    assert!(!log.is_normal_event());
+    let config = DiagnoseConfig {
+        model: medic_diagnose::DiagnoseModel::KeywordRules,
+        ..DiagnoseConfig::default()
+    };
+    let mut stage = config.build().expect("stage");
+    let mut out = Emitter::new();
+    stage.process_batch(&[fixtures::parsed_source_record(log)], &mut out);
+    let diagnoses: Vec<Diagnosis> = out.decode_all().expect("diagnoses");
+    assert_eq!(
+        diagnoses.iter().map(|d| d.fault).collect::<Vec<_>>(),
+        [FaultClass::NodeFailure],
+        "{diagnoses:#?}"
+    );
+}
