@@ -263,6 +263,23 @@ fn fine_tuning_changes_the_top_layer_and_round_trips_through_disk() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The stage with `model` fed `records` in one batch, then closed: its diagnoses and what it counted.
+fn run_stage(
+    model: medic_diagnose::DiagnoseModel,
+    records: &[SourceRecord],
+) -> (Vec<Diagnosis>, Emitter) {
+    let config = DiagnoseConfig {
+        model,
+        ..DiagnoseConfig::default()
+    };
+    let mut stage = config.build().expect("stage");
+    let mut out = Emitter::new();
+    stage.process_batch(records, &mut out);
+    stage.on_close(&mut out);
+    let diagnoses = out.decode_all().expect("diagnoses");
+    (diagnoses, out)
+}
+
 /// A kubelet or controller Event of type Normal about the web Deployment's pod.
 fn normal_event(reason: &str, message: &str, t_secs: i64, offset: i64) -> SourceRecord {
     let mut log = fixtures::log_record(message, t_secs * 1_000_000_000);
@@ -321,15 +338,7 @@ fn normal_events_and_ordinary_traffic_make_no_diagnosis() {
         medic_diagnose::DiagnoseModel::Transformer,
         medic_diagnose::DiagnoseModel::KeywordRules,
     ] {
-        let config = DiagnoseConfig {
-            model,
-            ..DiagnoseConfig::default()
-        };
-        let mut stage = config.build().expect("stage");
-        let mut out = Emitter::new();
-        stage.process_batch(&records, &mut out);
-        stage.on_close(&mut out);
-        let diagnoses: Vec<Diagnosis> = out.decode_all().expect("diagnoses");
+        let (diagnoses, _) = run_stage(model, &records);
         assert!(diagnoses.is_empty(), "{model:?}: {diagnoses:#?}");
     }
 }
@@ -350,15 +359,7 @@ fn an_info_line_alone_never_decides_a_busy_window() {
         log.severity = severity;
         log.source.offset = 100;
         records.push(fixtures::parsed_source_record(log));
-        let config = DiagnoseConfig {
-            model,
-            ..DiagnoseConfig::default()
-        };
-        let mut stage = config.build().expect("stage");
-        let mut out = Emitter::new();
-        stage.process_batch(&records, &mut out);
-        stage.on_close(&mut out);
-        out.decode_all::<Diagnosis>().expect("diagnoses")
+        run_stage(model, &records).0
     };
     for model in [
         medic_diagnose::DiagnoseModel::Ngram,
@@ -404,11 +405,7 @@ fn a_lagging_partition_is_not_dropped_as_late_because_another_ran_ahead() {
     // Partition 1 has been heard from (its first record) before partition 0 runs ahead.
     records.insert(0, lagging.remove(0));
     records.extend(lagging);
-    let mut stage = DiagnoseConfig::default().build().expect("stage");
-    let mut out = Emitter::new();
-    stage.process_batch(&records, &mut out);
-    stage.on_close(&mut out);
-    let diagnoses: Vec<Diagnosis> = out.decode_all().expect("diagnoses");
+    let (diagnoses, out) = run_stage(DiagnoseConfig::default().model, &records);
     assert_eq!(
         out.events().get("diagnose.late_dropped"),
         None,
@@ -444,14 +441,10 @@ fn a_node_turning_not_ready_is_a_fault_though_its_event_is_typed_normal() {
         log.attributes.insert(key.into(), value.into());
     }
     assert!(!log.is_normal_event());
-    let config = DiagnoseConfig {
-        model: medic_diagnose::DiagnoseModel::KeywordRules,
-        ..DiagnoseConfig::default()
-    };
-    let mut stage = config.build().expect("stage");
-    let mut out = Emitter::new();
-    stage.process_batch(&[fixtures::parsed_source_record(log)], &mut out);
-    let diagnoses: Vec<Diagnosis> = out.decode_all().expect("diagnoses");
+    let (diagnoses, _) = run_stage(
+        medic_diagnose::DiagnoseModel::KeywordRules,
+        &[fixtures::parsed_source_record(log)],
+    );
     assert_eq!(
         diagnoses.iter().map(|d| d.fault).collect::<Vec<_>>(),
         [FaultClass::NodeFailure],

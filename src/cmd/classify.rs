@@ -142,6 +142,7 @@ pub fn eval_classifier(
     train_data: &[PathBuf],
     base: Option<&Path>,
     seed: u64,
+    ngram: diagnose::ngram::NgramOptions,
 ) -> anyhow::Result<EvalReport> {
     let test = read_jsonl(data, true)?;
     let truth: Vec<FaultClass> = test.iter().filter_map(|s| s.label).collect();
@@ -172,10 +173,7 @@ pub fn eval_classifier(
     );
     models.insert(
         "ngram_logreg",
-        Scores::new(
-            &truth,
-            &ngram_predict(&train_set, &test, diagnose::ngram::NgramOptions::default()),
-        ),
+        Scores::new(&truth, &ngram_predict(&train_set, &test, ngram)),
     );
     models.insert("frozen_embedding_logreg", Scores::new(&truth, &frozen));
     Ok(EvalReport {
@@ -396,7 +394,7 @@ pub struct EvalArgs {
         default_value = "keyword_rules,tfidf_logreg,ngram_logreg"
     )]
     pub models: Vec<CvModel>,
-    /// How `ngram_logreg` is fitted.
+    /// How `ngram_logreg` is fitted (with `--cv` or `--data`).
     #[command(flatten)]
     pub ngram: NgramArgs,
     /// Classifier directory scored as `shipped`, either kind (default: the pipeline's, `models/ngram`).
@@ -439,6 +437,7 @@ pub fn eval_command(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         &args.train_data,
         args.base.dir()?.as_deref(),
         args.seed,
+        args.ngram.options(),
     )?;
     super::print_json(&report)
 }

@@ -5,7 +5,7 @@
 //! escalates.
 
 use crate::lab::corpus::Sample;
-use crate::ngram::{NgramClassifier, NgramOptions};
+use crate::ngram::{NgramClassifier, NgramOptions, softmax_in_place};
 use schemas::FaultClass;
 use serde::Serialize;
 
@@ -68,13 +68,9 @@ pub fn out_of_fold_ngram(
 }
 
 fn softmax(logits: &[f64], temperature: f64) -> Vec<f64> {
-    let max = logits.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
-    let exp: Vec<f64> = logits
-        .iter()
-        .map(|v| ((v - max) / temperature).exp())
-        .collect();
-    let sum: f64 = exp.iter().sum();
-    exp.into_iter().map(|e| e / sum).collect()
+    let mut p: Vec<f64> = logits.iter().map(|v| v / temperature).collect();
+    softmax_in_place(&mut p);
+    p
 }
 
 /// Mean negative log-likelihood of the true class at `temperature` (a class the scoring model did not

@@ -10,7 +10,7 @@ mod softmax;
 mod store;
 
 pub use features::{NgramFeatures, SparseRow};
-pub use softmax::{FitReport, SoftmaxRegression};
+pub use softmax::{FitReport, SoftmaxRegression, softmax_in_place};
 pub use store::{KIND, NgramSpec, is_ngram_dir};
 
 use schemas::FaultClass;

@@ -27,7 +27,7 @@ pub struct FitReport {
 }
 
 /// `log Σ exp(scores)`, and `scores` turned into probabilities in place.
-fn softmax_in_place(scores: &mut [f64]) -> f64 {
+pub fn softmax_in_place(scores: &mut [f64]) -> f64 {
     let max = scores.iter().fold(f64::NEG_INFINITY, |m, s| m.max(*s));
     let sum: f64 = scores.iter().map(|s| (s - max).exp()).sum();
     let log_sum = max + sum.ln();
