@@ -3,7 +3,7 @@
 use crate::drain::{Drain, DrainConfig};
 use crate::grok_rules::GrokRules;
 use crate::mask_message;
-use crate::tokens::{extract_params, mask_token};
+use crate::tokens::{extract_params, mask_tokens};
 use crate::windows::{WindowInput, WindowOperator};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
@@ -74,9 +74,7 @@ impl Enrich {
             log.attributes.extend(fields);
         }
         let tokens: Vec<&str> = log.message.split_whitespace().collect();
-        let matched = self
-            .miner
-            .add(tokens.iter().map(|t| mask_token(t)).collect());
+        let matched = self.miner.add(mask_tokens(&tokens));
         let (template_id, template, template_version, params) = match matched.cluster {
             Some(index) => {
                 let cluster = &self.miner.clusters()[index];
@@ -89,8 +87,11 @@ impl Enrich {
                 for (template_token, token) in cluster.tokens.iter().zip(&tokens) {
                     extract_params(template_token, token, &mut params);
                 }
+                // The group's id (its oldest cluster's), so merged clusters are one event; the template
+                // text stays the cluster's own, whose tokens line up with the message's.
+                let group = &self.miner.clusters()[self.miner.group_of(index)];
                 (
-                    cluster.id.clone(),
+                    group.id.clone(),
                     cluster.template(),
                     cluster.version,
                     params,

@@ -22,6 +22,9 @@ pub fn is_variable_piece(piece: &str) -> bool {
     let Some(&first) = bytes.first() else {
         return false;
     };
+    if is_path(piece) {
+        return true;
+    }
     let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
     if digits == 0 {
         return false;
@@ -34,10 +37,16 @@ pub fn is_variable_piece(piece: &str) -> bool {
         || (bytes.len() >= 8 && bytes.iter().all(u8::is_ascii_hexdigit))
 }
 
+/// A file path or a URL's path: starts with `/` and has another `/` after its first segment
+/// (`/var/lib/nova`, `//host/x` of `http://host/x`).
+fn is_path(piece: &str) -> bool {
+    piece.len() > 2 && piece.starts_with('/') && piece[1..].contains('/')
+}
+
 /// Masks one whitespace token (borrowed when it has nothing to mask, the common case).
 #[must_use]
 pub fn mask_token(token: &str) -> Cow<'_, str> {
-    if !token.bytes().any(|b| b.is_ascii_digit()) {
+    if !token.bytes().any(|b| b.is_ascii_digit() || b == b'/') {
         return Cow::Borrowed(token);
     }
     let mut out = String::with_capacity(token.len());
@@ -134,10 +143,79 @@ pub fn extract_params(template: &str, token: &str, params: &mut Vec<String>) {
     }
 }
 
-/// Splits a message at whitespace and masks every token.
+/// Splits a message at whitespace and masks every token ([`mask_tokens`]).
 #[must_use]
 pub fn masked_tokens(message: &str) -> Vec<Cow<'_, str>> {
-    message.split_whitespace().map(mask_token).collect()
+    mask_tokens(&message.split_whitespace().collect::<Vec<_>>())
+}
+
+/// Masks every token of a message: each on its own ([`mask_token`]), then the words of a date written
+/// out (`Sat Jun 18 02:08:10 2005`, `Jul 9`): a month or weekday name beside a masked number is part
+/// of a timestamp, not a constant of the event.
+#[must_use]
+pub fn mask_tokens<'a>(tokens: &[&'a str]) -> Vec<Cow<'a, str>> {
+    let mut masked: Vec<Cow<'a, str>> = tokens.iter().map(|t| mask_token(t)).collect();
+    let numeric = |t: &Cow<'_, str>| t.starts_with(WILDCARD);
+    for i in 0..masked.len() {
+        if !is_date_word(tokens[i]) {
+            continue;
+        }
+        let beside_number = (i > 0 && numeric(&masked[i - 1]))
+            || masked.get(i + 1).is_some_and(numeric)
+            || (masked.get(i + 1).is_some_and(|t| is_date_word(t))
+                && masked.get(i + 2).is_some_and(numeric));
+        if beside_number {
+            masked[i] = Cow::Borrowed(WILDCARD);
+        }
+    }
+    masked
+}
+
+/// An English month or weekday name, abbreviated or whole, any case, maybe with a trailing comma
+/// (`Jun`, `SAT`, `Tuesday,`).
+fn is_date_word(token: &str) -> bool {
+    const NAMES: [&str; 38] = [
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "may",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let word = token.strip_suffix(',').unwrap_or(token);
+    (3..=9).contains(&word.len()) && NAMES.iter().any(|n| n.eq_ignore_ascii_case(word))
 }
 
 #[cfg(test)]
@@ -167,6 +245,24 @@ mod tests {
     }
 
     #[test]
+    fn month_and_weekday_names_beside_numbers_are_part_of_a_timestamp() {
+        let masked = |m: &str| {
+            masked_tokens(m)
+                .iter()
+                .map(AsRef::as_ref)
+                .collect::<Vec<&str>>()
+                .join(" ")
+        };
+        assert_eq!(
+            masked("connection from 10.0.0.1 at Sat Jun 18 02:08:10 2005"),
+            "connection from <*> at <*> <*> <*> <*>:<*>:<*> <*>"
+        );
+        assert_eq!(masked("due on 3 March, then"), "due on <*> <*> then");
+        assert_eq!(masked("May I help you"), "May I help you");
+        assert_eq!(masked("state SAT solver"), "state SAT solver");
+    }
+
+    #[test]
     fn masks_variables_inside_tokens() {
         let cases = [
             ("/10.250.14.38:50010", "<*>:<*>"),
@@ -182,6 +278,11 @@ mod tests {
             ("4bf92f3577b34da6", "<*>"),
             ("-5", "<*>"),
             ("v1.2.3", "<*>"),
+            ("/var/lib/nova/_base", "<*>"),
+            ("(/proc/kmsg)", "(<*>)"),
+            ("http://example.org/a/b", "http:<*>"),
+            ("/", "/"),
+            ("/etc", "/etc"),
         ];
         for (token, expected) in cases {
             assert_eq!(mask_token(token), expected, "{token}");

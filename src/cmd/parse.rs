@@ -6,18 +6,28 @@ use enrich::log_format::LogFormat;
 use schemas::id::stable_id;
 use std::path::Path;
 
-/// Mines templates for `lines` (message = the header's `<Content>`); returns each line's final template.
+/// Mines templates for `lines` (message = the header's `<Content>`) with the default miner; returns
+/// each line's final template.
 #[must_use]
 pub fn parse_lines(format: &LogFormat, lines: &[&str]) -> Vec<String> {
+    parse_lines_with(format, lines, DrainConfig::default())
+}
+
+/// [`parse_lines`] with `config` (unbounded clusters); a line's template is its group's
+/// ([`Drain::group_of`]), so merged clusters print as one event.
+#[must_use]
+pub fn parse_lines_with(format: &LogFormat, lines: &[&str], config: DrainConfig) -> Vec<String> {
     let mut drain = Drain::new(DrainConfig {
         max_clusters: usize::MAX,
-        ..DrainConfig::default()
+        ..config
     });
     let assigned: Vec<Option<usize>> = lines
         .iter()
         .map(|line| drain.add_message(format.content(line)).cluster)
         .collect();
-    let templates: Vec<String> = drain.clusters().iter().map(|c| c.template()).collect();
+    let templates: Vec<String> = (0..drain.clusters().len())
+        .map(|c| drain.clusters()[drain.group_of(c)].template())
+        .collect();
     assigned
         .into_iter()
         .map(|c| c.map_or_else(String::new, |c| templates[c].clone()))

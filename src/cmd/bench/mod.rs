@@ -53,6 +53,14 @@ enum Target {
         /// `scripts/compare-drain3.py`), side by side.
         #[arg(long)]
         compare: Option<PathBuf>,
+        /// Leave-one-system-out instead: each system scored with the miner configuration the other
+        /// systems chose (see src/cmd/bench/parse/loso.rs).
+        #[arg(long)]
+        loso: bool,
+        /// With `--loso`: run Drain3 (`scripts/compare-drain3.py`, needs `pip install drain3`) on the
+        /// same systems and show it beside each.
+        #[arg(long, requires = "loso")]
+        drain3: bool,
     },
     /// Ingest throughput per format (records/s, MB/s) against a same-run baseline.
     Ingest {
@@ -95,7 +103,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!(e))?;
             super::print_json(&report)
         }
-        Target::Parse { loghub, compare } => parse::run(&loghub, compare.as_deref()),
+        Target::Parse {
+            loghub,
+            loso: true,
+            drain3,
+            ..
+        } => parse::loso::run(&loghub, drain3),
+        Target::Parse {
+            loghub, compare, ..
+        } => parse::run(&loghub, compare.as_deref()),
         Target::Ingest {
             scale,
             rounds,

@@ -1,13 +1,17 @@
 //! `medic bench parse`: template-mining accuracy (GA, FGA, PA, Loghub-2.0 definitions) and speed per
 //! Loghub-2k system, optionally beside another parser's predictions.
 
-use crate::cmd::parse::parse_lines;
+use crate::cmd::parse::parse_lines_with;
 use enrich::accuracy::{Accuracy, score};
+use enrich::drain::DrainConfig;
 use enrich::log_format::{LogFormat, LogFormatError};
 use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
+
+pub mod loso;
+
 /// One Loghub system's result.
 #[derive(Debug, Serialize)]
 pub struct SystemResult {
@@ -110,21 +114,76 @@ fn truth(path: &Path) -> Result<Vec<(usize, String)>, BenchParseError> {
     Ok(rows)
 }
 
-/// Runs every system of `DIR/loghub_formats.tsv` whose raw log (`DIR/loghub/<S>/<S>_2k.log`) and
-/// corrected ground truth (`DIR/loghub2_2k_corrected/<S>/<S>_2k.log_structured_corrected.csv`) exist.
+/// One Loghub-2k system: its header, raw lines and corrected ground truth.
+pub struct LoghubSystem {
+    /// System name (`HDFS`, …).
+    pub name: String,
+    format: LogFormat,
+    raw: String,
+    truth: Vec<(usize, String)>,
+}
+
+/// One system mined with one configuration.
+pub struct Mined {
+    /// GA, FGA, PA.
+    pub accuracy: Accuracy,
+    /// Distinct templates predicted.
+    pub templates: usize,
+    /// Lines per second (header extraction + masking + mining, one core).
+    pub lines_per_sec: f64,
+}
+
+impl LoghubSystem {
+    fn lines(&self) -> Vec<&str> {
+        self.raw.lines().map(|l| l.trim_end_matches('\r')).collect()
+    }
+
+    /// Lines in the raw log.
+    #[must_use]
+    pub fn line_count(&self) -> usize {
+        self.raw.lines().count()
+    }
+
+    /// Mines the system with `config` and scores it.
+    #[must_use]
+    pub fn mine(&self, config: &DrainConfig) -> Mined {
+        let lines = self.lines();
+        let started = Instant::now();
+        let predicted = parse_lines_with(&self.format, &lines, config.clone());
+        let seconds = started.elapsed().as_secs_f64().max(1e-9);
+        let (predicted, truth) = align(&predicted, &self.truth);
+        let mut distinct = predicted.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        #[allow(clippy::cast_precision_loss, reason = "line counts are small")]
+        Mined {
+            accuracy: score(&predicted, &truth),
+            templates: distinct.len(),
+            lines_per_sec: lines.len() as f64 / seconds,
+        }
+    }
+}
+
+/// Pairs each ground-truth row with the prediction for its line.
+fn align(predicted: &[String], truth: &[(usize, String)]) -> (Vec<String>, Vec<String>) {
+    truth
+        .iter()
+        .filter_map(|(line, template)| {
+            predicted
+                .get(line.checked_sub(1)?)
+                .map(|p| (p.clone(), template.clone()))
+        })
+        .unzip()
+}
+
+/// Every system of `DIR/loghub_formats.tsv` whose raw log (`DIR/loghub/<S>/<S>_2k.log`) and corrected
+/// ground truth (`DIR/loghub2_2k_corrected/<S>/<S>_2k.log_structured_corrected.csv`) exist.
 ///
 /// # Errors
 /// [`BenchParseError`] for unreadable or malformed inputs.
-pub fn bench_parse(
-    dir: &Path,
-    compare: Option<&Path>,
-) -> Result<Vec<SystemResult>, BenchParseError> {
+pub fn load_systems(dir: &Path) -> Result<Vec<LoghubSystem>, BenchParseError> {
     let formats = read(&dir.join("loghub_formats.tsv"))?;
-    let timings: serde_json::Value = compare
-        .and_then(|c| std::fs::read(c.join("timings.json")).ok())
-        .and_then(|t| serde_json::from_slice(&t).ok())
-        .unwrap_or_default();
-    let mut results = Vec::new();
+    let mut systems = Vec::new();
     for line in formats.lines().filter(|l| !l.trim().is_empty()) {
         let Some((system, header)) = line.split_once('\t') else {
             continue;
@@ -140,61 +199,74 @@ pub fn bench_parse(
         if !raw_path.exists() || !truth_path.exists() {
             continue;
         }
-        let format = LogFormat::new(header.trim())?;
-        let raw = read(&raw_path)?;
-        let lines: Vec<&str> = raw.lines().map(|l| l.trim_end_matches('\r')).collect();
-        let started = Instant::now();
-        let predicted = parse_lines(&format, &lines);
-        let seconds = started.elapsed().as_secs_f64().max(1e-9);
-        let truth = truth(&truth_path)?;
-        let lines_per_sec = lines.len() as f64 / seconds;
-        let compared = match compare
-            .map(|c| c.join(format!("{system}.csv")))
-            .filter(|p| p.exists())
-        {
+        systems.push(LoghubSystem {
+            name: system.to_owned(),
+            format: LogFormat::new(header.trim())?,
+            raw: read(&raw_path)?,
+            truth: truth(&truth_path)?,
+        });
+    }
+    Ok(systems)
+}
+
+/// Another parser's predictions for `system` (`<dir>/<System>.csv`), scored, with its speed from
+/// `<dir>/timings.json`; `None` when it has no file for the system.
+fn compared(
+    dir: &Path,
+    timings: &serde_json::Value,
+    system: &LoghubSystem,
+    lines_per_sec: f64,
+) -> Result<Option<Compared>, BenchParseError> {
+    let path = dir.join(format!("{}.csv", system.name));
+    if !path.exists() {
+        return Ok(None);
+    }
+    let other: Vec<String> = truth(&path)?.into_iter().map(|(_, t)| t).collect();
+    let (other, truth) = align(&other, &system.truth);
+    let Accuracy { ga, fga, pa } = score(&other, &truth);
+    let other_speed = timings[&system.name]["lines_per_sec"].as_f64();
+    Ok(Some(Compared {
+        ga,
+        fga,
+        pa,
+        lines_per_sec: other_speed,
+        speed_ratio: other_speed.map(|o| lines_per_sec / o),
+    }))
+}
+
+/// Another parser's `timings.json` in `dir` (null when absent or unreadable).
+fn timings(dir: &Path) -> serde_json::Value {
+    std::fs::read(dir.join("timings.json"))
+        .ok()
+        .and_then(|t| serde_json::from_slice(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Mines every system of `dir` ([`load_systems`]) with the default configuration.
+///
+/// # Errors
+/// [`BenchParseError`] for unreadable or malformed inputs.
+pub fn bench_parse(
+    dir: &Path,
+    compare: Option<&Path>,
+) -> Result<Vec<SystemResult>, BenchParseError> {
+    let timings = compare.map(timings).unwrap_or_default();
+    let mut results = Vec::new();
+    for system in load_systems(dir)? {
+        let mined = system.mine(&DrainConfig::default());
+        let compared = match compare {
+            Some(dir) => compared(dir, &timings, &system, mined.lines_per_sec)?,
             None => None,
-            Some(path) => {
-                let other: Vec<String> = self::truth(&path)?.into_iter().map(|(_, t)| t).collect();
-                let (other, truth): (Vec<String>, Vec<String>) = truth
-                    .iter()
-                    .filter_map(|(line, template)| {
-                        other
-                            .get(line.checked_sub(1)?)
-                            .map(|p| (p.clone(), template.clone()))
-                    })
-                    .unzip();
-                let Accuracy { ga, fga, pa } = score(&other, &truth);
-                let other_speed = timings[system]["lines_per_sec"].as_f64();
-                Some(Compared {
-                    ga,
-                    fga,
-                    pa,
-                    lines_per_sec: other_speed,
-                    speed_ratio: other_speed.map(|o| lines_per_sec / o),
-                })
-            }
         };
-        let (predicted, truth): (Vec<String>, Vec<String>) = truth
-            .into_iter()
-            .filter_map(|(line, template)| {
-                predicted
-                    .get(line.checked_sub(1)?)
-                    .map(|p| (p.clone(), template))
-            })
-            .unzip();
-        let Accuracy { ga, fga, pa } = score(&predicted, &truth);
-        let mut distinct = predicted.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        #[allow(clippy::cast_precision_loss, reason = "line counts are small")]
+        let Accuracy { ga, fga, pa } = mined.accuracy;
         results.push(SystemResult {
-            system: system.to_owned(),
-            lines: lines.len(),
+            lines: system.line_count(),
+            system: system.name,
             ga,
             fga,
             pa,
-            templates: distinct.len(),
-            lines_per_sec,
+            templates: mined.templates,
+            lines_per_sec: mined.lines_per_sec,
             compared,
         });
     }
