@@ -74,7 +74,7 @@ impl Enrich {
             log.attributes.extend(fields);
         }
         let tokens: Vec<&str> = log.message.split_whitespace().collect();
-        let matched = self.miner.add(mask_tokens(&tokens));
+        let matched = self.miner.add(mask_tokens(tokens.iter().copied()));
         let (template_id, template, template_version, params) = match matched.cluster {
             Some(index) => {
                 let cluster = &self.miner.clusters()[index];

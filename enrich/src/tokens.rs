@@ -146,25 +146,22 @@ pub fn extract_params(template: &str, token: &str, params: &mut Vec<String>) {
 /// Splits a message at whitespace and masks every token ([`mask_tokens`]).
 #[must_use]
 pub fn masked_tokens(message: &str) -> Vec<Cow<'_, str>> {
-    mask_tokens(&message.split_whitespace().collect::<Vec<_>>())
+    mask_tokens(message.split_whitespace())
 }
 
 /// Masks every token of a message: each on its own ([`mask_token`]), then the words of a date written
 /// out (`Sat Jun 18 02:08:10 2005`, `Jul 9`): a month or weekday name beside a masked number is part
 /// of a timestamp, not a constant of the event.
-#[must_use]
-pub fn mask_tokens<'a>(tokens: &[&'a str]) -> Vec<Cow<'a, str>> {
-    let mut masked: Vec<Cow<'a, str>> = tokens.iter().map(|t| mask_token(t)).collect();
-    let numeric = |t: &Cow<'_, str>| t.starts_with(WILDCARD);
+pub fn mask_tokens<'a>(tokens: impl IntoIterator<Item = &'a str>) -> Vec<Cow<'a, str>> {
+    let mut masked: Vec<Cow<'a, str>> = tokens.into_iter().map(mask_token).collect();
+    let numeric = |t: Option<&Cow<'_, str>>| t.is_some_and(|t| t.starts_with(WILDCARD));
     for i in 0..masked.len() {
-        if !is_date_word(tokens[i]) {
-            continue;
-        }
-        let beside_number = (i > 0 && numeric(&masked[i - 1]))
-            || masked.get(i + 1).is_some_and(numeric)
-            || (masked.get(i + 1).is_some_and(|t| is_date_word(t))
-                && masked.get(i + 2).is_some_and(numeric));
-        if beside_number {
+        // Cheap neighbour checks first: most words have no number beside them.
+        let beside_number = (i > 0 && numeric(masked.get(i - 1)))
+            || numeric(masked.get(i + 1))
+            || (numeric(masked.get(i + 2)) && masked.get(i + 1).is_some_and(|t| is_date_word(t)));
+        // A masked token has digits or a path: never a date word.
+        if beside_number && is_date_word(&masked[i]) {
             masked[i] = Cow::Borrowed(WILDCARD);
         }
     }
