@@ -127,9 +127,8 @@ impl LogFormat {
                     rest
                 });
             }
-            if field.is_none() {
-                return None;
-            }
+            // Without an open field the literal is anchored: it has one placement only.
+            field?;
             from = start + 1;
         }
         None
