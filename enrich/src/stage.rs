@@ -304,6 +304,26 @@ mod tests {
     }
 
     #[test]
+    fn lists_of_any_length_share_one_id_and_keep_their_own_template() {
+        let mut stage = EnrichConfig::default().build().expect("valid");
+        let batch = [
+            input(0, log("evicting pods web-7d9c-x2 web-7d9c-y7", 1)),
+            input(1, log("evicting pods web-7d9c-z1", 2)),
+            input(2, log("evicting nodes", 3)),
+        ];
+        let mut out = Emitter::new();
+        stage.process_batch(&batch, &mut out);
+        let parsed: Vec<ParsedRecord> = out.decode_all().expect("parsed");
+        assert_eq!(parsed[0].template_id, parsed[1].template_id);
+        assert_ne!(parsed[0].template_id, parsed[2].template_id);
+        assert_eq!(
+            (parsed[1].template.as_str(), parsed[1].params.as_slice()),
+            ("evicting pods <*>", ["web-7d9c-z1".to_owned()].as_slice())
+        );
+        assert_eq!(stage.templates(), 3, "two clusters, one group, and another");
+    }
+
+    #[test]
     fn a_restored_stage_gives_the_same_ids_and_windows() {
         let lines: Vec<Vec<u8>> = (0..40)
             .map(|i| {
