@@ -6,7 +6,7 @@
 
 use crate::decoded::Decoded;
 use crate::reject::{Reason, Reject};
-use crate::{klog, severity, time, workload};
+use crate::{klog, relaxed_json, severity, time, workload};
 use schemas::{LogSeverity, SourceFormat, Stream};
 use serde_json::{Map, Value};
 
@@ -84,6 +84,7 @@ fn time_of(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, Reject> {
     match field(obj, key).and_then(Value::as_str) {
         None => Ok(None),
         Some(t) => time::rfc3339_ns(t)
+            .or_else(|| time::us_datetime_ns(t))
             .map(Some)
             .ok_or_else(|| Reject::new(Reason::BadTimestamp, format!("Azure record {key} {t:?}"))),
     }
@@ -101,7 +102,17 @@ pub(crate) fn decode(value: &Value) -> Result<Decoded, Reject> {
     if is_container_log_v2(obj) {
         return container_log_v2(obj);
     }
-    let properties = field(obj, "properties").and_then(Value::as_object);
+    // Azure Functions and App Service write `properties` as a string of single-quoted pseudo-JSON.
+    let parsed_properties = match field(obj, "properties") {
+        Some(Value::String(text)) if text.trim_start().starts_with('{') => {
+            relaxed_json::parse(text)
+        }
+        _ => None,
+    };
+    let properties = parsed_properties
+        .as_ref()
+        .or_else(|| field(obj, "properties"))
+        .and_then(Value::as_object);
     let category = field_text(obj, "category").unwrap_or_default();
     let mut record = Decoded::new(SourceFormat::AzureResourceLog, String::new());
     record.event_time_ns = time_of(obj, "time")?;

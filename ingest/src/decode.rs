@@ -5,7 +5,9 @@
 use crate::cri::{self, Assembler};
 use crate::decoded::Decoded;
 use crate::reject::{Reason, Reject};
-use crate::{Format, azure, cloudwatch, docker_json, gcp, gzip, json_line, k8s_event, severity};
+use crate::{
+    Format, azure, cloudwatch, docker_json, gcp, gzip, json_line, k8s_event, relaxed_json, severity,
+};
 use base64::Engine as _;
 use schemas::SourceFormat;
 use serde_json::{Map, Value};
@@ -57,7 +59,8 @@ enum Wrapper<'v> {
     AwsLogs(&'v Value),
     /// Kinesis `{"Records": [{"kinesis": {"data": base64}}]}`
     Kinesis(&'v [Value]),
-    /// Firehose transformation `{"records": [{"recordId", "data": base64}]}`
+    /// Firehose transformation `{"records": [{"recordId", "data": base64}]}`, or Firehose's HTTP
+    /// endpoint delivery request `{"requestId", "timestamp", "records": [{"data": base64}]}`
     Firehose(&'v [Value]),
     /// Pub/Sub push `{"message": {"data": base64, "attributes": {…}}, "subscription": …}`
     PubSub(&'v Value),
@@ -73,9 +76,11 @@ fn wrapper(obj: &Map<String, Value>) -> Option<Wrapper<'_>> {
     {
         return Some(Wrapper::Kinesis(records));
     }
+    let delivery_request = obj.contains_key("requestId");
     if let Some(records) = array("records").filter(|r| {
-        r.first()
-            .is_some_and(|f| f.get("data").is_some() && f.get("recordId").is_some())
+        r.first().is_some_and(|f| {
+            f.get("data").is_some() && (delivery_request || f.get("recordId").is_some())
+        })
     }) {
         return Some(Wrapper::Firehose(records));
     }
@@ -85,6 +90,14 @@ fn wrapper(obj: &Map<String, Value>) -> Option<Wrapper<'_>> {
                 && (obj.contains_key("subscription") || m.get("messageId").is_some())
         })
         .map(Wrapper::PubSub)
+}
+
+/// The `items` of a Kubernetes list (`EventList`, or `kubectl get … -o json`'s `List`).
+fn list_items(obj: &Map<String, Value>) -> Option<&Vec<Value>> {
+    obj.get("kind")
+        .and_then(Value::as_str)
+        .filter(|kind| kind.ends_with("List"))?;
+    obj.get("items").and_then(Value::as_array)
 }
 
 /// The format of one JSON document, by its shape.
@@ -199,6 +212,11 @@ impl Decoder<'_> {
             return self.container_lines(text, Some(SourceFormat::DockerJson));
         }
         let (records, controls) = (self.output.records.len(), self.output.control_messages);
+        if matches!(first, Some(Err(_)))
+            && let Some(batch) = self.single_quoted_azure_batch(trimmed)
+        {
+            return self.value(batch, depth);
+        }
         for (i, document) in first.into_iter().chain(documents).enumerate() {
             let document = document
                 .map_err(|e| Reject::json("JSON document", &e).at(format!("document {}", i + 1)))?;
@@ -212,6 +230,22 @@ impl Decoder<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// A text that is not JSON read as an Azure resource-log batch in single-quoted pseudo-JSON (as
+    /// Azure Functions and App Service write `properties`), when it is one and the source may carry
+    /// Azure logs; `None` otherwise (the text is refused as before).
+    fn single_quoted_azure_batch(&self, text: &str) -> Option<Value> {
+        let configured = configured_format(self.configured);
+        if self.container_stream || !configured.is_none_or(|f| f == SourceFormat::AzureResourceLog)
+        {
+            return None;
+        }
+        let batch: Value = serde_json::from_str(&relaxed_json::repair(text)?).ok()?;
+        batch
+            .as_object()
+            .is_some_and(azure::looks_like_batch)
+            .then_some(batch)
     }
 
     /// Decodes one JSON document: unwraps transport wrappers, then decodes by format.
@@ -255,6 +289,13 @@ impl Decoder<'_> {
         };
         if self.container_stream {
             return self.push(json_line::decode(&Value::Object(obj)));
+        }
+        if let Some(items) = list_items(&obj) {
+            for (i, item) in items.iter().enumerate() {
+                self.value(item.clone(), depth + 1)
+                    .map_err(|e| e.at(format!("items[{i}]")))?;
+            }
+            return Ok(());
         }
         if let Some(wrapper) = wrapper(&obj) {
             return self.unwrap(wrapper, depth);

@@ -30,6 +30,7 @@ mod klog;
 mod log_path;
 mod redact;
 mod reject;
+mod relaxed_json;
 mod severity;
 mod stage;
 mod time;

@@ -104,6 +104,65 @@ pub(crate) fn rfc3339_ns(text: &str) -> Option<i64> {
     )
 }
 
+/// The US date-time that Azure Functions and App Service write in diagnostic records,
+/// `MM/dd/yyyy HH:mm:ss[.fraction]` (also `M/d/yyyy h:mm:ss AM|PM`), read as UTC; `None` for any other
+/// text or a date that does not exist.
+pub(crate) fn us_datetime_ns(text: &str) -> Option<i64> {
+    let mut parts = text.split_whitespace();
+    let (date, clock, meridiem) = (parts.next()?, parts.next()?, parts.next());
+    if parts.next().is_some() {
+        return None;
+    }
+    let number = |t: &str, max_len: usize| {
+        (!t.is_empty() && t.len() <= max_len)
+            .then(|| digits(t.as_bytes()))
+            .flatten()
+    };
+    let mut date = date.split('/');
+    let (month, day, year) = (
+        number(date.next()?, 2)?,
+        number(date.next()?, 2)?,
+        number(date.next()?, 4)?,
+    );
+    let mut clock = clock.split(':');
+    let (mut hour, minute) = (number(clock.next()?, 2)?, number(clock.next()?, 2)?);
+    let seconds = clock.next()?;
+    let (second, fraction) = match seconds.split_once('.') {
+        Some((s, f)) => (number(s, 2)?, Some(f)),
+        None => (number(seconds, 2)?, None),
+    };
+    if date.next().is_some() || clock.next().is_some() || year < 1000 {
+        return None;
+    }
+    match meridiem.map(str::to_ascii_uppercase).as_deref() {
+        None => {}
+        Some(m @ ("AM" | "PM")) if (1..=12).contains(&hour) => {
+            hour = hour % 12 + if m == "PM" { 12 } else { 0 };
+        }
+        Some(_) => return None,
+    }
+    let nanos = match fraction {
+        None => 0,
+        Some(f) if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) => {
+            let kept = &f[..f.len().min(9)];
+            digits(kept.as_bytes())? * 10i64.pow(u32::try_from(9 - kept.len()).ok()?)
+        }
+        Some(_) => return None,
+    };
+    let days_in_month = match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if !(1..=days_in_month).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +177,35 @@ mod tests {
         assert_eq!(rfc3339_ns("yesterday"), None);
         assert_eq!(rfc3339_ns("2999-01-01T00:00:00Z"), Some(i64::MAX));
         assert_eq!(rfc3339_ns("2019-02-30T00:00:00Z"), None, "no such day");
+    }
+
+    #[test]
+    fn us_date_times_as_azure_functions_write_them() {
+        let utc = |text: &str| rfc3339_ns(text).expect("valid");
+        assert_eq!(
+            us_datetime_ns("10/06/2021 12:35:51"),
+            Some(utc("2021-10-06T12:35:51Z"))
+        );
+        assert_eq!(
+            us_datetime_ns("2/29/2024 3:04:05.1234567 PM"),
+            Some(utc("2024-02-29T15:04:05.1234567Z"))
+        );
+        assert_eq!(
+            us_datetime_ns("1/1/2025 12:00:00 AM"),
+            Some(utc("2025-01-01T00:00:00Z"))
+        );
+        for bad in [
+            "2/29/2023 00:00:00",
+            "13/01/2021 00:00:00",
+            "10/06/2021",
+            "10/06/2021 24:00:00",
+            "10/06/2021 13:00:00 PM",
+            "10/06/21 12:00:00",
+            "2021-10-06T12:35:51Z",
+            "10/06/2021 12:35:51 UTC extra",
+        ] {
+            assert_eq!(us_datetime_ns(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -21,11 +21,17 @@ pub struct DecodeSummary {
     pub redacted: BTreeMap<String, u64>,
 }
 
-/// Splits a file into input records: one JSON document or one gzip stream is one record; anything else
-/// is one record per non-empty line.
+/// Splits a file into input records: one JSON document, one pretty-printed document (its first line a
+/// lone `{` or `[`, even when it is not strict JSON, such as Azure's single-quoted `properties`) or one
+/// gzip stream is one record; anything else is one record per non-empty line.
 #[must_use]
 pub fn split_inputs(data: &[u8]) -> Vec<Vec<u8>> {
+    let first_line = data
+        .split(|b| *b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .find(|line| !line.is_empty());
     let whole_document = data.starts_with(&[0x1f, 0x8b])
+        || matches!(first_line, Some(b"{" | b"["))
         || (data
             .trim_ascii_start()
             .first()
@@ -170,6 +176,11 @@ mod tests {
             "NDJSON: one per line"
         );
         assert_eq!(split_inputs(b"x\r\n\ny\n").len(), 2);
+        assert_eq!(
+            split_inputs(b"{\n  \"records\": [{'a': 'b'}]\n}\n").len(),
+            1,
+            "a pretty-printed document that is not strict JSON stays whole"
+        );
     }
 
     #[test]

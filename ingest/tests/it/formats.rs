@@ -200,6 +200,31 @@ fn kinesis_and_firehose_envelopes_of_plain_data() {
     }
 }
 
+#[test]
+fn firehose_http_endpoint_delivery_requests() {
+    // The Firehose documentation's example request: direct-put bytes, one record each.
+    let d = decode(Format::Auto, fixture("firehose-http-endpoint-request.json"));
+    assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+    let messages: Vec<_> = d.records.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(messages, ["hello", "hello world"]);
+    assert!(
+        d.records
+            .iter()
+            .all(|r| r.source_format == SourceFormat::PlainText)
+    );
+    // CloudWatch subscription documents (gzip, base64) in the same request shape: the records are
+    // decoded, the CONTROL_MESSAGE dropped and counted.
+    for format in [Format::Auto, Format::Cloudwatch] {
+        let d = decode(format, fixture("firehose-http-endpoint-cwlogs.json"));
+        assert_lambda_go_records(&d);
+        assert_eq!(
+            d.out.events().get("dropped.cloudwatch_control_message"),
+            Some(&1),
+            "{format:?}"
+        );
+    }
+}
+
 // ---- GCP Cloud Logging ---------------------------------------------------------------------------
 
 fn assert_cloud_run_entry(d: &Decoded) {
@@ -320,6 +345,39 @@ fn azure_resource_logs_with_casing_variants() {
 }
 
 #[test]
+fn azure_functions_records_with_us_times_and_single_quoted_properties() {
+    for format in [Format::Auto, Format::AzureResourceLogs] {
+        let d = decode(format, fixture("azure-functionapplogs.json"));
+        assert!(d.rejected.is_empty(), "{format:?}: {:?}", d.rejected);
+        assert_eq!(d.records.len(), 2, "one record per entry, not per line");
+        let (started, failed) = (&d.records[0], &d.records[1]);
+        assert_eq!(started.event_time_ns, rfc3339("2021-10-06T12:35:51Z"));
+        assert_eq!(failed.event_time_ns, rfc3339("2021-10-06T12:35:52Z"));
+        assert_eq!(
+            started.message,
+            "Executing 'Functions.PlaceOrder' (Reason='This function was programmatically called \
+             via the host APIs.', Id=2c2d0d55-9d0b-4a1b-8f4e-3c5b2a1e9d77)"
+        );
+        assert_eq!(
+            failed.message,
+            "Executed 'Functions.PlaceOrder' (Failed, Id=2c2d0d55-9d0b-4a1b-8f4e-3c5b2a1e9d77, \
+             Duration=1021ms)",
+            "properties written as a string of the same pseudo-JSON"
+        );
+        assert_eq!(started.severity, LogSeverity::Info);
+        assert_eq!(failed.severity, LogSeverity::Error);
+        assert_eq!(attr(started, "azure.category"), Some("FunctionAppLogs"));
+        assert_eq!(
+            started.resource.account.as_deref(),
+            Some("00000000-0000-0000-0000-000000000000")
+        );
+    }
+    // Single-quoted text that is not an Azure batch is still refused as not JSON.
+    let d = decode(Format::Auto, b"{'not':'azure'}".to_vec());
+    assert_eq!((d.records.len(), d.rejected.len()), (0, 1));
+}
+
+#[test]
 fn aks_control_plane_diagnostics() {
     let d = decode_with(
         &config(Format::AzureResourceLogs),
@@ -381,6 +439,36 @@ fn aks_control_plane_diagnostics() {
 }
 
 // ---- Node agents ---------------------------------------------------------------------------------
+
+#[test]
+fn kubernetes_event_lists() {
+    let list = fixture("k8s-eventlist.json");
+    let expected = [
+        "Scaled up replica set px-5d567cc74c to 1",
+        "Created pod: px-5d567cc74c-ss4lb",
+        "Successfully assigned default/px-5d567cc74c-ss4lb to kind-control-plane",
+    ];
+    for format in [Format::Auto, Format::K8sEvent] {
+        let d = decode(format, list.clone());
+        assert!(d.rejected.is_empty(), "{format:?}: {:?}", d.rejected);
+        let messages: Vec<_> = d.records.iter().map(|r| r.message.as_str()).collect();
+        assert_eq!(messages, expected, "{format:?}");
+        assert!(
+            d.records
+                .iter()
+                .all(|r| r.source_format == SourceFormat::K8sEvent)
+        );
+    }
+    // `kubectl get events -o json` writes the same items under `kind: List`.
+    let mut doc: serde_json::Value = serde_json::from_slice(&list).expect("json");
+    doc["kind"] = "List".into();
+    let d = decode(Format::Auto, doc.to_string().into_bytes());
+    assert_eq!(d.records.len(), 3);
+    // An empty list holds no entry: refused, not silently dropped.
+    doc["items"] = serde_json::json!([]);
+    let d = decode(Format::Auto, doc.to_string().into_bytes());
+    assert_eq!((d.records.len(), d.rejected.len()), (0, 1));
+}
 
 #[test]
 fn fluent_bit_and_vector_kubernetes_enrichment() {
