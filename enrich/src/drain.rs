@@ -87,8 +87,8 @@ pub struct Cluster {
     pub size: u64,
     /// Bumped each time the template generalises.
     pub version: u32,
-    /// The older cluster whose group this one joined ([`DrainConfig::merge_variable_runs`]); the group
-    /// is named by its oldest cluster's id ([`Drain::group_of`]).
+    /// The oldest cluster of the group this one joined ([`DrainConfig::merge_variable_runs`]), whose id
+    /// names the group ([`Drain::group_of`]); always that cluster itself, never a chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<usize>,
 }
@@ -123,8 +123,12 @@ pub struct Drain {
     config: DrainConfig,
     by_length: HashMap<usize, Node>,
     clusters: Vec<Cluster>,
-    /// Template shape (runs of `<*>` folded, [`shape_of`]) → a cluster of the group that had it.
-    by_shape: HashMap<String, usize>,
+    /// Current template shape (runs of `<*>` folded, [`shape_of`]) → the clusters that have it now (all
+    /// of one group). Old shapes are forgotten when a template changes, so a restored miner, which
+    /// knows only current shapes, groups exactly as one that never stopped.
+    by_shape: HashMap<String, Vec<usize>>,
+    /// Group root → the other clusters of its group (to re-point them when the group joins an older one).
+    members: HashMap<usize, Vec<usize>>,
 }
 
 /// A token of letters only (`bytes`, `NEW`): a word that names something, unlike a value.
@@ -146,6 +150,7 @@ impl Drain {
             by_length: HashMap::new(),
             clusters: Vec::new(),
             by_shape: HashMap::new(),
+            members: HashMap::new(),
         }
     }
 
@@ -201,23 +206,29 @@ impl Drain {
             .map(|(i, _)| i);
         match best {
             Some(i) => {
+                let generalises = self.clusters[i]
+                    .tokens
+                    .iter()
+                    .zip(&tokens)
+                    .any(|(t, m)| t != m.as_ref() && t != WILDCARD);
+                if generalises {
+                    self.forget_shape(i);
+                }
                 let cluster = &mut self.clusters[i];
                 cluster.size += 1;
-                let mut changed = false;
-                for (t, m) in cluster.tokens.iter_mut().zip(&tokens) {
-                    let m = m.as_ref();
-                    if t != m && t != WILDCARD {
-                        *t = merge_token(t, m);
-                        changed = true;
+                if generalises {
+                    for (t, m) in cluster.tokens.iter_mut().zip(&tokens) {
+                        let m = m.as_ref();
+                        if t != m && t != WILDCARD {
+                            *t = merge_token(t, m);
+                        }
                     }
-                }
-                if changed {
                     cluster.version += 1;
-                    self.join_by_shape(i);
+                    self.file_shape(i);
                 }
                 Match {
                     cluster: Some(i),
-                    changed,
+                    changed: generalises,
                 }
             }
             None if self.clusters.len() >= self.config.max_clusters => Match {
@@ -237,7 +248,7 @@ impl Drain {
                     version: 1,
                     merged_into: None,
                 });
-                self.join_by_shape(index);
+                self.file_shape(index);
                 Match {
                     cluster: Some(index),
                     changed: false,
@@ -273,32 +284,55 @@ impl Drain {
     /// The cluster that names `index`'s group: the oldest cluster of the group (itself unless it joined
     /// another through [`DrainConfig::merge_variable_runs`]). Its id is the group's stable id.
     #[must_use]
-    pub fn group_of(&self, mut index: usize) -> usize {
-        while let Some(older) = self.clusters[index].merged_into {
-            index = older;
-        }
-        index
+    pub fn group_of(&self, index: usize) -> usize {
+        self.clusters[index].merged_into.unwrap_or(index)
     }
 
-    /// Files cluster `index` under its template's shape; when another group already had that shape, the
-    /// younger group joins the older one (which keeps its id).
-    fn join_by_shape(&mut self, index: usize) {
+    /// Removes cluster `index`'s current shape from [`Drain::by_shape`] (before its template changes).
+    fn forget_shape(&mut self, index: usize) {
         if !self.config.merge_variable_runs {
             return;
         }
         let shape = shape_of(&self.clusters[index].tokens);
-        let mine = self.group_of(index);
-        let theirs = match self.by_shape.get(&shape) {
-            Some(&other) => self.group_of(other),
-            None => {
-                self.by_shape.insert(shape, mine);
-                return;
+        if let Some(clusters) = self.by_shape.get_mut(&shape) {
+            clusters.retain(|&c| c != index);
+            if clusters.is_empty() {
+                self.by_shape.remove(&shape);
             }
-        };
-        if theirs != mine {
-            let (older, younger) = (mine.min(theirs), mine.max(theirs));
-            self.clusters[younger].merged_into = Some(older);
         }
+    }
+
+    /// Files cluster `index` under its template's current shape; when other clusters have that shape,
+    /// the two groups become one.
+    fn file_shape(&mut self, index: usize) {
+        if !self.config.merge_variable_runs {
+            return;
+        }
+        let same_shape = self
+            .by_shape
+            .entry(shape_of(&self.clusters[index].tokens))
+            .or_default();
+        let other = same_shape.first().copied();
+        same_shape.push(index);
+        if let Some(other) = other {
+            self.unite(index, other);
+        }
+    }
+
+    /// Joins the groups of `a` and `b`: the younger group's clusters point at the older root, which
+    /// keeps its id.
+    fn unite(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.group_of(a), self.group_of(b));
+        if a == b {
+            return;
+        }
+        let (older, younger) = (a.min(b), a.max(b));
+        let mut moved = self.members.remove(&younger).unwrap_or_default();
+        moved.push(younger);
+        for &cluster in &moved {
+            self.clusters[cluster].merged_into = Some(older);
+        }
+        self.members.entry(older).or_default().extend(moved);
     }
 }
 
@@ -359,9 +393,19 @@ impl Drain {
         }
         self.clusters = clusters;
         self.by_shape.clear();
+        self.members.clear();
         for index in 0..self.clusters.len() {
-            let shape = shape_of(&self.clusters[index].tokens);
-            self.by_shape.entry(shape).or_insert(index);
+            // Older clusters are done first, so `older`'s own link already names its root.
+            if let Some(older) = self.clusters[index].merged_into {
+                let root = self.group_of(older);
+                self.clusters[index].merged_into = Some(root);
+                self.members.entry(root).or_default().push(index);
+            }
+        }
+        for index in 0..self.clusters.len() {
+            // Clusters that share a shape now are one group, as online (also for snapshots written
+            // before groups existed).
+            self.file_shape(index);
         }
         Ok(())
     }
@@ -542,6 +586,38 @@ mod tests {
             .cluster
             .expect("clustered");
         assert_eq!(separate.group_of(three), three);
+    }
+
+    #[test]
+    fn a_restored_miner_groups_exactly_as_one_that_never_stopped() {
+        // `stop pod alpha 12` starts a cluster whose shape `stop pod alpha <*>` it then loses; a later
+        // cluster with that old shape must not join it, whether or not the miner was restored between.
+        let before = ["stop pod alpha 12", "stop pod beta 13"];
+        let after = [
+            "stop pod alpha 12 13",
+            "stop pod gamma 14 15",
+            "stop pod delta 16",
+        ];
+        let mut uninterrupted = Drain::new(DrainConfig::default());
+        let mut first = Drain::new(DrainConfig::default());
+        for line in before {
+            uninterrupted.add_message(line);
+            first.add_message(line);
+        }
+        let mut restored = Drain::new(DrainConfig::default());
+        restored
+            .restore(serde_json::to_value(first.snapshot()).expect("snapshot"))
+            .expect("restore");
+        for line in after {
+            let a = uninterrupted.add_message(line).cluster.expect("clustered");
+            let b = restored.add_message(line).cluster.expect("clustered");
+            assert_eq!(
+                (a, uninterrupted.group_of(a)),
+                (b, restored.group_of(b)),
+                "{line}"
+            );
+        }
+        assert_eq!(uninterrupted.clusters(), restored.clusters());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! in every process, on every restart and replay), using the miner's piece-level masking rules
 //! ([`crate::tokens`]). The Drain miner ([`crate::drain`]) generalises further across messages.
 
-use crate::tokens::mask_token_into;
+use crate::tokens::{WILDCARD, mask_token_into, timestamp_words};
 
 /// A message split into its template and parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,11 +18,17 @@ pub struct Masked {
 pub fn mask_message(message: &str) -> Masked {
     let mut template = String::with_capacity(message.len());
     let mut params = Vec::new();
-    for token in message.split_whitespace() {
+    let tokens: Vec<&str> = message.split_whitespace().collect();
+    for (token, date) in tokens.iter().zip(timestamp_words(&tokens)) {
         if !template.is_empty() {
             template.push(' ');
         }
-        mask_token_into(token, &mut template, Some(&mut params));
+        if date {
+            template.push_str(WILDCARD);
+            params.push((*token).to_owned());
+        } else {
+            mask_token_into(token, &mut template, Some(&mut params));
+        }
     }
     Masked { template, params }
 }
@@ -70,5 +76,8 @@ mod tests {
         let masked = mask_message("retry 3 of 5 after 2s");
         assert_eq!(masked.template, "retry <*> of <*> after <*>");
         assert_eq!(masked.params, ["3", "5", "2s"]);
+        let masked = mask_message("due Sat Jun 18 at 02:08");
+        assert_eq!(masked.template, "due <*> <*> <*> at <*>:<*>");
+        assert_eq!(masked.params, ["Sat", "Jun", "18", "02", "08"]);
     }
 }

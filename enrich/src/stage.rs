@@ -74,11 +74,11 @@ impl Enrich {
             log.attributes.extend(fields);
         }
         let tokens: Vec<&str> = log.message.split_whitespace().collect();
-        let matched = self.miner.add(mask_tokens(tokens.iter().copied()));
+        let matched = self.miner.add(mask_tokens(&tokens));
         let (template_id, template, template_version, params) = match matched.cluster {
             Some(index) => {
                 let cluster = &self.miner.clusters()[index];
-                if cluster.size == 1 {
+                if cluster.size == 1 && self.miner.group_of(index) == index {
                     out.count("enrich.template_new", 1);
                 } else if matched.changed {
                     out.count("enrich.template_changed", 1);
@@ -87,15 +87,10 @@ impl Enrich {
                 for (template_token, token) in cluster.tokens.iter().zip(&tokens) {
                     extract_params(template_token, token, &mut params);
                 }
-                // The group's id (its oldest cluster's), so merged clusters are one event; the template
-                // text stays the cluster's own, whose tokens line up with the message's.
+                // The group's id, template and version (its oldest cluster's), so merged clusters are
+                // one event with one text; `params` are the values under this cluster's own wildcards.
                 let group = &self.miner.clusters()[self.miner.group_of(index)];
-                (
-                    group.id.clone(),
-                    cluster.template(),
-                    cluster.version,
-                    params,
-                )
+                (group.id.clone(), group.template(), group.version, params)
             }
             None => {
                 out.count("enrich.miner_full", 1);
@@ -304,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn lists_of_any_length_share_one_id_and_keep_their_own_template() {
+    fn lists_of_any_length_are_one_event_with_their_own_params() {
         let mut stage = EnrichConfig::default().build().expect("valid");
         let batch = [
             input(0, log("evicting pods web-7d9c-x2 web-7d9c-y7", 1)),
@@ -318,9 +313,18 @@ mod tests {
         assert_ne!(parsed[0].template_id, parsed[2].template_id);
         assert_eq!(
             (parsed[1].template.as_str(), parsed[1].params.as_slice()),
-            ("evicting pods <*>", ["web-7d9c-z1".to_owned()].as_slice())
+            (
+                "evicting pods <*> <*>",
+                ["web-7d9c-z1".to_owned()].as_slice()
+            ),
+            "the group's template, this message's values"
         );
         assert_eq!(stage.templates(), 3, "two clusters, one group, and another");
+        assert_eq!(
+            out.events().get("enrich.template_new"),
+            Some(&2),
+            "joining a group is no new event"
+        );
     }
 
     #[test]

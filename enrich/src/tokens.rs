@@ -46,7 +46,8 @@ fn is_path(piece: &str) -> bool {
 /// Masks one whitespace token (borrowed when it has nothing to mask, the common case).
 #[must_use]
 pub fn mask_token(token: &str) -> Cow<'_, str> {
-    if !token.bytes().any(|b| b.is_ascii_digit() || b == b'/') {
+    // Without a digit only a path can be a variable (`TCP/IP`, `n/a` are none).
+    if !token.bytes().any(|b| b.is_ascii_digit()) && !token.split(is_delimiter).any(is_path) {
         return Cow::Borrowed(token);
     }
     let mut out = String::with_capacity(token.len());
@@ -146,26 +147,44 @@ pub fn extract_params(template: &str, token: &str, params: &mut Vec<String>) {
 /// Splits a message at whitespace and masks every token ([`mask_tokens`]).
 #[must_use]
 pub fn masked_tokens(message: &str) -> Vec<Cow<'_, str>> {
-    mask_tokens(message.split_whitespace())
+    mask_tokens(&message.split_whitespace().collect::<Vec<_>>())
 }
 
-/// Masks every token of a message: each on its own ([`mask_token`]), then the words of a date written
-/// out (`Sat Jun 18 02:08:10 2005`, `Jul 9`): a month or weekday name beside a masked number is part
-/// of a timestamp, not a constant of the event.
-pub fn mask_tokens<'a>(tokens: impl IntoIterator<Item = &'a str>) -> Vec<Cow<'a, str>> {
-    let mut masked: Vec<Cow<'a, str>> = tokens.into_iter().map(mask_token).collect();
-    let numeric = |t: Option<&Cow<'_, str>>| t.is_some_and(|t| t.starts_with(WILDCARD));
-    for i in 0..masked.len() {
-        // Cheap neighbour checks first: most words have no number beside them.
-        let beside_number = (i > 0 && numeric(masked.get(i - 1)))
-            || numeric(masked.get(i + 1))
-            || (numeric(masked.get(i + 2)) && masked.get(i + 1).is_some_and(|t| is_date_word(t)));
-        // A masked token has digits or a path: never a date word.
-        if beside_number && is_date_word(&masked[i]) {
-            masked[i] = Cow::Borrowed(WILDCARD);
-        }
-    }
-    masked
+/// Masks every token of a message: each on its own ([`mask_token`]), and the month and weekday names
+/// of a date written out ([`timestamp_words`]).
+#[must_use]
+pub fn mask_tokens<'a>(tokens: &[&'a str]) -> Vec<Cow<'a, str>> {
+    let dates = timestamp_words(tokens);
+    tokens
+        .iter()
+        .zip(dates)
+        .map(|(token, date)| {
+            if date {
+                Cow::Borrowed(WILDCARD)
+            } else {
+                mask_token(token)
+            }
+        })
+        .collect()
+}
+
+/// Which tokens are month or weekday names inside a written-out date (`Sat Jun 18 02:08:10 2005`,
+/// `Jul 9`, `3 March,`): a name beside a number, or a name before another name and a number. They are
+/// parts of a timestamp, not constants of the event; a name without a number beside it (`May I`,
+/// `Sun /usr/lib`) stays a word.
+#[must_use]
+pub fn timestamp_words(tokens: &[&str]) -> Vec<bool> {
+    let number = |i: Option<&&str>| i.is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit()));
+    (0..tokens.len())
+        .map(|i| {
+            // Cheap neighbour checks first: most words have no number beside them.
+            let beside_number = (i > 0 && number(tokens.get(i - 1)))
+                || number(tokens.get(i + 1))
+                || (number(tokens.get(i + 2))
+                    && tokens.get(i + 1).is_some_and(|t| is_date_word(t)));
+            beside_number && is_date_word(tokens[i])
+        })
+        .collect()
 }
 
 /// An English month or weekday name, abbreviated or whole, any case, maybe with a trailing comma
@@ -257,6 +276,8 @@ mod tests {
         assert_eq!(masked("due on 3 March, then"), "due on <*> <*> then");
         assert_eq!(masked("May I help you"), "May I help you");
         assert_eq!(masked("state SAT solver"), "state SAT solver");
+        assert_eq!(masked("Sun /usr/lib/jvm"), "Sun <*>", "a path is no number");
+        assert_eq!(masked("retry 3 Sun Mon Tue"), "retry <*> <*> Mon Tue");
     }
 
     #[test]

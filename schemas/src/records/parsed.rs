@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 pub struct ParsedRecord {
     /// Version of this record's schema.
     pub schema_version: u32,
-    /// Stable template id: the same template gives the same id on every restart.
+    /// Stable template id: the same template gives the same id on every restart. Templates that differ
+    /// only in the length of a run of variables (a list) are one group with the id of its oldest
+    /// template; when a group joins an older one, its later records carry the older id.
     pub template_id: String,
-    /// The template, with variables replaced by `<*>`.
+    /// The group's template, with variables replaced by `<*>`.
     pub template: String,
-    /// Template version: bumped when the template generalises (a token becomes `<*>`).
+    /// The group's template version: bumped when its template generalises (a token becomes `<*>`).
     pub template_version: u32,
     /// The values that stood where the template has `<*>`, in order.
     pub params: Vec<String>,

@@ -55,7 +55,7 @@ enum Target {
         compare: Option<PathBuf>,
         /// Leave-one-system-out instead: each system scored with the miner configuration the other
         /// systems chose (see src/cmd/bench/parse/loso.rs).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "compare")]
         loso: bool,
         /// With `--loso`: run Drain3 (`scripts/compare-drain3.py`, needs `pip install drain3`) on the
         /// same systems and show it beside each.

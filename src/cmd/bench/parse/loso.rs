@@ -219,10 +219,16 @@ pub fn loso(
     }
 }
 
-/// Runs `scripts/compare-drain3.py` (PyPI `drain3`) on `loghub` into a fresh temporary directory.
+/// Runs `scripts/compare-drain3.py` (PyPI `drain3`; from the working directory, else from the source
+/// tree the binary was built in) on `loghub` into a fresh temporary directory.
 fn run_drain3(loghub: &Path) -> anyhow::Result<PathBuf> {
     let out = std::env::temp_dir().join(format!("medic-drain3-{}", std::process::id()));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/compare-drain3.py");
+    let relative = Path::new("scripts/compare-drain3.py");
+    let script = if relative.exists() {
+        relative.to_path_buf()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+    };
     let status = std::process::Command::new("python3")
         .arg(&script)
         .arg(loghub)
