@@ -1,5 +1,5 @@
 //! The published JSON Schema files under `schemas/json/` must match the Rust types.
-//! Regenerate them with `MEDIC_BLESS=1 cargo test -p medic-schemas --test schema_drift`.
+//! Regenerate them with `MEDIC_BLESS=1 cargo test -p medic-schemas --test it schema_drift`.
 
 use medic_schemas::RecordKind;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ fn published_json_schemas_match_the_rust_types() {
     assert!(
         drifted.is_empty(),
         "JSON Schema files drifted from the Rust types: {drifted:?}\n\
-         regenerate with: MEDIC_BLESS=1 cargo test -p medic-schemas --test schema_drift"
+         regenerate with: MEDIC_BLESS=1 cargo test -p medic-schemas --test it schema_drift"
     );
 }
 
