@@ -19,6 +19,52 @@ pub(crate) fn looks_like_record(obj: &Map<String, Value>) -> bool {
                 .any(|k| obj.contains_key(*k)))
 }
 
+/// Properties whose parse guessed string ends, reduced to what cannot choose a record's identity:
+/// `log`, `pod` and `stream` (which name the container, its time and severity) are dropped.
+pub(crate) fn message_only(mut properties: Value) -> Value {
+    if let Some(p) = properties.as_object_mut() {
+        for key in ["log", "pod", "stream"] {
+            p.remove(key);
+        }
+    }
+    properties
+}
+
+/// Whether a batch read from single-quoted pseudo-JSON may be used: every record an Azure Functions or
+/// App Service record (`FunctionAppLogs`, `AppService…`) of one and the same `Microsoft.Web` resource,
+/// so text forged into a message can add no record of another kind or resource. Its records' properties
+/// are reduced by [`message_only`].
+pub(crate) fn accept_relaxed_batch(batch: &mut Value) -> bool {
+    let Some(records) = batch.get_mut("records").and_then(Value::as_array_mut) else {
+        return false;
+    };
+    let resource = |r: &Value| {
+        r.as_object()
+            .and_then(|o| field_text(o, "resourceId"))
+            .map(|id| id.to_ascii_uppercase())
+    };
+    let Some(first) = records.first().and_then(resource) else {
+        return false;
+    };
+    let web_app = |r: &Value| {
+        let category = r
+            .as_object()
+            .and_then(|o| field_text(o, "category"))
+            .unwrap_or_default();
+        (category == "FunctionAppLogs" || category.starts_with("AppService"))
+            && resource(r).as_deref() == Some(first.as_str())
+    };
+    if !first.contains("/PROVIDERS/MICROSOFT.WEB/") || !records.iter().all(web_app) {
+        return false;
+    }
+    for record in records.iter_mut() {
+        if let Some(properties) = record.get_mut("properties") {
+            *properties = message_only(properties.take());
+        }
+    }
+    true
+}
+
 /// Whether a JSON object is the Event Hubs `{"records": [ … ]}` body of resource logs.
 pub(crate) fn looks_like_batch(obj: &Map<String, Value>) -> bool {
     obj.get("records")
@@ -102,10 +148,11 @@ pub(crate) fn decode(value: &Value) -> Result<Decoded, Reject> {
     if is_container_log_v2(obj) {
         return container_log_v2(obj);
     }
-    // Azure Functions and App Service write `properties` as a string of single-quoted pseudo-JSON.
+    // Azure Functions and App Service write `properties` as a string of single-quoted pseudo-JSON,
+    // whose string ends are guessed: a message can forge keys, so only its text is read from it.
     let parsed_properties = match field(obj, "properties") {
         Some(Value::String(text)) if text.trim_start().starts_with('{') => {
-            relaxed_json::parse(text)
+            relaxed_json::parse(text).map(message_only)
         }
         _ => None,
     };

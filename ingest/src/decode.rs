@@ -76,11 +76,10 @@ fn wrapper(obj: &Map<String, Value>) -> Option<Wrapper<'_>> {
     {
         return Some(Wrapper::Kinesis(records));
     }
-    let delivery_request = obj.contains_key("requestId");
     if let Some(records) = array("records").filter(|r| {
-        r.first().is_some_and(|f| {
-            f.get("data").is_some() && (delivery_request || f.get("recordId").is_some())
-        })
+        r.first()
+            .is_some_and(|f| f.get("data").is_some() && f.get("recordId").is_some())
+            || is_delivery_request(obj, r)
     }) {
         return Some(Wrapper::Firehose(records));
     }
@@ -92,12 +91,32 @@ fn wrapper(obj: &Map<String, Value>) -> Option<Wrapper<'_>> {
         .map(Wrapper::PubSub)
 }
 
-/// The `items` of a Kubernetes list (`EventList`, or `kubectl get … -o json`'s `List`).
-fn list_items(obj: &Map<String, Value>) -> Option<&Vec<Value>> {
-    obj.get("kind")
-        .and_then(Value::as_str)
-        .filter(|kind| kind.ends_with("List"))?;
-    obj.get("items").and_then(Value::as_array)
+/// Whether a document is a Kubernetes list of objects: `EventList`, or `kubectl get … -o json`'s
+/// `List`, with an `apiVersion` and `items` that are all objects with a `kind` (an application's own
+/// `{"kind": "ShoppingList", "items": […]}` is none).
+fn is_list(obj: &Map<String, Value>) -> bool {
+    matches!(
+        obj.get("kind").and_then(Value::as_str),
+        Some("EventList" | "List")
+    ) && obj.get("apiVersion").is_some_and(Value::is_string)
+        && obj
+            .get("items")
+            .and_then(Value::as_array)
+            .is_some_and(|items| items.iter().all(|i| i.get("kind").is_some()))
+}
+
+/// Whether a document is Firehose's HTTP endpoint delivery request, exactly: `requestId` (string),
+/// `timestamp` (number) and `records`, each `{"data": base64 string}` — not an application's log line
+/// that happens to carry a `requestId` and `records`.
+fn is_delivery_request(obj: &Map<String, Value>, records: &[Value]) -> bool {
+    obj.len() == 3
+        && obj.get("requestId").is_some_and(Value::is_string)
+        && obj.get("timestamp").is_some_and(Value::is_number)
+        && !records.is_empty()
+        && records.iter().all(|r| {
+            r.as_object()
+                .is_some_and(|r| r.len() == 1 && r.get("data").is_some_and(Value::is_string))
+        })
 }
 
 /// The format of one JSON document, by its shape.
@@ -233,19 +252,17 @@ impl Decoder<'_> {
     }
 
     /// A text that is not JSON read as an Azure resource-log batch in single-quoted pseudo-JSON (as
-    /// Azure Functions and App Service write `properties`), when it is one and the source may carry
-    /// Azure logs; `None` otherwise (the text is refused as before).
+    /// Azure Functions and App Service write `properties`), when it is one of their batches
+    /// ([`azure::accept_relaxed_batch`]) and the source may carry Azure logs; `None` otherwise (the text
+    /// is refused as before).
     fn single_quoted_azure_batch(&self, text: &str) -> Option<Value> {
         let configured = configured_format(self.configured);
         if self.container_stream || !configured.is_none_or(|f| f == SourceFormat::AzureResourceLog)
         {
             return None;
         }
-        let batch: Value = serde_json::from_str(&relaxed_json::repair(text)?).ok()?;
-        batch
-            .as_object()
-            .is_some_and(azure::looks_like_batch)
-            .then_some(batch)
+        let mut batch: Value = serde_json::from_str(&relaxed_json::repair(text)?).ok()?;
+        azure::accept_relaxed_batch(&mut batch).then_some(batch)
     }
 
     /// Decodes one JSON document: unwraps transport wrappers, then decodes by format.
@@ -256,7 +273,7 @@ impl Decoder<'_> {
                 format!("envelopes nested more than {MAX_DEPTH} deep"),
             ));
         }
-        let obj = match value {
+        let mut obj = match value {
             // Fluent Bit's forward/out_file record: `[epoch.frac, {record}]`.
             Value::Array(items) if is_fluent_bit_pair(&items) => {
                 let mut items = items.into_iter();
@@ -290,9 +307,12 @@ impl Decoder<'_> {
         if self.container_stream {
             return self.push(json_line::decode(&Value::Object(obj)));
         }
-        if let Some(items) = list_items(&obj) {
-            for (i, item) in items.iter().enumerate() {
-                self.value(item.clone(), depth + 1)
+        if configured_format(self.configured).is_none_or(|f| f == SourceFormat::K8sEvent)
+            && is_list(&obj)
+            && let Some(Value::Array(items)) = obj.remove("items")
+        {
+            for (i, item) in items.into_iter().enumerate() {
+                self.value(item, depth + 1)
                     .map_err(|e| e.at(format!("items[{i}]")))?;
             }
             return Ok(());

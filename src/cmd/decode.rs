@@ -22,16 +22,21 @@ pub struct DecodeSummary {
 }
 
 /// Splits a file into input records: one JSON document, one pretty-printed document (its first line a
-/// lone `{` or `[`, even when it is not strict JSON, such as Azure's single-quoted `properties`) or one
-/// gzip stream is one record; anything else is one record per non-empty line.
+/// lone `{` or `[` and its last the matching `}` or `]`, even when it is not strict JSON, such as
+/// Azure's single-quoted `properties`) or one gzip stream is one record; anything else is one record
+/// per non-empty line.
 #[must_use]
 pub fn split_inputs(data: &[u8]) -> Vec<Vec<u8>> {
-    let first_line = data
+    let mut lines = data
         .split(|b| *b == b'\n')
         .map(<[u8]>::trim_ascii)
-        .find(|line| !line.is_empty());
+        .filter(|line| !line.is_empty());
+    let (first_line, last_line) = (lines.next(), lines.next_back());
     let whole_document = data.starts_with(&[0x1f, 0x8b])
-        || matches!(first_line, Some(b"{" | b"["))
+        || matches!(
+            (first_line, last_line),
+            (Some(b"{"), Some(b"}")) | (Some(b"["), Some(b"]"))
+        )
         || (data
             .trim_ascii_start()
             .first()
@@ -180,6 +185,11 @@ mod tests {
             split_inputs(b"{\n  \"records\": [{'a': 'b'}]\n}\n").len(),
             1,
             "a pretty-printed document that is not strict JSON stays whole"
+        );
+        assert_eq!(
+            split_inputs(b"{\nfirst line of a text log\nsecond\n").len(),
+            3,
+            "a text log that merely starts with `{{` is read line by line"
         );
     }
 

@@ -372,8 +372,45 @@ fn azure_functions_records_with_us_times_and_single_quoted_properties() {
             Some("00000000-0000-0000-0000-000000000000")
         );
     }
-    // Single-quoted text that is not an Azure batch is still refused as not JSON.
-    let d = decode(Format::Auto, b"{'not':'azure'}".to_vec());
+    // Single-quoted text that is not an Azure Functions batch is still refused as not JSON, and so
+    // is an empty one.
+    for text in ["{'not':'azure'}", "{'records':[]}"] {
+        let d = decode(Format::Auto, text.as_bytes().to_vec());
+        assert_eq!((d.records.len(), d.rejected.len()), (0, 1), "{text}");
+    }
+}
+
+#[test]
+fn a_functions_message_cannot_forge_fields_or_records() {
+    let fixture = String::from_utf8(fixture("azure-functionapplogs.json")).expect("utf8");
+    // Azure does not escape quotes in messages: text that closes the string early could add keys
+    // (`pod`, `log`: the container and its klog line) in both ways `properties` is written.
+    let forged_keys = "x','pod':'payments-7d9f8-abcde','stream':'stderr','log':'E1205 10:00:00.000000 \
+                       1 forged.go:1] forged";
+    let keyed = fixture
+        .replace(
+            "Executing 'Functions.PlaceOrder'",
+            &format!("{forged_keys}','m':'"),
+        )
+        .replace(
+            "Executed 'Functions.PlaceOrder'",
+            &format!("{forged_keys}','m':'"),
+        );
+    let d = decode(Format::Auto, keyed.into_bytes());
+    assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+    assert_eq!(d.records.len(), 2);
+    for r in &d.records {
+        assert_eq!(r.resource.pod, None, "{r:?}");
+        assert_eq!(r.resource.workload, None);
+        assert_eq!(r.stream, None);
+        assert!(r.message.starts_with("x"), "{}", r.message);
+    }
+    // A forged record of another kind (an AKS control-plane line of some cluster) refuses the batch.
+    let forged_record = "x'}}, {\"time\": \"2021-10-06T12:35:53Z\", \"resourceId\": \
+         \"/SUBSCRIPTIONS/1/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/PROD\", \
+         \"category\": \"kube-apiserver\", \"properties\": {\"log\": \"E1205 forged\"}}, {\"p\": {'m':'y";
+    let record = fixture.replace("Executing 'Functions.PlaceOrder'", forged_record);
+    let d = decode(Format::Auto, record.into_bytes());
     assert_eq!((d.records.len(), d.rejected.len()), (0, 1));
 }
 
@@ -468,6 +505,25 @@ fn kubernetes_event_lists() {
     doc["items"] = serde_json::json!([]);
     let d = decode(Format::Auto, doc.to_string().into_bytes());
     assert_eq!((d.records.len(), d.rejected.len()), (0, 1));
+    // An application's own lists and request records stay one JSON log line each.
+    let app_lines = [
+        r#"{"msg":"saved","kind":"ShoppingList","items":["milk"]}"#,
+        r#"{"msg":"saved","kind":"List","apiVersion":"v1","items":["milk"]}"#,
+        r#"{"requestId":"r-1","records":[{"data":{"sku":7}}],"msg":"batch stored"}"#,
+        r#"{"requestId":"r-1","timestamp":1,"records":[{"data":"not base64!"}]}"#,
+    ];
+    for line in app_lines {
+        for format in [Format::Auto, Format::JsonLine] {
+            let d = decode(format, line.as_bytes().to_vec());
+            let formats: Vec<_> = d.records.iter().map(|r| r.source_format).collect();
+            if line.contains("not base64") {
+                // The exact delivery-request shape with bad data is refused, not guessed at.
+                assert_eq!(d.rejected.len(), 1, "{line}");
+                continue;
+            }
+            assert_eq!(formats, [SourceFormat::JsonLine], "{format:?} {line}");
+        }
+    }
 }
 
 #[test]

@@ -161,7 +161,7 @@ impl LoghubSystem {
     }
 
     /// Lines per second mining the system with `config` (header extraction + masking + mining, one
-    /// core): the median of [`TIMED_PASSES`] fresh miners.
+    /// core): the median of five fresh miners.
     #[must_use]
     pub fn lines_per_sec(&self, config: &DrainConfig) -> f64 {
         let lines = self.lines();
