@@ -14,11 +14,14 @@
 //! - the actuator: one replica, `Recreate`, no ScaledObject, ServiceAccount `medic-actuator` bound to
 //!   its ClusterRoles, the command keys and (in `apply` mode) the journal mounted, RoleBindings only in
 //!   allowed namespaces; `act` mounts the command keys too;
-//! - diagnose with the transformer has `MEDIC_BASE_MODEL` pointing at a mounted volume.
+//! - diagnose with the transformer has `MEDIC_BASE_MODEL` pointing at a mounted volume;
+//! - every pod is under NetworkPolicies limiting both ingress and egress, egress to listed ports only,
+//!   and only the actuator may reach the API server's ports (443, 6443).
 
 use super::keda::{KAFKA_AUTH_PARAMETERS, ScaledObject, TriggerAuthentication};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Container, PodTemplateSpec, Probe};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -507,6 +510,15 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
             }
         }
     }
+    let policies: Vec<NetworkPolicy> = typed(objects, "NetworkPolicy");
+    for w in &workloads {
+        let actuator = w.name == "medic-actuator";
+        problems.extend(
+            network_problems(w, &policies, actuator)
+                .into_iter()
+                .map(|p| format!("{} {}: {p}", w.kind, w.name)),
+        );
+    }
     for stage in StageName::ALL {
         if !stages_seen.contains(&stage) {
             problems.push(format!("no workload runs stage {stage}"));
@@ -522,6 +534,69 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
                 s.metadata.name
             ));
         }
+    }
+    problems
+}
+
+/// The API server's ports: only the actuator talks to Kubernetes.
+const API_SERVER_PORTS: [i32; 2] = [443, 6443];
+
+/// What the NetworkPolicies selecting `w`'s pods let through that they should not.
+fn network_problems(w: &Workload, policies: &[NetworkPolicy], actuator: bool) -> Vec<String> {
+    let labels = w
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let mine: Vec<&NetworkPolicy> = policies
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(w.namespace.as_str()))
+        .filter(|p| {
+            // No selector, or an empty one, selects every pod of the namespace.
+            p.spec.as_ref().is_some_and(|s| {
+                s.pod_selector.as_ref().is_none_or(|selector| {
+                    selector
+                        .match_labels
+                        .iter()
+                        .flatten()
+                        .all(|(k, v)| labels.get(k) == Some(v))
+                        && selector.match_expressions.is_none()
+                })
+            })
+        })
+        .collect();
+    let types: BTreeSet<&str> = mine
+        .iter()
+        .filter_map(|p| p.spec.as_ref()?.policy_types.as_ref())
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let mut problems = Vec::new();
+    for kind in ["Ingress", "Egress"] {
+        if !types.contains(kind) {
+            problems.push(format!("no NetworkPolicy limits its {kind}"));
+        }
+    }
+    let mut api_server = false;
+    for rule in mine
+        .iter()
+        .filter_map(|p| p.spec.as_ref()?.egress.as_ref())
+        .flatten()
+    {
+        let ports = rule.ports.iter().flatten().collect::<Vec<_>>();
+        if ports.is_empty() {
+            problems.push("an egress rule allows every port".into());
+        }
+        api_server |= ports
+            .iter()
+            .any(|p| matches!(&p.port, Some(IntOrString::Int(n)) if API_SERVER_PORTS.contains(n)));
+    }
+    if api_server && !actuator {
+        problems.push("may reach the API server's ports".into());
+    }
+    if !api_server && actuator {
+        problems.push("cannot reach the API server's ports".into());
     }
     problems
 }

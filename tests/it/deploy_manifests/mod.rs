@@ -100,6 +100,9 @@ fn a_broken_manifest_breaks_the_rules() {
                 object["spec"]["triggers"][0]["metadata"]["consumerGroup"] = "medic-acts".into();
             }
             ("Deployment", "medic-actuator") => object["spec"]["replicas"] = 2.into(),
+            ("NetworkPolicy", "medic-stages") => {
+                object["spec"]["egress"][1]["ports"][0]["port"] = 443.into();
+            }
             _ => {}
         }
     }
@@ -111,6 +114,7 @@ fn a_broken_manifest_breaks_the_rules() {
         "consumerGroup medic-acts is not medic-act",
         "the actuator is one Deployment replica",
         "StatefulSet medic-enrich: needs exactly one ScaledObject, has 0",
+        "Deployment medic-decide: may reach the API server's ports",
     ] {
         assert!(
             problems.contains(expected),
