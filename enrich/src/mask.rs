@@ -2,7 +2,7 @@
 //! in every process, on every restart and replay), using the miner's piece-level masking rules
 //! ([`crate::tokens`]). The Drain miner ([`crate::drain`]) generalises further across messages.
 
-use crate::tokens::{WILDCARD, mask_token_into, timestamp_words};
+use crate::tokens::{WILDCARD, is_timestamp_word, mask_token_into};
 
 /// A message split into its template and parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,11 +19,11 @@ pub fn mask_message(message: &str) -> Masked {
     let mut template = String::with_capacity(message.len());
     let mut params = Vec::new();
     let tokens: Vec<&str> = message.split_whitespace().collect();
-    for (token, date) in tokens.iter().zip(timestamp_words(&tokens)) {
+    for (i, token) in tokens.iter().enumerate() {
         if !template.is_empty() {
             template.push(' ');
         }
-        if date {
+        if is_timestamp_word(&tokens, i) {
             template.push_str(WILDCARD);
             params.push((*token).to_owned());
         } else {

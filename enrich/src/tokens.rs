@@ -47,7 +47,9 @@ fn is_path(piece: &str) -> bool {
 #[must_use]
 pub fn mask_token(token: &str) -> Cow<'_, str> {
     // Without a digit only a path can be a variable (`TCP/IP`, `n/a` are none).
-    if !token.bytes().any(|b| b.is_ascii_digit()) && !token.split(is_delimiter).any(is_path) {
+    if !token.bytes().any(|b| b.is_ascii_digit())
+        && !(token.contains('/') && token.split(is_delimiter).any(is_path))
+    {
         return Cow::Borrowed(token);
     }
     let mut out = String::with_capacity(token.len());
@@ -151,59 +153,39 @@ pub fn masked_tokens(message: &str) -> Vec<Cow<'_, str>> {
 }
 
 /// Masks every token of a message: each on its own ([`mask_token`]), and the month and weekday names
-/// of a date written out ([`timestamp_words`]).
+/// of a date written out ([`is_timestamp_word`]).
 #[must_use]
 pub fn mask_tokens<'a>(tokens: &[&'a str]) -> Vec<Cow<'a, str>> {
-    let dates = timestamp_words(tokens);
-    tokens
-        .iter()
-        .zip(dates)
-        .map(|(token, date)| {
-            if date {
+    (0..tokens.len())
+        .map(|i| {
+            if is_timestamp_word(tokens, i) {
                 Cow::Borrowed(WILDCARD)
             } else {
-                mask_token(token)
+                mask_token(tokens[i])
             }
         })
         .collect()
 }
 
-/// Which tokens are month or weekday names inside a written-out date (`Sat Jun 18 02:08:10 2005`,
-/// `Jul 9`, `3 March,`): a name beside a number, or a name before another name and a number. They are
-/// parts of a timestamp, not constants of the event; a name without a number beside it (`May I`,
+/// Whether `tokens[i]` is a month or weekday name inside a written-out date (`Sat Jun 18 02:08:10 2005`,
+/// `Jul 9`, `3 March,`): a name beside a number, or a name before another name and a number. It is part
+/// of a timestamp, not a constant of the event; a name without a number beside it (`May I`,
 /// `Sun /usr/lib`) stays a word.
 #[must_use]
-pub fn timestamp_words(tokens: &[&str]) -> Vec<bool> {
-    let number = |i: Option<&&str>| i.is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit()));
-    (0..tokens.len())
-        .map(|i| {
-            // Cheap neighbour checks first: most words have no number beside them.
-            let beside_number = (i > 0 && number(tokens.get(i - 1)))
-                || number(tokens.get(i + 1))
-                || (number(tokens.get(i + 2))
-                    && tokens.get(i + 1).is_some_and(|t| is_date_word(t)));
-            beside_number && is_date_word(tokens[i])
-        })
-        .collect()
+pub fn is_timestamp_word(tokens: &[&str], i: usize) -> bool {
+    let number = |t: Option<&&str>| t.is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit()));
+    // Cheap neighbour checks first: most words have no number beside them.
+    let beside_number = (i > 0 && number(tokens.get(i - 1)))
+        || number(tokens.get(i + 1))
+        || (number(tokens.get(i + 2)) && tokens.get(i + 1).is_some_and(|t| is_date_word(t)));
+    beside_number && is_date_word(tokens[i])
 }
 
 /// An English month or weekday name, abbreviated or whole, any case, maybe with a trailing comma
-/// (`Jun`, `SAT`, `Tuesday,`).
+/// (`Jun`, `SAT`, `Tuesday,`). Rejects most words on their first three letters, without a table scan:
+/// it runs for every word beside a number.
 fn is_date_word(token: &str) -> bool {
-    const NAMES: [&str; 38] = [
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "may",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
+    const WHOLE: [&str; 20] = [
         "january",
         "february",
         "march",
@@ -212,16 +194,10 @@ fn is_date_word(token: &str) -> bool {
         "july",
         "august",
         "september",
+        "sept",
         "october",
         "november",
         "december",
-        "mon",
-        "tue",
-        "wed",
-        "thu",
-        "fri",
-        "sat",
-        "sun",
         "monday",
         "tuesday",
         "wednesday",
@@ -229,9 +205,41 @@ fn is_date_word(token: &str) -> bool {
         "friday",
         "saturday",
         "sunday",
+        "may",
     ];
     let word = token.strip_suffix(',').unwrap_or(token);
-    (3..=9).contains(&word.len()) && NAMES.iter().any(|n| n.eq_ignore_ascii_case(word))
+    let bytes = word.as_bytes();
+    if !(3..=9).contains(&bytes.len()) {
+        return false;
+    }
+    let stem = [
+        bytes[0].to_ascii_lowercase(),
+        bytes[1].to_ascii_lowercase(),
+        bytes[2].to_ascii_lowercase(),
+    ];
+    let named = matches!(
+        &stem,
+        b"jan"
+            | b"feb"
+            | b"mar"
+            | b"apr"
+            | b"may"
+            | b"jun"
+            | b"jul"
+            | b"aug"
+            | b"sep"
+            | b"oct"
+            | b"nov"
+            | b"dec"
+            | b"mon"
+            | b"tue"
+            | b"wed"
+            | b"thu"
+            | b"fri"
+            | b"sat"
+            | b"sun"
+    );
+    named && (bytes.len() == 3 || WHOLE.iter().any(|n| n.eq_ignore_ascii_case(word)))
 }
 
 #[cfg(test)]
