@@ -47,9 +47,9 @@ fn is_path(piece: &str) -> bool {
 #[must_use]
 pub fn mask_token(token: &str) -> Cow<'_, str> {
     // Without a digit only a path can be a variable (`TCP/IP`, `n/a` are none).
-    if !token.bytes().any(|b| b.is_ascii_digit())
-        && !(token.contains('/') && token.split(is_delimiter).any(is_path))
-    {
+    let has_digit = token.bytes().any(|b| b.is_ascii_digit());
+    let has_path = || token.contains('/') && token.split(is_delimiter).any(is_path);
+    if !has_digit && !has_path() {
         return Cow::Borrowed(token);
     }
     let mut out = String::with_capacity(token.len());
