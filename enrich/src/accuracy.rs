@@ -2,10 +2,11 @@
 //! grouping over groups) and PA (parsing accuracy). Rows whose ground-truth template is empty are
 //! dropped; groups are keyed by template string.
 
+use serde::Serialize;
 use std::collections::HashMap;
 
-/// Accuracy of one system.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Accuracy of one system (or a mean of several, [`Accuracy::mean`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Accuracy {
     /// Messages whose predicted group has exactly the members of their true group, over all messages.
     pub ga: f64,
@@ -13,6 +14,25 @@ pub struct Accuracy {
     pub fga: f64,
     /// Messages whose predicted template equals the true one (normalised), over all messages.
     pub pa: f64,
+}
+
+impl Accuracy {
+    /// The mean of each measure over `all`; `None` when there is none.
+    #[must_use]
+    pub fn mean(all: impl IntoIterator<Item = Accuracy>) -> Option<Self> {
+        let mut sum = (0.0, 0.0, 0.0);
+        let mut n = 0u32;
+        for a in all {
+            sum = (sum.0 + a.ga, sum.1 + a.fga, sum.2 + a.pa);
+            n += 1;
+        }
+        let n = f64::from(n);
+        (n > 0.0).then(|| Self {
+            ga: sum.0 / n,
+            fga: sum.1 / n,
+            pa: sum.2 / n,
+        })
+    }
 }
 
 /// Whitespace folded, and runs of wildcards (adjacent or separated only by spaces) counted as one.
@@ -118,6 +138,16 @@ mod tests {
         assert!((merged.pa - 0.5).abs() < 1e-9);
         // precision 1/2, recall 1/3 → F1 0.4
         assert!((merged.fga - 0.4).abs() < 1e-9);
+    }
+
+    #[test]
+    fn means_measure_by_measure() {
+        let a = |ga, fga, pa| Accuracy { ga, fga, pa };
+        assert_eq!(
+            Accuracy::mean([a(1.0, 0.5, 0.0), a(0.5, 0.5, 1.0)]),
+            Some(a(0.75, 0.5, 0.5))
+        );
+        assert_eq!(Accuracy::mean([]), None);
     }
 
     #[test]

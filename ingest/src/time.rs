@@ -11,6 +11,17 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Days in `month` (1–12) of `year` (proleptic Gregorian); `None` for no such month.
+fn days_in_month(year: i64, month: i64) -> Option<i64> {
+    Some(match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    })
+}
+
 fn digits(bytes: &[u8]) -> Option<i64> {
     bytes.iter().try_fold(0i64, |acc, b| {
         b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0'))
@@ -72,13 +83,7 @@ fn fast_rfc3339_ns(text: &str) -> Option<i64> {
         _ => return None,
     };
     // Days that do not exist in the month (Feb 30) go to chrono, which rejects them.
-    let days_in_month = match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    if day > days_in_month {
+    if day > days_in_month(year, month)? {
         return None;
     }
     let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
@@ -149,14 +154,8 @@ pub(crate) fn us_datetime_ns(text: &str) -> Option<i64> {
         }
         Some(_) => return None,
     };
-    let days_in_month = match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        1..=12 => 31,
-        _ => return None,
-    };
-    if !(1..=days_in_month).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+    if !(1..=days_in_month(year, month)?).contains(&day) || hour > 23 || minute > 59 || second > 59
+    {
         return None;
     }
     let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;

@@ -97,10 +97,7 @@ pub fn train_classifier(
     let spec = trained.save(out)?;
     let command = format!(
         "medic train classifier {} --out {} --seed {} --upper-layers {} --epochs {} --encoder-epochs {}",
-        data.iter()
-            .map(|d| format!("--data {}", d.display()))
-            .collect::<Vec<_>>()
-            .join(" "),
+        data_flags(data),
         out.display(),
         options.seed,
         options.upper_layers,
@@ -620,10 +617,7 @@ pub fn train_ngram(
     let spec = model.save(out)?;
     let command = format!(
         "medic train classifier --kind ngram {} --out {} --cv {cv} --seed {seed} --ngram-c {} --ngram-min-df {}",
-        data.iter()
-            .map(|d| format!("--data {}", d.display()))
-            .collect::<Vec<_>>()
-            .join(" "),
+        data_flags(data),
         out.display(),
         options.c,
         options.min_df,
@@ -656,4 +650,11 @@ pub enum ClassifierKind {
     Transformer,
     /// The word + character n-gram logistic regression (default output `models/ngram`).
     Ngram,
+}
+/// `--data <path>` for each training file, as the command that reproduces a model names them.
+fn data_flags(data: &[PathBuf]) -> String {
+    data.iter()
+        .map(|d| format!("--data {}", d.display()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -46,6 +46,17 @@ struct Workload {
     template: PodTemplateSpec,
 }
 
+impl Workload {
+    /// The labels its pods carry.
+    fn pod_labels(&self) -> BTreeMap<String, String> {
+        self.template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default()
+    }
+}
+
 fn typed<T: DeserializeOwned>(objects: &[Value], kind: &str) -> Vec<T> {
     objects
         .iter()
@@ -354,12 +365,7 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
         }
 
         // Service and PodDisruptionBudget select the pods.
-        let labels = w
-            .template
-            .metadata
-            .as_ref()
-            .and_then(|m| m.labels.clone())
-            .unwrap_or_default();
+        let labels = w.pod_labels();
         let selects = |selector: &BTreeMap<String, String>| {
             !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
         };
@@ -543,12 +549,7 @@ const API_SERVER_PORTS: [i32; 2] = [443, 6443];
 
 /// What the NetworkPolicies selecting `w`'s pods let through that they should not.
 fn network_problems(w: &Workload, policies: &[NetworkPolicy], actuator: bool) -> Vec<String> {
-    let labels = w
-        .template
-        .metadata
-        .as_ref()
-        .and_then(|m| m.labels.clone())
-        .unwrap_or_default();
+    let labels = w.pod_labels();
     let mine: Vec<&NetworkPolicy> = policies
         .iter()
         .filter(|p| p.metadata.namespace.as_deref() == Some(w.namespace.as_str()))

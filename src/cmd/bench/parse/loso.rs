@@ -64,22 +64,20 @@ pub fn candidates() -> Vec<Candidate> {
 /// When `scores` is empty.
 #[must_use]
 pub fn choose(scores: &[Vec<Accuracy>], held_out: Option<usize>) -> usize {
-    let mean = |row: &[Accuracy], f: fn(&Accuracy) -> f64| {
-        let kept: Vec<f64> = row
-            .iter()
-            .enumerate()
-            .filter(|(s, _)| Some(*s) != held_out)
-            .map(|(_, a)| f(a))
-            .collect();
-        #[allow(clippy::cast_precision_loss, reason = "a handful of systems")]
-        let n = kept.len().max(1) as f64;
-        kept.iter().sum::<f64>() / n
-    };
+    let keys: Vec<(f64, f64)> = scores
+        .iter()
+        .map(|row| {
+            let kept = row
+                .iter()
+                .enumerate()
+                .filter(|(s, _)| Some(*s) != held_out)
+                .map(|(_, a)| *a);
+            Accuracy::mean(kept).map_or((0.0, 0.0), |m| (m.ga, m.pa))
+        })
+        .collect();
     let mut best = 0;
-    for (i, row) in scores.iter().enumerate().skip(1) {
-        let key = (mean(row, |a| a.ga), mean(row, |a| a.pa));
-        let best_key = (mean(&scores[best], |a| a.ga), mean(&scores[best], |a| a.pa));
-        if key > best_key {
+    for (i, key) in keys.iter().enumerate().skip(1) {
+        if *key > keys[best] {
             best = i;
         }
     }
@@ -93,12 +91,9 @@ pub struct HeldOut {
     pub system: String,
     /// The candidate the other systems chose.
     pub chosen: String,
-    /// Grouping accuracy with it.
-    pub ga: f64,
-    /// F1 grouping accuracy with it.
-    pub fga: f64,
-    /// Parsing accuracy with it.
-    pub pa: f64,
+    /// GA, FGA, PA with it.
+    #[serde(flatten)]
+    pub accuracy: Accuracy,
     /// Drain3 (default configuration) on the same system, when its predictions were given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drain3: Option<Compared>,
@@ -110,10 +105,10 @@ pub struct LosoReport {
     /// Per held-out system.
     pub systems: Vec<HeldOut>,
     /// Mean GA, FGA, PA over held-out systems.
-    pub average: Accuracy3,
+    pub average: Accuracy,
     /// Drain3's means over the same systems.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub drain3_average: Option<Accuracy3>,
+    pub drain3_average: Option<Accuracy>,
     /// The candidate chosen on every system: what the defaults should be.
     pub choice_on_all: String,
     /// The miner's shipped default.
@@ -135,30 +130,6 @@ pub struct CandidateScores {
     pub pa: Vec<f64>,
 }
 
-/// GA, FGA and PA means.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Accuracy3 {
-    /// Grouping accuracy.
-    pub ga: f64,
-    /// F1 grouping accuracy.
-    pub fga: f64,
-    /// Parsing accuracy.
-    pub pa: f64,
-}
-
-impl Accuracy3 {
-    fn mean<'a>(all: impl Iterator<Item = (f64, f64, f64)> + 'a) -> Option<Self> {
-        let rows: Vec<_> = all.collect();
-        #[allow(clippy::cast_precision_loss, reason = "a handful of systems")]
-        let n = rows.len() as f64;
-        (!rows.is_empty()).then(|| Self {
-            ga: rows.iter().map(|r| r.0).sum::<f64>() / n,
-            fga: rows.iter().map(|r| r.1).sum::<f64>() / n,
-            pa: rows.iter().map(|r| r.2).sum::<f64>() / n,
-        })
-    }
-}
-
 /// Scores every candidate on every system, then holds each system out in turn.
 #[must_use]
 pub fn loso(
@@ -176,13 +147,10 @@ pub fn loso(
         .enumerate()
         .map(|(s, system)| {
             let chosen = choose(&scores, Some(s));
-            let Accuracy { ga, fga, pa } = scores[chosen][s];
             HeldOut {
                 system: system.name.clone(),
                 chosen: candidates[chosen].label.clone(),
-                ga,
-                fga,
-                pa,
+                accuracy: scores[chosen][s],
                 drain3: drain3
                     .and_then(|dir| compared(dir, &timings, system, f64::NAN).ok().flatten()),
             }
@@ -191,17 +159,15 @@ pub fn loso(
     let shipped_default = label(&DrainConfig::default());
     let choice_on_all = candidates[choose(&scores, None)].label.clone();
     LosoReport {
-        average: Accuracy3::mean(held_out.iter().map(|h| (h.ga, h.fga, h.pa))).unwrap_or(
-            Accuracy3 {
-                ga: 0.0,
-                fga: 0.0,
-                pa: 0.0,
-            },
-        ),
-        drain3_average: Accuracy3::mean(
+        average: Accuracy::mean(held_out.iter().map(|h| h.accuracy)).unwrap_or(Accuracy {
+            ga: 0.0,
+            fga: 0.0,
+            pa: 0.0,
+        }),
+        drain3_average: Accuracy::mean(
             held_out
                 .iter()
-                .filter_map(|h| h.drain3.as_ref().map(|d| (d.ga, d.fga, d.pa))),
+                .filter_map(|h| h.drain3.as_ref().map(|d| d.accuracy)),
         ),
         default_is_the_choice: choice_on_all == shipped_default,
         choice_on_all,
@@ -268,10 +234,10 @@ pub fn run(loghub: &Path, drain3: bool) -> anyhow::Result<ExitCode> {
         let (dga, dpa) = h
             .drain3
             .as_ref()
-            .map_or((f64::NAN, f64::NAN), |d| (d.ga, d.pa));
+            .map_or((f64::NAN, f64::NAN), |d| (d.accuracy.ga, d.accuracy.pa));
         eprintln!(
             "{:<12} {:>6.3} {:>6.3} {:>6.3}   {:>9.3} {:>9.3}   {}",
-            h.system, h.ga, h.fga, h.pa, dga, dpa, h.chosen
+            h.system, h.accuracy.ga, h.accuracy.fga, h.accuracy.pa, dga, dpa, h.chosen
         );
     }
     let a = report.average;

@@ -19,12 +19,9 @@ pub struct SystemResult {
     pub system: String,
     /// Lines parsed.
     pub lines: usize,
-    /// Grouping accuracy.
-    pub ga: f64,
-    /// F1 grouping accuracy.
-    pub fga: f64,
-    /// Parsing accuracy.
-    pub pa: f64,
+    /// GA, FGA, PA.
+    #[serde(flatten)]
+    pub accuracy: Accuracy,
     /// Distinct templates found.
     pub templates: usize,
     /// Lines per second (header extraction + masking + mining, one core).
@@ -37,12 +34,9 @@ pub struct SystemResult {
 /// Another parser's result on the same system (from `scripts/compare-drain3.py`).
 #[derive(Debug, Serialize)]
 pub struct Compared {
-    /// Grouping accuracy.
-    pub ga: f64,
-    /// F1 grouping accuracy.
-    pub fga: f64,
-    /// Parsing accuracy.
-    pub pa: f64,
+    /// GA, FGA, PA.
+    #[serde(flatten)]
+    pub accuracy: Accuracy,
     /// Its lines per second, from its `timings.json`.
     pub lines_per_sec: Option<f64>,
     /// medic's lines/s divided by its lines/s.
@@ -239,12 +233,9 @@ fn compared(
     }
     let other: Vec<String> = truth(&path)?.into_iter().map(|(_, t)| t).collect();
     let (other, truth) = align(&other, &system.truth);
-    let Accuracy { ga, fga, pa } = score(&other, &truth);
     let other_speed = timings[&system.name]["lines_per_sec"].as_f64();
     Ok(Some(Compared {
-        ga,
-        fga,
-        pa,
+        accuracy: score(&other, &truth),
         lines_per_sec: other_speed,
         speed_ratio: other_speed.map(|o| lines_per_sec / o),
     }))
@@ -276,13 +267,10 @@ pub fn bench_parse(
             Some(dir) => compared(dir, &timings, &system, lines_per_sec)?,
             None => None,
         };
-        let Accuracy { ga, fga, pa } = mined.accuracy;
         results.push(SystemResult {
             lines: system.line_count(),
             system: system.name,
-            ga,
-            fga,
-            pa,
+            accuracy: mined.accuracy,
             templates: mined.templates,
             lines_per_sec,
             compared,
@@ -307,35 +295,37 @@ pub fn run(loghub: &Path, compare: Option<&Path>) -> anyhow::Result<ExitCode> {
         "system", "GA", "FGA", "PA", "templates", "lines/s"
     );
     for r in &results {
+        let a = r.accuracy;
         eprint!(
             "{:<12} {:>6.3} {:>6.3} {:>6.3} {:>10} {:>12.0}",
-            r.system, r.ga, r.fga, r.pa, r.templates, r.lines_per_sec
+            r.system, a.ga, a.fga, a.pa, r.templates, r.lines_per_sec
         );
         if let Some(c) = &r.compared {
+            let a = c.accuracy;
             eprint!(
                 "   compared: GA {:.3} FGA {:.3} PA {:.3}, medic x{:.1} faster",
-                c.ga,
-                c.fga,
-                c.pa,
+                a.ga,
+                a.fga,
+                a.pa,
                 c.speed_ratio.unwrap_or(f64::NAN)
             );
         }
         eprintln!();
     }
-    #[allow(clippy::cast_precision_loss, reason = "a handful of systems")]
-    let n = results.len() as f64;
-    let mean = |f: fn(&SystemResult) -> f64| results.iter().map(f).sum::<f64>() / n;
-    let (ga, fga, pa) = (mean(|r| r.ga), mean(|r| r.fga), mean(|r| r.pa));
-    eprintln!("{:<12} {:>6.3} {:>6.3} {:>6.3}", "average", ga, fga, pa);
+    let average = Accuracy::mean(results.iter().map(|r| r.accuracy))
+        .expect("at least one system (checked above)");
+    eprintln!(
+        "{:<12} {:>6.3} {:>6.3} {:>6.3}",
+        "average", average.ga, average.fga, average.pa
+    );
     let compared: Vec<_> = results.iter().filter_map(|r| r.compared.as_ref()).collect();
     #[allow(clippy::cast_precision_loss, reason = "a handful of systems")]
-    let compared_average = (!compared.is_empty()).then(|| {
-        let n = compared.len() as f64;
+    let compared_average = Accuracy::mean(compared.iter().map(|c| c.accuracy)).map(|a| {
         let ratios: Vec<f64> = compared.iter().filter_map(|c| c.speed_ratio).collect();
         serde_json::json!({
-            "ga": compared.iter().map(|c| c.ga).sum::<f64>() / n,
-            "fga": compared.iter().map(|c| c.fga).sum::<f64>() / n,
-            "pa": compared.iter().map(|c| c.pa).sum::<f64>() / n,
+            "ga": a.ga,
+            "fga": a.fga,
+            "pa": a.pa,
             "speed_ratio_geomean": (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len().max(1) as f64).exp(),
         })
     });
@@ -345,7 +335,7 @@ pub fn run(loghub: &Path, compare: Option<&Path>) -> anyhow::Result<ExitCode> {
     let report = serde_json::json!({
         "bench": "parse",
         "dataset": "loghub-2k (loghub2_2k_corrected ground truth)",
-        "average": {"ga": ga, "fga": fga, "pa": pa},
+        "average": average,
         "compared_average": compared_average,
         "systems": results,
     });
