@@ -1,6 +1,7 @@
 //! Names, directories and ports of one test run.
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A name for one test run's topics and files: `<prefix><pid>x<ms since the epoch>`.
 pub fn run_id(prefix: &str) -> String {
@@ -11,13 +12,26 @@ pub fn run_id(prefix: &str) -> String {
     format!("{prefix}{}x{ms}", std::process::id())
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1 for a server a test starts later: taken from below the kernel's
+/// ephemeral range, so that no outgoing connection (a Kafka client's, say) is given it between this
+/// check and the server's bind, and never handed out twice by one process. Ports under 20000 are
+/// left to the fixed ones of `scripts/` (the test broker's 19092, the API server's).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    const LOWEST: u32 = 20_000;
+    static HANDED_OUT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .filter(|start| *start > LOWEST + 1_000)
+        .unwrap_or(32_768);
+    let span = ephemeral_start - LOWEST;
+    // Each process starts at its own offset, so that two test binaries rarely probe the same ports.
+    let offset = std::process::id().wrapping_mul(7_919) % span;
+    (0..span)
+        .map(|_| HANDED_OUT.fetch_add(1, Ordering::Relaxed))
+        .map(|n| u16::try_from(LOWEST + (offset + n) % span).expect("a port"))
+        .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port below the ephemeral range")
 }
 
 /// A fresh, empty directory under the system's temporary directory, named after a new run id.
@@ -25,4 +39,18 @@ pub fn scratch_dir(prefix: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(run_id(prefix));
     std::fs::create_dir_all(&dir).expect("scratch directory");
     dir
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_bindable_and_clear_of_the_fixed_ones() {
+        let ports: Vec<u16> = (0..50).map(|_| free_port()).collect();
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len());
+        assert!(ports.iter().all(|p| *p >= 20_000), "{ports:?}");
+        assert!(TcpListener::bind(("127.0.0.1", ports[0])).is_ok());
+    }
 }
