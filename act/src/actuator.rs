@@ -83,6 +83,15 @@ impl Actuator {
             })?,
             None => Journal::in_memory(config.dedup_capacity),
         };
+        let signing_capable = keys.signing_capable_ids();
+        if config.mode != ActuatorMode::Log && !signing_capable.is_empty() {
+            tracing::warn!(
+                keys = ?signing_capable,
+                "the actuator holds keys that can sign commands: give it only the public lines of \
+                 the issuer's Ed25519 keys (`medic act public-keys`), so that whoever takes it over \
+                 cannot mint commands"
+            );
+        }
         if config.mode != ActuatorMode::Log && backend.is_none() {
             return Err(vec![Problem::new(
                 "act.mode",

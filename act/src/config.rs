@@ -224,7 +224,11 @@ impl ActConfig {
     /// Every problem [`ActConfig::validate`] finds, or unusable keys.
     pub fn build_issuer(&self) -> Result<CommandIssuer, Vec<Problem>> {
         self.validate()?;
-        Ok(CommandIssuer::new(self, self.keys()?))
+        let signer = self
+            .keys()?
+            .signer()
+            .map_err(|e| vec![Problem::new("act.keys_file", e)])?;
+        Ok(CommandIssuer::new(self, signer))
     }
 
     /// Validates the configuration and builds the actuator for its mode: `log` needs nothing,

@@ -1,7 +1,7 @@
 //! [`CommandIssuer`]: decisions → remediation commands.
 
 use crate::ActConfig;
-use crate::signing::KeyRing;
+use crate::signing::Signer;
 use schemas::clock::{Clock, secs_to_ns, wall_clock_ns};
 use schemas::{
     Action, Decision, Emitter, ErrorKind, ObjectKind, Provenance, RemediationCommand,
@@ -13,15 +13,15 @@ use std::fmt::Write as _;
 /// command. Built by [`ActConfig::build_issuer`].
 pub struct CommandIssuer {
     ttl_ns: i64,
-    keys: KeyRing,
+    signer: Signer,
     clock: Clock,
 }
 
 impl CommandIssuer {
-    pub(crate) fn new(config: &ActConfig, keys: KeyRing) -> Self {
+    pub(crate) fn new(config: &ActConfig, signer: Signer) -> Self {
         Self {
             ttl_ns: config.command_ttl.as_nanos(),
-            keys,
+            signer,
             clock: wall_clock_ns,
         }
     }
@@ -57,7 +57,7 @@ impl CommandIssuer {
             },
             signature: None,
         };
-        self.keys.sign(&mut command);
+        self.signer.sign(&mut command);
         command
     }
 }
@@ -66,7 +66,7 @@ impl CommandIssuer {
 /// idempotency key and decision id, `issuer` its policy id; valid for `ttl_secs` from now.
 #[must_use]
 pub fn direct_command(
-    keys: &KeyRing,
+    signer: &Signer,
     id: &str,
     target: Target,
     action: Action,
@@ -91,7 +91,7 @@ pub fn direct_command(
         },
         signature: None,
     };
-    keys.sign(&mut command);
+    signer.sign(&mut command);
     command
 }
 

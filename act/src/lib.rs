@@ -33,4 +33,4 @@ pub use actuator::{Actuator, Handled, Refused};
 pub use config::{ActConfig, ActuatorMode};
 pub use issuer::{CommandIssuer, direct_command, new_command_id};
 pub use journal::Journal;
-pub use signing::KeyRing;
+pub use signing::{KeyRing, Signer};

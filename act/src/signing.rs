@@ -1,26 +1,44 @@
-//! Command signatures: HMAC-SHA256 over a command's canonical body, with keys that rotate by id.
+//! Command signatures over a command's canonical body, with keys that rotate by id: Ed25519 (the
+//! issuer holds the private key, the actuator only the public one, so it can verify but never mint a
+//! command) or, for older key files, HMAC-SHA256 (symmetric: whoever verifies can also sign).
 //!
-//! A key file holds one key per line, `<key-id> <base64 secret>` (`#` starts a comment). The first key
-//! signs; every key listed verifies — so a rotation is: add the new key second, roll the actuators, move
-//! it first, roll the issuers, drop the old one. The same text may come from an environment variable
-//! (lines separated by newlines or `;`). Secrets must be at least 32 bytes.
+//! A key file holds one key per line (`#` starts a comment):
+//!
+//! | line | signs | verifies |
+//! |---|---|---|
+//! | `<key-id> ed25519 <base64 32-byte seed>` | yes | yes |
+//! | `<key-id> ed25519-public <base64 32-byte public key>` | no | yes |
+//! | `<key-id> <base64 secret>` or `<key-id> hmac-sha256 <base64 secret>` (≥ 32 bytes) | yes | yes |
+//!
+//! The first key that can sign signs; every key listed verifies, each only signatures of its own
+//! algorithm (a public Ed25519 key is never taken for an HMAC secret). A rotation: add the new key's
+//! public line second on the actuators, add its private line first on the issuers, drop the old one
+//! from both. `medic act keygen` writes a private line, `medic act public-keys` the public lines of a
+//! key file. The same text may come from an environment variable (lines separated by newlines or `;`).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use schemas::{CommandSignature, RemediationCommand};
 use serde_json::Value;
 use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 
-/// The only algorithm defined for [`CommandSignature::algorithm`].
-pub const ALGORITHM: &str = "hmac-sha256";
-/// The shortest secret accepted, in bytes.
+/// [`CommandSignature::algorithm`] of an Ed25519 signature.
+pub const ED25519_ALGORITHM: &str = "ed25519";
+/// [`CommandSignature::algorithm`] of an HMAC-SHA256 signature.
+pub const HMAC_ALGORITHM: &str = "hmac-sha256";
+/// The shortest HMAC secret accepted, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
 /// The environment variable [`KeyRing::from_env`] reads by default.
 pub const KEYS_ENV: &str = "MEDIC_COMMAND_KEYS";
+
+const ED25519_PUBLIC_KIND: &str = "ed25519-public";
+const ED25519_BYTES: usize = 32;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -44,11 +62,17 @@ pub enum KeyError {
         problem: String,
     },
     /// No key at all.
-    #[error("no keys: expected lines of `<key-id> <base64 secret>`")]
+    #[error("no keys: expected lines of `<key-id> ed25519 <base64 seed>` (see `medic act keygen`)")]
     Empty,
-    /// The requested signing key is not in the ring.
-    #[error("signing key {0:?} is not among the keys")]
+    /// The requested signing key is not in the ring, or cannot sign.
+    #[error("signing key {0:?} is not among the keys that can sign")]
     UnknownSigningKey(String),
+    /// Every key in the ring is a public key.
+    #[error("no key here can sign: the key file holds public keys only")]
+    NoSigningKey,
+    /// An HMAC key has no public half to hand to an actuator.
+    #[error("key {0:?} is an HMAC secret: it has no public half (whoever verifies it can sign)")]
+    Symmetric(String),
 }
 
 /// Why a command's signature was not accepted.
@@ -57,13 +81,18 @@ pub enum SignatureError {
     /// The command carries no signature.
     #[error("unsigned command")]
     Unsigned,
-    /// The signature names an algorithm other than `hmac-sha256`.
-    #[error("unsupported signature algorithm {0:?}")]
-    UnsupportedAlgorithm(String),
+    /// The signature names an algorithm other than its key's.
+    #[error("signature algorithm {algorithm:?} is not that of key {key_id:?}")]
+    UnsupportedAlgorithm {
+        /// The key id the signature names.
+        key_id: String,
+        /// The algorithm it names.
+        algorithm: String,
+    },
     /// The signing key id is not trusted here.
     #[error("signed with unknown key {0:?}")]
     UnknownKey(String),
-    /// The MAC does not match the body: the command was altered or forged.
+    /// The signature does not match the body: the command was altered or forged.
     #[error("forged or altered command: signature does not match (key {0:?})")]
     Mismatch(String),
 }
@@ -74,7 +103,7 @@ impl SignatureError {
     pub const fn reason(&self) -> &'static str {
         match self {
             SignatureError::Unsigned => "unsigned",
-            SignatureError::UnsupportedAlgorithm(_) | SignatureError::UnknownKey(_) => {
+            SignatureError::UnsupportedAlgorithm { .. } | SignatureError::UnknownKey(_) => {
                 "unknown_key"
             }
             SignatureError::Mismatch(_) => "forged",
@@ -82,11 +111,97 @@ impl SignatureError {
     }
 }
 
+/// One key of a ring.
+#[derive(Clone)]
+enum Key {
+    Hmac(Vec<u8>),
+    Ed25519Private(Arc<Ed25519KeyPair>),
+    Ed25519Public(Vec<u8>),
+}
+
+impl Key {
+    const fn algorithm(&self) -> &'static str {
+        match self {
+            Key::Hmac(_) => HMAC_ALGORITHM,
+            Key::Ed25519Private(_) | Key::Ed25519Public(_) => ED25519_ALGORITHM,
+        }
+    }
+
+    const fn can_sign(&self) -> bool {
+        !matches!(self, Key::Ed25519Public(_))
+    }
+
+    /// Reads the `kind` and base64 `material` of a key line.
+    fn parse(id: &str, kind: &str, material: &str) -> Result<Self, String> {
+        let bytes = BASE64
+            .decode(material)
+            .map_err(|e| format!("key {id:?} is not base64: {e}"))?;
+        let exact = |what: &str| {
+            if bytes.len() == ED25519_BYTES {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what} of key {id:?} is {} bytes; Ed25519 needs exactly {ED25519_BYTES}",
+                    bytes.len()
+                ))
+            }
+        };
+        match kind {
+            HMAC_ALGORITHM if bytes.len() < MIN_SECRET_BYTES => Err(format!(
+                "secret of key {id:?} is {} bytes; at least {MIN_SECRET_BYTES} are required",
+                bytes.len()
+            )),
+            HMAC_ALGORITHM => Ok(Key::Hmac(bytes)),
+            ED25519_ALGORITHM => {
+                exact("the seed")?;
+                let pair = Ed25519KeyPair::from_seed_unchecked(&bytes)
+                    .map_err(|e| format!("key {id:?} is not an Ed25519 seed: {e}"))?;
+                Ok(Key::Ed25519Private(Arc::new(pair)))
+            }
+            ED25519_PUBLIC_KIND => {
+                exact("the public key")?;
+                Ok(Key::Ed25519Public(bytes))
+            }
+            other => Err(format!(
+                "unknown key kind {other:?} (expected {ED25519_ALGORITHM}, {ED25519_PUBLIC_KIND} or \
+                 {HMAC_ALGORITHM})"
+            )),
+        }
+    }
+
+    /// The signature of `body`, as lower-case hex.
+    fn sign(&self, body: &[u8]) -> Option<String> {
+        match self {
+            Key::Hmac(secret) => Some(hex(&hmac(secret, body).finalize().into_bytes())),
+            Key::Ed25519Private(pair) => Some(hex(pair.sign(body).as_ref())),
+            Key::Ed25519Public(_) => None,
+        }
+    }
+
+    /// Whether `signature` (raw bytes) is this key's over `body` (HMAC in constant time).
+    fn verifies(&self, body: &[u8], signature: &[u8]) -> bool {
+        let public = |bytes: &[u8]| UnparsedPublicKey::new(&ED25519, bytes.to_vec());
+        match self {
+            Key::Hmac(secret) => hmac(secret, body).verify_slice(signature).is_ok(),
+            Key::Ed25519Private(pair) => public(pair.public_key().as_ref())
+                .verify(body, signature)
+                .is_ok(),
+            Key::Ed25519Public(bytes) => public(bytes).verify(body, signature).is_ok(),
+        }
+    }
+}
+
+fn hmac(secret: &[u8], body: &[u8]) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts any key length");
+    mac.update(body);
+    mac
+}
+
 /// The keys an issuer signs with and an actuator trusts.
 #[derive(Clone)]
 pub struct KeyRing {
-    keys: BTreeMap<String, Vec<u8>>,
-    signing_key_id: String,
+    keys: BTreeMap<String, Key>,
+    signing_key_id: Option<String>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -100,13 +215,13 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
-    /// Parses key text (see the module docs); the first key signs.
+    /// Parses key text (see the module docs); the first key that can sign signs.
     ///
     /// # Errors
-    /// A malformed line, a short or non-base64 secret, a repeated id, or no key at all.
+    /// A malformed line, an unknown kind, bad key material, a repeated id, or no key at all.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let mut keys = BTreeMap::new();
-        let mut first = None;
+        let mut signing_key_id = None;
         let entries = text
             .split(['\n', ';'])
             .map(|l| l.split('#').next().unwrap_or("").trim());
@@ -114,29 +229,33 @@ impl KeyRing {
             if entry.is_empty() {
                 continue;
             }
-            let problem = |problem: &str| KeyError::Line {
+            let problem = |problem: String| KeyError::Line {
                 line: i + 1,
-                problem: problem.to_owned(),
+                problem,
             };
-            let mut parts = entry.split_whitespace();
-            let (Some(id), Some(secret), None) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(problem("expected `<key-id> <base64 secret>`"));
+            let words: Vec<&str> = entry.split_whitespace().collect();
+            let (id, kind, material) = match words[..] {
+                [id, material] => (id, HMAC_ALGORITHM, material),
+                [id, kind, material] => (id, kind, material),
+                _ => {
+                    return Err(problem(
+                        "expected `<key-id> <kind> <base64 key>` (kind ed25519, ed25519-public or \
+                         hmac-sha256) or `<key-id> <base64 secret>`"
+                            .to_owned(),
+                    ));
+                }
             };
-            let secret = BASE64
-                .decode(secret)
-                .map_err(|e| problem(&format!("secret is not base64: {e}")))?;
-            if secret.len() < MIN_SECRET_BYTES {
-                return Err(problem(&format!(
-                    "secret of key {id:?} is {} bytes; at least {MIN_SECRET_BYTES} are required",
-                    secret.len()
-                )));
+            let key = Key::parse(id, kind, material).map_err(problem)?;
+            if key.can_sign() {
+                signing_key_id.get_or_insert_with(|| id.to_owned());
             }
-            if keys.insert(id.to_owned(), secret).is_some() {
-                return Err(problem(&format!("key id {id:?} appears twice")));
+            if keys.insert(id.to_owned(), key).is_some() {
+                return Err(problem(format!("key id {id:?} appears twice")));
             }
-            first.get_or_insert_with(|| id.to_owned());
         }
-        let signing_key_id = first.ok_or(KeyError::Empty)?;
+        if keys.is_empty() {
+            return Err(KeyError::Empty);
+        }
         Ok(Self {
             keys,
             signing_key_id,
@@ -177,75 +296,147 @@ impl KeyRing {
         Self::parse(&line).expect("a generated key parses")
     }
 
-    /// A new key-file line `<key_id> <base64 of 32 random bytes>`.
+    /// A new private key line, `<key_id> ed25519 <base64 of a 32-byte random seed>`.
     ///
     /// # Panics
     /// When the operating system has no randomness to give.
     #[must_use]
     pub fn generate_line(key_id: &str) -> String {
-        let mut secret = [0_u8; MIN_SECRET_BYTES];
-        getrandom::fill(&mut secret).expect("the OS provides randomness");
-        format!("{key_id} {}", BASE64.encode(secret))
+        format!("{key_id} {ED25519_ALGORITHM} {}", random_base64())
+    }
+
+    /// A new HMAC-SHA256 key line, `<key_id> hmac-sha256 <base64 of 32 random bytes>`, for setups
+    /// that keep a symmetric key.
+    ///
+    /// # Panics
+    /// When the operating system has no randomness to give.
+    #[must_use]
+    pub fn generate_hmac_line(key_id: &str) -> String {
+        format!("{key_id} {HMAC_ALGORITHM} {}", random_base64())
+    }
+
+    /// The verify-only key text for this ring: one `<key-id> ed25519-public <base64>` line per key,
+    /// in id order — what an actuator should hold.
+    ///
+    /// # Errors
+    /// [`KeyError::Symmetric`] when the ring holds an HMAC key (it has no public half).
+    pub fn public_lines(&self) -> Result<String, KeyError> {
+        let mut out = String::new();
+        for (id, key) in &self.keys {
+            let public = match key {
+                Key::Hmac(_) => return Err(KeyError::Symmetric(id.clone())),
+                Key::Ed25519Private(pair) => pair.public_key().as_ref(),
+                Key::Ed25519Public(bytes) => bytes.as_slice(),
+            };
+            let _ = writeln!(out, "{id} {ED25519_PUBLIC_KIND} {}", BASE64.encode(public));
+        }
+        Ok(out)
     }
 
     /// Makes `key_id` the signing key.
     ///
     /// # Errors
-    /// When `key_id` is not in the ring.
+    /// When `key_id` is not in the ring or is a public key.
     pub fn signing_with(mut self, key_id: &str) -> Result<Self, KeyError> {
-        if !self.keys.contains_key(key_id) {
+        if !self.keys.get(key_id).is_some_and(Key::can_sign) {
             return Err(KeyError::UnknownSigningKey(key_id.to_owned()));
         }
-        key_id.clone_into(&mut self.signing_key_id);
+        self.signing_key_id = Some(key_id.to_owned());
         Ok(self)
     }
 
-    /// The id of the key that signs.
+    /// The id of the key that signs, if any key here can.
     #[must_use]
-    pub fn signing_key_id(&self) -> &str {
-        &self.signing_key_id
+    pub fn signing_key_id(&self) -> Option<&str> {
+        self.signing_key_id.as_deref()
     }
 
-    /// Signs `command` in place (replacing any signature) with the signing key.
-    pub fn sign(&self, command: &mut RemediationCommand) {
-        command.signature = None;
-        let mac = self.mac(&self.signing_key_id, &canonical_body(command));
-        command.signature = Some(CommandSignature {
-            key_id: self.signing_key_id.clone(),
-            algorithm: ALGORITHM.to_owned(),
-            value: hex(&mac.finalize().into_bytes()),
-        });
+    /// The ids of the keys that could sign a command: an actuator should hold none (public keys only).
+    #[must_use]
+    pub fn signing_capable_ids(&self) -> Vec<&str> {
+        self.keys
+            .iter()
+            .filter(|(_, key)| key.can_sign())
+            .map(|(id, _)| id.as_str())
+            .collect()
     }
 
-    /// Checks `command`'s signature against the trusted keys (in constant time).
+    /// The signer of this ring: its signing key.
     ///
     /// # Errors
-    /// Unsigned, unknown key or algorithm, or a MAC that does not match the body.
-    pub fn verify(&self, command: &RemediationCommand) -> Result<(), SignatureError> {
-        let signature = command.signature.as_ref().ok_or(SignatureError::Unsigned)?;
-        if signature.algorithm != ALGORITHM {
-            return Err(SignatureError::UnsupportedAlgorithm(
-                signature.algorithm.clone(),
-            ));
-        }
-        if !self.keys.contains_key(&signature.key_id) {
-            return Err(SignatureError::UnknownKey(signature.key_id.clone()));
-        }
-        let mismatch = || SignatureError::Mismatch(signature.key_id.clone());
-        let expected = unhex(&signature.value).ok_or_else(mismatch)?;
-        let mut unsigned = command.clone();
-        unsigned.signature = None;
-        self.mac(&signature.key_id, &canonical_body(&unsigned))
-            .verify_slice(&expected)
-            .map_err(|_| mismatch())
+    /// [`KeyError::NoSigningKey`] when every key here is public.
+    pub fn signer(&self) -> Result<Signer, KeyError> {
+        let id = self.signing_key_id.clone().ok_or(KeyError::NoSigningKey)?;
+        let key = self.keys[&id].clone();
+        Ok(Signer { id, key })
     }
 
-    fn mac(&self, key_id: &str, body: &str) -> HmacSha256 {
-        let mut mac =
-            HmacSha256::new_from_slice(&self.keys[key_id]).expect("HMAC accepts any key length");
-        mac.update(body.as_bytes());
-        mac
+    /// Checks `command`'s signature against the trusted keys.
+    ///
+    /// # Errors
+    /// Unsigned, an unknown key, an algorithm that is not its key's, or a signature that does not match
+    /// the body.
+    pub fn verify(&self, command: &RemediationCommand) -> Result<(), SignatureError> {
+        let signature = command.signature.as_ref().ok_or(SignatureError::Unsigned)?;
+        let key = self
+            .keys
+            .get(&signature.key_id)
+            .ok_or_else(|| SignatureError::UnknownKey(signature.key_id.clone()))?;
+        if signature.algorithm != key.algorithm() {
+            return Err(SignatureError::UnsupportedAlgorithm {
+                key_id: signature.key_id.clone(),
+                algorithm: signature.algorithm.clone(),
+            });
+        }
+        let mismatch = || SignatureError::Mismatch(signature.key_id.clone());
+        let raw = unhex(&signature.value).ok_or_else(mismatch)?;
+        let mut unsigned = command.clone();
+        unsigned.signature = None;
+        key.verifies(canonical_body(&unsigned).as_bytes(), &raw)
+            .then_some(())
+            .ok_or_else(mismatch)
     }
+}
+
+/// The key that signs commands (see [`KeyRing::signer`]).
+#[derive(Clone)]
+pub struct Signer {
+    id: String,
+    key: Key,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("key_id", &self.id).finish()
+    }
+}
+
+impl Signer {
+    /// The id of the signing key.
+    #[must_use]
+    pub fn key_id(&self) -> &str {
+        &self.id
+    }
+
+    /// Signs `command` in place (replacing any signature).
+    pub fn sign(&self, command: &mut RemediationCommand) {
+        command.signature = None;
+        let value = self
+            .key
+            .sign(canonical_body(command).as_bytes())
+            .expect("a signer holds a key that can sign");
+        command.signature = Some(CommandSignature {
+            key_id: self.id.clone(),
+            algorithm: self.key.algorithm().to_owned(),
+            value,
+        });
+    }
+}
+
+fn random_base64() -> String {
+    let mut bytes = [0_u8; ED25519_BYTES];
+    getrandom::fill(&mut bytes).expect("the OS provides randomness");
+    BASE64.encode(bytes)
 }
 
 /// The bytes a signature covers: the command as JSON with object keys sorted at every level, no
@@ -340,7 +531,7 @@ mod tests {
     fn signs_verifies_and_catches_every_alteration() {
         let keys = ring(&KeyRing::generate_line("k1"));
         let mut signed = command();
-        keys.sign(&mut signed);
+        keys.signer().expect("signs").sign(&mut signed);
         assert_eq!(keys.verify(&signed), Ok(()));
         // Survives a JSON round trip (field order on the wire does not matter).
         let wire: RemediationCommand =
@@ -377,13 +568,13 @@ mod tests {
     fn rotation_by_key_id() {
         let (old, new) = (KeyRing::generate_line("old"), KeyRing::generate_line("new"));
         let mut by_old = command();
-        ring(&old).sign(&mut by_old);
+        ring(&old).signer().expect("signs").sign(&mut by_old);
         // The actuator trusts both while the issuers move to the new key.
         let both = ring(&format!("{new}\n{old}\n"));
-        assert_eq!(both.signing_key_id(), "new");
+        assert_eq!(both.signing_key_id(), Some("new"));
         assert_eq!(both.verify(&by_old), Ok(()));
         let mut by_new = command();
-        both.sign(&mut by_new);
+        both.signer().expect("signs").sign(&mut by_new);
         assert_eq!(
             by_new.signature.as_ref().map(|s| s.key_id.as_str()),
             Some("new")
@@ -394,7 +585,7 @@ mod tests {
                 .signing_with("old")
                 .expect("known")
                 .signing_key_id(),
-            "old"
+            Some("old")
         );
         assert!(both.signing_with("gone").is_err());
     }
@@ -406,6 +597,8 @@ mod tests {
             Err(KeyError::Empty)
         ));
         assert!(KeyRing::parse("k1 c2hvcnQ=").is_err(), "short secret");
+        assert!(KeyRing::parse("k1 ed25519 c2hvcnQ=").is_err(), "short seed");
+        assert!(KeyRing::parse("k1 rsa c2hvcnQ=").is_err(), "unknown kind");
         assert!(KeyRing::parse("k1 !!!").is_err(), "not base64");
         assert!(KeyRing::parse("k1").is_err(), "no secret");
         let line = KeyRing::generate_line("k1");
@@ -414,6 +607,80 @@ mod tests {
             "repeated id"
         );
         assert!(KeyRing::parse(&format!("# keys\n{line}  # primary\n")).is_ok());
-        assert!(!format!("{:?}", ring(&line)).contains(line.split(' ').nth(1).expect("secret")));
+        let secret = line.split(' ').nth(2).expect("seed");
+        assert!(!format!("{:?}", ring(&line)).contains(secret));
+        assert!(!format!("{:?}", ring(&line).signer().expect("signs")).contains(secret));
+    }
+
+    #[test]
+    fn an_actuator_with_the_public_key_verifies_but_cannot_sign() {
+        let private = ring(&KeyRing::generate_line("prod-1"));
+        let public = ring(&private.public_lines().expect("ed25519 has a public half"));
+        assert!(public.signing_capable_ids().is_empty());
+        assert!(matches!(public.signer(), Err(KeyError::NoSigningKey)));
+        assert!(public.clone().signing_with("prod-1").is_err());
+        assert_eq!(private.signing_capable_ids(), ["prod-1"]);
+
+        let mut signed = command();
+        private.signer().expect("signs").sign(&mut signed);
+        let signature = signed.signature.clone().expect("signed");
+        assert_eq!(signature.algorithm, ED25519_ALGORITHM);
+        assert_eq!(public.verify(&signed), Ok(()));
+        let mut altered = signed.clone();
+        altered.target = Target::deployment("kube-system", "coredns");
+        assert_eq!(
+            public.verify(&altered),
+            Err(SignatureError::Mismatch("prod-1".into()))
+        );
+        // The public lines of the public ring are the same lines: an idempotent export.
+        assert_eq!(
+            public.public_lines().expect("public"),
+            private.public_lines().expect("public")
+        );
+    }
+
+    #[test]
+    fn a_public_key_is_never_taken_for_an_hmac_secret() {
+        // Whoever knows the actuator's public key (it is not secret) MACs a command with it and calls
+        // the signature HMAC: the key's own algorithm decides, so it is refused.
+        let private = ring(&KeyRing::generate_line("prod-1"));
+        let public_text = private.public_lines().expect("public");
+        let public = ring(&public_text);
+        let public_bytes = public_text.split_whitespace().nth(2).expect("key");
+        let forger = ring(&format!("prod-1 hmac-sha256 {public_bytes}"));
+        let mut forged = command();
+        forger.signer().expect("signs").sign(&mut forged);
+        assert_eq!(
+            public.verify(&forged),
+            Err(SignatureError::UnsupportedAlgorithm {
+                key_id: "prod-1".into(),
+                algorithm: HMAC_ALGORITHM.into()
+            })
+        );
+        assert_eq!(
+            public.verify(&forged).map_err(|e| e.reason()),
+            Err("unknown_key")
+        );
+    }
+
+    #[test]
+    fn older_hmac_key_files_still_sign_and_verify_but_have_no_public_half() {
+        let secret = KeyRing::generate_hmac_line("old")
+            .split_whitespace()
+            .nth(2)
+            .expect("secret")
+            .to_owned();
+        let legacy = ring(&format!("old {secret}"));
+        let mut signed = command();
+        legacy.signer().expect("signs").sign(&mut signed);
+        assert_eq!(
+            signed.signature.as_ref().map(|s| s.algorithm.as_str()),
+            Some(HMAC_ALGORITHM)
+        );
+        assert_eq!(
+            ring(&format!("old hmac-sha256 {secret}")).verify(&signed),
+            Ok(())
+        );
+        assert!(matches!(legacy.public_lines(), Err(KeyError::Symmetric(id)) if id == "old"));
     }
 }

@@ -159,7 +159,11 @@ fn expired_commands_go_to_the_dead_letter_topic() {
 fn commands_that_overreach_are_refused_before_anything_is_read() {
     // The probes: a far-future expiry, an issue time 31 years ahead, another cluster, and names the API
     // server would read differently from the deny list (`kube%2Dsystem`), all validly signed.
-    let keys = ActConfig::default().keys().expect("the process key");
+    let keys = ActConfig::default()
+        .keys()
+        .expect("the process key")
+        .signer()
+        .expect("signs");
     let command = |id: &str, target: Target| {
         medic_act::direct_command(&keys, id, target, Action::RolloutRestart, 600, "t", "t")
     };

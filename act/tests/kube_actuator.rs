@@ -240,8 +240,10 @@ async fn forged_expired_and_replayed_commands_never_reach_the_api() {
     forged.action = Action::ScaleTo { replicas: 9 };
     let refused = handle(&mut actuator, forged).expect_err("forged");
     assert_eq!(refused.reason, "forged");
-    let stranger =
-        medic_act::KeyRing::parse(&medic_act::KeyRing::generate_line("test")).expect("keys");
+    // The same key id, another key.
+    let stranger = medic_act::KeyRing::parse(&medic_act::KeyRing::generate_line("test"))
+        .and_then(|ring| ring.signer())
+        .expect("keys");
     let refused = handle(
         &mut actuator,
         signed(

@@ -1,4 +1,4 @@
-//! `medic act keygen|sign|apply`: operator verbs over the same validation path as the actuation topic.
+//! `medic act keygen|public-keys|sign|apply`: operator verbs over the same validation path as the actuation topic.
 
 use act::{ActConfig, ActuatorMode, KeyRing};
 use anyhow::{Context, anyhow, bail};
@@ -16,11 +16,22 @@ pub struct Args {
 /// `medic act …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum ActCommand {
-    /// Print a new key-file line `<key-id> <base64 secret>` (32 random bytes).
+    /// Print a new private key-file line `<key-id> ed25519 <base64 seed>` (32 random bytes): for the
+    /// issuer (`act`) only; the actuator gets its `public-keys`.
     Keygen {
         /// The key id.
         #[arg(long, default_value = "k1")]
         key_id: String,
+        /// A symmetric `hmac-sha256` key instead (the actuator then holds a key that can sign).
+        #[arg(long)]
+        hmac: bool,
+    },
+    /// Print the verify-only lines (`<key-id> ed25519-public <base64>`) of a key file: the actuator's
+    /// key file.
+    PublicKeys {
+        /// The private key file (`medic act keygen`).
+        #[arg(long, env = "MEDIC_COMMAND_KEY_FILE")]
+        key_file: PathBuf,
     },
     /// Print a signed command as JSON.
     Sign(SignArgs),
@@ -33,7 +44,7 @@ pub enum ActCommand {
 /// The flags of `medic act sign`.
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
-    /// Key file (`<key-id> <base64 secret>` per line; the first signs).
+    /// Key file (`medic act keygen` lines; the first private key signs).
     #[arg(long, env = "MEDIC_COMMAND_KEY_FILE")]
     key_file: PathBuf,
     /// Sign with this key id instead of the file's first.
@@ -91,8 +102,17 @@ pub struct ApplyArgs {
 /// Unreadable keys or command files, bad flags, an unusable cluster configuration.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.verb {
-        ActCommand::Keygen { key_id } => {
-            println!("{}", KeyRing::generate_line(&key_id));
+        ActCommand::Keygen { key_id, hmac } => {
+            let line = if hmac {
+                KeyRing::generate_hmac_line(&key_id)
+            } else {
+                KeyRing::generate_line(&key_id)
+            };
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        ActCommand::PublicKeys { key_file } => {
+            print!("{}", KeyRing::from_file(&key_file)?.public_lines()?);
             Ok(ExitCode::SUCCESS)
         }
         ActCommand::Sign(args) => {
@@ -118,7 +138,7 @@ fn sign(args: &SignArgs) -> anyhow::Result<RemediationCommand> {
     let id = args.id.clone().unwrap_or_else(act::new_command_id);
     let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     Ok(act::direct_command(
-        &keys,
+        &keys.signer()?,
         &id,
         target,
         action,

@@ -1,15 +1,16 @@
 //! Signed commands and actuators for tests.
 
-use act::{ActConfig, ActuatorMode, KeyRing};
+use act::{ActConfig, ActuatorMode, KeyRing, Signer};
 use schemas::{Action, RemediationCommand, Target};
 use std::path::PathBuf;
 
-/// A fresh key ring, and a file holding it.
-pub fn keys(dir: &std::path::Path) -> (KeyRing, PathBuf) {
-    let line = KeyRing::generate_line("test");
+/// A fresh signing key, and the actuator's key file `<dir>/keys`, which holds only its public half
+/// (as deployed: the actuator verifies but cannot sign).
+pub fn keys(dir: &std::path::Path) -> (Signer, PathBuf) {
+    let ring = KeyRing::parse(&KeyRing::generate_line("test")).expect("keys");
     let path = dir.join("keys");
-    std::fs::write(&path, &line).expect("write keys");
-    (KeyRing::parse(&line).expect("keys"), path)
+    std::fs::write(&path, ring.public_lines().expect("ed25519")).expect("write keys");
+    (ring.signer().expect("signs"), path)
 }
 
 /// A scratch directory unique to this test.
@@ -34,7 +35,7 @@ pub fn config(mode: ActuatorMode, dir: &std::path::Path, kubeconfig: PathBuf) ->
     }
 }
 
-/// A command `id` signed with `keys`, valid for ten minutes.
-pub fn signed(keys: &KeyRing, id: &str, target: Target, action: Action) -> RemediationCommand {
-    act::direct_command(keys, id, target, action, 600, "test", "test")
+/// A command `id` signed by `signer`, valid for ten minutes.
+pub fn signed(signer: &Signer, id: &str, target: Target, action: Action) -> RemediationCommand {
+    act::direct_command(signer, id, target, action, 600, "test", "test")
 }

@@ -80,8 +80,28 @@ async fn sign_then_apply_and_refuse_what_must_be_refused() {
     std::fs::write(&keys, &keygen.stdout).expect("keys");
     let line = String::from_utf8_lossy(&keygen.stdout);
     assert!(
-        line.starts_with("ops-1 ") && line.trim().len() > 40,
+        line.starts_with("ops-1 ed25519 ") && line.trim().len() > 40,
         "{line}"
+    );
+    // The actuator's file: the public half only, which verifies but cannot sign.
+    let public_keys = dir.join("public-keys");
+    let public = medic(&["act", "public-keys", "--key-file", path(&keys)]);
+    assert!(public.status.success());
+    std::fs::write(&public_keys, &public.stdout).expect("public keys");
+    let cannot_sign = medic(&[
+        "act",
+        "sign",
+        "--key-file",
+        path(&public_keys),
+        "--target",
+        "deployment/shop/checkout",
+        "--action",
+        "restart",
+    ]);
+    assert!(
+        !cannot_sign.status.success()
+            && String::from_utf8_lossy(&cannot_sign.stderr).contains("no key here can sign"),
+        "{cannot_sign:?}"
     );
 
     // Log mode: checked, recorded, nothing applied; exit 0.
@@ -104,10 +124,10 @@ async fn sign_then_apply_and_refuse_what_must_be_refused() {
     );
     assert_eq!(signed["signature"]["key_id"], "ops-1");
     let journal = dir.join("journal");
-    let (code, result) = apply(&keys, &cmd, &["--journal", path(&journal)]);
+    let (code, result) = apply(&public_keys, &cmd, &["--journal", path(&journal)]);
     expect_exit(code, &result, "outcome", 0, "logged");
     // The same command again: a replay, exit 3.
-    let (code, refused) = apply(&keys, &cmd, &["--journal", path(&journal)]);
+    let (code, refused) = apply(&public_keys, &cmd, &["--journal", path(&journal)]);
     expect_exit(code, &refused, "refused", 3, "replayed");
 
     // Tampered: exit 3, forged.

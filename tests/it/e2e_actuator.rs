@@ -4,7 +4,7 @@
 //! record accounted for; and an actuator killed with SIGKILL mid-storm and restarted applies no command
 //! twice.
 
-use act::KeyRing;
+use act::Signer;
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::message::{BorrowedMessage, Message};
 use schemas::rng::Rng;
@@ -25,7 +25,7 @@ struct Rig {
     log: PathBuf,
     admin_port: u16,
     brokers: String,
-    keys: KeyRing,
+    keys: Signer,
 }
 
 impl Rig {
@@ -34,8 +34,8 @@ impl Rig {
         let run_id = run_id(name);
         let dir = std::env::temp_dir().join(&run_id);
         std::fs::create_dir_all(&dir).expect("dir");
-        let line = KeyRing::generate_line("ops-1");
-        std::fs::write(dir.join("keys"), &line).expect("keys");
+        // The actuator's key file holds the public key only.
+        let (keys, _) = testkit::commands::keys(&dir);
         let admin_port = free_port();
         let head = run_pipeline(&run_id, &brokers, 2);
         let pipeline = dir.join("pipeline.toml");
@@ -68,7 +68,7 @@ verify_interval = "200ms"
         .expect("pipeline");
         Self {
             log: dir.join("medic.log"),
-            keys: KeyRing::parse(&line).expect("keys"),
+            keys,
             run_id,
             dir,
             pipeline,

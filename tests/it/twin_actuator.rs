@@ -2,12 +2,12 @@
 //! `medic` binary wires it): a signed command goes through the same checks as against Kubernetes, is
 //! applied to the simulated cluster, and is verified in simulated time; the twin records the recovery.
 
-use act::{ActConfig, KeyRing};
+use act::{ActConfig, Signer};
 use decide::lab::twin::{ClusterSpec, Scenario, Trace, Twin, TwinBackend, TwinOptions};
 use schemas::{Action, ActionOutcome, RemediationCommand, Target};
 use std::sync::{Arc, Mutex};
 
-fn command(keys: &KeyRing, id: &str, action: Action) -> RemediationCommand {
+fn command(keys: &Signer, id: &str, action: Action) -> RemediationCommand {
     let catalog = Target::deployment("shop", "catalog");
     act::direct_command(keys, id, catalog, action, 600, "bad rollout", "test")
 }
@@ -43,9 +43,7 @@ fn a_rollback_through_the_actuator_recovers_the_twin() {
 
     let dir = std::env::temp_dir().join(format!("medic-twin-act-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let line = KeyRing::generate_line("twin");
-    std::fs::write(dir.join("keys"), &line).expect("keys");
-    let keys = KeyRing::parse(&line).expect("keys");
+    let (keys, _) = testkit::commands::keys(&dir);
     let config = ActConfig {
         keys_file: Some(dir.join("keys")),
         verify_timeout: schemas::span::Span::secs(1_800),

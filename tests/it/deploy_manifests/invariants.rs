@@ -13,12 +13,14 @@
 //!   `[kafka] partitions` replicas, credentials when the brokers need them;
 //! - the actuator: one replica, `Recreate`, no ScaledObject, ServiceAccount `medic-actuator` bound to
 //!   its ClusterRoles, the command keys and (in `apply` mode) the journal mounted, RoleBindings only in
-//!   allowed namespaces; `act` mounts the command keys too;
+//!   allowed namespaces, no key that can sign among its command keys; `act` mounts the command keys too;
 //! - diagnose with the transformer has `MEDIC_BASE_MODEL` pointing at a mounted volume;
 //! - every pod is under NetworkPolicies limiting both ingress and egress, egress to listed ports only,
 //!   and only the actuator may reach the API server's ports (443, 6443).
 
 use super::keda::{KAFKA_AUTH_PARAMETERS, ScaledObject, TriggerAuthentication};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Container, PodTemplateSpec, Probe};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -496,6 +498,16 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
                     if !mounted_under(container, keys) {
                         fail(format!("act.keys_file {} is not mounted", keys.display()));
                     }
+                    let signers = mounted_secret_file(objects, w, container, keys)
+                        .and_then(|text| act::KeyRing::parse(&text).ok())
+                        .map(|ring| ring.signing_capable_ids().join(", "))
+                        .unwrap_or_default();
+                    if stage == StageName::Actuator && !signers.is_empty() {
+                        fail(format!(
+                            "the actuator's act.keys_file holds keys that can sign ({signers}): \
+                             mount only their public halves (medic act public-keys)"
+                        ));
+                    }
                 }
             }
         }
@@ -600,6 +612,41 @@ fn network_problems(w: &Workload, policies: &[NetworkPolicy], actuator: bool) ->
         problems.push("cannot reach the API server's ports".into());
     }
     problems
+}
+
+/// The text of the rendered Secret file that `path` is in `container` (`None` when `path` is not on a
+/// Secret volume of a rendered Secret).
+fn mounted_secret_file(
+    objects: &[Value],
+    w: &Workload,
+    container: &Container,
+    path: &Path,
+) -> Option<String> {
+    let mount = container
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| path.starts_with(&m.mount_path))?;
+    let file = path.strip_prefix(&mount.mount_path).ok()?.to_str()?;
+    let secret_name = w
+        .template
+        .spec
+        .as_ref()?
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == mount.name)?
+        .secret
+        .as_ref()?
+        .secret_name
+        .clone()?;
+    let secret = objects.iter().find(|o| {
+        o["kind"] == "Secret"
+            && o["metadata"]["name"] == secret_name.as_str()
+            && o["metadata"]["namespace"] == w.namespace.as_str()
+    })?;
+    let encoded = secret["data"][file].as_str()?;
+    String::from_utf8(BASE64.decode(encoded).ok()?).ok()
 }
 
 /// Whether `path` lies on one of `container`'s volume mounts.

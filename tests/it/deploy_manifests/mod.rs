@@ -83,6 +83,17 @@ fn a_broken_manifest_breaks_the_rules() {
     let tree = DeployTree::copy();
     let [(_, old), _] = kubectls();
     let mut objects = render(&old, &tree.dir("overlays/dev"));
+    let signing_secret = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "Secret"
+                && o["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("medic-command-keys-"))
+        })
+        .and_then(|o| o["metadata"]["name"].as_str())
+        .expect("the signing keys' Secret")
+        .to_owned();
     for object in &mut objects {
         let name = object["metadata"]["name"]
             .as_str()
@@ -99,7 +110,18 @@ fn a_broken_manifest_breaks_the_rules() {
                 object["spec"]["maxReplicaCount"] = 99.into();
                 object["spec"]["triggers"][0]["metadata"]["consumerGroup"] = "medic-acts".into();
             }
-            ("Deployment", "medic-actuator") => object["spec"]["replicas"] = 2.into(),
+            ("Deployment", "medic-actuator") => {
+                object["spec"]["replicas"] = 2.into();
+                // The issuer's private keys mounted in the actuator.
+                let volumes = object["spec"]["template"]["spec"]["volumes"]
+                    .as_array_mut()
+                    .expect("volumes");
+                let keys = volumes
+                    .iter_mut()
+                    .find(|v| v["name"] == "command-keys")
+                    .expect("the command keys' volume");
+                keys["secret"]["secretName"] = signing_secret.clone().into();
+            }
             ("NetworkPolicy", "medic-stages") => {
                 object["spec"]["egress"][1]["ports"][0]["port"] = 443.into();
             }
@@ -113,6 +135,7 @@ fn a_broken_manifest_breaks_the_rules() {
         "replicas 1..=99 must lie within 1..=3",
         "consumerGroup medic-acts is not medic-act",
         "the actuator is one Deployment replica",
+        "the actuator's act.keys_file holds keys that can sign (dev-1)",
         "StatefulSet medic-enrich: needs exactly one ScaledObject, has 0",
         "Deployment medic-decide: may reach the API server's ports",
     ] {
