@@ -17,6 +17,7 @@ mod e2e_actuator;
 mod e2e_crash;
 mod e2e_demo;
 mod e2e_kafka;
+mod hostile_sequences;
 mod replay;
 mod runner_at_least_once;
 mod runner_checkpoint;
