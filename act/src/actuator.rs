@@ -26,6 +26,45 @@ pub struct Refused {
     pub error: StageError,
 }
 
+/// Refuses a workload-wide action on a workload that was named from one of its pods (the command's pod
+/// hint) unless the API server confirms that the pod is that workload's now: the pipeline may have named
+/// the workload from the pod's name (`web-5d567cc74c-abcde` → Deployment `web`), and a bare pod or Job
+/// named like another workload's pods must not get that workload restarted, rolled back or scaled. A pod
+/// that no longer exists cannot confirm anything. Pod restarts check their pod's owner when they delete.
+fn confirm_owner(backend: &mut dyn Actuate, command: &RemediationCommand) -> Result<(), Refusal> {
+    let target = &command.target;
+    let workload_wide = matches!(
+        command.action,
+        Action::RolloutRestart | Action::Rollback | Action::Scale { .. } | Action::ScaleTo { .. }
+    );
+    let Some(pod) = target.pod.as_deref().filter(|_| workload_wide) else {
+        return Ok(());
+    };
+    let unconfirmed = |why: String| Refusal {
+        reason: "unconfirmed_owner",
+        message: format!(
+            "{} on {target} was decided from pod {pod}, and {why}: not applied",
+            command.action
+        ),
+    };
+    let pod_target = Target {
+        kind: ObjectKind::Pod,
+        name: pod.to_owned(),
+        pod: None,
+        node: None,
+        ..target.clone()
+    };
+    let state = backend
+        .inspect(&pod_target)
+        .map_err(|e| unconfirmed(format!("its owner could not be read ({e})")))?;
+    match state.owner {
+        _ if !state.exists => Err(unconfirmed("the pod no longer exists".to_owned())),
+        Some(owner) if owner == target.name => Ok(()),
+        Some(owner) => Err(unconfirmed(format!("the pod belongs to {owner}"))),
+        None => Err(unconfirmed("the pod belongs to no workload".to_owned())),
+    }
+}
+
 /// A handled command: its result and the event it counts as (`verified`, `rate_limited`, …).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Handled {
@@ -198,6 +237,9 @@ impl Actuator {
                 ActionOutcome::Duplicate,
                 format!("{inspected} already carries command {}", command.command_id),
             ));
+        }
+        if let Err(refusal) = confirm_owner(backend.as_mut(), &command) {
+            return Ok(outcome.rejected(&refusal));
         }
         // Pod deletions count against the workload owning the pod, whatever the target names.
         let budget = match &state.owner {

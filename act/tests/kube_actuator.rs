@@ -101,6 +101,65 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
         "all pods are new"
     );
 
+    // A workload named from a pod acts only when the API server confirms the pod is the workload's: a
+    // bare pod named like web's pods, or a pod that is gone, gets web neither restarted nor scaled.
+    let impostor = "web-5d567cc74c-abcde";
+    let bare: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": impostor },
+        "spec": { "containers": [{ "name": "app", "image": "nginx:1.25" }] },
+    }))
+    .expect("a pod");
+    kube::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns)
+        .create(&kube::api::PostParams::default(), &bare)
+        .await
+        .expect("create the bare pod");
+    for (id, pod, action) in [
+        ("c-impostor", impostor, Action::RolloutRestart),
+        (
+            "c-gone",
+            "web-5d567cc74c-zzzzz",
+            Action::ScaleTo { replicas: 9 },
+        ),
+    ] {
+        let mut claimed = web.clone();
+        claimed.pod = Some(pod.to_owned());
+        let refused = handle(&mut actuator, signed(&keys, id, claimed, action)).expect("handled");
+        assert_eq!(
+            (refused.event, refused.result.outcome),
+            ("unconfirmed_owner", ActionOutcome::Rejected),
+            "{}",
+            refused.result.message
+        );
+    }
+    assert_eq!(cluster::replicas(&client, &ns, "web").await, 3);
+    kube::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns)
+        .delete(
+            impostor,
+            &kube::api::DeleteParams {
+                grace_period_seconds: Some(0),
+                ..kube::api::DeleteParams::default()
+            },
+        )
+        .await
+        .expect("delete the bare pod");
+    let own = cluster::pods(&client, &ns)
+        .await
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .find(|n| n.starts_with("web-") && n != impostor)
+        .expect("a web pod");
+    let mut confirmed = web.clone();
+    confirmed.pod = Some(own);
+    verified(handle(
+        &mut actuator,
+        signed(
+            &keys,
+            "c-confirmed",
+            confirmed,
+            Action::ScaleTo { replicas: 3 },
+        ),
+    ));
+
     // a command naming web cannot delete another workload's pod
     cluster::deployment(&client, &ns, "other", 1, "nginx:1.25").await;
     cluster::wait_available(&client, &ns, "other", 1).await;

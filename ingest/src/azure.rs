@@ -6,7 +6,7 @@
 
 use crate::decoded::Decoded;
 use crate::reject::{Reason, Reject};
-use crate::{klog, relaxed_json, severity, time, workload};
+use crate::{klog, relaxed_json, severity, time};
 use schemas::{LogSeverity, SourceFormat, Stream};
 use serde_json::{Map, Value};
 
@@ -212,13 +212,7 @@ pub(crate) fn decode(value: &Value) -> Result<Decoded, Reject> {
             }
         }
     }
-    if record.resource.workload.is_none() {
-        record.resource.workload = record
-            .resource
-            .pod
-            .as_deref()
-            .and_then(workload::from_pod_name);
-    }
+    // Without an owner, the stage names the workload from the pod's name (ingest.infer_workloads).
     Ok(record)
 }
 
@@ -330,11 +324,6 @@ fn container_log_v2(obj: &Map<String, Value>) -> Result<Decoded, Reject> {
     record.severity = field_text(obj, "LogLevel")
         .and_then(|l| severity::from_level_name(&l))
         .unwrap_or_else(|| severity::detect_in_text(&record.message));
-    record.resource.workload = record
-        .resource
-        .pod
-        .as_deref()
-        .and_then(workload::from_pod_name);
     record
         .attributes
         .insert("azure.table".to_owned(), "ContainerLogV2".to_owned());
@@ -363,10 +352,15 @@ mod tests {
             record.resource.node.as_deref(),
             Some("aks-nodepool1-1-vmss000000")
         );
-        assert_eq!(
-            record.resource.workload.as_ref().map(|w| w.name.as_str()),
-            Some("web")
+        // The decoder names the pod; the stage names its workload (ingest.infer_workloads).
+        assert!(
+            record
+                .resource
+                .pod
+                .as_deref()
+                .is_some_and(|p| p.starts_with("web-"))
         );
+        assert_eq!(record.resource.workload, None);
         assert!(record.message.contains("db down"));
     }
 

@@ -46,6 +46,14 @@ pub struct IngestConfig {
     /// Redaction of credentials and personal data, for every source that does not set its own.
     #[serde(default)]
     pub redaction: RedactionConfig,
+    /// Name a pod's workload from the pod's name when no owner reference says it
+    /// (`web-5d567cc74c-abcde` → Deployment `web`, `db-0` → StatefulSet `db`): the only way to group a
+    /// kubelet-path or GKE record by workload, since neither carries an owner. Such a record carries
+    /// `medic.workload_inferred = "pod_name"`, and the actuator applies a workload-wide action decided
+    /// from a pod only when the API server confirms the pod is that workload's. `false` keeps records
+    /// without an owner reference at pod level. Default: `true`.
+    #[serde(default = "default_infer_workloads")]
+    pub infer_workloads: bool,
 }
 
 /// One source topic.
@@ -98,6 +106,10 @@ fn default_min_event_year() -> i32 {
 fn default_max_future_skew() -> Span {
     Span::secs(86_400)
 }
+
+const fn default_infer_workloads() -> bool {
+    true
+}
 fn default_max_line_bytes() -> usize {
     1 << 20
 }
@@ -124,6 +136,7 @@ impl Default for IngestConfig {
             min_event_year: default_min_event_year(),
             max_future_skew: default_max_future_skew(),
             redaction: RedactionConfig::default(),
+            infer_workloads: default_infer_workloads(),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::decoded::Decoded;
 use crate::reject::{Reason, Reject};
-use crate::{severity, time, workload};
+use crate::{severity, time};
 use schemas::{LogSeverity, SourceFormat, Stream, Workload};
 use serde_json::{Map, Value};
 
@@ -184,7 +184,8 @@ pub(crate) fn decode(entry: &Value) -> Result<Decoded, Reject> {
                 .to_owned(),
                 name,
             }),
-        _ => r.pod.as_deref().and_then(workload::from_pod_name),
+        // Only the pod: the stage names its workload from the pod's name (ingest.infer_workloads).
+        _ => None,
     };
 
     let log_id = percent_decode(log_name.split("/logs/").nth(1).unwrap_or_default());
@@ -254,10 +255,15 @@ mod tests {
         let record = decode(&entry).expect("decodes");
         assert_eq!(record.message, "panic: runtime error");
         assert_eq!(record.stream, Some(Stream::Stderr));
-        assert_eq!(
-            record.resource.workload.as_ref().map(|w| w.name.as_str()),
-            Some("web")
+        // The decoder names the pod; the stage names its workload (ingest.infer_workloads).
+        assert!(
+            record
+                .resource
+                .pod
+                .as_deref()
+                .is_some_and(|p| p.starts_with("web-"))
         );
+        assert_eq!(record.resource.workload, None);
         assert_eq!(record.resource.project.as_deref(), Some("p1"));
         assert_eq!(
             decode(&serde_json::json!({"timestamp": "noon", "logName": "x"}))

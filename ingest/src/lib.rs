@@ -40,4 +40,4 @@ pub use config::{IngestConfig, SourceConfig};
 pub use format::{Format, UnknownFormat};
 pub use redact::{REDACTED, RedactionConfig, RedactionRule, Redactor};
 pub use reject::Reason;
-pub use stage::Ingest;
+pub use stage::{Ingest, WORKLOAD_INFERRED_ATTRIBUTE};

@@ -16,6 +16,8 @@ const CONTROL_MESSAGE_EVENT: &str = "dropped.cloudwatch_control_message";
 const LOSSY_UTF8_EVENT: &str = "decoded.lossy_utf8";
 /// Records whose content claimed pod coordinates other than their trusted identity.
 const IDENTITY_MISMATCH_EVENT: &str = "identity_mismatch";
+/// The attribute a record carries when its workload was named from its pod's name, not an owner.
+pub const WORKLOAD_INFERRED_ATTRIBUTE: &str = "medic.workload_inferred";
 
 /// How one source topic is read.
 struct Source {
@@ -30,6 +32,7 @@ pub struct Ingest {
     fallback: Source,
     assembler: Assembler,
     limits: Limits,
+    infer_workloads: bool,
     clock: Clock,
 }
 
@@ -71,6 +74,7 @@ impl Ingest {
                 min_event_time_ns,
                 max_future_skew_ns: config.max_future_skew.as_nanos(),
             },
+            infer_workloads: config.infer_workloads,
             clock: wall_clock_ns,
         }
     }
@@ -100,7 +104,7 @@ impl Ingest {
         {
             record.source = input.coordinates.clone();
         }
-        if complete_resource(&mut record, key) {
+        if complete_resource(&mut record, key, self.infer_workloads) {
             out.count(IDENTITY_MISMATCH_EVENT, 1);
         }
         if lossy {
@@ -202,7 +206,7 @@ fn refuse(input: &SourceRecord, reject: Reject, out: &mut Emitter) {
 /// adopted. An owner — the agent's, else a claimed one — names the workload only when it is a kind that
 /// owns pods and the pod is named after it; else the workload falls back to the pod-name convention.
 /// Returns whether anything claimed disagreed.
-fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>) -> bool {
+fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>, infer_workloads: bool) -> bool {
     let claims = std::mem::take(&mut decoded.claims);
     let resource = &mut decoded.resource;
     let mut claimed: Vec<(&'static str, String)> = Vec::new();
@@ -246,12 +250,27 @@ fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>) -> bool {
             .as_ref()
             .map(|(k, n)| (k.as_str(), n.as_str()));
         let claimed_owner = claims.owner.as_deref().and_then(|o| o.split_once('/'));
-        resource.workload = agent_owner
-            .into_iter()
-            .chain(claimed_owner)
-            .filter(|(_, name)| workload::named_after(pod, name))
-            .find_map(|(kind, name)| workload::from_owner(kind, name))
-            .or_else(|| workload::from_pod_name(pod));
+        let owner_of_pod = |owner: Option<(&str, &str)>| {
+            owner
+                .filter(|(_, name)| workload::named_after(pod, name))
+                .and_then(|(kind, name)| workload::from_owner(kind, name))
+        };
+        // The agent's owner reference is trusted; an owner claimed by content, or the pod's name, are
+        // guesses (the pod is named after them either way), made only with `infer_workloads`.
+        let (found, inferred_from) = match owner_of_pod(agent_owner) {
+            Some(owner) => (Some(owner), None),
+            None if infer_workloads => match owner_of_pod(claimed_owner) {
+                Some(owner) => (Some(owner), Some("owner_claim")),
+                None => (workload::from_pod_name(pod), Some("pod_name")),
+            },
+            None => (None, None),
+        };
+        resource.workload = found;
+        if let Some(from) = inferred_from.filter(|_| resource.workload.is_some()) {
+            decoded
+                .attributes
+                .insert(WORKLOAD_INFERRED_ATTRIBUTE.to_owned(), from.to_owned());
+        }
     }
     let mismatched = !claimed.is_empty();
     for (field, said) in claimed {

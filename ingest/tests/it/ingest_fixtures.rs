@@ -1,6 +1,6 @@
 //! The ingest stage end to end (without Kafka) on the real fixtures: every input is accounted for.
 
-use medic_ingest::IngestConfig;
+use medic_ingest::{IngestConfig, WORKLOAD_INFERRED_ATTRIBUTE};
 use schemas::{
     Emitter, ErrorKind, LogRecord, LogSeverity, SourceFormat, SourceRecord, Stage, Stream,
 };
@@ -312,6 +312,36 @@ fn content_never_chooses_a_records_namespace_pod_node_or_workload() {
     assert_eq!(claimed(&records[1], "namespace"), Some("kube-system"));
     assert_eq!(claimed(&records[2], "namespace"), None, "nothing disagreed");
     assert_eq!(out.events().get("identity_mismatch"), Some(&2));
+    // None of the three had an owner reference from the agent: each workload is a guess, and says so
+    // (the actuator confirms it with the API server before a workload-wide action).
+    let inferred: Vec<_> = records
+        .iter()
+        .map(|r| {
+            r.attributes
+                .get(WORKLOAD_INFERRED_ATTRIBUTE)
+                .map(String::as_str)
+        })
+        .collect();
+    assert_eq!(
+        inferred,
+        [Some("pod_name"), Some("pod_name"), Some("owner_claim")]
+    );
+
+    // With ingest.infer_workloads = false, no guess: the records stay at pod level.
+    let config = IngestConfig {
+        infer_workloads: false,
+        ..IngestConfig::default()
+    };
+    let mut strict = config.build().expect("valid");
+    let mut out = Emitter::new();
+    strict.process_batch(&batch, &mut out);
+    let records: Vec<LogRecord> = out.decode_all().expect("decode");
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        assert_eq!(r.resource.pod.as_deref(), Some("checkout-5d567cc74c-x7k2p"));
+        assert_eq!(r.resource.workload, None, "{r:?}");
+        assert_eq!(r.attributes.get(WORKLOAD_INFERRED_ATTRIBUTE), None);
+    }
 }
 
 #[test]

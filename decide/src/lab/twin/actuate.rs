@@ -74,6 +74,15 @@ impl Actuate for TwinBackend {
                 ..TargetState::default()
             });
         }
+        if target.kind == ObjectKind::Pod {
+            // A pod's owner, as the API server would tell it; a pod the twin does not run is gone.
+            let owner = twin.owner_of_pod(&target.name);
+            return Ok(TargetState {
+                exists: owner.is_some(),
+                owner: owner.map(|d| twin.spec().deployments[d].name.clone()),
+                ..TargetState::default()
+            });
+        }
         let d = deployment(&twin, target)?;
         let view = twin.view(d);
         Ok(TargetState {

@@ -158,6 +158,14 @@ impl Twin {
         &self.spec
     }
 
+    /// The deployment (index) a live pod named `pod` belongs to.
+    #[must_use]
+    pub fn owner_of_pod(&self, pod: &str) -> Option<usize> {
+        self.deployments
+            .iter()
+            .position(|d| d.pods.iter().any(|p| p.name == pod))
+    }
+
     /// Simulated seconds since the start.
     #[must_use]
     pub fn now(&self) -> f64 {
