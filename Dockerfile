@@ -9,7 +9,8 @@
 # `base-model` holds the pretrained encoder's files in /model for deploy/overlays/production's init
 # container (`cp -R /model/. /var/lib/medic/base-model/`); medic never downloads it.
 
-# --- build: the release binary (librdkafka is built from source and linked statically) -------------------
+# --- build: the release binary (librdkafka is built from source and linked statically; OpenSSL, for TLS and
+# SCRAM to the brokers, is the system's) ------------------------------------------------------------------
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
@@ -42,7 +43,7 @@ USER 65532:65532
 # --- medic: the runtime image --------------------------------------------------------------------------------
 FROM debian:bookworm-slim AS medic
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates zlib1g \
+    && apt-get install -y --no-install-recommends ca-certificates zlib1g libssl3 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/local/bin/medic /usr/local/bin/medic
 WORKDIR /opt/medic

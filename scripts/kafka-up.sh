@@ -12,6 +12,11 @@
 #                                       a broker run (testkit::durable), with MEDIC_KAFKA_PORT,
 #                                       MEDIC_KAFKA_CONTROLLER_PORT and MEDIC_KAFKA_DIR of their own
 #
+# MEDIC_KAFKA_SCRAM_USERS="admin=<password> medic-ingest=<password> ..." makes the client listener
+# SASL_PLAINTEXT with SCRAM-SHA-512 users (created when the data directory is formatted) and ACLs enforced
+# (StandardAuthorizer, nothing allowed without an ACL): the first user is the super user, and the broker
+# talks to itself as it. What the least-privilege test (kafka_acls) runs.
+#
 # Installed once per version (MEDIC_KAFKA_VERSION, default 4.1.2) under ~/.cache/medic/kafka-<version>/:
 # org.apache.kafka:kafka_2.13 and its runtime jars from Maven Central (scripts/kafka/pom.xml, fetched with
 # mvn). Runs on Java 17.
@@ -22,6 +27,7 @@ home="$HOME/.cache/medic/kafka-$version"
 port="${MEDIC_KAFKA_PORT:-19092}"
 controller_port="${MEDIC_KAFKA_CONTROLLER_PORT:-$((port + 1))}"
 dir="${MEDIC_KAFKA_DIR:-.medic/kafka}"
+read -r -a scram_users <<<"${MEDIC_KAFKA_SCRAM_USERS:-}"
 mode="${1:-background}"
 
 install() {
@@ -56,11 +62,7 @@ configure() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$data
 auto.create.topics.enable=false
 num.partitions=1
@@ -74,9 +76,36 @@ num.network.threads=2
 num.io.threads=4
 log.retention.hours=24
 EOF
+  local scram=()
+  if [ "${#scram_users[@]}" -eq 0 ]; then
+    cat >>"$dir/server.properties" <<EOF
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+EOF
+  else
+    local super="${scram_users[0]%%=*}" super_password="${scram_users[0]#*=}" user
+    for user in "${scram_users[@]}"; do
+      scram+=(--add-scram "SCRAM-SHA-512=[name=${user%%=*},password=${user#*=}]")
+    done
+    # The controller listener stays plaintext on loopback; its anonymous principal is the controller's.
+    cat >>"$dir/server.properties" <<EOF
+listeners=SASL_PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$port
+inter.broker.listener.name=SASL_PLAINTEXT
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$super" password="$super_password";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:$super;User:ANONYMOUS
+EOF
+  fi
   if [ ! -f "$data/meta.properties" ]; then
     "${java[@]}" kafka.tools.StorageTool format --ignore-formatted -c "$dir/server.properties" \
-      -t "$("${java[@]}" kafka.tools.StorageTool random-uuid)" >"$dir/format.log" 2>&1 ||
+      -t "$("${java[@]}" kafka.tools.StorageTool random-uuid)" "${scram[@]}" >"$dir/format.log" 2>&1 ||
       { cat "$dir/format.log" >&2; exit 1; }
   fi
 }

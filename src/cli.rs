@@ -6,7 +6,7 @@
 //! | the pipeline | `run`, `validate`, `demo`, `replay`, `explain`, `schemas` |
 //! | one stage on files | `decode` (ingest), `parse` (enrich's miner), `classify` (diagnose) |
 //! | models | `train classifier\|policy`, `eval classifier\|policy`, `simulate` |
-//! | operators | `act keygen\|sign\|apply` |
+//! | operators | `act keygen\|public-keys\|sign\|apply`, `kafka acls\|create-topics` |
 //! | measurement | `bench ingest\|parse\|classify\|twin\|e2e` |
 
 use crate::cmd;
@@ -66,6 +66,8 @@ enum Command {
     /// Operator verbs on remediation commands: `keygen`, `sign`, `apply` (the same checks as the
     /// actuation topic).
     Act(cmd::act::Args),
+    /// Least privilege on the brokers: `acls` (what each stage's principal may do), `create-topics`.
+    Kafka(cmd::kafka::Args),
     /// Print the provenance chain of a command, read back from the topics: its results, the decision
     /// and policy, the diagnosis and model, the evidence window, template ids and the raw records.
     Explain(cmd::explain::Args),
@@ -118,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(args) => cmd::policy::simulate_command(&args),
         Command::Replay(args) => cmd::replay::run(&args),
         Command::Act(args) => cmd::act::run(args),
+        Command::Kafka(args) => cmd::kafka::run(args),
         Command::Explain(args) => cmd::explain::run(&args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Schemas(args) => cmd::schemas::run(&args),

@@ -29,5 +29,6 @@ pub mod app;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod kafka_acls;
 pub mod progress;
 pub mod stages;

@@ -5,8 +5,8 @@ use rdkafka::producer::FutureProducer;
 use runtime::kafka::{RunnerError, StageRunner, StageSpec};
 use runtime::telemetry::health::Health;
 use runtime::telemetry::metrics::Metrics;
-use schemas::Stage;
 use schemas::config::Problem;
+use schemas::{RecordKind, Stage};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -71,6 +71,31 @@ impl StageName {
             StageName::Act => vec![topics.decisions.clone()],
             StageName::Actuator => vec![topics.actions.clone()],
         }
+    }
+
+    /// The kinds of record the stage writes (each to its topic, [`TopicsConfig::for_kind`]); every
+    /// stage also writes the dead-letter topic.
+    ///
+    /// [`TopicsConfig::for_kind`]: runtime::config::TopicsConfig::for_kind
+    #[must_use]
+    pub const fn output_kinds(self) -> &'static [RecordKind] {
+        match self {
+            StageName::Ingest => &[RecordKind::Log],
+            StageName::Enrich => &[RecordKind::Parsed, RecordKind::Window],
+            StageName::Diagnose => &[RecordKind::Diagnosis],
+            StageName::Decide => &[RecordKind::Decision],
+            StageName::Act => &[RecordKind::Command],
+            StageName::Actuator => &[RecordKind::ActionResult],
+        }
+    }
+
+    /// Whether the stage carries state across batches, checkpointed on the checkpoint topic.
+    #[must_use]
+    pub const fn is_stateful(self) -> bool {
+        matches!(
+            self,
+            StageName::Enrich | StageName::Diagnose | StageName::Decide
+        )
     }
 
     /// Builds the stage's processor from the pipeline.

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod demo;
 pub mod eval;
 pub mod explain;
+pub mod kafka;
 pub mod parse;
 pub mod policy;
 pub mod replay;

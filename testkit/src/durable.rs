@@ -27,6 +27,8 @@ pub struct DurableBroker {
     pub port: u16,
     controller_port: u16,
     dir: PathBuf,
+    /// `MEDIC_KAFKA_SCRAM_USERS` of `scripts/kafka-up.sh`, when the broker authenticates and authorises.
+    scram_users: Option<String>,
     broker: Option<Child>,
     /// How many times the broker was started.
     pub starts: u32,
@@ -38,12 +40,28 @@ impl DurableBroker {
     /// # Panics
     /// When it does not come up within 60 s (`scripts/kafka-up.sh --install` must have run).
     pub fn start(dir: &Path) -> Self {
+        Self::start_as(dir, None)
+    }
+
+    /// Starts a broker like [`DurableBroker::start`] whose clients authenticate as one of `users`
+    /// (name, password; SCRAM-SHA-512 over SASL_PLAINTEXT) and are authorised by ACLs alone: the first
+    /// user is the super user, the others may do nothing until an ACL allows it.
+    ///
+    /// # Panics
+    /// As [`DurableBroker::start`].
+    pub fn start_with_users(dir: &Path, users: &[(&str, &str)]) -> Self {
+        let users: Vec<String> = users.iter().map(|(u, p)| format!("{u}={p}")).collect();
+        Self::start_as(dir, Some(users.join(" ")))
+    }
+
+    fn start_as(dir: &Path, scram_users: Option<String>) -> Self {
         let port = free_port();
         let controller_port = free_port();
         let mut broker = Self {
             port,
             controller_port,
             dir: dir.join("kafka"),
+            scram_users,
             broker: None,
             starts: 0,
         };
@@ -79,6 +97,10 @@ impl DurableBroker {
                     self.controller_port.to_string(),
                 )
                 .env("MEDIC_KAFKA_DIR", &self.dir)
+                .env(
+                    "MEDIC_KAFKA_SCRAM_USERS",
+                    self.scram_users.as_deref().unwrap_or_default(),
+                )
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("log"))
                 .stderr(log)

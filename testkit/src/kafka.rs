@@ -62,9 +62,36 @@ pub async fn produce_all(
     topic: &str,
     records: &[(String, Vec<u8>)],
 ) -> Vec<(i32, i64)> {
+    produce_all_as(client(brokers, None), topic, records).await
+}
+
+/// A client of `brokers`; with `user` (name, password), authenticated as that SCRAM-SHA-512 user over
+/// SASL_PLAINTEXT (a broker of [`crate::durable::DurableBroker::start_with_users`]).
+#[must_use]
+pub fn client(brokers: &str, user: Option<(&str, &str)>) -> rdkafka::ClientConfig {
+    let mut config = rdkafka::ClientConfig::new();
+    config.set("bootstrap.servers", brokers);
+    if let Some((name, password)) = user {
+        config
+            .set("security.protocol", "SASL_PLAINTEXT")
+            .set("sasl.mechanisms", "SCRAM-SHA-512")
+            .set("sasl.username", name)
+            .set("sasl.password", password);
+    }
+    config
+}
+
+/// [`produce_all`] as the client `client` configures.
+///
+/// # Panics
+/// When a record cannot be delivered within 60 s.
+pub async fn produce_all_as(
+    mut client: rdkafka::ClientConfig,
+    topic: &str,
+    records: &[(String, Vec<u8>)],
+) -> Vec<(i32, i64)> {
     use rdkafka::producer::{FutureProducer, FutureRecord};
-    let producer: FutureProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let producer: FutureProducer = client
         .set("enable.idempotence", "true")
         .set("linger.ms", "20")
         .create()
@@ -90,9 +117,20 @@ pub async fn produce_all(
 /// # Panics
 /// When the consumer cannot be created or subscribed.
 pub fn observer(brokers: &str, group: &str, topics: &[&str]) -> rdkafka::consumer::StreamConsumer {
+    observer_as(client(brokers, None), group, topics)
+}
+
+/// [`observer`] as the client `client` configures.
+///
+/// # Panics
+/// When the consumer cannot be created or subscribed.
+pub fn observer_as(
+    mut client: rdkafka::ClientConfig,
+    group: &str,
+    topics: &[&str],
+) -> rdkafka::consumer::StreamConsumer {
     use rdkafka::consumer::Consumer;
-    let consumer: rdkafka::consumer::StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let consumer: rdkafka::consumer::StreamConsumer = client
         .set("group.id", group)
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "6000")

@@ -25,6 +25,11 @@ use std::time::{Duration, Instant};
 /// Header holding the offsets a checkpoint covers (JSON list of `{topic, partition, next}`).
 pub const OFFSETS_HEADER: &str = "medic.checkpoint.offsets";
 
+/// The consumer group the checkpoint reader names. librdkafka assigns partitions only to a consumer in a
+/// group, so it asks for the group's coordinator (Describe on the group) but never joins or commits:
+/// a principal of a stateful stage needs Describe on this group and Read on the checkpoint topic.
+pub const CHECKPOINT_READER_GROUP: &str = "medic-checkpoint-reader";
+
 /// Next offset to read per `(topic, partition)`.
 pub type Offsets = BTreeMap<(String, i32), i64>;
 
@@ -148,7 +153,7 @@ pub fn load_latest(
         source,
     };
     // Partitions are assigned, never subscribed, and nothing is committed: the group id is nominal.
-    let consumer: BaseConsumer = consumer_config(kafka, "medic-checkpoint-reader")
+    let consumer: BaseConsumer = consumer_config(kafka, CHECKPOINT_READER_GROUP)
         .create()
         .map_err(kafka_error)?;
     let metadata = consumer

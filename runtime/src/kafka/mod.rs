@@ -12,7 +12,10 @@ pub mod oversize;
 mod runner;
 mod topics;
 
-pub use checkpoint::{Checkpoint, CheckpointError, OFFSETS_HEADER, checkpoint_key, load_latest};
+pub use checkpoint::{
+    CHECKPOINT_READER_GROUP, Checkpoint, CheckpointError, OFFSETS_HEADER, checkpoint_key,
+    load_latest,
+};
 pub use client::{consumer_config, max_message_bytes, producer_config};
 pub use context::StageContext;
 pub use dlq::{DLQ_HEADERS, MAX_REASON_BYTES, clip, dlq_headers};
