@@ -72,14 +72,37 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
         "c-delta"
     );
 
-    // rollback to the previous revision after a bad image
-    cluster::set_image(&client, &ns, "web", "nginx:broken").await;
+    // rollback to the previous revision after a bad release (an image, an env var and a label): the
+    // whole template goes back, nothing of the bad one survives
+    let deployments =
+        kube::Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(client.clone(), &ns);
+    let bad_release = serde_json::json!({ "spec": { "template": {
+        "metadata": { "labels": { "release": "bad" } },
+        "spec": { "containers": [{ "name": "app", "image": "nginx:broken",
+                                   "env": [{ "name": "BROKEN", "value": "1" }] }] } } } });
+    deployments
+        .patch(
+            "web",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Strategic(&bad_release),
+        )
+        .await
+        .expect("a bad release");
     cluster::wait_available(&client, &ns, "web", 3).await;
     verified(handle(
         &mut actuator,
         signed(&keys, "c-rollback", web.clone(), Action::Rollback),
     ));
     assert_eq!(cluster::image(&client, &ns, "web").await, "nginx:1.25");
+    let template = deployments.get("web").await.expect("get").spec.template;
+    assert_eq!(
+        template
+            .metadata
+            .and_then(|m| m.labels)
+            .and_then(|l| l.get("release").cloned()),
+        None
+    );
+    assert_eq!(template.spec.expect("pod spec").containers[0].env, None);
 
     // rollout restart: every pod replaced
     let before: Vec<_> = cluster::pods(&client, &ns)

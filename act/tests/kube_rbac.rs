@@ -20,7 +20,8 @@ fn handle(actuator: &mut Actuator, command: RemediationCommand) -> Handled {
     tokio::task::block_in_place(|| actuator.handle(command)).expect("accepted for handling")
 }
 
-/// Creates `doc` as `K`; an object that already exists (an earlier run) is fine.
+/// Creates `doc` as `K`; an object that already exists (an earlier run) is made equal to `doc` (a merge
+/// patch replaces its lists, so a role keeps no rule the manifest dropped).
 async fn create<K>(api: Api<K>, doc: &serde_json::Value)
 where
     K: kube::Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
@@ -28,7 +29,16 @@ where
     let object: K = serde_json::from_value(doc.clone()).expect("manifest deserialises");
     match api.create(&PostParams::default(), &object).await {
         Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            let name = doc["metadata"]["name"].as_str().expect("name");
+            api.patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(doc),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("update {doc}: {e}"));
+        }
         Err(e) => panic!("create {doc}: {e}"),
     }
 }

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `scale`, `scale_to` | the command id annotation first, then `PATCH …/{deployments,statefulsets}/NAME/scale` | the rollout is complete at the new count |
 //! | `rollout_restart` | merge patch of `spec.template` annotation `kubectl.kubernetes.io/restartedAt` (the command's issue time: a replay sets the same value) | the rollout is complete |
-//! | `rollback` | `PUT` of the Deployment with the previous ReplicaSet revision's pod template (what `kubectl rollout undo` does), guarded by `resourceVersion` | the rollout is complete |
+//! | `rollback` | a strategic-merge patch replacing the whole pod template with the previous ReplicaSet revision's (what `kubectl rollout undo` does), guarded by `resourceVersion` | the rollout is complete |
 //! | `restart_pod` | `DELETE` of the pod (`NotFound` is success); a pod not owned by the named workload is refused | the pod is gone or replaced, and its workload is ready |
 //! | `cordon_node` | merge patch `spec.unschedulable=true` | the node is unschedulable |
 //! | `drain_node` | cordon, then the eviction API for every pod on the node except DaemonSet and mirror pods (PodDisruptionBudgets answer 429: retried while verifying); pods without a controller are never evicted (they would be lost) and keep the drain from verifying, as `kubectl drain` refuses them without `--force` | no pod is left but DaemonSet and mirror pods, none terminating |

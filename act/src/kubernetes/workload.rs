@@ -156,7 +156,9 @@ pub(crate) async fn restart(
 
 /// Rolls a Deployment back to its previous ReplicaSet revision, as `kubectl rollout undo` does: the
 /// Deployment's pod template becomes that ReplicaSet's (without its `pod-template-hash` label). The
-/// write is a `PUT` guarded by the object's `resourceVersion`, so a concurrent change is a conflict.
+/// write is a strategic-merge `PATCH` that replaces the whole template (`$patch: replace`, so nothing of
+/// the newer template survives) guarded by the object's `resourceVersion`, so a concurrent change is a
+/// conflict; the actuator's role needs `patch` on Deployments, not `update`.
 pub(crate) async fn rollback(
     client: Client,
     writes: Writes,
@@ -166,7 +168,7 @@ pub(crate) async fn rollback(
 ) -> Result<Applied, ActuationError> {
     let what = format!("rollback {ns}/{name}");
     let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
-    let mut deployment = deployments
+    let deployment = deployments
         .get(&name)
         .await
         .map_err(|e| api_error(&what, &e))?;
@@ -214,14 +216,18 @@ pub(crate) async fn rollback(
     if let Some(labels) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
         labels.remove("pod-template-hash");
     }
-    deployment.spec.template = template;
-    deployment
-        .metadata
-        .annotations
-        .get_or_insert_with(BTreeMap::new)
-        .insert(LAST_COMMAND_ANNOTATION.to_owned(), command_id);
+    let mut template = serde_json::to_value(template)
+        .map_err(|e| ActuationError::permanent(format!("{what}: {e}")))?;
+    template["$patch"] = "replace".into();
+    let body = serde_json::json!({
+        "metadata": {
+            "resourceVersion": deployment.metadata.resource_version,
+            "annotations": { LAST_COMMAND_ANNOTATION: command_id },
+        },
+        "spec": { "template": template },
+    });
     deployments
-        .replace(&name, &writes.post(), &deployment)
+        .patch(&name, &writes.patch(), &Patch::Strategic(&body))
         .await
         .map_err(|e| api_error(&what, &e))?;
     Ok(Applied {

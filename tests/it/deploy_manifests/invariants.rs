@@ -7,7 +7,8 @@
 //!   requests and limits for CPU and memory, limits not below requests;
 //! - a headless Service and a PodDisruptionBudget selecting each workload's pods;
 //! - every referenced ConfigMap, Secret, PersistentVolumeClaim and ServiceAccount is rendered, unless the
-//!   reference is optional;
+//!   reference is optional; each stage's Kafka credentials are its own (`medic-kafka-sasl-<stage>`,
+//!   username `medic-<stage>`);
 //! - one ScaledObject per consumer stage: targets the workload, group `medic-<stage>`, one trigger per
 //!   input topic of the pipeline, the pipeline's brokers, idle consumers not allowed, at most
 //!   `[kafka] partitions` replicas, credentials when the brokers need them;
@@ -361,6 +362,38 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
                 ));
             }
         }
+        // Each stage authenticates to Kafka as its own principal (`medic kafka acls`), never a shared one.
+        let own_credentials = format!("medic-kafka-sasl-{stage}");
+        for env in container.env.iter().flatten() {
+            let Some(secret) = env
+                .value_from
+                .as_ref()
+                .and_then(|f| f.secret_key_ref.as_ref())
+                .filter(|_| env.name.starts_with("MEDIC__KAFKA__PROPERTIES__SASL."))
+            else {
+                continue;
+            };
+            if !generated_from(&secret.name, &own_credentials) {
+                fail(format!(
+                    "env {}: Kafka credentials from Secret {}, not the stage's own {own_credentials}",
+                    env.name, secret.name
+                ));
+            }
+            let username = objects
+                .iter()
+                .find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == secret.name.as_str())
+                .and_then(|o| o["data"]["username"].as_str())
+                .and_then(|u| BASE64.decode(u).ok());
+            if let Some(username) = username
+                && username != format!("medic-{stage}").as_bytes()
+            {
+                fail(format!(
+                    "Secret {}: username {:?} is not the stage's principal medic-{stage}",
+                    secret.name,
+                    String::from_utf8_lossy(&username)
+                ));
+            }
+        }
         let account = pod.service_account_name.as_deref().unwrap_or("default");
         if !exists(objects, "ServiceAccount", ns, account) {
             fail(format!("ServiceAccount {account} is not rendered"));
@@ -612,6 +645,14 @@ fn network_problems(w: &Workload, policies: &[NetworkPolicy], actuator: bool) ->
         problems.push("cannot reach the API server's ports".into());
     }
     problems
+}
+
+/// Whether `name` is `base`, or `base` with the content hash kustomize's generators append
+/// (`medic-kafka-sasl-act-<hash>`, never `medic-kafka-sasl-actuator-<hash>`).
+fn generated_from(name: &str, base: &str) -> bool {
+    name.strip_prefix(base).is_some_and(|rest| {
+        rest.is_empty() || rest.strip_prefix('-').is_some_and(|h| !h.contains('-'))
+    })
 }
 
 /// The text of the rendered Secret file that `path` is in `container` (`None` when `path` is not on a

@@ -122,6 +122,19 @@ fn a_broken_manifest_breaks_the_rules() {
                     .expect("the command keys' volume");
                 keys["secret"]["secretName"] = signing_secret.clone().into();
             }
+            ("Deployment", "medic-ingest") => {
+                // ingest authenticating as act, whose principal may write medic.actions.
+                let env = object["spec"]["template"]["spec"]["containers"][0]["env"]
+                    .as_array_mut()
+                    .expect("env");
+                for var in env.iter_mut().filter(|v| {
+                    v["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("MEDIC__KAFKA__PROPERTIES__SASL."))
+                }) {
+                    var["valueFrom"]["secretKeyRef"]["name"] = "medic-kafka-sasl-act".into();
+                }
+            }
             ("NetworkPolicy", "medic-stages") => {
                 object["spec"]["egress"][1]["ports"][0]["port"] = 443.into();
             }
@@ -138,6 +151,7 @@ fn a_broken_manifest_breaks_the_rules() {
         "the actuator's act.keys_file holds keys that can sign (dev-1)",
         "StatefulSet medic-enrich: needs exactly one ScaledObject, has 0",
         "Deployment medic-decide: may reach the API server's ports",
+        "not the stage's own medic-kafka-sasl-ingest",
     ] {
         assert!(
             problems.contains(expected),
