@@ -15,7 +15,9 @@
 # MEDIC_KAFKA_SCRAM_USERS="admin=<password> medic-ingest=<password> ..." makes the client listener
 # SASL_PLAINTEXT with SCRAM-SHA-512 users (created when the data directory is formatted) and ACLs enforced
 # (StandardAuthorizer, nothing allowed without an ACL): the first user is the super user, and the broker
-# talks to itself as it. What the least-privilege test (kafka_acls) runs.
+# talks to itself as it. Names and passwords without quotes, commas, brackets or spaces (they go into the
+# JAAS line and --add-scram as they are). The controller listener stays plaintext on loopback and its
+# anonymous principal is a super user: a test broker only. What the least-privilege test (kafka_acls) runs.
 #
 # Installed once per version (MEDIC_KAFKA_VERSION, default 4.1.2) under ~/.cache/medic/kafka-<version>/:
 # org.apache.kafka:kafka_2.13 and its runtime jars from Maven Central (scripts/kafka/pom.xml, fetched with
@@ -105,7 +107,7 @@ EOF
   fi
   if [ ! -f "$data/meta.properties" ]; then
     "${java[@]}" kafka.tools.StorageTool format --ignore-formatted -c "$dir/server.properties" \
-      -t "$("${java[@]}" kafka.tools.StorageTool random-uuid)" "${scram[@]}" >"$dir/format.log" 2>&1 ||
+      -t "$("${java[@]}" kafka.tools.StorageTool random-uuid)" ${scram[@]+"${scram[@]}"} >"$dir/format.log" 2>&1 ||
       { cat "$dir/format.log" >&2; exit 1; }
   fi
 }

@@ -179,7 +179,9 @@ mod tests {
     fn every_stage_builds_from_the_default() {
         let config = PipelineConfig::default();
         for stage in StageName::ALL {
-            assert!(stage.build(&config).is_ok(), "{stage}");
+            let mut built = stage.build(&config).expect("the default pipeline builds");
+            // `medic kafka acls` grants the checkpoint topic by `is_stateful`: it must not drift.
+            assert_eq!(built.state().is_some(), stage.is_stateful(), "{stage}");
             assert_eq!(stage.as_str().parse::<StageName>(), Ok(stage));
             assert!(!stage.input_topics(&config).is_empty());
             assert_eq!(stage.group_id(&config), format!("medic-{stage}"));
@@ -204,6 +206,22 @@ mod tests {
                 std::slice::from_ref(upstream),
                 "{stage}"
             );
+        }
+        // What each stage says it writes (its ACLs) is what the next one reads.
+        for pair in StageName::ALL.windows(2) {
+            let written: Vec<&str> = pair[0]
+                .output_kinds()
+                .iter()
+                .map(|k| config.topics.for_kind(*k))
+                .collect();
+            for input in pair[1].input_topics(&config) {
+                assert!(
+                    written.contains(&input.as_str()),
+                    "{} → {}",
+                    pair[0],
+                    pair[1]
+                );
+            }
         }
     }
 }

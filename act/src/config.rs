@@ -72,12 +72,13 @@ pub struct ActConfig {
     /// How many idempotency keys the actuator remembers to refuse replays. Default: 100000.
     #[serde(default = "default_dedup_capacity")]
     pub dedup_capacity: usize,
-    /// The command keys (`<key-id> <base64 secret>` per line; the first signs). When absent, the
-    /// environment variable `MEDIC_COMMAND_KEYS` is read; when that is unset too, `log` mode uses a key
-    /// known to this process only, and the other modes refuse to start.
+    /// The command keys, one per line (see [`crate::signing`]): the issuer's private Ed25519 keys (the
+    /// first signs), the actuator's their public halves. When absent, the environment variable
+    /// `MEDIC_COMMAND_KEYS` is read; when that is unset too, `log` mode uses a key known to this process
+    /// only, and the other modes refuse to start.
     #[serde(default)]
     pub keys_file: Option<PathBuf>,
-    /// Sign with this key id instead of the first one.
+    /// The issuer signs with this key id instead of the first one (the actuator ignores it).
     #[serde(default)]
     pub signing_key_id: Option<String>,
     /// Refuse unsigned commands. Default: true.
@@ -212,10 +213,7 @@ impl ActConfig {
                 }
             },
         };
-        match &self.signing_key_id {
-            Some(id) => ring.signing_with(id).map_err(|e| bad(&e)),
-            None => Ok(ring),
-        }
+        Ok(ring)
     }
 
     /// Validates the configuration and builds the command issuer.
@@ -224,8 +222,14 @@ impl ActConfig {
     /// Every problem [`ActConfig::validate`] finds, or unusable keys.
     pub fn build_issuer(&self) -> Result<CommandIssuer, Vec<Problem>> {
         self.validate()?;
-        let signer = self
-            .keys()?
+        let ring = self.keys()?;
+        let ring = match &self.signing_key_id {
+            Some(id) => ring
+                .signing_with(id)
+                .map_err(|e| vec![Problem::new("act.signing_key_id", e)])?,
+            None => ring,
+        };
+        let signer = ring
             .signer()
             .map_err(|e| vec![Problem::new("act.keys_file", e)])?;
         Ok(CommandIssuer::new(self, signer))

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  medic.decisions ──► CommandIssuer ──► RemediationCommand (idempotency key = decision id, expiry,
-//!                                              │               provenance, HMAC-SHA256 signature)
+//!                                              │               provenance, Ed25519 signature)
 //!                                              │ medic.actions (keyed by target)
 //!                                              ▼
 //!   Actuator: undecodable / unsigned / forged / expired / replayed ──► medic.dlq (reason, counter)

@@ -8,7 +8,11 @@
 //! |---|---|---|
 //! | `<key-id> ed25519 <base64 32-byte seed>` | yes | yes |
 //! | `<key-id> ed25519-public <base64 32-byte public key>` | no | yes |
-//! | `<key-id> <base64 secret>` or `<key-id> hmac-sha256 <base64 secret>` (≥ 32 bytes) | yes | yes |
+//! | `<key-id> hmac-sha256 <base64 secret>` (≥ 32 bytes) | yes | yes |
+//!
+//! Every line names its kind: an older two-word line (`<key-id> <base64 secret>`, HMAC) is refused with
+//! how to mend it, since a public key pasted without its kind would otherwise be taken for an HMAC secret
+//! that anyone who knows the public key could sign with.
 //!
 //! The first key that can sign signs; every key listed verifies, each only signatures of its own
 //! algorithm (a public Ed25519 key is never taken for an HMAC secret). A rotation: add the new key's
@@ -235,12 +239,17 @@ impl KeyRing {
             };
             let words: Vec<&str> = entry.split_whitespace().collect();
             let (id, kind, material) = match words[..] {
-                [id, material] => (id, HMAC_ALGORITHM, material),
                 [id, kind, material] => (id, kind, material),
+                [id, _] => {
+                    return Err(problem(format!(
+                        "key {id:?} does not say its kind: write `{id} ed25519-public <base64>` for \
+                         a public key, or `{id} hmac-sha256 <base64>` for an older HMAC secret"
+                    )));
+                }
                 _ => {
                     return Err(problem(
                         "expected `<key-id> <kind> <base64 key>` (kind ed25519, ed25519-public or \
-                         hmac-sha256) or `<key-id> <base64 secret>`"
+                         hmac-sha256)"
                             .to_owned(),
                     ));
                 }
@@ -596,7 +605,10 @@ mod tests {
             KeyRing::parse("# nothing\n"),
             Err(KeyError::Empty)
         ));
-        assert!(KeyRing::parse("k1 c2hvcnQ=").is_err(), "short secret");
+        assert!(
+            KeyRing::parse("k1 hmac-sha256 c2hvcnQ=").is_err(),
+            "short secret"
+        );
         assert!(KeyRing::parse("k1 ed25519 c2hvcnQ=").is_err(), "short seed");
         assert!(KeyRing::parse("k1 rsa c2hvcnQ=").is_err(), "unknown kind");
         assert!(KeyRing::parse("k1 !!!").is_err(), "not base64");
@@ -664,13 +676,16 @@ mod tests {
     }
 
     #[test]
-    fn older_hmac_key_files_still_sign_and_verify_but_have_no_public_half() {
+    fn hmac_keys_sign_and_verify_but_have_no_public_half_and_must_say_their_kind() {
         let secret = KeyRing::generate_hmac_line("old")
             .split_whitespace()
             .nth(2)
             .expect("secret")
             .to_owned();
-        let legacy = ring(&format!("old {secret}"));
+        // A line without its kind is refused: a public key pasted so would become an HMAC secret.
+        let error = KeyRing::parse(&format!("old {secret}")).expect_err("no kind");
+        assert!(error.to_string().contains("old hmac-sha256"), "{error}");
+        let legacy = ring(&format!("old hmac-sha256 {secret}"));
         let mut signed = command();
         legacy.signer().expect("signs").sign(&mut signed);
         assert_eq!(

@@ -23,6 +23,11 @@ pub struct DecideConfig {
     /// Which evidence may lead to cordoning or draining a node. Default: `node_evidence`.
     #[serde(default)]
     pub node_actions: NodeActions,
+    /// An escalation pages a human once per incident — a target and its fault: further escalations of
+    /// the same target and fault within this long (event time) are decided `noop`; still unresolved
+    /// after it, the target is paged again. Default: `30m`.
+    #[serde(default = "default_repage_after")]
+    pub repage_after: Span,
 }
 
 /// Which evidence may lead to a node action (`decide.node_actions`).
@@ -49,6 +54,9 @@ fn default_cooldown() -> Span {
 fn default_min_confidence() -> f64 {
     0.6
 }
+fn default_repage_after() -> Span {
+    Span::secs(1_800)
+}
 fn default_max_tracked_targets() -> usize {
     10_000
 }
@@ -60,6 +68,7 @@ impl Default for DecideConfig {
             min_confidence: default_min_confidence(),
             max_tracked_targets: default_max_tracked_targets(),
             node_actions: NodeActions::default(),
+            repage_after: default_repage_after(),
         }
     }
 }

@@ -4,8 +4,8 @@ use crate::config::NodeActions;
 use crate::{DecideConfig, remedy_for};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
-    Action, Decision, Diagnosis, Emitter, ObjectKind, SCHEMA_VERSION, SourceRecord, Stage,
-    StageError, StageState, Target, decode_record, id,
+    Action, Decision, Diagnosis, Emitter, FaultClass, ObjectKind, SCHEMA_VERSION, SourceRecord,
+    Stage, StageError, StageState, Target, decode_record, id,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -21,6 +21,7 @@ pub const POLICY: &str = "rules@1";
 /// refused downstream as a replay instead of becoming a different decision under the same id.
 pub struct Decide {
     cooldown_ns: i64,
+    repage_ns: i64,
     min_confidence: f64,
     max_tracked: usize,
     node_actions: NodeActions,
@@ -28,6 +29,15 @@ pub struct Decide {
     /// The last action per target: its event time and the diagnosis it answered (noop and escalate do
     /// not start a cooldown).
     last_action: HashMap<Target, LastAction>,
+    /// The last page (escalation) per incident: its event time and the diagnosis that paged.
+    last_page: HashMap<Incident, LastAction>,
+}
+
+/// What one page is about: an object and its fault.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+struct Incident {
+    target: Target,
+    fault: FaultClass,
 }
 
 /// When a target was last acted on, and for which diagnosis.
@@ -41,17 +51,22 @@ struct LastAction {
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
     cooldowns: Vec<(Target, LastAction)>,
+    /// Absent from checkpoints written before pages were deduplicated.
+    #[serde(default)]
+    pages: Vec<(Incident, LastAction)>,
 }
 
 impl Decide {
     pub(crate) fn new(config: &DecideConfig) -> Self {
         Self {
             cooldown_ns: config.cooldown.as_nanos(),
+            repage_ns: config.repage_after.as_nanos(),
             min_confidence: config.min_confidence,
             max_tracked: config.max_tracked_targets,
             node_actions: config.node_actions,
             clock: wall_clock_ns,
             last_action: HashMap::new(),
+            last_page: HashMap::new(),
         }
     }
 
@@ -122,6 +137,11 @@ impl Decide {
                 }
             }
         };
+        let (action, reason) = if action == Action::Escalate {
+            self.page_once(&diagnosis, &target, at, reason)
+        } else {
+            (action, reason)
+        };
         let mut template_ids: Vec<String> = diagnosis
             .evidence
             .iter()
@@ -169,24 +189,81 @@ impl Decide {
     }
 
     fn record_action(&mut self, target: Target, at_ns: i64, diagnosis_id: &str) {
-        if self.last_action.len() >= self.max_tracked
-            && !self.last_action.contains_key(&target)
-            && let Some(oldest) = self
-                .last_action
-                .iter()
-                .min_by_key(|(_, last)| last.at_ns)
-                .map(|(k, _)| k.clone())
-        {
-            self.last_action.remove(&oldest);
-        }
-        self.last_action.insert(
+        remember(
+            &mut self.last_action,
+            self.max_tracked,
             target,
-            LastAction {
-                at_ns,
-                diagnosis_id: diagnosis_id.to_owned(),
-            },
+            at_ns,
+            diagnosis_id,
         );
     }
+
+    /// An escalation pages once per incident (object and fault): another within `repage_after` of the
+    /// last page is decided `noop`, unless it is the diagnosis that paged, delivered again.
+    fn page_once(
+        &mut self,
+        diagnosis: &Diagnosis,
+        target: &Target,
+        at: i64,
+        reason: String,
+    ) -> (Action, String) {
+        let incident = Incident {
+            target: Target {
+                pod: None,
+                node: None,
+                ..target.clone()
+            },
+            fault: diagnosis.fault,
+        };
+        let paged = self.last_page.get(&incident).filter(|last| {
+            at - last.at_ns < self.repage_ns && last.diagnosis_id != diagnosis.diagnosis_id
+        });
+        if let Some(last) = paged {
+            let reason = format!(
+                "{reason} — but {} was escalated for {} {}s ago: one page per incident (paged again \
+                 if still unresolved {}s after the last page)",
+                incident.target,
+                incident.fault,
+                (at - last.at_ns) / 1_000_000_000,
+                self.repage_ns / 1_000_000_000
+            );
+            return (Action::Noop, reason);
+        }
+        remember(
+            &mut self.last_page,
+            self.max_tracked,
+            incident,
+            at,
+            &diagnosis.diagnosis_id,
+        );
+        (Action::Escalate, reason)
+    }
+}
+
+/// Records `at_ns` and `diagnosis_id` under `key`, forgetting the oldest entry beyond `max` keys.
+fn remember<K: Clone + Eq + std::hash::Hash>(
+    map: &mut HashMap<K, LastAction>,
+    max: usize,
+    key: K,
+    at_ns: i64,
+    diagnosis_id: &str,
+) {
+    if map.len() >= max
+        && !map.contains_key(&key)
+        && let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, last)| last.at_ns)
+            .map(|(k, _)| k.clone())
+    {
+        map.remove(&oldest);
+    }
+    map.insert(
+        key,
+        LastAction {
+            at_ns,
+            diagnosis_id: diagnosis_id.to_owned(),
+        },
+    );
 }
 
 impl StageState for Decide {
@@ -197,14 +274,21 @@ impl StageState for Decide {
             .map(|(target, last)| (target.clone(), last.clone()))
             .collect();
         cooldowns.sort_by(|a, b| a.0.cmp(&b.0));
-        serde_json::to_vec(&Snapshot { cooldowns })
+        let mut pages: Vec<(Incident, LastAction)> = self
+            .last_page
+            .iter()
+            .map(|(incident, last)| (incident.clone(), last.clone()))
+            .collect();
+        pages.sort_by(|a, b| a.0.cmp(&b.0));
+        serde_json::to_vec(&Snapshot { cooldowns, pages })
             .map_err(|e| StageError::internal(format!("decide snapshot: {e}")))
     }
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), StageError> {
-        let Snapshot { cooldowns } = serde_json::from_slice(snapshot)
+        let Snapshot { cooldowns, pages } = serde_json::from_slice(snapshot)
             .map_err(|e| StageError::schema(format!("decide checkpoint: {e}")))?;
         self.last_action = cooldowns.into_iter().collect();
+        self.last_page = pages.into_iter().collect();
         Ok(())
     }
 }
@@ -313,6 +397,53 @@ mod tests {
             decisions[2].reason
         );
         assert_eq!(decisions[0].policy_id, POLICY);
+    }
+
+    #[test]
+    fn one_page_per_incident_until_it_stays_unresolved_past_repage_after() {
+        let mut stage = DecideConfig::default().build().expect("valid");
+        let mut out = Emitter::new();
+        let low = |id: &str, fault, at| diagnosis(id, fault, 0.4, at);
+        stage.process_batch(
+            &[
+                low("p1", FaultClass::Oom, 100),
+                low("p2", FaultClass::Oom, 160),
+                low("p1", FaultClass::Oom, 100),
+                low("p3", FaultClass::CrashLoop, 170),
+            ],
+            &mut out,
+        );
+        // A restarted stage remembers the pages.
+        let snapshot = stage.snapshot().expect("snapshot");
+        let mut restarted = DecideConfig::default().build().expect("valid");
+        restarted.restore(&snapshot).expect("restore");
+        restarted.process_batch(
+            &[
+                low("p4", FaultClass::Oom, 1_000),
+                low("p5", FaultClass::Oom, 100 + 1_800),
+            ],
+            &mut out,
+        );
+        let decisions: Vec<Decision> = out.decode_all().expect("decisions");
+        let actions: Vec<_> = decisions.iter().map(|d| d.action).collect();
+        assert_eq!(
+            actions,
+            [
+                Action::Escalate,
+                Action::Noop,
+                Action::Escalate,
+                Action::Escalate,
+                Action::Noop,
+                Action::Escalate
+            ],
+            "the same diagnosis redelivered pages as it did; another fault is another incident; \
+             unresolved after 30 min, paged again"
+        );
+        assert!(
+            decisions[1].reason.contains("one page per incident"),
+            "{}",
+            decisions[1].reason
+        );
     }
 
     #[test]

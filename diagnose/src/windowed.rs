@@ -53,7 +53,13 @@ struct OpenWindow {
     /// complain). Such a line never decides a window on its own. Empty in checkpoints from before it.
     #[serde(default)]
     informational: Vec<bool>,
-    /// Pod and node of the latest evidence, as hints for the actuator.
+    /// Per line: the pod it came from. The diagnosis names the pod of its strongest evidence — the
+    /// actuator confirms with the API server that this pod is the workload's before a workload-wide
+    /// action, so it must be the pod whose lines decided, not whichever pod spoke last. Empty in
+    /// checkpoints from before it.
+    #[serde(default)]
+    pods: Vec<Option<String>>,
+    /// Pod and node of the latest record: the hints when no evidence line names a pod.
     pod: Option<String>,
     node: Option<String>,
     /// Wall clock of the latest record, ns.
@@ -176,6 +182,7 @@ impl WindowedDiagnose {
             texts: Vec::new(),
             evidence: Vec::new(),
             informational: Vec::new(),
+            pods: Vec::new(),
             pod: None,
             node: None,
             touched_ns: now_ns,
@@ -191,6 +198,8 @@ impl WindowedDiagnose {
         // A window restored from a checkpoint written before `informational` existed has none for its
         // lines: they count as decisive, as they did then, and the flags stay aligned with the texts.
         entry.informational.resize(entry.texts.len(), false);
+        entry.pods.resize(entry.texts.len(), None);
+        entry.pods.push(pod.clone());
         entry.texts.push(text.trim().to_owned());
         entry
             .informational
@@ -355,7 +364,7 @@ impl WindowedDiagnose {
             schema_version: SCHEMA_VERSION,
             diagnosis_id,
             target: Target {
-                pod: window.pod.clone(),
+                pod: window.evidence_pod(&evidence),
                 node: window.node.clone(),
                 ..target.clone()
             },
@@ -373,6 +382,19 @@ impl WindowedDiagnose {
 }
 
 impl OpenWindow {
+    /// The pod of the strongest evidence line (the first of `evidence`), else the latest pod.
+    fn evidence_pod(&self, evidence: &[Evidence]) -> Option<String> {
+        evidence
+            .first()
+            .and_then(|strongest| {
+                self.evidence
+                    .iter()
+                    .position(|e| e.source == strongest.source)
+            })
+            .and_then(|i| self.pods.get(i).cloned().flatten())
+            .or_else(|| self.pod.clone())
+    }
+
     /// For each distinct text of `lines` (condensed from this window's texts): whether some line with it
     /// may decide the window alone (see [`OpenWindow::informational`]).
     fn decisive(&self, lines: &Condensed) -> Vec<bool> {

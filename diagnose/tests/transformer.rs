@@ -451,3 +451,35 @@ fn a_node_turning_not_ready_is_a_fault_though_its_event_is_typed_normal() {
         "{diagnoses:#?}"
     );
 }
+
+#[test]
+fn a_diagnosis_names_the_pod_whose_lines_decided_it_not_the_last_to_speak() {
+    // A bare pod named like web's pods crash-loops in web's window; a real web pod logs ordinary lines
+    // after it. The actuator confirms the named pod's owner before restarting web: it must be the pod
+    // the evidence came from.
+    let impostor = "web-5d567cc74c-abcde";
+    let mut records = Vec::new();
+    for i in 0..3 {
+        let mut log = fixtures::log_record(
+            "Back-off restarting failed container app in pod web-5d567cc74c-abcde",
+            (1_200 + i) * 1_000_000_000,
+        );
+        log.severity = LogSeverity::Warning;
+        log.resource.pod = Some(impostor.to_owned());
+        log.source.offset = i;
+        records.push(fixtures::parsed_source_record(log));
+    }
+    for (i, line) in background(20).iter().enumerate() {
+        records.push(parsed("web", line, false, 1_210 + i as i64, 10 + i as i64));
+    }
+    for model in [
+        medic_diagnose::DiagnoseModel::Ngram,
+        medic_diagnose::DiagnoseModel::KeywordRules,
+    ] {
+        let (diagnoses, _) = run_stage(model, &records);
+        assert!(!diagnoses.is_empty(), "{model:?}");
+        for d in &diagnoses {
+            assert_eq!(d.target.pod.as_deref(), Some(impostor), "{model:?}: {d:#?}");
+        }
+    }
+}

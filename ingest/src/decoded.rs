@@ -24,6 +24,9 @@ pub(crate) struct Decoded {
     /// The pod's owner `(kind, name)` as the node agent's metadata gives it; the stage makes it the
     /// workload only when it is a kind that owns pods and the pod is named after it.
     pub owner: Option<(String, String)>,
+    /// How a decoder guessed `resource.workload` from a name (`pod_name`, `replica_set_name`), when it
+    /// did: the stage keeps the guess only with `ingest.infer_workloads`, and marks it.
+    pub inferred_workload: Option<&'static str>,
 }
 
 /// Pod coordinates claimed by content that an application may write (see [`Decoded::claims`]).
@@ -52,6 +55,7 @@ impl Decoded {
             source: SourceCoordinates::default(),
             claims: Claims::default(),
             owner: None,
+            inferred_workload: None,
         }
     }
 

@@ -88,6 +88,16 @@ pub(crate) fn decode(event: &Value) -> Result<Decoded, Reject> {
     } else {
         crate::workload::from_object(kind, name)
     };
+    // A Pod's or a hashed ReplicaSet's workload is read from its name (a Deployment named directly is
+    // the Event's own claim about its namespace).
+    decoded.inferred_workload = match kind {
+        "Pod" => Some("pod_name"),
+        "ReplicaSet" if crate::workload::from_replica_set_name(name).is_some() => {
+            Some("replica_set_name")
+        }
+        _ => None,
+    }
+    .filter(|_| resource.workload.is_some());
     if let Some(field) = str_at(object, &["fieldPath"])
         && let Some(container) = field
             .strip_prefix("spec.containers{")

@@ -244,7 +244,20 @@ fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>, infer_workloads:
         resource.workload = None;
     }
     let pod = resource.pod.as_deref().unwrap_or_default();
-    if resource.workload.is_none() {
+    // A decoder's guess from a name (an Event's Pod or ReplicaSet) follows the same rule as the stage's.
+    let decoder_guess = decoded
+        .inferred_workload
+        .filter(|_| resource.workload.is_some());
+    if let Some(how) = decoder_guess {
+        if infer_workloads {
+            decoded
+                .attributes
+                .insert(WORKLOAD_INFERRED_ATTRIBUTE.to_owned(), how.to_owned());
+        } else {
+            resource.workload = None;
+        }
+    }
+    if resource.workload.is_none() && decoder_guess.is_none() {
         let agent_owner = decoded
             .owner
             .as_ref()

@@ -206,7 +206,12 @@ async fn each_stage_runs_as_its_own_principal_with_only_the_acls_medic_prints() 
         medics.push((stage, medic));
     }
     let source = format!("medic.logs.{run}");
-    let records = testkit::incident::records();
+    let mut records = testkit::incident::records();
+    // One unreadable Event: ingest writes it to the dead-letter topic (an ACL of its own).
+    records.push((
+        "events".to_owned(),
+        b"{\"kind\": \"Event\", not json".to_vec(),
+    ));
     // The shipper writes the source topic; here the administrator stands in for it.
     produce_all_as(client(&brokers, Some(ADMIN)), &source, &records).await;
 
@@ -231,6 +236,15 @@ async fn each_stage_runs_as_its_own_principal_with_only_the_acls_medic_prints() 
         }
     };
     assert_eq!(result.outcome, schemas::ActionOutcome::Logged, "{result:?}");
+    let dead = observer_as(
+        client(&brokers, Some(ADMIN)),
+        &format!("{run}-dlq"),
+        &[&topics.dlq],
+    );
+    tokio::time::timeout(Duration::from_secs(30), dead.recv())
+        .await
+        .expect("ingest dead-lettered the unreadable Event")
+        .expect("the dead-letter topic is readable");
     for (stage, medic) in &mut medics {
         assert!(medic.is_running(), "{stage} stopped:\n{}", medic.log_tail());
     }

@@ -115,6 +115,14 @@ fn every_shipped_bundle_replays_and_is_scored_against_its_expectation() {
             "{}: scored against [expected]",
             bundle.display()
         );
+        // No disruptive action that is not the incident's remedy (the demo's first action was once a
+        // rollback of a Deployment nothing had been rolled out to).
+        assert_eq!(
+            summary["verdict"]["wrong_actions"],
+            serde_json::json!([]),
+            "{}",
+            bundle.display()
+        );
     }
 }
 

@@ -180,7 +180,8 @@ fn print_outcome(out: &mut dyn Write, summary: &ReplaySummary, report: Option<&P
         let secs = |d: Option<f64>| d.map_or_else(|| "—".to_owned(), |d| format!("{d:.0} s"));
         let _ = writeln!(
             out,
-            "\nverdict ({} from {}): detected {} {} after {}; remedied {} {} after {}; {} other alarms",
+            "\nverdict ({} from {}): detected {} {} after {}; remedied {} {} after {}; {} other alarms; \
+             {} wrong actions{}",
             v.workload,
             v.fault_at,
             if v.detected { "yes" } else { "NO" },
@@ -189,7 +190,13 @@ fn print_outcome(out: &mut dyn Write, summary: &ReplaySummary, report: Option<&P
             if v.remedied { "yes" } else { "NO" },
             v.remedy.as_deref().unwrap_or(""),
             secs(v.remedy_delay_s),
-            v.other_alarms
+            v.other_alarms,
+            v.wrong_actions.len(),
+            if v.wrong_actions.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", v.wrong_actions.join("; "))
+            }
         );
     }
     if !summary.counterfactual.is_empty() {

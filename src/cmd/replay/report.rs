@@ -106,12 +106,22 @@ fn verdict_section(html: &mut String, summary: &ReplaySummary) {
         }
     };
     let delay = |d: Option<f64>| d.map_or_else(|| "—".to_owned(), |d| format!("{d:.0} s"));
+    let wrong = if v.wrong_actions.is_empty() {
+        r#"<span class="ok">none</span>"#.to_owned()
+    } else {
+        format!(
+            r#"<span class="bad">{}</span>: {}"#,
+            v.wrong_actions.len(),
+            escape(&v.wrong_actions.join("; "))
+        )
+    };
     let _ = write!(
         html,
         "<h2>Verdict</h2>\n<table><tr><th>fault on</th><td>{}</td><th>at</th><td>{}</td></tr>\
          <tr><th>detected</th><td>{} {}</td><th>after</th><td>{}</td></tr>\
          <tr><th>remedied</th><td>{} {}</td><th>after</th><td>{}</td></tr>\
-         <tr><th>other alarms</th><td colspan=\"3\">{} non-normal diagnoses of other workloads or before the fault</td></tr></table>\n",
+         <tr><th>other alarms</th><td colspan=\"3\">{} non-normal diagnoses of other workloads or before the fault</td></tr>\
+         <tr><th>wrong actions</th><td colspan=\"3\">{}</td></tr></table>\n",
         escape(&v.workload),
         escape(&v.fault_at),
         mark(v.detected),
@@ -120,7 +130,8 @@ fn verdict_section(html: &mut String, summary: &ReplaySummary) {
         mark(v.remedied),
         escape(v.remedy.as_deref().unwrap_or("")),
         delay(v.remedy_delay_s),
-        v.other_alarms
+        v.other_alarms,
+        wrong
     );
 }
 

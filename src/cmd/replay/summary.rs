@@ -75,6 +75,10 @@ pub struct Verdict {
     pub remedy: Option<String>,
     /// Seconds from the fault to that decision.
     pub remedy_delay_s: Option<f64>,
+    /// Disruptive decisions (anything but `noop` and `escalate`) that are not an expected remedy of the
+    /// faulty workload after the fault, as `<action> <target> at <time>`: a policy is never scored well
+    /// for acting wrongly.
+    pub wrong_actions: Vec<String>,
 }
 
 /// Everything a replay concluded.
@@ -245,11 +249,18 @@ fn verdict(
         .filter(|d| d.fault != schemas::FaultClass::Normal)
         .filter(|d| !on_workload(&d.target) || d.window_end_ns < fault_ns)
         .count();
-    let remedy = decisions.iter().find(|d| {
+    let expected_remedy = |d: &schemas::Decision| {
         on_workload(&d.target)
             && d.decided_at_ns >= fault_ns
             && expected.actions.iter().any(|a| a == d.action.name())
-    });
+    };
+    let remedy = decisions.iter().find(|d| expected_remedy(d));
+    let wrong_actions = decisions
+        .iter()
+        .filter(|d| !matches!(d.action, schemas::Action::Noop | schemas::Action::Escalate))
+        .filter(|d| !expected_remedy(d))
+        .map(|d| format!("{} {} at {}", d.action, d.target, rfc3339(d.decided_at_ns)))
+        .collect();
     Some(Verdict {
         workload: expected.workload.clone(),
         fault_at: rfc3339(fault_ns),
@@ -260,5 +271,6 @@ fn verdict(
         remedied: remedy.is_some(),
         remedy: remedy.map(|d| d.action.to_string()),
         remedy_delay_s: remedy.map(|d| secs(d.decided_at_ns)),
+        wrong_actions,
     })
 }

@@ -531,15 +531,23 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
                     if !mounted_under(container, keys) {
                         fail(format!("act.keys_file {} is not mounted", keys.display()));
                     }
-                    let signers = mounted_secret_file(objects, w, container, keys)
-                        .and_then(|text| act::KeyRing::parse(&text).ok())
-                        .map(|ring| ring.signing_capable_ids().join(", "))
-                        .unwrap_or_default();
-                    if stage == StageName::Actuator && !signers.is_empty() {
-                        fail(format!(
-                            "the actuator's act.keys_file holds keys that can sign ({signers}): \
-                             mount only their public halves (medic act public-keys)"
-                        ));
+                    let ring = mounted_secret_file(objects, w, container, keys)
+                        .map(|text| act::KeyRing::parse(&text));
+                    match ring {
+                        Some(Err(e)) if stage == StageName::Actuator => {
+                            fail(format!("the actuator's act.keys_file does not parse: {e}"));
+                        }
+                        Some(Ok(ring))
+                            if stage == StageName::Actuator
+                                && !ring.signing_capable_ids().is_empty() =>
+                        {
+                            fail(format!(
+                                "the actuator's act.keys_file holds keys that can sign ({}): \
+                                 mount only their public halves (medic act public-keys)",
+                                ring.signing_capable_ids().join(", ")
+                            ));
+                        }
+                        _ => {}
                     }
                 }
             }
