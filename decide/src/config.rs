@@ -28,6 +28,11 @@ pub struct DecideConfig {
     /// after it, the target is paged again. Default: `30m`.
     #[serde(default = "default_repage_after")]
     pub repage_after: Span,
+    /// A rollback undoes a change: decide rolls back only when the workload was seen rolled out (a new
+    /// ReplicaSet, from its Deployment's Events) at most this long before the diagnosis, and escalates
+    /// otherwise. Default: `1h`.
+    #[serde(default = "default_rollback_window")]
+    pub rollback_window: Span,
 }
 
 /// Which evidence may lead to a node action (`decide.node_actions`).
@@ -54,6 +59,9 @@ fn default_cooldown() -> Span {
 fn default_min_confidence() -> f64 {
     0.6
 }
+fn default_rollback_window() -> Span {
+    Span::secs(3_600)
+}
 fn default_repage_after() -> Span {
     Span::secs(1_800)
 }
@@ -69,6 +77,7 @@ impl Default for DecideConfig {
             max_tracked_targets: default_max_tracked_targets(),
             node_actions: NodeActions::default(),
             repage_after: default_repage_after(),
+            rollback_window: default_rollback_window(),
         }
     }
 }

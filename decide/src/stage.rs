@@ -22,6 +22,7 @@ pub const POLICY: &str = "rules@1";
 pub struct Decide {
     cooldown_ns: i64,
     repage_ns: i64,
+    rollback_window_ns: i64,
     min_confidence: f64,
     max_tracked: usize,
     node_actions: NodeActions,
@@ -61,6 +62,7 @@ impl Decide {
         Self {
             cooldown_ns: config.cooldown.as_nanos(),
             repage_ns: config.repage_after.as_nanos(),
+            rollback_window_ns: config.rollback_window.as_nanos(),
             min_confidence: config.min_confidence,
             max_tracked: config.max_tracked_targets,
             node_actions: config.node_actions,
@@ -95,7 +97,7 @@ impl Decide {
             )
         } else {
             let (action, target, why) = self.within_tenancy(
-                remedy_for(diagnosis.fault, &diagnosis.target),
+                self.after_a_change(remedy_for(diagnosis.fault, &diagnosis.target), &diagnosis),
                 &diagnosis.target,
             );
             // Cooldowns are per object: the pod and node hints of the evidence do not split them.
@@ -164,6 +166,30 @@ impl Decide {
             model: diagnosis.model,
             sources: diagnosis.evidence.into_iter().map(|e| e.source).collect(),
         }
+    }
+
+    /// `remedy`, unless it is a rollback with no rollout of the workload seen within `rollback_window`
+    /// before the diagnosis: then there is no known change to undo, and rolling back would replace a
+    /// revision that may be the working one — an escalation instead.
+    fn after_a_change(
+        &self,
+        remedy: (Action, Target, &'static str),
+        diagnosis: &Diagnosis,
+    ) -> (Action, Target, &'static str) {
+        let end = diagnosis.window_end_ns;
+        let changed = diagnosis
+            .last_rollout_ns
+            .is_some_and(|at| at <= end && end - at <= self.rollback_window_ns);
+        if remedy.0 != Action::Rollback || changed {
+            return remedy;
+        }
+        (
+            Action::Escalate,
+            remedy.1,
+            "this calls for a rollback, but no rollout of the workload was seen recently \
+             (decide.rollback_window): there is no known change to undo, and a rollback would replace \
+             a revision that may be the working one; a human must look",
+        )
     }
 
     /// `remedy`, unless it cordons or drains a node on evidence that is not about the node (see
@@ -352,6 +378,7 @@ mod tests {
             window_end_ns: at_secs * 1_000_000_000,
             evidence: vec![],
             model: "keyword-rules@1".into(),
+            last_rollout_ns: None,
         };
         SourceRecord::new(
             "medic.diagnoses",
@@ -370,7 +397,7 @@ mod tests {
             diagnosis("d2", FaultClass::Oom, 0.9, 200),
             diagnosis("d3", FaultClass::Oom, 0.4, 250),
             diagnosis("d4", FaultClass::Oom, 0.9, 401),
-            diagnosis_on_node("d5", FaultClass::CrashLoop, 0.9, 450, "node-7"),
+            diagnosis_on_node("d5", FaultClass::Oom, 0.9, 450, "node-7"),
         ];
         stage.process_batch(&batch, &mut out);
         let decisions: Vec<Decision> = out.decode_all().expect("decisions");
@@ -397,6 +424,36 @@ mod tests {
             decisions[2].reason
         );
         assert_eq!(decisions[0].policy_id, POLICY);
+    }
+
+    #[test]
+    fn a_rollback_only_after_a_rollout_seen_recently() {
+        let crash_loop = |id: &str, rolled_out_secs_before: Option<i64>| {
+            let mut d: Diagnosis =
+                serde_json::from_slice(&diagnosis(id, FaultClass::CrashLoop, 0.9, 10_000).payload)
+                    .expect("diagnosis");
+            d.last_rollout_ns = rolled_out_secs_before.map(|s| (10_000 - s) * 1_000_000_000);
+            SourceRecord::new(
+                "medic.diagnoses",
+                0,
+                0,
+                serde_json::to_vec(&d).expect("encode"),
+            )
+        };
+        let decide = |record| {
+            let mut stage = DecideConfig::default().build().expect("valid");
+            let mut out = Emitter::new();
+            stage.process_batch(&[record], &mut out);
+            out.decode_all::<Decision>().expect("decisions").remove(0)
+        };
+        assert_eq!(decide(crash_loop("r1", Some(600))).action, Action::Rollback);
+        let never = decide(crash_loop("r2", None));
+        assert_eq!(never.action, Action::Escalate);
+        assert!(never.reason.contains("no rollout"), "{}", never.reason);
+        assert_eq!(
+            decide(crash_loop("r3", Some(7_200))).action,
+            Action::Escalate
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::DiagnoseConfig;
 use crate::episode::Episodes;
+use crate::rollouts::Rollouts;
 use crate::rules::{Rule, default_rules, first_match, severity_of};
 use crate::windowed::WindowedDiagnose;
 use schemas::{
@@ -48,6 +49,9 @@ impl Stage for Diagnose {
     }
 }
 
+/// How many Deployments' rollouts a diagnose stage remembers.
+pub(crate) const ROLLOUTS_TRACKED: usize = 10_000;
+
 /// The stable id of a diagnosis: the same evidence diagnosed by the same model gives the same id, so a
 /// replay produces the same diagnoses and decide's idempotency holds.
 pub(crate) fn diagnosis_id(
@@ -75,6 +79,7 @@ pub(crate) fn diagnosis_id(
 pub struct RuleDiagnose {
     rules: Vec<Rule>,
     episodes: Episodes,
+    rollouts: Rollouts,
     min_confidence: f64,
     max_evidence: usize,
 }
@@ -83,6 +88,7 @@ impl RuleDiagnose {
     pub(crate) fn new(config: &DiagnoseConfig) -> Self {
         Self {
             rules: default_rules(),
+            rollouts: Rollouts::new(ROLLOUTS_TRACKED),
             episodes: Episodes::new(
                 config.episode_gap.as_nanos(),
                 config.max_evidence,
@@ -96,6 +102,7 @@ impl RuleDiagnose {
     /// Adds one record's evidence; returns a diagnosis when its episode becomes diagnosable.
     fn observe(&mut self, parsed: &ParsedRecord) -> Option<Diagnosis> {
         let log = &parsed.log;
+        self.rollouts.observe(log);
         if log.is_normal_event() {
             return None;
         }
@@ -144,6 +151,7 @@ impl RuleDiagnose {
         );
         target.pod = log.resource.pod.clone();
         target.node = log.resource.node.clone();
+        let last_rollout_ns = self.rollouts.last_rollout(&target);
         Some(Diagnosis {
             schema_version: SCHEMA_VERSION,
             diagnosis_id,
@@ -156,6 +164,7 @@ impl RuleDiagnose {
             window_end_ns: episode.last_ns,
             evidence: episode.evidence.clone(),
             model: MODEL.to_owned(),
+            last_rollout_ns,
         })
     }
 }

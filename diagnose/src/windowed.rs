@@ -15,6 +15,7 @@
 //! it is counted (`diagnose.normal_events`) and enters no window.
 
 use crate::model::FaultModel;
+use crate::rollouts::Rollouts;
 use crate::rules::severity_of;
 use crate::stage::diagnosis_id;
 use crate::transformer::{Condensed, Prediction};
@@ -76,6 +77,8 @@ pub struct WindowedDiagnose {
     /// The oldest of the partitions' marks, never moving back: a partition that lags behind another
     /// does not see its records dropped as late because the other ran ahead.
     watermark_ns: i64,
+    /// When each Deployment was last rolled out (checkpointed with the windows).
+    rollouts: Rollouts,
 }
 
 impl WindowedDiagnose {
@@ -88,6 +91,7 @@ impl WindowedDiagnose {
             open: HashMap::new(),
             marks: BTreeMap::new(),
             watermark_ns: i64::MIN,
+            rollouts: Rollouts::new(crate::stage::ROLLOUTS_TRACKED),
         }
     }
 
@@ -375,6 +379,7 @@ impl WindowedDiagnose {
             uncertain: confidence.is_nan() || confidence < self.settings.min_confidence,
             window_start_ns: window.start_ns,
             window_end_ns: window.start_ns.saturating_add(self.settings.window_ns),
+            last_rollout_ns: self.rollouts.last_rollout(target),
             evidence,
             model,
         }
@@ -428,6 +433,7 @@ impl Stage for WindowedDiagnose {
                         out.count("diagnose.no_workload", 1);
                         continue;
                     }
+                    self.rollouts.observe(&parsed.log);
                     if parsed.log.is_normal_event() {
                         // "Container image … already present on machine" is how a healthy start reads.
                         out.count("diagnose.normal_events", 1);
@@ -464,6 +470,9 @@ struct Snapshot {
     /// Per input partition: (topic, partition, mark). Absent from checkpoints written before it.
     #[serde(default)]
     marks: Vec<(String, i32, i64)>,
+    /// Absent from checkpoints written before rollouts were tracked.
+    #[serde(default)]
+    rollouts: Vec<crate::rollouts::RolloutEntry>,
 }
 
 /// Open windows hold records whose offsets the runner would otherwise commit before they are diagnosed:
@@ -484,6 +493,7 @@ impl StageState for WindowedDiagnose {
                 .iter()
                 .map(|((topic, partition), mark)| (topic.clone(), *partition, *mark))
                 .collect(),
+            rollouts: self.rollouts.entries(),
         })
         .map_err(|e| StageError::internal(format!("diagnose snapshot: {e}")))
     }
@@ -493,10 +503,12 @@ impl StageState for WindowedDiagnose {
             watermark_ns,
             windows,
             marks,
+            rollouts,
         } = serde_json::from_slice(snapshot)
             .map_err(|e| StageError::schema(format!("diagnose checkpoint: {e}")))?;
         self.watermark_ns = watermark_ns;
         self.open = windows.into_iter().collect();
+        self.rollouts.restore(rollouts);
         self.marks = marks
             .into_iter()
             .map(|(topic, partition, mark)| ((topic, partition), mark))

@@ -483,3 +483,55 @@ fn a_diagnosis_names_the_pod_whose_lines_decided_it_not_the_last_to_speak() {
         }
     }
 }
+
+#[test]
+fn a_diagnosis_says_when_its_workload_was_last_rolled_out() {
+    // The deployment controller's Events of a rollout (a new ReplicaSet up, the old one down), then the
+    // new revision crash-loops: decide may roll back only with this.
+    let crash_lines = |from: i64| -> Vec<SourceRecord> {
+        (0..3)
+            .map(|i| {
+                parsed(
+                    "web",
+                    "Back-off restarting failed container app in pod web-7d9c7f5b9d-x2x7q",
+                    true,
+                    1_200 + i,
+                    from + i,
+                )
+            })
+            .collect()
+    };
+    let mut records = vec![
+        normal_event(
+            "ScalingReplicaSet",
+            "Scaled up replica set web-7d9c7f5b9d to 1",
+            1_100,
+            0,
+        ),
+        normal_event(
+            "ScalingReplicaSet",
+            "Scaled down replica set web-5f4d8c7b6a to 2",
+            1_105,
+            1,
+        ),
+    ];
+    records.extend(crash_lines(2));
+    for model in [
+        medic_diagnose::DiagnoseModel::Ngram,
+        medic_diagnose::DiagnoseModel::KeywordRules,
+    ] {
+        let (diagnoses, _) = run_stage(model, &records);
+        assert!(!diagnoses.is_empty(), "{model:?}");
+        assert!(
+            diagnoses
+                .iter()
+                .all(|d| d.last_rollout_ns == Some(1_105_000_000_000)),
+            "{model:?}: {diagnoses:#?}"
+        );
+        let (quiet, _) = run_stage(model, &crash_lines(0));
+        assert!(
+            quiet.iter().all(|d| d.last_rollout_ns.is_none()),
+            "{model:?}"
+        );
+    }
+}

@@ -72,6 +72,7 @@ pub fn diagnosis(id: &str, target: &Target, fault: FaultClass, at_secs: i64) -> 
         window_end_ns: at_secs * 1_000_000_000,
         evidence: vec![],
         model: "keyword-rules@1".to_owned(),
+        last_rollout_ns: None,
     }
 }
 

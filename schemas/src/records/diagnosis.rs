@@ -29,6 +29,11 @@ pub struct Diagnosis {
     pub evidence: Vec<Evidence>,
     /// The model (and version) that produced the diagnosis, e.g. `keyword-rules@1`.
     pub model: String,
+    /// When the workload was last seen rolled out (its Deployment's Events: a new ReplicaSet scaled up or
+    /// an old one scaled down), ns; absent when diagnose saw none. decide rolls back only after a
+    /// recent rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rollout_ns: Option<i64>,
 }
 
 /// One piece of evidence for a diagnosis.

@@ -96,6 +96,7 @@ mod tests {
             window_end_ns: 1,
             evidence: vec![],
             model: "keyword-rules@1".into(),
+            last_rollout_ns: None,
         }
     }
 
