@@ -46,6 +46,9 @@ struct Incident {
 struct LastAction {
     at_ns: i64,
     diagnosis_id: String,
+    /// The action taken (absent for pages, and in checkpoints from before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    action: Option<Action>,
 }
 
 /// What a checkpoint of the decide stage holds.
@@ -126,7 +129,7 @@ impl Decide {
                 ),
                 _ => {
                     if acts {
-                        self.record_action(key, at, &diagnosis.diagnosis_id);
+                        self.record_action(key, at, &diagnosis.diagnosis_id, action);
                     }
                     (
                         action,
@@ -176,20 +179,42 @@ impl Decide {
         remedy: (Action, Target, &'static str),
         diagnosis: &Diagnosis,
     ) -> (Action, Target, &'static str) {
-        let end = diagnosis.window_end_ns;
-        let changed = diagnosis
-            .last_rollout_ns
-            .is_some_and(|at| at <= end && end - at <= self.rollback_window_ns);
-        if remedy.0 != Action::Rollback || changed {
+        if remedy.0 != Action::Rollback {
             return remedy;
         }
-        (
-            Action::Escalate,
-            remedy.1,
-            "this calls for a rollback, but no rollout of the workload was seen recently \
-             (decide.rollback_window): there is no known change to undo, and a rollback would replace \
-             a revision that may be the working one; a human must look",
-        )
+        let end = diagnosis.window_end_ns;
+        let Some(rolled_out) = diagnosis
+            .last_rollout_ns
+            .filter(|at| *at <= end && end - at <= self.rollback_window_ns)
+        else {
+            return (
+                Action::Escalate,
+                remedy.1,
+                "this calls for a rollback, but no rollout of the workload was seen recently \
+                 (decide.rollback_window): there is no known change to undo, and a rollback would \
+                 replace a revision that may be the working one; a human must look",
+            );
+        };
+        // A rollout restart or rollback of medic's own makes a new ReplicaSet too: not a change to undo.
+        let key = Target {
+            pod: None,
+            node: None,
+            ..remedy.1.clone()
+        };
+        let ours = self.last_action.get(&key).is_some_and(|last| {
+            matches!(last.action, Some(Action::RolloutRestart | Action::Rollback))
+                && last.at_ns <= rolled_out
+        });
+        if ours {
+            return (
+                Action::Escalate,
+                remedy.1,
+                "this calls for a rollback, but the only rollout seen since is medic's own restart or \
+                 rollback: rolling back again would undo it, not the change that broke the workload; a \
+                 human must look",
+            );
+        }
+        remedy
     }
 
     /// `remedy`, unless it cordons or drains a node on evidence that is not about the node (see
@@ -214,13 +239,16 @@ impl Decide {
         remedy
     }
 
-    fn record_action(&mut self, target: Target, at_ns: i64, diagnosis_id: &str) {
+    fn record_action(&mut self, target: Target, at_ns: i64, diagnosis_id: &str, action: Action) {
         remember(
             &mut self.last_action,
             self.max_tracked,
             target,
-            at_ns,
-            diagnosis_id,
+            LastAction {
+                at_ns,
+                diagnosis_id: diagnosis_id.to_owned(),
+                action: Some(action),
+            },
         );
     }
 
@@ -255,41 +283,42 @@ impl Decide {
             );
             return (Action::Noop, reason);
         }
+        // Pages past their re-page time hold nothing back any more: forget them.
+        let repage_ns = self.repage_ns;
+        self.last_page
+            .retain(|_, last| at.saturating_sub(last.at_ns) < repage_ns);
         remember(
             &mut self.last_page,
             self.max_tracked,
             incident,
-            at,
-            &diagnosis.diagnosis_id,
+            LastAction {
+                at_ns: at,
+                diagnosis_id: diagnosis.diagnosis_id.clone(),
+                action: None,
+            },
         );
         (Action::Escalate, reason)
     }
 }
 
-/// Records `at_ns` and `diagnosis_id` under `key`, forgetting the oldest entry beyond `max` keys.
-fn remember<K: Clone + Eq + std::hash::Hash>(
+/// Records `last` under `key`, forgetting the oldest entry beyond `max` keys (ties: the smallest key,
+/// so that a restored stage forgets what an uninterrupted one would).
+fn remember<K: Clone + Ord + std::hash::Hash>(
     map: &mut HashMap<K, LastAction>,
     max: usize,
     key: K,
-    at_ns: i64,
-    diagnosis_id: &str,
+    last: LastAction,
 ) {
     if map.len() >= max
         && !map.contains_key(&key)
         && let Some(oldest) = map
             .iter()
-            .min_by_key(|(_, last)| last.at_ns)
+            .min_by(|a, b| a.1.at_ns.cmp(&b.1.at_ns).then_with(|| a.0.cmp(b.0)))
             .map(|(k, _)| k.clone())
     {
         map.remove(&oldest);
     }
-    map.insert(
-        key,
-        LastAction {
-            at_ns,
-            diagnosis_id: diagnosis_id.to_owned(),
-        },
-    );
+    map.insert(key, last);
 }
 
 impl StageState for Decide {
@@ -453,6 +482,25 @@ mod tests {
         assert_eq!(
             decide(crash_loop("r3", Some(7_200))).action,
             Action::Escalate
+        );
+
+        // medic's own restart at 9 000 s made the only ReplicaSet seen since (at 9 010 s).
+        let mut stage = DecideConfig::default().build().expect("valid");
+        let mut out = Emitter::new();
+        let oom = diagnosis("o1", FaultClass::Oom, 0.9, 9_000);
+        stage.process_batch(&[oom, crash_loop("r4", Some(990))], &mut out);
+        let decisions: Vec<Decision> = out.decode_all().expect("decisions");
+        assert_eq!(decisions[0].action, Action::RolloutRestart);
+        assert_eq!(
+            decisions[1].action,
+            Action::Escalate,
+            "{}",
+            decisions[1].reason
+        );
+        assert!(
+            decisions[1].reason.contains("medic's own"),
+            "{}",
+            decisions[1].reason
         );
     }
 

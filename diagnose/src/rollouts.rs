@@ -15,13 +15,23 @@ use std::collections::HashMap;
 /// What was last seen of one Deployment's ReplicaSets.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Seen {
-    /// The ReplicaSet last scaled up.
-    scaled_up: Option<String>,
-    /// Event time of the last rollout seen, ns.
-    rolled_out_ns: Option<i64>,
+    /// The ReplicaSet last scaled up, and when (an older Event, re-listed or late, does not replace it).
+    #[serde(default)]
+    scaled_up: Option<(String, i64)>,
+    /// Event times of the rollouts seen, ns, ascending (the last [`ROLLOUTS_KEPT`]): a diagnosis is
+    /// given the latest one at or before its window's end, whatever arrived after.
+    #[serde(default)]
+    rollouts_ns: Vec<i64>,
     /// Event time of the last scaling Event, ns (the oldest entry is forgotten first).
+    #[serde(default)]
     last_ns: i64,
 }
+
+/// Rollout times kept per Deployment.
+const ROLLOUTS_KEPT: usize = 8;
+
+/// The prefix client-go's event aggregator puts before a message it combined from similar ones.
+const COMBINED: &str = "(combined from similar events): ";
 
 /// The last rollout per Deployment (bounded; the entry heard from longest ago is forgotten first).
 #[derive(Debug, Clone, Default)]
@@ -50,7 +60,8 @@ impl Rollouts {
         {
             return;
         }
-        let Some((up, replica_set)) = scaled(&log.message) else {
+        let message = log.message.strip_prefix(COMBINED).unwrap_or(&log.message);
+        let Some((up, replica_set)) = scaled(message) else {
             return;
         };
         let Some(target) = log.target().map(workload_key) else {
@@ -61,31 +72,38 @@ impl Rollouts {
             && let Some(oldest) = self
                 .by_target
                 .iter()
-                .min_by_key(|(_, seen)| seen.last_ns)
+                .min_by(|a, b| a.1.last_ns.cmp(&b.1.last_ns).then_with(|| a.0.cmp(b.0)))
                 .map(|(t, _)| t.clone())
         {
             self.by_target.remove(&oldest);
         }
         let seen = self.by_target.entry(target).or_default();
         let at = log.event_time_ns;
-        let other = seen
-            .scaled_up
-            .as_deref()
-            .is_some_and(|known| known != replica_set);
+        // Only what happens after the ReplicaSet last scaled up can be a change from it.
+        let (other, newer) = match &seen.scaled_up {
+            Some((known, known_at)) => (known != replica_set && at >= *known_at, at >= *known_at),
+            None => (false, true),
+        };
         if other {
-            seen.rolled_out_ns = Some(seen.rolled_out_ns.map_or(at, |t| t.max(at)));
+            let position = seen.rollouts_ns.partition_point(|t| *t <= at);
+            seen.rollouts_ns.insert(position, at);
+            let excess = seen.rollouts_ns.len().saturating_sub(ROLLOUTS_KEPT);
+            seen.rollouts_ns.drain(..excess);
         }
-        if up {
-            seen.scaled_up = Some(replica_set.to_owned());
+        if up && newer {
+            seen.scaled_up = Some((replica_set.to_owned(), at));
         }
         seen.last_ns = seen.last_ns.max(at);
     }
 
-    /// When `target`'s workload was last seen rolled out, ns.
-    pub(crate) fn last_rollout(&self, target: &Target) -> Option<i64> {
-        self.by_target
-            .get(&workload_key(target.clone()))
-            .and_then(|seen| seen.rolled_out_ns)
+    /// When `target`'s workload was last seen rolled out at or before `until_ns`.
+    pub(crate) fn last_rollout(&self, target: &Target, until_ns: i64) -> Option<i64> {
+        let seen = self.by_target.get(&workload_key(target.clone()))?;
+        seen.rollouts_ns
+            .iter()
+            .rev()
+            .find(|t| **t <= until_ns)
+            .copied()
     }
 
     /// The state, for a checkpoint (sorted, so equal states write equal checkpoints).
@@ -105,17 +123,19 @@ impl Rollouts {
     }
 }
 
-/// The Deployment itself: pod and node hints do not split it.
+/// The Deployment itself: pod and node hints do not split it, and neither does the cluster name (cloud
+/// log sources set it, an Event exporter does not).
 fn workload_key(target: Target) -> Target {
     Target {
+        cluster: None,
         pod: None,
         node: None,
         ..target
     }
 }
 
-/// `(scaled up?, replica set)` of "Scaled up|down replica set <name> to <n>" (newer controllers add
-/// "from <m>").
+/// `(scaled up?, replica set)` of "Scaled up|down replica set <name> to <n>" (newer controllers write
+/// "from <m> to <n>").
 fn scaled(message: &str) -> Option<(bool, &str)> {
     let (up, rest) = if let Some(rest) = message.strip_prefix("Scaled up replica set ") {
         (true, rest)
@@ -146,29 +166,50 @@ mod tests {
     fn a_new_replica_set_is_a_rollout_a_scale_is_not() {
         let mut rollouts = Rollouts::new(10);
         let web = log_record("x", 0).target().expect("web");
-        rollouts.observe(&scaling("Scaled up replica set web-5f4d8c7b6a to 3", 100));
-        rollouts.observe(&scaling(
-            "Scaled up replica set web-5f4d8c7b6a to 5 from 3",
-            200,
-        ));
-        rollouts.observe(&scaling(
-            "Scaled down replica set web-5f4d8c7b6a to 4 from 5",
-            250,
-        ));
-        assert_eq!(rollouts.last_rollout(&web), None, "scaling one ReplicaSet");
+        let end = i64::MAX;
+        for (message, at) in [
+            ("Scaled up replica set web-5f4d8c7b6a to 3", 100),
+            ("Scaled up replica set web-5f4d8c7b6a from 3 to 5", 200),
+            ("Scaled down replica set web-5f4d8c7b6a from 5 to 4", 250),
+        ] {
+            rollouts.observe(&scaling(message, at));
+        }
+        assert_eq!(
+            rollouts.last_rollout(&web, end),
+            None,
+            "scaling one ReplicaSet"
+        );
         rollouts.observe(&scaling("Scaled up replica set web-7d9c7f5b9d to 1", 300));
-        assert_eq!(rollouts.last_rollout(&web), Some(300_000_000_000));
-        rollouts.observe(&scaling("Scaled down replica set web-5f4d8c7b6a to 3", 310));
-        assert_eq!(rollouts.last_rollout(&web), Some(310_000_000_000));
+        assert_eq!(rollouts.last_rollout(&web, end), Some(300_000_000_000));
+        let combined =
+            "(combined from similar events): Scaled down replica set web-5f4d8c7b6a to 3";
+        rollouts.observe(&scaling(combined, 310));
+        assert_eq!(rollouts.last_rollout(&web, end), Some(310_000_000_000));
+        // A diagnosis of a window that ended before the second step gets the first, whatever arrived
+        // since: the same diagnosis carries the same time however the records were batched.
+        let before = rollouts.last_rollout(&web, 305_000_000_000);
+        assert_eq!(before, Some(300_000_000_000));
+        assert_eq!(rollouts.last_rollout(&web, 299_000_000_000), None);
+        // A re-listed older Event neither replaces the newer ReplicaSet nor counts as a rollout.
+        rollouts.observe(&scaling("Scaled up replica set web-5f4d8c7b6a to 3", 150));
+        rollouts.observe(&scaling("Scaled up replica set web-7d9c7f5b9d to 3", 320));
+        assert_eq!(rollouts.last_rollout(&web, end), Some(310_000_000_000));
         // A controller that only reports the old one going down (its scale-up was missed).
         let mut late = Rollouts::new(10);
         late.observe(&scaling("Scaled up replica set web-5f4d8c7b6a to 3", 100));
         late.observe(&scaling("Scaled down replica set web-7d9c7f5b9d to 0", 400));
-        assert_eq!(late.last_rollout(&web), Some(400_000_000_000));
-        // Restored from a checkpoint, the same.
+        assert_eq!(late.last_rollout(&web, end), Some(400_000_000_000));
+        // Restored from a checkpoint, the same; and a cluster name does not split a Deployment.
         let mut restored = Rollouts::new(10);
         restored.restore(rollouts.entries());
-        assert_eq!(restored.last_rollout(&web), Some(310_000_000_000));
+        let in_cluster = Target {
+            cluster: Some("prod".into()),
+            ..web.clone()
+        };
+        assert_eq!(
+            restored.last_rollout(&in_cluster, end),
+            Some(310_000_000_000)
+        );
         // Other Events and other reasons are not rollouts.
         let mut quiet = Rollouts::new(10);
         quiet.observe(&scaling("Scaled up replica set web-5f4d8c7b6a to 3", 100));
@@ -177,6 +218,6 @@ mod tests {
             .attributes
             .insert("k8s.event.reason".into(), "Pulled".into());
         quiet.observe(&pulled);
-        assert_eq!(quiet.last_rollout(&web), None);
+        assert_eq!(quiet.last_rollout(&web, end), None);
     }
 }

@@ -50,7 +50,7 @@ impl Stage for Diagnose {
 }
 
 /// How many Deployments' rollouts a diagnose stage remembers.
-pub(crate) const ROLLOUTS_TRACKED: usize = 10_000;
+pub(crate) const ROLLOUTS_TRACKED: usize = 2_000;
 
 /// The stable id of a diagnosis: the same evidence diagnosed by the same model gives the same id, so a
 /// replay produces the same diagnoses and decide's idempotency holds.
@@ -151,7 +151,7 @@ impl RuleDiagnose {
         );
         target.pod = log.resource.pod.clone();
         target.node = log.resource.node.clone();
-        let last_rollout_ns = self.rollouts.last_rollout(&target);
+        let last_rollout_ns = self.rollouts.last_rollout(&target, episode.last_ns);
         Some(Diagnosis {
             schema_version: SCHEMA_VERSION,
             diagnosis_id,

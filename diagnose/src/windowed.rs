@@ -265,8 +265,8 @@ impl WindowedDiagnose {
                     out.count("diagnose.windows_normal", 1);
                     continue;
                 };
-                let evidence = self.evidence(window, &lines, &alone, fault, basis);
-                let diagnosis = self.diagnosis(target, window, fault, confidence, evidence);
+                let (evidence, pod) = self.evidence(window, &lines, &alone, fault, basis);
+                let diagnosis = self.diagnosis(target, window, fault, confidence, evidence, pod);
                 if let Err(error) = out.emit(&diagnosis) {
                     count_failure(out, &error.to_string());
                 }
@@ -312,7 +312,8 @@ impl WindowedDiagnose {
         }
     }
 
-    /// The window's lines that on their own point most strongly at `class`, strongest first.
+    /// The window's lines that on their own point most strongly at `class`, strongest first, and the pod
+    /// of the strongest one that came from a pod (else the window's latest pod).
     fn evidence(
         &self,
         window: &OpenWindow,
@@ -320,7 +321,7 @@ impl WindowedDiagnose {
         alone: &[Vec<f32>],
         class: FaultClass,
         basis: &str,
-    ) -> Vec<Evidence> {
+    ) -> (Vec<Evidence>, Option<String>) {
         let column = self.classifier.labels().iter().position(|l| *l == class);
         let mut ranked: Vec<(usize, f64)> = (0..lines.texts.len())
             .map(|i| {
@@ -331,12 +332,16 @@ impl WindowedDiagnose {
             })
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked
+        let mut pod = None;
+        let evidence = ranked
             .into_iter()
             .take(self.settings.max_evidence)
             .filter_map(|(i, score)| {
                 let text = &lines.texts[i];
                 let first = window.texts.iter().position(|t| t == text)?;
+                if pod.is_none() {
+                    pod = window.pods.get(first).cloned().flatten();
+                }
                 let mut evidence = window.evidence[first].clone();
                 evidence.rationale = format!(
                     "decided by the {basis}; this line on its own: p({class}) = {score:.2}; \
@@ -345,7 +350,8 @@ impl WindowedDiagnose {
                 );
                 Some(evidence)
             })
-            .collect()
+            .collect();
+        (evidence, pod.or_else(|| window.pod.clone()))
     }
 
     fn diagnosis(
@@ -355,6 +361,7 @@ impl WindowedDiagnose {
         fault: FaultClass,
         confidence: f64,
         evidence: Vec<Evidence>,
+        pod: Option<String>,
     ) -> Diagnosis {
         let model = self.model_id();
         let diagnosis_id = diagnosis_id(
@@ -368,7 +375,7 @@ impl WindowedDiagnose {
             schema_version: SCHEMA_VERSION,
             diagnosis_id,
             target: Target {
-                pod: window.evidence_pod(&evidence),
+                pod,
                 node: window.node.clone(),
                 ..target.clone()
             },
@@ -379,7 +386,10 @@ impl WindowedDiagnose {
             uncertain: confidence.is_nan() || confidence < self.settings.min_confidence,
             window_start_ns: window.start_ns,
             window_end_ns: window.start_ns.saturating_add(self.settings.window_ns),
-            last_rollout_ns: self.rollouts.last_rollout(target),
+            last_rollout_ns: self.rollouts.last_rollout(
+                target,
+                window.start_ns.saturating_add(self.settings.window_ns),
+            ),
             evidence,
             model,
         }
@@ -387,19 +397,6 @@ impl WindowedDiagnose {
 }
 
 impl OpenWindow {
-    /// The pod of the strongest evidence line (the first of `evidence`), else the latest pod.
-    fn evidence_pod(&self, evidence: &[Evidence]) -> Option<String> {
-        evidence
-            .first()
-            .and_then(|strongest| {
-                self.evidence
-                    .iter()
-                    .position(|e| e.source == strongest.source)
-            })
-            .and_then(|i| self.pods.get(i).cloned().flatten())
-            .or_else(|| self.pod.clone())
-    }
-
     /// For each distinct text of `lines` (condensed from this window's texts): whether some line with it
     /// may decide the window alone (see [`OpenWindow::informational`]).
     fn decisive(&self, lines: &Condensed) -> Vec<bool> {

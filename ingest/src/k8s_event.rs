@@ -65,13 +65,24 @@ pub(crate) fn decode(event: &Value) -> Result<Decoded, Reject> {
     // namespace comes from whoever may create Events there: it is kept as that namespace's record, its
     // node only a claim.
     let about_node = kind == "Node" && matches!(event_namespace, None | Some("" | "default"));
+    // The namespace is the Event's own (where the API server let its author write it); an involved
+    // object in another namespace is only a claim: not every Event API checks that they agree.
+    let object_namespace = str_at(object, &["namespace"]).filter(|ns| !ns.is_empty());
     resource.namespace = if about_node {
         None
     } else {
-        str_at(object, &["namespace"])
-            .or(event_namespace)
+        event_namespace
+            .filter(|ns| !ns.is_empty())
+            .or(object_namespace)
             .map(str::to_owned)
     };
+    if let (Some(own), Some(claimed)) = (resource.namespace.as_deref(), object_namespace)
+        && own != claimed
+    {
+        decoded
+            .attributes
+            .insert("medic.claimed.namespace".to_owned(), claimed.to_owned());
+    }
     match kind {
         "Pod" => resource.pod = Some(name.to_owned()),
         "Node" if about_node => resource.node = Some(name.to_owned()),

@@ -391,12 +391,21 @@ fn no_log_line_or_tenant_event_makes_a_node_the_target() {
         "metadata": {"namespace": "default"},
         "involvedObject": {"kind": "Node", "name": "worker-7"}
     });
+    // An Event written in tenant-a about another namespace's Deployment (events.k8s.io does not check
+    // that they agree): it stays tenant-a's record, the other namespace a claim.
+    let cross_namespace = serde_json::json!({
+        "kind": "Event", "type": "Normal", "reason": "ScalingReplicaSet",
+        "message": "Scaled up replica set web-7d9c7f5b9d to 1", "eventTime": "2026-03-14T09:00:00.000000Z",
+        "metadata": {"namespace": "tenant-a"},
+        "involvedObject": {"kind": "Deployment", "name": "web", "namespace": "payments"}
+    });
     let mut stage = stage_with(medic_ingest::Format::K8sEvent);
     let batch = batch_of(
         &[
             tenant_node_event,
             pod_event_with_host,
             node_controller_event,
+            cross_namespace,
         ],
         None,
     );
@@ -427,5 +436,13 @@ fn no_log_line_or_tenant_event_makes_a_node_the_target() {
     assert_eq!(
         (node.kind, node.namespace),
         (schemas::ObjectKind::Node, None)
+    );
+    assert_eq!(records[3].resource.namespace.as_deref(), Some("tenant-a"));
+    assert_eq!(
+        records[3]
+            .attributes
+            .get("medic.claimed.namespace")
+            .map(String::as_str),
+        Some("payments")
     );
 }
