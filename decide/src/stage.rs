@@ -218,7 +218,9 @@ impl Decide {
     }
 
     /// `remedy`, unless it cordons or drains a node on evidence that is not about the node (see
-    /// [`NodeActions`]): then an escalation on the diagnosed object.
+    /// [`NodeActions`]): then the decision goes to the diagnosed workload — a node failure seen in a
+    /// Deployment's pod replaces that pod (its ReplicaSet schedules the replacement elsewhere at once),
+    /// anything else is escalated on the workload.
     fn within_tenancy(
         &self,
         remedy: (Action, Target, &'static str),
@@ -228,6 +230,18 @@ impl Decide {
         // A Node is cluster-scoped: a "Node" that carries a namespace was named by a tenant's records.
         let about_the_node = diagnosed.kind == ObjectKind::Node && diagnosed.namespace.is_none();
         if node_action && !about_the_node && self.node_actions == NodeActions::NodeEvidence {
+            let deployment_pod = diagnosed.kind == ObjectKind::Deployment
+                && diagnosed.namespace.is_some()
+                && diagnosed.pod.is_some();
+            if remedy.0 == Action::CordonNode && deployment_pod {
+                return (
+                    Action::RestartPod,
+                    diagnosed.clone(),
+                    "its pod sits on a node that is not ready: replace the pod, so that its \
+                     ReplicaSet schedules it elsewhere (the node is shared by every tenant on it, so \
+                     medic does not cordon it on one workload's evidence)",
+                );
+            }
             return (
                 Action::Escalate,
                 diagnosed.clone(),
@@ -563,13 +577,16 @@ mod tests {
         let mut out = Emitter::new();
         guarded.process_batch(&workload_evidence, &mut out);
         let decisions: Vec<Decision> = out.decode_all().expect("decisions");
+        // Disk pressure is paged on the workload; a node failure replaces the workload's pod.
+        let taken: Vec<Action> = decisions.iter().map(|d| d.action).collect();
+        assert_eq!(taken, [Action::Escalate, Action::RestartPod]);
         for d in &decisions {
-            assert_eq!(d.action, Action::Escalate, "{}", d.reason);
             assert_eq!(
                 d.target.kind,
                 ObjectKind::Deployment,
-                "the page names the workload"
+                "the decision names the workload"
             );
+            assert_eq!(d.target.pod.as_deref(), Some("web-7d9c7f5b9d-x2x7q"));
             assert!(d.reason.contains("shared"), "{}", d.reason);
         }
         // A diagnosis of the Node itself (the kubelet's and node controller's Events) may act on it.
