@@ -160,6 +160,28 @@ fn a_broken_manifest_breaks_the_rules() {
     }
 }
 
+#[test]
+fn productions_acl_example_is_what_medic_kafka_acls_prints() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/overlays/production");
+    let config = medic::config::load_pipeline(Some(&dir.join("pipeline.toml")), std::iter::empty())
+        .expect("production's pipeline loads")
+        .config;
+    let acls = medic::kafka_acls::stage_acls(&config, "medic-");
+    let printed =
+        medic::kafka_acls::kafka_acls_commands(&acls, &config.kafka.brokers, "admin.properties");
+    let committed: String = std::fs::read_to_string(dir.join("kafka-acls.sh"))
+        .expect("the example")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        committed, printed,
+        "deploy/overlays/production/kafka-acls.sh drifted from the pipeline: regenerate it with the \
+         command in its header"
+    );
+}
+
 #[ignore = "needs kubectl 1.20 and 1.37: run scripts/test.sh, or scripts/kubectl-up.sh and `cargo test -- --ignored`"]
 #[test]
 fn production_does_not_render_without_its_secret_files() {
