@@ -57,11 +57,14 @@ fn confirm_owner(backend: &mut dyn Actuate, command: &RemediationCommand) -> Res
     let state = backend
         .inspect(&pod_target)
         .map_err(|e| unconfirmed(format!("its owner could not be read ({e})")))?;
-    match state.owner {
+    match (state.owner, state.owner_kind) {
         _ if !state.exists => Err(unconfirmed("the pod no longer exists".to_owned())),
-        Some(owner) if owner == target.name => Ok(()),
-        Some(owner) => Err(unconfirmed(format!("the pod belongs to {owner}"))),
-        None => Err(unconfirmed("the pod belongs to no workload".to_owned())),
+        (Some(owner), Some(kind)) if owner == target.name && kind == target.kind => Ok(()),
+        (Some(owner), kind) => Err(unconfirmed(format!(
+            "the pod belongs to {} {owner}",
+            kind.map_or("a workload", ObjectKind::as_str)
+        ))),
+        (None, _) => Err(unconfirmed("the pod belongs to no workload".to_owned())),
     }
 }
 

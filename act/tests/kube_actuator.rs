@@ -136,6 +136,33 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
         .create(&kube::api::PostParams::default(), &bare)
         .await
         .expect("create the bare pod");
+    // A StatefulSet that shares web's name: its pod web-0 is not the Deployment's.
+    let stateful: k8s_openapi::api::apps::v1::StatefulSet =
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "web" },
+            "spec": {
+                "serviceName": "web", "replicas": 1,
+                "selector": { "matchLabels": { "set": "web" } },
+                "template": {
+                    "metadata": { "labels": { "set": "web" } },
+                    "spec": { "containers": [{ "name": "app", "image": "nginx:1.25" }] }
+                }
+            }
+        }))
+        .expect("a statefulset");
+    kube::Api::<k8s_openapi::api::apps::v1::StatefulSet>::namespaced(client.clone(), &ns)
+        .create(&kube::api::PostParams::default(), &stateful)
+        .await
+        .expect("create the statefulset");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !cluster::pods(&client, &ns)
+        .await
+        .iter()
+        .any(|p| p.metadata.name.as_deref() == Some("web-0"))
+    {
+        assert!(std::time::Instant::now() < deadline, "web-0 never created");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     for (id, pod, action) in [
         ("c-impostor", impostor, Action::RolloutRestart),
         (
@@ -143,6 +170,7 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
             "web-5d567cc74c-zzzzz",
             Action::ScaleTo { replicas: 9 },
         ),
+        ("c-other-kind", "web-0", Action::RolloutRestart),
     ] {
         let mut claimed = web.clone();
         claimed.pod = Some(pod.to_owned());
@@ -155,16 +183,18 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
         );
     }
     assert_eq!(cluster::replicas(&client, &ns, "web").await, 3);
-    kube::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns)
-        .delete(
-            impostor,
-            &kube::api::DeleteParams {
-                grace_period_seconds: Some(0),
-                ..kube::api::DeleteParams::default()
-            },
-        )
+    let now = kube::api::DeleteParams {
+        grace_period_seconds: Some(0),
+        ..kube::api::DeleteParams::default()
+    };
+    kube::Api::<k8s_openapi::api::apps::v1::StatefulSet>::namespaced(client.clone(), &ns)
+        .delete("web", &now)
         .await
-        .expect("delete the bare pod");
+        .expect("delete the statefulset");
+    let pods = kube::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns);
+    for pod in [impostor, "web-0"] {
+        pods.delete(pod, &now).await.expect("delete the pod");
+    }
     let own = cluster::pods(&client, &ns)
         .await
         .into_iter()
@@ -201,7 +231,10 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
     .expect("handled");
     assert_eq!(handled.result.outcome, ActionOutcome::Failed);
     assert!(
-        handled.result.message.contains("belongs to other"),
+        handled
+            .result
+            .message
+            .contains("belongs to Deployment other"),
         "{}",
         handled.result.message
     );

@@ -5,7 +5,7 @@
 //! how to read, change and watch its world. `act` implements it for Kubernetes, `decide` for its digital
 //! twin, and the `medic` binary wires one or the other — so neither crate depends on the other.
 
-use crate::{Action, RemediationCommand, Target};
+use crate::{Action, ObjectKind, RemediationCommand, Target};
 use std::fmt;
 use std::time::Duration;
 
@@ -30,6 +30,8 @@ pub struct TargetState {
     /// For a pod: the workload that owns it (Deployment or StatefulSet name), so pod deletions count
     /// against their workload's disruption budget.
     pub owner: Option<String>,
+    /// The kind of that workload (a Deployment and a StatefulSet may share a name).
+    pub owner_kind: Option<ObjectKind>,
 }
 
 /// What applying a command did.

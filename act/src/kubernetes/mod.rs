@@ -280,8 +280,8 @@ impl Actuate for KubeBackend {
             }
             Action::RestartPod => {
                 let ns = namespace(&object)?.to_owned();
-                let workload =
-                    (command.target.kind != ObjectKind::Pod).then(|| command.target.name.clone());
+                let workload = (command.target.kind != ObjectKind::Pod)
+                    .then(|| (command.target.kind, command.target.name.clone()));
                 let (applied, uid) =
                     self.run(pod::delete(client, writes, ns, object.name, workload))?;
                 if let Some(uid) = uid {

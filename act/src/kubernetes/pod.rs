@@ -6,6 +6,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::Api;
+use schemas::ObjectKind;
 use schemas::actuate::{ActuationError, Applied, Health, TargetState};
 
 /// The pod, with its owning workload and the replica count of the ReplicaSet that owns it (the
@@ -25,7 +26,8 @@ pub(crate) async fn inspect(
         ..TargetState::default()
     };
     let (owner, replica_set) = owner(&client, &ns, &pod, &what).await?;
-    state.owner = owner;
+    state.owner_kind = owner.as_ref().map(|(kind, _)| *kind);
+    state.owner = owner.map(|(_, name)| name);
     if let Some(rs) = replica_set {
         state.replicas = rs.spec.replicas.map(count);
         state.ready_replicas = rs.status.and_then(|s| s.ready_replicas).map(count);
@@ -33,13 +35,14 @@ pub(crate) async fn inspect(
     Ok(state)
 }
 
-/// The workload owning `pod` (a StatefulSet, or the Deployment above its ReplicaSet), and that ReplicaSet.
+/// The workload owning `pod` (a StatefulSet, or the Deployment above its ReplicaSet) with its kind, and
+/// that ReplicaSet.
 async fn owner(
     client: &Client,
     ns: &str,
     pod: &Pod,
     what: &str,
-) -> Result<(Option<String>, Option<ReplicaSet>), ActuationError> {
+) -> Result<(Option<(ObjectKind, String)>, Option<ReplicaSet>), ActuationError> {
     let controller = pod
         .metadata
         .owner_references
@@ -50,7 +53,10 @@ async fn owner(
         return Ok((None, None));
     };
     match controller.kind.as_str() {
-        "StatefulSet" => Ok((Some(controller.name.clone()), None)),
+        "StatefulSet" => Ok((
+            Some((ObjectKind::StatefulSet, controller.name.clone())),
+            None,
+        )),
         "ReplicaSet" => {
             let rs = get::<ReplicaSet>(client, ns, &controller.name, what).await?;
             let deployment = rs.as_ref().and_then(|rs| {
@@ -59,7 +65,7 @@ async fn owner(
                     .iter()
                     .flatten()
                     .find(|o| o.kind == "Deployment")
-                    .map(|o| o.name.clone())
+                    .map(|o| (ObjectKind::Deployment, o.name.clone()))
             });
             Ok((deployment, rs))
         }
@@ -67,24 +73,29 @@ async fn owner(
     }
 }
 
-/// Deletes the pod; a pod already gone counts as deleted. With `workload`, the pod must belong to it
-/// (a command naming a workload cannot delete another workload's pod). Returns the deleted pod's uid.
+/// Deletes the pod; a pod already gone counts as deleted. With `workload` (kind and name), the pod must
+/// belong to it (a command naming a workload cannot delete another workload's pod, nor one of a workload
+/// of another kind with the same name). Returns the deleted pod's uid.
 pub(crate) async fn delete(
     client: Client,
     writes: Writes,
     ns: String,
     name: String,
-    workload: Option<String>,
+    workload: Option<(ObjectKind, String)>,
 ) -> Result<(Applied, Option<String>), ActuationError> {
     let what = format!("delete pod {ns}/{name}");
-    if let Some(workload) = workload
+    if let Some((kind, workload)) = workload
         && let Some(pod) = get::<Pod>(&client, &ns, &name, &what).await?
     {
         let (owner, _) = owner(&client, &ns, &pod, &what).await?;
-        if owner.as_deref() != Some(workload.as_str()) {
+        if owner.as_ref() != Some(&(kind, workload.clone())) {
+            let belongs = owner.map_or_else(
+                || "no workload".to_owned(),
+                |(kind, name)| format!("{} {name}", kind.as_str()),
+            );
             return Err(ActuationError::permanent(format!(
-                "{what}: the pod belongs to {}, not to {workload}",
-                owner.as_deref().unwrap_or("no workload")
+                "{what}: the pod belongs to {belongs}, not to {} {workload}",
+                kind.as_str()
             )));
         }
     }

@@ -80,6 +80,7 @@ impl Actuate for TwinBackend {
             return Ok(TargetState {
                 exists: owner.is_some(),
                 owner: owner.map(|d| twin.spec().deployments[d].name.clone()),
+                owner_kind: owner.map(|_| ObjectKind::Deployment),
                 ..TargetState::default()
             });
         }
