@@ -104,11 +104,7 @@ impl Decide {
                 &diagnosis.target,
             );
             // Cooldowns are per object: the pod and node hints of the evidence do not split them.
-            let key = Target {
-                pod: None,
-                node: None,
-                ..target.clone()
-            };
+            let key = object_of(&target);
             let acts = !matches!(action, Action::Noop | Action::Escalate);
             // The diagnosis that started the cooldown, delivered again, is decided as it was then.
             let cooling = self.last_action.get(&key).filter(|last| {
@@ -196,15 +192,13 @@ impl Decide {
             );
         };
         // A rollout restart or rollback of medic's own makes a new ReplicaSet too: not a change to undo.
-        let key = Target {
-            pod: None,
-            node: None,
-            ..remedy.1.clone()
-        };
-        let ours = self.last_action.get(&key).is_some_and(|last| {
-            matches!(last.action, Some(Action::RolloutRestart | Action::Rollback))
-                && last.at_ns <= rolled_out
-        });
+        let ours = self
+            .last_action
+            .get(&object_of(&remedy.1))
+            .is_some_and(|last| {
+                matches!(last.action, Some(Action::RolloutRestart | Action::Rollback))
+                    && last.at_ns <= rolled_out
+            });
         if ours {
             return (
                 Action::Escalate,
@@ -276,11 +270,7 @@ impl Decide {
         reason: String,
     ) -> (Action, String) {
         let incident = Incident {
-            target: Target {
-                pod: None,
-                node: None,
-                ..target.clone()
-            },
+            target: object_of(target),
             fault: diagnosis.fault,
         };
         let paged = self.last_page.get(&incident).filter(|last| {
@@ -315,6 +305,21 @@ impl Decide {
     }
 }
 
+/// The object `target` names: the evidence's pod and node hints dropped.
+fn object_of(target: &Target) -> Target {
+    target.clone().with_pod(None).with_node(None)
+}
+
+/// The entries of `map` sorted by key (equal states write equal checkpoints).
+fn sorted<K: Clone + Ord>(map: &HashMap<K, LastAction>) -> Vec<(K, LastAction)> {
+    let mut entries: Vec<(K, LastAction)> = map
+        .iter()
+        .map(|(k, last)| (k.clone(), last.clone()))
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries
+}
+
 /// Records `last` under `key`, forgetting the oldest entry beyond `max` keys (ties: the smallest key,
 /// so that a restored stage forgets what an uninterrupted one would).
 fn remember<K: Clone + Ord + std::hash::Hash>(
@@ -337,20 +342,11 @@ fn remember<K: Clone + Ord + std::hash::Hash>(
 
 impl StageState for Decide {
     fn snapshot(&self) -> Result<Vec<u8>, StageError> {
-        let mut cooldowns: Vec<(Target, LastAction)> = self
-            .last_action
-            .iter()
-            .map(|(target, last)| (target.clone(), last.clone()))
-            .collect();
-        cooldowns.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut pages: Vec<(Incident, LastAction)> = self
-            .last_page
-            .iter()
-            .map(|(incident, last)| (incident.clone(), last.clone()))
-            .collect();
-        pages.sort_by(|a, b| a.0.cmp(&b.0));
-        serde_json::to_vec(&Snapshot { cooldowns, pages })
-            .map_err(|e| StageError::internal(format!("decide snapshot: {e}")))
+        serde_json::to_vec(&Snapshot {
+            cooldowns: sorted(&self.last_action),
+            pages: sorted(&self.last_page),
+        })
+        .map_err(|e| StageError::internal(format!("decide snapshot: {e}")))
     }
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), StageError> {

@@ -352,15 +352,7 @@ mod tests {
             record.resource.node.as_deref(),
             Some("aks-nodepool1-1-vmss000000")
         );
-        // The decoder names the pod; the stage names its workload (ingest.infer_workloads).
-        assert!(
-            record
-                .resource
-                .pod
-                .as_deref()
-                .is_some_and(|p| p.starts_with("web-"))
-        );
-        assert_eq!(record.resource.workload, None);
+        record.assert_workload_left_to_the_stage("web-");
         assert!(record.message.contains("db down"));
     }
 

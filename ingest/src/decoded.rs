@@ -40,6 +40,17 @@ pub(crate) struct Claims {
     pub owner: Option<String>,
 }
 
+#[cfg(test)]
+impl Decoded {
+    /// Asserts that the decoder named the pod (starting with `pod_prefix`) and left its workload to the
+    /// stage, which names it by `ingest.infer_workloads`.
+    pub(crate) fn assert_workload_left_to_the_stage(&self, pod_prefix: &str) {
+        let pod = self.resource.pod.as_deref();
+        assert!(pod.is_some_and(|p| p.starts_with(pod_prefix)), "{pod:?}");
+        assert_eq!(self.resource.workload, None);
+    }
+}
+
 impl Decoded {
     /// A record of `format` with `message` and nothing else known yet.
     pub(crate) fn new(format: SourceFormat, message: String) -> Self {

@@ -255,15 +255,7 @@ mod tests {
         let record = decode(&entry).expect("decodes");
         assert_eq!(record.message, "panic: runtime error");
         assert_eq!(record.stream, Some(Stream::Stderr));
-        // The decoder names the pod; the stage names its workload (ingest.infer_workloads).
-        assert!(
-            record
-                .resource
-                .pod
-                .as_deref()
-                .is_some_and(|p| p.starts_with("web-"))
-        );
-        assert_eq!(record.resource.workload, None);
+        record.assert_workload_left_to_the_stage("web-");
         assert_eq!(record.resource.project.as_deref(), Some("p1"));
         assert_eq!(
             decode(&serde_json::json!({"timestamp": "noon", "logName": "x"}))

@@ -244,20 +244,20 @@ fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>, infer_workloads:
         resource.workload = None;
     }
     let pod = resource.pod.as_deref().unwrap_or_default();
-    // A decoder's guess from a name (an Event's Pod or ReplicaSet) follows the same rule as the stage's.
     let decoder_guess = decoded
         .inferred_workload
         .filter(|_| resource.workload.is_some());
-    if let Some(how) = decoder_guess {
+    let (found, inferred_from) = if let Some(how) = decoder_guess {
+        // A decoder's guess from a name (an Event's Pod or ReplicaSet) follows the same rule as the
+        // stage's.
         if infer_workloads {
-            decoded
-                .attributes
-                .insert(WORKLOAD_INFERRED_ATTRIBUTE.to_owned(), how.to_owned());
+            (resource.workload.take(), Some(how))
         } else {
-            resource.workload = None;
+            (None, None)
         }
-    }
-    if resource.workload.is_none() && decoder_guess.is_none() {
+    } else if resource.workload.is_some() {
+        (resource.workload.take(), None)
+    } else {
         let agent_owner = decoded
             .owner
             .as_ref()
@@ -270,20 +270,20 @@ fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>, infer_workloads:
         };
         // The agent's owner reference is trusted; an owner claimed by content, or the pod's name, are
         // guesses (the pod is named after them either way), made only with `infer_workloads`.
-        let (found, inferred_from) = match owner_of_pod(agent_owner) {
+        match owner_of_pod(agent_owner) {
             Some(owner) => (Some(owner), None),
             None if infer_workloads => match owner_of_pod(claimed_owner) {
                 Some(owner) => (Some(owner), Some("owner_claim")),
                 None => (workload::from_pod_name(pod), Some("pod_name")),
             },
             None => (None, None),
-        };
-        resource.workload = found;
-        if let Some(from) = inferred_from.filter(|_| resource.workload.is_some()) {
-            decoded
-                .attributes
-                .insert(WORKLOAD_INFERRED_ATTRIBUTE.to_owned(), from.to_owned());
         }
+    };
+    resource.workload = found;
+    if let Some(from) = inferred_from.filter(|_| resource.workload.is_some()) {
+        decoded
+            .attributes
+            .insert(WORKLOAD_INFERRED_ATTRIBUTE.to_owned(), from.to_owned());
     }
     let mismatched = !claimed.is_empty();
     for (field, said) in claimed {
