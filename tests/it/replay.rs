@@ -270,4 +270,53 @@ fn a_kafka_window_replays_like_the_bundle_it_holds() {
         .count();
     assert_eq!(first_minutes["inputs"].as_u64(), Some(in_window as u64));
     assert!(in_window > 0 && in_window < bundle.inputs.len());
+
+    // Producers stamp their own times: a record of the window may follow a later one, up to
+    // --lateness-secs later; past that the partition is not read on.
+    let unordered = run_id("replay-unordered");
+    let line = |at: &str| {
+        let ms = chrono::DateTime::parse_from_rfc3339(at)
+            .expect("time")
+            .timestamp_millis();
+        (ms, bundle.inputs[0].payload.clone())
+    };
+    runtime.block_on(async {
+        testkit::kafka::create_topic(&brokers, &unordered, 1).await;
+        for (ms, payload) in [
+            line("2026-03-14T09:00:30Z"),
+            line("2026-03-14T09:04:00Z"),
+            line("2026-03-14T09:01:00Z"),
+            line("2026-03-14T09:10:00Z"),
+            line("2026-03-14T09:02:00Z"),
+        ] {
+            producer
+                .send(
+                    FutureRecord::<str, _>::to(&unordered)
+                        .payload(&payload)
+                        .timestamp(ms),
+                    Duration::from_secs(10),
+                )
+                .await
+                .expect("produced");
+        }
+    });
+    let (late, _) = medic(&[
+        "replay",
+        "--from-kafka",
+        &unordered,
+        "--start",
+        "2026-03-14T09:00:00Z",
+        "--end",
+        "2026-03-14T09:03:00Z",
+        "--lateness-secs",
+        "300",
+        "--pipeline",
+        pipeline.to_str().expect("present"),
+        "--json",
+    ]);
+    assert_eq!(
+        late["inputs"].as_u64(),
+        Some(2),
+        "09:00:30 and 09:01:00 (after 09:04, within 5 min of the end); not 09:02 (after 09:10)"
+    );
 }

@@ -27,6 +27,10 @@ pub struct Args {
     /// End of the Kafka window (RFC 3339).
     #[arg(long)]
     pub end: Option<String>,
+    /// Producers stamp their own times, so a partition is not in time order: it is read past --end
+    /// until a record this many seconds later than --end turns up (or its end is reached).
+    #[arg(long, default_value_t = 300)]
+    pub lateness_secs: u64,
     /// Pipeline file layered over the embedded default (stage settings; its brokers are only read for
     /// --from-kafka: the replay itself always runs on an in-process broker, actuator in log mode).
     #[arg(long, short)]
@@ -71,8 +75,8 @@ fn load_bundle(args: &Args, kafka: &runtime::config::KafkaConfig) -> anyhow::Res
     let inputs = crate::cmd::replay::from_kafka::read_window(
         kafka,
         topic,
-        start_ms,
-        end_ms,
+        start_ms..=end_ms,
+        Duration::from_secs(args.lateness_secs),
         Duration::from_secs(args.timeout_secs),
     )
     .with_context(|| format!("reading {topic} from {}", kafka.brokers))?;
