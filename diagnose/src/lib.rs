@@ -28,6 +28,7 @@ mod episode;
 pub mod lab;
 mod model;
 pub mod ngram;
+mod novelty;
 mod rollouts;
 mod rules;
 mod stage;

@@ -9,12 +9,15 @@
 //!                                                                 when idle for a window of wall time, or
 //!                                                                 at shutdown
 //!  closed windows ─► FaultModel::predict (batched; transformer: template embeddings cached) ─► Diagnosis (≠ normal)
+//!                 └► ErrorNovelty (the workload's template history) ─► when the model finds nothing confident
+//!                    and an error new to the workload is sustained: a Diagnosis by change
 //! ```
 //!
 //! A Kubernetes Event of type Normal (Pulled, Started, ScalingReplicaSet, …) is context, never evidence:
 //! it is counted (`diagnose.normal_events`) and enters no window.
 
 use crate::model::FaultModel;
+use crate::novelty::ErrorNovelty;
 use crate::rollouts::Rollouts;
 use crate::rules::severity_of;
 use crate::stage::diagnosis_id;
@@ -60,6 +63,10 @@ struct OpenWindow {
     /// checkpoints from before it.
     #[serde(default)]
     pods: Vec<Option<String>>,
+    /// Per line: whether it is Error or worse (what [`ErrorNovelty`] looks for). Empty in checkpoints
+    /// from before it.
+    #[serde(default)]
+    errors: Vec<bool>,
     /// Pod and node of the latest record: the hints when no evidence line names a pod.
     pod: Option<String>,
     node: Option<String>,
@@ -79,6 +86,8 @@ pub struct WindowedDiagnose {
     watermark_ns: i64,
     /// When each Deployment was last rolled out (checkpointed with the windows).
     rollouts: Rollouts,
+    /// Which templates each workload logged before (checkpointed with the windows).
+    novelty: ErrorNovelty,
 }
 
 impl WindowedDiagnose {
@@ -87,11 +96,12 @@ impl WindowedDiagnose {
     pub fn new(classifier: FaultModel, settings: WindowSettings) -> Self {
         Self {
             classifier,
-            settings,
             open: HashMap::new(),
             marks: BTreeMap::new(),
             watermark_ns: i64::MIN,
             rollouts: Rollouts::new(crate::stage::ROLLOUTS_TRACKED),
+            novelty: ErrorNovelty::new(settings.window_ns, settings.max_open),
+            settings,
         }
     }
 
@@ -187,6 +197,7 @@ impl WindowedDiagnose {
             evidence: Vec::new(),
             informational: Vec::new(),
             pods: Vec::new(),
+            errors: Vec::new(),
             pod: None,
             node: None,
             touched_ns: now_ns,
@@ -203,7 +214,9 @@ impl WindowedDiagnose {
         // lines: they count as decisive, as they did then, and the flags stay aligned with the texts.
         entry.informational.resize(entry.texts.len(), false);
         entry.pods.resize(entry.texts.len(), None);
+        entry.errors.resize(entry.texts.len(), false);
         entry.pods.push(pod.clone());
+        entry.errors.push(log.severity >= LogSeverity::Error);
         entry.texts.push(text.trim().to_owned());
         entry
             .informational
@@ -260,18 +273,95 @@ impl WindowedDiagnose {
                     .text_probabilities(&lines)
                     .unwrap_or_default();
                 let decisive = window.decisive(&lines);
-                let Some((fault, confidence, basis)) = self.verdict(whole, &alone, &decisive, out)
-                else {
-                    out.count("diagnose.windows_normal", 1);
-                    continue;
+                let changed = self
+                    .novelty
+                    .observe(target, window.start_ns, window.templates());
+                let verdict = self.verdict(whole, &alone, &decisive, out);
+                let confident = |v: &(FaultClass, f64, &str)| v.1 >= self.settings.min_confidence;
+                let (fault, confidence, evidence, pod) = match verdict {
+                    Some(v) if confident(&v) || changed.is_empty() => {
+                        let (fault, confidence, basis) = v;
+                        let (evidence, pod) = self.evidence(window, &lines, &alone, fault, basis);
+                        (fault, confidence, evidence, pod)
+                    }
+                    _ if !changed.is_empty() => {
+                        out.count("diagnose.decided_by_change", 1);
+                        self.change(window, &lines, &alone, &changed)
+                    }
+                    _ => {
+                        out.count("diagnose.windows_normal", 1);
+                        continue;
+                    }
                 };
-                let (evidence, pod) = self.evidence(window, &lines, &alone, fault, basis);
                 let diagnosis = self.diagnosis(target, window, fault, confidence, evidence, pod);
                 if let Err(error) = out.emit(&diagnosis) {
                     count_failure(out, &error.to_string());
                 }
             }
         }
+    }
+
+    /// The diagnosis of a window whose workload began logging `changed` error templates (see
+    /// [`ErrorNovelty`]) while the classifier finds nothing confident: `application_error`, or
+    /// `dependency_failure` when the classifier reads those lines as that more than as the former and
+    /// better than chance, with its own probability for them as the confidence (so it is usually uncertain, and escalated, never
+    /// acted on). The evidence is the first line of each changed template.
+    fn change(
+        &self,
+        window: &OpenWindow,
+        lines: &Condensed,
+        alone: &[Vec<f32>],
+        changed: &[String],
+    ) -> (FaultClass, f64, Vec<Evidence>, Option<String>) {
+        let firsts: Vec<usize> = changed
+            .iter()
+            .filter_map(|c| window.templates().position(|(t, _)| t == c))
+            .collect();
+        let labels = self.classifier.labels();
+        let mean_p = |class: FaultClass| {
+            let Some(column) = labels.iter().position(|l| *l == class) else {
+                return 0.0;
+            };
+            let scores: Vec<f64> = firsts
+                .iter()
+                .filter_map(|&i| lines.texts.iter().position(|t| *t == window.texts[i]))
+                .filter_map(|row| alone.get(row).map(|p| f64::from(p[column])))
+                .collect();
+            scores.iter().sum::<f64>() / scores.len().max(1) as f64
+        };
+        // The classifier's reading names the class only where it is better than chance: on lines it
+        // reads as ordinary, its probabilities are noise.
+        let chance = 1.0 / labels.len().max(1) as f64;
+        let (application, dependency) = (
+            mean_p(FaultClass::ApplicationError),
+            mean_p(FaultClass::DependencyFailure),
+        );
+        let (fault, confidence) = if dependency > application && dependency >= chance {
+            (FaultClass::DependencyFailure, dependency)
+        } else {
+            (FaultClass::ApplicationError, application)
+        };
+        let evidence = firsts
+            .iter()
+            .take(self.settings.max_evidence)
+            .map(|&i| {
+                let template = window.templates().nth(i).map(|(t, _)| t).unwrap_or_default();
+                let count = window.templates().filter(|(t, _)| *t == template).count();
+                let mut evidence = window.evidence[i].clone();
+                evidence.rationale = format!(
+                    "decided by change: an error this workload had not logged in its first window, \
+                     first logged in the window before this one and again here ({count} of {} lines \
+                     in the window); p({fault}) on its own = {confidence:.2}",
+                    window.texts.len()
+                );
+                evidence
+            })
+            .collect();
+        let pod = firsts
+            .first()
+            .and_then(|&i| window.pods.get(i).cloned().flatten())
+            .or_else(|| window.pod.clone());
+        (fault, confidence, evidence, pod)
     }
 
     /// The window's verdict, or `None` for a normal window. The window as a whole decides when it names a
@@ -397,6 +487,15 @@ impl WindowedDiagnose {
 }
 
 impl OpenWindow {
+    /// Per line: its template (id, else text) and whether it is Error or worse.
+    fn templates(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.texts.iter().enumerate().map(|(i, text)| {
+            let id = self.evidence.get(i).map_or("", |e| e.template_id.as_str());
+            let template = if id.is_empty() { text.as_str() } else { id };
+            (template, self.errors.get(i).copied().unwrap_or(false))
+        })
+    }
+
     /// For each distinct text of `lines` (condensed from this window's texts): whether some line with it
     /// may decide the window alone (see [`OpenWindow::informational`]).
     fn decisive(&self, lines: &Condensed) -> Vec<bool> {
@@ -470,6 +569,9 @@ struct Snapshot {
     /// Absent from checkpoints written before rollouts were tracked.
     #[serde(default)]
     rollouts: Vec<crate::rollouts::RolloutEntry>,
+    /// Absent from checkpoints written before template histories were kept.
+    #[serde(default)]
+    novelty: Vec<crate::novelty::HistoryEntry>,
 }
 
 /// Open windows hold records whose offsets the runner would otherwise commit before they are diagnosed:
@@ -491,6 +593,7 @@ impl StageState for WindowedDiagnose {
                 .map(|((topic, partition), mark)| (topic.clone(), *partition, *mark))
                 .collect(),
             rollouts: self.rollouts.entries(),
+            novelty: self.novelty.entries(),
         })
         .map_err(|e| StageError::internal(format!("diagnose snapshot: {e}")))
     }
@@ -501,11 +604,13 @@ impl StageState for WindowedDiagnose {
             windows,
             marks,
             rollouts,
+            novelty,
         } = serde_json::from_slice(snapshot)
             .map_err(|e| StageError::schema(format!("diagnose checkpoint: {e}")))?;
         self.watermark_ns = watermark_ns;
         self.open = windows.into_iter().collect();
         self.rollouts.restore(rollouts);
+        self.novelty.restore(novelty);
         self.marks = marks
             .into_iter()
             .map(|(topic, partition, mark)| ((topic, partition), mark))

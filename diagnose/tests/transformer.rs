@@ -535,3 +535,98 @@ fn a_diagnosis_says_when_its_workload_was_last_rolled_out() {
         );
     }
 }
+
+/// A line of TrainTicket's ts-contacts-service (incidents/trainticket-contacts-return, Nezha, MIT) in
+/// minute `minute`, as enrich passes it on (its template as the message, the severity read).
+fn contacts_line(
+    template: &str,
+    error: bool,
+    minute: i64,
+    second: i64,
+    offset: i64,
+) -> SourceRecord {
+    let mut log = fixtures::log_record(template, (minute * 60 + second) * 1_000_000_000);
+    if let Some(w) = log.resource.workload.as_mut() {
+        w.name = "ts-contacts-service".to_owned();
+    }
+    log.resource.pod = Some("ts-contacts-service-866bd68c97-xcqfx".to_owned());
+    log.source.offset = offset;
+    if error {
+        log.severity = LogSeverity::Error;
+    }
+    fixtures::parsed_source_record(log)
+}
+
+#[test]
+fn an_error_new_to_a_workload_and_sustained_is_diagnosed_by_change_and_only_then() {
+    const ORDINARY: [&str; 4] = [
+        "[ContactsService][Contacts Id Print][id: <*>]",
+        "[ContactsService][VerifyLogin Success]",
+        "FIND CONTACTS BY ID: <*>",
+        "[findContactsById][contactsRepository.findById][Find contacts]",
+    ];
+    const FAILED: &str =
+        "[findContactsById][contactsRepository.findById][No contacts according to contactsId]";
+    let minute = |minute: i64, errors: usize, offset: &mut i64| -> Vec<SourceRecord> {
+        let mut records = Vec::new();
+        for (i, text) in ORDINARY.iter().cycle().take(16).enumerate() {
+            *offset += 1;
+            records.push(contacts_line(text, false, minute, i as i64 * 3, *offset));
+        }
+        for i in 0..errors {
+            *offset += 1;
+            records.push(contacts_line(
+                FAILED,
+                true,
+                minute,
+                1 + i as i64 * 5,
+                *offset,
+            ));
+        }
+        records
+    };
+    let mut offset = 0;
+    // The error appears in the second minute and is there again in the third.
+    let changed: Vec<SourceRecord> = [(20, 0), (21, 7), (22, 4)]
+        .into_iter()
+        .flat_map(|(m, errors)| minute(m, errors, &mut offset))
+        .collect();
+    let (diagnoses, out) = run_stage(medic_diagnose::DiagnoseModel::Ngram, &changed);
+    assert_eq!(diagnoses.len(), 1, "{diagnoses:#?}");
+    let d = &diagnoses[0];
+    assert_eq!(d.target.name, "ts-contacts-service");
+    assert!(
+        matches!(
+            d.fault,
+            FaultClass::ApplicationError | FaultClass::DependencyFailure
+        ),
+        "{d:#?}"
+    );
+    assert_eq!(
+        d.window_start_ns,
+        22 * 60 * 1_000_000_000,
+        "the second minute in a row"
+    );
+    assert!(
+        d.evidence[0].message.contains("No contacts"),
+        "{:?}",
+        d.evidence
+    );
+    assert!(d.evidence[0].rationale.contains("decided by change"));
+    assert_eq!(
+        d.target.pod.as_deref(),
+        Some("ts-contacts-service-866bd68c97-xcqfx")
+    );
+    assert_eq!(out.events().get("diagnose.decided_by_change"), Some(&1));
+
+    // The same error from the first minute on is the workload's baseline; once, it is a stray.
+    for shape in [[(20, 3), (21, 7), (22, 4)], [(20, 0), (21, 7), (22, 0)]] {
+        let mut offset = 0;
+        let records: Vec<SourceRecord> = shape
+            .into_iter()
+            .flat_map(|(m, errors)| minute(m, errors, &mut offset))
+            .collect();
+        let (diagnoses, _) = run_stage(medic_diagnose::DiagnoseModel::Ngram, &records);
+        assert!(diagnoses.is_empty(), "{shape:?}: {diagnoses:#?}");
+    }
+}
