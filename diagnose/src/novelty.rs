@@ -5,40 +5,55 @@
 //! gives it away is change: the workload never logged it before, and now logs it minute after minute.
 //!
 //! ```text
-//!  closed window of a workload ─► its templates recorded in the workload's history
-//!                                 (first and last window each was seen in, how many windows)
-//!                              ─► an Error-or-worse template is a change when
+//!  closed window of a workload ─► its Error-or-worse templates recorded in the workload's history
+//!                                 (by template id and by text: either known is known)
+//!                              ─► a template is a change when
 //!                                   · the workload's first window did not have it (that is its baseline),
 //!                                   · it first appeared in the window right before this one,
 //!                                   · and it is here again (sustained, not one stray line)
 //! ```
 //!
-//! A template is a change once: in the second consecutive window it is seen in. Background errors the
-//! workload logged from the start, a single error, or one that does not recur in the next window are
-//! not. History is bounded (workloads and templates per workload, the least recently seen forgotten) and
-//! checkpointed with the stage's windows.
+//! A template is a change in the second consecutive window it is seen in, and only then (when the model
+//! diagnoses that window confidently, that diagnosis stands instead). Background errors the workload
+//! logged from its first window, a single error, or one that does not recur in the next window are not.
+//! A template keeps its id when enrich generalises its text, and its text when enrich's miner starts
+//! over, so either one known makes it known.
+//!
+//! Bounded for the checkpoint it is saved in: [`WORKLOADS_TRACKED`] workloads (the least recently seen
+//! is forgotten) and [`KEYS_PER_WORKLOAD`] keys each. A workload with more distinct errors than that is
+//! too noisy for this test: once it had to forget one, it reports no change (an old error forgotten
+//! would look new).
+
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 
 use schemas::Target;
-use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use schemas::id::stable_hash;
 
-/// Templates kept per workload (the least recently seen is forgotten beyond it).
-const TEMPLATES_PER_WORKLOAD: usize = 512;
+/// Workloads whose history is kept.
+pub const WORKLOADS_TRACKED: usize = 1_000;
+/// Template keys (an id and a text per template) kept per workload.
+pub const KEYS_PER_WORKLOAD: usize = 32;
 
-/// When one template was seen in a workload's windows.
+/// When one template key was seen, in windows since the workload's first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Seen {
-    first_window_ns: i64,
-    last_window_ns: i64,
+    #[serde(rename = "f")]
+    first: u32,
+    #[serde(rename = "l")]
+    last: u32,
+    #[serde(rename = "w")]
     windows: u32,
 }
 
-/// One workload's history of templates.
+/// One workload's history of error templates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct History {
     first_window_ns: i64,
     last_window_ns: i64,
-    templates: HashMap<String, Seen>,
+    /// Forgot a key: reports no change any more.
+    saturated: bool,
+    keys: HashMap<u64, Seen>,
 }
 
 /// A checkpointed workload history.
@@ -48,43 +63,44 @@ pub struct HistoryEntry {
     history: History,
 }
 
-/// Per-workload template histories, bounded.
+/// One line as the history reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateLine<'a> {
+    /// Enrich's template id (empty when none).
+    pub id: &'a str,
+    /// The template's text.
+    pub text: &'a str,
+    /// Whether the line is Error or worse.
+    pub error: bool,
+}
+
+/// Per-workload histories of error templates, bounded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ErrorNovelty {
     window_ns: i64,
-    max_workloads: usize,
     workloads: HashMap<Target, History>,
 }
 
 impl ErrorNovelty {
-    /// Histories of windows `window_ns` long, for at most `max_workloads` workloads.
+    /// Histories of windows `window_ns` long.
     #[must_use]
-    pub fn new(window_ns: i64, max_workloads: usize) -> Self {
+    pub fn new(window_ns: i64) -> Self {
         Self {
-            window_ns,
-            max_workloads: max_workloads.max(1),
+            window_ns: window_ns.max(1),
             workloads: HashMap::new(),
         }
     }
 
-    /// Records the closed window of `target` starting at `start_ns`, whose lines have these templates
-    /// (each with whether the line was Error or worse), and returns the error templates that are a
-    /// change (see the module doc), in the order of their first line here.
-    pub fn observe<'a>(
+    /// Records the closed window of `target` starting at `start_ns` and returns the indices (into
+    /// `lines`) of the first line of each template that is a change (see the module doc).
+    pub fn observe(
         &mut self,
         target: &Target,
         start_ns: i64,
-        lines: impl IntoIterator<Item = (&'a str, bool)>,
-    ) -> Vec<String> {
-        if !self.workloads.contains_key(target) && self.workloads.len() >= self.max_workloads {
-            let stalest = self
-                .workloads
-                .iter()
-                .min_by(|a, b| (a.1.last_window_ns, a.0).cmp(&(b.1.last_window_ns, b.0)))
-                .map(|(t, _)| t.clone());
-            if let Some(stalest) = stalest {
-                self.workloads.remove(&stalest);
-            }
+        lines: &[TemplateLine<'_>],
+    ) -> Vec<usize> {
+        if !self.workloads.contains_key(target) {
+            evict_stalest(&mut self.workloads, WORKLOADS_TRACKED.saturating_sub(1));
         }
         let history = self
             .workloads
@@ -92,54 +108,69 @@ impl ErrorNovelty {
             .or_insert_with(|| History {
                 first_window_ns: start_ns,
                 last_window_ns: start_ns,
-                templates: HashMap::new(),
+                saturated: false,
+                keys: HashMap::new(),
             });
         if start_ns < history.last_window_ns {
             // A window older than one already recorded (closed early, or late): it adds nothing new.
             return Vec::new();
         }
         history.last_window_ns = start_ns;
-        let previous_ns = start_ns.saturating_sub(self.window_ns);
+        let window_ns = self.window_ns;
+        let index = |ns: i64| {
+            u32::try_from(ns.saturating_sub(history.first_window_ns) / window_ns)
+                .unwrap_or(u32::MAX)
+        };
+        let (now, baseline) = (index(start_ns), index(history.first_window_ns));
         let mut changes = Vec::new();
-        for (template, error) in lines {
-            if template.is_empty() {
+        let mut here: HashSet<u64> = HashSet::new();
+        for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.error) {
+            let keys = [
+                (!line.id.is_empty()).then(|| stable_hash(&["id", line.id])),
+                Some(stable_hash(&["text", line.text])),
+            ];
+            let keys: Vec<u64> = keys.into_iter().flatten().collect();
+            if keys.iter().all(|k| here.contains(k)) {
                 continue;
             }
-            let seen = history.templates.get(template).copied();
-            let sustained_new = seen.is_some_and(|s| {
-                s.first_window_ns > history.first_window_ns
-                    && s.first_window_ns == previous_ns
-                    && s.windows == 1
-            });
-            if error && sustained_new && !changes.iter().any(|c| c == template) {
-                changes.push(template.to_owned());
+            let known: Vec<Seen> = keys
+                .iter()
+                .filter_map(|k| history.keys.get(k).copied())
+                .collect();
+            let earliest = known.iter().map(|s| s.first).min();
+            let sustained_new = !history.saturated
+                && earliest.is_some_and(|first| first > baseline && first + 1 == now)
+                && known.iter().all(|s| s.windows == 1);
+            if sustained_new {
+                changes.push(i);
             }
-            let entry = history
-                .templates
-                .entry(template.to_owned())
-                .or_insert(Seen {
-                    first_window_ns: start_ns,
-                    last_window_ns: start_ns,
+            for key in keys {
+                here.insert(key);
+                let seen = history.keys.entry(key).or_insert(Seen {
+                    first: now,
+                    last: now,
                     windows: 0,
                 });
-            if entry.windows == 0 || entry.last_window_ns < start_ns {
-                // Once per window, however many of its lines have the template.
-                entry.windows = entry.windows.saturating_add(1);
+                if seen.windows == 0 || seen.last < now {
+                    // Once per window, however many of its lines have the template.
+                    seen.windows = seen.windows.saturating_add(1);
+                }
+                seen.last = now;
             }
-            entry.last_window_ns = start_ns;
         }
-        if history.templates.len() > TEMPLATES_PER_WORKLOAD {
-            let mut by_age: Vec<(i64, String)> = history
-                .templates
+        if history.keys.len() > KEYS_PER_WORKLOAD {
+            history.saturated = true;
+            // Those of earlier windows first; it reports no change any more, so forgetting this
+            // window's own keys too (when they alone are too many) misleads nothing.
+            let mut by_age: Vec<(bool, u32, u64)> = history
+                .keys
                 .iter()
-                .map(|(t, s)| (s.last_window_ns, t.clone()))
+                .map(|(key, seen)| (here.contains(key), seen.last, *key))
                 .collect();
-            by_age.sort();
-            for (_, template) in by_age
-                .iter()
-                .take(history.templates.len() - TEMPLATES_PER_WORKLOAD)
-            {
-                history.templates.remove(template);
+            by_age.sort_unstable();
+            let excess = history.keys.len() - KEYS_PER_WORKLOAD;
+            for (_, _, key) in by_age.into_iter().take(excess) {
+                history.keys.remove(&key);
             }
         }
         changes
@@ -160,9 +191,26 @@ impl ErrorNovelty {
         entries
     }
 
-    /// Replaces the histories with a checkpoint's.
+    /// Replaces the histories with a checkpoint's (bounded as [`ErrorNovelty::observe`] bounds them).
     pub fn restore(&mut self, entries: Vec<HistoryEntry>) {
         self.workloads = entries.into_iter().map(|e| (e.target, e.history)).collect();
+        evict_stalest(&mut self.workloads, WORKLOADS_TRACKED);
+    }
+}
+
+/// Forgets the least recently seen workloads until at most `keep` are left.
+fn evict_stalest(workloads: &mut HashMap<Target, History>, keep: usize) {
+    if workloads.len() <= keep {
+        return;
+    }
+    let mut by_age: Vec<(i64, Target)> = workloads
+        .iter()
+        .map(|(t, h)| (h.last_window_ns, t.clone()))
+        .collect();
+    by_age.sort();
+    let excess = workloads.len() - keep;
+    for (_, target) in by_age.into_iter().take(excess) {
+        workloads.remove(&target);
     }
 }
 
@@ -176,30 +224,27 @@ mod tests {
         Target::deployment("ts", "ts-contacts-service")
     }
 
-    fn window(novelty: &mut ErrorNovelty, minute: i64, lines: &[(&str, bool)]) -> Vec<String> {
-        novelty.observe(&contacts(), minute * MIN, lines.iter().copied())
+    /// Lines `(text, error)` whose template id is their text.
+    fn window(novelty: &mut ErrorNovelty, minute: i64, lines: &[(&str, bool)]) -> Vec<usize> {
+        let lines: Vec<TemplateLine<'_>> = lines
+            .iter()
+            .map(|&(text, error)| TemplateLine {
+                id: text,
+                text,
+                error,
+            })
+            .collect();
+        novelty.observe(&contacts(), minute * MIN, &lines)
     }
 
     #[test]
     fn a_new_error_is_a_change_in_the_second_window_in_a_row_it_is_seen_and_only_then() {
-        let mut novelty = ErrorNovelty::new(MIN, 10);
+        let mut novelty = ErrorNovelty::new(MIN);
         assert!(window(&mut novelty, 0, &[("GET /contacts <*>", false)]).is_empty());
-        assert!(
-            window(
-                &mut novelty,
-                1,
-                &[("GET /contacts <*>", false), ("No contacts", true)]
-            )
-            .is_empty()
-        );
-        assert_eq!(
-            window(
-                &mut novelty,
-                2,
-                &[("No contacts", true), ("No contacts", true)]
-            ),
-            ["No contacts"]
-        );
+        let first = [("GET /contacts <*>", false), ("No contacts", true)];
+        assert!(window(&mut novelty, 1, &first).is_empty());
+        let again = [("GET", false), ("No contacts", true), ("No contacts", true)];
+        assert_eq!(window(&mut novelty, 2, &again), [1]);
         assert!(
             window(&mut novelty, 3, &[("No contacts", true)]).is_empty(),
             "once"
@@ -207,8 +252,8 @@ mod tests {
     }
 
     #[test]
-    fn baseline_errors_strays_and_gaps_are_no_change() {
-        let mut novelty = ErrorNovelty::new(MIN, 10);
+    fn baseline_errors_strays_gaps_and_known_keys_are_no_change() {
+        let mut novelty = ErrorNovelty::new(MIN);
         window(&mut novelty, 0, &[("food list failed", true)]);
         window(
             &mut novelty,
@@ -226,23 +271,82 @@ mod tests {
             window(&mut novelty, 7, &[("warned", false)]).is_empty(),
             "not an error"
         );
+        // The baseline's error under a new id (enrich merged its cluster) is still known by its text,
+        // and under a generalised text still known by its id.
+        let renamed = |id, text| TemplateLine {
+            id,
+            text,
+            error: true,
+        };
+        for line in [
+            renamed("tpl-new", "food list failed"),
+            renamed("food list failed", "food <*> failed"),
+        ] {
+            let target = contacts();
+            novelty.observe(&target, 8 * MIN, &[line]);
+            assert!(
+                novelty.observe(&target, 9 * MIN, &[line]).is_empty(),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_workload_with_too_many_errors_to_remember_reports_no_change() {
+        let mut novelty = ErrorNovelty::new(MIN);
+        window(&mut novelty, 0, &[("ok", false)]);
+        let names: Vec<String> = (0..KEYS_PER_WORKLOAD)
+            .map(|i| format!("error {i}"))
+            .collect();
+        let many: Vec<(&str, bool)> = names.iter().map(|n| (n.as_str(), true)).collect();
+        window(&mut novelty, 1, &many);
+        assert!(
+            window(&mut novelty, 2, &many).is_empty(),
+            "forgot some: saturated"
+        );
+        let kept = &novelty.workloads[&contacts()].keys;
+        assert_eq!(
+            kept.len(),
+            KEYS_PER_WORKLOAD,
+            "bounded, even by one window's keys"
+        );
     }
 
     #[test]
     fn histories_are_bounded_and_survive_a_checkpoint() {
-        let mut novelty = ErrorNovelty::new(MIN, 2);
-        for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
-            novelty.observe(
-                &Target::deployment("ts", name),
-                i as i64 * MIN,
-                [("x", false)],
-            );
+        let mut novelty = ErrorNovelty::new(MIN);
+        let names: Vec<String> = (0..KEYS_PER_WORKLOAD / 2)
+            .map(|i| format!("error {i}"))
+            .collect();
+        let errors: Vec<TemplateLine<'_>> = names
+            .iter()
+            .map(|n| TemplateLine {
+                id: n,
+                text: n,
+                error: true,
+            })
+            .collect();
+        for i in 0..=WORKLOADS_TRACKED as i64 {
+            let target = Target::deployment("ts", &format!("ts-service-{i}"));
+            novelty.observe(&target, i * MIN, &errors);
         }
-        assert_eq!(novelty.entries().len(), 2);
-        let mut restored = ErrorNovelty::new(MIN, 2);
+        assert_eq!(novelty.entries().len(), WORKLOADS_TRACKED);
+        // The stage's checkpoint holds it, gzipped under runner.max_message_bytes (1 MB by default):
+        // measured 1.55 MB raw, 0.37 MB gzipped.
+        let snapshot = serde_json::to_vec(&novelty.entries()).expect("serialises");
+        assert!(
+            snapshot.len() < 2_000_000,
+            "{} bytes at most",
+            snapshot.len()
+        );
+        let mut restored = ErrorNovelty::new(MIN);
+        restored.restore(serde_json::from_slice(&snapshot).expect("deserialises"));
+        assert_eq!(restored, novelty);
+        let mut novelty = ErrorNovelty::new(MIN);
         window(&mut novelty, 0, &[("ok", false)]);
         window(&mut novelty, 1, &[("boom", true)]);
+        let mut restored = ErrorNovelty::new(MIN);
         restored.restore(novelty.entries());
-        assert_eq!(window(&mut restored, 2, &[("boom", true)]), ["boom"]);
+        assert_eq!(window(&mut restored, 2, &[("boom", true)]), [0]);
     }
 }

@@ -17,7 +17,7 @@
 //! it is counted (`diagnose.normal_events`) and enters no window.
 
 use crate::model::FaultModel;
-use crate::novelty::ErrorNovelty;
+use crate::novelty::{ErrorNovelty, TemplateLine};
 use crate::rollouts::Rollouts;
 use crate::rules::severity_of;
 use crate::stage::diagnosis_id;
@@ -100,7 +100,7 @@ impl WindowedDiagnose {
             marks: BTreeMap::new(),
             watermark_ns: i64::MIN,
             rollouts: Rollouts::new(crate::stage::ROLLOUTS_TRACKED),
-            novelty: ErrorNovelty::new(settings.window_ns, settings.max_open),
+            novelty: ErrorNovelty::new(settings.window_ns),
             settings,
         }
     }
@@ -252,6 +252,14 @@ impl WindowedDiagnose {
     /// Classifies closed windows in batches and emits their diagnoses.
     fn diagnose(&mut self, windows: Vec<(Target, OpenWindow)>, out: &mut Emitter) {
         for chunk in windows.chunks(self.settings.max_batch.max(1)) {
+            // Histories first: a window the model then fails on still counts in its workload's.
+            let changes: Vec<Vec<usize>> = chunk
+                .iter()
+                .map(|(target, w)| {
+                    self.novelty
+                        .observe(target, w.start_ns, &w.template_lines())
+                })
+                .collect();
             let condensed: Vec<Condensed> = chunk
                 .iter()
                 .map(|(_, w)| self.classifier.condense(&w.texts))
@@ -264,7 +272,7 @@ impl WindowedDiagnose {
                 }
             };
             out.count("diagnose.windows_classified", chunk.len() as u64);
-            for ((target, window), whole) in chunk.iter().zip(predictions) {
+            for (((target, window), whole), changed) in chunk.iter().zip(predictions).zip(changes) {
                 // Every distinct line, also those too rare to be among the window's `max_distinct`
                 // texts, read on its own once: the verdict and the evidence both use it.
                 let lines = Condensed::new(&window.texts, usize::MAX);
@@ -273,9 +281,6 @@ impl WindowedDiagnose {
                     .text_probabilities(&lines)
                     .unwrap_or_default();
                 let decisive = window.decisive(&lines);
-                let changed = self
-                    .novelty
-                    .observe(target, window.start_ns, window.templates());
                 let verdict = self.verdict(whole, &alone, &decisive, out);
                 let confident = |v: &(FaultClass, f64, &str)| v.1 >= self.settings.min_confidence;
                 let (fault, confidence, evidence, pod) = match verdict {
@@ -301,31 +306,33 @@ impl WindowedDiagnose {
         }
     }
 
-    /// The diagnosis of a window whose workload began logging `changed` error templates (see
-    /// [`ErrorNovelty`]) while the classifier finds nothing confident: `application_error`, or
-    /// `dependency_failure` when the classifier reads those lines as that more than as the former and
-    /// better than chance, with its own probability for them as the confidence (so it is usually uncertain, and escalated, never
-    /// acted on). The evidence is the first line of each changed template.
+    /// The diagnosis of a window whose workload began logging error templates (`changed`: the first line
+    /// of each, see [`ErrorNovelty`]) while the classifier finds nothing confident: `application_error`,
+    /// or `dependency_failure` when the classifier reads those lines as that more than as the former and
+    /// better than chance, with its own probability for them as the confidence (so it is usually
+    /// uncertain, and escalated, never acted on). The evidence is those first lines.
     fn change(
         &self,
         window: &OpenWindow,
         lines: &Condensed,
         alone: &[Vec<f32>],
-        changed: &[String],
+        changed: &[usize],
     ) -> (FaultClass, f64, Vec<Evidence>, Option<String>) {
-        let firsts: Vec<usize> = changed
+        let rows: HashMap<&str, usize> = lines
+            .texts
             .iter()
-            .filter_map(|c| window.templates().position(|(t, _)| t == c))
+            .enumerate()
+            .map(|(row, text)| (text.as_str(), row))
             .collect();
         let labels = self.classifier.labels();
         let mean_p = |class: FaultClass| {
             let Some(column) = labels.iter().position(|l| *l == class) else {
                 return 0.0;
             };
-            let scores: Vec<f64> = firsts
+            let scores: Vec<f64> = changed
                 .iter()
-                .filter_map(|&i| lines.texts.iter().position(|t| *t == window.texts[i]))
-                .filter_map(|row| alone.get(row).map(|p| f64::from(p[column])))
+                .filter_map(|&i| rows.get(window.texts[i].as_str()))
+                .filter_map(|&row| alone.get(row).map(|p| f64::from(p[column])))
                 .collect();
             scores.iter().sum::<f64>() / scores.len().max(1) as f64
         };
@@ -341,12 +348,15 @@ impl WindowedDiagnose {
         } else {
             (FaultClass::ApplicationError, application)
         };
-        let evidence = firsts
+        let template_lines = window.template_lines();
+        let evidence = changed
             .iter()
             .take(self.settings.max_evidence)
             .map(|&i| {
-                let template = window.templates().nth(i).map(|(t, _)| t).unwrap_or_default();
-                let count = window.templates().filter(|(t, _)| *t == template).count();
+                let count = template_lines
+                    .iter()
+                    .filter(|l| l.id == template_lines[i].id && l.text == template_lines[i].text)
+                    .count();
                 let mut evidence = window.evidence[i].clone();
                 evidence.rationale = format!(
                     "decided by change: an error this workload had not logged in its first window, \
@@ -357,7 +367,7 @@ impl WindowedDiagnose {
                 evidence
             })
             .collect();
-        let pod = firsts
+        let pod = changed
             .first()
             .and_then(|&i| window.pods.get(i).cloned().flatten())
             .or_else(|| window.pod.clone());
@@ -487,13 +497,17 @@ impl WindowedDiagnose {
 }
 
 impl OpenWindow {
-    /// Per line: its template (id, else text) and whether it is Error or worse.
-    fn templates(&self) -> impl Iterator<Item = (&str, bool)> {
-        self.texts.iter().enumerate().map(|(i, text)| {
-            let id = self.evidence.get(i).map_or("", |e| e.template_id.as_str());
-            let template = if id.is_empty() { text.as_str() } else { id };
-            (template, self.errors.get(i).copied().unwrap_or(false))
-        })
+    /// Per line: its template id and text and whether it is Error or worse.
+    fn template_lines(&self) -> Vec<TemplateLine<'_>> {
+        self.texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| TemplateLine {
+                id: self.evidence.get(i).map_or("", |e| e.template_id.as_str()),
+                text,
+                error: self.errors.get(i).copied().unwrap_or(false),
+            })
+            .collect()
     }
 
     /// For each distinct text of `lines` (condensed from this window's texts): whether some line with it
