@@ -31,6 +31,21 @@ pub fn brokers() -> String {
 /// # Panics
 /// When the broker refuses for another reason.
 pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    create_topic_with(brokers, topic, partitions, &[]).await;
+}
+
+/// [`create_topic`] with topic configs, e.g. `("retention.ms", "-1")` for records stamped with times
+/// older than the broker's retention (7 days by default), which Kafka rolls into segments of their own
+/// and deletes at its next retention check, every 5 minutes — while a test reads them.
+///
+/// # Panics
+/// When the broker refuses for another reason.
+pub async fn create_topic_with(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     use rdkafka::client::DefaultClientContext;
     let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
@@ -39,7 +54,10 @@ pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
         .expect("admin client");
     let results = admin
         .create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &[configs.iter().fold(
+                NewTopic::new(topic, partitions, TopicReplication::Fixed(1)),
+                |topic, (key, value)| topic.set(key, value),
+            )],
             &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
         )
         .await

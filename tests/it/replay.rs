@@ -229,7 +229,8 @@ fn a_kafka_window_replays_like_the_bundle_it_holds() {
     let bundle = medic::cmd::replay::Bundle::load(&root().join(CHECKOUT)).expect("bundle");
     let runtime = tokio::runtime::Runtime::new().expect("present");
     runtime.block_on(async {
-        testkit::kafka::create_topic(&brokers, &topic, 3).await;
+        // History from March: kept, or Kafka's 7-day retention deletes it while the test reads it.
+        testkit::kafka::create_topic_with(&brokers, &topic, 3, &[("retention.ms", "-1")]).await;
         for input in &bundle.inputs {
             producer
                 .send(
@@ -289,7 +290,7 @@ fn a_kafka_window_replays_like_the_bundle_it_holds() {
         (ms, bundle.inputs[0].payload.clone())
     };
     runtime.block_on(async {
-        testkit::kafka::create_topic(&brokers, &unordered, 1).await;
+        testkit::kafka::create_topic_with(&brokers, &unordered, 1, &[("retention.ms", "-1")]).await;
         for (ms, payload) in [
             line("2026-03-14T09:00:30Z"),
             line("2026-03-14T09:04:00Z"),
