@@ -29,6 +29,7 @@ pub mod lab;
 mod model;
 pub mod ngram;
 mod novelty;
+mod recency;
 mod rollouts;
 mod rules;
 mod stage;

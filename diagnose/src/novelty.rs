@@ -27,6 +27,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
+use crate::recency::evict_stalest;
 use schemas::Target;
 use schemas::id::stable_hash;
 
@@ -100,7 +101,11 @@ impl ErrorNovelty {
         lines: &[TemplateLine<'_>],
     ) -> Vec<usize> {
         if !self.workloads.contains_key(target) {
-            evict_stalest(&mut self.workloads, WORKLOADS_TRACKED.saturating_sub(1));
+            evict_stalest(
+                &mut self.workloads,
+                WORKLOADS_TRACKED.saturating_sub(1),
+                |h| h.last_window_ns,
+            );
         }
         let history = self
             .workloads
@@ -194,23 +199,7 @@ impl ErrorNovelty {
     /// Replaces the histories with a checkpoint's (bounded as [`ErrorNovelty::observe`] bounds them).
     pub fn restore(&mut self, entries: Vec<HistoryEntry>) {
         self.workloads = entries.into_iter().map(|e| (e.target, e.history)).collect();
-        evict_stalest(&mut self.workloads, WORKLOADS_TRACKED);
-    }
-}
-
-/// Forgets the least recently seen workloads until at most `keep` are left.
-fn evict_stalest(workloads: &mut HashMap<Target, History>, keep: usize) {
-    if workloads.len() <= keep {
-        return;
-    }
-    let mut by_age: Vec<(i64, Target)> = workloads
-        .iter()
-        .map(|(t, h)| (h.last_window_ns, t.clone()))
-        .collect();
-    by_age.sort();
-    let excess = workloads.len() - keep;
-    for (_, target) in by_age.into_iter().take(excess) {
-        workloads.remove(&target);
+        evict_stalest(&mut self.workloads, WORKLOADS_TRACKED, |h| h.last_window_ns);
     }
 }
 

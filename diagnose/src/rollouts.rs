@@ -8,6 +8,7 @@
 //! ReplicaSet scaled up differs from the one scaled up before, or when one other than the one scaled up
 //! is scaled down.
 
+use crate::recency::evict_stalest;
 use schemas::{LogRecord, SourceFormat, Target};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -67,15 +68,10 @@ impl Rollouts {
         let Some(target) = log.target().map(workload_key) else {
             return;
         };
-        if self.by_target.len() >= self.max
-            && !self.by_target.contains_key(&target)
-            && let Some(oldest) = self
-                .by_target
-                .iter()
-                .min_by(|a, b| a.1.last_ns.cmp(&b.1.last_ns).then_with(|| a.0.cmp(b.0)))
-                .map(|(t, _)| t.clone())
-        {
-            self.by_target.remove(&oldest);
+        if !self.by_target.contains_key(&target) {
+            evict_stalest(&mut self.by_target, self.max.saturating_sub(1), |s| {
+                s.last_ns
+            });
         }
         let seen = self.by_target.entry(target).or_default();
         let at = log.event_time_ns;
