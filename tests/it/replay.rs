@@ -82,6 +82,42 @@ fn a_bundle_replays_to_the_same_decisions_every_time_and_at_any_pace() {
     assert_eq!(first["stages"]["ingest"]["dead_lettered"], 0);
 }
 
+/// A bundle larger than the in-process broker keeps per partition (5 MB; it drops the oldest records
+/// beyond it, read or not): the feed waits for the stages, so every line goes through, none is lost
+/// and the replay does not stall waiting for lost ones (it did, from about 19 500 twin lines).
+#[test]
+fn a_bundle_larger_than_the_in_process_broker_keeps_goes_through_whole() {
+    let _machine = super::common::share_machine();
+    let bundle = testkit::scratch::scratch_dir("replay-large");
+    let pod =
+        bundle.join("pods/shop_web-6b8f7d9c4d-7xk2p_5f1c9a8e-2b7d-4c3e-9a61-0d2f8b7c6e51/app");
+    std::fs::create_dir_all(&pod).expect("pod directory");
+    let lines: u32 = 40;
+    let padding = "x".repeat(160_000);
+    let log: String = (0..lines)
+        .map(|i| {
+            format!(
+                "2026-03-14T09:{:02}:{:02}.000000000Z stdout F INFO request {i} served payload={padding}\n",
+                i / 60,
+                i % 60
+            )
+        })
+        .collect();
+    assert!(log.len() > 6_000_000, "over the broker's 5 MB");
+    std::fs::write(pod.join("0.log"), log).expect("log written");
+    std::fs::write(bundle.join("incident.toml"), "title = \"long lines\"\n").expect("manifest");
+    let (replayed, _) = medic(&["replay", bundle.to_str().expect("utf-8"), "--json"]);
+    assert_eq!(replayed["inputs"], lines);
+    for stage in ["ingest", "enrich", "diagnose"] {
+        assert_eq!(
+            replayed["stages"][stage]["records_in"], lines,
+            "{stage}: {:#}",
+            replayed["stages"]
+        );
+    }
+    std::fs::remove_dir_all(&bundle).expect("scratch removed");
+}
+
 #[test]
 fn every_shipped_bundle_replays_and_is_scored_against_its_expectation() {
     let _machine = super::common::share_machine();

@@ -8,6 +8,11 @@
 //! feed has moved past it); the end of the input closes what is still open by draining the stages in
 //! pipeline order (each stage's shutdown flush reaches the next stage before that one stops). Ids are
 //! hashes of their inputs, so the same input gives the same diagnoses and decisions.
+//!
+//! Nothing is lost silently: the mock broker keeps at most 5 MB per partition and drops the oldest
+//! records beyond it, read or not, so the feed lets at most [`IN_FLIGHT_RECORDS`] (and about
+//! [`IN_FLIGHT_BYTES`] of lines) into the pipeline ahead of its stages, and a hop whose broker dropped records its reader had not read fails the replay
+//! ([`ReplayError::Dropped`]).
 
 use super::bundle::Input;
 use super::recording::{Observed, Recording};
@@ -38,6 +43,20 @@ pub enum Pace {
     /// At the original spacing of the event times, divided by this factor (1 = real time).
     Speed(f64),
 }
+
+/// Records the feed lets into the pipeline that a stage has not yet read, summed over every hop (the
+/// source topic and each stage's output read by the next). librdkafka's mock broker keeps at most 5 MB
+/// per partition and silently drops the oldest records beyond it; 2 000 records stay under it up to
+/// 2.5 KB a record, and still keep every stage's batches full.
+pub const IN_FLIGHT_RECORDS: u64 = 2_000;
+
+/// Bytes of lines the feed lets into the pipeline ahead of its stages (the lines last fed, as many as
+/// are in flight), so that a bundle of long lines stays under the mock broker's 5 MB as well. One line
+/// longer than this is still fed, alone.
+pub const IN_FLIGHT_BYTES: u64 = 1 << 20;
+
+/// How often the topics are checked for records the broker dropped.
+const LOSS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Options of a replay.
 #[derive(Debug, Clone)]
@@ -75,6 +94,18 @@ pub enum ReplayError {
     /// A stage stopped before the end of the input, without an error.
     #[error("stage {0} stopped before the end of the input")]
     StoppedEarly(&'static str),
+    /// The in-process broker dropped the oldest records of a topic (it keeps at most 5 MB per
+    /// partition): the replay would be missing them.
+    #[error(
+        "the in-process broker dropped {records} records of {topic} before they were read; records \
+         this large need fewer in flight than {IN_FLIGHT_RECORDS}"
+    )]
+    Dropped {
+        /// The topic.
+        topic: String,
+        /// Records dropped before their reader read them.
+        records: i64,
+    },
 }
 
 /// What a replay produced.
@@ -170,13 +201,28 @@ pub async fn replay(
     let mut recording = Recording::default();
     let source_topic = config.ingest.sources[0].topic();
     let producer: FutureProducer = producer_config(&config.kafka, &config.runner).create()?;
-    let feed = tokio::spawn(feed(producer, source_topic, inputs.to_vec(), options.pace));
+    let in_flight = {
+        let metrics = metrics.clone();
+        move |fed: u64| in_flight(&metrics, fed)
+    };
+    let hops = hops(&config, source_topic.clone());
+    let feed = tokio::spawn(feed(
+        producer,
+        source_topic,
+        inputs.to_vec(),
+        options.pace,
+        in_flight,
+    ));
     let fed = inputs.len() as u64;
 
     // Run until the input is fed and every stage has consumed what the previous one produced.
     let mut wait = Wait {
         monitor: &monitor,
         topics: &config.topics,
+        hops: &hops,
+        metrics: &metrics,
+        partitions: options.partitions,
+        last_loss_check: Instant::now(),
         recording: &mut recording,
         observe,
         deadline,
@@ -229,6 +275,45 @@ pub async fn replay(
     })
 }
 
+/// A topic a stage reads.
+struct Hop {
+    topic: String,
+    reader: StageName,
+}
+
+/// The source topic and each [`HANDOFFS`] topic, with their readers.
+fn hops(config: &PipelineConfig, source: String) -> Vec<Hop> {
+    let t = &config.topics;
+    let mut hops = vec![Hop {
+        topic: source,
+        reader: StageName::Ingest,
+    }];
+    hops.extend(HANDOFFS.iter().map(|&(_, kind, reader)| {
+        let topic = match kind {
+            RecordKind::Log => &t.normalized,
+            RecordKind::Parsed => &t.parsed,
+            RecordKind::Diagnosis => &t.diagnoses,
+            RecordKind::Decision => &t.decisions,
+            _ => &t.actions,
+        };
+        Hop {
+            topic: topic.clone(),
+            reader,
+        }
+    }));
+    hops
+}
+
+/// Records fed but not yet read by every stage: the source topic's backlog plus each hop's.
+fn in_flight(metrics: &Metrics, fed: u64) -> u64 {
+    let source = fed.saturating_sub(metrics.records_in(StageName::Ingest.as_str()));
+    HANDOFFS.iter().fold(source, |sum, &(from, kind, to)| {
+        sum + metrics
+            .records_out(from.as_str(), kind)
+            .saturating_sub(metrics.records_in(to.as_str()))
+    })
+}
+
 /// A consumer assigned to every output topic from the beginning (no group join to wait for).
 fn monitor(config: &PipelineConfig, partitions: i32) -> Result<StreamConsumer, KafkaError> {
     let monitor: StreamConsumer =
@@ -251,19 +336,35 @@ fn monitor(config: &PipelineConfig, partitions: i32) -> Result<StreamConsumer, K
     Ok(monitor)
 }
 
-/// Produces `inputs` to `topic` with their event times as record timestamps, paced by `pace`.
+/// Produces `inputs` to `topic` with their event times as record timestamps, paced by `pace`, and
+/// never more than [`IN_FLIGHT_RECORDS`] or [`IN_FLIGHT_BYTES`] ahead of the pipeline (`in_flight(fed)`
+/// tells how many records are).
 async fn feed(
     producer: FutureProducer,
     topic: String,
     inputs: Vec<Input>,
     pace: Pace,
+    in_flight: impl Fn(u64) -> u64,
 ) -> Result<(), KafkaError> {
     let Some(first) = inputs.first().map(|i| i.event_time_ns) else {
         return Ok(());
     };
     let started = tokio::time::Instant::now();
     let mut deliveries = Vec::with_capacity(inputs.len());
-    for input in &inputs {
+    // Bytes of the inputs before each one.
+    let mut fed_bytes = Vec::with_capacity(inputs.len() + 1);
+    fed_bytes.push(0u64);
+    for (fed, input) in (0u64..).zip(&inputs) {
+        let size = (input.key.len() + input.payload.len()) as u64;
+        loop {
+            let records = in_flight(fed).min(fed);
+            let bytes = fed_bytes[fed as usize] - fed_bytes[(fed - records) as usize];
+            if records == 0 || (records < IN_FLIGHT_RECORDS && bytes + size <= IN_FLIGHT_BYTES) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        fed_bytes.push(fed_bytes[fed as usize] + size);
         if let Pace::Speed(factor) = pace {
             let offset_secs = (input.event_time_ns - first).max(0) as f64 / 1e9 / factor.max(1e-6);
             tokio::time::sleep_until(started + Duration::from_secs_f64(offset_secs)).await;
@@ -288,6 +389,11 @@ async fn feed(
 struct Wait<'a, 'o> {
     monitor: &'a StreamConsumer,
     topics: &'a runtime::config::TopicsConfig,
+    /// Each topic a stage reads, and how many records it has read.
+    hops: &'a [Hop],
+    metrics: &'a Metrics,
+    partitions: i32,
+    last_loss_check: Instant,
     recording: &'a mut Recording,
     observe: &'a mut (dyn FnMut(Observed<'_>) + Send + 'o),
     deadline: Instant,
@@ -295,6 +401,28 @@ struct Wait<'a, 'o> {
 }
 
 impl Wait<'_, '_> {
+    /// Fails when the broker has dropped records of a hop's topic that its reader had not read yet.
+    fn check_losses(&self) -> Result<(), ReplayError> {
+        for hop in self.hops {
+            let (topic, read) = (&hop.topic, self.metrics.records_in(hop.reader.as_str()));
+            let mut dropped = 0;
+            for partition in 0..self.partitions {
+                let (low, _) =
+                    self.monitor
+                        .fetch_watermarks(topic, partition, Duration::from_secs(1))?;
+                dropped += low;
+            }
+            let unread = dropped - i64::try_from(read).unwrap_or(i64::MAX).min(dropped);
+            if unread > 0 {
+                return Err(ReplayError::Dropped {
+                    topic: topic.clone(),
+                    records: unread,
+                });
+            }
+        }
+        Ok(())
+    }
+
     async fn until(
         &mut self,
         stages: &mut [RunningStage],
@@ -311,6 +439,10 @@ impl Wait<'_, '_> {
             }
             if done(self.recording) {
                 return Ok(());
+            }
+            if self.last_loss_check.elapsed() >= LOSS_CHECK_INTERVAL {
+                self.last_loss_check = Instant::now();
+                self.check_losses()?;
             }
             if Instant::now() > self.deadline {
                 for stage in stages.iter() {
