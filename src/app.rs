@@ -26,6 +26,32 @@ pub async fn run_stages(
         .iter()
         .map(|stage| stage.spec(config))
         .collect::<Result<Vec<_>, _>>()?;
+    supervise(config, specs, metrics, health, shutdown).await
+}
+
+/// Runs the [pass-through](crate::pass_through) of `stages` on `config`'s topics, as [`run_stages`]
+/// runs the stages themselves (for `medic bench e2e --pass-through`).
+///
+/// # Errors
+/// As [`run_stages`].
+pub async fn run_pass_through(
+    config: &PipelineConfig,
+    stages: &[StageName],
+    metrics: &Metrics,
+    health: &Arc<Health>,
+    shutdown: CancellationToken,
+) -> Result<(), PipelineError> {
+    let specs = stages.iter().map(|s| s.pass_through_spec(config)).collect();
+    supervise(config, specs, metrics, health, shutdown).await
+}
+
+async fn supervise(
+    config: &PipelineConfig,
+    specs: Vec<runtime::kafka::StageSpec>,
+    metrics: &Metrics,
+    health: &Arc<Health>,
+    shutdown: CancellationToken,
+) -> Result<(), PipelineError> {
     runtime::supervisor::run_stages(
         config.runtime(),
         &config.all_topics(),

@@ -30,5 +30,6 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod kafka_acls;
+pub mod pass_through;
 pub mod progress;
 pub mod stages;

@@ -128,6 +128,17 @@ impl StageName {
         })
     }
 
+    /// The stage's [`PassThrough`](crate::pass_through::PassThrough) as the runner takes it: the same
+    /// topics, no work.
+    #[must_use]
+    pub fn pass_through_spec(self, config: &PipelineConfig) -> StageSpec {
+        StageSpec {
+            name: self.as_str(),
+            input_topics: self.input_topics(config),
+            processor: Box::new(crate::pass_through::PassThrough::of(self)),
+        }
+    }
+
     /// A runner for the stage on `producer` (shared by the stages of a process).
     ///
     /// # Errors

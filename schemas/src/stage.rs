@@ -116,6 +116,18 @@ impl Emitter {
         }
     }
 
+    /// Emits `input`'s key and payload unchanged as a record of `kind` (a pass-through).
+    pub fn forward(&mut self, kind: RecordKind, input: &SourceRecord) {
+        self.emitted.push(Emitted {
+            kind,
+            key: input
+                .key
+                .as_deref()
+                .map(|k| String::from_utf8_lossy(k).into_owned()),
+            payload: input.payload.clone(),
+        });
+    }
+
     /// Sends `input` to the dead-letter topic because of `error`.
     pub fn reject(&mut self, input: &SourceRecord, error: StageError) {
         self.rejections.push(Rejection {

@@ -1,7 +1,7 @@
 //! `medic run`: pipeline stages against Kafka until SIGTERM/SIGINT, then drain, commit and exit 0; the
 //! admin server (`/metrics`, `/healthz`, `/readyz`) beside them.
 
-use crate::app::run_stages;
+use crate::app::{run_pass_through, run_stages};
 use crate::config::load_pipeline;
 use crate::stages::StageName;
 use runtime::telemetry::health::Health;
@@ -21,6 +21,11 @@ pub struct Args {
     /// Stage to run (repeatable). Default: every stage in this process.
     #[arg(long = "stage", short = 's')]
     pub stages: Vec<StageName>,
+    /// Benchmarks only: run each stage as a pass-through on its topics (ingest and enrich forward
+    /// every record unchanged, the others read and drop) — what `medic bench e2e --pass-through`
+    /// compares medic with. Never in production: nothing is parsed, diagnosed or decided.
+    #[arg(long)]
+    pub pass_through: bool,
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.
@@ -82,7 +87,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
-        let result = run_stages(&config, &stages, &metrics, &health, shutdown).await;
+        let result = if args.pass_through {
+            tracing::warn!("pass-through: stages forward or drop records without doing any work");
+            run_pass_through(&config, &stages, &metrics, &health, shutdown).await
+        } else {
+            run_stages(&config, &stages, &metrics, &health, shutdown).await
+        };
         admin_shutdown.cancel();
         if let Some(task) = admin {
             let _ = task.await;

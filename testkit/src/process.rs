@@ -47,6 +47,8 @@ pub struct Launch {
     pub wrapper: Vec<String>,
     /// Its log filter (`MEDIC_LOG`); `None` keeps this process's `MEDIC_LOG`, or `info,rdkafka=warn`.
     pub log_filter: Option<String>,
+    /// Further flags of `medic run` (e.g. `--pass-through`).
+    pub run_flags: Vec<String>,
 }
 
 impl Launch {
@@ -92,6 +94,7 @@ impl Launch {
         for stage in &self.stages {
             command.args(["--stage", stage]);
         }
+        command.args(&self.run_flags);
         if self.clear_overrides {
             for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("MEDIC__")) {
                 command.env_remove(name);

@@ -8,8 +8,39 @@ use std::time::Instant;
 #[test]
 fn a_small_run_reports_throughput_latency_and_memory_per_stage() {
     let _machine = super::common::share_machine();
-    let report = small_run(&[]);
+    let report = small_run(&["--pass-through"]);
     assert_eq!(report["embedded_broker"], true);
+    // The same load through pass-through stages: every line forwarded by ingest and enrich and read by
+    // diagnose, nothing decided; medic's lines/s reported as a fraction of that limit.
+    let limit = &report["pass_through"];
+    for (stage, records_in, records_out) in [
+        ("ingest", 2000, 2000),
+        ("enrich", 2000, 2000),
+        ("diagnose", 2000, 0),
+        ("decide", 0, 0),
+    ] {
+        assert_eq!(
+            (
+                &limit["stages"][stage]["records_in"],
+                &limit["stages"][stage]["records_out"]
+            ),
+            (&records_in.into(), &records_out.into()),
+            "{stage}: {limit:#}"
+        );
+    }
+    let fraction = limit["fraction"].as_f64().expect("a fraction");
+    let expected = report["lines_per_s"].as_f64().expect("lines/s")
+        / limit["lines_per_s"].as_f64().expect("lines/s");
+    assert!(
+        (fraction - expected).abs() < 1e-9 && fraction > 0.0,
+        "{limit:#}"
+    );
+    assert!(
+        report["cpu_us_per_line"]["diagnose"]
+            .as_f64()
+            .is_some_and(|us| us > 0.0),
+        "{report:#}"
+    );
 }
 
 #[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]

@@ -65,7 +65,7 @@ use load::*;
 use monitor::*;
 use process::*;
 use report::*;
-pub use report::{E2eReport, StageReport};
+pub use report::{E2eReport, PassThroughReport, StageReport};
 
 use crate::app::create_topics as ensure_topics;
 use crate::config::{PipelineConfig, load_pipeline};
@@ -129,6 +129,11 @@ pub struct E2eArgs {
     /// e.g. `ingest=valgrind --tool=callgrind`. That stage's figures are then the wrapper's.
     #[arg(long, value_name = "STAGE=COMMAND")]
     pub wrap: Option<String>,
+    /// Then run the same load through the same hops on a fresh broker of the same kind with every stage
+    /// a pass-through (ingest and enrich forward records unchanged, the rest read and drop), and report
+    /// medic's lines/s as a fraction of that limit (`pass_through`).
+    #[arg(long)]
+    pub pass_through: bool,
 }
 
 /// `--wrap`'s stage and command words.
@@ -164,13 +169,19 @@ pub fn run(args: &E2eArgs) -> anyhow::Result<E2eReport> {
         "--max-in-flight must be at least 1"
     );
     anyhow::ensure!(args.rate.is_none_or(|r| r > 0.0), "--rate must be positive");
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(run_async(args))
+        .build()?;
+    let mut report = runtime.block_on(run_async(args, false))?;
+    if args.pass_through {
+        let limit = runtime.block_on(run_async(args, true))?;
+        report.pass_through = Some(PassThroughReport::of(&limit, report.lines_per_s));
+    }
+    Ok(report)
 }
 
-async fn run_async(args: &E2eArgs) -> anyhow::Result<E2eReport> {
+/// One run of the load through the stages, or through their pass-through.
+async fn run_async(args: &E2eArgs, pass_through: bool) -> anyhow::Result<E2eReport> {
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
     let run_id = format!("{}x{}", std::process::id(), wall_ms());
     let broker = match &args.brokers {
@@ -190,6 +201,7 @@ async fn run_async(args: &E2eArgs) -> anyhow::Result<E2eReport> {
         keys: &act::KeyRing::generate_line("bench"),
         group_prefix: prefix.as_deref(),
         wrap: args.wrap.as_deref().map(parse_wrap).transpose()?,
+        pass_through,
     };
     let mut stages = StageName::ALL
         .iter()
@@ -404,6 +416,7 @@ mod tests {
             max_in_flight: Some(10),
             timeout_secs: 1,
             wrap: None,
+            pass_through: false,
         };
         let config = bench_config(&args, None, Some("bench-x.")).expect("config");
         assert_eq!(config.topics.actions, "bench-x.medic.actions");

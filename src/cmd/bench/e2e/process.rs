@@ -24,6 +24,8 @@ pub(super) struct Stages<'a> {
     pub(super) group_prefix: Option<&'a str>,
     /// A stage to run under a wrapper command (`--wrap`).
     pub(super) wrap: Option<(StageName, Vec<String>)>,
+    /// Run the stages' pass-through instead ([`crate::pass_through`]).
+    pub(super) pass_through: bool,
 }
 
 impl Stages<'_> {
@@ -37,6 +39,9 @@ impl Stages<'_> {
             &self.dir.join(format!("{stage}.log")),
         );
         launch.clear_overrides = true;
+        if self.pass_through {
+            launch.run_flags.push("--pass-through".to_owned());
+        }
         // The operator's MEDIC_LOG, if any, reaches the stages.
         launch.log_filter = None;
         if let Some((wrapped, words)) = &self.wrap

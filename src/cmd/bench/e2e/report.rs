@@ -47,6 +47,8 @@ pub struct E2eReport {
     pub rss_mb: BTreeMap<String, Option<f64>>,
     /// CPU seconds (user + system) of each stage process since it started (start-up included).
     pub cpu_s: BTreeMap<String, Option<f64>>,
+    /// `cpu_s` per line fed, µs.
+    pub cpu_us_per_line: BTreeMap<String, Option<f64>>,
     /// Peak resident set of this process (feeder, monitor and, when embedded, the broker), MB.
     pub bench_process_rss_mb: Option<f64>,
     /// CPU seconds of this process: is the feeder or the embedded broker a bottleneck?
@@ -56,6 +58,54 @@ pub struct E2eReport {
     /// Whether decide, act, the actuator and the monitor caught up with everything before the end (false:
     /// the bench stopped after waiting `DRAIN_GRACE` for them).
     pub drained: bool,
+    /// With `--pass-through`: the same load through pass-through stages, run after this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass_through: Option<PassThroughReport>,
+}
+
+/// The same load through the same hops with pass-through stages: the limit of the transport.
+#[derive(Debug, Clone, Serialize)]
+pub struct PassThroughReport {
+    /// Seconds from the first produce until the pass-through ingest, enrich and diagnose were done.
+    pub seconds: f64,
+    /// Lines per second through the pass-through.
+    pub lines_per_s: f64,
+    /// medic's `lines_per_s` ÷ the pass-through's.
+    pub fraction: f64,
+    /// CPU seconds of each pass-through stage process.
+    pub cpu_s: BTreeMap<String, Option<f64>>,
+    /// Those per line fed, µs.
+    pub cpu_us_per_line: BTreeMap<String, Option<f64>>,
+    /// Per-stage counters of the pass-through run.
+    pub stages: BTreeMap<String, StageReport>,
+}
+
+impl PassThroughReport {
+    /// The pass-through run `limit`, and medic's `lines_per_s` as a fraction of it.
+    #[must_use]
+    pub fn of(limit: &E2eReport, lines_per_s: f64) -> Self {
+        Self {
+            seconds: limit.seconds,
+            lines_per_s: limit.lines_per_s,
+            fraction: if limit.lines_per_s > 0.0 {
+                lines_per_s / limit.lines_per_s
+            } else {
+                0.0
+            },
+            cpu_s: limit.cpu_s.clone(),
+            cpu_us_per_line: limit.cpu_us_per_line.clone(),
+            stages: limit.stages.clone(),
+        }
+    }
+}
+
+/// CPU µs per line fed, per stage.
+#[allow(clippy::cast_precision_loss, reason = "line counts")]
+fn per_line_us(cpu_s: &BTreeMap<String, Option<f64>>, lines: u64) -> BTreeMap<String, Option<f64>> {
+    cpu_s
+        .iter()
+        .map(|(stage, cpu)| (stage.clone(), cpu.map(|s| s * 1e6 / lines.max(1) as f64)))
+        .collect()
 }
 
 /// One stage's counters over the measured run (the warm-up record left out).
@@ -206,11 +256,13 @@ pub(super) fn report(
         commands_matched: latencies.len(),
         commands_by_action: by_action,
         rss_mb: usage.rss_mb,
+        cpu_us_per_line: per_line_us(&usage.cpu_s, fed.lines),
         cpu_s: usage.cpu_s,
         bench_process_rss_mb: testkit::process::peak_rss_mb(std::process::id()),
         bench_process_cpu_s: testkit::process::cpu_seconds("/proc/self/stat"),
         stages,
         drained: progress.drained,
+        pass_through: None,
     }
 }
 
