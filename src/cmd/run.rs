@@ -23,10 +23,14 @@ pub struct Args {
     pub stages: Vec<StageName>,
     /// Benchmarks only: run each stage as a pass-through on its topics (ingest and enrich forward
     /// every record unchanged, the others read and drop) — what `medic bench e2e --pass-through`
-    /// compares medic with. Never in production: nothing is parsed, diagnosed or decided.
-    #[arg(long)]
+    /// compares medic with. Refused unless `MEDIC_BENCH_PASS_THROUGH=1` is set: on a real pipeline it
+    /// would commit the stages' offsets past records nothing processed.
+    #[arg(long, hide = true)]
     pub pass_through: bool,
 }
+
+/// The environment variable `medic run --pass-through` requires (set to `1`).
+pub const PASS_THROUGH_ENV: &str = "MEDIC_BENCH_PASS_THROUGH";
 
 /// Cancels `token` on SIGINT or SIGTERM.
 fn cancel_on_signal(token: CancellationToken) {
@@ -59,6 +63,11 @@ fn cancel_on_signal(token: CancellationToken) {
 /// # Errors
 /// An invalid pipeline, an admin server that cannot listen, or the first stage error.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        !args.pass_through || std::env::var(PASS_THROUGH_ENV).is_ok_and(|v| v == "1"),
+        "--pass-through is for `medic bench e2e` only: it commits the stages' offsets past records \
+         nothing processes (set {PASS_THROUGH_ENV}=1 to run it anyway)"
+    );
     let loaded = load_pipeline(args.pipeline.as_deref(), std::env::vars())?.warned();
     let config = loaded.config;
     let stages = if args.stages.is_empty() {

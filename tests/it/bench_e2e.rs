@@ -116,3 +116,19 @@ fn small_run(extra: &[&str]) -> serde_json::Value {
     }
     report
 }
+
+#[test]
+fn a_pass_through_stage_is_refused_outside_the_bench() {
+    // On a real pipeline it would commit the stages' offsets past records nothing processed.
+    let output = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(["run", "--stage", "ingest", "--pass-through"])
+        .env_remove("MEDIC_BENCH_PASS_THROUGH")
+        .output()
+        .expect("medic runs");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("MEDIC_BENCH_PASS_THROUGH=1"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

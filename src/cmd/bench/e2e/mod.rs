@@ -131,7 +131,7 @@ pub struct E2eArgs {
     pub wrap: Option<String>,
     /// Then run the same load through the same hops on a fresh broker of the same kind with every stage
     /// a pass-through (ingest and enrich forward records unchanged, the rest read and drop), and report
-    /// medic's lines/s as a fraction of that limit (`pass_through`).
+    /// medic's lines/s as a fraction of that limit (`pass_through`). Not with `--rate`.
     #[arg(long)]
     pub pass_through: bool,
 }
@@ -169,6 +169,10 @@ pub fn run(args: &E2eArgs) -> anyhow::Result<E2eReport> {
         "--max-in-flight must be at least 1"
     );
     anyhow::ensure!(args.rate.is_none_or(|r| r > 0.0), "--rate must be positive");
+    anyhow::ensure!(
+        !(args.pass_through && args.rate.is_some()),
+        "--pass-through measures the most each pipeline takes: not with --rate"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -200,7 +204,12 @@ async fn run_async(args: &E2eArgs, pass_through: bool) -> anyhow::Result<E2eRepo
         dir: &dir,
         keys: &act::KeyRing::generate_line("bench"),
         group_prefix: prefix.as_deref(),
-        wrap: args.wrap.as_deref().map(parse_wrap).transpose()?,
+        // A profile is of medic's stages, not of their pass-through.
+        wrap: if pass_through {
+            None
+        } else {
+            args.wrap.as_deref().map(parse_wrap).transpose()?
+        },
         pass_through,
     };
     let mut stages = StageName::ALL

@@ -41,6 +41,9 @@ impl Stages<'_> {
         launch.clear_overrides = true;
         if self.pass_through {
             launch.run_flags.push("--pass-through".to_owned());
+            launch
+                .env
+                .push((crate::cmd::run::PASS_THROUGH_ENV.to_owned(), "1".to_owned()));
         }
         // The operator's MEDIC_LOG, if any, reaches the stages.
         launch.log_filter = None;
