@@ -17,7 +17,7 @@
 //! it is counted (`diagnose.normal_events`) and enters no window.
 
 use crate::model::FaultModel;
-use crate::novelty::{ErrorNovelty, TemplateLine};
+use crate::novelty::{Change, ErrorNovelty, JUMP_FACTOR, TemplateLine};
 use crate::rollouts::Rollouts;
 use crate::rules::severity_of;
 use crate::stage::diagnosis_id;
@@ -253,7 +253,7 @@ impl WindowedDiagnose {
     fn diagnose(&mut self, windows: Vec<(Target, OpenWindow)>, out: &mut Emitter) {
         for chunk in windows.chunks(self.settings.max_batch.max(1)) {
             // Histories first: a window the model then fails on still counts in its workload's.
-            let changes: Vec<Vec<usize>> = chunk
+            let changes: Vec<Vec<Change>> = chunk
                 .iter()
                 .map(|(target, w)| {
                     self.novelty
@@ -306,17 +306,18 @@ impl WindowedDiagnose {
         }
     }
 
-    /// The diagnosis of a window whose workload began logging error templates (`changed`: the first line
-    /// of each, see [`ErrorNovelty`]) while the classifier finds nothing confident: `application_error`,
-    /// or `dependency_failure` when the classifier reads those lines as that more than as the former and
-    /// better than chance, with its own probability for them as the confidence (so it is usually
-    /// uncertain, and escalated, never acted on). The evidence is those first lines.
+    /// The diagnosis of a window whose workload began logging error templates, or logs known ones far
+    /// more often than it used to (`changed`, see [`ErrorNovelty`]), while the classifier finds nothing
+    /// confident: `application_error`, or `dependency_failure` when the classifier reads those lines as
+    /// that more than as the former and better than chance, with its own probability for them as the
+    /// confidence (so it is usually uncertain, and escalated, never acted on). The evidence is the first
+    /// line of each.
     fn change(
         &self,
         window: &OpenWindow,
         lines: &Condensed,
         alone: &[Vec<f32>],
-        changed: &[usize],
+        changed: &[Change],
     ) -> (FaultClass, f64, Vec<Evidence>, Option<String>) {
         let rows: HashMap<&str, usize> = lines
             .texts
@@ -331,7 +332,7 @@ impl WindowedDiagnose {
             };
             let scores: Vec<f64> = changed
                 .iter()
-                .filter_map(|&i| rows.get(window.texts[i].as_str()))
+                .filter_map(|c| rows.get(window.texts[c.line].as_str()))
                 .filter_map(|&row| alone.get(row).map(|p| f64::from(p[column])))
                 .collect();
             scores.iter().sum::<f64>() / scores.len().max(1) as f64
@@ -348,20 +349,24 @@ impl WindowedDiagnose {
         } else {
             (FaultClass::ApplicationError, application)
         };
-        let template_lines = window.template_lines();
         let evidence = changed
             .iter()
             .take(self.settings.max_evidence)
-            .map(|&i| {
-                let count = template_lines
-                    .iter()
-                    .filter(|l| l.id == template_lines[i].id && l.text == template_lines[i].text)
-                    .count();
-                let mut evidence = window.evidence[i].clone();
+            .map(|c| {
+                let mut evidence = window.evidence[c.line].clone();
+                let how = match c.jumped_from {
+                    None => "an error this workload had not logged in its first window, first logged \
+                             in the window before this one and again here"
+                        .to_owned(),
+                    Some(usual) => format!(
+                        "an error this workload logs about {usual:.1} times a window, at least \
+                         {JUMP_FACTOR}× that in the window before this one and again here"
+                    ),
+                };
                 evidence.rationale = format!(
-                    "decided by change: an error this workload had not logged in its first window, \
-                     first logged in the window before this one and again here ({count} of {} lines \
-                     in the window); p({fault}) on its own = {confidence:.2}",
+                    "decided by change: {how} ({} of {} lines in the window); p({fault}) on its own \
+                     = {confidence:.2}",
+                    c.count,
                     window.texts.len()
                 );
                 evidence
@@ -369,7 +374,7 @@ impl WindowedDiagnose {
             .collect();
         let pod = changed
             .first()
-            .and_then(|&i| window.pods.get(i).cloned().flatten())
+            .and_then(|c| window.pods.get(c.line).cloned().flatten())
             .or_else(|| window.pod.clone());
         (fault, confidence, evidence, pod)
     }

@@ -558,7 +558,7 @@ fn contacts_line(
 }
 
 #[test]
-fn an_error_new_to_a_workload_and_sustained_is_diagnosed_by_change_and_only_then() {
+fn an_error_new_or_jumping_in_a_workload_and_sustained_is_diagnosed_by_change_and_only_then() {
     const ORDINARY: [&str; 4] = [
         "[ContactsService][Contacts Id Print][id: <*>]",
         "[ContactsService][VerifyLogin Success]",
@@ -579,7 +579,7 @@ fn an_error_new_to_a_workload_and_sustained_is_diagnosed_by_change_and_only_then
                 FAILED,
                 true,
                 minute,
-                1 + i as i64 * 5,
+                1 + (i as i64 * 5) % 59,
                 *offset,
             ));
         }
@@ -629,4 +629,22 @@ fn an_error_new_to_a_workload_and_sustained_is_diagnosed_by_change_and_only_then
         let (diagnoses, _) = run_stage(medic_diagnose::DiagnoseModel::Ngram, &records);
         assert!(diagnoses.is_empty(), "{shape:?}: {diagnoses:#?}");
     }
+
+    // Known from the first minute, once or twice a minute; then thirty a minute, twice in a row: a jump,
+    // diagnosed once, in its second minute.
+    let mut offset = 0;
+    let jumped: Vec<SourceRecord> = (20..32)
+        .map(|m| (m, if m >= 29 { 30 } else { 1 + m as usize % 2 }))
+        .flat_map(|(m, errors)| minute(m, errors, &mut offset))
+        .collect();
+    let (diagnoses, _) = run_stage(medic_diagnose::DiagnoseModel::Ngram, &jumped);
+    assert_eq!(diagnoses.len(), 1, "{diagnoses:#?}");
+    assert_eq!(diagnoses[0].window_start_ns, 30 * 60 * 1_000_000_000);
+    assert!(
+        diagnoses[0].evidence[0]
+            .rationale
+            .contains("times a window"),
+        "{:?}",
+        diagnoses[0].evidence
+    );
 }
