@@ -21,8 +21,9 @@
 //! diagnoses that window confidently, that diagnosis stands instead). Background errors the workload
 //! logged from its first window, a single error, or one that does not recur in the next window are not.
 //! A template's usual rate is smoothed over windows (absent windows count as none) and leaves a jump's
-//! windows out, so the second window of a jump is compared with what came before it; a jump is reported
-//! once, in its second window, and again only after a window without it.
+//! windows out until it is reported, so the second window of a jump is compared with what came before
+//! it; a jump is reported once, in its second window (a template reported as new is not reported again
+//! as a jump), and a lasting new level is learnt after that.
 //! A template keeps its id when enrich generalises its text, and its text when enrich's miner starts
 //! over, so either one known makes it known.
 //!
@@ -60,10 +61,11 @@ struct Seen {
     last: u32,
     #[serde(rename = "w")]
     windows: u32,
-    /// Its usual lines per window as of window `last` (exponentially smoothed; a jump's windows left
-    /// out, so the baseline is what came before the jump).
-    #[serde(rename = "r", default)]
-    rate: f32,
+    /// Its usual lines per window as of window `last` (exponentially smoothed; the windows of a jump
+    /// not yet reported left out, so the baseline is what came before it). `None` in a checkpoint
+    /// written before rates were kept: learnt from the next window, never a jump from nothing.
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    rate: Option<f32>,
     /// Windows in a row, up to `last`, in which it jumped.
     #[serde(rename = "j", default, skip_serializing_if = "is_zero")]
     jumps: u8,
@@ -74,10 +76,12 @@ fn is_zero(n: &u8) -> bool {
 }
 
 impl Seen {
-    /// The usual rate at window `now`: absent windows since `last` count as none.
-    fn rate_at(&self, now: u32) -> f32 {
-        let absent = now.saturating_sub(self.last).min(1_000);
-        self.rate * (1.0 - RATE_SMOOTHING).powi(i32::try_from(absent).unwrap_or(1_000))
+    /// The usual rate before window `now`: the windows between `last` and `now`, without the
+    /// template, count as none.
+    fn rate_before(&self, now: u32) -> Option<f32> {
+        let absent = now.saturating_sub(self.last).saturating_sub(1).min(1_000);
+        self.rate
+            .map(|r| r * (1.0 - RATE_SMOOTHING).powi(i32::try_from(absent).unwrap_or(1_000)))
     }
 }
 
@@ -189,6 +193,8 @@ impl ErrorNovelty {
         }
         let mut changes = Vec::new();
         let mut here: HashSet<u64> = HashSet::new();
+        // Each key as it was before this window (a key two templates share is updated by the first).
+        let mut before: HashMap<u64, Option<Seen>> = HashMap::new();
         for (line, keys, count) in templates {
             let keys: Vec<u64> = keys.into_iter().flatten().collect();
             if keys.iter().all(|k| here.contains(k)) {
@@ -196,15 +202,22 @@ impl ErrorNovelty {
             }
             let known: Vec<Seen> = keys
                 .iter()
-                .filter_map(|k| history.keys.get(k).copied())
+                .filter_map(|k| {
+                    *before
+                        .entry(*k)
+                        .or_insert_with(|| history.keys.get(k).copied())
+                })
                 .filter(|s| s.last < now)
                 .collect();
             let earliest = known.iter().map(|s| s.first).min();
             let sustained_new = !history.saturated
                 && earliest.is_some_and(|first| first > baseline && first + 1 == now)
                 && known.iter().all(|s| s.windows == 1);
-            // Its usual rate, and whether it jumped in the window before this one too.
-            let usual = known.iter().map(|s| s.rate_at(now)).fold(0.0, f32::max);
+            // Its usual rate (every key's must be known), and whether it jumped in the window before.
+            let usual: Option<f32> = known
+                .iter()
+                .map(|s| s.rate_before(now))
+                .try_fold(0.0, |most: f32, r| r.map(|r| most.max(r)));
             let jumps_before = known
                 .iter()
                 .filter(|s| s.last + 1 == now)
@@ -215,8 +228,8 @@ impl ErrorNovelty {
             let jumped = !known.is_empty()
                 && now.saturating_sub(baseline) >= JUMP_MIN_HISTORY
                 && count >= JUMP_MIN_LINES
-                && count as f32 >= JUMP_FACTOR * (usual + 1.0);
-            let jumps = if jumped {
+                && usual.is_some_and(|usual| count as f32 >= JUMP_FACTOR * (usual + 1.0));
+            let mut jumps = if jumped {
                 jumps_before.saturating_add(1)
             } else {
                 0
@@ -227,18 +240,22 @@ impl ErrorNovelty {
                     count,
                     jumped_from: None,
                 });
+                // Reported as new: its rise is not reported again as a jump.
+                jumps = jumps.max(2);
             } else if jumps == 2 && !history.saturated {
                 changes.push(Change {
                     line,
                     count,
-                    jumped_from: Some(usual),
+                    jumped_from: usual,
                 });
             }
+            // A jump not yet reported stays out of the usual rate; once reported, a lasting new level
+            // is learnt. A key without a rate (an older checkpoint) starts from this window.
             #[allow(clippy::cast_precision_loss, reason = "line counts")]
-            let rate = if jumped {
-                usual
-            } else {
-                (1.0 - RATE_SMOOTHING) * usual + RATE_SMOOTHING * count as f32
+            let rate = match usual {
+                Some(usual) if jumped && jumps <= 2 => usual,
+                Some(usual) => (1.0 - RATE_SMOOTHING) * usual + RATE_SMOOTHING * count as f32,
+                None => count as f32,
             };
             // Two decimals are plenty, and keep the checkpoint short.
             let rate = (rate * 100.0).round() / 100.0;
@@ -248,13 +265,13 @@ impl ErrorNovelty {
                     first: now,
                     last: now,
                     windows: 0,
-                    rate: 0.0,
+                    rate: None,
                     jumps: 0,
                 });
                 if seen.windows == 0 || seen.last < now {
                     // Once per window, however many templates share the key.
                     seen.windows = seen.windows.saturating_add(1);
-                    seen.rate = rate;
+                    seen.rate = Some(rate);
                     seen.jumps = jumps;
                 }
                 seen.last = now;
@@ -351,11 +368,104 @@ mod tests {
             .next()
             .copied()
             .expect("kept");
-        assert!(seen.rate < 3.0, "the jump stays out of the usual: {seen:?}");
+        assert!(
+            seen.rate.is_some_and(|r| r < 3.0),
+            "the jump stays out of the usual: {seen:?}"
+        );
         assert!(window(&mut novelty, 8, &lines(50)).is_empty(), "once");
-        window(&mut novelty, 9, &lines(1));
-        window(&mut novelty, 10, &lines(30));
-        assert_eq!(window(&mut novelty, 11, &lines(30)), [1], "a new jump");
+        // Once reported, a lasting level is learnt; back to one a minute for a while, a rise is again
+        // a jump.
+        for minute in 9..20 {
+            window(&mut novelty, minute, &lines(1));
+        }
+        window(&mut novelty, 20, &lines(40));
+        assert_eq!(window(&mut novelty, 21, &lines(40)), [1], "a new jump");
+    }
+
+    #[test]
+    fn a_steady_level_is_the_usual_rate_and_a_sixfold_rise_is_no_jump() {
+        let mut novelty = ErrorNovelty::new(MIN);
+        let lines =
+            |errors: usize| std::iter::repeat_n(("retrying", true), errors).collect::<Vec<_>>();
+        for minute in 0..20 {
+            window(&mut novelty, minute, &lines(10));
+        }
+        let seen = novelty.workloads[&contacts()]
+            .keys
+            .values()
+            .next()
+            .copied()
+            .expect("kept");
+        assert!(
+            seen.rate.is_some_and(|r| (r - 10.0).abs() < 0.2),
+            "{seen:?}"
+        );
+        assert!(window(&mut novelty, 20, &lines(60)).is_empty());
+        assert!(
+            window(&mut novelty, 21, &lines(60)).is_empty(),
+            "under 10 × (10 + 1)"
+        );
+    }
+
+    #[test]
+    fn a_new_error_is_reported_once_though_it_also_rises() {
+        let mut novelty = ErrorNovelty::new(MIN);
+        for minute in 0..6 {
+            window(&mut novelty, minute, &[("GET", false)]);
+        }
+        let fault =
+            |errors: usize| std::iter::repeat_n(("db down", true), errors).collect::<Vec<_>>();
+        window(&mut novelty, 6, &fault(1));
+        assert_eq!(window(&mut novelty, 7, &fault(30)), [0], "new");
+        assert!(
+            window(&mut novelty, 8, &fault(30)).is_empty(),
+            "not again as a jump"
+        );
+    }
+
+    #[test]
+    fn a_new_text_under_a_known_id_is_no_change_whatever_the_order() {
+        let mut novelty = ErrorNovelty::new(MIN);
+        let target = contacts();
+        let line = |text| TemplateLine {
+            id: "tpl-7",
+            text,
+            error: true,
+        };
+        novelty.observe(&target, 0, &[line("a")]);
+        novelty.observe(&target, MIN, &[line("a"), line("b")]);
+        assert!(
+            novelty
+                .observe(&target, 2 * MIN, &[line("a"), line("b")])
+                .is_empty(),
+            "its id is the baseline's"
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_without_rates_learns_them_and_raises_no_jump() {
+        let mut novelty = ErrorNovelty::new(MIN);
+        let lines =
+            |errors: usize| std::iter::repeat_n(("retrying", true), errors).collect::<Vec<_>>();
+        for minute in 0..10 {
+            window(&mut novelty, minute, &lines(25));
+        }
+        let mut old = serde_json::to_value(novelty.entries()).expect("serialises");
+        for key in old[0]["history"]["keys"]
+            .as_object_mut()
+            .expect("keys")
+            .values_mut()
+        {
+            key.as_object_mut().expect("seen").remove("r");
+        }
+        let mut restored = ErrorNovelty::new(MIN);
+        restored.restore(serde_json::from_value(old).expect("an older checkpoint reads"));
+        for minute in 10..13 {
+            assert!(
+                window(&mut restored, minute, &lines(25)).is_empty(),
+                "{minute}"
+            );
+        }
     }
 
     #[test]

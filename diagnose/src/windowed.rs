@@ -360,7 +360,7 @@ impl WindowedDiagnose {
                         .to_owned(),
                     Some(usual) => format!(
                         "an error this workload logs about {usual:.1} times a window, at least \
-                         {JUMP_FACTOR}× that in the window before this one and again here"
+                         {JUMP_FACTOR} × (that + 1) in the window before this one and again here"
                     ),
                 };
                 evidence.rationale = format!(
