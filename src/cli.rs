@@ -41,6 +41,10 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Run pipeline stages against Kafka until SIGTERM/SIGINT (then drain, commit and exit 0).
     Run(cmd::run::Args),
+    /// Receive what a cloud log service pushes over HTTP (`firehose`: Kinesis Data Firehose's HTTP
+    /// endpoint destination; `pubsub-push`: a Pub/Sub push subscription) and write it to a source topic,
+    /// answering only once Kafka acknowledged it.
+    Receive(cmd::receive::Args),
     /// Check a pipeline file and report every problem, with line numbers.
     Validate(cmd::validate::Args),
     /// Decode log envelopes from a file (or standard input) with the ingest stage: normalised records as
@@ -111,6 +115,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(&args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Receive(args) => cmd::receive::run(&args),
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Decode(args) => cmd::decode::run(&args),
         Command::Parse(args) => cmd::parse::run(&args),

@@ -32,4 +32,5 @@ pub mod config;
 pub mod kafka_acls;
 pub mod pass_through;
 pub mod progress;
+pub mod receive;
 pub mod stages;

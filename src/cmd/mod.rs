@@ -11,6 +11,7 @@ pub mod explain;
 pub mod kafka;
 pub mod parse;
 pub mod policy;
+pub mod receive;
 pub mod replay;
 pub mod run;
 pub mod schemas;

@@ -33,7 +33,7 @@ pub struct Args {
 pub const PASS_THROUGH_ENV: &str = "MEDIC_BENCH_PASS_THROUGH";
 
 /// Cancels `token` on SIGINT or SIGTERM.
-fn cancel_on_signal(token: CancellationToken) {
+pub(crate) fn cancel_on_signal(token: CancellationToken) {
     tokio::spawn(async move {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]

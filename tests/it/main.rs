@@ -19,6 +19,7 @@ mod e2e_demo;
 mod e2e_kafka;
 mod hostile_sequences;
 mod kafka_acls;
+mod receive;
 mod replay;
 mod runner_at_least_once;
 mod runner_checkpoint;

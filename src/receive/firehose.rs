@@ -1,0 +1,143 @@
+//! Amazon Kinesis Data Firehose's HTTP endpoint delivery: `POST` with `X-Amz-Firehose-Access-Key`,
+//! body `{"requestId", "timestamp", "records": [{"data": base64}]}` (gzip when the stream's content
+//! encoding says so); the answer Firehose expects is `200 {"requestId", "timestamp"}`, or an error
+//! status with `{"requestId", "timestamp", "errorMessage"}` (Firehose then retries).
+//!
+//! Each record's data is written as one Kafka record, keyed by the request id so a request's records
+//! stay in order on one partition: a gzip CloudWatch Logs subscription document, or whatever a
+//! direct-put producer wrote — ingest decodes both.
+
+use super::{Outgoing, Receiver, json, secret_matches};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::json as value;
+use std::io::Read;
+
+/// The header carrying the access key configured on the delivery stream.
+pub const ACCESS_KEY_HEADER: &str = "x-amz-firehose-access-key";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveryRequest {
+    request_id: String,
+    #[allow(
+        dead_code,
+        reason = "part of the format; the answer carries medic's own time"
+    )]
+    timestamp: i64,
+    records: Vec<DeliveryRecord>,
+}
+
+#[derive(Deserialize)]
+struct DeliveryRecord {
+    data: String,
+}
+
+pub(super) async fn handle(receiver: &Receiver, headers: &HeaderMap, body: &[u8]) -> Response {
+    let request_id = headers
+        .get("x-amz-firehose-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let key = headers.get(ACCESS_KEY_HEADER).map(|v| v.as_bytes());
+    if !key.is_some_and(|k| secret_matches(k, receiver.secret.as_bytes())) {
+        tracing::warn!(
+            request_id,
+            "firehose: a request without the access key, refused"
+        );
+        return answer(
+            StatusCode::UNAUTHORIZED,
+            &request_id,
+            Some("bad access key"),
+        );
+    }
+    let gzipped = headers
+        .get("content-encoding")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let request = match read(body, gzipped, receiver.max_body_bytes) {
+        Ok(request) => request,
+        Err(reason) => {
+            tracing::warn!(request_id, reason, "firehose: a malformed request, refused");
+            return answer(StatusCode::BAD_REQUEST, &request_id, Some(&reason));
+        }
+    };
+    let records = match records(&request) {
+        Ok(records) => records,
+        Err(reason) => return answer(StatusCode::BAD_REQUEST, &request.request_id, Some(&reason)),
+    };
+    let count = records.len();
+    match receiver.write(records).await {
+        Ok(()) => {
+            tracing::debug!(
+                request_id = request.request_id,
+                records = count,
+                "firehose: delivered"
+            );
+            answer(StatusCode::OK, &request.request_id, None)
+        }
+        Err(reason) => {
+            tracing::warn!(
+                request_id = request.request_id,
+                reason,
+                "firehose: not delivered"
+            );
+            answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &request.request_id,
+                Some(&reason),
+            )
+        }
+    }
+}
+
+/// The request, inflated when gzipped (to at most `limit` bytes).
+fn read(body: &[u8], gzipped: bool, limit: usize) -> Result<DeliveryRequest, String> {
+    let inflated;
+    let body = if gzipped {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(body)
+            .take(limit as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("gzip: {e}"))?;
+        if out.len() > limit {
+            return Err(format!("inflates beyond {limit} bytes"));
+        }
+        inflated = out;
+        &inflated[..]
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| format!("not a Firehose delivery request: {e}"))
+}
+
+/// Each record's data, base64-decoded, keyed by the request id.
+fn records(request: &DeliveryRequest) -> Result<Vec<Outgoing>, String> {
+    request
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| {
+            let payload = base64::engine::general_purpose::STANDARD
+                .decode(&record.data)
+                .map_err(|e| format!("record {i}: data is not base64: {e}"))?;
+            Ok(Outgoing {
+                key: Some(request.request_id.clone()),
+                payload,
+            })
+        })
+        .collect()
+}
+
+/// The answer Firehose reads: its request id, this time (ms), and an error message on failure.
+fn answer(status: StatusCode, request_id: &str, error: Option<&str>) -> Response {
+    let timestamp = schemas::clock::wall_clock_ns() / 1_000_000;
+    let body = match error {
+        None => value!({"requestId": request_id, "timestamp": timestamp}),
+        Some(message) => {
+            value!({"requestId": request_id, "timestamp": timestamp, "errorMessage": message})
+        }
+    };
+    json(status, &body)
+}
