@@ -4,10 +4,12 @@
 use crate::config::load_pipeline;
 use crate::receive::{Receiver, Sender, router};
 use anyhow::Context;
+use runtime::kafka::oversize::MessageLimit;
 use runtime::kafka::producer_config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// The flags of `medic receive`.
 #[derive(Debug, clap::Args)]
@@ -27,9 +29,15 @@ pub struct Args {
     #[arg(long)]
     pub topic: Option<String>,
     /// Largest request body, bytes (also the bound on a gzip body once inflated). Firehose buffers up
-    /// to 64 MiB per request.
-    #[arg(long, default_value_t = 64 << 20)]
+    /// to 64 MiB of records per request, about 86 MiB once base64-encoded in its JSON.
+    #[arg(long, default_value_t = 96 << 20)]
     pub max_body_bytes: usize,
+    /// Requests served at once; more are answered 503 (the senders retry).
+    #[arg(long, default_value_t = 4)]
+    pub max_concurrent: usize,
+    /// Longest a request may take, seconds, reading its body and Kafka's acknowledgement included.
+    #[arg(long, default_value_t = 120)]
+    pub request_timeout_secs: u64,
 }
 
 /// Runs the receiver until a signal.
@@ -62,6 +70,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             secret,
             max_body_bytes: args.max_body_bytes,
             produce_timeout: config.runner.produce_timeout.as_duration(),
+            dlq_topic: config.topics.dlq.clone(),
+            limit: MessageLimit::new(config.runner.max_message_bytes),
+            max_concurrent: args.max_concurrent,
+            request_timeout: Duration::from_secs(args.request_timeout_secs),
         };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

@@ -7,7 +7,8 @@
 //! stay in order on one partition: a gzip CloudWatch Logs subscription document, or whatever a
 //! direct-put producer wrote — ingest decodes both.
 
-use super::{Outgoing, Receiver, json, secret_matches};
+use super::{Outgoing, Receiver, json};
+use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine;
@@ -35,57 +36,50 @@ struct DeliveryRecord {
     data: String,
 }
 
-pub(super) async fn handle(receiver: &Receiver, headers: &HeaderMap, body: &[u8]) -> Response {
-    let request_id = headers
+/// The request id Firehose sent in its header (empty when none).
+pub(super) fn request_id(headers: &HeaderMap) -> &str {
+    headers
         .get("x-amz-firehose-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
-        .to_owned();
-    let key = headers.get(ACCESS_KEY_HEADER).map(|v| v.as_bytes());
-    if !key.is_some_and(|k| secret_matches(k, receiver.secret.as_bytes())) {
-        tracing::warn!(
-            request_id,
-            "firehose: a request without the access key, refused"
-        );
-        return answer(
-            StatusCode::UNAUTHORIZED,
-            &request_id,
-            Some("bad access key"),
-        );
-    }
+}
+
+pub(super) async fn handle(receiver: &Receiver, headers: &HeaderMap, body: Bytes) -> Response {
+    let header_id = request_id(headers).to_owned();
     let gzipped = headers
         .get("content-encoding")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let request = match read(body, gzipped, receiver.max_body_bytes) {
-        Ok(request) => request,
+    let limit = receiver.max_body_bytes;
+    // Inflating and parsing up to the body limit is CPU work: off the async workers.
+    let parsed = tokio::task::spawn_blocking(move || {
+        let request = read(&body, gzipped, limit)?;
+        let records = records(&request)?;
+        Ok::<_, String>((request.request_id, records))
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("parsing failed: {e}")));
+    let (request_id, records) = match parsed {
+        Ok(parsed) => parsed,
         Err(reason) => {
-            tracing::warn!(request_id, reason, "firehose: a malformed request, refused");
-            return answer(StatusCode::BAD_REQUEST, &request_id, Some(&reason));
+            tracing::warn!(
+                request_id = header_id,
+                reason,
+                "firehose: a malformed request, refused"
+            );
+            return answer(StatusCode::BAD_REQUEST, &header_id, Some(&reason));
         }
-    };
-    let records = match records(&request) {
-        Ok(records) => records,
-        Err(reason) => return answer(StatusCode::BAD_REQUEST, &request.request_id, Some(&reason)),
     };
     let count = records.len();
     match receiver.write(records).await {
         Ok(()) => {
-            tracing::debug!(
-                request_id = request.request_id,
-                records = count,
-                "firehose: delivered"
-            );
-            answer(StatusCode::OK, &request.request_id, None)
+            tracing::debug!(request_id, records = count, "firehose: delivered");
+            answer(StatusCode::OK, &request_id, None)
         }
         Err(reason) => {
-            tracing::warn!(
-                request_id = request.request_id,
-                reason,
-                "firehose: not delivered"
-            );
+            tracing::warn!(request_id, reason, "firehose: not delivered");
             answer(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &request.request_id,
+                &request_id,
                 Some(&reason),
             )
         }
@@ -122,16 +116,13 @@ fn records(request: &DeliveryRequest) -> Result<Vec<Outgoing>, String> {
             let payload = base64::engine::general_purpose::STANDARD
                 .decode(&record.data)
                 .map_err(|e| format!("record {i}: data is not base64: {e}"))?;
-            Ok(Outgoing {
-                key: Some(request.request_id.clone()),
-                payload,
-            })
+            Ok(Outgoing::record(Some(request.request_id.clone()), payload))
         })
         .collect()
 }
 
 /// The answer Firehose reads: its request id, this time (ms), and an error message on failure.
-fn answer(status: StatusCode, request_id: &str, error: Option<&str>) -> Response {
+pub(super) fn answer(status: StatusCode, request_id: &str, error: Option<&str>) -> Response {
     let timestamp = schemas::clock::wall_clock_ns() / 1_000_000;
     let body = match error {
         None => value!({"requestId": request_id, "timestamp": timestamp}),

@@ -5,33 +5,57 @@
 //! attach is not verified here (that needs Google's signing keys).
 //!
 //! The envelope is written whole, keyed by its message id: ingest decodes push envelopes (and the Cloud
-//! Logging `LogEntry` inside).
+//! Logging `LogEntry` inside). Keep the subscription's payload wrapper on (an unwrapped push is not an
+//! envelope, and is dead-lettered), and give it an acknowledgement deadline of at least the pipeline's
+//! `runner.produce_timeout` (30 s by default; Pub/Sub's default is 10 s), or Pub/Sub redelivers while
+//! a write is still pending. The token travels in the URL: keep it out of ingress access logs.
 
-use super::{Outgoing, Receiver, json, secret_matches};
+use super::{Outgoing, Receiver, json};
+use axum::body::Bytes;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json as value};
 
-pub(super) async fn handle(receiver: &Receiver, uri: &Uri, body: &[u8]) -> Response {
-    let token = uri
-        .query()
-        .unwrap_or_default()
+/// The `token` query parameter of a push request's URL, percent-decoded.
+pub(super) fn token(uri: &Uri) -> Option<String> {
+    let raw = uri
+        .query()?
         .split('&')
-        .find_map(|pair| pair.strip_prefix("token="));
-    if !token.is_some_and(|t| secret_matches(t.as_bytes(), receiver.secret.as_bytes())) {
-        tracing::warn!("pubsub-push: a request without the token, refused");
-        return json(StatusCode::UNAUTHORIZED, &value!({"error": "bad token"}));
-    }
-    let message_id = match message_id(body) {
-        Ok(id) => id,
-        Err(reason) => {
-            tracing::warn!(reason, "pubsub-push: a malformed request, refused");
-            return json(StatusCode::BAD_REQUEST, &value!({"error": reason}));
+        .find_map(|pair| pair.strip_prefix("token="))?;
+    percent_decoded(raw)
+}
+
+/// `text` with `%XX` escapes decoded (`+` kept: a token is not form data); `None` when malformed.
+fn percent_decoded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
         }
-    };
-    let record = Outgoing {
-        key: Some(message_id),
-        payload: body.to_vec(),
+    }
+    String::from_utf8(out).ok()
+}
+
+pub(super) async fn handle(receiver: &Receiver, body: Bytes) -> Response {
+    // What is not a push envelope will never be one: dead-lettered and acknowledged, not retried for
+    // days.
+    let record = match message_id(&body) {
+        Ok(id) => Outgoing::record(id, body.to_vec()),
+        Err(reason) => {
+            tracing::warn!(reason, "pubsub-push: not a push envelope, dead-lettered");
+            Outgoing {
+                key: None,
+                payload: body.to_vec(),
+                refused: Some(reason),
+            }
+        }
     };
     match receiver.write(vec![record]).await {
         Ok(()) => Response::builder()
@@ -48,8 +72,8 @@ pub(super) async fn handle(receiver: &Receiver, uri: &Uri, body: &[u8]) -> Respo
     }
 }
 
-/// The message id of a push envelope.
-fn message_id(body: &[u8]) -> Result<String, String> {
+/// The message id of a push envelope (`None` when it has none).
+fn message_id(body: &[u8]) -> Result<Option<String>, String> {
     let envelope: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     let message = envelope
         .get("message")
@@ -62,6 +86,6 @@ fn message_id(body: &[u8]) -> Result<String, String> {
         .get("messageId")
         .or_else(|| message.get("message_id"))
         .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned())
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned))
 }

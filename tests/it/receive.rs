@@ -8,9 +8,11 @@ use base64::Engine;
 use medic::receive::{Receiver, Sender, router};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use runtime::embedded::EmbeddedBroker;
+use runtime::kafka::oversize::MessageLimit;
 use schemas::{Emitter, SourceRecord, Stage};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -18,6 +20,7 @@ use tower::ServiceExt;
 
 const TOPIC: &str = "medic.logs.edge";
 const SECRET: &str = "s3cret-key";
+const DLQ: &str = "medic.dlq";
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -39,6 +42,10 @@ fn receiver(sender: Sender, brokers: &str) -> Receiver {
         secret: SECRET.to_owned(),
         max_body_bytes: 1 << 20,
         produce_timeout: Duration::from_secs(5),
+        dlq_topic: DLQ.to_owned(),
+        limit: MessageLimit::new(64 << 10),
+        max_concurrent: 2,
+        request_timeout: Duration::from_secs(10),
     }
 }
 
@@ -50,8 +57,16 @@ async fn send(receiver: Receiver, request: Request<Body>) -> (StatusCode, serde_
     (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
 
-/// Every record on the topic (one partition), waiting briefly for those still in flight.
+/// Every record on the source topic (one partition), waiting briefly for those still in flight.
 fn written(brokers: &str, expected: usize) -> Vec<SourceRecord> {
+    read(brokers, TOPIC, expected)
+        .into_iter()
+        .map(|(record, _)| record)
+        .collect()
+}
+
+/// Every record on `topic` (one partition) with its `medic.error.kind` header, if any.
+fn read(brokers: &str, topic: &str, expected: usize) -> Vec<(SourceRecord, Option<String>)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "receive-test")
@@ -59,7 +74,7 @@ fn written(brokers: &str, expected: usize) -> Vec<SourceRecord> {
         .expect("consumer");
     let mut assignment = TopicPartitionList::new();
     assignment
-        .add_partition_offset(TOPIC, 0, Offset::Beginning)
+        .add_partition_offset(topic, 0, Offset::Beginning)
         .expect("partition");
     consumer.assign(&assignment).expect("assigned");
     let mut records = Vec::new();
@@ -70,12 +85,15 @@ fn written(brokers: &str, expected: usize) -> Vec<SourceRecord> {
             settle = Some(Instant::now() + Duration::from_millis(300));
         }
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            records.push(SourceRecord::new(
-                TOPIC,
-                0,
-                m.offset(),
-                m.payload().unwrap_or_default().to_vec(),
-            ));
+            let kind = m.headers().and_then(|headers| {
+                headers
+                    .iter()
+                    .find(|h| h.key == "medic.error.kind")
+                    .and_then(|h| h.value)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+            });
+            let payload = m.payload().unwrap_or_default().to_vec();
+            records.push((SourceRecord::new(topic, 0, m.offset(), payload), kind));
         }
     }
     records
@@ -108,6 +126,7 @@ fn firehose_request(key: &str, body: Vec<u8>) -> Request<Body> {
 async fn firehose_deliveries_are_written_once_acknowledged_and_a_wrong_key_writes_nothing() {
     let broker = EmbeddedBroker::start().expect("broker");
     broker.mock().create_topic(TOPIC, 1, 1).expect("topic");
+    broker.mock().create_topic(DLQ, 1, 1).expect("topic");
     let brokers = broker.bootstrap_servers();
     let body = fixture("firehose-http-endpoint-cwlogs.json");
 
@@ -152,6 +171,32 @@ async fn firehose_deliveries_are_written_once_acknowledged_and_a_wrong_key_write
         "{decoded} decoded, {refused} refused"
     );
 
+    // The same request gzipped (the stream's content encoding), and a record too large for one Kafka
+    // message: that one is dead-lettered, cut to fit, and the request still acknowledged.
+    let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gzipped, &body).expect("gzip");
+    let mut request = firehose_request(SECRET, gzipped.finish().expect("gzip"));
+    request
+        .headers_mut()
+        .insert("content-encoding", "gzip".parse().expect("header"));
+    let (status, _) = send(receiver(Sender::Firehose, &brokers), request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(written(&brokers, 2 * sent.len()).len(), 2 * sent.len());
+    let huge = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; 100_000]);
+    let oversize =
+        serde_json::json!({"requestId": "r-huge", "timestamp": 1, "records": [{"data": huge}]});
+    let (status, _) = send(
+        receiver(Sender::Firehose, &brokers),
+        firehose_request(SECRET, oversize.to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let dead = read(&brokers, DLQ, 1);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].1.as_deref(), Some("too_large"));
+    assert!(dead[0].0.payload.len() < 64 << 10);
+    assert_eq!(written(&brokers, 2 * sent.len()).len(), 2 * sent.len());
+
     // Malformed: 400, nothing more written.
     let (status, _) = send(
         receiver(Sender::Firehose, &brokers),
@@ -159,7 +204,7 @@ async fn firehose_deliveries_are_written_once_acknowledged_and_a_wrong_key_write
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(written(&brokers, sent.len()).len(), sent.len());
+    assert_eq!(written(&brokers, 2 * sent.len()).len(), 2 * sent.len());
 }
 
 #[tokio::test]
@@ -179,6 +224,7 @@ async fn a_request_kafka_does_not_acknowledge_is_not_answered_with_success() {
 async fn pubsub_pushes_need_the_token_and_are_written_whole() {
     let broker = EmbeddedBroker::start().expect("broker");
     broker.mock().create_topic(TOPIC, 1, 1).expect("topic");
+    broker.mock().create_topic(DLQ, 1, 1).expect("topic");
     let brokers = broker.bootstrap_servers();
     let entry = fixture("gcp-cloud-run-log-entry.json");
     let envelope = serde_json::json!({
@@ -201,9 +247,10 @@ async fn pubsub_pushes_need_the_token_and_are_written_whole() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
     }
     assert!(written(&brokers, 0).is_empty());
+    // The token percent-encoded in the URL reads the same.
     let (status, _) = send(
         receiver(Sender::PubsubPush, &brokers),
-        push(&format!("/?token={SECRET}")),
+        push("/?token=s3cret%2Dkey"),
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -212,6 +259,21 @@ async fn pubsub_pushes_need_the_token_and_are_written_whole() {
     assert_eq!(records[0].payload, envelope.as_bytes());
     let (decoded, refused) = ingested(&records);
     assert_eq!((decoded, refused), (1, 0));
+
+    // Not a push envelope (an unwrapped push): dead-lettered and acknowledged, never retried for days.
+    let unwrapped = Request::post(format!("/?token={SECRET}"))
+        .body(Body::from(entry.clone()))
+        .expect("request");
+    let (status, _) = send(receiver(Sender::PubsubPush, &brokers), unwrapped).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let dead = read(&brokers, DLQ, 1);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].1.as_deref(), Some("invalid"));
+    assert_eq!(
+        written(&brokers, 1).len(),
+        1,
+        "nothing more on the source topic"
+    );
 }
 
 #[test]
