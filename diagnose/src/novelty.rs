@@ -327,6 +327,11 @@ mod tests {
         Target::deployment("ts", "ts-contacts-service")
     }
 
+    /// `n` Error lines of `text`.
+    fn errors(text: &str, n: usize) -> Vec<(&str, bool)> {
+        vec![(text, true); n]
+    }
+
     /// Lines `(text, error)` whose template id is their text.
     fn window(novelty: &mut ErrorNovelty, minute: i64, lines: &[(&str, bool)]) -> Vec<usize> {
         let lines: Vec<TemplateLine<'_>> = lines
@@ -347,9 +352,9 @@ mod tests {
     #[test]
     fn a_known_error_jumping_for_two_windows_is_a_change_once() {
         let mut novelty = ErrorNovelty::new(MIN);
-        let lines = |errors: usize| {
+        let lines = |n: usize| {
             let mut lines = vec![("GET /food <*>", false)];
-            lines.extend(std::iter::repeat_n(("food list failed", true), errors));
+            lines.extend(errors("food list failed", n));
             lines
         };
         // One or two a minute from the start: the usual.
@@ -385,8 +390,7 @@ mod tests {
     #[test]
     fn a_steady_level_is_the_usual_rate_and_a_sixfold_rise_is_no_jump() {
         let mut novelty = ErrorNovelty::new(MIN);
-        let lines =
-            |errors: usize| std::iter::repeat_n(("retrying", true), errors).collect::<Vec<_>>();
+        let lines = |n: usize| errors("retrying", n);
         for minute in 0..20 {
             window(&mut novelty, minute, &lines(10));
         }
@@ -413,8 +417,7 @@ mod tests {
         for minute in 0..6 {
             window(&mut novelty, minute, &[("GET", false)]);
         }
-        let fault =
-            |errors: usize| std::iter::repeat_n(("db down", true), errors).collect::<Vec<_>>();
+        let fault = |n: usize| errors("db down", n);
         window(&mut novelty, 6, &fault(1));
         assert_eq!(window(&mut novelty, 7, &fault(30)), [0], "new");
         assert!(
@@ -445,8 +448,7 @@ mod tests {
     #[test]
     fn a_checkpoint_without_rates_learns_them_and_raises_no_jump() {
         let mut novelty = ErrorNovelty::new(MIN);
-        let lines =
-            |errors: usize| std::iter::repeat_n(("retrying", true), errors).collect::<Vec<_>>();
+        let lines = |n: usize| errors("retrying", n);
         for minute in 0..10 {
             window(&mut novelty, minute, &lines(25));
         }
@@ -471,8 +473,7 @@ mod tests {
     #[test]
     fn small_rises_young_workloads_and_usual_levels_are_no_jump() {
         let mut novelty = ErrorNovelty::new(MIN);
-        let lines =
-            |errors: usize| std::iter::repeat_n(("timeout", true), errors).collect::<Vec<_>>();
+        let lines = |n: usize| errors("timeout", n);
         // Too young: minutes 0–4.
         window(&mut novelty, 0, &lines(1));
         for minute in 1..5 {
@@ -489,7 +490,7 @@ mod tests {
             );
         }
         let mut quiet = ErrorNovelty::new(MIN);
-        let q = |errors: usize| std::iter::repeat_n(("rare", true), errors).collect::<Vec<_>>();
+        let q = |n: usize| errors("rare", n);
         for minute in 0..8 {
             window(&mut quiet, minute, &q(usize::from(minute == 0)));
         }
