@@ -6,9 +6,12 @@ use crate::receive::{Receiver, Sender, router};
 use anyhow::Context;
 use runtime::kafka::oversize::MessageLimit;
 use runtime::kafka::producer_config;
+use runtime::telemetry::health::Health;
+use runtime::telemetry::metrics::Metrics;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The flags of `medic receive`.
@@ -63,6 +66,24 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             .context("the pipeline has no [[ingest.sources]]: give --topic")?,
     };
     super::tokio_runtime()?.block_on(async move {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        super::run::cancel_on_signal(shutdown.clone());
+        // /metrics and /healthz on the pipeline's admin listener, apart from the public one.
+        let metrics = Metrics::new();
+        let admin = if config.admin.enabled {
+            let health = Arc::new(Health::new(Duration::from_secs(60)));
+            let (bound, task) = runtime::telemetry::admin::serve(
+                config.admin.listen,
+                metrics.clone(),
+                health,
+                shutdown.clone(),
+            )
+            .await?;
+            tracing::info!(listen = %bound, "admin server: /metrics /healthz /readyz");
+            Some(task)
+        } else {
+            None
+        };
         let receiver = Receiver {
             sender: args.sender,
             producer: producer_config(&config.kafka, &config.runner).create()?,
@@ -74,17 +95,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             limit: MessageLimit::new(config.runner.max_message_bytes),
             max_concurrent: args.max_concurrent,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
+            metrics: metrics.stage(crate::receive::STAGE),
         };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         tracing::info!(listen = %listener.local_addr()?, topic, sender = ?args.sender, "receiving");
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        super::run::cancel_on_signal(shutdown.clone());
         // In-flight requests finish (and are answered) before the process exits.
         axum::serve(listener, router(receiver))
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await?;
+        if let Some(task) = admin {
+            let _ = task.await;
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -32,6 +32,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use runtime::kafka::oversize::MessageLimit;
+use runtime::telemetry::metrics::StageMetrics;
+use schemas::ErrorKind;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +81,10 @@ pub struct Receiver {
     pub max_concurrent: usize,
     /// Longest a request may take, body and Kafka's acknowledgement included; longer gets 503.
     pub request_timeout: Duration,
+    /// Its counters (stage `receive`): records received, dead letters by kind, and the events
+    /// `receive.unauthorised`, `receive.busy`, `receive.timed_out`, `receive.malformed`,
+    /// `receive.not_acknowledged` and `receive.acknowledged` (requests).
+    pub metrics: StageMetrics,
 }
 
 /// One record to write: its key and payload, or why it goes to the dead-letter topic instead.
@@ -122,6 +128,7 @@ struct Guarded {
 async fn guard(State(state): State<Guarded>, request: Request, next: Next) -> Response {
     let receiver = &state.receiver;
     if !receiver.authorised(request.headers(), request.uri()) {
+        receiver.metrics.add_event("receive.unauthorised", 1);
         tracing::warn!(sender = ?receiver.sender, "a request without the secret, refused");
         return receiver.refuse(
             request.headers(),
@@ -130,12 +137,16 @@ async fn guard(State(state): State<Guarded>, request: Request, next: Next) -> Re
         );
     }
     let Ok(_slot) = state.slots.try_acquire() else {
+        receiver.metrics.add_event("receive.busy", 1);
         return receiver.refuse(request.headers(), StatusCode::SERVICE_UNAVAILABLE, "busy");
     };
     let headers = request.headers().clone();
     match tokio::time::timeout(receiver.request_timeout, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => receiver.refuse(&headers, StatusCode::SERVICE_UNAVAILABLE, "timed out"),
+        Err(_) => {
+            receiver.metrics.add_event("receive.timed_out", 1);
+            receiver.refuse(&headers, StatusCode::SERVICE_UNAVAILABLE, "timed out")
+        }
     }
 }
 
@@ -180,26 +191,46 @@ impl Receiver {
     /// # Errors
     /// The first record Kafka refused or did not acknowledge in time.
     async fn write(&self, records: Vec<Outgoing>) -> Result<(), String> {
+        self.metrics.records_in.inc_by(records.len() as u64);
+        let written = self.deliver(&records).await;
+        self.metrics.add_event(
+            if written.is_ok() {
+                "receive.acknowledged"
+            } else {
+                "receive.not_acknowledged"
+            },
+            1,
+        );
+        written
+    }
+
+    async fn deliver(&self, records: &[Outgoing]) -> Result<(), String> {
         let mut deliveries: VecDeque<DeliveryFuture> = VecDeque::with_capacity(records.len());
-        for record in &records {
+        for record in records {
             let key = record.key.as_deref().map(str::as_bytes);
             let size = key.map_or(0, <[u8]>::len) + record.payload.len();
             let (topic, key, payload, headers) = match &record.refused {
                 None if self.limit.fits(key, &record.payload) => {
                     (&self.topic, key, &record.payload[..], None)
                 }
-                None => (
-                    &self.dlq_topic,
-                    self.limit.key(key),
-                    self.limit.cut(key, &record.payload),
-                    Some(self.limit.output_headers(STAGE, &self.topic, size)),
-                ),
-                Some(reason) => (
-                    &self.dlq_topic,
-                    self.limit.key(key),
-                    self.limit.cut(key, &record.payload),
-                    Some(refused_headers(reason)),
-                ),
+                None => {
+                    self.metrics.add_dlq(ErrorKind::TooLarge, 1);
+                    (
+                        &self.dlq_topic,
+                        self.limit.key(key),
+                        self.limit.cut(key, &record.payload),
+                        Some(self.limit.output_headers(STAGE, &self.topic, size)),
+                    )
+                }
+                Some(reason) => {
+                    self.metrics.add_dlq(ErrorKind::Invalid, 1);
+                    (
+                        &self.dlq_topic,
+                        self.limit.key(key),
+                        self.limit.cut(key, &record.payload),
+                        Some(refused_headers(reason)),
+                    )
+                }
             };
             loop {
                 let mut message = FutureRecord::to(topic).payload(payload);
@@ -240,15 +271,15 @@ impl Receiver {
     }
 }
 
-/// The stage name dead letters of the receivers carry.
-const STAGE: &str = "receive";
+/// The stage name of the receivers' dead letters and counters.
+pub const STAGE: &str = "receive";
 
 /// The headers of a dead letter for a received record that is not what the sender promised.
 fn refused_headers(reason: &str) -> OwnedHeaders {
     let reason = runtime::kafka::clip(reason, runtime::kafka::MAX_REASON_BYTES);
     [
         ("medic.stage", STAGE),
-        ("medic.error.kind", schemas::ErrorKind::Invalid.as_str()),
+        ("medic.error.kind", ErrorKind::Invalid.as_str()),
         ("medic.error.reason", &*reason),
     ]
     .into_iter()

@@ -13,6 +13,7 @@ use rdkafka::producer::FutureProducer;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use runtime::embedded::EmbeddedBroker;
 use runtime::kafka::oversize::MessageLimit;
+use runtime::telemetry::metrics::Metrics;
 use schemas::{Emitter, SourceRecord, Stage};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -30,6 +31,10 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn receiver(sender: Sender, brokers: &str) -> Receiver {
+    counted_receiver(sender, brokers, &Metrics::new())
+}
+
+fn counted_receiver(sender: Sender, brokers: &str, metrics: &Metrics) -> Receiver {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("message.timeout.ms", "2000")
@@ -46,6 +51,7 @@ fn receiver(sender: Sender, brokers: &str) -> Receiver {
         limit: MessageLimit::new(64 << 10),
         max_concurrent: 2,
         request_timeout: Duration::from_secs(10),
+        metrics: metrics.stage(medic::receive::STAGE),
     }
 }
 
@@ -130,12 +136,18 @@ async fn firehose_deliveries_are_written_once_acknowledged_and_a_wrong_key_write
     let brokers = broker.bootstrap_servers();
     let body = fixture("firehose-http-endpoint-cwlogs.json");
 
+    let metrics = Metrics::new();
     let (status, answer) = send(
-        receiver(Sender::Firehose, &brokers),
+        counted_receiver(Sender::Firehose, &brokers, &metrics),
         firehose_request("not-the-key", body.clone()),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    let counted = metrics.encode();
+    assert!(
+        counted.contains(r#"event="receive.unauthorised",stage="receive"} 1"#),
+        "{counted}"
+    );
     assert!(answer["errorMessage"].is_string(), "{answer}");
     assert!(
         written(&brokers, 0).is_empty(),
