@@ -6,7 +6,8 @@ faulty application carries its label, though most ran on healthy machines and lo
 runs log. This computes an oracle bound, leave-one-application-out: a container is *separable* when it
 logs a template (digits masked) that no container of a healthy application other than its own logs; an
 oracle names every separable container's class correctly and gives all the others one class (the best
-one for macro-F1). No classifier of template sets beats it by much on these labels.
+one for macro-F1). An estimate, not a proof: counts or combinations of templates could do a little
+better, but no classifier of template sets is likely to beat it by much on these labels.
 
     scripts/hadoop-ceiling.py [../shared/data/classify/hadoop_faults.jsonl]
 """

@@ -2,10 +2,10 @@
 //! a source topic of the pipeline's brokers, until SIGTERM/SIGINT (requests in flight are answered first).
 
 use crate::config::load_pipeline;
-use crate::receive::{Receiver, Sender, router};
+use crate::receive::{Receiver, STAGE, Sender, router};
 use anyhow::Context;
 use runtime::kafka::oversize::MessageLimit;
-use runtime::kafka::producer_config;
+use runtime::kafka::{ensure_topics, max_message_bytes, producer_config};
 use runtime::telemetry::health::Health;
 use runtime::telemetry::metrics::Metrics;
 use std::net::SocketAddr;
@@ -35,9 +35,10 @@ pub struct Args {
     /// to 64 MiB of records per request, about 86 MiB once base64-encoded in its JSON.
     #[arg(long, default_value_t = 96 << 20)]
     pub max_body_bytes: usize,
-    /// Requests served at once; more are answered 503 (the senders retry).
-    #[arg(long, default_value_t = 4)]
-    pub max_concurrent: usize,
+    /// Requests served at once; more are answered 503 (the senders retry). Default: 4 for `firehose`
+    /// (requests of up to 64 MiB), 64 for `pubsub-push` (one message each).
+    #[arg(long)]
+    pub max_concurrent: Option<usize>,
     /// Longest a request may take, seconds, reading its body and Kafka's acknowledgement included.
     #[arg(long, default_value_t = 120)]
     pub request_timeout_secs: u64,
@@ -72,18 +73,37 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let metrics = Metrics::new();
         let admin = if config.admin.enabled {
             let health = Arc::new(Health::new(Duration::from_secs(60)));
+            health.set_ready(STAGE, true);
+            let beating = Arc::clone(&health);
+            tokio::spawn(async move {
+                loop {
+                    beating.beat(STAGE);
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            });
             let (bound, task) = runtime::telemetry::admin::serve(
                 config.admin.listen,
                 metrics.clone(),
                 health,
                 shutdown.clone(),
             )
-            .await?;
+            .await
+            .with_context(|| format!("admin listener {} ([admin] listen)", config.admin.listen))?;
             tracing::info!(listen = %bound, "admin server: /metrics /healthz /readyz");
             Some(task)
         } else {
             None
         };
+        // Both topics must exist: a dead-letter topic that does not would turn a poison record into
+        // a 500 its sender retries for days.
+        if config.kafka.create_topics {
+            ensure_topics(
+                config.runtime(),
+                &[topic.clone(), config.topics.dlq.clone()],
+            )
+            .await
+            .context("creating the source and dead-letter topics")?;
+        }
         let receiver = Receiver {
             sender: args.sender,
             producer: producer_config(&config.kafka, &config.runner).create()?,
@@ -92,10 +112,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             max_body_bytes: args.max_body_bytes,
             produce_timeout: config.runner.produce_timeout.as_duration(),
             dlq_topic: config.topics.dlq.clone(),
-            limit: MessageLimit::new(config.runner.max_message_bytes),
-            max_concurrent: args.max_concurrent,
+            limit: MessageLimit::new(max_message_bytes(&config.kafka, &config.runner)),
+            max_concurrent: args.max_concurrent.unwrap_or(match args.sender {
+                Sender::Firehose => 4,
+                Sender::PubsubPush => 64,
+            }),
             request_timeout: Duration::from_secs(args.request_timeout_secs),
-            metrics: metrics.stage(crate::receive::STAGE),
+            metrics: metrics.stage(STAGE),
         };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

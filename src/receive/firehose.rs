@@ -61,6 +61,7 @@ pub(super) async fn handle(receiver: &Receiver, headers: &HeaderMap, body: Bytes
     let (request_id, records) = match parsed {
         Ok(parsed) => parsed,
         Err(reason) => {
+            receiver.metrics.add_event("receive.malformed", 1);
             tracing::warn!(
                 request_id = header_id,
                 reason,

@@ -209,6 +209,14 @@ async fn firehose_deliveries_are_written_once_acknowledged_and_a_wrong_key_write
     assert!(dead[0].0.payload.len() < 64 << 10);
     assert_eq!(written(&brokers, 2 * sent.len()).len(), 2 * sent.len());
 
+    // Over the body limit (1 MiB here): 413, nothing read into Kafka.
+    let (status, _) = send(
+        receiver(Sender::Firehose, &brokers),
+        firehose_request(SECRET, vec![b' '; 2 << 20]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
     // Malformed: 400, nothing more written.
     let (status, _) = send(
         receiver(Sender::Firehose, &brokers),

@@ -11,8 +11,8 @@
 //!
 //! Nothing is lost silently: the mock broker keeps at most 5 MB per partition and drops the oldest
 //! records beyond it, read or not, so the feed lets at most [`IN_FLIGHT_RECORDS`] (and about
-//! [`IN_FLIGHT_BYTES`] of lines) into the pipeline ahead of its stages, and a hop whose broker dropped records its reader had not read fails the replay
-//! ([`ReplayError::Dropped`]).
+//! [`IN_FLIGHT_BYTES`] of lines) into the pipeline ahead of its stages, and a hop whose broker dropped
+//! records its reader had not read fails the replay ([`ReplayError::Dropped`]).
 
 use super::bundle::Input;
 use super::recording::{Observed, Recording};

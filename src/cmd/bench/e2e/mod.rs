@@ -51,6 +51,11 @@
 //!   batch durations) and records per busy second (what it sustains while it has work); for ingest, enrich
 //!   and diagnose also when each was done (`done_s`) and its records/s up to then.
 //!
+//! - **`cpu_us_per_line`**: `cpu_s` per line fed (start-up included).
+//! - **`pass_through`** (with `--pass-through`): the same load, then, through the same hops on a fresh
+//!   broker of the same kind with every stage a [pass-through](crate::pass_through): its lines/s, CPU and
+//!   counters, and medic's lines/s as a `fraction` of its lines/s — the transport's own limit.
+//!
 //! `--wrap STAGE=COMMAND` runs one stage under a wrapper such as `valgrind --tool=callgrind`
 //! (`scripts/profile-e2e.sh`).
 
