@@ -12,7 +12,7 @@ pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
 ///
 /// # Errors
 /// [`Reason::BadGzip`] for corrupt or truncated data, [`Reason::GzipTooLarge`] past `limit`.
-pub(crate) fn inflate(bytes: &[u8], limit: usize) -> Result<Vec<u8>, Reject> {
+pub fn inflate(bytes: &[u8], limit: usize) -> Result<Vec<u8>, Reject> {
     let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(limit));
     let read = flate2::read::MultiGzDecoder::new(bytes)
         .take(limit as u64 + 1)

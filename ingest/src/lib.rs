@@ -38,6 +38,7 @@ mod workload;
 
 pub use config::{IngestConfig, SourceConfig};
 pub use format::{Format, UnknownFormat};
+pub use gzip::inflate;
 pub use redact::{REDACTED, RedactionConfig, RedactionRule, Redactor};
-pub use reject::Reason;
+pub use reject::{Reason, Reject};
 pub use stage::{Ingest, WORKLOAD_INFERRED_ATTRIBUTE};

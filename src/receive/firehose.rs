@@ -14,7 +14,6 @@ use axum::response::Response;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json as value;
-use std::io::Read;
 
 /// The header carrying the access key configured on the delivery stream.
 pub const ACCESS_KEY_HEADER: &str = "x-amz-firehose-access-key";
@@ -91,15 +90,11 @@ pub(super) async fn handle(receiver: &Receiver, headers: &HeaderMap, body: Bytes
 fn read(body: &[u8], gzipped: bool, limit: usize) -> Result<DeliveryRequest, String> {
     let inflated;
     let body = if gzipped {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(body)
-            .take(limit as u64 + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| format!("gzip: {e}"))?;
-        if out.len() > limit {
-            return Err(format!("inflates beyond {limit} bytes"));
-        }
-        inflated = out;
+        // Ingest's bounded inflation: a gzip bomb is refused, never inflated.
+        inflated = ingest::inflate(body, limit).map_err(|refused| match refused.reason {
+            ingest::Reason::GzipTooLarge => format!("inflates beyond {limit} bytes"),
+            _ => refused.detail,
+        })?;
         &inflated[..]
     } else {
         body

@@ -31,6 +31,7 @@ use axum::routing::post;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use runtime::kafka::delivered;
 use runtime::kafka::oversize::MessageLimit;
 use runtime::telemetry::metrics::StageMetrics;
 use schemas::ErrorKind;
@@ -263,9 +264,7 @@ impl Receiver {
 
     async fn acknowledged(&self, delivery: DeliveryFuture) -> Result<(), String> {
         match tokio::time::timeout(self.produce_timeout, delivery).await {
-            Ok(Ok(Ok(_))) => Ok(()),
-            Ok(Ok(Err((error, _)))) => Err(error.to_string()),
-            Ok(Err(_)) => Err("the producer went away".to_owned()),
+            Ok(outcome) => delivered(outcome).map_err(|error| error.to_string()),
             Err(_) => Err("Kafka did not acknowledge in time".to_owned()),
         }
     }

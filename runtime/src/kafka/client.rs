@@ -2,6 +2,8 @@
 
 use crate::config::{KafkaConfig, RunnerConfig};
 use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::DeliveryFuture;
 
 fn base(kafka: &KafkaConfig, client_id: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -81,6 +83,19 @@ pub fn producer_config(kafka: &KafkaConfig, runner: &RunnerConfig) -> ClientConf
         config.set(key, value);
     }
     config
+}
+
+/// What a [`DeliveryFuture`] resolved to, as a result: `Ok` once the broker acknowledged the record,
+/// [`KafkaError::Canceled`] when the producer went away before it answered.
+///
+/// # Errors
+/// The broker's refusal, or [`KafkaError::Canceled`].
+pub fn delivered(outcome: <DeliveryFuture as Future>::Output) -> Result<(), KafkaError> {
+    match outcome {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err((error, _))) => Err(error),
+        Err(_canceled) => Err(KafkaError::Canceled),
+    }
 }
 
 #[cfg(test)]

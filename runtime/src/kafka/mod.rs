@@ -16,7 +16,7 @@ pub use checkpoint::{
     CHECKPOINT_READER_GROUP, Checkpoint, CheckpointError, OFFSETS_HEADER, checkpoint_key,
     load_latest,
 };
-pub use client::{consumer_config, max_message_bytes, producer_config};
+pub use client::{consumer_config, delivered, max_message_bytes, producer_config};
 pub use context::StageContext;
 pub use dlq::{DLQ_HEADERS, MAX_REASON_BYTES, clip, dlq_headers};
 pub use lag::partition_lags;

@@ -26,7 +26,7 @@ use crate::kafka::checkpoint::{Checkpoint, checkpoint_key, load_latest};
 use crate::kafka::context::{lock, partition_list};
 use crate::kafka::offset_book::OffsetBook;
 use crate::kafka::oversize::{MessageLimit, mark_truncated};
-use crate::kafka::{StageContext, consumer_config, dlq_headers, max_message_bytes};
+use crate::kafka::{StageContext, consumer_config, delivered, dlq_headers, max_message_bytes};
 use crate::telemetry::health::Health;
 use crate::telemetry::metrics::{Metrics, OutputTally, StageMetrics};
 use futures::future::join_all;
@@ -601,11 +601,7 @@ impl Sink {
                 Err((error, _)) => return Err(error),
             }
         };
-        match delivery.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err((error, _))) => Err(error),
-            Err(_canceled) => Err(KafkaError::Canceled),
-        }
+        delivered(delivery.await)
     }
 }
 

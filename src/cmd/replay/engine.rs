@@ -25,7 +25,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use runtime::embedded::EmbeddedBroker;
-use runtime::kafka::{consumer_config, producer_config};
+use runtime::kafka::{consumer_config, delivered, producer_config};
 use runtime::supervisor::PipelineError;
 use runtime::telemetry::health::Health;
 use runtime::telemetry::metrics::Metrics;
@@ -358,9 +358,9 @@ async fn feed(
                 break;
             }
             // A record the broker refused never reaches ingest: fail now, not at the timeout.
-            while let Some(delivered) = deliveries.front_mut().and_then(|d| d.now_or_never()) {
+            while let Some(outcome) = deliveries.front_mut().and_then(|d| d.now_or_never()) {
                 deliveries.pop_front();
-                delivered_ok(delivered)?;
+                delivered(outcome)?;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -376,18 +376,9 @@ async fn feed(
         deliveries.push_back(producer.send_result(record).map_err(|(e, _)| e)?);
     }
     for delivery in deliveries {
-        delivered_ok(delivery.await)?;
+        delivered(delivery.await)?;
     }
     Ok(())
-}
-
-/// The outcome of one delivery.
-fn delivered_ok(delivery: <DeliveryFuture as Future>::Output) -> Result<(), KafkaError> {
-    match delivery {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err((error, _))) => Err(error),
-        Err(_) => Err(KafkaError::Canceled),
-    }
 }
 
 /// Reads the monitor while waiting for a condition, failing on a stage error or the deadline.
