@@ -26,26 +26,15 @@ pub async fn run_stages(
         .iter()
         .map(|stage| stage.spec(config))
         .collect::<Result<Vec<_>, _>>()?;
-    supervise(config, specs, metrics, health, shutdown).await
+    run_specs(config, specs, metrics, health, shutdown).await
 }
 
-/// Runs the [pass-through](crate::pass_through) of `stages` on `config`'s topics, as [`run_stages`]
-/// runs the stages themselves (for `medic bench e2e --pass-through`).
+/// Runs `specs` on `config`'s topics, as [`run_stages`] runs the stages it builds (also the
+/// [pass-through](crate::pass_through) of `medic bench e2e --pass-through`).
 ///
 /// # Errors
-/// As [`run_stages`].
-pub async fn run_pass_through(
-    config: &PipelineConfig,
-    stages: &[StageName],
-    metrics: &Metrics,
-    health: &Arc<Health>,
-    shutdown: CancellationToken,
-) -> Result<(), PipelineError> {
-    let specs = stages.iter().map(|s| s.pass_through_spec(config)).collect();
-    supervise(config, specs, metrics, health, shutdown).await
-}
-
-async fn supervise(
+/// The first [`PipelineError`] of any stage, or of topic creation.
+pub async fn run_specs(
     config: &PipelineConfig,
     specs: Vec<runtime::kafka::StageSpec>,
     metrics: &Metrics,

@@ -1,7 +1,7 @@
 //! `medic run`: pipeline stages against Kafka until SIGTERM/SIGINT, then drain, commit and exit 0; the
 //! admin server (`/metrics`, `/healthz`, `/readyz`) beside them.
 
-use crate::app::{run_pass_through, run_stages};
+use crate::app::{run_specs, run_stages};
 use crate::config::load_pipeline;
 use crate::stages::StageName;
 use runtime::telemetry::health::Health;
@@ -98,7 +98,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let result = if args.pass_through {
             tracing::warn!("pass-through: stages forward or drop records without doing any work");
-            run_pass_through(&config, &stages, &metrics, &health, shutdown).await
+            let specs = stages
+                .iter()
+                .map(|s| s.pass_through_spec(&config))
+                .collect();
+            run_specs(&config, specs, &metrics, &health, shutdown).await
         } else {
             run_stages(&config, &stages, &metrics, &health, shutdown).await
         };
