@@ -3,8 +3,9 @@
 //! stage does any work — the limit medic's own lines/s is a fraction of.
 //!
 //! ```text
-//!  source topic ─► ingest: forward as Log ─► enrich: forward as Parsed ─► diagnose: read, drop
-//!                                                         decide, act, actuator: read, drop
+//!  source topic ─► ingest: forward as Log ─► enrich: forward as Parsed (what the real enrich writes
+//!                                                      for every line; it writes no window)
+//!                   diagnose, decide, act, actuator: read (nothing reaches them), drop
 //! ```
 //!
 //! A blank record is dead-lettered, as the real stages do, so the bench's warm-up record reaches the

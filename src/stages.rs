@@ -19,7 +19,7 @@ pub enum StageName {
     Ingest,
     /// Normalised records → parsed records and window features.
     Enrich,
-    /// Parsed records → diagnoses.
+    /// Closed windows (with their evidence) → diagnoses.
     Diagnose,
     /// Diagnoses → decisions.
     Decide,
@@ -66,7 +66,7 @@ impl StageName {
         match self {
             StageName::Ingest => config.ingest.input_topics(),
             StageName::Enrich => vec![topics.normalized.clone()],
-            StageName::Diagnose => vec![topics.parsed.clone()],
+            StageName::Diagnose => vec![topics.windows.clone()],
             StageName::Decide => vec![topics.diagnoses.clone()],
             StageName::Act => vec![topics.decisions.clone()],
             StageName::Actuator => vec![topics.actions.clone()],
@@ -206,7 +206,7 @@ mod tests {
         // Each stage after ingest reads what an earlier one writes.
         let outputs = [
             &config.topics.normalized,
-            &config.topics.parsed,
+            &config.topics.windows,
             &config.topics.diagnoses,
             &config.topics.decisions,
             &config.topics.actions,

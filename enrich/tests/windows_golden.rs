@@ -107,6 +107,8 @@ fn run(
                 severity: r.severity,
                 template_id: &ids[r.template],
                 template: TEMPLATES[r.template],
+                partition: 0,
+                evidence: None,
             })
             .collect();
         let output = operator.add_batch(&inputs, 0).expect("query runs");

@@ -43,7 +43,7 @@ const fn renamed(
 }
 
 /// Every key replaced so far.
-const RENAMED: [Renamed; 15] = {
+const RENAMED: [Renamed; 14] = {
     use Conversion::{KibToBytes, Millis, Secs};
     [
         renamed("kafka", "session_timeout_ms", "session_timeout", Millis),
@@ -65,7 +65,6 @@ const RENAMED: [Renamed; 15] = {
         renamed("runner", "lag_interval_ms", "lag_interval", Millis),
         renamed("ingest", "partial_flush_ms", "partial_flush", Millis),
         renamed("ingest", "max_future_skew_secs", "max_future_skew", Secs),
-        renamed("diagnose", "window_secs", "window", Secs),
         renamed("diagnose", "episode_gap_secs", "episode_gap", Secs),
         renamed("decide", "cooldown_secs", "cooldown", Secs),
         renamed("act", "command_ttl_secs", "command_ttl", Secs),
@@ -73,6 +72,25 @@ const RENAMED: [Renamed; 15] = {
         renamed("act", "verify_interval_ms", "verify_interval", Millis),
     ]
 };
+
+/// Keys no longer used, with what replaced them: read, ignored, and reported as a warning.
+const RETIRED: [(&str, &str, &str); 3] = [
+    (
+        "diagnose",
+        "window",
+        "diagnose reads the windows enrich closes: set their size in [[enrich.windows]]",
+    ),
+    (
+        "diagnose",
+        "window_secs",
+        "diagnose reads the windows enrich closes: set their size in [[enrich.windows]]",
+    ),
+    (
+        "diagnose",
+        "max_window_lines",
+        "a window's evidence is bounded by evidence_templates in [[enrich.windows]]",
+    ),
+];
 
 /// What [`migrate`] found in one source of configuration.
 #[derive(Debug, Default)]
@@ -147,15 +165,26 @@ pub(crate) fn migrate(table: &mut toml::Table) -> Migration {
             .push((format!("{}.{}", key.section, key.new), path));
         section.insert(key.new.to_owned(), value);
     }
+    for (section, key, why) in RETIRED {
+        let removed = table
+            .get_mut(section)
+            .and_then(toml::Value::as_table_mut)
+            .and_then(|s| s.remove(key));
+        if removed.is_some() {
+            migration.warnings.push(Problem::new(
+                format!("{section}.{key}"),
+                format!("is no longer used and is ignored: {why}"),
+            ));
+        }
+    }
     migration
 }
 
 /// Whether a deserialisation error names a deprecated key (as an unknown field), i.e. is one that
 /// [`migrate`] removes.
 pub(crate) fn names_deprecated_key(message: &str) -> bool {
-    RENAMED
-        .iter()
-        .any(|key| message.contains(&format!("unknown field `{}`", key.old)))
+    let named = |key: &str| message.contains(&format!("unknown field `{key}`"));
+    RENAMED.iter().any(|key| named(key.old)) || RETIRED.iter().any(|(_, key, _)| named(key))
 }
 
 impl Conversion {
@@ -254,5 +283,17 @@ mod tests {
         assert!(!names_deprecated_key(
             "unknown field `brokres`, expected one of"
         ));
+    }
+
+    #[test]
+    fn a_retired_key_is_ignored_with_a_warning_that_says_what_replaced_it() {
+        let mut file =
+            table("[diagnose]\nwindow = \"1m\"\nmax_window_lines = 2000\nmodel = \"ngram\"\n");
+        let migration = migrate(&mut file);
+        let warned: Vec<_> = migration.warnings.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(warned, ["diagnose.window", "diagnose.max_window_lines"]);
+        assert!(migration.warnings[0].message.contains("[[enrich.windows]]"));
+        let config: Result<crate::config::PipelineConfig, _> = toml::Value::Table(file).try_into();
+        assert!(config.is_ok(), "{config:?}");
     }
 }

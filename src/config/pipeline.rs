@@ -64,6 +64,30 @@ impl PipelineConfig {
         topics
     }
 
+    /// What is wrong with the window definition diagnose reads (`diagnose.windows`), if anything: it must
+    /// exist, cut each workload's stream into tumbling windows (every line diagnosed once) and carry the
+    /// evidence diagnose reads instead of lines.
+    fn diagnosed_windows_problem(&self) -> Option<Problem> {
+        let name = &self.diagnose.windows;
+        let why = match self.enrich.windows.iter().find(|w| &w.name == name) {
+            None => format!("{name:?} names no [[enrich.windows]] definition"),
+            Some(w) if w.by_template => {
+                format!(
+                    "{name:?} is per template (by_template); diagnose reads windows per workload"
+                )
+            }
+            Some(w) if w.slide_ns() != w.size.as_nanos() => format!(
+                "{name:?} is hopping (slide < size); diagnose needs tumbling windows, or it would \
+                 diagnose each line more than once"
+            ),
+            Some(w) if w.evidence_templates == 0 => {
+                format!("{name:?} carries no evidence (evidence_templates = 0)")
+            }
+            Some(_) => return None,
+        };
+        Some(Problem::new("diagnose.windows", why))
+    }
+
     /// Checks the whole pipeline and reports every problem.
     #[must_use]
     pub fn problems(&self) -> Vec<Problem> {
@@ -95,6 +119,7 @@ impl PipelineConfig {
                 ));
             }
         }
+        problems.extend(self.diagnosed_windows_problem());
         for section_problems in [
             self.kafka.validate(),
             self.runner.validate(),

@@ -39,7 +39,7 @@ fn a_broken_pipeline_lists_every_problem_with_its_line_and_exits_2() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     for expected in [
-        "7 problem(s)",
+        "8 problem(s)",
         "line 4: kafka.partitions",
         "line 9: ingest.sources[0].topic",
         "line 7: runner.batch_max_records",
@@ -47,6 +47,7 @@ fn a_broken_pipeline_lists_every_problem_with_its_line_and_exits_2() {
         "line 13: decide.min_confidence",
         "line 18: enrich.windows[0].slide",
         "line 22: enrich.windows[1].sql: the query must return the columns",
+        "diagnose.windows: \"workload\" names no [[enrich.windows]] definition",
     ] {
         assert!(
             stderr.contains(expected),

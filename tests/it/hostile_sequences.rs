@@ -284,10 +284,14 @@ fn decisions(sequence: &[(Hostile, i64)]) -> Vec<Decision> {
         .build()
         .expect("ingest")
         .with_clock(after_the_run);
-    let mut enrich = enrich::EnrichConfig::default()
-        .build()
-        .expect("enrich")
-        .with_clock(after_the_run);
+    // A finite input: enrich emits its last windows when it closes, as in a replay.
+    let mut enrich = enrich::EnrichConfig {
+        flush_on_close: true,
+        ..enrich::EnrichConfig::default()
+    }
+    .build()
+    .expect("enrich")
+    .with_clock(after_the_run);
     let mut diagnose = diagnose::DiagnoseConfig::default()
         .build()
         .expect("diagnose");
@@ -310,8 +314,8 @@ fn decisions(sequence: &[(Hostile, i64)]) -> Vec<Decision> {
         })
         .collect();
     let logs = through(&mut ingest, inputs, RecordKind::Log);
-    let parsed = through(&mut enrich, logs, RecordKind::Parsed);
-    let diagnoses = through(&mut diagnose, parsed, RecordKind::Diagnosis);
+    let windows = through(&mut enrich, logs, RecordKind::Window);
+    let diagnoses = through(&mut diagnose, windows, RecordKind::Diagnosis);
     let decided = through(&mut decide, diagnoses, RecordKind::Decision);
     decided
         .iter()

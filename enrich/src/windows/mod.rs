@@ -7,20 +7,25 @@
 //!     ─► watermark = newest event time − allowed lateness ─► windows ending at or before it are emitted
 //! ```
 //!
+//! The watermark is the oldest of the input partitions' newest event times − allowed lateness
+//! ([`watermark`]): a partition that lags behind another does not see its records dropped as late.
 //! A record whose window has already closed is late: with `late_records = "drop"` it is counted
 //! (`enrich.late_dropped`); with `"update"` the closed window (kept for `late_retention`) absorbs it and
 //! is emitted again with `revision` + 1. The watermark moves once per micro-batch, after the batch is
 //! merged, and windows close in (end, workload) order, so as long as records are no later than the
 //! allowed lateness the output does not depend on their order or on how they are split into batches.
 
+mod evidence;
 mod query;
 mod spec;
 mod state;
+mod watermark;
 
+pub use evidence::LineEvidence;
 pub use query::{PartialCount, QueryError, WindowQuery, WindowRow};
 pub use spec::{DEFAULT_SQL, LatePolicy, PARTIAL_COLUMNS, WindowSpec};
 
-use schemas::{LogSeverity, Target, WindowFeatures};
+use schemas::{LogRecord, LogSeverity, ParsedRecord, Target, WindowFeatures};
 use state::{Merged, Shape, WindowState};
 use std::collections::BTreeSet;
 
@@ -37,6 +42,85 @@ pub struct WindowInput<'a> {
     pub template_id: &'a str,
     /// Template text.
     pub template: &'a str,
+    /// The input partition the record was read from (the watermark waits for the slowest one).
+    pub partition: i32,
+    /// The line itself, for windows that carry evidence (`evidence_templates`); `None` adds none.
+    pub evidence: Option<LineEvidence<'a>>,
+}
+
+impl<'a> WindowInput<'a> {
+    /// `parsed`, read from input `partition`, in the windows of its workload `target`
+    /// ([`workload_of`]), with its line as evidence.
+    #[must_use]
+    pub fn of(parsed: &'a ParsedRecord, partition: i32, target: &'a Target) -> Self {
+        Self {
+            target,
+            event_time_ns: parsed.log.event_time_ns,
+            severity: parsed.log.severity,
+            template_id: &parsed.template_id,
+            template: &parsed.template,
+            partition,
+            evidence: Some(LineEvidence::of(&parsed.log)),
+        }
+    }
+}
+
+/// The workload whose windows `log` counts in: its target without pod and node (windows aggregate per
+/// workload, not per pod); `None` for a record that names no workload.
+#[must_use]
+pub fn workload_of(log: &LogRecord) -> Option<Target> {
+    log.target().map(|target| Target {
+        pod: None,
+        node: None,
+        ..target
+    })
+}
+
+/// Every window of `spec` over `records`, as enrich emits them when `records` are one micro-batch at the
+/// end of a finite input (a replay, a test).
+///
+/// # Errors
+/// When the definition does not plan or its query fails.
+pub fn windows_of(
+    spec: WindowSpec,
+    records: &[ParsedRecord],
+) -> Result<Vec<WindowFeatures>, QueryError> {
+    let mut operator = WindowOperator::new(spec)?;
+    let targets: Vec<Option<Target>> = records.iter().map(|p| workload_of(&p.log)).collect();
+    let inputs: Vec<WindowInput<'_>> = records
+        .iter()
+        .zip(&targets)
+        .filter_map(|(p, target)| Some(WindowInput::of(p, 0, target.as_ref()?)))
+        .collect();
+    let mut windows = operator.add_batch(&inputs, 0)?.windows;
+    windows.extend(operator.flush());
+    Ok(windows)
+}
+
+/// [`windows_of`] over parsed records as a stage reads them (from `medic.logs.parsed`), as the next stage
+/// reads the windows: one record each on `medic.windows` partition 0, at offsets 0, 1, …. For tests and
+/// tools that feed diagnose without a broker.
+///
+/// # Panics
+/// When a record is not a [`ParsedRecord`] or the definition does not plan: test input is wrong.
+#[must_use]
+pub fn window_source_records(
+    spec: WindowSpec,
+    parsed: &[schemas::SourceRecord],
+) -> Vec<schemas::SourceRecord> {
+    let records: Vec<ParsedRecord> = parsed
+        .iter()
+        .map(|r| schemas::decode_record(&r.payload).expect("a parsed record"))
+        .collect();
+    windows_of(spec, &records)
+        .expect("the window definition plans")
+        .iter()
+        .zip(0..)
+        .map(|(window, offset)| {
+            let payload = schemas::encode_record(window).expect("a window encodes");
+            schemas::SourceRecord::new("medic.windows", 0, offset, payload)
+        })
+        .collect()
 }
 
 /// What one micro-batch produced.
@@ -74,6 +158,7 @@ impl WindowOperator {
             slide_ns: spec.slide_ns(),
             top_templates: spec.top_templates,
             by_template: spec.by_template,
+            evidence_templates: spec.evidence_templates,
         };
         Ok(Self {
             spec,
@@ -90,12 +175,11 @@ impl WindowOperator {
         &self.spec
     }
 
-    /// Newest event time seen − allowed lateness (`i64::MIN` before any record).
+    /// The oldest of the active input partitions' newest event times − allowed lateness, never moving
+    /// back (`i64::MIN` before any record).
     #[must_use]
     pub fn watermark(&self) -> i64 {
-        self.state.max_event_time_ns.map_or(i64::MIN, |t| {
-            t.saturating_sub(self.spec.allowed_lateness.as_nanos())
-        })
+        self.state.watermark.get()
     }
 
     /// Open windows (workloads × windows in flight).
@@ -161,8 +245,22 @@ impl WindowOperator {
                 Merged::Late => output.late_dropped += partial.records,
             }
         }
+        if self.shape.evidence_templates > 0 {
+            self.state
+                .gather_evidence(inputs, &self.shape, watermark, retention);
+        }
         let newest = inputs.iter().map(|i| i.event_time_ns).max();
         self.state.max_event_time_ns = self.state.max_event_time_ns.max(newest);
+        for input in inputs {
+            self.state
+                .watermark
+                .observe(input.partition, input.event_time_ns, now_ns);
+        }
+        self.state.watermark.advance(
+            self.spec.allowed_lateness.as_nanos(),
+            self.spec.idle_timeout.as_nanos(),
+            now_ns,
+        );
         self.last_input_wall_ns = Some(now_ns);
         output.windows = self.state.reemit(&corrected, &self.shape);
         output.windows.extend(self.close_due());
@@ -181,6 +279,10 @@ impl WindowOperator {
             return Vec::new();
         }
         self.state.max_event_time_ns = Some(max.saturating_add(idle));
+        self.state.watermark.raise(
+            max.saturating_add(idle)
+                .saturating_sub(self.spec.allowed_lateness.as_nanos()),
+        );
         self.last_input_wall_ns = Some(now_ns);
         self.close_due()
     }
@@ -211,6 +313,15 @@ impl WindowOperator {
     /// When the snapshot is not one [`WindowOperator::snapshot`] wrote.
     pub fn restore(&mut self, snapshot: serde_json::Value) -> Result<(), serde_json::Error> {
         self.state = serde_json::from_value(snapshot)?;
+        if let (true, Some(max)) = (
+            self.state.watermark.is_unset(),
+            self.state.max_event_time_ns,
+        ) {
+            // Written before watermarks were kept per partition: as it was then.
+            self.state
+                .watermark
+                .raise(max.saturating_sub(self.spec.allowed_lateness.as_nanos()));
+        }
         self.last_input_wall_ns = None;
         Ok(())
     }
@@ -246,6 +357,8 @@ mod tests {
                 severity: *severity,
                 template_id,
                 template: template_id,
+                partition: 0,
+                evidence: None,
             })
             .collect();
         operator.add_batch(&inputs, 0).expect("query runs")
@@ -295,6 +408,34 @@ mod tests {
         assert_eq!(second.new_templates, 0, "t1 was seen in the first window");
         assert!((second.rate_of_change - 0.0).abs() < 1e-9, "2 against 2");
         assert_eq!(second.top_templates[0].template_id, "t1");
+    }
+
+    #[test]
+    fn a_lagging_partition_is_not_dropped_as_late_because_another_ran_ahead() {
+        let (web, api) = (target("web"), target("api"));
+        let mut operator = WindowOperator::new(WindowSpec::default()).expect("plans");
+        let input = |target, t: i64, partition| WindowInput {
+            target,
+            event_time_ns: t * S,
+            severity: LogSeverity::Error,
+            template_id: "t1",
+            template: "t1",
+            partition,
+            evidence: None,
+        };
+        // Partition 1 (api) has been heard from; partition 0 (web) reads on to minute 5.
+        let first = operator.add_batch(&[input(&api, 5, 1), input(&web, 300, 0)], 0);
+        assert!(first.expect("runs").windows.is_empty(), "api holds it back");
+        let caught_up = operator
+            .add_batch(&[input(&api, 20, 1), input(&api, 75, 1)], S)
+            .expect("runs");
+        assert_eq!(caught_up.late_dropped, 0);
+        let closed: Vec<(&str, u64)> = caught_up
+            .windows
+            .iter()
+            .map(|w| (w.target.name.as_str(), w.record_count))
+            .collect();
+        assert_eq!(closed, [("api", 2)], "api's first minute, whole");
     }
 
     #[test]
@@ -356,6 +497,8 @@ mod tests {
             severity: LogSeverity::Error,
             template_id: "t1",
             template: "x <*>",
+            partition: 0,
+            evidence: None,
         }];
         assert!(
             operator

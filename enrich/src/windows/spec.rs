@@ -69,6 +69,10 @@ pub struct WindowSpec {
     /// How many of the most frequent templates a window reports. Default: 5.
     #[serde(default = "default_top_templates")]
     pub top_templates: usize,
+    /// How many templates' evidence (counts by kind of line, the earliest and latest line) a window
+    /// carries, for diagnose, which reads windows instead of lines; 0 carries none. Default: 200.
+    #[serde(default = "default_evidence_templates")]
+    pub evidence_templates: usize,
     /// Upper bound on open windows (workloads × windows in flight); beyond it the oldest window closes
     /// early. Default: 10000.
     #[serde(default = "default_max_open_windows")]
@@ -97,6 +101,9 @@ fn default_idle_timeout() -> Span {
 fn default_top_templates() -> usize {
     5
 }
+fn default_evidence_templates() -> usize {
+    200
+}
 fn default_max_open_windows() -> usize {
     10_000
 }
@@ -116,6 +123,7 @@ impl Default for WindowSpec {
             idle_timeout: default_idle_timeout(),
             by_template: false,
             top_templates: default_top_templates(),
+            evidence_templates: default_evidence_templates(),
             max_open_windows: default_max_open_windows(),
             sql: default_sql(),
         }

@@ -2,7 +2,10 @@
 //! partial counts, closed windows kept for late corrections, the templates each workload has shown, and
 //! each workload's previous window count. All of it is serialisable for checkpoints.
 
+use super::WindowInput;
+use super::evidence::WindowEvidence;
 use super::query::PartialCount;
+use super::watermark::Watermark;
 use schemas::{LogSeverity, ObjectKind, SCHEMA_VERSION, Target, TemplateCount, WindowFeatures};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +35,10 @@ pub(crate) struct Window {
     /// Fixed at the first emission, so corrections report the same novelty and trend.
     new_templates: BTreeSet<String>,
     previous: BTreeMap<String, u64>,
+    /// The lines themselves, condensed (only with `evidence_templates`). Absent from checkpoints
+    /// written before windows carried evidence.
+    #[serde(default)]
+    evidence: WindowEvidence,
 }
 
 /// A map serialised as a list of `[key, value]` pairs (JSON keys must be strings; ours are tuples).
@@ -64,6 +71,10 @@ pub(crate) type Key = (i64, Target);
 pub(crate) struct WindowState {
     /// Newest event time seen, ns.
     pub(crate) max_event_time_ns: Option<i64>,
+    /// Per input partition. Absent from checkpoints written before it (restored from
+    /// `max_event_time_ns` then).
+    #[serde(default)]
+    pub(crate) watermark: Watermark,
     #[serde(with = "entries")]
     pub(crate) open: BTreeMap<Key, Window>,
     #[serde(with = "entries")]
@@ -83,6 +94,7 @@ pub(crate) struct Shape {
     pub(crate) slide_ns: i64,
     pub(crate) top_templates: usize,
     pub(crate) by_template: bool,
+    pub(crate) evidence_templates: usize,
 }
 
 /// Where a partial count went.
@@ -144,6 +156,65 @@ impl WindowState {
             .entry(partial.severity.clone())
             .or_default() += partial.records;
         merged
+    }
+
+    /// Adds each input's line to the evidence of every window it counted in (open, or kept closed for
+    /// corrections, as [`WindowState::merge`] decided with the same `watermark`), when the window's
+    /// query kept its template.
+    pub(crate) fn gather_evidence(
+        &mut self,
+        inputs: &[WindowInput<'_>],
+        shape: &Shape,
+        watermark: i64,
+        retention_ns: i64,
+    ) {
+        let (size, slide) = (shape.size_ns, shape.slide_ns);
+        // One map lookup per window and workload, not per line.
+        let mut groups: BTreeMap<(i64, &Target), Vec<usize>> = BTreeMap::new();
+        for (i, input) in inputs.iter().enumerate() {
+            if input.evidence.is_none() {
+                continue;
+            }
+            let t = input.event_time_ns;
+            let mut start = t.div_euclid(slide) * slide;
+            while start > t.saturating_sub(size) {
+                groups
+                    .entry((start.saturating_add(size), input.target))
+                    .or_default()
+                    .push(i);
+                start -= slide;
+            }
+        }
+        for ((end, target), members) in groups {
+            let key = (end, target.clone());
+            let window = if end > watermark {
+                self.open.get_mut(&key)
+            } else if retention_ns > 0 && end.saturating_add(retention_ns) > watermark {
+                self.closed.get_mut(&key)
+            } else {
+                None
+            };
+            let Some(window) = window else {
+                continue;
+            };
+            let late_from = end.saturating_sub(size / 4);
+            for i in members {
+                let input = &inputs[i];
+                let Some(line) = &input.evidence else {
+                    continue;
+                };
+                if !window.templates.contains_key(input.template_id) {
+                    continue;
+                }
+                window.evidence.add(
+                    line,
+                    (input.template_id, input.template),
+                    input.event_time_ns,
+                    late_from,
+                    shape.evidence_templates,
+                );
+            }
+        }
     }
 
     /// Closes every open window ending at or before `watermark` (and the oldest ones beyond
@@ -304,6 +375,15 @@ fn features(key: &Key, window: &mut Window, shape: &Shape) -> Vec<WindowFeatures
                 .iter()
                 .filter(|(id, _)| window.new_templates.contains(*id))
                 .count() as u64;
+            let (evidence, evidence_dropped) = if shape.evidence_templates == 0 {
+                (Vec::new(), 0)
+            } else {
+                let (mut entries, dropped) = window.evidence.records();
+                if let Some(id) = template_id {
+                    entries.retain(|e| &e.template_id == id);
+                }
+                (entries, dropped)
+            };
             let previous = window
                 .previous
                 .get(template_id.map_or("", String::as_str))
@@ -326,6 +406,8 @@ fn features(key: &Key, window: &mut Window, shape: &Shape) -> Vec<WindowFeatures
                 new_templates,
                 rate_of_change: rate_of_change(record_count, previous),
                 top_templates: top,
+                evidence,
+                evidence_dropped,
             }
         })
         .collect()

@@ -438,8 +438,8 @@ impl Sink {
                 stage: self.stage,
                 reason: format!(
                     "the snapshot is {} bytes, more than runner.max_message_bytes allows ({} less \
-                     headers): lower enrich.max_templates, diagnose.max_window_lines or \
-                     diagnose.max_episodes, or raise runner.max_message_bytes with the checkpoint \
+                     headers): lower enrich.max_templates, the evidence_templates or \
+                     max_open_windows of enrich.windows, or diagnose.max_episodes, or raise runner.max_message_bytes with the checkpoint \
                      topic's max.message.bytes",
                     payload.len(),
                     self.limit.max()

@@ -19,4 +19,4 @@ pub use log::{
 pub use parsed::ParsedRecord;
 pub use result::{ActionOutcome, ActionResult};
 pub use target::{ObjectKind, Target};
-pub use window::{TemplateCount, WindowFeatures};
+pub use window::{Exemplar, TemplateCount, TemplateEvidence, WindowFeatures};

@@ -1,6 +1,6 @@
 //! [`WindowFeatures`]: aggregates of one workload over one event-time window.
 
-use crate::Target;
+use crate::{SourceCoordinates, Target};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -48,6 +48,79 @@ pub struct WindowFeatures {
     pub rate_of_change: f64,
     /// The most frequent templates, most frequent first (bounded).
     pub top_templates: Vec<TemplateCount>,
+    /// Per template (and Kubernetes Event type and reason): its counts and real lines, for the stage
+    /// that diagnoses windows instead of lines. Only windows whose definition sets `evidence_templates`
+    /// carry it; at most that many entries, in order of first appearance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<TemplateEvidence>,
+    /// Templates left out of `evidence` because the bound was reached (their lines still count above).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub evidence_dropped: u64,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if takes a reference"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One template's lines in one window, condensed: what they say, how they are typed, how many there were,
+/// and the earliest and latest of them verbatim (redacted by ingest like every line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TemplateEvidence {
+    /// Template id.
+    pub template_id: String,
+    /// Template text (the message itself when no template was mined).
+    pub template: String,
+    /// For Kubernetes Events: `Warning` or `Normal` (Warning when the severity is warning or worse, as
+    /// `kubectl describe` prints them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// For Kubernetes Events: the reason (`BackOff`, `OOMKilling`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_reason: Option<String>,
+    /// Whether the lines are Kubernetes Events that report normal operation
+    /// (`LogRecord::is_normal_event`): context, never evidence of a fault.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub normal_event: bool,
+    /// Lines.
+    pub count: u64,
+    /// Lines of severity error or worse.
+    pub errors: u64,
+    /// Lines of a known severity below warning (they report; they do not complain).
+    pub informational: u64,
+    /// Lines in the last quarter of the window (event time).
+    pub late_count: u64,
+    /// The earliest line, and the latest when there is more than one (event time, then source position).
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// One real line of a window, as evidence quotes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Exemplar {
+    /// The (redacted) message.
+    pub message: String,
+    /// Event time, ns since the epoch.
+    pub event_time_ns: i64,
+    /// Where the raw record was read.
+    pub source: SourceCoordinates,
+    /// The pod that logged it, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The node it ran on, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+impl Exemplar {
+    /// The order exemplars are chosen in: event time, then where the line was read (a total order, so
+    /// the choice does not depend on how records were batched).
+    #[must_use]
+    pub fn order_key(&self) -> (i64, &SourceCoordinates) {
+        (self.event_time_ns, &self.source)
+    }
 }
 
 /// How often one template occurred in a window.

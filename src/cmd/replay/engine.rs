@@ -127,7 +127,7 @@ pub struct Replayed {
 /// What each stage hands to the next: `(stage, the kind it produces, the stage that reads it)`.
 const HANDOFFS: [(StageName, RecordKind, StageName); 5] = [
     (StageName::Ingest, RecordKind::Log, StageName::Enrich),
-    (StageName::Enrich, RecordKind::Parsed, StageName::Diagnose),
+    (StageName::Enrich, RecordKind::Window, StageName::Diagnose),
     (
         StageName::Diagnose,
         RecordKind::Diagnosis,
@@ -157,6 +157,8 @@ pub fn replay_config(mut base: PipelineConfig, broker: &EmbeddedBroker) -> Pipel
     base.admin.enabled = false;
     base.act.mode = act::ActuatorMode::Log;
     base.act.journal = None;
+    // The end of the input closes the last windows, which diagnose then reads.
+    base.enrich.flush_on_close = true;
     base
 }
 

@@ -61,7 +61,7 @@ pub(super) struct Fed {
     pub(super) produced_ms: HashMap<(i32, i64), i64>,
 }
 
-/// Feeds lines into the source topic, paced or bounded by what diagnose has not read yet.
+/// Feeds lines into the source topic, paced or bounded by what enrich has not processed yet.
 pub(super) struct Feeder<'a> {
     pub(super) producer: &'a FutureProducer,
     pub(super) workloads: usize,
@@ -83,7 +83,8 @@ pub(super) type Delivered = (
 );
 
 impl Feeder<'_> {
-    /// Lines the measured stages are done with: read by diagnose, or dead-lettered or dropped before.
+    /// Lines the line path is done with: processed by enrich (parsed, dead-lettered or dropped), or
+    /// dead-lettered or dropped by ingest.
     pub(super) fn settled_lines(&self) -> u64 {
         let now = self.poller.counters();
         let delta = |stage: StageName| {
@@ -92,12 +93,8 @@ impl Feeder<'_> {
                 .map(|c| c.minus(&before))
                 .unwrap_or_default()
         };
-        let (ingest, enrich, diagnose) = (
-            delta(StageName::Ingest),
-            delta(StageName::Enrich),
-            delta(StageName::Diagnose),
-        );
-        diagnose.records_in
+        let (ingest, enrich) = (delta(StageName::Ingest), delta(StageName::Enrich));
+        enrich.out_main
             + ingest.dead_letters
             + ingest.dropped
             + enrich.dead_letters

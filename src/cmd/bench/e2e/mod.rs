@@ -22,10 +22,11 @@
 //! 8 to 512) are mid-incident at any time, merged in event-time order; timestamps are shifted so that the
 //! timeline ends about now. Templates repeat as in production, and every workload's faults cause
 //! diagnoses and commands. Lines are fed at `--rate` lines/s, or as fast as the pipeline takes them with
-//! at most `--max-in-flight` lines fed but not yet read by diagnose (default: 30 s of the load's event
+//! at most `--max-in-flight` lines fed but not yet processed by enrich (default: 30 s of the load's event
 //! time). The bound matters: the mock cluster keeps only ~5 MB per partition and silently drops older
-//! data, and a consumer far behind reads one partition's backlog after another, so event time jumps and
-//! diagnose drops lines as late (`late_dropped` in the report shows it).
+//! data, and a consumer far behind reads one partition's backlog after another (enrich's watermark waits
+//! for the slowest partition, but one silent for its idle timeout stops holding it back; `late_dropped`
+//! in the report shows any line dropped as late).
 //!
 //! **Clock.** Before the clock starts every stage has read (and dead-lettered) one blank warm-up record,
 //! so all consumer groups have joined. After the measured part the bench waits up to `DRAIN_GRACE` for
@@ -35,17 +36,17 @@
 //! # The figures
 //! - **`lines_per_s`** = lines fed ÷ `seconds`, from the first produce until ingest and enrich have
 //!   processed and delivered every record those lines became (records in = records out + dead letters +
-//!   drops: each turns one input into exactly one of those) and diagnose has read every parsed record
-//!   (its records-in counter, which counts a batch as it is taken up: its work on the last batch is not
-//!   inside). Read from the stages' `/metrics` every 20 ms.
+//!   drops: each turns one input into exactly one of those) and diagnose has read every window enrich
+//!   closed by then (its records-in counter, which counts a batch as it is taken up: its work on the last
+//!   batch is not inside). Read from the stages' `/metrics` every 20 ms.
 //! - **`p50_ms` / `p99_ms` / `max_ms`** (nearest rank): for every command on the actuation topic, the
 //!   timestamp of its record (set by the act stage's producer when it sent it) minus the produce time of
 //!   the earliest of its source lines (`provenance.sources`: topic, partition, offset; the bench remembers
 //!   each line's produce time by partition and offset, and also writes it as the record's timestamp).
 //!   `commands_matched` counts the commands traced this way. Both clocks are this machine's wall clock, in
-//!   ms. The latency includes event-time windowing: diagnose closes a workload's window once the newest
-//!   event time is a window (60 s) past its end, i.e. once enough later lines have been fed, so it shrinks
-//!   as the feed gets faster.
+//!   ms. The latency includes event-time windowing: enrich closes a workload's window once every
+//!   partition's newest event time is `allowed_lateness` (10 s) past its end, i.e. once enough later
+//!   lines have been fed, so it shrinks as the feed gets faster.
 //! - **`rss_mb`**: `VmHWM` (peak resident set) of each stage process, from `/proc/<pid>/status`.
 //! - **`stages`**: per stage, records in/out, dead letters, drops, late drops, busy seconds (the sum of its
 //!   batch durations) and records per busy second (what it sustains while it has work); for ingest, enrich
@@ -123,8 +124,8 @@ pub struct E2eArgs {
     /// times, and larger runs get a denser event-time stream, so more lines can be in flight).
     #[arg(long)]
     pub workloads: Option<usize>,
-    /// Lines fed but not yet read by diagnose, at most (default: the lines of 30 s of the load's event
-    /// time, about 24 × --workloads).
+    /// Lines fed but not yet processed by enrich, at most (default: the lines of 30 s of the load's
+    /// event time, about 24 × --workloads).
     #[arg(long)]
     pub max_in_flight: Option<u64>,
     /// Give up after this many seconds.
@@ -151,8 +152,8 @@ fn parse_wrap(wrap: &str) -> anyhow::Result<(StageName, Vec<String>)> {
     Ok((stage.trim().parse()?, words))
 }
 
-/// The default bound on lines in flight, in seconds of the load's event time: half of diagnose's window,
-/// so that consumers reading partitions unevenly do not make lines late.
+/// The default bound on lines in flight, in seconds of the load's event time: half of a window, so that
+/// the broker's memory stays bounded and partitions read unevenly stay within the watermark's reach.
 const MAX_LAG_S: u64 = 30;
 /// How long the bench waits, after ingest, enrich and diagnose are done, for the rest to catch up.
 const DRAIN_GRACE: Duration = Duration::from_secs(30);

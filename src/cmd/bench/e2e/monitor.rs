@@ -10,6 +10,8 @@ pub(super) struct Counters {
     pub(super) records_in: u64,
     /// Records out of the stage's main kind (log, parsed, diagnosis, …).
     pub(super) out_main: u64,
+    /// Windows out (enrich; what diagnose reads).
+    pub(super) out_windows: u64,
     pub(super) out_all: u64,
     pub(super) dead_letters: u64,
     pub(super) dropped: u64,
@@ -43,6 +45,10 @@ impl Counters {
                 names::RECORDS_OUT_TOTAL,
                 &[("kind", main_output(stage).as_str())],
             ),
+            out_windows: scrape.count(
+                names::RECORDS_OUT_TOTAL,
+                &[("kind", RecordKind::Window.as_str())],
+            ),
             out_all: scrape.count(names::RECORDS_OUT_TOTAL, &[]),
             dead_letters: scrape.count(names::DLQ_RECORDS_TOTAL, &[]),
             dropped: scrape.count(names::RECORDS_DROPPED_TOTAL, &[]),
@@ -57,6 +63,7 @@ impl Counters {
         Self {
             records_in: self.records_in.saturating_sub(before.records_in),
             out_main: self.out_main.saturating_sub(before.out_main),
+            out_windows: self.out_windows.saturating_sub(before.out_windows),
             out_all: self.out_all.saturating_sub(before.out_all),
             dead_letters: self.dead_letters.saturating_sub(before.dead_letters),
             dropped: self.dropped.saturating_sub(before.dropped),
@@ -265,7 +272,7 @@ pub(super) fn mark_done(
     );
     let ingest_done = ingest.records_in >= lines && ingest.settled();
     let enrich_done = ingest_done && enrich.records_in >= ingest.out_main && enrich.settled();
-    let diagnose_done = enrich_done && diagnose.records_in >= enrich.out_main;
+    let diagnose_done = enrich_done && diagnose.records_in >= enrich.out_windows;
     for (stage, is_done) in [
         (StageName::Ingest, ingest_done),
         (StageName::Enrich, enrich_done),

@@ -19,7 +19,7 @@ pub struct E2eReport {
     pub partitions: i32,
     /// Workloads mid-incident at a time.
     pub workloads: usize,
-    /// Lines fed but not yet read by diagnose, at most (`--max-in-flight` or its default).
+    /// Lines fed but not yet processed by enrich, at most (`--max-in-flight` or its default).
     pub max_in_flight: u64,
     /// `debug` or `release` (of this binary and so of the stage processes).
     pub profile: &'static str,

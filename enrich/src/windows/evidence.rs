@@ -1,0 +1,243 @@
+//! [`WindowEvidence`]: what one workload's window said, per template — counts by kind of line and the
+//! earliest and latest line verbatim — so that diagnose reads one record per window instead of every line.
+//!
+//! Gathered beside the SQL's counts (DataFusion aggregates; it does not keep a line), only for lines whose
+//! window and template the query kept, so a query that filters lines filters their evidence too.
+
+use schemas::{
+    Exemplar, LogRecord, LogSeverity, SourceCoordinates, SourceFormat, TemplateEvidence,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the window operator needs of a line to keep it as evidence.
+#[derive(Debug, Clone, Copy)]
+pub struct LineEvidence<'a> {
+    /// The (redacted) message.
+    pub message: &'a str,
+    /// Where the raw record was read.
+    pub source: &'a SourceCoordinates,
+    /// The pod that logged it.
+    pub pod: Option<&'a str>,
+    /// The node it ran on.
+    pub node: Option<&'a str>,
+    /// For a Kubernetes Event: its type as `kubectl describe` prints it (`Warning`/`Normal`) and reason.
+    pub event: Option<(&'static str, &'a str)>,
+    /// A Kubernetes Event reporting normal operation (`LogRecord::is_normal_event`).
+    pub normal_event: bool,
+    /// Error or worse.
+    pub error: bool,
+    /// A known severity below warning.
+    pub informational: bool,
+}
+
+impl<'a> LineEvidence<'a> {
+    /// What a window keeps of `log`.
+    #[must_use]
+    pub fn of(log: &'a LogRecord) -> Self {
+        let event = match (log.source_format, log.attributes.get("k8s.event.reason")) {
+            (SourceFormat::K8sEvent, Some(reason)) => {
+                let kind = if log.severity >= LogSeverity::Warning {
+                    "Warning"
+                } else {
+                    "Normal"
+                };
+                Some((kind, reason.as_str()))
+            }
+            _ => None,
+        };
+        Self {
+            message: &log.message,
+            source: &log.source,
+            pod: log.resource.pod.as_deref(),
+            node: log.resource.node.as_deref(),
+            event,
+            normal_event: log.is_normal_event(),
+            error: log.severity >= LogSeverity::Error,
+            informational: log.severity != LogSeverity::Unspecified
+                && log.severity < LogSeverity::Warning,
+        }
+    }
+}
+
+/// The evidence of one window, bounded in templates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WindowEvidence {
+    /// Per template id: one entry per Event type and reason (one entry for ordinary lines).
+    by_template: BTreeMap<String, Vec<TemplateEvidence>>,
+    entries: usize,
+    dropped: u64,
+}
+
+impl WindowEvidence {
+    /// Adds one line of template `template_id` (`template`) at `event_time_ns` to a window whose last
+    /// quarter starts at `late_from_ns`, keeping at most `max_entries` templates.
+    pub(crate) fn add(
+        &mut self,
+        line: &LineEvidence<'_>,
+        (template_id, template): (&str, &str),
+        event_time_ns: i64,
+        late_from_ns: i64,
+        max_entries: usize,
+    ) {
+        let (event_type, event_reason) = line.event.unzip();
+        let same = |e: &TemplateEvidence| {
+            e.event_type.as_deref() == event_type && e.event_reason.as_deref() == event_reason
+        };
+        let found = self
+            .by_template
+            .get_mut(template_id)
+            .and_then(|entries| entries.iter_mut().find(|e| same(e)));
+        let entry = match found {
+            Some(entry) => entry,
+            None if self.entries >= max_entries => {
+                self.dropped += 1;
+                return;
+            }
+            None => {
+                self.entries += 1;
+                let entries = self.by_template.entry(template_id.to_owned()).or_default();
+                entries.push(TemplateEvidence {
+                    template_id: template_id.to_owned(),
+                    template: template.to_owned(),
+                    event_type: event_type.map(str::to_owned),
+                    event_reason: event_reason.map(str::to_owned),
+                    normal_event: line.normal_event,
+                    count: 0,
+                    errors: 0,
+                    informational: 0,
+                    late_count: 0,
+                    exemplars: Vec::new(),
+                });
+                entries.last_mut().expect("just pushed")
+            }
+        };
+        entry.count += 1;
+        entry.errors += u64::from(line.error);
+        entry.informational += u64::from(line.informational);
+        entry.late_count += u64::from(event_time_ns >= late_from_ns);
+        keep_exemplar(&mut entry.exemplars, line, event_time_ns);
+    }
+
+    /// The entries, earliest first (by their earliest line), and how many templates were left out.
+    pub(crate) fn records(&self) -> (Vec<TemplateEvidence>, u64) {
+        let mut entries: Vec<TemplateEvidence> =
+            self.by_template.values().flatten().cloned().collect();
+        entries.sort_by(|a, b| {
+            let (a, b) = (a.exemplars.first(), b.exemplars.first());
+            a.map(Exemplar::order_key).cmp(&b.map(Exemplar::order_key))
+        });
+        (entries, self.dropped)
+    }
+}
+
+/// Keeps the earliest and the latest line (`exemplars[0]`, `exemplars[1]`), in a total order so the choice
+/// does not depend on how the lines were batched.
+fn keep_exemplar(exemplars: &mut Vec<Exemplar>, line: &LineEvidence<'_>, event_time_ns: i64) {
+    let key = (event_time_ns, line.source);
+    let exemplar = || Exemplar {
+        message: line.message.to_owned(),
+        event_time_ns,
+        source: line.source.clone(),
+        pod: line.pod.map(str::to_owned),
+        node: line.node.map(str::to_owned),
+    };
+    match exemplars.as_mut_slice() {
+        [] => exemplars.push(exemplar()),
+        [first] if key < first.order_key() => exemplars.insert(0, exemplar()),
+        [first] if key > first.order_key() => exemplars.push(exemplar()),
+        [first, _] if key < first.order_key() => *first = exemplar(),
+        [_, last] if key > last.order_key() => *last = exemplar(),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<'a>(message: &'a str, source: &'a SourceCoordinates) -> LineEvidence<'a> {
+        LineEvidence {
+            message,
+            source,
+            pod: Some("web-1"),
+            node: None,
+            event: None,
+            normal_event: false,
+            error: true,
+            informational: false,
+        }
+    }
+
+    fn at(offset: i64) -> SourceCoordinates {
+        SourceCoordinates {
+            topic: "logs".into(),
+            partition: 0,
+            offset,
+        }
+    }
+
+    #[test]
+    fn keeps_counts_and_the_earliest_and_latest_line_whatever_the_arrival_order() {
+        let sources: Vec<SourceCoordinates> = (0..4).map(at).collect();
+        let times = [30, 10, 50, 20];
+        let mut forward = WindowEvidence::default();
+        let mut backward = WindowEvidence::default();
+        for i in 0..4 {
+            let message = format!("timeout {i}");
+            forward.add(
+                &line(&message, &sources[i]),
+                ("t1", "timeout <*>"),
+                times[i],
+                45,
+                10,
+            );
+        }
+        for i in (0..4).rev() {
+            let message = format!("timeout {i}");
+            backward.add(
+                &line(&message, &sources[i]),
+                ("t1", "timeout <*>"),
+                times[i],
+                45,
+                10,
+            );
+        }
+        let (entries, dropped) = forward.records();
+        assert_eq!((entries.len(), dropped), (1, 0));
+        assert_eq!(entries, backward.records().0);
+        let e = &entries[0];
+        assert_eq!(
+            (e.count, e.errors, e.informational, e.late_count),
+            (4, 4, 0, 1)
+        );
+        let kept: Vec<&str> = e.exemplars.iter().map(|x| x.message.as_str()).collect();
+        assert_eq!(
+            kept,
+            ["timeout 1", "timeout 2"],
+            "earliest (10) and latest (50)"
+        );
+    }
+
+    #[test]
+    fn events_of_another_reason_are_another_entry_and_the_bound_counts_what_it_leaves_out() {
+        let source = at(0);
+        let mut evidence = WindowEvidence::default();
+        let mut backoff = line("Back-off restarting", &source);
+        backoff.event = Some(("Warning", "BackOff"));
+        evidence.add(&backoff, ("t1", "Back-off <*>"), 1, 45, 2);
+        evidence.add(
+            &line("Back-off restarting", &source),
+            ("t1", "Back-off <*>"),
+            2,
+            45,
+            2,
+        );
+        evidence.add(&line("other", &source), ("t2", "other"), 3, 45, 2);
+        let (entries, dropped) = evidence.records();
+        assert_eq!(dropped, 1);
+        let reasons: Vec<Option<&str>> =
+            entries.iter().map(|e| e.event_reason.as_deref()).collect();
+        assert_eq!(reasons, [Some("BackOff"), None]);
+    }
+}
