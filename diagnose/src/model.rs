@@ -3,7 +3,7 @@
 //! (windows) and single lines to class probabilities (temperature-scaled, the temperature fitted on held-out
 //! scores for either kind).
 
-use crate::ngram::{NgramClassifier, is_ngram_dir};
+use crate::ngram::{NgramClassifier, TermCache, is_ngram_dir};
 use crate::transformer::{Classifier, ClassifierError, Condensed, EmbeddingCache, Prediction};
 use schemas::FaultClass;
 use std::path::Path;
@@ -17,8 +17,13 @@ pub enum FaultModel {
         /// Embeddings of texts already seen.
         cache: EmbeddingCache,
     },
-    /// Word and character n-grams under a logistic regression.
-    Ngram(Box<NgramClassifier>),
+    /// Word and character n-grams under a logistic regression, with its cache of the terms of texts.
+    Ngram {
+        /// The classifier.
+        model: Box<NgramClassifier>,
+        /// Terms of texts already read.
+        cache: TermCache,
+    },
 }
 
 impl FaultModel {
@@ -34,7 +39,10 @@ impl FaultModel {
         cache_capacity: usize,
     ) -> Result<Self, ClassifierError> {
         if is_ngram_dir(dir) {
-            return Ok(Self::Ngram(Box::new(NgramClassifier::load(dir)?)));
+            return Ok(Self::Ngram {
+                model: Box::new(NgramClassifier::load(dir)?),
+                cache: TermCache::new(cache_capacity),
+            });
         }
         Ok(Self::Transformer {
             classifier: Box::new(Classifier::load(dir, base)?),
@@ -47,7 +55,7 @@ impl FaultModel {
     pub fn kind(&self) -> crate::DiagnoseModel {
         match self {
             Self::Transformer { .. } => crate::DiagnoseModel::Transformer,
-            Self::Ngram(_) => crate::DiagnoseModel::Ngram,
+            Self::Ngram { .. } => crate::DiagnoseModel::Ngram,
         }
     }
 
@@ -56,7 +64,7 @@ impl FaultModel {
     pub fn model_id(&self) -> String {
         match self {
             Self::Transformer { classifier, .. } => classifier.model_id(),
-            Self::Ngram(model) => model.model_id(),
+            Self::Ngram { model, .. } => model.model_id(),
         }
     }
 
@@ -65,7 +73,7 @@ impl FaultModel {
     pub fn labels(&self) -> &[FaultClass] {
         match self {
             Self::Transformer { classifier, .. } => &classifier.spec().labels,
-            Self::Ngram(model) => model.labels(),
+            Self::Ngram { model, .. } => model.labels(),
         }
     }
 
@@ -74,7 +82,7 @@ impl FaultModel {
     pub fn max_distinct(&self) -> usize {
         match self {
             Self::Transformer { classifier, .. } => classifier.spec().max_distinct,
-            Self::Ngram(_) => usize::MAX,
+            Self::Ngram { .. } => usize::MAX,
         }
     }
 
@@ -84,7 +92,7 @@ impl FaultModel {
     pub fn condense<S: AsRef<str>>(&self, lines: &[S]) -> Condensed {
         match self {
             Self::Transformer { classifier, .. } => classifier.condense(lines),
-            Self::Ngram(_) => Condensed::new(lines, usize::MAX),
+            Self::Ngram { .. } => Condensed::new(lines, usize::MAX),
         }
     }
 
@@ -95,17 +103,18 @@ impl FaultModel {
     pub fn predict(&mut self, samples: &[Condensed]) -> Result<Vec<Prediction>, ClassifierError> {
         match self {
             Self::Transformer { classifier, cache } => classifier.predict(samples, cache),
-            Self::Ngram(model) => Ok(samples
+            Self::Ngram { model, cache } => Ok(samples
                 .iter()
                 .map(|sample| {
                     // Every line counts, as in the training samples: forty healthy lines outweigh one
                     // odd one (term frequencies are sub-linear, so repeats do not drown the rest).
-                    let lines = sample
+                    let lines: Vec<(&str, u32)> = sample
                         .texts
                         .iter()
                         .map(String::as_str)
-                        .zip(sample.counts.iter().copied());
-                    let (fault, confidence) = model.predict_counted(lines);
+                        .zip(sample.counts.iter().copied())
+                        .collect();
+                    let (fault, confidence) = model.predict_cached(&lines, cache);
                     Prediction { fault, confidence }
                 })
                 .collect()),
@@ -122,12 +131,12 @@ impl FaultModel {
     ) -> Result<Vec<Vec<f32>>, ClassifierError> {
         match self {
             Self::Transformer { classifier, cache } => classifier.text_probabilities(sample, cache),
-            Self::Ngram(model) => Ok(sample
+            Self::Ngram { model, cache } => Ok(sample
                 .texts
                 .iter()
                 .map(|text| {
                     model
-                        .probabilities(&[text])
+                        .line_probabilities(text, cache)
                         .into_iter()
                         .map(|p| p as f32)
                         .collect()

@@ -73,6 +73,13 @@ fn for_each_term(line: &str, mut word: impl FnMut(&str), mut char_gram: impl FnM
     }
 }
 
+/// One line's vocabulary terms: `(index in its block, occurrences, idf)`, words and character grams.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineTerms {
+    words: Vec<(u32, f32, f32)>,
+    chars: Vec<(u32, f32, f32)>,
+}
+
 /// One block of the features: a vocabulary with IDF weights.
 #[derive(Debug, Clone, Default)]
 struct Block {
@@ -221,25 +228,60 @@ impl NgramFeatures {
         })
     }
 
+    /// The vocabulary terms of one line, counted: what [`NgramFeatures::transform_terms`] combines.
+    /// Worth caching for lines that recur (templates).
+    #[must_use]
+    pub fn terms(&self, line: &str) -> LineTerms {
+        let (mut words, mut chars) = (BTreeMap::new(), BTreeMap::new());
+        for_each_term(
+            line,
+            |t| self.words.count(t, 1.0, &mut words),
+            |t| self.chars.count(t, 1.0, &mut chars),
+        );
+        let flat = |tf: BTreeMap<u32, (f32, f32)>| {
+            tf.into_iter()
+                .map(|(i, (count, idf))| (i, count, idf))
+                .collect()
+        };
+        LineTerms {
+            words: flat(words),
+            chars: flat(chars),
+        }
+    }
+
+    /// The feature row of a sample given as its lines' terms, each with how many times the line
+    /// occurred.
+    #[must_use]
+    pub fn transform_terms<'a>(
+        &self,
+        lines: impl IntoIterator<Item = (&'a LineTerms, u32)>,
+    ) -> SparseRow {
+        let (mut word_tf, mut char_tf) = (BTreeMap::new(), BTreeMap::new());
+        for (terms, times) in lines {
+            let times = times as f32;
+            for (block, tf) in [(&terms.words, &mut word_tf), (&terms.chars, &mut char_tf)] {
+                for &(i, count, idf) in block {
+                    tf.entry(i).or_insert((0.0, idf)).0 += count * times;
+                }
+            }
+        }
+        let mut row = SparseRow::default();
+        Block::push(word_tf, 0, &mut row);
+        Block::push(char_tf, self.words.len() as u32, &mut row);
+        row
+    }
+
     /// The feature row of a sample's lines, each given with how many times it occurred.
     #[must_use]
     pub fn transform_counted<'a>(
         &self,
         lines: impl IntoIterator<Item = (&'a str, u32)>,
     ) -> SparseRow {
-        let (mut word_tf, mut char_tf) = (BTreeMap::new(), BTreeMap::new());
-        for (line, times) in lines {
-            let times = times as f32;
-            for_each_term(
-                line,
-                |t| self.words.count(t, times, &mut word_tf),
-                |t| self.chars.count(t, times, &mut char_tf),
-            );
-        }
-        let mut row = SparseRow::default();
-        Block::push(word_tf, 0, &mut row);
-        Block::push(char_tf, self.words.len() as u32, &mut row);
-        row
+        let lines: Vec<(LineTerms, u32)> = lines
+            .into_iter()
+            .map(|(line, times)| (self.terms(line), times))
+            .collect();
+        self.transform_terms(lines.iter().map(|(terms, times)| (terms, *times)))
     }
 
     /// The feature row of a sample's lines.

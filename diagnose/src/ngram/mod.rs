@@ -8,10 +8,12 @@ mod features;
 mod lbfgs;
 mod softmax;
 mod store;
+mod term_cache;
 
-pub use features::{NgramFeatures, SparseRow};
+pub use features::{LineTerms, NgramFeatures, SparseRow};
 pub use softmax::{FitReport, SoftmaxRegression, softmax_in_place};
 pub use store::{KIND, NgramSpec, is_ngram_dir};
+pub use term_cache::TermCache;
 
 use schemas::FaultClass;
 use serde::{Deserialize, Serialize};
@@ -120,6 +122,30 @@ impl NgramClassifier {
         self.most_likely(&self.model.probabilities(&row, self.temperature))
     }
 
+    /// [`NgramClassifier::predict_counted`] with each distinct line's terms taken from `cache`.
+    pub fn predict_cached(&self, lines: &[(&str, u32)], cache: &mut TermCache) -> (FaultClass, f64) {
+        if !cache.fill(&self.features, lines.iter().map(|(line, _)| *line)) {
+            return self.predict_counted(lines.iter().copied());
+        }
+        let row = self.features.transform_terms(
+            lines
+                .iter()
+                .filter_map(|(line, times)| Some((cache.get(line)?, *times))),
+        );
+        self.most_likely(&self.model.probabilities(&row, self.temperature))
+    }
+
+    /// [`NgramClassifier::probabilities`] of one line, its terms taken from `cache`.
+    pub fn line_probabilities(&self, line: &str, cache: &mut TermCache) -> Vec<f64> {
+        if !cache.fill(&self.features, std::iter::once(line)) {
+            return self.probabilities(&[line]);
+        }
+        let row = self
+            .features
+            .transform_terms(cache.get(line).map(|terms| (terms, 1)));
+        self.model.probabilities(&row, self.temperature)
+    }
+
     fn most_likely(&self, p: &[f64]) -> (FaultClass, f64) {
         p.iter()
             .enumerate()
@@ -174,6 +200,28 @@ mod tests {
             model.predict(&lines("container oom-killed")).0,
             FaultClass::Oom
         );
+
+        // Terms read once and cached give the same answers, whether the cache holds a window's lines,
+        // must be emptied for them, or is too small for them.
+        let window = [
+            ("Back-off pulling image \"web:1.2\"", 3),
+            ("GET /healthz 200 in 2 ms", 40),
+            ("synced 7 items", 5),
+        ];
+        let (class, p) = model.predict_counted(window.iter().copied());
+        for capacity in [10, 4, 2] {
+            let mut cache = TermCache::new(capacity);
+            for _ in 0..3 {
+                let (cached_class, cached_p) = model.predict_cached(&window, &mut cache);
+                assert_eq!(cached_class, class, "capacity {capacity}");
+                assert!((cached_p - p).abs() < 1e-9, "capacity {capacity}");
+                cache.fill(&model.features, ["other line"].into_iter());
+            }
+            assert!(cache.len() <= capacity);
+            let alone = model.line_probabilities(window[0].0, &mut cache);
+            let expected = model.probabilities(&[window[0].0]);
+            assert!(alone.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-9));
+        }
     }
 }
 
