@@ -73,6 +73,19 @@ fn for_each_term(line: &str, mut word: impl FnMut(&str), mut char_gram: impl FnM
     }
 }
 
+/// `terms` sorted by index with the counts of equal indices summed.
+fn summed(mut terms: Vec<(u32, f32, f32)>) -> Vec<(u32, f32, f32)> {
+    terms.sort_unstable_by_key(|t| t.0);
+    let mut out: Vec<(u32, f32, f32)> = Vec::with_capacity(terms.len());
+    for (i, count, idf) in terms {
+        match out.last_mut() {
+            Some(last) if last.0 == i => last.1 += count,
+            _ => out.push((i, count, idf)),
+        }
+    }
+    out
+}
+
 /// One line's vocabulary terms: `(index in its block, occurrences, idf)`, words and character grams.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LineTerms {
@@ -120,10 +133,12 @@ impl Block {
     }
 
     /// Appends the unit-length TF-IDF values of the counts `tf`, indices offset by `base`, to `row`.
-    fn push(tf: BTreeMap<u32, (f32, f32)>, base: u32, row: &mut SparseRow) {
+    /// Appends the TF-IDF values of `tf` (ascending term indices, each once, with count and idf) to `row`
+    /// as one unit-length block starting at feature `base`.
+    fn push(tf: Vec<(u32, f32, f32)>, base: u32, row: &mut SparseRow) {
         let values: Vec<(u32, f32)> = tf
             .into_iter()
-            .map(|(i, (count, idf))| (i, (1.0 + count.ln()) * idf))
+            .map(|(i, count, idf)| (i, (1.0 + count.ln()) * idf))
             .collect();
         let norm = values.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
         if norm == 0.0 {
@@ -135,7 +150,6 @@ impl Block {
         }
     }
 
-    /// Terms in feature order, with their IDF.
     fn ordered(&self) -> (Vec<String>, Vec<f32>) {
         let mut pairs: Vec<(&String, &(u32, f32))> = self.terms.iter().collect();
         pairs.sort_by_key(|(_, (i, _))| *i);
@@ -256,18 +270,17 @@ impl NgramFeatures {
         &self,
         lines: impl IntoIterator<Item = (&'a LineTerms, u32)>,
     ) -> SparseRow {
-        let (mut word_tf, mut char_tf) = (BTreeMap::new(), BTreeMap::new());
+        // Gathered unsorted, then sorted and summed: far cheaper than a map per term.
+        let (mut words, mut chars) = (Vec::new(), Vec::new());
         for (terms, times) in lines {
             let times = times as f32;
-            for (block, tf) in [(&terms.words, &mut word_tf), (&terms.chars, &mut char_tf)] {
-                for &(i, count, idf) in block {
-                    tf.entry(i).or_insert((0.0, idf)).0 += count * times;
-                }
+            for (block, gathered) in [(&terms.words, &mut words), (&terms.chars, &mut chars)] {
+                gathered.extend(block.iter().map(|&(i, count, idf)| (i, count * times, idf)));
             }
         }
         let mut row = SparseRow::default();
-        Block::push(word_tf, 0, &mut row);
-        Block::push(char_tf, self.words.len() as u32, &mut row);
+        Block::push(summed(words), 0, &mut row);
+        Block::push(summed(chars), self.words.len() as u32, &mut row);
         row
     }
 

@@ -123,7 +123,11 @@ impl NgramClassifier {
     }
 
     /// [`NgramClassifier::predict_counted`] with each distinct line's terms taken from `cache`.
-    pub fn predict_cached(&self, lines: &[(&str, u32)], cache: &mut TermCache) -> (FaultClass, f64) {
+    pub fn predict_cached(
+        &self,
+        lines: &[(&str, u32)],
+        cache: &mut TermCache,
+    ) -> (FaultClass, f64) {
         if !cache.fill(&self.features, lines.iter().map(|(line, _)| *line)) {
             return self.predict_counted(lines.iter().copied());
         }
@@ -135,15 +139,17 @@ impl NgramClassifier {
         self.most_likely(&self.model.probabilities(&row, self.temperature))
     }
 
-    /// [`NgramClassifier::probabilities`] of one line, its terms taken from `cache`.
+    /// [`NgramClassifier::probabilities`] of one line, computed once and then taken from `cache`.
     pub fn line_probabilities(&self, line: &str, cache: &mut TermCache) -> Vec<f64> {
-        if !cache.fill(&self.features, std::iter::once(line)) {
-            return self.probabilities(&[line]);
+        cache.fill(&self.features, std::iter::once(line));
+        let compute = |terms: &LineTerms| {
+            let row = self.features.transform_terms([(terms, 1)]);
+            self.model.probabilities(&row, self.temperature)
+        };
+        match cache.alone(line, compute) {
+            Some(p) => p.to_vec(),
+            None => self.probabilities(&[line]),
         }
-        let row = self
-            .features
-            .transform_terms(cache.get(line).map(|terms| (terms, 1)));
-        self.model.probabilities(&row, self.temperature)
     }
 
     fn most_likely(&self, p: &[f64]) -> (FaultClass, f64) {
@@ -220,7 +226,12 @@ mod tests {
             assert!(cache.len() <= capacity);
             let alone = model.line_probabilities(window[0].0, &mut cache);
             let expected = model.probabilities(&[window[0].0]);
-            assert!(alone.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-9));
+            assert!(
+                alone
+                    .iter()
+                    .zip(&expected)
+                    .all(|(a, b)| (a - b).abs() < 1e-9)
+            );
         }
     }
 }

@@ -1,5 +1,6 @@
-//! [`TermCache`]: the vocabulary terms of lines already read — in the pipeline the lines are templates,
-//! which recur window after window, so each is read into n-grams once (bounded).
+//! [`TermCache`]: the vocabulary terms of lines already read, and their class probabilities on their own —
+//! in the pipeline the lines are templates, which recur window after window, so each is read into n-grams
+//! and classified alone once (bounded).
 
 use super::features::{LineTerms, NgramFeatures};
 use std::collections::HashMap;
@@ -8,8 +9,16 @@ use std::collections::HashMap;
 /// moment refill it at once).
 #[derive(Debug, Clone)]
 pub struct TermCache {
-    terms: HashMap<String, LineTerms>,
+    terms: HashMap<String, Cached>,
     capacity: usize,
+}
+
+/// What is known of one line.
+#[derive(Debug, Clone)]
+struct Cached {
+    terms: LineTerms,
+    /// Its class probabilities on its own, once asked for.
+    alone: Option<Vec<f64>>,
 }
 
 impl TermCache {
@@ -29,7 +38,10 @@ impl TermCache {
         features: &NgramFeatures,
         lines: impl Iterator<Item = &'a str> + Clone,
     ) -> bool {
-        let missing = lines.clone().filter(|l| !self.terms.contains_key(*l)).count();
+        let missing = lines
+            .clone()
+            .filter(|l| !self.terms.contains_key(*l))
+            .count();
         if missing == 0 {
             return true;
         }
@@ -42,7 +54,9 @@ impl TermCache {
         }
         for line in lines {
             if !self.terms.contains_key(line) {
-                self.terms.insert(line.to_owned(), features.terms(line));
+                let terms = features.terms(line);
+                self.terms
+                    .insert(line.to_owned(), Cached { terms, alone: None });
             }
         }
         true
@@ -51,7 +65,18 @@ impl TermCache {
     /// The terms of `line`, if cached.
     #[must_use]
     pub fn get(&self, line: &str) -> Option<&LineTerms> {
-        self.terms.get(line)
+        self.terms.get(line).map(|c| &c.terms)
+    }
+
+    /// The probabilities of `line` on its own, if cached: computed by `compute` from its terms the first
+    /// time.
+    pub fn alone(
+        &mut self,
+        line: &str,
+        compute: impl FnOnce(&LineTerms) -> Vec<f64>,
+    ) -> Option<&[f64]> {
+        let cached = self.terms.get_mut(line)?;
+        Some(cached.alone.get_or_insert_with(|| compute(&cached.terms)))
     }
 
     /// Lines cached.
