@@ -47,7 +47,7 @@ pub struct DiagnoseConfig {
     /// Transformer: windows per forward pass. Default: 32.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
-    /// Transformer: template embeddings cached. Default: 50000.
+    /// Template embeddings (transformer) or template n-gram terms (ngram) cached. Default: 50000.
     #[serde(default = "default_embedding_cache")]
     pub embedding_cache: usize,
     /// A diagnosis with at least this confidence is certain; below it, it is marked `uncertain` and decide

@@ -6,7 +6,7 @@ use crate::rollouts::Rollouts;
 use crate::rules::{Rule, default_rules, first_match, severity_of};
 use crate::view::{Entry, WindowView};
 use crate::windowed::{WindowedDiagnose, read_windows};
-use schemas::{Diagnosis, Emitter, SCHEMA_VERSION, SourceRecord, Stage, Target, id};
+use schemas::{Diagnosis, Emitter, Exemplar, SCHEMA_VERSION, SourceRecord, Stage, Target, id};
 
 /// The model name and version written on every diagnosis.
 pub const MODEL: &str = "keyword-rules@1";
@@ -88,33 +88,49 @@ impl RuleDiagnose {
         }
     }
 
-    /// Adds one template's lines as evidence; returns a diagnosis when its episode becomes diagnosable.
-    fn observe(&mut self, window: &WindowView, entry: &Entry) -> Option<Diagnosis> {
-        let first = entry.evidence.exemplars.first()?;
-        let mut text = first.message.to_lowercase();
+    /// The rule a text matches (with the Event reason appended, lower-cased), and the needle.
+    fn rule_for(&self, text: &str, entry: &Entry) -> Option<(&Rule, &'static str)> {
+        let mut text = text.to_lowercase();
         if let Some(reason) = &entry.evidence.event_reason {
             text.push(' ');
             text.push_str(&reason.to_lowercase());
         }
         let rule = first_match(&self.rules, &text)?;
-        let (class, weight, needle) = (
-            rule.class,
-            rule.weight,
-            rule.needles.iter().find(|n| text.contains(**n))?,
-        );
+        let needle = rule.needles.iter().find(|n| text.contains(**n))?;
+        Some((rule, needle))
+    }
+
+    /// Adds one template's lines as evidence; returns a diagnosis when its episode becomes diagnosable.
+    /// A rule the template matches speaks for all its lines; otherwise only its lines kept verbatim
+    /// (the earliest and latest) that match count — one odd line does not stand for the rest.
+    fn observe(&mut self, window: &WindowView, entry: &Entry) -> Option<Diagnosis> {
+        let exemplars = &entry.evidence.exemplars;
+        let (rule, needle, quoted, records) = match self.rule_for(&entry.evidence.template, entry) {
+            Some((rule, needle)) => (rule, needle, exemplars.first()?, entry.evidence.count),
+            None => {
+                let matching: Vec<(&Exemplar, (&Rule, &str))> = exemplars
+                    .iter()
+                    .filter_map(|x| Some((x, self.rule_for(&x.message, entry)?)))
+                    .collect();
+                let (quoted, (rule, needle)) = *matching.first()?;
+                (rule, needle, quoted, matching.len() as u64)
+            }
+        };
+        let (class, weight) = (rule.class, rule.weight);
         // One diagnosis per workload; the pod and node that showed the evidence stay as hints.
-        let evidence = entry.to_evidence(format!(
-            "matched {needle:?} ({class}, weight {weight}); {} such lines in the window",
-            entry.evidence.count
-        ));
-        let (min_confidence, max_evidence) = (self.min_confidence, self.max_evidence);
-        let episode = self.episodes.add(
-            window.target.clone(),
-            class,
-            evidence,
-            weight,
-            entry.evidence.count,
+        let evidence = entry.evidence_of(
+            quoted,
+            format!(
+                "matched {needle:?} ({class}, weight {weight}); {records} of the window's {} lines \
+                 of this template",
+                entry.evidence.count
+            ),
         );
+        let (pod, node) = (quoted.pod.clone(), quoted.node.clone());
+        let (min_confidence, max_evidence) = (self.min_confidence, self.max_evidence);
+        let episode = self
+            .episodes
+            .add(window.target.clone(), class, evidence, weight, records);
         let certain = episode.confidence >= min_confidence;
         if episode.diagnosed || !(certain || episode.records >= max_evidence as u64) {
             return None;
@@ -128,8 +144,8 @@ impl RuleDiagnose {
             MODEL,
         );
         let target = Target {
-            pod: first.pod.clone(),
-            node: first.node.clone(),
+            pod,
+            node,
             ..window.target.clone()
         };
         let last_rollout_ns = self.rollouts.last_rollout(&target, episode.last_ns);
@@ -242,6 +258,49 @@ mod tests {
         let split: Vec<Vec<_>> = windows.iter().map(|r| vec![r.clone()]).collect();
         assert_eq!(whole, run(&split));
         assert_eq!(whole.len(), 1);
+    }
+
+    /// Lines of one mined template (`template`), each with its own message.
+    fn of_template(template: &str, messages: &[&str]) -> Vec<SourceRecord> {
+        messages
+            .iter()
+            .enumerate()
+            .map(|(i, message)| {
+                let mut log = fixtures::log_record(message, (10 + i as i64) * 1_000_000_000);
+                log.source.offset = i as i64;
+                let mut parsed: schemas::ParsedRecord =
+                    schemas::decode_record(&fixtures::parsed_source_record(log).payload)
+                        .expect("parsed");
+                parsed.template = template.to_owned();
+                parsed.template_id = "tpl-worker".to_owned();
+                SourceRecord::new(
+                    "medic.logs.parsed",
+                    0,
+                    i as i64,
+                    schemas::encode_record(&parsed).expect("encodes"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_rule_the_template_matches_counts_every_line_one_odd_line_counts_once() {
+        let odd = ["worker 1 stopped: java.lang.IllegalStateException"]
+            .into_iter()
+            .chain(["worker 2 stopped: done"; 9])
+            .collect::<Vec<_>>();
+        let diagnoses = run(&[windows(&of_template("worker <*> stopped: <*>", &odd))]);
+        assert!(
+            diagnoses.is_empty(),
+            "one weak line of ten, however early: {diagnoses:#?}"
+        );
+        let all = ["worker 3 stopped: java.lang.IllegalStateException"; 10];
+        let diagnoses = run(&[windows(&of_template(
+            "worker <*> stopped: java.lang.IllegalStateException",
+            &all,
+        ))]);
+        assert_eq!(diagnoses.len(), 1, "ten weak lines add up");
+        assert!(diagnoses[0].confidence > 0.5, "{:?}", diagnoses[0]);
     }
 
     #[test]

@@ -8,6 +8,11 @@ use crate::transformer::Condensed;
 use schemas::{Evidence, Exemplar, SourceCoordinates, Target, TemplateEvidence, WindowFeatures};
 use std::collections::HashMap;
 
+/// Lines a window is read as at most — as the classifiers were trained, and as diagnose kept windows
+/// before it read enrich's: a busier window's counts are scaled down in proportion (each distinct text
+/// keeps at least one line).
+const MAX_LINES: u64 = 2_000;
+
 /// One template of a window that may be evidence.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -27,6 +32,8 @@ pub(crate) struct WindowView {
     pub(crate) entries: Vec<Entry>,
     /// Normal Events (context): what [`Rollouts`] reads.
     context: Vec<TemplateEvidence>,
+    /// Lines enrich left out of the evidence (its bound was reached).
+    pub(crate) lines_left_out: u64,
 }
 
 /// Why a window is not diagnosed.
@@ -65,6 +72,7 @@ impl WindowView {
             end_ns: features.window_end_ns,
             entries,
             context,
+            lines_left_out: features.evidence_dropped,
         })
     }
 
@@ -109,13 +117,33 @@ impl WindowView {
                 .2
                 .saturating_add(count(entry.evidence.late_count));
         }
+        let total = self.lines();
+        if total > MAX_LINES {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss,
+                reason = "counts far below 2^24, scaled down"
+            )]
+            let scale = |n: u32| {
+                if n == 0 {
+                    0
+                } else {
+                    ((f64::from(n) * MAX_LINES as f64 / total as f64).round() as u32).max(1)
+                }
+            };
+            for text in &mut texts {
+                (text.1, text.2) = (scale(text.1), scale(text.2));
+            }
+        }
+        let lines = texts.iter().map(|t| t.1 as usize).sum();
         texts.sort_by_key(|t| std::cmp::Reverse(t.1));
         texts.truncate(max_distinct.max(1));
         Condensed {
             texts: texts.iter().map(|t| t.0.to_owned()).collect(),
             counts: texts.iter().map(|t| t.1).collect(),
             tail_counts: texts.iter().map(|t| t.2).collect(),
-            lines: usize::try_from(self.lines()).unwrap_or(usize::MAX),
+            lines,
         }
     }
 
@@ -133,7 +161,7 @@ impl WindowView {
                 self.entries
                     .iter()
                     .filter(|e| &e.text == text)
-                    .any(|e| e.evidence.count > e.evidence.informational)
+                    .any(Entry::is_decisive)
             })
             .collect()
     }
@@ -158,13 +186,25 @@ impl WindowView {
             .unwrap_or_default()
     }
 
-    /// The node of the window's latest evidence line, and its pod: the hints when no evidence line
-    /// names a pod.
+    /// The hints when no evidence line names a pod: the pod of the latest line that may decide the
+    /// window (not an INFO line's), and the node of the latest line that names one.
     pub(crate) fn latest_hints(&self) -> (Option<String>, Option<String>) {
-        self.exemplars()
-            .filter(|x| x.pod.is_some() || x.node.is_some())
-            .max_by(|a, b| a.order_key().cmp(&b.order_key()))
-            .map_or((None, None), |x| (x.pod.clone(), x.node.clone()))
+        let latest = |lines: &mut dyn Iterator<Item = &Exemplar>| {
+            lines
+                .max_by(|a, b| a.order_key().cmp(&b.order_key()))
+                .cloned()
+        };
+        let pod = latest(
+            &mut self
+                .entries
+                .iter()
+                .filter(|e| e.is_decisive())
+                .flat_map(|e| &e.evidence.exemplars)
+                .filter(|x| x.pod.is_some()),
+        )
+        .and_then(|x| x.pod);
+        let node = latest(&mut self.exemplars().filter(|x| x.node.is_some())).and_then(|x| x.node);
+        (pod, node)
     }
 
     fn exemplars(&self) -> impl Iterator<Item = &Exemplar> {
@@ -175,14 +215,23 @@ impl WindowView {
 impl Entry {
     /// Its earliest line as evidence, with `rationale`.
     pub(crate) fn to_evidence(&self, rationale: String) -> Evidence {
-        let first = &self.evidence.exemplars[0];
+        self.evidence_of(&self.evidence.exemplars[0], rationale)
+    }
+
+    /// One of its lines as evidence, with `rationale`.
+    pub(crate) fn evidence_of(&self, line: &Exemplar, rationale: String) -> Evidence {
         Evidence {
-            message: first.message.clone(),
+            message: line.message.clone(),
             template_id: self.evidence.template_id.clone(),
-            event_time_ns: first.event_time_ns,
-            source: first.source.clone(),
+            event_time_ns: line.event_time_ns,
+            source: line.source.clone(),
             rationale,
         }
+    }
+
+    /// Whether some of its lines may decide a window alone (not all are at INFO or below).
+    pub(crate) fn is_decisive(&self) -> bool {
+        self.evidence.count > self.evidence.informational
     }
 
     /// The pod of its earliest line.

@@ -266,7 +266,8 @@ impl WindowedDiagnose {
             .take(self.settings.max_evidence)
             .filter_map(|(i, score)| {
                 let entry = window.entry(&lines.texts[i])?;
-                if pod.is_none() {
+                // The pod whose lines decided: never one that only reported at INFO.
+                if pod.is_none() && entry.is_decisive() {
                     pod = entry.pod();
                 }
                 Some(entry.to_evidence(format!(
@@ -342,7 +343,11 @@ pub(crate) fn read_windows(
     for input in batch {
         match decode_record::<WindowFeatures>(&input.payload) {
             Ok(features) => match WindowView::read(features, definition) {
-                Ok(window) => windows.push(window),
+                Ok(window) => {
+                    // Read from the templates that came first (or complained): the rest are counted.
+                    out.count("diagnose.evidence_lines_left_out", window.lines_left_out);
+                    windows.push(window);
+                }
                 Err(Skip::OtherDefinition) => out.count("diagnose.other_windows", 1),
                 Err(Skip::Correction) => out.count("diagnose.window_corrections", 1),
             },

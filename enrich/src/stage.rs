@@ -144,6 +144,11 @@ impl Stage for Enrich {
             }
         }
         let targets: Vec<_> = parsed.iter().map(|(p, _)| workload_of(&p.log)).collect();
+        // Parsed and passed on, but in no window: nothing names its workload.
+        out.count(
+            "windows.no_workload",
+            targets.iter().filter(|t| t.is_none()).count() as u64,
+        );
         let inputs: Vec<WindowInput<'_>> = parsed
             .iter()
             .zip(&targets)
@@ -157,6 +162,8 @@ impl Stage for Enrich {
                 Ok(output) => {
                     out.count("windows.late_dropped", output.late_dropped);
                     out.count("windows.late_updates", output.late_updates);
+                    out.count("windows.ahead_of_clock", output.ahead_of_clock);
+                    out.count("windows.evidence_unmatched", output.evidence_unmatched);
                     for features in output.windows {
                         let _ = out.emit(&features);
                     }

@@ -45,6 +45,10 @@ pub struct PipelineConfig {
     pub act: ActConfig,
 }
 
+/// About the most JSON one template's evidence takes in a window: the template and two lines, each cut
+/// to 1 KiB, with counts, coordinates, pod and node.
+const EVIDENCE_ENTRY_BYTES: usize = 3_600;
+
 impl PipelineConfig {
     /// The sections the runtime's stage runner reads.
     #[must_use]
@@ -82,6 +86,18 @@ impl PipelineConfig {
             ),
             Some(w) if w.evidence_templates == 0 => {
                 format!("{name:?} carries no evidence (evidence_templates = 0)")
+            }
+            Some(w)
+                if w.evidence_templates.saturating_mul(EVIDENCE_ENTRY_BYTES)
+                    > self.runner.max_message_bytes =>
+            {
+                format!(
+                    "{name:?} may carry {} templates of evidence, about {} bytes, more than one \
+                     message may hold (runner.max_message_bytes = {}): lower its evidence_templates",
+                    w.evidence_templates,
+                    w.evidence_templates.saturating_mul(EVIDENCE_ENTRY_BYTES),
+                    self.runner.max_message_bytes
+                )
             }
             Some(_) => return None,
         };

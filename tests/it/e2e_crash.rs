@@ -215,10 +215,10 @@ impl Seen {
         let diagnose: Vec<(&str, f64)> = [
             "diagnose.windows_classified",
             "diagnose.windows_normal",
-            "diagnose.late_dropped",
             "diagnose.decided_by_line",
-            "diagnose.normal_events",
-            "diagnose.window_closed_early",
+            "diagnose.decided_by_change",
+            "diagnose.window_corrections",
+            "diagnose.evidence_lines_left_out",
         ]
         .into_iter()
         .map(|e| {

@@ -132,7 +132,6 @@ impl Block {
         }
     }
 
-    /// Appends the unit-length TF-IDF values of the counts `tf`, indices offset by `base`, to `row`.
     /// Appends the TF-IDF values of `tf` (ascending term indices, each once, with count and idf) to `row`
     /// as one unit-length block starting at feature `base`.
     fn push(tf: Vec<(u32, f32, f32)>, base: u32, row: &mut SparseRow) {

@@ -45,12 +45,12 @@ impl TermCache {
         if missing == 0 {
             return true;
         }
+        if lines.clone().count() > self.capacity {
+            return false;
+        }
         if self.terms.len() + missing > self.capacity {
             // Emptied before, never while, a sample's lines are read: they are all there after.
             self.terms.clear();
-        }
-        if lines.clone().count() > self.capacity {
-            return false;
         }
         for line in lines {
             if !self.terms.contains_key(line) {

@@ -10,6 +10,23 @@ use schemas::{
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Bytes of a template or an exemplar line a window keeps at most (cut at a character boundary, marked
+/// with a trailing `…`): lines are untrusted and a window must fit one Kafka message with all its
+/// evidence — 200 templates of three cut texts stay near 0.7 MB against the 1 MB default.
+pub const MAX_TEXT_BYTES: usize = 1024;
+
+/// `text`, cut to [`MAX_TEXT_BYTES`].
+fn bounded(text: &str) -> String {
+    if text.len() <= MAX_TEXT_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_TEXT_BYTES - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// What the window operator needs of a line to keep it as evidence.
 #[derive(Debug, Clone, Copy)]
 pub struct LineEvidence<'a> {
@@ -71,7 +88,10 @@ pub(crate) struct WindowEvidence {
 
 impl WindowEvidence {
     /// Adds one line of template `template_id` (`template`) at `event_time_ns` to a window whose last
-    /// quarter starts at `late_from_ns`, keeping at most `max_entries` templates.
+    /// quarter starts at `late_from_ns`, keeping at most `max_entries` templates. When they are full, a
+    /// line that complains (not informational, not a Normal Event) takes the place of an entry of only
+    /// informational lines or Normal Events, so chatter that came first cannot crowd out the fault;
+    /// the lines of what is left out are counted (`dropped`).
     pub(crate) fn add(
         &mut self,
         line: &LineEvidence<'_>,
@@ -82,24 +102,33 @@ impl WindowEvidence {
     ) {
         let (event_type, event_reason) = line.event.unzip();
         let same = |e: &TemplateEvidence| {
-            e.event_type.as_deref() == event_type && e.event_reason.as_deref() == event_reason
+            e.event_type.as_deref() == event_type
+                && e.event_reason.as_deref() == event_reason
+                && e.normal_event == line.normal_event
         };
+        let known = self
+            .by_template
+            .get(template_id)
+            .is_some_and(|entries| entries.iter().any(same));
+        if !known
+            && self.entries >= max_entries
+            && (line.informational || line.normal_event || !self.evict_quiet())
+        {
+            self.dropped += 1;
+            return;
+        }
         let found = self
             .by_template
             .get_mut(template_id)
             .and_then(|entries| entries.iter_mut().find(|e| same(e)));
         let entry = match found {
             Some(entry) => entry,
-            None if self.entries >= max_entries => {
-                self.dropped += 1;
-                return;
-            }
             None => {
                 self.entries += 1;
                 let entries = self.by_template.entry(template_id.to_owned()).or_default();
                 entries.push(TemplateEvidence {
                     template_id: template_id.to_owned(),
-                    template: template.to_owned(),
+                    template: bounded(template),
                     event_type: event_type.map(str::to_owned),
                     event_reason: event_reason.map(str::to_owned),
                     normal_event: line.normal_event,
@@ -119,6 +148,30 @@ impl WindowEvidence {
         keep_exemplar(&mut entry.exemplars, line, event_time_ns);
     }
 
+    /// Removes one entry whose lines all are informational or Normal Events (the one with the fewest
+    /// lines), counting its lines as dropped; whether there was one.
+    fn evict_quiet(&mut self) -> bool {
+        let quiet = |e: &TemplateEvidence| e.normal_event || e.informational == e.count;
+        let victim = self
+            .by_template
+            .iter()
+            .flat_map(|(id, entries)| entries.iter().enumerate().map(move |(i, e)| (id, i, e)))
+            .filter(|(_, _, e)| quiet(e))
+            .min_by_key(|(id, i, e)| (e.count, (*id).clone(), *i))
+            .map(|(id, i, _)| (id.clone(), i));
+        let Some((id, i)) = victim else {
+            return false;
+        };
+        if let Some(entries) = self.by_template.get_mut(&id) {
+            self.dropped += entries.remove(i).count;
+            if entries.is_empty() {
+                self.by_template.remove(&id);
+            }
+        }
+        self.entries -= 1;
+        true
+    }
+
     /// The entries, earliest first (by their earliest line), and how many templates were left out.
     pub(crate) fn records(&self) -> (Vec<TemplateEvidence>, u64) {
         let mut entries: Vec<TemplateEvidence> =
@@ -136,7 +189,7 @@ impl WindowEvidence {
 fn keep_exemplar(exemplars: &mut Vec<Exemplar>, line: &LineEvidence<'_>, event_time_ns: i64) {
     let key = (event_time_ns, line.source);
     let exemplar = || Exemplar {
-        message: line.message.to_owned(),
+        message: bounded(line.message),
         event_time_ns,
         source: line.source.clone(),
         pod: line.pod.map(str::to_owned),
@@ -239,5 +292,27 @@ mod tests {
         let reasons: Vec<Option<&str>> =
             entries.iter().map(|e| e.event_reason.as_deref()).collect();
         assert_eq!(reasons, [Some("BackOff"), None]);
+    }
+
+    #[test]
+    fn when_full_a_complaint_takes_the_place_of_chatter_and_long_lines_are_cut() {
+        let source = at(0);
+        let mut evidence = WindowEvidence::default();
+        let mut chatter = line("GET /healthz 200", &source);
+        (chatter.error, chatter.informational) = (false, true);
+        for (i, id) in ["t1", "t2"].into_iter().enumerate() {
+            evidence.add(&chatter, (id, "GET <*>"), i as i64, 45, 2);
+        }
+        evidence.add(&chatter, ("t3", "GET <*>"), 3, 45, 2);
+        let long = format!("OutOfMemoryError {}", "x".repeat(5_000));
+        evidence.add(&line(&long, &source), ("t4", &long), 4, 45, 2);
+        let (entries, dropped) = evidence.records();
+        let ids: Vec<&str> = entries.iter().map(|e| e.template_id.as_str()).collect();
+        assert_eq!(ids, ["t2", "t4"], "t3 left out, t1 made room for the error");
+        assert_eq!(dropped, 2, "t3's line and t1's");
+        let kept = &entries[1];
+        assert!(kept.template.len() <= MAX_TEXT_BYTES && kept.template.ends_with('…'));
+        assert!(kept.exemplars[0].message.starts_with("OutOfMemoryError"));
+        assert!(kept.exemplars[0].message.len() <= MAX_TEXT_BYTES);
     }
 }

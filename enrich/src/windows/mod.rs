@@ -4,16 +4,20 @@
 //!  micro-batch of records ─► one row per (record, window it falls in) ─► Arrow RecordBatch `records`
 //!     ─► the definition's SQL (DataFusion) ─► partial counts per window × workload × template × severity
 //!     ─► merged into the open windows (state carried across batches, checkpointed)
-//!     ─► watermark = newest event time − allowed lateness ─► windows ending at or before it are emitted
+//!     ─► watermark = oldest partition's newest event time − allowed lateness ─► windows ending at or
+//!        before it are emitted
 //! ```
 //!
 //! The watermark is the oldest of the input partitions' newest event times − allowed lateness
-//! ([`watermark`]): a partition that lags behind another does not see its records dropped as late.
-//! A record whose window has already closed is late: with `late_records = "drop"` it is counted
+//! (`watermark.rs`): a partition that lags behind another does not see its records dropped as late; one
+//! silent for `idle_timeout` of wall clock stops holding it back, and no record moves it past the wall
+//! clock. A record whose window has already closed is late: with `late_records = "drop"` it is counted
 //! (`enrich.late_dropped`); with `"update"` the closed window (kept for `late_retention`) absorbs it and
 //! is emitted again with `revision` + 1. The watermark moves once per micro-batch, after the batch is
 //! merged, and windows close in (end, workload) order, so as long as records are no later than the
-//! allowed lateness the output does not depend on their order or on how they are split into batches.
+//! allowed lateness, no partition falls silent and no event time is ahead of the wall clock, the
+//! output does not depend on their order or on how they are split into batches (an evidence bound
+//! that is reached keeps what came first).
 
 mod evidence;
 mod query;
@@ -92,7 +96,8 @@ pub fn windows_of(
         .zip(&targets)
         .filter_map(|(p, target)| Some(WindowInput::of(p, 0, target.as_ref()?)))
         .collect();
-    let mut windows = operator.add_batch(&inputs, 0)?.windows;
+    // No wall clock: a finite input's event times are what they are.
+    let mut windows = operator.add_batch(&inputs, i64::MAX)?.windows;
     windows.extend(operator.flush());
     Ok(windows)
 }
@@ -132,6 +137,12 @@ pub struct WindowOutput {
     pub late_dropped: u64,
     /// Record contributions added to already emitted windows (`update` policy).
     pub late_updates: u64,
+    /// Records whose event time was ahead of the wall clock by more than the allowed lateness (event
+    /// time moved on only to the wall clock plus the allowed lateness for them).
+    pub ahead_of_clock: u64,
+    /// Records whose line found no window or template among the query's results to be evidence in (a
+    /// query that filters or re-labels them).
+    pub evidence_unmatched: u64,
 }
 
 /// One window definition: its planned query and its state.
@@ -246,15 +257,19 @@ impl WindowOperator {
             }
         }
         if self.shape.evidence_templates > 0 {
-            self.state
-                .gather_evidence(inputs, &self.shape, watermark, retention);
+            output.evidence_unmatched =
+                self.state
+                    .gather_evidence(inputs, &self.shape, watermark, retention);
         }
-        let newest = inputs.iter().map(|i| i.event_time_ns).max();
-        self.state.max_event_time_ns = self.state.max_event_time_ns.max(newest);
+        // A clock far ahead (a pod's own timestamp) must not close every window at once: event time
+        // moves on at most to the wall clock plus the allowed lateness, so the watermark stays at or
+        // behind the wall clock and the current window open.
+        let ahead = now_ns.saturating_add(self.spec.allowed_lateness.as_nanos());
         for input in inputs {
-            self.state
-                .watermark
-                .observe(input.partition, input.event_time_ns, now_ns);
+            let t = input.event_time_ns.min(ahead);
+            output.ahead_of_clock += u64::from(input.event_time_ns > ahead);
+            self.state.max_event_time_ns = self.state.max_event_time_ns.max(Some(t));
+            self.state.watermark.observe(input.partition, t, now_ns);
         }
         self.state.watermark.advance(
             self.spec.allowed_lateness.as_nanos(),
@@ -278,11 +293,12 @@ impl WindowOperator {
         if idle < self.spec.idle_timeout.as_nanos() {
             return Vec::new();
         }
-        self.state.max_event_time_ns = Some(max.saturating_add(idle));
-        self.state.watermark.raise(
-            max.saturating_add(idle)
-                .saturating_sub(self.spec.allowed_lateness.as_nanos()),
-        );
+        // Never past the wall clock, whatever event time a record claimed.
+        let moved = max.saturating_add(idle).min(now_ns.max(max));
+        self.state.max_event_time_ns = Some(moved);
+        self.state
+            .watermark
+            .raise(moved.saturating_sub(self.spec.allowed_lateness.as_nanos()));
         self.last_input_wall_ns = Some(now_ns);
         self.close_due()
     }
@@ -333,6 +349,8 @@ mod tests {
     use crate::span::Span;
 
     const S: i64 = 1_000_000_000;
+    /// A wall clock far after every event time here.
+    const NO_CLOCK: i64 = 1_000_000 * S;
 
     fn target(name: &str) -> Target {
         Target {
@@ -361,7 +379,7 @@ mod tests {
                 evidence: None,
             })
             .collect();
-        operator.add_batch(&inputs, 0).expect("query runs")
+        operator.add_batch(&inputs, NO_CLOCK).expect("query runs")
     }
 
     #[test]
@@ -424,10 +442,10 @@ mod tests {
             evidence: None,
         };
         // Partition 1 (api) has been heard from; partition 0 (web) reads on to minute 5.
-        let first = operator.add_batch(&[input(&api, 5, 1), input(&web, 300, 0)], 0);
+        let first = operator.add_batch(&[input(&api, 5, 1), input(&web, 300, 0)], NO_CLOCK);
         assert!(first.expect("runs").windows.is_empty(), "api holds it back");
         let caught_up = operator
-            .add_batch(&[input(&api, 20, 1), input(&api, 75, 1)], S)
+            .add_batch(&[input(&api, 20, 1), input(&api, 75, 1)], NO_CLOCK)
             .expect("runs");
         assert_eq!(caught_up.late_dropped, 0);
         let closed: Vec<(&str, u64)> = caught_up
@@ -436,6 +454,35 @@ mod tests {
             .map(|w| (w.target.name.as_str(), w.record_count))
             .collect();
         assert_eq!(closed, [("api", 2)], "api's first minute, whole");
+    }
+
+    #[test]
+    fn a_clock_far_ahead_moves_event_time_only_to_the_wall_clock() {
+        let a = target("a");
+        let mut operator = WindowOperator::new(WindowSpec::default()).expect("plans");
+        let input = |t: i64| WindowInput {
+            target: &a,
+            event_time_ns: t * S,
+            severity: LogSeverity::Info,
+            template_id: "t1",
+            template: "t1",
+            partition: 0,
+            evidence: None,
+        };
+        let now = 1_000 * S;
+        let forged = operator
+            .add_batch(&[input(990), input(1_000 + 86_000)], now)
+            .expect("runs");
+        assert_eq!(forged.ahead_of_clock, 1);
+        assert!(forged.windows.is_empty(), "the current minute stays open");
+        let next = operator
+            .add_batch(&[input(1_005)], now + 5 * S)
+            .expect("runs");
+        assert_eq!(next.late_dropped, 0, "the lines after it still count");
+        // Quiet for a minute: the watermark follows the wall clock, not the forged time.
+        let closed = operator.on_idle(now + 65 * S);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].record_count, 2, "[960 s, 1020 s): 990 and 1005");
     }
 
     #[test]

@@ -49,8 +49,9 @@ pub struct WindowSpec {
     /// Distance between window starts; equal to `size` (tumbling) by default.
     #[serde(default)]
     pub slide: Option<Span>,
-    /// Watermark = newest event time seen − `allowed_lateness`; a window is emitted once the watermark
-    /// passes its end. Default: `10s`.
+    /// Watermark = the oldest of the input partitions' newest event times − `allowed_lateness`; a window
+    /// is emitted once the watermark passes its end. Lines more out of order than this within a
+    /// partition are late. Default: `10s`.
     #[serde(default = "default_lateness")]
     pub allowed_lateness: Span,
     /// Records for already closed windows: `drop` (default) or `update`.
@@ -69,8 +70,10 @@ pub struct WindowSpec {
     /// How many of the most frequent templates a window reports. Default: 5.
     #[serde(default = "default_top_templates")]
     pub top_templates: usize,
-    /// How many templates' evidence (counts by kind of line, the earliest and latest line) a window
-    /// carries, for diagnose, which reads windows instead of lines; 0 carries none. Default: 200.
+    /// How many templates' evidence (counts by kind of line, the earliest and latest line, each cut to
+    /// 1 KiB) a window carries, for diagnose, which reads windows instead of lines; 0 carries none.
+    /// Evidence follows each line's own workload and template id: a query that re-labels them leaves the
+    /// window without evidence (`windows.evidence_unmatched` counts such lines). Default: 200.
     #[serde(default = "default_evidence_templates")]
     pub evidence_templates: usize,
     /// Upper bound on open windows (workloads × windows in flight); beyond it the oldest window closes

@@ -160,14 +160,16 @@ impl WindowState {
 
     /// Adds each input's line to the evidence of every window it counted in (open, or kept closed for
     /// corrections, as [`WindowState::merge`] decided with the same `watermark`), when the window's
-    /// query kept its template.
+    /// query kept its template; returns how many lines found no such window (late, or filtered or
+    /// re-labelled by the query).
     pub(crate) fn gather_evidence(
         &mut self,
         inputs: &[WindowInput<'_>],
         shape: &Shape,
         watermark: i64,
         retention_ns: i64,
-    ) {
+    ) -> u64 {
+        let mut unmatched = 0;
         let (size, slide) = (shape.size_ns, shape.slide_ns);
         // One map lookup per window and workload, not per line.
         let mut groups: BTreeMap<(i64, &Target), Vec<usize>> = BTreeMap::new();
@@ -195,6 +197,7 @@ impl WindowState {
                 None
             };
             let Some(window) = window else {
+                unmatched += members.len() as u64;
                 continue;
             };
             let late_from = end.saturating_sub(size / 4);
@@ -204,6 +207,7 @@ impl WindowState {
                     continue;
                 };
                 if !window.templates.contains_key(input.template_id) {
+                    unmatched += 1;
                     continue;
                 }
                 window.evidence.add(
@@ -215,6 +219,7 @@ impl WindowState {
                 );
             }
         }
+        unmatched
     }
 
     /// Closes every open window ending at or before `watermark` (and the oldest ones beyond
@@ -328,6 +333,11 @@ type Group<'w> = (Option<&'w String>, Vec<(&'w String, &'w TemplateCounts)>);
 fn features(key: &Key, window: &mut Window, shape: &Shape) -> Vec<WindowFeatures> {
     let revision = window.emitted;
     window.emitted += 1;
+    let (all_evidence, evidence_dropped) = if shape.evidence_templates == 0 {
+        (Vec::new(), 0)
+    } else {
+        window.evidence.records()
+    };
     let groups: Vec<Group<'_>> = if shape.by_template {
         window
             .templates
@@ -375,15 +385,10 @@ fn features(key: &Key, window: &mut Window, shape: &Shape) -> Vec<WindowFeatures
                 .iter()
                 .filter(|(id, _)| window.new_templates.contains(*id))
                 .count() as u64;
-            let (evidence, evidence_dropped) = if shape.evidence_templates == 0 {
-                (Vec::new(), 0)
-            } else {
-                let (mut entries, dropped) = window.evidence.records();
-                if let Some(id) = template_id {
-                    entries.retain(|e| &e.template_id == id);
-                }
-                (entries, dropped)
-            };
+            let mut evidence = all_evidence.clone();
+            if let Some(id) = template_id {
+                evidence.retain(|e| &e.template_id == id);
+            }
             let previous = window
                 .previous
                 .get(template_id.map_or("", String::as_str))

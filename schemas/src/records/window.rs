@@ -53,7 +53,9 @@ pub struct WindowFeatures {
     /// carry it; at most that many entries, in order of first appearance.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<TemplateEvidence>,
-    /// Templates left out of `evidence` because the bound was reached (their lines still count above).
+    /// Lines left out of `evidence` because its bound was reached — lines of templates never admitted,
+    /// and of quiet templates (informational lines, Normal Events) that made room for a complaining one
+    /// (they still count in the fields above).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub evidence_dropped: u64,
 }
