@@ -170,7 +170,8 @@ impl Stage for RuleDiagnose {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         for window in read_windows(batch, &self.definition, out) {
             window.note_rollouts(&mut self.rollouts);
-            for entry in &window.entries {
+            // A template of only INFO-or-quieter lines reports; it does not complain.
+            for entry in window.entries.iter().filter(|e| e.is_decisive()) {
                 if let Some(diagnosis) = self.observe(&window, entry) {
                     let _ = out.emit(&diagnosis);
                 }
@@ -261,13 +262,14 @@ mod tests {
     }
 
     /// Lines of one mined template (`template`), each with its own message.
-    fn of_template(template: &str, messages: &[&str]) -> Vec<SourceRecord> {
+    fn of_template(template: &str, messages: &[&str], severity: LogSeverity) -> Vec<SourceRecord> {
         messages
             .iter()
             .enumerate()
             .map(|(i, message)| {
                 let mut log = fixtures::log_record(message, (10 + i as i64) * 1_000_000_000);
                 log.source.offset = i as i64;
+                log.severity = severity;
                 let mut parsed: schemas::ParsedRecord =
                     schemas::decode_record(&fixtures::parsed_source_record(log).payload)
                         .expect("parsed");
@@ -289,18 +291,22 @@ mod tests {
             .into_iter()
             .chain(["worker 2 stopped: done"; 9])
             .collect::<Vec<_>>();
-        let diagnoses = run(&[windows(&of_template("worker <*> stopped: <*>", &odd))]);
+        let warned = |template: &str, lines: &[&str]| {
+            run(&[windows(&of_template(template, lines, LogSeverity::Warning))])
+        };
+        let diagnoses = warned("worker <*> stopped: <*>", &odd);
         assert!(
             diagnoses.is_empty(),
             "one weak line of ten, however early: {diagnoses:#?}"
         );
         let all = ["worker 3 stopped: java.lang.IllegalStateException"; 10];
-        let diagnoses = run(&[windows(&of_template(
-            "worker <*> stopped: java.lang.IllegalStateException",
-            &all,
-        ))]);
+        let template = "worker <*> stopped: java.lang.IllegalStateException";
+        let diagnoses = warned(template, &all);
         assert_eq!(diagnoses.len(), 1, "ten weak lines add up");
         assert!(diagnoses[0].confidence > 0.5, "{:?}", diagnoses[0]);
+        // The same lines logged at INFO report; they do not complain, and name no pod to act on.
+        let reported = of_template(template, &all, LogSeverity::Info);
+        assert!(run(&[windows(&reported)]).is_empty());
     }
 
     #[test]

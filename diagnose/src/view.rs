@@ -117,8 +117,13 @@ impl WindowView {
                 .2
                 .saturating_add(count(entry.evidence.late_count));
         }
+        // Ranked and cut by the real counts; only then scaled (scaling makes small counts tie).
+        texts.sort_by_key(|t| std::cmp::Reverse(t.1));
         let total = self.lines();
+        let mut lines = usize::try_from(total).unwrap_or(usize::MAX);
+        texts.truncate(max_distinct.max(1));
         if total > MAX_LINES {
+            lines = MAX_LINES as usize;
             #[allow(
                 clippy::cast_possible_truncation,
                 clippy::cast_sign_loss,
@@ -136,15 +141,21 @@ impl WindowView {
                 (text.1, text.2) = (scale(text.1), scale(text.2));
             }
         }
-        let lines = texts.iter().map(|t| t.1 as usize).sum();
-        texts.sort_by_key(|t| std::cmp::Reverse(t.1));
-        texts.truncate(max_distinct.max(1));
         Condensed {
             texts: texts.iter().map(|t| t.0.to_owned()).collect(),
             counts: texts.iter().map(|t| t.1).collect(),
             tail_counts: texts.iter().map(|t| t.2).collect(),
             lines,
         }
+    }
+
+    /// Lines with `text` (entries of several template ids may share it).
+    pub(crate) fn count_of(&self, text: &str) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| e.text == text)
+            .map(|e| e.evidence.count)
+            .sum()
     }
 
     /// The first entry with `text`.

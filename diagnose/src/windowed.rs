@@ -273,7 +273,8 @@ impl WindowedDiagnose {
                 Some(entry.to_evidence(format!(
                     "decided by the {basis}; this line on its own: p({class}) = {score:.2}; \
                      {} of {} lines in the window",
-                    lines.counts[i], lines.lines
+                    window.count_of(&lines.texts[i]),
+                    window.lines()
                 )))
             })
             .collect();

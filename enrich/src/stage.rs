@@ -54,7 +54,9 @@ impl Enrich {
         self
     }
 
-    /// Replaces the wall clock (used only to notice a quiet stream), for tests and replays.
+    /// Replaces the wall clock (it notices a quiet stream and bounds event times ahead of it: a fixed
+    /// clock earlier than the records keeps their windows open until the stage is flushed), for tests
+    /// and replays.
     #[must_use]
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;

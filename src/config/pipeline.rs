@@ -46,8 +46,22 @@ pub struct PipelineConfig {
 }
 
 /// About the most JSON one template's evidence takes in a window: the template and two lines, each cut
-/// to 1 KiB, with counts, coordinates, pod and node.
+/// to 1 KiB of JSON, with counts, coordinates, pod and node.
 const EVIDENCE_ENTRY_BYTES: usize = 3_600;
+/// About the most JSON a window takes besides its evidence: its counts and the top templates' texts
+/// (each cut to 1 KiB of JSON) take at most this much per top template, plus this much once.
+const WINDOW_TEMPLATE_BYTES: usize = 1_200;
+
+/// About the most JSON one window of `spec` takes, evidence included.
+fn window_bytes(spec: &enrich::windows::WindowSpec) -> usize {
+    spec.evidence_templates
+        .saturating_mul(EVIDENCE_ENTRY_BYTES)
+        .saturating_add(
+            spec.top_templates
+                .saturating_add(1)
+                .saturating_mul(WINDOW_TEMPLATE_BYTES),
+        )
+}
 
 impl PipelineConfig {
     /// The sections the runtime's stage runner reads.
@@ -87,21 +101,23 @@ impl PipelineConfig {
             Some(w) if w.evidence_templates == 0 => {
                 format!("{name:?} carries no evidence (evidence_templates = 0)")
             }
-            Some(w)
-                if w.evidence_templates.saturating_mul(EVIDENCE_ENTRY_BYTES)
-                    > self.runner.max_message_bytes =>
-            {
-                format!(
-                    "{name:?} may carry {} templates of evidence, about {} bytes, more than one \
-                     message may hold (runner.max_message_bytes = {}): lower its evidence_templates",
-                    w.evidence_templates,
-                    w.evidence_templates.saturating_mul(EVIDENCE_ENTRY_BYTES),
-                    self.runner.max_message_bytes
-                )
-            }
+            Some(w) if window_bytes(w) > self.max_output_bytes() => format!(
+                "{name:?} may take about {} bytes with {} templates of evidence, more than one \
+                 message may hold ({} after headers): lower its evidence_templates",
+                window_bytes(w),
+                w.evidence_templates,
+                self.max_output_bytes()
+            ),
             Some(_) => return None,
         };
         Some(Problem::new("diagnose.windows", why))
+    }
+
+    /// The most bytes one output record may take: the message limit the runner applies, less the room it
+    /// keeps for headers.
+    fn max_output_bytes(&self) -> usize {
+        runtime::kafka::max_message_bytes(&self.kafka, &self.runner)
+            .saturating_sub(runtime::kafka::oversize::HEADROOM)
     }
 
     /// Checks the whole pipeline and reports every problem.

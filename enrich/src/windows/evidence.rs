@@ -10,21 +10,32 @@ use schemas::{
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Bytes of a template or an exemplar line a window keeps at most (cut at a character boundary, marked
+/// Bytes of JSON a template or an exemplar line takes in a window at most (cut at a character, marked
 /// with a trailing `…`): lines are untrusted and a window must fit one Kafka message with all its
 /// evidence — 200 templates of three cut texts stay near 0.7 MB against the 1 MB default.
 pub const MAX_TEXT_BYTES: usize = 1024;
 
-/// `text`, cut to [`MAX_TEXT_BYTES`].
-fn bounded(text: &str) -> String {
-    if text.len() <= MAX_TEXT_BYTES {
+/// `text`, cut so that it takes at most [`MAX_TEXT_BYTES`] once escaped as a JSON string (a quote or
+/// backslash takes two bytes there, a control character six).
+pub(crate) fn bounded(text: &str) -> String {
+    let escaped = |c: char| match c {
+        '"' | '\\' => 2,
+        c if c.is_control() && (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
+    };
+    // Escaping never shrinks a text: one longer than the budget is cut without reading it all.
+    if text.len() <= MAX_TEXT_BYTES && text.chars().map(escaped).sum::<usize>() <= MAX_TEXT_BYTES {
         return text.to_owned();
     }
-    let mut end = MAX_TEXT_BYTES - '…'.len_utf8();
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    let budget = MAX_TEXT_BYTES - '…'.len_utf8();
+    let mut size = 0;
+    for (i, c) in text.char_indices() {
+        size += escaped(c);
+        if size > budget {
+            return format!("{}…", &text[..i]);
+        }
     }
-    format!("{}…", &text[..end])
+    text.to_owned()
 }
 
 /// What the window operator needs of a line to keep it as evidence.
@@ -63,15 +74,20 @@ impl<'a> LineEvidence<'a> {
             }
             _ => None,
         };
+        let normal_event = log.is_normal_event();
+        // An Event that is not a Normal one (a Warning, or a Node turning unhealthy, which the node
+        // controller types Normal) complains whatever severity it was read with.
+        let adverse_event = log.source_format == SourceFormat::K8sEvent && !normal_event;
         Self {
             message: &log.message,
             source: &log.source,
             pod: log.resource.pod.as_deref(),
             node: log.resource.node.as_deref(),
             event,
-            normal_event: log.is_normal_event(),
+            normal_event,
             error: log.severity >= LogSeverity::Error,
-            informational: log.severity != LogSeverity::Unspecified
+            informational: !adverse_event
+                && log.severity != LogSeverity::Unspecified
                 && log.severity < LogSeverity::Warning,
         }
     }
@@ -90,8 +106,9 @@ impl WindowEvidence {
     /// Adds one line of template `template_id` (`template`) at `event_time_ns` to a window whose last
     /// quarter starts at `late_from_ns`, keeping at most `max_entries` templates. When they are full, a
     /// line that complains (not informational, not a Normal Event) takes the place of an entry of only
-    /// informational lines or Normal Events, so chatter that came first cannot crowd out the fault;
-    /// the lines of what is left out are counted (`dropped`).
+    /// informational lines that are not Kubernetes Events (Events are few, and some are context diagnose
+    /// needs, such as rollouts), so chatter that came first cannot crowd out the fault; the lines of
+    /// what is left out are counted (`dropped`).
     pub(crate) fn add(
         &mut self,
         line: &LineEvidence<'_>,
@@ -148,10 +165,10 @@ impl WindowEvidence {
         keep_exemplar(&mut entry.exemplars, line, event_time_ns);
     }
 
-    /// Removes one entry whose lines all are informational or Normal Events (the one with the fewest
-    /// lines), counting its lines as dropped; whether there was one.
+    /// Removes one entry of only informational lines that are not Kubernetes Events (the one with the
+    /// fewest lines), counting its lines as dropped; whether there was one.
     fn evict_quiet(&mut self) -> bool {
-        let quiet = |e: &TemplateEvidence| e.normal_event || e.informational == e.count;
+        let quiet = |e: &TemplateEvidence| e.event_type.is_none() && e.informational == e.count;
         let victim = self
             .by_template
             .iter()
@@ -172,7 +189,7 @@ impl WindowEvidence {
         true
     }
 
-    /// The entries, earliest first (by their earliest line), and how many templates were left out.
+    /// The entries, earliest first (by their earliest line), and how many lines were left out.
     pub(crate) fn records(&self) -> (Vec<TemplateEvidence>, u64) {
         let mut entries: Vec<TemplateEvidence> =
             self.by_template.values().flatten().cloned().collect();
@@ -314,5 +331,26 @@ mod tests {
         assert!(kept.template.len() <= MAX_TEXT_BYTES && kept.template.ends_with('…'));
         assert!(kept.exemplars[0].message.starts_with("OutOfMemoryError"));
         assert!(kept.exemplars[0].message.len() <= MAX_TEXT_BYTES);
+    }
+
+    #[test]
+    fn a_cut_text_fits_its_budget_once_escaped_as_json() {
+        for text in [
+            "é".repeat(2_000),
+            "\u{1}".repeat(2_000),
+            "\"".repeat(2_000),
+            "a".repeat(MAX_TEXT_BYTES),
+            "short".to_owned(),
+        ] {
+            let cut = bounded(&text);
+            let json = serde_json::to_string(&cut).expect("a string");
+            assert!(json.len() <= MAX_TEXT_BYTES + 2, "{} bytes", json.len());
+            assert!(text.starts_with(cut.trim_end_matches('…')));
+        }
+        assert_eq!(bounded("short"), "short");
+        assert_eq!(
+            bounded(&"a".repeat(MAX_TEXT_BYTES)),
+            "a".repeat(MAX_TEXT_BYTES)
+        );
     }
 }

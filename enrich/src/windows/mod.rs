@@ -137,11 +137,11 @@ pub struct WindowOutput {
     pub late_dropped: u64,
     /// Record contributions added to already emitted windows (`update` policy).
     pub late_updates: u64,
-    /// Records whose event time was ahead of the wall clock by more than the allowed lateness (event
-    /// time moved on only to the wall clock plus the allowed lateness for them).
+    /// Records whose event time was ahead of the wall clock by more than the allowed lateness: counted
+    /// as if at the wall clock plus the allowed lateness.
     pub ahead_of_clock: u64,
-    /// Records whose line found no window or template among the query's results to be evidence in (a
-    /// query that filters or re-labels them).
+    /// Lines that found no window or template among the query's results to be evidence in, once per
+    /// window they fall in (late lines, or lines the query filtered or re-labelled).
     pub evidence_unmatched: u64,
 }
 
@@ -212,6 +212,19 @@ impl WindowOperator {
         if inputs.is_empty() {
             return Ok(output);
         }
+        // A clock far ahead (a pod's own timestamp; ingest accepts up to a day) must neither close every
+        // window at once nor open windows in the future: such a record counts at the wall clock plus the
+        // allowed lateness, so the watermark stays at or behind the wall clock and the current window open.
+        let ahead = now_ns.saturating_add(self.spec.allowed_lateness.as_nanos());
+        output.ahead_of_clock = inputs.iter().filter(|i| i.event_time_ns > ahead).count() as u64;
+        let clamped: Vec<WindowInput<'_>> = inputs
+            .iter()
+            .map(|input| WindowInput {
+                event_time_ns: input.event_time_ns.min(ahead),
+                ..*input
+            })
+            .collect();
+        let inputs = clamped.as_slice();
         let watermark = self.watermark();
         let retention = self.spec.retention_ns();
         let (size, slide) = (self.shape.size_ns, self.shape.slide_ns);
@@ -261,13 +274,8 @@ impl WindowOperator {
                 self.state
                     .gather_evidence(inputs, &self.shape, watermark, retention);
         }
-        // A clock far ahead (a pod's own timestamp) must not close every window at once: event time
-        // moves on at most to the wall clock plus the allowed lateness, so the watermark stays at or
-        // behind the wall clock and the current window open.
-        let ahead = now_ns.saturating_add(self.spec.allowed_lateness.as_nanos());
         for input in inputs {
-            let t = input.event_time_ns.min(ahead);
-            output.ahead_of_clock += u64::from(input.event_time_ns > ahead);
+            let t = input.event_time_ns;
             self.state.max_event_time_ns = self.state.max_event_time_ns.max(Some(t));
             self.state.watermark.observe(input.partition, t, now_ns);
         }
@@ -475,6 +483,11 @@ mod tests {
             .expect("runs");
         assert_eq!(forged.ahead_of_clock, 1);
         assert!(forged.windows.is_empty(), "the current minute stays open");
+        assert_eq!(
+            operator.open_windows(),
+            1,
+            "and no window a day ahead opens"
+        );
         let next = operator
             .add_batch(&[input(1_005)], now + 5 * S)
             .expect("runs");
@@ -482,7 +495,10 @@ mod tests {
         // Quiet for a minute: the watermark follows the wall clock, not the forged time.
         let closed = operator.on_idle(now + 65 * S);
         assert_eq!(closed.len(), 1);
-        assert_eq!(closed[0].record_count, 2, "[960 s, 1020 s): 990 and 1005");
+        assert_eq!(
+            closed[0].record_count, 3,
+            "[960 s, 1020 s): 990, 1005 and the forged line, counted at 1010"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! each workload's previous window count. All of it is serialisable for checkpoints.
 
 use super::WindowInput;
-use super::evidence::WindowEvidence;
+use super::evidence::{WindowEvidence, bounded};
 use super::query::PartialCount;
 use super::watermark::Watermark;
 use schemas::{LogSeverity, ObjectKind, SCHEMA_VERSION, Target, TemplateCount, WindowFeatures};
@@ -149,7 +149,8 @@ impl WindowState {
             .entry(partial.template_id.clone())
             .or_default();
         if counts.template.is_empty() {
-            counts.template.clone_from(&partial.template);
+            // Kept (and checkpointed) per window: bounded like the evidence.
+            counts.template = bounded(&partial.template);
         }
         *counts
             .by_severity
