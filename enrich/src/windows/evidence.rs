@@ -18,24 +18,45 @@ pub const MAX_TEXT_BYTES: usize = 1024;
 /// `text`, cut so that it takes at most [`MAX_TEXT_BYTES`] once escaped as a JSON string (a quote or
 /// backslash takes two bytes there, a control character six).
 pub(crate) fn bounded(text: &str) -> String {
-    let escaped = |c: char| match c {
-        '"' | '\\' => 2,
-        c if c.is_control() && (c as u32) < 0x20 => 6,
-        c => c.len_utf8(),
+    let mut out = String::new();
+    write_bounded(&mut out, text);
+    out
+}
+
+/// Replaces `out` with [`bounded`]`(text)`, reusing its allocation.
+fn write_bounded(out: &mut String, text: &str) {
+    out.clear();
+    // Byte by byte: a multi-byte character takes its bytes in JSON, as any byte of 0x80 or above does.
+    let escaped = |b: u8| match b {
+        b'"' | b'\\' => 2,
+        0..0x20 => 6,
+        _ => 1,
     };
     // Escaping never shrinks a text: one longer than the budget is cut without reading it all.
-    if text.len() <= MAX_TEXT_BYTES && text.chars().map(escaped).sum::<usize>() <= MAX_TEXT_BYTES {
-        return text.to_owned();
+    if text.len() <= MAX_TEXT_BYTES
+        && (text.len() * 6 <= MAX_TEXT_BYTES
+            || text.bytes().map(escaped).sum::<usize>() <= MAX_TEXT_BYTES)
+    {
+        out.push_str(text);
+        return;
     }
     let budget = MAX_TEXT_BYTES - '…'.len_utf8();
     let mut size = 0;
-    for (i, c) in text.char_indices() {
-        size += escaped(c);
+    let mut end = text.len();
+    for (i, b) in text.bytes().enumerate() {
+        size += escaped(b);
         if size > budget {
-            return format!("{}…", &text[..i]);
+            end = i;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            break;
         }
     }
-    text.to_owned()
+    out.push_str(&text[..end]);
+    if end < text.len() {
+        out.push('…');
+    }
 }
 
 /// What the window operator needs of a line to keep it as evidence.
@@ -212,12 +233,28 @@ fn keep_exemplar(exemplars: &mut Vec<Exemplar>, line: &LineEvidence<'_>, event_t
         pod: line.pod.map(str::to_owned),
         node: line.node.map(str::to_owned),
     };
+    // In a stream in event-time order every line is the new latest: it is written over the old one,
+    // reusing its allocations.
+    let overwrite = |kept: &mut Exemplar| {
+        write_bounded(&mut kept.message, line.message);
+        kept.event_time_ns = event_time_ns;
+        kept.source.clone_from(line.source);
+        for (field, value) in [(&mut kept.pod, line.pod), (&mut kept.node, line.node)] {
+            match (field.as_mut(), value) {
+                (Some(kept), Some(value)) => {
+                    kept.clear();
+                    kept.push_str(value);
+                }
+                (_, value) => *field = value.map(str::to_owned),
+            }
+        }
+    };
     match exemplars.as_mut_slice() {
         [] => exemplars.push(exemplar()),
         [first] if key < first.order_key() => exemplars.insert(0, exemplar()),
         [first] if key > first.order_key() => exemplars.push(exemplar()),
-        [first, _] if key < first.order_key() => *first = exemplar(),
-        [_, last] if key > last.order_key() => *last = exemplar(),
+        [first, _] if key < first.order_key() => overwrite(first),
+        [_, last] if key > last.order_key() => overwrite(last),
         _ => {}
     }
 }
