@@ -5,9 +5,10 @@
 //! `medic-runtime`; this crate decides which stage runs with which configuration.
 //!
 //! ```text
-//!  medic.logs.<source> ─► ingest ─► medic.logs.normalized ─► enrich ─► medic.logs.parsed ─► diagnose
+//!  medic.logs.<source> ─► ingest ─► medic.logs.normalized ─► enrich ─► medic.windows ─► diagnose
 //!        ─► medic.diagnoses ─► decide ─► medic.decisions ─► act ─► medic.actions ─► actuator
 //!        ─► medic.actions.results                 (rejected input of any stage ─► medic.dlq)
+//!  (enrich also writes every parsed line to medic.logs.parsed, for other consumers)
 //! ```
 //!
 //! | crate | role |

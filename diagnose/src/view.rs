@@ -96,6 +96,11 @@ impl WindowView {
         }
     }
 
+    /// Lines of Normal Events: context, never evidence.
+    pub(crate) fn context_lines(&self) -> u64 {
+        self.context.iter().map(|e| e.count).sum()
+    }
+
     /// Lines that may be evidence.
     pub(crate) fn lines(&self) -> u64 {
         self.entries.iter().map(|e| e.evidence.count).sum()

@@ -347,6 +347,8 @@ pub(crate) fn read_windows(
                 Ok(window) => {
                     // Read from the templates that came first (or complained): the rest are counted.
                     out.count("diagnose.evidence_lines_left_out", window.lines_left_out);
+                    // "Container image … already present on machine" is how a healthy start reads.
+                    out.count("diagnose.normal_events", window.context_lines());
                     windows.push(window);
                 }
                 Err(Skip::OtherDefinition) => out.count("diagnose.other_windows", 1),

@@ -307,8 +307,13 @@ fn normal_events_and_ordinary_traffic_make_no_diagnosis() {
         medic_diagnose::DiagnoseModel::Transformer,
         medic_diagnose::DiagnoseModel::KeywordRules,
     ] {
-        let (diagnoses, _) = run_stage(model, &records);
+        let (diagnoses, out) = run_stage(model, &records);
         assert!(diagnoses.is_empty(), "{model:?}: {diagnoses:#?}");
+        assert_eq!(
+            out.events().get("diagnose.normal_events"),
+            Some(&(events.len() as u64)),
+            "{model:?}: the Events were read as context"
+        );
     }
 }
 
