@@ -30,7 +30,7 @@ pub use query::{PartialCount, QueryError, WindowQuery, WindowRow};
 pub use spec::{DEFAULT_SQL, LatePolicy, PARTIAL_COLUMNS, WindowSpec};
 
 use schemas::{LogRecord, LogSeverity, ParsedRecord, Target, WindowFeatures};
-use state::{Merged, Shape, WindowState};
+use state::{Merged, Place, Shape, WindowState, window_starts};
 use std::collections::BTreeSet;
 
 /// One parsed record, as the window operator sees it.
@@ -233,12 +233,9 @@ impl WindowOperator {
         let kinds: Vec<&'static str> = inputs.iter().map(|i| i.target.kind.as_str()).collect();
         for (input, kind) in inputs.iter().zip(&kinds) {
             let t = input.event_time_ns;
-            // Windows [start, start + size) containing t: starts are multiples of `slide`.
-            let last_start = t.div_euclid(slide) * slide;
-            let mut start = last_start;
-            while start > t.saturating_sub(size) {
+            for start in window_starts(t, size, slide) {
                 let end = start.saturating_add(size);
-                if end.saturating_add(retention) <= watermark {
+                if Place::of(end, watermark, retention) == Place::Late {
                     output.late_dropped += 1;
                 } else {
                     rows.push(WindowRow {
@@ -254,7 +251,6 @@ impl WindowOperator {
                         severity: input.severity.as_str(),
                     });
                 }
-                start -= slide;
             }
         }
         let partials = self.query.run(&rows)?;

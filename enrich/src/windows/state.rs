@@ -120,6 +120,39 @@ fn target_of(partial: &PartialCount) -> Target {
     }
 }
 
+/// Where a contribution to the window ending at `end` goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Into the open window: its end is after the watermark.
+    Open,
+    /// Into the closed window, kept for corrections (`retention_ns` > 0 and not expired).
+    Closed,
+    /// Nowhere: too late.
+    Late,
+}
+
+impl Place {
+    /// Where a contribution to the window ending at `end` goes, given the watermark and how long closed
+    /// windows accept corrections.
+    pub(crate) fn of(end: i64, watermark: i64, retention_ns: i64) -> Self {
+        if end > watermark {
+            Self::Open
+        } else if retention_ns > 0 && end.saturating_add(retention_ns) > watermark {
+            Self::Closed
+        } else {
+            Self::Late
+        }
+    }
+}
+
+/// The starts of the windows `[start, start + size_ns)` containing `t`, newest first: multiples of
+/// `slide_ns`.
+pub(crate) fn window_starts(t: i64, size_ns: i64, slide_ns: i64) -> impl Iterator<Item = i64> {
+    let last = t.div_euclid(slide_ns) * slide_ns;
+    std::iter::successors(Some(last), move |start| start.checked_sub(slide_ns))
+        .take_while(move |start| *start > t.saturating_sub(size_ns))
+}
+
 impl WindowState {
     /// Adds one partial count to its window: open when its end is after `watermark`, a kept closed
     /// window when corrections are allowed (`retention_ns` > 0 and not expired).
@@ -134,15 +167,13 @@ impl WindowState {
             partial.window_start.saturating_add(size_ns),
             target_of(partial),
         );
-        let (window, merged) = if key.0 > watermark {
-            (self.open.entry(key).or_default(), Merged::Open)
-        } else if retention_ns > 0 && key.0.saturating_add(retention_ns) > watermark {
-            (
+        let (window, merged) = match Place::of(key.0, watermark, retention_ns) {
+            Place::Open => (self.open.entry(key).or_default(), Merged::Open),
+            Place::Closed => (
                 self.closed.entry(key.clone()).or_default(),
                 Merged::Corrected(key),
-            )
-        } else {
-            return Merged::Late;
+            ),
+            Place::Late => return Merged::Late,
         };
         let counts = window
             .templates
@@ -178,24 +209,19 @@ impl WindowState {
             if input.evidence.is_none() {
                 continue;
             }
-            let t = input.event_time_ns;
-            let mut start = t.div_euclid(slide) * slide;
-            while start > t.saturating_sub(size) {
+            for start in window_starts(input.event_time_ns, size, slide) {
                 groups
                     .entry((start.saturating_add(size), input.target))
                     .or_default()
                     .push(i);
-                start -= slide;
             }
         }
         for ((end, target), members) in groups {
             let key = (end, target.clone());
-            let window = if end > watermark {
-                self.open.get_mut(&key)
-            } else if retention_ns > 0 && end.saturating_add(retention_ns) > watermark {
-                self.closed.get_mut(&key)
-            } else {
-                None
+            let window = match Place::of(end, watermark, retention_ns) {
+                Place::Open => self.open.get_mut(&key),
+                Place::Closed => self.closed.get_mut(&key),
+                Place::Late => None,
             };
             let Some(window) = window else {
                 unmatched += members.len() as u64;
