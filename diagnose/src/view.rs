@@ -6,7 +6,6 @@ use crate::novelty::TemplateLine;
 use crate::rollouts::Rollouts;
 use crate::transformer::Condensed;
 use schemas::{Evidence, Exemplar, SourceCoordinates, Target, TemplateEvidence, WindowFeatures};
-use std::collections::HashMap;
 
 /// Lines a window is read as at most — as the classifiers were trained, and as diagnose kept windows
 /// before it read enrich's: a busier window's counts are scaled down in proportion (each distinct text
@@ -109,49 +108,39 @@ impl WindowView {
     /// The distinct texts with their counts, most frequent first (ties: earliest first), at most
     /// `max_distinct` of them.
     pub(crate) fn condensed(&self, max_distinct: usize) -> Condensed {
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut texts: Vec<(&str, u32, u32)> = Vec::new();
-        for entry in &self.entries {
-            let slot = *index.entry(&entry.text).or_insert_with(|| {
-                texts.push((&entry.text, 0, 0));
-                texts.len() - 1
-            });
-            let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-            texts[slot].1 = texts[slot].1.saturating_add(count(entry.evidence.count));
-            texts[slot].2 = texts[slot]
-                .2
-                .saturating_add(count(entry.evidence.late_count));
-        }
-        // Ranked and cut by the real counts; only then scaled (scaling makes small counts tie).
-        texts.sort_by_key(|t| std::cmp::Reverse(t.1));
+        let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         let total = self.lines();
-        let mut lines = usize::try_from(total).unwrap_or(usize::MAX);
-        texts.truncate(max_distinct.max(1));
+        let texts = self.entries.iter().map(|e| {
+            let evidence = &e.evidence;
+            (
+                e.text.as_str(),
+                count(evidence.count),
+                count(evidence.late_count),
+            )
+        });
+        // Ranked and cut by the real counts; only then scaled (scaling makes small counts tie).
+        let mut condensed = Condensed::counted(
+            texts,
+            usize::try_from(total).unwrap_or(usize::MAX),
+            max_distinct,
+        );
         if total > MAX_LINES {
-            lines = MAX_LINES as usize;
             #[allow(
                 clippy::cast_possible_truncation,
                 clippy::cast_sign_loss,
                 clippy::cast_precision_loss,
                 reason = "counts far below 2^24, scaled down"
             )]
-            let scale = |n: u32| {
-                if n == 0 {
-                    0
-                } else {
-                    ((f64::from(n) * MAX_LINES as f64 / total as f64).round() as u32).max(1)
+            let scale = |n: &mut u32| {
+                if *n > 0 {
+                    *n = ((f64::from(*n) * MAX_LINES as f64 / total as f64).round() as u32).max(1);
                 }
             };
-            for text in &mut texts {
-                (text.1, text.2) = (scale(text.1), scale(text.2));
-            }
+            condensed.counts.iter_mut().for_each(scale);
+            condensed.tail_counts.iter_mut().for_each(scale);
+            condensed.lines = MAX_LINES as usize;
         }
-        Condensed {
-            texts: texts.iter().map(|t| t.0.to_owned()).collect(),
-            counts: texts.iter().map(|t| t.1).collect(),
-            tail_counts: texts.iter().map(|t| t.2).collect(),
-            lines,
-        }
+        condensed
     }
 
     /// Lines with `text` (entries of several template ids may share it).

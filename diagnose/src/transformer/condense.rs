@@ -30,17 +30,31 @@ impl Condensed {
             .filter(|l| !l.is_empty())
             .collect();
         let tail_from = lines.len() - (lines.len() as f64 * TAIL_SHARE).ceil() as usize;
+        let counted = lines
+            .iter()
+            .enumerate()
+            .map(|(position, line)| (*line, 1, u32::from(position >= tail_from)));
+        Self::counted(counted, lines.len(), max_distinct)
+    }
+
+    /// Condenses texts given with their counts and tail counts (a text may come more than once: its
+    /// counts add up), of `lines` lines in all, keeping at most `max_distinct` texts (the most frequent
+    /// ones; equal counts in order of first appearance).
+    #[must_use]
+    pub fn counted<'a>(
+        texts: impl IntoIterator<Item = (&'a str, u32, u32)>,
+        lines: usize,
+        max_distinct: usize,
+    ) -> Self {
         let mut index: HashMap<&str, usize> = HashMap::new();
         let mut seen: Vec<(&str, u32, u32)> = Vec::new();
-        for (position, line) in lines.iter().enumerate() {
-            let slot = *index.entry(line).or_insert_with(|| {
-                seen.push((line, 0, 0));
+        for (text, count, tail) in texts {
+            let slot = *index.entry(text).or_insert_with(|| {
+                seen.push((text, 0, 0));
                 seen.len() - 1
             });
-            seen[slot].1 += 1;
-            if position >= tail_from {
-                seen[slot].2 += 1;
-            }
+            seen[slot].1 = seen[slot].1.saturating_add(count);
+            seen[slot].2 = seen[slot].2.saturating_add(tail);
         }
         // Stable sort: equal counts keep first-appearance order.
         seen.sort_by_key(|s| std::cmp::Reverse(s.1));
@@ -49,7 +63,7 @@ impl Condensed {
             texts: seen.iter().map(|s| s.0.to_owned()).collect(),
             counts: seen.iter().map(|s| s.1).collect(),
             tail_counts: seen.iter().map(|s| s.2).collect(),
-            lines: lines.len(),
+            lines,
         }
     }
 }
