@@ -116,8 +116,8 @@ impl PipelineConfig {
     /// The most bytes one output record may take: the message limit the runner applies, less the room it
     /// keeps for headers.
     fn max_output_bytes(&self) -> usize {
-        runtime::kafka::max_message_bytes(&self.kafka, &self.runner)
-            .saturating_sub(runtime::kafka::oversize::HEADROOM)
+        let max = runtime::kafka::max_message_bytes(&self.kafka, &self.runner);
+        runtime::kafka::oversize::MessageLimit::new(max).room()
     }
 
     /// Checks the whole pipeline and reports every problem.

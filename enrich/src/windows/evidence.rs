@@ -226,13 +226,6 @@ impl WindowEvidence {
 /// does not depend on how the lines were batched.
 fn keep_exemplar(exemplars: &mut Vec<Exemplar>, line: &LineEvidence<'_>, event_time_ns: i64) {
     let key = (event_time_ns, line.source);
-    let exemplar = || Exemplar {
-        message: bounded(line.message),
-        event_time_ns,
-        source: line.source.clone(),
-        pod: line.pod.map(str::to_owned),
-        node: line.node.map(str::to_owned),
-    };
     // In a stream in event-time order every line is the new latest: it is written over the old one,
     // reusing its allocations.
     let overwrite = |kept: &mut Exemplar| {
@@ -248,6 +241,17 @@ fn keep_exemplar(exemplars: &mut Vec<Exemplar>, line: &LineEvidence<'_>, event_t
                 (_, value) => *field = value.map(str::to_owned),
             }
         }
+    };
+    let exemplar = || {
+        let mut fresh = Exemplar {
+            message: String::new(),
+            event_time_ns,
+            source: SourceCoordinates::default(),
+            pod: None,
+            node: None,
+        };
+        overwrite(&mut fresh);
+        fresh
     };
     match exemplars.as_mut_slice() {
         [] => exemplars.push(exemplar()),
@@ -288,28 +292,22 @@ mod tests {
     fn keeps_counts_and_the_earliest_and_latest_line_whatever_the_arrival_order() {
         let sources: Vec<SourceCoordinates> = (0..4).map(at).collect();
         let times = [30, 10, 50, 20];
-        let mut forward = WindowEvidence::default();
-        let mut backward = WindowEvidence::default();
-        for i in 0..4 {
-            let message = format!("timeout {i}");
-            forward.add(
-                &line(&message, &sources[i]),
-                ("t1", "timeout <*>"),
-                times[i],
-                45,
-                10,
-            );
-        }
-        for i in (0..4).rev() {
-            let message = format!("timeout {i}");
-            backward.add(
-                &line(&message, &sources[i]),
-                ("t1", "timeout <*>"),
-                times[i],
-                45,
-                10,
-            );
-        }
+        let fed_in = |order: &mut dyn Iterator<Item = usize>| {
+            let mut evidence = WindowEvidence::default();
+            for i in order {
+                let message = format!("timeout {i}");
+                evidence.add(
+                    &line(&message, &sources[i]),
+                    ("t1", "timeout <*>"),
+                    times[i],
+                    45,
+                    10,
+                );
+            }
+            evidence
+        };
+        let forward = fed_in(&mut (0..4));
+        let backward = fed_in(&mut (0..4).rev());
         let (entries, dropped) = forward.records();
         assert_eq!((entries.len(), dropped), (1, 0));
         assert_eq!(entries, backward.records().0);

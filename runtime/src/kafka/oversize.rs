@@ -35,7 +35,9 @@ impl MessageLimit {
         self.max
     }
 
-    fn room(self) -> usize {
+    /// Bytes a record (key and payload) may take: the limit less the room kept for headers.
+    #[must_use]
+    pub fn room(self) -> usize {
         self.max - HEADROOM
     }
 
