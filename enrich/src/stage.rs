@@ -4,7 +4,7 @@ use crate::drain::{Drain, DrainConfig};
 use crate::grok_rules::GrokRules;
 use crate::mask_message;
 use crate::tokens::{extract_params, mask_tokens};
-use crate::windows::{WindowInput, WindowOperator, workload_of};
+use crate::windows::{WindowOperator, window_inputs, workload_of};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
     Emitter, LogRecord, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, StageError, StageState,
@@ -151,13 +151,7 @@ impl Stage for Enrich {
             "windows.no_workload",
             targets.iter().filter(|t| t.is_none()).count() as u64,
         );
-        let inputs: Vec<WindowInput<'_>> = parsed
-            .iter()
-            .zip(&targets)
-            .filter_map(|((p, partition), target)| {
-                Some(WindowInput::of(p, *partition, target.as_ref()?))
-            })
-            .collect();
+        let inputs = window_inputs(&parsed, &targets);
         let now = (self.clock)();
         for operator in &mut self.windows {
             match operator.add_batch(&inputs, now) {

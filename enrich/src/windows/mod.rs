@@ -80,22 +80,34 @@ pub fn workload_of(log: &LogRecord) -> Option<Target> {
     })
 }
 
-/// Every window of `spec` over `records`, as enrich emits them when `records` are one micro-batch at the
-/// end of a finite input (a replay, a test).
+/// The window inputs of `records` (each with the input partition it was read from), whose workloads
+/// ([`workload_of`]) are `workloads`: those that name a workload.
+#[must_use]
+pub fn window_inputs<'a>(
+    records: &'a [(ParsedRecord, i32)],
+    workloads: &'a [Option<Target>],
+) -> Vec<WindowInput<'a>> {
+    records
+        .iter()
+        .zip(workloads)
+        .filter_map(|((parsed, partition), target)| {
+            Some(WindowInput::of(parsed, *partition, target.as_ref()?))
+        })
+        .collect()
+}
+
+/// Every window of `spec` over `records` (each with the input partition it was read from), as enrich
+/// emits them when `records` are one micro-batch at the end of a finite input (a replay, a test).
 ///
 /// # Errors
 /// When the definition does not plan or its query fails.
 pub fn windows_of(
     spec: WindowSpec,
-    records: &[ParsedRecord],
+    records: &[(ParsedRecord, i32)],
 ) -> Result<Vec<WindowFeatures>, QueryError> {
     let mut operator = WindowOperator::new(spec)?;
-    let targets: Vec<Option<Target>> = records.iter().map(|p| workload_of(&p.log)).collect();
-    let inputs: Vec<WindowInput<'_>> = records
-        .iter()
-        .zip(&targets)
-        .filter_map(|(p, target)| Some(WindowInput::of(p, 0, target.as_ref()?)))
-        .collect();
+    let workloads: Vec<Option<Target>> = records.iter().map(|(p, _)| workload_of(&p.log)).collect();
+    let inputs = window_inputs(records, &workloads);
     // No wall clock: a finite input's event times are what they are.
     let mut windows = operator.add_batch(&inputs, i64::MAX)?.windows;
     windows.extend(operator.flush());
@@ -113,9 +125,12 @@ pub fn window_source_records(
     spec: WindowSpec,
     parsed: &[schemas::SourceRecord],
 ) -> Vec<schemas::SourceRecord> {
-    let records: Vec<ParsedRecord> = parsed
+    let records: Vec<(ParsedRecord, i32)> = parsed
         .iter()
-        .map(|r| schemas::decode_record(&r.payload).expect("a parsed record"))
+        .map(|r| {
+            let record = schemas::decode_record(&r.payload).expect("a parsed record");
+            (record, r.coordinates.partition)
+        })
         .collect();
     windows_of(spec, &records)
         .expect("the window definition plans")
