@@ -22,10 +22,12 @@
 //! other, so this crate never depends on `decide`.
 
 mod actuator;
+mod cluster;
 mod config;
 mod issuer;
 mod journal;
 pub mod kubernetes;
+pub mod observe;
 pub mod safety;
 pub mod signing;
 

@@ -1,6 +1,7 @@
 //! `deploy/rbac/actuator.yaml` is enough, and no more: the manifests are applied to the real API server,
 //! and the actuator runs every action as the `medic-actuator` ServiceAccount (its token, nothing else).
-//! A workload in a namespace without the RoleBinding is out of reach.
+//! A workload in a namespace without the RoleBinding is out of reach. `deploy/rbac/observer.yaml` lets
+//! the observer read every workload state, and write nothing.
 
 use testkit::cluster;
 use testkit::commands;
@@ -12,9 +13,11 @@ use kube::api::{Api, PostParams};
 use medic_act::{Actuator, ActuatorMode, Handled};
 use schemas::{Action, ActionOutcome, RemediationCommand, Target};
 use serde::de::DeserializeOwned;
+use std::path::PathBuf;
 use std::time::Duration;
 
-const RBAC: &str = include_str!("../../deploy/rbac/actuator.yaml");
+const ACTUATOR_RBAC: &str = include_str!("../../deploy/rbac/actuator.yaml");
+const OBSERVER_RBAC: &str = include_str!("../../deploy/rbac/observer.yaml");
 
 fn handle(actuator: &mut Actuator, command: RemediationCommand) -> Handled {
     tokio::task::block_in_place(|| actuator.handle(command)).expect("accepted for handling")
@@ -48,10 +51,9 @@ async fn ensure_namespace(client: &kube::Client, name: &str) {
     create(Api::<Namespace>::all(client.clone()), &doc).await;
 }
 
-/// Applies every document of the RBAC manifest.
-async fn apply_rbac(client: &kube::Client) {
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(RBAC).expect("YAML");
-    assert_eq!(docs.len(), 5);
+/// Applies every document of an RBAC manifest.
+async fn apply_rbac(client: &kube::Client, manifest: &str) {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(manifest).expect("YAML");
     for doc in &docs {
         let ns = doc["metadata"]["namespace"].as_str().unwrap_or_default();
         match doc["kind"].as_str().expect("kind") {
@@ -68,8 +70,24 @@ async fn apply_rbac(client: &kube::Client) {
     }
 }
 
-/// The ServiceAccount's token, once the token controller has minted it.
-async fn service_account_token(client: &kube::Client) -> String {
+/// A kubeconfig in `dir` that is the test API server's, authenticated as ServiceAccount `medic/<account>`
+/// (its token, once the token controller has minted it).
+async fn kubeconfig_as(client: &kube::Client, account: &str, dir: &std::path::Path) -> PathBuf {
+    let token = service_account_token(client, account).await;
+    let admin = std::fs::read_to_string(cluster::kubeconfig()).expect("kubeconfig");
+    let as_account: String = admin
+        .lines()
+        .map(|l| match l.split_once("token:") {
+            Some((indent, _)) => format!("{indent}token: {token}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let kubeconfig = dir.join(format!("kubeconfig-{account}"));
+    std::fs::write(&kubeconfig, as_account).expect("write kubeconfig");
+    kubeconfig
+}
+
+async fn service_account_token(client: &kube::Client, account: &str) -> String {
     let secrets = Api::<Secret>::namespaced(client.clone(), "medic");
     for _ in 0..120 {
         let list = secrets
@@ -82,7 +100,7 @@ async fn service_account_token(client: &kube::Client) -> String {
                 .annotations
                 .as_ref()
                 .and_then(|a| a.get("kubernetes.io/service-account.name"))
-                .is_some_and(|n| n == "medic-actuator");
+                .is_some_and(|n| n == account);
             for_us.then(|| {
                 s.data?
                     .get("token")
@@ -94,7 +112,7 @@ async fn service_account_token(client: &kube::Client) -> String {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    panic!("no token was minted for medic/medic-actuator");
+    panic!("no token was minted for medic/{account}");
 }
 
 #[ignore = "needs the test Kubernetes API server: run scripts/test.sh, or scripts/k8s-up.sh and `cargo test -- --ignored`"]
@@ -104,19 +122,9 @@ async fn the_actuator_needs_exactly_its_rbac() {
     for ns in ["medic", "shop"] {
         ensure_namespace(&client, ns).await;
     }
-    apply_rbac(&client).await;
-    let token = service_account_token(&client).await;
+    apply_rbac(&client, ACTUATOR_RBAC).await;
     let dir = scratch("rbac");
-    let admin = std::fs::read_to_string(cluster::kubeconfig()).expect("kubeconfig");
-    let as_actuator: String = admin
-        .lines()
-        .map(|l| match l.split_once("token:") {
-            Some((indent, _)) => format!("{indent}token: {token}\n"),
-            None => format!("{l}\n"),
-        })
-        .collect();
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(&kubeconfig, as_actuator).expect("write kubeconfig");
+    let kubeconfig = kubeconfig_as(&client, "medic-actuator", &dir).await;
 
     // Four nodes: one cordoned and one drained leave half schedulable (the blast-radius limit).
     let nodes = cluster::ready_nodes(&client, 4).await;
@@ -211,4 +219,133 @@ async fn the_actuator_needs_exactly_its_rbac() {
     let _ = Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(client.clone(), "shop")
         .delete(&web, &Default::default())
         .await;
+}
+
+#[ignore = "needs the test Kubernetes API server: run scripts/test.sh, or scripts/k8s-up.sh and `cargo test -- --ignored`"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_observer_reads_workload_states_and_cannot_write() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Patch, PatchParams};
+    use medic_act::observe::{ObserveConfig, ObserveSource};
+    use schemas::{BoundsSource, Emitter, PodCounts, WorkloadState};
+
+    let client = cluster::client().await;
+    ensure_namespace(&client, "medic").await;
+    apply_rbac(&client, OBSERVER_RBAC).await;
+    let dir = scratch("observer");
+    let kubeconfig = kubeconfig_as(&client, "medic-observer", &dir).await;
+
+    let ns = cluster::unique("observed");
+    cluster::namespace(&client, &ns).await;
+    let node = cluster::ready_node(&client).await;
+    let kubelet = cluster::spawn_kubelet(client.clone());
+    cluster::deployment(&client, &ns, "web", 2, "nginx:1.25").await;
+    cluster::wait_available(&client, &ns, "web", 2).await;
+    cluster::set_image(&client, &ns, "web", "nginx:1.26").await;
+    cluster::wait_available(&client, &ns, "web", 2).await;
+    let hpa: HorizontalPodAutoscaler = serde_json::from_value(serde_json::json!({
+        "apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+        "metadata": { "name": "web", "namespace": ns },
+        "spec": { "minReplicas": 2, "maxReplicas": 6,
+                  "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": "web" } }
+    }))
+    .expect("hpa");
+    Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &hpa)
+        .await
+        .expect("create hpa");
+    // One pod's container crashes (what a kubelet reports); the test kubelet leaves Running pods alone.
+    let crashing = cluster::pods(&client, &ns).await[0]
+        .metadata
+        .name
+        .clone()
+        .expect("pod name");
+    let status = serde_json::json!({ "status": {
+        "conditions": [{ "type": "Ready", "status": "False" }],
+        "containerStatuses": [{ "name": "app", "image": "nginx:1.26", "imageID": "", "ready": false,
+            "restartCount": 4,
+            "state": { "waiting": { "reason": "CrashLoopBackOff", "message": "back-off 40s" } } }]
+    }});
+    Api::<Pod>::namespaced(client.clone(), &ns)
+        .patch_status(&crashing, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("pod status");
+
+    let config = ObserveConfig {
+        source: ObserveSource::Kubernetes,
+        kubeconfig: Some(kubeconfig.clone()),
+        namespaces: vec![ns.clone()],
+        ..ObserveConfig::default()
+    };
+    let mut observer = config.build().expect("observer");
+    let mut out = Emitter::new();
+    tokio::task::block_in_place(|| observer.observe(schemas::clock::wall_clock_ns(), &mut out));
+    assert_eq!(
+        out.events().get("observe.read_errors"),
+        None,
+        "{:?}",
+        out.events()
+    );
+    let states = out.decode_all::<WorkloadState>().expect("states");
+    let [web] = states.as_slice() else {
+        panic!("one workload in {ns}: {states:?}")
+    };
+    assert_eq!(
+        (
+            web.target.namespace.as_deref(),
+            web.target.name.as_str(),
+            web.observer.as_str()
+        ),
+        (Some(ns.as_str()), "web", "kubernetes@1")
+    );
+    assert_eq!(
+        web.pods,
+        PodCounts {
+            desired: 2,
+            ready: 1,
+            starting: 0,
+            crash_looping: 1,
+            pending: 0
+        }
+    );
+    assert_eq!(
+        (web.bounds.min, web.bounds.max, web.bounds.source),
+        (2, 6, BoundsSource::Hpa)
+    );
+    let rollout = web.last_rollout.as_ref().expect("a rollout");
+    assert_eq!((rollout.revision, rollout.image_changed), (2, Some(true)));
+    assert!(rollout.at_ns <= web.observed_at_ns);
+    // Other tests of this process add nodes too: the scheduler may spread the two pods.
+    assert_eq!(web.pods_per_node.iter().map(|n| n.pods).sum::<u32>(), 2);
+    assert_eq!(
+        web.nodes.iter().map(|n| &n.node).collect::<Vec<_>>(),
+        web.pods_per_node
+            .iter()
+            .map(|n| &n.node)
+            .collect::<Vec<_>>()
+    );
+    assert!(web.nodes.iter().all(|n| n.schedulable()), "{:?}", web.nodes);
+    assert!(web.cluster_nodes.schedulable >= 1);
+
+    // The same token cannot change what it reads.
+    let file = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
+    let as_observer = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(file, &Default::default())
+            .await
+            .expect("config"),
+    )
+    .expect("client");
+    let patch = serde_json::json!({ "spec": { "replicas": 5 } });
+    let refused = Api::<Deployment>::namespaced(as_observer, &ns)
+        .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await;
+    assert!(
+        matches!(&refused, Err(kube::Error::Api(status)) if status.code == 403),
+        "{refused:?}"
+    );
+
+    kubelet.abort();
+    cluster::delete_nodes(&client, &[node]).await;
 }

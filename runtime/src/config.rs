@@ -119,6 +119,9 @@ pub struct TopicsConfig {
     /// Action results. Default: `medic.actions.results`.
     #[serde(default = "default_results")]
     pub results: String,
+    /// Workload states from the cluster (the observer). Default: `medic.state`.
+    #[serde(default = "default_state")]
+    pub state: String,
     /// Dead letters: rejected input with the reason in headers. Default: `medic.dlq`.
     #[serde(default = "default_dlq")]
     pub dlq: String,
@@ -149,6 +152,9 @@ fn default_actions() -> String {
 fn default_results() -> String {
     "medic.actions.results".to_owned()
 }
+fn default_state() -> String {
+    "medic.state".to_owned()
+}
 fn default_dlq() -> String {
     "medic.dlq".to_owned()
 }
@@ -166,6 +172,7 @@ impl Default for TopicsConfig {
             decisions: default_decisions(),
             actions: default_actions(),
             results: default_results(),
+            state: default_state(),
             dlq: default_dlq(),
             checkpoints: default_checkpoints(),
         }
@@ -184,12 +191,13 @@ impl TopicsConfig {
             RecordKind::Decision => &self.decisions,
             RecordKind::Command => &self.actions,
             RecordKind::ActionResult => &self.results,
+            RecordKind::State => &self.state,
         }
     }
 
     /// Every internal topic with its key name (for validation and creation).
     #[must_use]
-    pub fn named(&self) -> [(&'static str, &str); 9] {
+    pub fn named(&self) -> [(&'static str, &str); 10] {
         [
             ("normalized", &self.normalized),
             ("parsed", &self.parsed),
@@ -198,6 +206,7 @@ impl TopicsConfig {
             ("decisions", &self.decisions),
             ("actions", &self.actions),
             ("results", &self.results),
+            ("state", &self.state),
             ("dlq", &self.dlq),
             ("checkpoints", &self.checkpoints),
         ]

@@ -28,6 +28,7 @@
 //! | [`Decision`] | `medic.decisions` | decide |
 //! | [`RemediationCommand`] | `medic.actions` | act (issuer) |
 //! | [`ActionResult`] | `medic.actions.results` | act (actuator) |
+//! | [`WorkloadState`] | `medic.state` | observe (the Kubernetes API, read-only) |
 //! | rejected input | `medic.dlq` | every stage, via the runner |
 //!
 //! Every record carries a `schema_version`; JSON Schema files for each are published under `schemas/json/`
@@ -41,6 +42,7 @@ mod fault;
 pub mod fixtures;
 pub mod id;
 pub mod metrics;
+pub mod observe;
 mod records;
 pub mod rng;
 pub mod span;

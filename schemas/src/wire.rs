@@ -2,7 +2,7 @@
 
 use crate::{
     ActionResult, Decision, Diagnosis, LogRecord, ParsedRecord, RemediationCommand, StageError,
-    WindowFeatures,
+    WindowFeatures, WorkloadState,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,11 +27,13 @@ pub enum RecordKind {
     Command,
     /// [`ActionResult`] → `medic.actions.results`.
     ActionResult,
+    /// [`WorkloadState`] → `medic.state`.
+    State,
 }
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [RecordKind; 7] = [
+    pub const ALL: [RecordKind; 8] = [
         RecordKind::Log,
         RecordKind::Parsed,
         RecordKind::Window,
@@ -39,6 +41,7 @@ impl RecordKind {
         RecordKind::Decision,
         RecordKind::Command,
         RecordKind::ActionResult,
+        RecordKind::State,
     ];
 
     /// snake_case name: the metric label and the JSON Schema file stem.
@@ -52,6 +55,7 @@ impl RecordKind {
             RecordKind::Decision => "decision",
             RecordKind::Command => "remediation_command",
             RecordKind::ActionResult => "action_result",
+            RecordKind::State => "workload_state",
         }
     }
 
@@ -66,6 +70,7 @@ impl RecordKind {
             RecordKind::Decision => schemars::schema_for!(Decision),
             RecordKind::Command => schemars::schema_for!(RemediationCommand),
             RecordKind::ActionResult => schemars::schema_for!(ActionResult),
+            RecordKind::State => schemars::schema_for!(WorkloadState),
         }
     }
 }
@@ -134,6 +139,7 @@ keyed_by_target!(
     Decision => RecordKind::Decision,
     RemediationCommand => RecordKind::Command,
     ActionResult => RecordKind::ActionResult,
+    WorkloadState => RecordKind::State,
 );
 
 /// Encodes a record as JSON.

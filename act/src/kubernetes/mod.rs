@@ -18,6 +18,7 @@ mod node;
 mod pod;
 mod workload;
 
+use crate::cluster::ClusterClient;
 use schemas::actuate::{Actuate, ActuationError, Applied, Health, TargetState, subject};
 use schemas::{Action, ObjectKind, RemediationCommand, Target};
 use std::collections::HashMap;
@@ -30,11 +31,10 @@ pub const LAST_COMMAND_ANNOTATION: &str = "medic.io/last-command";
 /// The field manager medic's writes are recorded under.
 pub const FIELD_MANAGER: &str = "medic";
 
-/// A Kubernetes cluster as an actuator backend. Calls are made on a private single-threaded runtime,
-/// so the backend can be driven from synchronous stage code on any thread.
+/// A Kubernetes cluster as an actuator backend. Calls are made on the client's private runtime, so the
+/// backend can be driven from synchronous stage code on any thread.
 pub struct KubeBackend {
-    runtime: PrivateRuntime,
-    client: kube::Client,
+    cluster: ClusterClient,
     dry_run: bool,
     /// Per command: the uid of the pod it deleted (to tell the replacement from the original).
     deleted_pods: HashMap<String, String>,
@@ -49,36 +49,9 @@ impl KubeBackend {
     /// # Errors
     /// When no configuration is found or the client cannot be built.
     pub fn connect(kubeconfig: Option<&Path>, dry_run: bool) -> Result<Self, ActuationError> {
-        let runtime = PrivateRuntime(Some(
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| ActuationError::permanent(format!("cannot start a runtime: {e}")))?,
-        ));
-        let path = kubeconfig.map(Path::to_owned);
-        let client = on_runtime(&runtime, async move {
-            let config = match path {
-                Some(path) => {
-                    let file = kube::config::Kubeconfig::read_from(&path)
-                        .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
-                    kube::Config::from_custom_kubeconfig(file, &Default::default())
-                        .await
-                        .map_err(|e| format!("bad kubeconfig {}: {e}", path.display()))?
-                }
-                None => kube::Config::infer()
-                    .await
-                    .map_err(|e| format!("no Kubernetes configuration found: {e}"))?,
-            };
-            // The actuator retries on its own terms (the verification loop); kube's built-in retry
-            // of 429 would turn a PodDisruptionBudget's refusal into minutes of blocking.
-            let mut config = config;
-            config.default_retry = false;
-            kube::Client::try_from(config).map_err(|e| format!("cannot build the client: {e}"))
-        })
-        .map_err(ActuationError::permanent)?;
+        let cluster = ClusterClient::connect(kubeconfig).map_err(ActuationError::permanent)?;
         Ok(Self {
-            runtime,
-            client,
+            cluster,
             dry_run,
             deleted_pods: HashMap::new(),
             protected: Arc::default(),
@@ -94,35 +67,8 @@ impl KubeBackend {
     }
 
     fn run<T: Send>(&self, work: impl Future<Output = T> + Send) -> T {
-        on_runtime(&self.runtime, work)
+        self.cluster.run(work)
     }
-}
-
-/// The backend's own runtime; dropped without blocking, so a backend may be dropped anywhere
-/// (including inside another runtime).
-struct PrivateRuntime(Option<tokio::runtime::Runtime>);
-
-impl Drop for PrivateRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-/// Runs `work` to completion on `runtime` from a fresh thread: `block_on` must not be called from a
-/// thread that is already inside a runtime (the stage runner's).
-fn on_runtime<T: Send>(runtime: &PrivateRuntime, work: impl Future<Output = T> + Send) -> T {
-    let runtime = runtime
-        .0
-        .as_ref()
-        .expect("the runtime lives as long as the backend");
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| runtime.block_on(work))
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
 }
 
 /// How a write is made: dry-run or not, always as field manager `medic`.
@@ -206,7 +152,7 @@ impl Actuate for KubeBackend {
     }
 
     fn inspect(&mut self, target: &Target) -> Result<TargetState, ActuationError> {
-        let client = self.client.clone();
+        let client = self.cluster.client.clone();
         match target.kind {
             ObjectKind::Node => self.run(node::inspect(client, target.name.clone())),
             ObjectKind::Deployment | ObjectKind::StatefulSet => {
@@ -231,7 +177,7 @@ impl Actuate for KubeBackend {
         action: Action,
     ) -> Result<Applied, ActuationError> {
         let object = subject(&command.target, action).map_err(ActuationError::permanent)?;
-        let client = self.client.clone();
+        let client = self.cluster.client.clone();
         let writes = Writes {
             dry_run: self.dry_run,
         };
@@ -305,7 +251,7 @@ impl Actuate for KubeBackend {
 
     fn check(&mut self, command: &RemediationCommand) -> Result<Health, ActuationError> {
         let object = subject(&command.target, command.action).map_err(ActuationError::permanent)?;
-        let client = self.client.clone();
+        let client = self.cluster.client.clone();
         match command.action {
             Action::Scale { .. }
             | Action::ScaleTo { .. }

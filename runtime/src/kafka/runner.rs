@@ -118,7 +118,7 @@ fn to_source(message: &BorrowedMessage<'_>) -> SourceRecord {
 pub struct StageSpec {
     /// The stage's name, e.g. `enrich`.
     pub name: &'static str,
-    /// The topics the stage reads.
+    /// The topics the stage reads; none for a source stage, which only produces on its ticks.
     pub input_topics: Vec<String>,
     /// The stage's processor.
     pub processor: Box<dyn Stage>,
@@ -321,9 +321,13 @@ impl StageRunner {
         let stage = self.name;
         self.restore().await?;
         let topics: Vec<&str> = self.input_topics.iter().map(String::as_str).collect();
-        self.consumer
-            .subscribe(&topics)
-            .map_err(|source| RunnerError::Client { stage, source })?;
+        // A source stage (the observer) reads no topic: it only ticks, and its consumer never joins
+        // the group (its `recv` waits forever).
+        if !topics.is_empty() {
+            self.consumer
+                .subscribe(&topics)
+                .map_err(|source| RunnerError::Client { stage, source })?;
+        }
         tracing::info!(topics = ?topics, group = %self.group, "stage started");
         self.health.set_ready(stage, true);
         let mut tick = tokio::time::interval(self.runner.tick_interval.as_duration());

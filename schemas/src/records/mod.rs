@@ -6,6 +6,7 @@ mod diagnosis;
 mod log;
 mod parsed;
 mod result;
+mod state;
 mod target;
 mod window;
 
@@ -18,5 +19,9 @@ pub use log::{
 };
 pub use parsed::ParsedRecord;
 pub use result::{ActionOutcome, ActionResult};
+pub use state::{
+    BoundsSource, ClusterNodes, NodeCondition, NodePods, PodCounts, ReplicaBounds, Rollout,
+    WorkloadSignals, WorkloadState,
+};
 pub use target::{ObjectKind, Target};
 pub use window::{Exemplar, TemplateCount, TemplateEvidence, WindowFeatures};

@@ -1,0 +1,337 @@
+//! [`KubeReader`]: the cluster as the Kubernetes API lists it, with list calls only.
+//!
+//! | reads | for |
+//! |---|---|
+//! | Deployments, StatefulSets, DaemonSets | the workloads and their desired replicas |
+//! | ReplicaSets | which Deployment owns a pod; a Deployment's rollouts (revision, time, image change) |
+//! | Pods | their state ([`classify_pod`]) and node |
+//! | Nodes | Ready, DiskPressure, unschedulable |
+//! | HorizontalPodAutoscalers (`autoscaling/v1`) | replica bounds |
+//!
+//! Every list is served from the API server's watch cache (`resourceVersion=0`), as informers start:
+//! one read costs the API server no etcd round trip. A StatefulSet's or DaemonSet's rollouts are not read
+//! yet (their ControllerRevisions): their states carry no `last_rollout`.
+
+use super::OBSERVER_KUBERNETES;
+use crate::cluster::ClusterClient;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, ListParams};
+use schemas::observe::{
+    ClusterSnapshot, ObserveError, ObservedPhase, ObservedPod, ObservedWorkload, ReadCluster,
+};
+use schemas::{NodeCondition, ObjectKind, Rollout, Target, WorkloadSignals};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Container waiting reasons that mean the pod cannot run as it is: counted as crash-looping.
+const CANNOT_RUN: [&str; 7] = [
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+];
+
+/// The Deployment annotation on a ReplicaSet naming its revision.
+const REVISION: &str = "deployment.kubernetes.io/revision";
+
+/// Reads a Kubernetes cluster with get/list rights only.
+pub struct KubeReader {
+    cluster: ClusterClient,
+    namespaces: Vec<String>,
+}
+
+impl KubeReader {
+    /// Connects with the kubeconfig at `kubeconfig`, or else `KUBECONFIG`, `~/.kube/config`, or the
+    /// in-cluster ServiceAccount; reads `namespaces` (every namespace when empty).
+    ///
+    /// # Errors
+    /// When no configuration is found or the client cannot be built.
+    pub fn connect(kubeconfig: Option<&Path>, namespaces: Vec<String>) -> Result<Self, String> {
+        Ok(Self {
+            cluster: ClusterClient::connect(kubeconfig)?,
+            namespaces,
+        })
+    }
+}
+
+impl ReadCluster for KubeReader {
+    fn observer(&self) -> &'static str {
+        OBSERVER_KUBERNETES
+    }
+
+    fn read(&mut self) -> Result<ClusterSnapshot, ObserveError> {
+        let client = self.cluster.client.clone();
+        let namespaces = self.namespaces.clone();
+        self.cluster.run(read(client, namespaces))
+    }
+}
+
+/// The objects of one namespaced kind in `namespaces` (every namespace when empty).
+async fn list<K>(client: &kube::Client, namespaces: &[String]) -> Result<Vec<K>, ObserveError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let params = ListParams::default().match_any();
+    let apis: Vec<Api<K>> = if namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
+    };
+    let mut items = Vec::new();
+    for api in apis {
+        let listed = api.list(&params).await.map_err(|e| {
+            ObserveError(format!(
+                "cannot list {}: {e}",
+                K::plural(&K::DynamicType::default())
+            ))
+        })?;
+        items.extend(listed.items);
+    }
+    Ok(items)
+}
+
+async fn read(
+    client: kube::Client,
+    namespaces: Vec<String>,
+) -> Result<ClusterSnapshot, ObserveError> {
+    let at_ns = schemas::clock::wall_clock_ns();
+    let deployments: Vec<Deployment> = list(&client, &namespaces).await?;
+    let statefulsets: Vec<StatefulSet> = list(&client, &namespaces).await?;
+    let daemonsets: Vec<DaemonSet> = list(&client, &namespaces).await?;
+    let replicasets: Vec<ReplicaSet> = list(&client, &namespaces).await?;
+    let pods: Vec<Pod> = list(&client, &namespaces).await?;
+    let autoscalers: Vec<HorizontalPodAutoscaler> = list(&client, &namespaces).await?;
+    let nodes = Api::<Node>::all(client)
+        .list(&ListParams::default().match_any())
+        .await
+        .map_err(|e| ObserveError(format!("cannot list nodes: {e}")))?
+        .items;
+
+    let bounds: HashMap<(String, ObjectKind, String), (u32, u32)> = autoscalers
+        .iter()
+        .filter_map(|hpa| {
+            let spec = &hpa.spec;
+            let target = &spec.scale_target_ref;
+            let key = (
+                hpa.metadata.namespace.clone()?,
+                ObjectKind::from_kind(&target.kind),
+                target.name.clone(),
+            );
+            let min = spec.min_replicas.unwrap_or(1);
+            Some((key, (count(min), count(spec.max_replicas))))
+        })
+        .collect();
+    // ReplicaSet (namespace, name) → the Deployment owning it.
+    let owner_of_set: HashMap<(String, String), String> = replicasets
+        .iter()
+        .filter_map(|rs| {
+            let owner = controller(&rs.metadata, "Deployment")?;
+            Some((key_of(&rs.metadata)?, owner))
+        })
+        .collect();
+
+    let mut workloads = Vec::new();
+    let mut add = |kind: ObjectKind, meta: &ObjectMeta, desired: u32, rollout: Option<Rollout>| {
+        let (Some(namespace), Some(name)) = (&meta.namespace, &meta.name) else {
+            return;
+        };
+        let autoscaler = bounds
+            .get(&(namespace.clone(), kind, name.clone()))
+            .copied();
+        workloads.push(ObservedWorkload {
+            target: Target::object(kind, Some(namespace), name),
+            desired,
+            autoscaler,
+            last_rollout: rollout,
+            signals: WorkloadSignals::default(),
+        });
+    };
+    for d in &deployments {
+        let desired = d.spec.replicas.unwrap_or(1);
+        let rollout = last_rollout(&d.metadata, &replicasets);
+        add(ObjectKind::Deployment, &d.metadata, count(desired), rollout);
+    }
+    for s in &statefulsets {
+        let desired = s.spec.replicas.unwrap_or(1);
+        add(ObjectKind::StatefulSet, &s.metadata, count(desired), None);
+    }
+    for d in &daemonsets {
+        let desired = d.status.as_ref().map_or(0, |s| s.desired_number_scheduled);
+        add(ObjectKind::DaemonSet, &d.metadata, count(desired), None);
+    }
+
+    let pods = pods
+        .iter()
+        .filter_map(|pod| {
+            let namespace = pod.metadata.namespace.as_deref()?;
+            let owner = pod
+                .metadata
+                .owner_references
+                .as_ref()?
+                .iter()
+                .find(|o| o.controller == Some(true))?;
+            let (kind, name) = match owner.kind.as_str() {
+                "ReplicaSet" => (
+                    ObjectKind::Deployment,
+                    owner_of_set
+                        .get(&(namespace.to_owned(), owner.name.clone()))?
+                        .clone(),
+                ),
+                "StatefulSet" => (ObjectKind::StatefulSet, owner.name.clone()),
+                "DaemonSet" => (ObjectKind::DaemonSet, owner.name.clone()),
+                _ => return None,
+            };
+            Some(ObservedPod {
+                owner: Target::object(kind, Some(namespace), &name),
+                name: pod.metadata.name.clone()?,
+                node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+                phase: classify_pod(pod),
+            })
+        })
+        .collect();
+    let nodes = nodes.iter().filter_map(node_condition).collect();
+    Ok(ClusterSnapshot {
+        at_ns,
+        workloads,
+        pods,
+        nodes,
+    })
+}
+
+/// Where `pod` is in its life: gone (deleted or finished), crash-looping (a container, init or not,
+/// waits for a reason in [`CANNOT_RUN`]), pending (no node), ready (condition Ready), else starting.
+#[must_use]
+pub fn classify_pod(pod: &Pod) -> ObservedPhase {
+    let status = pod.status.as_ref();
+    let phase = status.and_then(|s| s.phase.as_deref());
+    if pod.metadata.deletion_timestamp.is_some() || matches!(phase, Some("Succeeded" | "Failed")) {
+        return ObservedPhase::Gone;
+    }
+    let cannot_run = status.is_some_and(|s| {
+        s.container_statuses
+            .iter()
+            .chain(s.init_container_statuses.iter())
+            .flatten()
+            .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
+            .any(|reason| CANNOT_RUN.contains(&reason))
+    });
+    if cannot_run {
+        return ObservedPhase::CrashLooping;
+    }
+    if pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_ref())
+        .is_none()
+    {
+        return ObservedPhase::Pending;
+    }
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    if ready {
+        ObservedPhase::Ready
+    } else {
+        ObservedPhase::Starting
+    }
+}
+
+/// The Deployment's newest ReplicaSet revision: its number, creation time, and whether its images differ
+/// from the revision before it.
+fn last_rollout(deployment: &ObjectMeta, replicasets: &[ReplicaSet]) -> Option<Rollout> {
+    let name = deployment.name.as_deref()?;
+    let mut revisions: Vec<(u64, &ReplicaSet)> = replicasets
+        .iter()
+        .filter(|rs| {
+            rs.metadata.namespace == deployment.namespace
+                && controller(&rs.metadata, "Deployment").as_deref() == Some(name)
+        })
+        .filter_map(|rs| {
+            let revision = rs
+                .metadata
+                .annotations
+                .as_ref()?
+                .get(REVISION)?
+                .parse()
+                .ok()?;
+            Some((revision, rs))
+        })
+        .collect();
+    revisions.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
+    let (revision, newest) = revisions.first()?;
+    let at_ns = newest
+        .metadata
+        .creation_timestamp
+        .as_ref()?
+        .0
+        .as_nanosecond();
+    Some(Rollout {
+        revision: *revision,
+        at_ns: i64::try_from(at_ns).ok()?,
+        image_changed: revisions
+            .get(1)
+            .map(|(_, previous)| images(newest) != images(previous)),
+    })
+}
+
+fn images(rs: &ReplicaSet) -> Vec<String> {
+    let mut images: Vec<String> = rs
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.spec.as_ref())
+        .map(|p| {
+            p.containers
+                .iter()
+                .filter_map(|c| c.image.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    images.sort();
+    images
+}
+
+fn node_condition(node: &Node) -> Option<NodeCondition> {
+    let condition = |kind: &str| {
+        node.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == kind && c.status == "True"))
+    };
+    Some(NodeCondition {
+        node: node.metadata.name.clone()?,
+        ready: condition("Ready"),
+        disk_pressure: condition("DiskPressure"),
+        unschedulable: node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true),
+    })
+}
+
+/// The name of `meta`'s controller, when it is of `kind`.
+fn controller(meta: &ObjectMeta, kind: &str) -> Option<String> {
+    meta.owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == kind)
+        .map(|o| o.name.clone())
+}
+
+fn key_of(meta: &ObjectMeta) -> Option<(String, String)> {
+    Some((meta.namespace.clone()?, meta.name.clone()?))
+}
+
+fn count(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}

@@ -1,0 +1,244 @@
+//! [`workload_states`]: a cluster snapshot → one [`WorkloadState`] per workload.
+
+use super::ObserveConfig;
+use schemas::observe::{ClusterSnapshot, ObservedPhase, ObservedPod};
+use schemas::{
+    BoundsSource, ClusterNodes, NodeCondition, NodePods, PodCounts, ReplicaBounds, SCHEMA_VERSION,
+    Target, WorkloadState,
+};
+use std::collections::{BTreeMap, HashMap};
+
+/// The state of every workload of `snapshot`, in its order, as `observer` saw it. Targets carry
+/// `config.cluster`; workloads without an autoscaler get `config`'s bounds (the maximum raised to the
+/// replicas a workload already asks for).
+#[must_use]
+pub fn workload_states(
+    snapshot: &ClusterSnapshot,
+    config: &ObserveConfig,
+    observer: &str,
+) -> Vec<WorkloadState> {
+    let mut pods_of: HashMap<&Target, Vec<&ObservedPod>> = HashMap::new();
+    for pod in &snapshot.pods {
+        pods_of.entry(&pod.owner).or_default().push(pod);
+    }
+    let nodes: HashMap<&str, &NodeCondition> = snapshot
+        .nodes
+        .iter()
+        .map(|n| (n.node.as_str(), n))
+        .collect();
+    let cluster_nodes = ClusterNodes {
+        total: count(snapshot.nodes.len()),
+        schedulable: count(snapshot.nodes.iter().filter(|n| n.schedulable()).count()),
+    };
+    snapshot
+        .workloads
+        .iter()
+        .map(|workload| {
+            let key = Target {
+                cluster: None,
+                pod: None,
+                node: None,
+                ..workload.target.clone()
+            };
+            let pods = pods_of.get(&key).map_or(&[][..], Vec::as_slice);
+            let mut counts = PodCounts {
+                desired: workload.desired,
+                ..PodCounts::default()
+            };
+            let mut per_node: BTreeMap<&str, u32> = BTreeMap::new();
+            for pod in pods {
+                match pod.phase {
+                    ObservedPhase::Gone => continue,
+                    ObservedPhase::Pending => counts.pending += 1,
+                    ObservedPhase::Starting => counts.starting += 1,
+                    ObservedPhase::Ready => counts.ready += 1,
+                    ObservedPhase::CrashLooping => counts.crash_looping += 1,
+                }
+                if let Some(node) = &pod.node {
+                    *per_node.entry(node).or_default() += 1;
+                }
+            }
+            let bounds = match workload.autoscaler {
+                Some((min, max)) => ReplicaBounds {
+                    min,
+                    max,
+                    source: BoundsSource::Hpa,
+                },
+                None => ReplicaBounds {
+                    min: config.min_replicas,
+                    max: config.max_replicas.max(workload.desired),
+                    source: BoundsSource::Configured,
+                },
+            };
+            WorkloadState {
+                schema_version: SCHEMA_VERSION,
+                target: Target {
+                    cluster: config.cluster.clone(),
+                    ..key
+                },
+                observed_at_ns: snapshot.at_ns,
+                observer: observer.to_owned(),
+                pods: counts,
+                bounds,
+                nodes: per_node
+                    .keys()
+                    .map(|name| {
+                        nodes.get(name).map_or_else(
+                            // A node the pods name but the list lacks (deleted since): not usable.
+                            || NodeCondition {
+                                node: (*name).to_owned(),
+                                ready: false,
+                                disk_pressure: false,
+                                unschedulable: true,
+                            },
+                            |n| (*n).clone(),
+                        )
+                    })
+                    .collect(),
+                pods_per_node: per_node
+                    .into_iter()
+                    .map(|(node, pods)| NodePods {
+                        node: node.to_owned(),
+                        pods,
+                    })
+                    .collect(),
+                cluster_nodes,
+                last_rollout: workload.last_rollout.clone(),
+                signals: workload.signals,
+            }
+        })
+        .collect()
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::observe::ObservedWorkload;
+    use schemas::{ObjectKind, WorkloadSignals};
+
+    fn pod(owner: &Target, name: &str, node: Option<&str>, phase: ObservedPhase) -> ObservedPod {
+        ObservedPod {
+            owner: owner.clone(),
+            name: name.to_owned(),
+            node: node.map(str::to_owned),
+            phase,
+        }
+    }
+
+    fn node(name: &str, ready: bool, disk_pressure: bool, unschedulable: bool) -> NodeCondition {
+        NodeCondition {
+            node: name.to_owned(),
+            ready,
+            disk_pressure,
+            unschedulable,
+        }
+    }
+
+    #[test]
+    fn pods_are_counted_per_workload_state_and_node() {
+        let web = Target::deployment("shop", "web");
+        let db = Target::object(ObjectKind::StatefulSet, Some("shop"), "web");
+        let snapshot = ClusterSnapshot {
+            at_ns: 7,
+            workloads: vec![
+                ObservedWorkload {
+                    target: web.clone(),
+                    desired: 4,
+                    autoscaler: None,
+                    last_rollout: None,
+                    signals: WorkloadSignals::default(),
+                },
+                ObservedWorkload {
+                    target: db.clone(),
+                    desired: 12,
+                    autoscaler: Some((2, 20)),
+                    last_rollout: None,
+                    signals: WorkloadSignals::default(),
+                },
+            ],
+            pods: vec![
+                pod(&web, "web-1", Some("n1"), ObservedPhase::Ready),
+                pod(&web, "web-2", Some("n1"), ObservedPhase::CrashLooping),
+                pod(&web, "web-3", Some("n2"), ObservedPhase::Starting),
+                pod(&web, "web-4", None, ObservedPhase::Pending),
+                pod(&web, "web-5", Some("n2"), ObservedPhase::Gone),
+                pod(&db, "web-0", Some("n3"), ObservedPhase::Ready),
+            ],
+            nodes: vec![
+                node("n1", true, false, false),
+                node("n2", true, true, false),
+                node("n3", false, false, false),
+                node("n4", true, false, true),
+            ],
+        };
+        let config = ObserveConfig {
+            cluster: Some("prod".to_owned()),
+            ..ObserveConfig::default()
+        };
+        let states = workload_states(&snapshot, &config, "test@1");
+        let [web_state, db_state] = states.as_slice() else {
+            panic!("one state per workload: {states:?}")
+        };
+        assert_eq!(
+            web_state.pods,
+            PodCounts {
+                desired: 4,
+                ready: 1,
+                starting: 1,
+                crash_looping: 1,
+                pending: 1
+            },
+            "a StatefulSet of the same name is another workload; terminated pods are not counted"
+        );
+        assert_eq!(
+            (
+                web_state.target.cluster.as_deref(),
+                web_state.observed_at_ns
+            ),
+            (Some("prod"), 7)
+        );
+        assert_eq!(
+            web_state
+                .pods_per_node
+                .iter()
+                .map(|n| (n.node.as_str(), n.pods))
+                .collect::<Vec<_>>(),
+            [("n1", 2), ("n2", 1)]
+        );
+        assert_eq!(web_state.nodes[1], node("n2", true, true, false));
+        assert_eq!(
+            web_state.cluster_nodes,
+            ClusterNodes {
+                total: 4,
+                schedulable: 1
+            }
+        );
+        assert_eq!(
+            (web_state.bounds.min, web_state.bounds.max),
+            (1, 10),
+            "configured bounds without an autoscaler"
+        );
+        assert_eq!(
+            db_state.bounds,
+            ReplicaBounds {
+                min: 2,
+                max: 20,
+                source: BoundsSource::Hpa
+            }
+        );
+        assert_eq!(db_state.pods.ready, 1);
+        let big = ObserveConfig {
+            max_replicas: 3,
+            ..ObserveConfig::default()
+        };
+        assert_eq!(
+            workload_states(&snapshot, &big, "test@1")[0].bounds.max,
+            4,
+            "the maximum is never below what the workload already asks for"
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! [`WorkloadState`]: what the cluster says about one workload — its pods, bounds, nodes, last rollout and
+//! (where a metrics source is configured) its demand, latency and errors.
+//!
+//! The observer stage writes one on `medic.state` per workload whenever it changes (and again every
+//! resync interval), keyed like the workload's diagnoses, so decide reads both in order per workload.
+//! Every field comes from the Kubernetes API or the metrics source, never from log content.
+
+use crate::Target;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One workload as the cluster reports it, produced by the observer on `medic.state`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkloadState {
+    /// Version of this record's schema.
+    pub schema_version: u32,
+    /// The workload (Deployment, StatefulSet or DaemonSet; never a pod or node hint).
+    pub target: Target,
+    /// When the cluster was read, ns since the epoch (wall clock of the observer, or twin time).
+    pub observed_at_ns: i64,
+    /// Who observed it and how (`kubernetes@1`, `twin@1`).
+    pub observer: String,
+    /// Its pods by state.
+    pub pods: PodCounts,
+    /// Its replica bounds, and where they come from.
+    pub bounds: ReplicaBounds,
+    /// Its non-terminated pods per node (nodes holding none are left out), by node name.
+    pub pods_per_node: Vec<NodePods>,
+    /// The nodes its pods run on, with their conditions.
+    pub nodes: Vec<NodeCondition>,
+    /// The cluster's nodes: how many, and how many accept new pods.
+    pub cluster_nodes: ClusterNodes,
+    /// The latest rollout (the newest revision of its pod template), where the API shows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rollout: Option<Rollout>,
+    /// Demand, latency and errors, where a metrics source is configured and answered.
+    #[serde(default, skip_serializing_if = "WorkloadSignals::is_empty")]
+    pub signals: WorkloadSignals,
+}
+
+/// A workload's pods by state. A pod counts once, in the first state that applies: `crash_looping`,
+/// `pending`, `starting`, `ready`; terminating pods are not counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PodCounts {
+    /// Replicas the workload asks for (`spec.replicas`; a DaemonSet's desired number scheduled).
+    pub desired: u32,
+    /// Pods Ready.
+    pub ready: u32,
+    /// Pods bound to a node and running or starting, not yet Ready.
+    pub starting: u32,
+    /// Pods with a container waiting in `CrashLoopBackOff` (or failing to start: image or config
+    /// errors), Ready or not.
+    pub crash_looping: u32,
+    /// Pods not bound to a node.
+    pub pending: u32,
+}
+
+/// Where a workload's replica bounds come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundsSource {
+    /// A HorizontalPodAutoscaler targets the workload.
+    Hpa,
+    /// No autoscaler: the observer's configured defaults.
+    Configured,
+}
+
+/// The least and most replicas a workload may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReplicaBounds {
+    /// Least replicas.
+    pub min: u32,
+    /// Most replicas.
+    pub max: u32,
+    /// Where they come from.
+    pub source: BoundsSource,
+}
+
+/// How many of a workload's pods are on one node.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct NodePods {
+    /// Node name.
+    pub node: String,
+    /// Non-terminated pods of the workload bound there.
+    pub pods: u32,
+}
+
+/// A node's conditions, as its status and spec report them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct NodeCondition {
+    /// Node name.
+    pub node: String,
+    /// Condition `Ready` is `True`.
+    pub ready: bool,
+    /// Condition `DiskPressure` is `True`.
+    pub disk_pressure: bool,
+    /// `spec.unschedulable` (cordoned).
+    pub unschedulable: bool,
+}
+
+impl NodeCondition {
+    /// Whether new pods may land on the node: Ready, not cordoned, no disk pressure.
+    #[must_use]
+    pub fn schedulable(&self) -> bool {
+        self.ready && !self.unschedulable && !self.disk_pressure
+    }
+}
+
+/// The cluster's nodes, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClusterNodes {
+    /// Nodes in the cluster.
+    pub total: u32,
+    /// Nodes that are Ready, not cordoned and not under disk pressure.
+    pub schedulable: u32,
+}
+
+impl ClusterNodes {
+    /// Share of the nodes that do not accept new pods (0 for a cluster without nodes).
+    #[must_use]
+    pub fn unschedulable_share(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            f64::from(self.total - self.schedulable.min(self.total)) / f64::from(self.total)
+        }
+    }
+}
+
+/// A workload's latest rollout: the newest revision of its pod template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Rollout {
+    /// Revision number (`deployment.kubernetes.io/revision` of its newest ReplicaSet; a StatefulSet's or
+    /// DaemonSet's ControllerRevision).
+    pub revision: u64,
+    /// When that revision was created, ns since the epoch.
+    pub at_ns: i64,
+    /// Whether its container images differ from the previous revision's (absent: no previous revision
+    /// is known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_changed: Option<bool>,
+}
+
+/// Metrics of a workload from the configured metrics source; each is absent where the source has none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkloadSignals {
+    /// Requests per second now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand_rps: Option<f64>,
+    /// Requests per second one minute earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand_rps_1m: Option<f64>,
+    /// Requests per second five minutes earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand_rps_5m: Option<f64>,
+    /// 95th percentile latency, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<f64>,
+    /// Failed share of requests, in `[0, 1]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_ratio: Option<f64>,
+    /// CPU used over CPU requested by its pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_utilisation: Option<f64>,
+}
+
+impl WorkloadSignals {
+    /// Whether no signal is known.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl WorkloadState {
+    /// Whether `other` says the same about the workload, whenever it was observed (the observer writes
+    /// a record only when this changes, or when its resync interval has passed).
+    #[must_use]
+    pub fn same_as(&self, other: &Self) -> bool {
+        Self {
+            observed_at_ns: other.observed_at_ns,
+            ..self.clone()
+        } == *other
+    }
+}
