@@ -98,7 +98,8 @@ pub fn principal(prefix: &str, who: &str) -> String {
 /// The autoscaler's principal's name after the prefix (KEDA's Kafka scaler reads each group's lag).
 pub const AUTOSCALER: &str = "keda";
 
-/// Every ACL the stages and the autoscaler need, each rule once, sorted by principal.
+/// Every ACL the configured stages ([`StageName::configured`]) and the autoscaler need, each rule once,
+/// sorted by principal.
 #[must_use]
 pub fn stage_acls(config: &PipelineConfig, prefix: &str) -> Vec<Acl> {
     let topics = &config.topics;
@@ -113,18 +114,21 @@ pub fn stage_acls(config: &PipelineConfig, prefix: &str) -> Vec<Acl> {
         }
     };
     let autoscaler = principal(prefix, AUTOSCALER);
-    for stage in StageName::ALL {
+    for stage in StageName::configured(config) {
         let principal = principal(prefix, stage.as_str());
         let mut allow = |resource: Resource, operations: &[Operation]| {
             allow(&principal, resource, operations);
         };
-        for topic in stage.input_topics(config) {
+        let inputs = stage.input_topics(config);
+        if !inputs.is_empty() {
+            allow(Resource::Group(stage.group_id(config)), &[Operation::Read]);
+        }
+        for topic in inputs {
             allow(
                 Resource::Topic(topic),
                 &[Operation::Read, Operation::Describe],
             );
         }
-        allow(Resource::Group(stage.group_id(config)), &[Operation::Read]);
         let outputs = stage
             .output_kinds()
             .iter()
@@ -151,7 +155,7 @@ pub fn stage_acls(config: &PipelineConfig, prefix: &str) -> Vec<Acl> {
     // The autoscaler reads each consumer group's committed offsets and its topics' end offsets.
     for stage in StageName::ALL {
         if stage == StageName::Actuator {
-            continue; // one replica, never autoscaled
+            continue; // one replica, never autoscaled (nor is the observer: it reads no topic)
         }
         allow(
             &autoscaler,
@@ -211,10 +215,17 @@ mod tests {
 
     #[test]
     fn each_stage_writes_only_its_outputs_and_only_act_writes_commands() {
-        let config = PipelineConfig::default();
+        let mut config = PipelineConfig::default();
+        config.observe.source = act::observe::ObserveSource::Kubernetes;
+        assert!(
+            !stage_acls(&PipelineConfig::default(), "medic-")
+                .iter()
+                .any(|a| a.principal == "User:medic-observe"),
+            "no observer configured, no grant"
+        );
         let acls = stage_acls(&config, "medic-");
         let topics = &config.topics;
-        for stage in StageName::ALL {
+        for stage in StageName::EVERY {
             for topic in config.all_topics() {
                 let own_output = stage
                     .output_kinds()
@@ -229,7 +240,7 @@ mod tests {
                 );
             }
         }
-        let writers: Vec<StageName> = StageName::ALL
+        let writers: Vec<StageName> = StageName::EVERY
             .into_iter()
             .filter(|s| allowed(&acls, *s, Operation::Write, &topics.actions))
             .collect();

@@ -27,10 +27,13 @@ pub enum StageName {
     Act,
     /// Remediation commands → action results.
     Actuator,
+    /// The cluster (read-only) → workload states. A source: it reads no topic, and runs only where
+    /// `observe.source` names a cluster.
+    Observe,
 }
 
 impl StageName {
-    /// Every stage, in pipeline order.
+    /// The stages logs flow through, in pipeline order.
     pub const ALL: [StageName; 6] = [
         StageName::Ingest,
         StageName::Enrich,
@@ -39,6 +42,28 @@ impl StageName {
         StageName::Act,
         StageName::Actuator,
     ];
+
+    /// Every stage: the log pipeline's and the observer.
+    pub const EVERY: [StageName; 7] = [
+        StageName::Ingest,
+        StageName::Enrich,
+        StageName::Diagnose,
+        StageName::Decide,
+        StageName::Act,
+        StageName::Actuator,
+        StageName::Observe,
+    ];
+
+    /// The stages `medic run` starts when none is named: the log pipeline's, and the observer when
+    /// `observe.source` names a cluster.
+    #[must_use]
+    pub fn configured(config: &PipelineConfig) -> Vec<StageName> {
+        let observed = config.observe.source != act::observe::ObserveSource::Off;
+        Self::EVERY
+            .into_iter()
+            .filter(|s| *s != StageName::Observe || observed)
+            .collect()
+    }
 
     /// The stage's name.
     #[must_use]
@@ -50,6 +75,7 @@ impl StageName {
             StageName::Decide => "decide",
             StageName::Act => "act",
             StageName::Actuator => "actuator",
+            StageName::Observe => "observe",
         }
     }
 
@@ -70,6 +96,7 @@ impl StageName {
             StageName::Decide => vec![topics.diagnoses.clone()],
             StageName::Act => vec![topics.decisions.clone()],
             StageName::Actuator => vec![topics.actions.clone()],
+            StageName::Observe => Vec::new(),
         }
     }
 
@@ -86,6 +113,7 @@ impl StageName {
             StageName::Decide => &[RecordKind::Decision],
             StageName::Act => &[RecordKind::Command],
             StageName::Actuator => &[RecordKind::ActionResult],
+            StageName::Observe => &[RecordKind::State],
         }
     }
 
@@ -110,6 +138,7 @@ impl StageName {
             StageName::Decide => Box::new(config.decide.build()?),
             StageName::Act => Box::new(config.act.build_issuer()?),
             StageName::Actuator => Box::new(config.act.build_actuator()?),
+            StageName::Observe => Box::new(config.observe.build()?),
         })
     }
 
@@ -168,14 +197,16 @@ impl fmt::Display for StageName {
 
 /// Error for a stage name that is not one of [`StageName::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown stage {0:?}; expected one of: ingest, enrich, diagnose, decide, act, actuator")]
+#[error(
+    "unknown stage {0:?}; expected one of: ingest, enrich, diagnose, decide, act, actuator, observe"
+)]
 pub struct UnknownStage(pub String);
 
 impl FromStr for StageName {
     type Err = UnknownStage;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        StageName::ALL
+        StageName::EVERY
             .into_iter()
             .find(|stage| stage.as_str() == s)
             .ok_or_else(|| UnknownStage(s.to_owned()))
@@ -198,6 +229,16 @@ mod tests {
             assert_eq!(stage.group_id(&config), format!("medic-{stage}"));
         }
         assert!("ingester".parse::<StageName>().is_err());
+        assert_eq!("observe".parse::<StageName>(), Ok(StageName::Observe));
+        assert_eq!(
+            StageName::configured(&config),
+            StageName::ALL,
+            "no cluster by default"
+        );
+        let mut observed = config.clone();
+        observed.observe.source = act::observe::ObserveSource::Kubernetes;
+        assert_eq!(StageName::configured(&observed), StageName::EVERY);
+        assert!(StageName::Observe.input_topics(&config).is_empty());
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub struct Args {
     /// Pipeline file, layered over the embedded default (env MEDIC__SECTION__KEY overrides both).
     #[arg(long, short)]
     pub pipeline: Option<PathBuf>,
-    /// Stage to run (repeatable). Default: every stage in this process.
+    /// Stage to run (repeatable). Default: every stage of the log pipeline in this process, and the
+    /// observer when `observe.source` names a cluster.
     #[arg(long = "stage", short = 's')]
     pub stages: Vec<StageName>,
     /// Benchmarks only: run each stage as a pass-through on its topics (ingest and enrich forward
@@ -71,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = load_pipeline(args.pipeline.as_deref(), std::env::vars())?.warned();
     let config = loaded.config;
     let stages = if args.stages.is_empty() {
-        StageName::ALL.to_vec()
+        StageName::configured(&config)
     } else {
         args.stages
     };

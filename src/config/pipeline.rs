@@ -1,6 +1,7 @@
 //! [`PipelineConfig`] and its sections.
 
 use act::ActConfig;
+use act::observe::ObserveConfig;
 use decide::DecideConfig;
 use diagnose::DiagnoseConfig;
 use enrich::EnrichConfig;
@@ -43,6 +44,9 @@ pub struct PipelineConfig {
     /// The act stages (command issuer and actuator).
     #[serde(default)]
     pub act: ActConfig,
+    /// The observer (the cluster's workload states, read-only).
+    #[serde(default)]
+    pub observe: ObserveConfig,
 }
 
 /// About the most JSON one template's evidence takes in a window: the template and two lines, each cut
@@ -160,6 +164,7 @@ impl PipelineConfig {
             self.diagnose.validate(),
             self.decide.validate(),
             self.act.validate(),
+            self.observe.validate(),
         ] {
             problems.extend(section_problems.err().unwrap_or_default());
         }

@@ -98,3 +98,97 @@ fn a_rollback_through_the_actuator_recovers_the_twin() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The observer reads the twin as it reads a cluster: for every step of a run with a bad rollout and a
+/// node failure, each workload's state says what the learned policies' view of it says, and an observed
+/// twin runs exactly as an unobserved one (the observer draws nothing and changes nothing).
+#[test]
+fn the_twin_observer_reports_what_the_policies_see_and_changes_nothing() {
+    use act::observe::{ObserveConfig, workload_states};
+    use decide::lab::twin::{OBSERVER_TWIN, TwinObserver, snapshot};
+    use schemas::Emitter;
+
+    let cluster = ClusterSpec::default();
+    let scenario: Scenario = toml::from_str(
+        "[[fault]]\nkind = \"bad_rollout\"\nat = \"10m\"\ndeployment = \"catalog\"\n\n\
+         [[fault]]\nkind = \"node_failure\"\nat = \"30m\"\nnode = \"node-2\"\n",
+    )
+    .expect("scenario");
+    let plan = scenario.plan(&cluster, 1, 3_600.0).expect("plan");
+    let trace = Trace::diurnal(1).scaled_to_peak(300.0);
+    let run = || {
+        Twin::new(
+            cluster.clone(),
+            trace.clone(),
+            plan.clone(),
+            3_600.0,
+            TwinOptions::default(),
+        )
+    };
+    let mut plain = run();
+    let observed = Arc::new(Mutex::new(run()));
+    let start = 1_700_000_000;
+    let config = ObserveConfig::default();
+    let mut stage = config.build_on(Box::new(TwinObserver::new(Arc::clone(&observed), start)));
+    let (mut rolled_out, mut troubled, mut written) = (false, false, 0);
+    while !plain.done() {
+        plain.step(&[]);
+        observed.lock().expect("twin").step(&[]);
+        let mut out = Emitter::new();
+        written += stage.observe(0, &mut out);
+        let twin = observed.lock().expect("twin");
+        let states = workload_states(&snapshot(&twin, start), &config, OBSERVER_TWIN);
+        drop(twin);
+        let views = observed.lock().expect("twin").views();
+        assert_eq!(views, plain.views(), "observing changed the run");
+        for (state, view) in states.iter().zip(&views) {
+            let at = format!("{} at {}s", state.target, view.at_secs);
+            assert_eq!(
+                (state.pods.desired, state.pods.ready, state.pods.starting),
+                (view.desired, view.serving, view.starting),
+                "{at}"
+            );
+            assert_eq!(
+                (state.pods.crash_looping, state.pods.pending),
+                (view.crashing, view.pending),
+                "{at}"
+            );
+            assert_eq!(
+                (state.bounds.min, state.bounds.max),
+                (view.min_replicas, view.max_replicas)
+            );
+            assert!(
+                (state.cluster_nodes.unschedulable_share() - (1.0 - view.schedulable_nodes)).abs()
+                    < 1e-9,
+                "{at}"
+            );
+            assert_eq!(state.signals.demand_rps, Some(view.demand_rps), "{at}");
+            assert_eq!(
+                state.signals.demand_rps_5m,
+                Some(view.demand_rps_5m),
+                "{at}"
+            );
+            let troubled_here = state.nodes.iter().any(|n| !n.ready || n.disk_pressure);
+            assert_eq!(troubled_here, view.troubled_node.is_some(), "{at}");
+            troubled |= troubled_here;
+            if let Some(rollout) = &state.last_rollout {
+                assert_eq!(state.target.name, "catalog", "{at}");
+                assert_eq!((rollout.revision, rollout.image_changed), (2, Some(true)));
+                assert_eq!(rollout.at_ns, (start + 600) * 1_000_000_000);
+                rolled_out = true;
+            }
+        }
+        let at_ns = start * 1_000_000_000 + (views[0].at_secs * 1e9).round() as i64;
+        for state in &states {
+            assert_eq!(state.observed_at_ns, at_ns);
+            assert_eq!(decode_again(state), *state);
+        }
+    }
+    assert!(rolled_out && troubled, "the run shows both faults");
+    assert!(written > 0);
+}
+
+/// `state` through its wire encoding.
+fn decode_again(state: &schemas::WorkloadState) -> schemas::WorkloadState {
+    schemas::decode_record(&schemas::encode_record(state).expect("encodes")).expect("decodes")
+}

@@ -8,6 +8,7 @@
 //!                                │ · kubelet (back-off, OOM) · M/M/1 serving · SLA   │
 //!                                └────────────┬──────────────────────────┬──────────┘
 //!                                  DeploymentView (+ diagnosis)    TwinEvents ─► logs (CRI, Events)
+//!                                  TwinObserver ─► cluster snapshot (the observer's WorkloadStates)
 //! ```
 //!
 //! Every random draw comes from the seed, so a run is repeatable.
@@ -17,6 +18,7 @@ mod command;
 mod events;
 mod external;
 pub mod logs;
+mod observe;
 mod queueing;
 mod report;
 mod scenario;
@@ -30,6 +32,7 @@ pub use actuate::TwinBackend;
 pub use command::{TwinAction, TwinCommand};
 pub use events::{EventKind, EvictReason, TwinEvent};
 pub use external::{ExternalDiagnoses, RecordedSpan};
+pub use observe::{OBSERVER_TWIN, TwinObserver, snapshot};
 pub use report::{EpisodeReport, Recovery};
 pub use scenario::{FaultKind, FaultSpec, PlannedFault, RandomFaults, Scenario};
 pub use sim::{Twin, TwinOptions, backoff_secs, correct_remedy};

@@ -112,6 +112,7 @@ impl Twin {
                 spike: 1.0,
                 last_oom: None,
                 last_crash: None,
+                rollout: None,
             })
             .collect();
         let rng = Rng::new(options.seed);
@@ -212,9 +213,18 @@ impl Twin {
         self.apply(command, false);
     }
 
-    /// What the controller sees of deployment `d` now.
+    /// What the controller sees of deployment `d` now: [`Twin::measure`] and the diagnosis.
     #[must_use]
     pub fn view(&mut self, d: usize) -> DeploymentView {
+        let mut view = self.measure(d);
+        view.signal = self.diagnose(d, view.troubled_node, view.demand_rps, view.capacity_rps);
+        view
+    }
+
+    /// Deployment `d` as the cluster and its metrics show it now, without a diagnosis (`signal` is
+    /// `None`). Reads the state only: no random draw, no change (what an observer may call).
+    #[must_use]
+    pub fn measure(&self, d: usize) -> DeploymentView {
         let spec = self.spec.deployments[d].clone();
         let dep = &self.deployments[d];
         let served = self.last_served[d];
@@ -258,7 +268,6 @@ impl Twin {
         let violated = self.violates(d, &served, demand);
         let desired = dep.desired;
         let (demand_rps_1m, demand_rps_5m) = (back(steps_per_min), back(5 * steps_per_min));
-        let signal = self.diagnose(d, troubled_node, demand, capacity);
         DeploymentView {
             deployment: d,
             at_secs: self.now,
@@ -280,11 +289,21 @@ impl Twin {
             sla_p95_ms: spec.sla_p95_ms,
             error_rate,
             violated,
-            signal,
+            signal: None,
             troubled_node,
             schedulable_nodes: self.nodes.iter().filter(|n| n.schedulable()).count() as f64
                 / self.nodes.len() as f64,
         }
+    }
+
+    /// The deployments' state (what the twin's observer reads).
+    pub(super) fn deployment_states(&self) -> &[DeploymentState] {
+        &self.deployments
+    }
+
+    /// The nodes' state (what the twin's observer reads).
+    pub(super) fn node_states(&self) -> &[NodeState] {
+        &self.nodes
     }
 
     /// The nodes and where the pods are.
@@ -405,7 +424,9 @@ impl Twin {
                 }
             }
             TwinAction::RolloutRestart => {
+                let now = self.now;
                 let dep = &mut self.deployments[d];
+                dep.roll_out(now, false);
                 // The leak remedy: fresh pods with a raised limit.
                 dep.leaking = false;
                 for pod in &mut dep.pods {
@@ -413,7 +434,9 @@ impl Twin {
                 }
             }
             TwinAction::Rollback => {
+                let now = self.now;
                 let dep = &mut self.deployments[d];
+                dep.roll_out(now, true);
                 if dep.broken_revision {
                     dep.broken_revision = false;
                     let broken: Vec<usize> = (0..dep.pods.len())
@@ -506,8 +529,10 @@ impl Twin {
                 }
             }
             (FaultKind::BadRollout, Some(d), _) => {
+                let now = self.now;
                 let dep = &mut self.deployments[d];
                 dep.broken_revision = true;
+                dep.roll_out(now, true);
                 // The rolling update replaces up to maxUnavailable (25 %) before stalling.
                 let replace = (f64::from(dep.desired) * 0.25).ceil() as usize;
                 let running: Vec<usize> = (0..dep.pods.len())

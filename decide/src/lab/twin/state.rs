@@ -108,4 +108,30 @@ pub struct DeploymentState {
     pub last_oom: Option<f64>,
     /// Last crash of a broken revision.
     pub last_crash: Option<f64>,
+    /// The latest rollout of the run (a bad revision, a rollback, a rollout restart), if any.
+    pub rollout: Option<TwinRollout>,
+}
+
+/// A new revision of a deployment's pod template.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TwinRollout {
+    /// Revision number: the initial template is 1.
+    pub revision: u64,
+    /// Simulated second it was rolled out.
+    pub at_secs: f64,
+    /// Whether its image differs from the revision before it (a rollout restart changes an
+    /// annotation only).
+    pub image_changed: bool,
+}
+
+impl DeploymentState {
+    /// Records a new revision of the pod template at `now`.
+    pub fn roll_out(&mut self, now: f64, image_changed: bool) {
+        let revision = self.rollout.map_or(1, |r| r.revision) + 1;
+        self.rollout = Some(TwinRollout {
+            revision,
+            at_secs: now,
+            image_changed,
+        });
+    }
 }

@@ -107,6 +107,7 @@ pub(super) fn main_output(stage: StageName) -> RecordKind {
         StageName::Decide => RecordKind::Decision,
         StageName::Act => RecordKind::Command,
         StageName::Actuator => RecordKind::ActionResult,
+        StageName::Observe => RecordKind::State,
     }
 }
 
