@@ -14,11 +14,18 @@
 //! [`lab`]: `cargo build -p medic-decide` builds the stage alone (no candle), and CI checks it does.
 
 mod config;
+pub mod features;
 #[cfg(feature = "lab")]
 pub mod lab;
+mod learned;
+mod net;
+pub mod observation;
 mod policy;
+pub mod serving;
 mod stage;
 
 pub use config::{DecideConfig, NodeActions};
+pub use learned::{Algo, PolicyNet, PolicySpec};
+pub use net::PlainMlp;
 pub use policy::remedy_for;
 pub use stage::{Decide, POLICY};

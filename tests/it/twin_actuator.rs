@@ -99,19 +99,23 @@ fn a_rollback_through_the_actuator_recovers_the_twin() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The observer reads the twin as it reads a cluster: for every step of a run with a bad rollout and a
-/// node failure, each workload's state says what the learned policies' view of it says, and an observed
-/// twin runs exactly as an unobserved one (the observer draws nothing and changes nothing).
+/// The observer reads the twin as it reads a cluster: for every step of a run with a bad rollout, a node
+/// failure and a disk filling up, each workload's state says what the learned policies' view of it says — the features
+/// decide rebuilds from the records equal the twin's — and an observed twin runs exactly as an
+/// unobserved one (the observer draws nothing and changes nothing).
 #[test]
-fn the_twin_observer_reports_what_the_policies_see_and_changes_nothing() {
+fn the_twin_observer_reports_what_the_policies_are_trained_on_and_changes_nothing() {
     use act::observe::{ObserveConfig, workload_states};
+    use decide::features::{action_mask, features};
     use decide::lab::twin::{OBSERVER_TWIN, TwinObserver, snapshot};
+    use decide::serving::{ServedWorkload, view_of};
     use schemas::Emitter;
 
     let cluster = ClusterSpec::default();
     let scenario: Scenario = toml::from_str(
         "[[fault]]\nkind = \"bad_rollout\"\nat = \"10m\"\ndeployment = \"catalog\"\n\n\
-         [[fault]]\nkind = \"node_failure\"\nat = \"30m\"\nnode = \"node-2\"\n",
+         [[fault]]\nkind = \"node_failure\"\nat = \"30m\"\nnode = \"node-2\"\n\n\
+         [[fault]]\nkind = \"disk_pressure\"\nat = \"45m\"\nnode = \"node-3\"\n",
     )
     .expect("scenario");
     let plan = scenario.plan(&cluster, 1, 3_600.0).expect("plan");
@@ -143,6 +147,19 @@ fn the_twin_observer_reports_what_the_policies_see_and_changes_nothing() {
         assert_eq!(views, plain.views(), "observing changed the run");
         for (state, view) in states.iter().zip(&views) {
             let at = format!("{} at {}s", state.target, view.at_secs);
+            // Serving equals training: the features decide rebuilds from the records (and the
+            // diagnosis) are the twin's own, bit for bit, as is the action mask.
+            let deployment = &cluster.deployments[view.deployment];
+            let served = ServedWorkload {
+                pod_rps: deployment.pod_rps,
+                sla_p95_ms: deployment.sla_p95_ms,
+                max_error_rate: cluster.max_error_rate,
+            };
+            let rebuilt = view_of(&decode_again(state), view.signal, &served);
+            for since in [0, 7, 40] {
+                assert_eq!(features(&rebuilt, since), features(view, since), "{at}");
+            }
+            assert_eq!(action_mask(&rebuilt), action_mask(view), "{at}");
             assert_eq!(
                 (state.pods.desired, state.pods.ready, state.pods.starting),
                 (view.desired, view.serving, view.starting),

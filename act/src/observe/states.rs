@@ -45,7 +45,8 @@ pub fn workload_states(
                 desired: workload.desired,
                 ..PodCounts::default()
             };
-            let mut per_node: BTreeMap<&str, u32> = BTreeMap::new();
+            // Per node: (pods, of which Ready).
+            let mut per_node: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
             for pod in pods {
                 match pod.phase {
                     ObservedPhase::Gone => continue,
@@ -55,7 +56,9 @@ pub fn workload_states(
                     ObservedPhase::CrashLooping => counts.crash_looping += 1,
                 }
                 if let Some(node) = &pod.node {
-                    *per_node.entry(node).or_default() += 1;
+                    let on = per_node.entry(node).or_default();
+                    on.0 += 1;
+                    on.1 += u32::from(pod.phase == ObservedPhase::Ready);
                 }
             }
             let bounds = match workload.autoscaler {
@@ -97,9 +100,10 @@ pub fn workload_states(
                     .collect(),
                 pods_per_node: per_node
                     .into_iter()
-                    .map(|(node, pods)| NodePods {
+                    .map(|(node, (pods, ready))| NodePods {
                         node: node.to_owned(),
                         pods,
+                        ready,
                     })
                     .collect(),
                 cluster_nodes,
@@ -205,9 +209,9 @@ mod tests {
             web_state
                 .pods_per_node
                 .iter()
-                .map(|n| (n.node.as_str(), n.pods))
+                .map(|n| (n.node.as_str(), n.pods, n.ready))
                 .collect::<Vec<_>>(),
-            [("n1", 2), ("n2", 1)]
+            [("n1", 2, 1), ("n2", 1, 0)]
         );
         assert_eq!(web_state.nodes[1], node("n2", true, true, false));
         assert_eq!(

@@ -74,6 +74,30 @@ fn ppo_trains_deterministically_saves_and_acts_with_explanations() {
         pb.spec().fingerprint,
         "same seed, same weights"
     );
+    // Serving reads the weights without candle: the very network candle trained.
+    let spec = pa.spec().clone();
+    let mut varmap = candle_nn::VarMap::new();
+    let mlp = medic_decide::lab::rl::Mlp::new(
+        &varmap,
+        &spec.network,
+        &spec.sizes,
+        &mut schemas::rng::Rng::new(0),
+        1.0,
+    )
+    .expect("mlp");
+    varmap
+        .load(a.join("model.safetensors"))
+        .expect("candle loads");
+    let served = medic_decide::PlainMlp::from_safetensors(
+        &std::fs::read(a.join("model.safetensors")).expect("weights"),
+        &spec.network,
+        &spec.sizes,
+    )
+    .expect("plain loads");
+    assert_eq!(served, mlp.to_plain().expect("plain"));
+    assert!(
+        medic_decide::PlainMlp::from_safetensors(b"not weights", "policy", &spec.sizes).is_err()
+    );
     let mut policy = pa;
     let cluster = medic_decide::lab::twin::ClusterView::default();
     for view in views_of_a_day().chunks(3).take(50) {

@@ -83,6 +83,8 @@ pub struct NodePods {
     pub node: String,
     /// Non-terminated pods of the workload bound there.
     pub pods: u32,
+    /// Of those, the Ready ones.
+    pub ready: u32,
 }
 
 /// A node's conditions, as its status and spec report them.

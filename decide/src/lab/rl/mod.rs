@@ -15,6 +15,7 @@ pub use net::{Mlp, PlainMlp};
 pub use policy::{Algo, LearnedPolicy, PolicySpec, save_policy};
 pub use ppo::{PpoConfig, train_ppo};
 
+pub use crate::net::{masked_argmax, masked_softmax};
 use serde::Serialize;
 
 /// Why training or loading failed.
@@ -62,36 +63,4 @@ pub struct Trained {
     pub sizes: Vec<usize>,
     /// Per-round progress.
     pub history: Vec<Progress>,
-}
-
-/// Softmax over the allowed actions (masked ones get probability 0).
-#[must_use]
-pub fn masked_softmax(logits: &[f32], mask: &[bool]) -> Vec<f32> {
-    let max = logits
-        .iter()
-        .zip(mask)
-        .filter(|(_, m)| **m)
-        .map(|(l, _)| *l)
-        .fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = logits
-        .iter()
-        .zip(mask)
-        .map(|(l, m)| if *m { (l - max).exp() } else { 0.0 })
-        .collect();
-    let total: f32 = exp.iter().sum();
-    exp.iter()
-        .map(|e| e / total.max(f32::MIN_POSITIVE))
-        .collect()
-}
-
-/// The allowed action with the highest score.
-#[must_use]
-pub fn masked_argmax(scores: &[f32], mask: &[bool]) -> usize {
-    scores
-        .iter()
-        .zip(mask)
-        .enumerate()
-        .filter(|(_, (_, m))| **m)
-        .max_by(|a, b| a.1.0.total_cmp(b.1.0))
-        .map_or(0, |(i, _)| i)
 }

@@ -1,7 +1,8 @@
-//! [`Mlp`]: the small tanh network both learners train (candle), and [`PlainMlp`], a copy of its weights
-//! that runs without candle for acting (rollouts, actor threads, inference) — a forward pass of a
-//! 24→64→64→10 network is a few microseconds in plain Rust.
+//! [`Mlp`]: the small tanh network both learners train (candle); [`Mlp::to_plain`] copies its weights into
+//! a [`PlainMlp`] for acting (rollouts, actor threads) without candle.
 
+use crate::net::PlainLayer;
+pub use crate::net::PlainMlp;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use schemas::rng::Rng;
@@ -82,48 +83,6 @@ impl Mlp {
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(PlainMlp { layers })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct PlainLayer {
-    w: Vec<f32>,
-    b: Vec<f32>,
-    inp: usize,
-    out: usize,
-}
-
-/// The weights of an [`Mlp`] as plain vectors, for acting without candle.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlainMlp {
-    layers: Vec<PlainLayer>,
-}
-
-impl PlainMlp {
-    /// Forward pass on one input.
-    #[must_use]
-    pub fn forward(&self, x: &[f32]) -> Vec<f32> {
-        let mut h = x.to_vec();
-        for (i, l) in self.layers.iter().enumerate() {
-            let mut next = l.b.clone();
-            for (o, value) in next.iter_mut().enumerate() {
-                let row = &l.w[o * l.inp..(o + 1) * l.inp];
-                *value += row.iter().zip(&h).map(|(w, x)| w * x).sum::<f32>();
-            }
-            if i + 1 < self.layers.len() {
-                for v in &mut next {
-                    *v = v.tanh();
-                }
-            }
-            h = next;
-        }
-        h
-    }
-
-    /// Output size.
-    #[must_use]
-    pub fn outputs(&self) -> usize {
-        self.layers.last().map_or(0, |l| l.out)
     }
 }
 

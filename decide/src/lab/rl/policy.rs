@@ -1,49 +1,13 @@
-//! [`LearnedPolicy`]: a saved PPO or DQN network acting on the twin (or, through the decide stage, on the
-//! pipeline), and [`save_policy`], which writes one: `model.safetensors`, `spec.json` (what the network
-//! expects) and `card.json` (how it was trained).
+//! [`LearnedPolicy`]: a saved PPO or DQN network ([`PolicyNet`]) acting on the twin as a
+//! [`Controller`], and [`save_policy`], which writes one: `model.safetensors`, `spec.json` (what the
+//! network expects) and `card.json` (how it was trained).
 
-use super::features::{
-    ACTION_NAMES, FEATURE_NAMES, N_ACTIONS, N_FEATURES, action_for, action_mask,
-    advance_since_action, features,
-};
-use super::net::{Mlp, PlainMlp};
-use super::{TrainError, Trained, masked_argmax, masked_softmax};
+use super::features::{ACTION_NAMES, FEATURE_NAMES, action_for, advance_since_action, features};
+use super::{TrainError, Trained};
 use crate::lab::control::{Controller, Explanation, Proposal};
 use crate::lab::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
-use schemas::rng::Rng;
-use serde::{Deserialize, Serialize};
+pub use crate::learned::{Algo, FORMAT, PolicyNet, PolicySpec};
 use std::path::Path;
-
-/// The learning algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Algo {
-    /// Proximal policy optimisation (the network outputs action logits).
-    Ppo,
-    /// Double DQN (the network outputs Q-values).
-    Dqn,
-}
-
-/// What a saved network expects; a mismatch with this build's features or actions is refused.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PolicySpec {
-    /// Always `medic-policy@1`.
-    pub format: String,
-    /// Algorithm.
-    pub algo: Algo,
-    /// Name of the acting network in the weights file.
-    pub network: String,
-    /// Layer sizes.
-    pub sizes: Vec<usize>,
-    /// Feature names, in order.
-    pub features: Vec<String>,
-    /// Action names, in order.
-    pub actions: Vec<String>,
-    /// A short fingerprint of the weights (part of the policy id).
-    pub fingerprint: String,
-}
-
-const FORMAT: &str = "medic-policy@1";
 
 fn io(path: &Path, e: impl std::fmt::Display) -> TrainError {
     TrainError::Io {
@@ -100,11 +64,10 @@ mod erased {
     }
 }
 
-/// A saved policy, acting greedily.
+/// A saved policy, acting greedily on the twin.
 #[derive(Debug, Clone)]
 pub struct LearnedPolicy {
-    spec: PolicySpec,
-    net: PlainMlp,
+    net: PolicyNet,
     since_action: Vec<u32>,
 }
 
@@ -114,27 +77,11 @@ impl LearnedPolicy {
     /// # Errors
     /// Missing or unreadable files, or a network built for other features or actions.
     pub fn load(dir: &Path) -> Result<Self, TrainError> {
-        let spec_path = dir.join("spec.json");
-        let text = std::fs::read_to_string(&spec_path).map_err(|e| io(&spec_path, e))?;
-        let spec: PolicySpec = serde_json::from_str(&text).map_err(|e| io(&spec_path, e))?;
-        if spec.format != FORMAT
-            || spec.features != FEATURE_NAMES
-            || spec.actions != ACTION_NAMES
-            || spec.sizes.first() != Some(&N_FEATURES)
-            || spec.sizes.last() != Some(&N_ACTIONS)
-        {
-            return Err(io(
-                &spec_path,
-                "this policy was trained for other features or actions than this build of medic: retrain it with `medic train policy`",
-            ));
-        }
-        let mut varmap = candle_nn::VarMap::new();
-        let mlp = Mlp::new(&varmap, &spec.network, &spec.sizes, &mut Rng::new(0), 1.0)?;
-        let weights = dir.join("model.safetensors");
-        varmap.load(&weights).map_err(|e| io(&weights, e))?;
-        let net = mlp.to_plain()?;
+        let net = PolicyNet::load(dir).map_err(|message| TrainError::Io {
+            path: dir.display().to_string(),
+            message,
+        })?;
         Ok(Self {
-            spec,
             net,
             since_action: Vec::new(),
         })
@@ -143,30 +90,19 @@ impl LearnedPolicy {
     /// What it was saved with.
     #[must_use]
     pub fn spec(&self) -> &PolicySpec {
-        &self.spec
+        self.net.spec()
     }
 
     /// The action index and per-action scores (probabilities for PPO, Q-values for DQN) for `view`.
     #[must_use]
     pub fn scores(&self, view: &DeploymentView, steps_since_action: u32) -> (usize, Vec<f32>) {
-        let x = features(view, steps_since_action);
-        let mask = action_mask(view);
-        let out = self.net.forward(&x);
-        let scores = match self.spec.algo {
-            Algo::Ppo => masked_softmax(&out, &mask),
-            Algo::Dqn => out,
-        };
-        (masked_argmax(&scores, &mask), scores)
+        self.net.scores(view, steps_since_action)
     }
 }
 
 impl Controller for LearnedPolicy {
     fn id(&self) -> String {
-        let algo = match self.spec.algo {
-            Algo::Ppo => "ppo",
-            Algo::Dqn => "dqn",
-        };
-        format!("{algo}@{}", self.spec.fingerprint)
+        self.net.id()
     }
 
     fn propose(&mut self, views: &[DeploymentView], _cluster: &ClusterView) -> Vec<Proposal> {

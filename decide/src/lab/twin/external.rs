@@ -2,7 +2,7 @@
 //! logs — replayed in simulated time in place of the twin's own diagnosis channel, so policies are
 //! compared on what the pipeline really concluded.
 
-use super::view::Signal;
+use crate::observation::Signal;
 use std::collections::BTreeMap;
 
 /// What the pipeline concluded about one deployment over the span its recording covers.

@@ -28,6 +28,7 @@ mod state;
 mod trace;
 mod view;
 
+pub use crate::observation::{DeploymentView, Signal};
 pub use actuate::TwinBackend;
 pub use command::{TwinAction, TwinCommand};
 pub use events::{EventKind, EvictReason, TwinEvent};
@@ -38,4 +39,4 @@ pub use scenario::{FaultKind, FaultSpec, PlannedFault, RandomFaults, Scenario};
 pub use sim::{Twin, TwinOptions, backoff_secs, correct_remedy};
 pub use spec::{ClusterSpec, DeploymentSpec, NodeSpec};
 pub use trace::Trace;
-pub use view::{ClusterView, DeploymentView, Signal};
+pub use view::ClusterView;

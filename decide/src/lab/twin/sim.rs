@@ -7,8 +7,9 @@ use super::queueing::{self, Served};
 use super::report::{EpisodeReport, FaultTracker};
 use super::scenario::{FaultKind, PlannedFault};
 use super::state::{DeploymentState, NodeState, Pod, PodPhase};
-use super::view::{ClusterView, DeploymentView, Signal};
+use super::view::ClusterView;
 use super::{ClusterSpec, Trace, TwinAction, TwinCommand};
+use crate::observation::{DeploymentView, Signal};
 use schemas::FaultClass;
 use schemas::rng::Rng;
 

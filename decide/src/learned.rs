@@ -1,0 +1,109 @@
+//! [`PolicyNet`]: a saved PPO or DQN policy — `spec.json` (what the network expects) and
+//! `model.safetensors` — loaded without candle, checked against this build's features and actions, and
+//! scoring a [`DeploymentView`]. The lab trains and saves them; the decide stage serves them.
+
+use crate::features::{ACTION_NAMES, FEATURE_NAMES, N_ACTIONS, N_FEATURES, action_mask, features};
+use crate::net::{PlainMlp, masked_argmax, masked_softmax};
+use crate::observation::DeploymentView;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The learning algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algo {
+    /// Proximal policy optimisation (the network outputs action logits).
+    Ppo,
+    /// Double DQN (the network outputs Q-values).
+    Dqn,
+}
+
+/// What a saved network expects; a mismatch with this build's features or actions is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicySpec {
+    /// Always `medic-policy@1`.
+    pub format: String,
+    /// Algorithm.
+    pub algo: Algo,
+    /// Name of the acting network in the weights file.
+    pub network: String,
+    /// Layer sizes.
+    pub sizes: Vec<usize>,
+    /// Feature names, in order.
+    pub features: Vec<String>,
+    /// Action names, in order.
+    pub actions: Vec<String>,
+    /// A short fingerprint of the weights (part of the policy id).
+    pub fingerprint: String,
+}
+
+/// The format every saved policy's spec names.
+pub const FORMAT: &str = "medic-policy@1";
+
+/// A saved policy's network and spec, acting greedily.
+#[derive(Debug, Clone)]
+pub struct PolicyNet {
+    spec: PolicySpec,
+    net: PlainMlp,
+}
+
+impl PolicyNet {
+    /// Loads the policy saved in `dir` (`spec.json`, `model.safetensors`).
+    ///
+    /// # Errors
+    /// Missing or unreadable files, or a network built for other features or actions than this build's
+    /// (it must be retrained: serving must see what training saw).
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let spec_path = dir.join("spec.json");
+        let text = std::fs::read_to_string(&spec_path)
+            .map_err(|e| format!("{}: {e}", spec_path.display()))?;
+        let spec: PolicySpec =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+        if spec.format != FORMAT
+            || spec.features != FEATURE_NAMES
+            || spec.actions != ACTION_NAMES
+            || spec.sizes.first() != Some(&N_FEATURES)
+            || spec.sizes.last() != Some(&N_ACTIONS)
+        {
+            return Err(format!(
+                "{}: this policy was trained for other features or actions than this build of medic: \
+                 retrain it with `medic train policy`",
+                spec_path.display()
+            ));
+        }
+        let weights = dir.join("model.safetensors");
+        let bytes = std::fs::read(&weights).map_err(|e| format!("{}: {e}", weights.display()))?;
+        let net = PlainMlp::from_safetensors(&bytes, &spec.network, &spec.sizes)
+            .map_err(|e| format!("{}: {e}", weights.display()))?;
+        Ok(Self { spec, net })
+    }
+
+    /// What it was saved with.
+    #[must_use]
+    pub fn spec(&self) -> &PolicySpec {
+        &self.spec
+    }
+
+    /// Its id: algorithm and weights fingerprint (`ppo@df3849ca`).
+    #[must_use]
+    pub fn id(&self) -> String {
+        let algo = match self.spec.algo {
+            Algo::Ppo => "ppo",
+            Algo::Dqn => "dqn",
+        };
+        format!("{algo}@{}", self.spec.fingerprint)
+    }
+
+    /// The action index and per-action scores (probabilities for PPO, Q-values for DQN) for `view`.
+    #[must_use]
+    pub fn scores(&self, view: &DeploymentView, steps_since_action: u32) -> (usize, Vec<f32>) {
+        let x = features(view, steps_since_action);
+        let mask = action_mask(view);
+        let out = self.net.forward(&x);
+        let scores = match self.spec.algo {
+            Algo::Ppo => masked_softmax(&out, &mask),
+            Algo::Dqn => out,
+        };
+        (masked_argmax(&scores, &mask), scores)
+    }
+}
