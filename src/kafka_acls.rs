@@ -120,9 +120,14 @@ pub fn stage_acls(config: &PipelineConfig, prefix: &str) -> Vec<Acl> {
             allow(&principal, resource, operations);
         };
         let inputs = stage.input_topics(config);
-        if !inputs.is_empty() {
-            allow(Resource::Group(stage.group_id(config)), &[Operation::Read]);
-        }
+        // A source stage (the observer) never joins its group, but its client still looks the group's
+        // coordinator up.
+        let group_operation = if inputs.is_empty() {
+            Operation::Describe
+        } else {
+            Operation::Read
+        };
+        allow(Resource::Group(stage.group_id(config)), &[group_operation]);
         for topic in inputs {
             allow(
                 Resource::Topic(topic),

@@ -21,7 +21,7 @@ pub enum StageName {
     Enrich,
     /// Closed windows (with their evidence) → diagnoses.
     Diagnose,
-    /// Diagnoses → decisions.
+    /// Diagnoses (and the observer's workload states) → decisions.
     Decide,
     /// Decisions → remediation commands on the actuation topic.
     Act,
@@ -93,7 +93,7 @@ impl StageName {
             StageName::Ingest => config.ingest.input_topics(),
             StageName::Enrich => vec![topics.normalized.clone()],
             StageName::Diagnose => vec![topics.windows.clone()],
-            StageName::Decide => vec![topics.diagnoses.clone()],
+            StageName::Decide => vec![topics.diagnoses.clone(), topics.state.clone()],
             StageName::Act => vec![topics.decisions.clone()],
             StageName::Actuator => vec![topics.actions.clone()],
             StageName::Observe => Vec::new(),
@@ -135,7 +135,12 @@ impl StageName {
             StageName::Ingest => Box::new(config.ingest.build()?),
             StageName::Enrich => Box::new(config.enrich.build()?),
             StageName::Diagnose => Box::new(config.diagnose.build()?),
-            StageName::Decide => Box::new(config.decide.build()?),
+            StageName::Decide => Box::new(
+                config
+                    .decide
+                    .build()?
+                    .reading_state_from(&config.topics.state),
+            ),
             StageName::Act => Box::new(config.act.build_issuer()?),
             StageName::Actuator => Box::new(config.act.build_actuator()?),
             StageName::Observe => Box::new(config.observe.build()?),
@@ -253,17 +258,23 @@ mod tests {
             &config.topics.actions,
         ];
         for (stage, upstream) in StageName::ALL[1..].iter().zip(outputs) {
-            assert_eq!(
-                &stage.input_topics(&config),
-                std::slice::from_ref(upstream),
-                "{stage}"
-            );
+            assert_eq!(&stage.input_topics(&config)[0], upstream, "{stage}");
         }
-        // What each stage says it writes (its ACLs) is what the next one reads.
+        assert_eq!(
+            StageName::Decide.input_topics(&config),
+            [
+                config.topics.diagnoses.as_str(),
+                config.topics.state.as_str()
+            ],
+            "decide reads the observer's states beside the diagnoses"
+        );
+        // What each stage says it writes (its ACLs) is what the next one reads (the observer's states
+        // come from beside the chain).
         for pair in StageName::ALL.windows(2) {
             let written: Vec<&str> = pair[0]
                 .output_kinds()
                 .iter()
+                .chain(StageName::Observe.output_kinds())
                 .map(|k| config.topics.for_kind(*k))
                 .collect();
             for input in pair[1].input_topics(&config) {

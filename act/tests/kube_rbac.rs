@@ -51,9 +51,11 @@ async fn ensure_namespace(client: &kube::Client, name: &str) {
     create(Api::<Namespace>::all(client.clone()), &doc).await;
 }
 
-/// Applies every document of an RBAC manifest.
-async fn apply_rbac(client: &kube::Client, manifest: &str) {
+/// Applies every document of an RBAC manifest, which has `documents` of them (a grant added to it must
+/// be added to its test too).
+async fn apply_rbac(client: &kube::Client, manifest: &str, documents: usize) {
     let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(manifest).expect("YAML");
+    assert_eq!(docs.len(), documents);
     for doc in &docs {
         let ns = doc["metadata"]["namespace"].as_str().unwrap_or_default();
         match doc["kind"].as_str().expect("kind") {
@@ -122,7 +124,7 @@ async fn the_actuator_needs_exactly_its_rbac() {
     for ns in ["medic", "shop"] {
         ensure_namespace(&client, ns).await;
     }
-    apply_rbac(&client, ACTUATOR_RBAC).await;
+    apply_rbac(&client, ACTUATOR_RBAC, 5).await;
     let dir = scratch("rbac");
     let kubeconfig = kubeconfig_as(&client, "medic-actuator", &dir).await;
 
@@ -233,7 +235,7 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
 
     let client = cluster::client().await;
     ensure_namespace(&client, "medic").await;
-    apply_rbac(&client, OBSERVER_RBAC).await;
+    apply_rbac(&client, OBSERVER_RBAC, 3).await;
     let dir = scratch("observer");
     let kubeconfig = kubeconfig_as(&client, "medic-observer", &dir).await;
 
@@ -337,13 +339,41 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
             .expect("config"),
     )
     .expect("client");
+    let forbidden = |result: Result<(), kube::Error>, what: &str| {
+        assert!(
+            matches!(&result, Err(kube::Error::Api(status)) if status.code == 403),
+            "{what}: {result:?}"
+        );
+    };
     let patch = serde_json::json!({ "spec": { "replicas": 5 } });
-    let refused = Api::<Deployment>::namespaced(as_observer, &ns)
-        .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
-        .await;
-    assert!(
-        matches!(&refused, Err(kube::Error::Api(status)) if status.code == 403),
-        "{refused:?}"
+    forbidden(
+        Api::<Deployment>::namespaced(as_observer.clone(), &ns)
+            .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(drop),
+        "scale a Deployment",
+    );
+    forbidden(
+        Api::<Pod>::namespaced(as_observer.clone(), &ns)
+            .delete(&crashing, &Default::default())
+            .await
+            .map(drop),
+        "delete a pod",
+    );
+    let cordon = serde_json::json!({ "spec": { "unschedulable": true } });
+    forbidden(
+        Api::<k8s_openapi::api::core::v1::Node>::all(as_observer.clone())
+            .patch(&node, &PatchParams::default(), &Patch::Merge(&cordon))
+            .await
+            .map(drop),
+        "cordon a node",
+    );
+    forbidden(
+        Api::<Secret>::namespaced(as_observer, "medic")
+            .list(&Default::default())
+            .await
+            .map(drop),
+        "read Secrets",
     );
 
     kubelet.abort();

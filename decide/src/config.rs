@@ -29,10 +29,14 @@ pub struct DecideConfig {
     #[serde(default = "default_repage_after")]
     pub repage_after: Span,
     /// A rollback undoes a change: decide rolls back only when the workload was seen rolled out (a new
-    /// ReplicaSet, from its Deployment's Events) at most this long before the diagnosis, and escalates
-    /// otherwise. Default: `1h`.
+    /// revision: from the observer's state on `medic.state`, or a new ReplicaSet in its Deployment's
+    /// Events) at most this long before the diagnosis, and escalates otherwise. Default: `1h`.
     #[serde(default = "default_rollback_window")]
     pub rollback_window: Span,
+    /// A workload state from `medic.state` (the observer) older than this at the diagnosis is not used
+    /// for its pods and bounds (its last rollout still counts: it carries its own time). Default: `10m`.
+    #[serde(default = "default_state_max_age")]
+    pub state_max_age: Span,
 }
 
 /// Which evidence may lead to a node action (`decide.node_actions`).
@@ -62,6 +66,9 @@ fn default_min_confidence() -> f64 {
 fn default_rollback_window() -> Span {
     Span::secs(3_600)
 }
+fn default_state_max_age() -> Span {
+    Span::secs(600)
+}
 fn default_repage_after() -> Span {
     Span::secs(1_800)
 }
@@ -78,6 +85,7 @@ impl Default for DecideConfig {
             node_actions: NodeActions::default(),
             repage_after: default_repage_after(),
             rollback_window: default_rollback_window(),
+            state_max_age: default_state_max_age(),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod observation;
 mod policy;
 pub mod serving;
 mod stage;
+mod workloads;
 
 pub use config::{DecideConfig, NodeActions};
 pub use learned::{Algo, PolicyNet, PolicySpec};

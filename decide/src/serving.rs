@@ -7,9 +7,16 @@
 use crate::observation::{DeploymentView, Signal};
 use schemas::WorkloadState;
 
-/// How fast a pod serves on a node under disk pressure, relative to a healthy node (the twin's model:
-/// its I/O waits on a full disk).
-pub const DISK_PRESSURE_SPEED: f64 = 1.0 / 3.0;
+/// Requests per second a Ready pod serves on a Ready node: `pod_rps`, or a third of it under disk
+/// pressure (its I/O waits on a full disk). The twin's capacity and the serving view both count with it.
+#[must_use]
+pub fn pod_capacity_rps(pod_rps: f64, disk_pressure: bool) -> f64 {
+    if disk_pressure {
+        pod_rps / 3.0
+    } else {
+        pod_rps
+    }
+}
 
 /// What decide is told about a workload that the cluster does not report.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,14 +47,7 @@ pub fn view_of(
         .iter()
         .filter_map(|on| Some((on, node(&on.node)?)))
         .filter(|(_, n)| n.ready)
-        .map(|(on, n)| {
-            let speed = if n.disk_pressure {
-                DISK_PRESSURE_SPEED
-            } else {
-                1.0
-            };
-            f64::from(on.ready) * workload.pod_rps * speed
-        })
+        .map(|(on, n)| f64::from(on.ready) * pod_capacity_rps(workload.pod_rps, n.disk_pressure))
         .sum();
     let troubled_node = state
         .pods_per_node
@@ -166,7 +166,7 @@ mod tests {
             (5, 3, 1, 1)
         );
         assert!(
-            (view.capacity_rps - (2.0 * 90.0 + 90.0 * DISK_PRESSURE_SPEED)).abs() < 1e-9,
+            (view.capacity_rps - (2.0 * 90.0 + 30.0)).abs() < 1e-9,
             "full speed on a, a third on b (disk pressure), nothing on c (not Ready): {}",
             view.capacity_rps
         );

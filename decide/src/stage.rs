@@ -1,11 +1,12 @@
 //! [`Decide`]: the decide stage processor.
 
 use crate::config::NodeActions;
+use crate::workloads::Workloads;
 use crate::{DecideConfig, remedy_for};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
     Action, Decision, Diagnosis, Emitter, FaultClass, ObjectKind, SCHEMA_VERSION, SourceRecord,
-    Stage, StageError, StageState, Target, decode_record, id,
+    Stage, StageError, StageState, Target, WorkloadState, decode_record, id,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -14,6 +15,10 @@ use std::collections::HashMap;
 pub const POLICY: &str = "rules@1";
 
 /// Decides remediations with the rule policy and a cooldown. Built by [`DecideConfig::build`].
+///
+/// It reads diagnoses and, from the topic [`Decide::reading_state_from`] names, the observer's workload
+/// states: the latest state of a workload is the evidence of its last rollout (a rollback needs one) and
+/// of its replica bounds (a scale-out at the maximum escalates).
 ///
 /// The cooldowns are the stage's state: the runner checkpoints them with the offsets they cover, so a
 /// restarted stage does not act twice on a target within its cooldown. A diagnosis delivered again
@@ -32,6 +37,12 @@ pub struct Decide {
     last_action: HashMap<Target, LastAction>,
     /// The last page (escalation) per incident: its event time and the diagnosis that paged.
     last_page: HashMap<Incident, LastAction>,
+    /// The topic of workload states (`medic.state`), when the stage reads one.
+    state_topic: Option<String>,
+    /// A state older than this at the diagnosis says nothing of the workload's pods and bounds.
+    state_max_age_ns: i64,
+    /// The latest state of each workload.
+    workloads: Workloads,
 }
 
 /// What one page is about: an object and its fault.
@@ -58,6 +69,9 @@ struct Snapshot {
     /// Absent from checkpoints written before pages were deduplicated.
     #[serde(default)]
     pages: Vec<(Incident, LastAction)>,
+    /// The latest workload states (absent from checkpoints written before decide read them).
+    #[serde(default)]
+    states: Vec<WorkloadState>,
 }
 
 impl Decide {
@@ -72,7 +86,18 @@ impl Decide {
             clock: wall_clock_ns,
             last_action: HashMap::new(),
             last_page: HashMap::new(),
+            state_topic: None,
+            state_max_age_ns: config.state_max_age.as_nanos(),
+            workloads: Workloads::new(config.max_tracked_targets),
         }
+    }
+
+    /// The same stage, reading workload states from records of `topic` (every other record is a
+    /// diagnosis).
+    #[must_use]
+    pub fn reading_state_from(mut self, topic: &str) -> Self {
+        self.state_topic = Some(topic.to_owned());
+        self
     }
 
     /// Replaces the wall clock (the bound on event time) — for tests.
@@ -100,7 +125,10 @@ impl Decide {
             )
         } else {
             let (action, target, why) = self.within_tenancy(
-                self.after_a_change(remedy_for(diagnosis.fault, &diagnosis.target), &diagnosis),
+                self.within_bounds(
+                    self.after_a_change(remedy_for(diagnosis.fault, &diagnosis.target), &diagnosis),
+                    &diagnosis,
+                ),
                 &diagnosis.target,
             );
             // Cooldowns are per object: the pod and node hints of the evidence do not split them.
@@ -138,11 +166,14 @@ impl Decide {
                 }
             }
         };
-        let (action, reason) = if action == Action::Escalate {
+        let (action, mut reason) = if action == Action::Escalate {
             self.page_once(&diagnosis, &target, at, reason)
         } else {
             (action, reason)
         };
+        if let Some(state) = self.fresh_state(&diagnosis) {
+            reason.push_str(&state_note(state, diagnosis.window_end_ns));
+        }
         let mut template_ids: Vec<String> = diagnosis
             .evidence
             .iter()
@@ -179,9 +210,16 @@ impl Decide {
             return remedy;
         }
         let end = diagnosis.window_end_ns;
-        let Some(rolled_out) = diagnosis
-            .last_rollout_ns
+        let observed = self
+            .workloads
+            .of(&diagnosis.target)
+            .and_then(|s| s.last_rollout.as_ref())
+            .map(|r| r.at_ns);
+        let Some(rolled_out) = [diagnosis.last_rollout_ns, observed]
+            .into_iter()
+            .flatten()
             .filter(|at| *at <= end && end - at <= self.rollback_window_ns)
+            .max()
         else {
             return (
                 Action::Escalate,
@@ -209,6 +247,39 @@ impl Decide {
             );
         }
         remedy
+    }
+
+    /// `remedy`, unless it adds replicas to a workload the observer saw at its maximum (its
+    /// HorizontalPodAutoscaler's, or `observe.max_replicas`) within `state_max_age` of the diagnosis:
+    /// more is not allowed, so a human must look.
+    fn within_bounds(
+        &self,
+        remedy: (Action, Target, &'static str),
+        diagnosis: &Diagnosis,
+    ) -> (Action, Target, &'static str) {
+        let Action::Scale { delta } = remedy.0 else {
+            return remedy;
+        };
+        let at_max = self.fresh_state(diagnosis).is_some_and(|state| {
+            delta > 0 && i64::from(state.pods.desired) >= i64::from(state.bounds.max)
+        });
+        if at_max {
+            return (
+                Action::Escalate,
+                remedy.1,
+                "this calls for another replica, but the workload already has its maximum replicas \
+                 (its autoscaler's bound, as the cluster reports it): a human must look",
+            );
+        }
+        remedy
+    }
+
+    /// The workload's latest state, if it was observed at most `state_max_age` before the diagnosis'
+    /// end (or after it).
+    fn fresh_state(&self, diagnosis: &Diagnosis) -> Option<&WorkloadState> {
+        self.workloads.of(&diagnosis.target).filter(|state| {
+            diagnosis.window_end_ns.saturating_sub(state.observed_at_ns) <= self.state_max_age_ns
+        })
     }
 
     /// `remedy`, unless it cordons or drains a node on evidence that is not about the node (see
@@ -305,6 +376,40 @@ impl Decide {
     }
 }
 
+/// What the cluster said of the workload, for the decision's reason: ` [cluster, 12s before: 3/5 ready,
+/// 1 crash-looping, 1 pending; replicas 2..10; revision 4 rolled out 300s before]`.
+fn state_note(state: &WorkloadState, at_ns: i64) -> String {
+    let secs_before = |t: i64| at_ns.saturating_sub(t) / 1_000_000_000;
+    let pods = &state.pods;
+    let mut note = format!(
+        " [cluster, {}s before: {}/{} ready",
+        secs_before(state.observed_at_ns),
+        pods.ready,
+        pods.desired
+    );
+    for (n, what) in [
+        (pods.crash_looping, "crash-looping"),
+        (pods.pending, "pending"),
+    ] {
+        if n > 0 {
+            note.push_str(&format!(", {n} {what}"));
+        }
+    }
+    note.push_str(&format!(
+        "; replicas {}..{}",
+        state.bounds.min, state.bounds.max
+    ));
+    if let Some(rollout) = &state.last_rollout {
+        note.push_str(&format!(
+            "; revision {} rolled out {}s before",
+            rollout.revision,
+            secs_before(rollout.at_ns)
+        ));
+    }
+    note.push(']');
+    note
+}
+
 /// The object `target` names: the evidence's pod and node hints dropped.
 fn object_of(target: &Target) -> Target {
     target.clone().with_pod(None).with_node(None)
@@ -345,15 +450,21 @@ impl StageState for Decide {
         serde_json::to_vec(&Snapshot {
             cooldowns: sorted(&self.last_action),
             pages: sorted(&self.last_page),
+            states: self.workloads.sorted(),
         })
         .map_err(|e| StageError::internal(format!("decide snapshot: {e}")))
     }
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), StageError> {
-        let Snapshot { cooldowns, pages } = serde_json::from_slice(snapshot)
+        let Snapshot {
+            cooldowns,
+            pages,
+            states,
+        } = serde_json::from_slice(snapshot)
             .map_err(|e| StageError::schema(format!("decide checkpoint: {e}")))?;
         self.last_action = cooldowns.into_iter().collect();
         self.last_page = pages.into_iter().collect();
+        self.workloads.restore(states);
         Ok(())
     }
 }
@@ -362,6 +473,24 @@ impl Stage for Decide {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         let now_ns = (self.clock)();
         for input in batch {
+            if self.state_topic.as_deref() == Some(input.coordinates.topic.as_str()) {
+                match decode_record::<WorkloadState>(&input.payload) {
+                    Ok(state) => {
+                        let kept = self.workloads.observe(state);
+                        out.count(
+                            if kept {
+                                "decide.states"
+                            } else {
+                                "decide.states_out_of_order"
+                            },
+                            1,
+                        );
+                        out.drop_record();
+                    }
+                    Err(error) => out.reject(input, error),
+                }
+                continue;
+            }
             match decode_record::<Diagnosis>(&input.payload) {
                 Ok(diagnosis) => {
                     let decision = self.decide(diagnosis, now_ns);
@@ -512,6 +641,133 @@ mod tests {
             "{}",
             decisions[1].reason
         );
+    }
+
+    fn state_at(
+        at_secs: i64,
+        desired: u32,
+        max: u32,
+        rolled_out_secs: Option<i64>,
+    ) -> SourceRecord {
+        let state = WorkloadState {
+            schema_version: SCHEMA_VERSION,
+            target: Target::deployment("shop", "web"),
+            observed_at_ns: at_secs * 1_000_000_000,
+            observer: "test@1".into(),
+            pods: schemas::PodCounts {
+                desired,
+                ready: desired.saturating_sub(1),
+                crash_looping: 1,
+                ..schemas::PodCounts::default()
+            },
+            bounds: schemas::ReplicaBounds {
+                min: 1,
+                max,
+                source: schemas::BoundsSource::Hpa,
+            },
+            pods_per_node: Vec::new(),
+            nodes: Vec::new(),
+            cluster_nodes: schemas::ClusterNodes::default(),
+            last_rollout: rolled_out_secs.map(|at| schemas::Rollout {
+                revision: 4,
+                at_ns: at * 1_000_000_000,
+                image_changed: Some(true),
+            }),
+            signals: schemas::WorkloadSignals::default(),
+        };
+        SourceRecord::new(
+            "medic.state",
+            0,
+            0,
+            serde_json::to_vec(&state).expect("encode"),
+        )
+    }
+
+    #[test]
+    fn the_clusters_state_is_evidence_of_rollouts_and_bounds() {
+        let decide = |batch: &[SourceRecord]| {
+            let mut stage = DecideConfig::default()
+                .build()
+                .expect("valid")
+                .reading_state_from("medic.state");
+            let mut out = Emitter::new();
+            stage.process_batch(batch, &mut out);
+            (out.decode_all::<Decision>().expect("decisions"), out)
+        };
+        // Diagnose saw no rollout; the observer did, 10 minutes before: a rollback, and why.
+        let crash = diagnosis("c1", FaultClass::CrashLoop, 0.9, 10_000);
+        let (decisions, out) = decide(&[state_at(9_990, 3, 10, Some(9_400)), crash.clone()]);
+        assert_eq!(decisions.len(), 1, "a state is no decision");
+        assert_eq!(out.events().get("decide.states"), Some(&1));
+        assert_eq!(
+            decisions[0].action,
+            Action::Rollback,
+            "{}",
+            decisions[0].reason
+        );
+        assert!(
+            decisions[0]
+                .reason
+                .ends_with("[cluster, 10s before: 2/3 ready, 1 crash-looping; replicas 1..10; revision 4 rolled out 600s before]"),
+            "{}",
+            decisions[0].reason
+        );
+        // Its last rollout two hours before: nothing recent to undo.
+        let (decisions, _) = decide(&[state_at(9_990, 3, 10, Some(2_800)), crash.clone()]);
+        assert_eq!(decisions[0].action, Action::Escalate);
+        // A newer state wins, an older one (a re-read partition) does not.
+        let (decisions, out) = decide(&[
+            state_at(9_990, 3, 10, Some(2_800)),
+            state_at(9_000, 3, 10, Some(8_900)),
+            crash,
+        ]);
+        assert_eq!(decisions[0].action, Action::Escalate);
+        assert_eq!(out.events().get("decide.states_out_of_order"), Some(&1));
+
+        // CPU saturation at the autoscaler's maximum: no scale-out past it.
+        let hot = diagnosis("h1", FaultClass::CpuSaturation, 0.9, 10_000);
+        let (decisions, _) = decide(&[state_at(9_990, 10, 10, None), hot.clone()]);
+        assert_eq!(
+            decisions[0].action,
+            Action::Escalate,
+            "{}",
+            decisions[0].reason
+        );
+        let (decisions, _) = decide(&[state_at(9_990, 4, 10, None), hot.clone()]);
+        assert_eq!(decisions[0].action, Action::Scale { delta: 1 });
+        let (decisions, _) = decide(&[state_at(9_000, 10, 10, None), hot]);
+        assert_eq!(
+            decisions[0].action,
+            Action::Scale { delta: 1 },
+            "a state older than state_max_age says nothing of the replicas now"
+        );
+        assert!(!decisions[0].reason.contains("[cluster"));
+
+        // The states are part of the checkpoint.
+        let mut before = DecideConfig::default()
+            .build()
+            .expect("valid")
+            .reading_state_from("medic.state");
+        before.process_batch(&[state_at(9_990, 10, 10, None)], &mut Emitter::new());
+        let snapshot = before.snapshot().expect("snapshot");
+        let mut after = DecideConfig::default()
+            .build()
+            .expect("valid")
+            .reading_state_from("medic.state");
+        after.restore(&snapshot).expect("restore");
+        let mut out = Emitter::new();
+        after.process_batch(
+            &[diagnosis("h2", FaultClass::CpuSaturation, 0.9, 10_000)],
+            &mut out,
+        );
+        let decisions: Vec<Decision> = out.decode_all().expect("decisions");
+        assert_eq!(decisions[0].action, Action::Escalate);
+
+        // A state that does not decode is a dead letter, like any record.
+        let mut garbage = state_at(1, 1, 1, None);
+        garbage.payload = b"{\"observer\": 1}".to_vec();
+        let (_, out) = decide(&[garbage]);
+        assert_eq!(out.rejections().len(), 1);
     }
 
     #[test]

@@ -99,8 +99,8 @@ fn a_rollback_through_the_actuator_recovers_the_twin() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The observer reads the twin as it reads a cluster: for every step of a run with a bad rollout, a node
-/// failure and a disk filling up, each workload's state says what the learned policies' view of it says — the features
+/// The observer reads the twin as it reads a cluster: for every step of a run with a bad rollout (rolled
+/// back), a node failure and a disk filling up, each workload's state says what the learned policies' view of it says — the features
 /// decide rebuilds from the records equal the twin's — and an observed twin runs exactly as an
 /// unobserved one (the observer draws nothing and changes nothing).
 #[test]
@@ -135,9 +135,23 @@ fn the_twin_observer_reports_what_the_policies_are_trained_on_and_changes_nothin
     let config = ObserveConfig::default();
     let mut stage = config.build_on(Box::new(TwinObserver::new(Arc::clone(&observed), start)));
     let (mut rolled_out, mut troubled, mut written) = (false, false, 0);
+    let catalog = cluster
+        .deployments
+        .iter()
+        .position(|d| d.name == "catalog")
+        .expect("catalog");
     while !plain.done() {
-        plain.step(&[]);
-        observed.lock().expect("twin").step(&[]);
+        // At 20 minutes someone rolls the bad revision back: a third revision.
+        let commands = if (plain.now() - 1_200.0).abs() < 1e-9 {
+            vec![decide::lab::twin::TwinCommand {
+                deployment: catalog,
+                action: decide::lab::twin::TwinAction::Rollback,
+            }]
+        } else {
+            Vec::new()
+        };
+        plain.step(&commands);
+        observed.lock().expect("twin").step(&commands);
         let mut out = Emitter::new();
         written += stage.observe(0, &mut out);
         let twin = observed.lock().expect("twin");
@@ -190,9 +204,18 @@ fn the_twin_observer_reports_what_the_policies_are_trained_on_and_changes_nothin
             troubled |= troubled_here;
             if let Some(rollout) = &state.last_rollout {
                 assert_eq!(state.target.name, "catalog", "{at}");
-                assert_eq!((rollout.revision, rollout.image_changed), (2, Some(true)));
-                assert_eq!(rollout.at_ns, (start + 600) * 1_000_000_000);
-                rolled_out = true;
+                let expected = if view.at_secs <= 1_200.0 {
+                    (2, start + 600)
+                } else {
+                    (3, start + 1_200)
+                };
+                assert_eq!(
+                    (rollout.revision, rollout.at_ns / 1_000_000_000),
+                    expected,
+                    "{at}"
+                );
+                assert_eq!(rollout.image_changed, Some(true));
+                rolled_out |= rollout.revision == 3;
             }
         }
         let at_ns = start * 1_000_000_000 + (views[0].at_secs * 1e9).round() as i64;

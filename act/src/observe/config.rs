@@ -108,6 +108,12 @@ impl ObserveConfig {
                 )
             },
         );
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, namespace) in self.namespaces.iter().enumerate() {
+            problems.require(seen.insert(namespace), &format!("namespaces[{i}]"), || {
+                format!("{namespace:?} is listed twice (its pods would count twice)")
+            });
+        }
         problems.into_result()
     }
 
@@ -126,14 +132,27 @@ impl ObserveConfig {
                 )]);
             }
             ObserveSource::Kubernetes => Box::new(
-                KubeReader::connect(self.kubeconfig.as_deref(), self.namespaces.clone())
-                    .map_err(|e| vec![Problem::new("observe.source", e)])?,
+                KubeReader::connect(
+                    self.kubeconfig.as_deref(),
+                    self.namespaces.clone(),
+                    self.read_timeout(),
+                )
+                .map_err(|e| vec![Problem::new("observe.source", e)])?,
             ),
         };
         Ok(self.build_on(reader))
     }
 
-    /// Builds the stage on `reader` (the twin's, in replays and the demo), without validating.
+    /// How long one read of the cluster may take: the interval, at most 30 s (the process's liveness
+    /// allows a stage 60 s without a heartbeat).
+    #[must_use]
+    pub fn read_timeout(&self) -> std::time::Duration {
+        self.interval
+            .as_duration()
+            .min(std::time::Duration::from_secs(30))
+    }
+
+    /// Builds the stage on `reader` (the twin's, for tests), without validating.
     #[must_use]
     pub fn build_on(&self, reader: Box<dyn ReadCluster>) -> Observe {
         Observe::new(self, reader)
@@ -154,10 +173,11 @@ mod tests {
         );
         assert!(config.validate().is_ok());
         let bad: ObserveConfig = toml::from_str(
-            "interval = \"10ms\"\nresync = \"1ms\"\nmin_replicas = 3\nmax_replicas = 2",
+            "interval = \"10ms\"\nresync = \"1ms\"\nmin_replicas = 3\nmax_replicas = 2\n\
+             namespaces = [\"a\", \"a\"]",
         )
         .expect("parses");
-        assert_eq!(bad.validate().expect_err("invalid").len(), 3);
+        assert_eq!(bad.validate().expect_err("invalid").len(), 4);
         let off = ObserveConfig::default().build();
         assert!(off.is_err_and(|p| p[0].path == "observe.source"));
     }

@@ -25,6 +25,7 @@ use schemas::observe::{
 use schemas::{NodeCondition, ObjectKind, Rollout, Target, WorkloadSignals};
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 /// Container waiting reasons that mean the pod cannot run as it is: counted as crash-looping.
 const CANNOT_RUN: [&str; 7] = [
@@ -44,18 +45,26 @@ const REVISION: &str = "deployment.kubernetes.io/revision";
 pub struct KubeReader {
     cluster: ClusterClient,
     namespaces: Vec<String>,
+    timeout: Duration,
 }
 
 impl KubeReader {
     /// Connects with the kubeconfig at `kubeconfig`, or else `KUBECONFIG`, `~/.kube/config`, or the
-    /// in-cluster ServiceAccount; reads `namespaces` (every namespace when empty).
+    /// in-cluster ServiceAccount; reads `namespaces` (every namespace when empty), each read given up
+    /// after `timeout` (an API server that stops answering must not hold the stage, and with it the
+    /// process's liveness).
     ///
     /// # Errors
     /// When no configuration is found or the client cannot be built.
-    pub fn connect(kubeconfig: Option<&Path>, namespaces: Vec<String>) -> Result<Self, String> {
+    pub fn connect(
+        kubeconfig: Option<&Path>,
+        namespaces: Vec<String>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
         Ok(Self {
             cluster: ClusterClient::connect(kubeconfig)?,
             namespaces,
+            timeout,
         })
     }
 }
@@ -68,12 +77,26 @@ impl ReadCluster for KubeReader {
     fn read(&mut self) -> Result<ClusterSnapshot, ObserveError> {
         let client = self.cluster.client.clone();
         let namespaces = self.namespaces.clone();
-        self.cluster.run(read(client, namespaces))
+        let timeout = self.timeout;
+        self.cluster.run(async move {
+            tokio::time::timeout(timeout, read(client, namespaces))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ObserveError(format!(
+                        "the API server did not answer within {}s",
+                        timeout.as_secs_f64()
+                    )))
+                })
+        })
     }
 }
 
 /// The objects of one namespaced kind in `namespaces` (every namespace when empty).
-async fn list<K>(client: &kube::Client, namespaces: &[String]) -> Result<Vec<K>, ObserveError>
+async fn list<K>(
+    client: &kube::Client,
+    namespaces: &[String],
+    params: &ListParams,
+) -> Result<Vec<K>, ObserveError>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -81,7 +104,6 @@ where
         + std::fmt::Debug,
     K::DynamicType: Default,
 {
-    let params = ListParams::default().match_any();
     let apis: Vec<Api<K>> = if namespaces.is_empty() {
         vec![Api::all(client.clone())]
     } else {
@@ -92,7 +114,7 @@ where
     };
     let mut items = Vec::new();
     for api in apis {
-        let listed = api.list(&params).await.map_err(|e| {
+        let listed = api.list(params).await.map_err(|e| {
             ObserveError(format!(
                 "cannot list {}: {e}",
                 K::plural(&K::DynamicType::default())
@@ -108,14 +130,21 @@ async fn read(
     namespaces: Vec<String>,
 ) -> Result<ClusterSnapshot, ObserveError> {
     let at_ns = schemas::clock::wall_clock_ns();
-    let deployments: Vec<Deployment> = list(&client, &namespaces).await?;
-    let statefulsets: Vec<StatefulSet> = list(&client, &namespaces).await?;
-    let daemonsets: Vec<DaemonSet> = list(&client, &namespaces).await?;
-    let replicasets: Vec<ReplicaSet> = list(&client, &namespaces).await?;
-    let pods: Vec<Pod> = list(&client, &namespaces).await?;
-    let autoscalers: Vec<HorizontalPodAutoscaler> = list(&client, &namespaces).await?;
+    let cached = ListParams::default().match_any();
+    // Pods before their owners: a ReplicaSet always exists before its pods, so none of the pods read
+    // lacks its owner (the other order loses the pods of a ReplicaSet made between the two lists).
+    // Finished pods (a Job's) are not wanted: the API server leaves them out.
+    let running = cached
+        .clone()
+        .fields("status.phase!=Succeeded,status.phase!=Failed");
+    let pods: Vec<Pod> = list(&client, &namespaces, &running).await?;
+    let replicasets: Vec<ReplicaSet> = list(&client, &namespaces, &cached).await?;
+    let deployments: Vec<Deployment> = list(&client, &namespaces, &cached).await?;
+    let statefulsets: Vec<StatefulSet> = list(&client, &namespaces, &cached).await?;
+    let daemonsets: Vec<DaemonSet> = list(&client, &namespaces, &cached).await?;
+    let autoscalers: Vec<HorizontalPodAutoscaler> = list(&client, &namespaces, &cached).await?;
     let nodes = Api::<Node>::all(client)
-        .list(&ListParams::default().match_any())
+        .list(&cached)
         .await
         .map_err(|e| ObserveError(format!("cannot list nodes: {e}")))?
         .items;
@@ -134,14 +163,17 @@ async fn read(
             Some((key, (count(min), count(spec.max_replicas))))
         })
         .collect();
-    // ReplicaSet (namespace, name) → the Deployment owning it.
-    let owner_of_set: HashMap<(String, String), String> = replicasets
-        .iter()
-        .filter_map(|rs| {
-            let owner = controller(&rs.metadata, "Deployment")?;
-            Some((key_of(&rs.metadata)?, owner))
-        })
-        .collect();
+    // ReplicaSet (namespace, name) → the Deployment owning it; (namespace, Deployment) → its sets.
+    let mut owner_of_set: HashMap<(String, String), String> = HashMap::new();
+    let mut sets_of: HashMap<(String, String), Vec<&ReplicaSet>> = HashMap::new();
+    for rs in &replicasets {
+        if let (Some(owner), Some((namespace, name))) =
+            (controller(&rs.metadata, "Deployment"), key_of(&rs.metadata))
+        {
+            owner_of_set.insert((namespace.clone(), name), owner.clone());
+            sets_of.entry((namespace, owner)).or_default().push(rs);
+        }
+    }
 
     let mut workloads = Vec::new();
     let mut add = |kind: ObjectKind, meta: &ObjectMeta, desired: u32, rollout: Option<Rollout>| {
@@ -161,7 +193,10 @@ async fn read(
     };
     for d in &deployments {
         let desired = d.spec.replicas.unwrap_or(1);
-        let rollout = last_rollout(&d.metadata, &replicasets);
+        let sets = key_of(&d.metadata)
+            .and_then(|key| sets_of.get(&key))
+            .map_or(&[][..], Vec::as_slice);
+        let rollout = last_rollout(sets);
         add(ObjectKind::Deployment, &d.metadata, count(desired), rollout);
     }
     for s in &statefulsets {
@@ -249,16 +284,13 @@ pub fn classify_pod(pod: &Pod) -> ObservedPhase {
     }
 }
 
-/// The Deployment's newest ReplicaSet revision: its number, creation time, and whether its images differ
-/// from the revision before it.
-fn last_rollout(deployment: &ObjectMeta, replicasets: &[ReplicaSet]) -> Option<Rollout> {
-    let name = deployment.name.as_deref()?;
-    let mut revisions: Vec<(u64, &ReplicaSet)> = replicasets
+/// A Deployment's newest revision among its ReplicaSets `sets`: its number, its ReplicaSet's creation
+/// time, and whether its images differ from the revision before it. (A rollback to an older template
+/// reuses that template's ReplicaSet under a new number: its time is then the older creation time.)
+fn last_rollout(sets: &[&ReplicaSet]) -> Option<Rollout> {
+    let mut revisions: Vec<(u64, &ReplicaSet)> = sets
         .iter()
-        .filter(|rs| {
-            rs.metadata.namespace == deployment.namespace
-                && controller(&rs.metadata, "Deployment").as_deref() == Some(name)
-        })
+        .copied()
         .filter_map(|rs| {
             let revision = rs
                 .metadata

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  Kubernetes API ── list (get/list/watch rights only) ──► KubeReader ─┐
-//!  decide's twin (replays, demo, tests) ────────────────► its reader ──┤ ReadCluster
+//!  decide's twin (tests) ───────────────────────────────► its reader ──┤ ReadCluster
 //!                                                                      ▼
 //!                   Observe (on each tick past `interval`): snapshot ─► workload_states ─► medic.state
 //! ```

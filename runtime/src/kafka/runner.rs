@@ -322,7 +322,7 @@ impl StageRunner {
         self.restore().await?;
         let topics: Vec<&str> = self.input_topics.iter().map(String::as_str).collect();
         // A source stage (the observer) reads no topic: it only ticks, and its consumer never joins
-        // the group (its `recv` waits forever).
+        // the group (its `recv` yields no record; it only looks the group's coordinator up).
         if !topics.is_empty() {
             self.consumer
                 .subscribe(&topics)

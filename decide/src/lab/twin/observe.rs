@@ -1,5 +1,6 @@
 //! [`TwinObserver`]: the digital twin read as a cluster, so the observer stage writes the same
-//! `WorkloadState` records in replays, `medic demo` and tests as it does from the Kubernetes API.
+//! `WorkloadState` records from the twin (in tests; replays and `medic demo` are to follow) as it does
+//! from the Kubernetes API.
 //!
 //! It reads the twin through [`Twin::measure`] and the twin's state, never through [`Twin::view`]: no
 //! random draw and no change, so an observed run is the run it would have been unobserved.

@@ -836,13 +836,7 @@ impl Twin {
             .filter(|p| p.ready())
             .filter_map(|p| p.node)
             .filter(|n| self.nodes[*n].ready)
-            .map(|n| {
-                if self.nodes[n].disk_pressure {
-                    pod_rps / 3.0
-                } else {
-                    pod_rps
-                }
-            })
+            .map(|n| crate::serving::pod_capacity_rps(pod_rps, self.nodes[n].disk_pressure))
             .sum()
     }
 

@@ -1,0 +1,130 @@
+//! [`Workloads`]: the latest [`WorkloadState`] decide has read from `medic.state` for each workload.
+//!
+//! The observer writes these from the Kubernetes API with read-only rights; the topic's only writer is
+//! the observer's principal (`medic kafka acls`). Nothing in a log line reaches them.
+
+use schemas::{Target, WorkloadState};
+use std::collections::HashMap;
+
+/// The latest state per workload, at most `max` workloads (the least recently observed is forgotten).
+#[derive(Debug, Clone, Default)]
+pub struct Workloads {
+    latest: HashMap<Target, WorkloadState>,
+    max: usize,
+}
+
+impl Workloads {
+    /// An empty memory of at most `max` workloads.
+    #[must_use]
+    pub fn new(max: usize) -> Self {
+        Self {
+            latest: HashMap::new(),
+            max,
+        }
+    }
+
+    /// Keeps `state` unless an equally recent or newer one of its workload is kept already (states
+    /// from a re-read partition, or a restarted observer's, arrive out of order). Returns whether it was
+    /// kept.
+    pub fn observe(&mut self, state: WorkloadState) -> bool {
+        let key = object_of(&state.target);
+        if self
+            .latest
+            .get(&key)
+            .is_some_and(|kept| kept.observed_at_ns >= state.observed_at_ns)
+        {
+            return false;
+        }
+        if self.latest.len() >= self.max
+            && !self.latest.contains_key(&key)
+            && let Some(oldest) = self
+                .latest
+                .iter()
+                .min_by(|a, b| (a.1.observed_at_ns, a.0).cmp(&(b.1.observed_at_ns, b.0)))
+                .map(|(k, _)| k.clone())
+        {
+            self.latest.remove(&oldest);
+        }
+        self.latest.insert(key, state);
+        true
+    }
+
+    /// The latest state of the workload `target` names (its pod and node hints ignored; its cluster
+    /// too, since a cluster's observer and its diagnoses may name it differently or not at all).
+    #[must_use]
+    pub fn of(&self, target: &Target) -> Option<&WorkloadState> {
+        self.latest.get(&object_of(target))
+    }
+
+    /// Every state kept, by workload (equal memories give equal lists, for checkpoints).
+    #[must_use]
+    pub fn sorted(&self) -> Vec<WorkloadState> {
+        let mut states: Vec<(&Target, &WorkloadState)> = self.latest.iter().collect();
+        states.sort_by(|a, b| a.0.cmp(b.0));
+        states.into_iter().map(|(_, s)| s.clone()).collect()
+    }
+
+    /// Replaces the memory with `states` (from a checkpoint).
+    pub fn restore(&mut self, states: Vec<WorkloadState>) {
+        self.latest.clear();
+        for state in states {
+            self.observe(state);
+        }
+    }
+}
+
+/// A workload's key: its kind, namespace and name.
+fn object_of(target: &Target) -> Target {
+    Target::object(target.kind, target.namespace.as_deref(), &target.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::{
+        BoundsSource, ClusterNodes, PodCounts, ReplicaBounds, SCHEMA_VERSION, WorkloadSignals,
+    };
+
+    fn state(name: &str, at: i64, ready: u32) -> WorkloadState {
+        WorkloadState {
+            schema_version: SCHEMA_VERSION,
+            target: Target::deployment("shop", name),
+            observed_at_ns: at,
+            observer: "test@1".into(),
+            pods: PodCounts {
+                desired: 3,
+                ready,
+                ..PodCounts::default()
+            },
+            bounds: ReplicaBounds {
+                min: 1,
+                max: 10,
+                source: BoundsSource::Configured,
+            },
+            pods_per_node: Vec::new(),
+            nodes: Vec::new(),
+            cluster_nodes: ClusterNodes::default(),
+            last_rollout: None,
+            signals: WorkloadSignals::default(),
+        }
+    }
+
+    #[test]
+    fn keeps_the_newest_state_of_at_most_max_workloads() {
+        let mut memory = Workloads::new(2);
+        assert!(memory.observe(state("web", 10, 3)));
+        assert!(!memory.observe(state("web", 5, 1)), "older: ignored");
+        let hinted = Target::deployment("shop", "web").with_pod(Some("web-1"));
+        assert_eq!(memory.of(&hinted).map(|s| s.pods.ready), Some(3));
+        memory.observe(state("db", 20, 1));
+        memory.observe(state("cache", 30, 1));
+        assert!(
+            memory.of(&hinted).is_none(),
+            "the least recently observed goes"
+        );
+        let kept = memory.sorted();
+        let mut restored = Workloads::new(2);
+        restored.restore(kept.clone());
+        assert_eq!(restored.sorted(), kept);
+    }
+}
