@@ -15,9 +15,11 @@
 //! - the actuator: one replica, `Recreate`, no ScaledObject, ServiceAccount `medic-actuator` bound to
 //!   its ClusterRoles, the command keys and (in `apply` mode) the journal mounted, RoleBindings only in
 //!   allowed namespaces, no key that can sign among its command keys; `act` mounts the command keys too;
+//! - the observer: one replica, `Recreate`, no ScaledObject, ServiceAccount `medic-observer` bound to its
+//!   read-only ClusterRole, `observe.source` not off;
 //! - diagnose with the transformer has `MEDIC_BASE_MODEL` pointing at a mounted volume;
 //! - every pod is under NetworkPolicies limiting both ingress and egress, egress to listed ports only,
-//!   and only the actuator may reach the API server's ports (443, 6443).
+//!   and only the actuator and the observer may reach the API server's ports (443, 6443).
 
 use super::keda::{KAFKA_AUTH_PARAMETERS, ScaledObject, TriggerAuthentication};
 use base64::Engine;
@@ -441,15 +443,20 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
                     && s.spec.scale_target_ref.name == w.name
             })
             .collect();
-        if stage == StageName::Actuator {
+        if let Some((own_account, roles)) = single_replica(stage) {
             if !mine.is_empty() {
-                fail("the actuator must not be autoscaled (its limits are per process)".into());
+                fail(format!(
+                    "the {stage} must not be autoscaled (the actuator's limits are per process; the \
+                     observer reads no topic)"
+                ));
             }
             if w.kind != "Deployment" || w.replicas != Some(1) || !w.recreate {
-                fail("the actuator is one Deployment replica, updated by Recreate".into());
+                fail(format!(
+                    "the {stage} is one Deployment replica, updated by Recreate"
+                ));
             }
-            if account != "medic-actuator" {
-                fail(format!("runs as {account}, not medic-actuator"));
+            if account != own_account {
+                fail(format!("runs as {account}, not {own_account}"));
             }
             let bound = typed::<ClusterRoleBinding>(objects, "ClusterRoleBinding")
                 .into_iter()
@@ -465,19 +472,24 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
                 .filter(|b| {
                     b.subjects.iter().flatten().any(|s| {
                         s.kind == "ServiceAccount"
-                            && s.name == "medic-actuator"
+                            && s.name == own_account
                             && s.namespace.as_deref() == ns
                     })
                 })
                 .map(|b| b.role_ref.name)
                 .collect::<BTreeSet<_>>();
-            for role in ["medic-actuator-nodes", "medic-actuator-workloads"] {
-                if !bound.contains(role) {
-                    fail(format!("medic-actuator is not bound to {role}"));
+            for role in roles {
+                if !bound.contains(*role) {
+                    fail(format!("{own_account} is not bound to {role}"));
                 }
             }
+            if stage == StageName::Observe
+                && config.observe.source == act::observe::ObserveSource::Off
+            {
+                fail("observe.source is off: the observer would not start".into());
+            }
             let allowed = &config.act.safety.allowed_namespaces;
-            if !allowed.is_empty() {
+            if stage == StageName::Actuator && !allowed.is_empty() {
                 for binding in typed::<RoleBinding>(objects, "RoleBinding") {
                     let where_ = binding.metadata.namespace.unwrap_or_default();
                     if binding.role_ref.name == "medic-actuator-workloads"
@@ -489,7 +501,7 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
                     }
                 }
             }
-            if config.act.mode == act::ActuatorMode::Apply {
+            if stage == StageName::Actuator && config.act.mode == act::ActuatorMode::Apply {
                 match &config.act.journal {
                     None => fail("apply mode without act.journal".into()),
                     Some(journal) => {
@@ -571,9 +583,9 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
     }
     let policies: Vec<NetworkPolicy> = typed(objects, "NetworkPolicy");
     for w in &workloads {
-        let actuator = w.name == "medic-actuator";
+        let talks_to_kubernetes = ["medic-actuator", "medic-observe"].contains(&w.name.as_str());
         problems.extend(
-            network_problems(w, &policies, actuator)
+            network_problems(w, &policies, talks_to_kubernetes)
                 .into_iter()
                 .map(|p| format!("{} {}: {p}", w.kind, w.name)),
         );
@@ -597,11 +609,25 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
     problems
 }
 
-/// The API server's ports: only the actuator talks to Kubernetes.
+/// The single-replica stages that talk to Kubernetes: their ServiceAccount and the roles it must be
+/// bound to.
+fn single_replica(stage: StageName) -> Option<(&'static str, &'static [&'static str])> {
+    match stage {
+        StageName::Actuator => Some((
+            "medic-actuator",
+            &["medic-actuator-nodes", "medic-actuator-workloads"],
+        )),
+        StageName::Observe => Some(("medic-observer", &["medic-observer"])),
+        _ => None,
+    }
+}
+
+/// The API server's ports: only the actuator (writes) and the observer (reads) talk to Kubernetes.
 const API_SERVER_PORTS: [i32; 2] = [443, 6443];
 
-/// What the NetworkPolicies selecting `w`'s pods let through that they should not.
-fn network_problems(w: &Workload, policies: &[NetworkPolicy], actuator: bool) -> Vec<String> {
+/// What the NetworkPolicies selecting `w`'s pods let through that they should not (`kubernetes`: it is
+/// a workload that talks to the API server).
+fn network_problems(w: &Workload, policies: &[NetworkPolicy], kubernetes: bool) -> Vec<String> {
     let labels = w.pod_labels();
     let mine: Vec<&NetworkPolicy> = policies
         .iter()
@@ -646,10 +672,10 @@ fn network_problems(w: &Workload, policies: &[NetworkPolicy], actuator: bool) ->
             .iter()
             .any(|p| matches!(&p.port, Some(IntOrString::Int(n)) if API_SERVER_PORTS.contains(n)));
     }
-    if api_server && !actuator {
+    if api_server && !kubernetes {
         problems.push("may reach the API server's ports".into());
     }
-    if !api_server && actuator {
+    if !api_server && kubernetes {
         problems.push("cannot reach the API server's ports".into());
     }
     problems

@@ -135,6 +135,10 @@ fn a_broken_manifest_breaks_the_rules() {
                     var["valueFrom"]["secretKeyRef"]["name"] = "medic-kafka-sasl-act".into();
                 }
             }
+            ("Deployment", "medic-observe") => {
+                // The observer with the actuator's write rights.
+                object["spec"]["template"]["spec"]["serviceAccountName"] = "medic-actuator".into();
+            }
             ("NetworkPolicy", "medic-stages") => {
                 object["spec"]["egress"][1]["ports"][0]["port"] = 443.into();
             }
@@ -152,6 +156,7 @@ fn a_broken_manifest_breaks_the_rules() {
         "StatefulSet medic-enrich: needs exactly one ScaledObject, has 0",
         "Deployment medic-decide: may reach the API server's ports",
         "not the stage's own medic-kafka-sasl-ingest",
+        "Deployment medic-observe: runs as medic-actuator, not medic-observer",
     ] {
         assert!(
             problems.contains(expected),
