@@ -110,7 +110,7 @@ impl StageName {
             StageName::Ingest => &[RecordKind::Log],
             StageName::Enrich => &[RecordKind::Parsed, RecordKind::Window],
             StageName::Diagnose => &[RecordKind::Diagnosis],
-            StageName::Decide => &[RecordKind::Decision],
+            StageName::Decide => &[RecordKind::Decision, RecordKind::ShadowDecision],
             StageName::Act => &[RecordKind::Command],
             StageName::Actuator => &[RecordKind::ActionResult],
             StageName::Observe => &[RecordKind::State],

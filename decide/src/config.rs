@@ -1,6 +1,10 @@
 //! [`DecideConfig`]: the `[decide]` section of a pipeline file.
 
 use crate::Decide;
+use crate::arbiter::SafetyConfig;
+pub use crate::policy_config::{DecideMode, ServingConfig, WorkloadServing};
+use crate::policy_config::{RULES, policy_dir};
+use crate::served_policy::ServedPolicy;
 use schemas::config::{Problem, Problems};
 use schemas::span::Span;
 use serde::{Deserialize, Serialize};
@@ -37,6 +41,25 @@ pub struct DecideConfig {
     /// for its pods and bounds (its last rollout still counts: it carries its own time). Default: `10m`.
     #[serde(default = "default_state_max_age")]
     pub state_max_age: Span,
+    /// The policy: `rules@1` (the remedy table; the default) or a saved learned policy's directory,
+    /// such as `models/policy-ppo` or `models/policy-dqn` (its spec is checked against this build's
+    /// features and actions at start; a mismatch is refused).
+    #[serde(default = "default_policy")]
+    pub policy: String,
+    /// `act` (the policy's decisions are acted on; the default) or `shadow` (the rules' are, and a
+    /// learned policy's go to `medic.decisions.shadow`).
+    #[serde(default)]
+    pub mode: DecideMode,
+    /// The learned policy's step, as in its training (its `since_last_action` feature counts these
+    /// since the workload was last acted on). Default: `30s`.
+    #[serde(default = "default_step")]
+    pub step: Span,
+    /// What the learned policy is told of the workloads besides the cluster's state.
+    #[serde(default)]
+    pub serving: ServingConfig,
+    /// The arbiter's limits, which every learned decision passes.
+    #[serde(default)]
+    pub safety: SafetyConfig,
 }
 
 /// Which evidence may lead to a node action (`decide.node_actions`).
@@ -66,6 +89,12 @@ fn default_min_confidence() -> f64 {
 fn default_rollback_window() -> Span {
     Span::secs(3_600)
 }
+fn default_policy() -> String {
+    RULES.to_owned()
+}
+fn default_step() -> Span {
+    Span::secs(30)
+}
 fn default_state_max_age() -> Span {
     Span::secs(600)
 }
@@ -86,6 +115,11 @@ impl Default for DecideConfig {
             repage_after: default_repage_after(),
             rollback_window: default_rollback_window(),
             state_max_age: default_state_max_age(),
+            policy: default_policy(),
+            mode: DecideMode::default(),
+            step: default_step(),
+            serving: ServingConfig::default(),
+            safety: SafetyConfig::default(),
         }
     }
 }
@@ -107,16 +141,45 @@ impl DecideConfig {
             "max_tracked_targets",
             || "must be at least 1",
         );
+        problems.require(
+            self.mode == DecideMode::Act || self.policy != RULES,
+            "mode",
+            || "shadow mode runs a learned policy beside the rules: set decide.policy to one",
+        );
+        problems.require(
+            self.step.as_millis() >= 1_000,
+            "step",
+            || "must be at least 1s",
+        );
+        for (key, message) in self.serving.problems() {
+            problems.require(false, &key, || message);
+        }
+        for message in self.safety.validate().err().unwrap_or_default() {
+            problems.require(false, "safety", || message);
+        }
         problems.into_result()
     }
 
-    /// Validates the configuration and builds the stage.
+    /// Validates the configuration, loads the learned policy if one is configured, and builds the stage.
     ///
     /// # Errors
-    /// Every problem [`DecideConfig::validate`] finds.
+    /// Every problem [`DecideConfig::validate`] finds; `decide.policy` when the policy cannot be loaded
+    /// or was trained for other features or actions.
     pub fn build(&self) -> Result<Decide, Vec<Problem>> {
         self.validate()?;
-        Ok(Decide::new(self))
+        let learned = match policy_dir(&self.policy) {
+            None => None,
+            Some(dir) => Some(
+                ServedPolicy::load(
+                    &dir,
+                    self.serving.clone(),
+                    self.safety.clone(),
+                    self.step.as_nanos(),
+                )
+                .map_err(|e| vec![Problem::new("decide.policy", e)])?,
+            ),
+        };
+        Ok(Decide::new(self, learned))
     }
 }
 
@@ -132,6 +195,16 @@ mod tests {
         let bad: DecideConfig =
             toml::from_str("min_confidence = 2.0\nmax_tracked_targets = 0").expect("parses");
         assert_eq!(bad.validate().expect_err("invalid").len(), 2);
+        let shadow_of_rules: DecideConfig = toml::from_str("mode = \"shadow\"").expect("parses");
+        assert!(
+            shadow_of_rules.validate().is_err(),
+            "shadow needs a learned policy"
+        );
+        let learned: DecideConfig =
+            toml::from_str("policy = \"models/policy-ppo\"\nmode = \"shadow\"").expect("parses");
+        assert!(learned.build().is_ok(), "the committed PPO policy loads");
+        let missing: DecideConfig = toml::from_str("policy = \"/nowhere/policy\"").expect("parses");
+        assert!(missing.build().is_err_and(|p| p[0].path == "decide.policy"));
         assert!(
             toml::from_str::<DecideConfig>("cooldown = 1").is_err(),
             "a duration carries its unit"

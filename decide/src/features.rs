@@ -2,6 +2,7 @@
 //! and which actions make sense now (the mask). Training (the twin) and serving (the decide stage) both
 //! compute them here, from a [`DeploymentView`].
 
+use crate::actions::PolicyAction;
 use crate::observation::DeploymentView;
 use schemas::FaultClass;
 
@@ -108,6 +109,29 @@ pub fn features(view: &DeploymentView, steps_since_action: u32) -> [f32; N_FEATU
 #[must_use]
 pub fn node_of(view: &DeploymentView) -> Option<usize> {
     view.signal.and_then(|s| s.node).or(view.troubled_node)
+}
+
+/// The action for action index `a` on `view` (`None` when it cannot apply, e.g. no node).
+#[must_use]
+pub fn action_for(a: usize, view: &DeploymentView) -> Option<PolicyAction> {
+    Some(match a {
+        0 => PolicyAction::Noop,
+        1..=3 => {
+            let want = (view.demand_rps / (view.pod_rps * FIT_TARGETS[a - 1])).ceil();
+            let want = want.clamp(f64::from(view.min_replicas), f64::from(view.max_replicas));
+            match want as i32 - view.desired as i32 {
+                0 => PolicyAction::Noop,
+                delta => PolicyAction::Scale(delta),
+            }
+        }
+        4 => PolicyAction::Scale(2),
+        5 => PolicyAction::RestartPod,
+        6 => PolicyAction::RolloutRestart,
+        7 => PolicyAction::Rollback,
+        8 => PolicyAction::CordonDrain(node_of(view)?),
+        9 => PolicyAction::Escalate,
+        _ => return None,
+    })
 }
 
 /// Which actions are possible on `view`: bursts within bounds, drains only with a node to drain.

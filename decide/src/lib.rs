@@ -13,6 +13,8 @@
 //! escalates what it is unsure of, and enforces a per-target cooldown in event time. It needs nothing from
 //! [`lab`]: `cargo build -p medic-decide` builds the stage alone (no candle), and CI checks it does.
 
+pub mod actions;
+pub mod arbiter;
 mod config;
 pub mod features;
 #[cfg(feature = "lab")]
@@ -21,11 +23,13 @@ mod learned;
 mod net;
 pub mod observation;
 mod policy;
+pub mod policy_config;
+mod served_policy;
 pub mod serving;
 mod stage;
 mod workloads;
 
-pub use config::{DecideConfig, NodeActions};
+pub use config::{DecideConfig, DecideMode, NodeActions, ServingConfig, WorkloadServing};
 pub use learned::{Algo, PolicyNet, PolicySpec};
 pub use net::PlainMlp;
 pub use policy::remedy_for;

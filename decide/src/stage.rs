@@ -1,20 +1,26 @@
 //! [`Decide`]: the decide stage processor.
 
-use crate::config::NodeActions;
+use crate::config::{DecideMode, NodeActions};
+use crate::served_policy::{Proposed, ServedPolicy};
 use crate::workloads::Workloads;
 use crate::{DecideConfig, remedy_for};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
-    Action, Decision, Diagnosis, Emitter, FaultClass, ObjectKind, SCHEMA_VERSION, SourceRecord,
-    Stage, StageError, StageState, Target, WorkloadState, decode_record, id,
+    Action, Decision, Diagnosis, Emitter, FaultClass, ObjectKind, SCHEMA_VERSION, ShadowDecision,
+    SourceRecord, Stage, StageError, StageState, Target, WorkloadState, decode_record, id,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// The policy name and version written on every decision.
-pub const POLICY: &str = "rules@1";
+/// The rule policy's name and version, written on its decisions.
+pub const POLICY: &str = crate::policy_config::RULES;
 
-/// Decides remediations with the rule policy and a cooldown. Built by [`DecideConfig::build`].
+/// Decides remediations with the configured policy — the rule policy, or a learned one through its
+/// arbiter — and a cooldown. Built by [`DecideConfig::build`].
+///
+/// Every policy's remedy passes the same guards (a rollback needs a recent change; no scale-out past the
+/// maximum; node actions only on node evidence), the cooldowns and one page per incident. In shadow mode
+/// the rules decide and the learned policy's decisions are emitted as [`ShadowDecision`]s beside them.
 ///
 /// It reads diagnoses and, from the topic [`Decide::reading_state_from`] names, the observer's workload
 /// states: the latest state of a workload is the evidence of its last rollout (a rollback needs one) and
@@ -43,6 +49,10 @@ pub struct Decide {
     state_max_age_ns: i64,
     /// The latest state of each workload.
     workloads: Workloads,
+    /// The learned policy, when `decide.policy` names one.
+    learned: Option<ServedPolicy>,
+    /// Whether the learned policy acts or runs in the shadow of the rules.
+    mode: DecideMode,
 }
 
 /// What one page is about: an object and its fault.
@@ -72,10 +82,13 @@ struct Snapshot {
     /// The latest workload states (absent from checkpoints written before decide read them).
     #[serde(default)]
     states: Vec<WorkloadState>,
+    /// The learned policy's memory (its arbiter's), when one runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy: Option<serde_json::Value>,
 }
 
 impl Decide {
-    pub(crate) fn new(config: &DecideConfig) -> Self {
+    pub(crate) fn new(config: &DecideConfig, learned: Option<ServedPolicy>) -> Self {
         Self {
             cooldown_ns: config.cooldown.as_nanos(),
             repage_ns: config.repage_after.as_nanos(),
@@ -89,6 +102,8 @@ impl Decide {
             state_topic: None,
             state_max_age_ns: config.state_max_age.as_nanos(),
             workloads: Workloads::new(config.max_tracked_targets),
+            learned,
+            mode: config.mode,
         }
     }
 
@@ -107,14 +122,72 @@ impl Decide {
         self
     }
 
+    /// The policy whose decisions are acted on: the learned one in `act` mode, else the rules.
+    fn acting_policy(&self) -> Option<&ServedPolicy> {
+        self.learned
+            .as_ref()
+            .filter(|_| self.mode == DecideMode::Act)
+    }
+
+    /// The learned policy's proposal for `diagnosis` at `at` (`None` without one, or without a state of
+    /// the workload for it to see).
+    fn propose(&mut self, diagnosis: &Diagnosis, at: i64) -> Option<Proposed> {
+        let last_action = self
+            .last_action
+            .get(&object_of(&diagnosis.target))
+            .map(|last| last.at_ns);
+        self.learned
+            .as_mut()?
+            .propose(diagnosis, at, &self.workloads, last_action)
+    }
+
+    /// The guards every policy's remedy passes: a rollback needs a recent change, no scale-out past the
+    /// workload's maximum, node actions only on node evidence.
+    fn guarded(
+        &self,
+        remedy: (Action, Target, &'static str),
+        diagnosis: &Diagnosis,
+    ) -> (Action, Target, &'static str) {
+        self.within_tenancy(
+            self.within_bounds(self.after_a_change(remedy, diagnosis), diagnosis),
+            &diagnosis.target,
+        )
+    }
+
+    /// A learned proposal through the guards: its reason, and the guard's when one changed it.
+    fn guarded_proposal(
+        &self,
+        proposal: Proposed,
+        diagnosis: &Diagnosis,
+    ) -> (Action, Target, String) {
+        let (action, target, why) = self.guarded((proposal.action, proposal.target, ""), diagnosis);
+        let reason = if why.is_empty() {
+            proposal.reason
+        } else {
+            format!("{}; but {why}", proposal.reason)
+        };
+        (action, target, reason)
+    }
+
     /// Decides on `diagnosis` at the event time its window ends, but never later than `now_ns`: ingest
     /// accepts event times up to a day ahead, and one forged future-dated record must not start a
-    /// cooldown that blocks the target's remediation until then.
-    fn decide(&mut self, diagnosis: Diagnosis, now_ns: i64) -> Decision {
+    /// cooldown that blocks the target's remediation until then. Returns the decision acted on and, in
+    /// shadow mode, the learned policy's.
+    fn decide(&mut self, diagnosis: Diagnosis, now_ns: i64) -> (Decision, Option<ShadowDecision>) {
         let at = diagnosis.window_end_ns.min(now_ns);
-        let (action, target, reason) = if diagnosis.uncertain
-            || diagnosis.confidence < self.min_confidence
-        {
+        // The shadow first: it sees the actions applied before this diagnosis, as the one acting does.
+        let shadow = self.shadow(&diagnosis, at);
+        let uncertain = diagnosis.uncertain || diagnosis.confidence < self.min_confidence;
+        let learned_id = self.acting_policy().map(ServedPolicy::id);
+        let proposal = match learned_id {
+            Some(_) if !uncertain => self.propose(&diagnosis, at),
+            _ => None,
+        };
+        let policy_id = match (&learned_id, &proposal) {
+            (Some(id), Some(_)) => id.clone(),
+            _ => POLICY.to_owned(),
+        };
+        let (action, target, reason) = if uncertain {
             (
                 Action::Escalate,
                 diagnosis.target.clone(),
@@ -124,13 +197,20 @@ impl Decide {
                 ),
             )
         } else {
-            let (action, target, why) = self.within_tenancy(
-                self.within_bounds(
-                    self.after_a_change(remedy_for(diagnosis.fault, &diagnosis.target), &diagnosis),
-                    &diagnosis,
-                ),
-                &diagnosis.target,
-            );
+            let (action, target, why) = match proposal {
+                Some(proposal) => self.guarded_proposal(proposal, &diagnosis),
+                None => {
+                    let (action, target, why) =
+                        self.guarded(remedy_for(diagnosis.fault, &diagnosis.target), &diagnosis);
+                    let why = match &learned_id {
+                        Some(id) => format!(
+                            "{why} ({id} has no state of the workload to see: {POLICY} decided)"
+                        ),
+                        None => why.to_owned(),
+                    };
+                    (action, target, why)
+                }
+            };
             // Cooldowns are per object: the pod and node hints of the evidence do not split them.
             let key = object_of(&target);
             let acts = !matches!(action, Action::Noop | Action::Escalate);
@@ -174,28 +254,31 @@ impl Decide {
         if let Some(state) = self.fresh_state(&diagnosis) {
             reason.push_str(&state_note(state, diagnosis.window_end_ns));
         }
-        let mut template_ids: Vec<String> = diagnosis
-            .evidence
-            .iter()
-            .map(|e| e.template_id.clone())
-            .collect();
-        template_ids.dedup();
-        Decision {
-            schema_version: SCHEMA_VERSION,
-            decision_id: id::stable_id("dec", &[&diagnosis.diagnosis_id, POLICY]),
-            diagnosis_id: diagnosis.diagnosis_id,
-            fault: diagnosis.fault,
-            confidence: diagnosis.confidence,
-            target,
-            action,
-            reason,
-            policy_id: POLICY.to_owned(),
-            window_start_ns: diagnosis.window_start_ns,
-            decided_at_ns: at,
-            template_ids,
-            model: diagnosis.model,
-            sources: diagnosis.evidence.into_iter().map(|e| e.source).collect(),
+        let decision = decision_of(diagnosis, &policy_id, action, target, reason, at);
+        (decision, shadow)
+    }
+
+    /// In shadow mode, the learned policy's decision on `diagnosis`: through its arbiter and the guards,
+    /// but not through the cooldowns and pages, which follow the decisions acted on.
+    fn shadow(&mut self, diagnosis: &Diagnosis, at: i64) -> Option<ShadowDecision> {
+        if self.mode != DecideMode::Shadow {
+            return None;
         }
+        let id = self.learned.as_ref()?.id();
+        let proposal = self.propose(diagnosis, at)?;
+        let (action, target, reason) = self.guarded_proposal(proposal, diagnosis);
+        let reason = format!(
+            "{} (confidence {:.2}): {reason}",
+            diagnosis.fault, diagnosis.confidence
+        );
+        Some(ShadowDecision(decision_of(
+            diagnosis.clone(),
+            &id,
+            action,
+            target,
+            reason,
+            at,
+        )))
     }
 
     /// `remedy`, unless it is a rollback with no rollout of the workload seen within `rollback_window`
@@ -376,6 +459,40 @@ impl Decide {
     }
 }
 
+/// The decision record of `policy_id`'s `action` on `target` for `diagnosis`; its id is stable per
+/// diagnosis and policy, so a diagnosis delivered again is recognised downstream.
+fn decision_of(
+    diagnosis: Diagnosis,
+    policy_id: &str,
+    action: Action,
+    target: Target,
+    reason: String,
+    at: i64,
+) -> Decision {
+    let mut template_ids: Vec<String> = diagnosis
+        .evidence
+        .iter()
+        .map(|e| e.template_id.clone())
+        .collect();
+    template_ids.dedup();
+    Decision {
+        schema_version: SCHEMA_VERSION,
+        decision_id: id::stable_id("dec", &[&diagnosis.diagnosis_id, policy_id]),
+        diagnosis_id: diagnosis.diagnosis_id,
+        fault: diagnosis.fault,
+        confidence: diagnosis.confidence,
+        target,
+        action,
+        reason,
+        policy_id: policy_id.to_owned(),
+        window_start_ns: diagnosis.window_start_ns,
+        decided_at_ns: at,
+        template_ids,
+        model: diagnosis.model,
+        sources: diagnosis.evidence.into_iter().map(|e| e.source).collect(),
+    }
+}
+
 /// What the cluster said of the workload, for the decision's reason: ` [cluster, 12s before: 3/5 ready,
 /// 1 crash-looping, 1 pending; replicas 2..10; revision 4 rolled out 300s before]`.
 fn state_note(state: &WorkloadState, at_ns: i64) -> String {
@@ -451,6 +568,11 @@ impl StageState for Decide {
             cooldowns: sorted(&self.last_action),
             pages: sorted(&self.last_page),
             states: self.workloads.sorted(),
+            policy: self
+                .learned
+                .as_ref()
+                .map(ServedPolicy::snapshot)
+                .transpose()?,
         })
         .map_err(|e| StageError::internal(format!("decide snapshot: {e}")))
     }
@@ -460,11 +582,16 @@ impl StageState for Decide {
             cooldowns,
             pages,
             states,
+            policy,
         } = serde_json::from_slice(snapshot)
             .map_err(|e| StageError::schema(format!("decide checkpoint: {e}")))?;
         self.last_action = cooldowns.into_iter().collect();
         self.last_page = pages.into_iter().collect();
         self.workloads.restore(states);
+        // A checkpoint of another policy (or of none) leaves the learned policy's memory empty.
+        if let (Some(learned), Some(memory)) = (self.learned.as_mut(), policy) {
+            learned.restore(memory)?;
+        }
         Ok(())
     }
 }
@@ -493,7 +620,20 @@ impl Stage for Decide {
             }
             match decode_record::<Diagnosis>(&input.payload) {
                 Ok(diagnosis) => {
-                    let decision = self.decide(diagnosis, now_ns);
+                    let (decision, shadow) = self.decide(diagnosis, now_ns);
+                    if let Some(shadow) = shadow {
+                        let agrees = shadow.0.action == decision.action
+                            && object_of(&shadow.0.target) == object_of(&decision.target);
+                        out.count(
+                            if agrees {
+                                "decide.shadow_agrees"
+                            } else {
+                                "decide.shadow_differs"
+                            },
+                            1,
+                        );
+                        out.emit_or_reject(input, &shadow);
+                    }
                     out.emit_or_reject(input, &decision);
                 }
                 Err(error) => out.reject(input, error),
@@ -768,6 +908,135 @@ mod tests {
         garbage.payload = b"{\"observer\": 1}".to_vec();
         let (_, out) = decide(&[garbage]);
         assert_eq!(out.rejections().len(), 1);
+    }
+
+    /// A state of shop/web with `desired` of `max` replicas, all ready, under `demand_rps`.
+    fn busy_state(at_secs: i64, desired: u32, max: u32, demand_rps: f64) -> SourceRecord {
+        let mut record = state_at(at_secs, desired, max, None);
+        let mut state: WorkloadState = serde_json::from_slice(&record.payload).expect("state");
+        state.pods.ready = desired;
+        state.pods.crash_looping = 0;
+        state.pods_per_node = vec![schemas::NodePods {
+            node: "n1".into(),
+            pods: desired,
+            ready: desired,
+        }];
+        state.nodes = vec![schemas::NodeCondition {
+            node: "n1".into(),
+            ready: true,
+            disk_pressure: false,
+            unschedulable: false,
+        }];
+        state.cluster_nodes = schemas::ClusterNodes {
+            total: 3,
+            schedulable: 3,
+        };
+        state.signals.demand_rps = Some(demand_rps);
+        state.signals.p95_ms = Some(900.0);
+        record.payload = serde_json::to_vec(&state).expect("encode");
+        record
+    }
+
+    fn learned(mode: &str) -> Decide {
+        let config: DecideConfig = toml::from_str(&format!(
+            "policy = \"models/policy-ppo\"\nmode = \"{mode}\""
+        ))
+        .expect("parses");
+        config
+            .build()
+            .expect("the committed policy loads")
+            .reading_state_from("medic.state")
+    }
+
+    /// An hour of a busy workload: a state and a CPU-saturation diagnosis a minute.
+    fn busy_hour(desired: u32, max: u32) -> Vec<SourceRecord> {
+        (1..=60)
+            .flat_map(|minute| {
+                let at = 10_000 + 60 * minute;
+                [
+                    busy_state(at - 5, desired, max, 100.0 * f64::from(desired) * 3.0),
+                    diagnosis(&format!("h{minute}"), FaultClass::CpuSaturation, 0.9, at),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_learned_policy_decides_through_its_arbiter_and_the_guards() {
+        let mut stage = learned("act");
+        let mut out = Emitter::new();
+        stage.process_batch(&busy_hour(10, 10), &mut out);
+        let decisions: Vec<Decision> = out.decode_all().expect("decisions");
+        assert_eq!(decisions.len(), 60);
+        for d in &decisions {
+            assert!(d.policy_id.starts_with("ppo@"), "{}", d.policy_id);
+            assert!(d.reason.contains("scored highest"), "{}", d.reason);
+            assert!(
+                !matches!(d.action, Action::Scale { delta } if delta > 0),
+                "at its maximum, no scale-out: {d:?}"
+            );
+            assert_eq!(object_of(&d.target), Target::deployment("shop", "web"));
+        }
+        // Without a state of the workload, the rules decide, and say so.
+        let mut blind = learned("act");
+        let mut out = Emitter::new();
+        blind.process_batch(&[diagnosis("b1", FaultClass::Oom, 0.9, 100)], &mut out);
+        let decisions: Vec<Decision> = out.decode_all().expect("decisions");
+        assert_eq!(
+            (decisions[0].policy_id.as_str(), decisions[0].action),
+            (POLICY, Action::RolloutRestart)
+        );
+        assert!(
+            decisions[0].reason.contains("no state"),
+            "{}",
+            decisions[0].reason
+        );
+
+        // The arbiter's memory is part of the checkpoint.
+        let snapshot = stage.snapshot().expect("snapshot");
+        let mut restored = learned("act");
+        restored.restore(&snapshot).expect("restore");
+        assert_eq!(restored.snapshot().expect("snapshot"), snapshot);
+    }
+
+    #[test]
+    fn in_shadow_mode_the_rules_decide_and_the_learned_policy_is_only_recorded() {
+        let batch = busy_hour(4, 10);
+        let mut rules = DecideConfig::default()
+            .build()
+            .expect("valid")
+            .reading_state_from("medic.state");
+        let mut alone = Emitter::new();
+        rules.process_batch(&batch, &mut alone);
+        let mut shadowed = learned("shadow");
+        let mut out = Emitter::new();
+        shadowed.process_batch(&batch, &mut out);
+        assert_eq!(
+            out.decode_all::<Decision>().expect("decisions"),
+            alone.decode_all::<Decision>().expect("decisions"),
+            "the shadow changes nothing the rules decide"
+        );
+        let shadows: Vec<ShadowDecision> = out.decode_all().expect("shadows");
+        assert_eq!(shadows.len(), 60);
+        assert!(shadows.iter().all(|s| s.0.policy_id.starts_with("ppo@")));
+        let counted = out
+            .events()
+            .get("decide.shadow_agrees")
+            .copied()
+            .unwrap_or(0)
+            + out
+                .events()
+                .get("decide.shadow_differs")
+                .copied()
+                .unwrap_or(0);
+        assert_eq!(counted, 60);
+        let rule_ids: Vec<String> = alone
+            .decode_all::<Decision>()
+            .expect("decisions")
+            .into_iter()
+            .map(|d| d.decision_id)
+            .collect();
+        assert!(shadows.iter().all(|s| !rule_ids.contains(&s.0.decision_id)));
     }
 
     #[test]

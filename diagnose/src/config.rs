@@ -7,7 +7,7 @@ use crate::windowed::{WindowSettings, WindowedDiagnose};
 use schemas::config::{Problem, Problems};
 use schemas::span::Span;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Which model names the fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -215,19 +215,7 @@ pub fn default_classifier_dir() -> PathBuf {
 /// `models/<name>` in the working directory or one of its parents, else in the source tree.
 #[must_use]
 pub fn default_model_dir(name: &str) -> PathBuf {
-    let relative = Path::new("models").join(name);
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| {
-            cwd.ancestors()
-                .map(|dir| dir.join(&relative))
-                .find(|dir| dir.join("spec.json").is_file())
-        })
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join(relative)
-        })
+    schemas::models::model_dir(name)
 }
 
 #[cfg(test)]

@@ -113,6 +113,9 @@ pub struct TopicsConfig {
     /// Decisions. Default: `medic.decisions`.
     #[serde(default = "default_decisions")]
     pub decisions: String,
+    /// A learned policy's decisions in shadow mode (never acted on). Default: `medic.decisions.shadow`.
+    #[serde(default = "default_shadow_decisions")]
+    pub shadow_decisions: String,
     /// Remediation commands: the actuation topic. Default: `medic.actions`.
     #[serde(default = "default_actions")]
     pub actions: String,
@@ -146,6 +149,9 @@ fn default_diagnoses() -> String {
 fn default_decisions() -> String {
     "medic.decisions".to_owned()
 }
+fn default_shadow_decisions() -> String {
+    "medic.decisions.shadow".to_owned()
+}
 fn default_actions() -> String {
     "medic.actions".to_owned()
 }
@@ -170,6 +176,7 @@ impl Default for TopicsConfig {
             windows: default_windows(),
             diagnoses: default_diagnoses(),
             decisions: default_decisions(),
+            shadow_decisions: default_shadow_decisions(),
             actions: default_actions(),
             results: default_results(),
             state: default_state(),
@@ -192,18 +199,20 @@ impl TopicsConfig {
             RecordKind::Command => &self.actions,
             RecordKind::ActionResult => &self.results,
             RecordKind::State => &self.state,
+            RecordKind::ShadowDecision => &self.shadow_decisions,
         }
     }
 
     /// Every internal topic with its key name (for validation and creation).
     #[must_use]
-    pub fn named(&self) -> [(&'static str, &str); 10] {
+    pub fn named(&self) -> [(&'static str, &str); 11] {
         [
             ("normalized", &self.normalized),
             ("parsed", &self.parsed),
             ("windows", &self.windows),
             ("diagnoses", &self.diagnoses),
             ("decisions", &self.decisions),
+            ("shadow_decisions", &self.shadow_decisions),
             ("actions", &self.actions),
             ("results", &self.results),
             ("state", &self.state),

@@ -42,6 +42,7 @@ mod fault;
 pub mod fixtures;
 pub mod id;
 pub mod metrics;
+pub mod models;
 pub mod observe;
 mod records;
 pub mod rng;

@@ -1,8 +1,8 @@
 //! How records are encoded on topics: JSON, one record per message, with a `schema_version`.
 
 use crate::{
-    ActionResult, Decision, Diagnosis, LogRecord, ParsedRecord, RemediationCommand, StageError,
-    WindowFeatures, WorkloadState,
+    ActionResult, Decision, Diagnosis, LogRecord, ParsedRecord, RemediationCommand, ShadowDecision,
+    StageError, WindowFeatures, WorkloadState,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -29,11 +29,13 @@ pub enum RecordKind {
     ActionResult,
     /// [`WorkloadState`] → `medic.state`.
     State,
+    /// [`ShadowDecision`] → `medic.decisions.shadow`.
+    ShadowDecision,
 }
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [RecordKind; 8] = [
+    pub const ALL: [RecordKind; 9] = [
         RecordKind::Log,
         RecordKind::Parsed,
         RecordKind::Window,
@@ -42,6 +44,7 @@ impl RecordKind {
         RecordKind::Command,
         RecordKind::ActionResult,
         RecordKind::State,
+        RecordKind::ShadowDecision,
     ];
 
     /// snake_case name: the metric label and the JSON Schema file stem.
@@ -56,6 +59,7 @@ impl RecordKind {
             RecordKind::Command => "remediation_command",
             RecordKind::ActionResult => "action_result",
             RecordKind::State => "workload_state",
+            RecordKind::ShadowDecision => "shadow_decision",
         }
     }
 
@@ -71,6 +75,8 @@ impl RecordKind {
             RecordKind::Command => schemars::schema_for!(RemediationCommand),
             RecordKind::ActionResult => schemars::schema_for!(ActionResult),
             RecordKind::State => schemars::schema_for!(WorkloadState),
+            // The same record as a decision, on another topic.
+            RecordKind::ShadowDecision => schemars::schema_for!(Decision),
         }
     }
 }
@@ -141,6 +147,16 @@ keyed_by_target!(
     ActionResult => RecordKind::ActionResult,
     WorkloadState => RecordKind::State,
 );
+
+impl WireRecord for ShadowDecision {
+    const KIND: RecordKind = RecordKind::ShadowDecision;
+    fn schema_version(&self) -> u32 {
+        self.0.schema_version
+    }
+    fn key(&self) -> Option<String> {
+        self.0.key()
+    }
+}
 
 /// Encodes a record as JSON.
 ///

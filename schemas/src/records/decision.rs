@@ -97,3 +97,9 @@ pub struct Decision {
     #[serde(default)]
     pub sources: Vec<crate::SourceCoordinates>,
 }
+
+/// A decision of a learned policy running in shadow mode, on `medic.decisions.shadow`: recorded and
+/// compared with the decision acted on, never acted on itself (the issuer reads `medic.decisions` only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ShadowDecision(pub Decision);

@@ -11,7 +11,7 @@ mod target;
 mod window;
 
 pub use command::{CommandSignature, Provenance, RemediationCommand};
-pub use decision::{Action, Decision};
+pub use decision::{Action, Decision, ShadowDecision};
 pub use diagnosis::{Diagnosis, Evidence};
 pub use log::{
     ADVERSE_NODE_REASONS, LogRecord, LogSeverity, Resource, SourceCoordinates, SourceFormat,

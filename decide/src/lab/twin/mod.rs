@@ -26,9 +26,8 @@ mod sim;
 mod spec;
 mod state;
 mod trace;
-mod view;
 
-pub use crate::observation::{DeploymentView, Signal};
+pub use crate::observation::{ClusterView, DeploymentView, Signal};
 pub use actuate::TwinBackend;
 pub use command::{TwinAction, TwinCommand};
 pub use events::{EventKind, EvictReason, TwinEvent};
@@ -39,4 +38,3 @@ pub use scenario::{FaultKind, FaultSpec, PlannedFault, RandomFaults, Scenario};
 pub use sim::{Twin, TwinOptions, backoff_secs, correct_remedy};
 pub use spec::{ClusterSpec, DeploymentSpec, NodeSpec};
 pub use trace::Trace;
-pub use view::ClusterView;

@@ -7,9 +7,8 @@ use super::queueing::{self, Served};
 use super::report::{EpisodeReport, FaultTracker};
 use super::scenario::{FaultKind, PlannedFault};
 use super::state::{DeploymentState, NodeState, Pod, PodPhase};
-use super::view::ClusterView;
 use super::{ClusterSpec, Trace, TwinAction, TwinCommand};
-use crate::observation::{DeploymentView, Signal};
+use crate::observation::{ClusterView, DeploymentView, Signal};
 use schemas::FaultClass;
 use schemas::rng::Rng;
 

@@ -1,0 +1,315 @@
+//! [`ServedPolicy`]: a learned policy deciding in the stage — the view rebuilt from the workload's latest
+//! state and the diagnosis, the network's choice, and the arbiter's review, with the arbiter's memory
+//! checkpointed with the stage.
+//!
+//! ```text
+//!  diagnosis ─┐
+//!  medic.state ┴─► view_of ─► features ─► network ─► action ─► Arbiter::check ─► Action on a Target
+//! ```
+//!
+//! The arbiter keys workloads and nodes by index, as in the twin: each workload and node gets the next
+//! index the first time the stage sees it, and the indices are part of the checkpoint.
+
+use crate::actions::PolicyAction;
+use crate::arbiter::{Arbiter, SafetyConfig};
+use crate::features::{ACTION_NAMES, FEATURE_NAMES, action_for, features};
+use crate::learned::PolicyNet;
+use crate::observation::{ClusterView, Signal};
+use crate::policy_config::ServingConfig;
+use crate::serving::view_of;
+use crate::workloads::Workloads;
+use schemas::{Action, Diagnosis, StageError, Target};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What a learned policy decided for one diagnosis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposed {
+    /// The action, after the arbiter.
+    pub action: Action,
+    /// What it applies to.
+    pub target: Target,
+    /// Why: the network's choice, its strongest inputs and the arbiter's notes.
+    pub reason: String,
+}
+
+/// A saved policy serving in the decide stage.
+pub struct ServedPolicy {
+    net: PolicyNet,
+    serving: ServingConfig,
+    step_ns: i64,
+    memory: Memory,
+}
+
+/// What the served policy carries from one diagnosis to the next.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Memory {
+    arbiter: Arbiter,
+    /// Index → workload.
+    workloads: Interner<Target>,
+    /// Index → node name.
+    nodes: Interner<String>,
+}
+
+/// Items numbered in the order first seen; serialised as the list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "Vec<T>", into = "Vec<T>")]
+struct Interner<T: Clone + Eq + std::hash::Hash> {
+    items: Vec<T>,
+    index: HashMap<T, usize>,
+}
+
+impl<T: Clone + Eq + std::hash::Hash> Interner<T> {
+    fn index(&mut self, item: &T) -> usize {
+        if let Some(i) = self.index.get(item) {
+            return *i;
+        }
+        self.items.push(item.clone());
+        self.index.insert(item.clone(), self.items.len() - 1);
+        self.items.len() - 1
+    }
+
+    fn get(&self, i: usize) -> Option<&T> {
+        self.items.get(i)
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+impl<T: Clone + Eq + std::hash::Hash> From<Vec<T>> for Interner<T> {
+    fn from(items: Vec<T>) -> Self {
+        let index = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item.clone(), i))
+            .collect();
+        Self { items, index }
+    }
+}
+
+impl<T: Clone + Eq + std::hash::Hash> From<Interner<T>> for Vec<T> {
+    fn from(interner: Interner<T>) -> Self {
+        interner.items
+    }
+}
+
+impl ServedPolicy {
+    /// Loads the policy in `dir`.
+    ///
+    /// # Errors
+    /// When it cannot be loaded, or was trained for other features or actions.
+    pub fn load(
+        dir: &Path,
+        serving: ServingConfig,
+        safety: SafetyConfig,
+        step_ns: i64,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            net: PolicyNet::load(dir)?,
+            serving,
+            step_ns: step_ns.max(1),
+            memory: Memory {
+                arbiter: Arbiter::new(safety),
+                workloads: Interner::from(Vec::new()),
+                nodes: Interner::from(Vec::new()),
+            },
+        })
+    }
+
+    /// Its id (`ppo@df3849ca`), written on its decisions.
+    #[must_use]
+    pub fn id(&self) -> String {
+        self.net.id()
+    }
+
+    /// Its memory, serialised for the stage's checkpoint.
+    ///
+    /// # Errors
+    /// When it cannot be serialised (an internal error).
+    pub fn snapshot(&self) -> Result<serde_json::Value, StageError> {
+        serde_json::to_value(&self.memory)
+            .map_err(|e| StageError::internal(format!("policy snapshot: {e}")))
+    }
+
+    /// Restores what [`ServedPolicy::snapshot`] took.
+    ///
+    /// # Errors
+    /// When `snapshot` is not one.
+    pub fn restore(&mut self, snapshot: serde_json::Value) -> Result<(), StageError> {
+        self.memory = serde_json::from_value(snapshot)
+            .map_err(|e| StageError::schema(format!("policy checkpoint: {e}")))?;
+        Ok(())
+    }
+
+    /// Decides on `diagnosis` at `at_ns`, from its workload's latest state in `states`; `last_action_ns`
+    /// is when an action was last applied to the workload, if ever. `None` when no state of the
+    /// workload is known: the policy sees nothing then.
+    pub fn propose(
+        &mut self,
+        diagnosis: &Diagnosis,
+        at_ns: i64,
+        states: &Workloads,
+        last_action_ns: Option<i64>,
+    ) -> Option<Proposed> {
+        let state = states.of(&diagnosis.target)?;
+        let workload = object_of(&diagnosis.target);
+        // The evidence's node, if the cluster shows the workload's pods there.
+        let node = diagnosis
+            .target
+            .node
+            .as_deref()
+            .filter(|n| state.nodes.iter().any(|known| known.node == *n))
+            .map(|n| self.node_index(n));
+        let signal = Signal {
+            fault: diagnosis.fault,
+            confidence: diagnosis.confidence,
+            node,
+        };
+        let mut view = view_of(state, Some(signal), &self.serving.of(&workload));
+        view.deployment = self.workload_index(&workload);
+        view.at_secs = at_ns as f64 / 1e9;
+        view.troubled_node = view
+            .troubled_node
+            .map(|i| self.node_index(&state.nodes[i].node));
+        let since = last_action_ns.map_or(u32::MAX, |t| {
+            u32::try_from(at_ns.saturating_sub(t).max(0) / self.step_ns).unwrap_or(u32::MAX)
+        });
+        let (choice, scores) = self.net.scores(&view, since);
+        let proposed = action_for(choice, &view).unwrap_or(PolicyAction::Noop);
+        let cluster = self.cluster_view(states);
+        let (checked, notes) = self.memory.arbiter.check(proposed, &view, &cluster);
+        let x = features(&view, since);
+        let mut inputs: Vec<(&str, f32)> = FEATURE_NAMES
+            .iter()
+            .copied()
+            .zip(x)
+            .filter(|(_, v)| *v != 0.0)
+            .collect();
+        inputs.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        let inputs: Vec<String> = inputs
+            .iter()
+            .take(4)
+            .map(|(n, v)| format!("{n}={v:.2}"))
+            .collect();
+        let mut reason = format!(
+            "{}: {} scored highest ({:.2}; inputs {})",
+            self.id(),
+            ACTION_NAMES[choice],
+            scores[choice],
+            inputs.join(", ")
+        );
+        if proposed == PolicyAction::Noop && choice != 0 {
+            reason
+                .push_str("; it changes nothing here (the replicas it asks for are those it has)");
+        }
+        for note in &notes {
+            reason.push_str("; arbiter: ");
+            reason.push_str(note);
+        }
+        let (action, target) = self.on_target(checked, &diagnosis.target, &mut reason);
+        Some(Proposed {
+            action,
+            target,
+            reason,
+        })
+    }
+
+    /// `action` as a record action on its target: node actions on the node they name, a pod restart on
+    /// the pod the evidence names (escalated when it names none).
+    fn on_target(
+        &self,
+        action: PolicyAction,
+        diagnosed: &Target,
+        reason: &mut String,
+    ) -> (Action, Target) {
+        let workload = diagnosed.clone().with_node(None);
+        match action {
+            PolicyAction::Cordon(n) | PolicyAction::CordonDrain(n) => {
+                match self.memory.nodes.get(n) {
+                    Some(node) => (action.action(), Target::node(node)),
+                    None => (Action::Noop, workload),
+                }
+            }
+            PolicyAction::RestartPod if diagnosed.pod.is_none() => {
+                reason.push_str("; no pod named by the evidence: a human must pick it");
+                (Action::Escalate, workload)
+            }
+            other => (
+                other.action(),
+                workload.clone().with_pod(match other {
+                    PolicyAction::RestartPod => diagnosed.pod.as_deref(),
+                    _ => None,
+                }),
+            ),
+        }
+    }
+
+    /// The nodes as the arbiter sees them, from the latest state of every workload: per known node, its
+    /// conditions (the latest state naming it says); per known workload, its pods there. Nodes no state
+    /// names are counted from the states' cluster totals, as unnamed entries after the named ones.
+    fn cluster_view(&mut self, states: &Workloads) -> ClusterView {
+        let all = states.sorted();
+        for state in &all {
+            for node in &state.nodes {
+                self.node_index(&node.node);
+            }
+            self.workload_index(&object_of(&state.target));
+        }
+        let named = self.memory.nodes.len();
+        let mut schedulable = vec![true; named];
+        let mut ready = vec![true; named];
+        let mut seen_at = vec![i64::MIN; named];
+        let mut pods_on_node = vec![vec![0; named]; self.memory.workloads.len()];
+        for state in &all {
+            for node in &state.nodes {
+                let n = self.node_index(&node.node);
+                if state.observed_at_ns >= seen_at[n] {
+                    seen_at[n] = state.observed_at_ns;
+                    schedulable[n] = node.schedulable();
+                    ready[n] = node.ready;
+                }
+            }
+            let d = self.workload_index(&object_of(&state.target));
+            for on in &state.pods_per_node {
+                let n = self.node_index(&on.node);
+                pods_on_node[d][n] = on.pods;
+            }
+        }
+        // The nodes no state names, counted from the newest state's cluster totals: schedulable as far
+        // as those totals leave room after the named ones.
+        if let Some(newest) = all.iter().max_by_key(|s| s.observed_at_ns) {
+            let totals = newest.cluster_nodes;
+            let unnamed = (totals.total as usize).saturating_sub(named);
+            let named_usable = schedulable.iter().filter(|s| **s).count();
+            let unnamed_usable = (totals.schedulable as usize).saturating_sub(named_usable);
+            for i in 0..unnamed {
+                schedulable.push(i < unnamed_usable);
+                ready.push(true);
+            }
+        }
+        for row in &mut pods_on_node {
+            row.resize(schedulable.len(), 0);
+        }
+        ClusterView {
+            schedulable,
+            ready,
+            pods_on_node,
+        }
+    }
+
+    fn workload_index(&mut self, target: &Target) -> usize {
+        self.memory.workloads.index(target)
+    }
+
+    fn node_index(&mut self, node: &str) -> usize {
+        self.memory.nodes.index(&node.to_owned())
+    }
+}
+
+/// A workload's key: kind, namespace and name.
+fn object_of(target: &Target) -> Target {
+    Target::object(target.kind, target.namespace.as_deref(), &target.name)
+}
