@@ -17,6 +17,7 @@ mod e2e_actuator;
 mod e2e_crash;
 mod e2e_demo;
 mod e2e_kafka;
+mod e2e_policy;
 mod hostile_sequences;
 mod kafka_acls;
 mod receive;

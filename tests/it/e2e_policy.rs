@@ -1,0 +1,306 @@
+//! The learned policy in the pipeline, through a real broker: `medic run --stage decide --stage act` with
+//! `decide.policy = "models/policy-ppo"` in shadow mode, fed a twin hour's workload states (its observer)
+//! and diagnoses (its diagnosis channel), killed with SIGKILL halfway and restarted.
+
+use decide::lab::twin::{ClusterSpec, OBSERVER_TWIN, Scenario, Trace, Twin, TwinOptions, snapshot};
+use rdkafka::Message;
+use schemas::{Action, Decision, RemediationCommand, WireRecord};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use testkit::kafka::{brokers, latest_checkpoint, observer, produce_all, read_until, run_pipeline};
+use testkit::process::{spawn_medic_with, wait_ready};
+use testkit::scratch::{free_port, run_id};
+
+/// Twin time 0, in seconds since the epoch.
+const START: i64 = 1_700_000_000;
+
+/// Keyed payloads, as [`produce_all`] takes them.
+type Keyed = Vec<(String, Vec<u8>)>;
+
+/// Per twin step, the workload states its observer writes and the diagnoses of its diagnosis channel.
+fn twin_hour() -> Vec<(Keyed, Keyed)> {
+    let cluster = ClusterSpec::default();
+    let scenario: Scenario = toml::from_str(
+        "[[fault]]\nkind = \"bad_rollout\"\nat = \"10m\"\ndeployment = \"catalog\"\n\n\
+         [[fault]]\nkind = \"traffic_spike\"\nat = \"25m\"\ndeployment = \"frontend\"\n\n\
+         [[fault]]\nkind = \"node_failure\"\nat = \"40m\"\nnode = \"node-2\"\n",
+    )
+    .expect("scenario");
+    let plan = scenario.plan(&cluster, 1, 3_600.0).expect("plan");
+    let mut twin = Twin::new(
+        cluster.clone(),
+        Trace::diurnal(1).scaled_to_peak(600.0),
+        plan,
+        3_600.0,
+        TwinOptions::default(),
+    );
+    let observe = act::observe::ObserveConfig::default();
+    let keyed = |record: &dyn ErasedWire| (record.key_text(), record.payload());
+    let mut steps = Vec::new();
+    while !twin.done() {
+        twin.step(&[]);
+        let states =
+            act::observe::workload_states(&snapshot(&twin, START), &observe, OBSERVER_TWIN)
+                .iter()
+                .map(|s| keyed(s))
+                .collect();
+        let diagnoses = twin
+            .views()
+            .iter()
+            .filter_map(|view| {
+                let signal = view.signal?;
+                let spec = &cluster.deployments[view.deployment];
+                let mut d = schemas::fixtures::diagnosis(
+                    &format!("{}-{}", spec.name, view.at_secs as i64),
+                    &schemas::Target::deployment(&spec.namespace, &spec.name),
+                    signal.fault,
+                    START + view.at_secs as i64,
+                );
+                d.confidence = signal.confidence;
+                Some(keyed(&d))
+            })
+            .collect();
+        steps.push((states, diagnoses));
+    }
+    steps
+}
+
+/// A record's key and encoding, whatever its type.
+trait ErasedWire {
+    fn key_text(&self) -> String;
+    fn payload(&self) -> Vec<u8>;
+}
+
+impl<R: WireRecord> ErasedWire for R {
+    fn key_text(&self) -> String {
+        self.key().unwrap_or_default()
+    }
+    fn payload(&self) -> Vec<u8> {
+        schemas::encode_record(self).expect("encodes")
+    }
+}
+
+/// Produces `steps` ten at a time (states, then diagnoses), so that decide reads them about in order.
+async fn produce_steps(brokers: &str, state: &str, diagnoses: &str, steps: &[(Keyed, Keyed)]) {
+    for chunk in steps.chunks(10) {
+        let states: Keyed = chunk.iter().flat_map(|s| s.0.clone()).collect();
+        let diagnosed: Keyed = chunk.iter().flat_map(|s| s.1.clone()).collect();
+        produce_all(brokers, state, &states).await;
+        produce_all(brokers, diagnoses, &diagnosed).await;
+    }
+}
+
+/// Everything read back, by topic, as payloads.
+#[derive(Default)]
+struct Read {
+    by_topic: BTreeMap<String, Vec<Vec<u8>>>,
+}
+
+impl Read {
+    fn decoded<R: WireRecord>(&self, topic: &str) -> Vec<R> {
+        self.by_topic
+            .get(topic)
+            .into_iter()
+            .flatten()
+            .map(|p| schemas::decode_record(p).expect("decodes"))
+            .collect()
+    }
+}
+
+#[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learned_policy_in_shadow_mode_changes_no_action_and_survives_a_kill() {
+    let _machine = super::common::MACHINE.read().await;
+    let brokers = brokers();
+    let run_id = run_id("policy");
+    let topic = |name: &str| format!("{run_id}.{name}");
+    let dir = std::env::temp_dir().join(&run_id);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = free_port();
+    let policy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/policy-ppo");
+    let pipeline = dir.join("pipeline.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "{head}[runner]\nbatch_linger = \"20ms\"\ntick_interval = \"200ms\"\n\
+             checkpoint_interval = \"500ms\"\n\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\n\
+             [decide]\npolicy = \"{policy}\"\nmode = \"shadow\"\n\n[[ingest.sources]]\nname = \"{run_id}\"\n",
+            head = run_pipeline(&run_id, &brokers, 2),
+            policy = policy.display()
+        ),
+    )
+    .expect("pipeline");
+    let steps = twin_hour();
+    let diagnosed: usize = steps.iter().map(|s| s.1.len()).sum();
+    let half = steps.len() / 2;
+    let log = dir.join("medic.log");
+    let start = || {
+        let mut medic = spawn_medic_with(&pipeline, &["decide", "act"], &log, &[]);
+        wait_ready(&mut medic, port);
+        medic
+    };
+
+    let outputs = [
+        topic("decisions"),
+        topic("shadow_decisions"),
+        topic("actions"),
+    ];
+    let reader = observer(
+        &brokers,
+        &format!("{run_id}-reader"),
+        &outputs.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let mut read = Read::default();
+    let record = |read: &mut Read, m: &rdkafka::message::BorrowedMessage<'_>| {
+        read.by_topic
+            .entry(m.topic().to_owned())
+            .or_default()
+            .push(m.payload().unwrap_or_default().to_vec());
+    };
+    let decided = |read: &Read, n: usize| {
+        read.decoded::<Decision>(&topic("decisions"))
+            .iter()
+            .map(|d| &d.diagnosis_id)
+            .collect::<BTreeSet<_>>()
+            .len()
+            >= n
+    };
+    let report = |read: &Read| {
+        format!(
+            "{:?}\n{}",
+            read.by_topic
+                .iter()
+                .map(|(t, v)| (t, v.len()))
+                .collect::<Vec<_>>(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    };
+
+    // The first half, then SIGKILL once it is decided (and checkpointed at least once).
+    let mut medic = start();
+    produce_steps(
+        &brokers,
+        &topic("state"),
+        &topic("diagnoses"),
+        &steps[..half],
+    )
+    .await;
+    let first: usize = steps[..half].iter().map(|s| s.1.len()).sum();
+    read_until(
+        &reader,
+        &mut read,
+        record,
+        |r| decided(r, first),
+        Duration::from_secs(1),
+        Duration::from_secs(120),
+        report,
+    )
+    .await;
+    medic.kill();
+    let checkpoint =
+        latest_checkpoint(&brokers, &topic("checkpoints"), &format!("{run_id}-decide"))
+            .expect("decide checkpointed");
+    let memory: serde_json::Value = serde_json::from_slice(&checkpoint.state).expect("json");
+    assert!(
+        memory["policy"]["arbiter"].is_object(),
+        "the arbiter's memory is checkpointed: {memory}"
+    );
+
+    // The rest, on a restarted process.
+    let mut medic = start();
+    produce_steps(
+        &brokers,
+        &topic("state"),
+        &topic("diagnoses"),
+        &steps[half..],
+    )
+    .await;
+    read_until(
+        &reader,
+        &mut read,
+        record,
+        |r| decided(r, diagnosed),
+        Duration::from_secs(2),
+        Duration::from_secs(180),
+        report,
+    )
+    .await;
+    medic.stop();
+
+    let decisions: Vec<Decision> = read.decoded(&topic("decisions"));
+    let shadows: Vec<Decision> = read.decoded(&topic("shadow_decisions"));
+    let commands: Vec<RemediationCommand> = read.decoded(&topic("actions"));
+    // The rules act: every decision acted on is theirs, one id per diagnosis, the same on every copy
+    // (a diagnosis re-read after the kill is decided as before).
+    let mut by_id: BTreeMap<&str, &Decision> = BTreeMap::new();
+    let mut per_diagnosis: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for d in &decisions {
+        assert_eq!(d.policy_id, "rules@1", "{d:?}");
+        if let Some(first) = by_id.insert(&d.decision_id, d) {
+            assert_eq!((first.action, &first.target), (d.action, &d.target));
+        }
+        per_diagnosis
+            .entry(&d.diagnosis_id)
+            .or_default()
+            .insert(&d.decision_id);
+    }
+    assert_eq!(per_diagnosis.len(), diagnosed);
+    assert!(per_diagnosis.values().all(|ids| ids.len() == 1));
+    // The learned policy is only recorded: its decisions are its own, and none reaches the issuer.
+    assert!(
+        shadows.len() * 10 >= diagnosed * 9,
+        "{} shadow decisions for {diagnosed} diagnoses",
+        shadows.len()
+    );
+    let shadow_ids: BTreeSet<&str> = shadows.iter().map(|s| s.decision_id.as_str()).collect();
+    for s in &shadows {
+        assert!(s.policy_id.starts_with("ppo@"), "{s:?}");
+    }
+    assert!(!commands.is_empty(), "the rules' actions were issued");
+    for c in &commands {
+        assert!(!shadow_ids.contains(c.provenance.decision_id.as_str()));
+        assert_eq!(c.provenance.policy_id, "rules@1");
+    }
+    // Every learned decision kept the arbiter's rules: no node action on a workload's evidence, no
+    // disruptive action twice on a workload within the cooldown (5 min), at most 20 changes an hour.
+    let mut disrupted: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    let mut changes: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for s in by_unique(&shadows) {
+        assert!(
+            !matches!(s.action, Action::CordonNode | Action::DrainNode),
+            "{s:?}"
+        );
+        if matches!(
+            s.action,
+            Action::RestartPod | Action::RolloutRestart | Action::Rollback
+        ) {
+            disrupted
+                .entry(&s.target.name)
+                .or_default()
+                .push(s.decided_at_ns);
+        }
+        if !matches!(s.action, Action::Noop | Action::Escalate) {
+            changes
+                .entry(&s.target.name)
+                .or_default()
+                .insert(&s.decision_id);
+        }
+    }
+    for (workload, mut at) in disrupted {
+        at.sort_unstable();
+        assert!(
+            at.windows(2).all(|w| w[1] - w[0] >= 300_000_000_000),
+            "{workload}: {at:?}"
+        );
+    }
+    assert!(changes.values().all(|ids| ids.len() <= 20), "{changes:?}");
+}
+
+/// One copy of each decision (by id).
+fn by_unique(decisions: &[Decision]) -> Vec<&Decision> {
+    let mut seen = BTreeSet::new();
+    decisions
+        .iter()
+        .filter(|d| seen.insert(d.decision_id.clone()))
+        .collect()
+}
