@@ -148,10 +148,43 @@ impl Decide {
         remedy: (Action, Target, &'static str),
         diagnosis: &Diagnosis,
     ) -> (Action, Target, &'static str) {
-        self.within_tenancy(
-            self.within_bounds(self.after_a_change(remedy, diagnosis), diagnosis),
-            &diagnosis.target,
+        self.node_confirmed(
+            self.within_tenancy(
+                self.within_bounds(self.after_a_change(remedy, diagnosis), diagnosis),
+                &diagnosis.target,
+            ),
+            diagnosis,
         )
+    }
+
+    /// `remedy`, unless it cordons or drains a node the observer saw healthy — Ready, and without disk
+    /// pressure for a disk-pressure fault — since the diagnosis' window began: an Event about a Node can be
+    /// written by anyone who may create Events, the node's conditions only by its kubelet and the node
+    /// controller. A node no state names is not contradicted (its pods are none of the observed
+    /// workloads').
+    fn node_confirmed(
+        &self,
+        remedy: (Action, Target, &'static str),
+        diagnosis: &Diagnosis,
+    ) -> (Action, Target, &'static str) {
+        if !matches!(remedy.0, Action::CordonNode | Action::DrainNode) {
+            return remedy;
+        }
+        let healthy = self.workloads.node_seen_healthy(
+            &remedy.1.name,
+            diagnosis.fault == FaultClass::DiskPressure,
+            diagnosis.window_start_ns,
+        );
+        if healthy {
+            return (
+                Action::Escalate,
+                remedy.1,
+                "this calls for cordoning the node, but the cluster showed it healthy since the \
+                 evidence began (its conditions, as its kubelet reports them): the evidence is not \
+                 confirmed; a human must look",
+            );
+        }
+        remedy
     }
 
     /// A learned proposal through the guards: its reason, and the guard's when one changed it.
@@ -997,6 +1030,72 @@ mod tests {
         let mut restored = learned("act");
         restored.restore(&snapshot).expect("restore");
         assert_eq!(restored.snapshot().expect("snapshot"), snapshot);
+    }
+
+    #[test]
+    fn a_node_the_cluster_shows_healthy_is_not_cordoned_on_an_event() {
+        let node_fault = |id: &str, fault: FaultClass| {
+            let d = Diagnosis {
+                target: Target::node("n1"),
+                window_start_ns: 9_940 * 1_000_000_000,
+                ..serde_json::from_slice(&diagnosis(id, fault, 0.9, 10_000).payload)
+                    .expect("diagnosis")
+            };
+            SourceRecord::new(
+                "medic.diagnoses",
+                0,
+                0,
+                serde_json::to_vec(&d).expect("encode"),
+            )
+        };
+        let with_node = |at_secs: i64, ready: bool, disk_pressure: bool| {
+            let mut record = busy_state(at_secs, 3, 10, 0.0);
+            let mut state: WorkloadState = serde_json::from_slice(&record.payload).expect("state");
+            state.nodes[0].ready = ready;
+            state.nodes[0].disk_pressure = disk_pressure;
+            record.payload = serde_json::to_vec(&state).expect("encode");
+            record
+        };
+        let decide = |batch: &[SourceRecord]| {
+            let mut stage = DecideConfig::default()
+                .build()
+                .expect("valid")
+                .reading_state_from("medic.state");
+            let mut out = Emitter::new();
+            stage.process_batch(batch, &mut out);
+            out.decode_all::<Decision>().expect("decisions").remove(0)
+        };
+        let failure = node_fault("f1", FaultClass::NodeFailure);
+        let healthy = decide(&[with_node(9_990, true, false), failure.clone()]);
+        assert_eq!(healthy.action, Action::Escalate, "{}", healthy.reason);
+        assert!(
+            healthy.reason.contains("not confirmed"),
+            "{}",
+            healthy.reason
+        );
+        assert_eq!(
+            decide(&[with_node(9_990, false, false), failure.clone()]).action,
+            Action::CordonNode
+        );
+        assert_eq!(
+            decide(&[with_node(9_000, true, false), failure.clone()]).action,
+            Action::CordonNode,
+            "a state from before the evidence began does not contradict it"
+        );
+        assert_eq!(
+            decide(&[failure]).action,
+            Action::CordonNode,
+            "no state: as before"
+        );
+        let disk = node_fault("d1", FaultClass::DiskPressure);
+        assert_eq!(
+            decide(&[with_node(9_990, true, false), disk.clone()]).action,
+            Action::Escalate
+        );
+        assert_eq!(
+            decide(&[with_node(9_990, true, true), disk]).action,
+            Action::DrainNode
+        );
     }
 
     #[test]

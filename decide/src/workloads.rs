@@ -56,6 +56,21 @@ impl Workloads {
         self.latest.get(&object_of(target))
     }
 
+    /// Whether the newest state naming `node`, observed at or after `since_ns`, shows it healthy: Ready
+    /// and (when `disk` is asked about) without disk pressure. `false` when no such state names it.
+    #[must_use]
+    pub fn node_seen_healthy(&self, node: &str, disk: bool, since_ns: i64) -> bool {
+        self.latest
+            .values()
+            .filter(|s| s.observed_at_ns >= since_ns)
+            .filter_map(|s| {
+                let n = s.nodes.iter().find(|n| n.node == node)?;
+                Some((s.observed_at_ns, n))
+            })
+            .max_by_key(|(at, _)| *at)
+            .is_some_and(|(_, n)| n.ready && !(disk && n.disk_pressure))
+    }
+
     /// Every state kept, by workload (equal memories give equal lists, for checkpoints).
     #[must_use]
     pub fn sorted(&self) -> Vec<WorkloadState> {
