@@ -43,16 +43,16 @@ impl StageName {
         StageName::Actuator,
     ];
 
-    /// Every stage: the log pipeline's and the observer.
-    pub const EVERY: [StageName; 7] = [
-        StageName::Ingest,
-        StageName::Enrich,
-        StageName::Diagnose,
-        StageName::Decide,
-        StageName::Act,
-        StageName::Actuator,
-        StageName::Observe,
-    ];
+    /// Every stage: the log pipeline's, then the observer.
+    pub const EVERY: [StageName; 7] = {
+        let mut every = [StageName::Observe; 7];
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            every[i] = Self::ALL[i];
+            i += 1;
+        }
+        every
+    };
 
     /// The stages `medic run` starts when none is named: the log pipeline's, and the observer when
     /// `observe.source` names a cluster.

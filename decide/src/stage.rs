@@ -55,6 +55,9 @@ pub struct Decide {
     mode: DecideMode,
 }
 
+/// A remedy on its way through the guards: the action, its target, and why.
+type Remedy = (Action, Target, &'static str);
+
 /// What one page is about: an object and its fault.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 struct Incident {
@@ -143,11 +146,7 @@ impl Decide {
 
     /// The guards every policy's remedy passes: a rollback needs a recent change, no scale-out past the
     /// workload's maximum, node actions only on node evidence.
-    fn guarded(
-        &self,
-        remedy: (Action, Target, &'static str),
-        diagnosis: &Diagnosis,
-    ) -> (Action, Target, &'static str) {
+    fn guarded(&self, remedy: Remedy, diagnosis: &Diagnosis) -> Remedy {
         self.node_confirmed(
             self.within_tenancy(
                 self.within_bounds(self.after_a_change(remedy, diagnosis), diagnosis),
@@ -162,11 +161,7 @@ impl Decide {
     /// written by anyone who may create Events, the node's conditions only by its kubelet and the node
     /// controller. A node no state names is not contradicted (its pods are none of the observed
     /// workloads').
-    fn node_confirmed(
-        &self,
-        remedy: (Action, Target, &'static str),
-        diagnosis: &Diagnosis,
-    ) -> (Action, Target, &'static str) {
+    fn node_confirmed(&self, remedy: Remedy, diagnosis: &Diagnosis) -> Remedy {
         if !matches!(remedy.0, Action::CordonNode | Action::DrainNode) {
             return remedy;
         }
@@ -317,11 +312,7 @@ impl Decide {
     /// `remedy`, unless it is a rollback with no rollout of the workload seen within `rollback_window`
     /// before the diagnosis: then there is no known change to undo, and rolling back would replace a
     /// revision that may be the working one — an escalation instead.
-    fn after_a_change(
-        &self,
-        remedy: (Action, Target, &'static str),
-        diagnosis: &Diagnosis,
-    ) -> (Action, Target, &'static str) {
+    fn after_a_change(&self, remedy: Remedy, diagnosis: &Diagnosis) -> Remedy {
         if remedy.0 != Action::Rollback {
             return remedy;
         }
@@ -368,11 +359,7 @@ impl Decide {
     /// `remedy`, unless it adds replicas to a workload the observer saw at its maximum (its
     /// HorizontalPodAutoscaler's, or `observe.max_replicas`) within `state_max_age` of the diagnosis:
     /// more is not allowed, so a human must look.
-    fn within_bounds(
-        &self,
-        remedy: (Action, Target, &'static str),
-        diagnosis: &Diagnosis,
-    ) -> (Action, Target, &'static str) {
+    fn within_bounds(&self, remedy: Remedy, diagnosis: &Diagnosis) -> Remedy {
         let Action::Scale { delta } = remedy.0 else {
             return remedy;
         };
@@ -402,11 +389,7 @@ impl Decide {
     /// [`NodeActions`]): then the decision goes to the diagnosed workload — a node failure seen in a
     /// Deployment's pod replaces that pod (its ReplicaSet schedules the replacement elsewhere at once),
     /// anything else is escalated on the workload.
-    fn within_tenancy(
-        &self,
-        remedy: (Action, Target, &'static str),
-        diagnosed: &Target,
-    ) -> (Action, Target, &'static str) {
+    fn within_tenancy(&self, remedy: Remedy, diagnosed: &Target) -> Remedy {
         let node_action = matches!(remedy.0, Action::CordonNode | Action::DrainNode);
         // A Node is cluster-scoped: a "Node" that carries a namespace was named by a tenant's records.
         let about_the_node = diagnosed.kind == ObjectKind::Node && diagnosed.namespace.is_none();
