@@ -839,17 +839,24 @@ mod tests {
         )
     }
 
+    /// The rules, reading states from `medic.state`.
+    fn rules_with_state() -> Decide {
+        DecideConfig::default()
+            .build()
+            .expect("valid")
+            .reading_state_from("medic.state")
+    }
+
+    /// What a fresh rules stage decides on `batch`, and what else it emitted.
+    fn decide_fresh(batch: &[SourceRecord]) -> (Vec<Decision>, Emitter) {
+        let mut out = Emitter::new();
+        rules_with_state().process_batch(batch, &mut out);
+        (out.decode_all::<Decision>().expect("decisions"), out)
+    }
+
     #[test]
     fn the_clusters_state_is_evidence_of_rollouts_and_bounds() {
-        let decide = |batch: &[SourceRecord]| {
-            let mut stage = DecideConfig::default()
-                .build()
-                .expect("valid")
-                .reading_state_from("medic.state");
-            let mut out = Emitter::new();
-            stage.process_batch(batch, &mut out);
-            (out.decode_all::<Decision>().expect("decisions"), out)
-        };
+        let decide = decide_fresh;
         // Diagnose saw no rollout; the observer did, 10 minutes before: a rollback, and why.
         let crash = diagnosis("c1", FaultClass::CrashLoop, 0.9, 10_000);
         let (decisions, out) = decide(&[state_at(9_990, 3, 10, Some(9_400)), crash.clone()]);
@@ -900,16 +907,10 @@ mod tests {
         assert!(!decisions[0].reason.contains("[cluster"));
 
         // The states are part of the checkpoint.
-        let mut before = DecideConfig::default()
-            .build()
-            .expect("valid")
-            .reading_state_from("medic.state");
+        let mut before = rules_with_state();
         before.process_batch(&[state_at(9_990, 10, 10, None)], &mut Emitter::new());
         let snapshot = before.snapshot().expect("snapshot");
-        let mut after = DecideConfig::default()
-            .build()
-            .expect("valid")
-            .reading_state_from("medic.state");
+        let mut after = rules_with_state();
         after.restore(&snapshot).expect("restore");
         let mut out = Emitter::new();
         after.process_batch(
@@ -1039,15 +1040,7 @@ mod tests {
             record.payload = serde_json::to_vec(&state).expect("encode");
             record
         };
-        let decide = |batch: &[SourceRecord]| {
-            let mut stage = DecideConfig::default()
-                .build()
-                .expect("valid")
-                .reading_state_from("medic.state");
-            let mut out = Emitter::new();
-            stage.process_batch(batch, &mut out);
-            out.decode_all::<Decision>().expect("decisions").remove(0)
-        };
+        let decide = |batch: &[SourceRecord]| decide_fresh(batch).0.remove(0);
         let failure = node_fault("f1", FaultClass::NodeFailure);
         let healthy = decide(&[with_node(9_990, true, false), failure.clone()]);
         assert_eq!(healthy.action, Action::Escalate, "{}", healthy.reason);
@@ -1084,10 +1077,7 @@ mod tests {
     #[test]
     fn in_shadow_mode_the_rules_decide_and_the_learned_policy_is_only_recorded() {
         let batch = busy_hour(4, 10);
-        let mut rules = DecideConfig::default()
-            .build()
-            .expect("valid")
-            .reading_state_from("medic.state");
+        let mut rules = rules_with_state();
         let mut alone = Emitter::new();
         rules.process_batch(&batch, &mut alone);
         let mut shadowed = learned("shadow");
