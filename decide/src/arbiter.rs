@@ -114,6 +114,8 @@ pub fn recovery_for(fault: FaultClass, node: Option<usize>) -> Option<PolicyActi
 /// the decide stage's checkpoint).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Arbiter {
+    /// Not part of its memory: a restored arbiter keeps the limits it was configured with.
+    #[serde(skip)]
     config: SafetyConfig,
     last_disruption: HashMap<usize, f64>,
     last_node_action: HashMap<usize, f64>,
@@ -142,6 +144,33 @@ impl Arbiter {
     #[must_use]
     pub fn config(&self) -> &SafetyConfig {
         &self.config
+    }
+
+    /// The same memory under the limits `config` (a restored arbiter takes the configured ones).
+    #[must_use]
+    pub fn with_config(mut self, config: SafetyConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Renumbers what it remembers of workloads and nodes by `workload` and `node` (old index → new),
+    /// forgetting those they map to nothing (gone from the cluster).
+    pub fn renumber(
+        &mut self,
+        workload: &dyn Fn(usize) -> Option<usize>,
+        node: &dyn Fn(usize) -> Option<usize>,
+    ) {
+        fn remap<V>(map: &mut HashMap<usize, V>, to: &dyn Fn(usize) -> Option<usize>) {
+            *map = std::mem::take(map)
+                .into_iter()
+                .filter_map(|(k, v)| Some((to(k)?, v)))
+                .collect();
+        }
+        remap(&mut self.last_disruption, workload);
+        remap(&mut self.last_scale_out, workload);
+        remap(&mut self.last_escalation, workload);
+        remap(&mut self.per_deployment, workload);
+        remap(&mut self.last_node_action, node);
     }
 
     /// The action to take instead of `proposed` on the workload `view` shows (often the same), with a

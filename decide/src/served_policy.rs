@@ -38,6 +38,7 @@ pub struct Proposed {
 pub struct ServedPolicy {
     net: PolicyNet,
     serving: ServingConfig,
+    safety: SafetyConfig,
     step_ns: i64,
     memory: Memory,
 }
@@ -72,6 +73,22 @@ impl<T: Clone + Eq + std::hash::Hash> Interner<T> {
 
     fn get(&self, i: usize) -> Option<&T> {
         self.items.get(i)
+    }
+
+    /// Keeps only the items in `live` (in their order, then the new ones of `live` in its order) and
+    /// returns, per old index, the new one (`None`: forgotten).
+    fn keep_only(&mut self, live: &[T]) -> Vec<Option<usize>> {
+        let live_set: std::collections::HashSet<&T> = live.iter().collect();
+        let old = std::mem::take(&mut self.items);
+        self.index.clear();
+        let renumbered = old
+            .iter()
+            .map(|item| live_set.contains(item).then(|| self.index(item)))
+            .collect();
+        for item in live {
+            self.index(item);
+        }
+        renumbered
     }
 
     fn len(&self) -> usize {
@@ -112,10 +129,11 @@ impl ServedPolicy {
             serving,
             step_ns: step_ns.max(1),
             memory: Memory {
-                arbiter: Arbiter::new(safety),
+                arbiter: Arbiter::new(safety.clone()),
                 workloads: Interner::from(Vec::new()),
                 nodes: Interner::from(Vec::new()),
             },
+            safety,
         })
     }
 
@@ -139,8 +157,11 @@ impl ServedPolicy {
     /// # Errors
     /// When `snapshot` is not one.
     pub fn restore(&mut self, snapshot: serde_json::Value) -> Result<(), StageError> {
-        self.memory = serde_json::from_value(snapshot)
+        let mut memory: Memory = serde_json::from_value(snapshot)
             .map_err(|e| StageError::schema(format!("policy checkpoint: {e}")))?;
+        // The limits are the configured ones, not those of the process that wrote the checkpoint.
+        memory.arbiter = memory.arbiter.with_config(self.safety.clone());
+        self.memory = memory;
         Ok(())
     }
 
@@ -156,6 +177,8 @@ impl ServedPolicy {
     ) -> Option<Proposed> {
         let state = states.of(&diagnosis.target)?;
         let workload = object_of(&diagnosis.target);
+        // First: it numbers the workloads and nodes the cluster has now.
+        let cluster = self.cluster_view(states);
         // The evidence's node, if the cluster shows the workload's pods there.
         let node = diagnosis
             .target
@@ -179,7 +202,6 @@ impl ServedPolicy {
         });
         let (choice, scores) = self.net.scores(&view, since);
         let proposed = action_for(choice, &view).unwrap_or(PolicyAction::Noop);
-        let cluster = self.cluster_view(states);
         let (checked, notes) = self.memory.arbiter.check(proposed, &view, &cluster);
         let x = features(&view, since);
         let mut inputs: Vec<(&str, f32)> = FEATURE_NAMES
@@ -229,8 +251,17 @@ impl ServedPolicy {
         match action {
             PolicyAction::Cordon(n) | PolicyAction::CordonDrain(n) => {
                 match self.memory.nodes.get(n) {
-                    Some(node) => (action.action(), Target::node(node)),
-                    None => (Action::Noop, workload),
+                    Some(node) => (
+                        action.action(),
+                        Target {
+                            cluster: diagnosed.cluster.clone(),
+                            ..Target::node(node).with_node(Some(node))
+                        },
+                    ),
+                    None => {
+                        reason.push_str("; a node the cluster's states do not name: nothing to do");
+                        (Action::Noop, workload)
+                    }
                 }
             }
             PolicyAction::RestartPod if diagnosed.pod.is_none() => {
@@ -247,17 +278,31 @@ impl ServedPolicy {
         }
     }
 
-    /// The nodes as the arbiter sees them, from the latest state of every workload: per known node, its
-    /// conditions (the latest state naming it says); per known workload, its pods there. Nodes no state
-    /// names are counted from the states' cluster totals, as unnamed entries after the named ones.
+    /// The nodes as the arbiter sees them, from the latest state of every workload: per node a state
+    /// names, its conditions (as the newest such state says); per workload, its pods there. Nodes no state
+    /// names are counted from the newest state's cluster totals, as unnamed entries after the named ones.
+    ///
+    /// It first renumbers: workloads and nodes no state names any more are forgotten (the arbiter's
+    /// memory of them too), so departed nodes neither pile up nor count as schedulable.
     fn cluster_view(&mut self, states: &Workloads) -> ClusterView {
         let all = states.sorted();
-        for state in &all {
-            for node in &state.nodes {
-                self.node_index(&node.node);
-            }
-            self.workload_index(&object_of(&state.target));
-        }
+        let live_workloads: Vec<Target> = all.iter().map(|s| object_of(&s.target)).collect();
+        let live_nodes: Vec<String> = all
+            .iter()
+            .flat_map(|s| {
+                s.nodes
+                    .iter()
+                    .map(|n| n.node.clone())
+                    .chain(s.pods_per_node.iter().map(|on| on.node.clone()))
+            })
+            .collect();
+        let workloads = self.memory.workloads.keep_only(&live_workloads);
+        let nodes = self.memory.nodes.keep_only(&live_nodes);
+        self.memory
+            .arbiter
+            .renumber(&|old| workloads.get(old).copied().flatten(), &|old| {
+                nodes.get(old).copied().flatten()
+            });
         let named = self.memory.nodes.len();
         let mut schedulable = vec![true; named];
         let mut ready = vec![true; named];
@@ -312,4 +357,141 @@ impl ServedPolicy {
 /// A workload's key: kind, namespace and name.
 fn object_of(target: &Target) -> Target {
     Target::object(target.kind, target.namespace.as_deref(), &target.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::{
+        BoundsSource, ClusterNodes, NodeCondition, NodePods, PodCounts, ReplicaBounds,
+        SCHEMA_VERSION, WorkloadSignals, WorkloadState,
+    };
+
+    fn policy() -> ServedPolicy {
+        ServedPolicy::load(
+            &schemas::models::model_dir("policy-ppo"),
+            ServingConfig::default(),
+            SafetyConfig::default(),
+            30_000_000_000,
+        )
+        .expect("the committed policy loads")
+    }
+
+    fn state(nodes: &[&str], total: u32, schedulable: u32) -> WorkloadState {
+        WorkloadState {
+            schema_version: SCHEMA_VERSION,
+            target: Target::deployment("shop", "web"),
+            observed_at_ns: 1,
+            observer: "test@1".into(),
+            pods: PodCounts {
+                desired: 2,
+                ready: 2,
+                ..PodCounts::default()
+            },
+            bounds: ReplicaBounds {
+                min: 1,
+                max: 10,
+                source: BoundsSource::Configured,
+            },
+            pods_per_node: nodes
+                .iter()
+                .map(|n| NodePods {
+                    node: (*n).into(),
+                    pods: 1,
+                    ready: 1,
+                })
+                .collect(),
+            nodes: nodes
+                .iter()
+                .map(|n| NodeCondition {
+                    node: (*n).into(),
+                    ready: true,
+                    disk_pressure: false,
+                    unschedulable: *n == "c",
+                })
+                .collect(),
+            cluster_nodes: ClusterNodes { total, schedulable },
+            last_rollout: None,
+            signals: WorkloadSignals::default(),
+        }
+    }
+
+    #[test]
+    fn the_arbiters_cluster_is_the_one_the_states_show_now() {
+        let mut served = policy();
+        let mut states = Workloads::new(10);
+        states.observe(state(&["a", "b", "c", "d"], 6, 4));
+        let view = served.cluster_view(&states);
+        assert_eq!(
+            view.schedulable,
+            [true, true, false, true, true, false],
+            "c is cordoned; of the 2 nodes no state names, the totals leave 1 schedulable"
+        );
+        assert_eq!(view.pods_on_node, [vec![1, 1, 1, 1, 0, 0]]);
+        // Three nodes leave the cluster: forgotten, not counted as schedulable.
+        let mut later = state(&["a"], 2, 1);
+        later.observed_at_ns = 2;
+        states.observe(later);
+        let view = served.cluster_view(&states);
+        assert_eq!(view.schedulable, [true, false]);
+        assert_eq!(served.memory.nodes.len(), 1);
+    }
+
+    #[test]
+    fn actions_land_on_their_targets() {
+        let mut served = policy();
+        let mut states = Workloads::new(10);
+        states.observe(state(&["a", "b"], 2, 2));
+        served.cluster_view(&states);
+        let diagnosed = Target {
+            cluster: Some("prod".into()),
+            ..Target::deployment("shop", "web")
+        };
+        let mut reason = String::new();
+        let (action, target) = served.on_target(PolicyAction::RestartPod, &diagnosed, &mut reason);
+        assert_eq!(action, Action::Escalate, "no pod named: {reason}");
+        let with_pod = diagnosed.clone().with_pod(Some("web-1"));
+        let (action, target_pod) =
+            served.on_target(PolicyAction::RestartPod, &with_pod, &mut reason);
+        assert_eq!(
+            (action, target_pod.pod.as_deref()),
+            (Action::RestartPod, Some("web-1"))
+        );
+        let (action, node) = served.on_target(PolicyAction::CordonDrain(1), &with_pod, &mut reason);
+        assert_eq!(action, Action::DrainNode);
+        assert_eq!(
+            (
+                node.kind,
+                node.name.as_str(),
+                node.cluster.as_deref(),
+                node.namespace
+            ),
+            (schemas::ObjectKind::Node, "b", Some("prod"), None)
+        );
+        let (action, _) = served.on_target(PolicyAction::CordonDrain(7), &with_pod, &mut reason);
+        assert_eq!(action, Action::Noop, "an unnamed node is never a target");
+        assert_eq!(target.pod, None);
+    }
+
+    #[test]
+    fn a_restored_memory_keeps_the_configured_limits() {
+        let served = policy();
+        let snapshot = served.snapshot().expect("snapshot");
+        assert!(
+            !snapshot.to_string().contains("max_actions_per_hour"),
+            "limits are configuration, not memory: {snapshot}"
+        );
+        let mut strict = ServedPolicy::load(
+            &schemas::models::model_dir("policy-ppo"),
+            ServingConfig::default(),
+            SafetyConfig {
+                max_actions_per_hour: 1,
+                ..SafetyConfig::default()
+            },
+            30_000_000_000,
+        )
+        .expect("loads");
+        strict.restore(snapshot).expect("restores");
+        assert_eq!(strict.memory.arbiter.config().max_actions_per_hour, 1);
+    }
 }

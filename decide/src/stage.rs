@@ -55,6 +55,10 @@ pub struct Decide {
     mode: DecideMode,
 }
 
+/// How far ahead of decide's clock a workload state may be dated (the observer's clock may run a little
+/// ahead); a state dated later is dropped.
+const MAX_STATE_SKEW_NS: i64 = 300 * 1_000_000_000;
+
 /// A remedy on its way through the guards: the action, its target, and why.
 type Remedy = (Action, Target, &'static str);
 
@@ -132,9 +136,11 @@ impl Decide {
             .filter(|_| self.mode == DecideMode::Act)
     }
 
-    /// The learned policy's proposal for `diagnosis` at `at` (`None` without one, or without a state of
-    /// the workload for it to see).
+    /// The learned policy's proposal for `diagnosis` at `at` (`None` without one, or without a fresh
+    /// state of the workload for it to see).
     fn propose(&mut self, diagnosis: &Diagnosis, at: i64) -> Option<Proposed> {
+        // A state older than state_max_age says nothing of the workload now: the policy sees nothing.
+        self.fresh_state(diagnosis)?;
         let last_action = self
             .last_action
             .get(&object_of(&diagnosis.target))
@@ -182,13 +188,26 @@ impl Decide {
         remedy
     }
 
-    /// A learned proposal through the guards: its reason, and the guard's when one changed it.
+    /// A learned proposal through the guards: its reason, and the guard's when one changed it. Besides the
+    /// guards every remedy passes, a learned policy may not act where the rules see no safe automatic
+    /// remedy (scheduling, admission, volumes, network, dependencies, application errors): it escalates.
     fn guarded_proposal(
         &self,
         proposal: Proposed,
         diagnosis: &Diagnosis,
     ) -> (Action, Target, String) {
-        let (action, target, why) = self.guarded((proposal.action, proposal.target, ""), diagnosis);
+        let acts = !matches!(proposal.action, Action::Noop | Action::Escalate);
+        let (rules_action, _, _) = remedy_for(diagnosis.fault, &diagnosis.target);
+        let remedy = if acts && rules_action == Action::Escalate {
+            (
+                Action::Escalate,
+                proposal.target.with_node(None),
+                "the rules see no safe automatic remedy for this fault: a human must act",
+            )
+        } else {
+            (proposal.action, proposal.target, "")
+        };
+        let (action, target, why) = self.guarded(remedy, diagnosis);
         let reason = if why.is_empty() {
             proposal.reason
         } else {
@@ -215,6 +234,10 @@ impl Decide {
             (Some(id), Some(_)) => id.clone(),
             _ => POLICY.to_owned(),
         };
+        // The id names the configured policy, whichever decided: a diagnosis read again after a restart
+        // (when the workload's state may arrive before or after it) keeps its id, and its command is
+        // refused as a replay rather than applied twice.
+        let id_policy = learned_id.clone().unwrap_or_else(|| POLICY.to_owned());
         let (action, target, reason) = if uncertain {
             (
                 Action::Escalate,
@@ -282,7 +305,9 @@ impl Decide {
         if let Some(state) = self.fresh_state(&diagnosis) {
             reason.push_str(&state_note(state, diagnosis.window_end_ns));
         }
-        let decision = decision_of(diagnosis, &policy_id, action, target, reason, at);
+        let decision = decision_of(
+            diagnosis, &id_policy, &policy_id, action, target, reason, at,
+        );
         (decision, shadow)
     }
 
@@ -301,6 +326,7 @@ impl Decide {
         );
         Some(ShadowDecision(decision_of(
             diagnosis.clone(),
+            &id,
             &id,
             action,
             target,
@@ -476,9 +502,11 @@ impl Decide {
 }
 
 /// The decision record of `policy_id`'s `action` on `target` for `diagnosis`; its id is stable per
-/// diagnosis and policy, so a diagnosis delivered again is recognised downstream.
+/// diagnosis and `id_policy` (the configured policy), so a diagnosis delivered again is recognised
+/// downstream.
 fn decision_of(
     diagnosis: Diagnosis,
+    id_policy: &str,
     policy_id: &str,
     action: Action,
     target: Target,
@@ -493,7 +521,7 @@ fn decision_of(
     template_ids.dedup();
     Decision {
         schema_version: SCHEMA_VERSION,
-        decision_id: id::stable_id("dec", &[&diagnosis.diagnosis_id, policy_id]),
+        decision_id: id::stable_id("dec", &[&diagnosis.diagnosis_id, id_policy]),
         diagnosis_id: diagnosis.diagnosis_id,
         fault: diagnosis.fault,
         confidence: diagnosis.confidence,
@@ -583,7 +611,7 @@ impl StageState for Decide {
         serde_json::to_vec(&Snapshot {
             cooldowns: sorted(&self.last_action),
             pages: sorted(&self.last_page),
-            states: self.workloads.sorted(),
+            states: self.workloads.sorted().into_iter().cloned().collect(),
             policy: self
                 .learned
                 .as_ref()
@@ -604,7 +632,9 @@ impl StageState for Decide {
         self.last_action = cooldowns.into_iter().collect();
         self.last_page = pages.into_iter().collect();
         self.workloads.restore(states);
-        // A checkpoint of another policy (or of none) leaves the learned policy's memory empty.
+        // A checkpoint without a learned policy's memory leaves it empty; one with it (of this policy or,
+        // after a change of decide.policy, of another: the memory is per workload and node, not per
+        // network) restores it, under the configured limits.
         if let (Some(learned), Some(memory)) = (self.learned.as_mut(), policy) {
             learned.restore(memory)?;
         }
@@ -618,6 +648,13 @@ impl Stage for Decide {
         for input in batch {
             if self.state_topic.as_deref() == Some(input.coordinates.topic.as_str()) {
                 match decode_record::<WorkloadState>(&input.payload) {
+                    // An observer whose clock runs ahead would hold back every true state until then.
+                    Ok(state)
+                        if state.observed_at_ns > now_ns.saturating_add(MAX_STATE_SKEW_NS) =>
+                    {
+                        out.count("decide.states_from_the_future", 1);
+                        out.drop_record();
+                    }
                     Ok(state) => {
                         let kept = self.workloads.observe(state);
                         out.count(
@@ -994,6 +1031,26 @@ mod tests {
             );
             assert_eq!(object_of(&d.target), Target::deployment("shop", "web"));
         }
+        // Below its maximum it scales out: the arbiter's rate limit (20 changes an hour) holds, and says so.
+        let mut room = learned("act");
+        let mut out = Emitter::new();
+        room.process_batch(&busy_hour(4, 10), &mut out);
+        let decisions: Vec<Decision> = out.decode_all().expect("decisions");
+        let scaled = decisions
+            .iter()
+            .filter(|d| matches!(d.action, Action::Scale { delta } if delta > 0))
+            .count();
+        assert!(
+            scaled > 0 && scaled <= 20,
+            "{scaled} scale-outs in the hour"
+        );
+        assert!(
+            decisions
+                .iter()
+                .any(|d| d.reason.contains("arbiter: rate limit")),
+            "{:?}",
+            decisions.iter().map(|d| &d.reason).collect::<Vec<_>>()
+        );
         // Without a state of the workload, the rules decide, and say so.
         let mut blind = learned("act");
         let mut out = Emitter::new();

@@ -73,10 +73,10 @@ impl Workloads {
 
     /// Every state kept, by workload (equal memories give equal lists, for checkpoints).
     #[must_use]
-    pub fn sorted(&self) -> Vec<WorkloadState> {
+    pub fn sorted(&self) -> Vec<&WorkloadState> {
         let mut states: Vec<(&Target, &WorkloadState)> = self.latest.iter().collect();
         states.sort_by(|a, b| a.0.cmp(b.0));
-        states.into_iter().map(|(_, s)| s.clone()).collect()
+        states.into_iter().map(|(_, s)| s).collect()
     }
 
     /// Replaces the memory with `states` (from a checkpoint).
@@ -137,9 +137,9 @@ mod tests {
             memory.of(&hinted).is_none(),
             "the least recently observed goes"
         );
-        let kept = memory.sorted();
+        let kept: Vec<WorkloadState> = memory.sorted().into_iter().cloned().collect();
         let mut restored = Workloads::new(2);
         restored.restore(kept.clone());
-        assert_eq!(restored.sorted(), kept);
+        assert_eq!(restored.sorted(), kept.iter().collect::<Vec<_>>());
     }
 }
