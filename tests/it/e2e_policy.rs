@@ -1,14 +1,16 @@
-//! The learned policy in the pipeline, through a real broker: `medic run --stage decide --stage act` with
-//! `decide.policy = "models/policy-ppo"` in shadow mode, fed a twin hour's workload states (its observer)
-//! and diagnoses (its diagnosis channel), killed with SIGKILL halfway and restarted.
+//! The cluster's state and the learned policy in the pipeline, through a real broker: `medic run --stage
+//! observe` writing a real Deployment's state from the test API server; and `medic run --stage decide
+//! --stage act` with `decide.policy = "models/policy-ppo"` in shadow mode, fed a twin hour's workload
+//! states (its observer) and diagnoses (its diagnosis channel), killed with SIGKILL halfway and restarted.
 
 use decide::lab::twin::{ClusterSpec, OBSERVER_TWIN, Scenario, Trace, Twin, TwinOptions, snapshot};
 use rdkafka::Message;
-use schemas::{Action, Decision, RemediationCommand, WireRecord};
+use schemas::{Action, Decision, RemediationCommand, WireRecord, WorkloadState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+use testkit::cluster;
 use testkit::kafka::{brokers, latest_checkpoint, observer, produce_all, read_until, run_pipeline};
-use testkit::process::{spawn_medic_with, wait_ready};
+use testkit::process::{spawn_medic_with, terminate, wait_ready};
 use testkit::scratch::{free_port, run_id};
 
 /// Twin time 0, in seconds since the epoch.
@@ -302,4 +304,110 @@ fn by_unique(decisions: &[Decision]) -> Vec<&Decision> {
         .iter()
         .filter(|d| seen.insert(d.decision_id.clone()))
         .collect()
+}
+
+#[ignore = "needs the test broker and Kubernetes API server: run scripts/test.sh, or scripts/kafka-up.sh and scripts/k8s-up.sh and `cargo test -- --ignored`"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_observer_writes_a_real_deployments_state_through_the_broker() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::api::{Api, Patch, PatchParams};
+
+    let _machine = super::common::MACHINE.read().await;
+    let client = cluster::client().await;
+    let ns = cluster::unique("observed");
+    cluster::namespace(&client, &ns).await;
+    let node = cluster::ready_node(&client).await;
+    let kubelet = cluster::spawn_kubelet(client.clone());
+    cluster::deployment(&client, &ns, "web", 2, "nginx:1.25").await;
+    cluster::wait_available(&client, &ns, "web", 2).await;
+
+    let brokers = brokers();
+    let run_id = run_id("observe");
+    let dir = std::env::temp_dir().join(&run_id);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = free_port();
+    let pipeline = dir.join("pipeline.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "{head}[runner]\ntick_interval = \"200ms\"\n\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\n\
+             [observe]\nsource = \"kubernetes\"\nkubeconfig = \"{kubeconfig}\"\nnamespaces = [\"{ns}\"]\n\
+             interval = \"500ms\"\n\n[[ingest.sources]]\nname = \"{run_id}\"\n",
+            head = run_pipeline(&run_id, &brokers, 2),
+            kubeconfig = cluster::kubeconfig().display()
+        ),
+    )
+    .expect("pipeline");
+    let state_topic = format!("{run_id}.state");
+    let reader = observer(&brokers, &format!("{run_id}-reader"), &[&state_topic]);
+    let log = dir.join("observe.log");
+    let mut medic = spawn_medic_with(&pipeline, &["observe"], &log, &[]);
+    wait_ready(&mut medic, port);
+    let mut states: Vec<WorkloadState> = Vec::new();
+    let record = |states: &mut Vec<WorkloadState>, m: &rdkafka::message::BorrowedMessage<'_>| {
+        states.push(schemas::decode_record(m.payload().unwrap_or_default()).expect("a state"));
+    };
+    let report = |states: &Vec<WorkloadState>| {
+        format!(
+            "{:?}\n{}",
+            states.iter().map(|s| s.pods).collect::<Vec<_>>(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    };
+    let has = |states: &Vec<WorkloadState>, replicas: u32| {
+        states.iter().any(|s| {
+            s.target.name == "web" && s.pods.desired == replicas && s.pods.ready == replicas
+        })
+    };
+    read_until(
+        &reader,
+        &mut states,
+        record,
+        |s| has(s, 2),
+        Duration::from_millis(1_500),
+        Duration::from_secs(60),
+        report,
+    )
+    .await;
+    let first = states.len();
+    assert!(
+        states
+            .iter()
+            .all(|s| s.target.namespace.as_deref() == Some(ns.as_str())),
+        "only the observed namespace"
+    );
+    assert!(
+        first <= 3,
+        "an unchanged workload is written once, not every read: {first}"
+    );
+    // A change in the cluster is a new state.
+    let scale = serde_json::json!({ "spec": { "replicas": 3 } });
+    Api::<Deployment>::namespaced(client.clone(), &ns)
+        .patch("web", &PatchParams::default(), &Patch::Merge(&scale))
+        .await
+        .expect("scale");
+    read_until(
+        &reader,
+        &mut states,
+        record,
+        |s| has(s, 3),
+        Duration::ZERO,
+        Duration::from_secs(60),
+        report,
+    )
+    .await;
+    let web = states.last().expect("a state");
+    assert_eq!(web.observer, "kubernetes@1");
+    // On this process's nodes (other tests of the binary add theirs: the scheduler may use any).
+    let ours = format!("medic-test-{}-", std::process::id());
+    assert!(
+        web.pods_per_node
+            .iter()
+            .all(|on| on.node.starts_with(&ours)),
+        "{:?}",
+        web.pods_per_node
+    );
+    assert!(terminate(&mut medic, Duration::from_secs(30)).success());
+    kubelet.abort();
+    cluster::delete_nodes(&client, &[node]).await;
 }

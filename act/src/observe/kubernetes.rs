@@ -246,8 +246,10 @@ async fn read(
     })
 }
 
-/// Where `pod` is in its life: gone (deleted or finished), crash-looping (a container, init or not,
-/// waits for a reason in [`CANNOT_RUN`]), pending (no node), ready (condition Ready), else starting.
+/// Where `pod` is in its life: gone (deleted or finished); crash-looping (a container, init or not,
+/// waits as `CrashLoopBackOff`, `ImagePullBackOff`, `ErrImagePull`, `InvalidImageName`,
+/// `CreateContainerConfigError`, `CreateContainerError` or `RunContainerError`); pending (no node);
+/// ready (condition Ready); else starting.
 #[must_use]
 pub fn classify_pod(pod: &Pod) -> ObservedPhase {
     let status = pod.status.as_ref();
