@@ -111,12 +111,19 @@ impl Read {
     }
 }
 
-#[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_learned_policy_in_shadow_mode_changes_no_action_and_survives_a_kill() {
-    let _machine = super::common::MACHINE.read().await;
+/// What decide and act made of the twin hour: every copy read of their outputs.
+struct HourRun {
+    diagnosed: usize,
+    decisions: Vec<Decision>,
+    shadows: Vec<Decision>,
+    commands: Vec<RemediationCommand>,
+}
+
+/// Runs `medic run --stage decide --stage act` with the PPO policy in `mode` on the twin hour, killed
+/// with SIGKILL halfway (after its arbiter's memory was checkpointed) and restarted.
+async fn run_twin_hour(mode: &str) -> HourRun {
     let brokers = brokers();
-    let run_id = run_id("policy");
+    let run_id = run_id(&format!("policy-{mode}-"));
     let topic = |name: &str| format!("{run_id}.{name}");
     let dir = std::env::temp_dir().join(&run_id);
     std::fs::create_dir_all(&dir).expect("dir");
@@ -128,7 +135,7 @@ async fn a_learned_policy_in_shadow_mode_changes_no_action_and_survives_a_kill()
         format!(
             "{head}[runner]\nbatch_linger = \"20ms\"\ntick_interval = \"200ms\"\n\
              checkpoint_interval = \"500ms\"\n\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\n\
-             [decide]\npolicy = \"{policy}\"\nmode = \"shadow\"\n\n[[ingest.sources]]\nname = \"{run_id}\"\n",
+             [decide]\npolicy = \"{policy}\"\nmode = \"{mode}\"\n\n[[ingest.sources]]\nname = \"{run_id}\"\n",
             head = run_pipeline(&run_id, &brokers, 2),
             policy = policy.display()
         ),
@@ -231,14 +238,19 @@ async fn a_learned_policy_in_shadow_mode_changes_no_action_and_survives_a_kill()
     .await;
     medic.stop();
 
-    let decisions: Vec<Decision> = read.decoded(&topic("decisions"));
-    let shadows: Vec<Decision> = read.decoded(&topic("shadow_decisions"));
-    let commands: Vec<RemediationCommand> = read.decoded(&topic("actions"));
-    // The rules act: every decision acted on is theirs, with one id per diagnosis on every copy (a
-    // diagnosis re-read after the kill keeps its id, so its command would be refused as a replay).
+    HourRun {
+        diagnosed,
+        decisions: read.decoded(&topic("decisions")),
+        shadows: read.decoded(&topic("shadow_decisions")),
+        commands: read.decoded(&topic("actions")),
+    }
+}
+
+/// One decision id per diagnosis, the same on every copy (a diagnosis re-read after the kill keeps its
+/// id, so its command would be refused as a replay), and every diagnosis decided.
+fn assert_one_id_per_diagnosis(decisions: &[Decision], diagnosed: usize) {
     let mut per_diagnosis: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for d in &decisions {
-        assert_eq!(d.policy_id, "rules@1", "{d:?}");
+    for d in decisions {
         per_diagnosis
             .entry(&d.diagnosis_id)
             .or_default()
@@ -246,27 +258,14 @@ async fn a_learned_policy_in_shadow_mode_changes_no_action_and_survives_a_kill()
     }
     assert_eq!(per_diagnosis.len(), diagnosed);
     assert!(per_diagnosis.values().all(|ids| ids.len() == 1));
-    // The learned policy is only recorded: its decisions are its own, and none reaches the issuer.
-    let shadowed: BTreeSet<&str> = shadows.iter().map(|s| s.diagnosis_id.as_str()).collect();
-    assert!(
-        shadowed.len() * 10 >= diagnosed * 8,
-        "{} diagnoses shadowed of {diagnosed}",
-        shadowed.len()
-    );
-    let shadow_ids: BTreeSet<&str> = shadows.iter().map(|s| s.decision_id.as_str()).collect();
-    for s in &shadows {
-        assert!(s.policy_id.starts_with("ppo@"), "{s:?}");
-    }
-    assert!(!commands.is_empty(), "the rules' actions were issued");
-    for c in &commands {
-        assert!(!shadow_ids.contains(c.provenance.decision_id.as_str()));
-        assert_eq!(c.provenance.policy_id, "rules@1");
-    }
-    // Every learned decision kept the arbiter's rules: no node action on a workload's evidence, no
-    // disruptive action twice on a workload within the cooldown (5 min), at most 20 changes an hour.
+}
+
+/// The arbiter's rules held for every one of `learned`: no node action on a workload's evidence, no
+/// disruptive action twice on a workload within the cooldown (5 min), at most 20 changes an hour.
+fn assert_arbitrated(learned: &[&Decision]) {
     let mut disrupted: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     let mut changes: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for s in by_unique(&shadows) {
+    for s in learned {
         assert!(
             !matches!(s.action, Action::CordonNode | Action::DrainNode),
             "{s:?}"
@@ -295,6 +294,74 @@ async fn a_learned_policy_in_shadow_mode_changes_no_action_and_survives_a_kill()
         );
     }
     assert!(changes.values().all(|ids| ids.len() <= 20), "{changes:?}");
+}
+
+#[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learned_policy_in_shadow_mode_changes_no_action_and_survives_a_kill() {
+    let _machine = super::common::MACHINE.read().await;
+    let run = run_twin_hour("shadow").await;
+    // The rules act: every decision acted on is theirs.
+    assert!(run.decisions.iter().all(|d| d.policy_id == "rules@1"));
+    assert_one_id_per_diagnosis(&run.decisions, run.diagnosed);
+    // The learned policy is only recorded: its decisions are its own, and none reaches the issuer.
+    let shadowed: BTreeSet<&str> = run
+        .shadows
+        .iter()
+        .map(|s| s.diagnosis_id.as_str())
+        .collect();
+    assert!(
+        shadowed.len() * 10 >= run.diagnosed * 8,
+        "{} diagnoses shadowed of {}",
+        shadowed.len(),
+        run.diagnosed
+    );
+    assert!(run.shadows.iter().all(|s| s.policy_id.starts_with("ppo@")));
+    let shadow_ids: BTreeSet<&str> = run.shadows.iter().map(|s| s.decision_id.as_str()).collect();
+    assert!(!run.commands.is_empty(), "the rules' actions were issued");
+    for c in &run.commands {
+        assert!(!shadow_ids.contains(c.provenance.decision_id.as_str()));
+        assert_eq!(c.provenance.policy_id, "rules@1");
+    }
+    assert_arbitrated(&by_unique(&run.shadows));
+}
+
+#[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learned_policy_acting_passes_its_arbiter_and_survives_a_kill() {
+    let _machine = super::common::MACHINE.read().await;
+    let run = run_twin_hour("act").await;
+    assert!(run.shadows.is_empty(), "no shadow when the policy acts");
+    assert_one_id_per_diagnosis(&run.decisions, run.diagnosed);
+    let learned: Vec<&Decision> = by_unique(&run.decisions)
+        .into_iter()
+        .filter(|d| d.policy_id.starts_with("ppo@"))
+        .collect();
+    assert!(
+        learned.len() * 10 >= run.diagnosed * 8,
+        "{} of {} decided by the learned policy (the rest: no fresh state yet)",
+        learned.len(),
+        run.diagnosed
+    );
+    assert_arbitrated(&learned);
+    // What it decided is what was issued, under its name.
+    let by_id: BTreeMap<&str, &Decision> = run
+        .decisions
+        .iter()
+        .map(|d| (d.decision_id.as_str(), d))
+        .collect();
+    assert!(
+        run.commands
+            .iter()
+            .any(|c| c.provenance.policy_id.starts_with("ppo@"))
+    );
+    for c in &run.commands {
+        let decision = by_id[c.provenance.decision_id.as_str()];
+        assert_eq!(
+            (c.action, &c.provenance.policy_id),
+            (decision.action, &decision.policy_id)
+        );
+    }
 }
 
 /// One copy of each decision (by id).
