@@ -57,7 +57,7 @@ pub struct DecideConfig {
     /// What the learned policy is told of the workloads besides the cluster's state.
     #[serde(default)]
     pub serving: ServingConfig,
-    /// The arbiter's limits, which every learned decision passes.
+    /// The arbiter's limits, which every decision that acts passes when the workload's state is known.
     #[serde(default)]
     pub safety: SafetyConfig,
 }
@@ -170,13 +170,8 @@ impl DecideConfig {
         let learned = match policy_dir(&self.policy) {
             None => None,
             Some(dir) => Some(
-                ServedPolicy::load(
-                    &dir,
-                    self.serving.clone(),
-                    self.safety.clone(),
-                    self.step.as_nanos(),
-                )
-                .map_err(|e| vec![Problem::new("decide.policy", e)])?,
+                ServedPolicy::load(&dir, self.step.as_nanos())
+                    .map_err(|e| vec![Problem::new("decide.policy", e)])?,
             ),
         };
         Ok(Decide::new(self, learned))

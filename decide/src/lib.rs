@@ -27,6 +27,7 @@ pub mod policy_config;
 mod served_policy;
 pub mod serving;
 mod stage;
+mod stage_arbiter;
 mod workloads;
 
 pub use config::{DecideConfig, DecideMode, NodeActions, ServingConfig, WorkloadServing};

@@ -1,7 +1,9 @@
 //! [`Decide`]: the decide stage processor.
 
+use crate::config::ServingConfig;
 use crate::config::{DecideMode, NodeActions};
 use crate::served_policy::{Proposed, ServedPolicy};
+use crate::stage_arbiter::StageArbiter;
 use crate::workloads::Workloads;
 use crate::{DecideConfig, remedy_for};
 use schemas::clock::{Clock, wall_clock_ns};
@@ -51,6 +53,14 @@ pub struct Decide {
     workloads: Workloads,
     /// The learned policy, when `decide.policy` names one.
     learned: Option<ServedPolicy>,
+    /// The arbiter every acting policy's action passes when the workload's state is known, and what it
+    /// remembers.
+    arbiter: StageArbiter,
+    /// The learned policy's own arbiter in shadow mode: its proposals must not use up the acting
+    /// policy's cooldowns and rate limits.
+    shadow_arbiter: StageArbiter,
+    /// What the policies' views are told of the workloads besides their state.
+    serving: ServingConfig,
     /// Whether the learned policy acts or runs in the shadow of the rules.
     mode: DecideMode,
 }
@@ -89,9 +99,13 @@ struct Snapshot {
     /// The latest workload states (absent from checkpoints written before decide read them).
     #[serde(default)]
     states: Vec<WorkloadState>,
-    /// The learned policy's memory (its arbiter's), when one runs.
+    /// The arbiter's memory (absent from checkpoints written before it ran in the stage; named `policy`
+    /// while it ran for a learned policy only).
+    #[serde(default, alias = "policy")]
+    arbiter: Option<serde_json::Value>,
+    /// The shadow's arbiter's memory, in shadow mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    policy: Option<serde_json::Value>,
+    shadow_arbiter: Option<serde_json::Value>,
 }
 
 impl Decide {
@@ -110,6 +124,9 @@ impl Decide {
             state_max_age_ns: config.state_max_age.as_nanos(),
             workloads: Workloads::new(config.max_tracked_targets),
             learned,
+            arbiter: StageArbiter::new(config.safety.clone()),
+            shadow_arbiter: StageArbiter::new(config.safety.clone()),
+            serving: config.serving.clone(),
             mode: config.mode,
         }
     }
@@ -138,16 +155,62 @@ impl Decide {
 
     /// The learned policy's proposal for `diagnosis` at `at` (`None` without one, or without a fresh
     /// state of the workload for it to see).
-    fn propose(&mut self, diagnosis: &Diagnosis, at: i64) -> Option<Proposed> {
+    fn propose(&mut self, diagnosis: &Diagnosis, at: i64, shadow: bool) -> Option<Proposed> {
         // A state older than state_max_age says nothing of the workload now: the policy sees nothing.
-        self.fresh_state(diagnosis)?;
-        let last_action = self
-            .last_action
-            .get(&object_of(&diagnosis.target))
-            .map(|last| last.at_ns);
-        self.learned
-            .as_mut()?
-            .propose(diagnosis, at, &self.workloads, last_action)
+        let state = self.fresh_state(diagnosis)?.clone();
+        let learned = self.learned.as_ref()?;
+        let workload = object_of(&diagnosis.target);
+        let last_action = self.last_action.get(&workload).map(|last| last.at_ns);
+        let served = self.serving.of(&workload);
+        let arbiter = if shadow {
+            &mut self.shadow_arbiter
+        } else {
+            &mut self.arbiter
+        };
+        let (view, cluster) = arbiter.views(diagnosis, &state, &self.workloads, &served, at);
+        let (proposed, mut reason) = learned.choose(&view, at, last_action);
+        let (checked, notes) = arbiter.check(proposed, &view, &cluster);
+        for note in &notes {
+            reason.push_str("; arbiter: ");
+            reason.push_str(note);
+        }
+        let (action, target) = arbiter.on_target(checked, &diagnosis.target, &mut reason);
+        Some(Proposed {
+            action,
+            target,
+            reason,
+        })
+    }
+
+    /// The rules' `remedy` through the arbiter, when the workload's state is fresh and the remedy acts:
+    /// unchanged when the arbiter lets it through, else its action with the arbiter's notes appended.
+    fn rules_arbitrated(
+        &mut self,
+        remedy: (Action, Target, String),
+        diagnosis: &Diagnosis,
+        at: i64,
+    ) -> (Action, Target, String) {
+        let (action, target, why) = remedy;
+        if matches!(action, Action::Noop | Action::Escalate) {
+            return (action, target, why);
+        }
+        let Some(state) = self.fresh_state(diagnosis).cloned() else {
+            return (action, target, why);
+        };
+        let served = self.serving.of(&object_of(&diagnosis.target));
+        let (view, cluster) = self
+            .arbiter
+            .views(diagnosis, &state, &self.workloads, &served, at);
+        let Some(proposed) = self.arbiter.policy_action(action, &target) else {
+            return (action, target, why);
+        };
+        let (checked, notes) = self.arbiter.check(proposed, &view, &cluster);
+        if checked == proposed {
+            return (action, target, why);
+        }
+        let mut why = format!("{why}; arbiter: {}", notes.join("; "));
+        let (action, target) = self.arbiter.on_target(checked, &diagnosis.target, &mut why);
+        (action, target, why)
     }
 
     /// The guards every policy's remedy passes: a rollback needs a recent change, no scale-out past the
@@ -227,7 +290,7 @@ impl Decide {
         let uncertain = diagnosis.uncertain || diagnosis.confidence < self.min_confidence;
         let learned_id = self.acting_policy().map(ServedPolicy::id);
         let proposal = match learned_id {
-            Some(_) if !uncertain => self.propose(&diagnosis, at),
+            Some(_) if !uncertain => self.propose(&diagnosis, at, false),
             _ => None,
         };
         let policy_id = match (&learned_id, &proposal) {
@@ -248,6 +311,9 @@ impl Decide {
                 ),
             )
         } else {
+            // A learned proposal has been through the arbiter; the rules' remedy goes through it once
+            // the cooldown lets it act.
+            let by_rules = proposal.is_none();
             let (action, target, why) = match proposal {
                 Some(proposal) => self.guarded_proposal(proposal, &diagnosis),
                 None => {
@@ -283,8 +349,13 @@ impl Decide {
                     ),
                 ),
                 _ => {
-                    if acts {
-                        self.record_action(key, at, &diagnosis.diagnosis_id, action);
+                    let (action, target, why) = if by_rules {
+                        self.rules_arbitrated((action, target, why), &diagnosis, at)
+                    } else {
+                        (action, target, why)
+                    };
+                    if !matches!(action, Action::Noop | Action::Escalate) {
+                        self.record_action(object_of(&target), at, &diagnosis.diagnosis_id, action);
                     }
                     (
                         action,
@@ -318,7 +389,7 @@ impl Decide {
             return None;
         }
         let id = self.learned.as_ref()?.id();
-        let proposal = self.propose(diagnosis, at)?;
+        let proposal = self.propose(diagnosis, at, true)?;
         let (action, target, reason) = self.guarded_proposal(proposal, diagnosis);
         let reason = format!(
             "{} (confidence {:.2}): {reason}",
@@ -612,11 +683,12 @@ impl StageState for Decide {
             cooldowns: sorted(&self.last_action),
             pages: sorted(&self.last_page),
             states: self.workloads.sorted().into_iter().cloned().collect(),
-            policy: self
-                .learned
-                .as_ref()
-                .map(ServedPolicy::snapshot)
-                .transpose()?,
+            arbiter: Some(self.arbiter.snapshot()?),
+            shadow_arbiter: if self.mode == DecideMode::Shadow {
+                Some(self.shadow_arbiter.snapshot()?)
+            } else {
+                None
+            },
         })
         .map_err(|e| StageError::internal(format!("decide snapshot: {e}")))
     }
@@ -626,17 +698,20 @@ impl StageState for Decide {
             cooldowns,
             pages,
             states,
-            policy,
+            arbiter,
+            shadow_arbiter,
         } = serde_json::from_slice(snapshot)
             .map_err(|e| StageError::schema(format!("decide checkpoint: {e}")))?;
         self.last_action = cooldowns.into_iter().collect();
         self.last_page = pages.into_iter().collect();
         self.workloads.restore(states);
-        // A checkpoint without a learned policy's memory leaves it empty; one with it (of this policy or,
-        // after a change of decide.policy, of another: the memory is per workload and node, not per
-        // network) restores it, under the configured limits.
-        if let (Some(learned), Some(memory)) = (self.learned.as_mut(), policy) {
-            learned.restore(memory)?;
+        // The arbiter's memory is per workload and node, whichever policy it reviewed; a checkpoint
+        // without it leaves it empty. Its limits are the configured ones.
+        if let Some(memory) = arbiter {
+            self.arbiter.restore(memory)?;
+        }
+        if let Some(memory) = shadow_arbiter {
+            self.shadow_arbiter.restore(memory)?;
         }
         Ok(())
     }
@@ -1071,6 +1146,32 @@ mod tests {
         let mut restored = learned("act");
         restored.restore(&snapshot).expect("restore");
         assert_eq!(restored.snapshot().expect("snapshot"), snapshot);
+    }
+
+    #[test]
+    fn the_rules_pass_the_arbiter_when_the_cluster_is_known() {
+        // Probes fail on one of two Ready pods: replacing it takes half the serving pods out, above the
+        // arbiter's blast radius (40 %). Without a state the rules act as before.
+        let probe = diagnosis("p1", FaultClass::ProbeFailure, 0.9, 10_000);
+        let (decisions, _) = decide_fresh(&[busy_state(9_990, 2, 10, 50.0), probe.clone()]);
+        assert_eq!(decisions[0].action, Action::Noop, "{}", decisions[0].reason);
+        assert!(
+            decisions[0]
+                .reason
+                .contains("arbiter: restarting one of 2 serving pods"),
+            "{}",
+            decisions[0].reason
+        );
+        assert_eq!(
+            decide_fresh(std::slice::from_ref(&probe)).0[0].action,
+            Action::RestartPod
+        );
+        let (decisions, _) = decide_fresh(&[busy_state(9_990, 5, 10, 50.0), probe]);
+        assert_eq!(
+            decisions[0].action,
+            Action::RestartPod,
+            "one of five is within the blast radius"
+        );
     }
 
     #[test]

@@ -213,7 +213,7 @@ async fn run_twin_hour(mode: &str) -> HourRun {
             .expect("decide checkpointed");
     let memory: serde_json::Value = serde_json::from_slice(&checkpoint.state).expect("json");
     assert!(
-        memory["policy"]["arbiter"].is_object(),
+        memory["arbiter"]["arbiter"].is_object(),
         "the arbiter's memory is checkpointed: {memory}"
     );
 
