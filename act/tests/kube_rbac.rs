@@ -239,12 +239,7 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
     let dir = scratch("observer");
     let kubeconfig = kubeconfig_as(&client, "medic-observer", &dir).await;
 
-    let ns = cluster::unique("observed");
-    cluster::namespace(&client, &ns).await;
-    let node = cluster::ready_node(&client).await;
-    let kubelet = cluster::spawn_kubelet(client.clone());
-    cluster::deployment(&client, &ns, "web", 2, "nginx:1.25").await;
-    cluster::wait_available(&client, &ns, "web", 2).await;
+    let (ns, node, kubelet) = cluster::running_web(&client, "observed", 2).await;
     cluster::set_image(&client, &ns, "web", "nginx:1.26").await;
     cluster::wait_available(&client, &ns, "web", 2).await;
     let hpa: HorizontalPodAutoscaler = serde_json::from_value(serde_json::json!({

@@ -325,3 +325,20 @@ pub async fn delete_nodes(client: &Client, nodes: &[String]) {
         let _ = api.delete(node, &DeleteParams::default()).await;
     }
 }
+
+/// A fresh namespace (`<prefix>-<pid>-<n>`) holding Deployment `web` (`nginx:1.25`) with `replicas`
+/// pods available, on a new Ready node whose kubelet the returned task plays. Returns the namespace, the
+/// node and that task (abort it, and delete the node, when done).
+pub async fn running_web(
+    client: &Client,
+    prefix: &str,
+    replicas: i32,
+) -> (String, String, tokio::task::JoinHandle<()>) {
+    let ns = unique(prefix);
+    namespace(client, &ns).await;
+    let node = ready_node(client).await;
+    let kubelet = spawn_kubelet(client.clone());
+    deployment(client, &ns, "web", replicas, "nginx:1.25").await;
+    wait_available(client, &ns, "web", replicas).await;
+    (ns, node, kubelet)
+}

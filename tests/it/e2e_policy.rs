@@ -381,12 +381,7 @@ async fn the_observer_writes_a_real_deployments_state_through_the_broker() {
 
     let _machine = super::common::MACHINE.read().await;
     let client = cluster::client().await;
-    let ns = cluster::unique("observed");
-    cluster::namespace(&client, &ns).await;
-    let node = cluster::ready_node(&client).await;
-    let kubelet = cluster::spawn_kubelet(client.clone());
-    cluster::deployment(&client, &ns, "web", 2, "nginx:1.25").await;
-    cluster::wait_available(&client, &ns, "web", 2).await;
+    let (ns, node, kubelet) = cluster::running_web(&client, "observed", 2).await;
 
     let brokers = brokers();
     let run_id = run_id("observe");
