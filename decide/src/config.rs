@@ -57,7 +57,9 @@ pub struct DecideConfig {
     /// What the learned policy is told of the workloads besides the cluster's state.
     #[serde(default)]
     pub serving: ServingConfig,
-    /// The arbiter's limits, which every decision that acts passes when the workload's state is known.
+    /// The arbiter's limits. Every decision that acts on a workload whose state is fresh passes the
+    /// arbiter (a node action only when that state names the node); a rules remedy it refuses becomes a
+    /// page. Its `min_confidence` applies on top of `decide.min_confidence`.
     #[serde(default)]
     pub safety: SafetyConfig,
 }

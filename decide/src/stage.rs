@@ -1,5 +1,6 @@
 //! [`Decide`]: the decide stage processor.
 
+use crate::actions::PolicyAction;
 use crate::config::ServingConfig;
 use crate::config::{DecideMode, NodeActions};
 use crate::served_policy::{Proposed, ServedPolicy};
@@ -99,10 +100,13 @@ struct Snapshot {
     /// The latest workload states (absent from checkpoints written before decide read them).
     #[serde(default)]
     states: Vec<WorkloadState>,
-    /// The arbiter's memory (absent from checkpoints written before it ran in the stage; named `policy`
-    /// while it ran for a learned policy only).
-    #[serde(default, alias = "policy")]
+    /// The acting arbiter's memory (absent from checkpoints written before it ran in the stage).
+    #[serde(default)]
     arbiter: Option<serde_json::Value>,
+    /// The learned policy's arbiter's memory, from checkpoints written while only a learned policy had
+    /// an arbiter (acting or in shadow, as the mode was).
+    #[serde(default, skip_serializing)]
+    policy: Option<serde_json::Value>,
     /// The shadow's arbiter's memory, in shadow mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     shadow_arbiter: Option<serde_json::Value>,
@@ -183,7 +187,10 @@ impl Decide {
     }
 
     /// The rules' `remedy` through the arbiter, when the workload's state is fresh and the remedy acts:
-    /// unchanged when the arbiter lets it through, else its action with the arbiter's notes appended.
+    /// unchanged when the arbiter lets it through (or when this diagnosis, delivered again, already
+    /// started the target's cooldown: it is decided as it was then); else a page — with the arbiter's
+    /// notes — rather than nothing, or the arbiter's own change (a bounded scale). The arbiter reviews
+    /// a node action only when the diagnosed workload's state is fresh and names the node.
     fn rules_arbitrated(
         &mut self,
         remedy: (Action, Target, String),
@@ -191,7 +198,11 @@ impl Decide {
         at: i64,
     ) -> (Action, Target, String) {
         let (action, target, why) = remedy;
-        if matches!(action, Action::Noop | Action::Escalate) {
+        let again = self
+            .last_action
+            .get(&object_of(&target))
+            .is_some_and(|last| last.diagnosis_id == diagnosis.diagnosis_id);
+        if again || matches!(action, Action::Noop | Action::Escalate) {
             return (action, target, why);
         }
         let Some(state) = self.fresh_state(diagnosis).cloned() else {
@@ -209,6 +220,10 @@ impl Decide {
             return (action, target, why);
         }
         let mut why = format!("{why}; arbiter: {}", notes.join("; "));
+        if matches!(checked, PolicyAction::Noop | PolicyAction::Escalate) {
+            why.push_str(": a human must look");
+            return (Action::Escalate, object_of(&diagnosis.target), why);
+        }
         let (action, target) = self.arbiter.on_target(checked, &diagnosis.target, &mut why);
         (action, target, why)
     }
@@ -684,6 +699,7 @@ impl StageState for Decide {
             pages: sorted(&self.last_page),
             states: self.workloads.sorted().into_iter().cloned().collect(),
             arbiter: Some(self.arbiter.snapshot()?),
+            policy: None,
             shadow_arbiter: if self.mode == DecideMode::Shadow {
                 Some(self.shadow_arbiter.snapshot()?)
             } else {
@@ -699,6 +715,7 @@ impl StageState for Decide {
             pages,
             states,
             arbiter,
+            policy,
             shadow_arbiter,
         } = serde_json::from_slice(snapshot)
             .map_err(|e| StageError::schema(format!("decide checkpoint: {e}")))?;
@@ -709,6 +726,14 @@ impl StageState for Decide {
         // without it leaves it empty. Its limits are the configured ones.
         if let Some(memory) = arbiter {
             self.arbiter.restore(memory)?;
+        }
+        // An older checkpoint's learned-policy memory is the shadow's in shadow mode (its proposals
+        // were never acted on: they must not hold the rules back), else the acting one's.
+        if let Some(memory) = policy {
+            match self.mode {
+                DecideMode::Shadow => self.shadow_arbiter.restore(memory)?,
+                DecideMode::Act => self.arbiter.restore(memory)?,
+            }
         }
         if let Some(memory) = shadow_arbiter {
             self.shadow_arbiter.restore(memory)?;
@@ -1154,13 +1179,25 @@ mod tests {
         // arbiter's blast radius (40 %). Without a state the rules act as before.
         let probe = diagnosis("p1", FaultClass::ProbeFailure, 0.9, 10_000);
         let (decisions, _) = decide_fresh(&[busy_state(9_990, 2, 10, 50.0), probe.clone()]);
-        assert_eq!(decisions[0].action, Action::Noop, "{}", decisions[0].reason);
+        assert_eq!(
+            decisions[0].action,
+            Action::Escalate,
+            "refused, a human is paged: {}",
+            decisions[0].reason
+        );
         assert!(
             decisions[0]
                 .reason
                 .contains("arbiter: restarting one of 2 serving pods"),
             "{}",
             decisions[0].reason
+        );
+        // A diagnosis delivered again is decided as it was, whatever the arbiter now remembers.
+        let oom = diagnosis("o1", FaultClass::Oom, 0.9, 10_000);
+        let (decisions, _) = decide_fresh(&[busy_state(9_990, 4, 10, 50.0), oom.clone(), oom]);
+        assert_eq!(
+            decisions.iter().map(|d| d.action).collect::<Vec<_>>(),
+            [Action::RolloutRestart, Action::RolloutRestart]
         );
         assert_eq!(
             decide_fresh(std::slice::from_ref(&probe)).0[0].action,

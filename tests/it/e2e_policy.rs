@@ -212,9 +212,18 @@ async fn run_twin_hour(mode: &str) -> HourRun {
         latest_checkpoint(&brokers, &topic("checkpoints"), &format!("{run_id}-decide"))
             .expect("decide checkpointed");
     let memory: serde_json::Value = serde_json::from_slice(&checkpoint.state).expect("json");
+    // The arbiter that reviewed the policy's choices — the shadow's own in shadow mode — is
+    // checkpointed with the workloads it numbered.
+    let arbiter = if mode == "shadow" {
+        "shadow_arbiter"
+    } else {
+        "arbiter"
+    };
     assert!(
-        memory["arbiter"]["arbiter"].is_object(),
-        "the arbiter's memory is checkpointed: {memory}"
+        memory[arbiter]["workloads"]
+            .as_array()
+            .is_some_and(|w| !w.is_empty()),
+        "the {arbiter}'s memory is checkpointed: {memory}"
     );
 
     // The rest, on a restarted process.
