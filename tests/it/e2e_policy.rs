@@ -1,7 +1,9 @@
 //! The cluster's state and the learned policy in the pipeline, through a real broker: `medic run --stage
 //! observe` writing a real Deployment's state from the test API server; and `medic run --stage decide
-//! --stage act` with `decide.policy = "models/policy-ppo"` in shadow mode, fed a twin hour's workload
-//! states (its observer) and diagnoses (its diagnosis channel), killed with SIGKILL halfway and restarted.
+//! --stage act` with `decide.policy = "models/policy-ppo"` in shadow and in act mode, fed a twin hour's
+//! workload states (its observer) and diagnoses (its diagnosis channel), killed with SIGKILL halfway and
+//! restarted; and the policy's scale-out of a saturated Deployment signed, applied by the actuator to the
+//! API server and verified (its pods Ready, played by the test kubelet).
 
 use decide::lab::twin::{ClusterSpec, OBSERVER_TWIN, Scenario, Trace, Twin, TwinOptions, snapshot};
 use rdkafka::Message;
@@ -479,6 +481,196 @@ async fn the_observer_writes_a_real_deployments_state_through_the_broker() {
         web.pods_per_node
     );
     assert!(terminate(&mut medic, Duration::from_secs(30)).success());
+    kubelet.abort();
+    cluster::delete_nodes(&client, &[node]).await;
+}
+
+#[ignore = "needs the test broker and Kubernetes API server: run scripts/test.sh, or scripts/kafka-up.sh and scripts/k8s-up.sh and `cargo test -- --ignored`"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
+    use act::KeyRing;
+    use schemas::{ActionOutcome, ActionResult};
+
+    let _machine = super::common::MACHINE.read().await;
+    let client = cluster::client().await;
+    let (ns, node, kubelet) = cluster::running_web(&client, "learned", 2).await;
+    let brokers = brokers();
+    let run_id = run_id("learned-scale-");
+    let topic = |name: &str| format!("{run_id}.{name}");
+    let dir = std::env::temp_dir().join(&run_id);
+    std::fs::create_dir_all(&dir).expect("dir");
+    // The issuer signs with the private key; the actuator holds only its public half.
+    let line = KeyRing::generate_line("learned");
+    let private = dir.join("signing-keys");
+    let public = dir.join("verify-keys");
+    std::fs::write(&private, &line).expect("keys");
+    let ring = KeyRing::parse(&line).expect("keys");
+    std::fs::write(&public, ring.public_lines().expect("public")).expect("keys");
+    let policy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/policy-ppo");
+    let pipeline = dir.join("pipeline.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "{head}[runner]\nbatch_linger = \"20ms\"\ntick_interval = \"200ms\"\n\n\
+             [decide]\npolicy = \"{policy}\"\n\n\
+             [act]\nmode = \"apply\"\njournal = \"{journal}\"\nkubeconfig = \"{kubeconfig}\"\n\
+             verify_timeout = \"60s\"\nverify_interval = \"250ms\"\n\n\
+             [act.safety]\nallowed_namespaces = [\"{ns}\"]\n\n[[ingest.sources]]\nname = \"{run_id}\"\n",
+            head = run_pipeline(&run_id, &brokers, 1),
+            policy = policy.display(),
+            journal = dir.join("journal").display(),
+            kubeconfig = cluster::kubeconfig().display(),
+        ),
+    )
+    .expect("pipeline");
+    let start = |stages: &[&str], keys: &std::path::Path, name: &str| {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let keys = keys.display().to_string();
+        let mut medic = spawn_medic_with(
+            &pipeline,
+            stages,
+            &dir.join(format!("{name}.log")),
+            &[
+                ("MEDIC__ADMIN__LISTEN", listen.as_str()),
+                ("MEDIC__ACT__KEYS_FILE", keys.as_str()),
+            ],
+        );
+        wait_ready(&mut medic, port);
+        (medic, port)
+    };
+    let (mut deciding, decide_port) = start(&["decide", "act"], &private, "decide");
+    let (mut actuator, _) = start(&["actuator"], &public, "actuator");
+
+    // The cluster as an observer with a metrics source would report it: two Ready pods under three
+    // pods' worth of demand, p95 far above the objective; and a confident CPU-saturation diagnosis.
+    let now_secs = chrono::Utc::now().timestamp();
+    let observe = act::observe::ObserveConfig::default();
+    let mut state = act::observe::workload_states(
+        &schemas::observe::ClusterSnapshot {
+            at_ns: now_secs * 1_000_000_000,
+            workloads: vec![schemas::observe::ObservedWorkload {
+                target: schemas::Target::deployment(&ns, "web"),
+                desired: 2,
+                autoscaler: Some((1, 6)),
+                last_rollout: None,
+                signals: schemas::WorkloadSignals {
+                    demand_rps: Some(300.0),
+                    demand_rps_1m: Some(300.0),
+                    demand_rps_5m: Some(300.0),
+                    p95_ms: Some(900.0),
+                    error_ratio: Some(0.0),
+                    cpu_utilisation: Some(0.98),
+                },
+            }],
+            pods: (0..2)
+                .map(|i| schemas::observe::ObservedPod {
+                    owner: schemas::Target::deployment(&ns, "web"),
+                    name: format!("web-{i}"),
+                    node: Some(node.clone()),
+                    phase: schemas::observe::ObservedPhase::Ready,
+                })
+                .collect(),
+            nodes: vec![schemas::NodeCondition {
+                node: node.clone(),
+                ready: true,
+                disk_pressure: false,
+                unschedulable: false,
+            }],
+        },
+        &observe,
+        "test@1",
+    );
+    let state = state.remove(0);
+    let diagnosis = schemas::fixtures::diagnosis(
+        "saturated-1",
+        &schemas::Target::deployment(&ns, "web"),
+        schemas::FaultClass::CpuSaturation,
+        now_secs,
+    );
+    produce_all(
+        &brokers,
+        &topic("state"),
+        &[(
+            state.key().unwrap_or_default(),
+            schemas::encode_record(&state).expect("encodes"),
+        )],
+    )
+    .await;
+    // Decide reads its two topics independently: the diagnosis goes once decide has read the state.
+    let read_state = || {
+        testkit::scrape::Scrape::fetch(decide_port).is_some_and(|m| {
+            m.sum(
+                "medic_stage_events_total",
+                &[("stage", "decide"), ("event", "decide.states")],
+            ) >= 1.0
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !read_state() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "decide never read the state"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    produce_all(
+        &brokers,
+        &topic("diagnoses"),
+        &[(
+            diagnosis.key().unwrap_or_default(),
+            schemas::encode_record(&diagnosis).expect("encodes"),
+        )],
+    )
+    .await;
+
+    let (decisions, results) = (topic("decisions"), topic("results"));
+    let reader = observer(
+        &brokers,
+        &format!("{run_id}-reader"),
+        &[&decisions, &results],
+    );
+    let mut read = Read::default();
+    read_until(
+        &reader,
+        &mut read,
+        |read: &mut Read, m: &rdkafka::message::BorrowedMessage<'_>| {
+            read.by_topic
+                .entry(m.topic().to_owned())
+                .or_default()
+                .push(m.payload().unwrap_or_default().to_vec());
+        },
+        |read| !read.decoded::<ActionResult>(&results).is_empty(),
+        Duration::ZERO,
+        Duration::from_secs(120),
+        |read| {
+            format!(
+                "{:?}\n{}\n{}",
+                read.decoded::<Decision>(&decisions),
+                std::fs::read_to_string(dir.join("decide.log")).unwrap_or_default(),
+                std::fs::read_to_string(dir.join("actuator.log")).unwrap_or_default()
+            )
+        },
+    )
+    .await;
+    let decision = read.decoded::<Decision>(&decisions).remove(0);
+    assert!(decision.policy_id.starts_with("ppo@"), "{decision:?}");
+    let Action::Scale { delta } = decision.action else {
+        panic!("the policy scales out a saturated workload: {decision:?}")
+    };
+    assert!(delta > 0 && 2 + delta <= 6, "within the bounds: {delta}");
+    let result = read.decoded::<ActionResult>(&results).remove(0);
+    assert_eq!(
+        result.outcome,
+        ActionOutcome::Verified,
+        "{}",
+        result.message
+    );
+    assert_eq!(cluster::replicas(&client, &ns, "web").await, 2 + delta);
+    cluster::wait_available(&client, &ns, "web", 2 + delta).await;
+
+    deciding.kill();
+    actuator.kill();
     kubelet.abort();
     cluster::delete_nodes(&client, &[node]).await;
 }
