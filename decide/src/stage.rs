@@ -202,7 +202,7 @@ impl Decide {
             .last_action
             .get(&object_of(&target))
             .is_some_and(|last| last.diagnosis_id == diagnosis.diagnosis_id);
-        if again || matches!(action, Action::Noop | Action::Escalate) {
+        if again || !action.acts() {
             return (action, target, why);
         }
         let Some(state) = self.fresh_state(diagnosis).cloned() else {
@@ -274,7 +274,7 @@ impl Decide {
         proposal: Proposed,
         diagnosis: &Diagnosis,
     ) -> (Action, Target, String) {
-        let acts = !matches!(proposal.action, Action::Noop | Action::Escalate);
+        let acts = proposal.action.acts();
         let (rules_action, _, _) = remedy_for(diagnosis.fault, &diagnosis.target);
         let remedy = if acts && rules_action == Action::Escalate {
             (
@@ -345,7 +345,7 @@ impl Decide {
             };
             // Cooldowns are per object: the pod and node hints of the evidence do not split them.
             let key = object_of(&target);
-            let acts = !matches!(action, Action::Noop | Action::Escalate);
+            let acts = action.acts();
             // The diagnosis that started the cooldown, delivered again, is decided as it was then.
             let cooling = self.last_action.get(&key).filter(|last| {
                 at - last.at_ns < self.cooldown_ns && last.diagnosis_id != diagnosis.diagnosis_id
@@ -369,7 +369,7 @@ impl Decide {
                     } else {
                         (action, target, why)
                     };
-                    if !matches!(action, Action::Noop | Action::Escalate) {
+                    if action.acts() {
                         self.record_action(object_of(&target), at, &diagnosis.diagnosis_id, action);
                     }
                     (

@@ -15,7 +15,7 @@ use crate::actions::PolicyAction;
 use crate::arbiter::{Arbiter, SafetyConfig};
 use crate::observation::{ClusterView, DeploymentView, Signal};
 use crate::serving::{ServedWorkload, view_of};
-use crate::workloads::Workloads;
+use crate::workloads::{Workloads, object_of};
 use schemas::{Action, Diagnosis, StageError, Target, WorkloadState};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -310,11 +310,6 @@ impl StageArbiter {
     fn node_index(&mut self, node: &str) -> usize {
         self.memory.nodes.index(&node.to_owned())
     }
-}
-
-/// A workload's key: kind, namespace and name.
-fn object_of(target: &Target) -> Target {
-    Target::object(target.kind, target.namespace.as_deref(), &target.name)
 }
 
 #[cfg(test)]

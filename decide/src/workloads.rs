@@ -88,8 +88,8 @@ impl Workloads {
     }
 }
 
-/// A workload's key: its kind, namespace and name.
-fn object_of(target: &Target) -> Target {
+/// A workload's key: its kind, namespace and name (no cluster, pod or node).
+pub(crate) fn object_of(target: &Target) -> Target {
     Target::object(target.kind, target.namespace.as_deref(), &target.name)
 }
 

@@ -96,6 +96,14 @@ async fn produce_steps(brokers: &str, state: &str, diagnoses: &str, steps: &[(Ke
     }
 }
 
+/// A run id of `prefix` (its topics and groups) and a fresh directory of that name for its files.
+fn run_dir(prefix: &str) -> (String, std::path::PathBuf) {
+    let run_id = run_id(prefix);
+    let dir = std::env::temp_dir().join(&run_id);
+    std::fs::create_dir_all(&dir).expect("dir");
+    (run_id, dir)
+}
+
 /// Everything read back, by topic, as payloads.
 #[derive(Default)]
 struct Read {
@@ -103,6 +111,14 @@ struct Read {
 }
 
 impl Read {
+    /// Keeps `m`'s payload under its topic (what [`read_until`] is given to record).
+    fn record(&mut self, m: &rdkafka::message::BorrowedMessage<'_>) {
+        self.by_topic
+            .entry(m.topic().to_owned())
+            .or_default()
+            .push(m.payload().unwrap_or_default().to_vec());
+    }
+
     fn decoded<R: WireRecord>(&self, topic: &str) -> Vec<R> {
         self.by_topic
             .get(topic)
@@ -125,10 +141,8 @@ struct HourRun {
 /// with SIGKILL halfway (after its arbiter's memory was checkpointed) and restarted.
 async fn run_twin_hour(mode: &str) -> HourRun {
     let brokers = brokers();
-    let run_id = run_id(&format!("policy-{mode}-"));
+    let (run_id, dir) = run_dir(&format!("policy-{mode}-"));
     let topic = |name: &str| format!("{run_id}.{name}");
-    let dir = std::env::temp_dir().join(&run_id);
-    std::fs::create_dir_all(&dir).expect("dir");
     let port = free_port();
     let policy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/policy-ppo");
     let pipeline = dir.join("pipeline.toml");
@@ -164,12 +178,7 @@ async fn run_twin_hour(mode: &str) -> HourRun {
         &outputs.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     let mut read = Read::default();
-    let record = |read: &mut Read, m: &rdkafka::message::BorrowedMessage<'_>| {
-        read.by_topic
-            .entry(m.topic().to_owned())
-            .or_default()
-            .push(m.payload().unwrap_or_default().to_vec());
-    };
+    let record = Read::record;
     let decided = |read: &Read, n: usize| {
         read.decoded::<Decision>(&topic("decisions"))
             .iter()
@@ -290,7 +299,7 @@ fn assert_arbitrated(learned: &[&Decision]) {
                 .or_default()
                 .push(s.decided_at_ns);
         }
-        if !matches!(s.action, Action::Noop | Action::Escalate) {
+        if s.action.acts() {
             changes
                 .entry(&s.target.name)
                 .or_default()
@@ -395,9 +404,7 @@ async fn the_observer_writes_a_real_deployments_state_through_the_broker() {
     let (ns, node, kubelet) = cluster::running_web(&client, "observed", 2).await;
 
     let brokers = brokers();
-    let run_id = run_id("observe");
-    let dir = std::env::temp_dir().join(&run_id);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let (run_id, dir) = run_dir("observe");
     let port = free_port();
     let pipeline = dir.join("pipeline.toml");
     std::fs::write(
@@ -495,10 +502,8 @@ async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
     let client = cluster::client().await;
     let (ns, node, kubelet) = cluster::running_web(&client, "learned", 2).await;
     let brokers = brokers();
-    let run_id = run_id("learned-scale-");
+    let (run_id, dir) = run_dir("learned-scale-");
     let topic = |name: &str| format!("{run_id}.{name}");
-    let dir = std::env::temp_dir().join(&run_id);
-    std::fs::create_dir_all(&dir).expect("dir");
     // The issuer signs with the private key; the actuator holds only its public half.
     let line = KeyRing::generate_line("learned");
     let private = dir.join("signing-keys");
@@ -634,12 +639,7 @@ async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
     read_until(
         &reader,
         &mut read,
-        |read: &mut Read, m: &rdkafka::message::BorrowedMessage<'_>| {
-            read.by_topic
-                .entry(m.topic().to_owned())
-                .or_default()
-                .push(m.payload().unwrap_or_default().to_vec());
-        },
+        Read::record,
         |read| !read.decoded::<ActionResult>(&results).is_empty(),
         Duration::ZERO,
         Duration::from_secs(120),

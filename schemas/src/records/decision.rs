@@ -51,6 +51,12 @@ impl Action {
             Action::Escalate => "escalate",
         }
     }
+
+    /// Whether it changes the cluster (not noop, not escalate).
+    #[must_use]
+    pub const fn acts(self) -> bool {
+        !matches!(self, Action::Noop | Action::Escalate)
+    }
 }
 
 impl fmt::Display for Action {
