@@ -3,7 +3,7 @@
 //!
 //! | group | commands |
 //! |---|---|
-//! | the pipeline | `run`, `validate`, `demo`, `replay`, `explain`, `schemas` |
+//! | the pipeline | `run`, `validate`, `demo`, `replay`, `explain`, `topic cat`, `schemas` |
 //! | one stage on files | `decode` (ingest), `parse` (enrich's miner), `classify` (diagnose) |
 //! | models | `train classifier\|policy`, `eval classifier\|policy`, `simulate` |
 //! | operators | `act keygen\|public-keys\|sign\|apply`, `kafka acls\|create-topics` |
@@ -75,6 +75,9 @@ enum Command {
     /// Print the provenance chain of a command, read back from the topics: its results, the decision
     /// and policy, the diagnosis and model, the evidence window, template ids and the raw records.
     Explain(cmd::explain::Args),
+    /// Read a topic as JSON lines (`cat`): every record, the ones packed in frames on the per-line
+    /// topics included.
+    Topic(cmd::topic::Args),
     /// Measure throughput and print JSON.
     Bench(cmd::bench::Args),
     /// Print (or write) the JSON Schema of every record medic puts on a topic.
@@ -127,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Act(args) => cmd::act::run(args),
         Command::Kafka(args) => cmd::kafka::run(args),
         Command::Explain(args) => cmd::explain::run(&args),
+        Command::Topic(args) => cmd::topic::run(&args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Schemas(args) => cmd::schemas::run(&args),
     };

@@ -35,3 +35,4 @@ pub mod pass_through;
 pub mod progress;
 pub mod receive;
 pub mod stages;
+pub mod topic_reader;

@@ -34,6 +34,7 @@ fn decision(id: &str, action: Action) -> SourceRecord {
             topic: "medic.logs.k8s".into(),
             partition: 1,
             offset: 7,
+            index: 0,
         }],
     };
     SourceRecord::new(

@@ -24,6 +24,7 @@ fn inputs(targets: &[Target], ids: &[String]) -> Vec<WindowInput<'static>> {
                 topic: "medic.logs.normalized".into(),
                 partition: 0,
                 offset: i64::try_from(offset).expect("small"),
+                index: 0,
             })
             .collect(),
     );

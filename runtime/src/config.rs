@@ -220,6 +220,26 @@ impl TopicsConfig {
             ("checkpoints", &self.checkpoints),
         ]
     }
+
+    /// Puts `prefix` before every internal topic's name (the ones [`TopicsConfig::named`] lists), so
+    /// a run has topics of its own.
+    pub fn prefix_all(&mut self, prefix: &str) {
+        for topic in [
+            &mut self.normalized,
+            &mut self.parsed,
+            &mut self.windows,
+            &mut self.diagnoses,
+            &mut self.decisions,
+            &mut self.shadow_decisions,
+            &mut self.actions,
+            &mut self.results,
+            &mut self.state,
+            &mut self.dlq,
+            &mut self.checkpoints,
+        ] {
+            topic.insert_str(0, prefix);
+        }
+    }
 }
 
 /// Batching and delivery of the stage runner.
@@ -248,6 +268,12 @@ pub struct RunnerConfig {
     /// payload is cut the same way. Default: 1000000.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// The most bytes of records the runner packs into one message on the topics that carry one
+    /// record per log line (`topics.normalized`, `topics.parsed`): a batch's records for one partition
+    /// travel as frames of up to this size (`schemas::frame`), never above `max_message_bytes`. `0`
+    /// sends one message per record, as before frames (every reader reads both). Default: 262144.
+    #[serde(default = "default_frame_max_bytes")]
+    pub frame_max_bytes: usize,
     /// How often a stateful stage (enrich) snapshots its state to the checkpoint topic; its offsets are
     /// committed together with each snapshot, so this also bounds what a crash re-reads. Default: `5s`.
     #[serde(default = "default_checkpoint_interval")]
@@ -282,6 +308,9 @@ fn default_produce_retries() -> u32 {
 fn default_max_message_bytes() -> usize {
     1_000_000
 }
+fn default_frame_max_bytes() -> usize {
+    256 * 1024
+}
 fn default_checkpoint_interval() -> Span {
     Span::secs(5)
 }
@@ -298,6 +327,7 @@ impl Default for RunnerConfig {
             produce_timeout: default_produce_timeout(),
             produce_retries: default_produce_retries(),
             max_message_bytes: default_max_message_bytes(),
+            frame_max_bytes: default_frame_max_bytes(),
             checkpoint_interval: default_checkpoint_interval(),
             instance: None,
             lag_interval: default_lag_interval(),
@@ -490,6 +520,11 @@ impl RunnerConfig {
             },
         );
         problems.require(
+            self.frame_max_bytes == 0 || self.frame_max_bytes >= 1024,
+            "frame_max_bytes",
+            || format!("{} must be 0 (off) or at least 1024", self.frame_max_bytes),
+        );
+        problems.require(
             self.produce_timeout >= Span::secs(1),
             "produce_timeout",
             || format!("{} is below 1s", self.produce_timeout),
@@ -515,4 +550,18 @@ pub struct RuntimeConfig<'a> {
     pub topics: &'a TopicsConfig,
     /// Batching, delivery and checkpointing.
     pub runner: &'a RunnerConfig,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_reaches_every_internal_topic() {
+        let mut topics = TopicsConfig::default();
+        topics.prefix_all("run-7.");
+        for (name, topic) in topics.named() {
+            assert!(topic.starts_with("run-7.medic."), "{name}: {topic}");
+        }
+    }
 }

@@ -33,6 +33,7 @@ pub fn log_record(message: &str, event_time_ns: i64) -> LogRecord {
             topic: "medic.logs.k8s".to_owned(),
             partition: 0,
             offset: 0,
+            index: 0,
         },
     }
 }

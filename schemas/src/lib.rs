@@ -40,6 +40,7 @@ pub mod config;
 mod error;
 mod fault;
 pub mod fixtures;
+pub mod frame;
 pub mod id;
 pub mod metrics;
 pub mod models;

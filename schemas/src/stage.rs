@@ -25,6 +25,7 @@ impl SourceRecord {
                 topic: topic.to_owned(),
                 partition,
                 offset,
+                index: 0,
             },
             key: None,
             payload: payload.into(),

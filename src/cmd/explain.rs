@@ -2,15 +2,11 @@
 //! result ← command ← decision (policy) ← diagnosis (model, evidence) ← window, templates ← raw records.
 
 use crate::config::PipelineConfig;
-use anyhow::{Context, anyhow};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::{Offset, TopicPartitionList};
-use runtime::config::KafkaConfig;
-use runtime::kafka::consumer_config;
+use crate::topic_reader::TopicReader;
+use anyhow::anyhow;
 use schemas::{ActionResult, Decision, Diagnosis, RemediationCommand, SourceCoordinates};
 use serde::Serialize;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Everything found about one command.
 #[derive(Debug, Serialize)]
@@ -63,7 +59,11 @@ pub fn explain(
         .sources
         .iter()
         .map(|at| {
-            let mut payload = reader.one(at).ok().flatten();
+            let mut payload = reader
+                .one(at)
+                .ok()
+                .flatten()
+                .map(|p| String::from_utf8_lossy(&p).into_owned());
             if let Some(text) = payload.as_mut() {
                 redactor.redact(text, |_, _| {});
             }
@@ -206,104 +206,6 @@ fn printable(text: &str) -> String {
 
 fn time(ns: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// Reads whole topics, or single records, with a group-less consumer (nothing is committed).
-struct TopicReader {
-    consumer: BaseConsumer,
-    timeout: Duration,
-}
-
-impl TopicReader {
-    fn new(kafka: &KafkaConfig, timeout: Duration) -> anyhow::Result<Self> {
-        let consumer = consumer_config(kafka, "medic-explain")
-            .create()
-            .context("cannot create a Kafka consumer")?;
-        Ok(Self { consumer, timeout })
-    }
-
-    /// Every record of `topic` that decodes as `R` (others are skipped): read from the beginning of
-    /// every partition up to its high watermark as it was when reading began, or until the timeout.
-    fn records<R: schemas::WireRecord>(&self, topic: &str) -> anyhow::Result<Vec<R>> {
-        let metadata = self
-            .consumer
-            .fetch_metadata(Some(topic), self.timeout)
-            .with_context(|| format!("cannot read the metadata of {topic}"))?;
-        let mut assignment = TopicPartitionList::new();
-        let mut ends = Vec::new();
-        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-            let (low, high) = self
-                .consumer
-                .fetch_watermarks(topic, partition.id(), self.timeout)
-                .with_context(|| format!("cannot read the offsets of {topic}"))?;
-            if high > low {
-                assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
-                ends.push((partition.id(), high));
-            }
-        }
-        let mut out = Vec::new();
-        if ends.is_empty() {
-            return Ok(out);
-        }
-        self.consumer.assign(&assignment)?;
-        let deadline = Instant::now() + self.timeout;
-        // Done when every partition's next offset reached its end (the position skips transaction
-        // markers, which are never delivered).
-        let done = || -> anyhow::Result<bool> {
-            let position = self.consumer.position()?;
-            Ok(ends.iter().all(|(partition, end)| {
-                matches!(
-                    position.find_partition(topic, *partition).map(|p| p.offset()),
-                    Some(Offset::Offset(at)) if at >= *end
-                )
-            }))
-        };
-        while !done()? {
-            if Instant::now() >= deadline {
-                tracing::warn!(
-                    topic,
-                    read = out.len(),
-                    "gave up before the end of the topic (--timeout): what follows may be incomplete"
-                );
-                break;
-            }
-            if let Some(message) = self.consumer.poll(Duration::from_millis(100))
-                && let Some(record) = decode(&message?)
-            {
-                out.push(record);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The payload at `at`, if it is still on the broker.
-    fn one(&self, at: &SourceCoordinates) -> anyhow::Result<Option<String>> {
-        let mut assignment = TopicPartitionList::new();
-        assignment.add_partition_offset(&at.topic, at.partition, Offset::Offset(at.offset))?;
-        self.consumer.assign(&assignment)?;
-        let deadline = Instant::now() + self.timeout;
-        while Instant::now() < deadline {
-            if let Some(message) = self.consumer.poll(Duration::from_millis(200)) {
-                let message = message?;
-                if message.offset() == at.offset {
-                    return Ok(message
-                        .payload()
-                        .map(|p| String::from_utf8_lossy(p).into_owned()));
-                }
-            }
-        }
-        Ok(None)
-    }
-}
-
-fn decode<R: schemas::WireRecord>(message: &BorrowedMessage<'_>) -> Option<R> {
-    match schemas::decode_record(message.payload()?) {
-        Ok(record) => Some(record),
-        Err(error) => {
-            tracing::debug!(topic = message.topic(), offset = message.offset(), %error, "skipped");
-            None
-        }
-    }
 }
 
 /// The flags of `medic explain`.

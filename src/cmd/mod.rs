@@ -15,6 +15,7 @@ pub mod receive;
 pub mod replay;
 pub mod run;
 pub mod schemas;
+pub mod topic;
 pub mod train;
 pub mod validate;
 

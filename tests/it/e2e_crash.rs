@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use testkit::incident;
 use testkit::kafka::{
-    brokers, create_topic, headers, latest_checkpoint, observer, produce_all, read_until,
+    brokers, create_topic, headers, latest_checkpoint, observer, payloads, produce_all, read_until,
     run_pipeline,
 };
 use testkit::process::{Medic, spawn_medic_with, wait_ready};
@@ -187,15 +187,16 @@ struct Seen(HashMap<String, Vec<Out>>);
 
 impl Seen {
     /// Keeps `message` under its topic.
+    /// Keeps every record of `message` (a frame holds several) under its topic.
     fn record(&mut self, message: &BorrowedMessage<'_>) {
-        self.0
-            .entry(message.topic().to_owned())
-            .or_default()
-            .push(Out {
+        let seen = self.0.entry(message.topic().to_owned()).or_default();
+        for payload in payloads(message) {
+            seen.push(Out {
                 offset: message.offset(),
-                payload: message.payload().unwrap_or_default().to_vec(),
+                payload,
                 headers: headers(message),
             });
+        }
     }
 
     /// Records read per topic, and the stages' logs, for a timeout.
@@ -409,11 +410,14 @@ fn templates_by_identity(
     by_identity
 }
 
-/// Asserts that enrich's last checkpoint (written at its graceful stop) covers every normalised record
-/// and that its template miner absorbed each exactly once: the cluster sizes add up to the records on the
-/// normalised topic — a record read twice into the state (after a restart or a rebalance) would count
-/// twice.
-fn assert_enrich_state_counts_each_record_once(rig: &Rig, normalized: usize) {
+/// Asserts that enrich's last checkpoint (written at its graceful stop) covers every normalised message
+/// (a frame holds several records; the topic has one partition here, so the distinct offsets are its
+/// messages) and that its template miner absorbed each record exactly once: the cluster sizes add up to
+/// the records on the normalised topic — a record read twice into the state (after a restart or a
+/// rebalance) would count twice.
+fn assert_enrich_state_counts_each_record_once(rig: &Rig, seen: &[Out]) {
+    let normalized = seen.len();
+    let messages = seen.iter().map(|o| o.offset).collect::<BTreeSet<_>>().len();
     let key = format!("{}-enrich", rig.run_id);
     let checkpoint = latest_checkpoint(&rig.brokers, &rig.topic("checkpoints"), &key)
         .expect("enrich checkpointed");
@@ -425,8 +429,8 @@ fn assert_enrich_state_counts_each_record_once(rig: &Rig, normalized: usize) {
         .sum();
     assert_eq!(
         usize::try_from(covered).expect("positive"),
-        normalized,
-        "the checkpoint covers every normalised record"
+        messages,
+        "the checkpoint covers every normalised message"
     );
     let state: serde_json::Value = serde_json::from_slice(&checkpoint.state).expect("json state");
     let absorbed: u64 = state["miner"]["clusters"]
@@ -572,7 +576,7 @@ async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_templat
         let exit = testkit::process::terminate(&mut medic, Duration::from_secs(30));
         assert!(exit.success(), "{exit:?}\n{}", rig.logs());
     }
-    assert_enrich_state_counts_each_record_once(&rig, seen.on(&normalized_topic).len());
+    assert_enrich_state_counts_each_record_once(&rig, seen.on(&normalized_topic));
     eprintln!(
         "parsed {parsed_total} records for {} normalised; {} windows; {:?}",
         seen.on(&normalized_topic).len(),
@@ -1106,7 +1110,7 @@ async fn a_broker_killed_and_restarted_mid_stream_loses_nothing() {
         let exit = testkit::process::terminate(&mut medic, Duration::from_secs(60));
         assert!(exit.success(), "{stage}: {exit:?}\n{}", rig.logs());
     }
-    assert_enrich_state_counts_each_record_once(&rig, seen.on(&normalized_topic).len());
+    assert_enrich_state_counts_each_record_once(&rig, seen.on(&normalized_topic));
     drop(broker);
     let _ = std::fs::remove_dir_all(&rig.dir);
     let _ = std::fs::remove_dir_all(&scratch);

@@ -105,8 +105,9 @@ name = "{run_id}"
         ])
         .expect("subscribe");
 
-    let (mut normalized, mut dead, mut commands, mut results) =
-        (0usize, Vec::new(), Vec::new(), 0usize);
+    // Records, and the messages (frames) that carried them.
+    let (mut normalized, mut normalized_messages) = (0usize, 0usize);
+    let (mut dead, mut commands, mut results) = (Vec::new(), Vec::new(), 0usize);
     let is_remedy = |c: &RemediationCommand| {
         c.target.name == "checkout" && matches!(c.action, Action::RolloutRestart | Action::Rollback)
     };
@@ -136,7 +137,10 @@ name = "{run_id}"
         };
         let payload = message.payload().unwrap_or_default();
         match message.topic() {
-            t if t == topic("normalized") => normalized += 1,
+            t if t == topic("normalized") => {
+                normalized += testkit::kafka::payloads(&message).len();
+                normalized_messages += 1;
+            }
             t if t == topic("dlq") => {
                 let headers: Vec<(String, String)> = message
                     .headers()
@@ -337,8 +341,8 @@ name = "{run_id}"
         .sum();
     assert_eq!(
         usize::try_from(covered).expect("positive"),
-        normalized,
-        "the checkpoint covers every normalised record"
+        normalized_messages,
+        "the checkpoint covers every normalised message"
     );
     let state: serde_json::Value = serde_json::from_slice(&checkpoint.state).expect("json state");
     assert!(

@@ -111,33 +111,8 @@ async fn a_record_too_large_for_one_message_is_dead_lettered_cut_to_fit_and_the_
         huge,
         "2026-03-14T09:00:02Z stdout F after".to_owned(),
     ];
-    for line in &lines {
-        feeder
-            .send(
-                FutureRecord::to(SOURCE).key("k").payload(line),
-                Duration::from_secs(5),
-            )
-            .await
-            .map_err(|(e, _)| e)
-            .expect("feed");
-    }
-    let metrics = Metrics::new();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(
-        super::common::runner(StageName::Ingest, &config, &metrics).run(shutdown.clone()),
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while metrics.records_out("ingest", RecordKind::Log) + metrics.dead_lettered("ingest") < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "the stage stopped at the large record"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    shutdown.cancel();
-    task.await
-        .expect("runner task")
-        .expect("the runner keeps going and shuts down cleanly");
+    feed(&feeder, SOURCE, lines.iter().map(String::as_bytes)).await;
+    let metrics = run_until_out(StageName::Ingest, RecordKind::Log, &config, 3).await;
     assert_eq!(metrics.records_out("ingest", RecordKind::Log), 2);
     assert_eq!(metrics.dead_lettered("ingest"), 1);
     assert_eq!(committed(&config), Offset::Offset(3), "committed past it");
@@ -146,6 +121,7 @@ async fn a_record_too_large_for_one_message_is_dead_lettered_cut_to_fit_and_the_
         .create()
         .expect("reader");
     reader.subscribe(&[&config.topics.dlq]).expect("subscribe");
+    let deadline = Instant::now() + Duration::from_secs(30);
     let (headers, cut) = loop {
         assert!(Instant::now() < deadline, "no dead letter");
         if let Some(message) = reader.poll(Duration::from_millis(200)) {
@@ -170,4 +146,144 @@ async fn a_record_too_large_for_one_message_is_dead_lettered_cut_to_fit_and_the_
         full > 1_000_000 && cut < 1_000_000 && cut > 900_000,
         "{full} cut to {cut}"
     );
+}
+
+/// Enrich reads the frames ingest writes record by record: a bad record inside a frame is dead-lettered
+/// alone, named by its place in the frame; a frame from a newer writer is dead-lettered whole with what
+/// to do; the good records come out framed again, one frame for their partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_are_read_record_by_record_and_a_newer_one_is_refused() {
+    use schemas::frame::{FRAME_VERSION, FrameWriter};
+    let (_cluster, config, feeder) = super::common::mock_pipeline();
+    let now = schemas::clock::wall_clock_ns();
+    let good = |i: i64| {
+        let mut log = schemas::fixtures::log_record(&format!("request {i} served"), now + i);
+        log.source.offset = i;
+        schemas::encode_record(&log).expect("encodes")
+    };
+    let mut frame = FrameWriter::new();
+    frame.push(Some(b"shop/web"), &good(0));
+    frame.push(Some(b"shop/web"), b"{not json");
+    frame.push(Some(b"shop/web"), &good(1));
+    let mut newer = FrameWriter::new();
+    newer.push(Some(b"shop/web"), &good(2));
+    let mut newer = newer.finish();
+    newer[3] = FRAME_VERSION + 1;
+    let frames = [frame.finish(), newer];
+    feed(
+        &feeder,
+        &config.topics.normalized,
+        frames.iter().map(Vec::as_slice),
+    )
+    .await;
+    let metrics = run_until_out(StageName::Enrich, RecordKind::Parsed, &config, 4).await;
+    assert_eq!(metrics.records_out("enrich", RecordKind::Parsed), 2);
+    assert_eq!(metrics.dead_lettered("enrich"), 2);
+
+    let reader = medic::topic_reader::TopicReader::new(&config.kafka, Duration::from_secs(10))
+        .expect("reader");
+    let mut dead = Vec::new();
+    reader
+        .each(&config.topics.dlq, None, |r| {
+            dead.push(r);
+            true
+        })
+        .expect("dead letters");
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    let (bad, whole): (Vec<_>, Vec<_>) = dead.iter().partition(|r| r.payload == b"{not json");
+    let (bad, whole) = (bad[0], whole[0]);
+    let headers = dlq_headers(&config, bad.coordinates.offset);
+    assert_eq!(headers["medic.source.offset"], "0");
+    assert_eq!(
+        headers["medic.source.index"], "1",
+        "named by its place in the frame"
+    );
+    assert_eq!(headers["medic.error.kind"], "decode");
+    let headers = dlq_headers(&config, whole.coordinates.offset);
+    assert_eq!(headers["medic.source.offset"], "1");
+    assert_eq!(headers["medic.error.kind"], "schema");
+    assert!(
+        headers["medic.error.reason"].contains("newer than this reader's"),
+        "{headers:?}"
+    );
+    assert!(schemas::frame::is_frame(&whole.payload), "the whole frame");
+
+    let mut parsed = Vec::new();
+    reader
+        .each(&config.topics.parsed, None, |r| {
+            parsed.push(r);
+            true
+        })
+        .expect("parsed");
+    let messages: Vec<(i64, u32)> = parsed
+        .iter()
+        .map(|r| (r.coordinates.offset, r.coordinates.index))
+        .collect();
+    assert_eq!(messages, [(0, 0), (0, 1)], "both records in one frame");
+}
+
+/// The headers of the dead letter at `offset` on the dead-letter topic.
+fn dlq_headers(config: &PipelineConfig, offset: i64) -> std::collections::HashMap<String, String> {
+    let reader: BaseConsumer = consumer_config(&config.kafka, "dlq-headers")
+        .create()
+        .expect("reader");
+    let mut partitions = TopicPartitionList::new();
+    partitions
+        .add_partition_offset(&config.topics.dlq, 0, Offset::Offset(offset))
+        .expect("partition");
+    reader.assign(&partitions).expect("assign");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "no dead letter at {offset}");
+        if let Some(message) = reader.poll(Duration::from_millis(200)) {
+            return testkit::kafka::headers(&message.expect("dead letter"));
+        }
+    }
+}
+
+/// Produces each of `payloads` to `topic`, keyed `k`.
+async fn feed<'a>(
+    feeder: &rdkafka::producer::FutureProducer,
+    topic: &str,
+    payloads: impl IntoIterator<Item = &'a [u8]>,
+) {
+    for payload in payloads {
+        feeder
+            .send(
+                FutureRecord::<str, [u8]>::to(topic)
+                    .key("k")
+                    .payload(payload),
+                Duration::from_secs(5),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("feed");
+    }
+}
+
+/// Runs stage `name` until it has written or dead-lettered `n` records (of `kind`), then stops it;
+/// the runner must keep going through whatever it read and shut down cleanly.
+async fn run_until_out(
+    name: StageName,
+    kind: RecordKind,
+    config: &PipelineConfig,
+    n: u64,
+) -> Metrics {
+    let metrics = Metrics::new();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(super::common::runner(name, config, &metrics).run(shutdown.clone()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let stage = name.as_str();
+    while metrics.records_out(stage, kind) + metrics.dead_lettered(stage) < n {
+        assert!(
+            Instant::now() < deadline,
+            "{stage} stopped before {n} records came out"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    task.await
+        .expect("runner task")
+        .expect("the runner keeps going and shuts down cleanly");
+    metrics
 }

@@ -285,6 +285,7 @@ mod tests {
             topic: "logs".into(),
             partition: 0,
             offset,
+            index: 0,
         }
     }
 

@@ -50,9 +50,10 @@ impl StageContext {
     }
 }
 
-/// Locks an offset book; a poisoned lock (a panic elsewhere while holding it) still holds a usable book.
-pub fn lock(book: &Mutex<OffsetBook>) -> MutexGuard<'_, OffsetBook> {
-    book.lock().unwrap_or_else(PoisonError::into_inner)
+/// Locks an offset book (or another of the runner's shared maps); a poisoned lock (a panic elsewhere
+/// while holding it) still holds a usable value.
+pub fn lock<T>(shared: &Mutex<T>) -> MutexGuard<'_, T> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// `offsets` as a partition list for a commit.

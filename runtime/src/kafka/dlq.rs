@@ -4,13 +4,16 @@ use rdkafka::message::{Header, OwnedHeaders};
 use schemas::Rejection;
 
 /// The header names every dead letter carries.
-pub const DLQ_HEADERS: [&str; 6] = [
+/// `medic.source.index` is the record's place in a framed message (`schemas::frame`), 0 for a message
+/// holding one record.
+pub const DLQ_HEADERS: [&str; 7] = [
     "medic.stage",
     "medic.error.kind",
     "medic.error.reason",
     "medic.source.topic",
     "medic.source.partition",
     "medic.source.offset",
+    "medic.source.index",
 ];
 
 /// The longest `medic.error.reason` a dead letter carries, in bytes: reasons may quote the input, and a
@@ -41,6 +44,7 @@ pub fn dlq_headers(stage: &str, rejection: &Rejection) -> OwnedHeaders {
         c.topic.clone(),
         c.partition.to_string(),
         c.offset.to_string(),
+        c.index.to_string(),
     ];
     DLQ_HEADERS.iter().zip(values.iter()).fold(
         OwnedHeaders::new_with_capacity(DLQ_HEADERS.len()),
@@ -66,6 +70,7 @@ mod tests {
                 topic: "medic.logs.k8s".into(),
                 partition: 2,
                 offset: 41,
+                index: 3,
             },
             key: None,
             payload: b"garbage".to_vec(),
@@ -90,6 +95,7 @@ mod tests {
                 ("medic.source.topic", "medic.logs.k8s"),
                 ("medic.source.partition", "2"),
                 ("medic.source.offset", "41"),
+                ("medic.source.index", "3"),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
         );

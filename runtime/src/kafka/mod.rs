@@ -5,6 +5,7 @@ mod checkpoint;
 mod client;
 mod context;
 pub(crate) mod dlq;
+pub mod frames;
 mod lag;
 pub mod offset_book;
 mod offsets;

@@ -24,18 +24,19 @@
 use crate::config::{KafkaConfig, RunnerConfig, RuntimeConfig, TopicsConfig};
 use crate::kafka::checkpoint::{Checkpoint, checkpoint_key, load_latest};
 use crate::kafka::context::{lock, partition_list};
+use crate::kafka::frames::{FramePacker, PartitionCounts, Route, framed_kind, unpack};
 use crate::kafka::offset_book::OffsetBook;
 use crate::kafka::oversize::{MessageLimit, mark_truncated};
 use crate::kafka::{StageContext, consumer_config, delivered, dlq_headers, max_message_bytes};
 use crate::telemetry::health::Health;
 use crate::telemetry::metrics::{Metrics, OutputTally, StageMetrics};
 use futures::future::join_all;
-use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use schemas::{Emitter, SourceCoordinates, SourceRecord, Stage};
+use schemas::{Emitter, SourceCoordinates, SourceRecord, Stage, StageError};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -86,9 +87,11 @@ pub enum RunnerError {
     },
 }
 
-/// One record to produce.
+/// One record (or frame of records) to produce.
 struct Outgoing<'a> {
     topic: &'a str,
+    /// A frame's partition; otherwise the producer's partitioner chooses by key.
+    partition: Option<i32>,
     key: Option<&'a [u8]>,
     payload: &'a [u8],
     headers: Option<OwnedHeaders>,
@@ -97,19 +100,54 @@ struct Outgoing<'a> {
 enum Next {
     Shutdown,
     Tick,
-    Record(Result<SourceRecord, KafkaError>),
+    Record(Result<Filled, KafkaError>),
 }
 
-fn to_source(message: &BorrowedMessage<'_>) -> SourceRecord {
-    SourceRecord {
-        coordinates: SourceCoordinates {
-            topic: message.topic().to_owned(),
-            partition: message.partition(),
-            offset: message.offset(),
-        },
-        key: message.key().map(<[u8]>::to_vec),
-        payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-        timestamp_ms: message.timestamp().to_millis(),
+/// The records of the messages read for one batch, unpacked from their frames.
+#[derive(Default)]
+struct Filled {
+    /// Every record, in the order read; a message that could not be unpacked is one record here.
+    records: Vec<SourceRecord>,
+    /// The messages that could not be unpacked, and why: dead-lettered whole, never given to the stage.
+    unreadable: Vec<(SourceCoordinates, StageError)>,
+}
+
+impl Filled {
+    fn of(message: &BorrowedMessage<'_>) -> Self {
+        let mut filled = Self::default();
+        filled.add(message);
+        filled
+    }
+
+    fn add(&mut self, message: &BorrowedMessage<'_>) {
+        if let Err(unreadable) = unpack(message, &mut self.records) {
+            let (whole, error) = *unreadable;
+            self.unreadable.push((whole.coordinates.clone(), error));
+            self.records.push(whole);
+        }
+    }
+
+    /// Dead-letters the unreadable messages among `batch` into `out`; the rest is the stage's input.
+    fn readable<'a>(
+        &self,
+        batch: &'a [SourceRecord],
+        out: &mut Emitter,
+    ) -> Cow<'a, [SourceRecord]> {
+        if self.unreadable.is_empty() {
+            return Cow::Borrowed(batch);
+        }
+        let mut readable = Vec::with_capacity(batch.len());
+        for record in batch {
+            match self
+                .unreadable
+                .iter()
+                .find(|(at, _)| *at == record.coordinates)
+            {
+                Some((_, error)) => out.reject(record, error.clone()),
+                None => readable.push(record.clone()),
+            }
+        }
+        Cow::Owned(readable)
     }
 }
 
@@ -149,6 +187,10 @@ struct Sink {
     produce_retries: u32,
     /// What one message may weigh; larger outputs are dead-lettered instead.
     limit: MessageLimit,
+    /// The most bytes of records in one frame; 0: no frames.
+    frame_max_bytes: usize,
+    /// Partition counts of the framed topics.
+    partitions: PartitionCounts,
     metrics: StageMetrics,
 }
 
@@ -206,6 +248,8 @@ impl StageRunner {
                 topics: config.topics.clone(),
                 produce_retries: config.runner.produce_retries,
                 limit: MessageLimit::new(max_message_bytes(config.kafka, config.runner)),
+                frame_max_bytes: config.runner.frame_max_bytes,
+                partitions: PartitionCounts::default(),
                 metrics: metrics.stage(name),
             },
             health,
@@ -338,7 +382,7 @@ impl StageRunner {
                 biased;
                 () = shutdown.cancelled() => Next::Shutdown,
                 _ = tick.tick() => Next::Tick,
-                message = self.consumer.recv() => Next::Record(message.map(|m| to_source(&m))),
+                message = self.consumer.recv() => Next::Record(message.map(|m| Filled::of(&m))),
             };
             match next {
                 Next::Shutdown => break,
@@ -369,13 +413,14 @@ impl StageRunner {
         Ok(())
     }
 
-    /// Collects records after `first` until the batch is full or the linger time has passed.
-    async fn fill_batch(&mut self, first: SourceRecord) -> Vec<SourceRecord> {
-        let mut batch = vec![first];
+    /// Collects records after `first` until the batch is full or the linger time has passed. A frame is
+    /// never split: its records are processed, delivered and committed together.
+    async fn fill_batch(&mut self, first: Filled) -> Filled {
+        let mut batch = first;
         let deadline = tokio::time::Instant::now() + self.runner.batch_linger.as_duration();
-        while batch.len() < self.runner.batch_max_records {
+        while batch.records.len() < self.runner.batch_max_records {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                Ok(Ok(message)) => batch.push(to_source(&message)),
+                Ok(Ok(message)) => batch.add(&message),
                 Ok(Err(error)) => {
                     tracing::warn!(error = %error, "consumer error while filling a batch");
                     break;
@@ -386,8 +431,9 @@ impl StageRunner {
         batch
     }
 
-    async fn handle_batch(&mut self, filled: &[SourceRecord]) -> Result<(), RunnerError> {
+    async fn handle_batch(&mut self, batch: &Filled) -> Result<(), RunnerError> {
         let started = Instant::now();
+        let filled = &batch.records;
         self.sink.metrics.records_in.inc_by(filled.len() as u64);
         // A rebalance while the batch filled may have taken some of its partitions away.
         let owned = self.book().owned(filled);
@@ -397,6 +443,7 @@ impl StageRunner {
                 "records of revoked partitions left to their next owner"
             );
         }
+        let unpacked = batch;
         let batch: &[SourceRecord] = &owned;
         let mut out = Emitter::new();
         let fresh;
@@ -412,7 +459,8 @@ impl StageRunner {
             }
             &fresh
         };
-        off_the_io_runtime(|| self.stage.process_batch(input, &mut out));
+        let input = unpacked.readable(input, &mut out);
+        off_the_io_runtime(|| self.stage.process_batch(&input, &mut out));
         self.sink.deliver(out).await?;
         self.book().advance(batch);
         self.commit_pending(false).await?;
@@ -452,6 +500,7 @@ impl Sink {
         }
         let record = Outgoing {
             topic: &self.topics.checkpoints,
+            partition: None,
             key: Some(key.as_bytes()),
             payload: &payload,
             headers: Some(headers),
@@ -476,15 +525,33 @@ impl Sink {
         let (fitting, oversized): (Vec<&schemas::Emitted>, Vec<&schemas::Emitted>) = emitted
             .iter()
             .partition(|e| limit.fits(e.key.as_deref().map(str::as_bytes), &e.payload));
-        let mut outgoing: Vec<Outgoing<'_>> = fitting
+        let (framed, single): (Vec<&schemas::Emitted>, Vec<&schemas::Emitted>) = fitting
+            .iter()
+            .partition(|e| self.frame_max_bytes > 0 && framed_kind(e.kind));
+        let frames = self.frames(&framed).await;
+        let mut outgoing: Vec<Outgoing<'_>> = single
             .iter()
             .map(|e| Outgoing {
                 topic: self.topics.for_kind(e.kind),
+                partition: None,
                 key: e.key.as_deref().map(str::as_bytes),
                 payload: &e.payload,
                 headers: None,
             })
             .collect();
+        outgoing.extend(frames.iter().map(|frame| {
+            let (partition, key) = match &frame.route {
+                Route::Partition(partition) => (Some(*partition), None),
+                Route::Keyed(key) => (None, key.as_deref()),
+            };
+            Outgoing {
+                topic: &frame.topic,
+                partition,
+                key,
+                payload: &frame.payload,
+                headers: None,
+            }
+        }));
         outgoing.extend(oversized.iter().map(|e| {
             let topic = self.topics.for_kind(e.kind);
             tracing::warn!(
@@ -495,6 +562,7 @@ impl Sink {
             let key = limit.key(e.key.as_deref().map(str::as_bytes));
             Outgoing {
                 topic: &self.topics.dlq,
+                partition: None,
                 key,
                 payload: limit.cut(key, &e.payload),
                 headers: Some(limit.output_headers(stage, topic, e.payload.len())),
@@ -516,6 +584,7 @@ impl Sink {
             }
             Outgoing {
                 topic: &self.topics.dlq,
+                partition: None,
                 key,
                 payload: limit.cut(key, &r.payload),
                 headers: Some(headers),
@@ -544,10 +613,41 @@ impl Sink {
             self.metrics.add_dlq(kind, n);
         }
         self.metrics.dropped.inc_by(dropped);
+        if !frames.is_empty() {
+            self.metrics
+                .add_event("runner.frames_written", frames.len() as u64);
+        }
         for (event, n) in events {
             self.metrics.add_event(event, n);
         }
         Ok(())
+    }
+
+    /// Packs `records` (of the framed kinds) into frames for their topics' partitions.
+    async fn frames(&self, records: &[&schemas::Emitted]) -> Vec<crate::kafka::frames::Frame> {
+        if records.is_empty() {
+            return Vec::new();
+        }
+        let mut counts: BTreeMap<&str, Option<i32>> = BTreeMap::new();
+        let mut packer = FramePacker::new(self.frame_max_bytes.min(self.limit.room()));
+        for e in records {
+            let topic = self.topics.for_kind(e.kind);
+            let partitions = match counts.get(topic) {
+                Some(count) => *count,
+                None => {
+                    let count = self.partitions.of(&self.producer, topic).await;
+                    counts.insert(topic, count);
+                    count
+                }
+            };
+            packer.push(
+                topic,
+                partitions,
+                e.key.as_deref().map(str::as_bytes),
+                &e.payload,
+            );
+        }
+        packer.finish()
     }
 
     /// Sends every record and waits for every acknowledgement, producing the failed ones again (up to
@@ -591,6 +691,9 @@ impl Sink {
             FutureRecord::<[u8], [u8]>::to(record.topic).payload(record.payload);
         if let Some(key) = record.key {
             future_record = future_record.key(key);
+        }
+        if let Some(partition) = record.partition {
+            future_record = future_record.partition(partition);
         }
         if let Some(headers) = &record.headers {
             future_record = future_record.headers(headers.clone());

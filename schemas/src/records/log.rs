@@ -248,6 +248,15 @@ pub struct SourceCoordinates {
     pub partition: i32,
     /// Offset within the partition.
     pub offset: i64,
+    /// The record's place in a framed message ([`crate::frame`]): several records share one offset
+    /// there. 0 (and left out of the JSON) for a message that holds one record.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub index: u32,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

@@ -330,20 +330,7 @@ fn bench_config(
     config.admin.enabled = true;
     config.act.mode = act::ActuatorMode::Log;
     if let Some(prefix) = prefix {
-        let t = &mut config.topics;
-        for topic in [
-            &mut t.normalized,
-            &mut t.parsed,
-            &mut t.windows,
-            &mut t.diagnoses,
-            &mut t.decisions,
-            &mut t.actions,
-            &mut t.results,
-            &mut t.dlq,
-            &mut t.checkpoints,
-        ] {
-            *topic = format!("{prefix}{topic}");
-        }
+        config.topics.prefix_all(prefix);
         for source in &mut config.ingest.sources {
             source.topic = Some(format!("{prefix}{}", source.topic()));
         }

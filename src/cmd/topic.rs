@@ -1,0 +1,143 @@
+//! `medic topic cat <topic>`: any topic medic reads or writes, as JSON lines — the records inside frames
+//! ([`schemas::frame`]) one by one, gzip checkpoints unpacked, and anything else that is not JSON as
+//! base64, so no topic is opaque to an operator.
+
+use crate::topic_reader::TopicReader;
+use base64::Engine as _;
+use schemas::SourceRecord;
+use serde_json::{Value, json};
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The flags of `medic topic`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    verb: TopicCommand,
+}
+
+/// `medic topic …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum TopicCommand {
+    /// Print every record of a topic, from the beginning to its end when reading began, one JSON
+    /// document per line.
+    Cat(CatArgs),
+}
+
+/// The flags of `medic topic cat`.
+#[derive(Debug, clap::Args)]
+pub struct CatArgs {
+    /// The topic.
+    pub topic: String,
+    /// Pipeline file (brokers, credentials), layered over the embedded default.
+    #[arg(long, short)]
+    pub pipeline: Option<PathBuf>,
+    /// Only this partition.
+    #[arg(long)]
+    pub partition: Option<i32>,
+    /// Stop after this many records.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Wrap each record with where it is: `{"partition","offset","index","key","value"}`.
+    #[arg(long)]
+    pub meta: bool,
+    /// Give up reading after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout_secs: u64,
+}
+
+/// A payload as JSON: itself when it is JSON, its gunzipped content when that is, else base64.
+#[must_use]
+pub fn payload_json(payload: &[u8]) -> Value {
+    if let Ok(value) = serde_json::from_slice::<Value>(payload) {
+        return value;
+    }
+    if payload.starts_with(&[0x1f, 0x8b]) {
+        let mut text = Vec::new();
+        if flate2::read::GzDecoder::new(payload)
+            .read_to_end(&mut text)
+            .is_ok()
+            && let Ok(value) = serde_json::from_slice::<Value>(&text)
+        {
+            return json!({ "gzip": value });
+        }
+    }
+    json!({ "base64": base64::engine::general_purpose::STANDARD.encode(payload) })
+}
+
+/// One record as the line `medic topic cat` prints.
+#[must_use]
+pub fn line(record: &SourceRecord, meta: bool) -> Value {
+    let value = payload_json(&record.payload);
+    if !meta {
+        return value;
+    }
+    json!({
+        "partition": record.coordinates.partition,
+        "offset": record.coordinates.offset,
+        "index": record.coordinates.index,
+        "key": record.key.as_deref().map(String::from_utf8_lossy),
+        "value": value,
+    })
+}
+
+/// Runs `medic topic …`.
+///
+/// # Errors
+/// An invalid pipeline, or a topic that cannot be read.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let TopicCommand::Cat(cat) = &args.verb;
+    let config = crate::config::load_pipeline(cat.pipeline.as_deref(), std::env::vars())?
+        .warned()
+        .config;
+    let reader = TopicReader::new(&config.kafka, Duration::from_secs(cat.timeout_secs))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut printed = 0;
+    let mut failed = None;
+    reader.each(&cat.topic, cat.partition, |record| {
+        if cat.limit.is_some_and(|limit| printed >= limit) {
+            return false;
+        }
+        if let Err(error) = writeln!(out, "{}", line(&record, cat.meta)) {
+            failed = Some(error);
+            return false;
+        }
+        printed += 1;
+        true
+    })?;
+    out.flush()?;
+    match failed {
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        Some(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_stays_gzip_opens_and_bytes_become_base64() {
+        assert_eq!(payload_json(br#"{"a":1}"#), json!({"a": 1}));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(br#"{"state":[1,2]}"#).expect("gzip");
+        let gz = gz.finish().expect("gzip");
+        assert_eq!(payload_json(&gz), json!({"gzip": {"state": [1, 2]}}));
+        assert_eq!(payload_json(&[0, 159, 146]), json!({"base64": "AJ+S"}));
+    }
+
+    #[test]
+    fn meta_says_where_the_record_is() {
+        let mut record = SourceRecord::new("t", 2, 7, "{}").with_key("shop/checkout");
+        record.coordinates.index = 3;
+        assert_eq!(
+            line(&record, true),
+            json!({"partition": 2, "offset": 7, "index": 3, "key": "shop/checkout", "value": {}})
+        );
+        assert_eq!(line(&record, false), json!({}));
+    }
+}
