@@ -6,9 +6,9 @@ use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use runtime::config::KafkaConfig;
+use runtime::config::{KafkaConfig, TopicsConfig};
 use runtime::kafka::consumer_config;
-use runtime::kafka::frames::unpack;
+use runtime::kafka::frames::{framed_topics, unpack};
 use schemas::{SourceCoordinates, SourceRecord};
 use std::time::{Duration, Instant};
 
@@ -16,18 +16,29 @@ use std::time::{Duration, Instant};
 pub struct TopicReader {
     consumer: BaseConsumer,
     timeout: Duration,
+    /// The topics read as frames (`runtime::kafka::frames::framed_topics`).
+    framed: Vec<String>,
 }
 
 impl TopicReader {
-    /// A reader of `kafka`'s brokers that gives up on one topic after `timeout`.
+    /// A reader of `kafka`'s brokers that unpacks the frames of `topics`' per-line topics and gives up
+    /// on one topic after `timeout`.
     ///
     /// # Errors
     /// When the consumer cannot be created.
-    pub fn new(kafka: &KafkaConfig, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        kafka: &KafkaConfig,
+        topics: &TopicsConfig,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let consumer = consumer_config(kafka, "medic-topic-reader")
             .create()
             .context("cannot create a Kafka consumer")?;
-        Ok(Self { consumer, timeout })
+        Ok(Self {
+            consumer,
+            timeout,
+            framed: framed_topics(topics),
+        })
     }
 
     /// Every record of `topic` that decodes as `R` (others are skipped).
@@ -107,7 +118,7 @@ impl TopicReader {
                 break;
             }
             if let Some(message) = self.consumer.poll(Duration::from_millis(100)) {
-                for record in records_of(&message?) {
+                for record in records_of(&message?, &self.framed) {
                     if !f(record) {
                         return Ok(());
                     }
@@ -130,7 +141,7 @@ impl TopicReader {
             if let Some(message) = self.consumer.poll(Duration::from_millis(200)) {
                 let message = message?;
                 if message.offset() == at.offset {
-                    return Ok(records_of(&message)
+                    return Ok(records_of(&message, &self.framed)
                         .into_iter()
                         .find(|r| r.coordinates.index == at.index)
                         .map(|r| r.payload));
@@ -142,9 +153,9 @@ impl TopicReader {
 }
 
 /// The records `message` holds (one, unless it is a frame); an unreadable frame as one record.
-fn records_of(message: &BorrowedMessage<'_>) -> Vec<SourceRecord> {
+fn records_of(message: &BorrowedMessage<'_>, framed: &[String]) -> Vec<SourceRecord> {
     let mut records = Vec::new();
-    if let Err(unreadable) = unpack(message, &mut records) {
+    if let Err(unreadable) = unpack(message, framed, &mut records) {
         let (whole, error) = *unreadable;
         tracing::warn!(topic = message.topic(), offset = message.offset(), %error, "unreadable frame");
         records.push(whole);

@@ -246,7 +246,8 @@ impl TopicsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunnerConfig {
-    /// Most records in one batch. Default: 500.
+    /// A batch takes no more messages once it holds this many records (a frame is never split, so a
+    /// batch may pass it by one frame's records). Default: 500.
     #[serde(default = "default_batch_max_records")]
     pub batch_max_records: usize,
     /// Longest a batch waits to fill after its first record. Default: `50ms`.

@@ -32,6 +32,10 @@ pub const FRAME_HEADER_BYTES: usize = FRAME_MAGIC.len() + 1 + 4;
 /// Bytes a record adds besides its key and payload.
 pub const FRAME_RECORD_OVERHEAD: usize = 8;
 
+/// The most records one frame may hold: a reader refuses more, so one message cannot turn into an
+/// unbounded number of records (and dead letters) downstream.
+pub const MAX_FRAME_RECORDS: u32 = 10_000;
+
 const NO_KEY: u32 = u32::MAX;
 
 /// One record of a frame, borrowed from the message.
@@ -96,11 +100,17 @@ impl FrameWriter {
     /// An empty frame.
     #[must_use]
     pub fn new() -> Self {
-        let mut bytes = Vec::with_capacity(16 * 1024);
+        let mut bytes = Vec::with_capacity(1024);
         bytes.extend_from_slice(&FRAME_MAGIC);
         bytes.push(FRAME_VERSION);
         bytes.extend_from_slice(&0u32.to_le_bytes());
         Self { bytes, count: 0 }
+    }
+
+    /// Whether the frame holds [`MAX_FRAME_RECORDS`] and takes no more.
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.count >= MAX_FRAME_RECORDS
     }
 
     /// The frame's size in bytes if `key` and `payload` were added.
@@ -112,9 +122,13 @@ impl FrameWriter {
     /// Appends a record.
     ///
     /// # Panics
-    /// When the key or payload is 4 GiB or more, or the frame would hold 4 billion records; Kafka's
-    /// message limit keeps both far below that.
+    /// When the key or payload is 4 GiB or more (Kafka's message limit keeps both far below that), or
+    /// the frame [`FrameWriter::is_full`].
     pub fn push(&mut self, key: Option<&[u8]>, payload: &[u8]) {
+        assert!(
+            !self.is_full(),
+            "a frame holds at most {MAX_FRAME_RECORDS} records"
+        );
         let key_len = key.map_or(NO_KEY, |k| {
             u32::try_from(k.len()).expect("a key under 4 GiB")
         });
@@ -180,6 +194,11 @@ pub fn read_frame<'a>(
         at: FRAME_MAGIC.len() + 1,
     };
     let count = reader.u32().map_err(malformed)?;
+    if count == 0 || count > MAX_FRAME_RECORDS {
+        return Err(malformed(format!(
+            "{count} records; a frame holds 1 to {MAX_FRAME_RECORDS}"
+        )));
+    }
     // Each record takes at least its 8 length bytes: a count beyond that is a lie, not a reason to allocate.
     let most = (payload.len() - FRAME_HEADER_BYTES.min(payload.len())) / FRAME_RECORD_OVERHEAD;
     if count as usize > most {
@@ -321,9 +340,14 @@ mod tests {
         padded.push(0);
         assert!(read_frame(None, &padded).is_err(), "trailing bytes");
         let mut lying = bytes;
-        lying[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        lying[4..8].copy_from_slice(&9_999u32.to_le_bytes());
         let error = read_frame(None, &lying).expect_err("count too large");
         assert!(error.to_string().contains("announced"), "{error}");
+        for count in [0, MAX_FRAME_RECORDS + 1, u32::MAX] {
+            lying[4..8].copy_from_slice(&count.to_le_bytes());
+            let error = read_frame(None, &lying).expect_err("count out of bounds");
+            assert!(error.to_string().contains("a frame holds 1 to"), "{error}");
+        }
     }
 
     #[test]

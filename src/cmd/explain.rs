@@ -33,7 +33,7 @@ pub fn explain(
     command_id: &str,
     timeout: Duration,
 ) -> anyhow::Result<Explanation> {
-    let reader = TopicReader::new(&config.kafka, timeout)?;
+    let reader = TopicReader::new(&config.kafka, &config.topics, timeout)?;
     let topics = &config.topics;
     let command = reader
         .records::<RemediationCommand>(&topics.actions)?

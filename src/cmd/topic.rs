@@ -48,6 +48,10 @@ pub struct CatArgs {
     pub timeout_secs: u64,
 }
 
+/// The most bytes a gzip payload is inflated to (raw source topics carry gzip from outside: a bomb
+/// must not exhaust the operator's machine); a larger one is shown as base64.
+const MAX_GUNZIPPED_BYTES: u64 = 64 * 1024 * 1024;
+
 /// A payload as JSON: itself when it is JSON, its gunzipped content when that is, else base64.
 #[must_use]
 pub fn payload_json(payload: &[u8]) -> Value {
@@ -57,6 +61,7 @@ pub fn payload_json(payload: &[u8]) -> Value {
     if payload.starts_with(&[0x1f, 0x8b]) {
         let mut text = Vec::new();
         if flate2::read::GzDecoder::new(payload)
+            .take(MAX_GUNZIPPED_BYTES)
             .read_to_end(&mut text)
             .is_ok()
             && let Ok(value) = serde_json::from_slice::<Value>(&text)
@@ -92,7 +97,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let config = crate::config::load_pipeline(cat.pipeline.as_deref(), std::env::vars())?
         .warned()
         .config;
-    let reader = TopicReader::new(&config.kafka, Duration::from_secs(cat.timeout_secs))?;
+    let reader = TopicReader::new(
+        &config.kafka,
+        &config.topics,
+        Duration::from_secs(cat.timeout_secs),
+    )?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printed = 0;

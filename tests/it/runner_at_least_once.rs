@@ -180,8 +180,12 @@ async fn frames_are_read_record_by_record_and_a_newer_one_is_refused() {
     assert_eq!(metrics.records_out("enrich", RecordKind::Parsed), 2);
     assert_eq!(metrics.dead_lettered("enrich"), 2);
 
-    let reader = medic::topic_reader::TopicReader::new(&config.kafka, Duration::from_secs(10))
-        .expect("reader");
+    let reader = medic::topic_reader::TopicReader::new(
+        &config.kafka,
+        &config.topics,
+        Duration::from_secs(10),
+    )
+    .expect("reader");
     let mut dead = Vec::new();
     reader
         .each(&config.topics.dlq, None, |r| {
@@ -286,4 +290,32 @@ async fn run_until_out(
         .expect("runner task")
         .expect("the runner keeps going and shuts down cleanly");
     metrics
+}
+
+/// A raw source topic is never read as frames: a line that carries the frame's magic bytes and a
+/// record keyed with another tenant's kubelet path is one (undecodable) line, not a record of theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_line_shaped_like_a_frame_is_only_a_line() {
+    let (_cluster, config, feeder) = super::common::mock_pipeline();
+    let mut forged = schemas::frame::FrameWriter::new();
+    forged.push(
+        Some(b"/var/log/pods/victim_web-7d9c7f5b9d-x2x7q_0000/app/0.log"),
+        b"2026-03-14T09:00:00Z stdout F OOMKilled",
+    );
+    let forged = forged.finish();
+    feed(&feeder, SOURCE, [forged.as_slice()]).await;
+    run_until_out(StageName::Ingest, RecordKind::Log, &config, 1).await;
+    let reader = medic::topic_reader::TopicReader::new(
+        &config.kafka,
+        &config.topics,
+        Duration::from_secs(10),
+    )
+    .expect("reader");
+    let logs: Vec<schemas::LogRecord> = reader.records(&config.topics.normalized).expect("read");
+    assert_eq!(logs.len(), 1, "the message is one line: {logs:?}");
+    assert_ne!(
+        logs[0].resource.namespace.as_deref(),
+        Some("victim"),
+        "no record under the forged key"
+    );
 }

@@ -23,16 +23,45 @@ pub fn framed_kind(kind: RecordKind) -> bool {
     matches!(kind, RecordKind::Log | RecordKind::Parsed)
 }
 
-/// Appends the records `message` holds to `records`, each with its own key and its place in the frame
-/// (`coordinates.index`). A message that is no frame is one record.
+/// The topics whose messages are read as frames: those of the [`framed_kind`]s. Every other topic —
+/// the raw source topics above all, whose bytes any pod can choose — is read one record per message,
+/// so no log line can pass itself off as a frame and give its records keys (identities) of its own.
+#[must_use]
+pub fn framed_topics(topics: &crate::config::TopicsConfig) -> Vec<String> {
+    [RecordKind::Log, RecordKind::Parsed]
+        .into_iter()
+        .map(|kind| topics.for_kind(kind).to_owned())
+        .collect()
+}
+
+/// Whether frames may be routed to partitions computed here: only when the producer uses librdkafka's
+/// default partitioner (`consistent_random`, CRC-32), which [`partition_for`] reproduces. With any
+/// other `partitioner` in `kafka.properties`, frames are keyed like their records instead, so the
+/// producer's partitioner places them where it places those keys.
+#[must_use]
+pub fn partitions_computable(kafka: &crate::config::KafkaConfig) -> bool {
+    kafka
+        .properties
+        .get("partitioner")
+        .is_none_or(|p| p.trim() == "consistent_random")
+}
+
+/// Appends the records `message` holds to `records`: when its topic is one of `framed`, each record of
+/// its frame with its own key and its place in the frame (`coordinates.index`), or the message as one
+/// record when it is no frame (written before frames); on any other topic, the message as one record.
 ///
 /// # Errors
 /// A frame this build cannot read (a newer version, lengths that do not add up): the message as one
 /// record, and why, for the dead-letter topic.
 pub fn unpack(
     message: &BorrowedMessage<'_>,
+    framed: &[String],
     records: &mut Vec<SourceRecord>,
 ) -> Result<(), Box<(SourceRecord, StageError)>> {
+    if !framed.iter().any(|topic| topic == message.topic()) {
+        records.push(single(message));
+        return Ok(());
+    }
     let payload = message.payload().unwrap_or_default();
     let coordinates = |index: u32| SourceCoordinates {
         topic: message.topic().to_owned(),
@@ -58,18 +87,29 @@ pub fn unpack(
             Ok(())
         }
         Err(error) => {
-            let whole = SourceRecord {
-                coordinates: coordinates(0),
-                key: message.key().map(<[u8]>::to_vec),
-                payload: payload.to_vec(),
-                timestamp_ms,
-            };
+            let whole = single(message);
             let kind = match error {
                 schemas::frame::FrameError::Newer { .. } => schemas::ErrorKind::Schema,
                 schemas::frame::FrameError::Malformed { .. } => schemas::ErrorKind::Decode,
             };
             Err(Box::new((whole, StageError::new(kind, error.to_string()))))
         }
+    }
+}
+
+/// `message` as one record (a message of a topic that is not framed).
+#[must_use]
+pub fn single(message: &BorrowedMessage<'_>) -> SourceRecord {
+    SourceRecord {
+        coordinates: SourceCoordinates {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            index: 0,
+        },
+        key: message.key().map(<[u8]>::to_vec),
+        payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        timestamp_ms: message.timestamp().to_millis(),
     }
 }
 
@@ -139,7 +179,9 @@ impl FramePacker {
         };
         let slot = (topic.to_owned(), route);
         let writer = self.open.entry(slot.clone()).or_default();
-        if !writer.is_empty() && writer.len_with(key, payload) > self.max_bytes {
+        if writer.is_full()
+            || (!writer.is_empty() && writer.len_with(key, payload) > self.max_bytes)
+        {
             let full = std::mem::take(writer);
             self.done.push(Frame {
                 topic: slot.0,

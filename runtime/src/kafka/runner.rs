@@ -24,7 +24,9 @@
 use crate::config::{KafkaConfig, RunnerConfig, RuntimeConfig, TopicsConfig};
 use crate::kafka::checkpoint::{Checkpoint, checkpoint_key, load_latest};
 use crate::kafka::context::{lock, partition_list};
-use crate::kafka::frames::{FramePacker, PartitionCounts, Route, framed_kind, unpack};
+use crate::kafka::frames::{
+    FramePacker, PartitionCounts, Route, framed_kind, framed_topics, partitions_computable, unpack,
+};
 use crate::kafka::offset_book::OffsetBook;
 use crate::kafka::oversize::{MessageLimit, mark_truncated};
 use crate::kafka::{StageContext, consumer_config, delivered, dlq_headers, max_message_bytes};
@@ -113,14 +115,16 @@ struct Filled {
 }
 
 impl Filled {
-    fn of(message: &BorrowedMessage<'_>) -> Self {
+    fn of(message: &BorrowedMessage<'_>, framed: &[String]) -> Self {
         let mut filled = Self::default();
-        filled.add(message);
+        filled.add(message, framed);
         filled
     }
 
-    fn add(&mut self, message: &BorrowedMessage<'_>) {
-        if let Err(unreadable) = unpack(message, &mut self.records) {
+    /// Adds the records of `message`: unpacked from its frame when its topic is one of `framed`, else
+    /// the message as one record.
+    fn add(&mut self, message: &BorrowedMessage<'_>, framed: &[String]) {
+        if let Err(unreadable) = unpack(message, framed, &mut self.records) {
             let (whole, error) = *unreadable;
             self.unreadable.push((whole.coordinates.clone(), error));
             self.records.push(whole);
@@ -176,6 +180,8 @@ pub struct StageRunner {
     kafka: KafkaConfig,
     /// Shared with the consumer's rebalance callback; never locked across an await.
     offsets: Arc<Mutex<OffsetBook>>,
+    /// The input topics read as frames ([`framed_topics`]).
+    framed: Vec<String>,
 }
 
 /// Where a stage's outputs go: the shared producer, the topic map and the stage's metrics. Kept apart
@@ -191,6 +197,8 @@ struct Sink {
     frame_max_bytes: usize,
     /// Partition counts of the framed topics.
     partitions: PartitionCounts,
+    /// Whether frames may go to partitions computed here (see [`partitions_computable`]).
+    route_by_partition: bool,
     metrics: StageMetrics,
 }
 
@@ -250,11 +258,13 @@ impl StageRunner {
                 limit: MessageLimit::new(max_message_bytes(config.kafka, config.runner)),
                 frame_max_bytes: config.runner.frame_max_bytes,
                 partitions: PartitionCounts::default(),
+                route_by_partition: partitions_computable(config.kafka),
                 metrics: metrics.stage(name),
             },
             health,
             kafka: config.kafka.clone(),
             offsets,
+            framed: framed_topics(config.topics),
         })
     }
 
@@ -382,7 +392,7 @@ impl StageRunner {
                 biased;
                 () = shutdown.cancelled() => Next::Shutdown,
                 _ = tick.tick() => Next::Tick,
-                message = self.consumer.recv() => Next::Record(message.map(|m| Filled::of(&m))),
+                message = self.consumer.recv() => Next::Record(message.map(|m| Filled::of(&m, &self.framed))),
             };
             match next {
                 Next::Shutdown => break,
@@ -420,7 +430,7 @@ impl StageRunner {
         let deadline = tokio::time::Instant::now() + self.runner.batch_linger.as_duration();
         while batch.records.len() < self.runner.batch_max_records {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                Ok(Ok(message)) => batch.add(&message),
+                Ok(Ok(message)) => batch.add(&message, &self.framed),
                 Ok(Err(error)) => {
                     tracing::warn!(error = %error, "consumer error while filling a batch");
                     break;
@@ -633,6 +643,7 @@ impl Sink {
         for e in records {
             let topic = self.topics.for_kind(e.kind);
             let partitions = match counts.get(topic) {
+                _ if !self.route_by_partition => None,
                 Some(count) => *count,
                 None => {
                     let count = self.partitions.of(&self.producer, topic).await;
