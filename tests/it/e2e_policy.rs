@@ -640,7 +640,11 @@ async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
         &reader,
         &mut read,
         Read::record,
-        |read| !read.decoded::<ActionResult>(&results).is_empty(),
+        // The two topics are read in no set order: the result may come before its decision.
+        |read| {
+            !read.decoded::<ActionResult>(&results).is_empty()
+                && !read.decoded::<Decision>(&decisions).is_empty()
+        },
         Duration::ZERO,
         Duration::from_secs(120),
         |read| {
