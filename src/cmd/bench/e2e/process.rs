@@ -28,6 +28,9 @@ pub(super) struct Stages<'a> {
     pub(super) pass_through: bool,
 }
 
+/// mimalloc's switch for transparent huge pages (read once, when the process starts).
+const MIMALLOC_ALLOW_THP: &str = "MIMALLOC_ALLOW_THP";
+
 impl Stages<'_> {
     /// Starts `stage` with its admin server on a free port. `MEDIC__*` overrides were applied to the
     /// pipeline file already and are not passed on.
@@ -59,7 +62,11 @@ impl Stages<'_> {
                 format!("{prefix}medic"),
             ));
         }
+        // The stages run as the container image runs them: transparent huge pages off for mimalloc
+        // (`MIMALLOC_ALLOW_THP=0`, the Dockerfile's default), unless the bench's environment says.
+        let thp = std::env::var(MIMALLOC_ALLOW_THP).unwrap_or_else(|_| "0".to_owned());
         launch.env.extend([
+            (MIMALLOC_ALLOW_THP.to_owned(), thp),
             (
                 "MEDIC__ADMIN__LISTEN".to_owned(),
                 format!("127.0.0.1:{admin_port}"),
