@@ -170,12 +170,12 @@ impl FramePacker {
         key: Option<&[u8]>,
         payload: &[u8],
     ) {
-        let key = key.filter(|k| !k.is_empty());
-        let route = match (key, partitions) {
+        // librdkafka places an empty key like no key (at random); the record keeps it as it was.
+        let route = match (key.filter(|k| !k.is_empty()), partitions) {
             (Some(key), Some(partitions)) if partitions > 0 => {
                 Route::Partition(partition_for(key, partitions))
             }
-            (key, _) => Route::Keyed(key.map(<[u8]>::to_vec)),
+            (routing_key, _) => Route::Keyed(routing_key.map(<[u8]>::to_vec)),
         };
         let slot = (topic.to_owned(), route);
         let writer = self.open.entry(slot.clone()).or_default();
@@ -316,6 +316,16 @@ mod tests {
             assert_eq!(order.len(), 3, "{key:?}");
             assert!(order.is_sorted(), "{key:?} keeps its order");
         }
+    }
+
+    #[test]
+    fn an_empty_key_stays_empty_and_is_routed_like_no_key() {
+        let mut packer = FramePacker::new(1024);
+        packer.push("logs", Some(4), Some(b""), b"{}");
+        let frames = packer.finish();
+        assert_eq!(frames[0].route, Route::Keyed(None));
+        let records = read_frame(None, &frames[0].payload).expect("reads");
+        assert_eq!(records[0].key, Some(&b""[..]));
     }
 
     #[test]
