@@ -170,12 +170,15 @@ impl FramePacker {
         key: Option<&[u8]>,
         payload: &[u8],
     ) {
-        // librdkafka places an empty key like no key (at random); the record keeps it as it was.
-        let route = match (key.filter(|k| !k.is_empty()), partitions) {
-            (Some(key), Some(partitions)) if partitions > 0 => {
+        let route = match (key, partitions) {
+            (Some(key), Some(partitions)) if partitions > 0 && !key.is_empty() => {
                 Route::Partition(partition_for(key, partitions))
             }
-            (routing_key, _) => Route::Keyed(routing_key.map(<[u8]>::to_vec)),
+            // librdkafka's default partitioner places an empty key like no key, at random; the record
+            // inside keeps its empty key.
+            (Some(_), Some(partitions)) if partitions > 0 => Route::Keyed(None),
+            // Unknown counts, or another partitioner: keyed exactly like the records.
+            (key, _) => Route::Keyed(key.map(<[u8]>::to_vec)),
         };
         let slot = (topic.to_owned(), route);
         let writer = self.open.entry(slot.clone()).or_default();

@@ -22,5 +22,5 @@ pub use context::StageContext;
 pub use dlq::{DLQ_HEADERS, MAX_REASON_BYTES, clip, dlq_headers};
 pub use lag::partition_lags;
 pub use offsets::next_offsets;
-pub use runner::{RunnerError, StageRunner, StageSpec};
+pub use runner::{MESSAGES_READ, RunnerError, StageRunner, StageSpec};
 pub use topics::ensure_topics;

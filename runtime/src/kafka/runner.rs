@@ -105,9 +105,16 @@ enum Next {
     Record(Result<Filled, KafkaError>),
 }
 
+/// The stage event that counts the messages a stage read (`medic_stage_events_total`): on the framed
+/// topics one message holds many records, so offsets (and a broker's watermarks) count these, not
+/// `medic_records_in_total`.
+pub const MESSAGES_READ: &str = "runner.messages_read";
+
 /// The records of the messages read for one batch, unpacked from their frames.
 #[derive(Default)]
 struct Filled {
+    /// Messages read.
+    messages: u64,
     /// Every record, in the order read; a message that could not be unpacked is one record here.
     records: Vec<SourceRecord>,
     /// The messages that could not be unpacked, and why: dead-lettered whole, never given to the stage.
@@ -124,6 +131,7 @@ impl Filled {
     /// Adds the records of `message`: unpacked from its frame when its topic is one of `framed`, else
     /// the message as one record.
     fn add(&mut self, message: &BorrowedMessage<'_>, framed: &[String]) {
+        self.messages += 1;
         if let Err(unreadable) = unpack(message, framed, &mut self.records) {
             let (whole, error) = *unreadable;
             self.unreadable.push((whole.coordinates.clone(), error));
@@ -445,6 +453,7 @@ impl StageRunner {
         let started = Instant::now();
         let filled = &batch.records;
         self.sink.metrics.records_in.inc_by(filled.len() as u64);
+        self.sink.metrics.add_event(MESSAGES_READ, batch.messages);
         // A rebalance while the batch filled may have taken some of its partitions away.
         let owned = self.book().owned(filled);
         if owned.len() < filled.len() {

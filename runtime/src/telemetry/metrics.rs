@@ -239,6 +239,12 @@ impl Metrics {
         self.records_in.with_label_values(&[stage]).get()
     }
 
+    /// The current value of `medic_stage_events_total{stage, event}`.
+    #[must_use]
+    pub fn stage_event(&self, stage: &str, event: &str) -> u64 {
+        self.stage_events.with_label_values(&[stage, event]).get()
+    }
+
     /// The current total of `medic_dlq_records_total{stage}` over every error kind.
     #[must_use]
     pub fn dead_lettered(&self, stage: &str) -> u64 {

@@ -101,14 +101,14 @@ pub enum ReplayError {
     /// The in-process broker dropped the oldest records of a topic (it keeps at most 5 MB per
     /// partition): the replay would be missing them.
     #[error(
-        "the in-process broker dropped {records} records of {topic} before they were read; records \
+        "the in-process broker dropped {messages} messages of {topic} before they were read; records \
          this large need fewer in flight than {IN_FLIGHT_RECORDS} records or {IN_FLIGHT_BYTES} bytes"
     )]
     Dropped {
         /// The topic.
         topic: String,
-        /// Records dropped before their reader read them.
-        records: i64,
+        /// Messages (a frame is one) dropped before their reader read them.
+        messages: i64,
     },
 }
 
@@ -399,10 +399,14 @@ struct Wait<'a, 'o> {
 }
 
 impl Wait<'_, '_> {
-    /// Fails when the broker has dropped records of a hop's topic that its reader had not read yet.
+    /// Fails when the broker has dropped messages of a hop's topic that its reader had not read yet
+    /// (messages, not records: on the framed topics one message holds many).
     fn check_losses(&self) -> Result<(), ReplayError> {
         for hop in self.hops {
-            let (topic, read) = (&hop.topic, self.metrics.records_in(hop.reader.as_str()));
+            let read = self
+                .metrics
+                .stage_event(hop.reader.as_str(), runtime::kafka::MESSAGES_READ);
+            let topic = &hop.topic;
             let mut dropped = 0;
             for partition in 0..self.partitions {
                 match self
@@ -421,7 +425,7 @@ impl Wait<'_, '_> {
             if unread > 0 {
                 return Err(ReplayError::Dropped {
                     topic: topic.clone(),
-                    records: unread,
+                    messages: unread,
                 });
             }
         }
