@@ -44,6 +44,25 @@ pub struct Args {
     pub request_timeout_secs: u64,
 }
 
+/// Refuses a topic medic's own stages write (`[topics]`): what a cloud pushes is raw input for ingest,
+/// and written to `medic.logs.normalized` (say) it would pass for records ingest checked — with the
+/// identities the sender chose.
+///
+/// # Errors
+/// When `topic` is one of the pipeline's internal topics.
+fn refuse_internal_topic(
+    topics: &runtime::config::TopicsConfig,
+    topic: &str,
+) -> anyhow::Result<()> {
+    if let Some((name, _)) = topics.named().into_iter().find(|(_, t)| *t == topic) {
+        anyhow::bail!(
+            "--topic {topic} is the pipeline's topics.{name}, which medic's stages write: a receiver \
+             writes raw input to a source topic of [[ingest.sources]]"
+        );
+    }
+    Ok(())
+}
+
 /// Runs the receiver until a signal.
 ///
 /// # Errors
@@ -66,6 +85,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             .map(ingest::SourceConfig::topic)
             .context("the pipeline has no [[ingest.sources]]: give --topic")?,
     };
+    refuse_internal_topic(&config.topics, &topic)?;
     super::tokio_runtime()?.block_on(async move {
         let shutdown = tokio_util::sync::CancellationToken::new();
         super::run::cancel_on_signal(shutdown.clone());
@@ -133,4 +153,22 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receiver_never_writes_an_internal_topic() {
+        let topics = runtime::config::TopicsConfig::default();
+        for (name, topic) in topics.named() {
+            let error = refuse_internal_topic(&topics, topic).expect_err(name);
+            assert!(
+                error.to_string().contains(&format!("topics.{name}")),
+                "{error}"
+            );
+        }
+        refuse_internal_topic(&topics, "medic.logs.aws").expect("a source topic");
+    }
 }
