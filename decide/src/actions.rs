@@ -42,6 +42,23 @@ impl PolicyAction {
         }
     }
 
+    /// The policy action for the record-level `action` (the inverse of [`PolicyAction::action`]): node
+    /// actions on the node `node` resolves; `None` for `scale_to` (no delta without the replicas now) or
+    /// a node action whose node is unknown.
+    pub fn of_record(action: Action, node: impl FnOnce() -> Option<usize>) -> Option<Self> {
+        Some(match action {
+            Action::Noop => PolicyAction::Noop,
+            Action::Scale { delta } => PolicyAction::Scale(delta),
+            Action::RestartPod => PolicyAction::RestartPod,
+            Action::RolloutRestart => PolicyAction::RolloutRestart,
+            Action::Rollback => PolicyAction::Rollback,
+            Action::CordonNode => PolicyAction::Cordon(node()?),
+            Action::DrainNode => PolicyAction::CordonDrain(node()?),
+            Action::Escalate => PolicyAction::Escalate,
+            Action::ScaleTo { .. } => return None,
+        })
+    }
+
     /// Whether it changes the cluster (not noop, not escalate).
     #[must_use]
     pub const fn acts(self) -> bool {

@@ -183,18 +183,7 @@ impl StageArbiter {
     /// actions on a node a state names, the others on the workload.
     #[must_use]
     pub fn policy_action(&self, action: Action, target: &Target) -> Option<PolicyAction> {
-        let node = || self.memory.nodes.position(&target.name);
-        Some(match action {
-            Action::Noop => PolicyAction::Noop,
-            Action::Scale { delta } => PolicyAction::Scale(delta),
-            Action::RestartPod => PolicyAction::RestartPod,
-            Action::RolloutRestart => PolicyAction::RolloutRestart,
-            Action::Rollback => PolicyAction::Rollback,
-            Action::CordonNode => PolicyAction::Cordon(node()?),
-            Action::DrainNode => PolicyAction::CordonDrain(node()?),
-            Action::Escalate => PolicyAction::Escalate,
-            Action::ScaleTo { .. } => return None,
-        })
+        PolicyAction::of_record(action, || self.memory.nodes.position(&target.name))
     }
 
     /// `action` as a record action on its target: node actions on the node they name, a pod restart on

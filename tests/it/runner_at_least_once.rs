@@ -186,13 +186,7 @@ async fn frames_are_read_record_by_record_and_a_newer_one_is_refused() {
         Duration::from_secs(10),
     )
     .expect("reader");
-    let mut dead = Vec::new();
-    reader
-        .each(&config.topics.dlq, None, |r| {
-            dead.push(r);
-            true
-        })
-        .expect("dead letters");
+    let dead = read_all(&reader, &config.topics.dlq);
     assert_eq!(dead.len(), 2, "{dead:?}");
     let (bad, whole): (Vec<_>, Vec<_>) = dead.iter().partition(|r| r.payload == b"{not json");
     let (bad, whole) = (bad[0], whole[0]);
@@ -212,18 +206,24 @@ async fn frames_are_read_record_by_record_and_a_newer_one_is_refused() {
     );
     assert!(schemas::frame::is_frame(&whole.payload), "the whole frame");
 
-    let mut parsed = Vec::new();
-    reader
-        .each(&config.topics.parsed, None, |r| {
-            parsed.push(r);
-            true
-        })
-        .expect("parsed");
+    let parsed = read_all(&reader, &config.topics.parsed);
     let messages: Vec<(i64, u32)> = parsed
         .iter()
         .map(|r| (r.coordinates.offset, r.coordinates.index))
         .collect();
     assert_eq!(messages, [(0, 0), (0, 1)], "both records in one frame");
+}
+
+/// Every record of `topic`, out of its frames.
+fn read_all(reader: &medic::topic_reader::TopicReader, topic: &str) -> Vec<schemas::SourceRecord> {
+    let mut records = Vec::new();
+    reader
+        .each(topic, None, |record| {
+            records.push(record);
+            true
+        })
+        .expect("the topic reads");
+    records
 }
 
 /// The headers of the dead letter at `offset` on the dead-letter topic.

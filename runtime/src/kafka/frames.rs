@@ -58,18 +58,11 @@ pub fn unpack(
     framed: &[String],
     records: &mut Vec<SourceRecord>,
 ) -> Result<(), Box<(SourceRecord, StageError)>> {
+    let payload = message.payload().unwrap_or_default();
     if !framed.iter().any(|topic| topic == message.topic()) {
-        records.push(single(message));
+        records.push(record_of(message, 0, message.key(), payload));
         return Ok(());
     }
-    let payload = message.payload().unwrap_or_default();
-    let coordinates = |index: u32| SourceCoordinates {
-        topic: message.topic().to_owned(),
-        partition: message.partition(),
-        offset: message.offset(),
-        index,
-    };
-    let timestamp_ms = message.timestamp().to_millis();
     match read_frame(message.key(), payload) {
         Ok(framed) => {
             records.reserve(framed.len());
@@ -77,17 +70,12 @@ pub fn unpack(
                 framed
                     .into_iter()
                     .zip(0..)
-                    .map(|(record, index)| SourceRecord {
-                        coordinates: coordinates(index),
-                        key: record.key.map(<[u8]>::to_vec),
-                        payload: record.payload.to_vec(),
-                        timestamp_ms,
-                    }),
+                    .map(|(record, index)| record_of(message, index, record.key, record.payload)),
             );
             Ok(())
         }
         Err(error) => {
-            let whole = single(message);
+            let whole = record_of(message, 0, message.key(), payload);
             let kind = match error {
                 schemas::frame::FrameError::Newer { .. } => schemas::ErrorKind::Schema,
                 schemas::frame::FrameError::Malformed { .. } => schemas::ErrorKind::Decode,
@@ -97,18 +85,22 @@ pub fn unpack(
     }
 }
 
-/// `message` as one record (a message of a topic that is not framed).
-#[must_use]
-pub fn single(message: &BorrowedMessage<'_>) -> SourceRecord {
+/// The record at `index` of `message` (0 for a message that is one record), with `key` and `payload`.
+fn record_of(
+    message: &BorrowedMessage<'_>,
+    index: u32,
+    key: Option<&[u8]>,
+    payload: &[u8],
+) -> SourceRecord {
     SourceRecord {
         coordinates: SourceCoordinates {
             topic: message.topic().to_owned(),
             partition: message.partition(),
             offset: message.offset(),
-            index: 0,
+            index,
         },
-        key: message.key().map(<[u8]>::to_vec),
-        payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        key: key.map(<[u8]>::to_vec),
+        payload: payload.to_vec(),
         timestamp_ms: message.timestamp().to_millis(),
     }
 }

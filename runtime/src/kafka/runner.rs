@@ -449,11 +449,11 @@ impl StageRunner {
         batch
     }
 
-    async fn handle_batch(&mut self, batch: &Filled) -> Result<(), RunnerError> {
+    async fn handle_batch(&mut self, read: &Filled) -> Result<(), RunnerError> {
         let started = Instant::now();
-        let filled = &batch.records;
+        let filled = &read.records;
         self.sink.metrics.records_in.inc_by(filled.len() as u64);
-        self.sink.metrics.add_event(MESSAGES_READ, batch.messages);
+        self.sink.metrics.add_event(MESSAGES_READ, read.messages);
         // A rebalance while the batch filled may have taken some of its partitions away.
         let owned = self.book().owned(filled);
         if owned.len() < filled.len() {
@@ -462,7 +462,6 @@ impl StageRunner {
                 "records of revoked partitions left to their next owner"
             );
         }
-        let unpacked = batch;
         let batch: &[SourceRecord] = &owned;
         let mut out = Emitter::new();
         let fresh;
@@ -478,7 +477,7 @@ impl StageRunner {
             }
             &fresh
         };
-        let input = unpacked.readable(input, &mut out);
+        let input = read.readable(input, &mut out);
         off_the_io_runtime(|| self.stage.process_batch(&input, &mut out));
         self.sink.deliver(out).await?;
         self.book().advance(batch);

@@ -45,16 +45,10 @@ impl ThresholdRules {
         let node = || on.name.parse::<usize>().ok();
         let action = match action {
             Action::Noop => return None,
-            Action::Scale { delta } => TwinAction::Scale(delta),
             Action::ScaleTo { replicas } => {
                 TwinAction::Scale(i32::try_from(replicas).ok()? - i32::try_from(view.desired).ok()?)
             }
-            Action::RestartPod => TwinAction::RestartPod,
-            Action::RolloutRestart => TwinAction::RolloutRestart,
-            Action::Rollback => TwinAction::Rollback,
-            Action::CordonNode => TwinAction::Cordon(node()?),
-            Action::DrainNode => TwinAction::CordonDrain(node()?),
-            Action::Escalate => TwinAction::Escalate,
+            other => TwinAction::of_record(other, node)?,
         };
         Some((action, why))
     }
