@@ -17,7 +17,7 @@ pub enum DiagnoseModel {
     Transformer,
     /// The transparent keyword rules over episodes of evidence (`keyword-rules@1`).
     KeywordRules,
-    /// Word and character n-grams under a logistic regression, over event-time windows of evidence
+    /// Word and character n-grams under one-vs-rest linear SVMs, over event-time windows of evidence
     /// (`models/ngram`). The default: it scores best of the cross-validated models on real Kubernetes
     /// fault lines and raises no false alarm on the bundled replays (README, Diagnose).
     #[default]

@@ -2,7 +2,7 @@
 //!
 //! Names the fault behind a workload's log evidence, with one of three models (`diagnose.model`):
 //!
-//! - `ngram` (default): word 1–2-grams and character 3–5-grams under a logistic regression ([`ngram`]),
+//! - `ngram` (default): word 1–2-grams and character 3–5-grams under linear SVMs ([`ngram`]),
 //!   the model grouped cross-validation chose (`lab::cv`, with the cargo feature `lab`).
 //! - `transformer`: all-MiniLM-L6-v2 with its top layers fine-tuned here ([`transformer`]).
 //! - `keyword_rules`: transparent keyword rules (`keyword-rules@1`) over each window's templates, evidence

@@ -17,7 +17,7 @@ pub enum FaultModel {
         /// Embeddings of texts already seen.
         cache: EmbeddingCache,
     },
-    /// Word and character n-grams under a logistic regression, with its cache of the terms of texts.
+    /// Word and character n-grams under a linear model, with its cache of the terms of texts.
     Ngram {
         /// The classifier.
         model: Box<NgramClassifier>,

@@ -102,6 +102,7 @@ fn eval_scores_the_shipped_model_and_every_baseline() {
     for model in [
         "shipped",
         "ngram_logreg",
+        "ngram_svm",
         "keyword_rules",
         "tfidf_logreg",
         "frozen_embedding_logreg",
@@ -138,10 +139,14 @@ fn an_ngram_model_trained_with_cross_validation_classifies_what_it_was_given() {
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("card.json")).expect("card"))
             .expect("card JSON");
-    let cv = &card["cv"]["models"]["ngram_logreg"]["kubernetes"]["macro_f1"];
-    assert_eq!(cv["folds"].as_array().map(Vec::len), Some(2), "{card}");
+    for model in ["ngram_logreg", "ngram_svm"] {
+        let cv = &card["cv"]["models"][model]["kubernetes"]["macro_f1"];
+        assert_eq!(cv["folds"].as_array().map(Vec::len), Some(2), "{card}");
+    }
     assert!(
-        card["spec"]["kind"] == "ngram" && card["samples"] == 10,
+        card["spec"]["kind"] == "ngram"
+            && card["spec"]["options"]["loss"] == "squared_hinge"
+            && card["samples"] == 10,
         "{card}"
     );
     let classified = temp("ngram-out.jsonl");

@@ -7,7 +7,7 @@
 //!  cv           grouped K-fold cross-validation: mean ± sd macro-F1 per model and domain
 //!  metrics      accuracy, macro-F1, per-class scores, calibration (ECE)
 //!  ngram_card   the model card of a shipped n-gram classifier, with its cross-validation table
-//!  baselines/   keyword rules, TF-IDF + logistic regression, frozen embeddings + logistic regression
+//!  baselines/   keyword rules, TF-IDF + logistic regression or linear SVMs, frozen embeddings + logreg
 //!  speed        classifier throughput against the plain encoder
 //! ```
 //!

@@ -3,7 +3,7 @@
 
 use crate::lab::calibration::Calibration;
 use crate::lab::cv::{CvReport, Domain};
-use crate::ngram::{FitReport, NgramSpec};
+use crate::ngram::{FitReport, NgramLoss, NgramSpec};
 use crate::transformer::{ClassifierError, DataFile};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -57,14 +57,21 @@ impl NgramCard {
     #[must_use]
     pub fn markdown(&self) -> String {
         let s = &self.spec;
+        let (model, solver) = match s.options.loss {
+            NgramLoss::Logistic => ("a multinomial logistic regression", "L-BFGS iterations"),
+            NgramLoss::SquaredHinge => (
+                "one-vs-rest linear support vector machines with the squared hinge loss",
+                "dual coordinate-descent sweeps (most for one class)",
+            ),
+        };
         let mut text = format!(
             "# n-gram fault classifier\n\n\
              Word 1–2-grams and character 3–5-grams inside word boundaries (TF-IDF, sub-linear tf, unit L2 \
-             norm per block) under a multinomial logistic regression (L2, C = {}, balanced class weights, \
-             L-BFGS), fitted on {} samples; {} features, {} classes; minimum document frequency {}.\n\n\
+             norm per block) under {model} (L2, C = {}, balanced class weights), fitted on {} samples; \
+             {} features, {} classes; minimum document frequency {}.\n\n\
              - vocabulary: `vocabulary.json`, sha256 `{}`\n\
              - weights: `model.safetensors`, sha256 `{}`\n\
-             - fit: {} L-BFGS iterations, converged: {}\n\n",
+             - fit: {} {solver}, converged: {}\n\n",
             s.options.c,
             self.samples,
             s.features,

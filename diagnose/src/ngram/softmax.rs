@@ -26,6 +26,20 @@ pub struct FitReport {
     pub objective: f64,
 }
 
+/// Each class's "balanced" weight, `n / (classes present · n_class)` (scikit-learn's
+/// `class_weight="balanced"`): every class weighs as much as any other in total. A class with no sample
+/// gets the weight of a class with one.
+#[must_use]
+pub fn balanced_class_weights(y: &[usize], classes: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; classes];
+    y.iter().for_each(|&k| counts[k] += 1);
+    let present = counts.iter().filter(|n| **n > 0).count().max(1);
+    counts
+        .iter()
+        .map(|n| y.len() as f64 / (present as f64 * (*n).max(1) as f64))
+        .collect()
+}
+
 /// `log Σ exp(scores)`, and `scores` turned into probabilities in place.
 pub fn softmax_in_place(scores: &mut [f64]) -> f64 {
     let max = scores.iter().fold(f64::NEG_INFINITY, |m, s| m.max(*s));
@@ -46,13 +60,8 @@ impl SoftmaxRegression {
         dims: usize,
         c: f64,
     ) -> (Self, FitReport) {
-        let mut counts = vec![0usize; classes];
-        y.iter().for_each(|&k| counts[k] += 1);
-        let present = counts.iter().filter(|n| **n > 0).count().max(1);
-        let sample_weight: Vec<f64> = y
-            .iter()
-            .map(|&k| y.len() as f64 / (present as f64 * counts[k] as f64))
-            .collect();
+        let balanced = balanced_class_weights(y, classes);
+        let sample_weight: Vec<f64> = y.iter().map(|&k| balanced[k]).collect();
         let total: f64 = sample_weight.iter().sum::<f64>().max(f64::MIN_POSITIVE);
         let penalty = 1.0 / (c * total);
         let width = dims * classes;
@@ -170,23 +179,9 @@ impl SoftmaxRegression {
 mod tests {
     use super::*;
 
-    fn row(pairs: &[(u32, f32)]) -> SparseRow {
-        SparseRow {
-            indices: pairs.iter().map(|p| p.0).collect(),
-            values: pairs.iter().map(|p| p.1).collect(),
-        }
-    }
-
     #[test]
     fn separates_classes_and_regularisation_tempers_confidence() {
-        let x = [
-            row(&[(0, 1.0)]),
-            row(&[(0, 0.9), (2, 0.1)]),
-            row(&[(1, 1.0)]),
-            row(&[(1, 0.8), (2, 0.2)]),
-            row(&[(2, 1.0)]),
-        ];
-        let y = [0, 0, 1, 1, 2];
+        let (x, y) = super::super::three_classes();
         let (strong, report) = SoftmaxRegression::fit(&x, &y, 3, 3, 100.0);
         assert!(report.converged, "{report:?}");
         let predicted: Vec<usize> = x

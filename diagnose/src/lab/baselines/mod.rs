@@ -1,5 +1,5 @@
 //! The baselines the transformer is measured against, trained on the same data: keyword rules, word TF-IDF
-//! with logistic regression, word and character n-gram TF-IDF with logistic regression
+//! with logistic regression, word and character n-gram TF-IDF with logistic regression or linear SVMs
 //! ([`crate::ngram`]), and frozen sentence embeddings with logistic regression.
 
 mod logreg;
@@ -79,8 +79,8 @@ pub fn tfidf_predict(train: &[Sample], test: &[Sample]) -> candle_core::Result<V
         .collect())
 }
 
-/// Word 1–2-gram + character 3–5-gram TF-IDF + logistic regression ([`crate::ngram`]), trained on
-/// `train`, predicting `test`.
+/// Word 1–2-gram + character 3–5-gram TF-IDF under the linear model `options` names (logistic regression
+/// or one-vs-rest SVMs, [`crate::ngram`]), trained on `train`, predicting `test`.
 #[must_use]
 pub fn ngram_predict(
     train: &[Sample],
