@@ -19,7 +19,7 @@ pub enum DiagnoseModel {
     KeywordRules,
     /// Word and character n-grams under one-vs-rest linear SVMs, over event-time windows of evidence
     /// (`models/ngram`). The default: it scores best of the cross-validated models on real Kubernetes
-    /// fault lines and raises no false alarm on the bundled replays (README, Diagnose).
+    /// fault lines and raises no alarm but the faults on the bundled replays (README, Diagnose).
     #[default]
     Ngram,
 }

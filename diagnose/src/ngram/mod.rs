@@ -73,6 +73,8 @@ pub struct NgramOptions {
     pub loss: NgramLoss,
 }
 
+/// What a new fit uses. Not what a spec without a loss reads as: that is [`NgramLoss::default`],
+/// logistic, because such a spec was fitted before the SVMs existed.
 impl Default for NgramOptions {
     fn default() -> Self {
         Self {
@@ -337,16 +339,45 @@ mod store_tests {
         ];
         let samples: Vec<(&[String], FaultClass)> =
             train.iter().map(|(l, c)| (l.as_slice(), *c)).collect();
-        let (mut model, _) = NgramClassifier::fit(&samples, NgramOptions::default());
         let dir = std::env::temp_dir().join(format!("medic-ngram-{}", std::process::id()));
-        let spec = model.save(&dir).expect("save");
-        assert_eq!(spec.kind, KIND);
-        assert!(is_ngram_dir(&dir));
-        let loaded = NgramClassifier::load(&dir).expect("load");
-        assert_eq!(loaded.model_id(), model.model_id());
-        assert!(loaded.model_id().starts_with("ngram@"));
         let probe = lines("ErrImagePull back-off");
-        assert_eq!(loaded.probabilities(&probe), model.probabilities(&probe));
+        for loss in [NgramLoss::SquaredHinge, NgramLoss::Logistic] {
+            let options = NgramOptions {
+                loss,
+                ..NgramOptions::default()
+            };
+            let (mut model, _) = NgramClassifier::fit(&samples, options);
+            let spec = model.save(&dir).expect("save");
+            assert_eq!(spec.kind, KIND);
+            assert_eq!(spec.options.loss, loss);
+            assert!(is_ngram_dir(&dir));
+            let loaded = NgramClassifier::load(&dir).expect("load");
+            assert_eq!(loaded.model_id(), model.model_id());
+            assert_eq!(loaded.options.loss, loss);
+            assert!(loaded.model_id().starts_with("ngram@"));
+            assert_eq!(loaded.probabilities(&probe), model.probabilities(&probe));
+        }
+        // A spec written before the loss was recorded (the logistic model above, less its loss) loads
+        // as the logistic model it was, with the same answers.
+        let (logistic, _) = NgramClassifier::fit(
+            &samples,
+            NgramOptions {
+                loss: NgramLoss::Logistic,
+                ..NgramOptions::default()
+            },
+        );
+        let spec_path = dir.join("spec.json");
+        let mut spec: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&spec_path).expect("spec"))
+                .expect("json");
+        let removed = spec["options"]
+            .as_object_mut()
+            .and_then(|options| options.remove("loss"));
+        assert_eq!(removed, Some(serde_json::json!("logistic")), "{spec}");
+        std::fs::write(&spec_path, spec.to_string()).expect("write");
+        let loaded = NgramClassifier::load(&dir).expect("older spec");
+        assert_eq!(loaded.options.loss, NgramLoss::Logistic);
+        assert_eq!(loaded.probabilities(&probe), logistic.probabilities(&probe));
         std::fs::write(dir.join("vocabulary.json"), "{\"words\":[],\"chars\":[]}").expect("write");
         let error = NgramClassifier::load(&dir).expect_err("tampered");
         assert!(error.to_string().contains("hash"), "{error}");

@@ -18,11 +18,13 @@ pub struct SoftmaxRegression {
 /// How the fit ended.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FitReport {
-    /// L-BFGS iterations.
+    /// L-BFGS iterations (logistic), or the most coordinate-descent sweeps one class took (SVMs).
     pub iterations: usize,
-    /// Whether the gradient tolerance was met.
+    /// Whether the tolerance was met: the gradient's (logistic), every class's projected gradient's
+    /// spread (SVMs).
     pub converged: bool,
-    /// The objective reached (mean weighted cross-entropy plus the penalty).
+    /// The objective reached: the mean weighted cross-entropy plus the penalty (logistic), or the sum
+    /// over classes of `½‖w‖² + Σ C_i ξ_i²` (SVMs). The two are not on one scale.
     pub objective: f64,
 }
 
@@ -124,6 +126,15 @@ impl SoftmaxRegression {
     #[must_use]
     pub fn parts(&self) -> (&[f32], &[f32]) {
         (&self.weights, &self.bias)
+    }
+
+    /// A model with no class (nothing labelled to fit): every row scores nothing.
+    pub(super) fn empty() -> Self {
+        Self {
+            classes: 0,
+            weights: Vec::new(),
+            bias: Vec::new(),
+        }
     }
 
     /// A model from its weights and bias; `None` unless the weights are a whole number of rows of
