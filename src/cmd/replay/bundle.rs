@@ -307,10 +307,14 @@ fn timed<'a>(lines: impl Iterator<Item = (String, &'a str)>) -> Vec<Input> {
         .into_iter()
         .enumerate()
         .filter_map(|(offset, (key, line))| {
+            // A line that made no record of its own is a chunk of the message recorded at an earlier
+            // offset (the record keeps its first chunk's coordinates), so it takes that message's time:
+            // fed with the chunks before it, not with the next message, which may come much later.
+            // Lines before any record take the first record's time.
             let time = times
-                .range(offset as i64..)
-                .next()
-                .or_else(|| times.range(..offset as i64).next_back())
+                .range(..=offset as i64)
+                .next_back()
+                .or_else(|| times.range(offset as i64..).next())
                 .map(|(_, t)| *t)?;
             Some(Input {
                 event_time_ns: time,
@@ -356,6 +360,7 @@ mod tests {
             "2026-03-14T09:00:00.000000000Z stdout P first half ",
             "2026-03-14T09:00:01.000000000Z stdout F second half",
             "{\"broken\": json",
+            "2026-03-14T09:00:40.000000000Z stdout F the next line, much later",
         ];
         let inputs = timed(
             lines
@@ -364,10 +369,13 @@ mod tests {
         );
         assert_eq!(
             inputs.len(),
-            3,
+            4,
             "a bad line is still fed (the pipeline dead-letters it)"
         );
+        // The final chunk is fed with the first (their message's time), not with the next message: fed
+        // 40 s later, it would complete its message after the watermark had passed it.
         assert_eq!(inputs[0].event_time_ns, inputs[1].event_time_ns);
+        assert!(inputs[1].event_time_ns < inputs[3].event_time_ns);
     }
 
     #[test]
