@@ -168,11 +168,8 @@ pub fn eval_classifier(
         "tfidf_logreg",
         Scores::new(&truth, &tfidf_predict(&train_set, &test)?),
     );
-    for (name, loss) in [
-        ("ngram_logreg", diagnose::ngram::NgramLoss::Logistic),
-        ("ngram_svm", diagnose::ngram::NgramLoss::SquaredHinge),
-    ] {
-        let options = diagnose::ngram::NgramOptions { loss, ..ngram };
+    let (logistic, hinge) = ngram_pair(ngram);
+    for (name, options) in [("ngram_logreg", logistic), ("ngram_svm", hinge)] {
         let predicted = ngram_predict(&train_set, &test, options);
         models.insert(name, Scores::new(&truth, &predicted));
     }
@@ -183,6 +180,25 @@ pub fn eval_classifier(
         model: classifier.model_id(),
         models,
     })
+}
+
+/// The options of the two n-gram models every evaluation scores: `ngram_logreg`, the baseline the issue
+/// named (logistic, words and characters alike), and `ngram_svm`, the SVMs with `ngram`'s word weight;
+/// both with `ngram`'s C and minimum document frequency.
+fn ngram_pair(
+    ngram: diagnose::ngram::NgramOptions,
+) -> (diagnose::ngram::NgramOptions, diagnose::ngram::NgramOptions) {
+    use diagnose::ngram::{NgramLoss, NgramOptions};
+    let logistic = NgramOptions {
+        loss: NgramLoss::Logistic,
+        word_weight: 1.0,
+        ..ngram
+    };
+    let hinge = NgramOptions {
+        loss: NgramLoss::SquaredHinge,
+        ..ngram
+    };
+    (logistic, hinge)
 }
 
 /// The classifier in `dir`, whichever kind it is.
@@ -521,9 +537,7 @@ pub fn cross_validate_classifiers(
     let text = |e: &dyn std::fmt::Display| e.to_string();
     let keyword: &Predictor<'_> = &|_, test| Ok(keyword_predict(test));
     let tfidf: &Predictor<'_> = &|train, test| tfidf_predict(train, test).map_err(|e| text(&e));
-    let with_loss = |loss| diagnose::ngram::NgramOptions { loss, ..ngram };
-    let logistic = with_loss(diagnose::ngram::NgramLoss::Logistic);
-    let hinge = with_loss(diagnose::ngram::NgramLoss::SquaredHinge);
+    let (logistic, hinge) = ngram_pair(ngram);
     let ngram: &Predictor<'_> = &|train, test| Ok(ngram_predict(train, test, logistic));
     let svm: &Predictor<'_> = &|train, test| Ok(ngram_predict(train, test, hinge));
     let frozen: &Predictor<'_> = &|train, test| {
@@ -583,6 +597,10 @@ pub struct NgramArgs {
     /// (one-vs-rest linear SVMs, chosen by grouped CV) or `logistic`.
     #[arg(long, default_value_t = diagnose::ngram::NgramOptions::default().loss)]
     pub ngram_loss: diagnose::ngram::NgramLoss,
+    /// The length of the word block in a row of the n-gram SVMs (the character block's is 1; chosen by
+    /// grouped CV). The `ngram_logreg` baseline always has 1.
+    #[arg(long, default_value_t = diagnose::ngram::NgramOptions::default().word_weight)]
+    pub ngram_word_weight: f32,
 }
 
 impl NgramArgs {
@@ -593,6 +611,7 @@ impl NgramArgs {
             min_df: self.ngram_min_df,
             c: self.ngram_c,
             loss: self.ngram_loss,
+            word_weight: self.ngram_word_weight,
         }
     }
 }
@@ -636,12 +655,13 @@ pub fn train_ngram(
     let mut model = model.with_temperature(calibration.map_or(1.0, |c| c.temperature));
     let spec = model.save(out)?;
     let command = format!(
-        "medic train classifier --kind ngram {} --out {} --cv {cv} --seed {seed} --ngram-c {} --ngram-min-df {} --ngram-loss {}",
+        "medic train classifier --kind ngram {} --out {} --cv {cv} --seed {seed} --ngram-c {} --ngram-min-df {} --ngram-loss {} --ngram-word-weight {}",
         data_flags(data),
         out.display(),
         options.c,
         options.min_df,
         options.loss,
+        options.word_weight,
     );
     diagnose::lab::ngram_card::NgramCard::new(
         spec,

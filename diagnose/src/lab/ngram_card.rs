@@ -68,7 +68,8 @@ impl NgramCard {
             "# n-gram fault classifier\n\n\
              Word 1–2-grams and character 3–5-grams inside word boundaries (TF-IDF, sub-linear tf, unit L2 \
              norm per block) under {model} (L2, C = {}, balanced class weights), fitted on {} samples; \
-             {} features, {} classes; minimum document frequency {}.\n\n\
+             {} features, {} classes; minimum document frequency {}; the word block weighs {} against the \
+             character block's 1.\n\n\
              - vocabulary: `vocabulary.json`, sha256 `{}`\n\
              - weights: `model.safetensors`, sha256 `{}`\n\
              - fit: {} {solver}, converged: {}\n\n",
@@ -77,6 +78,7 @@ impl NgramCard {
             s.features,
             s.labels.len(),
             s.options.min_df,
+            s.options.word_weight,
             s.vocabulary_sha256,
             s.weights_sha256,
             self.fit.iterations,

@@ -3,7 +3,9 @@
 //! (`char_wb`: each whitespace-separated word padded with one space on each side). Each block has
 //! sub-linear term frequency (`1 + ln tf`), smoothed IDF (`ln((1 + n) / (1 + df)) + 1`) and unit L2 norm,
 //! as scikit-learn's `TfidfVectorizer` with `analyzer="word", ngram_range=(1, 2)` and
-//! `analyzer="char_wb", ngram_range=(3, 5)` side by side.
+//! `analyzer="char_wb", ngram_range=(3, 5)` side by side. The word block is then scaled by a weight
+//! ([`NgramFeatures::with_word_weight`], 1 unless set): below 1, the linear model leans on character
+//! n-grams, which carry to words a thread never used, more than on whole words, which name its own.
 //!
 //! Lines are untrusted: only the first [`MAX_LINE_BYTES`] of each are read, and n-grams are looked up as
 //! borrowed slices, so a window's memory does not grow with the length of its lines.
@@ -133,8 +135,8 @@ impl Block {
     }
 
     /// Appends the TF-IDF values of `tf` (ascending term indices, each once, with count and idf) to `row`
-    /// as one unit-length block starting at feature `base`.
-    fn push(tf: Vec<(u32, f32, f32)>, base: u32, row: &mut SparseRow) {
+    /// as one block of length `weight` starting at feature `base`.
+    fn push(tf: Vec<(u32, f32, f32)>, base: u32, weight: f32, row: &mut SparseRow) {
         let values: Vec<(u32, f32)> = tf
             .into_iter()
             .map(|(i, count, idf)| (i, (1.0 + count.ln()) * idf))
@@ -145,7 +147,7 @@ impl Block {
         }
         for (i, v) in values {
             row.indices.push(base + i);
-            row.values.push(v / norm);
+            row.values.push(weight * v / norm);
         }
     }
 
@@ -171,10 +173,22 @@ impl Block {
 }
 
 /// Fitted word and character n-gram vocabularies.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NgramFeatures {
     words: Block,
     chars: Block,
+    /// The length of the word block in a row (the character block's is 1).
+    word_weight: f32,
+}
+
+impl Default for NgramFeatures {
+    fn default() -> Self {
+        Self {
+            words: Block::default(),
+            chars: Block::default(),
+            word_weight: 1.0,
+        }
+    }
 }
 
 impl NgramFeatures {
@@ -202,7 +216,16 @@ impl NgramFeatures {
         Self {
             words: Block::fit(&words, min_df),
             chars: Block::fit(&chars, min_df),
+            word_weight: 1.0,
         }
+    }
+
+    /// The same features with the word block of length `weight` in every row (the character block's
+    /// stays 1).
+    #[must_use]
+    pub fn with_word_weight(mut self, weight: f32) -> Self {
+        self.word_weight = weight;
+        self
     }
 
     /// Number of features (word block first, then characters).
@@ -238,6 +261,7 @@ impl NgramFeatures {
         (words.len() == word_idf.len() && chars.len() == char_idf.len()).then(|| Self {
             words: Block::from_ordered(words, word_idf),
             chars: Block::from_ordered(chars, char_idf),
+            word_weight: 1.0,
         })
     }
 
@@ -278,8 +302,8 @@ impl NgramFeatures {
             }
         }
         let mut row = SparseRow::default();
-        Block::push(summed(words), 0, &mut row);
-        Block::push(summed(chars), self.words.len() as u32, &mut row);
+        Block::push(summed(words), 0, self.word_weight, &mut row);
+        Block::push(summed(chars), self.words.len() as u32, 1.0, &mut row);
         row
     }
 
@@ -345,7 +369,7 @@ mod tests {
         let features = NgramFeatures::fit(&[&a[..], &b[..]], 1);
         let row = features.transform(&a);
         let words = features.words.len() as u32;
-        let block_norm = |in_block: &dyn Fn(u32) -> bool| -> f32 {
+        let squared = |row: &SparseRow, in_block: &dyn Fn(u32) -> bool| -> f32 {
             row.indices
                 .iter()
                 .zip(&row.values)
@@ -353,8 +377,8 @@ mod tests {
                 .map(|(_, v)| v * v)
                 .sum()
         };
-        assert!((block_norm(&|i| i < words) - 1.0).abs() < 1e-5);
-        assert!((block_norm(&|i| i >= words) - 1.0).abs() < 1e-5);
+        assert!((squared(&row, &|i| i < words) - 1.0).abs() < 1e-5);
+        assert!((squared(&row, &|i| i >= words) - 1.0).abs() < 1e-5);
         let value = |term: &str| {
             let index = features.words.terms[term].0;
             row.indices
@@ -369,5 +393,10 @@ mod tests {
             features.transform(&["pod OOMKilled", "pod pending", "pod OOMKilled"]),
             "a line counted twice is the line twice"
         );
+        // A word weight scales the word block only: its squared length is the weight squared.
+        let weighted = features.clone().with_word_weight(0.3).transform(&a);
+        assert!((squared(&weighted, &|i| i < words) - 0.09).abs() < 1e-5);
+        assert!((squared(&weighted, &|i| i >= words) - 1.0).abs() < 1e-5);
+        assert_eq!(weighted.indices, row.indices);
     }
 }

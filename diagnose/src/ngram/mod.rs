@@ -71,6 +71,14 @@ pub struct NgramOptions {
     /// The loss (a spec without one was fitted with [`NgramLoss::Logistic`]).
     #[serde(default)]
     pub loss: NgramLoss,
+    /// The length of the word block in a row, the character block's being 1 (a spec without one was
+    /// fitted with 1).
+    #[serde(default = "unit_weight")]
+    pub word_weight: f32,
+}
+
+fn unit_weight() -> f32 {
+    1.0
 }
 
 /// What a new fit uses. Not what a spec without a loss reads as: that is [`NgramLoss::default`],
@@ -81,6 +89,7 @@ impl Default for NgramOptions {
             min_df: 1,
             c: 10.0,
             loss: NgramLoss::SquaredHinge,
+            word_weight: 1.0,
         }
     }
 }
@@ -107,7 +116,8 @@ impl NgramClassifier {
             .filter(|c| samples.iter().any(|(_, label)| label == c))
             .collect();
         let documents: Vec<&[String]> = samples.iter().map(|(lines, _)| *lines).collect();
-        let features = NgramFeatures::fit(&documents, options.min_df);
+        let features =
+            NgramFeatures::fit(&documents, options.min_df).with_word_weight(options.word_weight);
         let rows: Vec<SparseRow> = documents.iter().map(|d| features.transform(d)).collect();
         let y: Vec<usize> = samples
             .iter()
@@ -370,13 +380,13 @@ mod store_tests {
         let mut spec: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&spec_path).expect("spec"))
                 .expect("json");
-        let removed = spec["options"]
-            .as_object_mut()
-            .and_then(|options| options.remove("loss"));
-        assert_eq!(removed, Some(serde_json::json!("logistic")), "{spec}");
+        let options = spec["options"].as_object_mut().expect("options");
+        assert_eq!(options.remove("loss"), Some(serde_json::json!("logistic")));
+        assert_eq!(options.remove("word_weight"), Some(serde_json::json!(1.0)));
         std::fs::write(&spec_path, spec.to_string()).expect("write");
         let loaded = NgramClassifier::load(&dir).expect("older spec");
         assert_eq!(loaded.options.loss, NgramLoss::Logistic);
+        assert!((loaded.options.word_weight - 1.0).abs() < f32::EPSILON);
         assert_eq!(loaded.probabilities(&probe), logistic.probabilities(&probe));
         std::fs::write(dir.join("vocabulary.json"), "{\"words\":[],\"chars\":[]}").expect("write");
         let error = NgramClassifier::load(&dir).expect_err("tampered");

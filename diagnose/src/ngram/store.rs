@@ -137,6 +137,9 @@ impl NgramClassifier {
         if !(spec.temperature.is_finite() && spec.temperature > 0.0) {
             return Err(invalid(&spec_path, "temperature must be a positive number"));
         }
+        if !(spec.options.word_weight.is_finite() && spec.options.word_weight >= 0.0) {
+            return Err(invalid(&spec_path, "word_weight must be a number ≥ 0"));
+        }
         let mut distinct = spec.labels.clone();
         distinct.sort_unstable();
         distinct.dedup();
@@ -169,7 +172,8 @@ impl NgramClassifier {
             vocabulary.chars,
             &vector("char_idf")?,
         )
-        .ok_or_else(|| invalid(&vocabulary_path, "terms and IDF differ in number"))?;
+        .ok_or_else(|| invalid(&vocabulary_path, "terms and IDF differ in number"))?
+        .with_word_weight(spec.options.word_weight);
         let bias = vector("bias")?;
         let model = SoftmaxRegression::from_parts(vector("weights")?, bias)
             .filter(|m| m.classes() == spec.labels.len() && m.features() == features.len())
