@@ -182,6 +182,14 @@ pub fn eval_classifier(
     })
 }
 
+/// A finite weight ≥ 0.
+fn non_negative_weight(text: &str) -> Result<f32, String> {
+    let weight: f32 = text.parse().map_err(|e| format!("{e}"))?;
+    (weight.is_finite() && weight >= 0.0)
+        .then_some(weight)
+        .ok_or_else(|| format!("{text} is not a finite number ≥ 0"))
+}
+
 /// The options of the two n-gram models every evaluation scores: `ngram_logreg`, the baseline the issue
 /// named (logistic, words and characters alike), and `ngram_svm`, the SVMs with `ngram`'s word weight;
 /// both with `ngram`'s C and minimum document frequency.
@@ -597,9 +605,11 @@ pub struct NgramArgs {
     /// (one-vs-rest linear SVMs, chosen by grouped CV) or `logistic`.
     #[arg(long, default_value_t = diagnose::ngram::NgramOptions::default().loss)]
     pub ngram_loss: diagnose::ngram::NgramLoss,
-    /// The length of the word block in a row of the n-gram SVMs (the character block's is 1; chosen by
-    /// grouped CV). The `ngram_logreg` baseline always has 1.
-    #[arg(long, default_value_t = diagnose::ngram::NgramOptions::default().word_weight)]
+    /// The length of the word block in a row of the n-gram model, a finite number ≥ 0 (the character
+    /// block's is 1). Applies to `ngram_svm` and to what `train classifier --kind ngram` fits, never to
+    /// the `ngram_logreg` baseline (always 1).
+    #[arg(long, default_value_t = diagnose::ngram::NgramOptions::default().word_weight,
+          value_parser = non_negative_weight)]
     pub ngram_word_weight: f32,
 }
 
@@ -699,4 +709,18 @@ fn data_flags(data: &[PathBuf]) -> String {
         .map(|d| format!("--data {}", d.display()))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_word_weight_is_a_finite_number_at_least_zero() {
+        assert_eq!(non_negative_weight("0.3"), Ok(0.3));
+        assert_eq!(non_negative_weight("0"), Ok(0.0));
+        for bad in ["-1", "NaN", "inf", "heavy"] {
+            assert!(non_negative_weight(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -210,6 +210,9 @@ mod tests {
             // 2·C·1e-4 per sample (a solver stopped well short of the optimum is off by 0.1 or more).
             assert!(largest < 1e-2, "class {class}: gradient {gradient:?}");
         }
+        // Nothing labelled: an empty model, not a panic.
+        let (empty, none) = fit_one_vs_rest(&[], &[], 0, 0, 10.0);
+        assert_eq!((empty.classes(), none.converged), (0, true));
         let (weak, _) = fit_one_vs_rest(&x, &y, 3, 3, 0.01);
         assert!(weak.scores(&x[0])[0] < model.scores(&x[0])[0]);
     }

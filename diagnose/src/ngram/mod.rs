@@ -367,16 +367,41 @@ mod store_tests {
             assert!(loaded.model_id().starts_with("ngram@"));
             assert_eq!(loaded.probabilities(&probe), model.probabilities(&probe));
         }
-        // A spec written before the loss was recorded (the logistic model above, less its loss) loads
-        // as the logistic model it was, with the same answers.
-        let (logistic, _) = NgramClassifier::fit(
+        // A word weight other than 1 is applied on load as on fit, on every path that builds a row; a
+        // spec with a negative one is refused.
+        let options = NgramOptions {
+            word_weight: 0.3,
+            ..NgramOptions::default()
+        };
+        let (mut weighted, _) = NgramClassifier::fit(&samples, options);
+        weighted.save(&dir).expect("save");
+        let loaded = NgramClassifier::load(&dir).expect("load");
+        assert_eq!(loaded.probabilities(&probe), weighted.probabilities(&probe));
+        let counted = [("ErrImagePull back-off", 2), ("GET /healthz 200", 1)];
+        let mut cache = TermCache::new(8);
+        let (class, p) = weighted.predict_counted(counted.iter().copied());
+        let (cached_class, cached_p) = loaded.predict_cached(&counted, &mut cache);
+        assert!(class == cached_class && (p - cached_p).abs() < 1e-9);
+        let unweighted = NgramClassifier::fit(&samples, NgramOptions::default()).0;
+        assert_ne!(
+            weighted.probabilities(&probe),
+            unweighted.probabilities(&probe)
+        );
+        let spec_path = dir.join("spec.json");
+        let text = std::fs::read_to_string(&spec_path).expect("spec");
+        std::fs::write(&spec_path, text.replace("0.3", "-0.3")).expect("write");
+        let error = NgramClassifier::load(&dir).expect_err("negative weight");
+        assert!(error.to_string().contains("word_weight"), "{error}");
+        // A spec written before the loss and the word weight were recorded (a logistic model's, less
+        // both) loads as the logistic model it was, with the same answers.
+        let (mut logistic, _) = NgramClassifier::fit(
             &samples,
             NgramOptions {
                 loss: NgramLoss::Logistic,
                 ..NgramOptions::default()
             },
         );
-        let spec_path = dir.join("spec.json");
+        logistic.save(&dir).expect("save");
         let mut spec: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&spec_path).expect("spec"))
                 .expect("json");

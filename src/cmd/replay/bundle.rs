@@ -307,10 +307,11 @@ fn timed<'a>(lines: impl Iterator<Item = (String, &'a str)>) -> Vec<Input> {
         .into_iter()
         .enumerate()
         .filter_map(|(offset, (key, line))| {
-            // A line that made no record of its own is a chunk of the message recorded at an earlier
-            // offset (the record keeps its first chunk's coordinates), so it takes that message's time:
-            // fed with the chunks before it, not with the next message, which may come much later.
-            // Lines before any record take the first record's time.
+            // A line that made no record of its own is usually the last chunk of a message recorded at an
+            // earlier offset (the record keeps its first chunk's coordinates): it takes the time of the
+            // nearest earlier record in its file — its message's, unless a line of the other stream
+            // came between — and so is fed with the chunks before it, not with the next message, which
+            // may come much later. Lines before any record take the first record's time.
             let time = times
                 .range(..=offset as i64)
                 .next_back()
