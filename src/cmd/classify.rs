@@ -419,8 +419,8 @@ pub struct EvalArgs {
         default_value = "keyword_rules,tfidf_logreg,ngram_logreg,ngram_svm"
     )]
     pub models: Vec<CvModel>,
-    /// How `ngram_logreg` and `ngram_svm` are fitted (with `--cv` or `--data`; `--ngram-loss` is theirs
-    /// by name).
+    /// How `ngram_logreg` and `ngram_svm` are fitted (with `--cv` or `--data`); each keeps the loss its
+    /// name says, so `--ngram-loss` does not apply here.
     #[command(flatten)]
     pub ngram: NgramArgs,
     /// Classifier directory scored as `shipped`, either kind (default: the pipeline's, `models/ngram`).

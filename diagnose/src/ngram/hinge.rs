@@ -57,18 +57,9 @@ fn margin(w: &[f64], row: &SparseRow) -> f64 {
         + bias
 }
 
-/// One binary problem: `positive[i]` says whether sample `i` is of the class; `cost[i]` is its `C`.
-/// Returns the weights (features, then the bias), the sweeps run and whether the tolerance was met.
-fn fit_binary(
-    x: &[SparseRow],
-    positive: &[bool],
-    cost: &[f64],
-    dims: usize,
-) -> (Vec<f64>, usize, bool) {
-    let sign: Vec<f64> = positive
-        .iter()
-        .map(|p| if *p { 1.0 } else { -1.0 })
-        .collect();
+/// One binary problem: `sign[i]` is +1 when sample `i` is of the class, −1 otherwise; `cost[i]` is its
+/// `C`. Returns the weights (features, then the bias), the sweeps run and whether the tolerance was met.
+fn fit_binary(x: &[SparseRow], sign: &[f64], cost: &[f64], dims: usize) -> (Vec<f64>, usize, bool) {
     let diagonal: Vec<f64> = cost.iter().map(|c| 0.5 / c).collect();
     let curvature: Vec<f64> = x
         .iter()
@@ -136,22 +127,22 @@ pub fn fit_one_vs_rest(
     let mut bias = vec![0f32; classes];
     let (mut sweeps, mut converged, mut objective) = (0, true, 0.0);
     for class in 0..classes {
-        let positive: Vec<bool> = y.iter().map(|&k| k == class).collect();
-        let cost: Vec<f64> = positive
+        let sign: Vec<f64> = y
             .iter()
-            .map(|p| if *p { c * balanced[class] } else { c })
+            .map(|&k| if k == class { 1.0 } else { -1.0 })
             .collect();
-        let (w, ran, met) = fit_binary(x, &positive, &cost, dims);
+        let cost: Vec<f64> = sign
+            .iter()
+            .map(|s| if *s > 0.0 { c * balanced[class] } else { c })
+            .collect();
+        let (w, ran, met) = fit_binary(x, &sign, &cost, dims);
         sweeps = sweeps.max(ran);
         converged &= met;
         let loss: f64 = x
             .iter()
-            .zip(&positive)
+            .zip(&sign)
             .zip(&cost)
-            .map(|((row, p), c)| {
-                let slack = (1.0 - if *p { 1.0 } else { -1.0 } * margin(&w, row)).max(0.0);
-                c * slack * slack
-            })
+            .map(|((row, s), c)| c * (1.0 - s * margin(&w, row)).max(0.0).powi(2))
             .sum();
         objective += 0.5 * w.iter().map(|v| v * v).sum::<f64>() + loss;
         for (feature, value) in w[..dims].iter().enumerate() {
