@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: starts the test broker, installs the pretrained encoder, starts (building once) the
-# test Kubernetes API server, fetches the two kubectl builds deploy/ is rendered with and installs headless
+# test Kubernetes API server, fetches the two kubectl builds deploy/ is rendered with, builds (once) the
+# Prometheus server the observer's metrics test scrapes with, and installs headless
 # Chromium (the replay report is rendered in it), each on first
 # use, then runs every test (including those a plain `cargo test` leaves out because they need these).
 set -euo pipefail
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 ./scripts/model-up.sh
 ./scripts/k8s-up.sh >/dev/null
 ./scripts/kubectl-up.sh >/dev/null
+./scripts/prometheus-up.sh >/dev/null
 ./scripts/chromium-up.sh
 # Tests that need these services are #[ignore]d in a plain `cargo test` (which says so for each); here
 # they run too. Arguments are cargo's; test-binary arguments go after `--`, as with cargo.

@@ -226,7 +226,7 @@ async fn the_actuator_needs_exactly_its_rbac() {
 #[ignore = "needs the test Kubernetes API server: run scripts/test.sh, or scripts/k8s-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_observer_reads_workload_states_and_cannot_write() {
-    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, StatefulSet};
     use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
     use k8s_openapi::api::core::v1::Pod;
     use kube::api::{Patch, PatchParams};
@@ -270,6 +270,44 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
         .await
         .expect("pod status");
 
+    // A StatefulSet whose image changed: its second ControllerRevision is its last rollout.
+    let statefulset: StatefulSet = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": { "name": "db", "namespace": ns },
+        "spec": { "replicas": 1, "serviceName": "db",
+                  "selector": { "matchLabels": { "app": "db" } },
+                  "template": { "metadata": { "labels": { "app": "db" } },
+                                "spec": { "containers": [{ "name": "db", "image": "redis:7.2" }] } } }
+    }))
+    .expect("statefulset");
+    let statefulsets = Api::<StatefulSet>::namespaced(client.clone(), &ns);
+    statefulsets
+        .create(&PostParams::default(), &statefulset)
+        .await
+        .expect("create statefulset");
+    let image = serde_json::json!({ "spec": { "template": { "spec": {
+        "containers": [{ "name": "db", "image": "redis:7.4" }] } } } });
+    statefulsets
+        .patch("db", &PatchParams::default(), &Patch::Strategic(&image))
+        .await
+        .expect("new image");
+    let revisions = Api::<ControllerRevision>::namespaced(client.clone(), &ns);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while revisions
+        .list(&Default::default())
+        .await
+        .expect("list revisions")
+        .items
+        .len()
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the StatefulSet controller wrote no second revision"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
     let config = ObserveConfig {
         source: ObserveSource::Kubernetes,
         kubeconfig: Some(kubeconfig.clone()),
@@ -286,9 +324,15 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
         out.events()
     );
     let states = out.decode_all::<WorkloadState>().expect("states");
-    let [web] = states.as_slice() else {
-        panic!("one workload in {ns}: {states:?}")
+    let [web, db] = states.as_slice() else {
+        panic!("two workloads in {ns}: {states:?}")
     };
+    assert_eq!(
+        (db.target.kind, db.target.name.as_str(), db.pods.desired),
+        (schemas::ObjectKind::StatefulSet, "db", 1)
+    );
+    let rollout = db.last_rollout.as_ref().expect("the StatefulSet's rollout");
+    assert_eq!((rollout.revision, rollout.image_changed), (2, Some(true)));
     assert_eq!(
         (
             web.target.namespace.as_deref(),

@@ -12,6 +12,7 @@
 //! | [`kafka`] | the test broker: address, topics, producing, observing, checkpoints, per-run topic names |
 //! | [`durable`] | a private broker whose data survives a SIGKILL (the broker-restart test) |
 //! | [`cluster`] | the test API server and a simulated kubelet |
+//! | [`prometheus`] | a real Prometheus server scraping a workload's exporters, as a test plays them |
 //! | [`commands`] | signed commands and actuator settings for the actuation tests |
 //! | [`incident`] | the bundled incident as keyed records, and renamed copies of it |
 //! | [`scratch`] | run ids, scratch directories, free ports |
@@ -23,6 +24,7 @@ pub mod http;
 pub mod incident;
 pub mod kafka;
 pub mod process;
+pub mod prometheus;
 pub mod scrape;
 pub mod scratch;
 

@@ -2,8 +2,11 @@
 //! observe` writing a real Deployment's state from the test API server; and `medic run --stage decide
 //! --stage act` with `decide.policy = "models/policy-ppo"` in shadow and in act mode, fed a twin hour's
 //! workload states (its observer) and diagnoses (its diagnosis channel), killed with SIGKILL halfway and
-//! restarted; and the policy's scale-out of a saturated Deployment signed, applied by the actuator to the
-//! API server and verified (its pods Ready, played by the test kubelet).
+//! restarted; and the policy's scale-out of a saturated Deployment, observed from the API server and from a
+//! real Prometheus scraping its (test-played) ingress and exporters through the default queries (with a
+//! shorter rate window) and recording rule, signed,
+//! applied by the actuator to the API server, verified (its pods Ready, played by the test kubelet) and
+//! observed again.
 
 use decide::lab::twin::{ClusterSpec, OBSERVER_TWIN, Scenario, Trace, Twin, TwinOptions, snapshot};
 use rdkafka::Message;
@@ -492,15 +495,80 @@ async fn the_observer_writes_a_real_deployments_state_through_the_broker() {
     cluster::delete_nodes(&client, &[node]).await;
 }
 
-#[ignore = "needs the test broker and Kubernetes API server: run scripts/test.sh, or scripts/kafka-up.sh and scripts/k8s-up.sh and `cargo test -- --ignored`"]
+#[ignore = "needs the test broker, the Kubernetes API server and Prometheus: run scripts/test.sh, or scripts/kafka-up.sh, scripts/k8s-up.sh and scripts/prometheus-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
     use act::KeyRing;
+    use act::observe::{Prometheus, PrometheusConfig, SignalQueries};
     use schemas::{ActionOutcome, ActionResult};
+    use testkit::prometheus::{PrometheusServer, WorkloadExporter, WorkloadLoad};
 
     let _machine = super::common::MACHINE.read().await;
     let client = cluster::client().await;
     let (ns, node, kubelet) = cluster::running_web(&client, "learned", 2).await;
+    // Its ingress and exporters as Prometheus scrapes them: three pods' worth of demand on two pods,
+    // every request slower than the objective, the CPU nearly all used.
+    let exporter = WorkloadExporter::start(WorkloadLoad {
+        namespace: ns.clone(),
+        name: "web".to_owned(),
+        pods: 2,
+        rps: 300.0,
+        cpu_per_pod: 0.98,
+    });
+    let prometheus = PrometheusServer::scraping(exporter.port());
+    // The default queries, their rate window shortened from 2 minutes to 10 s: rate() divides by the
+    // whole window, and these series are seconds old.
+    let defaults = SignalQueries::default();
+    let short = |query: &str| query.replace("[2m]", "[10s]");
+    let queries = SignalQueries {
+        demand_rps: short(&defaults.demand_rps),
+        p95_ms: short(&defaults.p95_ms),
+        error_ratio: short(&defaults.error_ratio),
+        cpu_utilisation: short(&defaults.cpu_utilisation),
+    };
+    let metrics = PrometheusConfig {
+        url: prometheus.url(),
+        bearer_token_file: None,
+        timeout: schemas::span::Span::secs(5),
+        queries: queries.clone(),
+    };
+    let near = |value: Option<f64>, expected: f64| {
+        value.is_some_and(|v| (v - expected).abs() <= 0.1 * expected)
+    };
+    // Until the queries (and the recording rule they use) answer for the workload, with full windows.
+    {
+        let client = Prometheus::new(&metrics);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut snapshot = schemas::observe::ClusterSnapshot {
+                at_ns: chrono::Utc::now().timestamp_nanos_opt().expect("now"),
+                workloads: vec![schemas::observe::ObservedWorkload {
+                    target: schemas::Target::deployment(&ns, "web"),
+                    desired: 2,
+                    autoscaler: None,
+                    last_rollout: None,
+                    signals: schemas::WorkloadSignals::default(),
+                }],
+                ..Default::default()
+            };
+            let read = client.fill(&mut snapshot, Duration::from_secs(10));
+            let signals = snapshot.workloads[0].signals;
+            // The ingress's p95 (all requests between 0.5 and 1 s), no 5xx, 0.98 of a core per pod.
+            if near(signals.demand_rps, 300.0)
+                && near(signals.p95_ms, 975.0)
+                && near(signals.cpu_utilisation, 0.98)
+                && signals.error_ratio == Some(0.0)
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Prometheus never answered the queries as the series say: {read:?} {signals:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     let brokers = brokers();
     let (run_id, dir) = run_dir("learned-scale-");
     let topic = |name: &str| format!("{run_id}.{name}");
@@ -518,6 +586,10 @@ async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
         format!(
             "{head}[runner]\nbatch_linger = \"20ms\"\ntick_interval = \"200ms\"\n\n\
              [decide]\npolicy = \"{policy}\"\n\n\
+             [observe]\nsource = \"kubernetes\"\nkubeconfig = \"{kubeconfig}\"\nnamespaces = [\"{ns}\"]\n\
+             interval = \"500ms\"\n\n[observe.prometheus]\nurl = \"{url}\"\n\n\
+             [observe.prometheus.queries]\ndemand_rps = '{demand}'\np95_ms = '{p95}'\n\
+             error_ratio = '{errors}'\ncpu_utilisation = '{cpu}'\n\n\
              [act]\nmode = \"apply\"\njournal = \"{journal}\"\nkubeconfig = \"{kubeconfig}\"\n\
              verify_timeout = \"60s\"\nverify_interval = \"250ms\"\n\n\
              [act.safety]\nallowed_namespaces = [\"{ns}\"]\n\n[[ingest.sources]]\nname = \"{run_id}\"\n",
@@ -525,6 +597,11 @@ async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
             policy = policy.display(),
             journal = dir.join("journal").display(),
             kubeconfig = cluster::kubeconfig().display(),
+            url = prometheus.url(),
+            demand = queries.demand_rps,
+            p95 = queries.p95_ms,
+            errors = queries.error_ratio,
+            cpu = queries.cpu_utilisation,
         ),
     )
     .expect("pipeline");
@@ -544,65 +621,19 @@ async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
         wait_ready(&mut medic, port);
         (medic, port)
     };
-    let (mut deciding, decide_port) = start(&["decide", "act"], &private, "decide");
+    let (mut deciding, decide_port) = start(&["observe", "decide", "act"], &private, "decide");
     let (mut actuator, _) = start(&["actuator"], &public, "actuator");
 
-    // The cluster as an observer with a metrics source would report it: two Ready pods under three
-    // pods' worth of demand, p95 far above the objective; and a confident CPU-saturation diagnosis.
+    // The observer reads the Deployment from the API server and its signals from Prometheus; once
+    // decide has read that state, a confident CPU-saturation diagnosis.
     let now_secs = chrono::Utc::now().timestamp();
-    let observe = act::observe::ObserveConfig::default();
-    let mut state = act::observe::workload_states(
-        &schemas::observe::ClusterSnapshot {
-            at_ns: now_secs * 1_000_000_000,
-            workloads: vec![schemas::observe::ObservedWorkload {
-                target: schemas::Target::deployment(&ns, "web"),
-                desired: 2,
-                autoscaler: Some((1, 6)),
-                last_rollout: None,
-                signals: schemas::WorkloadSignals {
-                    demand_rps: Some(300.0),
-                    demand_rps_1m: Some(300.0),
-                    demand_rps_5m: Some(300.0),
-                    p95_ms: Some(900.0),
-                    error_ratio: Some(0.0),
-                    cpu_utilisation: Some(0.98),
-                },
-            }],
-            pods: (0..2)
-                .map(|i| schemas::observe::ObservedPod {
-                    owner: schemas::Target::deployment(&ns, "web"),
-                    name: format!("web-{i}"),
-                    node: Some(node.clone()),
-                    phase: schemas::observe::ObservedPhase::Ready,
-                })
-                .collect(),
-            nodes: vec![schemas::NodeCondition {
-                node: node.clone(),
-                ready: true,
-                disk_pressure: false,
-                unschedulable: false,
-            }],
-        },
-        &observe,
-        "test@1",
-    );
-    let state = state.remove(0);
     let diagnosis = schemas::fixtures::diagnosis(
         "saturated-1",
         &schemas::Target::deployment(&ns, "web"),
         schemas::FaultClass::CpuSaturation,
         now_secs,
     );
-    produce_all(
-        &brokers,
-        &topic("state"),
-        &[(
-            state.key().unwrap_or_default(),
-            schemas::encode_record(&state).expect("encodes"),
-        )],
-    )
-    .await;
-    // Decide reads its two topics independently: the diagnosis goes once decide has read the state.
+    // Decide reads its two topics independently: the diagnosis goes once decide has read a state.
     let read_state = || {
         testkit::scrape::Scrape::fetch(decide_port).is_some_and(|m| {
             m.sum(
@@ -672,6 +703,40 @@ async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
     );
     assert_eq!(cluster::replicas(&client, &ns, "web").await, 2 + delta);
     cluster::wait_available(&client, &ns, "web", 2 + delta).await;
+    // What decide read, and what the observer saw after: the scaled Deployment, all its pods Ready.
+    let state_reader = observer(&brokers, &format!("{run_id}-states"), &[&topic("state")]);
+    let mut states: Vec<WorkloadState> = Vec::new();
+    let scaled = u32::try_from(2 + delta).expect("replicas");
+    read_until(
+        &state_reader,
+        &mut states,
+        |states, m| {
+            states.push(schemas::decode_record(m.payload().unwrap_or_default()).expect("a state"))
+        },
+        |states| {
+            states
+                .iter()
+                .any(|s| s.pods.desired == scaled && s.pods.ready == scaled)
+        },
+        Duration::ZERO,
+        Duration::from_secs(60),
+        |states| format!("{states:?}"),
+    )
+    .await;
+    let first = &states[0];
+    assert_eq!(
+        (
+            first.observer.as_str(),
+            first.pods.desired,
+            first.pods.ready
+        ),
+        ("kubernetes@1", 2, 2)
+    );
+    assert!(
+        near(first.signals.demand_rps, 300.0) && near(first.signals.p95_ms, 975.0),
+        "the state the policy decided on carries Prometheus's signals: {:?}",
+        first.signals
+    );
 
     deciding.kill();
     actuator.kill();

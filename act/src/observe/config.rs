@@ -1,6 +1,6 @@
 //! [`ObserveConfig`]: the `[observe]` section of a pipeline file.
 
-use super::{KubeReader, Observe};
+use super::{KubeReader, Observe, PrometheusConfig};
 use schemas::config::{Problem, Problems};
 use schemas::observe::ReadCluster;
 use schemas::span::Span;
@@ -51,6 +51,14 @@ pub struct ObserveConfig {
     /// Default: 10 (or the workload's own replicas, when it asks for more).
     #[serde(default = "default_max_replicas")]
     pub max_replicas: u32,
+    /// A signal that moved less than this share of its last written value does not make a state new
+    /// (Prometheus's rates differ a little at every read). Default: 0.05.
+    #[serde(default = "default_signal_tolerance")]
+    pub signal_tolerance: f64,
+    /// Where the workloads' demand, latency, errors and CPU come from (`[observe.prometheus]`).
+    /// Default: none, so states carry no signals.
+    #[serde(default)]
+    pub prometheus: Option<PrometheusConfig>,
 }
 
 fn default_interval() -> Span {
@@ -58,6 +66,9 @@ fn default_interval() -> Span {
 }
 fn default_resync() -> Span {
     Span::secs(300)
+}
+fn default_signal_tolerance() -> f64 {
+    0.05
 }
 fn default_min_replicas() -> u32 {
     1
@@ -77,6 +88,8 @@ impl Default for ObserveConfig {
             resync: default_resync(),
             min_replicas: default_min_replicas(),
             max_replicas: default_max_replicas(),
+            signal_tolerance: default_signal_tolerance(),
+            prometheus: None,
         }
     }
 }
@@ -108,11 +121,19 @@ impl ObserveConfig {
                 )
             },
         );
+        problems.require(
+            (0.0..1.0).contains(&self.signal_tolerance),
+            "signal_tolerance",
+            || "must be at least 0 and below 1",
+        );
         let mut seen = std::collections::BTreeSet::new();
         for (i, namespace) in self.namespaces.iter().enumerate() {
             problems.require(seen.insert(namespace), &format!("namespaces[{i}]"), || {
                 format!("{namespace:?} is listed twice (its pods would count twice)")
             });
+        }
+        if let Some(prometheus) = &self.prometheus {
+            prometheus.check(&mut problems);
         }
         problems.into_result()
     }
@@ -150,6 +171,15 @@ impl ObserveConfig {
         self.interval
             .as_duration()
             .min(std::time::Duration::from_secs(30))
+    }
+
+    /// How long all of one read's metrics queries may take together: the interval, at most 20 s (so a
+    /// slow cluster read and slow queries together stay within the stage's 60 s liveness).
+    #[must_use]
+    pub fn metrics_budget(&self) -> std::time::Duration {
+        self.interval
+            .as_duration()
+            .min(std::time::Duration::from_secs(20))
     }
 
     /// Builds the stage on `reader` (the twin's, for tests), without validating.

@@ -4,17 +4,19 @@
 //! |---|---|
 //! | Deployments, StatefulSets, DaemonSets | the workloads and their desired replicas |
 //! | ReplicaSets | which Deployment owns a pod; a Deployment's rollouts (revision, time, image change) |
+//! | ControllerRevisions | a StatefulSet's or DaemonSet's rollouts (revision, time, image change) |
 //! | Pods | their state ([`classify_pod`]) and node |
 //! | Nodes | Ready, DiskPressure, unschedulable |
 //! | HorizontalPodAutoscalers (`autoscaling/v1`) | replica bounds |
 //!
 //! Every list is served from the API server's watch cache (`resourceVersion=0`), as informers start:
-//! one read costs the API server no etcd round trip. A StatefulSet's or DaemonSet's rollouts are not read
-//! yet (their ControllerRevisions): their states carry no `last_rollout`.
+//! one read costs the API server no etcd round trip.
 
 use super::OBSERVER_KUBERNETES;
 use crate::cluster::ClusterClient;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -142,6 +144,7 @@ async fn read(
     let deployments: Vec<Deployment> = list(&client, &namespaces, &cached).await?;
     let statefulsets: Vec<StatefulSet> = list(&client, &namespaces, &cached).await?;
     let daemonsets: Vec<DaemonSet> = list(&client, &namespaces, &cached).await?;
+    let controller_revisions: Vec<ControllerRevision> = list(&client, &namespaces, &cached).await?;
     let autoscalers: Vec<HorizontalPodAutoscaler> = list(&client, &namespaces, &cached).await?;
     let nodes = Api::<Node>::all(client)
         .list(&cached)
@@ -163,17 +166,41 @@ async fn read(
             Some((key, (count(min), count(spec.max_replicas))))
         })
         .collect();
-    // ReplicaSet (namespace, name) → the Deployment owning it; (namespace, Deployment) → its sets.
+    // ReplicaSet (namespace, name) → the Deployment owning it; (namespace, Deployment) → its
+    // revisions.
     let mut owner_of_set: HashMap<(String, String), String> = HashMap::new();
-    let mut sets_of: HashMap<(String, String), Vec<&ReplicaSet>> = HashMap::new();
+    let mut revisions_of: HashMap<(ObjectKind, String, String), Vec<Revision>> = HashMap::new();
     for rs in &replicasets {
         if let (Some(owner), Some((namespace, name))) =
             (controller(&rs.metadata, "Deployment"), key_of(&rs.metadata))
         {
             owner_of_set.insert((namespace.clone(), name), owner.clone());
-            sets_of.entry((namespace, owner)).or_default().push(rs);
+            if let Some(revision) = Revision::of_replica_set(rs) {
+                revisions_of
+                    .entry((ObjectKind::Deployment, namespace, owner))
+                    .or_default()
+                    .push(revision);
+            }
         }
     }
+    for revision in &controller_revisions {
+        for kind in [ObjectKind::StatefulSet, ObjectKind::DaemonSet] {
+            if let (Some(owner), Some((namespace, _)), Some(revision)) = (
+                controller(&revision.metadata, kind.as_str()),
+                key_of(&revision.metadata),
+                Revision::of_controller_revision(revision),
+            ) {
+                revisions_of
+                    .entry((kind, namespace, owner))
+                    .or_default()
+                    .push(revision);
+            }
+        }
+    }
+    let rollout_of = |kind: ObjectKind, meta: &ObjectMeta| {
+        let (namespace, name) = key_of(meta)?;
+        last_rollout(revisions_of.get(&(kind, namespace, name))?)
+    };
 
     let mut workloads = Vec::new();
     let mut add = |kind: ObjectKind, meta: &ObjectMeta, desired: u32, rollout: Option<Rollout>| {
@@ -193,19 +220,23 @@ async fn read(
     };
     for d in &deployments {
         let desired = d.spec.replicas.unwrap_or(1);
-        let sets = key_of(&d.metadata)
-            .and_then(|key| sets_of.get(&key))
-            .map_or(&[][..], Vec::as_slice);
-        let rollout = last_rollout(sets);
+        let rollout = rollout_of(ObjectKind::Deployment, &d.metadata);
         add(ObjectKind::Deployment, &d.metadata, count(desired), rollout);
     }
     for s in &statefulsets {
         let desired = s.spec.replicas.unwrap_or(1);
-        add(ObjectKind::StatefulSet, &s.metadata, count(desired), None);
+        let rollout = rollout_of(ObjectKind::StatefulSet, &s.metadata);
+        add(
+            ObjectKind::StatefulSet,
+            &s.metadata,
+            count(desired),
+            rollout,
+        );
     }
     for d in &daemonsets {
         let desired = d.status.as_ref().map_or(0, |s| s.desired_number_scheduled);
-        add(ObjectKind::DaemonSet, &d.metadata, count(desired), None);
+        let rollout = rollout_of(ObjectKind::DaemonSet, &d.metadata);
+        add(ObjectKind::DaemonSet, &d.metadata, count(desired), rollout);
     }
 
     let pods = pods
@@ -286,56 +317,83 @@ pub fn classify_pod(pod: &Pod) -> ObservedPhase {
     }
 }
 
-/// A Deployment's newest revision among its ReplicaSets `sets`: its number, its ReplicaSet's creation
-/// time, and whether its images differ from the revision before it. (A rollback to an older template
-/// reuses that template's ReplicaSet under a new number: its time is then the older creation time.)
-fn last_rollout(sets: &[&ReplicaSet]) -> Option<Rollout> {
-    let mut revisions: Vec<(u64, &ReplicaSet)> = sets
-        .iter()
-        .copied()
-        .filter_map(|rs| {
-            let revision = rs
-                .metadata
-                .annotations
-                .as_ref()?
-                .get(REVISION)?
-                .parse()
-                .ok()?;
-            Some((revision, rs))
-        })
-        .collect();
-    revisions.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
-    let (revision, newest) = revisions.first()?;
-    let at_ns = newest
-        .metadata
-        .creation_timestamp
-        .as_ref()?
-        .0
-        .as_nanosecond();
-    Some(Rollout {
-        revision: *revision,
-        at_ns: i64::try_from(at_ns).ok()?,
-        image_changed: revisions
-            .get(1)
-            .map(|(_, previous)| images(newest) != images(previous)),
-    })
+/// One revision of a workload's pod template: a Deployment's ReplicaSet, or a StatefulSet's or
+/// DaemonSet's ControllerRevision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Revision {
+    number: u64,
+    /// When its object was created, ns since the epoch.
+    at_ns: i64,
+    /// Its containers' images, sorted.
+    images: Vec<String>,
 }
 
-fn images(rs: &ReplicaSet) -> Vec<String> {
-    let mut images: Vec<String> = rs
-        .spec
-        .template
-        .as_ref()
-        .and_then(|t| t.spec.as_ref())
-        .map(|p| {
-            p.containers
-                .iter()
-                .filter_map(|c| c.image.clone())
-                .collect()
+impl Revision {
+    /// A ReplicaSet's revision (its `deployment.kubernetes.io/revision` annotation).
+    fn of_replica_set(rs: &ReplicaSet) -> Option<Self> {
+        let number = rs
+            .metadata
+            .annotations
+            .as_ref()?
+            .get(REVISION)?
+            .parse()
+            .ok()?;
+        let images = rs
+            .spec
+            .template
+            .as_ref()
+            .and_then(|t| t.spec.as_ref())
+            .map(|p| {
+                p.containers
+                    .iter()
+                    .filter_map(|c| c.image.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self::new(number, &rs.metadata, images)
+    }
+
+    /// A ControllerRevision's: its `revision`, and the images of the pod template its `data` holds
+    /// (`{"spec": {"template": …}}`, as the StatefulSet and DaemonSet controllers write it).
+    fn of_controller_revision(revision: &ControllerRevision) -> Option<Self> {
+        let number = u64::try_from(revision.revision?).ok()?;
+        let images = revision.data.0["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .map(|containers| {
+                containers
+                    .iter()
+                    .filter_map(|c| c["image"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self::new(number, &revision.metadata, images)
+    }
+
+    fn new(number: u64, meta: &ObjectMeta, mut images: Vec<String>) -> Option<Self> {
+        let at_ns = meta.creation_timestamp.as_ref()?.0.as_nanosecond();
+        images.sort();
+        Some(Self {
+            number,
+            at_ns: i64::try_from(at_ns).ok()?,
+            images,
         })
-        .unwrap_or_default();
-    images.sort();
-    images
+    }
+}
+
+/// A workload's newest revision: its number, its object's creation time, and whether its images differ
+/// from the revision before it. (A rollback to an older template reuses that template's ReplicaSet or
+/// ControllerRevision under a new number: its time is then the older creation time.)
+fn last_rollout(revisions: &[Revision]) -> Option<Rollout> {
+    let mut newest_first: Vec<&Revision> = revisions.iter().collect();
+    newest_first.sort_by_key(|r| std::cmp::Reverse(r.number));
+    let newest = newest_first.first()?;
+    Some(Rollout {
+        revision: newest.number,
+        at_ns: newest.at_ns,
+        image_changed: newest_first
+            .get(1)
+            .map(|previous| newest.images != previous.images),
+    })
 }
 
 fn node_condition(node: &Node) -> Option<NodeCondition> {
@@ -368,4 +426,61 @@ fn key_of(meta: &ObjectMeta) -> Option<(String, String)> {
 
 fn count(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A StatefulSet's ControllerRevision as its controller writes it (fields a 1.20 API server returns).
+    fn controller_revision(number: i64, created: &str, image: &str) -> ControllerRevision {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "ControllerRevision",
+            "metadata": {
+                "name": format!("db-{number}"), "namespace": "shop", "creationTimestamp": created,
+                "ownerReferences": [{ "apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db",
+                                      "uid": "1", "controller": true }]
+            },
+            "data": { "spec": { "template": { "$patch": "replace", "metadata": {},
+                "spec": { "containers": [{ "name": "db", "image": image }] } } } },
+            "revision": number
+        }))
+        .expect("a ControllerRevision")
+    }
+
+    #[test]
+    fn a_controller_revision_is_a_rollout_with_its_images() {
+        let first = controller_revision(1, "2026-03-14T09:00:00Z", "redis:7.2");
+        let second = controller_revision(2, "2026-03-14T09:30:00Z", "redis:7.4");
+        let relabelled = controller_revision(3, "2026-03-14T10:00:00Z", "redis:7.4");
+        let revisions: Vec<Revision> = [&second, &first]
+            .into_iter()
+            .filter_map(Revision::of_controller_revision)
+            .collect();
+        let rollout = last_rollout(&revisions).expect("a rollout");
+        assert_eq!(
+            (rollout.revision, rollout.image_changed),
+            (2, Some(true)),
+            "the newest by number, whatever the list order"
+        );
+        assert_eq!(rollout.at_ns, 1_773_480_600_000_000_000);
+        let revisions: Vec<Revision> = [&first, &second, &relabelled]
+            .into_iter()
+            .filter_map(Revision::of_controller_revision)
+            .collect();
+        assert_eq!(
+            last_rollout(&revisions).map(|r| (r.revision, r.image_changed)),
+            Some((3, Some(false))),
+            "a template change that keeps the images"
+        );
+        assert_eq!(
+            last_rollout(&revisions[..1]).map(|r| r.image_changed),
+            Some(None),
+            "no earlier revision: unknown"
+        );
+        assert_eq!(
+            controller(&first.metadata, "StatefulSet").as_deref(),
+            Some("db")
+        );
+    }
 }

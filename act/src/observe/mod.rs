@@ -7,6 +7,8 @@
 //!  decide's twin (tests) ───────────────────────────────► its reader ──┤ ReadCluster
 //!                                                                      ▼
 //!                   Observe (on each tick past `interval`): snapshot ─► workload_states ─► medic.state
+//!                                                                      ▲
+//!  Prometheus HTTP API ── instant queries (optional) ──► Prometheus ───┘ signals
 //! ```
 //!
 //! The observer reads no topic: it is a source stage, driven by the runner's ticks. It lives beside the
@@ -15,10 +17,12 @@
 
 mod config;
 mod kubernetes;
+mod prometheus;
 mod stage;
 mod states;
 
 pub use config::{ObserveConfig, ObserveSource};
 pub use kubernetes::{KubeReader, classify_pod};
+pub use prometheus::{Prometheus, PrometheusConfig, SignalQueries, SignalsRead};
 pub use stage::{OBSERVER_KUBERNETES, Observe};
 pub use states::workload_states;

@@ -1,6 +1,6 @@
 //! [`Observe`]: the observer stage — reads the cluster on its ticks and writes what changed.
 
-use super::{ObserveConfig, workload_states};
+use super::{ObserveConfig, Prometheus, workload_states};
 use schemas::observe::ReadCluster;
 use schemas::{Emitter, SourceRecord, Stage, Target, WorkloadState};
 use std::collections::HashMap;
@@ -17,6 +17,8 @@ pub const OBSERVER_KUBERNETES: &str = "kubernetes@1";
 pub struct Observe {
     config: ObserveConfig,
     reader: Box<dyn ReadCluster>,
+    /// Where the workloads' signals come from, if configured.
+    metrics: Option<Prometheus>,
     /// Wall clock of the next read, ns (0: at the first tick).
     next_read_ns: i64,
     /// Per workload: the last state written, and when (wall clock, ns).
@@ -28,6 +30,7 @@ impl Observe {
         Self {
             config: config.clone(),
             reader,
+            metrics: config.prometheus.as_ref().map(Prometheus::new),
             next_read_ns: 0,
             written: HashMap::new(),
         }
@@ -36,7 +39,7 @@ impl Observe {
     /// Reads the cluster now and emits what changed (what [`Stage::on_tick`] does once `interval` has
     /// passed). Returns how many states it emitted.
     pub fn observe(&mut self, now_ns: i64, out: &mut Emitter) -> usize {
-        let snapshot = match self.reader.read() {
+        let mut snapshot = match self.reader.read() {
             Ok(snapshot) => snapshot,
             Err(error) => {
                 tracing::warn!(error = %error, "cannot read the cluster; trying again next interval");
@@ -44,6 +47,12 @@ impl Observe {
                 return 0;
             }
         };
+        if let Some(metrics) = &self.metrics {
+            let read = metrics.fill(&mut snapshot, self.config.metrics_budget());
+            out.count("observe.metrics_failed", read.failed);
+            out.count("observe.signals_filled", read.filled);
+            out.count("observe.signals_rejected", read.rejected);
+        }
         let states = workload_states(&snapshot, &self.config, self.reader.observer());
         let resync_ns = self.config.resync.as_nanos();
         let mut emitted = 0;
@@ -52,7 +61,8 @@ impl Observe {
             let key = state.target.clone();
             let last = self.written.remove(&key);
             let fresh = last.as_ref().is_some_and(|(previous, at)| {
-                previous.same_as(&state) && now_ns.saturating_sub(*at) < resync_ns
+                previous.same_as(&state, self.config.signal_tolerance)
+                    && now_ns.saturating_sub(*at) < resync_ns
             });
             if fresh {
                 out.count("observe.unchanged", 1);
@@ -192,5 +202,38 @@ mod tests {
         *world.lock().expect("lock") = Ok(cluster(&[("web", 3), ("db", 1)], false));
         stage.on_tick(195 * s, &mut out);
         assert_eq!(written(&mut out), [("db".into(), 1)], "back: written again");
+    }
+
+    #[test]
+    fn signals_that_barely_move_do_not_make_a_state_new() {
+        let with_demand = |rps: f64| {
+            let mut snapshot = cluster(&[("web", 2)], true);
+            snapshot.workloads[0].signals.demand_rps = Some(rps);
+            Ok(snapshot)
+        };
+        let world = Arc::new(Mutex::new(with_demand(100.0)));
+        let config = ObserveConfig {
+            interval: Span::secs(1),
+            ..ObserveConfig::default()
+        };
+        let mut stage = config.build_on(Box::new(Scripted(Arc::clone(&world))));
+        let mut out = Emitter::new();
+        let s = 1_000_000_000_i64;
+        let mut written_at = Vec::new();
+        for (t, rps) in [(1, 100.0), (2, 103.0), (3, 96.0), (4, 106.0), (5, 109.0)] {
+            *world.lock().expect("lock") = with_demand(rps);
+            stage.on_tick(t * s, &mut out);
+            if !written(&mut out).is_empty() {
+                written_at.push(t);
+            }
+        }
+        assert_eq!(
+            written_at,
+            [1, 4],
+            "within 5 % of the last state written: unchanged; 106 is 6 % above 100"
+        );
+        *world.lock().expect("lock") = Ok(cluster(&[("web", 2)], true));
+        stage.on_tick(6 * s, &mut out);
+        assert_eq!(written(&mut out).len(), 1, "a signal gone is a change");
     }
 }

@@ -174,14 +174,38 @@ impl WorkloadSignals {
     }
 }
 
-impl WorkloadState {
-    /// Whether `other` says the same about the workload, whenever it was observed (the observer writes
-    /// a record only when this changes, or when its resync interval has passed).
+impl WorkloadSignals {
+    /// Whether `other` knows the same signals and each is within `tolerance` of this one, relative to
+    /// the larger of the two (0: equal).
     #[must_use]
-    pub fn same_as(&self, other: &Self) -> bool {
-        Self {
-            observed_at_ns: other.observed_at_ns,
-            ..self.clone()
-        } == *other
+    pub fn within(&self, other: &Self, tolerance: f64) -> bool {
+        let pairs = [
+            (self.demand_rps, other.demand_rps),
+            (self.demand_rps_1m, other.demand_rps_1m),
+            (self.demand_rps_5m, other.demand_rps_5m),
+            (self.p95_ms, other.p95_ms),
+            (self.error_ratio, other.error_ratio),
+            (self.cpu_utilisation, other.cpu_utilisation),
+        ];
+        pairs.iter().all(|pair| match *pair {
+            (None, None) => true,
+            (Some(a), Some(b)) => (a - b).abs() <= tolerance * a.abs().max(b.abs()),
+            _ => false,
+        })
+    }
+}
+
+impl WorkloadState {
+    /// Whether `other` says the same about the workload, whenever it was observed, its signals each
+    /// within `signal_tolerance` (relative) of these (the observer writes a record only when this
+    /// changes, or when its resync interval has passed).
+    #[must_use]
+    pub fn same_as(&self, other: &Self, signal_tolerance: f64) -> bool {
+        self.signals.within(&other.signals, signal_tolerance)
+            && Self {
+                observed_at_ns: other.observed_at_ns,
+                signals: other.signals,
+                ..self.clone()
+            } == *other
     }
 }

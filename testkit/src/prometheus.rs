@@ -1,0 +1,220 @@
+//! A real Prometheus server for tests (the binary `scripts/prometheus-up.sh` builds and caches), scraping
+//! an exporter the test runs: [`WorkloadExporter`] serves, for one workload, the series the observer's
+//! default queries read — ingress-nginx's requests and latency histogram, cAdvisor's CPU counter and
+//! kube-state-metrics' pod owners and CPU requests — as a cluster with those exporters would.
+
+use crate::scratch::{free_port, scratch_dir};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The Prometheus binary: `MEDIC_PROMETHEUS`, else where `scripts/prometheus-up.sh` caches it.
+///
+/// # Panics
+/// When it does not exist (run `scripts/prometheus-up.sh`; `scripts/test.sh` does).
+#[must_use]
+pub fn binary() -> PathBuf {
+    let path = std::env::var_os("MEDIC_PROMETHEUS").map_or_else(
+        || {
+            let output = Command::new(crate::repository().join("scripts/prometheus-up.sh"))
+                .arg("--path")
+                .output()
+                .expect("scripts/prometheus-up.sh --path runs");
+            PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+        },
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "{} not found: build it with scripts/prometheus-up.sh (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A workload's traffic and CPU as its cluster's exporters would show them, served on 127.0.0.1 in
+/// Prometheus's text format. The counters grow with wall time from the exporter's start, so their
+/// rates are what was asked for.
+pub struct WorkloadExporter {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+/// What [`WorkloadExporter`] serves for its Deployment.
+#[derive(Debug, Clone)]
+pub struct WorkloadLoad {
+    /// The Deployment's namespace and name (its ingress backend service has the same name).
+    pub namespace: String,
+    /// The Deployment.
+    pub name: String,
+    /// Its pods, as kube-state-metrics would list them (names only; any will do).
+    pub pods: u32,
+    /// Requests per second through its ingress, all answered 200, each taking between 0.5 and 1 s.
+    pub rps: f64,
+    /// CPU cores each pod uses; each requests one.
+    pub cpu_per_pod: f64,
+}
+
+impl WorkloadExporter {
+    /// Serves `load` until dropped.
+    ///
+    /// # Panics
+    /// When no port can be bound.
+    #[must_use]
+    pub fn start(load: WorkloadLoad) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the exporter");
+        let port = listener.local_addr().expect("address").port();
+        listener.set_nonblocking(true).expect("non-blocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        // The request line and headers; the body is the same whatever was asked.
+                        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                        let mut line = String::new();
+                        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                            line.clear();
+                        }
+                        let body = exposition(&load, started.elapsed().as_secs_f64());
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
+                             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Self { port, stop }
+    }
+
+    /// Its port on 127.0.0.1.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for WorkloadExporter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The series at `t` seconds after the start.
+fn exposition(load: &WorkloadLoad, t: f64) -> String {
+    let WorkloadLoad {
+        namespace: ns,
+        name,
+        ..
+    } = load;
+    let requests = load.rps * t;
+    let replicaset = format!("{name}-5d8f7c9b6");
+    let route = format!("namespace=\"{ns}\",ingress=\"{name}\",service=\"{name}\"");
+    let mut text = format!(
+        "# TYPE nginx_ingress_controller_requests counter\n\
+         nginx_ingress_controller_requests{{{route},status=\"200\"}} {requests}\n\
+         # TYPE nginx_ingress_controller_request_duration_seconds histogram\n\
+         nginx_ingress_controller_request_duration_seconds_bucket{{{route},le=\"0.25\"}} 0\n\
+         nginx_ingress_controller_request_duration_seconds_bucket{{{route},le=\"0.5\"}} 0\n\
+         nginx_ingress_controller_request_duration_seconds_bucket{{{route},le=\"1\"}} {requests}\n\
+         nginx_ingress_controller_request_duration_seconds_bucket{{{route},le=\"+Inf\"}} {requests}\n\
+         nginx_ingress_controller_request_duration_seconds_sum{{{route}}} {sum}\n\
+         nginx_ingress_controller_request_duration_seconds_count{{{route}}} {requests}\n\
+         # TYPE kube_replicaset_owner gauge\n\
+         kube_replicaset_owner{{namespace=\"{ns}\",replicaset=\"{replicaset}\",owner_kind=\"Deployment\",\
+         owner_name=\"{name}\",owner_is_controller=\"true\"}} 1\n",
+        sum = requests * 0.75,
+    );
+    for i in 0..load.pods {
+        let pod = format!("namespace=\"{ns}\",pod=\"{replicaset}-{i}\"");
+        text.push_str(&format!(
+            "kube_pod_owner{{{pod},owner_kind=\"ReplicaSet\",owner_name=\"{replicaset}\",\
+             owner_is_controller=\"true\"}} 1\n\
+             kube_pod_container_resource_requests{{{pod},container=\"{name}\",resource=\"cpu\",\
+             unit=\"core\"}} 1\n\
+             container_cpu_usage_seconds_total{{{pod},container=\"{name}\"}} {cpu}\n",
+            cpu = load.cpu_per_pod * t,
+        ));
+    }
+    text
+}
+
+/// A Prometheus server on 127.0.0.1 with its own storage, scraping one target every second and
+/// evaluating medic's recording rules (deploy/prometheus/medic-rules.yaml) every second. Killed when
+/// dropped.
+pub struct PrometheusServer {
+    child: Child,
+    port: u16,
+}
+
+impl PrometheusServer {
+    /// Starts it scraping 127.0.0.1:`target` and waits until it is ready.
+    ///
+    /// # Panics
+    /// When it does not start or is not ready within 60 s.
+    #[must_use]
+    pub fn scraping(target: u16) -> Self {
+        let dir = scratch_dir("prometheus-");
+        let rules = crate::repository().join("deploy/prometheus/medic-rules.yaml");
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 rule_files: [\"{rules}\"]\n\
+                 scrape_configs:\n  - job_name: workload\n    static_configs:\n      \
+                 - targets: [\"127.0.0.1:{target}\"]\n",
+                rules = rules.display()
+            ),
+        )
+        .expect("prometheus.yml");
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
+        let child = Command::new(binary())
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus starts");
+        let mut server = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while crate::http::http_get(port, "/-/ready").is_none_or(|(status, _)| status != 200) {
+            assert!(
+                Instant::now() < deadline && server.child.try_wait().ok().flatten().is_none(),
+                "prometheus did not become ready: {}",
+                std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// Its base URL.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
