@@ -1,34 +1,49 @@
 #!/usr/bin/env bash
-# The Prometheus server the observer's metrics test scrapes its exporter with (testkit::prometheus starts
-# one per test, on a port and storage of its own). Built once per version from the Go module proxy, with
-# every service-discovery plugin left out (tag remove_all_sd: the test uses a static target), and cached
-# under ~/.cache/medic/prometheus-<version>/.
+# The Prometheus server the observer's metrics test scrapes its exporters with (testkit::prometheus
+# starts one per test, on a port and storage of its own). Built once per version from the Go module proxy,
+# with every service-discovery plugin left out (tag remove_all_sd: the test uses static targets), and
+# cached under ~/.cache/medic/prometheus-<version>/ (the build's module and build caches are removed
+# after it: about 2 minutes on 2 cores).
 #
 #   scripts/prometheus-up.sh          build when missing, then print the binary's path
 #   scripts/prometheus-up.sh --path   print the path only (builds nothing)
 #
-# MEDIC_PROMETHEUS_VERSION (default 3.16.0) picks the release; its Go module version is v0.<major><minor
-# in two digits>.<patch> (3.16.0 → v0.316.0). Needs a Go toolchain of 1.25 or newer: /usr/local/go/bin/go
-# when present (Debian's Go 1.19, which the test API server is built with, is too old), else `go`.
+# MEDIC_PROMETHEUS_VERSION (default 3.16.0, as MAJOR.MINOR.PATCH) picks the release; its Go module version
+# is v0.<major><minor in two digits>.<patch> (3.16.0 → v0.316.0). Needs a Go toolchain of 1.21 or newer
+# (/usr/local/go/bin/go when present, else `go` on PATH; Debian's 1.19, which builds the test API server,
+# is too old): the module asks for Go 1.26.7, which an older 1.2x fetches from the Go module proxy itself.
 set -euo pipefail
 version="${MEDIC_PROMETHEUS_VERSION:-3.16.0}"
 home="$HOME/.cache/medic/prometheus-$version"
 bin="$home/prometheus"
+die() { echo "prometheus-up: ERROR: $*" >&2; exit 1; }
 if [ "${1:-}" = "--path" ]; then
   echo "$bin"
   exit 0
 fi
 if [ ! -x "$bin" ]; then
-  IFS=. read -r major minor patch <<<"$version"
-  module="v0.$major$(printf '%02d' "$minor").$patch"
-  go=/usr/local/go/bin/go
-  [ -x "$go" ] || go=$(command -v go) || { echo "prometheus-up: a Go toolchain is needed" >&2; exit 1; }
-  echo "prometheus-up: building Prometheus $version ($module) into $home" >&2
-  rm -rf "$home/bin.partial"
-  mkdir -p "$home"
-  GOBIN="$home/bin.partial" GOFLAGS=-mod=mod "$go" install -tags remove_all_sd \
-    "github.com/prometheus/prometheus/cmd/prometheus@$module" >&2
-  mv "$home/bin.partial/prometheus" "$bin"
-  rm -rf "$home/bin.partial"
+  [[ "$version" =~ ^([0-9]+)\.([0-9]+)\.([0-9]+)$ ]] || die "MEDIC_PROMETHEUS_VERSION=$version is not MAJOR.MINOR.PATCH"
+  module="v0.${BASH_REMATCH[1]}$(printf '%02d' "${BASH_REMATCH[2]}").${BASH_REMATCH[3]}"
+  recent() { # whether $1 is a Go toolchain of 1.21 or newer
+    local v
+    v=$("$1" env GOVERSION 2>/dev/null) || return 1
+    [[ "$v" =~ ^go1\.([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 21 ]
+  }
+  go=""
+  for candidate in /usr/local/go/bin/go "$(command -v go || true)"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && recent "$candidate"; then
+      go="$candidate"
+      break
+    fi
+  done
+  [ -n "$go" ] || die "a Go toolchain of 1.21 or newer is needed (found: $(go version 2>/dev/null || echo none))"
+  echo "prometheus-up: building Prometheus $version ($module) with $("$go" version) into $home" >&2
+  build="$home/build"
+  rm -rf "$build"
+  mkdir -p "$build"
+  GOBIN="$build/bin" GOMODCACHE="$build/mod" GOCACHE="$build/cache" GOTOOLCHAIN=auto \
+    nice -n 10 "$go" install -tags remove_all_sd "github.com/prometheus/prometheus/cmd/prometheus@$module" >&2
+  mv "$build/bin/prometheus" "$bin"
+  chmod -R u+w "$build" && rm -rf "$build"
 fi
 echo "$bin"

@@ -1,7 +1,8 @@
 //! A real Prometheus server for tests (the binary `scripts/prometheus-up.sh` builds and caches), scraping
-//! an exporter the test runs: [`WorkloadExporter`] serves, for one workload, the series the observer's
+//! exporters the test plays: [`WorkloadExporter`] serves, for one workload, the series the observer's
 //! default queries read — ingress-nginx's requests and latency histogram, cAdvisor's CPU counter and
-//! kube-state-metrics' pod owners and CPU requests — as a cluster with those exporters would.
+//! kube-state-metrics' pod owners and CPU requests — each at its own path, scraped under the job names
+//! kube-prometheus gives them.
 
 use crate::scratch::{free_port, scratch_dir};
 use std::io::{BufRead, BufReader, Write};
@@ -37,19 +38,27 @@ pub fn binary() -> PathBuf {
 }
 
 /// A workload's traffic and CPU as its cluster's exporters would show them, served on 127.0.0.1 in
-/// Prometheus's text format. The counters grow with wall time from the exporter's start, so their
-/// rates are what was asked for.
+/// Prometheus's text format, one exporter per path: ingress-nginx's at [`NGINX_PATH`], cAdvisor's at
+/// [`CADVISOR_PATH`], kube-state-metrics' at [`KSM_PATH`]. The counters grow with wall time from the
+/// exporter's start, so their rates are what was asked for.
 pub struct WorkloadExporter {
     port: u16,
     stop: Arc<AtomicBool>,
 }
 
+/// The path of the ingress controller's series.
+pub const NGINX_PATH: &str = "/nginx";
+/// The path of the kubelet's cAdvisor series (as the kubelet serves them).
+pub const CADVISOR_PATH: &str = "/metrics/cadvisor";
+/// The path of kube-state-metrics' series.
+pub const KSM_PATH: &str = "/ksm";
+
 /// What [`WorkloadExporter`] serves for its Deployment.
 #[derive(Debug, Clone)]
 pub struct WorkloadLoad {
-    /// The Deployment's namespace and name (its ingress backend service has the same name).
+    /// The Deployment's namespace.
     pub namespace: String,
-    /// The Deployment.
+    /// The Deployment's name (its ingress backend service has the same name).
     pub name: String,
     /// Its pods, as kube-state-metrics would list them (names only; any will do).
     pub pods: u32,
@@ -77,13 +86,17 @@ impl WorkloadExporter {
                 match listener.accept() {
                     Ok((mut stream, _)) => {
                         let _ = stream.set_nonblocking(false);
-                        // The request line and headers; the body is the same whatever was asked.
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                         let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                        let mut request = String::new();
+                        let _ = reader.read_line(&mut request);
+                        // The headers; no body follows a scrape.
                         let mut line = String::new();
                         while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                             line.clear();
                         }
-                        let body = exposition(&load, started.elapsed().as_secs_f64());
+                        let path = request.split(' ').nth(1).unwrap_or_default();
+                        let body = exposition(&load, path, started.elapsed().as_secs_f64());
                         let _ = write!(
                             stream,
                             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
@@ -111,55 +124,84 @@ impl Drop for WorkloadExporter {
     }
 }
 
-/// The series at `t` seconds after the start.
-fn exposition(load: &WorkloadLoad, t: f64) -> String {
+/// The series of the exporter at `path`, `t` seconds after the start (each family's lines together,
+/// as the text format asks).
+fn exposition(load: &WorkloadLoad, path: &str, t: f64) -> String {
     let WorkloadLoad {
         namespace: ns,
         name,
         ..
     } = load;
-    let requests = load.rps * t;
     let replicaset = format!("{name}-5d8f7c9b6");
-    let route = format!("namespace=\"{ns}\",ingress=\"{name}\",service=\"{name}\"");
-    let mut text = format!(
-        "# TYPE nginx_ingress_controller_requests counter\n\
-         nginx_ingress_controller_requests{{{route},status=\"200\"}} {requests}\n\
-         # TYPE nginx_ingress_controller_request_duration_seconds histogram\n\
-         nginx_ingress_controller_request_duration_seconds_bucket{{{route},le=\"0.25\"}} 0\n\
-         nginx_ingress_controller_request_duration_seconds_bucket{{{route},le=\"0.5\"}} 0\n\
-         nginx_ingress_controller_request_duration_seconds_bucket{{{route},le=\"1\"}} {requests}\n\
-         nginx_ingress_controller_request_duration_seconds_bucket{{{route},le=\"+Inf\"}} {requests}\n\
-         nginx_ingress_controller_request_duration_seconds_sum{{{route}}} {sum}\n\
-         nginx_ingress_controller_request_duration_seconds_count{{{route}}} {requests}\n\
-         # TYPE kube_replicaset_owner gauge\n\
-         kube_replicaset_owner{{namespace=\"{ns}\",replicaset=\"{replicaset}\",owner_kind=\"Deployment\",\
-         owner_name=\"{name}\",owner_is_controller=\"true\"}} 1\n",
-        sum = requests * 0.75,
-    );
-    for i in 0..load.pods {
-        let pod = format!("namespace=\"{ns}\",pod=\"{replicaset}-{i}\"");
-        text.push_str(&format!(
-            "kube_pod_owner{{{pod},owner_kind=\"ReplicaSet\",owner_name=\"{replicaset}\",\
-             owner_is_controller=\"true\"}} 1\n\
-             kube_pod_container_resource_requests{{{pod},container=\"{name}\",resource=\"cpu\",\
-             unit=\"core\"}} 1\n\
-             container_cpu_usage_seconds_total{{{pod},container=\"{name}\"}} {cpu}\n",
-            cpu = load.cpu_per_pod * t,
-        ));
+    let pods: Vec<String> = (0..load.pods)
+        .map(|i| format!("namespace=\"{ns}\",pod=\"{replicaset}-{i}\""))
+        .collect();
+    let per_pod = |family: &str, labels: &str, value: f64| -> String {
+        pods.iter()
+            .map(|pod| format!("{family}{{{pod}{labels}}} {value}\n"))
+            .collect()
+    };
+    match path {
+        NGINX_PATH => {
+            let requests = load.rps * t;
+            let route = format!("namespace=\"{ns}\",ingress=\"{name}\",service=\"{name}\"");
+            let bucket = "nginx_ingress_controller_request_duration_seconds_bucket";
+            format!(
+                "# TYPE nginx_ingress_controller_requests counter\n\
+                 nginx_ingress_controller_requests{{{route},status=\"200\"}} {requests}\n\
+                 # TYPE nginx_ingress_controller_request_duration_seconds histogram\n\
+                 {bucket}{{{route},le=\"0.25\"}} 0\n\
+                 {bucket}{{{route},le=\"0.5\"}} 0\n\
+                 {bucket}{{{route},le=\"1\"}} {requests}\n\
+                 {bucket}{{{route},le=\"+Inf\"}} {requests}\n\
+                 nginx_ingress_controller_request_duration_seconds_sum{{{route}}} {sum}\n\
+                 nginx_ingress_controller_request_duration_seconds_count{{{route}}} {requests}\n",
+                sum = requests * 0.75,
+            )
+        }
+        CADVISOR_PATH => format!(
+            "# TYPE container_cpu_usage_seconds_total counter\n{}",
+            per_pod(
+                "container_cpu_usage_seconds_total",
+                &format!(",container=\"{name}\""),
+                load.cpu_per_pod * t
+            )
+        ),
+        KSM_PATH => format!(
+            "# TYPE kube_replicaset_owner gauge\n\
+             kube_replicaset_owner{{namespace=\"{ns}\",replicaset=\"{replicaset}\",owner_kind=\"Deployment\",\
+             owner_name=\"{name}\",owner_is_controller=\"true\"}} 1\n\
+             # TYPE kube_pod_owner gauge\n{owners}\
+             # TYPE kube_pod_container_resource_requests gauge\n{requests}",
+            owners = per_pod(
+                "kube_pod_owner",
+                &format!(
+                    ",owner_kind=\"ReplicaSet\",owner_name=\"{replicaset}\",owner_is_controller=\"true\""
+                ),
+                1.0
+            ),
+            requests = per_pod(
+                "kube_pod_container_resource_requests",
+                &format!(",container=\"{name}\",resource=\"cpu\",unit=\"core\""),
+                1.0
+            ),
+        ),
+        _ => String::new(),
     }
-    text
 }
 
-/// A Prometheus server on 127.0.0.1 with its own storage, scraping one target every second and
-/// evaluating medic's recording rules (deploy/prometheus/medic-rules.yaml) every second. Killed when
-/// dropped.
+/// A Prometheus server on 127.0.0.1 with its own storage, scraping a [`WorkloadExporter`] every second
+/// as kube-prometheus would (jobs `ingress-nginx-controller-metrics`, `kubelet` at `/metrics/cadvisor`
+/// with its `metrics_path` label, `kube-state-metrics`) and evaluating medic's recording rules
+/// (deploy/prometheus/medic-rules.yaml) every second. Killed, and its storage removed, when dropped.
 pub struct PrometheusServer {
     child: Child,
     port: u16,
+    dir: PathBuf,
 }
 
 impl PrometheusServer {
-    /// Starts it scraping 127.0.0.1:`target` and waits until it is ready.
+    /// Starts it scraping the exporter on 127.0.0.1:`target` and waits until it is ready.
     ///
     /// # Panics
     /// When it does not start or is not ready within 60 s.
@@ -168,14 +210,22 @@ impl PrometheusServer {
         let dir = scratch_dir("prometheus-");
         let rules = crate::repository().join("deploy/prometheus/medic-rules.yaml");
         let config = dir.join("prometheus.yml");
+        let job = |name: &str, path: &str| {
+            format!(
+                "  - job_name: {name}\n    metrics_path: {path}\n    static_configs:\n      \
+                 - targets: [\"127.0.0.1:{target}\"]\n    relabel_configs:\n      \
+                 - source_labels: [__metrics_path__]\n        target_label: metrics_path\n"
+            )
+        };
         std::fs::write(
             &config,
             format!(
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-                 rule_files: [\"{rules}\"]\n\
-                 scrape_configs:\n  - job_name: workload\n    static_configs:\n      \
-                 - targets: [\"127.0.0.1:{target}\"]\n",
-                rules = rules.display()
+                 rule_files: [\"{rules}\"]\nscrape_configs:\n{nginx}{cadvisor}{ksm}",
+                rules = rules.display(),
+                nginx = job("ingress-nginx-controller-metrics", NGINX_PATH),
+                cadvisor = job("kubelet", CADVISOR_PATH),
+                ksm = job("kube-state-metrics", KSM_PATH),
             ),
         )
         .expect("prometheus.yml");
@@ -192,7 +242,11 @@ impl PrometheusServer {
             .stderr(log)
             .spawn()
             .expect("prometheus starts");
-        let mut server = Self { child, port };
+        let mut server = Self {
+            child,
+            port,
+            dir: dir.clone(),
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while crate::http::http_get(port, "/-/ready").is_none_or(|(status, _)| status != 200) {
             assert!(
@@ -216,5 +270,6 @@ impl Drop for PrometheusServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

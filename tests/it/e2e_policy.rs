@@ -529,6 +529,7 @@ async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
     let metrics = PrometheusConfig {
         url: prometheus.url(),
         bearer_token_file: None,
+        ca_file: None,
         timeout: schemas::span::Span::secs(5),
         queries: queries.clone(),
     };
@@ -537,7 +538,7 @@ async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
     };
     // Until the queries (and the recording rule they use) answer for the workload, with full windows.
     {
-        let client = Prometheus::new(&metrics);
+        let client = Prometheus::new(&metrics).expect("a client");
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             let mut snapshot = schemas::observe::ClusterSnapshot {

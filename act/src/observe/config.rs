@@ -1,6 +1,6 @@
 //! [`ObserveConfig`]: the `[observe]` section of a pipeline file.
 
-use super::{KubeReader, Observe, PrometheusConfig};
+use super::{KubeReader, Observe, Prometheus, PrometheusConfig};
 use schemas::config::{Problem, Problems};
 use schemas::observe::ReadCluster;
 use schemas::span::Span;
@@ -161,7 +161,13 @@ impl ObserveConfig {
                 .map_err(|e| vec![Problem::new("observe.source", e)])?,
             ),
         };
-        Ok(self.build_on(reader))
+        let metrics = self
+            .prometheus
+            .as_ref()
+            .map(Prometheus::new)
+            .transpose()
+            .map_err(|e| vec![Problem::new("observe.prometheus.ca_file", e)])?;
+        Ok(Observe::new(self, reader, metrics))
     }
 
     /// How long one read of the cluster may take: the interval, at most 30 s (the process's liveness
@@ -182,10 +188,11 @@ impl ObserveConfig {
             .min(std::time::Duration::from_secs(20))
     }
 
-    /// Builds the stage on `reader` (the twin's, for tests), without validating.
+    /// Builds the stage on `reader` (the twin's, for tests), without validating and without a metrics
+    /// source (the reader gives the signals it has).
     #[must_use]
     pub fn build_on(&self, reader: Box<dyn ReadCluster>) -> Observe {
-        Observe::new(self, reader)
+        Observe::new(self, reader, None)
     }
 }
 

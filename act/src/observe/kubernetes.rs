@@ -183,18 +183,34 @@ async fn read(
             }
         }
     }
+    // A ControllerRevision belongs to the listed StatefulSet or DaemonSet whose uid its controller
+    // reference names (other controllers, OpenKruise's say, own ControllerRevisions of the same kinds).
+    let owners: HashMap<&str, (ObjectKind, String, String)> = statefulsets
+        .iter()
+        .map(|s| (ObjectKind::StatefulSet, &s.metadata))
+        .chain(
+            daemonsets
+                .iter()
+                .map(|d| (ObjectKind::DaemonSet, &d.metadata)),
+        )
+        .filter_map(|(kind, meta)| {
+            let (namespace, name) = key_of(meta)?;
+            Some((meta.uid.as_deref()?, (kind, namespace, name)))
+        })
+        .collect();
     for revision in &controller_revisions {
-        for kind in [ObjectKind::StatefulSet, ObjectKind::DaemonSet] {
-            if let (Some(owner), Some((namespace, _)), Some(revision)) = (
-                controller(&revision.metadata, kind.as_str()),
-                key_of(&revision.metadata),
-                Revision::of_controller_revision(revision),
-            ) {
-                revisions_of
-                    .entry((kind, namespace, owner))
-                    .or_default()
-                    .push(revision);
-            }
+        let owner = revision
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true))
+            .and_then(|o| owners.get(o.uid.as_str()));
+        if let (Some(owner), Some(revision)) = (owner, Revision::of_controller_revision(revision)) {
+            revisions_of
+                .entry(owner.clone())
+                .or_default()
+                .push(revision);
         }
     }
     let rollout_of = |kind: ObjectKind, meta: &ObjectMeta| {

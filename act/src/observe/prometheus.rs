@@ -7,11 +7,13 @@
 //! five minutes before it. A series is matched to a workload the Kubernetes API listed, never the other
 //! way round: a metric cannot make a workload appear, and a series that does not match one is ignored.
 //!
-//! The default queries read the usual series: ingress-nginx's request counter and latency histogram
-//! (labelled by the backend `service`, taken to be named like its workload), cAdvisor's
-//! `container_cpu_usage_seconds_total`, and kube-state-metrics' CPU requests joined to their workloads
-//! by the recording rule `medic:pod_workload` (deploy/prometheus/medic-rules.yaml). Every query can be
-//! replaced, or turned off with an empty string.
+//! The default queries read the usual series, each only from the scrape job that writes it (so that a
+//! pod exporting look-alike series under another job is not read): ingress-nginx's request counter and
+//! latency histogram (a job whose name contains `ingress-nginx`; labelled by the backend `service`, taken
+//! to be named like its workload), cAdvisor's `container_cpu_usage_seconds_total` (job `kubelet`, path
+//! `/metrics/cadvisor`), and kube-state-metrics' CPU requests (job `kube-state-metrics`) joined to their
+//! workloads by the recording rule `medic:pod_workload` (deploy/prometheus/medic-rules.yaml). These are
+//! kube-prometheus's job names; every query can be replaced, or turned off with an empty string.
 
 use schemas::WorkloadSignals;
 use schemas::config::Problems;
@@ -34,10 +36,14 @@ pub struct PrometheusConfig {
     /// Base URL of the HTTP API, e.g. `http://prometheus.monitoring:9090` (`/api/v1/query` is
     /// appended).
     pub url: String,
-    /// A file holding a bearer token sent with every query; read at each read of the cluster, so a
-    /// rotated token is taken up. Default: none.
+    /// A file holding a bearer token sent with every query (only over `https://`); read at each read of
+    /// the cluster, so a rotated token is taken up. Default: none.
     #[serde(default)]
     pub bearer_token_file: Option<PathBuf>,
+    /// PEM certificates of the authorities an `https://` Prometheus is trusted by (a cluster's own CA,
+    /// say) instead of the public ones. Default: the public web roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// How long one query may take. All of a read's queries together also stop at the observer's read
     /// timeout. Default: `5s`.
     #[serde(default = "default_timeout")]
@@ -70,40 +76,56 @@ fn default_timeout() -> Span {
     Span::secs(5)
 }
 
-/// ingress-nginx's requests per backend service, as `workload`.
-fn nginx(selector: &str) -> String {
+/// The rate over 2 minutes of ingress-nginx's `series` (its own scrape job only, plus `matchers`), with
+/// the backend `service` as `workload`.
+fn nginx_rate(series: &str, matchers: &str) -> String {
     format!(
-        "sum by (namespace, workload) (label_replace(rate(nginx_ingress_controller_requests{selector}[2m]), \
-         \"workload\", \"$1\", \"service\", \"(.+)\"))"
+        "label_replace(rate({series}{{job=~\".*ingress-nginx.*\"{matchers}}}[2m]), \"workload\", \"$1\", \
+         \"service\", \"(.+)\")"
+    )
+}
+
+/// ingress-nginx's requests per second per backend service.
+fn nginx_requests(matchers: &str) -> String {
+    format!(
+        "sum by (namespace, workload) ({})",
+        nginx_rate("nginx_ingress_controller_requests", matchers)
     )
 }
 
 fn default_demand() -> String {
-    nginx("")
+    nginx_requests("")
 }
 
 fn default_p95() -> String {
-    "1000 * histogram_quantile(0.95, sum by (namespace, workload, le) (label_replace(rate(\
-     nginx_ingress_controller_request_duration_seconds_bucket[2m]), \"workload\", \"$1\", \"service\", \
-     \"(.+)\")))"
-        .to_owned()
+    format!(
+        "1000 * histogram_quantile(0.95, sum by (namespace, workload, le) ({}))",
+        nginx_rate(
+            "nginx_ingress_controller_request_duration_seconds_bucket",
+            ""
+        )
+    )
 }
 
 fn default_errors() -> String {
     // Workloads that served no 5xx answer 0, not nothing.
-    let all = nginx("");
+    let all = nginx_requests("");
     format!(
         "({failed} or {all} * 0) / {all}",
-        failed = nginx("{status=~\"5..\"}")
+        failed = nginx_requests(", status=~\"5..\"")
     )
 }
 
 fn default_cpu() -> String {
-    "sum by (namespace, workload, workload_type) (rate(container_cpu_usage_seconds_total{container!=\"\", \
-     container!=\"POD\"}[2m]) * on (namespace, pod) group_left (workload, workload_type) medic:pod_workload) \
-     / sum by (namespace, workload, workload_type) (kube_pod_container_resource_requests{resource=\"cpu\"} \
-     * on (namespace, pod) group_left (workload, workload_type) medic:pod_workload)"
-        .to_owned()
+    // topk: one workload per pod, even where two series claim the pod (group_left would fail).
+    let per_pod = "* on (namespace, pod) group_left (workload, workload_type) topk by (namespace, pod) \
+                   (1, medic:pod_workload)";
+    format!(
+        "sum by (namespace, workload, workload_type) (rate(container_cpu_usage_seconds_total{{job=\"kubelet\", \
+         metrics_path=\"/metrics/cadvisor\", container!=\"\", container!=\"POD\"}}[2m]) {per_pod}) / sum by \
+         (namespace, workload, workload_type) (kube_pod_container_resource_requests{{job=\"kube-state-metrics\", \
+         resource=\"cpu\"}} {per_pod})"
+    )
 }
 
 impl Default for SignalQueries {
@@ -120,11 +142,31 @@ impl Default for SignalQueries {
 impl PrometheusConfig {
     /// Records every problem under `observe.prometheus.<key>`.
     pub(crate) fn check(&self, problems: &mut Problems) {
+        let https = self.url.starts_with("https://");
+        let authority = self
+            .url
+            .split_once("://")
+            .map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
         problems.require(
-            (self.url.starts_with("http://") || self.url.starts_with("https://"))
-                && self.url.len() > "https://".len(),
+            (https || self.url.starts_with("http://")) && !authority.is_empty(),
             "prometheus.url",
-            || format!("{:?} is not an http:// or https:// URL", self.url),
+            || "is not an http:// or https:// URL",
+        );
+        // Credentials in the URL would appear in every error message.
+        problems.require(
+            !authority.contains('@'),
+            "prometheus.url",
+            || "must not hold credentials: use bearer_token_file",
+        );
+        problems.require(
+            https || self.bearer_token_file.is_none(),
+            "prometheus.bearer_token_file",
+            || "is sent only over https:// (the url is http://)",
+        );
+        problems.require(
+            https || self.ca_file.is_none(),
+            "prometheus.ca_file",
+            || "applies only to an https:// url",
         );
         problems.require(
             self.timeout.as_millis() >= 100 && self.timeout <= Span::secs(30),
@@ -215,15 +257,27 @@ pub struct Prometheus {
 
 impl Prometheus {
     /// A client for `config` (no request is made).
-    #[must_use]
-    pub fn new(config: &PrometheusConfig) -> Self {
-        Self {
-            endpoint: format!("{}/api/v1/query", config.url.trim_end_matches('/')),
-            agent: ureq::AgentBuilder::new()
-                .timeout(config.timeout.as_duration())
-                .build(),
-            config: config.clone(),
+    ///
+    /// # Errors
+    /// When `ca_file` cannot be read or holds no certificate.
+    pub fn new(config: &PrometheusConfig) -> Result<Self, String> {
+        let mut agent = ureq::AgentBuilder::new().timeout(config.timeout.as_duration());
+        if let Some(ca_file) = &config.ca_file {
+            agent = agent.tls_config(tls_trusting(ca_file)?);
         }
+        Ok(Self {
+            endpoint: format!("{}/api/v1/query", config.url.trim_end_matches('/')),
+            agent: agent.build(),
+            config: config.clone(),
+        })
+    }
+
+    /// The signals asked: those whose query is not empty.
+    fn asked(&self) -> impl Iterator<Item = (Signal, &str)> {
+        Signal::ALL
+            .into_iter()
+            .map(|signal| (signal, signal.query(&self.config.queries)))
+            .filter(|(_, query)| !query.trim().is_empty())
     }
 
     /// Asks every configured query at the snapshot's time and writes the answers into its workloads'
@@ -236,15 +290,11 @@ impl Prometheus {
             Ok(token) => token,
             Err(error) => {
                 tracing::warn!(error = %error, "cannot read the Prometheus token; no signals this read");
-                read.failed = Signal::ALL.len() as u64;
+                read.failed = self.asked().count() as u64;
                 return read;
             }
         };
-        for signal in Signal::ALL {
-            let query = signal.query(&self.config.queries);
-            if query.trim().is_empty() {
-                continue;
-            }
+        for (signal, query) in self.asked() {
             let at_ns = snapshot
                 .at_ns
                 .saturating_sub(signal.seconds_back() * 1_000_000_000);
@@ -264,16 +314,21 @@ impl Prometheus {
         read
     }
 
+    /// The bearer token, checked to be one a header can carry: an error never quotes it.
     fn token(&self) -> Result<Option<String>, String> {
-        self.config
-            .bearer_token_file
-            .as_ref()
-            .map(|path| {
-                std::fs::read_to_string(path)
-                    .map(|token| token.trim().to_owned())
-                    .map_err(|e| format!("{}: {e}", path.display()))
-            })
-            .transpose()
+        let Some(path) = &self.config.bearer_token_file else {
+            return Ok(None);
+        };
+        let token =
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let token = token.trim();
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!(
+                "{}: the token is empty or has characters other than visible ASCII",
+                path.display()
+            ));
+        }
+        Ok(Some(token.to_owned()))
     }
 
     /// One instant query at `at_ns`.
@@ -287,12 +342,15 @@ impl Prometheus {
         // Seconds with millisecond precision, as the API takes them.
         #[allow(clippy::cast_precision_loss)]
         let at = format!("{:.3}", at_ns as f64 / 1e9);
+        let limit = time_left.min(self.config.timeout.as_duration());
+        // Prometheus stops evaluating when the client has given up too.
         let mut request = self
             .agent
             .get(&self.endpoint)
             .query("query", query)
             .query("time", &at)
-            .timeout(time_left.min(self.config.timeout.as_duration()));
+            .query("timeout", &format!("{}ms", limit.as_millis()))
+            .timeout(limit);
         if let Some(token) = token {
             request = request.set("Authorization", &format!("Bearer {token}"));
         }
@@ -310,6 +368,33 @@ impl Prometheus {
         };
         parse_answer(&read_body(response)?)
     }
+}
+
+/// A TLS configuration trusting only the certificates of the PEM file `ca_file`.
+fn tls_trusting(ca_file: &std::path::Path) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certificates = CertificateDer::pem_file_iter(ca_file)
+        .map_err(|e| format!("cannot read {}: {e}", ca_file.display()))?;
+    for certificate in certificates {
+        let certificate =
+            certificate.map_err(|e| format!("{} is not PEM: {e}", ca_file.display()))?;
+        roots
+            .add(certificate)
+            .map_err(|e| format!("{} holds a bad certificate: {e}", ca_file.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("{} holds no certificate", ca_file.display()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
 }
 
 fn read_body(response: ureq::Response) -> Result<Vec<u8>, String> {
@@ -392,8 +477,8 @@ fn parse_answer(body: &[u8]) -> Result<Vec<Series>, String> {
 }
 
 /// Writes each workload's value of `signal`: the one series of its namespace and name whose
-/// `workload_type` is its kind, or else the one without a `workload_type`. Two candidates are
-/// ambiguous, and neither is taken.
+/// `workload_type` is its kind, or else the one without a `workload_type`. Two series of its kind (or,
+/// where none is of its kind, two without a kind) are ambiguous, and neither is taken.
 fn match_series(
     snapshot: &mut ClusterSnapshot,
     series: &[Series],
@@ -558,6 +643,165 @@ mod tests {
         assert!(parse_answer(unlabelled).expect("parses").is_empty());
     }
 
+    /// An HTTP server on 127.0.0.1 answering the n-th request with `answer(n)` (status, body), and
+    /// handing each request's head (request line and headers) to the test.
+    fn serve(
+        answer: impl Fn(usize) -> (u16, Vec<u8>) + Send + 'static,
+    ) -> (u16, std::sync::mpsc::Receiver<String>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let (heads, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut head = String::new();
+                while reader.read_line(&mut head).is_ok_and(|read| read > 2) {
+                    if head.ends_with("\r\n\r\n") {
+                        break;
+                    }
+                }
+                let (status, body) = answer(n);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(&body);
+                if heads.send(head).is_err() {
+                    return;
+                }
+            }
+        });
+        (port, received)
+    }
+
+    fn config_for(port: u16) -> PrometheusConfig {
+        toml::from_str(&format!("url = \"http://127.0.0.1:{port}\"")).expect("parses")
+    }
+
+    #[test]
+    fn each_signal_is_asked_at_its_time_and_answers_fill_the_snapshot() {
+        let (port, heads) =
+            serve(|n| (200, answer(&[("shop", "web", None, &format!("{}", n + 1))])));
+        let mut snapshot = ClusterSnapshot {
+            at_ns: 1_764_979_200_500_000_000,
+            workloads: vec![workload(Target::deployment("shop", "web"))],
+            ..ClusterSnapshot::default()
+        };
+        let read = Prometheus::new(&config_for(port))
+            .expect("a client")
+            .fill(&mut snapshot, Duration::from_secs(10));
+        assert_eq!((read.failed, read.filled), (0, 6));
+        let signals = snapshot.workloads[0].signals;
+        assert_eq!(
+            (
+                signals.demand_rps,
+                signals.demand_rps_1m,
+                signals.demand_rps_5m
+            ),
+            (Some(1.0), Some(2.0), Some(3.0))
+        );
+        assert_eq!(
+            (signals.p95_ms, signals.error_ratio, signals.cpu_utilisation),
+            (Some(4.0), Some(1.0), Some(6.0)),
+            "an error ratio of 5 is taken as 1"
+        );
+        let heads: Vec<String> = heads.try_iter().collect();
+        let times: Vec<&str> = heads
+            .iter()
+            .map(|head| {
+                let line = head.lines().next().unwrap_or_default();
+                let at = line.find("&time=").expect("a time") + "&time=".len();
+                &line[at..at + line[at..].find('&').expect("more parameters")]
+            })
+            .collect();
+        assert_eq!(
+            times,
+            [
+                "1764979200.500",
+                "1764979140.500",
+                "1764978900.500",
+                "1764979200.500",
+                "1764979200.500",
+                "1764979200.500"
+            ],
+            "demand now, a minute and five minutes back, then the others now"
+        );
+        assert!(
+            heads
+                .iter()
+                .all(|h| h.contains("&timeout=") && !h.contains("Authorization")),
+            "{heads:?}"
+        );
+    }
+
+    #[test]
+    fn refusals_bad_answers_and_oversized_ones_are_failures_that_say_why() {
+        let (port, _heads) = serve(|n| match n {
+            0 => (
+                400,
+                br#"{"status":"error","errorType":"bad_data","error":"parse error at char 4"}"#
+                    .to_vec(),
+            ),
+            1 => (
+                200,
+                vec![b' '; usize::try_from(MAX_ANSWER_BYTES).expect("fits") + 1],
+            ),
+            _ => (503, b"<html>unavailable</html>".to_vec()),
+        });
+        let client = Prometheus::new(&config_for(port)).expect("a client");
+        let ask = |query: &str| client.ask(query, 0, None, Duration::from_secs(5));
+        assert_eq!(
+            ask("up{").expect_err("refused"),
+            "HTTP 400 parse error at char 4"
+        );
+        assert!(
+            ask("up")
+                .expect_err("too large")
+                .contains("over 16777216 bytes")
+        );
+        assert!(ask("up").expect_err("unavailable").starts_with("HTTP 503"));
+    }
+
+    #[test]
+    fn a_token_is_checked_sent_only_over_https_and_never_quoted() {
+        let dir =
+            std::env::temp_dir().join(format!("medic-prometheus-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let token = dir.join("token");
+        std::fs::write(&token, "s3cr3t-token\n").expect("token");
+        let (port, heads) = serve(|_| (200, answer(&[])));
+        let mut config = config_for(port);
+        config.bearer_token_file = Some(token.clone());
+        let client = Prometheus::new(&config).expect("a client");
+        let read = client.token().expect("a token");
+        client
+            .ask("up", 0, read.as_deref(), Duration::from_secs(5))
+            .expect("answered");
+        let head = heads.recv().expect("a request");
+        assert!(
+            head.contains("Authorization: Bearer s3cr3t-token\r\n"),
+            "{head}"
+        );
+        std::fs::write(&token, "s3cr3t\ntoken").expect("token");
+        let error = client.token().expect_err("a newline inside");
+        assert!(!error.contains("s3cr3t"), "{error}");
+        let mut problems = Problems::new("observe");
+        config.check(&mut problems);
+        assert_eq!(
+            problems.into_vec()[0].path,
+            "observe.prometheus.bearer_token_file",
+            "a token over http:// is refused"
+        );
+        std::fs::write(dir.join("ca.pem"), "not a certificate").expect("ca");
+        config.url = "https://prometheus:9090".into();
+        config.ca_file = Some(dir.join("ca.pem"));
+        assert!(Prometheus::new(&config).is_err_and(|e| e.contains("no certificate")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn an_unreachable_prometheus_fails_every_query_and_fills_nothing() {
         // A port nothing listens on: the queries fail fast, each is counted, the snapshot is untouched.
@@ -577,7 +821,9 @@ mod tests {
             ..ClusterSnapshot::default()
         };
         let before = snapshot.clone();
-        let read = Prometheus::new(&config).fill(&mut snapshot, Duration::from_secs(5));
+        let read = Prometheus::new(&config)
+            .expect("a client")
+            .fill(&mut snapshot, Duration::from_secs(5));
         assert_eq!(read.failed, 6);
         assert_eq!(snapshot, before);
     }
@@ -606,9 +852,10 @@ mod tests {
 
     #[test]
     fn bad_settings_are_reported() {
-        let config: PrometheusConfig =
-            toml::from_str("url = \"prometheus:9090\"\ntimeout = \"1m\"\n[queries]\np95_ms = \"\"")
-                .expect("parses");
+        let config: PrometheusConfig = toml::from_str(
+            "url = \"prometheus:9090\"\ntimeout = \"1m\"\nca_file = \"ca.pem\"\n[queries]\np95_ms = \"\"",
+        )
+        .expect("parses");
         let mut problems = Problems::new("observe");
         config.check(&mut problems);
         assert_eq!(
@@ -617,8 +864,17 @@ mod tests {
                 .iter()
                 .map(|p| p.path.as_str())
                 .collect::<Vec<_>>(),
-            ["observe.prometheus.url", "observe.prometheus.timeout"]
+            [
+                "observe.prometheus.url",
+                "observe.prometheus.ca_file",
+                "observe.prometheus.timeout"
+            ]
         );
+        let with_credentials: PrometheusConfig =
+            toml::from_str("url = \"https://admin:pw@prometheus:9090/\"").expect("parses");
+        let mut problems = Problems::new("observe");
+        with_credentials.check(&mut problems);
+        assert_eq!(problems.into_vec().len(), 1, "credentials in the URL");
         assert_eq!(config.queries.p95_ms, "", "an empty query turns it off");
     }
 }

@@ -26,11 +26,15 @@ pub struct Observe {
 }
 
 impl Observe {
-    pub(crate) fn new(config: &ObserveConfig, reader: Box<dyn ReadCluster>) -> Self {
+    pub(crate) fn new(
+        config: &ObserveConfig,
+        reader: Box<dyn ReadCluster>,
+        metrics: Option<Prometheus>,
+    ) -> Self {
         Self {
             config: config.clone(),
             reader,
-            metrics: config.prometheus.as_ref().map(Prometheus::new),
+            metrics,
             next_read_ns: 0,
             written: HashMap::new(),
         }

@@ -172,24 +172,24 @@ impl WorkloadSignals {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
-}
 
-impl WorkloadSignals {
     /// Whether `other` knows the same signals and each is within `tolerance` of this one, relative to
-    /// the larger of the two (0: equal).
+    /// the larger of the two, or within `tolerance` of the signal's scale (1 request/s, 100 ms, an
+    /// error ratio of 0.1, 0.1 of the CPU requested), so that values near zero do not count every
+    /// jitter as a change. A tolerance of 0: equal.
     #[must_use]
     pub fn within(&self, other: &Self, tolerance: f64) -> bool {
         let pairs = [
-            (self.demand_rps, other.demand_rps),
-            (self.demand_rps_1m, other.demand_rps_1m),
-            (self.demand_rps_5m, other.demand_rps_5m),
-            (self.p95_ms, other.p95_ms),
-            (self.error_ratio, other.error_ratio),
-            (self.cpu_utilisation, other.cpu_utilisation),
+            (self.demand_rps, other.demand_rps, 1.0),
+            (self.demand_rps_1m, other.demand_rps_1m, 1.0),
+            (self.demand_rps_5m, other.demand_rps_5m, 1.0),
+            (self.p95_ms, other.p95_ms, 100.0),
+            (self.error_ratio, other.error_ratio, 0.1),
+            (self.cpu_utilisation, other.cpu_utilisation, 0.1),
         ];
-        pairs.iter().all(|pair| match *pair {
+        pairs.iter().all(|&(a, b, scale)| match (a, b) {
             (None, None) => true,
-            (Some(a), Some(b)) => (a - b).abs() <= tolerance * a.abs().max(b.abs()),
+            (Some(a), Some(b)) => (a - b).abs() <= tolerance * a.abs().max(b.abs()).max(scale),
             _ => false,
         })
     }
@@ -207,5 +207,29 @@ impl WorkloadState {
                 signals: other.signals,
                 ..self.clone()
             } == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_are_within_a_share_of_their_value_or_of_their_scale() {
+        let errors = |ratio: f64| WorkloadSignals {
+            error_ratio: Some(ratio),
+            demand_rps: Some(200.0),
+            ..WorkloadSignals::default()
+        };
+        assert!(
+            errors(0.0).within(&errors(0.004), 0.05),
+            "near zero: against the scale"
+        );
+        assert!(!errors(0.0).within(&errors(0.02), 0.05));
+        assert!(errors(0.5).within(&errors(0.52), 0.05));
+        assert!(!errors(0.0).within(&errors(0.0004), 0.0), "0: equal only");
+        let mut without = errors(0.0);
+        without.demand_rps = None;
+        assert!(!errors(0.0).within(&without, 0.5), "a signal gone");
     }
 }
