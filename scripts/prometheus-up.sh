@@ -39,11 +39,12 @@ if [ ! -x "$bin" ]; then
   [ -n "$go" ] || die "a Go toolchain of 1.21 or newer is needed (found: $(go version 2>/dev/null || echo none))"
   echo "prometheus-up: building Prometheus $version ($module) with $("$go" version) into $home" >&2
   build="$home/build"
+  # The module cache is written writable (-modcacherw), so a build that failed half-way is removed too.
   rm -rf "$build"
+  trap 'rm -rf "$build"' EXIT
   mkdir -p "$build"
-  GOBIN="$build/bin" GOMODCACHE="$build/mod" GOCACHE="$build/cache" GOTOOLCHAIN=auto \
+  GOBIN="$build/bin" GOMODCACHE="$build/mod" GOCACHE="$build/cache" GOTOOLCHAIN=auto GOFLAGS=-modcacherw \
     nice -n 10 "$go" install -tags remove_all_sd "github.com/prometheus/prometheus/cmd/prometheus@$module" >&2
   mv "$build/bin/prometheus" "$bin"
-  chmod -R u+w "$build" && rm -rf "$build"
 fi
 echo "$bin"

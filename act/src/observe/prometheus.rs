@@ -9,11 +9,12 @@
 //!
 //! The default queries read the usual series, each only from the scrape job that writes it (so that a
 //! pod exporting look-alike series under another job is not read): ingress-nginx's request counter and
-//! latency histogram (a job whose name contains `ingress-nginx`; labelled by the backend `service`, taken
+//! latency histogram (a job whose name contains `ingress-nginx`, as the ingress-nginx chart's
+//! ServiceMonitor names it unless its `fullnameOverride` is set; labelled by the backend `service`, taken
 //! to be named like its workload), cAdvisor's `container_cpu_usage_seconds_total` (job `kubelet`, path
 //! `/metrics/cadvisor`), and kube-state-metrics' CPU requests (job `kube-state-metrics`) joined to their
-//! workloads by the recording rule `medic:pod_workload` (deploy/prometheus/medic-rules.yaml). These are
-//! kube-prometheus's job names; every query can be replaced, or turned off with an empty string.
+//! workloads by the recording rule `medic:pod_workload` (deploy/prometheus/medic-rules.yaml); the last
+//! two are kube-prometheus's job names. Every query can be replaced, or turned off with an empty string.
 
 use schemas::WorkloadSignals;
 use schemas::config::Problems;
@@ -342,7 +343,9 @@ impl Prometheus {
         // Seconds with millisecond precision, as the API takes them.
         #[allow(clippy::cast_precision_loss)]
         let at = format!("{:.3}", at_ns as f64 / 1e9);
-        let limit = time_left.min(self.config.timeout.as_duration());
+        let limit = time_left
+            .min(self.config.timeout.as_duration())
+            .max(Duration::from_millis(1));
         // Prometheus stops evaluating when the client has given up too.
         let mut request = self
             .agent
@@ -662,6 +665,10 @@ mod tests {
                         break;
                     }
                 }
+                // The head reaches the test before the answer reaches the client.
+                if heads.send(head).is_err() {
+                    return;
+                }
                 let (status, body) = answer(n);
                 let _ = write!(
                     stream,
@@ -669,9 +676,6 @@ mod tests {
                     body.len()
                 );
                 let _ = stream.write_all(&body);
-                if heads.send(head).is_err() {
-                    return;
-                }
             }
         });
         (port, received)
@@ -848,6 +852,9 @@ mod tests {
             .expect("a Prometheus source");
         assert_eq!(documented.queries, SignalQueries::default());
         assert_eq!(documented.timeout, default_timeout());
+        let mut problems = Problems::new("observe");
+        documented.check(&mut problems);
+        assert!(problems.is_empty(), "the example is valid: {problems:?}");
     }
 
     #[test]
