@@ -370,6 +370,33 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
     assert!(web.nodes.iter().all(|n| n.schedulable()), "{:?}", web.nodes);
     assert!(web.cluster_nodes.schedulable >= 1);
 
+    // A rollback: the image set back makes revision 1's ReplicaSet, created before revision 2's,
+    // revision 3. The observer dates it at the read that first saw it, not by that old creation time.
+    let before_rollback = schemas::clock::wall_clock_ns();
+    cluster::set_image(&client, &ns, "web", "nginx:1.25").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let rolled_back = loop {
+        let mut out = Emitter::new();
+        tokio::task::block_in_place(|| observer.observe(schemas::clock::wall_clock_ns(), &mut out));
+        let states = out.decode_all::<WorkloadState>().expect("states");
+        let newest = states
+            .iter()
+            .filter(|s| s.target.name == "web")
+            .find_map(|s| s.last_rollout.clone().filter(|r| r.revision == 3));
+        if let Some(rollout) = newest {
+            break rollout;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no revision 3 after the rollback"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        rolled_back.at_ns >= before_rollback && rolled_back.image_changed == Some(true),
+        "{rolled_back:?} (rollback at {before_rollback})"
+    );
+
     // The same token cannot change what it reads.
     let file = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
     let as_observer = kube::Client::try_from(

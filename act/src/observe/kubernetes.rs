@@ -398,7 +398,8 @@ impl Revision {
 
 /// A workload's newest revision: its number, its object's creation time, and whether its images differ
 /// from the revision before it. (A rollback to an older template reuses that template's ReplicaSet or
-/// ControllerRevision under a new number: its time is then the older creation time.)
+/// ControllerRevision under a new number: its time is then the older creation time, which the observer
+/// corrects to when it first saw the new number, `super::rollouts`.)
 fn last_rollout(revisions: &[Revision]) -> Option<Rollout> {
     let mut newest_first: Vec<&Revision> = revisions.iter().collect();
     newest_first.sort_by_key(|r| std::cmp::Reverse(r.number));

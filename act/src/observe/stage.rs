@@ -1,5 +1,6 @@
 //! [`Observe`]: the observer stage — reads the cluster on its ticks and writes what changed.
 
+use super::rollouts::RolloutDates;
 use super::{ObserveConfig, Prometheus, workload_states};
 use schemas::observe::ReadCluster;
 use schemas::{Emitter, SourceRecord, Stage, Target, WorkloadState};
@@ -23,6 +24,8 @@ pub struct Observe {
     next_read_ns: i64,
     /// Per workload: the last state written, and when (wall clock, ns).
     written: HashMap<Target, (WorkloadState, i64)>,
+    /// When each workload's rollout happened, rollbacks included.
+    rollouts: RolloutDates,
 }
 
 impl Observe {
@@ -37,6 +40,7 @@ impl Observe {
             metrics,
             next_read_ns: 0,
             written: HashMap::new(),
+            rollouts: RolloutDates::default(),
         }
     }
 
@@ -57,7 +61,8 @@ impl Observe {
             out.count("observe.signals_filled", read.filled);
             out.count("observe.signals_rejected", read.rejected);
         }
-        let states = workload_states(&snapshot, &self.config, self.reader.observer());
+        let mut states = workload_states(&snapshot, &self.config, self.reader.observer());
+        self.rollouts.date(&mut states, snapshot.at_ns);
         let resync_ns = self.config.resync.as_nanos();
         let mut emitted = 0;
         let mut seen = HashMap::with_capacity(states.len());

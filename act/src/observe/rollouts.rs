@@ -1,0 +1,97 @@
+//! [`RolloutDates`]: when a rollback happened, which the API does not say.
+//!
+//! A rollback (`kubectl rollout undo`, or a template set back by hand) reuses the old template's
+//! ReplicaSet or ControllerRevision under a new revision number, so the object's creation time — all the
+//! API gives — is the old rollout's. The observer remembers each workload's newest revision; when a new
+//! number arrives on an object created no later than the revision it replaces, the rollout is dated at
+//! the read that first saw it (at most one interval late), and keeps that date while the revision stays.
+//! After a restart the first read knows no previous revision, and keeps the API's time.
+
+use schemas::{Rollout, Target, WorkloadState};
+use std::collections::HashMap;
+
+/// The newest rollout seen per workload, as dated.
+#[derive(Debug, Default)]
+pub(crate) struct RolloutDates {
+    seen: HashMap<Target, Rollout>,
+}
+
+impl RolloutDates {
+    /// Dates each state's rollout (see the module docs), read at `read_at_ns`; forgets workloads no
+    /// longer in `states`.
+    pub(crate) fn date(&mut self, states: &mut [WorkloadState], read_at_ns: i64) {
+        let mut seen = HashMap::with_capacity(states.len());
+        for state in states {
+            let Some(rollout) = state.last_rollout.as_mut() else {
+                continue;
+            };
+            match self.seen.get(&state.target) {
+                Some(known) if known.revision == rollout.revision => rollout.at_ns = known.at_ns,
+                Some(known)
+                    if known.revision < rollout.revision && rollout.at_ns <= known.at_ns =>
+                {
+                    rollout.at_ns = read_at_ns;
+                }
+                _ => {}
+            }
+            seen.insert(state.target.clone(), rollout.clone());
+        }
+        self.seen = seen;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(revision: u64, at_ns: i64) -> WorkloadState {
+        let mut state: WorkloadState = serde_json::from_value(serde_json::json!({
+            "schema_version": schemas::SCHEMA_VERSION,
+            "target": { "kind": "Deployment", "namespace": "shop", "name": "web" },
+            "observed_at_ns": 0, "observer": "test@1",
+            "pods": { "desired": 2, "ready": 2, "starting": 0, "crash_looping": 0, "pending": 0 },
+            "bounds": { "min": 1, "max": 10, "source": "configured" },
+            "pods_per_node": [], "nodes": [], "cluster_nodes": { "total": 1, "schedulable": 1 }
+        }))
+        .expect("a state");
+        state.last_rollout = Some(Rollout {
+            revision,
+            at_ns,
+            image_changed: Some(true),
+        });
+        state
+    }
+
+    fn dated(dates: &mut RolloutDates, revision: u64, created: i64, read_at: i64) -> i64 {
+        let mut states = [state(revision, created)];
+        dates.date(&mut states, read_at);
+        states[0].last_rollout.as_ref().expect("a rollout").at_ns
+    }
+
+    #[test]
+    fn a_rollback_is_dated_when_first_seen_and_a_new_rollout_by_its_object() {
+        let mut dates = RolloutDates::default();
+        assert_eq!(
+            dated(&mut dates, 2, 100, 1_000),
+            100,
+            "first read: the API's time"
+        );
+        assert_eq!(
+            dated(&mut dates, 3, 50, 2_000),
+            2_000,
+            "revision 1's object, reused"
+        );
+        assert_eq!(
+            dated(&mut dates, 3, 50, 3_000),
+            2_000,
+            "and it keeps that date"
+        );
+        assert_eq!(
+            dated(&mut dates, 4, 2_500, 4_000),
+            2_500,
+            "a new object: its time"
+        );
+        dates.date(&mut [], 5_000);
+        assert_eq!(dated(&mut dates, 5, 50, 6_000), 50, "forgotten once gone");
+    }
+}
