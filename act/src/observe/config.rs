@@ -51,10 +51,8 @@ pub struct ObserveConfig {
     /// Default: 10 (or the workload's own replicas, when it asks for more).
     #[serde(default = "default_max_replicas")]
     pub max_replicas: u32,
-    /// A signal that moved less than this share of its last written value (Prometheus's rates differ a
-    /// little at every read), or a cluster whose unschedulable node share moved less than this (a node
-    /// that comes or goes in a large cluster would otherwise rewrite every workload's state), does not
-    /// make a state new; `resync` still writes it. Default: 0.05.
+    /// A signal that moved less than this share of its last written value does not make a state new
+    /// (Prometheus's rates differ a little at every read). Default: 0.05.
     #[serde(default = "default_signal_tolerance")]
     pub signal_tolerance: f64,
     /// Where the workloads' demand, latency, errors and CPU come from (`[observe.prometheus]`).

@@ -118,14 +118,6 @@ pub struct ClusterNodes {
 }
 
 impl ClusterNodes {
-    /// Whether `other` counts the same nodes, or a share of unschedulable nodes less than `tolerance`
-    /// away (a node that comes or goes in a large cluster changes the share by little).
-    #[must_use]
-    pub fn within(&self, other: &Self, tolerance: f64) -> bool {
-        self == other
-            || (self.unschedulable_share() - other.unschedulable_share()).abs() < tolerance
-    }
-
     /// Share of the nodes that do not accept new pods (0 for a cluster without nodes).
     #[must_use]
     pub fn unschedulable_share(&self) -> f64 {
@@ -204,17 +196,15 @@ impl WorkloadSignals {
 }
 
 impl WorkloadState {
-    /// Whether `other` says the same about the workload, whenever it was observed, its signals and the
-    /// cluster's unschedulable node share each within `tolerance` of these (the observer writes a record
-    /// only when this changes, or when its resync interval has passed).
+    /// Whether `other` says the same about the workload, whenever it was observed, its signals each
+    /// within `signal_tolerance` (relative) of these (the observer writes a record only when this
+    /// changes, or when its resync interval has passed).
     #[must_use]
-    pub fn same_as(&self, other: &Self, tolerance: f64) -> bool {
-        self.signals.within(&other.signals, tolerance)
-            && self.cluster_nodes.within(&other.cluster_nodes, tolerance)
+    pub fn same_as(&self, other: &Self, signal_tolerance: f64) -> bool {
+        self.signals.within(&other.signals, signal_tolerance)
             && Self {
                 observed_at_ns: other.observed_at_ns,
                 signals: other.signals,
-                cluster_nodes: other.cluster_nodes,
                 ..self.clone()
             } == *other
     }
@@ -241,21 +231,5 @@ mod tests {
         let mut without = errors(0.0);
         without.demand_rps = None;
         assert!(!errors(0.0).within(&without, 0.5), "a signal gone");
-    }
-
-    #[test]
-    fn a_node_more_or_less_in_a_large_cluster_is_within_the_tolerance() {
-        let nodes = |total, schedulable| ClusterNodes { total, schedulable };
-        assert!(nodes(1000, 1000).within(&nodes(1001, 1001), 0.05));
-        assert!(nodes(1000, 1000).within(&nodes(1000, 999), 0.05));
-        assert!(
-            !nodes(3, 3).within(&nodes(3, 2), 0.05),
-            "a third of the nodes"
-        );
-        assert!(
-            !nodes(1000, 1000).within(&nodes(1000, 999), 0.0),
-            "0: equal only"
-        );
-        assert!(nodes(4, 3).within(&nodes(4, 3), 0.0));
     }
 }
