@@ -39,9 +39,11 @@ if [ ! -x "$bin" ]; then
   [ -n "$go" ] || die "a Go toolchain of 1.21 or newer is needed (found: $(go version 2>/dev/null || echo none))"
   echo "prometheus-up: building Prometheus $version ($module) with $("$go" version) into $home" >&2
   build="$home/build"
-  # The module cache is written writable (-modcacherw), so a build that failed half-way is removed too.
-  rm -rf "$build"
-  trap 'rm -rf "$build"' EXIT
+  # Go writes its module cache (and a toolchain it fetches) read-only: made writable before removal, so
+  # a build that failed half-way is removed too.
+  clean() { chmod -R u+w "$build" 2>/dev/null || true; rm -rf "$build"; }
+  clean
+  trap clean EXIT
   mkdir -p "$build"
   GOBIN="$build/bin" GOMODCACHE="$build/mod" GOCACHE="$build/cache" GOTOOLCHAIN=auto GOFLAGS=-modcacherw \
     nice -n 10 "$go" install -tags remove_all_sd "github.com/prometheus/prometheus/cmd/prometheus@$module" >&2

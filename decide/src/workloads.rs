@@ -24,16 +24,20 @@ impl Workloads {
     }
 
     /// Keeps `state` unless an equally recent or newer one of its workload is kept already (states
-    /// from a re-read partition, or a restarted observer's, arrive out of order). Returns whether it was
-    /// kept.
-    pub fn observe(&mut self, state: WorkloadState) -> bool {
+    /// from a re-read partition, or a restarted observer's, arrive out of order). Its rollout is dated
+    /// against the kept one's ([`schemas::Rollout::dated_after`]), so a rollback the observer dated is not
+    /// undated by an observer that restarted. Returns whether it was kept.
+    pub fn observe(&mut self, mut state: WorkloadState) -> bool {
         let key = object_of(&state.target);
-        if self
-            .latest
-            .get(&key)
-            .is_some_and(|kept| kept.observed_at_ns >= state.observed_at_ns)
-        {
+        let kept = self.latest.get(&key);
+        if kept.is_some_and(|kept| kept.observed_at_ns >= state.observed_at_ns) {
             return false;
+        }
+        if let (Some(rollout), Some(previous)) = (
+            state.last_rollout.as_mut(),
+            kept.and_then(|kept| kept.last_rollout.as_ref()),
+        ) {
+            *rollout = rollout.dated_after(previous, state.observed_at_ns);
         }
         if self.latest.len() >= self.max
             && !self.latest.contains_key(&key)
@@ -141,5 +145,42 @@ mod tests {
         let mut restored = Workloads::new(2);
         restored.restore(kept.clone());
         assert_eq!(restored.sorted(), kept.iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_rollback_keeps_its_date_when_a_restarted_observer_reads_the_apis_again() {
+        let rolled = |at: i64, revision: u64, created: i64| {
+            let mut s = state("web", at, 3);
+            s.last_rollout = Some(schemas::Rollout {
+                revision,
+                at_ns: created,
+                image_changed: Some(true),
+            });
+            s
+        };
+        let web = Target::deployment("shop", "web");
+        let rollout_at = |memory: &Workloads| {
+            memory
+                .of(&web)
+                .and_then(|s| s.last_rollout.as_ref())
+                .map(|r| (r.revision, r.at_ns))
+        };
+        let mut memory = Workloads::new(10);
+        memory.observe(rolled(1_000, 2, 100));
+        memory.observe(rolled(2_000, 3, 2_000));
+        memory.observe(rolled(3_000, 3, 50));
+        assert_eq!(
+            rollout_at(&memory),
+            Some((3, 2_000)),
+            "the observer's date, not the reused object's"
+        );
+        let mut down = Workloads::new(10);
+        down.observe(rolled(1_000, 2, 100));
+        down.observe(rolled(5_000, 3, 50));
+        assert_eq!(
+            rollout_at(&down),
+            Some((3, 5_000)),
+            "a rollback while the observer was down: dated at the state that first shows it"
+        );
     }
 }

@@ -2,10 +2,11 @@
 //!
 //! A rollback (`kubectl rollout undo`, or a template set back by hand) reuses the old template's
 //! ReplicaSet or ControllerRevision under a new revision number, so the object's creation time — all the
-//! API gives — is the old rollout's. The observer remembers each workload's newest revision; when a new
-//! number arrives on an object created no later than the revision it replaces, the rollout is dated at
-//! the read that first saw it (at most one interval late), and keeps that date while the revision stays.
-//! After a restart the first read knows no previous revision, and keeps the API's time.
+//! API gives — is the old rollout's. The observer remembers each workload's newest rollout and dates the
+//! next one against it ([`Rollout::dated_after`]): a rollback at the read that first saw it (at most one
+//! interval late), kept while the revision stays. After a restart the first read knows no previous
+//! revision and writes the API's time; decide, which keeps its states in its checkpoint, dates states
+//! against its own the same way, so it keeps the corrected date.
 
 use schemas::{Rollout, Target, WorkloadState};
 use std::collections::HashMap;
@@ -25,14 +26,8 @@ impl RolloutDates {
             let Some(rollout) = state.last_rollout.as_mut() else {
                 continue;
             };
-            match self.seen.get(&state.target) {
-                Some(known) if known.revision == rollout.revision => rollout.at_ns = known.at_ns,
-                Some(known)
-                    if known.revision < rollout.revision && rollout.at_ns <= known.at_ns =>
-                {
-                    rollout.at_ns = read_at_ns;
-                }
-                _ => {}
+            if let Some(known) = self.seen.get(&state.target) {
+                *rollout = rollout.dated_after(known, read_at_ns);
             }
             seen.insert(state.target.clone(), rollout.clone());
         }

@@ -143,6 +143,29 @@ pub struct Rollout {
     pub image_changed: Option<bool>,
 }
 
+impl Rollout {
+    /// This rollout, read at `read_at_ns`, dated against `previous`, the last one known of the same
+    /// workload. The API dates a rollout by its object's creation, but a rollback reuses an old
+    /// ReplicaSet or ControllerRevision under a new number: a newer revision on an object no younger than
+    /// the previous revision's is dated at the read. The same revision keeps the later of the two dates
+    /// (so a reader that restarted and reads the API's date again keeps the corrected one; a workload
+    /// recreated under the same name has a younger object, hence its own date).
+    #[must_use]
+    pub fn dated_after(&self, previous: &Rollout, read_at_ns: i64) -> Rollout {
+        let at_ns = if self.revision == previous.revision {
+            self.at_ns.max(previous.at_ns)
+        } else if self.revision > previous.revision && self.at_ns <= previous.at_ns {
+            read_at_ns.max(self.at_ns)
+        } else {
+            self.at_ns
+        };
+        Rollout {
+            at_ns,
+            ..self.clone()
+        }
+    }
+}
+
 /// Metrics of a workload from the configured metrics source; each is absent where the source has none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct WorkloadSignals {
@@ -231,5 +254,45 @@ mod tests {
         let mut without = errors(0.0);
         without.demand_rps = None;
         assert!(!errors(0.0).within(&without, 0.5), "a signal gone");
+    }
+}
+
+#[cfg(test)]
+mod rollout_tests {
+    use super::*;
+
+    fn rollout(revision: u64, at_ns: i64) -> Rollout {
+        Rollout {
+            revision,
+            at_ns,
+            image_changed: Some(true),
+        }
+    }
+
+    #[test]
+    fn a_rollback_is_dated_at_its_read_and_keeps_that_date() {
+        let rolled_out = rollout(2, 100);
+        let rolled_back = rollout(3, 50).dated_after(&rolled_out, 2_000);
+        assert_eq!(rolled_back.at_ns, 2_000, "revision 1's object, reused");
+        assert_eq!(
+            rollout(3, 50).dated_after(&rolled_back, 3_000).at_ns,
+            2_000,
+            "read again (or by a restarted reader): the corrected date stays"
+        );
+        assert_eq!(
+            rollout(4, 2_500).dated_after(&rolled_back, 4_000).at_ns,
+            2_500,
+            "a new object: its own time"
+        );
+        assert_eq!(
+            rollout(3, 5_000).dated_after(&rolled_back, 5_000).at_ns,
+            5_000,
+            "recreated under the same name: a younger object, its own date"
+        );
+        assert_eq!(
+            rollout(1, 6_000).dated_after(&rolled_back, 6_000).at_ns,
+            6_000,
+            "numbers that restart: the API's time"
+        );
     }
 }
