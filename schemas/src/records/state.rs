@@ -255,11 +255,6 @@ mod tests {
         without.demand_rps = None;
         assert!(!errors(0.0).within(&without, 0.5), "a signal gone");
     }
-}
-
-#[cfg(test)]
-mod rollout_tests {
-    use super::*;
 
     fn rollout(revision: u64, at_ns: i64) -> Rollout {
         Rollout {
@@ -274,25 +269,33 @@ mod rollout_tests {
         let rolled_out = rollout(2, 100);
         let rolled_back = rollout(3, 50).dated_after(&rolled_out, 2_000);
         assert_eq!(rolled_back.at_ns, 2_000, "revision 1's object, reused");
-        assert_eq!(
-            rollout(3, 50).dated_after(&rolled_back, 3_000).at_ns,
-            2_000,
-            "read again (or by a restarted reader): the corrected date stays"
-        );
-        assert_eq!(
-            rollout(4, 2_500).dated_after(&rolled_back, 4_000).at_ns,
-            2_500,
-            "a new object: its own time"
-        );
-        assert_eq!(
-            rollout(3, 5_000).dated_after(&rolled_back, 5_000).at_ns,
-            5_000,
-            "recreated under the same name: a younger object, its own date"
-        );
-        assert_eq!(
-            rollout(1, 6_000).dated_after(&rolled_back, 6_000).at_ns,
-            6_000,
-            "numbers that restart: the API's time"
-        );
+        // (revision, its object's creation, read at) after the rollback → the date it gets.
+        let cases = [
+            (
+                (3, 50, 3_000),
+                2_000,
+                "read again (or by a restarted reader): the date stays",
+            ),
+            ((4, 2_500, 4_000), 2_500, "a new object: its own time"),
+            (
+                (3, 5_000, 5_000),
+                5_000,
+                "recreated under the same name: its own, younger date",
+            ),
+            (
+                (1, 6_000, 6_000),
+                6_000,
+                "numbers that restart: the API's time",
+            ),
+        ];
+        for ((revision, created, read_at), dated, why) in cases {
+            assert_eq!(
+                rollout(revision, created)
+                    .dated_after(&rolled_back, read_at)
+                    .at_ns,
+                dated,
+                "{why}"
+            );
+        }
     }
 }
