@@ -393,7 +393,9 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert!(
-        rolled_back.at_ns >= before_rollback && rolled_back.image_changed == Some(true),
+        rolled_back.at_ns >= before_rollback
+            && rolled_back.image_changed == Some(true)
+            && rolled_back.rolled_back,
         "{rolled_back:?} (rollback at {before_rollback})"
     );
 

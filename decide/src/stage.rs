@@ -429,15 +429,16 @@ impl Decide {
             return remedy;
         }
         let end = diagnosis.window_end_ns;
+        let recent = |at: &i64| *at <= end && end - at <= self.rollback_window_ns;
         let observed = self
             .workloads
             .of(&diagnosis.target)
             .and_then(|s| s.last_rollout.as_ref())
-            .map(|r| r.at_ns);
-        let Some(rolled_out) = [diagnosis.last_rollout_ns, observed]
+            .filter(|r| recent(&r.at_ns));
+        let Some(rolled_out) = [diagnosis.last_rollout_ns, observed.map(|r| r.at_ns)]
             .into_iter()
             .flatten()
-            .filter(|at| *at <= end && end - at <= self.rollback_window_ns)
+            .filter(recent)
             .max()
         else {
             return (
@@ -463,6 +464,15 @@ impl Decide {
                 "this calls for a rollback, but the only rollout seen since is medic's own restart or \
                  rollback: rolling back again would undo it, not the change that broke the workload; a \
                  human must look",
+            );
+        }
+        if observed.is_some_and(|r| r.rolled_back) {
+            return (
+                Action::Escalate,
+                remedy.1,
+                "this calls for a rollback, but the workload's last rollout was itself a rollback (an \
+                 older revision brought back): rolling back would undo it and bring back the revision \
+                 someone left; a human must look",
             );
         }
         remedy
@@ -965,6 +975,7 @@ mod tests {
                 revision: 4,
                 at_ns: at * 1_000_000_000,
                 image_changed: Some(true),
+                rolled_back: false,
             }),
             signals: schemas::WorkloadSignals::default(),
         };
@@ -1015,6 +1026,27 @@ mod tests {
         // Its last rollout two hours before: nothing recent to undo.
         let (decisions, _) = decide(&[state_at(9_990, 3, 10, Some(2_800)), crash.clone()]);
         assert_eq!(decisions[0].action, Action::Escalate);
+        // Its last rollout was itself a rollback (someone brought an older revision back): not undone.
+        let mut rolled_back: WorkloadState =
+            serde_json::from_slice(&state_at(9_990, 3, 10, Some(9_400)).payload).expect("state");
+        rolled_back
+            .last_rollout
+            .as_mut()
+            .expect("a rollout")
+            .rolled_back = true;
+        let rolled_back = SourceRecord::new(
+            "medic.state",
+            0,
+            0,
+            serde_json::to_vec(&rolled_back).expect("encode"),
+        );
+        let (decisions, _) = decide(&[rolled_back, crash.clone()]);
+        assert_eq!(decisions[0].action, Action::Escalate);
+        assert!(
+            decisions[0].reason.contains("itself a rollback"),
+            "{}",
+            decisions[0].reason
+        );
         // A newer state wins, an older one (a re-read partition) does not.
         let (decisions, out) = decide(&[
             state_at(9_990, 3, 10, Some(2_800)),

@@ -33,10 +33,12 @@ impl Workloads {
         if kept.is_some_and(|kept| kept.observed_at_ns >= state.observed_at_ns) {
             return false;
         }
-        if let (Some(rollout), Some(previous)) = (
-            state.last_rollout.as_mut(),
-            kept.and_then(|kept| kept.last_rollout.as_ref()),
-        ) {
+        // Only against the same cluster's state: another cluster's workload of the same name has
+        // revisions of its own.
+        let previous = kept
+            .filter(|kept| kept.target.cluster == state.target.cluster)
+            .and_then(|kept| kept.last_rollout.as_ref());
+        if let (Some(rollout), Some(previous)) = (state.last_rollout.as_mut(), previous) {
             *rollout = rollout.dated_after(previous, state.observed_at_ns);
         }
         if self.latest.len() >= self.max
@@ -148,39 +150,48 @@ mod tests {
     }
 
     #[test]
-    fn a_rollback_keeps_its_date_when_a_restarted_observer_reads_the_apis_again() {
-        let rolled = |at: i64, revision: u64, created: i64| {
+    fn a_rollback_keeps_its_date_and_mark_when_a_restarted_observer_reads_the_api_again() {
+        let rolled = |at: i64, revision: u64, created: i64, rolled_back: bool| {
             let mut s = state("web", at, 3);
             s.last_rollout = Some(schemas::Rollout {
                 revision,
                 at_ns: created,
                 image_changed: Some(true),
+                rolled_back,
             });
             s
         };
         let web = Target::deployment("shop", "web");
-        let rollout_at = |memory: &Workloads| {
+        let rollout_of = |memory: &Workloads| {
             memory
                 .of(&web)
                 .and_then(|s| s.last_rollout.as_ref())
-                .map(|r| (r.revision, r.at_ns))
+                .map(|r| (r.revision, r.at_ns, r.rolled_back))
         };
         let mut memory = Workloads::new(10);
-        memory.observe(rolled(1_000, 2, 100));
-        memory.observe(rolled(2_000, 3, 2_000));
-        memory.observe(rolled(3_000, 3, 50));
+        memory.observe(rolled(1_000, 2, 100, false));
+        memory.observe(rolled(2_000, 3, 2_000, true));
+        memory.observe(rolled(3_000, 3, 50, false));
         assert_eq!(
-            rollout_at(&memory),
-            Some((3, 2_000)),
-            "the observer's date, not the reused object's"
+            rollout_of(&memory),
+            Some((3, 2_000, true)),
+            "the observer's date and mark, not the reused object's time"
         );
         let mut down = Workloads::new(10);
-        down.observe(rolled(1_000, 2, 100));
-        down.observe(rolled(5_000, 3, 50));
+        down.observe(rolled(1_000, 2, 100, false));
+        down.observe(rolled(5_000, 3, 50, false));
         assert_eq!(
-            rollout_at(&down),
-            Some((3, 5_000)),
-            "a rollback while the observer was down: dated at the state that first shows it"
+            rollout_of(&down),
+            Some((3, 5_000, true)),
+            "a rollback while the observer was down: marked, dated at the state that first shows it"
+        );
+        let mut other = rolled(6_000, 4, 50, false);
+        other.target.cluster = Some("eu".into());
+        down.observe(other);
+        assert_eq!(
+            rollout_of(&down),
+            Some((4, 50, false)),
+            "another cluster's workload of the same name is not dated against this one"
         );
     }
 }

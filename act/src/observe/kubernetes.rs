@@ -399,7 +399,7 @@ impl Revision {
 /// A workload's newest revision: its number, its object's creation time, and whether its images differ
 /// from the revision before it. (A rollback to an older template reuses that template's ReplicaSet or
 /// ControllerRevision under a new number: its time is then the older creation time, which the observer
-/// corrects to when it first saw the new number, `super::rollouts`.)
+/// corrects, marking it a rollback, when it first sees the new number: `super::rollouts`.)
 fn last_rollout(revisions: &[Revision]) -> Option<Rollout> {
     let mut newest_first: Vec<&Revision> = revisions.iter().collect();
     newest_first.sort_by_key(|r| std::cmp::Reverse(r.number));
@@ -410,6 +410,7 @@ fn last_rollout(revisions: &[Revision]) -> Option<Rollout> {
         image_changed: newest_first
             .get(1)
             .map(|previous| newest.images != previous.images),
+        rolled_back: false,
     })
 }
 

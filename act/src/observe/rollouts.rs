@@ -3,8 +3,8 @@
 //! A rollback (`kubectl rollout undo`, or a template set back by hand) reuses the old template's
 //! ReplicaSet or ControllerRevision under a new revision number, so the object's creation time — all the
 //! API gives — is the old rollout's. The observer remembers each workload's newest rollout and dates the
-//! next one against it ([`Rollout::dated_after`]): a rollback at the read that first saw it (at most one
-//! interval late), kept while the revision stays. After a restart the first read knows no previous
+//! next one against it ([`Rollout::dated_after`]): a rollback is marked `rolled_back` and dated at the
+//! read that first saw it (at most one interval late), both kept while the revision stays. After a restart the first read knows no previous
 //! revision and writes the API's time; decide, which keeps its states in its checkpoint, dates states
 //! against its own the same way, so it keeps the corrected date.
 
@@ -53,6 +53,7 @@ mod tests {
             revision,
             at_ns,
             image_changed: Some(true),
+            rolled_back: false,
         });
         state
     }

@@ -141,26 +141,36 @@ pub struct Rollout {
     /// is known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_changed: Option<bool>,
+    /// Whether this revision reuses an older revision's object (ReplicaSet or ControllerRevision): a
+    /// rollback, by anyone. Known only to a reader that saw the revision before it
+    /// ([`Rollout::dated_after`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rolled_back: bool,
 }
 
 impl Rollout {
     /// This rollout, read at `read_at_ns`, dated against `previous`, the last one known of the same
     /// workload. The API dates a rollout by its object's creation, but a rollback reuses an old
     /// ReplicaSet or ControllerRevision under a new number: a newer revision on an object no younger than
-    /// the previous revision's is dated at the read. The same revision keeps the later of the two dates
-    /// (so a reader that restarted and reads the API's date again keeps the corrected one; a workload
-    /// recreated under the same name has a younger object, hence its own date).
+    /// the previous revision's is marked `rolled_back` and dated at the read (never before the previous
+    /// rollout). The same revision keeps the later of the two dates and its mark (so a reader that
+    /// restarted and reads the API's date again keeps both; a workload recreated under the same name has
+    /// a younger object, hence its own date).
     #[must_use]
     pub fn dated_after(&self, previous: &Rollout, read_at_ns: i64) -> Rollout {
-        let at_ns = if self.revision == previous.revision {
-            self.at_ns.max(previous.at_ns)
+        let (at_ns, rolled_back) = if self.revision == previous.revision {
+            (
+                self.at_ns.max(previous.at_ns),
+                self.rolled_back || (previous.rolled_back && self.at_ns <= previous.at_ns),
+            )
         } else if self.revision > previous.revision && self.at_ns <= previous.at_ns {
-            read_at_ns.max(self.at_ns)
+            (read_at_ns.max(previous.at_ns), true)
         } else {
-            self.at_ns
+            (self.at_ns, self.rolled_back)
         };
         Rollout {
             at_ns,
+            rolled_back,
             ..self.clone()
         }
     }
@@ -261,41 +271,51 @@ mod tests {
             revision,
             at_ns,
             image_changed: Some(true),
+            rolled_back: false,
         }
     }
 
     #[test]
-    fn a_rollback_is_dated_at_its_read_and_keeps_that_date() {
+    fn a_rollback_is_marked_dated_at_its_read_and_keeps_both() {
         let rolled_out = rollout(2, 100);
         let rolled_back = rollout(3, 50).dated_after(&rolled_out, 2_000);
-        assert_eq!(rolled_back.at_ns, 2_000, "revision 1's object, reused");
-        // (revision, its object's creation, read at) after the rollback → the date it gets.
+        assert_eq!(
+            (rolled_back.at_ns, rolled_back.rolled_back),
+            (2_000, true),
+            "revision 1's object, reused"
+        );
+        assert_eq!(
+            rollout(3, 50).dated_after(&rolled_out, 90).at_ns,
+            100,
+            "a clock behind: never before the rollout it replaced"
+        );
+        // (revision, its object's creation, read at) after the rollback → its date, and whether it is
+        // a rollback.
         let cases = [
             (
                 (3, 50, 3_000),
-                2_000,
-                "read again (or by a restarted reader): the date stays",
+                (2_000, true),
+                "read again (or by a restarted reader)",
             ),
-            ((4, 2_500, 4_000), 2_500, "a new object: its own time"),
+            (
+                (4, 2_500, 4_000),
+                (2_500, false),
+                "a new object: its own time",
+            ),
             (
                 (3, 5_000, 5_000),
-                5_000,
-                "recreated under the same name: its own, younger date",
+                (5_000, false),
+                "recreated under the same name: its own date",
             ),
             (
                 (1, 6_000, 6_000),
-                6_000,
+                (6_000, false),
                 "numbers that restart: the API's time",
             ),
         ];
         for ((revision, created, read_at), dated, why) in cases {
-            assert_eq!(
-                rollout(revision, created)
-                    .dated_after(&rolled_back, read_at)
-                    .at_ns,
-                dated,
-                "{why}"
-            );
+            let rollout = rollout(revision, created).dated_after(&rolled_back, read_at);
+            assert_eq!((rollout.at_ns, rollout.rolled_back), dated, "{why}");
         }
     }
 }
