@@ -433,8 +433,18 @@ impl Decide {
         let observed = self
             .workloads
             .of(&diagnosis.target)
-            .and_then(|s| s.last_rollout.as_ref())
-            .filter(|r| recent(&r.at_ns));
+            .and_then(|s| s.last_rollout.as_ref());
+        // A rollback is dated when the observer first saw it, which may be after the window: only
+        // its age bounds it here.
+        if observed.is_some_and(|r| r.rolled_back && end - r.at_ns <= self.rollback_window_ns) {
+            return (
+                Action::Escalate,
+                remedy.1,
+                "this calls for a rollback, but the workload's last rollout was itself a rollback (an \
+                 older revision brought back, by medic or anyone): rolling back again would undo it; a \
+                 human must look",
+            );
+        }
         let Some(rolled_out) = [diagnosis.last_rollout_ns, observed.map(|r| r.at_ns)]
             .into_iter()
             .flatten()
@@ -464,15 +474,6 @@ impl Decide {
                 "this calls for a rollback, but the only rollout seen since is medic's own restart or \
                  rollback: rolling back again would undo it, not the change that broke the workload; a \
                  human must look",
-            );
-        }
-        if observed.is_some_and(|r| r.rolled_back) {
-            return (
-                Action::Escalate,
-                remedy.1,
-                "this calls for a rollback, but the workload's last rollout was itself a rollback (an \
-                 older revision brought back): rolling back would undo it and bring back the revision \
-                 someone left; a human must look",
             );
         }
         remedy
@@ -1044,6 +1045,33 @@ mod tests {
         assert_eq!(decisions[0].action, Action::Escalate);
         assert!(
             decisions[0].reason.contains("itself a rollback"),
+            "{}",
+            decisions[0].reason
+        );
+        // Dated when the observer first saw it, after the diagnosis' window, while diagnose saw the
+        // same rollback's Events in it: still not undone.
+        let mut late: WorkloadState =
+            serde_json::from_slice(&state_at(10_050, 3, 10, Some(10_040)).payload).expect("state");
+        late.last_rollout.as_mut().expect("a rollout").rolled_back = true;
+        let late = SourceRecord::new(
+            "medic.state",
+            0,
+            0,
+            serde_json::to_vec(&late).expect("encode"),
+        );
+        let mut seen_in_events: Diagnosis =
+            serde_json::from_slice(&crash.payload).expect("diagnosis");
+        seen_in_events.last_rollout_ns = Some(9_950 * 1_000_000_000);
+        let seen_in_events = SourceRecord::new(
+            "medic.diagnoses",
+            0,
+            0,
+            serde_json::to_vec(&seen_in_events).expect("encode"),
+        );
+        let (decisions, _) = decide(&[late, seen_in_events]);
+        assert_eq!(
+            decisions[0].action,
+            Action::Escalate,
             "{}",
             decisions[0].reason
         );

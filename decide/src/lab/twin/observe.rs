@@ -88,7 +88,7 @@ pub fn snapshot(twin: &Twin, start_unix_secs: i64) -> ClusterSnapshot {
                 revision: r.revision,
                 at_ns: at_ns(r.at_secs),
                 image_changed: Some(r.image_changed),
-                rolled_back: false,
+                rolled_back: r.rolled_back,
             }),
             signals: WorkloadSignals {
                 demand_rps: finite(measured.demand_rps),

@@ -426,7 +426,7 @@ impl Twin {
             TwinAction::RolloutRestart => {
                 let now = self.now;
                 let dep = &mut self.deployments[d];
-                dep.roll_out(now, false);
+                dep.roll_out(now, false, false);
                 // The leak remedy: fresh pods with a raised limit.
                 dep.leaking = false;
                 for pod in &mut dep.pods {
@@ -436,7 +436,7 @@ impl Twin {
             TwinAction::Rollback => {
                 let now = self.now;
                 let dep = &mut self.deployments[d];
-                dep.roll_out(now, true);
+                dep.roll_out(now, true, true);
                 if dep.broken_revision {
                     dep.broken_revision = false;
                     let broken: Vec<usize> = (0..dep.pods.len())
@@ -532,7 +532,7 @@ impl Twin {
                 let now = self.now;
                 let dep = &mut self.deployments[d];
                 dep.broken_revision = true;
-                dep.roll_out(now, true);
+                dep.roll_out(now, true, false);
                 // The rolling update replaces up to maxUnavailable (25 %) before stalling.
                 let replace = (f64::from(dep.desired) * 0.25).ceil() as usize;
                 let running: Vec<usize> = (0..dep.pods.len())

@@ -122,16 +122,19 @@ pub struct TwinRollout {
     /// Whether its image differs from the revision before it (a rollout restart changes an
     /// annotation only).
     pub image_changed: bool,
+    /// Whether it brings an older revision back (a rollback), as the observer marks one on a cluster.
+    pub rolled_back: bool,
 }
 
 impl DeploymentState {
-    /// Records a new revision of the pod template at `now`.
-    pub fn roll_out(&mut self, now: f64, image_changed: bool) {
+    /// Records a new revision of the pod template at `now` (`rolled_back`: an older one brought back).
+    pub fn roll_out(&mut self, now: f64, image_changed: bool, rolled_back: bool) {
         let revision = self.rollout.map_or(1, |r| r.revision) + 1;
         self.rollout = Some(TwinRollout {
             revision,
             at_secs: now,
             image_changed,
+            rolled_back,
         });
     }
 }
