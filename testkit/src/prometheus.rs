@@ -4,13 +4,10 @@
 //! kube-state-metrics' pod owners and CPU requests — each at its own path, scraped under the job names
 //! kube-prometheus gives them.
 
+use crate::http::Server;
 use crate::scratch::{free_port, scratch_dir};
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The Prometheus binary: `MEDIC_PROMETHEUS`, else where `scripts/prometheus-up.sh` caches it.
@@ -42,8 +39,7 @@ pub fn binary() -> PathBuf {
 /// [`CADVISOR_PATH`], kube-state-metrics' at [`KSM_PATH`]. The counters grow with wall time from the
 /// exporter's start, so their rates are what was asked for.
 pub struct WorkloadExporter {
-    port: u16,
-    stop: Arc<AtomicBool>,
+    server: Server,
 }
 
 /// The path of the ingress controller's series.
@@ -75,52 +71,19 @@ impl WorkloadExporter {
     /// When no port can be bound.
     #[must_use]
     pub fn start(load: WorkloadLoad) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the exporter");
-        let port = listener.local_addr().expect("address").port();
-        listener.set_nonblocking(true).expect("non-blocking");
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = Arc::clone(&stop);
         let started = Instant::now();
-        std::thread::spawn(move || {
-            while !stopped.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        let _ = stream.set_nonblocking(false);
-                        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                        let mut request = String::new();
-                        let _ = reader.read_line(&mut request);
-                        // The headers; no body follows a scrape.
-                        let mut line = String::new();
-                        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                            line.clear();
-                        }
-                        let path = request.split(' ').nth(1).unwrap_or_default();
-                        let body = exposition(&load, path, started.elapsed().as_secs_f64());
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
-                             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
+        let server = Server::start(move |head| {
+            let path = head.split(' ').nth(1).unwrap_or_default();
+            let body = exposition(&load, path, started.elapsed().as_secs_f64());
+            (200, body.into_bytes())
         });
-        Self { port, stop }
+        Self { server }
     }
 
     /// Its port on 127.0.0.1.
     #[must_use]
     pub fn port(&self) -> u16 {
-        self.port
-    }
-}
-
-impl Drop for WorkloadExporter {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.server.port()
     }
 }
 

@@ -174,18 +174,20 @@ impl ObserveConfig {
     /// allows a stage 60 s without a heartbeat).
     #[must_use]
     pub fn read_timeout(&self) -> std::time::Duration {
-        self.interval
-            .as_duration()
-            .min(std::time::Duration::from_secs(30))
+        self.interval_at_most(30)
     }
 
     /// How long all of one read's metrics queries may take together: the interval, at most 20 s (so a
     /// slow cluster read and slow queries together stay within the stage's 60 s liveness).
     #[must_use]
     pub fn metrics_budget(&self) -> std::time::Duration {
+        self.interval_at_most(20)
+    }
+
+    fn interval_at_most(&self, secs: u64) -> std::time::Duration {
         self.interval
             .as_duration()
-            .min(std::time::Duration::from_secs(20))
+            .min(std::time::Duration::from_secs(secs))
     }
 
     /// Builds the stage on `reader` (the twin's, for tests), without validating and without a metrics

@@ -646,39 +646,18 @@ mod tests {
         assert!(parse_answer(unlabelled).expect("parses").is_empty());
     }
 
-    /// An HTTP server on 127.0.0.1 answering the n-th request with `answer(n)` (status, body), and
-    /// handing each request's head (request line and headers) to the test.
+    /// A server on 127.0.0.1 answering the n-th request with `answer(n)` (status, body), and handing
+    /// each request's head to the test before answering it.
     fn serve(
         answer: impl Fn(usize) -> (u16, Vec<u8>) + Send + 'static,
-    ) -> (u16, std::sync::mpsc::Receiver<String>) {
-        use std::io::{BufRead, BufReader, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("address").port();
+    ) -> (testkit::http::Server, std::sync::mpsc::Receiver<String>) {
         let (heads, received) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for (n, stream) in listener.incoming().enumerate() {
-                let Ok(mut stream) = stream else { return };
-                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                let mut head = String::new();
-                while reader.read_line(&mut head).is_ok_and(|read| read > 2) {
-                    if head.ends_with("\r\n\r\n") {
-                        break;
-                    }
-                }
-                // The head reaches the test before the answer reaches the client.
-                if heads.send(head).is_err() {
-                    return;
-                }
-                let (status, body) = answer(n);
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(&body);
-            }
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let server = testkit::http::Server::start(move |head| {
+            let _ = heads.send(head.to_owned());
+            answer(asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
         });
-        (port, received)
+        (server, received)
     }
 
     fn config_for(port: u16) -> PrometheusConfig {
@@ -687,8 +666,9 @@ mod tests {
 
     #[test]
     fn each_signal_is_asked_at_its_time_and_answers_fill_the_snapshot() {
-        let (port, heads) =
+        let (server, heads) =
             serve(|n| (200, answer(&[("shop", "web", None, &format!("{}", n + 1))])));
+        let port = server.port();
         let mut snapshot = ClusterSnapshot {
             at_ns: 1_764_979_200_500_000_000,
             workloads: vec![workload(Target::deployment("shop", "web"))],
@@ -743,7 +723,7 @@ mod tests {
 
     #[test]
     fn refusals_bad_answers_and_oversized_ones_are_failures_that_say_why() {
-        let (port, _heads) = serve(|n| match n {
+        let (server, _heads) = serve(|n| match n {
             0 => (
                 400,
                 br#"{"status":"error","errorType":"bad_data","error":"parse error at char 4"}"#
@@ -755,7 +735,7 @@ mod tests {
             ),
             _ => (503, b"<html>unavailable</html>".to_vec()),
         });
-        let client = Prometheus::new(&config_for(port)).expect("a client");
+        let client = Prometheus::new(&config_for(server.port())).expect("a client");
         let ask = |query: &str| client.ask(query, 0, None, Duration::from_secs(5));
         assert_eq!(
             ask("up{").expect_err("refused"),
@@ -776,8 +756,8 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let token = dir.join("token");
         std::fs::write(&token, "s3cr3t-token\n").expect("token");
-        let (port, heads) = serve(|_| (200, answer(&[])));
-        let mut config = config_for(port);
+        let (server, heads) = serve(|_| (200, answer(&[])));
+        let mut config = config_for(server.port());
         config.bearer_token_file = Some(token.clone());
         let client = Prometheus::new(&config).expect("a client");
         let read = client.token().expect("a token");

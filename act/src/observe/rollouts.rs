@@ -4,9 +4,9 @@
 //! ReplicaSet or ControllerRevision under a new revision number, so the object's creation time — all the
 //! API gives — is the old rollout's. The observer remembers each workload's newest rollout and dates the
 //! next one against it ([`Rollout::dated_after`]): a rollback is marked `rolled_back` and dated at the
-//! read that first saw it (at most one interval late), both kept while the revision stays. After a restart the first read knows no previous
-//! revision and writes the API's time; decide, which keeps its states in its checkpoint, dates states
-//! against its own the same way, so it keeps the corrected date.
+//! read that first saw it (at most one interval late), both kept while the revision stays. After a
+//! restart the first read knows no previous revision and writes the API's time; decide, which keeps its
+//! states in its checkpoint, dates states against its own the same way, so it keeps the corrected date.
 
 use schemas::{Rollout, Target, WorkloadState};
 use std::collections::HashMap;
@@ -67,26 +67,16 @@ mod tests {
     #[test]
     fn a_rollback_is_dated_when_first_seen_and_a_new_rollout_by_its_object() {
         let mut dates = RolloutDates::default();
-        assert_eq!(
-            dated(&mut dates, 2, 100, 1_000),
-            100,
-            "first read: the API's time"
-        );
-        assert_eq!(
-            dated(&mut dates, 3, 50, 2_000),
-            2_000,
-            "revision 1's object, reused"
-        );
-        assert_eq!(
-            dated(&mut dates, 3, 50, 3_000),
-            2_000,
-            "and it keeps that date"
-        );
-        assert_eq!(
-            dated(&mut dates, 4, 2_500, 4_000),
-            2_500,
-            "a new object: its time"
-        );
+        // (revision, its object's creation, read at) in turn → the date the observer writes.
+        let reads = [
+            ((2, 100, 1_000), 100, "first read: the API's time"),
+            ((3, 50, 2_000), 2_000, "revision 1's object, reused"),
+            ((3, 50, 3_000), 2_000, "and it keeps that date"),
+            ((4, 2_500, 4_000), 2_500, "a new object: its time"),
+        ];
+        for ((revision, created, read_at), date, why) in reads {
+            assert_eq!(dated(&mut dates, revision, created, read_at), date, "{why}");
+        }
         dates.date(&mut [], 5_000);
         assert_eq!(dated(&mut dates, 5, 50, 6_000), 50, "forgotten once gone");
     }
