@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stops the test Kubernetes control plane started by scripts/k8s-up.sh, in reverse order (kube-apiserver
-# first, then kube-controller-manager, kube-scheduler, and etcd last), and removes the etcd data dir, so the
+# Stops the test Kubernetes control plane started by scripts/k8s-up.sh, in reverse order (KWOK's simulated
+# kubelets, then kube-apiserver, kube-controller-manager, kube-scheduler, and etcd last), and removes the etcd data dir, so the
 # next k8s-up.sh starts from an empty cluster. The cached binaries, the test CA/keys/token (pki/) and the
 # kubeconfig are kept, so a kubeconfig read earlier stays valid. Idempotent: does nothing when nothing runs.
 #
@@ -41,7 +41,8 @@ stop() {
   rm -f "$RUN/$1.pid"
 }
 
-# kube-apiserver first: SIGTERM makes it stop listening at once, but it then drains open watches for up
+stop kwok
+# kube-apiserver next: SIGTERM makes it stop listening at once, but it then drains open watches for up
 # to 60 s; those come mostly from the controller-manager and scheduler, so it is reaped after they stop.
 api_pid=$(pid_of kube-apiserver)
 [ -z "$api_pid" ] || kill -TERM "$api_pid" 2>/dev/null || true

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds (once) and starts a real Kubernetes 1.20.2 control plane on 127.0.0.1 for the integration tests:
-# etcd, kube-apiserver (TLS, static admin token, RBAC), kube-controller-manager and kube-scheduler.
-# There is no kubelet: pods stay Pending until a test binds/marks them itself.
+# etcd, kube-apiserver (TLS, static admin token, RBAC), kube-controller-manager and kube-scheduler, and
+# KWOK's simulated kubelets (scripts/kwok-up.sh builds it): there is no container runtime, but every Node
+# annotated `kwok.x-k8s.io/node=fake` turns Ready and keeps its Lease, and the pods scheduled to it run and
+# turn Ready, and go once deleted. Pods on other nodes stay Pending.
 #
 # Usage:
 #   scripts/k8s-up.sh        # build if needed, start, wait until /readyz is ok, print the kubeconfig path
@@ -27,14 +29,14 @@
 #     response holding a map (labels), which breaks JSON clients such as kube-rs.
 # Set MEDIC_K8S_KEEP_BUILD=1 to keep the build tree (gopath/, go-build cache) under the cache dir afterwards.
 #
-# Deliberate choices for a kubelet-less test cluster:
+# Deliberate choices for a test cluster without container runtime:
 #   - the ServiceAccount admission plugin is disabled, so a pod can be created the instant its namespace
 #     exists (no race with the "default" ServiceAccount and its token); the controller-manager still gets
 #     the signing key and root CA, so ServiceAccounts and token Secrets are created as in a real cluster;
 #   - the controller-manager waits ${MEDIC_K8S_NODE_GRACE:-1h} (upstream: 40s) without node heartbeats
 #     before marking a node Unknown and tainting it unreachable (then NoExecute-evicting its pods 5 min
-#     later): a Node a test created and patched Ready stays Ready. Ready=False set by a test still taints
-#     the node not-ready at once. MEDIC_K8S_NODE_GRACE=40s restores the upstream behaviour;
+#     later): a Node whose status a test set Ready, without KWOK, stays Ready. Ready=False set by a test
+#     (on a node KWOK does not play: it would set it back) still taints the node not-ready at once. MEDIC_K8S_NODE_GRACE=40s restores the upstream behaviour;
 #   - the "kubernetes" Service gets no Endpoints (--endpoint-reconciler-type=none): the only address is
 #     127.0.0.1, which Endpoints validation rejects.
 # Extra flags can be appended with MEDIC_K8S_APISERVER_ARGS, MEDIC_K8S_CM_ARGS, MEDIC_K8S_SCHEDULER_ARGS
@@ -52,6 +54,7 @@ ETCD_PEER_PORT=12380
 CM_PORT=16257
 SCHED_PORT=16259
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
+KWOK_NODES='kwok.x-k8s.io/node=fake' # the annotation of the nodes KWOK plays
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
 PKI="$STATE/pki"
@@ -93,7 +96,7 @@ alive() { [ -n "$(pid_of "$1")" ]; }
 
 healthy() {
   [ -f "$PKI/admin.token" ] && [ -f "$KUBECONFIG_OUT" ] &&
-    alive etcd && alive kube-apiserver && alive kube-controller-manager && alive kube-scheduler &&
+    alive etcd && alive kube-apiserver && alive kube-controller-manager && alive kube-scheduler && alive kwok &&
     ready
 }
 
@@ -394,6 +397,12 @@ start kube-scheduler "$BIN/kube-scheduler" \
 
 wait_for kube-controller-manager 30 curl -skf --max-time 2 "https://127.0.0.1:$CM_PORT/healthz"
 wait_for kube-scheduler 30 curl -skf --max-time 2 "https://127.0.0.1:$SCHED_PORT/healthz"
+
+# The simulated kubelets, with node leases as a 1.20 kubelet renews them (40 s, its default).
+kwok=$("$HERE/kwok-up.sh") || die "KWOK is not available (scripts/kwok-up.sh)"
+start kwok "$kwok" --kubeconfig="$KUBECONFIG_OUT" --config="$(dirname "$kwok")/stages.yaml" \
+  --manage-nodes-with-annotation-selector="$KWOK_NODES" --node-lease-duration-seconds=40
+wait_for kwok 30 grep -q '"msg":"Watch nodes"' "$LOGS/kwok.log"
 
 log "control plane $K8S_VERSION ready in $((SECONDS - t0))s on https://127.0.0.1:$API_PORT (logs in $LOGS)"
 log "export KUBECONFIG=$KUBECONFIG_OUT"

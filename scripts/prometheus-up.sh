@@ -10,8 +10,7 @@
 #
 # MEDIC_PROMETHEUS_VERSION (default 3.16.0, as MAJOR.MINOR.PATCH) picks the release; its Go module version
 # is v0.<major><minor in two digits>.<patch> (3.16.0 → v0.316.0). Needs a Go toolchain of 1.21 or newer
-# (/usr/local/go/bin/go when present, else `go` on PATH; Debian's 1.19, which builds the test API server,
-# is too old): the module asks for Go 1.26.7, which an older 1.2x fetches from the Go module proxy itself.
+# (see go-install.sh): the module asks for Go 1.26.7, which an older 1.2x fetches from the proxy itself.
 set -euo pipefail
 version="${MEDIC_PROMETHEUS_VERSION:-3.16.0}"
 home="$HOME/.cache/medic/prometheus-$version"
@@ -24,29 +23,12 @@ fi
 if [ ! -x "$bin" ]; then
   [[ "$version" =~ ^([0-9]+)\.([0-9]+)\.([0-9]+)$ ]] || die "MEDIC_PROMETHEUS_VERSION=$version is not MAJOR.MINOR.PATCH"
   module="v0.${BASH_REMATCH[1]}$(printf '%02d' "${BASH_REMATCH[2]}").${BASH_REMATCH[3]}"
-  recent() { # whether $1 is a Go toolchain of 1.21 or newer
-    local v
-    v=$("$1" env GOVERSION 2>/dev/null) || return 1
-    [[ "$v" =~ ^go1\.([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 21 ]
-  }
-  go=""
-  for candidate in /usr/local/go/bin/go "$(command -v go || true)"; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ] && recent "$candidate"; then
-      go="$candidate"
-      break
-    fi
-  done
-  [ -n "$go" ] || die "a Go toolchain of 1.21 or newer is needed (found: $(go version 2>/dev/null || echo none))"
-  echo "prometheus-up: building Prometheus $version ($module) with $("$go" version) into $home" >&2
+  # shellcheck source=go-install.sh
+  . "$(dirname "$0")/go-install.sh"
   build="$home/build"
-  # Go writes its module cache (and a toolchain it fetches) read-only: made writable before removal, so
-  # a build that failed half-way is removed too.
-  clean() { chmod -R u+w "$build" 2>/dev/null || true; rm -rf "$build"; }
-  clean
-  trap clean EXIT
-  mkdir -p "$build"
-  GOBIN="$build/bin" GOMODCACHE="$build/mod" GOCACHE="$build/cache" GOTOOLCHAIN=auto GOFLAGS=-modcacherw \
-    nice -n 10 "$go" install -tags remove_all_sd "github.com/prometheus/prometheus/cmd/prometheus@$module" >&2
+  trap 'remove_build "$build"' EXIT
+  go_install "$build" "github.com/prometheus/prometheus/cmd/prometheus@$module" -tags remove_all_sd ||
+    die "building Prometheus $version failed"
   mv "$build/bin/prometheus" "$bin"
 fi
 echo "$bin"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The test command: starts the test broker, installs the pretrained encoder, starts (building once) the
-# test Kubernetes API server, fetches the two kubectl builds deploy/ is rendered with, builds (once) the
-# Prometheus server the observer's metrics test scrapes with, and installs headless
-# Chromium (the replay report is rendered in it), each on first
-# use, then runs every test (including those a plain `cargo test` leaves out because they need these).
+# test Kubernetes API server with its simulated kubelets (KWOK), fetches the two kubectl builds deploy/ is
+# rendered with, builds (once) the Prometheus server the observer's metrics test scrapes with, and
+# installs headless Chromium (the replay report is rendered in it), each on first use, then runs every
+# test (including those a plain `cargo test` leaves out because they need these).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/kafka-up.sh

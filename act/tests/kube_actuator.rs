@@ -33,7 +33,6 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
     let ns = cluster::unique("act");
     cluster::namespace(&client, &ns).await;
     let node = cluster::ready_node(&client).await;
-    let kubelet = cluster::spawn_kubelet(client.clone());
     cluster::deployment(&client, &ns, "web", 2, "nginx:1.25").await;
     cluster::wait_available(&client, &ns, "web", 2).await;
 
@@ -270,7 +269,6 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
         signed(&keys, "c-pod-again", target, Action::RestartPod),
     ));
 
-    kubelet.abort();
     cluster::delete_nodes(&client, &[node]).await;
 }
 
@@ -337,7 +335,6 @@ async fn forged_expired_and_replayed_commands_never_reach_the_api() {
     let ns = cluster::unique("auth");
     cluster::namespace(&client, &ns).await;
     let node = cluster::ready_node(&client).await;
-    let kubelet = cluster::spawn_kubelet(client.clone());
     cluster::deployment(&client, &ns, "pay", 1, "nginx:1.25").await;
     cluster::wait_available(&client, &ns, "pay", 1).await;
     let dir = scratch("auth");
@@ -434,6 +431,5 @@ async fn forged_expired_and_replayed_commands_never_reach_the_api() {
         (ActionOutcome::Rejected, "namespace_not_allowed")
     );
     assert_eq!(cluster::replicas(&client, &ns, "pay").await, 2);
-    kubelet.abort();
     cluster::delete_nodes(&client, &[node]).await;
 }

@@ -38,7 +38,6 @@ async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
     let client = cluster::client().await;
     let nodes = cluster::ready_nodes(&client, 3).await;
     let (n1, n2, n3) = (nodes[0].clone(), nodes[1].clone(), nodes[2].clone());
-    let kubelet = cluster::spawn_kubelet(client.clone());
     let ns = cluster::unique("nodes");
     cluster::namespace(&client, &ns).await;
     for (name, replicas) in [("web", 3), ("db", 2)] {
@@ -209,6 +208,5 @@ async fn cordon_and_drain_respect_budgets_and_the_blast_radius() {
     );
     assert!(pods_on(&client, &ns, &n1).await.is_empty());
 
-    kubelet.abort();
     cluster::delete_nodes(&client, &[n1, n2, n3, n4]).await;
 }

@@ -130,7 +130,6 @@ async fn the_actuator_needs_exactly_its_rbac() {
 
     // Four nodes: one cordoned and one drained leave half schedulable (the blast-radius limit).
     let nodes = cluster::ready_nodes(&client, 4).await;
-    let kubelet = cluster::spawn_kubelet(client.clone());
     let web = cluster::unique("web");
     cluster::deployment(&client, "shop", &web, 2, "nginx:1.25").await;
     cluster::wait_available(&client, "shop", &web, 2).await;
@@ -216,7 +215,6 @@ async fn the_actuator_needs_exactly_its_rbac() {
         handled.result.message
     );
 
-    kubelet.abort();
     cluster::delete_nodes(&client, &nodes).await;
     let _ = Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(client.clone(), "shop")
         .delete(&web, &Default::default())
@@ -239,7 +237,7 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
     let dir = scratch("observer");
     let kubeconfig = kubeconfig_as(&client, "medic-observer", &dir).await;
 
-    let (ns, node, kubelet) = cluster::running_web(&client, "observed", 2).await;
+    let (ns, node) = cluster::running_web(&client, "observed", 2).await;
     cluster::set_image(&client, &ns, "web", "nginx:1.26").await;
     cluster::wait_available(&client, &ns, "web", 2).await;
     let hpa: HorizontalPodAutoscaler = serde_json::from_value(serde_json::json!({
@@ -253,7 +251,7 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
         .create(&PostParams::default(), &hpa)
         .await
         .expect("create hpa");
-    // One pod's container crashes (what a kubelet reports); the test kubelet leaves Running pods alone.
+    // One pod's container crashes (what a kubelet reports); KWOK leaves a Running pod's status alone.
     let crashing = cluster::pods(&client, &ns).await[0]
         .metadata
         .name
@@ -270,11 +268,13 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
         .await
         .expect("pod status");
 
-    // A StatefulSet whose image changed: its second ControllerRevision is its last rollout.
+    // A StatefulSet whose image changed: its second ControllerRevision is its last rollout. OnDelete,
+    // so the controller writes the revision without replacing db-0: 1.20's rolling replacement of a
+    // pod can fail the StatefulSet's status update (`currentReplicas: -1`) and back the sync off.
     let statefulset: StatefulSet = serde_json::from_value(serde_json::json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": { "name": "db", "namespace": ns },
-        "spec": { "replicas": 1, "serviceName": "db",
+        "spec": { "replicas": 1, "serviceName": "db", "updateStrategy": { "type": "OnDelete" },
                   "selector": { "matchLabels": { "app": "db" } },
                   "template": { "metadata": { "labels": { "app": "db" } },
                                 "spec": { "containers": [{ "name": "db", "image": "redis:7.2" }] } } }
@@ -444,6 +444,5 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
         "read Secrets",
     );
 
-    kubelet.abort();
     cluster::delete_nodes(&client, &[node]).await;
 }

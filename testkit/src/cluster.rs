@@ -1,6 +1,7 @@
-//! A real Kubernetes API server for tests (started by `scripts/k8s-up.sh`), plus what a kubelet would do:
-//! Ready nodes, bound pods marked Running and Ready, terminating pods removed. Used by the act crate's
-//! tests and the end-to-end tests.
+//! A real Kubernetes API server for tests (started by `scripts/k8s-up.sh`), with KWOK's simulated
+//! kubelets: the nodes made here are KWOK's, so they turn Ready and keep their Lease, and the pods bound
+//! to them run, turn Ready and go once deleted, as on a cluster (without containers). Used by the act
+//! crate's tests and the end-to-end tests.
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
@@ -56,8 +57,9 @@ pub async fn namespace(client: &Client, name: &str) {
         .expect("create namespace");
 }
 
-/// Creates a Ready, schedulable node with room for 110 pods, named `medic-test-<pid>-…`. Nodes left by
-/// earlier test processes are deleted first (they would take pods no kubelet plays).
+/// Creates a node KWOK plays, named `medic-test-<pid>-…` (label `kubernetes.io/hostname` its name), and
+/// waits until it is Ready and schedulable. Nodes left by earlier test processes are deleted first
+/// (their pods would crowd the new ones, and tests count nodes for the blast radius).
 pub async fn ready_node(client: &Client) -> String {
     reap_stale_nodes(client).await;
     let name = unique("medic-test");
@@ -65,7 +67,7 @@ pub async fn ready_node(client: &Client) -> String {
     name
 }
 
-/// Deletes what earlier test processes left: their nodes (whose pods no kubelet plays) and their
+/// Deletes what earlier test processes left: their nodes and their
 /// namespaces (`<prefix>-<pid>-<n>`, from [`unique`]), whose workloads would otherwise crowd the new
 /// nodes. The pod garbage collector removes pods bound to deleted nodes.
 async fn reap_stale_nodes(client: &Client) {
@@ -101,20 +103,42 @@ async fn reap_stale_nodes(client: &Client) {
     }
 }
 
+/// The annotation of the nodes KWOK plays (`scripts/k8s-up.sh` starts it with this selector).
+const KWOK_NODE: (&str, &str) = ("kwok.x-k8s.io/node", "fake");
+
 async fn add_node(client: &Client, name: &str) {
     let nodes = Api::<Node>::all(client.clone());
     let node: Node = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Node",
-        "metadata": { "name": name, "labels": { "kubernetes.io/hostname": name } }
+        "metadata": { "name": name, "labels": { "kubernetes.io/hostname": name },
+                      "annotations": { KWOK_NODE.0: KWOK_NODE.1 } }
     }))
     .expect("node");
     nodes
         .create(&PostParams::default(), &node)
         .await
         .expect("create node");
-    heartbeat(client, name).await;
-    // The node lifecycle controller adds not-ready taints to new nodes; a kubelet's first status
-    // removes them. Remove whatever was added.
+    // The node lifecycle controller taints a new node not-ready until its kubelet reports Ready, and
+    // untaints it on its next pass after that; a test need not wait for that pass.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let node = nodes.get(name).await.expect("get node");
+        let ready = node
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        if ready {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node {name} not Ready after 30 s: is KWOK running? (scripts/k8s-up.sh starts it; \
+             its log: /tmp/medic-k8s/logs/kwok.log)"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let patch = serde_json::json!({ "spec": { "taints": null } });
     nodes
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -142,21 +166,6 @@ pub async fn restarted(client: &Client, ns: &str, name: &str) -> bool {
         .metadata
         .and_then(|m| m.annotations)
         .is_some_and(|a| a.contains_key("kubectl.kubernetes.io/restartedAt"))
-}
-
-/// Posts a Ready status for `node`, as a kubelet heartbeat does.
-pub async fn heartbeat(client: &Client, node: &str) {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let status = serde_json::json!({ "status": {
-        "capacity": { "cpu": "64", "memory": "256Gi", "pods": "110" },
-        "allocatable": { "cpu": "64", "memory": "256Gi", "pods": "110" },
-        "conditions": [{ "type": "Ready", "status": "True", "reason": "KubeletReady",
-                         "lastHeartbeatTime": now, "lastTransitionTime": now }]
-    }});
-    Api::<Node>::all(client.clone())
-        .patch_status(node, &PatchParams::default(), &Patch::Merge(&status))
-        .await
-        .expect("node status");
 }
 
 /// Creates a Deployment of `replicas` pods (label `app: <name>`, image `image`).
@@ -245,79 +254,6 @@ pub async fn pods(client: &Client, ns: &str) -> Vec<Pod> {
         .collect()
 }
 
-/// Plays the kubelet of this process's nodes until the returned task is aborted: heartbeats, bound
-/// pods Running and Ready, terminating pods removed.
-pub fn spawn_kubelet(client: Client) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let pods = Api::<Pod>::all(client.clone());
-        let ours = format!("medic-test-{}-", std::process::id());
-        let mut tick = 0_u64;
-        loop {
-            let nodes: Vec<String> = Api::<Node>::all(client.clone())
-                .list(&ListParams::default())
-                .await
-                .map(|l| {
-                    l.items
-                        .into_iter()
-                        .filter_map(|n| n.metadata.name)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let nodes: Vec<String> = nodes.into_iter().filter(|n| n.starts_with(&ours)).collect();
-            if tick.is_multiple_of(40) {
-                for node in &nodes {
-                    heartbeat(&client, node).await;
-                }
-            }
-            tick += 1;
-            if let Ok(list) = pods.list(&ListParams::default()).await {
-                for pod in list.items {
-                    let on_ours = pod
-                        .spec
-                        .as_ref()
-                        .and_then(|s| s.node_name.as_ref())
-                        .is_some_and(|n| nodes.contains(n));
-                    if !on_ours {
-                        continue;
-                    }
-                    let (Some(ns), Some(name)) = (&pod.metadata.namespace, &pod.metadata.name)
-                    else {
-                        continue;
-                    };
-                    let api = Api::<Pod>::namespaced(client.clone(), ns);
-                    if pod.metadata.deletion_timestamp.is_some() {
-                        let now = DeleteParams {
-                            grace_period_seconds: Some(0),
-                            ..DeleteParams::default()
-                        };
-                        let _ = api.delete(name, &now).await;
-                        continue;
-                    }
-                    let running =
-                        pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
-                    if !running {
-                        let now =
-                            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                        let status = serde_json::json!({ "status": {
-                            "phase": "Running",
-                            "startTime": now,
-                            "conditions": [
-                                { "type": "Ready", "status": "True", "lastTransitionTime": now },
-                                { "type": "ContainersReady", "status": "True", "lastTransitionTime": now },
-                                { "type": "PodScheduled", "status": "True", "lastTransitionTime": now }
-                            ]
-                        }});
-                        let _ = api
-                            .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
-                            .await;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    })
-}
-
 /// Deletes the nodes (cleanup; other tests count nodes for the blast radius).
 pub async fn delete_nodes(client: &Client, nodes: &[String]) {
     let api = Api::<Node>::all(client.clone());
@@ -327,18 +263,12 @@ pub async fn delete_nodes(client: &Client, nodes: &[String]) {
 }
 
 /// A fresh namespace (`<prefix>-<pid>-<n>`) holding Deployment `web` (`nginx:1.25`) with `replicas`
-/// pods available, on a new Ready node whose kubelet the returned task plays. Returns the namespace, the
-/// node and that task (abort it, and delete the node, when done).
-pub async fn running_web(
-    client: &Client,
-    prefix: &str,
-    replicas: i32,
-) -> (String, String, tokio::task::JoinHandle<()>) {
+/// pods available, on a new node KWOK plays. Returns the namespace and the node (delete it when done).
+pub async fn running_web(client: &Client, prefix: &str, replicas: i32) -> (String, String) {
     let ns = unique(prefix);
     namespace(client, &ns).await;
     let node = ready_node(client).await;
-    let kubelet = spawn_kubelet(client.clone());
     deployment(client, &ns, "web", replicas, "nginx:1.25").await;
     wait_available(client, &ns, "web", replicas).await;
-    (ns, node, kubelet)
+    (ns, node)
 }

@@ -233,7 +233,6 @@ async fn a_storm_of_1000_commands_holds_the_rate_limit_and_blast_radius() {
     let _cluster = super::common::CLUSTER.read().await;
     let client = cluster::client().await;
     let node = cluster::ready_node(&client).await;
-    let kubelet = cluster::spawn_kubelet(client.clone());
     let ns = cluster::unique("storm");
     cluster::namespace(&client, &ns).await;
     cluster::deployment(&client, &ns, "web", 1, "nginx:1.25").await;
@@ -344,7 +343,6 @@ async fn a_storm_of_1000_commands_holds_the_rate_limit_and_blast_radius() {
     assert!(refused("last minute") >= 1, "the rate limit refused some");
     // The second copy of a handled scale-up is dead-lettered as a replay.
     assert!(reasons("replayed") >= 1);
-    kubelet.abort();
     cluster::delete_nodes(&client, &[node]).await;
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
@@ -356,7 +354,6 @@ async fn an_actuator_killed_mid_storm_applies_no_command_twice() {
     let _cluster = super::common::CLUSTER.read().await;
     let client = cluster::client().await;
     let node = cluster::ready_node(&client).await;
-    let kubelet = cluster::spawn_kubelet(client.clone());
     let ns = cluster::unique("crash");
     cluster::namespace(&client, &ns).await;
     cluster::deployment(&client, &ns, "web", 1, "nginx:1.25").await;
@@ -404,7 +401,6 @@ async fn an_actuator_killed_mid_storm_applies_no_command_twice() {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!((keys.len(), total), (30, 30), "each key journalled once");
-    kubelet.abort();
     cluster::delete_nodes(&client, &[node]).await;
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
@@ -416,7 +412,6 @@ async fn every_action_goes_from_the_topic_to_the_cluster_and_back() {
     let _cluster = super::common::CLUSTER.read().await;
     let client = cluster::client().await;
     let nodes = cluster::ready_nodes(&client, 4).await;
-    let kubelet = cluster::spawn_kubelet(client.clone());
     let ns = cluster::unique("topic");
     cluster::namespace(&client, &ns).await;
     cluster::deployment(&client, &ns, "web", 2, "nginx:1.25").await;
@@ -497,7 +492,6 @@ async fn every_action_goes_from_the_topic_to_the_cluster_and_back() {
         .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(nodes[2].as_str()))
         .count();
     assert_eq!(on_drained, 0, "the drained node is empty");
-    kubelet.abort();
     cluster::delete_nodes(&client, &nodes).await;
     let _ = std::fs::remove_dir_all(&rig.dir);
 }

@@ -5,7 +5,7 @@
 //! restarted; and the policy's scale-out of a saturated Deployment, observed from the API server and from a
 //! real Prometheus scraping its (test-played) ingress and exporters through the default queries (with a
 //! shorter rate window) and recording rule, signed,
-//! applied by the actuator to the API server, verified (its pods Ready, played by the test kubelet) and
+//! applied by the actuator to the API server, verified (its pods Ready, played by KWOK's simulated kubelets) and
 //! observed again.
 
 use decide::lab::twin::{ClusterSpec, OBSERVER_TWIN, Scenario, Trace, Twin, TwinOptions, snapshot};
@@ -404,7 +404,7 @@ async fn the_observer_writes_a_real_deployments_state_through_the_broker() {
 
     let _machine = super::common::MACHINE.read().await;
     let client = cluster::client().await;
-    let (ns, node, kubelet) = cluster::running_web(&client, "observed", 2).await;
+    let (ns, node) = cluster::running_web(&client, "observed", 2).await;
 
     let brokers = brokers();
     let (run_id, dir) = run_dir("observe");
@@ -491,7 +491,6 @@ async fn the_observer_writes_a_real_deployments_state_through_the_broker() {
         web.pods_per_node
     );
     assert!(terminate(&mut medic, Duration::from_secs(30)).success());
-    kubelet.abort();
     cluster::delete_nodes(&client, &[node]).await;
 }
 
@@ -505,7 +504,7 @@ async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
 
     let _machine = super::common::MACHINE.read().await;
     let client = cluster::client().await;
-    let (ns, node, kubelet) = cluster::running_web(&client, "learned", 2).await;
+    let (ns, node) = cluster::running_web(&client, "learned", 2).await;
     // Its ingress and exporters as Prometheus scrapes them: three pods' worth of demand on two pods,
     // every request slower than the objective, the CPU nearly all used.
     let exporter = WorkloadExporter::start(WorkloadLoad {
@@ -741,6 +740,5 @@ async fn a_learned_scale_out_is_applied_to_the_cluster_and_verified() {
 
     deciding.kill();
     actuator.kill();
-    kubelet.abort();
     cluster::delete_nodes(&client, &[node]).await;
 }
