@@ -126,7 +126,7 @@ impl Decide {
             last_page: HashMap::new(),
             state_topic: None,
             state_max_age_ns: config.state_max_age.as_nanos(),
-            workloads: Workloads::new(config.max_tracked_targets),
+            workloads: Workloads::new(config.max_tracked_targets, config.state_max_age.as_nanos()),
             learned,
             arbiter: StageArbiter::new(config.safety.clone()),
             shadow_arbiter: StageArbiter::new(config.safety.clone()),
@@ -500,12 +500,16 @@ impl Decide {
         remedy
     }
 
-    /// The workload's latest state, if it was observed at most `state_max_age` before the diagnosis'
-    /// end (or after it).
+    /// The workload's state at the diagnosis' end ([`Workloads::as_of`]), if it was observed at most
+    /// `state_max_age` before that end (or after it).
     fn fresh_state(&self, diagnosis: &Diagnosis) -> Option<&WorkloadState> {
-        self.workloads.of(&diagnosis.target).filter(|state| {
-            diagnosis.window_end_ns.saturating_sub(state.observed_at_ns) <= self.state_max_age_ns
-        })
+        let end = diagnosis.window_end_ns;
+        self.workloads
+            .as_of(&diagnosis.target, end)
+            .filter(|state| {
+                diagnosis.window_end_ns.saturating_sub(state.observed_at_ns)
+                    <= self.state_max_age_ns
+            })
     }
 
     /// `remedy`, unless it cordons or drains a node on evidence that is not about the node (see
@@ -708,7 +712,7 @@ impl StageState for Decide {
         serde_json::to_vec(&Snapshot {
             cooldowns: sorted(&self.last_action),
             pages: sorted(&self.last_page),
-            states: self.workloads.sorted().into_iter().cloned().collect(),
+            states: self.workloads.kept().into_iter().cloned().collect(),
             arbiter: Some(self.arbiter.snapshot()?),
             policy: None,
             shadow_arbiter: if self.mode == DecideMode::Shadow {
@@ -772,7 +776,7 @@ impl Stage for Decide {
                             if kept {
                                 "decide.states"
                             } else {
-                                "decide.states_out_of_order"
+                                "decide.states_not_kept"
                             },
                             1,
                         );
@@ -1075,14 +1079,17 @@ mod tests {
             "{}",
             decisions[0].reason
         );
-        // A newer state wins, an older one (a re-read partition) does not.
+        // The newest state's rollout is the one checked, whatever order the states came in; an older
+        // state (a re-read partition) joins the history, a repeated one does not.
         let (decisions, out) = decide(&[
             state_at(9_990, 3, 10, Some(2_800)),
-            state_at(9_000, 3, 10, Some(8_900)),
+            state_at(9_500, 3, 10, Some(9_400)),
+            state_at(9_990, 3, 10, Some(2_800)),
             crash,
         ]);
         assert_eq!(decisions[0].action, Action::Escalate);
-        assert_eq!(out.events().get("decide.states_out_of_order"), Some(&1));
+        assert_eq!(out.events().get("decide.states"), Some(&2));
+        assert_eq!(out.events().get("decide.states_not_kept"), Some(&1));
 
         // CPU saturation at the autoscaler's maximum: no scale-out past it.
         let hot = diagnosis("h1", FaultClass::CpuSaturation, 0.9, 10_000);
@@ -1095,6 +1102,19 @@ mod tests {
         );
         let (decisions, _) = decide(&[state_at(9_990, 4, 10, None), hot.clone()]);
         assert_eq!(decisions[0].action, Action::Scale { delta: 1 });
+        // Decided on the state of the diagnosis' time, not on one read ahead of it (a replay, or a
+        // stage re-reading its diagnoses after a restart, reads the states ahead).
+        let (decisions, _) = decide(&[
+            state_at(10_100, 4, 10, None),
+            state_at(9_990, 10, 10, None),
+            hot.clone(),
+        ]);
+        assert_eq!(
+            decisions[0].action,
+            Action::Escalate,
+            "{}",
+            decisions[0].reason
+        );
         let (decisions, _) = decide(&[state_at(9_000, 10, 10, None), hot]);
         assert_eq!(
             decisions[0].action,

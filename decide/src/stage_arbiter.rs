@@ -147,7 +147,7 @@ impl StageArbiter {
         at_ns: i64,
     ) -> (DeploymentView, ClusterView) {
         // First: it numbers the workloads and nodes the cluster has now.
-        let cluster = self.cluster_view(states);
+        let cluster = self.cluster_view(states, at_ns);
         // The evidence's node, if the cluster shows the workload's pods there.
         let node = diagnosis
             .target
@@ -225,14 +225,15 @@ impl StageArbiter {
         }
     }
 
-    /// The nodes as the arbiter sees them, from the latest state of every workload: per node a state
+    /// The nodes as the arbiter sees them at `at_ns`, from every workload's state then
+    /// ([`Workloads::sorted_as_of`]): per node a state
     /// names, its conditions (as the newest such state says); per workload, its pods there. Nodes no state
     /// names are counted from the newest state's cluster totals, as unnamed entries after the named ones.
     ///
     /// It first renumbers: workloads and nodes no state names any more are forgotten (the arbiter's
     /// memory of them too), so departed nodes neither pile up nor count as schedulable.
-    pub fn cluster_view(&mut self, states: &Workloads) -> ClusterView {
-        let all = states.sorted();
+    pub fn cluster_view(&mut self, states: &Workloads, at_ns: i64) -> ClusterView {
+        let all = states.sorted_as_of(at_ns);
         let live_workloads: Vec<Target> = all.iter().map(|s| object_of(&s.target)).collect();
         let live_nodes: Vec<String> = all
             .iter()
@@ -355,9 +356,9 @@ mod tests {
     #[test]
     fn the_arbiters_cluster_is_the_one_the_states_show_now() {
         let mut served = policy();
-        let mut states = Workloads::new(10);
+        let mut states = Workloads::new(10, i64::MAX);
         states.observe(state(&["a", "b", "c", "d"], 6, 4));
-        let view = served.cluster_view(&states);
+        let view = served.cluster_view(&states, i64::MAX);
         assert_eq!(
             view.schedulable,
             [true, true, false, true, true, false],
@@ -368,7 +369,7 @@ mod tests {
         let mut later = state(&["a"], 2, 1);
         later.observed_at_ns = 2;
         states.observe(later);
-        let view = served.cluster_view(&states);
+        let view = served.cluster_view(&states, i64::MAX);
         assert_eq!(view.schedulable, [true, false]);
         assert_eq!(served.memory.nodes.len(), 1);
     }
@@ -376,9 +377,9 @@ mod tests {
     #[test]
     fn actions_land_on_their_targets() {
         let mut served = policy();
-        let mut states = Workloads::new(10);
+        let mut states = Workloads::new(10, i64::MAX);
         states.observe(state(&["a", "b"], 2, 2));
-        served.cluster_view(&states);
+        served.cluster_view(&states, i64::MAX);
         let diagnosed = Target {
             cluster: Some("prod".into()),
             ..Target::deployment("shop", "web")

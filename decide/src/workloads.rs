@@ -1,73 +1,117 @@
-//! [`Workloads`]: the latest [`WorkloadState`] decide has read from `medic.state` for each workload.
+//! [`Workloads`]: the workload states decide has read from `medic.state` — a short history per workload,
+//! so a diagnosis is decided on the state its workload was in at the diagnosis' time.
 //!
 //! The observer writes these from the Kubernetes API with read-only rights; the topic's only writer is
-//! the observer's principal (`medic kafka acls`). Nothing in a log line reaches them.
+//! the observer's principal (`medic kafka acls`). Nothing in a log line reaches them. The observer writes
+//! a workload's state when it changes (and at each resync), so the newest state observed at or before a
+//! time is the workload's state at that time. The two topics are read independently — a replay or a
+//! restarted stage reads states minutes ahead of the diagnoses — so the state a diagnosis is decided on
+//! is looked up by time ([`Workloads::as_of`]), not taken as the newest read.
 
 use schemas::{Target, WorkloadState};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-/// The latest state per workload, at most `max` workloads (the least recently observed is forgotten).
+/// The most states kept per workload (the observer writes one when the workload changes, and at each
+/// resync: a workload changing at every read of a 15 s interval fills 40 in ten minutes).
+pub const HISTORY: usize = 64;
+
+/// The recent states per workload (oldest first): those observed at most `span_ns` before its newest,
+/// at most [`HISTORY`], for at most `max` workloads (the workload observed least recently is
+/// forgotten).
 #[derive(Debug, Clone, Default)]
 pub struct Workloads {
-    latest: HashMap<Target, WorkloadState>,
+    history: HashMap<Target, VecDeque<WorkloadState>>,
     max: usize,
+    span_ns: i64,
 }
 
 impl Workloads {
-    /// An empty memory of at most `max` workloads.
+    /// An empty memory of at most `max` workloads, each with its states of the last `span_ns` (decide
+    /// gives its `state_max_age`: an older state says nothing of a diagnosis' time).
     #[must_use]
-    pub fn new(max: usize) -> Self {
+    pub fn new(max: usize, span_ns: i64) -> Self {
         Self {
-            latest: HashMap::new(),
+            history: HashMap::new(),
             max,
+            span_ns,
         }
     }
 
-    /// Keeps `state` unless an equally recent or newer one of its workload is kept already (states
-    /// from a re-read partition, or a restarted observer's, arrive out of order). Its rollout is dated
-    /// against the kept one's ([`schemas::Rollout::dated_after`]), so a rollback the observer dated is not
-    /// undated by an observer that restarted. Returns whether it was kept.
+    /// Keeps `state` in its workload's history, in time order, unless a state of that workload observed
+    /// at the same time is kept already (a re-read partition, a restarted observer) or it is older than
+    /// the history keeps. Its rollout is dated against the state before it in time
+    /// ([`schemas::Rollout::dated_after`]), so a rollback the observer dated is not undated by an
+    /// observer that restarted. Returns whether it was kept.
     pub fn observe(&mut self, mut state: WorkloadState) -> bool {
         let key = object_of(&state.target);
-        let kept = self.latest.get(&key);
-        if kept.is_some_and(|kept| kept.observed_at_ns >= state.observed_at_ns) {
+        let states = self.history.get(&key);
+        let at = state.observed_at_ns;
+        let position = states.map_or(0, |states| {
+            states.partition_point(|s| s.observed_at_ns < at)
+        });
+        if let Some(states) = states
+            && (states.get(position).is_some_and(|s| s.observed_at_ns == at)
+                || (position == 0
+                    && (states.len() >= HISTORY
+                        || newest_at(states).is_some_and(|newest| newest - at > self.span_ns))))
+        {
             return false;
         }
         // Only against the same cluster's state: another cluster's workload of the same name has
         // revisions of its own.
-        let previous = kept
-            .filter(|kept| kept.target.cluster == state.target.cluster)
-            .and_then(|kept| kept.last_rollout.as_ref());
+        let previous = states
+            .and_then(|states| position.checked_sub(1).and_then(|i| states.get(i)))
+            .filter(|before| before.target.cluster == state.target.cluster)
+            .and_then(|before| before.last_rollout.as_ref());
         if let (Some(rollout), Some(previous)) = (state.last_rollout.as_mut(), previous) {
-            *rollout = rollout.dated_after(previous, state.observed_at_ns);
+            *rollout = rollout.dated_after(previous, at);
         }
-        if self.latest.len() >= self.max
-            && !self.latest.contains_key(&key)
+        if self.history.len() >= self.max
+            && !self.history.contains_key(&key)
             && let Some(oldest) = self
-                .latest
+                .history
                 .iter()
-                .min_by(|a, b| (a.1.observed_at_ns, a.0).cmp(&(b.1.observed_at_ns, b.0)))
-                .map(|(k, _)| k.clone())
+                .filter_map(|(k, states)| Some((newest_at(states)?, k)))
+                .min()
+                .map(|(_, k)| k.clone())
         {
-            self.latest.remove(&oldest);
+            self.history.remove(&oldest);
         }
-        self.latest.insert(key, state);
+        let span_ns = self.span_ns;
+        let states = self.history.entry(key).or_default();
+        states.insert(position, state);
+        let newest = newest_at(states).unwrap_or(at);
+        while states.len() > HISTORY
+            || states
+                .front()
+                .is_some_and(|oldest| newest - oldest.observed_at_ns > span_ns)
+        {
+            states.pop_front();
+        }
         true
     }
 
-    /// The latest state of the workload `target` names (its pod and node hints ignored; its cluster
+    /// The newest state of the workload `target` names (its pod and node hints ignored; its cluster
     /// too, since a cluster's observer and its diagnoses may name it differently or not at all).
     #[must_use]
     pub fn of(&self, target: &Target) -> Option<&WorkloadState> {
-        self.latest.get(&object_of(target))
+        self.history.get(&object_of(target))?.back()
+    }
+
+    /// The state of the workload `target` names at `at_ns`: the newest observed at or before it, else
+    /// (the workload first observed after it) the oldest kept.
+    #[must_use]
+    pub fn as_of(&self, target: &Target, at_ns: i64) -> Option<&WorkloadState> {
+        state_at(self.history.get(&object_of(target))?, at_ns)
     }
 
     /// Whether the newest state naming `node`, observed at or after `since_ns`, shows it healthy: Ready
     /// and (when `disk` is asked about) without disk pressure. `false` when no such state names it.
     #[must_use]
     pub fn node_seen_healthy(&self, node: &str, disk: bool, since_ns: i64) -> bool {
-        self.latest
+        self.history
             .values()
+            .flatten()
             .filter(|s| s.observed_at_ns >= since_ns)
             .filter_map(|s| {
                 let n = s.nodes.iter().find(|n| n.node == node)?;
@@ -77,21 +121,43 @@ impl Workloads {
             .is_some_and(|(_, n)| n.ready && !(disk && n.disk_pressure))
     }
 
-    /// Every state kept, by workload (equal memories give equal lists, for checkpoints).
+    /// Every workload's state at `at_ns` ([`Workloads::as_of`]), by workload.
     #[must_use]
-    pub fn sorted(&self) -> Vec<&WorkloadState> {
-        let mut states: Vec<(&Target, &WorkloadState)> = self.latest.iter().collect();
+    pub fn sorted_as_of(&self, at_ns: i64) -> Vec<&WorkloadState> {
+        let mut states: Vec<(&Target, &WorkloadState)> = self
+            .history
+            .iter()
+            .filter_map(|(k, states)| Some((k, state_at(states, at_ns)?)))
+            .collect();
         states.sort_by(|a, b| a.0.cmp(b.0));
         states.into_iter().map(|(_, s)| s).collect()
     }
 
+    /// Every state kept, by workload and then time (equal memories give equal lists, for checkpoints).
+    #[must_use]
+    pub fn kept(&self) -> Vec<&WorkloadState> {
+        let mut keys: Vec<&Target> = self.history.keys().collect();
+        keys.sort();
+        keys.into_iter().flat_map(|k| &self.history[k]).collect()
+    }
+
     /// Replaces the memory with `states` (from a checkpoint).
     pub fn restore(&mut self, states: Vec<WorkloadState>) {
-        self.latest.clear();
+        self.history.clear();
         for state in states {
             self.observe(state);
         }
     }
+}
+
+/// The newest of `states` (oldest first) observed at or before `at_ns`, else the oldest.
+fn state_at(states: &VecDeque<WorkloadState>, at_ns: i64) -> Option<&WorkloadState> {
+    let after = states.partition_point(|s| s.observed_at_ns <= at_ns);
+    states.get(after.saturating_sub(1))
+}
+
+fn newest_at(states: &VecDeque<WorkloadState>) -> Option<i64> {
+    states.back().map(|s| s.observed_at_ns)
 }
 
 /// A workload's key: its kind, namespace and name (no cluster, pod or node).
@@ -131,10 +197,17 @@ mod tests {
     }
 
     #[test]
-    fn keeps_the_newest_state_of_at_most_max_workloads() {
-        let mut memory = Workloads::new(2);
+    fn keeps_a_short_history_of_at_most_max_workloads() {
+        let mut memory = Workloads::new(2, 1_000);
         assert!(memory.observe(state("web", 10, 3)));
-        assert!(!memory.observe(state("web", 5, 1)), "older: ignored");
+        assert!(
+            memory.observe(state("web", 5, 1)),
+            "older: kept, in time order"
+        );
+        assert!(
+            !memory.observe(state("web", 10, 2)),
+            "the same time again: not kept"
+        );
         let hinted = Target::deployment("shop", "web").with_pod(Some("web-1"));
         assert_eq!(memory.of(&hinted).map(|s| s.pods.ready), Some(3));
         memory.observe(state("db", 20, 1));
@@ -143,10 +216,54 @@ mod tests {
             memory.of(&hinted).is_none(),
             "the least recently observed goes"
         );
-        let kept: Vec<WorkloadState> = memory.sorted().into_iter().cloned().collect();
-        let mut restored = Workloads::new(2);
+        let kept: Vec<WorkloadState> = memory.kept().into_iter().cloned().collect();
+        let mut restored = Workloads::new(2, 1_000);
         restored.restore(kept.clone());
-        assert_eq!(restored.sorted(), kept.iter().collect::<Vec<_>>());
+        assert_eq!(restored.kept(), kept.iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_state_is_looked_up_as_of_a_time() {
+        let web = Target::deployment("shop", "web");
+        let mut memory = Workloads::new(10, 10_000);
+        // Read out of order, as a replay or a restarted stage reads them.
+        for (at, ready) in [(300, 3), (100, 1), (200, 2)] {
+            memory.observe(state("web", at, ready));
+        }
+        let ready_at = |at: i64| memory.as_of(&web, at).map(|s| s.pods.ready);
+        assert_eq!(ready_at(250), Some(2), "the newest at or before the time");
+        assert_eq!(ready_at(300), Some(3));
+        assert_eq!(ready_at(1_000), Some(3));
+        assert_eq!(ready_at(50), Some(1), "before every state: the oldest");
+        memory.observe(state("db", 150, 1));
+        let at_120: Vec<(&str, i64)> = memory
+            .sorted_as_of(120)
+            .iter()
+            .map(|s| (s.target.name.as_str(), s.observed_at_ns))
+            .collect();
+        assert_eq!(at_120, [("db", 150), ("web", 100)]);
+        let newest: Vec<i64> = memory
+            .sorted_as_of(i64::MAX)
+            .iter()
+            .map(|s| s.observed_at_ns)
+            .collect();
+        assert_eq!(newest, [150, 300]);
+        // At most HISTORY states: the oldest goes, and one older still is not kept.
+        for i in 0..HISTORY as i64 {
+            memory.observe(state("web", 400 + i, 3));
+        }
+        assert_eq!(memory.as_of(&web, 350).map(|s| s.observed_at_ns), Some(400));
+        assert!(!memory.observe(state("web", 350, 3)));
+        assert_eq!(memory.kept().len(), 1 + HISTORY);
+        // Nor older than the span before the newest.
+        let mut spanned = Workloads::new(10, 100);
+        for at in [0, 50, 120, 200] {
+            spanned.observe(state("web", at, 3));
+        }
+        let kept: Vec<i64> = spanned.kept().iter().map(|s| s.observed_at_ns).collect();
+        assert_eq!(kept, [120, 200]);
+        assert!(!spanned.observe(state("web", 90, 3)));
+        assert!(spanned.observe(state("web", 110, 3)));
     }
 
     #[test]
@@ -168,7 +285,7 @@ mod tests {
                 .and_then(|s| s.last_rollout.as_ref())
                 .map(|r| (r.revision, r.at_ns, r.rolled_back))
         };
-        let mut memory = Workloads::new(10);
+        let mut memory = Workloads::new(10, 10_000);
         memory.observe(rolled(1_000, 2, 100, false));
         memory.observe(rolled(2_000, 3, 2_000, true));
         memory.observe(rolled(3_000, 3, 50, false));
@@ -177,7 +294,7 @@ mod tests {
             Some((3, 2_000, true)),
             "the observer's date and mark, not the reused object's time"
         );
-        let mut down = Workloads::new(10);
+        let mut down = Workloads::new(10, 10_000);
         down.observe(rolled(1_000, 2, 100, false));
         down.observe(rolled(5_000, 3, 50, false));
         assert_eq!(

@@ -31,6 +31,12 @@ pub(crate) const POD_LOGS: [(&str, &str); 2] = [
     ),
 ];
 pub(crate) const EVENTS: &str = include_str!("../../incidents/checkout-oom-crashloop/events.jsonl");
+/// What the observer wrote of the incident's Deployment (`medic.state`).
+const STATES: &str = include_str!("../../incidents/checkout-oom-crashloop/states.jsonl");
+
+/// The learned policy the demo runs in the shadow of the rules, when its directory is there (the
+/// repository's `models/`; the binary embeds no model).
+pub const SHADOW_POLICY: &str = "models/policy-ppo";
 
 /// The bundled incident, from the copy embedded in the binary.
 ///
@@ -42,6 +48,10 @@ pub fn embedded_incident() -> Result<Bundle, crate::cmd::replay::BundleError> {
         .map(|(path, text)| (PathBuf::from(path), (*text).to_owned()))
         .collect();
     files.push((PathBuf::from("events.jsonl"), EVENTS.to_owned()));
+    files.push((
+        PathBuf::from(crate::cmd::replay::STATES_FILE),
+        STATES.to_owned(),
+    ));
     Bundle::from_files(Path::new(INCIDENT_DIR), MANIFEST, files)
 }
 
@@ -50,12 +60,16 @@ pub fn embedded_incident() -> Result<Bundle, crate::cmd::replay::BundleError> {
 pub struct DemoOptions {
     /// Give up after this long.
     pub timeout: Duration,
+    /// The learned policy decide runs in shadow mode beside the rules, if its directory exists
+    /// (default [`SHADOW_POLICY`]).
+    pub shadow_policy: Option<PathBuf>,
 }
 
 impl Default for DemoOptions {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(100),
+            shadow_policy: Some(PathBuf::from(SHADOW_POLICY)),
         }
     }
 }
@@ -100,24 +114,54 @@ pub async fn run_demo(
     out: &mut (dyn Write + Send),
 ) -> Result<DemoSummary, DemoError> {
     let bundle = embedded_incident().map_err(|e| DemoError::Embedded(e.to_string()))?;
-    let config: PipelineConfig =
+    let mut config: PipelineConfig =
         toml::from_str(DEFAULT_PIPELINE).map_err(|e| DemoError::Embedded(e.to_string()))?;
     let source_topic = config.ingest.sources[0].topic();
     let _ = writeln!(
         out,
-        "medic demo: replaying incident `{}` ({} records: CRI container lines and Kubernetes Events)\n\
-         through an in-process Kafka broker: {} → {}\n",
+        "medic demo: replaying incident `{}` ({} records: CRI container lines and Kubernetes Events, and \
+         {} workload states as the observer wrote them)\nthrough an in-process Kafka broker: {} → {}",
         bundle.name(),
         bundle.inputs.len(),
+        bundle.states.len(),
         source_topic,
         StageName::ALL.map(StageName::as_str).join(" → ")
     );
+    match options.shadow_policy.as_deref().filter(|p| p.is_dir()) {
+        Some(policy) => {
+            config.decide.policy = policy.display().to_string();
+            config.decide.mode = decide::DecideMode::Shadow;
+            let _ = writeln!(
+                out,
+                "decide: the rules act; the learned policy {} decides each diagnosis too, in shadow mode \
+                 (SHADOW lines: through its arbiter, never acted on)\n",
+                policy.display()
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "decide: the rules (no learned policy found at {}: run from the repository)\n",
+                options
+                    .shadow_policy
+                    .as_deref()
+                    .map_or_else(|| "-".into(), |p| p.display().to_string())
+            );
+        }
+    }
     let replay_options = ReplayOptions {
         pace: Pace::AsFastAsPossible,
         timeout: options.timeout,
         partitions: 1,
     };
-    let replayed = replay(config, &bundle.inputs, &replay_options, &mut |_| {}).await?;
+    let replayed = replay(
+        config,
+        &bundle.inputs,
+        &bundle.states,
+        &replay_options,
+        &mut |_| {},
+    )
+    .await?;
     let _ = write!(out, "{}", story::render(&replayed.recording));
     let seen = &replayed.recording;
     let summary = DemoSummary {
@@ -203,6 +247,13 @@ pub struct Args {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 100)]
     pub timeout_secs: u64,
+    /// The learned policy to run in shadow mode beside the rules (skipped when the directory is
+    /// missing).
+    #[arg(long, default_value = SHADOW_POLICY)]
+    pub shadow_policy: PathBuf,
+    /// Run the rules alone, without a learned policy in their shadow.
+    #[arg(long)]
+    pub rules_only: bool,
 }
 
 /// Runs the demo, printing the timeline on stdout.
@@ -212,6 +263,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let options = DemoOptions {
         timeout: Duration::from_secs(args.timeout_secs),
+        shadow_policy: (!args.rules_only).then(|| args.shadow_policy.clone()),
     };
     let mut stdout = std::io::stdout();
     super::tokio_runtime()?.block_on(run_demo(&options, &mut stdout))?;
@@ -228,6 +280,8 @@ mod tests {
         let on_disk = Bundle::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(INCIDENT_DIR))
             .expect("bundle on disk");
         assert_eq!(embedded.inputs, on_disk.inputs);
+        assert_eq!(embedded.states, on_disk.states);
+        assert!(!embedded.states.is_empty());
         assert_eq!(embedded.manifest, on_disk.manifest);
         assert!(
             embedded

@@ -1,4 +1,5 @@
-//! `medic demo` — the README's first command — closes the loop on its own and prints the timeline.
+//! `medic demo` — the README's first command — closes the loop on its own and prints the timeline, with
+//! the learned policy (PPO) deciding in the rules' shadow.
 
 use std::process::Command;
 
@@ -38,6 +39,28 @@ fn demo_closes_the_loop_and_prints_a_timeline() {
         "first command {first_command:?} in:\n{stdout}"
     );
     assert!(!stdout.contains("image_pull"), "{stdout}");
+    // The learned policy decides each diagnosis in the rules' shadow, under its own policy id, on the
+    // Deployment's state as the observer wrote it at the diagnosis' time; nothing it decides is acted on.
+    let shadows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("SHADOW "))
+        .collect();
+    let diagnoses = stdout.lines().filter(|l| l.contains("DIAGNOSIS")).count();
+    assert_eq!(shadows.len(), diagnoses, "{stdout}");
+    assert!(
+        shadows
+            .iter()
+            .all(|l| l.contains("[ppo@") && l.ends_with("not acted on")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("15 workload states"), "{stdout}");
+    assert!(
+        stdout.contains("[cluster, 15s before: 2/2 ready; replicas 1..10"),
+        "the first decision reads the state of 09:04:45, not a later one: {stdout}"
+    );
+    assert_eq!(stdout.matches("COMMAND").count(), 1, "{stdout}");
+    // No rollback without a recent rollout (the Deployment's last was 12 days before), from either.
+    assert!(!stdout.contains("rollback"), "{stdout}");
     // The cooldown holds back a second action on the same Deployment within 300 s.
     assert!(stdout.contains("noop [rules@1]"), "{stdout}");
     // Every record fed is ingested; nothing is dead-lettered.

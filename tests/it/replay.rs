@@ -260,6 +260,8 @@ fn a_kafka_window_replays_like_the_bundle_it_holds() {
     let _machine = super::common::share_machine();
     let brokers = brokers();
     let topic = run_id("replay-history");
+    // The observer's states of the same hours, as `medic.state` holds them.
+    let states = run_id("replay-states");
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         .create()
@@ -267,19 +269,21 @@ fn a_kafka_window_replays_like_the_bundle_it_holds() {
     let bundle = medic::cmd::replay::Bundle::load(&root().join(CHECKOUT)).expect("bundle");
     let runtime = tokio::runtime::Runtime::new().expect("present");
     runtime.block_on(async {
-        // History from March: kept, or Kafka's 7-day retention deletes it while the test reads it.
-        testkit::kafka::create_topic_with(&brokers, &topic, 3, &[("retention.ms", "-1")]).await;
-        for input in &bundle.inputs {
-            producer
-                .send(
-                    FutureRecord::to(&topic)
-                        .key(&input.key)
-                        .payload(&input.payload)
-                        .timestamp(input.event_time_ns / 1_000_000),
-                    Duration::from_secs(10),
-                )
-                .await
-                .expect("produced");
+        for (to, inputs) in [(&topic, &bundle.inputs), (&states, &bundle.states)] {
+            // History from March: kept, or Kafka's 7-day retention deletes it while the test reads it.
+            testkit::kafka::create_topic_with(&brokers, to, 3, &[("retention.ms", "-1")]).await;
+            for input in inputs {
+                producer
+                    .send(
+                        FutureRecord::to(to)
+                            .key(&input.key)
+                            .payload(&input.payload)
+                            .timestamp(input.event_time_ns / 1_000_000),
+                        Duration::from_secs(10),
+                    )
+                    .await
+                    .expect("produced");
+            }
         }
     });
     let pipeline = testkit::scratch::scratch_dir("replay-kafka").join("pipeline.toml");
@@ -289,6 +293,8 @@ fn a_kafka_window_replays_like_the_bundle_it_holds() {
             "replay",
             "--from-kafka",
             &topic,
+            "--state-topic",
+            &states,
             "--start",
             start,
             "--end",

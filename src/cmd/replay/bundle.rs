@@ -6,13 +6,16 @@
 //!   incident.toml                                   title, summary, source, [[timeline]], [expected], [twin]
 //!   pods/<namespace>_<pod>_<uid>/<container>/N.log  CRI or docker json-file lines (key: the kubelet path)
 //!   events.jsonl                                    Kubernetes Events, one per line (key: the object's name)
+//!   states.jsonl                                    optional: what an observer wrote to `medic.state`, one
+//!                                                   WorkloadState per line (key: its workload)
 //! ```
 //!
 //! Each line's event time is read by the ingest stage itself (the same decoder the pipeline runs), so
-//! the replay orders and paces inputs exactly as the pipeline will see them.
+//! the replay orders and paces inputs exactly as the pipeline will see them. A state's time is when it
+//! was observed.
 
 use schemas::span::Span;
-use schemas::{Emitter, LogRecord, SourceRecord, Stage, decode_record};
+use schemas::{Emitter, LogRecord, SourceRecord, Stage, WireRecord, WorkloadState, decode_record};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -133,7 +136,12 @@ pub struct Bundle {
     pub manifest: Manifest,
     /// Every input, in event-time order (ties keep file order).
     pub inputs: Vec<Input>,
+    /// The workload states of `states.jsonl`, in the order observed (none without it).
+    pub states: Vec<Input>,
 }
+
+/// The file of a bundle's workload states.
+pub const STATES_FILE: &str = "states.jsonl";
 
 /// Why a bundle could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +162,16 @@ pub enum BundleError {
         /// What is wrong, with the line.
         message: String,
     },
+    /// A line of `states.jsonl` is not a workload state of this schema version.
+    #[error("{path}:{line}: not a workload state: {message}")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// Its line number, from 1.
+        line: usize,
+        /// Why.
+        message: String,
+    },
     /// No log line in the bundle has an event time.
     #[error(
         "{0}: no log line with an event time (expected pods/<ns>_<pod>_<uid>/<container>/N.log or events.jsonl)"
@@ -171,6 +189,7 @@ impl Bundle {
         let mut paths = Vec::new();
         collect_logs(&dir.join("pods"), &mut paths)?;
         paths.push(dir.join("events.jsonl"));
+        paths.push(dir.join(STATES_FILE));
         let mut files = Vec::new();
         for path in paths {
             if path.exists() {
@@ -182,10 +201,11 @@ impl Bundle {
     }
 
     /// A bundle from its manifest text and its files (paths relative to the bundle directory `dir`):
-    /// `pods/…/*.log` are container logs keyed by their kubelet path, `events.jsonl` Events.
+    /// `pods/…/*.log` are container logs keyed by their kubelet path, `events.jsonl` Events,
+    /// [`STATES_FILE`] workload states.
     ///
     /// # Errors
-    /// [`BundleError`] for an invalid manifest or a bundle without logs.
+    /// [`BundleError`] for an invalid manifest or state, or a bundle without logs.
     pub fn from_files(
         dir: &Path,
         manifest: &str,
@@ -197,8 +217,11 @@ impl Bundle {
         })?;
         files.sort();
         let mut inputs = Vec::new();
+        let mut states = Vec::new();
         for (path, text) in &files {
-            if path.starts_with("pods") {
+            if path == Path::new(STATES_FILE) {
+                states = workload_states(&dir.join(path), text)?;
+            } else if path.starts_with("pods") {
                 let key = Path::new("/var/log").join(path).display().to_string();
                 inputs.extend(timed(text.lines().map(|l| (key.clone(), l))));
             } else {
@@ -213,6 +236,7 @@ impl Bundle {
             dir: dir.to_path_buf(),
             manifest,
             inputs,
+            states,
         })
     }
 
@@ -261,6 +285,38 @@ fn collect_logs(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), BundleError>
         }
     }
     Ok(())
+}
+
+/// The workload states of `text` (the file at `path`), keyed as the observer keys them, in time order.
+fn workload_states(path: &Path, text: &str) -> Result<Vec<Input>, BundleError> {
+    let mut states = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        states.push(
+            workload_state(line.as_bytes()).map_err(|message| BundleError::State {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message,
+            })?,
+        );
+    }
+    states.sort_by_key(|s| s.event_time_ns);
+    Ok(states)
+}
+
+/// A workload state's input: at the time it was observed, keyed as the observer keys it.
+///
+/// # Errors
+/// Why `payload` is not a workload state of this schema version.
+pub fn workload_state(payload: &[u8]) -> Result<Input, String> {
+    let state: WorkloadState = decode_record(payload).map_err(|e| e.to_string())?;
+    Ok(Input {
+        event_time_ns: state.observed_at_ns,
+        key: state.key().unwrap_or_default(),
+        payload: payload.to_vec(),
+    })
 }
 
 /// An Event's key: the name of the object it is about (as event exporters key them).
@@ -397,5 +453,34 @@ mod tests {
     fn a_missing_manifest_says_which_file() {
         let error = Bundle::load(Path::new("/nonexistent-bundle")).expect_err("no such bundle");
         assert!(error.to_string().contains("incident.toml"), "{error}");
+    }
+
+    #[test]
+    fn workload_states_are_read_in_time_order_and_a_bad_one_is_named_by_its_line() {
+        let bundle = Bundle::load(&checkout()).expect("bundle");
+        let times: Vec<i64> = bundle.states.iter().map(|s| s.event_time_ns).collect();
+        assert!(times.len() > 5 && times.is_sorted(), "{times:?}");
+        assert!(bundle.states.iter().all(|s| s.key == "shop/checkout"));
+        let manifest = std::fs::read_to_string(checkout().join("incident.toml")).expect("manifest");
+        let files = |states: &str| {
+            vec![
+                (
+                    PathBuf::from("events.jsonl"),
+                    std::fs::read_to_string(checkout().join("events.jsonl")).expect("events"),
+                ),
+                (PathBuf::from(STATES_FILE), states.to_owned()),
+            ]
+        };
+        let good = String::from_utf8_lossy(&bundle.states[0].payload).into_owned();
+        let error = Bundle::from_files(
+            &checkout(),
+            &manifest,
+            files(&format!("{good}\n{{\"pods\": 2}}\n")),
+        )
+        .expect_err("not a state");
+        assert!(
+            matches!(&error, BundleError::State { line: 2, .. }),
+            "{error}"
+        );
     }
 }

@@ -21,6 +21,11 @@ pub struct Args {
     /// --end, found by record timestamp.
     #[arg(long, requires_all = ["start", "end"])]
     pub from_kafka: Option<String>,
+    /// With --from-kafka: also replay the workload states the observer wrote to this topic (the
+    /// pipeline's `medic.state`), from `decide.state_max_age` before --start to --end, so decide
+    /// decides on the states it had.
+    #[arg(long, requires = "from_kafka")]
+    pub state_topic: Option<String>,
     /// Start of the Kafka window (RFC 3339).
     #[arg(long)]
     pub start: Option<String>,
@@ -59,7 +64,8 @@ fn millis(text: &str) -> anyhow::Result<i64> {
         .timestamp_millis())
 }
 
-fn load_bundle(args: &Args, kafka: &runtime::config::KafkaConfig) -> anyhow::Result<Bundle> {
+fn load_bundle(args: &Args, config: &crate::config::PipelineConfig) -> anyhow::Result<Bundle> {
+    let kafka = &config.kafka;
     if let Some(dir) = &args.bundle {
         return Bundle::load(dir).map_err(|e| anyhow!(e));
     }
@@ -72,16 +78,30 @@ fn load_bundle(args: &Args, kafka: &runtime::config::KafkaConfig) -> anyhow::Res
     if end_ms < start_ms {
         bail!("--end {end} is before --start {start}");
     }
-    let inputs = crate::cmd::replay::from_kafka::read_window(
-        kafka,
-        topic,
-        start_ms..=end_ms,
-        Duration::from_secs(args.lateness_secs),
-        Duration::from_secs(args.timeout_secs),
-    )
-    .with_context(|| format!("reading {topic} from {}", kafka.brokers))?;
+    let read = |topic: &str, window: std::ops::RangeInclusive<i64>| {
+        crate::cmd::replay::from_kafka::read_window(
+            kafka,
+            topic,
+            window,
+            Duration::from_secs(args.lateness_secs),
+            Duration::from_secs(args.timeout_secs),
+        )
+        .with_context(|| format!("reading {topic} from {}", kafka.brokers))
+    };
+    let inputs = read(topic, start_ms..=end_ms)?;
     if inputs.is_empty() {
         bail!("no record of {topic} has a timestamp between {start} and {end}");
+    }
+    let mut states = Vec::new();
+    if let Some(state_topic) = &args.state_topic {
+        let since_ms = start_ms.saturating_sub(config.decide.state_max_age.as_nanos() / 1_000_000);
+        for input in read(state_topic, since_ms..=end_ms)? {
+            states.push(
+                crate::cmd::replay::bundle::workload_state(&input.payload)
+                    .map_err(|e| anyhow!("a record of {state_topic}: {e}"))?,
+            );
+        }
+        states.sort_by_key(|s| s.event_time_ns);
     }
     Ok(Bundle {
         dir: PathBuf::from(format!("kafka-{topic}")),
@@ -91,6 +111,7 @@ fn load_bundle(args: &Args, kafka: &runtime::config::KafkaConfig) -> anyhow::Res
             ..Manifest::default()
         },
         inputs,
+        states,
     })
 }
 
@@ -101,7 +122,7 @@ fn load_bundle(args: &Args, kafka: &runtime::config::KafkaConfig) -> anyhow::Res
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let loaded = load_pipeline(args.pipeline.as_deref(), std::env::vars())?.warned();
     let config = loaded.config;
-    let bundle = load_bundle(args, &config.kafka)?;
+    let bundle = load_bundle(args, &config)?;
     let pace = match args.speed {
         Some(f) if f > 0.0 && f.is_finite() => Pace::Speed(f),
         Some(f) => bail!("--speed {f}: give a factor above 0"),
@@ -128,6 +149,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let replayed = crate::cmd::tokio_runtime()?.block_on(replay(
         config,
         &bundle.inputs,
+        &bundle.states,
         &options,
         &mut |_| {},
     ))?;

@@ -138,10 +138,11 @@ const HANDOFFS: [(StageName, RecordKind, StageName); 5] = [
 ];
 
 /// The outputs the recording sees, per producing stage.
-const RECORDED: [(StageName, RecordKind); 5] = [
+const RECORDED: [(StageName, RecordKind); 6] = [
     (StageName::Enrich, RecordKind::Window),
     (StageName::Diagnose, RecordKind::Diagnosis),
     (StageName::Decide, RecordKind::Decision),
+    (StageName::Decide, RecordKind::ShadowDecision),
     (StageName::Act, RecordKind::Command),
     (StageName::Actuator, RecordKind::ActionResult),
 ];
@@ -169,13 +170,16 @@ struct RunningStage {
 }
 
 /// Replays `inputs` through every stage of `base` (see the module docs), calling `observe` for each
-/// output record as it arrives.
+/// output record as it arrives. The workload `states` (a bundle's observer records) go to the state
+/// topic first, and are all read by decide before the first input is fed: decide looks a diagnosis'
+/// state up by time, so it decides on the state of the diagnosis' time whatever it has read.
 ///
 /// # Errors
 /// [`ReplayError`] when the broker or a stage fails, or the replay times out.
 pub async fn replay(
     base: PipelineConfig,
     inputs: &[Input],
+    states: &[Input],
     options: &ReplayOptions,
     observe: &mut (dyn FnMut(Observed<'_>) + Send),
 ) -> Result<Replayed, ReplayError> {
@@ -207,21 +211,24 @@ pub async fn replay(
     let mut recording = Recording::default();
     let source_topic = config.ingest.sources[0].topic();
     let producer: FutureProducer = producer_config(&config.kafka, &config.runner).create()?;
-    let in_flight = {
+    // Decide reads the states besides the diagnoses: what it has read of the diagnoses leaves them out.
+    let states_fed = states.len() as u64;
+    let read = {
         let metrics = metrics.clone();
-        move |fed: u64| in_flight(&metrics, fed)
+        move |stage: StageName| {
+            let read = metrics.records_in(stage.as_str());
+            if stage == StageName::Decide {
+                read.saturating_sub(states_fed)
+            } else {
+                read
+            }
+        }
+    };
+    let in_flight = {
+        let (metrics, read) = (metrics.clone(), read.clone());
+        move |fed: u64| in_flight(&metrics, &read, fed)
     };
     let hops = hops(&config, source_topic.clone());
-    let feed = tokio::spawn(feed(
-        producer,
-        source_topic,
-        inputs.to_vec(),
-        options.pace,
-        in_flight,
-    ));
-    let fed = inputs.len() as u64;
-
-    // Run until the input is fed and every stage has consumed what the previous one produced.
     let mut wait = Wait {
         monitor: &monitor,
         topics: &config.topics,
@@ -234,6 +241,28 @@ pub async fn replay(
         deadline,
         timeout: options.timeout,
     };
+    if !states.is_empty() {
+        let producer = producer.clone();
+        let topic = config.topics.state.clone();
+        let states = states.to_vec();
+        let fed = tokio::spawn(feed(producer, topic, states, Pace::AsFastAsPossible, |_| 0));
+        wait.until(&mut stages, |_| {
+            fed.is_finished() && metrics.records_in(StageName::Decide.as_str()) >= states_fed
+        })
+        .await?;
+        fed.await
+            .map_err(|e| PipelineError::Panicked(e.to_string()))??;
+    }
+    let feed = tokio::spawn(feed(
+        producer,
+        source_topic,
+        inputs.to_vec(),
+        options.pace,
+        in_flight,
+    ));
+    let fed = inputs.len() as u64;
+
+    // Run until the input is fed and every stage has consumed what the previous one produced.
     wait.until(&mut stages, |_| feed.is_finished()).await?;
     feed.await
         .map_err(|e| PipelineError::Panicked(e.to_string()))??;
@@ -252,8 +281,7 @@ pub async fn replay(
             .await
             .map_err(|e| PipelineError::Panicked(e.to_string()))??;
         let produced = metrics.records_out(from.as_str(), kind);
-        wait.until(&mut stages, |_| metrics.records_in(to.as_str()) >= produced)
-            .await?;
+        wait.until(&mut stages, |_| read(to) >= produced).await?;
     }
     for stage in stages.drain(..) {
         stage.stop.cancel();
@@ -301,13 +329,14 @@ fn hops(config: &PipelineConfig, source: String) -> Vec<Hop> {
     hops
 }
 
-/// Records fed but not yet read by every stage: the source topic's backlog plus each hop's.
-fn in_flight(metrics: &Metrics, fed: u64) -> u64 {
-    let source = fed.saturating_sub(metrics.records_in(StageName::Ingest.as_str()));
+/// Records fed but not yet read by every stage: the source topic's backlog plus each hop's (`read`:
+/// what a stage has read of its hop).
+fn in_flight(metrics: &Metrics, read: &impl Fn(StageName) -> u64, fed: u64) -> u64 {
+    let source = fed.saturating_sub(read(StageName::Ingest));
     HANDOFFS.iter().fold(source, |sum, &(from, kind, to)| {
         sum + metrics
             .records_out(from.as_str(), kind)
-            .saturating_sub(metrics.records_in(to.as_str()))
+            .saturating_sub(read(to))
     })
 }
 
@@ -321,6 +350,7 @@ fn monitor(config: &PipelineConfig, partitions: i32) -> Result<StreamConsumer, K
         &t.windows,
         &t.diagnoses,
         &t.decisions,
+        &t.shadow_decisions,
         &t.actions,
         &t.results,
         &t.dlq,

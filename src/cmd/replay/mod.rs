@@ -13,7 +13,7 @@ pub mod summary;
 pub mod svg;
 pub mod timeline;
 
-pub use bundle::{Bundle, BundleError, Input, Manifest};
+pub use bundle::{Bundle, BundleError, Input, Manifest, STATES_FILE};
 pub use command::{Args, run};
 pub use engine::{Pace, ReplayError, ReplayOptions, Replayed, replay, replay_config};
 pub use recording::{DeadLetter, Observed, Recording};

@@ -4,8 +4,8 @@ use rdkafka::Message;
 use rdkafka::message::{BorrowedMessage, Headers};
 use runtime::config::TopicsConfig;
 use schemas::{
-    ActionResult, Decision, Diagnosis, RecordKind, RemediationCommand, WindowFeatures, WireRecord,
-    decode_record,
+    ActionResult, Decision, Diagnosis, RecordKind, RemediationCommand, ShadowDecision,
+    WindowFeatures, WireRecord, decode_record,
 };
 use serde::Serialize;
 
@@ -29,6 +29,8 @@ pub struct Recording {
     pub diagnoses: Vec<Diagnosis>,
     /// Decisions.
     pub decisions: Vec<Decision>,
+    /// A learned policy's decisions in shadow mode (never acted on).
+    pub shadow_decisions: Vec<ShadowDecision>,
     /// Commands on the actuation topic.
     pub commands: Vec<RemediationCommand>,
     /// Action results.
@@ -46,6 +48,8 @@ pub enum Observed<'a> {
     Diagnosis(&'a Diagnosis),
     /// A decision.
     Decision(&'a Decision),
+    /// A shadow decision: what a learned policy in shadow mode would have done.
+    Shadow(&'a Decision),
     /// A command.
     Command(&'a RemediationCommand),
     /// An action result.
@@ -62,6 +66,7 @@ impl Recording {
             RecordKind::Window => self.windows.len(),
             RecordKind::Diagnosis => self.diagnoses.len(),
             RecordKind::Decision => self.decisions.len(),
+            RecordKind::ShadowDecision => self.shadow_decisions.len(),
             RecordKind::Command => self.commands.len(),
             RecordKind::ActionResult => self.results.len(),
             _ => 0,
@@ -86,6 +91,8 @@ impl Recording {
             Observed::Diagnosis(push(&mut self.diagnoses, payload, topic)?)
         } else if topic == topics.decisions {
             Observed::Decision(push(&mut self.decisions, payload, topic)?)
+        } else if topic == topics.shadow_decisions {
+            Observed::Shadow(&push(&mut self.shadow_decisions, payload, topic)?.0)
         } else if topic == topics.actions {
             Observed::Command(push(&mut self.commands, payload, topic)?)
         } else if topic == topics.results {

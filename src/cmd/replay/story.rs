@@ -15,6 +15,8 @@ pub struct Chapter<'a> {
     pub diagnosis: &'a Diagnosis,
     /// The decision on it, when one was made.
     pub decision: Option<&'a Decision>,
+    /// A learned policy's shadow decision on it, in shadow mode.
+    pub shadow: Option<&'a Decision>,
     /// The command the decision became, when it acted.
     pub command: Option<&'a RemediationCommand>,
     /// The command's results (a retried command can have several).
@@ -38,6 +40,11 @@ pub fn stories(recording: &Recording) -> Vec<Story<'_>> {
         .decisions
         .iter()
         .map(|d| (d.diagnosis_id.as_str(), d))
+        .collect();
+    let shadow_of: BTreeMap<&str, &Decision> = recording
+        .shadow_decisions
+        .iter()
+        .map(|d| (d.0.diagnosis_id.as_str(), &d.0))
         .collect();
     let command_of: BTreeMap<&str, &RemediationCommand> = recording
         .commands
@@ -70,6 +77,7 @@ pub fn stories(recording: &Recording) -> Vec<Story<'_>> {
             .push(Chapter {
                 diagnosis,
                 decision,
+                shadow: shadow_of.get(diagnosis.diagnosis_id.as_str()).copied(),
                 command,
                 results,
             });
@@ -137,6 +145,7 @@ pub fn render(recording: &Recording) -> String {
         for chapter in &story.chapters {
             let observed = std::iter::once(Observed::Diagnosis(chapter.diagnosis))
                 .chain(chapter.decision.map(Observed::Decision))
+                .chain(chapter.shadow.map(Observed::Shadow))
                 .chain(chapter.command.map(Observed::Command))
                 .chain(chapter.results.iter().map(|r| Observed::Result(r)));
             for record in observed {

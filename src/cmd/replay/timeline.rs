@@ -40,6 +40,13 @@ pub fn line(observed: Observed<'_>) -> Option<String> {
             d.policy_id,
             d.reason
         ),
+        Observed::Shadow(d) => format!(
+            "          SHADOW     {:<34} {} [{}], not acted on\n          why: {}",
+            d.target.to_string(),
+            d.action,
+            d.policy_id,
+            d.reason
+        ),
         Observed::Command(c) => format!(
             "          COMMAND    {:<34} {} (key {}, expires in {}s)",
             c.target.to_string(),
