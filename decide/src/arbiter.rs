@@ -174,9 +174,23 @@ impl Arbiter {
     }
 
     /// The action to take instead of `proposed` on the workload `view` shows (often the same), with a
-    /// note per rule that changed it.
+    /// note per rule that changed it; the arbiter remembers it as taken ([`Arbiter::record`]).
     pub fn check(
         &mut self,
+        proposed: PolicyAction,
+        view: &DeploymentView,
+        cluster: &ClusterView,
+    ) -> (PolicyAction, Vec<String>) {
+        let (action, notes) = self.assess(proposed, view, cluster);
+        self.record(action, view);
+        (action, notes)
+    }
+
+    /// What [`Arbiter::check`] would answer, remembering nothing: for a policy whose actions are not
+    /// taken (a shadow), whose memory is then fed the actions that were ([`Arbiter::record`]).
+    #[must_use]
+    pub fn assess(
+        &self,
         proposed: PolicyAction,
         view: &DeploymentView,
         cluster: &ClusterView,
@@ -214,7 +228,6 @@ impl Arbiter {
                 ));
                 return (PolicyAction::Noop, notes);
             }
-            self.last_escalation.insert(d, now);
             return (action, notes);
         }
         // 3. bounds (first, so a bounded scale is what the other rules see), 4. scale-in stabilisation.
@@ -292,22 +305,38 @@ impl Arbiter {
             return (PolicyAction::Noop, notes);
         }
         // 8. rate limits.
+        let mine = self.per_deployment.get(&d).map_or(0, |times| {
+            times.iter().filter(|t| now - **t < 3_600.0).count()
+        });
+        let cluster_wide = self.cluster.iter().filter(|t| now - **t < 60.0).count();
+        if mine >= c.max_actions_per_hour || cluster_wide >= c.max_actions_per_minute {
+            notes.push(format!(
+                "rate limit: {mine} changes to this deployment in the last hour (max {}), {cluster_wide} in the cluster in the last minute (max {})",
+                c.max_actions_per_hour, c.max_actions_per_minute
+            ));
+            return (PolicyAction::Noop, notes);
+        }
+        (action, notes)
+    }
+
+    /// Remembers `action`, taken on the workload `view` shows: a page starts its interval, a change
+    /// counts toward the rate limits, a scale-out delays scale-ins, a disruption starts its target's
+    /// cooldown. A no-op is not remembered.
+    pub fn record(&mut self, action: PolicyAction, view: &DeploymentView) {
+        let (now, d) = (view.at_secs, view.deployment);
+        if action == PolicyAction::Noop {
+            return;
+        }
+        if action == PolicyAction::Escalate {
+            self.last_escalation.insert(d, now);
+            return;
+        }
         let mine = self.per_deployment.entry(d).or_default();
         while mine.front().is_some_and(|t| now - *t >= 3_600.0) {
             mine.pop_front();
         }
         while self.cluster.front().is_some_and(|t| now - *t >= 60.0) {
             self.cluster.pop_front();
-        }
-        if mine.len() >= c.max_actions_per_hour || self.cluster.len() >= c.max_actions_per_minute {
-            notes.push(format!(
-                "rate limit: {} changes to this deployment in the last hour (max {}), {} in the cluster in the last minute (max {})",
-                mine.len(),
-                c.max_actions_per_hour,
-                self.cluster.len(),
-                c.max_actions_per_minute
-            ));
-            return (PolicyAction::Noop, notes);
         }
         mine.push_back(now);
         self.cluster.push_back(now);
@@ -323,7 +352,6 @@ impl Arbiter {
             }
             _ => {}
         }
-        (action, notes)
     }
 
     fn blast_radius(

@@ -173,7 +173,12 @@ impl Decide {
         };
         let (view, cluster) = arbiter.views(diagnosis, &state, &self.workloads, &served, at);
         let (proposed, mut reason) = learned.choose(&view, at, last_action);
-        let (checked, notes) = arbiter.check(proposed, &view, &cluster);
+        // A shadow's proposals are not taken: its arbiter remembers the actions that are instead.
+        let (checked, notes) = if shadow {
+            arbiter.arbiter().assess(proposed, &view, &cluster)
+        } else {
+            arbiter.check(proposed, &view, &cluster)
+        };
         for note in &notes {
             reason.push_str("; arbiter: ");
             reason.push_str(note);
@@ -391,10 +396,26 @@ impl Decide {
         if let Some(state) = self.fresh_state(&diagnosis) {
             reason.push_str(&state_note(state, diagnosis.window_end_ns));
         }
+        if shadow.is_some() {
+            self.feed_the_shadow(&diagnosis, action, &target, at);
+        }
         let decision = decision_of(
             diagnosis, &id_policy, &policy_id, action, target, reason, at,
         );
         (decision, shadow)
+    }
+
+    /// In shadow mode, tells the learned policy's arbiter the action decided on `diagnosis` (the one
+    /// applied), so its cooldowns, rate limits and pages follow what happens to the cluster.
+    fn feed_the_shadow(&mut self, diagnosis: &Diagnosis, action: Action, target: &Target, at: i64) {
+        let Some(state) = self.fresh_state(diagnosis).cloned() else {
+            return;
+        };
+        let served = self.serving.of(&object_of(&diagnosis.target));
+        let (view, _) = self
+            .shadow_arbiter
+            .views(diagnosis, &state, &self.workloads, &served, at);
+        self.shadow_arbiter.record_applied(action, target, &view);
     }
 
     /// In shadow mode, the learned policy's decision on `diagnosis`: through its arbiter and the guards,
@@ -1384,6 +1405,18 @@ mod tests {
             .map(|d| d.decision_id)
             .collect();
         assert!(shadows.iter().all(|s| !rule_ids.contains(&s.0.decision_id)));
+        // The shadow's arbiter is fed the rules' actions, not its own proposals: the rules' scale-outs
+        // (one per cooldown) stay under its rate limit (20 changes an hour), so the shadow's sixty
+        // proposals are never held back by it, as they were when its own counted.
+        let scale_outs = shadows
+            .iter()
+            .filter(|s| matches!(s.0.action, Action::Scale { delta } if delta > 0))
+            .count();
+        assert!(scale_outs > 20, "{scale_outs} shadow scale-outs");
+        assert!(
+            shadows.iter().all(|s| !s.0.reason.contains("rate limit")),
+            "{shadows:?}"
+        );
     }
 
     #[test]

@@ -179,6 +179,22 @@ impl StageArbiter {
         self.memory.arbiter.check(proposed, view, cluster)
     }
 
+    /// The arbiter itself: its [`Arbiter::assess`] answers as [`StageArbiter::check`] does, remembering
+    /// nothing (a shadow policy's review: its memory is fed the actions applied instead,
+    /// [`StageArbiter::record_applied`]).
+    #[must_use]
+    pub fn arbiter(&self) -> &Arbiter {
+        &self.memory.arbiter
+    }
+
+    /// Remembers the decision `action` on `target`, applied on the workload `view` shows (one the
+    /// arbiter reviews; others are not remembered).
+    pub fn record_applied(&mut self, action: Action, target: &Target, view: &DeploymentView) {
+        if let Some(applied) = self.policy_action(action, target) {
+            self.memory.arbiter.record(applied, view);
+        }
+    }
+
     /// `action` on `target` (a decision's) as the arbiter's action, if it is one it reviews: node
     /// actions on a node a state names, the others on the workload.
     #[must_use]
