@@ -191,14 +191,15 @@ async fn every_workload_action_changes_the_cluster_and_is_verified() {
         .await
         .expect("delete the statefulset");
     let pods = kube::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns);
+    pods.delete(impostor, &now)
+        .await
+        .expect("delete the impostor");
     // web-0 may be gone already: the garbage collector deletes it with its StatefulSet, and KWOK
     // removes a deleted pod at once.
-    for pod in [impostor, "web-0"] {
-        match pods.delete(pod, &now).await {
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            result => {
-                result.unwrap_or_else(|error| panic!("delete {pod}: {error}"));
-            }
+    match pods.delete("web-0", &now).await {
+        Err(kube::Error::Api(status)) if status.code == 404 => {}
+        result => {
+            result.expect("delete web-0");
         }
     }
     let own = cluster::pods(&client, &ns)

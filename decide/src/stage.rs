@@ -305,6 +305,11 @@ impl Decide {
     /// shadow mode, the learned policy's.
     fn decide(&mut self, diagnosis: Diagnosis, now_ns: i64) -> (Decision, Option<ShadowDecision>) {
         let at = diagnosis.window_end_ns.min(now_ns);
+        // A diagnosis delivered again (after a restart) whose decision acted was applied already.
+        let applied_already = self
+            .last_action
+            .get(&object_of(&diagnosis.target))
+            .is_some_and(|last| last.diagnosis_id == diagnosis.diagnosis_id);
         // The shadow first: it sees the actions applied before this diagnosis, as the one acting does.
         let shadow = self.shadow(&diagnosis, at);
         let uncertain = diagnosis.uncertain || diagnosis.confidence < self.min_confidence;
@@ -396,7 +401,7 @@ impl Decide {
         if let Some(state) = self.fresh_state(&diagnosis) {
             reason.push_str(&state_note(state, diagnosis.window_end_ns));
         }
-        if shadow.is_some() {
+        if shadow.is_some() && !applied_already {
             self.feed_the_shadow(&diagnosis, action, &target, at);
         }
         let decision = decision_of(
@@ -507,9 +512,14 @@ impl Decide {
         let Action::Scale { delta } = remedy.0 else {
             return remedy;
         };
-        let at_max = self.fresh_state(diagnosis).is_some_and(|state| {
-            delta > 0 && i64::from(state.pods.desired) >= i64::from(state.bounds.max)
-        });
+        // At its maximum at the diagnosis' time, or now (the newest state: where a scale would apply).
+        let at_max = [
+            self.fresh_state(diagnosis),
+            self.newest_fresh_state(diagnosis),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|state| delta > 0 && i64::from(state.pods.desired) >= i64::from(state.bounds.max));
         if at_max {
             return (
                 Action::Escalate,
@@ -524,13 +534,25 @@ impl Decide {
     /// The workload's state at the diagnosis' end ([`Workloads::as_of`]), if it was observed at most
     /// `state_max_age` before that end (or after it).
     fn fresh_state(&self, diagnosis: &Diagnosis) -> Option<&WorkloadState> {
+        let state = self
+            .workloads
+            .as_of(&diagnosis.target, diagnosis.window_end_ns);
+        self.fresh_for(state, diagnosis)
+    }
+
+    /// The workload's newest state, if it was observed at most `state_max_age` before the diagnosis'
+    /// end (or after it): the cluster as a remedy would find it.
+    fn newest_fresh_state(&self, diagnosis: &Diagnosis) -> Option<&WorkloadState> {
+        self.fresh_for(self.workloads.of(&diagnosis.target), diagnosis)
+    }
+
+    fn fresh_for<'a>(
+        &self,
+        state: Option<&'a WorkloadState>,
+        diagnosis: &Diagnosis,
+    ) -> Option<&'a WorkloadState> {
         let end = diagnosis.window_end_ns;
-        self.workloads
-            .as_of(&diagnosis.target, end)
-            .filter(|state| {
-                diagnosis.window_end_ns.saturating_sub(state.observed_at_ns)
-                    <= self.state_max_age_ns
-            })
+        state.filter(|state| end.saturating_sub(state.observed_at_ns) <= self.state_max_age_ns)
     }
 
     /// `remedy`, unless it cordons or drains a node on evidence that is not about the node (see
@@ -1100,17 +1122,28 @@ mod tests {
             "{}",
             decisions[0].reason
         );
-        // The newest state's rollout is the one checked, whatever order the states came in; an older
-        // state (a re-read partition) joins the history, a repeated one does not.
+        // The same history whatever order its states came in: an older state (a re-read partition)
+        // joins it, and the newer one is dated against it again (the same revision keeps the later
+        // date, 9 400 s: a recent rollout); a repeated state is not kept.
         let (decisions, out) = decide(&[
             state_at(9_990, 3, 10, Some(2_800)),
             state_at(9_500, 3, 10, Some(9_400)),
             state_at(9_990, 3, 10, Some(2_800)),
-            crash,
+            crash.clone(),
         ]);
-        assert_eq!(decisions[0].action, Action::Escalate);
         assert_eq!(out.events().get("decide.states"), Some(&2));
         assert_eq!(out.events().get("decide.states_not_kept"), Some(&1));
+        let (in_order, _) = decide(&[
+            state_at(9_500, 3, 10, Some(9_400)),
+            state_at(9_990, 3, 10, Some(2_800)),
+            crash,
+        ]);
+        assert_eq!(
+            (decisions[0].action, in_order[0].action),
+            (Action::Rollback, Action::Rollback),
+            "{}",
+            decisions[0].reason
+        );
 
         // CPU saturation at the autoscaler's maximum: no scale-out past it.
         let hot = diagnosis("h1", FaultClass::CpuSaturation, 0.9, 10_000);
@@ -1136,6 +1169,13 @@ mod tests {
             "{}",
             decisions[0].reason
         );
+        // Nor past the maximum the newest state shows (where the scale would apply).
+        let (decisions, _) = decide(&[
+            state_at(9_990, 4, 10, None),
+            state_at(10_100, 10, 10, None),
+            hot.clone(),
+        ]);
+        assert_eq!(decisions[0].action, Action::Escalate);
         let (decisions, _) = decide(&[state_at(9_000, 10, 10, None), hot]);
         assert_eq!(
             decisions[0].action,
@@ -1416,6 +1456,15 @@ mod tests {
         assert!(
             shadows.iter().all(|s| !s.0.reason.contains("rate limit")),
             "{shadows:?}"
+        );
+        // Delivered again (after a restart), the batch changes no memory: the actions it decided were
+        // applied once, and the shadow was fed them once.
+        let once = shadowed.snapshot().expect("snapshot");
+        shadowed.process_batch(&batch, &mut Emitter::new());
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&shadowed.snapshot().expect("snapshot"))
+                .expect("json"),
+            serde_json::from_slice::<serde_json::Value>(&once).expect("json")
         );
     }
 

@@ -38,36 +38,30 @@ impl Workloads {
     }
 
     /// Keeps `state` in its workload's history, in time order, unless a state of that workload observed
-    /// at the same time is kept already (a re-read partition, a restarted observer) or it is older than
-    /// the history keeps. Its rollout is dated against the state before it in time
-    /// ([`schemas::Rollout::dated_after`]), so a rollback the observer dated is not undated by an
-    /// observer that restarted. Returns whether it was kept.
-    pub fn observe(&mut self, mut state: WorkloadState) -> bool {
+    /// at the same time is kept already (a re-read partition, a restarted observer) or the history
+    /// does not need it: it keeps the states of the last `span_ns` before the newest, and the one in
+    /// effect at the start of that span. Each state's rollout is dated against the state before it in
+    /// time ([`schemas::Rollout::dated_after`]; those after one read out of order are dated again), so a
+    /// rollback the observer dated is not undated by an observer that restarted, and the history is
+    /// the same whatever order its states were read in. Returns whether it was kept.
+    pub fn observe(&mut self, state: WorkloadState) -> bool {
         let key = object_of(&state.target);
-        let states = self.history.get(&key);
         let at = state.observed_at_ns;
-        let position = states.map_or(0, |states| {
-            states.partition_point(|s| s.observed_at_ns < at)
-        });
-        if let Some(states) = states
-            && (states.get(position).is_some_and(|s| s.observed_at_ns == at)
-                || (position == 0
-                    && (states.len() >= HISTORY
-                        || newest_at(states).is_some_and(|newest| newest - at > self.span_ns))))
-        {
-            return false;
-        }
-        // Only against the same cluster's state: another cluster's workload of the same name has
-        // revisions of its own.
-        let previous = states
-            .and_then(|states| position.checked_sub(1).and_then(|i| states.get(i)))
-            .filter(|before| before.target.cluster == state.target.cluster)
-            .and_then(|before| before.last_rollout.as_ref());
-        if let (Some(rollout), Some(previous)) = (state.last_rollout.as_mut(), previous) {
-            *rollout = rollout.dated_after(previous, at);
-        }
-        if self.history.len() >= self.max
-            && !self.history.contains_key(&key)
+        if let Some(states) = self.history.get(&key) {
+            let position = states.partition_point(|s| s.observed_at_ns < at);
+            let start = newest_at(states)
+                .map_or(at, |newest| newest.max(at))
+                .saturating_sub(self.span_ns);
+            let superseded = states
+                .get(position)
+                .is_some_and(|next| next.observed_at_ns <= start);
+            if states.get(position).is_some_and(|s| s.observed_at_ns == at)
+                || superseded
+                || (position == 0 && states.len() >= HISTORY)
+            {
+                return false;
+            }
+        } else if self.history.len() >= self.max
             && let Some(oldest) = self
                 .history
                 .iter()
@@ -79,12 +73,18 @@ impl Workloads {
         }
         let span_ns = self.span_ns;
         let states = self.history.entry(key).or_default();
+        let position = states.partition_point(|s| s.observed_at_ns < at);
         states.insert(position, state);
-        let newest = newest_at(states).unwrap_or(at);
+        for i in position.max(1)..states.len() {
+            let (before, after) = states.make_contiguous().split_at_mut(i);
+            date_after(&mut after[0], &before[i - 1]);
+        }
+        // The states of the span, and the one in effect at its start.
+        let start = newest_at(states).unwrap_or(at).saturating_sub(span_ns);
         while states.len() > HISTORY
             || states
-                .front()
-                .is_some_and(|oldest| newest - oldest.observed_at_ns > span_ns)
+                .get(1)
+                .is_some_and(|second| second.observed_at_ns <= start)
         {
             states.pop_front();
         }
@@ -99,7 +99,8 @@ impl Workloads {
     }
 
     /// The state of the workload `target` names at `at_ns`: the newest observed at or before it, else
-    /// (the workload first observed after it) the oldest kept.
+    /// (the workload first observed after it) the oldest kept if observed at most
+    /// [`FIRST_STATE_LEAD_NS`] after it. None else: a later state says nothing of that time.
     #[must_use]
     pub fn as_of(&self, target: &Target, at_ns: i64) -> Option<&WorkloadState> {
         state_at(self.history.get(&object_of(target))?, at_ns)
@@ -150,10 +151,30 @@ impl Workloads {
     }
 }
 
-/// The newest of `states` (oldest first) observed at or before `at_ns`, else the oldest.
+/// How much later than a time the oldest state may be observed, to stand for the state at that time
+/// when none was observed before it (an observer that started after it: its first read).
+pub const FIRST_STATE_LEAD_NS: i64 = 60 * 1_000_000_000;
+
+/// The newest of `states` (oldest first) observed at or before `at_ns`, else the oldest if observed at
+/// most [`FIRST_STATE_LEAD_NS`] after it.
 fn state_at(states: &VecDeque<WorkloadState>, at_ns: i64) -> Option<&WorkloadState> {
-    let after = states.partition_point(|s| s.observed_at_ns <= at_ns);
-    states.get(after.saturating_sub(1))
+    match states.partition_point(|s| s.observed_at_ns <= at_ns) {
+        0 => states
+            .front()
+            .filter(|first| first.observed_at_ns.saturating_sub(at_ns) <= FIRST_STATE_LEAD_NS),
+        after => states.get(after - 1),
+    }
+}
+
+/// Dates `state`'s rollout against `before`'s, the state before it in time (of the same cluster only:
+/// another cluster's workload of the same name has revisions of its own).
+fn date_after(state: &mut WorkloadState, before: &WorkloadState) {
+    if before.target.cluster != state.target.cluster {
+        return;
+    }
+    if let (Some(rollout), Some(previous)) = (state.last_rollout.as_mut(), &before.last_rollout) {
+        *rollout = rollout.dated_after(previous, state.observed_at_ns);
+    }
 }
 
 fn newest_at(states: &VecDeque<WorkloadState>) -> Option<i64> {
@@ -255,15 +276,32 @@ mod tests {
         assert_eq!(memory.as_of(&web, 350).map(|s| s.observed_at_ns), Some(400));
         assert!(!memory.observe(state("web", 350, 3)));
         assert_eq!(memory.kept().len(), 1 + HISTORY);
-        // Nor older than the span before the newest.
+        // The span before the newest, and the state in effect at its start.
         let mut spanned = Workloads::new(10, 100);
         for at in [0, 50, 120, 200] {
             spanned.observe(state("web", at, 3));
         }
-        let kept: Vec<i64> = spanned.kept().iter().map(|s| s.observed_at_ns).collect();
-        assert_eq!(kept, [120, 200]);
-        assert!(!spanned.observe(state("web", 90, 3)));
-        assert!(spanned.observe(state("web", 110, 3)));
+        let kept = |memory: &Workloads| -> Vec<i64> {
+            memory.kept().iter().map(|s| s.observed_at_ns).collect()
+        };
+        assert_eq!(kept(&spanned), [50, 120, 200]);
+        assert!(
+            !spanned.observe(state("web", 40, 3)),
+            "superseded at the span's start"
+        );
+        assert!(
+            spanned.observe(state("web", 90, 3)),
+            "in effect at the span's start"
+        );
+        assert_eq!(kept(&spanned), [90, 120, 200]);
+        // A later state stands for an earlier time only within the first state's lead.
+        assert_eq!(
+            spanned
+                .as_of(&web, 90 - FIRST_STATE_LEAD_NS)
+                .map(|s| s.observed_at_ns),
+            Some(90)
+        );
+        assert!(spanned.as_of(&web, 89 - FIRST_STATE_LEAD_NS).is_none());
     }
 
     #[test]

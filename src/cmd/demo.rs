@@ -127,26 +127,46 @@ pub async fn run_demo(
         source_topic,
         StageName::ALL.map(StageName::as_str).join(" → ")
     );
+    let mut shadowed = config.decide.clone();
     match options.shadow_policy.as_deref().filter(|p| p.is_dir()) {
         Some(policy) => {
-            config.decide.policy = policy.display().to_string();
-            config.decide.mode = decide::DecideMode::Shadow;
-            let _ = writeln!(
-                out,
-                "decide: the rules act; the learned policy {} decides each diagnosis too, in shadow mode \
-                 (SHADOW lines: through its arbiter, never acted on)\n",
-                policy.display()
-            );
+            shadowed.policy = policy.display().to_string();
+            shadowed.mode = decide::DecideMode::Shadow;
+            match shadowed.build() {
+                Ok(_) => {
+                    config.decide = shadowed;
+                    let _ = writeln!(
+                        out,
+                        "decide: the rules act; the learned policy {} decides each diagnosis too, in \
+                         shadow mode (SHADOW lines: through its arbiter, never acted on)\n",
+                        policy.display()
+                    );
+                }
+                Err(problems) => {
+                    let _ = writeln!(
+                        out,
+                        "decide: the rules (the learned policy {} cannot be served: {})\n",
+                        policy.display(),
+                        problems
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                }
+            }
         }
         None => {
-            let _ = writeln!(
-                out,
-                "decide: the rules (no learned policy found at {}: run from the repository)\n",
-                options
-                    .shadow_policy
-                    .as_deref()
-                    .map_or_else(|| "-".into(), |p| p.display().to_string())
+            let why = options.shadow_policy.as_deref().map_or_else(
+                || "alone, as asked".to_owned(),
+                |p| {
+                    format!(
+                        "alone: no learned policy at {} (run from the repository)",
+                        p.display()
+                    )
+                },
             );
+            let _ = writeln!(out, "decide: the rules {why}\n");
         }
     }
     let replay_options = ReplayOptions {

@@ -95,10 +95,20 @@ fn load_bundle(args: &Args, config: &crate::config::PipelineConfig) -> anyhow::R
     let mut states = Vec::new();
     if let Some(state_topic) = &args.state_topic {
         let since_ms = start_ms.saturating_sub(config.decide.state_max_age.as_nanos() / 1_000_000);
+        let mut refused = 0;
         for input in read(state_topic, since_ms..=end_ms)? {
-            states.push(
-                crate::cmd::replay::bundle::workload_state(&input.payload)
-                    .map_err(|e| anyhow!("a record of {state_topic}: {e}"))?,
+            match crate::cmd::replay::bundle::workload_state(&input.payload) {
+                Ok(state) => states.push(state),
+                Err(error) => {
+                    refused += 1;
+                    tracing::warn!(topic = %state_topic, %error, "not a workload state: left out");
+                }
+            }
+        }
+        if refused > 0 {
+            eprintln!(
+                "medic replay: {refused} record(s) of {state_topic} are not workload states of this \
+                 version and were left out"
             );
         }
         states.sort_by_key(|s| s.event_time_ns);

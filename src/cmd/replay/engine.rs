@@ -242,16 +242,26 @@ pub async fn replay(
         timeout: options.timeout,
     };
     if !states.is_empty() {
-        let producer = producer.clone();
+        // Decide reads nothing else yet: what it has not read of the states is in flight.
+        let unread = {
+            let metrics = metrics.clone();
+            move |fed: u64| fed.saturating_sub(metrics.records_in(StageName::Decide.as_str()))
+        };
         let topic = config.topics.state.clone();
-        let states = states.to_vec();
-        let fed = tokio::spawn(feed(producer, topic, states, Pace::AsFastAsPossible, |_| 0));
-        wait.until(&mut stages, |_| {
-            fed.is_finished() && metrics.records_in(StageName::Decide.as_str()) >= states_fed
-        })
-        .await?;
+        let fed = tokio::spawn(feed(
+            producer.clone(),
+            topic,
+            states.to_vec(),
+            Pace::AsFastAsPossible,
+            unread,
+        ));
+        wait.until(&mut stages, |_| fed.is_finished()).await?;
         fed.await
             .map_err(|e| PipelineError::Panicked(e.to_string()))??;
+        wait.until(&mut stages, |_| {
+            metrics.records_in(StageName::Decide.as_str()) >= states_fed
+        })
+        .await?;
     }
     let feed = tokio::spawn(feed(
         producer,
