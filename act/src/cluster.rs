@@ -4,7 +4,8 @@
 use std::future::Future;
 use std::path::Path;
 
-/// A Kubernetes client and the single-threaded runtime its calls run on.
+/// A Kubernetes client and the runtime its calls run on: one worker thread, which also runs the tasks
+/// its callers spawn (the observer's watches) between their calls.
 pub(crate) struct ClusterClient {
     runtime: PrivateRuntime,
     pub(crate) client: kube::Client,
@@ -20,7 +21,9 @@ impl ClusterClient {
     /// When no configuration is found or the client cannot be built.
     pub(crate) fn connect(kubeconfig: Option<&Path>) -> Result<Self, String> {
         let runtime = PrivateRuntime(Some(
-            tokio::runtime::Builder::new_current_thread()
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("medic-kube")
                 .enable_all()
                 .build()
                 .map_err(|e| format!("cannot start a runtime: {e}"))?,

@@ -76,17 +76,21 @@ async fn apply_rbac(client: &kube::Client, manifest: &str, documents: usize) {
 /// (its token, once the token controller has minted it).
 async fn kubeconfig_as(client: &kube::Client, account: &str, dir: &std::path::Path) -> PathBuf {
     let token = service_account_token(client, account).await;
+    kubeconfig_with_token(&token, &dir.join(format!("kubeconfig-{account}")))
+}
+
+/// The test API server's kubeconfig with `token` instead of the admin's, written to `path`.
+fn kubeconfig_with_token(token: &str, path: &std::path::Path) -> PathBuf {
     let admin = std::fs::read_to_string(cluster::kubeconfig()).expect("kubeconfig");
-    let as_account: String = admin
+    let with_token: String = admin
         .lines()
         .map(|l| match l.split_once("token:") {
             Some((indent, _)) => format!("{indent}token: {token}\n"),
             None => format!("{l}\n"),
         })
         .collect();
-    let kubeconfig = dir.join(format!("kubeconfig-{account}"));
-    std::fs::write(&kubeconfig, as_account).expect("write kubeconfig");
-    kubeconfig
+    std::fs::write(path, with_token).expect("write kubeconfig");
+    path.to_owned()
 }
 
 async fn service_account_token(client: &kube::Client, account: &str) -> String {
@@ -442,6 +446,28 @@ async fn the_observer_reads_workload_states_and_cannot_write() {
             .await
             .map(drop),
         "read Secrets",
+    );
+
+    // Without a valid token no watch lists anything: the read fails within its timeout and says why.
+    let config = ObserveConfig {
+        source: ObserveSource::Kubernetes,
+        kubeconfig: Some(kubeconfig_with_token(
+            "not-a-token",
+            &dir.join("kubeconfig-rejected"),
+        )),
+        interval: schemas::span::Span::secs(2),
+        ..ObserveConfig::default()
+    };
+    let mut observer = config.build().expect("observer");
+    let mut out = Emitter::new();
+    let started = std::time::Instant::now();
+    tokio::task::block_in_place(|| observer.observe(schemas::clock::wall_clock_ns(), &mut out));
+    assert_eq!(out.events().get("observe.read_errors"), Some(&1));
+    assert!(out.emitted().is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
     );
 
     cluster::delete_nodes(&client, &[node]).await;

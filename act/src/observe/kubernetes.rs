@@ -1,4 +1,4 @@
-//! [`KubeReader`]: the cluster as the Kubernetes API lists it, with list calls only.
+//! [`KubeReader`]: the cluster as the Kubernetes API shows it, through watches ([`super::watched`]):
 //!
 //! | reads | for |
 //! |---|---|
@@ -9,18 +9,15 @@
 //! | Nodes | Ready, DiskPressure, unschedulable |
 //! | HorizontalPodAutoscalers (`autoscaling/v1`) | replica bounds |
 //!
-//! Every list is served from the API server's watch cache (`resourceVersion=0`), as informers start:
-//! one read costs the API server no etcd round trip.
+//! Each kind is listed once from the API server's watch cache (`resourceVersion=0`), as informers start,
+//! and then watched: a read of the cluster costs the API server nothing.
 
 use super::OBSERVER_KUBERNETES;
+use super::watched::{Objects, Watched};
 use crate::cluster::ClusterClient;
-use k8s_openapi::api::apps::v1::{
-    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
-};
-use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
+use k8s_openapi::api::apps::v1::{ControllerRevision, ReplicaSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, ListParams};
 use schemas::observe::{
     ClusterSnapshot, ObserveError, ObservedPhase, ObservedPod, ObservedWorkload, ReadCluster,
 };
@@ -43,18 +40,20 @@ const CANNOT_RUN: [&str; 7] = [
 /// The Deployment annotation on a ReplicaSet naming its revision.
 const REVISION: &str = "deployment.kubernetes.io/revision";
 
-/// Reads a Kubernetes cluster with get/list rights only.
+/// Reads a Kubernetes cluster with get/list/watch rights only.
 pub struct KubeReader {
     cluster: ClusterClient,
     namespaces: Vec<String>,
     timeout: Duration,
+    /// The watches, started at the first read.
+    watched: Option<Watched>,
 }
 
 impl KubeReader {
     /// Connects with the kubeconfig at `kubeconfig`, or else `KUBECONFIG`, `~/.kube/config`, or the
-    /// in-cluster ServiceAccount; reads `namespaces` (every namespace when empty), each read given up
-    /// after `timeout` (an API server that stops answering must not hold the stage, and with it the
-    /// process's liveness).
+    /// in-cluster ServiceAccount; reads `namespaces` (every namespace when empty). A read waits at most
+    /// `timeout` for the watches' first lists (an API server that does not answer must not hold the
+    /// stage, and with it the process's liveness), and fails while a watch has been failing for longer.
     ///
     /// # Errors
     /// When no configuration is found or the client cannot be built.
@@ -67,6 +66,7 @@ impl KubeReader {
             cluster: ClusterClient::connect(kubeconfig)?,
             namespaces,
             timeout,
+            watched: None,
         })
     }
 }
@@ -77,81 +77,29 @@ impl ReadCluster for KubeReader {
     }
 
     fn read(&mut self) -> Result<ClusterSnapshot, ObserveError> {
-        let client = self.cluster.client.clone();
-        let namespaces = self.namespaces.clone();
-        let timeout = self.timeout;
-        self.cluster.run(async move {
-            tokio::time::timeout(timeout, read(client, namespaces))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(ObserveError(format!(
-                        "the API server did not answer within {}s",
-                        timeout.as_secs_f64()
-                    )))
-                })
-        })
+        let (client, namespaces) = (self.cluster.client.clone(), self.namespaces.clone());
+        let cluster = &self.cluster;
+        let watched = self.watched.get_or_insert_with(|| {
+            cluster.run(async move { Watched::start(&client, &namespaces) })
+        });
+        self.cluster.run(watched.ready(self.timeout))?;
+        let at_ns = schemas::clock::wall_clock_ns();
+        Ok(snapshot(at_ns, watched.objects(self.timeout)?))
     }
 }
 
-/// The objects of one namespaced kind in `namespaces` (every namespace when empty).
-async fn list<K>(
-    client: &kube::Client,
-    namespaces: &[String],
-    params: &ListParams,
-) -> Result<Vec<K>, ObserveError>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-    K::DynamicType: Default,
-{
-    let apis: Vec<Api<K>> = if namespaces.is_empty() {
-        vec![Api::all(client.clone())]
-    } else {
-        namespaces
-            .iter()
-            .map(|ns| Api::namespaced(client.clone(), ns))
-            .collect()
-    };
-    let mut items = Vec::new();
-    for api in apis {
-        let listed = api.list(params).await.map_err(|e| {
-            ObserveError(format!(
-                "cannot list {}: {e}",
-                K::plural(&K::DynamicType::default())
-            ))
-        })?;
-        items.extend(listed.items);
-    }
-    Ok(items)
-}
-
-async fn read(
-    client: kube::Client,
-    namespaces: Vec<String>,
-) -> Result<ClusterSnapshot, ObserveError> {
-    let at_ns = schemas::clock::wall_clock_ns();
-    let cached = ListParams::default().match_any();
-    // Pods before their owners: a ReplicaSet always exists before its pods, so none of the pods read
-    // lacks its owner (the other order loses the pods of a ReplicaSet made between the two lists).
-    // Finished pods (a Job's) are not wanted: the API server leaves them out.
-    let running = cached
-        .clone()
-        .fields("status.phase!=Succeeded,status.phase!=Failed");
-    let pods: Vec<Pod> = list(&client, &namespaces, &running).await?;
-    let replicasets: Vec<ReplicaSet> = list(&client, &namespaces, &cached).await?;
-    let deployments: Vec<Deployment> = list(&client, &namespaces, &cached).await?;
-    let statefulsets: Vec<StatefulSet> = list(&client, &namespaces, &cached).await?;
-    let daemonsets: Vec<DaemonSet> = list(&client, &namespaces, &cached).await?;
-    let controller_revisions: Vec<ControllerRevision> = list(&client, &namespaces, &cached).await?;
-    let autoscalers: Vec<HorizontalPodAutoscaler> = list(&client, &namespaces, &cached).await?;
-    let nodes = Api::<Node>::all(client)
-        .list(&cached)
-        .await
-        .map_err(|e| ObserveError(format!("cannot list nodes: {e}")))?
-        .items;
-
+/// The cluster at `at_ns`, from its objects.
+fn snapshot(at_ns: i64, objects: Objects) -> ClusterSnapshot {
+    let Objects {
+        pods,
+        replicasets,
+        deployments,
+        statefulsets,
+        daemonsets,
+        controller_revisions,
+        autoscalers,
+        nodes,
+    } = objects;
     let bounds: HashMap<(String, ObjectKind, String), (u32, u32)> = autoscalers
         .iter()
         .filter_map(|hpa| {
@@ -285,12 +233,12 @@ async fn read(
         })
         .collect();
     let nodes = nodes.iter().filter_map(node_condition).collect();
-    Ok(ClusterSnapshot {
+    ClusterSnapshot {
         at_ns,
         workloads,
         pods,
         nodes,
-    })
+    }
 }
 
 /// Where `pod` is in its life: gone (deleted or finished); crash-looping (a container, init or not,

@@ -3,7 +3,7 @@
 //! (and again every resync interval), keyed like the workload's diagnoses.
 //!
 //! ```text
-//!  Kubernetes API ── list (get/list/watch rights only) ──► KubeReader ─┐
+//!  Kubernetes API ── watch (get/list/watch rights only) ─► KubeReader ─┐
 //!  decide's twin (tests) ───────────────────────────────► its reader ──┤ ReadCluster
 //!                                                                      ▼
 //!                   Observe (on each tick past `interval`): snapshot ─► workload_states ─► medic.state
@@ -21,6 +21,7 @@ mod prometheus;
 mod rollouts;
 mod stage;
 mod states;
+mod watched;
 
 pub use config::{ObserveConfig, ObserveSource};
 pub use kubernetes::{KubeReader, classify_pod};
