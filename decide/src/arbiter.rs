@@ -9,7 +9,8 @@
 //! 4. **Scale-in stabilisation**: no scale-in within `scale_in_delay_secs` of a scale-out.
 //! 5. **Recovery before scaling**: when integrity is at risk (OOM, crash loop, node failure, disk
 //!    pressure, diagnosed confidently), a scale-out is replaced by the class's recovery action — more
-//!    replicas of a crashing revision or on a dying node do not help.
+//!    replicas of a crashing revision or on a dying node do not help — and a scale-in is refused: it
+//!    takes serving capacity from a workload that is losing pods.
 //! 6. **Cooldowns**: one disruptive action per deployment (and per node) per `cooldown_secs`.
 //! 7. **Blast radius**: a restart may not take out more than `max_disruption_share` of the serving pods;
 //!    a drain may not leave more than `max_unschedulable_node_share` of the nodes unschedulable, nor evict
@@ -263,7 +264,6 @@ impl Arbiter {
         }
         // 5. recovery before scaling.
         if let (PolicyAction::Scale(delta), Some(signal)) = (action, confident)
-            && delta > 0
             && matches!(
                 signal.fault,
                 FaultClass::Oom
@@ -272,13 +272,21 @@ impl Arbiter {
                     | FaultClass::DiskPressure
             )
         {
-            let recovery = recovery_for(signal.fault, signal.node.or(view.troubled_node));
-            notes.push(format!(
-                "integrity at risk ({}): recovery before scaling, {} instead of scale +{delta}",
-                signal.fault,
-                recovery.map_or("noop".to_owned(), |a| a.action().to_string())
-            ));
-            action = recovery.unwrap_or(PolicyAction::Noop);
+            if delta > 0 {
+                let recovery = recovery_for(signal.fault, signal.node.or(view.troubled_node));
+                notes.push(format!(
+                    "integrity at risk ({}): recovery before scaling, {} instead of scale +{delta}",
+                    signal.fault,
+                    recovery.map_or("noop".to_owned(), |a| a.action().to_string())
+                ));
+                action = recovery.unwrap_or(PolicyAction::Noop);
+            } else {
+                notes.push(format!(
+                    "integrity at risk ({}): no scale {delta} while the workload is losing pods",
+                    signal.fault
+                ));
+                action = PolicyAction::Noop;
+            }
         }
         if action == PolicyAction::Noop {
             return (action, notes);
@@ -327,8 +335,14 @@ impl Arbiter {
         if action == PolicyAction::Noop {
             return;
         }
+        // The later time wins: an action recorded again (a diagnosis delivered again) or out of
+        // order does not move a newer one back.
+        let later = |map: &mut HashMap<usize, f64>, key: usize| {
+            let at = map.entry(key).or_insert(now);
+            *at = at.max(now);
+        };
         if action == PolicyAction::Escalate {
-            self.last_escalation.insert(d, now);
+            later(&mut self.last_escalation, d);
             return;
         }
         let mine = self.per_deployment.entry(d).or_default();
@@ -341,15 +355,11 @@ impl Arbiter {
         mine.push_back(now);
         self.cluster.push_back(now);
         match action {
-            PolicyAction::Scale(delta) if delta > 0 => {
-                self.last_scale_out.insert(d, now);
-            }
-            _ if action.disrupts() => {
-                match action.node() {
-                    Some(n) => self.last_node_action.insert(n, now),
-                    None => self.last_disruption.insert(d, now),
-                };
-            }
+            PolicyAction::Scale(delta) if delta > 0 => later(&mut self.last_scale_out, d),
+            _ if action.disrupts() => match action.node() {
+                Some(n) => later(&mut self.last_node_action, n),
+                None => later(&mut self.last_disruption, d),
+            },
             _ => {}
         }
     }

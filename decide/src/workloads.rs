@@ -41,24 +41,20 @@ impl Workloads {
     /// at the same time is kept already (a re-read partition, a restarted observer) or the history
     /// does not need it: it keeps the states of the last `span_ns` before the newest, and the one in
     /// effect at the start of that span. Each state's rollout is dated against the state before it in
-    /// time ([`schemas::Rollout::dated_after`]; those after one read out of order are dated again), so a
-    /// rollback the observer dated is not undated by an observer that restarted, and the history is
-    /// the same whatever order its states were read in. Returns whether it was kept.
+    /// time ([`schemas::Rollout::dated_after`]; those after one read out of order are dated again, even
+    /// by a state too old to keep), so a rollback the observer dated is not undated by an observer that
+    /// restarted, and the history is the same whatever order its states were read in. Returns whether
+    /// it was kept.
     pub fn observe(&mut self, state: WorkloadState) -> bool {
         let key = object_of(&state.target);
         let at = state.observed_at_ns;
+        let held = |states: &VecDeque<WorkloadState>| {
+            states
+                .binary_search_by_key(&at, |s| s.observed_at_ns)
+                .is_ok()
+        };
         if let Some(states) = self.history.get(&key) {
-            let position = states.partition_point(|s| s.observed_at_ns < at);
-            let start = newest_at(states)
-                .map_or(at, |newest| newest.max(at))
-                .saturating_sub(self.span_ns);
-            let superseded = states
-                .get(position)
-                .is_some_and(|next| next.observed_at_ns <= start);
-            if states.get(position).is_some_and(|s| s.observed_at_ns == at)
-                || superseded
-                || (position == 0 && states.len() >= HISTORY)
-            {
+            if held(states) {
                 return false;
             }
         } else if self.history.len() >= self.max
@@ -75,6 +71,8 @@ impl Workloads {
         let states = self.history.entry(key).or_default();
         let position = states.partition_point(|s| s.observed_at_ns < at);
         states.insert(position, state);
+        // The states after it are dated against it (even if it goes again just below: what it says of
+        // a rollout still dates the next).
         for i in position.max(1)..states.len() {
             let (before, after) = states.make_contiguous().split_at_mut(i);
             date_after(&mut after[0], &before[i - 1]);
@@ -88,7 +86,7 @@ impl Workloads {
         {
             states.pop_front();
         }
-        true
+        held(states)
     }
 
     /// The newest state of the workload `target` names (its pod and node hints ignored; its cluster

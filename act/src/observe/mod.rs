@@ -18,6 +18,7 @@
 mod config;
 mod kubernetes;
 mod prometheus;
+mod resolve;
 mod rollouts;
 mod stage;
 mod states;

@@ -16,6 +16,7 @@
 //! workloads by the recording rule `medic:pod_workload` (deploy/prometheus/medic-rules.yaml); the last
 //! two are kube-prometheus's job names. Every query can be replaced, or turned off with an empty string.
 
+use super::resolve::BoundedResolver;
 use schemas::WorkloadSignals;
 use schemas::config::Problems;
 use schemas::observe::ClusterSnapshot;
@@ -262,7 +263,10 @@ impl Prometheus {
     /// # Errors
     /// When `ca_file` cannot be read or holds no certificate.
     pub fn new(config: &PrometheusConfig) -> Result<Self, String> {
-        let mut agent = ureq::AgentBuilder::new().timeout(config.timeout.as_duration());
+        // The query's timeout bounds its name lookup too (ureq's own timeouts start after it).
+        let mut agent = ureq::AgentBuilder::new()
+            .timeout(config.timeout.as_duration())
+            .resolver(BoundedResolver::new(config.timeout.as_duration()));
         if let Some(ca_file) = &config.ca_file {
             agent = agent.tls_config(tls_trusting(ca_file)?);
         }
