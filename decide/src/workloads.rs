@@ -8,7 +8,7 @@
 //! restarted stage reads states minutes ahead of the diagnoses — so the state a diagnosis is decided on
 //! is looked up by time ([`Workloads::as_of`]), not taken as the newest read.
 
-use schemas::{Target, WorkloadState};
+use schemas::{Rollout, Target, WorkloadState};
 use std::collections::{HashMap, VecDeque};
 
 /// The most states kept per workload (the observer writes one when the workload changes, and at each
@@ -20,9 +20,17 @@ pub const HISTORY: usize = 64;
 /// forgotten).
 #[derive(Debug, Clone, Default)]
 pub struct Workloads {
-    history: HashMap<Target, VecDeque<WorkloadState>>,
+    history: HashMap<Target, History>,
     max: usize,
     span_ns: i64,
+}
+
+/// One workload's states, oldest first, their rollouts dated; and each one's rollout as it was read,
+/// which the dating starts from again when a state is read out of order.
+#[derive(Debug, Clone, Default)]
+struct History {
+    states: VecDeque<WorkloadState>,
+    read: VecDeque<Option<Rollout>>,
 }
 
 impl Workloads {
@@ -53,29 +61,30 @@ impl Workloads {
                 .binary_search_by_key(&at, |s| s.observed_at_ns)
                 .is_ok()
         };
-        if let Some(states) = self.history.get(&key) {
-            if held(states) {
+        if let Some(history) = self.history.get(&key) {
+            if held(&history.states) {
                 return false;
             }
         } else if self.history.len() >= self.max
             && let Some(oldest) = self
                 .history
                 .iter()
-                .filter_map(|(k, states)| Some((newest_at(states)?, k)))
+                .filter_map(|(k, history)| Some((newest_at(&history.states)?, k)))
                 .min()
                 .map(|(_, k)| k.clone())
         {
             self.history.remove(&oldest);
         }
         let span_ns = self.span_ns;
-        let states = self.history.entry(key).or_default();
+        let History { states, read } = self.history.entry(key).or_default();
         let position = states.partition_point(|s| s.observed_at_ns < at);
+        read.insert(position, state.last_rollout.clone());
         states.insert(position, state);
-        // The states after it are dated against it (even if it goes again just below: what it says of
-        // a rollout still dates the next).
+        // It and the states after it are dated again from their rollouts as read (even if it goes
+        // just below: what it says of a rollout still dates the next).
         for i in position.max(1)..states.len() {
             let (before, after) = states.make_contiguous().split_at_mut(i);
-            date_after(&mut after[0], &before[i - 1]);
+            date_after(&mut after[0], read[i].as_ref(), &before[i - 1]);
         }
         // The states of the span, and the one in effect at its start.
         let start = newest_at(states).unwrap_or(at).saturating_sub(span_ns);
@@ -85,6 +94,7 @@ impl Workloads {
                 .is_some_and(|second| second.observed_at_ns <= start)
         {
             states.pop_front();
+            read.pop_front();
         }
         held(states)
     }
@@ -93,7 +103,7 @@ impl Workloads {
     /// too, since a cluster's observer and its diagnoses may name it differently or not at all).
     #[must_use]
     pub fn of(&self, target: &Target) -> Option<&WorkloadState> {
-        self.history.get(&object_of(target))?.back()
+        self.history.get(&object_of(target))?.states.back()
     }
 
     /// The state of the workload `target` names at `at_ns`: the newest observed at or before it, else
@@ -101,7 +111,7 @@ impl Workloads {
     /// [`FIRST_STATE_LEAD_NS`] after it. None else: a later state says nothing of that time.
     #[must_use]
     pub fn as_of(&self, target: &Target, at_ns: i64) -> Option<&WorkloadState> {
-        state_at(self.history.get(&object_of(target))?, at_ns)
+        state_at(&self.history.get(&object_of(target))?.states, at_ns)
     }
 
     /// Whether the newest state naming `node`, observed at or after `since_ns`, shows it healthy: Ready
@@ -110,7 +120,7 @@ impl Workloads {
     pub fn node_seen_healthy(&self, node: &str, disk: bool, since_ns: i64) -> bool {
         self.history
             .values()
-            .flatten()
+            .flat_map(|history| &history.states)
             .filter(|s| s.observed_at_ns >= since_ns)
             .filter_map(|s| {
                 let n = s.nodes.iter().find(|n| n.node == node)?;
@@ -126,7 +136,7 @@ impl Workloads {
         let mut states: Vec<(&Target, &WorkloadState)> = self
             .history
             .iter()
-            .filter_map(|(k, states)| Some((k, state_at(states, at_ns)?)))
+            .filter_map(|(k, history)| Some((k, state_at(&history.states, at_ns)?)))
             .collect();
         states.sort_by(|a, b| a.0.cmp(b.0));
         states.into_iter().map(|(_, s)| s).collect()
@@ -137,7 +147,9 @@ impl Workloads {
     pub fn kept(&self) -> Vec<&WorkloadState> {
         let mut keys: Vec<&Target> = self.history.keys().collect();
         keys.sort();
-        keys.into_iter().flat_map(|k| &self.history[k]).collect()
+        keys.into_iter()
+            .flat_map(|k| &self.history[k].states)
+            .collect()
     }
 
     /// Replaces the memory with `states` (from a checkpoint).
@@ -164,15 +176,15 @@ fn state_at(states: &VecDeque<WorkloadState>, at_ns: i64) -> Option<&WorkloadSta
     }
 }
 
-/// Dates `state`'s rollout against `before`'s, the state before it in time (of the same cluster only:
-/// another cluster's workload of the same name has revisions of its own).
-fn date_after(state: &mut WorkloadState, before: &WorkloadState) {
-    if before.target.cluster != state.target.cluster {
-        return;
-    }
-    if let (Some(rollout), Some(previous)) = (state.last_rollout.as_mut(), &before.last_rollout) {
-        *rollout = rollout.dated_after(previous, state.observed_at_ns);
-    }
+/// Dates `state`'s rollout, `read` as it was read, against `before`'s, the state before it in time (of
+/// the same cluster only: another cluster's workload of the same name has revisions of its own).
+fn date_after(state: &mut WorkloadState, read: Option<&Rollout>, before: &WorkloadState) {
+    state.last_rollout = match (read, &before.last_rollout) {
+        (Some(rollout), Some(previous)) if before.target.cluster == state.target.cluster => {
+            Some(rollout.dated_after(previous, state.observed_at_ns))
+        }
+        _ => read.cloned(),
+    };
 }
 
 fn newest_at(states: &VecDeque<WorkloadState>) -> Option<i64> {
@@ -300,6 +312,41 @@ mod tests {
             Some(90)
         );
         assert!(spanned.as_of(&web, 89 - FIRST_STATE_LEAD_NS).is_none());
+    }
+
+    #[test]
+    fn the_history_is_the_same_whatever_order_its_states_are_read_in() {
+        let rolled = |at: i64, revision: u64, created: i64| {
+            let mut s = state("web", at, 3);
+            s.last_rollout = Some(schemas::Rollout {
+                revision,
+                at_ns: created,
+                image_changed: Some(true),
+                rolled_back: false,
+            });
+            s
+        };
+        // Revision 2 reuses an object older than revision 1's: a rollback, seen at 300 and still at 1000.
+        let states = [rolled(0, 1, 10), rolled(300, 2, 5), rolled(1_000, 2, 5)];
+        let history = |order: &[usize]| {
+            let mut memory = Workloads::new(10, 600);
+            for &i in order {
+                memory.observe(states[i].clone());
+            }
+            memory
+                .kept()
+                .iter()
+                .map(|s| {
+                    let r = s.last_rollout.as_ref().expect("a rollout");
+                    (s.observed_at_ns, r.at_ns, r.rolled_back)
+                })
+                .collect::<Vec<_>>()
+        };
+        let in_order = history(&[0, 1, 2]);
+        assert_eq!(in_order, [(300, 300, true), (1_000, 300, true)]);
+        for order in [[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+            assert_eq!(history(&order), in_order, "read as {order:?}");
+        }
     }
 
     #[test]
