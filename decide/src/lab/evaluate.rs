@@ -30,6 +30,17 @@ pub fn load_controller(name: &str, models_dir: &Path) -> Result<Box<dyn Controll
         "manual" => return Ok(Box::new(Manual::new(HpaConfig::default()))),
         _ => {}
     }
+    // The rules at a utilisation target of their own (`rules@cpu45`: 45 %), for sweeps of their front.
+    if let Some(percent) = name.strip_prefix("rules@cpu") {
+        return match percent.parse::<u32>() {
+            Ok(p) if (10..=95).contains(&p) => {
+                Ok(Box::new(ThresholdRules::new(f64::from(p) / 100.0)))
+            }
+            _ => Err(format!(
+                "policy {name:?}: the rules' target is a whole percentage from 10 to 95 (rules@cpu60)"
+            )),
+        };
+    }
     let dir = match name {
         "rules" | "ppo" | "dqn" => models_dir.join(format!("policy-{name}")),
         path => Path::new(path).to_path_buf(),
@@ -279,5 +290,14 @@ mod tests {
         assert!((e.mean - 2.0).abs() < 1e-12);
         assert!((e.ci95 - 4.303 * (1.0f64 / 3.0).sqrt()).abs() < 1e-9);
         assert_eq!(estimate(&[5.0]).ci95, 0.0);
+    }
+
+    #[test]
+    fn the_rules_load_at_any_target_of_a_sweep() {
+        let models = Path::new("/nonexistent");
+        let id = |name: &str| load_controller(name, models).map(|c| c.id());
+        assert_eq!(id("rules@cpu45"), Ok("rules@cpu45".to_owned()));
+        assert!(id("rules@cpu5").is_err());
+        assert!(id("rules@cpuX").is_err());
     }
 }

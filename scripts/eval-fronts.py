@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The rules' front against the learned policies, from `policy_lab compare` output.
+
+    cargo run --release -p medic-decide --features lab --example policy_lab -- \
+        compare 10 24 rules@cpu30,rules@cpu35,...,rules@cpu90,ppo,dqn,manual > decide/EVAL-fronts.json
+    scripts/eval-fronts.py decide/EVAL-fronts.json decide/EVAL-fronts.svg   # prints the Markdown table
+
+Per held-out trace x scenario, the rules swept over their utilisation target make a front of
+(replica-minutes, fixable SLA-violation minutes) points: the SLA minutes minus those inside dependency
+outages, which no action fixes. Each learned policy is compared with the rules where it stands, without
+interpolating (the front has cliffs: between two targets 5 points apart the SLA minutes can jump a
+hundredfold):
+  - SLA: against the leanest rules target that uses at least as many replica-minutes, how many fewer
+    fixable SLA minutes the policy has;
+  - replicas: against the rules target with the most fixable SLA minutes that is still no worse than the
+    policy's, how many fewer replica-minutes the policy uses.
+The issue's bar: >= 30 % fewer fixable SLA minutes at the rules' replica-minutes, or >= 25 % fewer
+replica-minutes at their SLA minutes, with MTTR <= 0.5 x manual's. With no such rules target the
+comparison is not made ("none").
+"""
+import json
+import math
+import sys
+from collections import defaultdict
+
+
+def mean(result, key):
+    value = result.get(key)
+    return value["mean"] if isinstance(value, dict) else value
+
+
+def ci(result, key):
+    value = result.get(key)
+    return value["ci95"] if isinstance(value, dict) else 0.0
+
+
+def sla_of_rules_using_at_least(points, replica_minutes):
+    """Fixable SLA minutes of the leanest rules point using at least `replica_minutes`; None if none."""
+    richer = [p for p in points if p[0] >= replica_minutes]
+    return min(richer)[1] if richer else None
+
+
+def replicas_of_rules_no_worse_than(points, sla):
+    """Replica-minutes of the cheapest rules point whose fixable SLA minutes are at most `sla`."""
+    better = [p for p in points if p[1] <= sla]
+    return min(better)[0] if better else None
+
+
+def pareto(points):
+    """The points no other point beats on both coordinates (lower is better on both)."""
+    return sorted(p for p in points if not any(q != p and q[0] <= p[0] and q[1] <= p[1] for q in points))
+
+
+def main():
+    rows = json.load(open(sys.argv[1]))
+    svg_path = sys.argv[2] if len(sys.argv) > 2 else None
+    cells = defaultdict(dict)
+    for row in rows:
+        cells[(row["trace"], row["scenario"])][row["policy"]] = row["result"]
+    print("| trace | scenario | dependency-outage SLA min (not fixable) | policy | fixable SLA min | replica-min | fewer fixable SLA min than the leanest rules using as many replicas | fewer replica-min than the cheapest rules as good on SLA | MTTR / manual | meets the bar |")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---|")
+    panels = []
+    for (trace, scenario), policies in cells.items():
+        rules = {p: r for p, r in policies.items() if p.startswith("rules@cpu")}
+        fixable = lambda r: mean(r, "sla_violation_minutes") - mean(r, "sla_minutes_in_dependency_outages")
+        points = {p: (mean(r, "replica_minutes"), fixable(r)) for p, r in rules.items()}
+        front = pareto(list(points.values()))
+        dep = max(mean(r, "sla_minutes_in_dependency_outages") for r in rules.values())
+        manual_mttr = mean(policies.get("manual", {}), "mttr_s") if "manual" in policies else None
+        learned = {}
+        for policy in ("ppo", "dqn"):
+            if policy not in policies:
+                continue
+            r = policies[policy]
+            rm, sla = mean(r, "replica_minutes"), fixable(r)
+            learned[policy] = (rm, sla)
+            at_rm = sla_of_rules_using_at_least(list(points.values()), rm)
+            at_sla = replicas_of_rules_no_worse_than(list(points.values()), sla)
+            fewer_sla = None if at_rm is None or at_rm <= 0 else 1 - sla / at_rm
+            fewer_rm = None if at_sla is None or at_sla <= 0 else 1 - rm / at_sla
+            mttr = None if not manual_mttr else mean(r, "mttr_s") / manual_mttr
+            met = ((fewer_sla is not None and fewer_sla >= 0.30) or (fewer_rm is not None and fewer_rm >= 0.25)) and (
+                mttr is None or mttr <= 0.5)
+            pct = lambda v: "none" if v is None else f"{v * 100:+.0f} %"
+            print(
+                f"| {trace} | {scenario} | {dep:.1f} | {policy} | {sla:.1f} ± {ci(r, 'sla_violation_minutes'):.1f} | "
+                f"{rm:.0f} | {pct(fewer_sla)} | {pct(fewer_rm)} | "
+                f"{'–' if mttr is None else f'{mttr:.2f}'} | {'yes' if met else 'no'} |"
+            )
+        panels.append((trace, scenario, points, front, learned))
+    if svg_path:
+        write_svg(svg_path, panels)
+
+
+def write_svg(path, panels):
+    width, height, cols = 330, 250, 3
+    rows = (len(panels) + cols - 1) // cols
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * cols}" height="{height * rows + 30}" '
+           f'font-family="sans-serif" font-size="10">',
+           f'<text x="10" y="18" font-size="13">Fixable SLA-violation minutes vs replica-minutes: rules swept over '
+           f'their utilisation target (grey, front in black), PPO (blue), DQN (red); log scale; 10 seeds x 24 h</text>']
+    for i, (trace, scenario, points, front, learned) in enumerate(panels):
+        ox, oy = (i % cols) * width, 30 + (i // cols) * height
+        xs = [p[0] for p in points.values()] + [p[0] for p in learned.values()]
+        ys = [p[1] for p in points.values()] + [p[1] for p in learned.values()]
+        x0, x1 = min(xs), max(xs)
+        # Fixable SLA minutes on a log scale (log10(1 + y)): from a minute to a whole day of them.
+        y1 = max(ys) or 1.0
+        top = math.log10(1 + y1)
+        sx = lambda x: ox + 45 + (x - x0) / ((x1 - x0) or 1) * (width - 90)
+        sy = lambda y: oy + height - 35 - math.log10(1 + max(y, 0)) / top * (height - 60)
+        out.append(f'<text x="{ox + 45}" y="{oy + 14}">{trace} · {scenario}</text>')
+        out.append(f'<line x1="{ox + 45}" y1="{sy(0)}" x2="{ox + width - 15}" y2="{sy(0)}" stroke="#888"/>')
+        out.append(f'<line x1="{ox + 45}" y1="{sy(0)}" x2="{ox + 45}" y2="{oy + 20}" stroke="#888"/>')
+        out.append(f'<text x="{ox + 45}" y="{sy(0) + 14}">{x0:.0f}</text>')
+        out.append(f'<text x="{ox + width - 105}" y="{sy(0) + 14}">{x1:.0f} replica-min</text>')
+        for tick in (1, 10, 100, 1000):
+            if tick <= y1:
+                out.append(f'<text x="{ox + 2}" y="{sy(tick) + 4:.1f}">{tick}</text>')
+                out.append(f'<line x1="{ox + 42}" y1="{sy(tick):.1f}" x2="{ox + 45}" y2="{sy(tick):.1f}" stroke="#888"/>')
+        for name, (x, y) in points.items():
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="#aaa"><title>{name}</title></circle>')
+        out.append('<polyline fill="none" stroke="#000" points="' +
+                   " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in front) + '"/>')
+        for name, colour in (("ppo", "#1f5fbf"), ("dqn", "#c0392b")):
+            if name in learned:
+                x, y = learned[name]
+                out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="{colour}"><title>{name}</title></circle>')
+    out.append("</svg>")
+    open(path, "w").write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
