@@ -16,7 +16,7 @@ hundredfold):
     policy's, how many fewer replica-minutes the policy uses.
 The issue's bar: >= 30 % fewer fixable SLA minutes at the rules' replica-minutes, or >= 25 % fewer
 replica-minutes at their SLA minutes, with MTTR <= 0.5 x manual's. With no such rules target the
-comparison is not made ("none").
+comparison is not made, and the table says why (the policy is richer, or better on SLA, than every target).
 """
 import json
 import math
@@ -51,6 +51,14 @@ def pareto(points):
     return sorted(p for p in points if not any(q != p and q[0] <= p[0] and q[1] <= p[1] for q in points))
 
 
+def label(policy):
+    """A policy's name in tables and plots: a directory's last part."""
+    return policy.rstrip("/").rsplit("/", 1)[-1]
+
+
+COLOURS = ["#1f5fbf", "#c0392b", "#27ae60", "#8e44ad", "#d68910", "#17a589"]
+
+
 def main():
     rows = json.load(open(sys.argv[1]))
     svg_path = sys.argv[2] if len(sys.argv) > 2 else None
@@ -68,9 +76,7 @@ def main():
         dep = max(mean(r, "sla_minutes_in_dependency_outages") for r in rules.values())
         manual_mttr = mean(policies.get("manual", {}), "mttr_s") if "manual" in policies else None
         learned = {}
-        for policy in ("ppo", "dqn"):
-            if policy not in policies:
-                continue
+        for policy in sorted(p for p in policies if not p.startswith("rules@cpu") and p not in ("manual", "hpa")):
             r = policies[policy]
             rm, sla = mean(r, "replica_minutes"), fixable(r)
             learned[policy] = (rm, sla)
@@ -81,10 +87,11 @@ def main():
             mttr = None if not manual_mttr else mean(r, "mttr_s") / manual_mttr
             met = ((fewer_sla is not None and fewer_sla >= 0.30) or (fewer_rm is not None and fewer_rm >= 0.25)) and (
                 mttr is None or mttr <= 0.5)
-            pct = lambda v: "none" if v is None else f"{v * 100:+.0f} %"
+            pct = lambda v, none: none if v is None else f"{v * 100:+.0f} %"
             print(
-                f"| {trace} | {scenario} | {dep:.1f} | {policy} | {sla:.1f} ± {ci(r, 'sla_violation_minutes'):.1f} | "
-                f"{rm:.0f} | {pct(fewer_sla)} | {pct(fewer_rm)} | "
+                f"| {trace} | {scenario} | {dep:.1f} | {label(policy)} | {sla:.1f} ± {ci(r, 'sla_violation_minutes'):.1f} | "
+                f"{rm:.0f} | {pct(fewer_sla, 'more replicas than every target')} | "
+                f"{pct(fewer_rm, 'fewer SLA min than every target')} | "
                 f"{'–' if mttr is None else f'{mttr:.2f}'} | {'yes' if met else 'no'} |"
             )
         panels.append((trace, scenario, points, front, learned))
@@ -95,12 +102,15 @@ def main():
 def write_svg(path, panels):
     width, height, cols = 330, 250, 3
     rows = (len(panels) + cols - 1) // cols
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * cols}" height="{height * rows + 30}" '
+    names = sorted({name for *_, learned in panels for name in learned})
+    legend = ", ".join(f'<tspan fill="{COLOURS[j % len(COLOURS)]}">{label(n)}</tspan>' for j, n in enumerate(names))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * cols}" height="{height * rows + 48}" '
            f'font-family="sans-serif" font-size="10">',
-           f'<text x="10" y="18" font-size="13">Fixable SLA-violation minutes vs replica-minutes: rules swept over '
-           f'their utilisation target (grey, front in black), PPO (blue), DQN (red); log scale; 10 seeds x 24 h</text>']
+           f'<text x="10" y="18" font-size="13">Fixable SLA-violation minutes (log scale) vs replica-minutes: rules '
+           f'swept over their utilisation target (grey, front in black); 10 seeds x 24 h</text>',
+           f'<text x="10" y="36" font-size="12">{legend}</text>']
     for i, (trace, scenario, points, front, learned) in enumerate(panels):
-        ox, oy = (i % cols) * width, 30 + (i // cols) * height
+        ox, oy = (i % cols) * width, 48 + (i // cols) * height
         xs = [p[0] for p in points.values()] + [p[0] for p in learned.values()]
         ys = [p[1] for p in points.values()] + [p[1] for p in learned.values()]
         x0, x1 = min(xs), max(xs)
@@ -122,10 +132,9 @@ def write_svg(path, panels):
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="#aaa"><title>{name}</title></circle>')
         out.append('<polyline fill="none" stroke="#000" points="' +
                    " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in front) + '"/>')
-        for name, colour in (("ppo", "#1f5fbf"), ("dqn", "#c0392b")):
-            if name in learned:
-                x, y = learned[name]
-                out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="{colour}"><title>{name}</title></circle>')
+        for j, (name, (x, y)) in enumerate(sorted(learned.items())):
+            colour = COLOURS[j % len(COLOURS)]
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="{colour}"><title>{label(name)}</title></circle>')
     out.append("</svg>")
     open(path, "w").write("\n".join(out) + "\n")
 

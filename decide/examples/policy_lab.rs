@@ -3,7 +3,7 @@
 //! policy`):
 //!
 //! ```text
-//! cargo run --release -p medic-decide --features lab --example policy_lab -- train ppo|dqn|rules OUT [BUDGET] [SEED]
+//! cargo run --release -p medic-decide --features lab --example policy_lab -- train ppo|dqn|rules OUT [BUDGET] [SEED] [REPLICA_MINUTE_COST]
 //! cargo run --release -p medic-decide --features lab --example policy_lab -- compare [SEEDS] [HOURS] [POLICIES]
 //! cargo run --release -p medic-decide --features lab --example policy_lab -- bench
 //! ```
@@ -85,6 +85,10 @@ fn main() {
             let out = args.get(2).map_or("models/policy-ppo", String::as_str);
             let budget: usize = args.get(3).and_then(|b| b.parse().ok()).unwrap_or(0);
             let seed: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(7);
+            let replica_minute_cost: f64 = args
+                .get(5)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(medic_decide::lab::objective::REPLICA_MINUTE_COST);
             let learner = Learner::named(algo, budget, 2).unwrap_or_else(|e| panic!("{e}"));
             let job = TrainJob {
                 learner,
@@ -95,6 +99,7 @@ fn main() {
                 safety: SafetyConfig::default(),
                 options: TwinOptions::default(),
                 seed,
+                replica_minute_cost,
             };
             let card = train_policy(&job, Path::new(out), &mut |p| {
                 eprintln!(
@@ -184,7 +189,7 @@ fn main() {
                 .unwrap_or_default()
         ),
         _ => eprintln!(
-            "usage: policy_lab train ppo|dqn|rules OUT [BUDGET] [SEED] | compare [SEEDS] [HOURS] [POLICIES]"
+            "usage: policy_lab train ppo|dqn|rules OUT [BUDGET] [SEED] [REPLICA_MINUTE_COST] | compare [SEEDS] [HOURS] [POLICIES]"
         ),
     }
 }

@@ -77,6 +77,10 @@ pub struct TrainArgs {
     /// Seed.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// The price of one replica-minute in the reward, in SLA-violation minutes (lower: a policy that
+    /// keeps more replicas and fewer SLA-violation minutes).
+    #[arg(long, default_value_t = decide::lab::objective::REPLICA_MINUTE_COST)]
+    pub replica_minute_cost: f64,
     /// Traces are scaled so their peak is this many requests/s.
     #[arg(long, default_value_t = 1000.0)]
     pub peak_rps: f64,
@@ -110,6 +114,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         safety: SafetyConfig::default(),
         options: TwinOptions::default(),
         seed: args.seed,
+        replica_minute_cost: args.replica_minute_cost,
     };
     let card = train_policy(&job, &args.out, &mut |p: &Progress| {
         crate::progress::redraw(&format!(

@@ -80,6 +80,10 @@ pub struct TrainJob {
     pub options: TwinOptions,
     /// Seed.
     pub seed: u64,
+    /// The price of one replica-minute in the reward, in SLA-violation minutes (the objective's
+    /// [`crate::lab::objective::REPLICA_MINUTE_COST`] by default; other prices place a policy elsewhere on
+    /// the replicas-versus-SLA curve).
+    pub replica_minute_cost: f64,
 }
 
 /// Runs `job` and writes the policy to `out`; returns the card written.
@@ -101,7 +105,7 @@ pub fn train_policy(
         "cluster": job.cluster,
         "safety": job.safety,
         "objective": {
-            "replica_minute_cost": crate::lab::objective::REPLICA_MINUTE_COST,
+            "replica_minute_cost": job.replica_minute_cost,
             "escalation_cost": crate::lab::objective::ESCALATION_COST,
             "fault_minute_cost": crate::lab::objective::FAULT_MINUTE_COST,
             "per": "SLA-violation minute"
@@ -114,6 +118,7 @@ pub fn train_policy(
         episode_secs: job.episode_hours * 3_600.0,
         safety: job.safety.clone(),
         options: job.options.clone(),
+        replica_minute_cost: job.replica_minute_cost,
     });
     let (algo, trained, settings) = match &job.learner {
         Learner::Rules => {

@@ -22,6 +22,7 @@ fn job(learner: Learner) -> TrainJob {
         safety: SafetyConfig::default(),
         options: TwinOptions::default(),
         seed: 3,
+        replica_minute_cost: medic_decide::lab::objective::REPLICA_MINUTE_COST,
     }
 }
 
@@ -73,6 +74,18 @@ fn ppo_trains_deterministically_saves_and_acts_with_explanations() {
         pa.spec().fingerprint,
         pb.spec().fingerprint,
         "same seed, same weights"
+    );
+    // The replica price is in the reward (and on the card): another price, other weights.
+    let cheap = temp_dir("ppo-cheap");
+    let priced = TrainJob {
+        replica_minute_cost: 0.001,
+        ..job(tiny_ppo())
+    };
+    let card = train_policy(&priced, &cheap, &mut |_| {}).expect("trains");
+    assert_eq!(card["objective"]["replica_minute_cost"], 0.001);
+    assert_ne!(
+        LearnedPolicy::load(&cheap).expect("loads").spec().fingerprint,
+        pa.spec().fingerprint
     );
     // Serving reads the weights without candle: the very network candle trained.
     let spec = pa.spec().clone();
@@ -195,6 +208,7 @@ fn a_policy_trained_here_runs_through_the_episode_loop() {
         episode_secs: 3_600.0,
         safety: SafetyConfig::default(),
         options: TwinOptions::default(),
+        replica_minute_cost: medic_decide::lab::objective::REPLICA_MINUTE_COST,
     };
     let spec: EpisodeSpec = setup.draw(&mut schemas::rng::Rng::new(1));
     let report = run_episode(&spec, &mut policy, &SafetyConfig::default(), |_, p| {

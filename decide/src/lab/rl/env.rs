@@ -7,7 +7,7 @@ use super::features::{
 };
 use crate::lab::arbitration::{Arbiter, SafetyConfig};
 use crate::lab::control::{EpisodeSpec, Explanation, Proposal};
-use crate::lab::objective::{ESCALATION_COST, FAULT_MINUTE_COST, REPLICA_MINUTE_COST};
+use crate::lab::objective::{ESCALATION_COST, FAULT_MINUTE_COST};
 use crate::lab::twin::{
     ClusterSpec, ClusterView, DeploymentView, Scenario, Trace, Twin, TwinAction, TwinCommand,
     TwinOptions,
@@ -29,6 +29,8 @@ pub struct TrainingSetup {
     pub safety: SafetyConfig,
     /// Twin options (the seed is replaced per episode).
     pub options: TwinOptions,
+    /// The price of one replica-minute in the reward, in SLA-violation minutes.
+    pub replica_minute_cost: f64,
 }
 
 impl TrainingSetup {
@@ -153,7 +155,7 @@ impl Env {
             .map(|(d, v)| {
                 let scheduled = f64::from(v.serving + v.starting + v.crashing);
                 let cost = violations[d]
-                    + REPLICA_MINUTE_COST * scheduled * minutes
+                    + self.setup.replica_minute_cost * scheduled * minutes
                     + FAULT_MINUTE_COST * self.twin.open_faults(d) as f64 * minutes
                     + if escalated[d] { ESCALATION_COST } else { 0.0 };
                 -cost as f32
