@@ -84,7 +84,10 @@ fn ppo_trains_deterministically_saves_and_acts_with_explanations() {
     let card = train_policy(&priced, &cheap, &mut |_| {}).expect("trains");
     assert_eq!(card["objective"]["replica_minute_cost"], 0.001);
     assert_ne!(
-        LearnedPolicy::load(&cheap).expect("loads").spec().fingerprint,
+        LearnedPolicy::load(&cheap)
+            .expect("loads")
+            .spec()
+            .fingerprint,
         pa.spec().fingerprint
     );
     // Serving reads the weights without candle: the very network candle trained.
