@@ -95,6 +95,10 @@ impl Workloads {
         {
             states.pop_front();
             read.pop_front();
+            // The new oldest is dated against nothing from now on: what it was dated to is its read.
+            if let (Some(front), Some(as_read)) = (states.front(), read.front_mut()) {
+                as_read.clone_from(&front.last_rollout);
+            }
         }
         held(states)
     }
@@ -227,6 +231,30 @@ mod tests {
         }
     }
 
+    /// A state of `web` at `at` whose last rollout is `revision`, its object created at `created`.
+    fn rolled(at: i64, revision: u64, created: i64, rolled_back: bool) -> WorkloadState {
+        let mut s = state("web", at, 3);
+        s.last_rollout = Some(schemas::Rollout {
+            revision,
+            at_ns: created,
+            image_changed: Some(true),
+            rolled_back,
+        });
+        s
+    }
+
+    /// Each kept state's time and its rollout's date and mark.
+    fn dates(memory: &Workloads) -> Vec<(i64, i64, bool)> {
+        memory
+            .kept()
+            .iter()
+            .map(|s| {
+                let r = s.last_rollout.as_ref().expect("a rollout");
+                (s.observed_at_ns, r.at_ns, r.rolled_back)
+            })
+            .collect()
+    }
+
     #[test]
     fn keeps_a_short_history_of_at_most_max_workloads() {
         let mut memory = Workloads::new(2, 1_000);
@@ -316,16 +344,7 @@ mod tests {
 
     #[test]
     fn the_history_is_the_same_whatever_order_its_states_are_read_in() {
-        let rolled = |at: i64, revision: u64, created: i64| {
-            let mut s = state("web", at, 3);
-            s.last_rollout = Some(schemas::Rollout {
-                revision,
-                at_ns: created,
-                image_changed: Some(true),
-                rolled_back: false,
-            });
-            s
-        };
+        let rolled = |at: i64, revision: u64, created: i64| rolled(at, revision, created, false);
         // Revision 2 reuses an object older than revision 1's: a rollback, seen at 300 and still at 1000.
         let states = [rolled(0, 1, 10), rolled(300, 2, 5), rolled(1_000, 2, 5)];
         let history = |order: &[usize]| {
@@ -333,14 +352,7 @@ mod tests {
             for &i in order {
                 memory.observe(states[i].clone());
             }
-            memory
-                .kept()
-                .iter()
-                .map(|s| {
-                    let r = s.last_rollout.as_ref().expect("a rollout");
-                    (s.observed_at_ns, r.at_ns, r.rolled_back)
-                })
-                .collect::<Vec<_>>()
+            dates(&memory)
         };
         let in_order = history(&[0, 1, 2]);
         assert_eq!(in_order, [(300, 300, true), (1_000, 300, true)]);
@@ -350,17 +362,26 @@ mod tests {
     }
 
     #[test]
+    fn a_rollback_dated_by_a_state_since_forgotten_keeps_its_date_when_an_old_state_is_read_again()
+    {
+        let rolled = |at: i64, revision: u64, created: i64| rolled(at, revision, created, false);
+        let mut memory = Workloads::new(10, 600);
+        for s in [
+            rolled(0, 1, 10),
+            rolled(300, 2, 5),
+            rolled(350, 2, 5),
+            rolled(1_000, 2, 5),
+        ] {
+            memory.observe(s);
+        }
+        let before = dates(&memory);
+        assert_eq!(before, [(350, 300, true), (1_000, 300, true)]);
+        assert!(!memory.observe(rolled(300, 2, 5)), "too old to keep");
+        assert_eq!(dates(&memory), before, "and it undates nothing");
+    }
+
+    #[test]
     fn a_rollback_keeps_its_date_and_mark_when_a_restarted_observer_reads_the_api_again() {
-        let rolled = |at: i64, revision: u64, created: i64, rolled_back: bool| {
-            let mut s = state("web", at, 3);
-            s.last_rollout = Some(schemas::Rollout {
-                revision,
-                at_ns: created,
-                image_changed: Some(true),
-                rolled_back,
-            });
-            s
-        };
         let web = Target::deployment("shop", "web");
         let rollout_of = |memory: &Workloads| {
             memory

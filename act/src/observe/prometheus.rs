@@ -263,7 +263,7 @@ impl Prometheus {
     /// # Errors
     /// When `ca_file` cannot be read or holds no certificate.
     pub fn new(config: &PrometheusConfig) -> Result<Self, String> {
-        // The query's timeout bounds its name lookup too (ureq's own timeouts start after it).
+        // The query's timeout bounds its name lookup too (the system resolver has no timeout).
         let mut agent = ureq::AgentBuilder::new()
             .timeout(config.timeout.as_duration())
             .resolver(BoundedResolver::new(config.timeout.as_duration()));
