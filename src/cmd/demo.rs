@@ -238,11 +238,16 @@ fn print_summary(
     let stage_line = |stage: StageName, kind: RecordKind| {
         let name = stage.as_str();
         format!(
-            "  {name:<9} {:>4} in → {:>4} {} out, {} dead-lettered",
+            "  {name:<9} {:>4} in → {:>4} {} out, {} dead-lettered{}",
             metrics.records_in(name),
             metrics.records_out(name, kind),
             kind.as_str(),
-            metrics.dead_lettered(name)
+            metrics.dead_lettered(name),
+            if stage == StageName::Decide {
+                " (in: diagnoses and workload states)"
+            } else {
+                ""
+            }
         )
     };
     let _ = writeln!(out, "\nsummary ({:.1}s):", elapsed.as_secs_f64());

@@ -185,3 +185,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_action_recorded_again_does_not_move_its_time_back() {
+    let config = SafetyConfig::default();
+    let mut arbiter = Arbiter::new(config.clone());
+    let step = Step {
+        advance_secs: 0,
+        deployment: 0,
+        action: TwinAction::Escalate,
+        fault: FaultClass::Oom,
+        confidence: 0.9,
+        desired: 4,
+        serving: 4,
+        unschedulable: [false; NODES],
+    };
+    let cluster = ClusterView {
+        schedulable: vec![true; NODES],
+        ready: vec![true; NODES],
+        pods_on_node: vec![vec![1; NODES]; DEPLOYMENTS],
+    };
+    let paged = 10_000.0;
+    arbiter.record(TwinAction::Escalate, &view(&step, paged));
+    // An earlier page, recorded again (its diagnosis delivered again after a restart).
+    arbiter.record(TwinAction::Escalate, &view(&step, 100.0));
+    let soon = view(&step, paged + config.escalation_interval_secs - 1.0);
+    let (out, notes) = arbiter.assess(TwinAction::Escalate, &soon, &cluster);
+    assert_eq!(out, TwinAction::Noop, "{notes:?}");
+    let (out, _) = arbiter.assess(
+        TwinAction::Escalate,
+        &view(&step, paged + config.escalation_interval_secs),
+        &cluster,
+    );
+    assert_eq!(out, TwinAction::Escalate);
+}
