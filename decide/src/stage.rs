@@ -3,6 +3,7 @@
 use crate::actions::PolicyAction;
 use crate::config::ServingConfig;
 use crate::config::{DecideMode, NodeActions};
+use crate::observation::DeploymentView;
 use crate::served_policy::{Proposed, ServedPolicy};
 use crate::stage_arbiter::StageArbiter;
 use crate::workloads::Workloads;
@@ -157,9 +158,14 @@ impl Decide {
             .filter(|_| self.mode == DecideMode::Act)
     }
 
-    /// The learned policy's proposal for `diagnosis` at `at` (`None` without one, or without a fresh
-    /// state of the workload for it to see).
-    fn propose(&mut self, diagnosis: &Diagnosis, at: i64, shadow: bool) -> Option<Proposed> {
+    /// The learned policy's proposal for `diagnosis` at `at`, and the workload as its arbiter saw it
+    /// (`None` without a policy, or without a fresh state of the workload for it to see).
+    fn propose(
+        &mut self,
+        diagnosis: &Diagnosis,
+        at: i64,
+        shadow: bool,
+    ) -> Option<(Proposed, DeploymentView)> {
         // A state older than state_max_age says nothing of the workload now: the policy sees nothing.
         let state = self.fresh_state(diagnosis)?.clone();
         let learned = self.learned.as_ref()?;
@@ -184,11 +190,14 @@ impl Decide {
             reason.push_str(note);
         }
         let (action, target) = arbiter.on_target(checked, &diagnosis.target, &mut reason);
-        Some(Proposed {
-            action,
-            target,
-            reason,
-        })
+        Some((
+            Proposed {
+                action,
+                target,
+                reason,
+            },
+            view,
+        ))
     }
 
     /// The rules' `remedy` through the arbiter, when the workload's state is fresh and the remedy acts:
@@ -321,7 +330,7 @@ impl Decide {
         let uncertain = diagnosis.uncertain || diagnosis.confidence < self.min_confidence;
         let learned_id = self.acting_policy().map(ServedPolicy::id);
         let proposal = match learned_id {
-            Some(_) if !uncertain => self.propose(&diagnosis, at, false),
+            Some(_) if !uncertain => self.propose(&diagnosis, at, false).map(|(p, _)| p),
             _ => None,
         };
         let policy_id = match (&learned_id, &proposal) {
@@ -407,50 +416,39 @@ impl Decide {
         if let Some(state) = self.fresh_state(&diagnosis) {
             reason.push_str(&state_note(state, diagnosis.window_end_ns));
         }
-        if shadow.is_some() && !applied_already {
-            self.feed_the_shadow(&diagnosis, action, &target, at);
-        }
+        // The shadow's arbiter is told the action decided (the one applied), so its cooldowns, rate
+        // limits and pages follow what happens to the cluster.
+        let shadow = shadow.map(|(decision, view)| {
+            if !applied_already {
+                self.shadow_arbiter.record_applied(action, &target, &view);
+            }
+            decision
+        });
         let decision = decision_of(
             diagnosis, &id_policy, &policy_id, action, target, reason, at,
         );
         (decision, shadow)
     }
 
-    /// In shadow mode, tells the learned policy's arbiter the action decided on `diagnosis` (the one
-    /// applied), so its cooldowns, rate limits and pages follow what happens to the cluster.
-    fn feed_the_shadow(&mut self, diagnosis: &Diagnosis, action: Action, target: &Target, at: i64) {
-        let Some(state) = self.fresh_state(diagnosis).cloned() else {
-            return;
-        };
-        let served = self.serving.of(&object_of(&diagnosis.target));
-        let (view, _) = self
-            .shadow_arbiter
-            .views(diagnosis, &state, &self.workloads, &served, at);
-        self.shadow_arbiter.record_applied(action, target, &view);
-    }
-
     /// In shadow mode, the learned policy's decision on `diagnosis`: through its arbiter and the guards,
     /// but not through the cooldowns and pages, which follow the decisions acted on.
-    fn shadow(&mut self, diagnosis: &Diagnosis, at: i64) -> Option<ShadowDecision> {
+    fn shadow(
+        &mut self,
+        diagnosis: &Diagnosis,
+        at: i64,
+    ) -> Option<(ShadowDecision, DeploymentView)> {
         if self.mode != DecideMode::Shadow {
             return None;
         }
         let id = self.learned.as_ref()?.id();
-        let proposal = self.propose(diagnosis, at, true)?;
+        let (proposal, view) = self.propose(diagnosis, at, true)?;
         let (action, target, reason) = self.guarded_proposal(proposal, diagnosis);
         let reason = format!(
             "{} (confidence {:.2}): {reason}",
             diagnosis.fault, diagnosis.confidence
         );
-        Some(ShadowDecision(decision_of(
-            diagnosis.clone(),
-            &id,
-            &id,
-            action,
-            target,
-            reason,
-            at,
-        )))
+        let decision = decision_of(diagnosis.clone(), &id, &id, action, target, reason, at);
+        Some((ShadowDecision(decision), view))
     }
 
     /// `remedy`, unless it is a rollback with no rollout of the workload seen within `rollback_window`

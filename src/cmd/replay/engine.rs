@@ -255,10 +255,7 @@ pub async fn replay(
             Pace::AsFastAsPossible,
             unread,
         ));
-        wait.until(&mut stages, |_| fed.is_finished()).await?;
-        fed.await
-            .map_err(|e| PipelineError::Panicked(e.to_string()))??;
-        wait.until(&mut stages, |_| {
+        wait.fed_then(&mut stages, fed, |_| {
             metrics.records_in(StageName::Decide.as_str()) >= states_fed
         })
         .await?;
@@ -273,10 +270,7 @@ pub async fn replay(
     let fed = inputs.len() as u64;
 
     // Run until the input is fed and every stage has consumed what the previous one produced.
-    wait.until(&mut stages, |_| feed.is_finished()).await?;
-    feed.await
-        .map_err(|e| PipelineError::Panicked(e.to_string()))??;
-    wait.until(&mut stages, |_| {
+    wait.fed_then(&mut stages, feed, |_| {
         metrics.records_in(StageName::Ingest.as_str()) >= fed
     })
     .await?;
@@ -470,6 +464,20 @@ impl Wait<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Waits until `feed` has finished (failing with its error), then until `read` holds (its reader
+    /// has read what it fed).
+    async fn fed_then(
+        &mut self,
+        stages: &mut [RunningStage],
+        feed: JoinHandle<Result<(), KafkaError>>,
+        read: impl FnMut(&Recording) -> bool,
+    ) -> Result<(), ReplayError> {
+        self.until(stages, |_| feed.is_finished()).await?;
+        feed.await
+            .map_err(|e| PipelineError::Panicked(e.to_string()))??;
+        self.until(stages, read).await
     }
 
     async fn until(
