@@ -3,10 +3,11 @@
 use crate::config::PipelineConfig;
 use rdkafka::producer::FutureProducer;
 use runtime::kafka::{RunnerError, StageRunner, StageSpec};
+use runtime::per_partition::PerPartition;
 use runtime::telemetry::health::Health;
 use runtime::telemetry::metrics::Metrics;
 use schemas::config::Problem;
-use schemas::{RecordKind, Stage};
+use schemas::{RecordKind, Stage, StageError};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -126,15 +127,37 @@ impl StageName {
         )
     }
 
-    /// Builds the stage's processor from the pipeline.
+    /// Builds the stage's processor from the pipeline. Enrich and diagnose keep their state per input
+    /// partition ([`PerPartition`]), so it moves with the partition when they scale; decide keeps one
+    /// state (its arbiter's limits hold for the whole cluster), so it runs as one instance.
     ///
     /// # Errors
     /// The problems the stage's configuration has.
     pub fn build(self, config: &PipelineConfig) -> Result<Box<dyn Stage>, Vec<Problem>> {
         Ok(match self {
             StageName::Ingest => Box::new(config.ingest.build()?),
-            StageName::Enrich => Box::new(config.enrich.build()?),
-            StageName::Diagnose => Box::new(config.diagnose.build()?),
+            StageName::Enrich => {
+                config.enrich.build()?;
+                let enrich = config.enrich.clone();
+                Box::new(PerPartition::new(Box::new(move || {
+                    enrich
+                        .build()
+                        .map(|stage| Box::new(stage) as Box<dyn Stage>)
+                        .map_err(|problems| StageError::internal(problems_text(&problems)))
+                })))
+            }
+            StageName::Diagnose => {
+                let diagnose = config.diagnose.build()?;
+                match diagnose.sibling() {
+                    Some(_) => Box::new(PerPartition::new(Box::new(move || {
+                        diagnose
+                            .sibling()
+                            .map(|stage| Box::new(stage) as Box<dyn Stage>)
+                            .ok_or_else(|| StageError::internal("the classifier is gone"))
+                    }))),
+                    None => Box::new(diagnose),
+                }
+            }
             StageName::Decide => Box::new(
                 config
                     .decide
@@ -218,6 +241,15 @@ impl FromStr for StageName {
     }
 }
 
+/// The problems of a configuration, on one line.
+fn problems_text(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +260,13 @@ mod tests {
         for stage in StageName::ALL {
             let mut built = stage.build(&config).expect("the default pipeline builds");
             // `medic kafka acls` grants the checkpoint topic by `is_stateful`: it must not drift.
-            assert_eq!(built.state().is_some(), stage.is_stateful(), "{stage}");
+            let stateful = built.state().is_some() || built.partitioned_state().is_some();
+            assert_eq!(stateful, stage.is_stateful(), "{stage}");
+            assert_eq!(
+                built.partitioned_state().is_some(),
+                matches!(stage, StageName::Enrich | StageName::Diagnose),
+                "{stage}: state per partition"
+            );
             assert_eq!(stage.as_str().parse::<StageName>(), Ok(stage));
             assert!(!stage.input_topics(&config).is_empty());
             assert_eq!(stage.group_id(&config), format!("medic-{stage}"));

@@ -7,6 +7,7 @@ use crate::ngram::{NgramClassifier, TermCache, is_ngram_dir};
 use crate::transformer::{Classifier, ClassifierError, Condensed, EmbeddingCache, Prediction};
 use schemas::FaultClass;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A loaded classifier.
 pub enum FaultModel {
@@ -143,5 +144,68 @@ impl FaultModel {
                 })
                 .collect()),
         }
+    }
+}
+
+/// A loaded classifier shared by every instance of a stage that uses it (the diagnose stage keeps one
+/// instance per input partition: see `runtime::per_partition`). One instance uses it at a time; its caches
+/// are shared too, so a template read for one workload is read once for all.
+#[derive(Clone)]
+pub struct SharedModel {
+    model: Arc<Mutex<FaultModel>>,
+    labels: Arc<[FaultClass]>,
+    model_id: Arc<str>,
+    max_distinct: usize,
+}
+
+impl SharedModel {
+    /// Shares `model`.
+    #[must_use]
+    pub fn new(model: FaultModel) -> Self {
+        Self {
+            labels: model.labels().into(),
+            model_id: model.model_id().into(),
+            max_distinct: model.max_distinct(),
+            model: Arc::new(Mutex::new(model)),
+        }
+    }
+
+    fn model(&self) -> std::sync::MutexGuard<'_, FaultModel> {
+        // A panic while classifying leaves a usable model (its caches at worst incomplete).
+        self.model.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// As [`FaultModel::model_id`].
+    #[must_use]
+    pub fn model_id(&self) -> String {
+        self.model_id.to_string()
+    }
+
+    /// As [`FaultModel::labels`].
+    #[must_use]
+    pub fn labels(&self) -> &[FaultClass] {
+        &self.labels
+    }
+
+    /// As [`FaultModel::max_distinct`].
+    #[must_use]
+    pub fn max_distinct(&self) -> usize {
+        self.max_distinct
+    }
+
+    /// As [`FaultModel::predict`].
+    ///
+    /// # Errors
+    /// As [`FaultModel::predict`].
+    pub fn predict(&self, samples: &[Condensed]) -> Result<Vec<Prediction>, ClassifierError> {
+        self.model().predict(samples)
+    }
+
+    /// As [`FaultModel::text_probabilities`].
+    ///
+    /// # Errors
+    /// As [`FaultModel::text_probabilities`].
+    pub fn text_probabilities(&self, sample: &Condensed) -> Result<Vec<Vec<f32>>, ClassifierError> {
+        self.model().text_probabilities(sample)
     }
 }

@@ -19,6 +19,18 @@ pub enum Diagnose {
     Transformer(Box<WindowedDiagnose>),
 }
 
+impl Diagnose {
+    /// An instance with an empty state sharing this one's classifier, for another input partition
+    /// (`runtime::per_partition`); `None` for the keyword rules, whose state is not checkpointed.
+    #[must_use]
+    pub fn sibling(&self) -> Option<Self> {
+        match self {
+            Self::Rules(_) => None,
+            Self::Transformer(stage) => Some(Self::Transformer(Box::new(stage.sibling()))),
+        }
+    }
+}
+
 impl Stage for Diagnose {
     fn process_batch(&mut self, batch: &[SourceRecord], out: &mut Emitter) {
         match self {

@@ -14,7 +14,7 @@
 //!
 //! A window's evidence quotes real lines: the earliest line of each template it names.
 
-use crate::model::FaultModel;
+use crate::model::{FaultModel, SharedModel};
 use crate::novelty::{Change, ErrorNovelty, JUMP_FACTOR};
 use crate::rollouts::Rollouts;
 use crate::rules::severity_of;
@@ -43,7 +43,7 @@ pub struct WindowSettings {
 
 /// Diagnoses closed windows with a classifier (the fine-tuned transformer or the n-gram model).
 pub struct WindowedDiagnose {
-    classifier: FaultModel,
+    classifier: SharedModel,
     settings: WindowSettings,
     /// When each Deployment was last rolled out (checkpointed).
     rollouts: Rollouts,
@@ -55,12 +55,23 @@ impl WindowedDiagnose {
     /// A stage around a loaded classifier.
     #[must_use]
     pub fn new(classifier: FaultModel, settings: WindowSettings) -> Self {
+        Self::sharing(SharedModel::new(classifier), settings)
+    }
+
+    fn sharing(classifier: SharedModel, settings: WindowSettings) -> Self {
         Self {
             classifier,
             rollouts: Rollouts::new(crate::stage::ROLLOUTS_TRACKED),
             novelty: ErrorNovelty::new(1),
             settings,
         }
+    }
+
+    /// A stage with the same classifier (shared, not loaded again) and settings, and an empty state: the
+    /// diagnose stage of another input partition.
+    #[must_use]
+    pub fn sibling(&self) -> Self {
+        Self::sharing(self.classifier.clone(), self.settings.clone())
     }
 
     /// The classifier's name and version, as written on diagnoses.

@@ -15,6 +15,7 @@
 //! | [`config`] | the runtime's pipeline sections: `[kafka]`, `[topics]`, `[runner]`, `[admin]` |
 //! | [`kafka`] | the stage runner, client settings, topic creation, checkpoints, dead letters, lag |
 //! | [`telemetry`] | metrics, health and the admin server |
+//! | [`per_partition`] | a stateful stage kept per input partition, so its state follows the partition |
 //! | [`supervisor`] | running several stages in one process, stopping them together |
 //! | [`embedded`] | an in-process Kafka cluster (librdkafka's mock) for the demo, replays, benches and tests |
 //!
@@ -24,5 +25,6 @@
 pub mod config;
 pub mod embedded;
 pub mod kafka;
+pub mod per_partition;
 pub mod supervisor;
 pub mod telemetry;

@@ -54,5 +54,8 @@ mod wire;
 pub use error::{ErrorDomain, ErrorKind, StageError};
 pub use fault::{FaultClass, FaultSeverity};
 pub use records::*;
-pub use stage::{Collected, Emitted, Emitter, Rejection, SourceRecord, Stage, StageState};
+pub use stage::{
+    Collected, Emitted, Emitter, InputPartition, PartitionedState, Rejection, SourceRecord, Stage,
+    StageState,
+};
 pub use wire::{RecordKind, SCHEMA_VERSION, WireRecord, decode_record, encode_record};

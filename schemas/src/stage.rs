@@ -216,6 +216,43 @@ pub trait StageState {
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), StageError>;
 }
 
+/// An input partition: a topic and a partition number.
+pub type InputPartition = (String, i32);
+
+/// State a stage keeps apart per input partition, so it can follow the partition when the consumer
+/// group moves it to another instance (scale-out, scale-in, a crash). The runner snapshots each owned
+/// partition's state to the checkpoint topic under its own key, restores exactly the partitions an
+/// instance is assigned, and releases the ones taken away. A stage whose state is keyed by what its input
+/// is keyed by (a workload) implements it by keeping one state per partition; the runtime's `PerPartition`
+/// does that for any [`StageState`].
+pub trait PartitionedState {
+    /// The partitions whose state is held.
+    fn partitions(&self) -> Vec<InputPartition>;
+
+    /// Serialises the state of `partition` (`None` when none is held for it).
+    ///
+    /// # Errors
+    /// When the state cannot be serialised (an internal error: the runner stops without committing).
+    fn snapshot_partition(
+        &mut self,
+        partition: &InputPartition,
+    ) -> Result<Option<Vec<u8>>, StageError>;
+
+    /// Replaces the state of `partition` with `snapshot`, taken by
+    /// [`PartitionedState::snapshot_partition`] (possibly by another instance, process or version).
+    ///
+    /// # Errors
+    /// When the snapshot cannot be read; the runner stops rather than lose state silently.
+    fn restore_partition(
+        &mut self,
+        partition: &InputPartition,
+        snapshot: &[u8],
+    ) -> Result<(), StageError>;
+
+    /// Drops the state of `partition`: another instance owns it now.
+    fn release_partition(&mut self, partition: &InputPartition);
+}
+
 /// A stage of the pipeline: a pure processor over batches of input records, with no Kafka inside.
 ///
 /// Implement [`Stage::process_batch`]; the hooks default to doing nothing. The runner calls them in this
@@ -243,6 +280,13 @@ pub trait Stage: Send {
 
     /// The state to checkpoint, for stateful stages. Default: none (the stage is stateless).
     fn state(&mut self) -> Option<&mut dyn StageState> {
+        None
+    }
+
+    /// The state to checkpoint per input partition, for stateful stages whose state follows their
+    /// partitions (see [`PartitionedState`]). Default: none. A stage has at most one of this and
+    /// [`Stage::state`].
+    fn partitioned_state(&mut self) -> Option<&mut dyn PartitionedState> {
         None
     }
 }

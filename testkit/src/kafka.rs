@@ -174,6 +174,50 @@ pub fn latest_checkpoint(
     runtime::kafka::load_latest(&kafka, topic, key, Duration::from_secs(30)).expect("readable")
 }
 
+/// The latest checkpoint of each partition of `input` that a stage whose state follows its partitions
+/// (consumer group `group`, e.g. `medic-enrich`) wrote on the checkpoint topic `topic`, by partition.
+///
+/// # Panics
+/// When the topics cannot be read.
+pub fn partition_checkpoints(
+    brokers: &str,
+    topic: &str,
+    group: &str,
+    input: &str,
+) -> std::collections::BTreeMap<i32, runtime::kafka::Checkpoint> {
+    use rdkafka::consumer::Consumer;
+    let kafka = runtime::config::KafkaConfig {
+        brokers: brokers.to_owned(),
+        ..runtime::config::KafkaConfig::default()
+    };
+    let reader: rdkafka::consumer::BaseConsumer =
+        runtime::kafka::consumer_config(&kafka, "test-reader")
+            .create()
+            .expect("reader");
+    let metadata = reader
+        .fetch_metadata(Some(input), Duration::from_secs(10))
+        .expect("metadata");
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    let keys: std::collections::BTreeMap<String, i32> = partitions
+        .into_iter()
+        .map(|p| {
+            let key = runtime::kafka::partition_checkpoint_key(group, &(input.to_owned(), p));
+            (key, p)
+        })
+        .collect();
+    let wanted = keys.keys().cloned().collect();
+    let mut loaded =
+        runtime::kafka::load_latest_of(&kafka, topic, &wanted, Duration::from_secs(30))
+            .expect("readable");
+    keys.into_iter()
+        .filter_map(|(key, p)| loaded.remove(&key).map(|checkpoint| (p, checkpoint)))
+        .collect()
+}
+
 /// The `[kafka]` and `[topics]` sections of a pipeline file for one test run on `brokers`: consumer
 /// groups `<run_id>-<stage>` and every internal topic `<run_id>.<name>`, so that runs sharing the test
 /// broker never share a group or a topic; `partitions` per topic, group joins within seconds. Tests

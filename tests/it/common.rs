@@ -55,3 +55,36 @@ pub static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(())
 pub fn share_machine() -> tokio::sync::RwLockReadGuard<'static, ()> {
     MACHINE.blocking_read()
 }
+
+/// What enrich's per-partition checkpoints (group `group`, input `normalized`) hold together: the
+/// normalised messages they cover and the records their template miners absorbed (the sum of the
+/// clusters' sizes: a record taken into a state twice counts twice).
+pub fn enrich_checkpointed(
+    brokers: &str,
+    checkpoints: &str,
+    group: &str,
+    normalized: &str,
+) -> (usize, u64) {
+    let by_partition =
+        testkit::kafka::partition_checkpoints(brokers, checkpoints, group, normalized);
+    assert!(!by_partition.is_empty(), "enrich checkpointed");
+    let mut covered = 0;
+    let mut absorbed = 0;
+    for checkpoint in by_partition.values() {
+        covered += checkpoint
+            .offsets
+            .iter()
+            .filter(|((t, _), _)| t == normalized)
+            .map(|(_, next)| usize::try_from(*next).expect("positive"))
+            .sum::<usize>();
+        let state: serde_json::Value =
+            serde_json::from_slice(&checkpoint.state).expect("json state");
+        absorbed += state["miner"]["clusters"]
+            .as_array()
+            .expect("the miner's templates are in the checkpoint")
+            .iter()
+            .map(|c| c["size"].as_u64().expect("size"))
+            .sum::<u64>();
+    }
+    (covered, absorbed)
+}

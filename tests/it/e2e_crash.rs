@@ -20,8 +20,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use testkit::incident;
 use testkit::kafka::{
-    brokers, create_topic, headers, latest_checkpoint, observer, payloads, produce_all, read_until,
-    run_pipeline,
+    brokers, create_topic, headers, observer, payloads, produce_all, read_until, run_pipeline,
 };
 use testkit::process::{Medic, spawn_medic_with, wait_ready};
 use testkit::scrape::metric;
@@ -436,27 +435,16 @@ fn templates_by_identity(
 fn assert_enrich_state_counts_each_record_once(rig: &Rig, seen: &[Out]) {
     let normalized = seen.len();
     let messages = seen.iter().map(|o| o.offset).collect::<BTreeSet<_>>().len();
-    let key = format!("{}-enrich", rig.run_id);
-    let checkpoint = latest_checkpoint(&rig.brokers, &rig.topic("checkpoints"), &key)
-        .expect("enrich checkpointed");
-    let covered: i64 = checkpoint
-        .offsets
-        .iter()
-        .filter(|((t, _), _)| *t == rig.topic("normalized"))
-        .map(|(_, next)| next)
-        .sum();
-    assert_eq!(
-        usize::try_from(covered).expect("positive"),
-        messages,
-        "the checkpoint covers every normalised message"
+    let (covered, absorbed) = super::common::enrich_checkpointed(
+        &rig.brokers,
+        &rig.topic("checkpoints"),
+        &format!("{}-enrich", rig.run_id),
+        &rig.topic("normalized"),
     );
-    let state: serde_json::Value = serde_json::from_slice(&checkpoint.state).expect("json state");
-    let absorbed: u64 = state["miner"]["clusters"]
-        .as_array()
-        .expect("clusters")
-        .iter()
-        .map(|c| c["size"].as_u64().expect("size"))
-        .sum();
+    assert_eq!(
+        covered, messages,
+        "the checkpoints cover every normalised message"
+    );
     assert_eq!(
         absorbed, normalized as u64,
         "the miner absorbed each normalised record once"

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use testkit::http::http_get;
 use testkit::incident;
-use testkit::kafka::{brokers, latest_checkpoint, run_pipeline};
+use testkit::kafka::{brokers, run_pipeline};
 use testkit::process::{spawn_medic, wait_ready};
 use testkit::scrape::Scrape;
 use testkit::scratch::{free_port, run_id};
@@ -329,27 +329,18 @@ name = "{run_id}"
         medic_log()
     );
 
-    // The enrich stage's state was checkpointed on the way out, covering what it consumed.
-    let checkpoint =
-        latest_checkpoint(&brokers, &topic("checkpoints"), &format!("{run_id}-enrich"))
-            .expect("enrich wrote a checkpoint");
-    let covered: i64 = checkpoint
-        .offsets
-        .iter()
-        .filter(|((t, _), _)| *t == topic("normalized"))
-        .map(|(_, next)| next)
-        .sum();
+    // The enrich stage's state was checkpointed on the way out, one checkpoint per partition, covering
+    // what it consumed, each record taken into its partition's miner once.
+    let (covered, absorbed) = super::common::enrich_checkpointed(
+        &brokers,
+        &topic("checkpoints"),
+        &format!("{run_id}-enrich"),
+        &topic("normalized"),
+    );
     assert_eq!(
-        usize::try_from(covered).expect("positive"),
-        normalized_messages,
-        "the checkpoint covers every normalised message"
+        covered, normalized_messages,
+        "the checkpoints cover every normalised message"
     );
-    let state: serde_json::Value = serde_json::from_slice(&checkpoint.state).expect("json state");
-    assert!(
-        state["miner"]["clusters"]
-            .as_array()
-            .is_some_and(|c| !c.is_empty()),
-        "the miner's templates are in the checkpoint"
-    );
+    assert_eq!(absorbed, normalized as u64, "each record absorbed once");
     let _ = std::fs::remove_file(&pipeline);
 }

@@ -10,7 +10,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
-use runtime::kafka::{Checkpoint, checkpoint_key, consumer_config};
+use runtime::kafka::{Checkpoint, consumer_config, partition_checkpoint_key};
 use runtime::telemetry::metrics::Metrics;
 use schemas::{Emitter, ParsedRecord, RecordKind, SourceRecord, Stage, StageState, fixtures};
 use std::time::{Duration, Instant};
@@ -143,7 +143,8 @@ async fn enrich_restores_its_state_and_skips_what_the_checkpoint_covers() {
         state: ahead.snapshot().expect("snapshot"),
     };
     let (body, headers) = checkpoint.encode().expect("encodes");
-    let key = checkpoint_key("medic-enrich", None);
+    // Enrich's state follows its input partitions: the checkpoint is the partition's.
+    let key = partition_checkpoint_key("medic-enrich", &(INPUT.to_owned(), 0));
     feeder
         .send(
             FutureRecord::to(&config.topics.checkpoints)

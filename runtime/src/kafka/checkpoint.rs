@@ -1,7 +1,8 @@
 //! Checkpoints of stateful stages on a compacted topic.
 //!
-//! A checkpoint is one Kafka record keyed by the stage instance (`medic-enrich`, or
-//! `medic-enrich/<instance>`): the payload is the stage's snapshot, gzip-compressed; the header
+//! A checkpoint is one Kafka record keyed by the stage instance (`medic-decide`, or
+//! `medic-decide/<instance>`), or, for a stage whose state follows its input partitions, by the
+//! partition (`medic-enrich/medic.logs.normalized/3`, [`partition_checkpoint_key`]): the payload is the stage's snapshot, gzip-compressed; the header
 //! [`OFFSETS_HEADER`] lists, per input partition, the next offset the snapshot does *not* include. The
 //! runner produces a checkpoint and only then commits the same offsets, so at any time the latest
 //! checkpoint covers at least the committed offsets: after a restart, records between the committed
@@ -18,7 +19,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message, OwnedHeaders};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -136,6 +137,13 @@ impl Checkpoint {
     }
 }
 
+/// The checkpoint key of one input partition's state, for a stage whose state follows its partitions
+/// (`medic-enrich/medic.logs.normalized/3`): the same whichever instance owns the partition.
+#[must_use]
+pub fn partition_checkpoint_key(group_id: &str, (topic, partition): &(String, i32)) -> String {
+    format!("{group_id}/{topic}/{partition}")
+}
+
 /// Reads `topic` from the beginning to its end and returns the latest checkpoint stored under `key`
 /// (`None` when there is none, or the topic does not exist yet). Blocking: call it off the async runtime.
 ///
@@ -148,6 +156,21 @@ pub fn load_latest(
     key: &str,
     timeout: Duration,
 ) -> Result<Option<Checkpoint>, CheckpointError> {
+    let keys = BTreeSet::from([key.to_owned()]);
+    Ok(load_latest_of(kafka, topic, &keys, timeout)?.remove(key))
+}
+
+/// As [`load_latest`], for every key of `keys` in one read of the topic: the latest checkpoint of each
+/// key that has one.
+///
+/// # Errors
+/// As [`load_latest`], when any of the keys' latest checkpoints is corrupt.
+pub fn load_latest_of(
+    kafka: &KafkaConfig,
+    topic: &str,
+    keys: &BTreeSet<String>,
+    timeout: Duration,
+) -> Result<BTreeMap<String, Checkpoint>, CheckpointError> {
     let kafka_error = |source| CheckpointError::Kafka {
         topic: topic.to_owned(),
         source,
@@ -165,7 +188,7 @@ pub fn load_latest(
         .find(|t| t.name() == topic && t.error().is_none())
         .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
     else {
-        return Ok(None);
+        return Ok(BTreeMap::new());
     };
     let mut remaining: BTreeMap<i32, i64> = BTreeMap::new();
     let mut assignment = TopicPartitionList::new();
@@ -189,10 +212,10 @@ pub fn load_latest(
         }
     }
     if remaining.is_empty() {
-        return Ok(None);
+        return Ok(BTreeMap::new());
     }
     consumer.assign(&assignment).map_err(kafka_error)?;
-    let mut latest: Option<(Vec<u8>, Option<Vec<u8>>)> = None;
+    let mut latest: BTreeMap<String, (Vec<u8>, Option<Vec<u8>>)> = BTreeMap::new();
     while !remaining.is_empty() {
         if Instant::now() >= deadline {
             return Err(CheckpointError::Timeout {
@@ -207,29 +230,38 @@ pub fn load_latest(
         if message.offset() + 1 >= remaining.get(&message.partition()).copied().unwrap_or(0) {
             remaining.remove(&message.partition());
         }
-        if message.key() != Some(key.as_bytes()) {
+        let Some(key) = message
+            .key()
+            .and_then(|key| std::str::from_utf8(key).ok())
+            .filter(|key| keys.contains(*key))
+        else {
             continue;
+        };
+        match message.payload() {
+            Some(payload) => {
+                let header = message.headers().and_then(|headers| {
+                    headers
+                        .iter()
+                        .find(|h| h.key == OFFSETS_HEADER)
+                        .and_then(|h| h.value.map(<[u8]>::to_vec))
+                });
+                latest.insert(key.to_owned(), (payload.to_vec(), header));
+            }
+            // A tombstone deletes the key's checkpoint.
+            None => {
+                latest.remove(key);
+            }
         }
-        latest = message.payload().map(|payload| {
-            let header = message.headers().and_then(|headers| {
-                headers
-                    .iter()
-                    .find(|h| h.key == OFFSETS_HEADER)
-                    .and_then(|h| h.value.map(<[u8]>::to_vec))
-            });
-            (payload.to_vec(), header)
-        });
     }
     latest
-        .map(|(payload, header)| {
-            Checkpoint::decode(&payload, header.as_deref()).map_err(|reason| {
-                CheckpointError::Corrupt {
-                    key: key.to_owned(),
-                    reason,
-                }
-            })
-        })
-        .transpose()
+        .into_iter()
+        .map(
+            |(key, (payload, header))| match Checkpoint::decode(&payload, header.as_deref()) {
+                Ok(checkpoint) => Ok((key, checkpoint)),
+                Err(reason) => Err(CheckpointError::Corrupt { key, reason }),
+            },
+        )
+        .collect()
 }
 
 #[cfg(test)]

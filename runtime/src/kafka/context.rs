@@ -8,7 +8,7 @@
 //! trip (at most [`COMMITTED_TIMEOUT`] for the read). Rebalances are rare; the stage does nothing else
 //! meanwhile anyway.
 
-use crate::kafka::offset_book::{OffsetBook, Partition};
+use crate::kafka::offset_book::{Checkpointing, OffsetBook, Partition};
 use crate::kafka::partition_lags;
 use crate::telemetry::metrics::ConsumerLag;
 use rdkafka::ClientContext;
@@ -22,24 +22,24 @@ pub const COMMITTED_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// The context of one stage's consumer.
 pub struct StageContext {
     stage: &'static str,
-    stateful: bool,
+    checkpointing: Checkpointing,
     lag: ConsumerLag,
     book: Arc<Mutex<OffsetBook>>,
 }
 
 impl StageContext {
-    /// A context for `stage` (stateful when it checkpoints its state) reporting into `lag`, sharing
-    /// `book` with the runner.
+    /// A context for `stage` (checkpointing its state as `checkpointing` says) reporting into `lag`,
+    /// sharing `book` with the runner.
     #[must_use]
     pub fn new(
         stage: &'static str,
-        stateful: bool,
+        checkpointing: Checkpointing,
         lag: ConsumerLag,
         book: Arc<Mutex<OffsetBook>>,
     ) -> Self {
         Self {
             stage,
-            stateful,
+            checkpointing,
             lag,
             book,
         }
@@ -92,7 +92,7 @@ impl ConsumerContext for StageContext {
             return;
         };
         let revoked = partitions_of(partitions);
-        let commit_now = self.book().revoke(&revoked, self.stateful);
+        let commit_now = self.book().revoke(&revoked, self.checkpointing);
         if !commit_now.is_empty()
             && let Err(error) = consumer.commit(&partition_list(&commit_now), CommitMode::Sync)
         {
@@ -118,8 +118,8 @@ impl ConsumerContext for StageContext {
         tracing::info!(stage = self.stage, partitions = ?assigned, "partitions assigned");
         let reclaim = {
             let mut book = self.book();
-            book.assign(&assigned);
-            self.stateful && !book.held.is_empty()
+            book.assign(&assigned, self.checkpointing);
+            self.checkpointing == Checkpointing::Whole && !book.held.is_empty()
         };
         if !reclaim {
             return;

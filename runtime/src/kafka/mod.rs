@@ -15,7 +15,7 @@ mod topics;
 
 pub use checkpoint::{
     CHECKPOINT_READER_GROUP, Checkpoint, CheckpointError, OFFSETS_HEADER, checkpoint_key,
-    load_latest,
+    load_latest, load_latest_of, partition_checkpoint_key,
 };
 pub use client::{consumer_config, delivered, max_message_bytes, producer_config};
 pub use context::StageContext;

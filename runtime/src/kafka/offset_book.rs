@@ -10,6 +10,12 @@
 //! while another consumer may own it. When a held partition is assigned back, its held offset becomes
 //! committable again only if it is ahead of the group's commit (nobody else went further meanwhile)
 //! ([`OffsetBook::reclaim`]).
+//!
+//! A stage whose state follows its partitions ([`Checkpointing::PerPartition`]) forgets a revoked
+//! partition altogether, as a stateless one does, but commits nothing for it either: the runner releases
+//! the partition's state ([`OffsetBook::take_released`]) and its next owner restores it from the
+//! partition's last checkpoint. An assigned partition is restored the same way
+//! ([`OffsetBook::take_to_restore`], [`OffsetBook::restored`]) before its records are processed.
 
 use crate::kafka::checkpoint::Offsets;
 use crate::kafka::next_offsets;
@@ -20,6 +26,17 @@ use std::time::Instant;
 
 /// A topic-partition.
 pub type Partition = (String, i32);
+
+/// How a stage's state is checkpointed, which decides what a rebalance does with its offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpointing {
+    /// No state: offsets are committed as soon as outputs are delivered.
+    Stateless,
+    /// One snapshot of the whole state per stage instance ([`schemas::Stage::state`]).
+    Whole,
+    /// One snapshot per input partition, which moves with it ([`schemas::Stage::partitioned_state`]).
+    PerPartition,
+}
 
 /// Where the runner stands per input partition.
 #[derive(Debug, Default)]
@@ -37,6 +54,10 @@ pub struct OffsetBook {
     pub revoked: BTreeSet<Partition>,
     /// When the last checkpoint was taken.
     pub last_checkpoint: Option<Instant>,
+    /// Partitions revoked whose state ([`Checkpointing::PerPartition`]) the runner has yet to release.
+    released: BTreeSet<Partition>,
+    /// Partitions assigned whose state ([`Checkpointing::PerPartition`]) the runner has yet to restore.
+    to_restore: BTreeSet<Partition>,
 }
 
 impl OffsetBook {
@@ -118,34 +139,69 @@ impl OffsetBook {
     }
 
     /// The group took `partitions` away. A stateless stage gets back the offsets to commit now — the
-    /// ones it has delivered — and forgets the partitions; a stateful stage gets nothing to commit and
-    /// keeps how far its state has read them (see the module docs).
-    pub fn revoke(&mut self, partitions: &[Partition], stateful: bool) -> Offsets {
+    /// ones it has delivered — and forgets the partitions; a stage with one snapshot gets nothing to
+    /// commit and keeps how far its state has read them; a stage whose state follows its partitions gets
+    /// nothing to commit and forgets them, their state to be released (see the module docs).
+    pub fn revoke(&mut self, partitions: &[Partition], checkpointing: Checkpointing) -> Offsets {
         let mut commit_now = Offsets::new();
         for key in partitions {
             self.revoked.insert(key.clone());
-            let Some(next) = self.pending.remove(key) else {
-                if !stateful {
+            self.to_restore.remove(key);
+            let pending = self.pending.remove(key);
+            match checkpointing {
+                Checkpointing::Stateless => {
                     self.committed.remove(key);
+                    if let Some(next) = pending {
+                        commit_now.insert(key.clone(), next);
+                    }
                 }
-                continue;
-            };
-            if stateful {
-                self.held.insert(key.clone(), next);
-            } else {
-                self.committed.remove(key);
-                commit_now.insert(key.clone(), next);
+                Checkpointing::Whole => {
+                    if let Some(next) = pending {
+                        self.held.insert(key.clone(), next);
+                    }
+                }
+                Checkpointing::PerPartition => {
+                    self.committed.remove(key);
+                    self.held.remove(key);
+                    self.released.insert(key.clone());
+                }
             }
         }
         commit_now
     }
+
+    /// The partitions whose state must be released since the last call (revoked, whether or not they
+    /// have been assigned back since: their state is restored from their checkpoint then).
+    pub fn take_released(&mut self) -> BTreeSet<Partition> {
+        std::mem::take(&mut self.released)
+    }
+
+    /// The partitions whose state must be restored since the last call (assigned and not revoked since).
+    pub fn take_to_restore(&mut self) -> BTreeSet<Partition> {
+        std::mem::take(&mut self.to_restore)
+    }
+
+    /// `partition`'s state was restored from a checkpoint covering up to `next` (`None`: no checkpoint,
+    /// an empty state): that is where this process now stands on it, whatever it knew before.
+    pub fn restored(&mut self, partition: &Partition, next: Option<i64>) {
+        self.pending.remove(partition);
+        self.held.remove(partition);
+        match next {
+            Some(next) => self.committed.insert(partition.clone(), next),
+            None => self.committed.remove(partition),
+        };
+    }
 }
 
 impl OffsetBook {
-    /// The group assigned `partitions`: their records are this process's to process again.
-    pub fn assign(&mut self, partitions: &[Partition]) {
+    /// The group assigned `partitions`: their records are this process's to process again (for a stage
+    /// whose state follows its partitions, once their state is restored).
+    pub fn assign(&mut self, partitions: &[Partition], checkpointing: Checkpointing) {
         for key in partitions {
             self.revoked.remove(key);
+            if checkpointing == Checkpointing::PerPartition {
+                self.to_restore.insert(key.clone());
+            }
         }
     }
 
@@ -215,7 +271,7 @@ mod tests {
         assert_eq!(book.take_pending().len(), 2);
         book.advance(&records(0, 10..15));
         book.advance(&records(1, 20..30));
-        let now = book.revoke(&[key(1)], false);
+        let now = book.revoke(&[key(1)], Checkpointing::Stateless);
         assert_eq!(
             now,
             Offsets::from([(key(1), 30)]),
@@ -225,7 +281,7 @@ mod tests {
         // Only the partition it still owns is committed later.
         assert_eq!(book.take_pending(), Offsets::from([(key(0), 15)]));
         // A revoked partition with nothing pending is forgotten too.
-        assert!(book.revoke(&[key(0)], false).is_empty());
+        assert!(book.revoke(&[key(0)], Checkpointing::Stateless).is_empty());
         assert_eq!(book.position(TOPIC, 0), None);
     }
 
@@ -238,7 +294,7 @@ mod tests {
         book.advance(&records(0, 10..20));
         book.advance(&records(1, 10..20));
         assert!(
-            book.revoke(&[key(1)], true).is_empty(),
+            book.revoke(&[key(1)], Checkpointing::Whole).is_empty(),
             "no snapshot covers 10..20 yet"
         );
         assert_eq!(
@@ -248,7 +304,7 @@ mod tests {
         );
         assert_eq!(book.covered()[&key(1)], 20, "the next snapshot covers it");
         // It comes back after another replica committed 22: the held 20 is not this process's to commit.
-        book.assign(&[key(1)]);
+        book.assign(&[key(1)], Checkpointing::Whole);
         book.reclaim(&[(key(1), Some(22))]);
         assert!(book.pending.is_empty());
         assert_eq!(book.held[&key(1)], 20);
@@ -266,11 +322,15 @@ mod tests {
 
     #[test]
     fn records_of_a_partition_revoked_while_their_batch_filled_are_not_processed() {
-        for stateful in [false, true] {
+        for checkpointing in [
+            Checkpointing::Stateless,
+            Checkpointing::Whole,
+            Checkpointing::PerPartition,
+        ] {
             let mut book = OffsetBook::default();
-            book.assign(&[key(0), key(1)]);
+            book.assign(&[key(0), key(1)], checkpointing);
             book.advance(&records(1, 0..5));
-            let committed_now = book.revoke(&[key(1)], stateful);
+            let committed_now = book.revoke(&[key(1)], checkpointing);
             // The batch being filled holds records of both partitions from before the rebalance.
             let mut batch = records(0, 0..3);
             batch.extend(records(1, 5..8));
@@ -284,10 +344,48 @@ mod tests {
                 Offsets::from([(key(0), 3)]),
                 "nothing of the revoked partition is committed after the revoke"
             );
-            assert_eq!(committed_now.is_empty(), stateful);
+            assert_eq!(
+                committed_now.is_empty(),
+                checkpointing != Checkpointing::Stateless
+            );
             // Given back, its records are processed again.
-            book.assign(&[key(1)]);
+            book.assign(&[key(1)], checkpointing);
             assert_eq!(book.owned(&records(1, 5..8)).len(), 3);
         }
+    }
+
+    #[test]
+    fn a_partition_whose_state_follows_it_is_forgotten_on_revoke_and_restored_on_assign() {
+        let mut book = OffsetBook::default();
+        let per_partition = Checkpointing::PerPartition;
+        book.assign(&[key(0), key(1)], per_partition);
+        assert_eq!(book.take_to_restore(), BTreeSet::from([key(0), key(1)]));
+        book.restored(&key(0), Some(40));
+        book.restored(&key(1), None);
+        assert_eq!(book.position(TOPIC, 0), Some(40));
+        assert_eq!(
+            book.not_yet_in_state(&records(0, 30..45)).len(),
+            5,
+            "what the checkpoint covers is skipped"
+        );
+        book.advance(&records(0, 40..50));
+        book.advance(&records(1, 0..10));
+        // Partition 1 goes to another instance, comes back, and goes again before the runner looks.
+        assert!(book.revoke(&[key(1)], per_partition).is_empty());
+        assert_eq!(book.position(TOPIC, 1), None, "forgotten, never committed");
+        book.assign(&[key(1)], per_partition);
+        assert!(book.revoke(&[key(1)], per_partition).is_empty());
+        assert_eq!(book.take_released(), BTreeSet::from([key(1)]));
+        assert!(book.take_to_restore().is_empty(), "not this instance's now");
+        // Back again: restored from the checkpoint another instance wrote, whatever was known before.
+        book.assign(&[key(1)], per_partition);
+        assert_eq!(book.take_to_restore(), BTreeSet::from([key(1)]));
+        book.restored(&key(1), Some(25));
+        assert_eq!(book.position(TOPIC, 1), Some(25));
+        assert_eq!(
+            book.take_pending(),
+            Offsets::from([(key(0), 50)]),
+            "only what this instance processed and still owns"
+        );
     }
 }

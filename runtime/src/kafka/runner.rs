@@ -20,14 +20,26 @@
 //! committed only every `checkpoint_interval`, each time right after a snapshot covering them is
 //! acknowledged on the checkpoint topic. Records the state already holds are never fed to it again —
 //! neither after a restart nor when a rebalance re-delivers a partition from its older commit.
+//!
+//! A stage whose state follows its partitions ([`Stage::partitioned_state`], e.g.
+//! [`crate::per_partition::PerPartition`]) is checkpointed the same way, one snapshot per owned input
+//! partition, keyed by the partition ([`crate::kafka::partition_checkpoint_key`]). When the group assigns
+//! a partition, the runner restores that partition's snapshot before it processes any of its records,
+//! and skips what the snapshot covers; when the group takes a partition away, the runner releases its
+//! state and commits nothing more for it: its next owner, here or in another instance, restores it
+//! from the partition's last snapshot and processes again what came after (at-least-once outputs, with
+//! the ids the stage derives from its input). So scaling a stage out or in, or losing an instance,
+//! moves each partition's state with the partition.
 
 use crate::config::{KafkaConfig, RunnerConfig, RuntimeConfig, TopicsConfig};
-use crate::kafka::checkpoint::{Checkpoint, checkpoint_key, load_latest};
+use crate::kafka::checkpoint::{
+    Checkpoint, checkpoint_key, load_latest, load_latest_of, partition_checkpoint_key,
+};
 use crate::kafka::context::{lock, partition_list};
 use crate::kafka::frames::{
     FramePacker, PartitionCounts, Route, framed_kind, framed_topics, partitions_computable, unpack,
 };
-use crate::kafka::offset_book::OffsetBook;
+use crate::kafka::offset_book::{Checkpointing, OffsetBook, Partition};
 use crate::kafka::oversize::{MessageLimit, mark_truncated};
 use crate::kafka::{StageContext, consumer_config, delivered, dlq_headers, max_message_bytes};
 use crate::telemetry::health::Health;
@@ -39,7 +51,7 @@ use rdkafka::message::{BorrowedMessage, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use schemas::{Emitter, SourceCoordinates, SourceRecord, Stage, StageError};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -190,6 +202,8 @@ pub struct StageRunner {
     offsets: Arc<Mutex<OffsetBook>>,
     /// The input topics read as frames ([`framed_topics`]).
     framed: Vec<String>,
+    /// How the stage's state is checkpointed.
+    checkpointing: Checkpointing,
 }
 
 /// Where a stage's outputs go: the shared producer, the topic map and the stage's metrics. Kept apart
@@ -237,9 +251,16 @@ impl StageRunner {
             );
         }
         let offsets = Arc::new(Mutex::new(OffsetBook::default()));
+        let checkpointing = if processor.partitioned_state().is_some() {
+            Checkpointing::PerPartition
+        } else if processor.state().is_some() {
+            Checkpointing::Whole
+        } else {
+            Checkpointing::Stateless
+        };
         let context = StageContext::new(
             name,
-            processor.state().is_some(),
+            checkpointing,
             metrics.consumer_lag(name),
             Arc::clone(&offsets),
         );
@@ -273,6 +294,7 @@ impl StageRunner {
             kafka: config.kafka.clone(),
             offsets,
             framed: framed_topics(config.topics),
+            checkpointing,
         })
     }
 
@@ -284,10 +306,11 @@ impl StageRunner {
         checkpoint_key(&self.group, self.runner.instance.as_deref())
     }
 
-    /// Restores the stage's latest checkpoint, if the stage is stateful and one exists.
+    /// Restores the stage's latest checkpoint, if the stage keeps one snapshot and one exists (a stage
+    /// whose state follows its partitions restores each partition when it is assigned).
     async fn restore(&mut self) -> Result<(), RunnerError> {
         let stage = self.name;
-        if self.stage.state().is_none() {
+        if self.checkpointing != Checkpointing::Whole {
             return Ok(());
         }
         let kafka = self.kafka.clone();
@@ -335,7 +358,7 @@ impl StageRunner {
         } else {
             CommitMode::Async
         };
-        if self.stage.state().is_some() {
+        if self.checkpointing != Checkpointing::Stateless {
             let due = self
                 .book()
                 .last_checkpoint
@@ -354,22 +377,112 @@ impl StageRunner {
         Ok(())
     }
 
-    /// Writes a snapshot of the stage's state covering the committed and pending offsets, and waits for
-    /// its acknowledgement.
+    /// Writes a snapshot of the stage's state covering the committed and pending offsets (one per owned
+    /// partition, for a stage whose state follows its partitions), and waits for its acknowledgement.
     async fn checkpoint(&mut self) -> Result<(), RunnerError> {
-        let key = self.checkpoint_key();
-        let Some(state) = self.stage.state() else {
+        self.settle_partitions().await?;
+        let stage = self.name;
+        let snapshot_failed = |e: StageError| RunnerError::Checkpoint {
+            stage,
+            reason: format!("snapshot failed: {e}"),
+        };
+        let covered = self.book().covered();
+        let mut checkpoints = Vec::new();
+        if let Some(state) = self.stage.state() {
+            let state = state.snapshot().map_err(snapshot_failed)?;
+            checkpoints.push((
+                self.checkpoint_key(),
+                Checkpoint {
+                    offsets: covered,
+                    state,
+                },
+            ));
+        } else if let Some(state) = self.stage.partitioned_state() {
+            for partition in state.partitions() {
+                // A partition whose state took in no record has nothing to checkpoint yet.
+                let Some(&next) = covered.get(&partition) else {
+                    continue;
+                };
+                let Some(snapshot) = state
+                    .snapshot_partition(&partition)
+                    .map_err(snapshot_failed)?
+                else {
+                    continue;
+                };
+                checkpoints.push((
+                    partition_checkpoint_key(&self.group, &partition),
+                    Checkpoint {
+                        offsets: BTreeMap::from([(partition, next)]),
+                        state: snapshot,
+                    },
+                ));
+            }
+        }
+        self.sink.deliver_checkpoints(&checkpoints).await?;
+        self.book().last_checkpoint = Some(Instant::now());
+        Ok(())
+    }
+
+    /// For a stage whose state follows its partitions: releases the state of the partitions the group
+    /// took away, and restores the state of those it assigned from their latest checkpoints (a
+    /// partition without one starts empty), since the last call. Every record is processed after this,
+    /// so none meets a partition state that is not its owner's.
+    async fn settle_partitions(&mut self) -> Result<(), RunnerError> {
+        if self.checkpointing != Checkpointing::PerPartition {
+            return Ok(());
+        }
+        let stage = self.name;
+        let (released, to_restore) = {
+            let mut book = self.book();
+            (book.take_released(), book.take_to_restore())
+        };
+        let Some(state) = self.stage.partitioned_state() else {
             return Ok(());
         };
-        let state = state.snapshot().map_err(|e| RunnerError::Checkpoint {
-            stage: self.name,
-            reason: format!("snapshot failed: {e}"),
-        })?;
-        let offsets = self.book().covered();
-        self.sink
-            .deliver_checkpoint(&key, &Checkpoint { offsets, state })
-            .await?;
-        self.book().last_checkpoint = Some(Instant::now());
+        for partition in &released {
+            state.release_partition(partition);
+        }
+        if !released.is_empty() {
+            tracing::info!(partitions = ?released, "state of revoked partitions released");
+        }
+        if to_restore.is_empty() {
+            return Ok(());
+        }
+        let keys: BTreeMap<String, Partition> = to_restore
+            .into_iter()
+            .map(|partition| (partition_checkpoint_key(&self.group, &partition), partition))
+            .collect();
+        let kafka = self.kafka.clone();
+        let topic = self.sink.topics.checkpoints.clone();
+        let wanted: BTreeSet<String> = keys.keys().cloned().collect();
+        let mut loaded = tokio::task::spawn_blocking(move || {
+            load_latest_of(&kafka, &topic, &wanted, Duration::from_secs(30))
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|loaded| loaded)
+        .map_err(|reason| RunnerError::Checkpoint { stage, reason })?;
+        let Some(state) = self.stage.partitioned_state() else {
+            return Ok(());
+        };
+        for (key, partition) in &keys {
+            state.release_partition(partition);
+            let next = match loaded.remove(key) {
+                Some(checkpoint) => {
+                    state
+                        .restore_partition(partition, &checkpoint.state)
+                        .map_err(|e| RunnerError::Checkpoint {
+                            stage,
+                            reason: format!("restoring {key} failed: {e}"),
+                        })?;
+                    tracing::info!(key = %key, bytes = checkpoint.state.len(), "partition state restored");
+                    checkpoint.offsets.get(partition).copied()
+                }
+                None => None,
+            };
+            lock(&self.offsets).restored(partition, next);
+        }
         Ok(())
     }
 
@@ -405,6 +518,7 @@ impl StageRunner {
             match next {
                 Next::Shutdown => break,
                 Next::Tick => {
+                    self.settle_partitions().await?;
                     let mut out = Emitter::new();
                     let now_ns = schemas::clock::wall_clock_ns();
                     off_the_io_runtime(|| self.stage.on_tick(now_ns, &mut out));
@@ -416,7 +530,14 @@ impl StageRunner {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Next::Record(Ok(first)) => {
-                    let batch = self.fill_batch(first).await;
+                    let mut batch = self.fill_batch(first).await;
+                    if self.checkpointing == Checkpointing::PerPartition {
+                        // One run per partition, each in its order: one call of its state per batch.
+                        batch.records.sort_by(|a, b| {
+                            let (a, b) = (&a.coordinates, &b.coordinates);
+                            (a.partition, &a.topic).cmp(&(b.partition, &b.topic))
+                        });
+                    }
                     self.handle_batch(&batch).await?;
                 }
             }
@@ -450,6 +571,7 @@ impl StageRunner {
     }
 
     async fn handle_batch(&mut self, read: &Filled) -> Result<(), RunnerError> {
+        self.settle_partitions().await?;
         let started = Instant::now();
         let filled = &read.records;
         self.sink.metrics.records_in.inc_by(filled.len() as u64);
@@ -465,7 +587,7 @@ impl StageRunner {
         let batch: &[SourceRecord] = &owned;
         let mut out = Emitter::new();
         let fresh;
-        let input = if self.stage.state().is_none() {
+        let input = if self.checkpointing == Checkpointing::Stateless {
             batch
         } else {
             fresh = self.book().not_yet_in_state(batch);
@@ -492,40 +614,48 @@ impl StageRunner {
 }
 
 impl Sink {
-    /// Produces a checkpoint keyed by `key` and waits for its acknowledgement (with the usual retries).
-    async fn deliver_checkpoint(
+    /// Produces each checkpoint under its key and waits for every acknowledgement (with the usual
+    /// retries).
+    async fn deliver_checkpoints(
         &self,
-        key: &str,
-        checkpoint: &Checkpoint,
+        checkpoints: &[(String, Checkpoint)],
     ) -> Result<(), RunnerError> {
-        let (payload, headers) = checkpoint.encode().map_err(|e| RunnerError::Checkpoint {
-            stage: self.stage,
-            reason: format!("cannot encode the snapshot: {e}"),
-        })?;
-        // A snapshot too large for one message would fail every delivery: say why instead.
-        if !self.limit.fits(Some(key.as_bytes()), &payload) {
-            return Err(RunnerError::Checkpoint {
+        let mut encoded = Vec::with_capacity(checkpoints.len());
+        for (key, checkpoint) in checkpoints {
+            let (payload, headers) = checkpoint.encode().map_err(|e| RunnerError::Checkpoint {
                 stage: self.stage,
-                reason: format!(
-                    "the snapshot is {} bytes, more than runner.max_message_bytes allows ({} less \
-                     headers): lower enrich.max_templates, the evidence_templates or \
-                     max_open_windows of enrich.windows, or diagnose.max_episodes, or raise runner.max_message_bytes with the checkpoint \
-                     topic's max.message.bytes",
-                    payload.len(),
-                    self.limit.max()
-                ),
-            });
+                reason: format!("cannot encode the snapshot: {e}"),
+            })?;
+            // A snapshot too large for one message would fail every delivery: say why instead.
+            if !self.limit.fits(Some(key.as_bytes()), &payload) {
+                return Err(RunnerError::Checkpoint {
+                    stage: self.stage,
+                    reason: format!(
+                        "the snapshot {key} is {} bytes, more than runner.max_message_bytes allows \
+                         ({} less headers): lower enrich.max_templates, the evidence_templates or \
+                         max_open_windows of enrich.windows, or diagnose.max_episodes, or raise \
+                         runner.max_message_bytes with the checkpoint topic's max.message.bytes",
+                        payload.len(),
+                        self.limit.max()
+                    ),
+                });
+            }
+            encoded.push((key, payload, headers));
         }
-        let record = Outgoing {
-            topic: &self.topics.checkpoints,
-            partition: None,
-            key: Some(key.as_bytes()),
-            payload: &payload,
-            headers: Some(headers),
-        };
-        self.send_all(std::slice::from_ref(&record)).await?;
-        self.metrics.checkpoints.inc();
-        self.metrics.checkpoint_bytes.set(payload.len() as i64);
+        let records: Vec<Outgoing<'_>> = encoded
+            .iter()
+            .map(|(key, payload, headers)| Outgoing {
+                topic: &self.topics.checkpoints,
+                partition: None,
+                key: Some(key.as_bytes()),
+                payload,
+                headers: Some(headers.clone()),
+            })
+            .collect();
+        self.send_all(&records).await?;
+        self.metrics.checkpoints.inc_by(records.len() as u64);
+        let bytes: usize = encoded.iter().map(|(_, payload, _)| payload.len()).sum();
+        self.metrics.checkpoint_bytes.set(bytes as i64);
         Ok(())
     }
 
