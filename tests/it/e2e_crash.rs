@@ -3,8 +3,11 @@
 //!
 //! - ingest and enrich killed with SIGKILL mid-stream and restarted: every input accounted for, enrich's
 //!   output identical to an uninterrupted run's, its state counting each record once;
-//! - the whole chain (ingest → … → actuator in `log` mode) with enrich, diagnose, decide and act killed
-//!   and restarted: each idempotency key applied once, replays refused, cooldowns kept;
+//! - the whole chain (ingest → … → actuator in `log` mode) with enrich and diagnose scaled from one
+//!   instance to three and back to one while the stream runs (one of each SIGKILLed on the way down),
+//!   and diagnose, decide and act killed and restarted: every input accounted for, template ids as an
+//!   uninterrupted run gives them, windows emitted again only with the same counts, each idempotency
+//!   key applied once, replays refused, cooldowns kept;
 //! - the broker killed with SIGKILL mid-stream and restarted on its log dirs ([`testkit::durable`]): the stages ride
 //!   it out and nothing is lost or counted twice;
 //! - a burst of ten times the steady phase's records: ingest's memory stays within what its prefetch
@@ -29,7 +32,7 @@ use testkit::scratch::{free_port, run_id, scratch_dir};
 use super::common::MACHINE;
 
 /// One test's pipeline file, topics, consumer groups and stage processes (each with its own admin port
-/// and log).
+/// and log). A process is named by its stage, or `<stage>-<n>` for a further replica of it.
 struct Rig {
     run_id: String,
     dir: PathBuf,
@@ -67,10 +70,21 @@ name = "{run_id}"
             ),
         )
         .expect("pipeline");
-        let ports = ["ingest", "enrich", "diagnose", "decide", "act", "actuator"]
-            .into_iter()
-            .map(|stage| (stage, free_port()))
-            .collect();
+        let ports = [
+            "ingest",
+            "enrich",
+            "enrich-2",
+            "enrich-3",
+            "diagnose",
+            "diagnose-2",
+            "diagnose-3",
+            "decide",
+            "act",
+            "actuator",
+        ]
+        .into_iter()
+        .map(|process| (process, free_port()))
+        .collect();
         Self {
             run_id,
             dir,
@@ -111,16 +125,18 @@ name = "{run_id}"
     fn logs(&self) -> String {
         self.ports
             .keys()
-            .map(|stage| {
-                let text = std::fs::read_to_string(self.log(stage)).unwrap_or_default();
-                format!("--- {stage}\n{text}")
+            .filter_map(|process| {
+                let text = std::fs::read_to_string(self.log(process)).ok()?;
+                Some(format!("--- {process}\n{text}"))
             })
             .collect()
     }
 
-    /// Starts `stage` in its own process and waits until it has subscribed.
-    fn start(&self, stage: &'static str) -> Medic {
-        let port = self.ports[stage];
+    /// Starts `process` (a stage, or `<stage>-<n>`: another replica of it) in its own process and waits
+    /// until it has subscribed.
+    fn start(&self, process: &'static str) -> Medic {
+        let stage = process.split('-').next().unwrap_or(process);
+        let port = self.ports[process];
         let listen = format!("127.0.0.1:{port}");
         let mut env = vec![("MEDIC__ADMIN__LISTEN", listen.as_str())];
         env.extend(
@@ -130,26 +146,33 @@ name = "{run_id}"
                 .flatten()
                 .map(|(k, v)| (*k, v.as_str())),
         );
-        let mut medic = spawn_medic_with(&self.pipeline, &[stage], &self.log(stage), &env);
+        let mut medic = spawn_medic_with(&self.pipeline, &[stage], &self.log(process), &env);
         wait_ready(&mut medic, port);
         medic
     }
 
-    /// A sample of `stage`'s metrics, e.g. `checkpoints_total{stage="enrich"}` (without the
-    /// `medic_` prefix); 0 while the stage does not answer.
-    fn metric(&self, stage: &str, sample: &str) -> f64 {
-        metric(self.ports[stage], &format!("medic_{sample}")).unwrap_or(0.0)
+    /// A sample of `process`'s metrics, e.g. `checkpoints_total{stage="enrich"}` (without the
+    /// `medic_` prefix); 0 while the process does not answer.
+    fn metric(&self, process: &str, sample: &str) -> f64 {
+        metric(self.ports[process], &format!("medic_{sample}")).unwrap_or(0.0)
     }
 
-    /// Records of `kind` `stage` has delivered (`medic_records_out_total`).
-    fn out(&self, stage: &str, kind: schemas::RecordKind) -> f64 {
+    /// Records of `kind` `process` has delivered (`medic_records_out_total`).
+    fn out(&self, process: &str, kind: schemas::RecordKind) -> f64 {
+        let stage = process.split('-').next().unwrap_or(process);
         self.metric(
-            stage,
+            process,
             &format!(
                 "records_out_total{{kind=\"{}\",stage=\"{stage}\"}}",
                 kind.as_str()
             ),
         )
+    }
+
+    /// Records `process` has read (`medic_records_in_total`).
+    fn read(&self, process: &str) -> f64 {
+        let stage = process.split('-').next().unwrap_or(process);
+        self.metric(process, &format!("records_in_total{{stage=\"{stage}\"}}"))
     }
 
     /// Waits until `ready` holds, polling every 20 ms.
@@ -175,6 +198,7 @@ name = "{run_id}"
 /// One record read back from a topic.
 #[derive(Debug, Clone)]
 struct Out {
+    partition: i32,
     offset: i64,
     payload: Vec<u8>,
     headers: HashMap<String, String>,
@@ -191,6 +215,7 @@ impl Seen {
         let seen = self.0.entry(message.topic().to_owned()).or_default();
         for payload in payloads(message) {
             seen.push(Out {
+                partition: message.partition(),
                 offset: message.offset(),
                 payload,
                 headers: headers(message),
@@ -297,6 +322,18 @@ fn crash_loops_with_unreadable() -> Vec<(String, Vec<u8>)> {
     inputs
 }
 
+/// Whether enrich has parsed every source identity ingest normalised.
+fn enrich_caught_up(seen: &Seen, rig: &Rig) -> bool {
+    let parsed: BTreeSet<(i32, i64)> = seen
+        .decoded::<ParsedRecord>(&rig.topic("parsed"))
+        .iter()
+        .map(|p| (p.log.source.partition, p.log.source.offset))
+        .collect();
+    seen.decoded::<LogRecord>(&rig.topic("normalized"))
+        .iter()
+        .all(|r| parsed.contains(&(r.source.partition, r.source.offset)))
+}
+
 /// Source identity (partition, offset) of every record ingest wrote or dead-lettered.
 fn ingest_identities(seen: &Seen, rig: &Rig) -> Vec<(i32, i64)> {
     let mut identities: Vec<(i32, i64)> = seen
@@ -393,22 +430,72 @@ fn assert_accounted(
     outputs.len() - counts.len()
 }
 
-/// What an uninterrupted enrich stage, configured as `rig`'s, gives for the normalised topic (one
-/// partition) read in offset order: per source identity, the set of (template id, version, template,
-/// params) its parsed records carry.
+/// What an uninterrupted enrich stage, configured as `rig`'s, gives for the normalised topic, each
+/// partition read in offset order by its own state (as enrich keeps it): per source identity, the set
+/// of (template id, version, template, params) its parsed records carry.
 fn uninterrupted_enrich(rig: &Rig, normalized: &[Out]) -> HashMap<(i32, i64), BTreeSet<String>> {
-    let mut stage = rig.config().enrich.build().expect("enrich builds");
     let mut ordered = normalized.to_vec();
-    ordered.sort_by_key(|o| o.offset);
-    let batch: Vec<SourceRecord> = ordered
-        .iter()
-        .map(|o| SourceRecord::new(&rig.topic("normalized"), 0, o.offset, o.payload.clone()))
-        .collect();
-    let mut out = schemas::Emitter::new();
-    stage.process_batch(&batch, &mut out);
-    let parsed: Vec<ParsedRecord> = out.decode_all().expect("parsed");
+    // Stable: a frame's records keep their order.
+    ordered.sort_by_key(|o| (o.partition, o.offset));
+    let mut parsed: Vec<ParsedRecord> = Vec::new();
+    for partition in ordered.chunk_by(|a, b| a.partition == b.partition) {
+        let mut stage = rig.config().enrich.build().expect("enrich builds");
+        let batch: Vec<SourceRecord> = partition
+            .iter()
+            .map(|o| {
+                let topic = rig.topic("normalized");
+                SourceRecord::new(&topic, o.partition, o.offset, o.payload.clone())
+            })
+            .collect();
+        let mut out = schemas::Emitter::new();
+        stage.process_batch(&batch, &mut out);
+        parsed.extend(out.decode_all::<ParsedRecord>().expect("parsed"));
+    }
     assert_eq!(parsed.len(), ordered.len(), "one parsed record per input");
     templates_by_identity(parsed)
+}
+
+/// Asserts that the parsed records carry exactly the template ids, versions and parameters an
+/// uninterrupted enrich stage gives for the normalised records.
+fn assert_parsed_as_uninterrupted(rig: &Rig, seen: &Seen) {
+    let reference = uninterrupted_enrich(rig, seen.on(&rig.topic("normalized")));
+    let observed = templates_by_identity(seen.decoded::<ParsedRecord>(&rig.topic("parsed")));
+    assert_eq!(observed.len(), reference.len(), "every identity was parsed");
+    let mut differing = 0;
+    for (identity, expected) in &reference {
+        if observed.get(identity) != Some(expected) {
+            differing += 1;
+            if differing <= 3 {
+                eprintln!(
+                    "{identity:?}: expected {expected:?}, got {:?}",
+                    observed.get(identity)
+                );
+            }
+        }
+    }
+    assert_eq!(
+        differing, 0,
+        "parsed records differ from an uninterrupted run's"
+    );
+}
+
+/// Asserts that a window emitted more than once (again after a restart, or by a partition's next
+/// owner) carries the same counts each time; returns the windows seen.
+fn assert_windows_consistent(rig: &Rig, seen: &Seen) -> usize {
+    let mut windows: HashMap<String, u64> = HashMap::new();
+    for w in seen.decoded::<WindowFeatures>(&rig.topic("windows")) {
+        let key = format!(
+            "{} {:?} {} {}",
+            w.target, w.template_id, w.window_start_ns, w.revision
+        );
+        let count = *windows.entry(key.clone()).or_insert(w.record_count);
+        assert_eq!(
+            count, w.record_count,
+            "window {key} emitted with two counts"
+        );
+    }
+    assert!(!windows.is_empty());
+    windows.len()
 }
 
 fn templates_by_identity(
@@ -537,25 +624,7 @@ async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_templat
 
     // Enrich: every normalised record was parsed, with exactly the template ids, versions and
     // parameters an uninterrupted stage gives — the restarted stage continued from its checkpoint.
-    let reference = uninterrupted_enrich(&rig, seen.on(&normalized_topic));
-    let observed = templates_by_identity(seen.decoded::<ParsedRecord>(&parsed_topic));
-    assert_eq!(observed.len(), reference.len(), "every identity was parsed");
-    let mut differing = 0;
-    for (identity, expected) in &reference {
-        if observed.get(identity) != Some(expected) {
-            differing += 1;
-            if differing <= 3 {
-                eprintln!(
-                    "{identity:?}: expected {expected:?}, got {:?}",
-                    observed.get(identity)
-                );
-            }
-        }
-    }
-    assert_eq!(
-        differing, 0,
-        "parsed records differ from an uninterrupted run's"
-    );
+    assert_parsed_as_uninterrupted(&rig, &seen);
     let parsed_total = seen.on(&parsed_topic).len();
     assert!(
         parsed_total > seen.on(&normalized_topic).len(),
@@ -568,19 +637,7 @@ async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_templat
     );
 
     // A window emitted again after the restart carries the same counts.
-    let mut windows: HashMap<String, u64> = HashMap::new();
-    for w in seen.decoded::<WindowFeatures>(&rig.topic("windows")) {
-        let key = format!(
-            "{} {:?} {} {}",
-            w.target, w.template_id, w.window_start_ns, w.revision
-        );
-        let count = *windows.entry(key.clone()).or_insert(w.record_count);
-        assert_eq!(
-            count, w.record_count,
-            "window {key} emitted with two counts"
-        );
-    }
-    assert!(!windows.is_empty());
+    let windows = assert_windows_consistent(&rig, &seen);
 
     for medic in [ingest, enrich] {
         let mut medic = medic;
@@ -591,7 +648,7 @@ async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_templat
     eprintln!(
         "parsed {parsed_total} records for {} normalised; {} windows; {:?}",
         seen.on(&normalized_topic).len(),
-        windows.len(),
+        windows,
         started.elapsed()
     );
     let _ = std::fs::remove_dir_all(&rig.dir);
@@ -683,11 +740,12 @@ impl Chain {
 
 #[ignore = "needs the test broker: run scripts/test.sh, or scripts/kafka-up.sh and `cargo test -- --ignored`"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
+async fn the_chain_scaled_and_with_stages_killed_mid_stream_applies_each_command_once() {
     let _alone = MACHINE.write().await;
     let started = Instant::now();
-    // diagnose and decide checkpoint (and so commit) every 20 s: their restart replays what they
-    // delivered since, and the replayed commands must be refused by the actuator as replays.
+    // diagnose and decide checkpoint (and so commit) every 20 s: a partition that moves, or a restart,
+    // replays what they delivered since, and the replayed commands must be refused by the actuator as
+    // replays.
     let rig = Rig::new(
         "chain",
         &brokers(),
@@ -706,11 +764,12 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
         running.insert(stage, rig.start(stage));
     }
     eprintln!("chain started after {:?}", started.elapsed());
+    // Inputs arrive over ~10 s, so that the stages scale while the stream runs.
     let feeder = {
         let (brokers, source, inputs) = (rig.brokers.clone(), rig.source(), inputs.clone());
         tokio::spawn(async move {
             let mut landed = Vec::new();
-            for slice in inputs.chunks(n.div_ceil(10)) {
+            for slice in inputs.chunks(n.div_ceil(30)) {
                 landed.extend(produce_all(&brokers, &source, slice).await);
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
@@ -718,7 +777,8 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
         })
     };
 
-    // enrich dies mid-stream; then diagnose and decide once commands flow; then act.
+    // enrich and diagnose scale out to three instances, then in to one (the third of each SIGKILLed);
+    // then diagnose and decide die once commands flow; then act.
     let restart = |running: &mut BTreeMap<&'static str, Medic>, stages: &[&'static str]| {
         for stage in stages {
             Rig::kill(running.remove(stage).expect("running"));
@@ -727,13 +787,45 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
             running.insert(stage, rig.start(stage));
         }
     };
-    rig.wait_for("enrich's first half", Duration::from_secs(90), || {
+    rig.wait_for("enrich's first quarter", Duration::from_secs(90), || {
         rig.metric("enrich", "checkpoints_total{stage=\"enrich\"}") >= 1.0
-            && rig.out("enrich", RecordKind::Parsed) >= (n / 2) as f64
+            && rig.out("enrich", RecordKind::Parsed) >= (n / 4) as f64
     })
     .await;
-    restart(&mut running, &["enrich"]);
-    eprintln!("enrich killed and restarted after {:?}", started.elapsed());
+    let replicas = ["enrich-2", "enrich-3", "diagnose-2", "diagnose-3"];
+    for process in replicas {
+        running.insert(process, rig.start(process));
+    }
+    // Each new instance has taken over a partition and worked on it for a while.
+    rig.wait_for("the new replicas to read", Duration::from_secs(90), || {
+        replicas.iter().all(|process| {
+            let enough = if process.starts_with("enrich") {
+                50.0
+            } else {
+                1.0
+            };
+            rig.read(process) >= enough
+        })
+    })
+    .await;
+    let parsed_by_replicas =
+        rig.out("enrich-2", RecordKind::Parsed) + rig.out("enrich-3", RecordKind::Parsed);
+    eprintln!(
+        "enrich and diagnose scaled out to 3 after {:?}; {} of {n} inputs landed by then",
+        started.elapsed(),
+        rig.out("ingest", RecordKind::Log)
+    );
+    Rig::kill(running.remove("enrich-3").expect("running"));
+    Rig::kill(running.remove("diagnose-3").expect("running"));
+    for process in ["enrich-2", "diagnose-2"] {
+        let mut medic = running.remove(process).expect("running");
+        let exit = testkit::process::terminate(&mut medic, Duration::from_secs(60));
+        assert!(exit.success(), "{process}: {exit:?}\n{}", rig.logs());
+    }
+    eprintln!(
+        "enrich and diagnose scaled in to 1 after {:?} (the replicas had parsed {parsed_by_replicas})",
+        started.elapsed()
+    );
     rig.wait_for("the first command", Duration::from_secs(120), || {
         rig.out("act", RecordKind::Command) >= 1.0
     })
@@ -754,6 +846,8 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
     let landed = feeder.await.expect("feeder");
     let topics: Vec<String> = [
         "normalized",
+        "parsed",
+        "windows",
         "diagnoses",
         "decisions",
         "actions",
@@ -782,6 +876,7 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
                 // after diagnose caught up. (Which of a crash-loop's last windows still read as faulty is
                 // the model's judgement, so it is not waited for.)
                 landed.iter().all(|i| identities.contains(i))
+                    && enrich_caught_up(s, &rig)
                     && chain.diagnosed() == 10
                     && chain.remedied().len() == 10
                     && chain.caught_up()
@@ -804,6 +899,24 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
         &ingest_dead_letters(&seen, &rig),
         2,
     );
+    // The state followed the partitions: what the replicas parsed carries the template ids, versions
+    // and parameters one uninterrupted instance per partition gives, and windows emitted again (by a
+    // partition's next owner, from its last checkpoint) carry the same counts.
+    assert_parsed_as_uninterrupted(&rig, &seen);
+    let windows = assert_windows_consistent(&rig, &seen);
+    let logged = |process: &str, line: &str| {
+        std::fs::read_to_string(rig.log(process)).is_ok_and(|log| log.contains(line))
+    };
+    for stage in ["enrich", "diagnose"] {
+        assert!(
+            [2, 3]
+                .iter()
+                .any(|n| logged(&format!("{stage}-{n}"), "partition state restored")),
+            "no {stage} replica restored a partition's state:\n{}",
+            rig.logs()
+        );
+    }
+    assert!(logged("enrich", "state of revoked partitions released"));
     let chain = Chain::of(&seen, &rig);
     let keys: BTreeSet<&str> = chain
         .commands
@@ -877,8 +990,11 @@ async fn the_chain_with_stages_killed_mid_stream_applies_each_command_once() {
         ends.dedup();
     }
     eprintln!(
-        "{n} inputs ({duplicates} redelivered by ingest), {} diagnoses, {} decisions, {} command records \
-         for {} keys, {} replays refused; remedies per Deployment: {:?}; {:?}",
+        "{n} inputs ({duplicates} redelivered by ingest), {} parsed records for {} normalised, {windows} \
+         windows, {} diagnoses, {} decisions, {} command records for {} keys, {} replays refused; \
+         remedies per Deployment: {:?}; {:?}",
+        seen.on(&rig.topic("parsed")).len(),
+        seen.on(&rig.topic("normalized")).len(),
         chain.diagnoses.len(),
         chain.decisions.len(),
         chain.commands.len(),

@@ -243,14 +243,31 @@ impl WindowOperator {
         let watermark = self.watermark();
         let retention = self.spec.retention_ns();
         let (size, slide) = (self.shape.size_ns, self.shape.slide_ns);
+        let (lateness, idle) = (
+            self.spec.allowed_lateness.as_nanos(),
+            self.spec.idle_timeout.as_nanos(),
+        );
+        // The watermark moves record by record, so whether a record is late depends only on the
+        // records of its partition before it, never on where batches begin: a partition's next owner,
+        // re-reading it from a checkpoint in other batches, counts each window as the first owner did.
+        // A partition first heard of in this batch holds it back from the batch's start.
+        let mut running = self.state.watermark.clone();
+        for input in inputs {
+            running.hear(input.partition, input.event_time_ns, now_ns);
+        }
+        let mut marks = Vec::with_capacity(inputs.len());
         let mut rows =
             Vec::with_capacity(inputs.len() * usize::try_from(size / slide).unwrap_or(1));
         let kinds: Vec<&'static str> = inputs.iter().map(|i| i.target.kind.as_str()).collect();
         for (input, kind) in inputs.iter().zip(&kinds) {
             let t = input.event_time_ns;
+            let mark = running.get();
+            marks.push(mark);
+            running.observe(input.partition, t, now_ns);
+            running.advance(lateness, idle, now_ns);
             for start in window_starts(t, size, slide) {
                 let end = start.saturating_add(size);
-                if Place::of(end, watermark, retention) == Place::Late {
+                if Place::of(end, mark, retention) == Place::Late {
                     output.late_dropped += 1;
                 } else {
                     rows.push(WindowRow {
@@ -283,18 +300,13 @@ impl WindowOperator {
         if self.shape.evidence_templates > 0 {
             output.evidence_unmatched =
                 self.state
-                    .gather_evidence(inputs, &self.shape, watermark, retention);
+                    .gather_evidence(inputs, &marks, &self.shape, watermark, retention);
         }
         for input in inputs {
             let t = input.event_time_ns;
             self.state.max_event_time_ns = self.state.max_event_time_ns.max(Some(t));
-            self.state.watermark.observe(input.partition, t, now_ns);
         }
-        self.state.watermark.advance(
-            self.spec.allowed_lateness.as_nanos(),
-            self.spec.idle_timeout.as_nanos(),
-            now_ns,
-        );
+        self.state.watermark = running;
         self.last_input_wall_ns = Some(now_ns);
         output.windows = self.state.reemit(&corrected, &self.shape);
         output.windows.extend(self.close_due());
@@ -473,6 +485,55 @@ mod tests {
             .map(|w| (w.target.name.as_str(), w.record_count))
             .collect();
         assert_eq!(closed, [("api", 2)], "api's first minute, whole");
+    }
+
+    #[test]
+    fn whether_a_record_is_late_does_not_depend_on_where_batches_begin() {
+        let web = target("web");
+        let input = |t: i64| WindowInput {
+            target: &web,
+            event_time_ns: t * S,
+            severity: LogSeverity::Info,
+            template_id: "t1",
+            template: "t1",
+            partition: 0,
+            evidence: None,
+        };
+        // Out of order by more than the allowed lateness (10 s): 5 and 30 arrive after 90.
+        let stream: Vec<WindowInput<'_>> = [1, 20, 40, 90, 5, 30, 61, 100, 130, 200]
+            .into_iter()
+            .map(input)
+            .collect();
+        let run = |cuts: &[usize]| {
+            let mut operator = WindowOperator::new(WindowSpec::default()).expect("plans");
+            let (mut late, mut counts) = (0, Vec::new());
+            let mut from = 0;
+            for &to in cuts.iter().chain([&stream.len()]) {
+                let out = operator
+                    .add_batch(&stream[from..to], NO_CLOCK)
+                    .expect("runs");
+                late += out.late_dropped;
+                counts.extend(
+                    out.windows
+                        .iter()
+                        .map(|w| (w.window_start_ns / S, w.record_count)),
+                );
+                from = to;
+            }
+            counts.extend(
+                operator
+                    .flush()
+                    .iter()
+                    .map(|w| (w.window_start_ns / S, w.record_count)),
+            );
+            (late, counts)
+        };
+        let whole = run(&[]);
+        assert_eq!(whole.0, 2, "5 and 30 came after minute 0 had closed");
+        assert_eq!(whole.1, [(0, 3), (60, 3), (120, 1), (180, 1)]);
+        for cuts in [&[1][..], &[4], &[5, 6], &[2, 4, 7, 9]] {
+            assert_eq!(run(cuts), whole, "batches cut at {cuts:?}");
+        }
     }
 
     #[test]

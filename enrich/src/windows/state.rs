@@ -191,12 +191,13 @@ impl WindowState {
     }
 
     /// Adds each input's line to the evidence of every window it counted in (open, or kept closed for
-    /// corrections, as [`WindowState::merge`] decided with the same `watermark`), when the window's
-    /// query kept its template; returns how many lines found no such window (late, or filtered or
-    /// re-labelled by the query).
+    /// corrections, as [`WindowState::merge`] decided with the same `watermark`; not one that was late
+    /// at the input's own watermark, `marks[i]`), when the window's query kept its template; returns
+    /// how many lines found no such window (late, or filtered or re-labelled by the query).
     pub(crate) fn gather_evidence(
         &mut self,
         inputs: &[WindowInput<'_>],
+        marks: &[i64],
         shape: &Shape,
         watermark: i64,
         retention_ns: i64,
@@ -209,11 +210,14 @@ impl WindowState {
             if input.evidence.is_none() {
                 continue;
             }
+            let mark = marks.get(i).copied().unwrap_or(watermark);
             for start in window_starts(input.event_time_ns, size, slide) {
-                groups
-                    .entry((start.saturating_add(size), input.target))
-                    .or_default()
-                    .push(i);
+                let end = start.saturating_add(size);
+                if Place::of(end, mark, retention_ns) == Place::Late {
+                    unmatched += 1;
+                    continue;
+                }
+                groups.entry((end, input.target)).or_default().push(i);
             }
         }
         for ((end, target), members) in groups {

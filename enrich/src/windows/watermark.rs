@@ -43,7 +43,15 @@ impl Watermark {
         self.heard.insert(partition, now_ns);
     }
 
-    /// Moves the watermark on after a micro-batch: the oldest of the active partitions' newest event
+    /// Takes note of `partition`, about to be read at `event_time_ns`, if it was never heard of: from
+    /// then on it holds the watermark back, as if its first record had been read already.
+    pub(crate) fn hear(&mut self, partition: i32, event_time_ns: i64, now_ns: i64) {
+        if !self.newest.contains_key(&partition) {
+            self.observe(partition, event_time_ns, now_ns);
+        }
+    }
+
+    /// Moves the watermark on after a record: the oldest of the active partitions' newest event
     /// times less `lateness_ns`; a partition not heard from for `idle_ns` is not active.
     pub(crate) fn advance(&mut self, lateness_ns: i64, idle_ns: i64, now_ns: i64) {
         let oldest_active = self
