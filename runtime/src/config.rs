@@ -129,7 +129,7 @@ pub struct TopicsConfig {
     #[serde(default = "default_dlq")]
     pub dlq: String,
     /// Snapshots of stateful stages (template miner, open windows), one partition, compacted, keyed by
-    /// stage instance. Default: `medic.checkpoints`.
+    /// input partition (enrich, diagnose) or by stage instance (decide). Default: `medic.checkpoints`.
     #[serde(default = "default_checkpoints")]
     pub checkpoints: String,
 }
@@ -275,13 +275,15 @@ pub struct RunnerConfig {
     /// sends one message per record, as before frames (every reader reads both). Default: 262144.
     #[serde(default = "default_frame_max_bytes")]
     pub frame_max_bytes: usize,
-    /// How often a stateful stage (enrich) snapshots its state to the checkpoint topic; its offsets are
-    /// committed together with each snapshot, so this also bounds what a crash re-reads. Default: `5s`.
+    /// How often a stateful stage snapshots its state to the checkpoint topic; its offsets are committed
+    /// together with each snapshot, so this also bounds what a crash, or a partition moving to another
+    /// replica, re-reads. Default: `5s`.
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval: Span,
-    /// Names this process's stage instances in the checkpoint key (`medic-<stage>/<instance>`): give
-    /// each replica of a stateful stage its own, stable name (a StatefulSet pod name). Default: none
-    /// (one instance per stage).
+    /// Names this process's instance of a stage that keeps one state (decide) in its checkpoint key
+    /// (`medic-decide/<instance>`), e.g. to run two pipelines' decide stages on one checkpoint topic.
+    /// Stages whose state follows their partitions (enrich, diagnose) key it by partition and ignore
+    /// this. Default: none.
     #[serde(default)]
     pub instance: Option<String>,
     /// How often each stage's consumer reports its lag per partition (`medic_consumer_lag`, from

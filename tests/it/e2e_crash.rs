@@ -632,7 +632,7 @@ async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_templat
     );
     let enrich_log = std::fs::read_to_string(rig.log("enrich")).unwrap_or_default();
     assert!(
-        enrich_log.contains("state restored from checkpoint"),
+        enrich_log.contains("partition state restored"),
         "{enrich_log}"
     );
 

@@ -266,8 +266,13 @@ async fn each_stage_runs_as_its_own_principal_with_only_the_acls_medic_prints() 
         .0
         .wait_ready(restarted.1, Instant::now() + Duration::from_secs(60))
         .unwrap_or_else(|log| panic!("enrich restarted: {log}"));
+    // Its partitions' states are restored once the group has assigned them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !restarted.0.log().contains("partition state restored") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let log = restarted.0.log();
-    assert!(log.contains("state restored from checkpoint"), "{log}");
+    assert!(log.contains("partition state restored"), "{log}");
     assert!(!log.contains("AuthorizationFailed"), "{log}");
     results.unsubscribe();
     eprintln!(

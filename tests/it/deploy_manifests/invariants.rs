@@ -17,6 +17,7 @@
 //!   allowed namespaces, no key that can sign among its command keys; `act` mounts the command keys too;
 //! - the observer: one replica, `Recreate`, no ScaledObject, ServiceAccount `medic-observer` bound to its
 //!   read-only ClusterRole, `observe.source` not off;
+//! - decide: one replica, `Recreate`, no ScaledObject (its arbiter's limits are the cluster's);
 //! - diagnose with the transformer has `MEDIC_BASE_MODEL` pointing at a mounted volume;
 //! - every pod is under NetworkPolicies limiting both ingress and egress, egress to listed ports only,
 //!   and only the actuator and the observer may reach the API server's ports (443, 6443).
@@ -447,7 +448,7 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
             if !mine.is_empty() {
                 fail(format!(
                     "the {stage} must not be autoscaled (the actuator's limits are per process; the \
-                     observer reads no topic)"
+                     observer reads no topic; decide's arbiter holds the cluster's limits)"
                 ));
             }
             if w.kind != "Deployment" || w.replicas != Some(1) || !w.recreate {
@@ -609,8 +610,8 @@ pub fn broken_rules(objects: &[Value]) -> Vec<String> {
     problems
 }
 
-/// The single-replica stages that talk to Kubernetes: their ServiceAccount and the roles it must be
-/// bound to.
+/// The single-replica stages: their ServiceAccount and the roles it must be bound to (those that talk to
+/// Kubernetes), or the stages' shared one (decide).
 fn single_replica(stage: StageName) -> Option<(&'static str, &'static [&'static str])> {
     match stage {
         StageName::Actuator => Some((
@@ -618,6 +619,7 @@ fn single_replica(stage: StageName) -> Option<(&'static str, &'static [&'static 
             &["medic-actuator-nodes", "medic-actuator-workloads"],
         )),
         StageName::Observe => Some(("medic-observer", &["medic-observer"])),
+        StageName::Decide => Some(("medic", &[])),
         _ => None,
     }
 }

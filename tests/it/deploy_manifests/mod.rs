@@ -153,7 +153,7 @@ fn a_broken_manifest_breaks_the_rules() {
         "consumerGroup medic-acts is not medic-act",
         "the actuator is one Deployment replica",
         "the actuator's act.keys_file holds keys that can sign (dev-1)",
-        "StatefulSet medic-enrich: needs exactly one ScaledObject, has 0",
+        "Deployment medic-enrich: needs exactly one ScaledObject, has 0",
         "Deployment medic-decide: may reach the API server's ports",
         "not the stage's own medic-kafka-sasl-ingest",
         "Deployment medic-observe: runs as medic-actuator, not medic-observer",
