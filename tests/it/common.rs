@@ -4,14 +4,19 @@
 use medic::config::PipelineConfig;
 use medic::stages::StageName;
 use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 use rdkafka::producer::FutureProducer;
+use rdkafka::{Offset, TopicPartitionList};
 use runtime::embedded::EmbeddedBroker;
+use runtime::kafka::consumer_config;
 use runtime::kafka::{StageRunner, producer_config};
 use runtime::telemetry::health::Health;
 use runtime::telemetry::metrics::Metrics;
+use schemas::ParsedRecord;
 use schemas::span::Span;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A one-broker mock cluster with every pipeline topic (one partition each), a pipeline pointing at it
 /// with short timeouts, and a plain producer to feed source topics.
@@ -87,4 +92,39 @@ pub fn enrich_checkpointed(
             .sum::<u64>();
     }
     (covered, absorbed)
+}
+
+/// Every parsed record on the topic, in order, as (message, template id, template version).
+pub fn parsed_on_topic(config: &PipelineConfig) -> Vec<(String, String, u32)> {
+    let consumer: BaseConsumer = consumer_config(&config.kafka, "test-reader")
+        .create()
+        .expect("reader");
+    let topic = &config.topics.parsed;
+    let (_, high) = consumer
+        .fetch_watermarks(topic, 0, Duration::from_secs(5))
+        .expect("watermarks");
+    let mut partitions = TopicPartitionList::new();
+    partitions
+        .add_partition_offset(topic, 0, Offset::Beginning)
+        .expect("partition");
+    consumer.assign(&partitions).expect("assign");
+    let mut out = Vec::new();
+    let mut next = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while next < high {
+        assert!(Instant::now() < deadline, "parsed topic not read in time");
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.expect("message");
+            next = message.offset() + 1;
+            for payload in testkit::kafka::payloads(&message) {
+                let parsed: ParsedRecord = schemas::decode_record(&payload).expect("parsed");
+                out.push((
+                    parsed.log.message,
+                    parsed.template_id,
+                    parsed.template_version,
+                ));
+            }
+        }
+    }
+    out
 }

@@ -430,14 +430,22 @@ fn assert_accounted(
     outputs.len() - counts.len()
 }
 
+/// What an uninterrupted enrich stage gives.
+struct Uninterrupted {
+    /// Per source identity, the set of (template id, version, template, params) its parsed records carry.
+    templates: HashMap<(i32, i64), BTreeSet<String>>,
+    /// Per window ([`window_key`]), its record count, every window flushed at the end.
+    windows: HashMap<String, u64>,
+}
+
 /// What an uninterrupted enrich stage, configured as `rig`'s, gives for the normalised topic, each
-/// partition read in offset order by its own state (as enrich keeps it): per source identity, the set
-/// of (template id, version, template, params) its parsed records carry.
-fn uninterrupted_enrich(rig: &Rig, normalized: &[Out]) -> HashMap<(i32, i64), BTreeSet<String>> {
+/// partition read in offset order by its own state (as enrich keeps it).
+fn uninterrupted_enrich(rig: &Rig, normalized: &[Out]) -> Uninterrupted {
     let mut ordered = normalized.to_vec();
     // Stable: a frame's records keep their order.
     ordered.sort_by_key(|o| (o.partition, o.offset));
     let mut parsed: Vec<ParsedRecord> = Vec::new();
+    let mut windows = HashMap::new();
     for partition in ordered.chunk_by(|a, b| a.partition == b.partition) {
         let mut stage = rig.config().enrich.build().expect("enrich builds");
         let batch: Vec<SourceRecord> = partition
@@ -449,16 +457,34 @@ fn uninterrupted_enrich(rig: &Rig, normalized: &[Out]) -> HashMap<(i32, i64), BT
             .collect();
         let mut out = schemas::Emitter::new();
         stage.process_batch(&batch, &mut out);
+        stage.flush(&mut out);
         parsed.extend(out.decode_all::<ParsedRecord>().expect("parsed"));
+        for w in out.decode_all::<WindowFeatures>().expect("windows") {
+            windows.insert(window_key(&w), w.record_count);
+        }
     }
     assert_eq!(parsed.len(), ordered.len(), "one parsed record per input");
-    templates_by_identity(parsed)
+    Uninterrupted {
+        templates: templates_by_identity(parsed),
+        windows,
+    }
+}
+
+/// A window's identity: workload, template (for per-template windows), start and revision.
+fn window_key(w: &WindowFeatures) -> String {
+    format!(
+        "{} {:?} {} {}",
+        w.target, w.template_id, w.window_start_ns, w.revision
+    )
 }
 
 /// Asserts that the parsed records carry exactly the template ids, versions and parameters an
-/// uninterrupted enrich stage gives for the normalised records.
-fn assert_parsed_as_uninterrupted(rig: &Rig, seen: &Seen) {
-    let reference = uninterrupted_enrich(rig, seen.on(&rig.topic("normalized")));
+/// uninterrupted enrich stage gives for the normalised records, and that every window emitted (once or
+/// more: again after a restart, or by a partition's next owner) carries the counts it gives; returns
+/// the windows seen.
+fn assert_enrich_as_uninterrupted(rig: &Rig, seen: &Seen) -> usize {
+    let uninterrupted = uninterrupted_enrich(rig, seen.on(&rig.topic("normalized")));
+    let reference = uninterrupted.templates;
     let observed = templates_by_identity(seen.decoded::<ParsedRecord>(&rig.topic("parsed")));
     assert_eq!(observed.len(), reference.len(), "every identity was parsed");
     let mut differing = 0;
@@ -477,24 +503,16 @@ fn assert_parsed_as_uninterrupted(rig: &Rig, seen: &Seen) {
         differing, 0,
         "parsed records differ from an uninterrupted run's"
     );
-}
-
-/// Asserts that a window emitted more than once (again after a restart, or by a partition's next
-/// owner) carries the same counts each time; returns the windows seen.
-fn assert_windows_consistent(rig: &Rig, seen: &Seen) -> usize {
-    let mut windows: HashMap<String, u64> = HashMap::new();
+    let mut windows: BTreeSet<String> = BTreeSet::new();
     for w in seen.decoded::<WindowFeatures>(&rig.topic("windows")) {
-        let key = format!(
-            "{} {:?} {} {}",
-            w.target, w.template_id, w.window_start_ns, w.revision
-        );
-        let count = *windows.entry(key.clone()).or_insert(w.record_count);
+        let key = window_key(&w);
         assert_eq!(
-            count, w.record_count,
-            "window {key} emitted with two counts"
+            uninterrupted.windows.get(&key),
+            Some(&w.record_count),
+            "window {key} emitted with other counts than an uninterrupted run's"
         );
+        windows.insert(key);
     }
-    assert!(!windows.is_empty());
     windows.len()
 }
 
@@ -514,14 +532,18 @@ fn templates_by_identity(
     by_identity
 }
 
-/// Asserts that enrich's last checkpoint (written at its graceful stop) covers every normalised message
-/// (a frame holds several records; the topic has one partition here, so the distinct offsets are its
-/// messages) and that its template miner absorbed each record exactly once: the cluster sizes add up to
-/// the records on the normalised topic — a record read twice into the state (after a restart or a
-/// rebalance) would count twice.
+/// Asserts that enrich's last checkpoints (written at its graceful stop, one per partition) cover every
+/// normalised message (a frame holds several records: the distinct partitions and offsets are the
+/// messages) and that its template miners absorbed each record exactly once: the cluster sizes add up to
+/// the records on the normalised topic — a record read twice into a state (after a restart, a rebalance
+/// or a partition moving between replicas) would count twice.
 fn assert_enrich_state_counts_each_record_once(rig: &Rig, seen: &[Out]) {
     let normalized = seen.len();
-    let messages = seen.iter().map(|o| o.offset).collect::<BTreeSet<_>>().len();
+    let messages = seen
+        .iter()
+        .map(|o| (o.partition, o.offset))
+        .collect::<BTreeSet<_>>()
+        .len();
     let (covered, absorbed) = super::common::enrich_checkpointed(
         &rig.brokers,
         &rig.topic("checkpoints"),
@@ -624,7 +646,8 @@ async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_templat
 
     // Enrich: every normalised record was parsed, with exactly the template ids, versions and
     // parameters an uninterrupted stage gives — the restarted stage continued from its checkpoint.
-    assert_parsed_as_uninterrupted(&rig, &seen);
+    let windows = assert_enrich_as_uninterrupted(&rig, &seen);
+    assert!(windows > 0);
     let parsed_total = seen.on(&parsed_topic).len();
     assert!(
         parsed_total > seen.on(&normalized_topic).len(),
@@ -635,9 +658,6 @@ async fn ingest_and_enrich_killed_mid_stream_lose_nothing_and_keep_their_templat
         enrich_log.contains("partition state restored"),
         "{enrich_log}"
     );
-
-    // A window emitted again after the restart carries the same counts.
-    let windows = assert_windows_consistent(&rig, &seen);
 
     for medic in [ingest, enrich] {
         let mut medic = medic;
@@ -900,10 +920,10 @@ async fn the_chain_scaled_and_with_stages_killed_mid_stream_applies_each_command
         2,
     );
     // The state followed the partitions: what the replicas parsed carries the template ids, versions
-    // and parameters one uninterrupted instance per partition gives, and windows emitted again (by a
-    // partition's next owner, from its last checkpoint) carry the same counts.
-    assert_parsed_as_uninterrupted(&rig, &seen);
-    let windows = assert_windows_consistent(&rig, &seen);
+    // and parameters one uninterrupted instance per partition gives, and every window (also one
+    // emitted again by a partition's next owner, from its last checkpoint) its counts.
+    let windows = assert_enrich_as_uninterrupted(&rig, &seen);
+    assert!(windows > 0);
     let logged = |process: &str, line: &str| {
         std::fs::read_to_string(rig.log(process)).is_ok_and(|log| log.contains(line))
     };
@@ -1019,6 +1039,7 @@ async fn the_chain_scaled_and_with_stages_killed_mid_stream_applies_each_command
         let exit = testkit::process::terminate(&mut medic, Duration::from_secs(60));
         assert!(exit.success(), "{stage}: {exit:?}\n{}", rig.logs());
     }
+    assert_enrich_state_counts_each_record_once(&rig, seen.on(&rig.topic("normalized")));
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
 
@@ -1226,17 +1247,7 @@ async fn a_broker_killed_and_restarted_mid_stream_loses_nothing() {
         &ingest_dead_letters(&seen, &rig),
         2,
     );
-    let reference = uninterrupted_enrich(&rig, seen.on(&normalized_topic));
-    let observed = templates_by_identity(seen.decoded::<ParsedRecord>(&parsed_topic));
-    assert_eq!(observed.len(), reference.len(), "every identity was parsed");
-    let differing = reference
-        .iter()
-        .filter(|(identity, expected)| observed.get(identity) != Some(expected))
-        .count();
-    assert_eq!(
-        differing, 0,
-        "parsed records differ from an uninterrupted run's"
-    );
+    assert_enrich_as_uninterrupted(&rig, &seen);
     eprintln!(
         "after the outage: {n} inputs, {} normalised ({duplicates} redelivered), {} parsed; {:?}",
         seen.on(&normalized_topic).len(),

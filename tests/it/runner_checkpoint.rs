@@ -6,11 +6,8 @@
 use enrich::EnrichConfig;
 use medic::config::PipelineConfig;
 use medic::stages::StageName;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
-use runtime::kafka::{Checkpoint, consumer_config, partition_checkpoint_key};
+use runtime::kafka::{Checkpoint, partition_checkpoint_key};
 use runtime::telemetry::metrics::Metrics;
 use schemas::{Emitter, ParsedRecord, RecordKind, SourceRecord, Stage, StageState, fixtures};
 use std::time::{Duration, Instant};
@@ -61,41 +58,6 @@ async fn run_enrich(config: &PipelineConfig, parsed: u64) -> Metrics {
     metrics
 }
 
-/// Every parsed record on the topic, in order, as (message, template id, template version).
-fn parsed_on_topic(config: &PipelineConfig) -> Vec<(String, String, u32)> {
-    let consumer: BaseConsumer = consumer_config(&config.kafka, "test-reader")
-        .create()
-        .expect("reader");
-    let topic = &config.topics.parsed;
-    let (_, high) = consumer
-        .fetch_watermarks(topic, 0, Duration::from_secs(5))
-        .expect("watermarks");
-    let mut partitions = TopicPartitionList::new();
-    partitions
-        .add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("partition");
-    consumer.assign(&partitions).expect("assign");
-    let mut out = Vec::new();
-    let mut next = 0;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while next < high {
-        assert!(Instant::now() < deadline, "parsed topic not read in time");
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let message = message.expect("message");
-            next = message.offset() + 1;
-            for payload in testkit::kafka::payloads(&message) {
-                let parsed: ParsedRecord = schemas::decode_record(&payload).expect("parsed");
-                out.push((
-                    parsed.log.message,
-                    parsed.template_id,
-                    parsed.template_version,
-                ));
-            }
-        }
-    }
-    out
-}
-
 /// What an uninterrupted enrich stage gives for records `0..n`.
 fn uninterrupted(n: usize) -> Vec<(String, String, u32)> {
     let mut stage = EnrichConfig::default().build().expect("valid");
@@ -127,7 +89,7 @@ async fn enrich_restores_its_state_and_skips_what_the_checkpoint_covers() {
         "committed records are not re-read"
     );
     let expected = uninterrupted(60);
-    assert_eq!(parsed_on_topic(&config), expected[..40]);
+    assert_eq!(super::common::parsed_on_topic(&config), expected[..40]);
 
     // A crash between checkpoint and commit: the checkpoint covers offsets up to 50, the group has
     // committed only 40. The restarted runner must skip 40..50 (already in the state and delivered)
@@ -142,20 +104,9 @@ async fn enrich_restores_its_state_and_skips_what_the_checkpoint_covers() {
         offsets: [((INPUT.to_owned(), 0), 50)].into(),
         state: ahead.snapshot().expect("snapshot"),
     };
-    let (body, headers) = checkpoint.encode().expect("encodes");
     // Enrich's state follows its input partitions: the checkpoint is the partition's.
     let key = partition_checkpoint_key("medic-enrich", &(INPUT.to_owned(), 0));
-    feeder
-        .send(
-            FutureRecord::to(&config.topics.checkpoints)
-                .key(&key)
-                .payload(&body)
-                .headers(headers),
-            Duration::from_secs(5),
-        )
-        .await
-        .map_err(|(e, _)| e)
-        .expect("checkpoint written");
+    write_checkpoint(&feeder, &config, &key, &checkpoint).await;
     let metrics = run_enrich(&config, 10).await;
     assert_eq!(metrics.records_in("enrich"), 20, "40..60 are read again");
     assert_eq!(
@@ -163,6 +114,43 @@ async fn enrich_restores_its_state_and_skips_what_the_checkpoint_covers() {
         10,
         "40..50 are skipped: the checkpoint already counted them"
     );
-    let on_topic = parsed_on_topic(&config);
+    let on_topic = super::common::parsed_on_topic(&config);
     assert_eq!(on_topic[40..], expected[50..60]);
+
+    // A checkpoint written late, behind the newest (by an instance the group had already expelled):
+    // the newest still wins.
+    let stale = Checkpoint {
+        offsets: [((INPUT.to_owned(), 0), 45)].into(),
+        state: b"{}".to_vec(),
+    };
+    write_checkpoint(&feeder, &config, &key, &stale).await;
+    let loaded = runtime::kafka::load_latest(
+        &config.kafka,
+        &config.topics.checkpoints,
+        &key,
+        Duration::from_secs(30),
+    )
+    .expect("readable")
+    .expect("a checkpoint");
+    assert_eq!(loaded.offsets[&(INPUT.to_owned(), 0)], 60);
+}
+
+async fn write_checkpoint(
+    feeder: &FutureProducer,
+    config: &PipelineConfig,
+    key: &str,
+    checkpoint: &Checkpoint,
+) {
+    let (body, headers) = checkpoint.encode().expect("encodes");
+    feeder
+        .send(
+            FutureRecord::to(&config.topics.checkpoints)
+                .key(key)
+                .payload(&body)
+                .headers(headers),
+            Duration::from_secs(5),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .expect("checkpoint written");
 }

@@ -13,11 +13,16 @@
 //! silent for `idle_timeout` of wall clock stops holding it back, and no record moves it past the wall
 //! clock. A record whose window has already closed is late: with `late_records = "drop"` it is counted
 //! (`enrich.late_dropped`); with `"update"` the closed window (kept for `late_retention`) absorbs it and
-//! is emitted again with `revision` + 1. The watermark moves once per micro-batch, after the batch is
-//! merged, and windows close in (end, workload) order, so as long as records are no later than the
-//! allowed lateness, no partition falls silent and no event time is ahead of the wall clock, the
-//! output does not depend on their order or on how they are split into batches (an evidence bound
-//! that is reached keeps what came first).
+//! is emitted again with `revision` + 1. Whether a record is late is judged against the watermark
+//! as it stands just before that record (it moves record by record, a partition first heard of in a
+//! batch holding it back from the batch's start), so with `"drop"` which records a window counts
+//! depends only on the records of its partitions read before, never on how they are split into batches:
+//! a partition re-read from a checkpoint by its next owner counts every window as before. Windows are
+//! emitted after each batch, in (end, workload) order; with `"update"`, where a batch ends decides
+//! whether a record the watermark had just passed is in a window's first emission or in a revision,
+//! but the last revision counts the same records. As long as records are no later than the allowed
+//! lateness, no partition falls silent and no event time is ahead of the wall clock, the output does
+//! not depend on their order either (an evidence bound that is reached keeps what came first).
 
 mod evidence;
 mod query;

@@ -137,6 +137,15 @@ impl Checkpoint {
     }
 }
 
+/// A checkpoint as read: its payload, its offsets header, and how far that says it has read.
+type Candidate = (Vec<u8>, Option<Vec<u8>>, Option<i64>);
+
+/// How far a checkpoint's offsets header says it has read: the sum of its next offsets.
+fn progress(header: &[u8]) -> Option<i64> {
+    let offsets: Vec<PartitionOffset> = serde_json::from_slice(header).ok()?;
+    Some(offsets.iter().map(|o| o.next).sum())
+}
+
 /// The checkpoint key of one input partition's state, for a stage whose state follows its partitions
 /// (`medic-enrich/medic.logs.normalized/3`): the same whichever instance owns the partition.
 #[must_use]
@@ -161,7 +170,9 @@ pub fn load_latest(
 }
 
 /// As [`load_latest`], for every key of `keys` in one read of the topic: the latest checkpoint of each
-/// key that has one.
+/// key that has one — of those that cover the most offsets: a stage instance the group has already
+/// expelled (a session that timed out, a stalled process) may write one more checkpoint of a partition
+/// after its next owner has written a newer one, and the older state must not win.
 ///
 /// # Errors
 /// As [`load_latest`], when any of the keys' latest checkpoints is corrupt.
@@ -215,7 +226,7 @@ pub fn load_latest_of(
         return Ok(BTreeMap::new());
     }
     consumer.assign(&assignment).map_err(kafka_error)?;
-    let mut latest: BTreeMap<String, (Vec<u8>, Option<Vec<u8>>)> = BTreeMap::new();
+    let mut latest: BTreeMap<String, Candidate> = BTreeMap::new();
     while !remaining.is_empty() {
         if Instant::now() >= deadline {
             return Err(CheckpointError::Timeout {
@@ -245,7 +256,16 @@ pub fn load_latest_of(
                         .find(|h| h.key == OFFSETS_HEADER)
                         .and_then(|h| h.value.map(<[u8]>::to_vec))
                 });
-                latest.insert(key.to_owned(), (payload.to_vec(), header));
+                let progress = header.as_deref().and_then(progress);
+                let behind = latest
+                    .get(key)
+                    .is_some_and(|(_, _, kept)| match (kept, progress) {
+                        (Some(kept), Some(new)) => new < *kept,
+                        _ => false,
+                    });
+                if !behind {
+                    latest.insert(key.to_owned(), (payload.to_vec(), header, progress));
+                }
             }
             // A tombstone deletes the key's checkpoint.
             None => {
@@ -256,7 +276,7 @@ pub fn load_latest_of(
     latest
         .into_iter()
         .map(
-            |(key, (payload, header))| match Checkpoint::decode(&payload, header.as_deref()) {
+            |(key, (payload, header, _))| match Checkpoint::decode(&payload, header.as_deref()) {
                 Ok(checkpoint) => Ok((key, checkpoint)),
                 Err(reason) => Err(CheckpointError::Corrupt { key, reason }),
             },

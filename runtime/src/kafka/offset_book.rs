@@ -21,7 +21,7 @@ use crate::kafka::checkpoint::Offsets;
 use crate::kafka::next_offsets;
 use schemas::SourceRecord;
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 /// A topic-partition.
@@ -58,6 +58,9 @@ pub struct OffsetBook {
     released: BTreeSet<Partition>,
     /// Partitions assigned whose state ([`Checkpointing::PerPartition`]) the runner has yet to restore.
     to_restore: BTreeSet<Partition>,
+    /// How often the group has taken each partition away: records read before a revoke are never
+    /// processed (the runner's batch leaves them out), whether or not the partition came back.
+    revocations: BTreeMap<Partition, u64>,
 }
 
 impl OffsetBook {
@@ -146,6 +149,7 @@ impl OffsetBook {
         let mut commit_now = Offsets::new();
         for key in partitions {
             self.revoked.insert(key.clone());
+            *self.revocations.entry(key.clone()).or_default() += 1;
             self.to_restore.remove(key);
             let pending = self.pending.remove(key);
             match checkpointing {
@@ -168,6 +172,12 @@ impl OffsetBook {
             }
         }
         commit_now
+    }
+
+    /// How often the group has taken `partition` away.
+    #[must_use]
+    pub fn revocations(&self, partition: &Partition) -> u64 {
+        self.revocations.get(partition).copied().unwrap_or(0)
     }
 
     /// The partitions whose state must be released since the last call (revoked, whether or not they
@@ -348,9 +358,14 @@ mod tests {
                 committed_now.is_empty(),
                 checkpointing != Checkpointing::Stateless
             );
-            // Given back, its records are processed again.
+            // Given back, its records (read again after the assignment) are processed.
             book.assign(&[key(1)], checkpointing);
             assert_eq!(book.owned(&records(1, 5..8)).len(), 3);
+            assert_eq!(
+                book.revocations(&key(1)),
+                1,
+                "the batch drops what it read before"
+            );
         }
     }
 

@@ -47,7 +47,7 @@ use crate::telemetry::metrics::{Metrics, OutputTally, StageMetrics};
 use futures::future::join_all;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use schemas::{Emitter, SourceCoordinates, SourceRecord, Stage, StageError};
 use std::borrow::Cow;
@@ -122,6 +122,10 @@ enum Next {
 /// `medic_records_in_total`.
 pub const MESSAGES_READ: &str = "runner.messages_read";
 
+/// The stage event that counts partitions whose restored state is behind the group's commit (or that
+/// have no checkpoint though the group committed them): the records in between are in neither.
+pub const STATE_BEHIND_COMMIT: &str = "checkpoint.state_behind_commit";
+
 /// The records of the messages read for one batch, unpacked from their frames.
 #[derive(Default)]
 struct Filled {
@@ -131,24 +135,59 @@ struct Filled {
     records: Vec<SourceRecord>,
     /// The messages that could not be unpacked, and why: dead-lettered whole, never given to the stage.
     unreadable: Vec<(SourceCoordinates, StageError)>,
+    /// For each partition with records here, how often the group had taken it away when they were read
+    /// ([`OffsetBook::revocations`]).
+    read_at: BTreeMap<Partition, u64>,
 }
 
 impl Filled {
-    fn of(message: &BorrowedMessage<'_>, framed: &[String]) -> Self {
+    fn of(message: &BorrowedMessage<'_>, framed: &[String], book: &OffsetBook) -> Self {
         let mut filled = Self::default();
-        filled.add(message, framed);
+        filled.add(message, framed, book);
         filled
     }
 
     /// Adds the records of `message`: unpacked from its frame when its topic is one of `framed`, else
-    /// the message as one record.
-    fn add(&mut self, message: &BorrowedMessage<'_>, framed: &[String]) {
+    /// the message as one record. First leaves out what [`Filled::forget_revoked`] says.
+    fn add(&mut self, message: &BorrowedMessage<'_>, framed: &[String], book: &OffsetBook) {
+        self.forget_revoked(book);
+        self.note_read(&(message.topic().to_owned(), message.partition()), book);
         self.messages += 1;
         if let Err(unreadable) = unpack(message, framed, &mut self.records) {
             let (whole, error) = *unreadable;
             self.unreadable.push((whole.coordinates.clone(), error));
             self.records.push(whole);
         }
+    }
+
+    /// Notes that records of `partition` are read now.
+    fn note_read(&mut self, partition: &Partition, book: &OffsetBook) {
+        if !self.read_at.contains_key(partition) {
+            self.read_at
+                .insert(partition.clone(), book.revocations(partition));
+        }
+    }
+
+    /// Leaves out the records of every partition the group took away after they were read, even if it
+    /// has given the partition back since: the partition is read again from its last commit (or, for a
+    /// stage whose state follows its partitions, restored from its checkpoint), so these records would
+    /// come twice, or into a state restored to before them.
+    fn forget_revoked(&mut self, book: &OffsetBook) {
+        let stale: BTreeSet<Partition> = self
+            .read_at
+            .iter()
+            .filter(|(partition, read_at)| book.revocations(partition) != **read_at)
+            .map(|(partition, _)| partition.clone())
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        let of_stale = |c: &SourceCoordinates| stale.contains(&(c.topic.clone(), c.partition));
+        self.records.retain(|r| !of_stale(&r.coordinates));
+        self.unreadable.retain(|(c, _)| !of_stale(c));
+        self.read_at
+            .retain(|partition, _| !stale.contains(partition));
+        tracing::info!(partitions = ?stale, "records read before their partitions were revoked left out");
     }
 
     /// Dead-letters the unreadable messages among `batch` into `out`; the rest is the stage's input.
@@ -463,6 +502,7 @@ impl StageRunner {
         .map_err(|e| e.to_string())
         .and_then(|loaded| loaded)
         .map_err(|reason| RunnerError::Checkpoint { stage, reason })?;
+        let committed = self.group_commits(keys.values());
         let Some(state) = self.stage.partitioned_state() else {
             return Ok(());
         };
@@ -481,9 +521,55 @@ impl StageRunner {
                 }
                 None => None,
             };
+            if let Some(&commit) = committed.get(partition)
+                && next.is_none_or(|next| next < commit)
+            {
+                // Records between the state and the commit the consumer reads from are in neither.
+                tracing::warn!(
+                    key = %key,
+                    checkpoint = ?next,
+                    commit,
+                    "the partition's state is behind the group's commit: its records before the \
+                     commit are not in the state (no checkpoint: one written before states followed \
+                     their partitions, under medic-<stage> or medic-<stage>/<instance>, is not read)"
+                );
+                self.sink.metrics.add_event(STATE_BEHIND_COMMIT, 1);
+            }
             lock(&self.offsets).restored(partition, next);
         }
         Ok(())
+    }
+
+    /// The group's committed offset of each of `partitions` that has one (none when they cannot be
+    /// read: the check they serve is skipped).
+    fn group_commits<'a>(
+        &self,
+        partitions: impl Iterator<Item = &'a Partition>,
+    ) -> BTreeMap<Partition, i64> {
+        let mut list = rdkafka::TopicPartitionList::new();
+        for (topic, partition) in partitions {
+            list.add_partition(topic, *partition);
+        }
+        let read = off_the_io_runtime(|| {
+            self.consumer
+                .committed_offsets(list, crate::kafka::context::COMMITTED_TIMEOUT)
+        });
+        match read {
+            Ok(committed) => committed
+                .elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    rdkafka::Offset::Offset(next) => {
+                        Some(((e.topic().to_owned(), e.partition()), next))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot read the group's commits");
+                BTreeMap::new()
+            }
+        }
     }
 
     /// Runs until `shutdown` is cancelled, then drains and commits.
@@ -513,7 +599,7 @@ impl StageRunner {
                 biased;
                 () = shutdown.cancelled() => Next::Shutdown,
                 _ = tick.tick() => Next::Tick,
-                message = self.consumer.recv() => Next::Record(message.map(|m| Filled::of(&m, &self.framed))),
+                message = self.consumer.recv() => Next::Record(message.map(|m| Filled::of(&m, &self.framed, &lock(&self.offsets)))),
             };
             match next {
                 Next::Shutdown => break,
@@ -559,7 +645,7 @@ impl StageRunner {
         let deadline = tokio::time::Instant::now() + self.runner.batch_linger.as_duration();
         while batch.records.len() < self.runner.batch_max_records {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                Ok(Ok(message)) => batch.add(&message, &self.framed),
+                Ok(Ok(message)) => batch.add(&message, &self.framed, &lock(&self.offsets)),
                 Ok(Err(error)) => {
                     tracing::warn!(error = %error, "consumer error while filling a batch");
                     break;
@@ -567,6 +653,8 @@ impl StageRunner {
                 Err(_) => break,
             }
         }
+        // A rebalance inside the last `recv` may have taken partitions away.
+        batch.forget_revoked(&lock(&self.offsets));
         batch
     }
 
@@ -868,5 +956,43 @@ fn off_the_io_runtime<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::offset_book::Checkpointing;
+
+    fn read(filled: &mut Filled, book: &OffsetBook, partition: i32, offsets: std::ops::Range<i64>) {
+        filled.forget_revoked(book);
+        filled.note_read(&("in".to_owned(), partition), book);
+        filled
+            .records
+            .extend(offsets.map(|o| SourceRecord::new("in", partition, o, "{}")));
+    }
+
+    #[test]
+    fn records_read_before_a_revoke_are_left_out_even_if_the_partition_came_back() {
+        let per_partition = Checkpointing::PerPartition;
+        let mut book = OffsetBook::default();
+        book.assign(&[("in".to_owned(), 0), ("in".to_owned(), 1)], per_partition);
+        let mut filled = Filled::default();
+        read(&mut filled, &book, 0, 10..15);
+        read(&mut filled, &book, 1, 40..45);
+        // Inside the next `recv`, the group takes every partition away and gives them back.
+        book.revoke(&[("in".to_owned(), 0), ("in".to_owned(), 1)], per_partition);
+        book.assign(&[("in".to_owned(), 0), ("in".to_owned(), 1)], per_partition);
+        // What that `recv` returned was fetched after the assignment: from the last commit.
+        read(&mut filled, &book, 0, 3..6);
+        let kept: Vec<(i32, i64)> = filled
+            .records
+            .iter()
+            .map(|r| (r.coordinates.partition, r.coordinates.offset))
+            .collect();
+        assert_eq!(kept, [(0, 3), (0, 4), (0, 5)]);
+        // Records read after the assignment stay.
+        read(&mut filled, &book, 1, 38..39);
+        assert_eq!(filled.records.len(), 4);
     }
 }
