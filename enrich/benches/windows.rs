@@ -41,6 +41,7 @@ fn inputs(targets: &[Target], ids: &[String]) -> Vec<WindowInput<'static>> {
             template_id: &ids[(i * 7) % ids.len()],
             template: "GET <*> took <*>",
             partition: 0,
+            message: i64::try_from(i).expect("small"),
             // As enrich gathers it for diagnose (the default window carries evidence).
             evidence: Some(LineEvidence {
                 message: "GET /api/items took 12ms",

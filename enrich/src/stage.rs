@@ -140,7 +140,8 @@ impl Stage for Enrich {
                 Ok(log) => {
                     let record = self.parse(log, out);
                     out.emit_or_reject(input, &record);
-                    parsed.push((record, input.coordinates.partition));
+                    let read_at = (input.coordinates.partition, input.coordinates.offset);
+                    parsed.push((record, read_at));
                 }
                 Err(error) => out.reject(input, error),
             }

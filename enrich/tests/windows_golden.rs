@@ -99,15 +99,19 @@ fn run(
         let n = batch_sizes().clamp(1, rest.len());
         let (batch, tail) = rest.split_at(n);
         rest = tail;
+        let read = order.len() - rest.len() - batch.len();
         let inputs: Vec<WindowInput<'_>> = batch
             .iter()
-            .map(|r| WindowInput {
+            .zip(read..)
+            .map(|(r, offset)| WindowInput {
                 target: &targets[r.target],
                 event_time_ns: r.event_time_ns,
                 severity: r.severity,
                 template_id: &ids[r.template],
                 template: TEMPLATES[r.template],
                 partition: 0,
+                // One message per record, in the order read.
+                message: i64::try_from(offset).expect("small"),
                 evidence: None,
             })
             .collect();

@@ -14,9 +14,10 @@
 //! clock. A record whose window has already closed is late: with `late_records = "drop"` it is counted
 //! (`enrich.late_dropped`); with `"update"` the closed window (kept for `late_retention`) absorbs it and
 //! is emitted again with `revision` + 1. Whether a record is late is judged against the watermark
-//! as it stands just before that record (it moves record by record, a partition first heard of in a
-//! batch holding it back from the batch's start), so with `"drop"` which records a window counts
-//! depends only on the records of its partitions read before, never on how they are split into batches:
+//! as it stands just before the input message it came in (it moves message by message — a frame's
+//! records are judged together — a partition first heard of in a batch holding it back from the batch's
+//! start), so with `"drop"` which records a window counts depends only on the messages of its
+//! partitions read before, never on how they are split into batches:
 //! a partition re-read from a checkpoint by its next owner counts every window as before. Windows are
 //! emitted after each batch, in (end, workload) order; with `"update"`, where a batch ends decides
 //! whether a record the watermark had just passed is in a window's first emission or in a revision,
@@ -53,15 +54,18 @@ pub struct WindowInput<'a> {
     pub template: &'a str,
     /// The input partition the record was read from (the watermark waits for the slowest one).
     pub partition: i32,
+    /// The offset of the input message the record was read in (a frame holds many records): the
+    /// watermark moves between messages, so the records of one message are judged together.
+    pub message: i64,
     /// The line itself, for windows that carry evidence (`evidence_templates`); `None` adds none.
     pub evidence: Option<LineEvidence<'a>>,
 }
 
 impl<'a> WindowInput<'a> {
-    /// `parsed`, read from input `partition`, in the windows of its workload `target`
-    /// ([`workload_of`]), with its line as evidence.
+    /// `parsed`, read from input `partition` in the message at offset `message`, in the windows of its
+    /// workload `target` ([`workload_of`]), with its line as evidence.
     #[must_use]
-    pub fn of(parsed: &'a ParsedRecord, partition: i32, target: &'a Target) -> Self {
+    pub fn of(parsed: &'a ParsedRecord, (partition, message): ReadAt, target: &'a Target) -> Self {
         Self {
             target,
             event_time_ns: parsed.log.event_time_ns,
@@ -69,6 +73,7 @@ impl<'a> WindowInput<'a> {
             template_id: &parsed.template_id,
             template: &parsed.template,
             partition,
+            message,
             evidence: Some(LineEvidence::of(&parsed.log)),
         }
     }
@@ -85,30 +90,33 @@ pub fn workload_of(log: &LogRecord) -> Option<Target> {
     })
 }
 
-/// The window inputs of `records` (each with the input partition it was read from), whose workloads
-/// ([`workload_of`]) are `workloads`: those that name a workload.
+/// Where a record was read: its input partition and the offset of its message.
+pub type ReadAt = (i32, i64);
+
+/// The window inputs of `records` (each with where it was read), whose workloads ([`workload_of`]) are
+/// `workloads`: those that name a workload.
 #[must_use]
 pub fn window_inputs<'a>(
-    records: &'a [(ParsedRecord, i32)],
+    records: &'a [(ParsedRecord, ReadAt)],
     workloads: &'a [Option<Target>],
 ) -> Vec<WindowInput<'a>> {
     records
         .iter()
         .zip(workloads)
-        .filter_map(|((parsed, partition), target)| {
-            Some(WindowInput::of(parsed, *partition, target.as_ref()?))
+        .filter_map(|((parsed, read_at), target)| {
+            Some(WindowInput::of(parsed, *read_at, target.as_ref()?))
         })
         .collect()
 }
 
-/// Every window of `spec` over `records` (each with the input partition it was read from), as enrich
+/// Every window of `spec` over `records` (each with where it was read), as enrich
 /// emits them when `records` are one micro-batch at the end of a finite input (a replay, a test).
 ///
 /// # Errors
 /// When the definition does not plan or its query fails.
 pub fn windows_of(
     spec: WindowSpec,
-    records: &[(ParsedRecord, i32)],
+    records: &[(ParsedRecord, ReadAt)],
 ) -> Result<Vec<WindowFeatures>, QueryError> {
     let mut operator = WindowOperator::new(spec)?;
     let workloads: Vec<Option<Target>> = records.iter().map(|(p, _)| workload_of(&p.log)).collect();
@@ -130,11 +138,11 @@ pub fn window_source_records(
     spec: WindowSpec,
     parsed: &[schemas::SourceRecord],
 ) -> Vec<schemas::SourceRecord> {
-    let records: Vec<(ParsedRecord, i32)> = parsed
+    let records: Vec<(ParsedRecord, ReadAt)> = parsed
         .iter()
         .map(|r| {
             let record = schemas::decode_record(&r.payload).expect("a parsed record");
-            (record, r.coordinates.partition)
+            (record, (r.coordinates.partition, r.coordinates.offset))
         })
         .collect();
     windows_of(spec, &records)
@@ -252,10 +260,11 @@ impl WindowOperator {
             self.spec.allowed_lateness.as_nanos(),
             self.spec.idle_timeout.as_nanos(),
         );
-        // The watermark moves record by record, so whether a record is late depends only on the
-        // records of its partition before it, never on where batches begin: a partition's next owner,
-        // re-reading it from a checkpoint in other batches, counts each window as the first owner did.
-        // A partition first heard of in this batch holds it back from the batch's start.
+        // The watermark moves message by message (a frame's records are judged together), so whether a
+        // record is late depends only on the messages of its partition before it, never on where
+        // batches begin: a partition's next owner, re-reading it from a checkpoint in other batches,
+        // counts each window as the first owner did. A partition first heard of in this batch holds it
+        // back from the batch's start.
         let mut running = self.state.watermark.clone();
         for input in inputs {
             running.hear(input.partition, input.event_time_ns, now_ns);
@@ -264,15 +273,23 @@ impl WindowOperator {
         let mut rows =
             Vec::with_capacity(inputs.len() * usize::try_from(size / slide).unwrap_or(1));
         let kinds: Vec<&'static str> = inputs.iter().map(|i| i.target.kind.as_str()).collect();
-        for (input, kind) in inputs.iter().zip(&kinds) {
+        let mut mark = running.get();
+        for (i, (input, kind)) in inputs.iter().zip(&kinds).enumerate() {
             let t = input.event_time_ns;
-            let mark = running.get();
-            marks.push(mark);
+            // The watermark as the record's message found it.
+            let before = mark;
+            marks.push(before);
             running.observe(input.partition, t, now_ns);
-            running.advance(lateness, idle, now_ns);
+            let message_ends = inputs.get(i + 1).is_none_or(|next| {
+                (next.partition, next.message) != (input.partition, input.message)
+            });
+            if message_ends {
+                running.advance(lateness, idle, now_ns);
+                mark = running.get();
+            }
             for start in window_starts(t, size, slide) {
                 let end = start.saturating_add(size);
-                if Place::of(end, mark, retention) == Place::Late {
+                if Place::of(end, before, retention) == Place::Late {
                     output.late_dropped += 1;
                 } else {
                     rows.push(WindowRow {
@@ -412,6 +429,7 @@ mod tests {
                 template_id,
                 template: template_id,
                 partition: 0,
+                message: *t,
                 evidence: None,
             })
             .collect();
@@ -475,6 +493,7 @@ mod tests {
             template_id: "t1",
             template: "t1",
             partition,
+            message: t,
             evidence: None,
         };
         // Partition 1 (api) has been heard from; partition 0 (web) reads on to minute 5.
@@ -502,6 +521,7 @@ mod tests {
             template_id: "t1",
             template: "t1",
             partition: 0,
+            message: t,
             evidence: None,
         };
         // Out of order by more than the allowed lateness (10 s): 5 and 30 arrive after 90.
@@ -539,6 +559,14 @@ mod tests {
         for cuts in [&[1][..], &[4], &[5, 6], &[2, 4, 7, 9]] {
             assert_eq!(run(cuts), whole, "batches cut at {cuts:?}");
         }
+        // The records of one message (a frame) are judged together: 5 came in 90's frame.
+        let mut operator = WindowOperator::new(WindowSpec::default()).expect("plans");
+        let frame: Vec<WindowInput<'_>> = stream[..5]
+            .iter()
+            .map(|i| WindowInput { message: 7, ..*i })
+            .collect();
+        let out = operator.add_batch(&frame, NO_CLOCK).expect("runs");
+        assert_eq!(out.late_dropped, 0);
     }
 
     #[test]
@@ -552,6 +580,7 @@ mod tests {
             template_id: "t1",
             template: "t1",
             partition: 0,
+            message: t,
             evidence: None,
         };
         let now = 1_000 * S;
@@ -638,6 +667,7 @@ mod tests {
             template_id: "t1",
             template: "x <*>",
             partition: 0,
+            message: 0,
             evidence: None,
         }];
         assert!(
