@@ -1,13 +1,18 @@
-//! [`WindowQuery`]: a window definition's SQL, planned once by DataFusion and executed over each
-//! micro-batch of records (as an Arrow `RecordBatch`) to get partial counts per window and key.
+//! [`WindowQuery`]: a window definition's SQL, planned once by DataFusion — down to its physical plan —
+//! and executed over each micro-batch of records (as an Arrow `RecordBatch`) to get partial counts per
+//! window and key. Physical planning took about 210 µs of a run's ~350 µs (release, this 2-core machine),
+//! and enrich runs one query per input partition per batch, so each run only puts its batch in the
+//! planned scan's place.
 
 use super::spec::PARTIAL_COLUMNS;
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::datasource::MemTable;
-use datafusion::datasource::memory::PartitionData;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use std::sync::Arc;
 
@@ -90,8 +95,8 @@ impl From<datafusion::error::DataFusionError> for QueryError {
 /// A planned window query and the table it reads.
 pub struct WindowQuery {
     context: SessionContext,
-    plan: LogicalPlan,
-    input: PartitionData,
+    /// The physical plan, its scan of the `records` table empty: each run puts its batch there.
+    plan: Arc<dyn ExecutionPlan>,
     schema: SchemaRef,
 }
 
@@ -109,7 +114,6 @@ impl WindowQuery {
     pub fn plan(sql: &str) -> Result<Self, QueryError> {
         let schema = records_schema();
         let table = MemTable::try_new(Arc::clone(&schema), vec![Vec::new()])?;
-        let input = Arc::clone(&table.batches[0]);
         // One partition: micro-batches are small, and the runner already parallelises by partition.
         let context =
             SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
@@ -133,10 +137,12 @@ impl WindowQuery {
                 missing.join(", ")
             )));
         }
+        let plan = futures::executor::block_on(
+            DataFrame::new(context.state(), plan).create_physical_plan(),
+        )?;
         Ok(Self {
             context,
             plan,
-            input,
             schema,
         })
     }
@@ -151,15 +157,11 @@ impl WindowQuery {
             return Ok(Vec::new());
         }
         let batch = self.to_batch(rows)?;
-        *self
-            .input
-            .try_write()
-            .map_err(|_| QueryError("the records table is busy".to_owned()))? = vec![batch];
-        let frame = DataFrame::new(self.context.state(), self.plan.clone());
-        let result = futures::executor::block_on(frame.collect());
-        if let Ok(mut input) = self.input.try_write() {
-            input.clear();
-        }
+        let plan = with_input(&self.plan, &batch)?;
+        let result = futures::executor::block_on(datafusion::physical_plan::collect(
+            plan,
+            self.context.task_ctx(),
+        ));
         let mut partials = Vec::new();
         for batch in result? {
             read_partials(&batch, &mut partials)?;
@@ -192,6 +194,29 @@ impl WindowQuery {
         RecordBatch::try_new(Arc::clone(&self.schema), columns)
             .map_err(|e| QueryError(e.to_string()))
     }
+}
+
+/// `plan` with `batch` in place of what its scans of the `records` table read (each scan keeps its
+/// projection).
+fn with_input(
+    plan: &Arc<dyn ExecutionPlan>,
+    batch: &RecordBatch,
+) -> Result<Arc<dyn ExecutionPlan>, QueryError> {
+    let rebound = Arc::clone(plan).transform_up(|node| {
+        let Some(memory) = node
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|scan| scan.data_source().downcast_ref::<MemorySourceConfig>())
+        else {
+            return Ok(Transformed::no(node));
+        };
+        let scan: Arc<dyn ExecutionPlan> = MemorySourceConfig::try_new_exec(
+            &[vec![batch.clone()]],
+            memory.original_schema(),
+            memory.projection().clone(),
+        )?;
+        Ok(Transformed::yes(scan))
+    })?;
+    Ok(rebound.data)
 }
 
 /// A result column as `T`, cast when the query produced another type (e.g. `Utf8View`, `UInt64`).
@@ -272,6 +297,24 @@ mod tests {
             template: "tpl",
             severity,
         }
+    }
+
+    #[test]
+    fn each_run_reads_its_own_batch_only() {
+        let query = WindowQuery::plan(super::super::spec::DEFAULT_SQL).expect("plans");
+        let count = |partials: Vec<PartialCount>| -> Vec<(String, u64)> {
+            let mut counts: Vec<(String, u64)> =
+                partials.into_iter().map(|p| (p.name, p.records)).collect();
+            counts.sort();
+            counts
+        };
+        let web = [row(0, "web", "t1", "info"), row(0, "web", "t1", "info")];
+        let db = [row(0, "db", "t1", "info")];
+        for _ in 0..2 {
+            assert_eq!(count(query.run(&web).expect("runs")), [("web".into(), 2)]);
+            assert_eq!(count(query.run(&db).expect("runs")), [("db".into(), 1)]);
+        }
+        assert!(query.run(&[]).expect("runs").is_empty());
     }
 
     #[test]
