@@ -143,7 +143,12 @@ impl StageName {
                     enrich
                         .build()
                         .map(|stage| Box::new(stage) as Box<dyn Stage>)
-                        .map_err(|problems| StageError::internal(problems_text(&problems)))
+                        .map_err(|problems| {
+                            let stage = StageName::Enrich.as_str();
+                            StageError::internal(
+                                RunnerError::Config { stage, problems }.to_string(),
+                            )
+                        })
                 })))
             }
             StageName::Diagnose => {
@@ -239,15 +244,6 @@ impl FromStr for StageName {
             .find(|stage| stage.as_str() == s)
             .ok_or_else(|| UnknownStage(s.to_owned()))
     }
-}
-
-/// The problems of a configuration, on one line.
-fn problems_text(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 #[cfg(test)]

@@ -416,6 +416,20 @@ mod tests {
         }
     }
 
+    /// An info line of template `t1` at second `t` of `target`, in its own message on partition 0.
+    fn info_line(target: &Target, t: i64) -> WindowInput<'_> {
+        WindowInput {
+            target,
+            event_time_ns: t * S,
+            severity: LogSeverity::Info,
+            template_id: "t1",
+            template: "t1",
+            partition: 0,
+            message: t,
+            evidence: None,
+        }
+    }
+
     fn add(
         operator: &mut WindowOperator,
         records: &[(&Target, i64, LogSeverity, &str)],
@@ -514,16 +528,7 @@ mod tests {
     #[test]
     fn whether_a_record_is_late_does_not_depend_on_where_batches_begin() {
         let web = target("web");
-        let input = |t: i64| WindowInput {
-            target: &web,
-            event_time_ns: t * S,
-            severity: LogSeverity::Info,
-            template_id: "t1",
-            template: "t1",
-            partition: 0,
-            message: t,
-            evidence: None,
-        };
+        let input = |t: i64| info_line(&web, t);
         // Out of order by more than the allowed lateness (10 s): 5 and 30 arrive after 90.
         let stream: Vec<WindowInput<'_>> = [1, 20, 40, 90, 5, 30, 61, 100, 130, 200]
             .into_iter()
@@ -573,16 +578,7 @@ mod tests {
     fn a_clock_far_ahead_moves_event_time_only_to_the_wall_clock() {
         let a = target("a");
         let mut operator = WindowOperator::new(WindowSpec::default()).expect("plans");
-        let input = |t: i64| WindowInput {
-            target: &a,
-            event_time_ns: t * S,
-            severity: LogSeverity::Info,
-            template_id: "t1",
-            template: "t1",
-            partition: 0,
-            message: t,
-            evidence: None,
-        };
+        let input = |t: i64| info_line(&a, t);
         let now = 1_000 * S;
         let forged = operator
             .add_batch(&[input(990), input(1_000 + 86_000)], now)

@@ -67,6 +67,29 @@ pub fn partition_list(offsets: &crate::kafka::checkpoint::Offsets) -> TopicParti
     list
 }
 
+/// The group's committed offset of each partition of `list` (`None` where the group has none), read
+/// through `consumer` (a broker round trip, at most [`COMMITTED_TIMEOUT`]).
+///
+/// # Errors
+/// When the commits cannot be read.
+pub fn group_commits(
+    consumer: &impl Consumer<StageContext>,
+    list: TopicPartitionList,
+) -> Result<Vec<(Partition, Option<i64>)>, rdkafka::error::KafkaError> {
+    let committed = consumer.committed_offsets(list, COMMITTED_TIMEOUT)?;
+    Ok(committed
+        .elements()
+        .iter()
+        .map(|e| {
+            let group = match e.offset() {
+                Offset::Offset(next) => Some(next),
+                _ => None,
+            };
+            ((e.topic().to_owned(), e.partition()), group)
+        })
+        .collect())
+}
+
 /// The topic-partitions of `list`.
 fn partitions_of(list: &TopicPartitionList) -> Vec<Partition> {
     list.elements()
@@ -124,8 +147,8 @@ impl ConsumerContext for StageContext {
         if !reclaim {
             return;
         }
-        let committed = match consumer.committed_offsets((*partitions).clone(), COMMITTED_TIMEOUT) {
-            Ok(committed) => committed,
+        let weighed = match group_commits(consumer, (*partitions).clone()) {
+            Ok(weighed) => weighed,
             Err(error) => {
                 // Unknown: the held offsets stay held (not committed by this process), so at worst
                 // their records are read again after a restart.
@@ -133,17 +156,6 @@ impl ConsumerContext for StageContext {
                 return;
             }
         };
-        let weighed: Vec<(Partition, Option<i64>)> = committed
-            .elements()
-            .iter()
-            .map(|e| {
-                let group = match e.offset() {
-                    Offset::Offset(next) => Some(next),
-                    _ => None,
-                };
-                ((e.topic().to_owned(), e.partition()), group)
-            })
-            .collect();
         self.book().reclaim(&weighed);
     }
 }

@@ -35,7 +35,7 @@ use crate::config::{KafkaConfig, RunnerConfig, RuntimeConfig, TopicsConfig};
 use crate::kafka::checkpoint::{
     Checkpoint, checkpoint_key, load_latest, load_latest_of, partition_checkpoint_key,
 };
-use crate::kafka::context::{lock, partition_list};
+use crate::kafka::context::{group_commits, lock, partition_list};
 use crate::kafka::frames::{
     FramePacker, PartitionCounts, Route, framed_kind, framed_topics, partitions_computable, unpack,
 };
@@ -550,20 +550,10 @@ impl StageRunner {
         for (topic, partition) in partitions {
             list.add_partition(topic, *partition);
         }
-        let read = off_the_io_runtime(|| {
-            self.consumer
-                .committed_offsets(list, crate::kafka::context::COMMITTED_TIMEOUT)
-        });
-        match read {
+        match off_the_io_runtime(|| group_commits(&self.consumer, list)) {
             Ok(committed) => committed
-                .elements()
-                .iter()
-                .filter_map(|e| match e.offset() {
-                    rdkafka::Offset::Offset(next) => {
-                        Some(((e.topic().to_owned(), e.partition()), next))
-                    }
-                    _ => None,
-                })
+                .into_iter()
+                .filter_map(|(partition, next)| Some((partition, next?)))
                 .collect(),
             Err(error) => {
                 tracing::warn!(error = %error, "cannot read the group's commits");
