@@ -22,3 +22,84 @@ pub struct ParsedRecord {
     /// The normalised record the template was mined from.
     pub log: LogRecord,
 }
+
+/// A [`ParsedRecord`] without its log, borrowed: what [`ParsedRecord::encode_with_log_json`] encodes
+/// before it appends the log's own bytes. Its fields are the record's, in the same order.
+#[derive(Serialize)]
+struct WithoutLog<'a> {
+    schema_version: u32,
+    template_id: &'a str,
+    template: &'a str,
+    template_version: u32,
+    params: &'a [String],
+}
+
+impl ParsedRecord {
+    /// The record's JSON, as [`crate::wire::encode_record`] writes it, except that the log is `log_json`
+    /// — the bytes `self.log` was decoded from — instead of `self.log` encoded again. The log is most of
+    /// a parsed record, and encoding it again was about a tenth of enrich's CPU per line.
+    ///
+    /// `log_json` must be a JSON object that decodes to `self.log` (the normalised record's payload as
+    /// read, when nothing in the log was changed since): the result then decodes to `self`.
+    ///
+    /// # Errors
+    /// When the other fields cannot be encoded (they are strings and integers, so never in practice).
+    pub fn encode_with_log_json(&self, log_json: &[u8]) -> Result<Vec<u8>, crate::StageError> {
+        let head = WithoutLog {
+            schema_version: self.schema_version,
+            template_id: &self.template_id,
+            template: &self.template,
+            template_version: self.template_version,
+            params: &self.params,
+        };
+        let mut out = Vec::with_capacity(log_json.len() + 256);
+        serde_json::to_writer(&mut out, &head).map_err(|e| {
+            crate::StageError::new(crate::ErrorKind::Internal, format!("encode: {e}"))
+        })?;
+        // `head` is an object: replace its closing brace with the log and close it again.
+        out.pop();
+        out.extend_from_slice(b",\"log\":");
+        out.extend_from_slice(log_json);
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::log_record;
+    use crate::wire::{decode_record, encode_record};
+
+    fn parsed() -> ParsedRecord {
+        ParsedRecord {
+            schema_version: crate::SCHEMA_VERSION,
+            template_id: "tpl-1".into(),
+            template: "GET <*> took \"<*>\" ms".into(),
+            template_version: 2,
+            params: vec!["/a\\b".into(), "1é".into()],
+            log: log_record("GET /a\\b took \"1é\" ms", 1_700_000_000_000_000_000),
+        }
+    }
+
+    #[test]
+    fn the_log_s_own_bytes_give_what_encoding_it_again_gives() {
+        let record = parsed();
+        let log_json = encode_record(&record.log).unwrap();
+        assert_eq!(
+            record.encode_with_log_json(&log_json).unwrap(),
+            encode_record(&record).unwrap(),
+            "same fields, same order, same bytes"
+        );
+    }
+
+    #[test]
+    fn a_log_written_otherwise_still_decodes_to_the_record() {
+        let record = parsed();
+        // Another writer's spacing and field order: the same log.
+        let value = serde_json::to_value(&record.log).unwrap();
+        let log_json = serde_json::to_vec_pretty(&value).unwrap();
+        let spliced = record.encode_with_log_json(&log_json).unwrap();
+        assert_eq!(decode_record::<ParsedRecord>(&spliced).unwrap(), record);
+    }
+}
