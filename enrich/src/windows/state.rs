@@ -364,7 +364,7 @@ type Group<'w> = (Option<&'w String>, Vec<(&'w String, &'w TemplateCounts)>);
 fn features(key: &Key, window: &mut Window, shape: &Shape) -> Vec<WindowFeatures> {
     let revision = window.emitted;
     window.emitted += 1;
-    let (all_evidence, evidence_dropped) = if shape.evidence_templates == 0 {
+    let (mut all_evidence, evidence_dropped) = if shape.evidence_templates == 0 {
         (Vec::new(), 0)
     } else {
         window.evidence.records()
@@ -397,29 +397,36 @@ fn features(key: &Key, window: &mut Window, shape: &Shape) -> Vec<WindowFeatures
             };
             let warning_count = count_where(|s| s == LogSeverity::Warning);
             let error_count = count_where(LogSeverity::is_error);
-            let mut top: Vec<TemplateCount> = templates
+            // Ranked by reference; only the top ones are copied.
+            let mut ranked: Vec<(&String, &TemplateCounts, u64)> = templates
                 .iter()
-                .map(|(id, counts)| TemplateCount {
+                .map(|(id, counts)| (*id, *counts, counts.total()))
+                .collect();
+            ranked.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(b.0)));
+            let distinct_templates = ranked.len() as u64;
+            let top: Vec<TemplateCount> = ranked
+                .iter()
+                .take(shape.top_templates)
+                .map(|(id, counts, count)| TemplateCount {
                     template_id: (*id).clone(),
                     template: counts.template.clone(),
-                    count: counts.total(),
+                    count: *count,
                 })
                 .collect();
-            top.sort_by(|a, b| {
-                b.count
-                    .cmp(&a.count)
-                    .then_with(|| a.template_id.cmp(&b.template_id))
-            });
-            let distinct_templates = top.len() as u64;
-            top.truncate(shape.top_templates);
             let new_templates = templates
                 .iter()
                 .filter(|(id, _)| window.new_templates.contains(*id))
                 .count() as u64;
-            let mut evidence = all_evidence.clone();
-            if let Some(id) = template_id {
-                evidence.retain(|e| &e.template_id == id);
-            }
+            // One window per template takes its template's evidence; the one window of all templates
+            // (there is no other group then) takes all of it.
+            let evidence = match template_id {
+                Some(id) => all_evidence
+                    .iter()
+                    .filter(|e| &e.template_id == id)
+                    .cloned()
+                    .collect(),
+                None => std::mem::take(&mut all_evidence),
+            };
             let previous = window
                 .previous
                 .get(template_id.map_or("", String::as_str))

@@ -91,18 +91,19 @@ impl OffsetBook {
     /// process has processed (or restored from a checkpoint) for a partition, a record is in the state
     /// already: read again after a restart from an older commit, or after a rebalance — a lost group
     /// session, a broker restart — handed the partition back from its last commit, which lags the
-    /// state by up to a checkpoint interval. Its outputs were delivered the first time.
+    /// state by up to a checkpoint interval. Its outputs were delivered the first time. Borrowed, without
+    /// copying a record, unless some must be left out.
     #[must_use]
-    pub fn not_yet_in_state(&self, batch: &[SourceRecord]) -> Vec<SourceRecord> {
-        batch
-            .iter()
-            .filter(|r| {
-                let c = &r.coordinates;
-                self.position(&c.topic, c.partition)
-                    .is_none_or(|next| c.offset >= next)
-            })
-            .cloned()
-            .collect()
+    pub fn not_yet_in_state<'a>(&self, batch: &'a [SourceRecord]) -> Cow<'a, [SourceRecord]> {
+        let fresh = |r: &SourceRecord| {
+            let c = &r.coordinates;
+            self.position(&c.topic, c.partition)
+                .is_none_or(|next| c.offset >= next)
+        };
+        if batch.iter().all(fresh) {
+            return Cow::Borrowed(batch);
+        }
+        Cow::Owned(batch.iter().filter(|r| fresh(r)).cloned().collect())
     }
 
     /// The records of `batch` whose partition this process still owns: a batch filled across a
@@ -254,7 +255,8 @@ mod tests {
         book.committed.insert(key(0), 700);
         book.advance(&records(0, 700..1100));
         // A rebalance hands the partition back from the commit: 700..1100 are in the state already.
-        let fresh = book.not_yet_in_state(&records(0, 700..1200));
+        let read = records(0, 700..1200);
+        let fresh = book.not_yet_in_state(&read);
         assert_eq!(
             fresh
                 .iter()
@@ -270,7 +272,11 @@ mod tests {
         );
         book.advance(&records(0, 1100..1200));
         assert_eq!(book.position(TOPIC, 0), Some(1200));
-        assert!(book.not_yet_in_state(&records(0, 1200..1201)).len() == 1);
+        let read = records(0, 1200..1201);
+        assert!(
+            matches!(book.not_yet_in_state(&read), Cow::Borrowed(b) if b.len() == 1),
+            "nothing to leave out: the batch itself, not a copy"
+        );
     }
 
     #[test]
@@ -322,7 +328,8 @@ mod tests {
         // held offset, ahead of the group's commit, is committed with the next snapshot.
         book.reclaim(&[(key(1), Some(10))]);
         assert_eq!(book.pending, Offsets::from([(key(1), 20)]));
-        let fresh = book.not_yet_in_state(&records(1, 10..25));
+        let read = records(1, 10..25);
+        let fresh = book.not_yet_in_state(&read);
         assert_eq!(fresh.first().map(|r| r.coordinates.offset), Some(20));
         book.advance(&records(1, 10..25));
         assert_eq!(book.take_pending(), Offsets::from([(key(1), 25)]));

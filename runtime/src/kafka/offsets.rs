@@ -7,15 +7,18 @@ use std::collections::BTreeMap;
 /// past the highest offset in the batch (Kafka commits the next offset to read).
 #[must_use]
 pub fn next_offsets(batch: &[SourceRecord]) -> BTreeMap<(String, i32), i64> {
-    let mut next = BTreeMap::new();
+    // Keyed by borrowed topics first: a topic is copied once per partition, not once per record.
+    let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
     for record in batch {
         let c = &record.coordinates;
         let entry = next
-            .entry((c.topic.clone(), c.partition))
+            .entry((c.topic.as_str(), c.partition))
             .or_insert(c.offset + 1);
         *entry = (*entry).max(c.offset + 1);
     }
-    next
+    next.into_iter()
+        .map(|((topic, partition), offset)| ((topic.to_owned(), partition), offset))
+        .collect()
 }
 
 #[cfg(test)]

@@ -675,7 +675,7 @@ impl StageRunner {
                     "records already in the stage's state skipped"
                 );
             }
-            &fresh
+            &*fresh
         };
         let input = read.readable(input, &mut out);
         off_the_io_runtime(|| self.stage.process_batch(&input, &mut out));
