@@ -85,10 +85,10 @@ mod tests {
     #[test]
     fn the_log_s_own_bytes_give_what_encoding_it_again_gives() {
         let record = parsed();
-        let log_json = encode_record(&record.log).unwrap();
+        let log_json = encode_record(&record.log).expect("encodes");
         assert_eq!(
-            record.encode_with_log_json(&log_json).unwrap(),
-            encode_record(&record).unwrap(),
+            record.encode_with_log_json(&log_json).expect("encodes"),
+            encode_record(&record).expect("encodes"),
             "same fields, same order, same bytes"
         );
     }
@@ -97,9 +97,12 @@ mod tests {
     fn a_log_written_otherwise_still_decodes_to_the_record() {
         let record = parsed();
         // Another writer's spacing and field order: the same log.
-        let value = serde_json::to_value(&record.log).unwrap();
-        let log_json = serde_json::to_vec_pretty(&value).unwrap();
-        let spliced = record.encode_with_log_json(&log_json).unwrap();
-        assert_eq!(decode_record::<ParsedRecord>(&spliced).unwrap(), record);
+        let value = serde_json::to_value(&record.log).expect("encodes");
+        let log_json = serde_json::to_vec_pretty(&value).expect("encodes");
+        let spliced = record.encode_with_log_json(&log_json).expect("encodes");
+        assert_eq!(
+            decode_record::<ParsedRecord>(&spliced).expect("decodes"),
+            record
+        );
     }
 }
