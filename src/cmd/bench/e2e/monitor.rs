@@ -143,7 +143,7 @@ impl Poller {
                     round += 1;
                     let due = ports
                         .iter()
-                        .filter(|(stage, _)| this_round % scrape_every(*stage) == 0);
+                        .filter(|(stage, _)| this_round.is_multiple_of(scrape_every(*stage)));
                     for &(stage, port) in due {
                         if let Some(scrape) = Scrape::fetch(port)
                             && let Ok(mut latest) = latest.lock()
