@@ -8,7 +8,7 @@ use crate::windows::{WindowOperator, window_inputs, workload_of};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
     Emitter, LogRecord, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, StageError, StageState,
-    decode_record, encode_record, id,
+    decode_record, id,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -80,13 +80,10 @@ impl Enrich {
     }
 
     /// Grok fields, then the template: the miner's cluster, or per-message masking when it is full.
-    /// Also whether grok added fields to the log (else it is the log as read).
-    fn parse(&mut self, mut log: LogRecord, out: &mut Emitter) -> (ParsedRecord, bool) {
-        let mut grokked = false;
+    fn parse(&mut self, mut log: LogRecord, out: &mut Emitter) -> ParsedRecord {
         if !self.grok.is_empty()
             && let Some(fields) = self.grok.extract(&log.source.topic, &log.message)
         {
-            grokked = !fields.is_empty();
             log.attributes.extend(fields);
         }
         let tokens: Vec<&str> = log.message.split_whitespace().collect();
@@ -115,15 +112,14 @@ impl Enrich {
                 (id, masked.template, 1, masked.params)
             }
         };
-        let parsed = ParsedRecord {
+        ParsedRecord {
             schema_version: SCHEMA_VERSION,
             template_id,
             template,
             template_version,
             params,
             log,
-        };
-        (parsed, grokked)
+        }
     }
 
     fn fingerprint(operator: &WindowOperator) -> String {
@@ -142,17 +138,8 @@ impl Stage for Enrich {
         for input in batch {
             match decode_record::<LogRecord>(&input.payload) {
                 Ok(log) => {
-                    let (record, grokked) = self.parse(log, out);
-                    // A log grok left as read is written as read, not encoded again.
-                    let encoded = if grokked {
-                        encode_record(&record)
-                    } else {
-                        record.encode_with_log_json(&input.payload)
-                    };
-                    match encoded {
-                        Ok(payload) => out.emit_encoded(&record, payload),
-                        Err(error) => out.reject(input, error),
-                    }
+                    let record = self.parse(log, out);
+                    out.emit_or_reject(input, &record);
                     let read_at = (input.coordinates.partition, input.coordinates.offset);
                     parsed.push((record, read_at));
                 }
@@ -285,22 +272,6 @@ mod tests {
             bad.validate().expect_err("bad pattern")[0]
                 .path
                 .starts_with("enrich.grok[0]")
-        );
-    }
-
-    #[test]
-    fn a_log_grok_leaves_alone_is_passed_on_as_read() {
-        let mut stage = EnrichConfig::default().build().expect("valid");
-        let payload = log("disk quota exceeded on /data", 1);
-        let mut out = Emitter::new();
-        stage.process_batch(&[input(0, payload.clone())], &mut out);
-        let parsed: Vec<ParsedRecord> = out.decode_all().expect("parsed");
-        let as_read: LogRecord = decode_record(&payload).expect("log");
-        assert_eq!(parsed[0].log, as_read);
-        let emitted = &out.take().emitted[0].payload;
-        assert!(
-            emitted.ends_with(&[payload.as_slice(), b"}"].concat()),
-            "the log's bytes are the normalised record's"
         );
     }
 

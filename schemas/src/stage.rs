@@ -102,19 +102,12 @@ impl Emitter {
     /// When the record cannot be encoded (an internal error); nothing is emitted then.
     pub fn emit<R: WireRecord>(&mut self, record: &R) -> Result<(), StageError> {
         let payload = encode_record(record)?;
-        self.emit_encoded(record, payload);
-        Ok(())
-    }
-
-    /// Emits `payload`, an encoding of `record` the caller made (e.g.
-    /// [`ParsedRecord::encode_with_log_json`](crate::ParsedRecord::encode_with_log_json)), under
-    /// `record`'s kind and key.
-    pub fn emit_encoded<R: WireRecord>(&mut self, record: &R, payload: Vec<u8>) {
         self.emitted.push(Emitted {
             kind: R::KIND,
             key: record.key(),
             payload,
         });
+        Ok(())
     }
 
     /// Emits `record`, or rejects `input` if it cannot be encoded.
