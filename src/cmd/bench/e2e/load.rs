@@ -2,6 +2,7 @@
 //! order and ending about now.
 
 use super::*;
+use chrono::{Datelike, Timelike};
 use testkit::incident;
 
 /// The deployment of the bundled incident; replica `i` is `checkout-w<i>`.
@@ -103,15 +104,30 @@ pub(super) fn shifted(window: &[u8], shift_s: i64) -> Option<String> {
     if !fits {
         return None;
     }
-    let format = if window[10] == b'T' {
-        "%Y-%m-%dT%H:%M:%S"
-    } else {
-        "%Y-%m-%d %H:%M:%S"
+    // Read and written field by field: a strftime format was parsed twice per line, about a tenth of
+    // the feeder's CPU.
+    let number = |at: usize, len: usize| {
+        window[at..at + len]
+            .iter()
+            .fold(0_u32, |n, &digit| n * 10 + u32::from(digit - b'0'))
     };
-    let time =
-        chrono::NaiveDateTime::parse_from_str(std::str::from_utf8(window).ok()?, format).ok()?;
+    let year = i32::try_from(number(0, 4)).ok()?;
+    let time = chrono::NaiveDate::from_ymd_opt(year, number(5, 2), number(8, 2))?.and_hms_opt(
+        number(11, 2),
+        number(14, 2),
+        number(17, 2),
+    )?;
     let moved = time.checked_add_signed(chrono::TimeDelta::try_seconds(shift_s)?)?;
-    Some(moved.format(format).to_string())
+    Some(format!(
+        "{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}",
+        moved.year(),
+        moved.month(),
+        moved.day(),
+        char::from(window[10]),
+        moved.hour(),
+        moved.minute(),
+        moved.second()
+    ))
 }
 
 /// Line `line` as replica `replica` logs it: pods renamed to its workload and node, times moved by
@@ -219,6 +235,15 @@ mod tests {
             "2026-03-15T10:00:02.585000000Z stdout F 2026-03-15 10:00:02.585  INFO ü 2026-03-14"
         );
         assert_eq!(shift_timestamps("no time 12:00:00", 5), "no time 12:00:00");
+        assert_eq!(
+            shift_timestamps("2026-12-31 23:59:59", 1),
+            "2027-01-01 00:00:00"
+        );
+        assert_eq!(
+            shift_timestamps("2026-13-01T00:00:00", 1),
+            "2026-13-01T00:00:00",
+            "not a date: left as it is"
+        );
     }
 
     #[test]
