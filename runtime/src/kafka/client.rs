@@ -18,7 +18,8 @@ fn base(kafka: &KafkaConfig, client_id: &str) -> ClientConfig {
 
 /// How long a consumer waits before fetching again for a partition whose prefetch queue was full
 /// (librdkafka `fetch.queue.backoff.ms`). Chosen by measurement: `medic bench e2e --lines 300000` ran
-/// ~17k lines/s at 100 ms and ~35k at 5, 10 and 25 ms.
+/// 15 978–17 296 lines/s at 100 ms and 28 072–36 508 at 5, 10 and 25 ms (README, "The consumers' fetch
+/// backoff").
 pub const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 
 /// A consumer in group `group`: no auto-commit, no auto offset store (the runner commits explicitly after
@@ -51,7 +52,7 @@ pub fn consumer_config(kafka: &KafkaConfig, group: &str) -> ClientConfig {
             kafka.consumer_queue_records.to_string(),
         )
         // With a bounded queue, fetch again soon after the stage took records from it: librdkafka waits
-        // 1 s by default, and 100 ms still halved the line rate (README, "Client settings").
+        // 1 s by default, and 100 ms still halved the line rate.
         .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS);
     // User properties win over medic's defaults.
     for (key, value) in kafka.properties.iter().chain(&kafka.consumer_properties) {
@@ -73,8 +74,8 @@ pub fn max_message_bytes(kafka: &KafkaConfig, runner: &RunnerConfig) -> usize {
 
 /// How long the producer waits for more records before it sends a batch (librdkafka `linger.ms`). The
 /// runner produces a whole batch at once and then waits for its acknowledgements, so a longer wait only
-/// delays each batch. Chosen by measurement: `medic bench e2e --lines 300000` ran ~34k lines/s at 5 ms and
-/// 40–47k at 1 ms (README, "Client settings").
+/// delays each batch. Chosen by measurement: five alternating pairs of `medic bench e2e --lines 300000`
+/// ran a mean 30 557 lines/s at 5 ms and 36 409 at 1 ms (README, "The producer's `linger.ms`").
 pub const PRODUCER_LINGER_MS: &str = "1";
 
 /// The idempotent producer every stage of a process shares: acks from all in-sync replicas, retried
