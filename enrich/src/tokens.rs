@@ -133,15 +133,18 @@ pub fn extract_params(template: &str, token: &str, params: &mut Vec<String>) {
         params.push(token.to_owned());
         return;
     }
-    let (template_pieces, template_delimiters) = pieces(template);
-    let (token_pieces, token_delimiters) = pieces(token);
-    if template_delimiters != token_delimiters {
+    // Split as `pieces` splits, without collecting: this runs for every token of every line.
+    let same_delimiters = template
+        .chars()
+        .filter(|&c| is_delimiter(c))
+        .eq(token.chars().filter(|&c| is_delimiter(c)));
+    if !same_delimiters {
         params.push(token.to_owned());
         return;
     }
-    for (t, m) in template_pieces.iter().zip(&token_pieces) {
-        if *t == WILDCARD {
-            params.push((*m).to_owned());
+    for (t, m) in template.split(is_delimiter).zip(token.split(is_delimiter)) {
+        if t == WILDCARD {
+            params.push(m.to_owned());
         }
     }
 }
@@ -265,7 +268,15 @@ mod tests {
         extract_params("size=<*>,", "size=1024,", &mut params);
         extract_params("block", "block", &mut params);
         extract_params("<*>=<*>", "a:b", &mut params);
-        assert_eq!(params, ["10.0.0.1", "8080", "alice", "1024", "a:b"]);
+        extract_params("<*>:<*>", "a:b:c", &mut params);
+        extract_params("<*>=<*>:", "a:b=", &mut params);
+        extract_params("[<*>]", "[x]", &mut params);
+        assert_eq!(
+            params,
+            [
+                "10.0.0.1", "8080", "alice", "1024", "a:b", "a:b:c", "a:b=", "x"
+            ]
+        );
     }
 
     #[test]
