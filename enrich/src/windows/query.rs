@@ -242,10 +242,7 @@ fn reusable(plan: &Arc<dyn ExecutionPlan>, schema: &SchemaRef) -> bool {
     let mut scans = 0;
     let mut reusable = true;
     let _ = plan.apply(|node| {
-        let fits = if let Some(memory) = node
-            .downcast_ref::<DataSourceExec>()
-            .and_then(|scan| scan.data_source().downcast_ref::<MemorySourceConfig>())
-        {
+        let fits = if let Some(memory) = memory_scan(node) {
             scans += 1;
             memory.original_schema() == *schema && node.fetch().is_none()
         } else if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
@@ -267,6 +264,12 @@ fn reusable(plan: &Arc<dyn ExecutionPlan>, schema: &SchemaRef) -> bool {
     reusable && scans > 0
 }
 
+/// `node`'s in-memory source when it is a scan of an in-memory table (such as `records`).
+fn memory_scan(node: &Arc<dyn ExecutionPlan>) -> Option<&MemorySourceConfig> {
+    node.downcast_ref::<DataSourceExec>()
+        .and_then(|scan| scan.data_source().downcast_ref::<MemorySourceConfig>())
+}
+
 /// `plan` with `batch` in place of what its scans of the `records` table read (each scan keeps its
 /// projection); `plan` is [`reusable`].
 fn with_input(
@@ -274,10 +277,7 @@ fn with_input(
     batch: &RecordBatch,
 ) -> Result<Arc<dyn ExecutionPlan>, QueryError> {
     let rebound = Arc::clone(plan).transform_up(|node| {
-        let Some(memory) = node
-            .downcast_ref::<DataSourceExec>()
-            .and_then(|scan| scan.data_source().downcast_ref::<MemorySourceConfig>())
-        else {
+        let Some(memory) = memory_scan(&node) else {
             return Ok(Transformed::no(node));
         };
         let scan: Arc<dyn ExecutionPlan> = MemorySourceConfig::try_new_exec(
@@ -370,15 +370,17 @@ mod tests {
         }
     }
 
+    /// Each workload's record count in `partials`, sorted by name.
+    fn count(partials: Vec<PartialCount>) -> Vec<(String, u64)> {
+        let mut counts: Vec<(String, u64)> =
+            partials.into_iter().map(|p| (p.name, p.records)).collect();
+        counts.sort();
+        counts
+    }
+
     #[test]
     fn each_run_reads_its_own_batch_only() {
         let query = WindowQuery::plan(super::super::spec::DEFAULT_SQL).expect("plans");
-        let count = |partials: Vec<PartialCount>| -> Vec<(String, u64)> {
-            let mut counts: Vec<(String, u64)> =
-                partials.into_iter().map(|p| (p.name, p.records)).collect();
-            counts.sort();
-            counts
-        };
         let web = [row(0, "web", "t1", "info"), row(0, "web", "t1", "info")];
         let db = [row(0, "db", "t1", "info")];
         for _ in 0..2 {
@@ -390,12 +392,6 @@ mod tests {
 
     #[test]
     fn a_plan_that_keeps_state_between_runs_is_planned_again_for_each() {
-        let count = |partials: Vec<PartialCount>| -> Vec<(String, u64)> {
-            let mut counts: Vec<(String, u64)> =
-                partials.into_iter().map(|p| (p.name, p.records)).collect();
-            counts.sort();
-            counts
-        };
         let select = "SELECT window_start, cluster_name, namespace, kind, name, template_id, \
                       min(template) AS template, severity, count(*) AS records";
         let group =
