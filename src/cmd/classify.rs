@@ -7,6 +7,7 @@ use diagnose::lab::baselines::{
 };
 use diagnose::lab::corpus::{Sample, read_corpus, read_jsonl, split_dev};
 use diagnose::lab::metrics::Scores;
+use diagnose::lab::workload::Pooled;
 use diagnose::transformer::{ModelCard, Progress, TrainOptions, resolve_base_model, train};
 use schemas::FaultClass;
 use serde::Serialize;
@@ -143,37 +144,43 @@ pub fn eval_classifier(
 ) -> anyhow::Result<EvalReport> {
     let test = read_jsonl(data, true)?;
     let truth: Vec<FaultClass> = test.iter().filter_map(|s| s.label).collect();
+    let pooled = Pooled::of(&test);
+    let scored = |verdicts: &[FaultClass]| -> anyhow::Result<Scores> {
+        Ok(Scores::new(
+            &truth,
+            &pooled.spread(verdicts).map_err(anyhow::Error::msg)?,
+        ))
+    };
     let mut classifier = load_model(model_dir, base)?;
     let (train_set, _) = split_dev(&read_all(train_data)?, DEV_SHARE, seed);
     let base_files = resolve_base_model(base)?;
-    let shipped = predict(&mut classifier, &test)?
+    let shipped: Vec<FaultClass> = predict(&mut classifier, &pooled.samples)?
         .into_iter()
         .map(|p| p.fault)
-        .collect::<Vec<_>>();
+        .collect();
     let options = TrainOptions::default();
     let frozen = frozen_embedding_predict(
         &base_files,
         &train_set,
-        &test,
+        &pooled.samples,
         options.max_tokens,
         options.max_distinct,
     )?;
     let mut models = std::collections::BTreeMap::new();
-    models.insert("shipped", Scores::new(&truth, &shipped));
-    models.insert(
-        "keyword_rules",
-        Scores::new(&truth, &keyword_predict(&test)),
-    );
+    models.insert("shipped", scored(&shipped)?);
+    models.insert("keyword_rules", scored(&keyword_predict(&pooled.samples))?);
     models.insert(
         "tfidf_logreg",
-        Scores::new(&truth, &tfidf_predict(&train_set, &test)?),
+        scored(&tfidf_predict(&train_set, &pooled.samples)?)?,
     );
     let (logistic, hinge) = ngram_pair(ngram);
     for (name, options) in [("ngram_logreg", logistic), ("ngram_svm", hinge)] {
-        let predicted = ngram_predict(&train_set, &test, options);
-        models.insert(name, Scores::new(&truth, &predicted));
+        models.insert(
+            name,
+            scored(&ngram_predict(&train_set, &pooled.samples, options))?,
+        );
     }
-    models.insert("frozen_embedding_logreg", Scores::new(&truth, &frozen));
+    models.insert("frozen_embedding_logreg", scored(&frozen)?);
     Ok(EvalReport {
         data: data.to_owned(),
         train_data: train_data.to_vec(),
@@ -240,7 +247,8 @@ struct Classified<'a> {
     confidence: f64,
 }
 
-/// Classifies every sample of `input` (`{"id","lines"}` per line) into `output`, same order.
+/// Classifies every sample of `input` (`{"id","lines"}` per line) into `output`, same order. The parts
+/// of one workload (a YARN application's containers) are classified as one and share its verdict.
 ///
 /// # Errors
 /// Unreadable input or model, unwritable output.
@@ -251,8 +259,11 @@ pub fn classify(
     output: &Path,
 ) -> anyhow::Result<usize> {
     let samples = read_jsonl(input, false)?;
+    let pooled = Pooled::of(&samples);
     let mut classifier = load_model(model_dir, base)?;
-    let predictions = predict(&mut classifier, &samples)?;
+    let predictions = pooled
+        .spread(&predict(&mut classifier, &pooled.samples)?)
+        .map_err(anyhow::Error::msg)?;
     let mut text = String::new();
     for (sample, p) in samples.iter().zip(&predictions) {
         text.push_str(&serde_json::to_string(&Classified {

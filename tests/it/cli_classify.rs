@@ -38,10 +38,27 @@ fn classify_writes_one_line_per_input_in_order() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
-    let unlabelled: String = samples
+    let mut unlabelled: String = samples
         .iter()
         .map(|s| serde_json::json!({"id": s["id"], "lines": s["lines"]}).to_string() + "\n")
         .collect();
+    // Two containers of one YARN application, only one of which shows the fault, and the healthy
+    // container's lines again as a sample of its own.
+    let app = "hadoop/application_1445144423722_0021";
+    let healthy = ["Starting the task attempt", "Task attempt done"];
+    for (id, lines) in [
+        (
+            format!("{app}/container_1445144423722_0021_01_000001"),
+            &["Container killed: OOMKilled, exit code 137"][..],
+        ),
+        (
+            format!("{app}/container_1445144423722_0021_01_000002"),
+            &healthy[..],
+        ),
+        ("alone/healthy".to_owned(), &healthy[..]),
+    ] {
+        unlabelled.push_str(&(serde_json::json!({"id": id, "lines": lines}).to_string() + "\n"));
+    }
     std::fs::write(&input, unlabelled).expect("write input");
     let output = temp("out.jsonl");
     succeed(
@@ -56,7 +73,19 @@ fn classify_writes_one_line_per_input_in_order() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
-    assert_eq!(lines.len(), samples.len());
+    assert_eq!(lines.len(), samples.len() + 3);
+    let [first, second, alone] = &lines[samples.len()..] else {
+        unreachable!("three more lines")
+    };
+    assert_eq!(
+        (&first["fault"], &first["confidence"]),
+        (&second["fault"], &second["confidence"]),
+        "one application, one verdict: {lines:?}"
+    );
+    assert_ne!(
+        second["fault"], alone["fault"],
+        "the same lines alone read otherwise: {lines:?}"
+    );
     for (line, sample) in lines.iter().zip(&samples) {
         assert_eq!(line["id"], sample["id"]);
         assert!(line["fault"].is_string() && line["severity"].is_string());

@@ -5,6 +5,7 @@
 
 use crate::lab::corpus::Sample;
 use crate::lab::metrics::Scores;
+use crate::lab::workload::Pooled;
 use schemas::FaultClass;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -140,7 +141,9 @@ pub struct CvReport {
     pub models: BTreeMap<String, BTreeMap<Domain, DomainScores>>,
 }
 
-/// Runs every model through the same folds. `progress` hears `(fold, model, seconds)` after each fit.
+/// Runs every model through the same folds. A held-out fold is pooled per workload before a model
+/// predicts it ([`Pooled`]: a YARN application's containers are read as one), and each part gets its
+/// workload's verdict; scores stay per sample. `progress` hears `(fold, model, seconds)` after each fit.
 ///
 /// # Errors
 /// The first model that fails, with its name and fold.
@@ -165,11 +168,12 @@ pub fn cross_validate(
         }
         let pick =
             |at: &[usize]| -> Vec<Sample> { at.iter().map(|i| samples[*i].clone()).collect() };
-        let (train, test) = (pick(&train_at), pick(&test_at));
+        let (train, test) = (pick(&train_at), Pooled::of(&pick(&test_at)));
         for (name, model) in models {
             let started = std::time::Instant::now();
-            let out =
-                model(&train, &test).map_err(|e| format!("{name}, fold {}: {e}", fold + 1))?;
+            let out = model(&train, &test.samples)
+                .and_then(|verdicts| test.spread(&verdicts))
+                .map_err(|e| format!("{name}, fold {}: {e}", fold + 1))?;
             progress(fold + 1, name, started.elapsed().as_secs_f64());
             for (&i, class) in test_at.iter().zip(out) {
                 predicted.entry(name).or_default()[i] = Some(class);
@@ -308,5 +312,51 @@ mod tests {
         assert_eq!(k8s.macro_f1.folds.len(), 3);
         assert!(k8s.macro_f1.mean.abs() < 1e-12, "{k8s:?}");
         assert_eq!(report.fold_sizes, [4, 4, 4]);
+    }
+
+    #[test]
+    fn a_held_out_application_is_read_as_one_and_each_container_scored() {
+        // Four applications of two containers each; only one container of a faulty one says so.
+        let mut samples = Vec::new();
+        for app in 0..4 {
+            let label = if app % 2 == 0 {
+                FaultClass::NodeFailure
+            } else {
+                FaultClass::Normal
+            };
+            for c in 1..=2 {
+                let id = format!("hadoop/application_9_{app}/container_9_{app}_01_00000{c}");
+                let mut s = sample(&id, None, label);
+                s.lines = vec![
+                    if c == 2 && app % 2 == 0 {
+                        "lost node"
+                    } else {
+                        "ok"
+                    }
+                    .into(),
+                ];
+                samples.push(s);
+            }
+        }
+        let reads_lines: &Predictor<'_> = &|_, test| {
+            Ok(test
+                .iter()
+                .map(|t| {
+                    if t.lines.iter().any(|l| l == "lost node") {
+                        FaultClass::NodeFailure
+                    } else {
+                        FaultClass::Normal
+                    }
+                })
+                .collect())
+        };
+        let report = cross_validate(&samples, 2, 1, &[("lines", reads_lines)], &mut |_, _, _| {})
+            .expect("cv");
+        let hadoop = &report.models["lines"][&Domain::Hadoop];
+        assert_eq!(hadoop.out_of_fold.samples, 8, "every container scored");
+        assert!(
+            (hadoop.out_of_fold.macro_f1 - 1.0).abs() < 1e-12,
+            "{hadoop:?}"
+        );
     }
 }

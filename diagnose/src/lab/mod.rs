@@ -9,6 +9,7 @@
 //!  ngram_card   the model card of a shipped n-gram classifier, with its cross-validation table
 //!  baselines/   keyword rules, TF-IDF + logistic regression or linear SVMs, frozen embeddings + logreg
 //!  speed        classifier throughput against the plain encoder
+//!  workload     a workload's parts (a YARN application's containers) pooled and classified as one
 //! ```
 //!
 //! Fine-tuning itself is [`crate::transformer::train()`], beside the network it trains.
@@ -20,3 +21,4 @@ pub mod cv;
 pub mod metrics;
 pub mod ngram_card;
 pub mod speed;
+pub mod workload;

@@ -89,7 +89,8 @@ impl NgramCard {
                 text,
                 "## Grouped {}-fold cross-validation (macro-F1, mean ± sd over folds)\n\n\
                  {} samples in {} groups (a group: one source thread or one Hadoop application, never in two \
-                 folds); every model trained on the other folds only.\n\n\
+                 folds); every model trained on the other folds only. A held-out Hadoop application's \
+                 containers are read as one sample and each container scored with its verdict.\n\n\
                  | model | Kubernetes | Hadoop |\n|---|---:|---:|\n",
                 cv.folds, cv.samples, cv.groups
             );
