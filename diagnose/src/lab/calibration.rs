@@ -5,6 +5,7 @@
 //! escalates.
 
 use crate::lab::corpus::Sample;
+use crate::lab::workload::Pooled;
 use crate::ngram::{NgramClassifier, NgramOptions, softmax_in_place};
 use schemas::FaultClass;
 use serde::Serialize;
@@ -34,7 +35,7 @@ pub struct Calibration {
 }
 
 /// Scores every labelled sample with the n-gram model fitted on the other folds (`fold_of[i]`: sample
-/// `i`'s fold).
+/// `i`'s fold), a held-out fold pooled per workload as it is served ([`Pooled`]).
 #[must_use]
 pub fn out_of_fold_ngram(
     samples: &[Sample],
@@ -54,10 +55,25 @@ pub fn out_of_fold_ngram(
             continue;
         }
         let (model, _) = NgramClassifier::fit(&train, options);
-        for (sample, _) in samples.iter().zip(fold_of).filter(|(_, f)| **f == fold) {
+        let held_out: Vec<Sample> = samples
+            .iter()
+            .zip(fold_of)
+            .filter(|(_, f)| **f == fold)
+            .map(|(s, _)| s.clone())
+            .collect();
+        let pooled = Pooled::of(&held_out);
+        let logits: Vec<Vec<f64>> = pooled
+            .samples
+            .iter()
+            .map(|s| model.scores(&s.lines))
+            .collect();
+        let Ok(logits) = pooled.spread(&logits) else {
+            unreachable!("one score per workload")
+        };
+        for (sample, logits) in held_out.iter().zip(logits) {
             if let Some(truth) = sample.label {
                 scored.push(Scored {
-                    logits: model.scores(&sample.lines),
+                    logits,
                     labels: model.labels().to_vec(),
                     truth,
                 });
@@ -156,5 +172,37 @@ mod tests {
         assert!(c.nll.1 < c.nll.0 && c.ece.1 < c.ece.0, "{c:?}");
         // At the fitted temperature the confidence is close to the 75 % accuracy.
         assert!((c.ece.1).abs() < 0.05, "{c:?}");
+    }
+
+    #[test]
+    fn a_held_out_applications_containers_are_scored_as_one() {
+        let sample = |id: &str, line: &str, label| Sample {
+            id: id.into(),
+            lines: vec![line.into()],
+            label: Some(label),
+            source: None,
+        };
+        let app = "hadoop/application_9_1";
+        let samples = [
+            sample("k8s/1", "OOMKilled exit code 137", FaultClass::Oom),
+            sample("k8s/2", "all good here", FaultClass::Normal),
+            sample(
+                &format!("{app}/container_9_1_01_000001"),
+                "OOMKilled",
+                FaultClass::Oom,
+            ),
+            sample(
+                &format!("{app}/container_9_1_01_000002"),
+                "all good",
+                FaultClass::Oom,
+            ),
+        ];
+        let scored = out_of_fold_ngram(&samples, &[0, 0, 1, 1], NgramOptions::default());
+        assert_eq!(scored.len(), 4);
+        assert_eq!(
+            scored[2].logits, scored[3].logits,
+            "one application, one score"
+        );
+        assert_ne!(scored[0].logits, scored[1].logits);
     }
 }

@@ -6,9 +6,8 @@
 //! sample, a model predicts it once, and every part gets that verdict. Scores stay per sample, so a
 //! workload of many parts weighs as many samples, as before.
 //!
-//! Training is unchanged: each part is a training sample of its own. (Pooling the training side as well
-//! was within the noise in a grouped 5-fold prototype, Hadoop macro-F1 0.760 / 0.740 against 0.778 /
-//! 0.703 with two fold seeds.)
+//! Training is unchanged: each part is a training sample of its own (pooling the training side as well
+//! was within the noise in a scikit-learn prototype, so it was not built).
 
 use crate::lab::corpus::Sample;
 
@@ -55,7 +54,8 @@ fn is_number(text: &str) -> bool {
 /// Samples pooled per workload ([`workload_of`]), in the order each workload first appears.
 #[derive(Debug, Clone)]
 pub struct Pooled {
-    /// One sample per workload: the first part's id, label and source, every part's lines in order.
+    /// One sample per workload: every part's lines in order, under the first part's id, label and source
+    /// (what a model reads is the lines; the label and source are not used to pool or to predict).
     pub samples: Vec<Sample>,
     /// For each sample given to [`Pooled::of`], the index of its workload in [`Pooled::samples`].
     workload_at: Vec<usize>,
