@@ -29,21 +29,15 @@ fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("medic-cli-classify-{}-{name}", std::process::id()))
 }
 
-#[test]
-fn classify_writes_one_line_per_input_in_order() {
-    // Input without labels, as an operator would give it.
-    let input = temp("in.jsonl");
-    let samples: Vec<serde_json::Value> = std::fs::read_to_string(FIXTURE)
-        .expect("fixture")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
-    let unlabelled: String = samples
-        .iter()
-        .map(|s| serde_json::json!({"id": s["id"], "lines": s["lines"]}).to_string() + "\n")
-        .collect();
-    std::fs::write(&input, unlabelled).expect("write input");
-    let output = temp("out.jsonl");
+/// `medic classify` (the shipped model) on `samples`, its output lines as JSON.
+fn classify_with_the_shipped_model(
+    name: &str,
+    samples: impl Iterator<Item = serde_json::Value>,
+) -> Vec<serde_json::Value> {
+    let input = temp(&format!("{name}-in.jsonl"));
+    let text: String = samples.map(|s| s.to_string() + "\n").collect();
+    std::fs::write(&input, text).expect("write input");
+    let output = temp(&format!("{name}-out.jsonl"));
     succeed(
         Command::new(env!("CARGO_BIN_EXE_medic"))
             .args(["classify", "--input"])
@@ -51,11 +45,30 @@ fn classify_writes_one_line_per_input_in_order() {
             .arg("--output")
             .arg(&output),
     );
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&output)
+    let lines = std::fs::read_to_string(&output)
         .expect("output")
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
+    std::fs::remove_file(&input).ok();
+    std::fs::remove_file(&output).ok();
+    lines
+}
+
+#[test]
+fn classify_writes_one_line_per_input_in_order() {
+    // Input without labels, as an operator would give it.
+    let samples: Vec<serde_json::Value> = std::fs::read_to_string(FIXTURE)
+        .expect("fixture")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let lines = classify_with_the_shipped_model(
+        "out",
+        samples
+            .iter()
+            .map(|s| serde_json::json!({"id": s["id"], "lines": s["lines"]})),
+    );
     assert_eq!(lines.len(), samples.len());
     for (line, sample) in lines.iter().zip(&samples) {
         assert_eq!(line["id"], sample["id"]);
@@ -69,8 +82,6 @@ fn classify_writes_one_line_per_input_in_order() {
         .filter(|(l, s)| l["fault"] == s["label"])
         .count();
     assert!(correct >= 8, "{correct}/10");
-    std::fs::remove_file(&input).ok();
-    std::fs::remove_file(&output).ok();
 }
 
 #[test]
@@ -90,25 +101,12 @@ fn the_containers_of_one_application_share_its_verdict() {
         ),
         ("alone/healthy".to_owned(), &healthy[..]),
     ];
-    let input = temp("application.jsonl");
-    let text: String = inputs
-        .iter()
-        .map(|(id, lines)| serde_json::json!({"id": id, "lines": lines}).to_string() + "\n")
-        .collect();
-    std::fs::write(&input, text).expect("write input");
-    let output = temp("application-out.jsonl");
-    succeed(
-        Command::new(env!("CARGO_BIN_EXE_medic"))
-            .args(["classify", "--input"])
-            .arg(&input)
-            .arg("--output")
-            .arg(&output),
+    let lines = classify_with_the_shipped_model(
+        "application",
+        inputs
+            .iter()
+            .map(|(id, lines)| serde_json::json!({"id": id, "lines": lines})),
     );
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&output)
-        .expect("output")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
     let ids: Vec<&str> = lines.iter().filter_map(|l| l["id"].as_str()).collect();
     let expected: Vec<&str> = inputs.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(ids, expected, "one line per input, in order");
@@ -124,8 +122,6 @@ fn the_containers_of_one_application_share_its_verdict() {
         healthy_part["fault"], alone["fault"],
         "the same lines alone read otherwise: {lines:?}"
     );
-    std::fs::remove_file(&input).ok();
-    std::fs::remove_file(&output).ok();
 }
 
 #[test]
