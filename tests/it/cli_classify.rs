@@ -122,6 +122,30 @@ fn the_containers_of_one_application_share_its_verdict() {
         healthy_part["fault"], alone["fault"],
         "the same lines alone read otherwise: {lines:?}"
     );
+    // `eval classifier --data` reads the application the same way: labelled with the verdicts the
+    // pooled reading gives, the shipped model scores every sample right (2 of 3 if it read one
+    // container at a time).
+    let labelled = temp("application-labelled.jsonl");
+    let text: String = inputs
+        .iter()
+        .zip(&lines)
+        .map(|((id, sample), line)| {
+            serde_json::json!({"id": id, "lines": sample, "label": line["fault"]}).to_string()
+                + "\n"
+        })
+        .collect();
+    std::fs::write(&labelled, text).expect("write labelled");
+    let run = succeed(
+        Command::new(env!("CARGO_BIN_EXE_medic"))
+            .args(["eval", "classifier", "--data"])
+            .arg(&labelled)
+            .args(["--train-data", FIXTURE]),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON report");
+    let shipped = &report["models"]["shipped"];
+    assert_eq!(shipped["samples"], 3, "{shipped}");
+    assert_eq!(shipped["accuracy"].as_f64(), Some(1.0), "{shipped}");
+    std::fs::remove_file(&labelled).ok();
 }
 
 #[test]
