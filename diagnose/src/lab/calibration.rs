@@ -183,22 +183,28 @@ mod tests {
             source: None,
         };
         let app = "hadoop/application_9_1";
+        let container = |n: u32, line: &str, label| {
+            sample(&format!("{app}/container_9_1_01_00000{n}"), line, label)
+        };
+        // Two labels in one application, so that the order of the scores shows.
         let samples = [
             sample("k8s/1", "OOMKilled exit code 137", FaultClass::Oom),
             sample("k8s/2", "all good here", FaultClass::Normal),
-            sample(
-                &format!("{app}/container_9_1_01_000001"),
-                "OOMKilled",
-                FaultClass::Oom,
-            ),
-            sample(
-                &format!("{app}/container_9_1_01_000002"),
-                "all good",
-                FaultClass::Oom,
-            ),
+            container(1, "OOMKilled", FaultClass::Oom),
+            Sample {
+                label: None,
+                ..container(3, "quiet", FaultClass::Oom)
+            },
+            container(2, "all good", FaultClass::Normal),
         ];
-        let scored = out_of_fold_ngram(&samples, &[0, 0, 1, 1], NgramOptions::default());
-        assert_eq!(scored.len(), 4);
+        let scored = out_of_fold_ngram(&samples, &[0, 0, 1, 1, 1], NgramOptions::default());
+        let truths: Vec<FaultClass> = scored.iter().map(|s| s.truth).collect();
+        use FaultClass::{Normal, Oom};
+        assert_eq!(
+            truths,
+            [Oom, Normal, Oom, Normal],
+            "every labelled sample once, in order"
+        );
         assert_eq!(
             scored[2].logits, scored[3].logits,
             "one application, one score"

@@ -112,7 +112,8 @@ impl NgramCard {
         if let Some(c) = &self.calibration {
             let _ = write!(
                 text,
-                "## Calibration\n\nTemperature {:.2}, fitted on the {} out-of-fold scores of the same folds: \
+                "## Calibration\n\nTemperature {:.2}, fitted on the {} out-of-fold scores of the same folds \
+                 (each held-out Hadoop application read as one, its score counted once per container): \
                  mean NLL {:.3} → {:.3}, expected calibration error (10 bins) {:.3} → {:.3}.\n\n",
                 c.temperature, c.samples, c.nll.0, c.nll.1, c.ece.0, c.ece.1
             );
