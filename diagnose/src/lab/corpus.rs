@@ -23,7 +23,8 @@ pub struct Sample {
 
 impl Sample {
     /// The group the sample belongs to: its source when it names one, else the id's group (see
-    /// [`Sample::id`]). Samples of a group are never on both sides of a split or of a fold.
+    /// [`Sample::id`]), else a YARN container's application
+    /// ([`crate::lab::workload::application_prefix`]), else the sample alone. Samples of a group are never on both sides of a split or of a fold.
     #[must_use]
     pub fn group(&self) -> &str {
         if let Some(source) = &self.source {
@@ -31,7 +32,8 @@ impl Sample {
         }
         match self.id.rsplit_once('/') {
             Some((group, _)) if group.contains('/') => group,
-            _ => &self.id,
+            // A YARN container without its application's folder: the application.
+            _ => crate::lab::workload::application_prefix(&self.id),
         }
     }
 }
@@ -160,6 +162,21 @@ mod tests {
             label: Some(label),
             source: None,
         }
+    }
+
+    #[test]
+    fn a_yarn_containers_group_is_its_application_even_without_its_folder() {
+        let group = |id: &str| sample(id, FaultClass::Normal).group().to_owned();
+        assert_eq!(
+            group("hadoop/container_1_7_01_000001"),
+            group("hadoop/container_1_7_02_000005")
+        );
+        assert_ne!(
+            group("hadoop/container_1_7_01_000001"),
+            group("hadoop/container_1_8_01_000001")
+        );
+        assert_eq!(group("hadoop/app7/container_1_7_01_000001"), "hadoop/app7");
+        assert_eq!(group("k8s_train/001"), "k8s_train/001");
     }
 
     #[test]

@@ -20,31 +20,50 @@ pub struct Workload<'a> {
     application: Option<&'a str>,
 }
 
+/// The id up to a YARN container's application number (`…/container_[e<epoch>_]<ts>_<app>`), or the whole
+/// id when it is not a container: one name per application, as long as its containers' ids agree on the
+/// epoch.
+#[must_use]
+pub fn application_prefix(id: &str) -> &str {
+    let last = last_segment(id);
+    application_in(last).map_or(id, |at| &id[..id.len() - last.len() + at.end])
+}
+
 /// The workload of the sample `id`: for a YARN container (the id's last `/` segment is
 /// `container_[e<epoch>_]<cluster timestamp>_<application>_<attempt>_<container>`) its application under
 /// the id's parent path, whatever the attempt or the resource manager's epoch; else the sample alone.
 #[must_use]
 pub fn workload_of(id: &str) -> Workload<'_> {
-    let alone = Workload {
-        path: id,
-        application: None,
-    };
-    let (path, last) = id.rsplit_once('/').unwrap_or(("", id));
-    let Some(rest) = last.strip_prefix("container_") else {
-        return alone;
-    };
+    let last = last_segment(id);
+    match application_in(last) {
+        Some(at) => Workload {
+            path: &id[..(id.len() - last.len()).saturating_sub(1)],
+            application: Some(&last[at]),
+        },
+        None => Workload {
+            path: id,
+            application: None,
+        },
+    }
+}
+
+fn last_segment(id: &str) -> &str {
+    id.rsplit_once('/').map_or(id, |(_, last)| last)
+}
+
+/// Where `<cluster timestamp>_<application>` lies in a container id, if `segment` is one.
+fn application_in(segment: &str) -> Option<std::ops::Range<usize>> {
+    let rest = segment.strip_prefix("container_")?;
     let rest = match rest.split_once('_') {
         Some((epoch, tail)) if epoch.strip_prefix('e').is_some_and(is_number) => tail,
         _ => rest,
     };
     let fields: Vec<&str> = rest.split('_').collect();
     if fields.len() != 4 || !fields.iter().copied().all(is_number) {
-        return alone;
+        return None;
     }
-    Workload {
-        path,
-        application: Some(&rest[..fields[0].len() + 1 + fields[1].len()]),
-    }
+    let start = segment.len() - rest.len();
+    Some(start..start + fields[0].len() + 1 + fields[1].len())
 }
 
 fn is_number(text: &str) -> bool {
@@ -163,6 +182,13 @@ mod tests {
             assert_eq!(workload_of(own).path, own);
         }
         assert_eq!(workload_of("container_1_2_3_4").application, Some("1_2"));
+        assert_eq!(workload_of("container_1_2_3_4").path, "");
+        assert_eq!(
+            application_prefix("hadoop/container_e17_1445144423722_0021_01_000002"),
+            "hadoop/container_e17_1445144423722_0021"
+        );
+        assert_eq!(application_prefix("container_1_2_3_4"), "container_1_2");
+        assert_eq!(application_prefix("k8s_train/001"), "k8s_train/001");
     }
 
     #[test]
