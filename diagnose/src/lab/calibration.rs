@@ -55,13 +55,13 @@ pub fn out_of_fold_ngram(
             continue;
         }
         let (model, _) = NgramClassifier::fit(&train, options);
-        let held_out: Vec<Sample> = samples
+        let held_out: Vec<&Sample> = samples
             .iter()
             .zip(fold_of)
             .filter(|(_, f)| **f == fold)
-            .map(|(s, _)| s.clone())
+            .map(|(s, _)| s)
             .collect();
-        let pooled = Pooled::of(&held_out);
+        let pooled = Pooled::of(held_out.iter().copied());
         let logits: Vec<Vec<f64>> = pooled
             .samples
             .iter()

@@ -166,9 +166,8 @@ pub fn cross_validate(
         if test_at.is_empty() {
             continue;
         }
-        let pick =
-            |at: &[usize]| -> Vec<Sample> { at.iter().map(|i| samples[*i].clone()).collect() };
-        let (train, test) = (pick(&train_at), Pooled::of(&pick(&test_at)));
+        let train: Vec<Sample> = train_at.iter().map(|i| samples[*i].clone()).collect();
+        let test = Pooled::of(test_at.iter().map(|i| &samples[*i]));
         for (name, model) in models {
             let started = std::time::Instant::now();
             let out = model(&train, &test.samples)

@@ -83,12 +83,12 @@ pub struct Pooled {
 impl Pooled {
     /// Pools `samples` per workload.
     #[must_use]
-    pub fn of(samples: &[Sample]) -> Self {
+    pub fn of<'a>(samples: impl IntoIterator<Item = &'a Sample>) -> Self {
         let mut index: std::collections::HashMap<Workload<'_>, usize> =
             std::collections::HashMap::new();
         let mut pooled: Vec<Sample> = Vec::new();
         let workload_at = samples
-            .iter()
+            .into_iter()
             .map(|sample| {
                 let at = *index.entry(workload_of(&sample.id)).or_insert_with(|| {
                     pooled.push(Sample {
