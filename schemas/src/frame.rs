@@ -4,14 +4,19 @@
 //! One Kafka message per line costs more than the stages' own work (the runner's `--pass-through` bench
 //! tops out near 16–20k lines/s on two cores), so the runner packs the records a batch sends to one
 //! partition into frames and unpacks them on the other side. Each record inside keeps its own key and its
-//! own JSON payload, so a stage still sees, rejects and dead-letters single records.
+//! own payload, so a stage still sees, rejects and dead-letters single records.
 //!
-//! # Layout, version 1 (all integers little-endian)
+//! # Layout, version 2 (all integers little-endian)
 //!
 //! ```text
-//! 0x00 'M' 'F'  version: u8 = 1   count: u32
+//! 0x00 'M' 'F'  version: u8 = 2   count: u32
 //! count × { key_len: u32 (0xFFFF_FFFF = no key)   payload_len: u32   key bytes   payload bytes }
 //! ```
+//!
+//! Version 1 has the same layout with JSON records only; version 2 records are in the compact encoding
+//! ([`crate::compact`]) or JSON, which a reader tells apart by their first byte. A version 1 reader
+//! would take a compact record for bad JSON, so frames that may hold one say version 2, and a version 1
+//! reader refuses them whole with what to do.
 //!
 //! The leading NUL cannot start a JSON document, so a message without it is one record as before frames
 //! existed ("version 0"): a reader of this version reads topics written before and after. A frame of a
@@ -23,8 +28,8 @@ use std::fmt;
 /// The first bytes of every frame.
 pub const FRAME_MAGIC: [u8; 3] = [0x00, b'M', b'F'];
 
-/// The frame layout this build writes, and the newest it reads.
-pub const FRAME_VERSION: u8 = 1;
+/// The frame layout this build writes, and the newest it reads (it reads every older one too).
+pub const FRAME_VERSION: u8 = 2;
 
 /// Bytes before the first record: magic, version, count.
 pub const FRAME_HEADER_BYTES: usize = FRAME_MAGIC.len() + 1 + 4;
@@ -43,7 +48,7 @@ const NO_KEY: u32 = u32::MAX;
 pub struct FramedRecord<'a> {
     /// The record's key, if it had one.
     pub key: Option<&'a [u8]>,
-    /// The record's payload (JSON for medic's records).
+    /// The record's payload (compact or JSON, [`crate::compact`]).
     pub payload: &'a [u8],
 }
 
@@ -310,6 +315,35 @@ mod tests {
             }]
         );
         assert_eq!(read_frame(None, b"").expect("reads").len(), 1);
+    }
+
+    #[test]
+    fn a_version_1_frame_of_json_records_is_read_beside_compact_ones() {
+        let old = crate::fixtures::log_record("written by a version 1 writer", 1);
+        let new = crate::fixtures::log_record("written by this one", 2);
+        let json = serde_json::to_vec(&old).expect("json");
+        let mut version_1 = frame_of(&[(Some(b"shop/web"), &json)]);
+        version_1[3] = 1;
+        let current = frame_of(&[
+            (
+                Some(b"shop/web"),
+                &crate::encode_record(&new).expect("compact"),
+            ),
+            (Some(b"shop/web"), &json),
+        ]);
+        assert_eq!(
+            current[3], 2,
+            "frames that may hold compact records say version 2"
+        );
+        let read = |bytes: &[u8]| -> Vec<crate::LogRecord> {
+            read_frame(None, bytes)
+                .expect("reads")
+                .iter()
+                .map(|r| crate::decode_record(r.payload).expect("decodes"))
+                .collect()
+        };
+        assert_eq!(read(&version_1), vec![old.clone()]);
+        assert_eq!(read(&current), vec![new, old]);
     }
 
     #[test]

@@ -36,6 +36,7 @@
 
 pub mod actuate;
 pub mod clock;
+pub mod compact;
 pub mod config;
 mod error;
 mod fault;
@@ -58,4 +59,4 @@ pub use stage::{
     Collected, Emitted, Emitter, InputPartition, PartitionedState, Rejection, SourceRecord, Stage,
     StageState,
 };
-pub use wire::{RecordKind, SCHEMA_VERSION, WireRecord, decode_record, encode_record};
+pub use wire::{RecordKind, SCHEMA_VERSION, WireRecord, decode_record, encode_json, encode_record};

@@ -1,4 +1,5 @@
-//! How records are encoded on topics: JSON, one record per message, with a `schema_version`.
+//! How records are encoded on topics: JSON with a `schema_version`, except the per-line records (log and
+//! parsed), which are written in the compact binary encoding ([`crate::compact`]) and read in either.
 
 use crate::{
     ActionResult, Decision, Diagnosis, LogRecord, ParsedRecord, RemediationCommand, ShadowDecision,
@@ -93,6 +94,16 @@ pub trait WireRecord: Serialize + DeserializeOwned {
     fn key(&self) -> Option<String> {
         None
     }
+
+    /// The record in the compact encoding ([`crate::compact`]), for the kinds written so; `None`: JSON.
+    fn to_compact(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Reads a compact record of this kind; `None` when this kind is never written compact.
+    fn from_compact(_payload: &[u8]) -> Option<Result<Self, StageError>> {
+        None
+    }
 }
 
 fn workload_key(namespace: Option<&str>, name: &str) -> String {
@@ -113,6 +124,12 @@ impl WireRecord for LogRecord {
             .or(r.pod.as_deref())?;
         Some(workload_key(r.namespace.as_deref(), name))
     }
+    fn to_compact(&self) -> Option<Vec<u8>> {
+        Some(crate::compact::encode_log(self))
+    }
+    fn from_compact(payload: &[u8]) -> Option<Result<Self, StageError>> {
+        Some(crate::compact::decode_log(payload))
+    }
 }
 
 impl WireRecord for ParsedRecord {
@@ -122,6 +139,12 @@ impl WireRecord for ParsedRecord {
     }
     fn key(&self) -> Option<String> {
         self.log.key()
+    }
+    fn to_compact(&self) -> Option<Vec<u8>> {
+        Some(crate::compact::encode_parsed(self))
+    }
+    fn from_compact(payload: &[u8]) -> Option<Result<Self, StageError>> {
+        Some(crate::compact::decode_parsed(payload))
     }
 }
 
@@ -158,28 +181,49 @@ impl WireRecord for ShadowDecision {
     }
 }
 
-/// Encodes a record as JSON.
+/// Encodes a record: log and parsed records in the compact encoding, every other record as JSON.
 ///
 /// # Errors
 /// [`crate::ErrorKind::Internal`] if serialisation fails (a record with a non-finite float, say).
 pub fn encode_record<R: WireRecord>(record: &R) -> Result<Vec<u8>, StageError> {
+    match record.to_compact() {
+        Some(bytes) => Ok(bytes),
+        None => encode_json(record),
+    }
+}
+
+/// Encodes a record as JSON, whatever its kind.
+///
+/// # Errors
+/// [`crate::ErrorKind::Internal`] if serialisation fails (a record with a non-finite float, say).
+pub fn encode_json<R: WireRecord>(record: &R) -> Result<Vec<u8>, StageError> {
     serde_json::to_vec(record)
         .map_err(|e| StageError::new(crate::ErrorKind::Internal, format!("encode: {e}")))
 }
 
-/// Decodes a record from JSON and checks its `schema_version`.
+/// Decodes a record, JSON or compact, and checks its `schema_version`.
 ///
 /// # Errors
-/// [`crate::ErrorKind::Decode`] for bytes that are not JSON, [`crate::ErrorKind::Schema`] for JSON of the
-/// wrong shape or a `schema_version` newer than [`SCHEMA_VERSION`].
+/// [`crate::ErrorKind::Decode`] for bytes that are neither JSON nor a whole compact record,
+/// [`crate::ErrorKind::Schema`] for a record of the wrong shape or kind, or a `schema_version` (or
+/// compact layout) newer than this build reads.
 pub fn decode_record<R: WireRecord>(payload: &[u8]) -> Result<R, StageError> {
-    let record: R = serde_json::from_slice(payload).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            StageError::decode(format!("not JSON: {e}"))
-        } else {
-            StageError::schema(format!("not a {}: {e}", R::KIND.as_str()))
-        }
-    })?;
+    let record: R = if crate::compact::is_compact(payload) {
+        R::from_compact(payload).unwrap_or_else(|| {
+            Err(StageError::schema(format!(
+                "a compact record where a {} (JSON) was expected",
+                R::KIND.as_str()
+            )))
+        })?
+    } else {
+        serde_json::from_slice(payload).map_err(|e| {
+            if e.is_syntax() || e.is_eof() {
+                StageError::decode(format!("not JSON: {e}"))
+            } else {
+                StageError::schema(format!("not a {}: {e}", R::KIND.as_str()))
+            }
+        })?
+    };
     let version = record.schema_version();
     if version == 0 || version > SCHEMA_VERSION {
         return Err(StageError::schema(format!(

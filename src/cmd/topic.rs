@@ -1,6 +1,7 @@
 //! `medic topic cat <topic>`: any topic medic reads or writes, as JSON lines — the records inside frames
-//! ([`schemas::frame`]) one by one, gzip checkpoints unpacked, and anything else that is not JSON as
-//! base64, so no topic is opaque to an operator.
+//! ([`schemas::frame`]) one by one and compact records ([`schemas::compact`]) as their JSON form, gzip
+//! checkpoints unpacked, and anything else that is not JSON as base64, so no topic is opaque to an
+//! operator.
 
 use crate::topic_reader::TopicReader;
 use base64::Engine as _;
@@ -52,10 +53,16 @@ pub struct CatArgs {
 /// must not exhaust the operator's machine); a larger one is shown as base64.
 const MAX_GUNZIPPED_BYTES: u64 = 64 * 1024 * 1024;
 
-/// A payload as JSON: itself when it is JSON, its gunzipped content when that is, else base64.
+/// A payload as JSON: itself when it is JSON, a compact record's JSON form, its gunzipped content when
+/// that is JSON, else base64.
 #[must_use]
 pub fn payload_json(payload: &[u8]) -> Value {
     if let Ok(value) = serde_json::from_slice::<Value>(payload) {
+        return value;
+    }
+    if let Ok(json) = schemas::compact::to_json(payload)
+        && let Ok(value) = serde_json::from_slice::<Value>(&json)
+    {
         return value;
     }
     if payload.starts_with(&[0x1f, 0x8b]) {
@@ -137,6 +144,15 @@ mod tests {
         let gz = gz.finish().expect("gzip");
         assert_eq!(payload_json(&gz), json!({"gzip": {"state": [1, 2]}}));
         assert_eq!(payload_json(&[0, 159, 146]), json!({"base64": "AJ+S"}));
+        let log = schemas::fixtures::log_record("compact", 7);
+        let compact = schemas::encode_record(&log).expect("compact");
+        assert!(schemas::compact::is_compact(&compact));
+        assert_eq!(
+            payload_json(&compact),
+            serde_json::to_value(&log).expect("json")
+        );
+        // A damaged compact record is not guessed at.
+        assert!(payload_json(&compact[..10]).get("base64").is_some());
     }
 
     #[test]

@@ -149,22 +149,31 @@ async fn a_record_too_large_for_one_message_is_dead_lettered_cut_to_fit_and_the_
 }
 
 /// Enrich reads the frames ingest writes record by record: a bad record inside a frame is dead-lettered
-/// alone, named by its place in the frame; a frame from a newer writer is dead-lettered whole with what
-/// to do; the good records come out framed again, one frame for their partition.
+/// alone, named by its place in the frame, and as JSON when it is a compact record that decodes; a frame
+/// from a newer writer is dead-lettered whole with what to do; the good records (compact, and JSON from
+/// a writer before compact records) come out framed again, compact, one frame for their partition.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_are_read_record_by_record_and_a_newer_one_is_refused() {
     use schemas::frame::{FRAME_VERSION, FrameWriter};
     let (_cluster, config, feeder) = super::common::mock_pipeline();
     let now = schemas::clock::wall_clock_ns();
-    let good = |i: i64| {
+    let log = |i: i64| {
         let mut log = schemas::fixtures::log_record(&format!("request {i} served"), now + i);
         log.source.offset = i;
-        schemas::encode_record(&log).expect("encodes")
+        log
     };
+    let good = |i: i64| schemas::encode_record(&log(i)).expect("encodes");
+    let mut future = log(3);
+    future.schema_version = schemas::SCHEMA_VERSION + 1;
     let mut frame = FrameWriter::new();
     frame.push(Some(b"shop/web"), &good(0));
     frame.push(Some(b"shop/web"), b"{not json");
     frame.push(Some(b"shop/web"), &good(1));
+    frame.push(Some(b"shop/web"), &schemas::compact::encode_log(&future));
+    frame.push(
+        Some(b"shop/web"),
+        &serde_json::to_vec(&log(4)).expect("json"),
+    );
     let mut newer = FrameWriter::new();
     newer.push(Some(b"shop/web"), &good(2));
     let mut newer = newer.finish();
@@ -176,9 +185,9 @@ async fn frames_are_read_record_by_record_and_a_newer_one_is_refused() {
         frames.iter().map(Vec::as_slice),
     )
     .await;
-    let metrics = run_until_out(StageName::Enrich, RecordKind::Parsed, &config, 4).await;
-    assert_eq!(metrics.records_out("enrich", RecordKind::Parsed), 2);
-    assert_eq!(metrics.dead_lettered("enrich"), 2);
+    let metrics = run_until_out(StageName::Enrich, RecordKind::Parsed, &config, 6).await;
+    assert_eq!(metrics.records_out("enrich", RecordKind::Parsed), 3);
+    assert_eq!(metrics.dead_lettered("enrich"), 3);
 
     let reader = medic::topic_reader::TopicReader::new(
         &config.kafka,
@@ -187,9 +196,13 @@ async fn frames_are_read_record_by_record_and_a_newer_one_is_refused() {
     )
     .expect("reader");
     let dead = read_all(&reader, &config.topics.dlq);
-    assert_eq!(dead.len(), 2, "{dead:?}");
-    let (bad, whole): (Vec<_>, Vec<_>) = dead.iter().partition(|r| r.payload == b"{not json");
-    let (bad, whole) = (bad[0], whole[0]);
+    assert_eq!(dead.len(), 3, "{dead:?}");
+    let find = |what: &str, test: &dyn Fn(&[u8]) -> bool| {
+        dead.iter()
+            .find(|r| test(&r.payload))
+            .unwrap_or_else(|| panic!("no dead letter {what}: {dead:?}"))
+    };
+    let bad = find("not JSON", &|p| p == b"{not json");
     let headers = dlq_headers(&config, bad.coordinates.offset);
     assert_eq!(headers["medic.source.offset"], "0");
     assert_eq!(
@@ -197,6 +210,19 @@ async fn frames_are_read_record_by_record_and_a_newer_one_is_refused() {
         "named by its place in the frame"
     );
     assert_eq!(headers["medic.error.kind"], "decode");
+    let later = find("from a later schema", &|p| {
+        serde_json::from_slice::<serde_json::Value>(p)
+            .is_ok_and(|v| v["schema_version"] == schemas::SCHEMA_VERSION + 1)
+    });
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&later.payload).expect("JSON"),
+        serde_json::to_value(&future).expect("json"),
+        "a compact record is dead-lettered as its JSON form"
+    );
+    let headers = dlq_headers(&config, later.coordinates.offset);
+    assert_eq!(headers["medic.source.index"], "3");
+    assert_eq!(headers["medic.error.kind"], "schema");
+    let whole = find("whole", &|p| schemas::frame::is_frame(p));
     let headers = dlq_headers(&config, whole.coordinates.offset);
     assert_eq!(headers["medic.source.offset"], "1");
     assert_eq!(headers["medic.error.kind"], "schema");
@@ -204,14 +230,35 @@ async fn frames_are_read_record_by_record_and_a_newer_one_is_refused() {
         headers["medic.error.reason"].contains("newer than this reader's"),
         "{headers:?}"
     );
-    assert!(schemas::frame::is_frame(&whole.payload), "the whole frame");
 
     let parsed = read_all(&reader, &config.topics.parsed);
     let messages: Vec<(i64, u32)> = parsed
         .iter()
         .map(|r| (r.coordinates.offset, r.coordinates.index))
         .collect();
-    assert_eq!(messages, [(0, 0), (0, 1)], "both records in one frame");
+    assert_eq!(
+        messages,
+        [(0, 0), (0, 1), (0, 2)],
+        "every record in one frame"
+    );
+    assert!(
+        parsed
+            .iter()
+            .all(|r| schemas::compact::is_compact(&r.payload)),
+        "parsed records travel compact"
+    );
+    let messages: Vec<String> = parsed
+        .iter()
+        .map(|r| {
+            let record: schemas::ParsedRecord =
+                schemas::decode_record(&r.payload).expect("decodes");
+            record.log.message
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        ["request 0 served", "request 1 served", "request 4 served"]
+    );
 }
 
 /// Every record of `topic`, out of its frames.
@@ -318,4 +365,34 @@ async fn a_log_line_shaped_like_a_frame_is_only_a_line() {
         Some("victim"),
         "no record under the forged key"
     );
+}
+
+/// With frames off (`runner.frame_max_bytes = 0`, for readers of the per-line topics that predate
+/// them), each record is one message, and JSON: compact records never leave a frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_frames_off_each_record_is_one_json_message() {
+    let (_cluster, mut config, feeder) = super::common::mock_pipeline();
+    config.runner.frame_max_bytes = 0;
+    let lines = [
+        &b"2026-03-14T09:00:00Z stdout F first"[..],
+        b"2026-03-14T09:00:01Z stdout F second",
+    ];
+    feed(&feeder, SOURCE, lines).await;
+    run_until_out(StageName::Ingest, RecordKind::Log, &config, 2).await;
+    let reader = medic::topic_reader::TopicReader::new(
+        &config.kafka,
+        &config.topics,
+        Duration::from_secs(10),
+    )
+    .expect("reader");
+    let messages = read_all(&reader, &config.topics.normalized);
+    let read: Vec<(i64, String)> = messages
+        .iter()
+        .map(|m| {
+            let log: schemas::LogRecord =
+                serde_json::from_slice(&m.payload).expect("a JSON record");
+            (m.coordinates.offset, log.message)
+        })
+        .collect();
+    assert_eq!(read, [(0, "first".to_owned()), (1, "second".to_owned())]);
 }

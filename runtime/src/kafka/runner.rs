@@ -111,6 +111,12 @@ struct Outgoing<'a> {
     headers: Option<OwnedHeaders>,
 }
 
+/// `e` with its payload as JSON when it is a compact record (sent one per message, outside a frame).
+fn readable(mut e: schemas::Emitted) -> schemas::Emitted {
+    e.payload = schemas::compact::into_json(e.payload);
+    e
+}
+
 enum Next {
     Shutdown,
     Tick,
@@ -747,10 +753,32 @@ impl Sink {
             events,
         } = out.take();
         let limit = self.limit;
+        // Compact records travel only inside frames: one per message, and in the dead-letter topic, every
+        // record is JSON, as readers outside medic expect.
+        let emitted: Vec<schemas::Emitted> = if self.frame_max_bytes == 0 {
+            emitted.into_iter().map(readable).collect()
+        } else {
+            emitted
+        };
+        let rejections: Vec<schemas::Rejection> = rejections
+            .into_iter()
+            .map(|mut r| {
+                r.payload = schemas::compact::into_json(r.payload);
+                r
+            })
+            .collect();
         // An output too large for one message is dead-lettered (cut to fit) instead of produced.
         let (fitting, oversized): (Vec<&schemas::Emitted>, Vec<&schemas::Emitted>) = emitted
             .iter()
             .partition(|e| limit.fits(e.key.as_deref().map(str::as_bytes), &e.payload));
+        let oversized: Vec<(&schemas::Emitted, std::borrow::Cow<'_, [u8]>)> = oversized
+            .into_iter()
+            .map(|e| {
+                let json = schemas::compact::to_json(&e.payload)
+                    .unwrap_or(std::borrow::Cow::Borrowed(&e.payload));
+                (e, json)
+            })
+            .collect();
         let (framed, single): (Vec<&schemas::Emitted>, Vec<&schemas::Emitted>) = fitting
             .iter()
             .partition(|e| self.frame_max_bytes > 0 && framed_kind(e.kind));
@@ -778,7 +806,7 @@ impl Sink {
                 headers: None,
             }
         }));
-        outgoing.extend(oversized.iter().map(|e| {
+        outgoing.extend(oversized.iter().map(|(e, json)| {
             let topic = self.topics.for_kind(e.kind);
             tracing::warn!(
                 topic,
@@ -790,7 +818,7 @@ impl Sink {
                 topic: &self.topics.dlq,
                 partition: None,
                 key,
-                payload: limit.cut(key, &e.payload),
+                payload: limit.cut(key, json),
                 headers: Some(limit.output_headers(stage, topic, e.payload.len())),
             }
         }));

@@ -1,0 +1,752 @@
+//! The compact record encoding: [`LogRecord`] and [`ParsedRecord`] as length-prefixed binary fields
+//! instead of JSON, for the topics that carry one record per log line (inside frames, [`crate::frame`]).
+//!
+//! JSON in and out was the largest share of ingest's and enrich's CPU once the per-line topics carried
+//! frames: every field name written and matched, every string escaped and unescaped. The compact form
+//! writes each field in a fixed order with no names and no escaping; it carries exactly what the JSON
+//! form carries (a record round-trips to the same JSON), and `medic topic cat` prints it as that JSON.
+//!
+//! # Layout, version 1
+//!
+//! ```text
+//! header:  0x00 'M' 'R'   version: u8 = 1   kind: u8 (1 = LogRecord, 2 = ParsedRecord)
+//! LogRecord:    schema_version: var   event_time_ns: i64   observed_time_ns: i64
+//!               source_format: u8   severity: u8   stream: u8 (0 none, 1 stdout, 2 stderr)
+//!               message: str   resource   attributes   source
+//! resource:     present: u16 (bit i: field i is there, in the order cloud, account, region, project,
+//!               cluster, namespace, workload, pod, container, node), then each present field:
+//!               str (workload: kind str, name str)
+//! attributes:   count: var, then count × (key: str, value: str), keys strictly ascending
+//! source:       topic: str   partition: i32   offset: i64   index: var
+//! ParsedRecord: schema_version: var   template_id: str   template: str   template_version: var
+//!               params: count: var, then count × str   log: a LogRecord without header
+//! ```
+//!
+//! Fixed-width integers are little-endian; `var` is an unsigned LEB128 integer of at most 32 bits;
+//! `str` is a `var` length followed by that many bytes of UTF-8. Enumerations are their place in the
+//! JSON Schema's `enum` list, from 0.
+//!
+//! # Compatibility
+//!
+//! A JSON record has no NUL before its first character, so a reader tells the two encodings apart by
+//! the first byte and reads both ([`crate::decode_record`]). A compact record of a version newer than
+//! [`COMPACT_VERSION`] is refused with a `schema` error that says to upgrade its readers first, never
+//! guessed at; anything that does not add up (a length past the end, bytes after the record, invalid
+//! UTF-8, an unknown enumeration value, attribute keys out of order) is a `decode` error. Nothing here
+//! trusts a length before checking it against the bytes left, so a hostile record cannot make a reader
+//! allocate more than its own size.
+
+use crate::{
+    ErrorKind, LogRecord, LogSeverity, ParsedRecord, Resource, SourceCoordinates, SourceFormat,
+    StageError, Stream, Workload,
+};
+use std::collections::BTreeMap;
+
+/// The first bytes of every compact record.
+pub const COMPACT_MAGIC: [u8; 3] = [0x00, b'M', b'R'];
+
+/// The compact layout this build writes, and the newest it reads.
+pub const COMPACT_VERSION: u8 = 1;
+
+const KIND_LOG: u8 = 1;
+const KIND_PARSED: u8 = 2;
+const HEADER_BYTES: usize = COMPACT_MAGIC.len() + 2;
+
+/// Whether `payload` is a compact record (of any version or kind) rather than JSON.
+#[must_use]
+pub fn is_compact(payload: &[u8]) -> bool {
+    payload.starts_with(&COMPACT_MAGIC)
+}
+
+/// `record` in the compact encoding.
+#[must_use]
+pub fn encode_log(record: &LogRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_BYTES + log_size_hint(record));
+    header(&mut out, KIND_LOG);
+    write_log(&mut out, record);
+    out
+}
+
+/// `record` in the compact encoding.
+#[must_use]
+pub fn encode_parsed(record: &ParsedRecord) -> Vec<u8> {
+    let params: usize = record.params.iter().map(|p| p.len() + 2).sum();
+    let mut out = Vec::with_capacity(
+        HEADER_BYTES
+            + 16
+            + record.template_id.len()
+            + record.template.len()
+            + params
+            + log_size_hint(&record.log),
+    );
+    header(&mut out, KIND_PARSED);
+    var(&mut out, record.schema_version);
+    string(&mut out, &record.template_id);
+    string(&mut out, &record.template);
+    var(&mut out, record.template_version);
+    count(&mut out, record.params.len());
+    for param in &record.params {
+        string(&mut out, param);
+    }
+    write_log(&mut out, &record.log);
+    out
+}
+
+/// Reads a compact [`LogRecord`].
+///
+/// # Errors
+/// See the module's *Compatibility*.
+pub fn decode_log(payload: &[u8]) -> Result<LogRecord, StageError> {
+    let mut reader = Reader::after_header(payload, KIND_LOG)?;
+    let record = reader.log()?;
+    reader.end()?;
+    Ok(record)
+}
+
+/// Reads a compact [`ParsedRecord`].
+///
+/// # Errors
+/// See the module's *Compatibility*.
+pub fn decode_parsed(payload: &[u8]) -> Result<ParsedRecord, StageError> {
+    let mut reader = Reader::after_header(payload, KIND_PARSED)?;
+    let schema_version = reader.var()?;
+    let template_id = reader.string()?;
+    let template = reader.string()?;
+    let template_version = reader.var()?;
+    let n = reader.count(1)?;
+    let mut params = Vec::with_capacity(n);
+    for _ in 0..n {
+        params.push(reader.string()?);
+    }
+    let log = reader.log()?;
+    reader.end()?;
+    Ok(ParsedRecord {
+        schema_version,
+        template_id,
+        template,
+        template_version,
+        params,
+        log,
+    })
+}
+
+/// A compact record as its JSON form (what the record would have been as JSON); anything else as it is.
+///
+/// # Errors
+/// A compact record that does not decode.
+pub fn to_json(payload: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, StageError> {
+    if !is_compact(payload) {
+        return Ok(payload.into());
+    }
+    let json = match payload.get(HEADER_BYTES - 1) {
+        Some(&KIND_PARSED) => serde_json::to_vec(&decode_parsed(payload)?),
+        _ => serde_json::to_vec(&decode_log(payload)?),
+    };
+    json.map(Into::into)
+        .map_err(|e| StageError::internal(format!("compact record to JSON: {e}")))
+}
+
+/// `payload` as operators read it: a compact record that decodes as its JSON form, anything else (JSON,
+/// raw input, a damaged compact record) unchanged.
+#[must_use]
+pub fn into_json(payload: Vec<u8>) -> Vec<u8> {
+    match to_json(&payload) {
+        Ok(std::borrow::Cow::Owned(json)) => json,
+        _ => payload,
+    }
+}
+
+fn header(out: &mut Vec<u8>, kind: u8) {
+    out.extend_from_slice(&COMPACT_MAGIC);
+    out.push(COMPACT_VERSION);
+    out.push(kind);
+}
+
+fn log_size_hint(record: &LogRecord) -> usize {
+    let r = &record.resource;
+    let resource: usize = [
+        &r.cloud,
+        &r.account,
+        &r.region,
+        &r.project,
+        &r.cluster,
+        &r.namespace,
+        &r.pod,
+        &r.container,
+        &r.node,
+    ]
+    .iter()
+    .map(|field| field.as_ref().map_or(0, |s| s.len() + 2))
+    .sum::<usize>()
+        + r.workload
+            .as_ref()
+            .map_or(0, |w| w.kind.len() + w.name.len() + 4);
+    let attributes: usize = record
+        .attributes
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 4)
+        .sum();
+    48 + record.message.len() + resource + attributes + record.source.topic.len()
+}
+
+fn write_log(out: &mut Vec<u8>, record: &LogRecord) {
+    var(out, record.schema_version);
+    out.extend_from_slice(&record.event_time_ns.to_le_bytes());
+    out.extend_from_slice(&record.observed_time_ns.to_le_bytes());
+    out.push(format_code(record.source_format));
+    out.push(severity_code(record.severity));
+    out.push(match record.stream {
+        None => 0,
+        Some(Stream::Stdout) => 1,
+        Some(Stream::Stderr) => 2,
+    });
+    string(out, &record.message);
+    write_resource(out, &record.resource);
+    count(out, record.attributes.len());
+    for (key, value) in &record.attributes {
+        string(out, key);
+        string(out, value);
+    }
+    let source = &record.source;
+    string(out, &source.topic);
+    out.extend_from_slice(&source.partition.to_le_bytes());
+    out.extend_from_slice(&source.offset.to_le_bytes());
+    var(out, source.index);
+}
+
+/// The resource's optional strings in layout order (the workload, bit 6, is written apart).
+fn resource_strings(r: &Resource) -> [(u16, Option<&String>); 9] {
+    [
+        (0, r.cloud.as_ref()),
+        (1, r.account.as_ref()),
+        (2, r.region.as_ref()),
+        (3, r.project.as_ref()),
+        (4, r.cluster.as_ref()),
+        (5, r.namespace.as_ref()),
+        (7, r.pod.as_ref()),
+        (8, r.container.as_ref()),
+        (9, r.node.as_ref()),
+    ]
+}
+
+const WORKLOAD_BIT: u16 = 6;
+const RESOURCE_BITS: u16 = 10;
+
+fn write_resource(out: &mut Vec<u8>, r: &Resource) {
+    let fields = resource_strings(r);
+    let mut present = fields
+        .iter()
+        .filter(|(_, value)| value.is_some())
+        .fold(0u16, |bits, (bit, _)| bits | (1 << bit));
+    if r.workload.is_some() {
+        present |= 1 << WORKLOAD_BIT;
+    }
+    out.extend_from_slice(&present.to_le_bytes());
+    for bit in 0..RESOURCE_BITS {
+        if bit == WORKLOAD_BIT {
+            if let Some(w) = &r.workload {
+                string(out, &w.kind);
+                string(out, &w.name);
+            }
+        } else if let Some((_, Some(value))) = fields.iter().find(|(b, _)| *b == bit) {
+            string(out, value);
+        }
+    }
+}
+
+const FORMATS: [SourceFormat; 8] = [
+    SourceFormat::Cri,
+    SourceFormat::DockerJson,
+    SourceFormat::K8sEvent,
+    SourceFormat::Cloudwatch,
+    SourceFormat::GcpLogEntry,
+    SourceFormat::AzureResourceLog,
+    SourceFormat::JsonLine,
+    SourceFormat::PlainText,
+];
+
+fn format_code(format: SourceFormat) -> u8 {
+    code_of(&FORMATS, format)
+}
+
+fn severity_code(severity: LogSeverity) -> u8 {
+    code_of(&LogSeverity::ALL, severity)
+}
+
+/// `value`'s place in `all` (every enumeration here has fewer than 256 values, all listed).
+fn code_of<T: PartialEq + Copy>(all: &[T], value: T) -> u8 {
+    all.iter()
+        .position(|v| *v == value)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(u8::MAX)
+}
+
+fn var(out: &mut Vec<u8>, mut value: u32) {
+    while value >= 0x80 {
+        // The low seven bits, with the continuation bit: always below 256.
+        out.push((value & 0x7f) as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn count(out: &mut Vec<u8>, n: usize) {
+    var(out, u32::try_from(n).unwrap_or(u32::MAX));
+}
+
+fn string(out: &mut Vec<u8>, text: &str) {
+    count(out, text.len());
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// Reads one compact record, checking every length against the bytes left.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+fn malformed(reason: String) -> StageError {
+    StageError::decode(format!("malformed compact record: {reason}"))
+}
+
+impl<'a> Reader<'a> {
+    fn after_header(payload: &'a [u8], kind: u8) -> Result<Self, StageError> {
+        if !is_compact(payload) {
+            return Err(malformed("no magic bytes".into()));
+        }
+        let version = *payload
+            .get(COMPACT_MAGIC.len())
+            .ok_or_else(|| malformed("no version byte".into()))?;
+        if version > COMPACT_VERSION {
+            return Err(StageError::new(
+                ErrorKind::Schema,
+                format!(
+                    "compact record version {version} is newer than this reader's {COMPACT_VERSION}: \
+                     upgrade the stages that read this topic before the ones that write it"
+                ),
+            ));
+        }
+        if version == 0 {
+            return Err(malformed("version 0 is never written".into()));
+        }
+        let found = *payload
+            .get(HEADER_BYTES - 1)
+            .ok_or_else(|| malformed("no kind byte".into()))?;
+        if found != kind {
+            let name = |k: u8| match k {
+                KIND_LOG => "log_record".to_owned(),
+                KIND_PARSED => "parsed_record".to_owned(),
+                other => format!("unknown kind {other}"),
+            };
+            return Err(StageError::new(
+                ErrorKind::Schema,
+                format!(
+                    "a compact {} where a {} was expected",
+                    name(found),
+                    name(kind)
+                ),
+            ));
+        }
+        Ok(Self {
+            bytes: payload,
+            at: HEADER_BYTES,
+        })
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], StageError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| {
+                malformed(format!(
+                    "{n} bytes wanted at byte {} of {}",
+                    self.at,
+                    self.bytes.len()
+                ))
+            })?;
+        let taken = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(taken)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], StageError> {
+        let bytes = self.take(N)?;
+        let mut array = [0; N];
+        array.copy_from_slice(bytes);
+        Ok(array)
+    }
+
+    fn byte(&mut self) -> Result<u8, StageError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn var(&mut self) -> Result<u32, StageError> {
+        let mut value: u32 = 0;
+        for shift in (0..35).step_by(7) {
+            let byte = self.byte()?;
+            let bits = u32::from(byte & 0x7f);
+            if byte == 0 && shift > 0 {
+                // Written by no writer: each number has one encoding, so each record has one.
+                return Err(malformed(format!(
+                    "a number with a redundant byte at byte {}",
+                    self.at
+                )));
+            }
+            if shift == 28 && bits > 0x0f {
+                return Err(malformed(format!(
+                    "a number past 32 bits at byte {}",
+                    self.at
+                )));
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(malformed(format!(
+            "a number past 32 bits at byte {}",
+            self.at
+        )))
+    }
+
+    /// A count of items each at least `min_bytes` long: never more than the bytes left could hold.
+    fn count(&mut self, min_bytes: usize) -> Result<usize, StageError> {
+        let n = self.var()? as usize;
+        let left = self.bytes.len() - self.at;
+        if n.saturating_mul(min_bytes) > left {
+            return Err(malformed(format!(
+                "{n} items announced with {left} bytes left"
+            )));
+        }
+        Ok(n)
+    }
+
+    fn string(&mut self) -> Result<String, StageError> {
+        let len = self.var()? as usize;
+        let bytes = self.take(len)?;
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|e| malformed(format!("a string that is not UTF-8: {e}")))
+    }
+
+    fn code<T: Copy>(&mut self, all: &[T], what: &str) -> Result<T, StageError> {
+        let code = self.byte()?;
+        all.get(usize::from(code))
+            .copied()
+            .ok_or_else(|| malformed(format!("{what} {code} is not known")))
+    }
+
+    fn log(&mut self) -> Result<LogRecord, StageError> {
+        let schema_version = self.var()?;
+        let event_time_ns = i64::from_le_bytes(self.array()?);
+        let observed_time_ns = i64::from_le_bytes(self.array()?);
+        let source_format = self.code(&FORMATS, "source format")?;
+        let severity = self.code(&LogSeverity::ALL, "severity")?;
+        let stream = self.code(
+            &[None, Some(Stream::Stdout), Some(Stream::Stderr)],
+            "stream",
+        )?;
+        let message = self.string()?;
+        let resource = self.resource()?;
+        let n = self.count(2)?;
+        let mut pairs: Vec<(String, String)> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let key = self.string()?;
+            if pairs.last().is_some_and(|(last, _)| *last >= key) {
+                return Err(malformed(format!(
+                    "attribute {key:?} out of order or repeated"
+                )));
+            }
+            pairs.push((key, self.string()?));
+        }
+        let topic = self.string()?;
+        let partition = i32::from_le_bytes(self.array()?);
+        let offset = i64::from_le_bytes(self.array()?);
+        let index = self.var()?;
+        Ok(LogRecord {
+            schema_version,
+            event_time_ns,
+            observed_time_ns,
+            source_format,
+            severity,
+            message,
+            stream,
+            resource,
+            attributes: pairs.into_iter().collect::<BTreeMap<_, _>>(),
+            source: SourceCoordinates {
+                topic,
+                partition,
+                offset,
+                index,
+            },
+        })
+    }
+
+    fn resource(&mut self) -> Result<Resource, StageError> {
+        let present = u16::from_le_bytes(self.array()?);
+        if present >> RESOURCE_BITS != 0 {
+            return Err(malformed(format!("unknown resource fields {present:#06x}")));
+        }
+        // In layout order: the fields are read in the order they were written.
+        let cloud = self.optional(present, 0)?;
+        let account = self.optional(present, 1)?;
+        let region = self.optional(present, 2)?;
+        let project = self.optional(present, 3)?;
+        let cluster = self.optional(present, 4)?;
+        let namespace = self.optional(present, 5)?;
+        let workload = if present & (1 << WORKLOAD_BIT) == 0 {
+            None
+        } else {
+            Some(Workload {
+                kind: self.string()?,
+                name: self.string()?,
+            })
+        };
+        Ok(Resource {
+            cloud,
+            account,
+            region,
+            project,
+            cluster,
+            namespace,
+            workload,
+            pod: self.optional(present, 7)?,
+            container: self.optional(present, 8)?,
+            node: self.optional(present, 9)?,
+        })
+    }
+
+    /// The string of resource field `bit`, when `present` has it.
+    fn optional(&mut self, present: u16, bit: u16) -> Result<Option<String>, StageError> {
+        if present & (1 << bit) == 0 {
+            Ok(None)
+        } else {
+            self.string().map(Some)
+        }
+    }
+
+    fn end(&self) -> Result<(), StageError> {
+        if self.at == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(malformed(format!(
+                "{} bytes after the record",
+                self.bytes.len() - self.at
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures;
+
+    /// A record with every optional field set, non-ASCII text, attributes and a frame index.
+    fn full_log() -> LogRecord {
+        let mut log = fixtures::log_record("connection to db-0 refused: «timeout» \u{1F525}\n", -5);
+        log.observed_time_ns = i64::MAX;
+        log.source_format = SourceFormat::AzureResourceLog;
+        log.severity = LogSeverity::Emergency;
+        log.stream = Some(Stream::Stderr);
+        log.resource = Resource {
+            cloud: Some("azure".into()),
+            account: Some("sub-1".into()),
+            region: Some("westeurope".into()),
+            project: Some(String::new()),
+            cluster: Some("aks-prod".into()),
+            namespace: Some("shop".into()),
+            workload: Some(Workload {
+                kind: "StatefulSet".into(),
+                name: "db".into(),
+            }),
+            pod: Some("db-0".into()),
+            container: Some("postgres".into()),
+            node: Some("aks-nodepool1-0".into()),
+        };
+        log.attributes = [("k8s.event.reason", "BackOff"), ("a", ""), ("é", "\"q\"")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        log.source = SourceCoordinates {
+            topic: "medic.logs.azure".into(),
+            partition: -1,
+            offset: i64::MIN,
+            index: 9_999,
+        };
+        log
+    }
+
+    fn parsed(log: LogRecord) -> ParsedRecord {
+        ParsedRecord {
+            schema_version: 1,
+            template_id: "tpl-00ff".into(),
+            template: "connection to <*> refused: <*>".into(),
+            template_version: 300,
+            params: vec!["db-0".into(), String::new()],
+            log,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_with_every_field_set_or_unset() {
+        let minimal = {
+            let mut log = fixtures::log_record("", 0);
+            log.resource = Resource::default();
+            log
+        };
+        for log in [full_log(), minimal, fixtures::log_record("GET /", 1)] {
+            assert_eq!(decode_log(&encode_log(&log)).expect("log decodes"), log);
+            let parsed = parsed(log);
+            assert_eq!(
+                decode_parsed(&encode_parsed(&parsed)).expect("parsed decodes"),
+                parsed
+            );
+        }
+    }
+
+    #[test]
+    fn the_json_form_is_the_records_own_json() {
+        let log = full_log();
+        let compact = encode_log(&log);
+        assert!(is_compact(&compact));
+        assert!(compact.len() < serde_json::to_vec(&log).expect("json").len());
+        assert_eq!(
+            to_json(&compact).expect("reads").as_ref(),
+            serde_json::to_vec(&log).expect("json")
+        );
+        let parsed = parsed(log);
+        assert_eq!(
+            to_json(&encode_parsed(&parsed)).expect("reads").as_ref(),
+            serde_json::to_vec(&parsed).expect("json")
+        );
+        assert_eq!(
+            to_json(b"{\"a\":1}").expect("as it is").as_ref(),
+            b"{\"a\":1}"
+        );
+        let damaged = encode_parsed(&parsed)[..20].to_vec();
+        assert_eq!(into_json(damaged.clone()), damaged, "kept as it is");
+        assert_eq!(
+            into_json(encode_parsed(&parsed)),
+            serde_json::to_vec(&parsed).expect("json")
+        );
+    }
+
+    #[test]
+    fn every_enumeration_value_has_its_own_code() {
+        for (i, format) in FORMATS.into_iter().enumerate() {
+            assert_eq!(usize::from(format_code(format)), i);
+        }
+        for (i, severity) in LogSeverity::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(severity_code(severity)), i);
+        }
+        // The lists are the JSON Schema's: one code per variant, in its order.
+        let names = |schema: schemars::Schema| -> Vec<serde_json::Value> {
+            serde_json::to_value(schema).expect("schema")["oneOf"]
+                .as_array()
+                .expect("one of")
+                .iter()
+                .map(|variant| variant["const"].clone())
+                .collect()
+        };
+        assert_eq!(
+            names(schemars::schema_for!(SourceFormat)),
+            FORMATS
+                .map(|f| serde_json::to_value(f).expect("name"))
+                .to_vec()
+        );
+        assert_eq!(
+            names(schemars::schema_for!(LogSeverity)),
+            LogSeverity::ALL
+                .map(|s| serde_json::to_value(s).expect("name"))
+                .to_vec()
+        );
+    }
+
+    #[test]
+    fn a_newer_version_is_refused_with_what_to_do() {
+        let mut bytes = encode_log(&full_log());
+        bytes[3] = COMPACT_VERSION + 1;
+        let error = decode_log(&bytes).expect_err("newer");
+        assert_eq!(error.kind, ErrorKind::Schema);
+        assert!(
+            error.reason.contains("upgrade the stages that read"),
+            "{}",
+            error.reason
+        );
+    }
+
+    #[test]
+    fn the_wrong_kind_is_a_schema_error() {
+        let error = decode_parsed(&encode_log(&full_log())).expect_err("a log");
+        assert_eq!(error.kind, ErrorKind::Schema);
+        assert!(
+            error
+                .reason
+                .contains("compact log_record where a parsed_record"),
+            "{}",
+            error.reason
+        );
+    }
+
+    #[test]
+    fn damaged_records_are_decode_errors_never_panics() {
+        let good = encode_parsed(&parsed(full_log()));
+        // Every truncation, and every single byte changed to a few values: an error or a record, never
+        // a panic, and never a record from bytes that do not add up to one.
+        for end in 0..good.len() {
+            let error = decode_parsed(&good[..end]).expect_err("truncated");
+            assert!(
+                matches!(error.kind, ErrorKind::Decode | ErrorKind::Schema),
+                "{error:?}"
+            );
+        }
+        for at in HEADER_BYTES..good.len() {
+            for value in [0x00, 0x7f, 0x80, 0xff] {
+                let mut bytes = good.clone();
+                bytes[at] = value;
+                if let Ok(record) = decode_parsed(&bytes) {
+                    assert_eq!(encode_parsed(&record), bytes, "byte {at} = {value:#x}");
+                }
+            }
+        }
+        let mut longer = good.clone();
+        longer.push(0);
+        assert!(
+            decode_parsed(&longer)
+                .expect_err("trailing")
+                .reason
+                .contains("after the record")
+        );
+    }
+
+    #[test]
+    fn a_huge_count_is_refused_before_anything_is_allocated() {
+        let mut bytes = Vec::new();
+        header(&mut bytes, KIND_PARSED);
+        var(&mut bytes, 1);
+        string(&mut bytes, "t");
+        string(&mut bytes, "t");
+        var(&mut bytes, 1);
+        var(&mut bytes, u32::MAX);
+        let error = decode_parsed(&bytes).expect_err("huge");
+        assert!(error.reason.contains("items announced"), "{}", error.reason);
+    }
+
+    #[test]
+    fn attribute_keys_must_ascend() {
+        let mut log = fixtures::log_record("x", 0);
+        log.attributes.insert("a".into(), "1".into());
+        log.attributes.insert("b".into(), "2".into());
+        let bytes = encode_log(&log);
+        let at = bytes
+            .windows(3)
+            .position(|w| w == [1, b'a', 1])
+            .expect("key a");
+        let mut swapped = bytes.clone();
+        swapped[at + 1] = b'b';
+        let error = decode_log(&swapped).expect_err("repeated key");
+        assert!(error.reason.contains("out of order"), "{}", error.reason);
+    }
+}
