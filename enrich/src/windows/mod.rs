@@ -27,6 +27,7 @@
 
 mod evidence;
 mod query;
+mod slot;
 mod spec;
 mod state;
 mod watermark;

@@ -2,11 +2,12 @@
 //! and executed over each micro-batch of records (as an Arrow `RecordBatch`) to get partial counts per
 //! window and key. Physical planning took about 210 µs of a run's ~350 µs (release, this 2-core machine),
 //! and enrich runs one query per input partition per batch, so each run only puts its batch in the
-//! planned scan's place — when the plan is one that may run again that way ([`reusable`]: scans of
+//! planned scan's place, a [`BatchSlot`] — when the plan is one that may run again that way ([`reusable`]: scans of
 //! `records`, filters, projections, grouped aggregates, sorts without a limit). Any other plan (an
 //! operator's SQL with a join, a subquery, `VALUES` or a `LIMIT`: operators that keep state from one
 //! execution to the next) is planned again for every run, from the `records` table holding the batch.
 
+use super::slot::{BatchSlot, Slot};
 use super::spec::PARTIAL_COLUMNS;
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
@@ -103,8 +104,10 @@ pub struct WindowQuery {
     context: SessionContext,
     /// The logical plan, planned again for each run when the physical plan is not [`reusable`].
     plan: LogicalPlan,
-    /// The physical plan, its scan of the `records` table empty: each run puts its batch there.
+    /// The physical plan, its scans of the `records` table reading `slot`: each run puts its batch there.
     physical: Option<Arc<dyn ExecutionPlan>>,
+    /// What the physical plan's scans read.
+    slot: Slot,
     /// What each run of the physical plan executes in, made once: the session's state does not change
     /// after planning, and making it per run copied the whole session state (~1 % of enrich's CPU).
     task: Arc<TaskContext>,
@@ -154,12 +157,18 @@ impl WindowQuery {
         let physical = futures::executor::block_on(
             DataFrame::new(context.state(), plan.clone()).create_physical_plan(),
         )?;
-        let physical = reusable(&physical, &schema).then_some(physical);
+        let slot = Slot::default();
+        let physical = if reusable(&physical, &schema) {
+            Some(reading(&physical, &slot)?)
+        } else {
+            None
+        };
         Ok(Self {
             task: context.task_ctx(),
             context,
             plan,
             physical,
+            slot,
             input,
             schema,
         })
@@ -182,10 +191,15 @@ impl WindowQuery {
         }
         let batch = self.to_batch(rows)?;
         let result = match &self.physical {
-            Some(physical) => futures::executor::block_on(datafusion::physical_plan::collect(
-                with_input(physical, &batch)?,
-                Arc::clone(&self.task),
-            )),
+            Some(physical) => {
+                *lock(&self.slot) = Some(batch);
+                let result = futures::executor::block_on(datafusion::physical_plan::collect(
+                    Arc::clone(physical),
+                    Arc::clone(&self.task),
+                ));
+                *lock(&self.slot) = None;
+                result
+            }
             None => {
                 *self
                     .input
@@ -270,24 +284,29 @@ fn memory_scan(node: &Arc<dyn ExecutionPlan>) -> Option<&MemorySourceConfig> {
         .and_then(|scan| scan.data_source().downcast_ref::<MemorySourceConfig>())
 }
 
-/// `plan` with `batch` in place of what its scans of the `records` table read (each scan keeps its
-/// projection); `plan` is [`reusable`].
-fn with_input(
+/// `plan` with a [`BatchSlot`] reading `slot` in place of each of its scans of the `records` table (each
+/// keeps its scan's projection and properties); `plan` is [`reusable`].
+fn reading(
     plan: &Arc<dyn ExecutionPlan>,
-    batch: &RecordBatch,
+    slot: &Slot,
 ) -> Result<Arc<dyn ExecutionPlan>, QueryError> {
     let rebound = Arc::clone(plan).transform_up(|node| {
         let Some(memory) = memory_scan(&node) else {
             return Ok(Transformed::no(node));
         };
-        let scan: Arc<dyn ExecutionPlan> = MemorySourceConfig::try_new_exec(
-            &[vec![batch.clone()]],
-            memory.original_schema(),
+        let scan: Arc<dyn ExecutionPlan> = Arc::new(BatchSlot::new(
+            Arc::clone(slot),
             memory.projection().clone(),
-        )?;
+            Arc::clone(node.properties()),
+        ));
         Ok(Transformed::yes(scan))
     })?;
     Ok(rebound.data)
+}
+
+fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Option<RecordBatch>> {
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A result column as `T`, cast when the query produced another type (e.g. `Utf8View`, `UInt64`).
