@@ -754,16 +754,20 @@ impl Sink {
         } = out.take();
         let limit = self.limit;
         // Compact records travel only inside frames: one per message, and in the dead-letter topic, every
-        // record is JSON, as readers outside medic expect.
+        // record is JSON, as readers outside medic expect. A rejected input from any other topic (a raw
+        // source) is dead-lettered exactly as it came, whatever its bytes.
         let emitted: Vec<schemas::Emitted> = if self.frame_max_bytes == 0 {
             emitted.into_iter().map(readable).collect()
         } else {
             emitted
         };
+        let framed = framed_topics(&self.topics);
         let rejections: Vec<schemas::Rejection> = rejections
             .into_iter()
             .map(|mut r| {
-                r.payload = schemas::compact::into_json(r.payload);
+                if framed.contains(&r.coordinates.topic) {
+                    r.payload = schemas::compact::into_json(r.payload);
+                }
                 r
             })
             .collect();
