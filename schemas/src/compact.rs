@@ -33,8 +33,9 @@
 //! [`COMPACT_VERSION`] is refused with a `schema` error that says to upgrade its readers first, never
 //! guessed at; anything that does not add up (a length past the end, bytes after the record, invalid
 //! UTF-8, an unknown enumeration value, attribute keys out of order) is a `decode` error. Nothing here
-//! trusts a length before checking it against the bytes left, so a hostile record cannot make a reader
-//! allocate more than its own size.
+//! trusts a length or count before checking it against the bytes left, so what a hostile record makes
+//! its reader allocate is bounded by its size (at most a few dozen bytes per byte, for a record of
+//! empty strings: each costs a string's header).
 
 use crate::{
     ErrorKind, LogRecord, LogSeverity, ParsedRecord, Resource, SourceCoordinates, SourceFormat,
@@ -47,6 +48,9 @@ pub const COMPACT_MAGIC: [u8; 3] = [0x00, b'M', b'R'];
 
 /// The compact layout this build writes, and the newest it reads.
 pub const COMPACT_VERSION: u8 = 1;
+
+/// The most items a list is given room for before its items are read (more grow it as they come).
+const PREALLOCATED: usize = 64;
 
 const KIND_LOG: u8 = 1;
 const KIND_PARSED: u8 = 2;
@@ -114,7 +118,7 @@ pub fn decode_parsed(payload: &[u8]) -> Result<ParsedRecord, StageError> {
     let template = reader.string()?;
     let template_version = reader.var()?;
     let n = reader.count(1)?;
-    let mut params = Vec::with_capacity(n);
+    let mut params = Vec::with_capacity(n.min(PREALLOCATED));
     for _ in 0..n {
         params.push(reader.string()?);
     }
@@ -450,7 +454,7 @@ impl<'a> Reader<'a> {
         let message = self.string()?;
         let resource = self.resource()?;
         let n = self.count(2)?;
-        let mut pairs: Vec<(String, String)> = Vec::with_capacity(n);
+        let mut pairs: Vec<(String, String)> = Vec::with_capacity(n.min(PREALLOCATED));
         for _ in 0..n {
             let key = self.string()?;
             if pairs.last().is_some_and(|(last, _)| *last >= key) {

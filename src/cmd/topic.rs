@@ -53,14 +53,17 @@ pub struct CatArgs {
 /// must not exhaust the operator's machine); a larger one is shown as base64.
 const MAX_GUNZIPPED_BYTES: u64 = 64 * 1024 * 1024;
 
-/// A payload as JSON: itself when it is JSON, a compact record's JSON form, its gunzipped content when
-/// that is JSON, else base64.
+/// A payload as JSON: itself when it is JSON, a compact record's JSON form when it comes from a per-line
+/// topic (`compact`: elsewhere, a raw log line shaped like one is shown as the bytes it is), its
+/// gunzipped content when that is JSON, else base64.
 #[must_use]
-pub fn payload_json(payload: &[u8]) -> Value {
+pub fn payload_json(payload: &[u8], compact: bool) -> Value {
     if let Ok(value) = serde_json::from_slice::<Value>(payload) {
         return value;
     }
-    if let Ok(json) = schemas::compact::to_json(payload)
+    if compact
+        && schemas::compact::is_compact(payload)
+        && let Ok(json) = schemas::compact::to_json(payload)
         && let Ok(value) = serde_json::from_slice::<Value>(&json)
     {
         return value;
@@ -79,10 +82,11 @@ pub fn payload_json(payload: &[u8]) -> Value {
     json!({ "base64": base64::engine::general_purpose::STANDARD.encode(payload) })
 }
 
-/// One record as the line `medic topic cat` prints.
+/// One record as the line `medic topic cat` prints; `compact`: it comes from a per-line topic, where
+/// records may be compact.
 #[must_use]
-pub fn line(record: &SourceRecord, meta: bool) -> Value {
-    let value = payload_json(&record.payload);
+pub fn line(record: &SourceRecord, meta: bool, compact: bool) -> Value {
+    let value = payload_json(&record.payload, compact);
     if !meta {
         return value;
     }
@@ -109,6 +113,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &config.topics,
         Duration::from_secs(cat.timeout_secs),
     )?;
+    let compact = runtime::kafka::frames::framed_topics(&config.topics).contains(&cat.topic);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printed = 0;
@@ -117,7 +122,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         if cat.limit.is_some_and(|limit| printed >= limit) {
             return false;
         }
-        if let Err(error) = writeln!(out, "{}", line(&record, cat.meta)) {
+        if let Err(error) = writeln!(out, "{}", line(&record, cat.meta, compact)) {
             failed = Some(error);
             return false;
         }
@@ -138,12 +143,15 @@ mod tests {
 
     #[test]
     fn json_stays_gzip_opens_and_bytes_become_base64() {
-        assert_eq!(payload_json(br#"{"a":1}"#), json!({"a": 1}));
+        assert_eq!(payload_json(br#"{"a":1}"#, false), json!({"a": 1}));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(br#"{"state":[1,2]}"#).expect("gzip");
         let gz = gz.finish().expect("gzip");
-        assert_eq!(payload_json(&gz), json!({"gzip": {"state": [1, 2]}}));
-        assert_eq!(payload_json(&[0, 159, 146]), json!({"base64": "AJ+S"}));
+        assert_eq!(payload_json(&gz, false), json!({"gzip": {"state": [1, 2]}}));
+        assert_eq!(
+            payload_json(&[0, 159, 146], false),
+            json!({"base64": "AJ+S"})
+        );
         let log = schemas::fixtures::log_record("compact", 7);
         let compact = schemas::encode_record(&log).expect("compact");
         assert!(schemas::compact::is_compact(&compact));
@@ -152,7 +160,7 @@ mod tests {
             serde_json::to_value(&log).expect("json")
         );
         // A damaged compact record is not guessed at.
-        assert!(payload_json(&compact[..10]).get("base64").is_some());
+        assert!(payload_json(&compact[..10], true).get("base64").is_some());
     }
 
     #[test]

@@ -126,8 +126,12 @@ async fn a_record_too_large_for_one_message_is_dead_lettered_cut_to_fit_and_the_
         assert!(Instant::now() < deadline, "no dead letter");
         if let Some(message) = reader.poll(Duration::from_millis(200)) {
             let message = message.expect("dead letter");
-            let size = rdkafka::Message::payload(&message).map_or(0, <[u8]>::len);
-            break (testkit::kafka::headers(&message), size);
+            let payload = rdkafka::Message::payload(&message).unwrap_or_default();
+            assert!(
+                payload.starts_with(br#"{"schema_version":"#),
+                "the record's JSON form, cut"
+            );
+            break (testkit::kafka::headers(&message), payload.len());
         }
     };
     assert_eq!(
@@ -365,6 +369,30 @@ async fn a_log_line_shaped_like_a_frame_is_only_a_line() {
         Some("victim"),
         "no record under the forged key"
     );
+}
+
+/// A raw input that is, byte for byte, a compact record of another tenant is not read as that record:
+/// rejected by its source's format, it is dead-lettered exactly as it came (only the per-line topics'
+/// compact records are dead-lettered as their JSON form).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_input_shaped_like_a_compact_record_is_dead_lettered_as_it_came() {
+    let (_cluster, mut config, feeder) = super::common::mock_pipeline();
+    config.ingest.sources[0].format = ingest::Format::JsonLine;
+    let mut theirs = schemas::fixtures::log_record("OOMKilled", schemas::clock::wall_clock_ns());
+    theirs.resource.namespace = Some("victim".to_owned());
+    let compact = schemas::compact::encode_log(&theirs);
+    feed(&feeder, SOURCE, [compact.as_slice()]).await;
+    let metrics = run_until_out(StageName::Ingest, RecordKind::Log, &config, 1).await;
+    assert_eq!(metrics.dead_lettered("ingest"), 1, "not a JSON line");
+    let reader = medic::topic_reader::TopicReader::new(
+        &config.kafka,
+        &config.topics,
+        Duration::from_secs(10),
+    )
+    .expect("reader");
+    let dead = read_all(&reader, &config.topics.dlq);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].payload, compact, "its bytes, not a record's JSON");
 }
 
 /// With frames off (`runner.frame_max_bytes = 0`, for readers of the per-line topics that predate

@@ -20,6 +20,7 @@ use datafusion::execution::TaskContext;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use std::sync::Arc;
 
@@ -180,21 +181,27 @@ impl WindowQuery {
         self.physical.is_some()
     }
 
-    /// Runs the query over `rows` and returns its partial counts.
+    /// Runs the query over `rows` and returns its partial counts. Takes `&mut self`: a run fills the
+    /// plan's one batch slot, so two runs must never overlap.
     ///
     /// # Errors
     /// When DataFusion fails to execute (a query error that planning could not catch, such as a
     /// failing cast).
-    pub fn run(&self, rows: &[WindowRow<'_>]) -> Result<Vec<PartialCount>, QueryError> {
+    pub fn run(&mut self, rows: &[WindowRow<'_>]) -> Result<Vec<PartialCount>, QueryError> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let batch = self.to_batch(rows)?;
         let result = match &self.physical {
             Some(physical) => {
+                // Each run executes a copy of the plan with fresh operator state: an operator adds
+                // its metrics for every execution to a list it keeps, so running one plan object
+                // again and again would grow it without bound. The copy keeps every operator's
+                // planned properties (DataFusion's reset for re-executing a plan), so it is cheap.
+                let plan = reset_plan_states(Arc::clone(physical))?;
                 *lock(&self.slot) = Some(batch);
                 let result = futures::executor::block_on(datafusion::physical_plan::collect(
-                    Arc::clone(physical),
+                    plan,
                     Arc::clone(&self.task),
                 ));
                 *lock(&self.slot) = None;
@@ -218,6 +225,19 @@ impl WindowQuery {
             read_partials(&batch, &mut partials)?;
         }
         Ok(partials)
+    }
+
+    /// How many metrics the kept physical plan's operators hold (none: each run executes a copy).
+    #[cfg(test)]
+    fn kept_metrics(&self) -> usize {
+        let mut metrics = 0;
+        if let Some(physical) = &self.physical {
+            let _ = physical.apply(|node| {
+                metrics += node.metrics().map_or(0, |m| m.iter().count());
+                Ok(TreeNodeRecursion::Continue)
+            });
+        }
+        metrics
     }
 
     fn to_batch(&self, rows: &[WindowRow<'_>]) -> Result<RecordBatch, QueryError> {
@@ -398,15 +418,19 @@ mod tests {
     }
 
     #[test]
-    fn each_run_reads_its_own_batch_only() {
-        let query = WindowQuery::plan(super::super::spec::DEFAULT_SQL).expect("plans");
+    fn each_run_reads_its_own_batch_only_and_leaves_the_plan_as_it_was() {
+        let mut query = WindowQuery::plan(super::super::spec::DEFAULT_SQL).expect("plans");
+        assert!(query.reuses_its_plan());
         let web = [row(0, "web", "t1", "info"), row(0, "web", "t1", "info")];
         let db = [row(0, "db", "t1", "info")];
-        for _ in 0..2 {
+        for _ in 0..3 {
             assert_eq!(count(query.run(&web).expect("runs")), [("web".into(), 2)]);
             assert_eq!(count(query.run(&db).expect("runs")), [("db".into(), 1)]);
         }
         assert!(query.run(&[]).expect("runs").is_empty());
+        // An operator keeps the metrics of every execution: runs of the kept plan itself would grow
+        // them (and the process) without bound.
+        assert_eq!(query.kept_metrics(), 0);
     }
 
     #[test]
@@ -438,7 +462,7 @@ mod tests {
             .map(|s| (s, true))
             .chain(planned_again.iter().map(|s| (s, false)))
         {
-            let query = WindowQuery::plan(sql).expect("plans");
+            let mut query = WindowQuery::plan(sql).expect("plans");
             assert_eq!(query.reuses_its_plan(), reuses, "{sql}");
             for _ in 0..2 {
                 assert_eq!(
@@ -457,7 +481,7 @@ mod tests {
 
     #[test]
     fn counts_rows_per_window_and_key() {
-        let query = WindowQuery::plan(super::super::spec::DEFAULT_SQL).expect("plans");
+        let mut query = WindowQuery::plan(super::super::spec::DEFAULT_SQL).expect("plans");
         let rows = [
             row(0, "web", "t1", "error"),
             row(0, "web", "t1", "error"),
@@ -503,7 +527,7 @@ mod tests {
 
     #[test]
     fn operators_can_filter_and_bad_queries_are_refused() {
-        let filtered = WindowQuery::plan(
+        let mut filtered = WindowQuery::plan(
             "SELECT window_start, cluster_name, namespace, kind, name, template_id, min(template) AS template, \
              severity, count(*) AS records FROM records WHERE severity <> 'info' \
              GROUP BY window_start, cluster_name, namespace, kind, name, template_id, severity",

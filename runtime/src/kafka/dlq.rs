@@ -1,5 +1,7 @@
-//! Dead-letter records: the rejected input unchanged, with why and where in its headers.
+//! Dead-letter records: the rejected input unchanged, with why and where in its headers (a compact
+//! record from a per-line topic as its JSON form, [`as_dead_letter`]).
 
+use crate::kafka::oversize::MessageLimit;
 use rdkafka::message::{Header, OwnedHeaders};
 use schemas::Rejection;
 
@@ -31,6 +33,25 @@ pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
         end -= 1;
     }
     format!("{}…", &text[..end]).into()
+}
+
+/// `rejection` as it is dead-lettered: a compact record ([`schemas::compact`]) read from one of the
+/// per-line topics (`framed`) as its JSON form, which operators read, when that decodes and still fits
+/// one message under `limit`; anything else exactly as it came — a raw source's input above all,
+/// whatever its bytes.
+#[must_use]
+pub fn as_dead_letter(
+    mut rejection: Rejection,
+    framed: &[String],
+    limit: MessageLimit,
+) -> Rejection {
+    if framed.contains(&rejection.coordinates.topic)
+        && let Ok(std::borrow::Cow::Owned(json)) = schemas::compact::to_json(&rejection.payload)
+        && limit.fits(limit.key(rejection.key.as_deref()), &json)
+    {
+        rejection.payload = json;
+    }
+    rejection
 }
 
 /// The headers of the dead letter for `rejection` by `stage`.
@@ -99,6 +120,42 @@ mod tests {
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
         );
+    }
+
+    #[test]
+    fn only_a_per_line_topics_compact_record_is_dead_lettered_as_json_and_only_if_it_fits() {
+        let log = schemas::fixtures::log_record("bad", 1);
+        let compact = schemas::encode_record(&log).expect("compact");
+        let json = serde_json::to_vec(&log).expect("json");
+        let rejected = |topic: &str, payload: &[u8]| Rejection {
+            coordinates: SourceCoordinates {
+                topic: topic.into(),
+                ..SourceCoordinates::default()
+            },
+            key: None,
+            payload: payload.to_vec(),
+            error: StageError::schema("newer"),
+        };
+        let framed = ["medic.logs.normalized".to_owned()];
+        let roomy = MessageLimit::new(1_000_000);
+        let as_sent = |topic: &str, payload: &[u8], limit: MessageLimit| {
+            as_dead_letter(rejected(topic, payload), &framed, limit).payload
+        };
+        assert_eq!(as_sent("medic.logs.normalized", &compact, roomy), json);
+        // A raw source's bytes stay as they came, even when they are a compact record.
+        assert_eq!(as_sent("medic.logs.k8s", &compact, roomy), compact);
+        // A damaged record, and a JSON form that would not fit where the record did, stay as they are.
+        assert_eq!(
+            as_sent("medic.logs.normalized", &compact[..9], roomy),
+            &compact[..9]
+        );
+        // Control characters take 6 bytes each in JSON: this record fits as it is, not as JSON.
+        let tight = MessageLimit::new(0);
+        let escaped = schemas::fixtures::log_record(&"\u{1}".repeat(tight.room() / 2), 1);
+        let compact = schemas::encode_record(&escaped).expect("compact");
+        assert!(tight.fits(None, &compact));
+        assert!(!tight.fits(None, &serde_json::to_vec(&escaped).expect("json")));
+        assert_eq!(as_sent("medic.logs.normalized", &compact, tight), compact);
     }
 
     #[test]

@@ -36,6 +36,7 @@ use crate::kafka::checkpoint::{
     Checkpoint, checkpoint_key, load_latest, load_latest_of, partition_checkpoint_key,
 };
 use crate::kafka::context::{group_commits, lock, partition_list};
+use crate::kafka::dlq::as_dead_letter;
 use crate::kafka::frames::{
     FramePacker, PartitionCounts, Route, framed_kind, framed_topics, partitions_computable, unpack,
 };
@@ -112,7 +113,7 @@ struct Outgoing<'a> {
 }
 
 /// `e` with its payload as JSON when it is a compact record (sent one per message, outside a frame).
-fn readable(mut e: schemas::Emitted) -> schemas::Emitted {
+fn json_if_compact(mut e: schemas::Emitted) -> schemas::Emitted {
     e.payload = schemas::compact::into_json(e.payload);
     e
 }
@@ -757,19 +758,14 @@ impl Sink {
         // record is JSON, as readers outside medic expect. A rejected input from any other topic (a raw
         // source) is dead-lettered exactly as it came, whatever its bytes.
         let emitted: Vec<schemas::Emitted> = if self.frame_max_bytes == 0 {
-            emitted.into_iter().map(readable).collect()
+            emitted.into_iter().map(json_if_compact).collect()
         } else {
             emitted
         };
         let framed = framed_topics(&self.topics);
         let rejections: Vec<schemas::Rejection> = rejections
             .into_iter()
-            .map(|mut r| {
-                if framed.contains(&r.coordinates.topic) {
-                    r.payload = schemas::compact::into_json(r.payload);
-                }
-                r
-            })
+            .map(|r| as_dead_letter(r, &framed, limit))
             .collect();
         // An output too large for one message is dead-lettered (cut to fit) instead of produced.
         let (fitting, oversized): (Vec<&schemas::Emitted>, Vec<&schemas::Emitted>) = emitted
@@ -823,7 +819,7 @@ impl Sink {
                 partition: None,
                 key,
                 payload: limit.cut(key, json),
-                headers: Some(limit.output_headers(stage, topic, e.payload.len())),
+                headers: Some(limit.output_headers(stage, topic, json.len())),
             }
         }));
         outgoing.extend(rejections.iter().map(|r| {
