@@ -294,6 +294,9 @@ fn var(out: &mut Vec<u8>, mut value: u32) {
     out.push(value as u8);
 }
 
+/// Writes a count or length. Nothing medic writes comes near 4 GiB (ingest refuses inputs over
+/// `max_record_bytes`, 4 MiB by default, and a Kafka message is far smaller); a longer one would be
+/// written as `u32::MAX`, a record that does not read back as itself.
 fn count(out: &mut Vec<u8>, n: usize) {
     var(out, u32::try_from(n).unwrap_or(u32::MAX));
 }
