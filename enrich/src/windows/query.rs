@@ -1,8 +1,9 @@
 //! [`WindowQuery`]: a window definition's SQL, planned once by DataFusion — down to its physical plan —
 //! and executed over each micro-batch of records (as an Arrow `RecordBatch`) to get partial counts per
 //! window and key. Physical planning took about 210 µs of a run's ~350 µs (release, this 2-core machine),
-//! and enrich runs one query per input partition per batch, so each run only puts its batch in the
-//! planned scan's place, a [`BatchSlot`] — when the plan is one that may run again that way ([`reusable`]: scans of
+//! and enrich runs one query per input partition per batch, so each run puts its batch in the planned
+//! scan's place, a [`BatchSlot`], and executes a reset copy of the planned plan — when the plan is one
+//! that may run again that way ([`reusable`]: scans of
 //! `records`, filters, projections, grouped aggregates, sorts without a limit). Any other plan (an
 //! operator's SQL with a join, a subquery, `VALUES` or a `LIMIT`: operators that keep state from one
 //! execution to the next) is planned again for every run, from the `records` table holding the batch.

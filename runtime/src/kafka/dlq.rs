@@ -36,18 +36,19 @@ pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
 }
 
 /// `rejection` as it is dead-lettered: a compact record ([`schemas::compact`]) read from one of the
-/// per-line topics (`framed`) as its JSON form, which operators read, when that decodes and still fits
-/// one message under `limit`; anything else exactly as it came — a raw source's input above all,
-/// whatever its bytes.
+/// per-line topics (`framed`) as its JSON form, which operators read, when that decodes — unless the
+/// compact form fits one message under `limit` and the JSON form would not (it would be cut); anything
+/// else exactly as it came — a raw source's input above all, whatever its bytes.
 #[must_use]
 pub fn as_dead_letter(
     mut rejection: Rejection,
     framed: &[String],
     limit: MessageLimit,
 ) -> Rejection {
+    let key = limit.key(rejection.key.as_deref());
     if framed.contains(&rejection.coordinates.topic)
         && let Ok(std::borrow::Cow::Owned(json)) = schemas::compact::to_json(&rejection.payload)
-        && limit.fits(limit.key(rejection.key.as_deref()), &json)
+        && (limit.fits(key, &json) || !limit.fits(key, &rejection.payload))
     {
         rejection.payload = json;
     }
@@ -127,20 +128,22 @@ mod tests {
         let log = schemas::fixtures::log_record("bad", 1);
         let compact = schemas::encode_record(&log).expect("compact");
         let json = serde_json::to_vec(&log).expect("json");
-        let rejected = |topic: &str, payload: &[u8]| Rejection {
+        let rejected = |topic: &str, key: Option<&[u8]>, payload: &[u8]| Rejection {
             coordinates: SourceCoordinates {
                 topic: topic.into(),
                 ..SourceCoordinates::default()
             },
-            key: None,
+            key: key.map(<[u8]>::to_vec),
             payload: payload.to_vec(),
             error: StageError::schema("newer"),
         };
         let framed = ["medic.logs.normalized".to_owned()];
         let roomy = MessageLimit::new(1_000_000);
-        let as_sent = |topic: &str, payload: &[u8], limit: MessageLimit| {
-            as_dead_letter(rejected(topic, payload), &framed, limit).payload
+        let keyed = |topic: &str, key: Option<&[u8]>, payload: &[u8], limit: MessageLimit| {
+            as_dead_letter(rejected(topic, key, payload), &framed, limit).payload
         };
+        let as_sent =
+            |topic: &str, payload: &[u8], limit: MessageLimit| keyed(topic, None, payload, limit);
         assert_eq!(as_sent("medic.logs.normalized", &compact, roomy), json);
         // A raw source's bytes stay as they came, even when they are a compact record.
         assert_eq!(as_sent("medic.logs.k8s", &compact, roomy), compact);
@@ -153,9 +156,32 @@ mod tests {
         let tight = MessageLimit::new(0);
         let escaped = schemas::fixtures::log_record(&"\u{1}".repeat(tight.room() / 2), 1);
         let compact = schemas::encode_record(&escaped).expect("compact");
+        let json = serde_json::to_vec(&escaped).expect("json");
         assert!(tight.fits(None, &compact));
-        assert!(!tight.fits(None, &serde_json::to_vec(&escaped).expect("json")));
+        assert!(!tight.fits(None, &json));
         assert_eq!(as_sent("medic.logs.normalized", &compact, tight), compact);
+        // The key counts: JSON that fits alone, but not beside the key the dead letter keeps.
+        let room = tight.room();
+        let fitting = schemas::fixtures::log_record(&"\u{1}".repeat(room / 7), 1);
+        let (compact, json) = (
+            schemas::encode_record(&fitting).expect("compact"),
+            serde_json::to_vec(&fitting).expect("json"),
+        );
+        let key = vec![b'k'; room / 4];
+        assert!(tight.fits(None, &json) && !tight.fits(Some(&key), &json));
+        assert!(tight.fits(Some(&key), &compact));
+        assert_eq!(
+            keyed("medic.logs.normalized", Some(&key), &compact, tight),
+            compact
+        );
+        assert_eq!(keyed("medic.logs.normalized", None, &compact, tight), json);
+        // When neither form fits, the JSON form is kept (and cut): its start is readable.
+        let huge = schemas::fixtures::log_record(&"x".repeat(2 * room), 1);
+        let compact = schemas::encode_record(&huge).expect("compact");
+        assert_eq!(
+            as_sent("medic.logs.normalized", &compact, tight),
+            serde_json::to_vec(&huge).expect("json")
+        );
     }
 
     #[test]

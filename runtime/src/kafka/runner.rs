@@ -754,9 +754,10 @@ impl Sink {
             events,
         } = out.take();
         let limit = self.limit;
-        // Compact records travel only inside frames: one per message, and in the dead-letter topic, every
-        // record is JSON, as readers outside medic expect. A rejected input from any other topic (a raw
-        // source) is dead-lettered exactly as it came, whatever its bytes.
+        // Compact records travel only inside frames: one per message, every record is JSON, as readers
+        // outside medic expect; a rejected compact record is dead-lettered as JSON when it decodes
+        // (`as_dead_letter`). A rejected input from any other topic (a raw source) is dead-lettered
+        // exactly as it came, whatever its bytes.
         let emitted: Vec<schemas::Emitted> = if self.frame_max_bytes == 0 {
             emitted.into_iter().map(json_if_compact).collect()
         } else {
