@@ -1,8 +1,8 @@
 //! The load: the bundled incident as templates, replayed by staggered synthetic workloads in event-time
 //! order and ending about now.
 
+use super::template::Template;
 use super::*;
-use chrono::{Datelike, Timelike};
 use testkit::incident;
 
 /// The deployment of the bundled incident; replica `i` is `checkout-w<i>`.
@@ -14,12 +14,13 @@ pub(super) const INCIDENT_NODE: &str = "aks-nodepool1-31415926-vmss000002";
 /// Nodes the synthetic workloads are spread over.
 pub(super) const NODES: usize = 16;
 
-/// One line of the incident: its offset from the incident's first line, Kafka key and payload.
+/// One line of the incident: its offset from the incident's first line, Kafka key and payload (read
+/// into [`Template`]s).
 #[derive(Debug, Clone)]
 pub(super) struct TemplateLine {
     pub(super) offset_ns: i64,
-    pub(super) key: String,
-    pub(super) payload: String,
+    pub(super) key: Template,
+    pub(super) payload: Template,
 }
 
 /// The bundled incident as a template, ordered by event time.
@@ -57,8 +58,8 @@ impl Incident {
             .into_iter()
             .map(|(time, key, payload)| TemplateLine {
                 offset_ns: time - start_ns,
-                key,
-                payload,
+                key: Template::new(&key),
+                payload: Template::new(&payload),
             })
             .collect();
         Self { start_ns, lines }
@@ -70,80 +71,12 @@ impl Incident {
     }
 }
 
-/// `text` with every `YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD HH:MM:SS` in it moved by `shift_s` seconds;
-/// fractions and zones after it are kept.
-pub(super) fn shift_timestamps(text: &str, shift_s: i64) -> String {
-    const LEN: usize = 19;
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len() + 8);
-    let (mut copied, mut at) = (0, 0);
-    while at + LEN <= bytes.len() {
-        match shifted(&bytes[at..at + LEN], shift_s) {
-            // A match starts and ends on ASCII, so both slices fall on character boundaries.
-            Some(moved) => {
-                out.push_str(&text[copied..at]);
-                out.push_str(&moved);
-                at += LEN;
-                copied = at;
-            }
-            None => at += 1,
-        }
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-/// `window` (19 bytes) moved by `shift_s` seconds, when it is a date and time.
-pub(super) fn shifted(window: &[u8], shift_s: i64) -> Option<String> {
-    const SHAPE: &[u8; 19] = b"dddd-dd-dd_dd:dd:dd";
-    let fits = SHAPE.iter().zip(window).all(|(&shape, &b)| match shape {
-        b'd' => b.is_ascii_digit(),
-        b'_' => b == b'T' || b == b' ',
-        _ => b == shape,
-    });
-    if !fits {
-        return None;
-    }
-    // Read and written field by field: a strftime format was parsed twice per line, about a tenth of
-    // the feeder's CPU.
-    let number = |at: usize, len: usize| {
-        window[at..at + len]
-            .iter()
-            .fold(0_u32, |n, &digit| n * 10 + u32::from(digit - b'0'))
-    };
-    let year = i32::try_from(number(0, 4)).ok()?;
-    let time = chrono::NaiveDate::from_ymd_opt(year, number(5, 2), number(8, 2))?.and_hms_opt(
-        number(11, 2),
-        number(14, 2),
-        number(17, 2),
-    )?;
-    let moved = time.checked_add_signed(chrono::TimeDelta::try_seconds(shift_s)?)?;
-    Some(format!(
-        "{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}",
-        moved.year(),
-        moved.month(),
-        moved.day(),
-        char::from(window[10]),
-        moved.hour(),
-        moved.minute(),
-        moved.second()
-    ))
-}
-
 /// Line `line` as replica `replica` logs it: pods renamed to its workload and node, times moved by
 /// `shift_s`. Returns the key and the payload.
 pub(super) fn render(line: &TemplateLine, replica: usize, shift_s: i64) -> (String, String) {
-    let pods = format!("{INCIDENT_WORKLOAD}-{INCIDENT_POD_HASH}");
-    let renamed_pods = format!("{INCIDENT_WORKLOAD}-w{replica}-{INCIDENT_POD_HASH}");
-    let node_prefix = INCIDENT_NODE.trim_end_matches(|c: char| c.is_ascii_digit());
-    let node = format!("{node_prefix}{:06}", replica % NODES);
-    let rename = |text: &str| {
-        text.replace(&pods, &renamed_pods)
-            .replace(INCIDENT_NODE, &node)
-    };
     (
-        rename(&line.key),
-        shift_timestamps(&rename(&line.payload), shift_s),
+        line.key.render(replica, shift_s),
+        line.payload.render(replica, shift_s),
     )
 }
 
@@ -227,26 +160,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_move_and_keep_their_shape() {
-        let line =
-            "2026-03-14T09:00:02.585000000Z stdout F 2026-03-14 09:00:02.585  INFO ü 2026-03-14";
-        assert_eq!(
-            shift_timestamps(line, 86_400 + 3_600),
-            "2026-03-15T10:00:02.585000000Z stdout F 2026-03-15 10:00:02.585  INFO ü 2026-03-14"
-        );
-        assert_eq!(shift_timestamps("no time 12:00:00", 5), "no time 12:00:00");
-        assert_eq!(
-            shift_timestamps("2026-12-31 23:59:59", 1),
-            "2027-01-01 00:00:00"
-        );
-        assert_eq!(
-            shift_timestamps("2026-13-01T00:00:00", 1),
-            "2026-13-01T00:00:00",
-            "not a date: left as it is"
-        );
-    }
-
-    #[test]
     fn the_incident_is_a_template_with_the_names_the_bench_renames() {
         let incident = Incident::bundled();
         assert!(incident.lines.len() > 400);
@@ -256,20 +169,25 @@ mod tests {
                 .windows(2)
                 .all(|w| w[0].offset_ns <= w[1].offset_ns)
         );
-        assert!(incident.lines.iter().all(|l| !l.payload.contains(" P ")));
+        assert!(
+            incident
+                .lines
+                .iter()
+                .all(|l| !l.payload.text().contains(" P "))
+        );
         let pods = format!("{INCIDENT_WORKLOAD}-{INCIDENT_POD_HASH}");
         // CRI lines are keyed by their pod's log path, Events by their object (a pod or the node).
         assert!(
             incident
                 .lines
                 .iter()
-                .all(|l| l.key.contains(&pods) || l.key == INCIDENT_NODE)
+                .all(|l| l.key.text().contains(&pods) || l.key.text() == INCIDENT_NODE)
         );
         assert!(
             incident
                 .lines
                 .iter()
-                .any(|l| l.payload.contains(INCIDENT_NODE))
+                .any(|l| l.payload.text().contains(INCIDENT_NODE))
         );
         assert!((500..700).contains(&incident.span_s()));
     }

@@ -65,6 +65,7 @@ mod load;
 mod monitor;
 mod process;
 mod report;
+mod template;
 
 use feeder::*;
 use load::*;
