@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every ingest fuzz target for SECONDS (default 60) each; prints executions and crashes per target
+# Runs every fuzz target (ingest's decoders, and the per-line topics' frames and records) for SECONDS (default 60) each; prints executions and crashes per target
 # and fails if any target crashed. Needs cargo-fuzz (installed here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ for target in $targets; do
   corpus="fuzz/corpus/$target"
   mkdir -p "$corpus"
   cp tests/fixtures/*.json tests/fixtures/*.jsonl tests/fixtures/*.log tests/fixtures/*.ndjson tests/fixtures/*.out "$corpus"/ 2>/dev/null || true
+  cp fuzz/seeds/"$target"/* "$corpus"/ 2>/dev/null || true
   log=$(mktemp)
   if cargo fuzz run --fuzz-dir fuzz "$target" "$corpus" -- -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
     status=ok
