@@ -9,12 +9,20 @@ fn check(payload: &[u8]) {
     if let Ok(log) = decode_record::<LogRecord>(payload)
         && compact::is_compact(payload)
     {
-        assert_eq!(encode_record(&log).expect("encodes"), payload, "one encoding per log record");
+        assert_eq!(
+            encode_record(&log).expect("encodes"),
+            payload,
+            "one encoding per log record"
+        );
     }
     if let Ok(parsed) = decode_record::<ParsedRecord>(payload)
         && compact::is_compact(payload)
     {
-        assert_eq!(encode_record(&parsed).expect("encodes"), payload, "one encoding per parsed record");
+        assert_eq!(
+            encode_record(&parsed).expect("encodes"),
+            payload,
+            "one encoding per parsed record"
+        );
     }
     let _ = compact::to_json(payload);
 }
