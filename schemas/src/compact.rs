@@ -37,6 +37,7 @@
 //! its reader allocate is bounded by its size (at most a few dozen bytes per byte, for a record of
 //! empty strings: each costs a string's header).
 
+use crate::bytes::ByteReader;
 use crate::{
     ErrorKind, LogRecord, LogSeverity, ParsedRecord, Resource, SourceCoordinates, SourceFormat,
     StageError, Stream, Workload,
@@ -168,20 +169,12 @@ fn header(out: &mut Vec<u8>, kind: u8) {
 
 fn log_size_hint(record: &LogRecord) -> usize {
     let r = &record.resource;
-    let resource: usize = [
-        &r.cloud,
-        &r.account,
-        &r.region,
-        &r.project,
-        &r.cluster,
-        &r.namespace,
-        &r.pod,
-        &r.container,
-        &r.node,
-    ]
-    .iter()
-    .map(|field| field.as_ref().map_or(0, |s| s.len() + 2))
-    .sum::<usize>()
+    let (before, after) = resource_strings(r);
+    let resource: usize = before
+        .iter()
+        .chain(&after)
+        .map(|field| field.as_ref().map_or(0, |s| s.len() + 2))
+        .sum::<usize>()
         + r.workload
             .as_ref()
             .map_or(0, |w| w.kind.len() + w.name.len() + 4);
@@ -218,43 +211,44 @@ fn write_log(out: &mut Vec<u8>, record: &LogRecord) {
     var(out, source.index);
 }
 
-/// The resource's optional strings in layout order (the workload, bit 6, is written apart).
-fn resource_strings(r: &Resource) -> [(u16, Option<&String>); 9] {
-    [
-        (0, r.cloud.as_ref()),
-        (1, r.account.as_ref()),
-        (2, r.region.as_ref()),
-        (3, r.project.as_ref()),
-        (4, r.cluster.as_ref()),
-        (5, r.namespace.as_ref()),
-        (7, r.pod.as_ref()),
-        (8, r.container.as_ref()),
-        (9, r.node.as_ref()),
-    ]
+/// The resource's optional strings in layout order: bits 0 to 5 before the workload (bit 6), bits 7 to 9
+/// after it.
+fn resource_strings(r: &Resource) -> ([&Option<String>; 6], [&Option<String>; 3]) {
+    (
+        [
+            &r.cloud,
+            &r.account,
+            &r.region,
+            &r.project,
+            &r.cluster,
+            &r.namespace,
+        ],
+        [&r.pod, &r.container, &r.node],
+    )
 }
 
 const WORKLOAD_BIT: u16 = 6;
 const RESOURCE_BITS: u16 = 10;
 
 fn write_resource(out: &mut Vec<u8>, r: &Resource) {
-    let fields = resource_strings(r);
-    let mut present = fields
+    let (before, after) = resource_strings(r);
+    let bits = before
         .iter()
-        .filter(|(_, value)| value.is_some())
-        .fold(0u16, |bits, (bit, _)| bits | (1 << bit));
-    if r.workload.is_some() {
-        present |= 1 << WORKLOAD_BIT;
+        .map(|field| field.is_some())
+        .chain([r.workload.is_some()])
+        .chain(after.iter().map(|field| field.is_some()))
+        .zip(0..RESOURCE_BITS)
+        .fold(0u16, |bits, (set, bit)| bits | (u16::from(set) << bit));
+    out.extend_from_slice(&bits.to_le_bytes());
+    for field in before.into_iter().flatten() {
+        string(out, field);
     }
-    out.extend_from_slice(&present.to_le_bytes());
-    for bit in 0..RESOURCE_BITS {
-        if bit == WORKLOAD_BIT {
-            if let Some(w) = &r.workload {
-                string(out, &w.kind);
-                string(out, &w.name);
-            }
-        } else if let Some((_, Some(value))) = fields.iter().find(|(b, _)| *b == bit) {
-            string(out, value);
-        }
+    if let Some(w) = &r.workload {
+        string(out, &w.kind);
+        string(out, &w.name);
+    }
+    for field in after.into_iter().flatten() {
+        string(out, field);
     }
 }
 
@@ -308,8 +302,7 @@ fn string(out: &mut Vec<u8>, text: &str) {
 
 /// Reads one compact record, checking every length against the bytes left.
 struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+    bytes: ByteReader<'a>,
 }
 
 fn malformed(reason: String) -> StageError {
@@ -355,33 +348,16 @@ impl<'a> Reader<'a> {
             ));
         }
         Ok(Self {
-            bytes: payload,
-            at: HEADER_BYTES,
+            bytes: ByteReader::new(payload, HEADER_BYTES),
         })
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], StageError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or_else(|| {
-                malformed(format!(
-                    "{n} bytes wanted at byte {} of {}",
-                    self.at,
-                    self.bytes.len()
-                ))
-            })?;
-        let taken = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(taken)
+        self.bytes.take(n).map_err(malformed)
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], StageError> {
-        let bytes = self.take(N)?;
-        let mut array = [0; N];
-        array.copy_from_slice(bytes);
-        Ok(array)
+        self.bytes.array().map_err(malformed)
     }
 
     fn byte(&mut self) -> Result<u8, StageError> {
@@ -397,13 +373,13 @@ impl<'a> Reader<'a> {
                 // Written by no writer: each number has one encoding, so each record has one.
                 return Err(malformed(format!(
                     "a number with a redundant byte at byte {}",
-                    self.at
+                    self.bytes.at()
                 )));
             }
             if shift == 28 && bits > 0x0f {
                 return Err(malformed(format!(
                     "a number past 32 bits at byte {}",
-                    self.at
+                    self.bytes.at()
                 )));
             }
             value |= bits << shift;
@@ -413,14 +389,14 @@ impl<'a> Reader<'a> {
         }
         Err(malformed(format!(
             "a number past 32 bits at byte {}",
-            self.at
+            self.bytes.at()
         )))
     }
 
     /// A count of items each at least `min_bytes` long: never more than the bytes left could hold.
     fn count(&mut self, min_bytes: usize) -> Result<usize, StageError> {
         let n = self.var()? as usize;
-        let left = self.bytes.len() - self.at;
+        let left = self.bytes.left();
         if n.saturating_mul(min_bytes) > left {
             return Err(malformed(format!(
                 "{n} items announced with {left} bytes left"
@@ -534,13 +510,9 @@ impl<'a> Reader<'a> {
     }
 
     fn end(&self) -> Result<(), StageError> {
-        if self.at == self.bytes.len() {
-            Ok(())
-        } else {
-            Err(malformed(format!(
-                "{} bytes after the record",
-                self.bytes.len() - self.at
-            )))
+        match self.bytes.left() {
+            0 => Ok(()),
+            left => Err(malformed(format!("{left} bytes after the record"))),
         }
     }
 }

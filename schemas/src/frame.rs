@@ -23,6 +23,7 @@
 //! version newer than [`FRAME_VERSION`] is refused with [`FrameError::Newer`] (the runner dead-letters it
 //! whole, with that reason), never guessed at. The same layout is described in `schemas/json/frame.md`.
 
+use crate::bytes::ByteReader;
 use std::fmt;
 
 /// The first bytes of every frame.
@@ -194,11 +195,8 @@ pub fn read_frame<'a>(
     if version == 0 {
         return Err(malformed("version 0 is never written as a frame".into()));
     }
-    let mut reader = Reader {
-        bytes: payload,
-        at: FRAME_MAGIC.len() + 1,
-    };
-    let count = reader.u32().map_err(malformed)?;
+    let mut reader = ByteReader::new(payload, FRAME_MAGIC.len() + 1);
+    let count = u32::from_le_bytes(reader.array().map_err(malformed)?);
     if count == 0 || count > MAX_FRAME_RECORDS {
         return Err(malformed(format!(
             "{count} records; a frame holds 1 to {MAX_FRAME_RECORDS}"
@@ -214,59 +212,30 @@ pub fn read_frame<'a>(
     }
     let mut records = Vec::with_capacity(count as usize);
     for index in 0..count {
-        let record = reader
-            .record()
+        let record = read_record(&mut reader)
             .map_err(|reason| malformed(format!("record {index}: {reason}")))?;
         records.push(record);
     }
-    if reader.at != payload.len() {
+    if reader.left() > 0 {
         return Err(malformed(format!(
             "{} bytes after the last of {count} records",
-            payload.len() - reader.at
+            reader.left()
         )));
     }
     Ok(records)
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or_else(|| {
-                format!(
-                    "{n} bytes wanted at byte {} of {}",
-                    self.at,
-                    self.bytes.len()
-                )
-            })?;
-        let taken = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(taken)
-    }
-
-    fn u32(&mut self) -> Result<u32, String> {
-        let bytes = self.take(4)?;
-        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-    }
-
-    fn record(&mut self) -> Result<FramedRecord<'a>, String> {
-        let key_len = self.u32()?;
-        let payload_len = self.u32()?;
-        let key = if key_len == NO_KEY {
-            None
-        } else {
-            Some(self.take(key_len as usize)?)
-        };
-        let payload = self.take(payload_len as usize)?;
-        Ok(FramedRecord { key, payload })
-    }
+/// One record of a frame: its two lengths, its key (none for `NO_KEY`) and its payload.
+fn read_record<'a>(reader: &mut ByteReader<'a>) -> Result<FramedRecord<'a>, String> {
+    let key_len = u32::from_le_bytes(reader.array()?);
+    let payload_len = u32::from_le_bytes(reader.array()?);
+    let key = if key_len == NO_KEY {
+        None
+    } else {
+        Some(reader.take(key_len as usize)?)
+    };
+    let payload = reader.take(payload_len as usize)?;
+    Ok(FramedRecord { key, payload })
 }
 
 #[cfg(test)]
