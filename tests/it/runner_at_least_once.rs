@@ -198,12 +198,7 @@ async fn frames_are_read_record_by_record_and_a_newer_one_is_refused() {
     assert_eq!(metrics.records_out("enrich", RecordKind::Parsed), 3);
     assert_eq!(metrics.dead_lettered("enrich"), 3);
 
-    let reader = medic::topic_reader::TopicReader::new(
-        &config.kafka,
-        &config.topics,
-        Duration::from_secs(10),
-    )
-    .expect("reader");
+    let reader = topic_reader(&config);
     let dead = read_all(&reader, &config.topics.dlq);
     assert_eq!(dead.len(), 3, "{dead:?}");
     let find = |what: &str, test: &dyn Fn(&[u8]) -> bool| {
@@ -268,6 +263,12 @@ async fn frames_are_read_record_by_record_and_a_newer_one_is_refused() {
         messages,
         ["request 0 served", "request 1 served", "request 4 served"]
     );
+}
+
+/// A reader of the pipeline's topics.
+fn topic_reader(config: &PipelineConfig) -> medic::topic_reader::TopicReader {
+    medic::topic_reader::TopicReader::new(&config.kafka, &config.topics, Duration::from_secs(10))
+        .expect("reader")
 }
 
 /// Every record of `topic`, out of its frames.
@@ -361,12 +362,7 @@ async fn a_log_line_shaped_like_a_frame_is_only_a_line() {
     let forged = forged.finish();
     feed(&feeder, SOURCE, [forged.as_slice()]).await;
     run_until_out(StageName::Ingest, RecordKind::Log, &config, 1).await;
-    let reader = medic::topic_reader::TopicReader::new(
-        &config.kafka,
-        &config.topics,
-        Duration::from_secs(10),
-    )
-    .expect("reader");
+    let reader = topic_reader(&config);
     let logs: Vec<schemas::LogRecord> = reader.records(&config.topics.normalized).expect("read");
     assert_eq!(logs.len(), 1, "the message is one line: {logs:?}");
     assert_ne!(
@@ -389,12 +385,7 @@ async fn a_raw_input_shaped_like_a_compact_record_is_dead_lettered_as_it_came() 
     feed(&feeder, SOURCE, [compact.as_slice()]).await;
     let metrics = run_until_out(StageName::Ingest, RecordKind::Log, &config, 1).await;
     assert_eq!(metrics.dead_lettered("ingest"), 1, "not a JSON line");
-    let reader = medic::topic_reader::TopicReader::new(
-        &config.kafka,
-        &config.topics,
-        Duration::from_secs(10),
-    )
-    .expect("reader");
+    let reader = topic_reader(&config);
     let dead = read_all(&reader, &config.topics.dlq);
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].payload, compact, "its bytes, not a record's JSON");
@@ -412,12 +403,7 @@ async fn with_frames_off_each_record_is_one_json_message() {
     ];
     feed(&feeder, SOURCE, lines).await;
     run_until_out(StageName::Ingest, RecordKind::Log, &config, 2).await;
-    let reader = medic::topic_reader::TopicReader::new(
-        &config.kafka,
-        &config.topics,
-        Duration::from_secs(10),
-    )
-    .expect("reader");
+    let reader = topic_reader(&config);
     let messages = read_all(&reader, &config.topics.normalized);
     let read: Vec<(i64, String)> = messages
         .iter()

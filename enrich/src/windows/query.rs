@@ -8,7 +8,7 @@
 //! operator's SQL with a join, a subquery, `VALUES` or a `LIMIT`: operators that keep state from one
 //! execution to the next) is planned again for every run, from the `records` table holding the batch.
 
-use super::slot::{BatchSlot, Slot};
+use super::slot::{BatchSlot, Slot, lock};
 use super::spec::PARTIAL_COLUMNS;
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
@@ -323,11 +323,6 @@ fn reading(
         Ok(Transformed::yes(scan))
     })?;
     Ok(rebound.data)
-}
-
-fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Option<RecordBatch>> {
-    slot.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A result column as `T`, cast when the query produced another type (e.g. `Utf8View`, `UInt64`).

@@ -15,10 +15,15 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PhysicalExpr, PlanProperties,
 };
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The batch a run reads, shared by the query and the scans in its plan.
 pub type Slot = Arc<Mutex<Option<RecordBatch>>>;
+
+/// What `slot` holds (a panic elsewhere while it was held leaves a batch that is still whole).
+pub fn lock(slot: &Slot) -> MutexGuard<'_, Option<RecordBatch>> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A leaf of a physical plan that yields the batch in its slot (projected like the scan it replaced),
 /// one partition, one batch.
@@ -81,10 +86,7 @@ impl ExecutionPlan for BatchSlot {
     }
 
     fn execute(&self, _: usize, _: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        let batch = self
-            .slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        let batch = lock(&self.slot)
             .clone()
             .ok_or_else(|| DataFusionError::Internal("the batch slot is empty".to_owned()))?;
         let batch = match &self.projection {
