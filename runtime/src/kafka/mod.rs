@@ -1,5 +1,6 @@
 //! The generic Kafka stage runner: consume a batch, let the stage process it, produce every output and
-//! dead letter, wait for the broker's acknowledgements, and only then commit the batch's offsets.
+//! dead letter, and commit the batch's offsets only once the broker acknowledged them all (while the next
+//! batch is processed).
 
 mod checkpoint;
 mod client;
@@ -11,6 +12,7 @@ pub mod offset_book;
 mod offsets;
 pub mod oversize;
 mod runner;
+mod sink;
 mod topics;
 
 pub use checkpoint::{

@@ -38,6 +38,16 @@ pub enum Checkpointing {
     PerPartition,
 }
 
+/// A processed batch whose outputs are not all acknowledged yet ([`OffsetBook::fly`]).
+#[derive(Debug)]
+#[must_use = "a flight's offsets are committed only once it lands"]
+pub struct Flight {
+    /// The next offset per partition of the batch.
+    next: Offsets,
+    /// How often the group had taken each of those partitions away when the batch was processed.
+    revocations: BTreeMap<Partition, u64>,
+}
+
 /// Where the runner stands per input partition.
 #[derive(Debug, Default)]
 pub struct OffsetBook {
@@ -46,6 +56,9 @@ pub struct OffsetBook {
     /// Offsets whose outputs are delivered but which are not committed yet (stateful stages between
     /// checkpoints).
     pub pending: Offsets,
+    /// Offsets of the batch processed whose outputs are not all acknowledged yet ([`OffsetBook::fly`]):
+    /// its records are in the stage's state, but nothing commits or checkpoints them before they land.
+    pub in_flight: Offsets,
     /// How far a stateful stage's state has read partitions revoked before their offsets could be
     /// committed: never committed by this process, but covered by its next snapshot.
     pub held: Offsets,
@@ -68,23 +81,57 @@ impl OffsetBook {
     #[must_use]
     pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
         let key = (topic.to_owned(), partition);
+        self.settled(&key).max(self.in_flight.get(&key).copied())
+    }
+
+    /// The next offset of `key` whose outputs are all delivered (committed, pending or held).
+    fn settled(&self, key: &Partition) -> Option<i64> {
         [&self.committed, &self.pending, &self.held]
             .into_iter()
-            .filter_map(|offsets| offsets.get(&key).copied())
+            .filter_map(|offsets| offsets.get(key).copied())
             .max()
+    }
+
+    /// `batch` was processed and its outputs handed to the producer: its records are in the state
+    /// (never fed again), but its offsets wait for the acknowledgements. Returns what
+    /// [`OffsetBook::land`] needs once they came.
+    pub fn fly(&mut self, batch: &[SourceRecord]) -> Flight {
+        let next = next_offsets(batch);
+        let mut revocations = BTreeMap::new();
+        for (key, &offset) in &next {
+            let flying = self.in_flight.entry(key.clone()).or_insert(offset);
+            *flying = (*flying).max(offset);
+            revocations.insert(key.clone(), self.revocations(key));
+        }
+        Flight { next, revocations }
+    }
+
+    /// Every output of `flight` is acknowledged: its offsets become committable ([`Self::advance`]),
+    /// except on partitions the group took away meanwhile (their revoke already dealt with them: a stage
+    /// with one snapshot holds them, the others leave them to the next owner).
+    pub fn land(&mut self, flight: Flight) {
+        for (key, next) in flight.next {
+            if self
+                .in_flight
+                .get(&key)
+                .is_some_and(|&flying| flying <= next)
+            {
+                self.in_flight.remove(&key);
+            }
+            if flight.revocations.get(&key).copied() != Some(self.revocations(&key)) {
+                continue;
+            }
+            if self.settled(&key).is_none_or(|settled| next > settled) {
+                self.pending.insert(key, next);
+            }
+        }
     }
 
     /// Marks `batch` as processed and delivered. A partition's position only moves forward: a batch
     /// read again below it (after a rebalance) must not pull the next commit back.
     pub fn advance(&mut self, batch: &[SourceRecord]) {
-        for ((topic, partition), next) in next_offsets(batch) {
-            if self
-                .position(&topic, partition)
-                .is_none_or(|position| next > position)
-            {
-                self.pending.insert((topic, partition), next);
-            }
-        }
+        let flight = self.fly(batch);
+        self.land(flight);
     }
 
     /// The records of `batch` a stateful stage's state does not include yet. Below the next offset this
@@ -153,6 +200,7 @@ impl OffsetBook {
             *self.revocations.entry(key.clone()).or_default() += 1;
             self.to_restore.remove(key);
             let pending = self.pending.remove(key);
+            let flying = self.in_flight.remove(key);
             match checkpointing {
                 Checkpointing::Stateless => {
                     self.committed.remove(key);
@@ -161,7 +209,9 @@ impl OffsetBook {
                     }
                 }
                 Checkpointing::Whole => {
-                    if let Some(next) = pending {
+                    // The state has read the batch in flight too; its snapshot comes only after the
+                    // batch's outputs are acknowledged.
+                    if let Some(next) = pending.max(flying) {
                         self.held.insert(key.clone(), next);
                     }
                 }
@@ -196,6 +246,7 @@ impl OffsetBook {
     /// an empty state): that is where this process now stands on it, whatever it knew before.
     pub fn restored(&mut self, partition: &Partition, next: Option<i64>) {
         self.pending.remove(partition);
+        self.in_flight.remove(partition);
         self.held.remove(partition);
         match next {
             Some(next) => self.committed.insert(partition.clone(), next),
@@ -277,6 +328,75 @@ mod tests {
             matches!(book.not_yet_in_state(&read), Cow::Borrowed(b) if b.len() == 1),
             "nothing to leave out: the batch itself, not a copy"
         );
+    }
+
+    #[test]
+    fn a_batch_in_flight_is_in_the_state_but_committable_only_once_it_lands() {
+        let mut book = OffsetBook::default();
+        book.advance(&records(0, 0..10));
+        let flight = book.fly(&records(0, 10..20));
+        assert_eq!(book.take_pending(), Offsets::from([(key(0), 10)]));
+        assert_eq!(
+            book.covered()[&key(0)],
+            10,
+            "a snapshot does not cover it yet"
+        );
+        let again = records(0, 15..25);
+        assert_eq!(
+            book.not_yet_in_state(&again)
+                .first()
+                .map(|r| r.coordinates.offset),
+            Some(20),
+            "never fed twice"
+        );
+        // The next batch flies before this one lands.
+        let next = book.fly(&records(0, 20..30));
+        book.land(flight);
+        assert_eq!(book.take_pending(), Offsets::from([(key(0), 20)]));
+        assert_eq!(book.position(TOPIC, 0), Some(30));
+        book.land(next);
+        assert_eq!(book.take_pending(), Offsets::from([(key(0), 30)]));
+        assert!(book.in_flight.is_empty());
+    }
+
+    #[test]
+    fn a_partition_revoked_while_its_batch_flies_is_not_committed_when_it_lands() {
+        for checkpointing in [
+            Checkpointing::Stateless,
+            Checkpointing::Whole,
+            Checkpointing::PerPartition,
+        ] {
+            let mut book = OffsetBook::default();
+            book.assign(&[key(0), key(1)], checkpointing);
+            book.advance(&records(1, 0..5));
+            let mut batch = records(0, 0..3);
+            batch.extend(records(1, 5..8));
+            let flight = book.fly(&batch);
+            let now = book.revoke(&[key(1)], checkpointing);
+            // Given back before the batch lands: its next owner (here again) reads from the last commit.
+            book.assign(&[key(1)], checkpointing);
+            book.land(flight);
+            let pending = book.take_pending();
+            assert_eq!(pending.get(&key(0)), Some(&3), "{checkpointing:?}");
+            assert_eq!(pending.get(&key(1)), None, "{checkpointing:?}");
+            match checkpointing {
+                Checkpointing::Stateless => {
+                    assert_eq!(now, Offsets::from([(key(1), 5)]), "only what was delivered");
+                }
+                Checkpointing::Whole => {
+                    assert!(now.is_empty());
+                    assert_eq!(
+                        book.held[&key(1)],
+                        8,
+                        "the state has read the batch in flight"
+                    );
+                }
+                Checkpointing::PerPartition => {
+                    assert!(now.is_empty());
+                    assert_eq!(book.position(TOPIC, 1), None, "its state is restored anew");
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,17 +1,24 @@
 //! [`StageRunner`]: one stage, one consumer group, at-least-once.
 //!
 //! ```text
-//!   ┌──────── loop ────────────────────────────────────────────────────────────────┐
-//!   │ recv first record ─► fill batch (≤ batch_max_records, ≤ batch_linger)        │
-//!   │   ─► stage.process_batch ─► produce outputs + dead letters                    │
-//!   │   ─► await every acknowledgement (retry failed ones) ─► commit next offsets   │
-//!   │ every tick_interval: stage.on_tick ─► produce ─► await                        │
-//!   └─ shutdown token: stop fetching ─► stage.on_close ─► produce ─► commit (sync) ─┘
+//!   ┌──────── loop ──────────────────────────────────────────────────────────────────┐
+//!   │ recv first record ─► fill batch (≤ batch_max_records, ≤ batch_linger)          │
+//!   │   ─► stage.process_batch ─► hand outputs + dead letters to the producer         │
+//!   │   ─► await every acknowledgement of the batch before (retry failed ones)        │
+//!   │   ─► commit that batch's next offsets; this batch is now in flight              │
+//!   │ nothing to read now: await the batch in flight, commit it                       │
+//!   │ every tick_interval: land the batch in flight, stage.on_tick ─► produce ─► await │
+//!   └─ shutdown token: stop fetching ─► land ─► stage.on_close ─► produce ─► commit ──┘
 //! ```
 //!
 //! # Guarantees
 //! Offsets are committed only after every output of the batch (records and dead letters) is acknowledged
-//! by the broker. When a delivery still fails after `produce_retries` rounds, the runner stops without
+//! by the broker. One batch at a time is in flight: the stage processes the next one while the broker
+//! acknowledges it (the hop's round trip no longer idles the stage), and its offsets become committable
+//! once it lands ([`OffsetBook::fly`], [`OffsetBook::land`]); a checkpoint, a tick and shutdown land it
+//! first. When the group takes a partition away while a batch is in flight, that batch's offsets on it
+//! are not committed here: its next owner reads them again (one batch more of duplicates per
+//! rebalance). When a delivery still fails after `produce_retries` rounds, the runner stops without
 //! committing: the batch is read again after a restart (at-least-once; downstream ids are derived from
 //! the input, so duplicates are recognisable).
 //!
@@ -31,25 +38,23 @@
 //! the ids the stage derives from its input). So scaling a stage out or in, or losing an instance,
 //! moves each partition's state with the partition.
 
-use crate::config::{KafkaConfig, RunnerConfig, RuntimeConfig, TopicsConfig};
+use crate::config::{KafkaConfig, RunnerConfig, RuntimeConfig};
 use crate::kafka::checkpoint::{
     Checkpoint, checkpoint_key, load_latest, load_latest_of, partition_checkpoint_key,
 };
 use crate::kafka::context::{group_commits, lock, partition_list};
-use crate::kafka::dlq::as_dead_letter;
-use crate::kafka::frames::{
-    FramePacker, PartitionCounts, Route, framed_kind, framed_topics, partitions_computable, unpack,
-};
-use crate::kafka::offset_book::{Checkpointing, OffsetBook, Partition};
-use crate::kafka::oversize::{MessageLimit, mark_truncated};
-use crate::kafka::{StageContext, consumer_config, delivered, dlq_headers, max_message_bytes};
+use crate::kafka::frames::{PartitionCounts, framed_topics, partitions_computable, unpack};
+use crate::kafka::offset_book::{Checkpointing, Flight, OffsetBook, Partition};
+use crate::kafka::oversize::MessageLimit;
+use crate::kafka::sink::{Dispatched, Sink};
+use crate::kafka::{StageContext, consumer_config, max_message_bytes};
 use crate::telemetry::health::Health;
-use crate::telemetry::metrics::{Metrics, OutputTally, StageMetrics};
-use futures::future::join_all;
+use crate::telemetry::metrics::Metrics;
+use futures::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::FutureProducer;
 use schemas::{Emitter, SourceCoordinates, SourceRecord, Stage, StageError};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,25 +107,17 @@ pub enum RunnerError {
     },
 }
 
-/// One record (or frame of records) to produce.
-struct Outgoing<'a> {
-    topic: &'a str,
-    /// A frame's partition; otherwise the producer's partitioner chooses by key.
-    partition: Option<i32>,
-    key: Option<&'a [u8]>,
-    payload: &'a [u8],
-    headers: Option<OwnedHeaders>,
-}
-
-/// `e` with its payload as JSON when it is a compact record (sent one per message, outside a frame).
-fn json_if_compact(mut e: schemas::Emitted) -> schemas::Emitted {
-    e.payload = schemas::compact::into_json(e.payload);
-    e
+/// A processed batch whose outputs are handed to the producer but not all acknowledged yet.
+struct InFlight {
+    dispatched: Dispatched,
+    flight: Flight,
 }
 
 enum Next {
     Shutdown,
     Tick,
+    /// Nothing to read now, and a batch in flight: wait for its acknowledgements.
+    Land,
     Record(Result<Filled, KafkaError>),
 }
 
@@ -242,6 +239,8 @@ pub struct StageRunner {
     input_topics: Vec<String>,
     runner: RunnerConfig,
     sink: Sink,
+    /// The last batch processed, until every output of it is acknowledged.
+    in_flight: Option<InFlight>,
     health: Arc<Health>,
     kafka: KafkaConfig,
     /// Shared with the consumer's rebalance callback; never locked across an await.
@@ -250,24 +249,6 @@ pub struct StageRunner {
     framed: Vec<String>,
     /// How the stage's state is checkpointed.
     checkpointing: Checkpointing,
-}
-
-/// Where a stage's outputs go: the shared producer, the topic map and the stage's metrics. Kept apart
-/// from the stage itself so delivery can be awaited while the stage (which need not be `Sync`) is idle.
-struct Sink {
-    stage: &'static str,
-    producer: FutureProducer,
-    topics: TopicsConfig,
-    produce_retries: u32,
-    /// What one message may weigh; larger outputs are dead-lettered instead.
-    limit: MessageLimit,
-    /// The most bytes of records in one frame; 0: no frames.
-    frame_max_bytes: usize,
-    /// Partition counts of the framed topics.
-    partitions: PartitionCounts,
-    /// Whether frames may go to partitions computed here (see [`partitions_computable`]).
-    route_by_partition: bool,
-    metrics: StageMetrics,
 }
 
 impl StageRunner {
@@ -325,6 +306,7 @@ impl StageRunner {
             consumer,
             input_topics,
             runner: config.runner.clone(),
+            in_flight: None,
             sink: Sink {
                 stage: name,
                 producer,
@@ -426,6 +408,8 @@ impl StageRunner {
     /// Writes a snapshot of the stage's state covering the committed and pending offsets (one per owned
     /// partition, for a stage whose state follows its partitions), and waits for its acknowledgement.
     async fn checkpoint(&mut self) -> Result<(), RunnerError> {
+        // A snapshot covers only records whose outputs are delivered.
+        self.land().await?;
         self.settle_partitions().await?;
         let stage = self.name;
         let snapshot_failed = |e: StageError| RunnerError::Checkpoint {
@@ -592,15 +576,34 @@ impl StageRunner {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.health.beat(stage);
-            let next = tokio::select! {
-                biased;
-                () = shutdown.cancelled() => Next::Shutdown,
-                _ = tick.tick() => Next::Tick,
-                message = self.consumer.recv() => Next::Record(message.map(|m| Filled::of(&m, &self.framed, &lock(&self.offsets)))),
+            let filled = |message: Result<BorrowedMessage<'_>, KafkaError>, book: &OffsetBook| {
+                message.map(|m| Filled::of(&m, &self.framed, book))
+            };
+            let next = if self.in_flight.is_some() {
+                // Read on while the last batch's acknowledgements come; when nothing is there to
+                // read, wait for them instead, so an idle stage commits what it has done.
+                if shutdown.is_cancelled() {
+                    Next::Shutdown
+                } else if tick.tick().now_or_never().is_some() {
+                    Next::Tick
+                } else {
+                    match self.consumer.recv().now_or_never() {
+                        Some(message) => Next::Record(filled(message, &lock(&self.offsets))),
+                        None => Next::Land,
+                    }
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => Next::Shutdown,
+                    _ = tick.tick() => Next::Tick,
+                    message = self.consumer.recv() => Next::Record(filled(message, &lock(&self.offsets))),
+                }
             };
             match next {
                 Next::Shutdown => break,
                 Next::Tick => {
+                    self.land().await?;
                     self.settle_partitions().await?;
                     let mut out = Emitter::new();
                     let now_ns = schemas::clock::wall_clock_ns();
@@ -608,30 +611,50 @@ impl StageRunner {
                     self.sink.deliver(out).await?;
                     self.commit_pending(false).await?;
                 }
-                Next::Record(Err(error)) => {
-                    tracing::warn!(error = %error, "consumer error; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Next::Record(Ok(first)) => {
-                    let mut batch = self.fill_batch(first).await;
-                    if self.checkpointing == Checkpointing::PerPartition {
-                        // One run per partition, each in its order: one call of its state per batch.
-                        batch.records.sort_by(|a, b| {
-                            let (a, b) = (&a.coordinates, &b.coordinates);
-                            (a.partition, &a.topic).cmp(&(b.partition, &b.topic))
-                        });
-                    }
-                    self.handle_batch(&batch).await?;
-                }
+                Next::Land => self.land().await?,
+                Next::Record(filled) => self.on_record(filled).await?,
             }
         }
         tracing::info!("draining");
+        self.land().await?;
         self.health.set_ready(stage, false);
         let mut out = Emitter::new();
         off_the_io_runtime(|| self.stage.on_close(&mut out));
         self.sink.deliver(out).await?;
         self.commit_pending(true).await?;
         tracing::info!("stage stopped");
+        Ok(())
+    }
+
+    /// Fills a batch after `first` and handles it.
+    async fn on_record(&mut self, first: Result<Filled, KafkaError>) -> Result<(), RunnerError> {
+        let first = match first {
+            Ok(first) => first,
+            Err(error) => {
+                tracing::warn!(error = %error, "consumer error; retrying");
+                self.land().await?;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return Ok(());
+            }
+        };
+        let mut batch = self.fill_batch(first).await;
+        if self.checkpointing == Checkpointing::PerPartition {
+            // One run per partition, each in its order: one call of its state per batch.
+            batch.records.sort_by(|a, b| {
+                let (a, b) = (&a.coordinates, &b.coordinates);
+                (a.partition, &a.topic).cmp(&(b.partition, &b.topic))
+            });
+        }
+        self.handle_batch(&batch).await
+    }
+
+    /// Waits until every output of the batch in flight is acknowledged (producing failed ones again),
+    /// then makes its offsets committable.
+    async fn land(&mut self) -> Result<(), RunnerError> {
+        if let Some(InFlight { dispatched, flight }) = self.in_flight.take() {
+            self.sink.acknowledged(dispatched).await?;
+            self.book().land(flight);
+        }
         Ok(())
     }
 
@@ -686,8 +709,12 @@ impl StageRunner {
         };
         let input = read.readable(input, &mut out);
         off_the_io_runtime(|| self.stage.process_batch(&input, &mut out));
-        self.sink.deliver(out).await?;
-        self.book().advance(batch);
+        // This batch's outputs go to the producer after the last one's, then the last one lands: its
+        // acknowledgements came while this one was read and processed.
+        let dispatched = self.sink.dispatch(out).await;
+        let flight = self.book().fly(batch);
+        self.land().await?;
+        self.in_flight = Some(InFlight { dispatched, flight });
         self.commit_pending(false).await?;
         self.sink.metrics.batches.inc();
         self.sink
@@ -695,276 +722,6 @@ impl StageRunner {
             .batch_duration
             .observe(started.elapsed().as_secs_f64());
         Ok(())
-    }
-}
-
-impl Sink {
-    /// Produces each checkpoint under its key and waits for every acknowledgement (with the usual
-    /// retries).
-    async fn deliver_checkpoints(
-        &self,
-        checkpoints: &[(String, Checkpoint)],
-    ) -> Result<(), RunnerError> {
-        let mut encoded = Vec::with_capacity(checkpoints.len());
-        for (key, checkpoint) in checkpoints {
-            let (payload, headers) = checkpoint.encode().map_err(|e| RunnerError::Checkpoint {
-                stage: self.stage,
-                reason: format!("cannot encode the snapshot: {e}"),
-            })?;
-            // A snapshot too large for one message would fail every delivery: say why instead.
-            if !self.limit.fits(Some(key.as_bytes()), &payload) {
-                return Err(RunnerError::Checkpoint {
-                    stage: self.stage,
-                    reason: format!(
-                        "the snapshot {key} is {} bytes, more than runner.max_message_bytes allows \
-                         ({} less headers): lower enrich.max_templates, the evidence_templates or \
-                         max_open_windows of enrich.windows, or diagnose.max_episodes, or raise \
-                         runner.max_message_bytes with the checkpoint topic's max.message.bytes",
-                        payload.len(),
-                        self.limit.max()
-                    ),
-                });
-            }
-            encoded.push((key, payload, headers));
-        }
-        let records: Vec<Outgoing<'_>> = encoded
-            .iter()
-            .map(|(key, payload, headers)| Outgoing {
-                topic: &self.topics.checkpoints,
-                partition: None,
-                key: Some(key.as_bytes()),
-                payload,
-                headers: Some(headers.clone()),
-            })
-            .collect();
-        self.send_all(&records).await?;
-        self.metrics.checkpoints.inc_by(records.len() as u64);
-        let bytes: usize = encoded.iter().map(|(_, payload, _)| payload.len()).sum();
-        self.metrics.checkpoint_bytes.set(bytes as i64);
-        Ok(())
-    }
-
-    /// Produces everything in `out` and waits for every acknowledgement, retrying failed records.
-    async fn deliver(&self, mut out: Emitter) -> Result<(), RunnerError> {
-        let stage = self.stage;
-        let schemas::Collected {
-            emitted,
-            rejections,
-            dropped,
-            events,
-        } = out.take();
-        let limit = self.limit;
-        // Compact records travel only inside frames: one per message, every record is JSON, as readers
-        // outside medic expect; a rejected compact record is dead-lettered as JSON when it decodes
-        // (`as_dead_letter`). A rejected input from any other topic (a raw source) is dead-lettered
-        // exactly as it came, whatever its bytes.
-        let emitted: Vec<schemas::Emitted> = if self.frame_max_bytes == 0 {
-            emitted.into_iter().map(json_if_compact).collect()
-        } else {
-            emitted
-        };
-        let framed = framed_topics(&self.topics);
-        let rejections: Vec<schemas::Rejection> = rejections
-            .into_iter()
-            .map(|r| as_dead_letter(r, &framed, limit))
-            .collect();
-        // An output too large for one message is dead-lettered (cut to fit) instead of produced.
-        let (fitting, oversized): (Vec<&schemas::Emitted>, Vec<&schemas::Emitted>) = emitted
-            .iter()
-            .partition(|e| limit.fits(e.key.as_deref().map(str::as_bytes), &e.payload));
-        let oversized: Vec<(&schemas::Emitted, std::borrow::Cow<'_, [u8]>)> = oversized
-            .into_iter()
-            .map(|e| {
-                let json = schemas::compact::to_json(&e.payload)
-                    .unwrap_or(std::borrow::Cow::Borrowed(&e.payload));
-                (e, json)
-            })
-            .collect();
-        let (framed, single): (Vec<&schemas::Emitted>, Vec<&schemas::Emitted>) = fitting
-            .iter()
-            .partition(|e| self.frame_max_bytes > 0 && framed_kind(e.kind));
-        let frames = self.frames(&framed).await;
-        let mut outgoing: Vec<Outgoing<'_>> = single
-            .iter()
-            .map(|e| Outgoing {
-                topic: self.topics.for_kind(e.kind),
-                partition: None,
-                key: e.key.as_deref().map(str::as_bytes),
-                payload: &e.payload,
-                headers: None,
-            })
-            .collect();
-        outgoing.extend(frames.iter().map(|frame| {
-            let (partition, key) = match &frame.route {
-                Route::Partition(partition) => (Some(*partition), None),
-                Route::Keyed(key) => (None, key.as_deref()),
-            };
-            Outgoing {
-                topic: &frame.topic,
-                partition,
-                key,
-                payload: &frame.payload,
-                headers: None,
-            }
-        }));
-        outgoing.extend(oversized.iter().map(|(e, json)| {
-            let topic = self.topics.for_kind(e.kind);
-            tracing::warn!(
-                topic,
-                bytes = e.payload.len(),
-                "output too large for one message: dead-lettered, cut to fit"
-            );
-            let key = limit.key(e.key.as_deref().map(str::as_bytes));
-            Outgoing {
-                topic: &self.topics.dlq,
-                partition: None,
-                key,
-                payload: limit.cut(key, json),
-                headers: Some(limit.output_headers(stage, topic, json.len())),
-            }
-        }));
-        outgoing.extend(rejections.iter().map(|r| {
-            tracing::warn!(
-                error_kind = r.error.kind.as_str(),
-                reason = %r.error.reason,
-                topic = %r.coordinates.topic,
-                partition = r.coordinates.partition,
-                offset = r.coordinates.offset,
-                "record dead-lettered"
-            );
-            let key = limit.key(r.key.as_deref());
-            let mut headers = dlq_headers(stage, r);
-            if !limit.fits(key, &r.payload) {
-                headers = mark_truncated(headers, r.payload.len());
-            }
-            Outgoing {
-                topic: &self.topics.dlq,
-                partition: None,
-                key,
-                payload: limit.cut(key, &r.payload),
-                headers: Some(headers),
-            }
-        }));
-
-        self.send_all(&outgoing).await?;
-
-        // One pass each: tally, then one counter update per label seen.
-        let tally = OutputTally::of(fitting.iter().copied());
-        if tally.unreadable > 0 {
-            tracing::error!(
-                outputs = tally.unreadable,
-                "outputs just encoded do not decode for their metrics (a bug)"
-            );
-        }
-        self.metrics.add_outputs(&tally);
-        let mut dlq_by_kind: BTreeMap<schemas::ErrorKind, u64> = BTreeMap::new();
-        for r in &rejections {
-            *dlq_by_kind.entry(r.error.kind).or_default() += 1;
-        }
-        if !oversized.is_empty() {
-            *dlq_by_kind.entry(schemas::ErrorKind::TooLarge).or_default() += oversized.len() as u64;
-        }
-        for (kind, n) in dlq_by_kind {
-            self.metrics.add_dlq(kind, n);
-        }
-        self.metrics.dropped.inc_by(dropped);
-        if !frames.is_empty() {
-            self.metrics
-                .add_event("runner.frames_written", frames.len() as u64);
-        }
-        for (event, n) in events {
-            self.metrics.add_event(event, n);
-        }
-        Ok(())
-    }
-
-    /// Packs `records` (of the framed kinds) into frames for their topics' partitions.
-    async fn frames(&self, records: &[&schemas::Emitted]) -> Vec<crate::kafka::frames::Frame> {
-        if records.is_empty() {
-            return Vec::new();
-        }
-        let mut counts: BTreeMap<&str, Option<i32>> = BTreeMap::new();
-        let mut packer = FramePacker::new(self.frame_max_bytes.min(self.limit.room()));
-        for e in records {
-            let topic = self.topics.for_kind(e.kind);
-            let partitions = match counts.get(topic) {
-                _ if !self.route_by_partition => None,
-                Some(count) => *count,
-                None => {
-                    let count = self.partitions.of(&self.producer, topic).await;
-                    counts.insert(topic, count);
-                    count
-                }
-            };
-            packer.push(
-                topic,
-                partitions,
-                e.key.as_deref().map(str::as_bytes),
-                &e.payload,
-            );
-        }
-        packer.finish()
-    }
-
-    /// Sends every record and waits for every acknowledgement, producing the failed ones again (up to
-    /// `produce_retries` more rounds, backing off) before giving up with [`RunnerError::Delivery`].
-    async fn send_all(&self, outgoing: &[Outgoing<'_>]) -> Result<(), RunnerError> {
-        let mut pending: Vec<usize> = (0..outgoing.len()).collect();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            attempt += 1;
-            let results = join_all(pending.iter().map(|&i| self.send(&outgoing[i]))).await;
-            let mut last_error = None;
-            pending = pending
-                .into_iter()
-                .zip(results)
-                .filter_map(|(i, result)| result.err().map(|e| (i, e)))
-                .map(|(i, e)| {
-                    last_error = Some(e);
-                    i
-                })
-                .collect();
-            if let Some(source) = last_error {
-                if attempt > self.produce_retries {
-                    return Err(RunnerError::Delivery {
-                        stage: self.stage,
-                        failed: pending.len(),
-                        attempts: attempt,
-                        source,
-                    });
-                }
-                self.metrics.produce_retries.inc_by(pending.len() as u64);
-                tracing::warn!(error = %source, failed = pending.len(), attempt, "delivery failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends one record and waits for its acknowledgement; waits while the local queue is full.
-    async fn send(&self, record: &Outgoing<'_>) -> Result<(), KafkaError> {
-        let mut future_record =
-            FutureRecord::<[u8], [u8]>::to(record.topic).payload(record.payload);
-        if let Some(key) = record.key {
-            future_record = future_record.key(key);
-        }
-        if let Some(partition) = record.partition {
-            future_record = future_record.partition(partition);
-        }
-        if let Some(headers) = &record.headers {
-            future_record = future_record.headers(headers.clone());
-        }
-        let delivery = loop {
-            match self.producer.send_result(future_record) {
-                Ok(delivery) => break delivery,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    future_record = back;
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                Err((error, _)) => return Err(error),
-            }
-        };
-        delivered(delivery.await)
     }
 }
 
