@@ -74,8 +74,10 @@ async fn a_batch_is_committed_only_after_its_outputs_are_delivered() {
         "nothing may be committed for an undelivered batch"
     );
 
-    // The broker recovers: a restarted runner re-reads the batch, delivers it and commits past it.
+    // The broker recovers: a restarted runner re-reads the batch, delivers it and commits past it —
+    // once idle, at once, not at its next tick (none comes within the test).
     cluster.mock().clear_request_errors(RDKafkaApiKey::Produce);
+    config.runner.tick_interval = Span::secs(3600);
     let metrics = Metrics::new();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(
@@ -86,6 +88,13 @@ async fn a_batch_is_committed_only_after_its_outputs_are_delivered() {
         assert!(
             Instant::now() < deadline,
             "the batch was not re-read and delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    while committed(&config) != Offset::Offset(RECORDS) {
+        assert!(
+            Instant::now() < deadline,
+            "an idle stage must commit its last batch"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

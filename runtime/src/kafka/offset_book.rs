@@ -11,6 +11,12 @@
 //! committable again only if it is ahead of the group's commit (nobody else went further meanwhile)
 //! ([`OffsetBook::reclaim`]).
 //!
+//! The runner processes the next batch while the broker acknowledges the last one's outputs: that
+//! batch is in flight ([`OffsetBook::fly`]) — in the state, so never fed again, but neither committed
+//! nor covered by a snapshot until it lands ([`OffsetBook::land`]). A partition revoked meanwhile is
+//! dealt with by the revoke, as if the batch had not been processed yet (a stage with one snapshot holds
+//! it, since its state has read it); landing then leaves it alone.
+//!
 //! A stage whose state follows its partitions ([`Checkpointing::PerPartition`]) forgets a revoked
 //! partition altogether, as a stateless one does, but commits nothing for it either: the runner releases
 //! the partition's state ([`OffsetBook::take_released`]) and its next owner restores it from the
@@ -111,6 +117,9 @@ impl OffsetBook {
     /// with one snapshot holds them, the others leave them to the next owner).
     pub fn land(&mut self, flight: Flight) {
         for (key, next) in flight.next {
+            if flight.revocations.get(&key).copied() != Some(self.revocations(&key)) {
+                continue;
+            }
             if self
                 .in_flight
                 .get(&key)
@@ -118,17 +127,16 @@ impl OffsetBook {
             {
                 self.in_flight.remove(&key);
             }
-            if flight.revocations.get(&key).copied() != Some(self.revocations(&key)) {
-                continue;
-            }
             if self.settled(&key).is_none_or(|settled| next > settled) {
                 self.pending.insert(key, next);
             }
         }
     }
 
-    /// Marks `batch` as processed and delivered. A partition's position only moves forward: a batch
-    /// read again below it (after a rebalance) must not pull the next commit back.
+    /// Marks `batch` as processed and delivered ([`Self::fly`] and [`Self::land`] at once). A
+    /// partition's position only moves forward: a batch read again below it (after a rebalance) must
+    /// not pull the next commit back.
+    #[cfg(test)]
     pub fn advance(&mut self, batch: &[SourceRecord]) {
         let flight = self.fly(batch);
         self.land(flight);

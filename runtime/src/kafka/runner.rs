@@ -50,7 +50,6 @@ use crate::kafka::sink::{Dispatched, Sink};
 use crate::kafka::{StageContext, consumer_config, max_message_bytes};
 use crate::telemetry::health::Health;
 use crate::telemetry::metrics::Metrics;
-use futures::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
@@ -120,6 +119,9 @@ enum Next {
     Land,
     Record(Result<Filled, KafkaError>),
 }
+
+/// How long the runner waits for more input while a batch is in flight before it lands the batch.
+const READ_ON_WAIT: Duration = Duration::from_millis(1);
 
 /// The stage event that counts the messages a stage read (`medic_stage_events_total`): on the framed
 /// topics one message holds many records, so offsets (and a broker's watermarks) count these, not
@@ -579,26 +581,24 @@ impl StageRunner {
             let filled = |message: Result<BorrowedMessage<'_>, KafkaError>, book: &OffsetBook| {
                 message.map(|m| Filled::of(&m, &self.framed, book))
             };
-            let next = if self.in_flight.is_some() {
-                // Read on while the last batch's acknowledgements come; when nothing is there to
-                // read, wait for them instead, so an idle stage commits what it has done.
-                if shutdown.is_cancelled() {
-                    Next::Shutdown
-                } else if tick.tick().now_or_never().is_some() {
-                    Next::Tick
+            // While a batch is in flight, read on if more input comes within READ_ON_WAIT (its
+            // acknowledgements come meanwhile); otherwise land it, so an idle stage commits what it
+            // has done. A non-message event at the head of the consumer's queue (a commit's result)
+            // delays the next record by a poll, not past this wait.
+            let in_flight = self.in_flight.is_some();
+            let land_after = async move {
+                if in_flight {
+                    tokio::time::sleep(READ_ON_WAIT).await;
                 } else {
-                    match self.consumer.recv().now_or_never() {
-                        Some(message) => Next::Record(filled(message, &lock(&self.offsets))),
-                        None => Next::Land,
-                    }
+                    std::future::pending::<()>().await;
                 }
-            } else {
-                tokio::select! {
-                    biased;
-                    () = shutdown.cancelled() => Next::Shutdown,
-                    _ = tick.tick() => Next::Tick,
-                    message = self.consumer.recv() => Next::Record(filled(message, &lock(&self.offsets))),
-                }
+            };
+            let next = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => Next::Shutdown,
+                _ = tick.tick() => Next::Tick,
+                message = self.consumer.recv() => Next::Record(filled(message, &lock(&self.offsets))),
+                () = land_after => Next::Land,
             };
             match next {
                 Next::Shutdown => break,
@@ -611,13 +611,16 @@ impl StageRunner {
                     self.sink.deliver(out).await?;
                     self.commit_pending(false).await?;
                 }
-                Next::Land => self.land().await?,
+                Next::Land => {
+                    self.land().await?;
+                    self.commit_pending(false).await?;
+                }
                 Next::Record(filled) => self.on_record(filled).await?,
             }
         }
         tracing::info!("draining");
-        self.land().await?;
         self.health.set_ready(stage, false);
+        self.land().await?;
         let mut out = Emitter::new();
         off_the_io_runtime(|| self.stage.on_close(&mut out));
         self.sink.deliver(out).await?;
@@ -633,6 +636,7 @@ impl StageRunner {
             Err(error) => {
                 tracing::warn!(error = %error, "consumer error; retrying");
                 self.land().await?;
+                self.commit_pending(false).await?;
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 return Ok(());
             }

@@ -9,9 +9,9 @@
 //! ```
 //!
 //! Messages are handed to the producer in the order of the batches they come from, so with the
-//! idempotent producer a partition receives them in that order. Only a message whose delivery still
-//! fails after librdkafka's own retries is produced again, later, and may then land after messages of
-//! a later batch (as it could before within one batch).
+//! idempotent producer a partition receives them in that order. Only a message the producer refused or
+//! whose delivery still failed after librdkafka's own retries is produced again, after the next batch's
+//! messages were handed over, and may then land after them (as it could before within one batch).
 
 use crate::config::TopicsConfig;
 use crate::kafka::dlq::as_dead_letter;
