@@ -253,6 +253,12 @@ pub struct RunnerConfig {
     /// Longest a batch waits to fill after its first record. Default: `50ms`.
     #[serde(default = "default_batch_linger")]
     pub batch_linger: Span,
+    /// A batch also stops filling when no message came for this long: under load messages come back to
+    /// back and batches fill up to `batch_max_records`; a quiet stage (diagnose, decide, act) handles
+    /// what came without waiting out `batch_linger`. `0s`: take only what is already read. Default:
+    /// `1ms`.
+    #[serde(default = "default_batch_gap")]
+    pub batch_gap: Span,
     /// Interval of the stages' time-based flushes. Default: `1s`.
     #[serde(default = "default_tick_interval")]
     pub tick_interval: Span,
@@ -296,6 +302,9 @@ pub struct RunnerConfig {
 fn default_batch_max_records() -> usize {
     500
 }
+fn default_batch_gap() -> Span {
+    Span::millis(1)
+}
 fn default_batch_linger() -> Span {
     Span::millis(50)
 }
@@ -326,6 +335,7 @@ impl Default for RunnerConfig {
         Self {
             batch_max_records: default_batch_max_records(),
             batch_linger: default_batch_linger(),
+            batch_gap: default_batch_gap(),
             tick_interval: default_tick_interval(),
             produce_timeout: default_produce_timeout(),
             produce_retries: default_produce_retries(),
@@ -480,6 +490,12 @@ impl RunnerConfig {
             &mut problems,
             self.batch_linger,
             "batch_linger",
+            Span::millis(0)..=Span::secs(60),
+        );
+        require_within(
+            &mut problems,
+            self.batch_gap,
+            "batch_gap",
             Span::millis(0)..=Span::secs(60),
         );
         require_within(

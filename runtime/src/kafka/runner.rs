@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   ┌──────── loop ──────────────────────────────────────────────────────────────────┐
-//!   │ recv first record ─► fill batch (≤ batch_max_records, ≤ batch_linger)          │
+//!   │ recv first record ─► fill batch (≤ batch_max_records, gaps ≤ batch_gap, ≤ linger)│
 //!   │   ─► stage.process_batch ─► hand outputs + dead letters to the producer         │
 //!   │   ─► await every acknowledgement of the batch before (retry failed ones)        │
 //!   │   ─► commit that batch's next offsets; this batch is now in flight              │
@@ -662,13 +662,16 @@ impl StageRunner {
         Ok(())
     }
 
-    /// Collects records after `first` until the batch is full or the linger time has passed. A frame is
-    /// never split: its records are processed, delivered and committed together.
+    /// Collects records after `first` until the batch is full, no message came for `batch_gap`, or
+    /// `batch_linger` has passed. A frame is never split: its records are processed, delivered and
+    /// committed together.
     async fn fill_batch(&mut self, first: Filled) -> Filled {
         let mut batch = first;
         let deadline = tokio::time::Instant::now() + self.runner.batch_linger.as_duration();
+        let gap = self.runner.batch_gap.as_duration();
         while batch.records.len() < self.runner.batch_max_records {
-            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+            let until = deadline.min(tokio::time::Instant::now() + gap);
+            match tokio::time::timeout_at(until, self.consumer.recv()).await {
                 Ok(Ok(message)) => batch.add(&message, &self.framed, &lock(&self.offsets)),
                 Ok(Err(error)) => {
                     tracing::warn!(error = %error, "consumer error while filling a batch");
