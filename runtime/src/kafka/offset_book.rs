@@ -112,9 +112,9 @@ impl OffsetBook {
         Flight { next, revocations }
     }
 
-    /// Every output of `flight` is acknowledged: its offsets become committable ([`Self::advance`]),
-    /// except on partitions the group took away meanwhile (their revoke already dealt with them: a stage
-    /// with one snapshot holds them, the others leave them to the next owner).
+    /// Every output of `flight` is acknowledged: its offsets become committable (a position only moves
+    /// forward), except on partitions the group took away meanwhile (their revoke already dealt with
+    /// them: a stage with one snapshot holds them, the others leave them to the next owner).
     pub fn land(&mut self, flight: Flight) {
         for (key, next) in flight.next {
             if flight.revocations.get(&key).copied() != Some(self.revocations(&key)) {
