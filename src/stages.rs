@@ -118,6 +118,14 @@ impl StageName {
         }
     }
 
+    /// Whether the stage writes records of the per-line kinds, which travel in frames (ingest, enrich).
+    #[must_use]
+    pub fn writes_frames(self) -> bool {
+        self.output_kinds()
+            .iter()
+            .any(|&kind| runtime::kafka::frames::framed_kind(kind))
+    }
+
     /// Whether the stage carries state across batches, checkpointed on the checkpoint topic.
     #[must_use]
     pub const fn is_stateful(self) -> bool {
@@ -187,6 +195,7 @@ impl StageName {
                 stage: self.as_str(),
                 problems,
             })?,
+            writes_frames: self.writes_frames(),
         })
     }
 
@@ -198,6 +207,7 @@ impl StageName {
             name: self.as_str(),
             input_topics: self.input_topics(config),
             processor: Box::new(crate::pass_through::PassThrough::of(self)),
+            writes_frames: self.writes_frames(),
         }
     }
 

@@ -253,10 +253,11 @@ pub struct RunnerConfig {
     /// Longest a batch waits to fill after its first record. Default: `50ms`.
     #[serde(default = "default_batch_linger")]
     pub batch_linger: Span,
-    /// A batch also stops filling when no message came for this long: under load messages come back to
-    /// back and batches fill up to `batch_max_records`; a quiet stage (diagnose, decide, act) handles
-    /// what came without waiting out `batch_linger`. `0s`: take only what is already read. Default:
-    /// `1ms`.
+    /// A batch also stops filling when no message came for this long (tokio's timers round it up to
+    /// the next millisecond): a quiet stage (diagnose, decide, act) handles what came without waiting
+    /// out `batch_linger`. Stages that write frames (ingest, enrich) ignore it: their batch is one frame
+    /// per partition, and frames stay as few as `batch_linger` makes them (what the lag thresholds in
+    /// `deploy/` assume). Default: `1ms`.
     #[serde(default = "default_batch_gap")]
     pub batch_gap: Span,
     /// Interval of the stages' time-based flushes. Default: `1s`.

@@ -1083,8 +1083,8 @@ async fn drain_sampling(
 /// What a stage may add to its steady-phase peak while it drains a burst, from its configuration:
 /// librdkafka's prefetch queue (`consumer_queue_bytes`, which it may overshoot by one partition's fetch,
 /// 1 MiB) and the fetch response being received (capped at the same size); per queued record (at most
-/// `consumer_queue_records` per partition) about 1 KiB of bookkeeping; a batch in the stage with its
-/// outputs (`batch_max_records` × 8 KiB); and 16 MiB for the allocator (tokio hands the stage's work to
+/// `consumer_queue_records` per partition) about 1 KiB of bookkeeping; two batches with their outputs,
+/// the one in the stage and the one in flight (2 × `batch_max_records` × 8 KiB); and 16 MiB for the allocator (tokio hands the stage's work to
 /// blocking threads, each with its own heap) and heap growth — measured: the prefetch bounds keep the
 /// rise at 14–18 MiB alone and 24 MiB beside three other crash tests, librdkafka's defaults let it reach
 /// 54 MiB.
@@ -1093,7 +1093,7 @@ fn burst_allowance_kib(config: &medic::config::PipelineConfig, partitions: u64) 
     2 * kafka.consumer_queue_kib()
         + 1024
         + u64::from(kafka.consumer_queue_records) * partitions
-        + config.runner.batch_max_records as u64 * 8
+        + 2 * config.runner.batch_max_records as u64 * 8
         + 16 * 1024
 }
 

@@ -229,6 +229,9 @@ pub struct StageSpec {
     pub input_topics: Vec<String>,
     /// The stage's processor.
     pub processor: Box<dyn Stage>,
+    /// Whether the stage writes frames (its records for the per-line topics): its batches then fill for
+    /// `batch_linger`, whatever `batch_gap` says, since a batch is one frame per partition.
+    pub writes_frames: bool,
 }
 
 /// Runs one stage against Kafka.
@@ -249,6 +252,9 @@ pub struct StageRunner {
     offsets: Arc<Mutex<OffsetBook>>,
     /// The input topics read as frames ([`framed_topics`]).
     framed: Vec<String>,
+    /// How long a batch waits for its next message: `batch_gap`, or `batch_linger` for a stage that
+    /// writes frames ([`StageSpec::writes_frames`]).
+    batch_gap: Duration,
     /// How the stage's state is checkpointed.
     checkpointing: Checkpointing,
 }
@@ -269,6 +275,7 @@ impl StageRunner {
             name,
             input_topics,
             mut processor,
+            writes_frames,
         } = spec;
         let group = config.kafka.group_id(name);
         let mut client = consumer_config(config.kafka, &group);
@@ -324,6 +331,12 @@ impl StageRunner {
             kafka: config.kafka.clone(),
             offsets,
             framed: framed_topics(config.topics),
+            batch_gap: if writes_frames {
+                config.runner.batch_linger
+            } else {
+                config.runner.batch_gap
+            }
+            .as_duration(),
             checkpointing,
         })
     }
@@ -668,7 +681,7 @@ impl StageRunner {
     async fn fill_batch(&mut self, first: Filled) -> Filled {
         let mut batch = first;
         let deadline = tokio::time::Instant::now() + self.runner.batch_linger.as_duration();
-        let gap = self.runner.batch_gap.as_duration();
+        let gap = self.batch_gap;
         while batch.records.len() < self.runner.batch_max_records {
             let until = deadline.min(tokio::time::Instant::now() + gap);
             match tokio::time::timeout_at(until, self.consumer.recv()).await {
