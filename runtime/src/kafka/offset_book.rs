@@ -307,6 +307,27 @@ mod tests {
         (TOPIC.to_owned(), partition)
     }
 
+    const EVERY_CHECKPOINTING: [Checkpointing; 3] = [
+        Checkpointing::Stateless,
+        Checkpointing::Whole,
+        Checkpointing::PerPartition,
+    ];
+
+    /// A book owning partitions 0 and 1, with 1 processed up to offset 5.
+    fn owning_both_with_one_read_to_5(checkpointing: Checkpointing) -> OffsetBook {
+        let mut book = OffsetBook::default();
+        book.assign(&[key(0), key(1)], checkpointing);
+        book.advance(&records(1, 0..5));
+        book
+    }
+
+    /// Records 0..3 of partition 0 and 5..8 of partition 1.
+    fn batch_of_both() -> Vec<SourceRecord> {
+        let mut batch = records(0, 0..3);
+        batch.extend(records(1, 5..8));
+        batch
+    }
+
     #[test]
     fn a_partition_read_again_is_neither_fed_twice_nor_committed_backwards() {
         let mut book = OffsetBook::default();
@@ -369,17 +390,9 @@ mod tests {
 
     #[test]
     fn a_partition_revoked_while_its_batch_flies_is_not_committed_when_it_lands() {
-        for checkpointing in [
-            Checkpointing::Stateless,
-            Checkpointing::Whole,
-            Checkpointing::PerPartition,
-        ] {
-            let mut book = OffsetBook::default();
-            book.assign(&[key(0), key(1)], checkpointing);
-            book.advance(&records(1, 0..5));
-            let mut batch = records(0, 0..3);
-            batch.extend(records(1, 5..8));
-            let flight = book.fly(&batch);
+        for checkpointing in EVERY_CHECKPOINTING {
+            let mut book = owning_both_with_one_read_to_5(checkpointing);
+            let flight = book.fly(&batch_of_both());
             let now = book.revoke(&[key(1)], checkpointing);
             // Given back before the batch lands: its next owner (here again) reads from the last commit.
             book.assign(&[key(1)], checkpointing);
@@ -467,18 +480,11 @@ mod tests {
 
     #[test]
     fn records_of_a_partition_revoked_while_their_batch_filled_are_not_processed() {
-        for checkpointing in [
-            Checkpointing::Stateless,
-            Checkpointing::Whole,
-            Checkpointing::PerPartition,
-        ] {
-            let mut book = OffsetBook::default();
-            book.assign(&[key(0), key(1)], checkpointing);
-            book.advance(&records(1, 0..5));
+        for checkpointing in EVERY_CHECKPOINTING {
+            let mut book = owning_both_with_one_read_to_5(checkpointing);
             let committed_now = book.revoke(&[key(1)], checkpointing);
             // The batch being filled holds records of both partitions from before the rebalance.
-            let mut batch = records(0, 0..3);
-            batch.extend(records(1, 5..8));
+            let batch = batch_of_both();
             let owned = book.owned(&batch);
             assert!(owned.iter().all(|r| r.coordinates.partition == 0));
             // A batch with nothing of a revoked partition is taken as it is, not copied.

@@ -170,13 +170,8 @@ impl Sink {
                 "output too large for one message: dead-lettered, cut to fit"
             );
             let key = limit.key(e.key.as_deref().map(str::as_bytes));
-            messages.push(Outgoing {
-                topic: self.topics.dlq.clone(),
-                partition: None,
-                key: key.map(<[u8]>::to_vec),
-                payload: limit.cut(key, &json).to_vec(),
-                headers: Some(limit.output_headers(stage, topic, json.len())),
-            });
+            let headers = limit.output_headers(stage, topic, json.len());
+            messages.push(self.dead_letter(key, &json, headers));
         }
         if !oversized.is_empty() {
             *counts
@@ -200,14 +195,26 @@ impl Sink {
             if !limit.fits(key, &r.payload) {
                 headers = mark_truncated(headers, r.payload.len());
             }
-            messages.push(Outgoing {
-                topic: self.topics.dlq.clone(),
-                partition: None,
-                key: key.map(<[u8]>::to_vec),
-                payload: limit.cut(key, &r.payload).to_vec(),
-                headers: Some(headers),
-            });
+            messages.push(self.dead_letter(key, &r.payload, headers));
         }
+        self.hand_all(messages, counts).await
+    }
+
+    /// A message for the dead-letter topic under `key` (already within the limit's bound for keys):
+    /// `payload` cut to fit.
+    fn dead_letter(&self, key: Option<&[u8]>, payload: &[u8], headers: OwnedHeaders) -> Outgoing {
+        Outgoing {
+            topic: self.topics.dlq.clone(),
+            partition: None,
+            key: key.map(<[u8]>::to_vec),
+            payload: self.limit.cut(key, payload).to_vec(),
+            headers: Some(headers),
+        }
+    }
+
+    /// Hands every message to the producer, in order; what a successful delivery adds to the metrics
+    /// is `counts`.
+    async fn hand_all(&self, messages: Vec<Outgoing>, counts: Counts) -> Dispatched {
         let mut handed = Vec::with_capacity(messages.len());
         for message in &messages {
             handed.push(self.hand(message).await);
@@ -323,16 +330,8 @@ impl Sink {
         }
         let bytes: usize = messages.iter().map(|m| m.payload.len()).sum();
         let written = messages.len() as u64;
-        let mut handed = Vec::with_capacity(messages.len());
-        for message in &messages {
-            handed.push(self.hand(message).await);
-        }
-        self.acknowledged(Dispatched {
-            messages,
-            handed,
-            counts: Counts::default(),
-        })
-        .await?;
+        let dispatched = self.hand_all(messages, Counts::default()).await;
+        self.acknowledged(dispatched).await?;
         self.metrics.checkpoints.inc_by(written);
         self.metrics.checkpoint_bytes.set(bytes as i64);
         Ok(())
