@@ -250,8 +250,6 @@ pub struct StageRunner {
     kafka: KafkaConfig,
     /// Shared with the consumer's rebalance callback; never locked across an await.
     offsets: Arc<Mutex<OffsetBook>>,
-    /// The input topics read as frames ([`framed_topics`]).
-    framed: Vec<String>,
     /// How long a batch waits for its next message: `batch_gap`, or `batch_linger` for a stage that
     /// writes frames ([`StageSpec::writes_frames`]).
     batch_gap: Duration,
@@ -326,11 +324,11 @@ impl StageRunner {
                 partitions: PartitionCounts::default(),
                 route_by_partition: partitions_computable(config.kafka),
                 metrics: metrics.stage(name),
+                framed: framed_topics(config.topics),
             },
             health,
             kafka: config.kafka.clone(),
             offsets,
-            framed: framed_topics(config.topics),
             batch_gap: if writes_frames {
                 config.runner.batch_linger
             } else {
@@ -592,7 +590,7 @@ impl StageRunner {
         loop {
             self.health.beat(stage);
             let filled = |message: Result<BorrowedMessage<'_>, KafkaError>, book: &OffsetBook| {
-                message.map(|m| Filled::of(&m, &self.framed, book))
+                message.map(|m| Filled::of(&m, &self.sink.framed, book))
             };
             // While a batch is in flight, read on if more input comes within READ_ON_WAIT (its
             // acknowledgements come meanwhile); otherwise land it, so an idle stage commits what it
@@ -685,7 +683,7 @@ impl StageRunner {
         while batch.records.len() < self.runner.batch_max_records {
             let until = deadline.min(tokio::time::Instant::now() + gap);
             match tokio::time::timeout_at(until, self.consumer.recv()).await {
-                Ok(Ok(message)) => batch.add(&message, &self.framed, &lock(&self.offsets)),
+                Ok(Ok(message)) => batch.add(&message, &self.sink.framed, &lock(&self.offsets)),
                 Ok(Err(error)) => {
                     tracing::warn!(error = %error, "consumer error while filling a batch");
                     break;

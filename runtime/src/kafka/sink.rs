@@ -15,9 +15,7 @@
 
 use crate::config::TopicsConfig;
 use crate::kafka::dlq::as_dead_letter;
-use crate::kafka::frames::{
-    Frame, FramePacker, PartitionCounts, Route, framed_kind, framed_topics,
-};
+use crate::kafka::frames::{Frame, FramePacker, PartitionCounts, Route, framed_kind};
 use crate::kafka::oversize::{MessageLimit, mark_truncated};
 use crate::kafka::{Checkpoint, RunnerError, delivered, dlq_headers};
 use crate::telemetry::metrics::{OutputTally, StageMetrics};
@@ -79,6 +77,9 @@ pub(crate) struct Sink {
     /// Whether frames may go to partitions computed here (see [`crate::kafka::frames::partitions_computable`]).
     pub(crate) route_by_partition: bool,
     pub(crate) metrics: StageMetrics,
+    /// The topics read as frames ([`crate::kafka::frames::framed_topics`]): a rejected record from one
+    /// of them is dead-lettered as its JSON form; the runner reads its inputs by the same list.
+    pub(crate) framed: Vec<String>,
 }
 
 /// `e` with its payload as JSON when it is a compact record (sent one per message, outside a frame).
@@ -114,7 +115,6 @@ impl Sink {
         } else {
             emitted
         };
-        let framed_in = framed_topics(&self.topics);
         // An output too large for one message is dead-lettered (cut to fit) instead of produced.
         let (fitting, oversized): (Vec<schemas::Emitted>, Vec<schemas::Emitted>) = emitted
             .into_iter()
@@ -180,7 +180,7 @@ impl Sink {
                 .or_default() += oversized.len() as u64;
         }
         for r in rejections {
-            let r = as_dead_letter(r, &framed_in, limit);
+            let r = as_dead_letter(r, &self.framed, limit);
             tracing::warn!(
                 error_kind = r.error.kind.as_str(),
                 reason = %r.error.reason,
