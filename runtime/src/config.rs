@@ -247,9 +247,14 @@ impl TopicsConfig {
 #[serde(deny_unknown_fields)]
 pub struct RunnerConfig {
     /// A batch takes no more messages once it holds this many records (a frame is never split, so a
-    /// batch may pass it by one frame's records). Default: 500.
+    /// batch may pass it by one frame's records). Default: 2000.
     #[serde(default = "default_batch_max_records")]
     pub batch_max_records: usize,
+    /// A batch also takes no more messages once their payloads weigh this many bytes (it may pass it by
+    /// one message): what bounds a batch's memory where records are large (diagnose's windows carry up
+    /// to ~0.7 MB of evidence). Default: 8388608 (8 MiB).
+    #[serde(default = "default_batch_max_bytes")]
+    pub batch_max_bytes: usize,
     /// Longest a batch waits to fill after its first record. Default: `50ms`.
     #[serde(default = "default_batch_linger")]
     pub batch_linger: Span,
@@ -301,7 +306,10 @@ pub struct RunnerConfig {
 }
 
 fn default_batch_max_records() -> usize {
-    500
+    2000
+}
+fn default_batch_max_bytes() -> usize {
+    8 << 20
 }
 fn default_batch_gap() -> Span {
     Span::millis(1)
@@ -335,6 +343,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             batch_max_records: default_batch_max_records(),
+            batch_max_bytes: default_batch_max_bytes(),
             batch_linger: default_batch_linger(),
             batch_gap: default_batch_gap(),
             tick_interval: default_tick_interval(),
@@ -486,6 +495,16 @@ impl RunnerConfig {
             (1..=100_000).contains(&self.batch_max_records),
             "batch_max_records",
             || format!("{} must be between 1 and 100000", self.batch_max_records),
+        );
+        problems.require(
+            (1..=1 << 30).contains(&self.batch_max_bytes),
+            "batch_max_bytes",
+            || {
+                format!(
+                    "{} must be between 1 and 1073741824 (1 GiB)",
+                    self.batch_max_bytes
+                )
+            },
         );
         require_within(
             &mut problems,

@@ -288,7 +288,7 @@ mod tests {
         assert_eq!(config.kafka.partitions, 12);
         assert_eq!(config.topics.dlq, "ops.dlq");
         assert_eq!(
-            config.runner.batch_max_records, 500,
+            config.runner.batch_max_records, 2000,
             "untouched keys keep the default"
         );
     }

@@ -108,7 +108,9 @@ async fn a_record_too_large_for_one_message_is_dead_lettered_cut_to_fit_and_the_
     // The probe: a container line of about 1 MiB (within max_line_bytes and max_record_bytes) makes a
     // LogRecord over the producer's 1,000,000-byte message limit; the runner used to retry it, stop
     // uncommitted and re-read it after every restart.
-    let (_cluster, config, _) = super::common::mock_pipeline();
+    let (_cluster, mut config, _) = super::common::mock_pipeline();
+    // Every message weighs more than a byte: each is a batch of its own, though all three wait.
+    config.runner.batch_max_bytes = 1;
     let feeder: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", &config.kafka.brokers)
         .set("message.max.bytes", "4000000")
@@ -129,6 +131,11 @@ async fn a_record_too_large_for_one_message_is_dead_lettered_cut_to_fit_and_the_
     let metrics = run_until_out(StageName::Ingest, RecordKind::Log, &config, 3).await;
     assert_eq!(metrics.records_out("ingest", RecordKind::Log), 2);
     assert_eq!(metrics.dead_lettered("ingest"), 1);
+    assert_eq!(
+        metrics.batches("ingest"),
+        3,
+        "a batch stops at batch_max_bytes"
+    );
     assert_eq!(committed(&config), Offset::Offset(3), "committed past it");
 
     let reader: BaseConsumer = consumer_config(&config.kafka, "dlq-reader")

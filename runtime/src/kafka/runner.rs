@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   ┌──────── loop ──────────────────────────────────────────────────────────────────┐
-//!   │ recv first record ─► fill batch (≤ batch_max_records, gaps ≤ batch_gap, ≤ linger)│
+//!   │ recv first record ─► fill batch (≤ max records/bytes, gap ≤ batch_gap, ≤ linger)│
 //!   │   ─► stage.process_batch ─► hand outputs + dead letters to the producer         │
 //!   │   ─► await every acknowledgement of the batch before (retry failed ones)        │
 //!   │   ─► commit that batch's next offsets; this batch is now in flight              │
@@ -137,6 +137,8 @@ pub const STATE_BEHIND_COMMIT: &str = "checkpoint.state_behind_commit";
 struct Filled {
     /// Messages read.
     messages: u64,
+    /// Bytes of the messages' payloads.
+    bytes: usize,
     /// Every record, in the order read; a message that could not be unpacked is one record here.
     records: Vec<SourceRecord>,
     /// The messages that could not be unpacked, and why: dead-lettered whole, never given to the stage.
@@ -159,6 +161,7 @@ impl Filled {
         self.forget_revoked(book);
         self.note_read(&(message.topic().to_owned(), message.partition()), book);
         self.messages += 1;
+        self.bytes += message.payload_len();
         if let Err(unreadable) = unpack(message, framed, &mut self.records) {
             let (whole, error) = *unreadable;
             self.unreadable.push((whole.coordinates.clone(), error));
@@ -673,14 +676,17 @@ impl StageRunner {
         Ok(())
     }
 
-    /// Collects records after `first` until the batch is full, no message came for `batch_gap`, or
+    /// Collects records after `first` until the batch is full (`batch_max_records` records or
+    /// `batch_max_bytes` of payloads), no message came for `batch_gap`, or
     /// `batch_linger` has passed. A frame is never split: its records are processed, delivered and
     /// committed together.
     async fn fill_batch(&mut self, first: Filled) -> Filled {
         let mut batch = first;
         let deadline = tokio::time::Instant::now() + self.runner.batch_linger.as_duration();
         let gap = self.batch_gap;
-        while batch.records.len() < self.runner.batch_max_records {
+        while batch.records.len() < self.runner.batch_max_records
+            && batch.bytes < self.runner.batch_max_bytes
+        {
             let until = deadline.min(tokio::time::Instant::now() + gap);
             match tokio::time::timeout_at(until, self.consumer.recv()).await {
                 Ok(Ok(message)) => batch.add(&message, &self.sink.framed, &lock(&self.offsets)),

@@ -239,6 +239,12 @@ impl Metrics {
         self.records_in.with_label_values(&[stage]).get()
     }
 
+    /// The current value of `medic_batches_total{stage}`.
+    #[must_use]
+    pub fn batches(&self, stage: &str) -> u64 {
+        self.batches.with_label_values(&[stage]).get()
+    }
+
     /// The current value of `medic_stage_events_total{stage, event}`.
     #[must_use]
     pub fn stage_event(&self, stage: &str, event: &str) -> u64 {
