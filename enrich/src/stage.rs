@@ -1,6 +1,6 @@
 //! [`Enrich`]: the enrich stage processor — grok fields, template mining, windows.
 
-use crate::drain::{Drain, DrainConfig};
+use crate::drain::{Cluster, Drain, DrainConfig};
 use crate::grok_rules::GrokRules;
 use crate::mask_message;
 use crate::tokens::{extract_params, mask_tokens};
@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 /// Mines templates and aggregates windows. Built by [`EnrichConfig::build`](crate::EnrichConfig::build).
 pub struct Enrich {
     miner: Drain,
+    texts: TemplateTexts,
     grok: GrokRules,
     windows: Vec<WindowOperator>,
     clock: Clock,
@@ -38,6 +39,7 @@ impl Enrich {
     pub(crate) fn new(miner: DrainConfig, grok: GrokRules, windows: Vec<WindowOperator>) -> Self {
         Self {
             miner: Drain::new(miner),
+            texts: TemplateTexts::default(),
             grok,
             windows,
             clock: wall_clock_ns,
@@ -103,7 +105,8 @@ impl Enrich {
                 // The group's id, template and version (its oldest cluster's), so merged clusters are
                 // one event with one text; `params` are the values under this cluster's own wildcards.
                 let group = &self.miner.clusters()[self.miner.group_of(index)];
-                (group.id.clone(), group.template(), group.version, params)
+                let template = self.texts.of(self.miner.group_of(index), group).to_owned();
+                (group.id.clone(), template, group.version, params)
             }
             None => {
                 out.count("enrich.miner_full", 1);
@@ -125,6 +128,27 @@ impl Enrich {
     fn fingerprint(operator: &WindowOperator) -> String {
         let spec = operator.spec();
         format!("{}/{}/{}", spec.size, spec.slide_ns(), spec.sql)
+    }
+}
+
+/// The text of each group's template ([`Cluster::template`]), by the index of the group's cluster, with
+/// the version it was joined at: joined again only when the template changes, not for every line.
+#[derive(Default)]
+struct TemplateTexts(Vec<Option<(u32, String)>>);
+
+impl TemplateTexts {
+    fn of(&mut self, index: usize, cluster: &Cluster) -> &str {
+        if self.0.len() <= index {
+            self.0.resize(index + 1, None);
+        }
+        let slot = &mut self.0[index];
+        if slot
+            .as_ref()
+            .is_none_or(|(version, _)| *version != cluster.version)
+        {
+            *slot = Some((cluster.version, cluster.template()));
+        }
+        slot.as_ref().map_or("", |(_, text)| text)
     }
 }
 
@@ -211,6 +235,7 @@ impl StageState for Enrich {
         let Snapshot::<serde_json::Value, String, serde_json::Value> { miner, mut windows } =
             serde_json::from_slice(snapshot).map_err(bad)?;
         self.miner.restore(miner).map_err(bad)?;
+        self.texts = TemplateTexts::default();
         for operator in &mut self.windows {
             match windows.remove(&operator.spec().name) {
                 Some((fingerprint, state)) if fingerprint == Self::fingerprint(operator) => {

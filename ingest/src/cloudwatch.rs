@@ -54,10 +54,10 @@ pub(crate) fn decode(value: Value) -> Result<Option<Vec<Decoded>>, Reject> {
         }
     }
     let cluster = cluster_of(&doc.log_group);
-    let pod_path = log_path::parse(
-        &doc.log_stream
-            .replace("var.log.containers.", "/var/log/containers/"),
-    );
+    let stream_path = doc
+        .log_stream
+        .replace("var.log.containers.", "/var/log/containers/");
+    let pod_path = log_path::parse(&stream_path);
     let mut records = Vec::with_capacity(doc.log_events.len());
     for event in doc.log_events {
         let ns = event.timestamp.checked_mul(1_000_000).ok_or_else(|| {
@@ -73,10 +73,10 @@ pub(crate) fn decode(value: Value) -> Result<Option<Vec<Decoded>>, Reject> {
         resource.cloud = Some("aws".to_owned());
         resource.account = Some(doc.owner.clone()).filter(|o| !o.is_empty());
         resource.cluster.clone_from(&cluster);
-        if let Some(path) = &pod_path {
-            resource.namespace = Some(path.namespace.clone());
-            resource.pod = Some(path.pod.clone());
-            resource.container = Some(path.container.clone());
+        if let Some(path) = pod_path {
+            resource.namespace = Some(path.namespace.to_owned());
+            resource.pod = Some(path.pod.to_owned());
+            resource.container = Some(path.container.to_owned());
         }
         let attributes = &mut record.attributes;
         attributes.insert("aws.log_group".to_owned(), doc.log_group.clone());

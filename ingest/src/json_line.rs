@@ -95,9 +95,9 @@ fn apply_agent_metadata(obj: &Map<String, Value>, decoded: &mut Decoded) {
             .and_then(Value::as_str)
             .and_then(crate::log_path::parse)
     {
-        resource.namespace = Some(path.namespace);
-        resource.pod = Some(path.pod);
-        resource.container = Some(path.container);
+        resource.namespace = Some(path.namespace.to_owned());
+        resource.pod = Some(path.pod.to_owned());
+        resource.container = Some(path.container.to_owned());
     }
     // The controlling owner reference (Fluent Bit with `Owner_References On`) names the workload exactly.
     let controller = nested

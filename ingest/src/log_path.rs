@@ -3,17 +3,18 @@
 //! - `/var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log`
 //! - `/var/log/containers/<pod>_<namespace>_<container>-<container-id>.log`
 
-/// Namespace, pod and container named by a kubelet log path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PodLogPath {
-    pub namespace: String,
-    pub pod: String,
-    pub container: String,
+/// Namespace, pod and container named by a kubelet log path (borrowed from it: ingest parses the key
+/// of every line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PodLogPath<'a> {
+    pub namespace: &'a str,
+    pub pod: &'a str,
+    pub container: &'a str,
 }
 
 /// Parses a kubelet log path; `None` for anything else.
 #[must_use]
-pub(crate) fn parse(path: &str) -> Option<PodLogPath> {
+pub(crate) fn parse(path: &str) -> Option<PodLogPath<'_>> {
     if let Some(rest) = path.split("/var/log/pods/").nth(1) {
         let mut segments = rest.split('/');
         let dir = segments.next()?;
@@ -22,9 +23,9 @@ pub(crate) fn parse(path: &str) -> Option<PodLogPath> {
         let (namespace, pod) = (fields.next()?, fields.next()?);
         fields.next()?;
         return Some(PodLogPath {
-            namespace: namespace.to_owned(),
-            pod: pod.to_owned(),
-            container: container.to_owned(),
+            namespace,
+            pod,
+            container,
         });
     }
     let file = path
@@ -34,10 +35,10 @@ pub(crate) fn parse(path: &str) -> Option<PodLogPath> {
     let mut fields = file.splitn(3, '_');
     let (pod, namespace, rest) = (fields.next()?, fields.next()?, fields.next()?);
     let (container, id) = rest.rsplit_once('-')?;
-    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| PodLogPath {
-        namespace: namespace.to_owned(),
-        pod: pod.to_owned(),
-        container: container.to_owned(),
+    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(PodLogPath {
+        namespace,
+        pod,
+        container,
     })
 }
 
@@ -50,24 +51,14 @@ mod tests {
         let pods = parse("/var/log/pods/shop_checkout-7d9c7f5b9d-x2x7q_0a1b/app/3.log")
             .expect("pods layout");
         assert_eq!(
-            (
-                pods.namespace.as_str(),
-                pods.pod.as_str(),
-                pods.container.as_str()
-            ),
+            (pods.namespace, pods.pod, pods.container),
             ("shop", "checkout-7d9c7f5b9d-x2x7q", "app")
         );
         let id = "a".repeat(64);
-        let containers = parse(&format!(
-            "/var/log/containers/web-0_default_nginx-sidecar-{id}.log"
-        ))
-        .expect("containers layout");
+        let path = format!("/var/log/containers/web-0_default_nginx-sidecar-{id}.log");
+        let containers = parse(&path).expect("containers layout");
         assert_eq!(
-            (
-                containers.namespace.as_str(),
-                containers.pod.as_str(),
-                containers.container.as_str()
-            ),
+            (containers.namespace, containers.pod, containers.container),
             ("default", "web-0", "nginx-sidecar")
         );
         assert_eq!(parse("/var/log/syslog"), None);

@@ -219,9 +219,8 @@ fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>, infer_workloads:
             ("pod", &mut resource.pod, path.pod),
             ("container", &mut resource.container, path.container),
         ] {
-            if let Some(said) = slot
-                .replace(trusted)
-                .filter(|said| Some(said) != slot.as_ref())
+            if slot.as_deref() != Some(trusted)
+                && let Some(said) = slot.replace(trusted.to_owned())
             {
                 claimed.push((field, said));
             }

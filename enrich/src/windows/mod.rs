@@ -84,11 +84,7 @@ impl<'a> WindowInput<'a> {
 /// workload, not per pod); `None` for a record that names no workload.
 #[must_use]
 pub fn workload_of(log: &LogRecord) -> Option<Target> {
-    log.target().map(|target| Target {
-        pod: None,
-        node: None,
-        ..target
-    })
+    log.workload()
 }
 
 /// Where a record was read: its input partition and the offset of its message.

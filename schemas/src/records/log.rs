@@ -39,6 +39,16 @@ impl LogRecord {
     /// is about: it makes no target.
     #[must_use]
     pub fn target(&self) -> Option<Target> {
+        self.workload().map(|workload| Target {
+            pod: self.resource.pod.clone(),
+            node: self.resource.node.clone(),
+            ..workload
+        })
+    }
+
+    /// [`LogRecord::target`] without its pod and node: the workload whose windows the record counts in.
+    #[must_use]
+    pub fn workload(&self) -> Option<Target> {
         let r = &self.resource;
         let (kind, name) = match (&r.workload, &r.pod) {
             (Some(w), _) => (ObjectKind::from_kind(&w.kind), w.name.clone()),
@@ -50,8 +60,8 @@ impl LogRecord {
             namespace: r.namespace.clone(),
             kind,
             name,
-            pod: r.pod.clone(),
-            node: r.node.clone(),
+            pod: None,
+            node: None,
         })
     }
 
