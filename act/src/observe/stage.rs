@@ -1,7 +1,8 @@
 //! [`Observe`]: the observer stage — reads the cluster on its ticks and writes what changed.
 
 use super::rollouts::RolloutDates;
-use super::{ObserveConfig, Prometheus, workload_states};
+use super::states::states_and_nodes_left_out;
+use super::{ObserveConfig, Prometheus};
 use schemas::observe::ReadCluster;
 use schemas::{Emitter, SourceRecord, Stage, Target, WorkloadState};
 use std::collections::HashMap;
@@ -61,7 +62,9 @@ impl Observe {
             out.count("observe.signals_filled", read.filled);
             out.count("observe.signals_rejected", read.rejected);
         }
-        let mut states = workload_states(&snapshot, &self.config, self.reader.observer());
+        let (mut states, left_out) =
+            states_and_nodes_left_out(&snapshot, &self.config, self.reader.observer());
+        out.count("observe.nodes_left_out", left_out);
         self.rollouts.date(&mut states, snapshot.at_ns);
         let resync_ns = self.config.resync.as_nanos();
         let mut emitted = 0;

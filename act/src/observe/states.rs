@@ -8,15 +8,32 @@ use schemas::{
 };
 use std::collections::{BTreeMap, HashMap};
 
+/// The most nodes one state lists (in `nodes` and in `pods_per_node`): a state must fit one Kafka message
+/// (1 MB by default), and a node takes up to ~650 bytes there with a name of Kubernetes' 253-character
+/// limit. Only a workload with pods on more nodes than this — a DaemonSet on a large cluster, which no
+/// scaling decision applies to — has its lists cut: the nodes that are not schedulable stay (they are
+/// what a decision looks for), then those with the most pods.
+pub const MAX_STATE_NODES: usize = 1000;
+
 /// The state of every workload of `snapshot`, in its order, as `observer` saw it. Targets carry
 /// `config.cluster`; workloads without an autoscaler get `config`'s bounds (the maximum raised to the
-/// replicas a workload already asks for).
+/// replicas a workload already asks for). Node lists are cut to [`MAX_STATE_NODES`].
 #[must_use]
 pub fn workload_states(
     snapshot: &ClusterSnapshot,
     config: &ObserveConfig,
     observer: &str,
 ) -> Vec<WorkloadState> {
+    states_and_nodes_left_out(snapshot, config, observer).0
+}
+
+/// [`workload_states`], and how many nodes were left out of their lists.
+pub(crate) fn states_and_nodes_left_out(
+    snapshot: &ClusterSnapshot,
+    config: &ObserveConfig,
+    observer: &str,
+) -> (Vec<WorkloadState>, u64) {
+    let mut left_out = 0;
     let mut pods_of: HashMap<&Target, Vec<&ObservedPod>> = HashMap::new();
     for pod in &snapshot.pods {
         pods_of.entry(&pod.owner).or_default().push(pod);
@@ -30,7 +47,7 @@ pub fn workload_states(
         total: count(snapshot.nodes.len()),
         schedulable: count(snapshot.nodes.iter().filter(|n| n.schedulable()).count()),
     };
-    snapshot
+    let states = snapshot
         .workloads
         .iter()
         .map(|workload| {
@@ -61,6 +78,9 @@ pub fn workload_states(
                     on.1 += u32::from(pod.phase == ObservedPhase::Ready);
                 }
             }
+            left_out += keep_nodes(&mut per_node, |name| {
+                nodes.get(name).is_none_or(|n| !n.schedulable())
+            });
             let bounds = match workload.autoscaler {
                 Some((min, max)) => ReplicaBounds {
                     min,
@@ -111,7 +131,26 @@ pub fn workload_states(
                 signals: workload.signals,
             }
         })
-        .collect()
+        .collect();
+    (states, left_out)
+}
+
+/// Cuts `per_node` (pods, of which Ready, by node) to [`MAX_STATE_NODES`]: the nodes `troubled` names
+/// first, then those with the most pods, then by name. Returns how many it left out.
+fn keep_nodes(per_node: &mut BTreeMap<&str, (u32, u32)>, troubled: impl Fn(&str) -> bool) -> u64 {
+    let Some(over) = per_node
+        .len()
+        .checked_sub(MAX_STATE_NODES)
+        .filter(|n| *n > 0)
+    else {
+        return 0;
+    };
+    let mut ranked: Vec<(&str, u32)> = per_node.iter().map(|(n, (pods, _))| (*n, *pods)).collect();
+    ranked.sort_by_key(|(node, pods)| (!troubled(node), std::cmp::Reverse(*pods), *node));
+    for (node, _) in ranked.split_off(MAX_STATE_NODES) {
+        per_node.remove(node);
+    }
+    over as u64
 }
 
 fn count(n: usize) -> u32 {
@@ -243,6 +282,83 @@ mod tests {
             workload_states(&snapshot, &big, "test@1")[0].bounds.max,
             4,
             "the maximum is never below what the workload already asks for"
+        );
+    }
+
+    #[test]
+    fn a_workload_on_too_many_nodes_keeps_the_troubled_ones_and_the_busiest() {
+        let daemons = Target::object(ObjectKind::DaemonSet, Some("ops"), "agent");
+        let total = MAX_STATE_NODES + 5;
+        let name = |i: usize| format!("n{i:05}");
+        let mut pods: Vec<ObservedPod> = (0..total)
+            .map(|i| {
+                pod(
+                    &daemons,
+                    &format!("agent-{i}"),
+                    Some(&name(i)),
+                    ObservedPhase::Ready,
+                )
+            })
+            .collect();
+        // A second pod on the last node: the busiest.
+        pods.push(pod(
+            &daemons,
+            "agent-x",
+            Some(&name(total - 1)),
+            ObservedPhase::Ready,
+        ));
+        let nodes = (0..total)
+            .map(|i| node(&name(i), i != total - 2, false, false))
+            .collect();
+        let snapshot = ClusterSnapshot {
+            at_ns: 1,
+            workloads: vec![ObservedWorkload {
+                target: daemons,
+                desired: u32::try_from(total).expect("small"),
+                autoscaler: None,
+                last_rollout: None,
+                signals: WorkloadSignals::default(),
+            }],
+            pods,
+            nodes,
+        };
+        let (states, left_out) =
+            states_and_nodes_left_out(&snapshot, &ObserveConfig::default(), "test@1");
+        let state = &states[0];
+        assert_eq!(left_out, 5);
+        assert_eq!(
+            state.pods.ready,
+            u32::try_from(total + 1).expect("small"),
+            "every pod counted"
+        );
+        let listed: Vec<&str> = state
+            .pods_per_node
+            .iter()
+            .map(|n| n.node.as_str())
+            .collect();
+        assert_eq!(listed.len(), MAX_STATE_NODES);
+        assert!(listed.is_sorted(), "still in name order");
+        assert_eq!(
+            state
+                .nodes
+                .iter()
+                .map(|n| n.node.as_str())
+                .collect::<Vec<_>>(),
+            listed,
+            "the same nodes in both lists"
+        );
+        assert!(
+            listed.contains(&name(total - 2).as_str()),
+            "the node that is not Ready stays"
+        );
+        assert!(
+            listed.contains(&name(total - 1).as_str()),
+            "the busiest node stays"
+        );
+        assert!(listed.contains(&name(0).as_str()));
+        assert!(
+            !listed.contains(&name(total - 3).as_str()),
+            "the last names are cut"
         );
     }
 }
