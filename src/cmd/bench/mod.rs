@@ -8,9 +8,11 @@
 //! | `classify` | `diagnose::lab::speed`: classifier samples/s against the plain encoder |
 //! | `twin` | `decide::lab::speed`: simulated minutes per second |
 //! | `e2e` | [`e2e`]: the whole pipeline, one process per stage, through a broker |
+//! | `line-path` | [`line_path`]: ingest and enrich in this process, CPU per line against a baseline |
 
 pub mod e2e;
 pub mod ingest;
+pub mod line_path;
 pub mod parse;
 
 use std::path::PathBuf;
@@ -78,6 +80,23 @@ enum Target {
     /// `medic run --stage` process: lines/s, latency from a log line to the command it caused, peak RSS
     /// per stage (JSON; see src/cmd/bench/e2e/ for the definitions).
     E2e(e2e::E2eArgs),
+    /// Ingest and enrich in this process, without a broker, on e2e's load: µs per line each, the
+    /// median of `--rounds`, against decoding and encoding each record once (see
+    /// src/cmd/bench/line_path.rs).
+    LinePath {
+        /// Lines fed.
+        #[arg(long, default_value_t = 200_000)]
+        lines: u64,
+        /// Partitions the lines and records are spread over (e2e's default).
+        #[arg(long, default_value_t = 8)]
+        partitions: i32,
+        /// Timed rounds (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Pipeline file, layered over the embedded default.
+        #[arg(long, short)]
+        pipeline: Option<PathBuf>,
+    },
 }
 
 /// Runs the benchmark.
@@ -118,5 +137,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             no_redaction,
         } => ingest::run(scale, rounds, !no_redaction),
         Target::E2e(args) => super::print_json(&e2e::run(&args)?),
+        Target::LinePath {
+            lines,
+            partitions,
+            rounds,
+            pipeline,
+        } => {
+            let config = crate::config::load_pipeline(pipeline.as_deref(), std::env::vars())?
+                .warned()
+                .config;
+            super::print_json(&line_path::run(&config, lines, partitions, rounds)?)
+        }
     }
 }
