@@ -144,46 +144,37 @@ impl WindowEvidence {
                 && e.event_reason.as_deref() == event_reason
                 && e.normal_event == line.normal_event
         };
-        let known = self
+        // One lookup for a line of a known entry, the common case.
+        if let Some(entry) = self
             .by_template
-            .get(template_id)
-            .is_some_and(|entries| entries.iter().any(same));
-        if !known
-            && self.entries >= max_entries
+            .get_mut(template_id)
+            .and_then(|entries| entries.iter_mut().find(|e| same(e)))
+        {
+            tally(entry, line, event_time_ns, late_from_ns);
+            return;
+        }
+        if self.entries >= max_entries
             && (line.informational || line.normal_event || !self.evict_quiet())
         {
             self.dropped += 1;
             return;
         }
-        let found = self
-            .by_template
-            .get_mut(template_id)
-            .and_then(|entries| entries.iter_mut().find(|e| same(e)));
-        let entry = match found {
-            Some(entry) => entry,
-            None => {
-                self.entries += 1;
-                let entries = self.by_template.entry(template_id.to_owned()).or_default();
-                entries.push(TemplateEvidence {
-                    template_id: template_id.to_owned(),
-                    template: bounded(template),
-                    event_type: event_type.map(str::to_owned),
-                    event_reason: event_reason.map(str::to_owned),
-                    normal_event: line.normal_event,
-                    count: 0,
-                    errors: 0,
-                    informational: 0,
-                    late_count: 0,
-                    exemplars: Vec::new(),
-                });
-                entries.last_mut().expect("just pushed")
-            }
-        };
-        entry.count += 1;
-        entry.errors += u64::from(line.error);
-        entry.informational += u64::from(line.informational);
-        entry.late_count += u64::from(event_time_ns >= late_from_ns);
-        keep_exemplar(&mut entry.exemplars, line, event_time_ns);
+        self.entries += 1;
+        let entries = self.by_template.entry(template_id.to_owned()).or_default();
+        entries.push(TemplateEvidence {
+            template_id: template_id.to_owned(),
+            template: bounded(template),
+            event_type: event_type.map(str::to_owned),
+            event_reason: event_reason.map(str::to_owned),
+            normal_event: line.normal_event,
+            count: 0,
+            errors: 0,
+            informational: 0,
+            late_count: 0,
+            exemplars: Vec::new(),
+        });
+        let entry = entries.last_mut().expect("just pushed");
+        tally(entry, line, event_time_ns, late_from_ns);
     }
 
     /// Removes one entry of only informational lines that are not Kubernetes Events (the one with the
@@ -220,6 +211,20 @@ impl WindowEvidence {
         });
         (entries, self.dropped)
     }
+}
+
+/// Counts `line` in `entry` and keeps it as an exemplar if it is the earliest or the latest.
+fn tally(
+    entry: &mut TemplateEvidence,
+    line: &LineEvidence<'_>,
+    event_time_ns: i64,
+    late_from_ns: i64,
+) {
+    entry.count += 1;
+    entry.errors += u64::from(line.error);
+    entry.informational += u64::from(line.informational);
+    entry.late_count += u64::from(event_time_ns >= late_from_ns);
+    keep_exemplar(&mut entry.exemplars, line, event_time_ns);
 }
 
 /// Keeps the earliest and the latest line (`exemplars[0]`, `exemplars[1]`), in a total order so the choice

@@ -306,14 +306,15 @@ impl WindowOperator {
         }
         let partials = self.query.run(&rows)?;
         let mut corrected = BTreeSet::new();
-        for partial in &partials {
+        for partial in partials {
+            let records = partial.records;
             match self.state.merge(partial, size, watermark, retention) {
                 Merged::Open => {}
                 Merged::Corrected(key) => {
-                    output.late_updates += partial.records;
+                    output.late_updates += records;
                     corrected.insert(key);
                 }
-                Merged::Late => output.late_dropped += partial.records,
+                Merged::Late => output.late_dropped += records,
             }
         }
         if self.shape.evidence_templates > 0 {

@@ -108,18 +108,6 @@ pub(crate) enum Merged {
     Late,
 }
 
-/// The workload of a partial count.
-fn target_of(partial: &PartialCount) -> Target {
-    Target {
-        cluster: partial.cluster.clone(),
-        namespace: partial.namespace.clone(),
-        kind: ObjectKind::from_kind(&partial.kind),
-        name: partial.name.clone(),
-        pod: None,
-        node: None,
-    }
-}
-
 /// Where a contribution to the window ending at `end` goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Place {
@@ -158,15 +146,32 @@ impl WindowState {
     /// window when corrections are allowed (`retention_ns` > 0 and not expired).
     pub(crate) fn merge(
         &mut self,
-        partial: &PartialCount,
+        partial: PartialCount,
         size_ns: i64,
         watermark: i64,
         retention_ns: i64,
     ) -> Merged {
-        let key = (
-            partial.window_start.saturating_add(size_ns),
-            target_of(partial),
-        );
+        // Taken apart, so the window's key and counts take its strings instead of copies.
+        let PartialCount {
+            window_start,
+            cluster,
+            namespace,
+            kind,
+            name,
+            template_id,
+            template,
+            severity,
+            records,
+        } = partial;
+        let workload = Target {
+            cluster,
+            namespace,
+            kind: ObjectKind::from_kind(&kind),
+            name,
+            pod: None,
+            node: None,
+        };
+        let key = (window_start.saturating_add(size_ns), workload);
         let (window, merged) = match Place::of(key.0, watermark, retention_ns) {
             Place::Open => (self.open.entry(key).or_default(), Merged::Open),
             Place::Closed => (
@@ -175,18 +180,12 @@ impl WindowState {
             ),
             Place::Late => return Merged::Late,
         };
-        let counts = window
-            .templates
-            .entry(partial.template_id.clone())
-            .or_default();
+        let counts = window.templates.entry(template_id).or_default();
         if counts.template.is_empty() {
             // Kept (and checkpointed) per window: bounded like the evidence.
-            counts.template = bounded(&partial.template);
+            counts.template = bounded(&template);
         }
-        *counts
-            .by_severity
-            .entry(partial.severity.clone())
-            .or_default() += partial.records;
+        *counts.by_severity.entry(severity).or_default() += records;
         merged
     }
 
