@@ -6,7 +6,7 @@
 //! source-independent work (numbers, addresses, ids are variables wherever they appear), so the tree and
 //! threshold only have to separate message types.
 
-use crate::tokens::{WILDCARD, masked_tokens, merge_token};
+use crate::tokens::{WILDCARD, has_wildcard, masked_tokens, merge_token};
 use schemas::id;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -138,7 +138,7 @@ fn is_plain_word(token: &str) -> bool {
 
 /// Tokens that must not route the tree: they carry a digit or an already masked part.
 fn is_variable_like(token: &str) -> bool {
-    token.contains(WILDCARD) || token.bytes().any(|b| b.is_ascii_digit())
+    has_wildcard(token) || token.bytes().any(|b| b.is_ascii_digit())
 }
 
 impl Drain {

@@ -8,6 +8,16 @@ use std::borrow::Cow;
 /// The wildcard in templates.
 pub const WILDCARD: &str = "<*>";
 
+/// Whether `token` holds a [`WILDCARD`]. Byte by byte: `str::contains` with a string pattern builds a
+/// searcher for every call, and this runs for every token of every line.
+#[must_use]
+pub fn has_wildcard(token: &str) -> bool {
+    token
+        .as_bytes()
+        .windows(WILDCARD.len())
+        .any(|w| w == WILDCARD.as_bytes())
+}
+
 fn is_delimiter(c: char) -> bool {
     matches!(
         c,
@@ -126,7 +136,7 @@ pub fn merge_token(template: &str, token: &str) -> String {
 /// same position) has `<*>`: the whole token for a bare `<*>`, the matching pieces when both share their
 /// punctuation (`<*>:<*>` against `10.0.0.1:8080` gives `10.0.0.1`, `8080`).
 pub fn extract_params(template: &str, token: &str, params: &mut Vec<String>) {
-    if template == token || !template.contains(WILDCARD) {
+    if template == token || !has_wildcard(template) {
         return;
     }
     if template == WILDCARD {

@@ -107,7 +107,13 @@ pub trait WireRecord: Serialize + DeserializeOwned {
 }
 
 fn workload_key(namespace: Option<&str>, name: &str) -> String {
-    format!("{}/{name}", namespace.unwrap_or("_"))
+    // Pushed rather than `format!`ed: every line's record is keyed.
+    let namespace = namespace.unwrap_or("_");
+    let mut key = String::with_capacity(namespace.len() + 1 + name.len());
+    key.push_str(namespace);
+    key.push('/');
+    key.push_str(name);
+    key
 }
 
 impl WireRecord for LogRecord {
