@@ -203,14 +203,28 @@ impl WindowEvidence {
 
     /// The entries, earliest first (by their earliest line), and how many lines were left out.
     pub(crate) fn records(&self) -> (Vec<TemplateEvidence>, u64) {
-        let mut entries: Vec<TemplateEvidence> =
-            self.by_template.values().flatten().cloned().collect();
-        entries.sort_by(|a, b| {
-            let (a, b) = (a.exemplars.first(), b.exemplars.first());
-            a.map(Exemplar::order_key).cmp(&b.map(Exemplar::order_key))
-        });
-        (entries, self.dropped)
+        let entries = self.by_template.values().flatten().cloned().collect();
+        (earliest_first(entries), self.dropped)
     }
+
+    /// [`WindowEvidence::records`], moved out (for a window that is not kept): the evidence is left empty.
+    pub(crate) fn take_records(&mut self) -> (Vec<TemplateEvidence>, u64) {
+        let entries = std::mem::take(&mut self.by_template)
+            .into_values()
+            .flatten()
+            .collect();
+        self.entries = 0;
+        (earliest_first(entries), self.dropped)
+    }
+}
+
+/// `entries` sorted by their earliest line.
+fn earliest_first(mut entries: Vec<TemplateEvidence>) -> Vec<TemplateEvidence> {
+    entries.sort_by(|a, b| {
+        let (a, b) = (a.exemplars.first(), b.exemplars.first());
+        a.map(Exemplar::order_key).cmp(&b.map(Exemplar::order_key))
+    });
+    entries
 }
 
 /// Counts `line` in `entry` and keeps it as an exemplar if it is the earliest or the latest.

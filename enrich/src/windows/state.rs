@@ -272,8 +272,9 @@ impl WindowState {
             }
             let (key, mut window) = entry.remove_entry();
             self.settle(&key, &mut window, shape);
-            out.extend(features(&key, &mut window, shape));
-            if retention_ns > 0 {
+            let kept = retention_ns > 0;
+            out.extend(features(&key, &mut window, shape, kept));
+            if kept {
                 self.closed.insert(key, window);
             }
         }
@@ -300,7 +301,7 @@ impl WindowState {
                 } else {
                     self.note_new_templates(&key.1, &mut window);
                 }
-                out.extend(features(key, &mut window, shape));
+                out.extend(features(key, &mut window, shape, true));
                 self.closed.insert(key.clone(), window);
             }
         }
@@ -359,14 +360,17 @@ fn rate_of_change(count: u64, previous: u64) -> f64 {
 /// What one emitted window covers: its template (with `by_template`) and the template counts.
 type Group<'w> = (Option<&'w String>, Vec<(&'w String, &'w TemplateCounts)>);
 
-/// The features of one window (one per template with `by_template`), with the next revision.
-fn features(key: &Key, window: &mut Window, shape: &Shape) -> Vec<WindowFeatures> {
+/// The features of one window (one per template with `by_template`), with the next revision. A window
+/// that is not `kept` after this gives its evidence away instead of a copy.
+fn features(key: &Key, window: &mut Window, shape: &Shape, kept: bool) -> Vec<WindowFeatures> {
     let revision = window.emitted;
     window.emitted += 1;
     let (mut all_evidence, evidence_dropped) = if shape.evidence_templates == 0 {
         (Vec::new(), 0)
-    } else {
+    } else if kept {
         window.evidence.records()
+    } else {
+        window.evidence.take_records()
     };
     let groups: Vec<Group<'_>> = if shape.by_template {
         window
