@@ -143,11 +143,13 @@ pub fn extract_params(template: &str, token: &str, params: &mut Vec<String>) {
         params.push(token.to_owned());
         return;
     }
-    // Split as `pieces` splits, without collecting: this runs for every token of every line.
+    // Split as `pieces` splits, without collecting: this runs for every token of every line. Delimiters
+    // are ASCII, and no byte of a multi-byte UTF-8 character is, so comparing bytes compares characters.
+    let delimiter = |b: &u8| b.is_ascii() && is_delimiter(char::from(*b));
     let same_delimiters = template
-        .chars()
-        .filter(|&c| is_delimiter(c))
-        .eq(token.chars().filter(|&c| is_delimiter(c)));
+        .bytes()
+        .filter(delimiter)
+        .eq(token.bytes().filter(delimiter));
     if !same_delimiters {
         params.push(token.to_owned());
         return;

@@ -8,7 +8,7 @@ use super::query::PartialCount;
 use super::watermark::Watermark;
 use schemas::{LogSeverity, ObjectKind, SCHEMA_VERSION, Target, TemplateCount, WindowFeatures};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Most template ids remembered per workload for the `new_templates` feature.
 const MAX_SEEN_PER_WORKLOAD: usize = 10_000;
@@ -204,7 +204,9 @@ impl WindowState {
         let mut unmatched = 0;
         let (size, slide) = (shape.size_ns, shape.slide_ns);
         // One map lookup per window and workload, not per line.
-        let mut groups: BTreeMap<(i64, &Target), Vec<usize>> = BTreeMap::new();
+        // Hashed: windows are independent, so the order groups are visited in changes nothing, and a
+        // lookup hashes a workload once instead of comparing it with several others.
+        let mut groups: HashMap<(i64, &Target), Vec<usize>> = HashMap::new();
         for (i, input) in inputs.iter().enumerate() {
             if input.evidence.is_none() {
                 continue;
