@@ -132,6 +132,7 @@ mod tests {
                 max: 10,
                 source: BoundsSource::Hpa,
             },
+            nodes_left_out: 0,
             pods_per_node: vec![on("a", 2, 2), on("b", 2, 1), on("c", 1, 0)],
             nodes: vec![
                 node("a", true, false),

@@ -258,26 +258,32 @@ impl Decide {
     /// pressure for a disk-pressure fault — since the diagnosis' window began: an Event about a Node can be
     /// written by anyone who may create Events, the node's conditions only by its kubelet and the node
     /// controller. A node no state names is not contradicted (its pods are none of the observed
-    /// workloads').
+    /// workloads'), unless a state since then left nodes out of its lists: the node may be one of them,
+    /// its conditions unknown, and the remedy escalates.
     fn node_confirmed(&self, remedy: Remedy, diagnosis: &Diagnosis) -> Remedy {
         if !matches!(remedy.0, Action::CordonNode | Action::DrainNode) {
             return remedy;
         }
-        let healthy = self.workloads.node_seen_healthy(
+        let since = diagnosis.window_start_ns;
+        let health = self.workloads.node_health(
             &remedy.1.name,
             diagnosis.fault == FaultClass::DiskPressure,
-            diagnosis.window_start_ns,
+            since,
         );
-        if healthy {
-            return (
-                Action::Escalate,
-                remedy.1,
+        let why = match health {
+            Some(true) => {
                 "this calls for cordoning the node, but the cluster showed it healthy since the \
                  evidence began (its conditions, as its kubelet reports them): the evidence is not \
-                 confirmed; a human must look",
-            );
-        }
-        remedy
+                 confirmed; a human must look"
+            }
+            None if self.workloads.node_lists_cut(since) => {
+                "this calls for cordoning the node, but no workload state names it while some left \
+                 nodes out of their lists: its conditions are unknown and the evidence is not \
+                 confirmed; a human must look"
+            }
+            _ => return remedy,
+        };
+        (Action::Escalate, remedy.1, why)
     }
 
     /// A learned proposal through the guards: its reason, and the guard's when one changed it. Besides the
@@ -1000,6 +1006,7 @@ mod tests {
                 max,
                 source: schemas::BoundsSource::Hpa,
             },
+            nodes_left_out: 0,
             pods_per_node: Vec::new(),
             nodes: Vec::new(),
             cluster_nodes: schemas::ClusterNodes::default(),
@@ -1372,9 +1379,35 @@ mod tests {
             "a state from before the evidence began does not contradict it"
         );
         assert_eq!(
-            decide(&[failure]).action,
+            decide(std::slice::from_ref(&failure)).action,
             Action::CordonNode,
             "no state: as before"
+        );
+        // A state naming only another node, its lists whole or cut.
+        let elsewhere = |nodes_left_out: u32| {
+            let mut record = busy_state(9_990, 3, 10, 0.0);
+            let mut state: WorkloadState = serde_json::from_slice(&record.payload).expect("state");
+            for node in &mut state.nodes {
+                node.node = "n2".to_owned();
+            }
+            for on in &mut state.pods_per_node {
+                on.node = "n2".to_owned();
+            }
+            state.nodes_left_out = nodes_left_out;
+            record.payload = serde_json::to_vec(&state).expect("encode");
+            record
+        };
+        assert_eq!(
+            decide(&[elsewhere(0), failure.clone()]).action,
+            Action::CordonNode,
+            "a node no whole list names runs none of the observed pods"
+        );
+        let unknown = decide(&[elsewhere(3), failure]);
+        assert_eq!(
+            (unknown.action, unknown.reason.contains("unknown")),
+            (Action::Escalate, true),
+            "a node missing from a cut list may be one it left out: {}",
+            unknown.reason
         );
         let disk = node_fault("d1", FaultClass::DiskPressure);
         assert_eq!(

@@ -346,6 +346,7 @@ mod tests {
                 max: 10,
                 source: BoundsSource::Configured,
             },
+            nodes_left_out: 0,
             pods_per_node: nodes
                 .iter()
                 .map(|n| NodePods {

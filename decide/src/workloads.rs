@@ -119,19 +119,30 @@ impl Workloads {
     }
 
     /// Whether the newest state naming `node`, observed at or after `since_ns`, shows it healthy: Ready
-    /// and (when `disk` is asked about) without disk pressure. `false` when no such state names it.
+    /// and (when `disk` is asked about) without disk pressure. `None` when no such state names it.
     #[must_use]
-    pub fn node_seen_healthy(&self, node: &str, disk: bool, since_ns: i64) -> bool {
-        self.history
-            .values()
-            .flat_map(|history| &history.states)
-            .filter(|s| s.observed_at_ns >= since_ns)
+    pub fn node_health(&self, node: &str, disk: bool, since_ns: i64) -> Option<bool> {
+        self.states_since(since_ns)
             .filter_map(|s| {
                 let n = s.nodes.iter().find(|n| n.node == node)?;
                 Some((s.observed_at_ns, n))
             })
             .max_by_key(|(at, _)| *at)
-            .is_some_and(|(_, n)| n.ready && !(disk && n.disk_pressure))
+            .map(|(_, n)| n.ready && !(disk && n.disk_pressure))
+    }
+
+    /// Whether a state observed at or after `since_ns` left nodes out of its lists
+    /// ([`WorkloadState::nodes_left_out`]): a node no state names may be one of those.
+    #[must_use]
+    pub fn node_lists_cut(&self, since_ns: i64) -> bool {
+        self.states_since(since_ns).any(|s| s.nodes_left_out > 0)
+    }
+
+    fn states_since(&self, since_ns: i64) -> impl Iterator<Item = &WorkloadState> {
+        self.history
+            .values()
+            .flat_map(|history| &history.states)
+            .filter(move |s| s.observed_at_ns >= since_ns)
     }
 
     /// Every workload's state at `at_ns` ([`Workloads::as_of`]), by workload.
@@ -223,6 +234,7 @@ mod tests {
                 max: 10,
                 source: BoundsSource::Configured,
             },
+            nodes_left_out: 0,
             pods_per_node: Vec::new(),
             nodes: Vec::new(),
             cluster_nodes: ClusterNodes::default(),

@@ -78,9 +78,10 @@ pub(crate) fn states_and_nodes_left_out(
                     on.1 += u32::from(pod.phase == ObservedPhase::Ready);
                 }
             }
-            left_out += keep_nodes(&mut per_node, |name| {
+            let nodes_left_out = keep_nodes(&mut per_node, |name| {
                 nodes.get(name).is_none_or(|n| !n.schedulable())
             });
+            left_out += u64::from(nodes_left_out);
             let bounds = match workload.autoscaler {
                 Some((min, max)) => ReplicaBounds {
                     min,
@@ -126,6 +127,7 @@ pub(crate) fn states_and_nodes_left_out(
                         ready,
                     })
                     .collect(),
+                nodes_left_out,
                 cluster_nodes,
                 last_rollout: workload.last_rollout.clone(),
                 signals: workload.signals,
@@ -137,7 +139,7 @@ pub(crate) fn states_and_nodes_left_out(
 
 /// Cuts `per_node` (pods, of which Ready, by node) to [`MAX_STATE_NODES`]: the nodes `troubled` names
 /// first, then those with the most pods, then by name. Returns how many it left out.
-fn keep_nodes(per_node: &mut BTreeMap<&str, (u32, u32)>, troubled: impl Fn(&str) -> bool) -> u64 {
+fn keep_nodes(per_node: &mut BTreeMap<&str, (u32, u32)>, troubled: impl Fn(&str) -> bool) -> u32 {
     let Some(over) = per_node
         .len()
         .checked_sub(MAX_STATE_NODES)
@@ -150,7 +152,7 @@ fn keep_nodes(per_node: &mut BTreeMap<&str, (u32, u32)>, troubled: impl Fn(&str)
     for (node, _) in ranked.split_off(MAX_STATE_NODES) {
         per_node.remove(node);
     }
-    over as u64
+    count(over)
 }
 
 fn count(n: usize) -> u32 {
@@ -325,7 +327,7 @@ mod tests {
         let (states, left_out) =
             states_and_nodes_left_out(&snapshot, &ObserveConfig::default(), "test@1");
         let state = &states[0];
-        assert_eq!(left_out, 5);
+        assert_eq!((left_out, state.nodes_left_out), (5, 5));
         assert_eq!(
             state.pods.ready,
             u32::try_from(total + 1).expect("small"),

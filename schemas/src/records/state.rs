@@ -28,6 +28,11 @@ pub struct WorkloadState {
     pub pods_per_node: Vec<NodePods>,
     /// The nodes its pods run on, with their conditions.
     pub nodes: Vec<NodeCondition>,
+    /// Nodes its pods run on that `pods_per_node` and `nodes` leave out (an observer lists a bounded
+    /// number, so that a state fits one message): a reader may not take a node missing from these lists
+    /// for one the workload does not run on. 0 (and left out of the JSON) when they are whole.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nodes_left_out: u32,
     /// The cluster's nodes: how many, and how many accept new pods.
     pub cluster_nodes: ClusterNodes,
     /// The latest rollout (the newest revision of its pod template), where the API shows one.
@@ -226,6 +231,11 @@ impl WorkloadSignals {
             _ => false,
         })
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl WorkloadState {

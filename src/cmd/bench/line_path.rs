@@ -159,8 +159,11 @@ fn outputs_of(
         .collect()
 }
 
-/// Ingest's outputs as enrich reads them: each on the partition its key goes to, in batches of about
-/// `batch` records; within a batch, a partition's records are one frame (one offset, each its index).
+/// Ingest's outputs as enrich reads them: each on the partition its key goes to, in batches of `batch`
+/// records; within a batch, a partition's records are one frame (one offset, each its index). The runner
+/// also starts a new frame at `runner.frame_max_bytes` (256 KiB by default, about 700 of these records,
+/// where a batch of 2 000 over 8 partitions makes frames of about 250) and lets a batch of frames pass
+/// `batch` by one frame; both are left out here.
 fn framed_batches(
     config: &PipelineConfig,
     outputs: &[Vec<(Option<String>, Vec<u8>)>],

@@ -300,7 +300,6 @@ async fn run_async(args: &E2eArgs, pass_through: bool) -> anyhow::Result<E2eRepo
     ))
 }
 
-/// `--workloads` by default: `lines / 2500`, at least 8, at most 512.
 /// The first `count` lines of the load `medic bench e2e --lines count` feeds (its default workloads,
 /// ending now), as `(key, payload)`: for benches of the stages without a broker.
 pub(super) fn load_lines(count: u64) -> Vec<(String, String)> {
@@ -315,6 +314,7 @@ pub(super) fn load_lines(count: u64) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `--workloads` by default: `lines / 2500`, at least 8, at most 512.
 fn default_workloads(lines: u64) -> usize {
     usize::try_from(lines / 2500)
         .unwrap_or(usize::MAX)
