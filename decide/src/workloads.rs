@@ -131,11 +131,19 @@ impl Workloads {
             .map(|(_, n)| n.ready && !(disk && n.disk_pressure))
     }
 
-    /// Whether a state observed at or after `since_ns` left nodes out of its lists
-    /// ([`WorkloadState::nodes_left_out`]): a node no state names may be one of those.
+    /// Whether a workload's state in effect at `since_ns` (its newest before, however old: an observer
+    /// writes an unchanged state only every `resync`), or one observed after, left nodes out of its
+    /// lists ([`WorkloadState::nodes_left_out`]): a node no state names may be one of those.
     #[must_use]
     pub fn node_lists_cut(&self, since_ns: i64) -> bool {
-        self.states_since(since_ns).any(|s| s.nodes_left_out > 0)
+        self.history.values().any(|history| {
+            let states = &history.states;
+            let after = states.partition_point(|s| s.observed_at_ns <= since_ns);
+            states
+                .iter()
+                .skip(after.saturating_sub(1))
+                .any(|s| s.nodes_left_out > 0)
+        })
     }
 
     fn states_since(&self, since_ns: i64) -> impl Iterator<Item = &WorkloadState> {

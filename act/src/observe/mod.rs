@@ -28,4 +28,4 @@ pub use config::{ObserveConfig, ObserveSource};
 pub use kubernetes::{KubeReader, classify_pod};
 pub use prometheus::{Prometheus, PrometheusConfig, SignalQueries, SignalsRead};
 pub use stage::{OBSERVER_KUBERNETES, Observe};
-pub use states::workload_states;
+pub use states::{MAX_STATE_NODES, workload_states};
