@@ -93,7 +93,8 @@ impl Enrich {
         let (template_id, template, template_version, params) = match matched.cluster {
             Some(index) => {
                 let cluster = &self.miner.clusters()[index];
-                if cluster.size == 1 && self.miner.group_of(index) == index {
+                let root = self.miner.group_of(index);
+                if cluster.size == 1 && root == index {
                     out.count("enrich.template_new", 1);
                 } else if matched.changed {
                     out.count("enrich.template_changed", 1);
@@ -104,8 +105,8 @@ impl Enrich {
                 }
                 // The group's id, template and version (its oldest cluster's), so merged clusters are
                 // one event with one text; `params` are the values under this cluster's own wildcards.
-                let group = &self.miner.clusters()[self.miner.group_of(index)];
-                let template = self.texts.of(self.miner.group_of(index), group).to_owned();
+                let group = &self.miner.clusters()[root];
+                let template = self.texts.of(root, group).to_owned();
                 (group.id.clone(), template, group.version, params)
             }
             None => {

@@ -260,13 +260,8 @@ pub struct SourceCoordinates {
     pub offset: i64,
     /// The record's place in a framed message ([`crate::frame`]): several records share one offset
     /// there. 0 (and left out of the JSON) for a message that holds one record.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "super::is_zero")]
     pub index: u32,
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 #[cfg(test)]

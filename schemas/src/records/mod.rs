@@ -25,3 +25,9 @@ pub use state::{
 };
 pub use target::{ObjectKind, Target};
 pub use window::{Exemplar, TemplateCount, TemplateEvidence, WindowFeatures};
+
+/// Whether a count is zero: the records leave such fields out of their JSON
+/// (`skip_serializing_if`, which passes a reference).
+fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
+}

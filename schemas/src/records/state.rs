@@ -31,7 +31,7 @@ pub struct WorkloadState {
     /// Nodes its pods run on that `pods_per_node` and `nodes` leave out (an observer lists a bounded
     /// number, so that a state fits one message): a reader may not take a node missing from these lists
     /// for one the workload does not run on. 0 (and left out of the JSON) when they are whole.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "super::is_zero")]
     pub nodes_left_out: u32,
     /// The cluster's nodes: how many, and how many accept new pods.
     pub cluster_nodes: ClusterNodes,
@@ -231,11 +231,6 @@ impl WorkloadSignals {
             _ => false,
         })
     }
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 impl WorkloadState {

@@ -56,16 +56,8 @@ pub struct WindowFeatures {
     /// Lines left out of `evidence` because its bound was reached — lines of templates never admitted,
     /// and of quiet templates (informational lines, Normal Events) that made room for a complaining one
     /// (they still count in the fields above).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "super::is_zero")]
     pub evidence_dropped: u64,
-}
-
-#[allow(
-    clippy::trivially_copy_pass_by_ref,
-    reason = "serde's skip_serializing_if takes a reference"
-)]
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// One template's lines in one window, condensed: what they say, how they are typed, how many there were,

@@ -16,7 +16,7 @@
 use crate::config::PipelineConfig;
 use crate::stages::StageName;
 use runtime::kafka::frames::partition_for;
-use schemas::{Emitter, LogRecord, SourceRecord, Stage, decode_record, encode_record};
+use schemas::{Emitted, Emitter, LogRecord, SourceRecord, Stage, decode_record, encode_record};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -130,13 +130,8 @@ fn raw_batches(
 
 /// How many records a stage emitted for `batches`, each batch's outputs dropped once counted.
 fn count_outputs(stage: &mut dyn Stage, batches: &[Vec<SourceRecord>]) -> usize {
-    batches
-        .iter()
-        .map(|batch| {
-            let mut out = Emitter::new();
-            stage.process_batch(batch, &mut out);
-            out.emitted().len()
-        })
+    per_batch(stage, batches, |emitted| emitted.len())
+        .into_iter()
         .sum()
 }
 
@@ -145,16 +140,23 @@ fn outputs_of(
     stage: &mut dyn Stage,
     batches: &[Vec<SourceRecord>],
 ) -> Vec<Vec<(Option<String>, Vec<u8>)>> {
+    per_batch(stage, batches, |emitted| {
+        emitted.into_iter().map(|e| (e.key, e.payload)).collect()
+    })
+}
+
+/// Runs `stage` over `batches`, handing each batch's outputs to `keep` as they come.
+fn per_batch<T>(
+    stage: &mut dyn Stage,
+    batches: &[Vec<SourceRecord>],
+    mut keep: impl FnMut(Vec<Emitted>) -> T,
+) -> Vec<T> {
     batches
         .iter()
         .map(|batch| {
             let mut out = Emitter::new();
             stage.process_batch(batch, &mut out);
-            out.take()
-                .emitted
-                .into_iter()
-                .map(|e| (e.key, e.payload))
-                .collect()
+            keep(out.take().emitted)
         })
         .collect()
 }
