@@ -8,7 +8,7 @@ use crate::windows::{WindowOperator, window_inputs, workload_of};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
     Emitter, LogRecord, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, StageError, StageState,
-    decode_record, id,
+    compact, decode_record, id,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -82,10 +82,13 @@ impl Enrich {
     }
 
     /// Grok fields, then the template: the miner's cluster, or per-message masking when it is full.
-    fn parse(&mut self, mut log: LogRecord, out: &mut Emitter) -> ParsedRecord {
+    /// Returns the parsed record, and whether its log is the one given (grok added no field).
+    fn parse(&mut self, mut log: LogRecord, out: &mut Emitter) -> (ParsedRecord, bool) {
+        let mut log_unchanged = true;
         if !self.grok.is_empty()
             && let Some(fields) = self.grok.extract(&log.source.topic, &log.message)
         {
+            log_unchanged = fields.is_empty();
             log.attributes.extend(fields);
         }
         let tokens: Vec<&str> = log.message.split_whitespace().collect();
@@ -116,14 +119,15 @@ impl Enrich {
                 (id, masked.template, 1, masked.params)
             }
         };
-        ParsedRecord {
+        let record = ParsedRecord {
             schema_version: SCHEMA_VERSION,
             template_id,
             template,
             template_version,
             params,
             log,
-        }
+        };
+        (record, log_unchanged)
     }
 
     fn fingerprint(operator: &WindowOperator) -> String {
@@ -163,8 +167,14 @@ impl Stage for Enrich {
         for input in batch {
             match decode_record::<LogRecord>(&input.payload) {
                 Ok(log) => {
-                    let record = self.parse(log, out);
-                    out.emit_or_reject(input, &record);
+                    let (record, log_unchanged) = self.parse(log, out);
+                    // The line's own bytes stand for its log when grok added nothing to it.
+                    let payload = if log_unchanged {
+                        compact::encode_parsed_reusing(&record, &input.payload)
+                    } else {
+                        compact::encode_parsed(&record)
+                    };
+                    out.emit_encoded(&record, payload);
                     let read_at = (input.coordinates.partition, input.coordinates.offset);
                     parsed.push((record, read_at));
                 }
@@ -256,10 +266,15 @@ mod tests {
     use crate::EnrichConfig;
     use schemas::{ErrorKind, LogSeverity, WindowFeatures, fixtures};
 
-    fn log(message: &str, t_secs: i64) -> Vec<u8> {
+    fn log_record(message: &str, t_secs: i64) -> LogRecord {
         let mut record = fixtures::log_record(message, t_secs * 1_000_000_000);
         record.severity = LogSeverity::Error;
-        serde_json::to_vec(&record).expect("encode")
+        record
+    }
+
+    /// A line as ingest writes it (compact).
+    fn log(message: &str, t_secs: i64) -> Vec<u8> {
+        compact::encode_log(&log_record(message, t_secs))
     }
 
     fn input(offset: i64, payload: Vec<u8>) -> SourceRecord {
@@ -306,7 +321,12 @@ mod tests {
         let mut stage = EnrichConfig::default().build().expect("valid");
         let batch = [
             input(0, log("session opened for user alice by web", 1)),
-            input(1, log("session opened for user bob by web", 2)),
+            // A line as JSON, as the ingest of an older release wrote it.
+            input(
+                1,
+                serde_json::to_vec(&log_record("session opened for user bob by web", 2))
+                    .expect("json"),
+            ),
             input(2, b"garbage".to_vec()),
             input(3, log("retry 5 of 5 to 10.0.0.1:8080", 3)),
         ];
@@ -314,6 +334,14 @@ mod tests {
         stage.process_batch(&batch, &mut out);
         let parsed: Vec<ParsedRecord> = out.decode_all().expect("parsed");
         assert_eq!(parsed.len(), 3);
+        assert_eq!(
+            parsed[0].log,
+            log_record("session opened for user alice by web", 1)
+        );
+        assert_eq!(
+            parsed[1].log,
+            log_record("session opened for user bob by web", 2)
+        );
         assert_eq!(parsed[0].template_id, parsed[1].template_id);
         assert_eq!(parsed[0].template, "session opened for user alice by web");
         assert_eq!(

@@ -75,14 +75,30 @@ pub fn encode_log(record: &LogRecord) -> Vec<u8> {
 /// `record` in the compact encoding.
 #[must_use]
 pub fn encode_parsed(record: &ParsedRecord) -> Vec<u8> {
+    parsed_around(record, None)
+}
+
+/// `record` in the compact encoding, its log copied from `log_payload` rather than encoded again, when
+/// `log_payload` is a compact [`LogRecord`] of this version: the one `record.log` was decoded from, not
+/// changed since. A reader accepts only a record's one encoding (no redundant number bytes, attribute
+/// keys ascending, nothing after the record), so the bytes a decode accepted are the bytes encoding it
+/// writes, and copying them saves the work (enrich does this for every line). Any other `log_payload`
+/// (JSON, another version) is ignored: the log is encoded.
+#[must_use]
+pub fn encode_parsed_reusing(record: &ParsedRecord, log_payload: &[u8]) -> Vec<u8> {
+    let body = (is_compact(log_payload)
+        && log_payload.get(COMPACT_MAGIC.len()) == Some(&COMPACT_VERSION)
+        && log_payload.get(HEADER_BYTES - 1) == Some(&KIND_LOG))
+    .then(|| &log_payload[HEADER_BYTES..]);
+    parsed_around(record, body)
+}
+
+/// `record`, its log written from `log_body` (a compact log record's bytes after its header) when given.
+fn parsed_around(record: &ParsedRecord, log_body: Option<&[u8]>) -> Vec<u8> {
     let params: usize = record.params.iter().map(|p| p.len() + 2).sum();
+    let log_bytes = log_body.map_or_else(|| log_size_hint(&record.log), <[u8]>::len);
     let mut out = Vec::with_capacity(
-        HEADER_BYTES
-            + 16
-            + record.template_id.len()
-            + record.template.len()
-            + params
-            + log_size_hint(&record.log),
+        HEADER_BYTES + 16 + record.template_id.len() + record.template.len() + params + log_bytes,
     );
     header(&mut out, KIND_PARSED);
     var(&mut out, record.schema_version);
@@ -93,7 +109,22 @@ pub fn encode_parsed(record: &ParsedRecord) -> Vec<u8> {
     for param in &record.params {
         string(&mut out, param);
     }
-    write_log(&mut out, &record.log);
+    match log_body {
+        Some(body) => {
+            debug_assert_eq!(
+                body,
+                {
+                    let mut written = Vec::new();
+                    write_log(&mut written, &record.log);
+                    written
+                }
+                .as_slice(),
+                "the log bytes reused are not the record's log"
+            );
+            out.extend_from_slice(body);
+        }
+        None => write_log(&mut out, &record.log),
+    }
     out
 }
 
@@ -577,10 +608,28 @@ mod tests {
         };
         for log in [full_log(), minimal, fixtures::log_record("GET /", 1)] {
             assert_eq!(decode_log(&encode_log(&log)).expect("log decodes"), log);
+            let payload = encode_log(&log);
             let parsed = parsed(log);
+            let encoded = encode_parsed(&parsed);
+            assert_eq!(decode_parsed(&encoded).expect("parsed decodes"), parsed);
             assert_eq!(
-                decode_parsed(&encode_parsed(&parsed)).expect("parsed decodes"),
-                parsed
+                encode_parsed_reusing(&parsed, &payload),
+                encoded,
+                "the log's own bytes, reused"
+            );
+        }
+        // Bytes that are no compact log record of this version are never copied into a parsed record.
+        let parsed = parsed(full_log());
+        let other = fixtures::log_record("another line", 2);
+        let mut newer = encode_log(&other);
+        newer[COMPACT_MAGIC.len()] = COMPACT_VERSION + 1;
+        let json = serde_json::to_vec(&other).expect("json");
+        let mut wrong_kind = encode_log(&other);
+        wrong_kind[HEADER_BYTES - 1] = KIND_PARSED;
+        for payload in [newer, json, wrong_kind] {
+            assert_eq!(
+                encode_parsed_reusing(&parsed, &payload),
+                encode_parsed(&parsed)
             );
         }
     }

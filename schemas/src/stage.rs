@@ -102,11 +102,7 @@ impl Emitter {
     /// When the record cannot be encoded (an internal error); nothing is emitted then.
     pub fn emit<R: WireRecord>(&mut self, record: &R) -> Result<(), StageError> {
         let payload = encode_record(record)?;
-        self.emitted.push(Emitted {
-            kind: R::KIND,
-            key: record.key(),
-            payload,
-        });
+        self.emit_encoded(record, payload);
         Ok(())
     }
 
@@ -115,6 +111,16 @@ impl Emitter {
         if let Err(error) = self.emit(record) {
             self.reject(input, error);
         }
+    }
+
+    /// Emits `record` as `payload`, an encoding of it the caller made ([`crate::encode_record`]'s, or
+    /// one it gives in fewer steps, such as [`crate::compact::encode_parsed_reusing`]).
+    pub fn emit_encoded<R: WireRecord>(&mut self, record: &R, payload: Vec<u8>) {
+        self.emitted.push(Emitted {
+            kind: R::KIND,
+            key: record.key(),
+            payload,
+        });
     }
 
     /// Emits `input`'s key and payload unchanged as a record of `kind` (a pass-through).
