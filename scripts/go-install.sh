@@ -25,7 +25,8 @@ remove_build() {
 }
 
 # go_install BUILD PACKAGE@VERSION [go install flags…]: `go install` into BUILD/bin, with the module cache
-# (BUILD/mod) and build cache (BUILD/cache) inside BUILD, at low CPU priority.
+# (BUILD/mod) and build cache (BUILD/cache) inside BUILD, at low CPU priority. Module mode is set here, not
+# inherited: a caller's GOPATH-mode environment (GO111MODULE=off, GOPATH, GOFLAGS) would refuse `@version`.
 go_install() {
   local build=$1 package=$2 go
   shift 2
@@ -33,6 +34,7 @@ go_install() {
   remove_build "$build"
   mkdir -p "$build" || return 1
   echo "go-install: $package with $("$go" version) in $build" >&2
-  GOBIN="$build/bin" GOMODCACHE="$build/mod" GOCACHE="$build/cache" GOTOOLCHAIN=auto GOFLAGS=-modcacherw \
+  GO111MODULE=on GOPATH="$build/gopath" GOBIN="$build/bin" GOMODCACHE="$build/mod" GOCACHE="$build/cache" \
+    GOTOOLCHAIN=auto GOFLAGS=-modcacherw \
     nice -n 10 "$go" install "$@" "$package" >&2
 }

@@ -139,7 +139,9 @@ wait_for() {
 
 # --- build ---------------------------------------------------------------------------------------------
 
-build() {
+# Runs in a subshell: its GOPATH-mode environment (GO111MODULE=off, Debian's Go first on PATH) must not
+# reach what this script starts afterwards — KWOK's module-mode build failed on it in CI.
+build() (
   [ "$(id -u)" -eq 0 ] || die "building needs root (apt-get); binaries not found in $BIN"
   ensure_packages golang-go golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev
   # Debian's Go (1.19, the golang-go package) by its path: a newer Go that comes first on PATH
@@ -234,7 +236,7 @@ build() {
     rm -rf "$work" "$CACHE/go-build"
   fi
   log "built $K8S_VERSION into $BIN in $((SECONDS - t0))s"
-}
+)
 
 # --- pki, token, kubeconfig ----------------------------------------------------------------------------
 
