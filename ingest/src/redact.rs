@@ -156,6 +156,24 @@ fn field_name(key: &str) -> String {
         .replace('-', "_")
 }
 
+/// Whether `name`, a field key's last dotted segment, names the secret field `secret` (a
+/// [`field_name`]): as a field name it is `secret`, or ends in `_` and `secret`. Compared a byte at a
+/// time, without building the field name: every attribute of every line is checked.
+fn names_secret(name: &str, secret: &str) -> bool {
+    let name = name.as_bytes();
+    let secret = secret.as_bytes();
+    let normalised = |byte: u8| match byte.to_ascii_lowercase() {
+        b'-' => b'_',
+        other => other,
+    };
+    let same = |tail: &[u8]| tail.iter().zip(secret).all(|(a, b)| normalised(*a) == *b);
+    match name.len().checked_sub(secret.len()) {
+        Some(0) => same(name),
+        Some(head) => normalised(name[head - 1]) == b'_' && same(&name[head..]),
+        None => false,
+    }
+}
+
 impl Default for RedactionConfig {
     fn default() -> Self {
         Self {
@@ -228,14 +246,8 @@ impl Redactor {
         value: &mut String,
         mut count: impl FnMut(&'static str, u64),
     ) {
-        let name = field_name(key);
-        let secret = self.secret_fields.iter().any(|f| {
-            name == *f
-                || name
-                    .strip_suffix(f.as_str())
-                    .is_some_and(|head| head.ends_with('_'))
-        });
-        if secret {
+        let name = key.rsplit('.').next().unwrap_or(key);
+        if self.secret_fields.iter().any(|f| names_secret(name, f)) {
             if !value.is_empty() && value != REDACTED {
                 *value = REDACTED.to_owned();
                 count(SECRET_FIELD_EVENT, 1);
@@ -287,6 +299,51 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_field_is_named_as_by_its_field_name() {
+        let key_names_secret =
+            |key: &str, secret: &str| names_secret(key.rsplit('.').next().unwrap_or(key), secret);
+        let by_field_name = |key: &str, secret: &str| {
+            let name = field_name(key);
+            name == secret
+                || name
+                    .strip_suffix(secret)
+                    .is_some_and(|head| head.ends_with('_'))
+        };
+        let keys = [
+            "token",
+            "Token",
+            "TOKEN",
+            "x-token",
+            "x_token",
+            "xtoken",
+            "tokens",
+            "http.header.X-Api-Key",
+            "api-key",
+            "Set-Cookie",
+            "a.b.c",
+            "",
+            ".",
+            "token.",
+            "naïve_token",
+            "é",
+            "_",
+            "-",
+        ];
+        let secrets = ["token", "api_key", "set_cookie", "", "é", "naïve_token"];
+        for key in keys {
+            for secret in secrets {
+                assert_eq!(
+                    key_names_secret(key, secret),
+                    by_field_name(key, secret),
+                    "{key:?} {secret:?}"
+                );
+            }
+        }
+        assert!(key_names_secret("http.header.X-Api-Key", "api_key"));
+        assert!(!key_names_secret("xtoken", "token"));
+    }
 
     fn redact(config: &RedactionConfig, text: &str) -> (String, Vec<RedactionRule>) {
         let mut out = text.to_owned();

@@ -3,11 +3,13 @@
 use crate::cri::Assembler;
 use crate::decode::{Decoder, Limits};
 use crate::decoded::Decoded;
+use crate::log_path::PodLogPath;
 use crate::redact::Redactor;
 use crate::reject::{Reason, Reject};
 use crate::{Format, IngestConfig, log_path, workload};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{Emitter, SourceRecord, Stage};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Counter event for dropped CloudWatch health checks.
@@ -90,12 +92,13 @@ impl Ingest {
         self.sources.get(topic).unwrap_or(&self.fallback)
     }
 
-    /// Completes a record: provenance, pod coordinates from the stream's `key`, the workload, redaction.
+    /// Completes a record: provenance, pod coordinates from the `path` its stream's key names, the
+    /// workload, redaction.
     fn finish(
         &self,
         mut record: Decoded,
         input: Option<&SourceRecord>,
-        key: Option<&[u8]>,
+        path: Option<PodLogPath<'_>>,
         lossy: bool,
         out: &mut Emitter,
     ) {
@@ -104,7 +107,7 @@ impl Ingest {
         {
             record.source = input.coordinates.clone();
         }
-        if complete_resource(&mut record, key, self.infer_workloads) {
+        if complete_resource(&mut record, path, self.infer_workloads) {
             out.count(IDENTITY_MISMATCH_EVENT, 1);
         }
         if lossy {
@@ -154,6 +157,15 @@ impl Ingest {
             )
             .into(),
         };
+        // The key's pod coordinates, parsed once for the decoder and the identity. A key that is not
+        // UTF-8 names no identity, though its lossy form may still mark a container's stream.
+        let path = input
+            .key
+            .as_deref()
+            .and_then(|key| std::str::from_utf8(key).ok())
+            .and_then(log_path::parse);
+        let container_stream = path.is_some()
+            || (matches!(stream_key, Cow::Owned(_)) && log_path::parse(&stream_key).is_some());
         let format = self.source(&input.coordinates.topic).format;
         let mut decoder = Decoder {
             limits: &self.limits,
@@ -161,7 +173,7 @@ impl Ingest {
             assembler: &mut self.assembler,
             stream_key: &stream_key,
             source: &input.coordinates,
-            container_stream: log_path::parse(&stream_key).is_some(),
+            container_stream,
             now_ns,
             output: crate::decode::Output::default(),
         };
@@ -170,7 +182,7 @@ impl Ingest {
         // Partial messages of other streams emitted early to keep the pending bound, whatever this
         // input's own fate.
         for (stream, evicted) in self.assembler.take_evicted() {
-            self.finish(evicted, None, Some(stream.as_bytes()), false, out);
+            self.finish(evicted, None, log_path::parse(&stream), false, out);
         }
         if let Err(reject) = decoded {
             return refuse(input, reject, out);
@@ -183,13 +195,7 @@ impl Ingest {
             out.drop_record();
         }
         for record in output.records {
-            self.finish(
-                record,
-                Some(input),
-                input.key.as_deref(),
-                output.lossy_utf8,
-                out,
-            );
+            self.finish(record, Some(input), path, output.lossy_utf8, out);
         }
     }
 }
@@ -200,20 +206,21 @@ fn refuse(input: &SourceRecord, reject: Reject, out: &mut Emitter) {
 }
 
 /// Completes the record's identity from what the shipper decides, never from what the content says: a
-/// kubelet log path in the message key (the shipper keys each tailed file by it) overrides the pod
+/// kubelet log `path` of the message key (the shipper keys each tailed file by it) overrides the pod
 /// coordinates the payload carries; content claims ([`Claims`](crate::decoded::Claims)) are checked
 /// against the identity and kept, where they differ, as `medic.claimed.<field>` attributes, never
 /// adopted. An owner — the agent's, else a claimed one — names the workload only when it is a kind that
 /// owns pods and the pod is named after it; else the workload falls back to the pod-name convention.
 /// Returns whether anything claimed disagreed.
-fn complete_resource(decoded: &mut Decoded, key: Option<&[u8]>, infer_workloads: bool) -> bool {
+fn complete_resource(
+    decoded: &mut Decoded,
+    path: Option<PodLogPath<'_>>,
+    infer_workloads: bool,
+) -> bool {
     let claims = std::mem::take(&mut decoded.claims);
     let resource = &mut decoded.resource;
     let mut claimed: Vec<(&'static str, String)> = Vec::new();
-    if let Some(path) = key
-        .and_then(|k| std::str::from_utf8(k).ok())
-        .and_then(log_path::parse)
-    {
+    if let Some(path) = path {
         for (field, slot, trusted) in [
             ("namespace", &mut resource.namespace, path.namespace),
             ("pod", &mut resource.pod, path.pod),
@@ -303,13 +310,13 @@ impl Stage for Ingest {
 
     fn on_tick(&mut self, now_ns: i64, out: &mut Emitter) {
         for (stream, decoded) in self.assembler.flush_expired(now_ns) {
-            self.finish(decoded, None, Some(stream.as_bytes()), false, out);
+            self.finish(decoded, None, log_path::parse(&stream), false, out);
         }
     }
 
     fn on_close(&mut self, out: &mut Emitter) {
         for (stream, decoded) in self.assembler.flush_all() {
-            self.finish(decoded, None, Some(stream.as_bytes()), false, out);
+            self.finish(decoded, None, log_path::parse(&stream), false, out);
         }
     }
 }
