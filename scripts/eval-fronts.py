@@ -31,6 +31,11 @@ def mean(result, key):
     return value["mean"] if isinstance(value, dict) else value
 
 
+def ratio(value, of):
+    """`value / of`, or None when either is missing or `of` is 0 (no faults: no MTTR)."""
+    return value / of if value is not None and of else None
+
+
 def ci(result, key):
     value = result.get(key)
     return value["ci95"] if isinstance(value, dict) else 0.0
@@ -67,8 +72,8 @@ def main():
     cells = defaultdict(dict)
     for row in rows:
         cells[(row["trace"], row["scenario"])][row["policy"]] = row["result"]
-    print("| trace | scenario | dependency-outage SLA min (not fixable) | policy | fixable SLA min (± of the total) | replica-min | fewer fixable SLA min than the leanest rules using as many replicas | fewer replica-min than the cheapest rules as good on SLA | MTTR / manual | meets the bar |")
-    print("|---|---|---:|---|---:|---:|---:|---:|---:|---|")
+    print("| trace | scenario | dependency-outage SLA min (not fixable) | policy | fixable SLA min (± of the total) | replica-min | fewer fixable SLA min than the leanest rules using as many replicas | fewer replica-min than the cheapest rules as good on SLA | MTTR / manual | meets the bar | fixable-fault MTTR / manual | meets it on fixable MTTR |")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---|---:|---|")
     panels = []
     for (trace, scenario), policies in cells.items():
         rules = {p: r for p, r in policies.items() if p.startswith("rules@cpu")}
@@ -76,7 +81,8 @@ def main():
         points = {p: (mean(r, "replica_minutes"), fixable(r)) for p, r in rules.items()}
         front = pareto(list(points.values()))
         dep = max(mean(r, "sla_minutes_in_dependency_outages") for r in rules.values())
-        manual_mttr = mean(policies.get("manual", {}), "mttr_s") if "manual" in policies else None
+        manual = policies.get("manual", {})
+        manual_mttr, manual_fixable_mttr = mean(manual, "mttr_s"), mean(manual, "mttr_fixable_s")
         learned = {}
         for policy in sorted(p for p in policies if not p.startswith("rules@cpu") and p not in ("manual", "hpa")):
             r = policies[policy]
@@ -87,16 +93,20 @@ def main():
             fewer_sla = None if at_rm is None else (1 - sla / at_rm if at_rm > 0 else (0.0 if sla <= 0 else -1.0))
             fewer_rm = None if at_sla is None or at_sla <= 0 else 1 - rm / at_sla
             faulted = scenario != "none"
-            policy_mttr = mean(r, "mttr_s") if r.get("mttr_s") is not None else None
-            mttr = policy_mttr / manual_mttr if manual_mttr and policy_mttr is not None else None
+            mttr = ratio(mean(r, "mttr_s"), manual_mttr)
+            # Dependency outages last as long as they last for every policy: MTTR over the faults an
+            # action can fix, as the SLA minutes compared are the fixable ones.
+            fixable_mttr = ratio(mean(r, "mttr_fixable_s"), manual_fixable_mttr)
             beats = (fewer_sla is not None and fewer_sla >= 0.30) or (fewer_rm is not None and fewer_rm >= 0.25)
             met = beats and (mttr is not None and mttr <= 0.5 if faulted else True)
+            met_fixable = beats and (fixable_mttr is not None and fixable_mttr <= 0.5 if faulted else True)
             pct = lambda v, none: none if v is None else f"{v * 100:+.0f} %"
             print(
                 f"| {trace} | {scenario} | {dep:.1f} | {label(policy)} | {sla:.1f} ± {ci(r, 'sla_violation_minutes'):.1f} | "
                 f"{rm:.0f} | {pct(fewer_sla, 'more replicas than every target')} | "
                 f"{pct(fewer_rm, 'fewer SLA min than every target')} | "
-                f"{'–' if mttr is None else f'{mttr:.2f}'} | {'yes' if met else 'no'} |"
+                f"{'–' if mttr is None else f'{mttr:.2f}'} | {'yes' if met else 'no'} | "
+                f"{'–' if fixable_mttr is None else f'{fixable_mttr:.2f}'} | {'yes' if met_fixable else 'no'} |"
             )
         panels.append((trace, scenario, points, front, learned))
     if svg_path:

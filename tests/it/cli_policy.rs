@@ -65,6 +65,7 @@ fn eval_policy_prints_the_measurements_per_policy() {
     for key in [
         "sla_violation_minutes",
         "mttr_s",
+        "mttr_fixable_s",
         "mean_cpu_utilisation",
         "replica_minutes",
         "actions",

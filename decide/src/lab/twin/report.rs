@@ -15,6 +15,9 @@ pub struct EpisodeReport {
     pub sla_minutes_in_dependency_outages: f64,
     /// Mean seconds from a fault's start to its recovery (open faults count up to the end).
     pub mttr_s: f64,
+    /// The same over the faults an action can fix: dependency outages left out (they last as long as
+    /// the dependency is down, whatever a policy does); 0 without such faults.
+    pub mttr_fixable_s: f64,
     /// CPU used / CPU requested by scheduled pods, over the run.
     pub mean_cpu_utilisation: f64,
     /// Scheduled pods × minutes.
@@ -56,6 +59,17 @@ pub struct Recovery {
     pub recovery_s: f64,
     /// Whether it recovered.
     pub recovered: bool,
+}
+
+/// Mean seconds to recovery over the `recoveries` of faults an action can fix
+/// ([`FaultKind::is_fixable`]); 0 when there is none.
+#[must_use]
+pub fn fixable_mttr_s<'a>(recoveries: impl IntoIterator<Item = &'a Recovery>) -> f64 {
+    let (sum, n) = recoveries
+        .into_iter()
+        .filter(|r| r.kind.is_fixable())
+        .fold((0.0, 0usize), |(sum, n), r| (sum + r.recovery_s, n + 1));
+    if n == 0 { 0.0 } else { sum / n as f64 }
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +175,7 @@ impl FaultTracker {
         } else {
             report.recoveries.iter().map(|r| r.recovery_s).sum::<f64>() / report.faults as f64
         };
+        report.mttr_fixable_s = fixable_mttr_s(&report.recoveries);
         report.fault_minutes = report.recoveries.iter().map(|r| r.recovery_s).sum::<f64>() / 60.0;
         report.mean_cpu_utilisation = if report.cpu_requested_millis > 0.0 {
             report.cpu_used_millis / report.cpu_requested_millis
@@ -172,5 +187,27 @@ impl FaultTracker {
         } else {
             0.0
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fixable_mttr_leaves_dependency_outages_out() {
+        let recovery = |kind, recovery_s| Recovery {
+            kind,
+            at_secs: 0.0,
+            recovery_s,
+            recovered: true,
+        };
+        let recoveries = [
+            recovery(FaultKind::NodeFailure, 150.0),
+            recovery(FaultKind::DependencyOutage, 1_230.0),
+            recovery(FaultKind::MemoryLeak, 450.0),
+        ];
+        assert_eq!(fixable_mttr_s(&recoveries), 300.0);
+        assert_eq!(fixable_mttr_s(&recoveries[1..2]), 0.0);
     }
 }

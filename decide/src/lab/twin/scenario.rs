@@ -56,6 +56,13 @@ impl FaultKind {
         matches!(self, FaultKind::NodeFailure | FaultKind::DiskPressure)
     }
 
+    /// Whether some action of the cluster's can end it: every kind but a dependency outage, which lasts
+    /// as long as the dependency is down.
+    #[must_use]
+    pub const fn is_fixable(self) -> bool {
+        !matches!(self, FaultKind::DependencyOutage)
+    }
+
     /// How long the cause lasts when nobody fixes it, seconds (leaks and bad rollouts last until fixed).
     #[must_use]
     pub const fn default_duration_secs(self) -> f64 {
