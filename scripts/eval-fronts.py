@@ -19,6 +19,9 @@ the 95 % interval of the total SLA minutes (the per-seed fixable minutes are not
 The issue's bar: >= 30 % fewer fixable SLA minutes at the rules' replica-minutes, or >= 25 % fewer
 replica-minutes at their SLA minutes, with MTTR <= 0.5 x manual's. With no such rules target the
 comparison is not made, and the table says why (the policy is richer, or better on SLA, than every target).
+A second verdict puts MTTR over the faults an action can fix (`mttr_fixable_s`: dependency outages left
+out, as from the SLA minutes) in the place of MTTR; a cell whose faults were all outages has no fixable
+MTTR to meet, and a file without the field gets no second verdict ("–").
 """
 import json
 import math
@@ -99,14 +102,19 @@ def main():
             fixable_mttr = ratio(mean(r, "mttr_fixable_s"), manual_fixable_mttr)
             beats = (fewer_sla is not None and fewer_sla >= 0.30) or (fewer_rm is not None and fewer_rm >= 0.25)
             met = beats and (mttr is not None and mttr <= 0.5 if faulted else True)
-            met_fixable = beats and (fixable_mttr is not None and fixable_mttr <= 0.5 if faulted else True)
+            if manual_fixable_mttr is None:
+                met_fixable = None
+            elif faulted and manual_fixable_mttr > 0:
+                met_fixable = beats and fixable_mttr is not None and fixable_mttr <= 0.5
+            else:
+                met_fixable = beats
             pct = lambda v, none: none if v is None else f"{v * 100:+.0f} %"
             print(
                 f"| {trace} | {scenario} | {dep:.1f} | {label(policy)} | {sla:.1f} ± {ci(r, 'sla_violation_minutes'):.1f} | "
                 f"{rm:.0f} | {pct(fewer_sla, 'more replicas than every target')} | "
                 f"{pct(fewer_rm, 'fewer SLA min than every target')} | "
                 f"{'–' if mttr is None else f'{mttr:.2f}'} | {'yes' if met else 'no'} | "
-                f"{'–' if fixable_mttr is None else f'{fixable_mttr:.2f}'} | {'yes' if met_fixable else 'no'} |"
+                f"{'–' if fixable_mttr is None else f'{fixable_mttr:.2f}'} | {'–' if met_fixable is None else 'yes' if met_fixable else 'no'} |"
             )
         panels.append((trace, scenario, points, front, learned))
     if svg_path:

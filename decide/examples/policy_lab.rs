@@ -174,7 +174,7 @@ fn main() {
                             "replica_minutes": result.ci95.get("replica_minutes"),
                             "objective": result.ci95.get("objective"), "actions": result.actions, "escalations": result.escalations, "unrecovered": result.unrecovered,
                             "policy_id": result.policy, "seeds": result.seeds, "mttr_s_by_kind": result.mttr_s_by_kind,
-                            "mttr_fixable_s": result.mttr_fixable_s,
+                            "mttr_fixable_s": result.ci95.get("mttr_fixable_s"),
                         }}));
                     }
                 }

@@ -5,7 +5,7 @@ use crate::lab::arbitration::SafetyConfig;
 use crate::lab::baselines::{Hpa, HpaConfig, Manual, ThresholdRules};
 use crate::lab::control::{Controller, EpisodeSpec, run_episode};
 use crate::lab::rl::LearnedPolicy;
-use crate::lab::twin::{ClusterSpec, EpisodeReport, Scenario, Trace, TwinOptions, fixable_mttr_s};
+use crate::lab::twin::{ClusterSpec, EpisodeReport, Scenario, Trace, TwinOptions};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -114,8 +114,8 @@ pub struct PolicyEvaluation {
     pub sla_minutes_in_dependency_outages: f64,
     /// Mean seconds from fault start to recovery, mean over seeds.
     pub mttr_s: f64,
-    /// Mean seconds to recovery over every seed's faults an action can fix (dependency outages left
-    /// out, as from the fixable SLA minutes); 0 without such faults.
+    /// The same over the faults an action can fix (dependency outages left out, as from the fixable SLA
+    /// minutes), mean over seeds.
     pub mttr_fixable_s: f64,
     /// CPU used / requested, mean over seeds.
     pub mean_cpu_utilisation: f64,
@@ -206,13 +206,14 @@ pub fn evaluate(
         ));
     }
     let field = |f: fn(&EpisodeReport) -> f64| estimate(&reports.iter().map(f).collect::<Vec<_>>());
-    let fields: [(&str, Measure); 10] = [
+    let fields: [(&str, Measure); 11] = [
         ("objective", crate::lab::objective::cost),
         ("sla_violation_minutes", |r| r.sla_violation_minutes),
         ("sla_minutes_in_dependency_outages", |r| {
             r.sla_minutes_in_dependency_outages
         }),
         ("mttr_s", |r| r.mttr_s),
+        ("mttr_fixable_s", |r| r.mttr_fixable_s),
         ("mean_cpu_utilisation", |r| r.mean_cpu_utilisation),
         ("replica_minutes", |r| r.replica_minutes),
         ("actions", |r| r.actions as f64),
@@ -231,7 +232,6 @@ pub fn evaluate(
         entry.0 += r.recovery_s;
         entry.1 += 1;
     }
-    let mttr_fixable_s = fixable_mttr_s(reports.iter().flat_map(|r| &r.recoveries));
     let mttr_s_by_kind = by_kind
         .into_iter()
         .map(|(k, (sum, n))| (k, sum / n as f64))
@@ -244,7 +244,7 @@ pub fn evaluate(
         sla_violation_minutes: mean("sla_violation_minutes"),
         sla_minutes_in_dependency_outages: mean("sla_minutes_in_dependency_outages"),
         mttr_s: mean("mttr_s"),
-        mttr_fixable_s,
+        mttr_fixable_s: mean("mttr_fixable_s"),
         mean_cpu_utilisation: mean("mean_cpu_utilisation"),
         replica_minutes: mean("replica_minutes"),
         actions: mean("actions"),

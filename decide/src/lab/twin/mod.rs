@@ -33,7 +33,7 @@ pub use command::{TwinAction, TwinCommand};
 pub use events::{EventKind, EvictReason, TwinEvent};
 pub use external::{ExternalDiagnoses, RecordedSpan};
 pub use observe::{OBSERVER_TWIN, TwinObserver, snapshot};
-pub use report::{EpisodeReport, Recovery, fixable_mttr_s};
+pub use report::{EpisodeReport, Recovery};
 pub use scenario::{FaultKind, FaultSpec, PlannedFault, RandomFaults, Scenario};
 pub use sim::{Twin, TwinOptions, backoff_secs, correct_remedy};
 pub use spec::{ClusterSpec, DeploymentSpec, NodeSpec};

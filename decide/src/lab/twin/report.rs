@@ -63,8 +63,7 @@ pub struct Recovery {
 
 /// Mean seconds to recovery over the `recoveries` of faults an action can fix
 /// ([`FaultKind::is_fixable`]); 0 when there is none.
-#[must_use]
-pub fn fixable_mttr_s<'a>(recoveries: impl IntoIterator<Item = &'a Recovery>) -> f64 {
+fn fixable_mttr_s<'a>(recoveries: impl IntoIterator<Item = &'a Recovery>) -> f64 {
     let (sum, n) = recoveries
         .into_iter()
         .filter(|r| r.kind.is_fixable())
