@@ -3,11 +3,11 @@
 use crate::ActConfig;
 use crate::signing::Signer;
 use schemas::clock::{Clock, secs_to_ns, wall_clock_ns};
+use schemas::id::hex;
 use schemas::{
     Action, Decision, Emitter, ErrorKind, ObjectKind, Provenance, RemediationCommand,
     SCHEMA_VERSION, SourceRecord, Stage, StageError, Target, decode_record,
 };
-use std::fmt::Write as _;
 
 /// Turns each actionable decision into a signed command; `noop` decisions are consumed without a
 /// command. Built by [`ActConfig::build_issuer`].
@@ -103,13 +103,7 @@ pub fn direct_command(
 pub fn new_command_id() -> String {
     let mut nonce = [0_u8; 5];
     getrandom::fill(&mut nonce).expect("the OS provides randomness");
-    nonce.iter().fold(
-        format!("op-{}-", wall_clock_ns() / 1_000_000_000),
-        |mut id, b| {
-            let _ = write!(id, "{b:02x}");
-            id
-        },
-    )
+    format!("op-{}-{}", wall_clock_ns() / 1_000_000_000, hex(&nonce))
 }
 
 /// Why a decision read from the topic must not be signed, if it must not: its action does not fit its

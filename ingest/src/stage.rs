@@ -149,23 +149,25 @@ impl Ingest {
             );
             return refuse(input, reject, out);
         }
-        let stream_key = match input.key.as_deref() {
-            Some(key) => String::from_utf8_lossy(key),
-            None => format!(
+        // Only a UTF-8 key is a kubelet log path that names an identity; it is parsed once, for the
+        // decoder and the identity. Another key's stream is named by its bytes in hex, which no log path
+        // matches, so its partial lines, flushed later under that name, take no identity from it either;
+        // its lossy form may still mark a container's stream for the decoder.
+        let key = input.key.as_deref();
+        let utf8_key = key.and_then(|key| std::str::from_utf8(key).ok());
+        let path = utf8_key.and_then(log_path::parse);
+        let stream_key: Cow<'_, str> = match (utf8_key, key) {
+            (Some(key), _) => key.into(),
+            (None, Some(key)) => format!("non-utf8:{}", schemas::id::hex(key)).into(),
+            (None, None) => format!(
                 "{}/{}",
                 input.coordinates.topic, input.coordinates.partition
             )
             .into(),
         };
-        // The key's pod coordinates, parsed once for the decoder and the identity. A key that is not
-        // UTF-8 names no identity, though its lossy form may still mark a container's stream.
-        let path = input
-            .key
-            .as_deref()
-            .and_then(|key| std::str::from_utf8(key).ok())
-            .and_then(log_path::parse);
         let container_stream = path.is_some()
-            || (matches!(stream_key, Cow::Owned(_)) && log_path::parse(&stream_key).is_some());
+            || (utf8_key.is_none()
+                && key.is_some_and(|key| log_path::parse(&String::from_utf8_lossy(key)).is_some()));
         let format = self.source(&input.coordinates.topic).format;
         let mut decoder = Decoder {
             limits: &self.limits,

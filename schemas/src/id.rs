@@ -2,6 +2,18 @@
 //! Idempotency keys and template ids are built from these, so they must never depend on memory addresses,
 //! hash-map seeds or wall-clock time.
 
+/// `bytes` in lower-case hex, two digits a byte.
+#[must_use]
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut text, b| {
+            let _ = write!(text, "{b:02x}");
+            text
+        })
+}
+
 /// 64-bit FNV-1a over `parts`, each followed by a 0xff separator so `("ab","c")` and `("a","bc")` differ.
 #[must_use]
 pub fn stable_hash(parts: &[&str]) -> u64 {

@@ -218,6 +218,36 @@ fn pending_partial_lines_flush_on_tick_and_close() {
 }
 
 #[test]
+fn a_key_that_is_not_utf8_names_no_identity_for_whole_or_flushed_lines() {
+    let mut key = b"/var/log/pods/shop_checkout-5d567cc74c-x7k2p_1f0e/app/0.log".to_vec();
+    key[20] = 0xff; // inside the pod name
+    let line = |offset, text: &str| {
+        SourceRecord::new("medic.logs.k8s", 0, offset, text.to_owned()).with_key(key.clone())
+    };
+    let mut stage = ingest();
+    let mut out = Emitter::new();
+    stage.process_batch(
+        &[
+            line(0, "2019-05-07T18:57:50Z stdout F a whole line"),
+            line(1, "2019-05-07T18:57:51Z stdout P half a line"),
+        ],
+        &mut out,
+    );
+    stage.on_close(&mut out);
+    let records: Vec<LogRecord> = out.decode_all().expect("decode");
+    let messages: Vec<&str> = records.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(messages, ["a whole line", "half a line"]);
+    for record in &records {
+        let resource = &record.resource;
+        assert_eq!(
+            (&resource.namespace, &resource.pod, &resource.workload),
+            (&None, &None, &None),
+            "{record:?}"
+        );
+    }
+}
+
+#[test]
 fn gzip_members_of_one_input_share_one_decompression_budget() {
     // The probe: a Kinesis batch of many gzip members, each small enough alone, together far beyond
     // max_decompressed_bytes (an 872 KB payload once became 40 × 16 MiB records).
