@@ -203,8 +203,9 @@ impl Decide {
     /// The rules' `remedy` through the arbiter, when the workload's state is fresh and the remedy acts:
     /// unchanged when the arbiter lets it through (or when this diagnosis, delivered again, already
     /// started the target's cooldown: it is decided as it was then); else a page — with the arbiter's
-    /// notes — rather than nothing, or the arbiter's own change (a bounded scale). The arbiter reviews
-    /// a node action only when the diagnosed workload's state is fresh and names the node.
+    /// notes — rather than nothing, or the arbiter's own change (a bounded scale, a recovery), which
+    /// passes the guards every remedy passes. The arbiter reviews a node action only when the diagnosed
+    /// workload's state is fresh and names the node.
     fn rules_arbitrated(
         &mut self,
         remedy: (Action, Target, String),
@@ -239,7 +240,7 @@ impl Decide {
             return (Action::Escalate, object_of(&diagnosis.target), why);
         }
         let (action, target) = self.arbiter.on_target(checked, &diagnosis.target, &mut why);
-        (action, target, why)
+        self.guarded_with_reason((action, target, ""), why, diagnosis)
     }
 
     /// The guards every policy's remedy passes: a rollback needs a recent change, no scale-out past the
@@ -305,11 +306,22 @@ impl Decide {
         } else {
             (proposal.action, proposal.target, "")
         };
+        self.guarded_with_reason(remedy, proposal.reason, diagnosis)
+    }
+
+    /// `remedy` through the guards ([`Self::guarded`]), with `reason`, and the guard's reason after it
+    /// when one changed it (or the remedy's own, when it has one).
+    fn guarded_with_reason(
+        &self,
+        remedy: Remedy,
+        reason: String,
+        diagnosis: &Diagnosis,
+    ) -> (Action, Target, String) {
         let (action, target, why) = self.guarded(remedy, diagnosis);
         let reason = if why.is_empty() {
-            proposal.reason
+            reason
         } else {
-            format!("{}; but {why}", proposal.reason)
+            format!("{reason}; but {why}")
         };
         (action, target, reason)
     }
@@ -1421,6 +1433,45 @@ mod tests {
             decide(&[with_node(9_990, true, true), disk]).action,
             Action::DrainNode
         );
+    }
+
+    #[test]
+    fn what_the_arbiter_puts_in_the_rules_place_passes_the_guards_too() {
+        // No rule scales out on a node failure today; the arbiter would put recovery in its place —
+        // cordoning and draining the node the evidence names — which one workload's logs must not
+        // choose for a node every tenant shares.
+        let mut stage = rules_with_state();
+        let mut out = Emitter::new();
+        // Two of ten pods on n1: draining it is within the arbiter's blast radius.
+        let mut record = busy_state(9_990, 10, 20, 0.0);
+        let mut state: WorkloadState = serde_json::from_slice(&record.payload).expect("state");
+        state.pods_per_node = ["n1", "n2"]
+            .into_iter()
+            .zip([2, 8])
+            .map(|(node, pods)| schemas::NodePods {
+                node: node.into(),
+                pods,
+                ready: pods,
+            })
+            .collect();
+        state.nodes.push(schemas::NodeCondition {
+            node: "n2".into(),
+            ..state.nodes[0].clone()
+        });
+        record.payload = serde_json::to_vec(&state).expect("encode");
+        stage.process_batch(&[record], &mut out);
+        let failure = diagnosis_on_node("f1", FaultClass::NodeFailure, 0.9, 10_000, "n1");
+        let diagnosis: Diagnosis = serde_json::from_slice(&failure.payload).expect("diagnosis");
+        let scale_out = (
+            Action::Scale { delta: 1 },
+            object_of(&diagnosis.target),
+            "a scale-out".to_owned(),
+        );
+        let (action, _, why) =
+            stage.rules_arbitrated(scale_out, &diagnosis, diagnosis.window_end_ns);
+        assert_eq!(action, Action::Escalate, "{why}");
+        assert!(why.contains("recovery before scaling"), "{why}");
+        assert!(why.contains("a node is shared by every tenant"), "{why}");
     }
 
     #[test]
