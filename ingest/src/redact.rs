@@ -147,25 +147,33 @@ fn default_secret_fields() -> Vec<String> {
     .to_vec()
 }
 
-/// A field name as compared with `secret_fields`: its last dotted segment, lowercase, `-` as `_`.
-fn field_name(key: &str) -> String {
-    key.rsplit('.')
-        .next()
-        .unwrap_or(key)
-        .to_ascii_lowercase()
-        .replace('-', "_")
+/// A field key's last dotted segment (`http.header.X-Api-Key` → `X-Api-Key`).
+fn last_segment(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
 }
 
-/// Whether `name`, a field key's last dotted segment, names the secret field `secret` (a
-/// [`field_name`]): as a field name it is `secret`, or ends in `_` and `secret`. Compared a byte at a
-/// time, without building the field name: every attribute of every line is checked.
+/// A byte of a field name as compared: ASCII lower case, `-` as `_` (other bytes as they are).
+fn normalised(byte: u8) -> u8 {
+    match byte.to_ascii_lowercase() {
+        b'-' => b'_',
+        other => other,
+    }
+}
+
+/// A field name as compared with `secret_fields`: its last dotted segment, each byte [`normalised`].
+fn field_name(key: &str) -> String {
+    last_segment(key)
+        .chars()
+        .map(|c| u8::try_from(c).map_or(c, |byte| char::from(normalised(byte))))
+        .collect()
+}
+
+/// Whether `name`, a field key's [`last_segment`], names the secret field `secret` (a [`field_name`]):
+/// as a field name it is `secret`, or ends in `_` and `secret`. Compared a byte at a time, without
+/// building the field name: every attribute of every line is checked.
 fn names_secret(name: &str, secret: &str) -> bool {
     let name = name.as_bytes();
     let secret = secret.as_bytes();
-    let normalised = |byte: u8| match byte.to_ascii_lowercase() {
-        b'-' => b'_',
-        other => other,
-    };
     let same = |tail: &[u8]| tail.iter().zip(secret).all(|(a, b)| normalised(*a) == *b);
     match name.len().checked_sub(secret.len()) {
         Some(0) => same(name),
@@ -246,7 +254,7 @@ impl Redactor {
         value: &mut String,
         mut count: impl FnMut(&'static str, u64),
     ) {
-        let name = key.rsplit('.').next().unwrap_or(key);
+        let name = last_segment(key);
         if self.secret_fields.iter().any(|f| names_secret(name, f)) {
             if !value.is_empty() && value != REDACTED {
                 *value = REDACTED.to_owned();
@@ -302,10 +310,11 @@ mod tests {
 
     #[test]
     fn a_secret_field_is_named_as_by_its_field_name() {
-        let key_names_secret =
-            |key: &str, secret: &str| names_secret(key.rsplit('.').next().unwrap_or(key), secret);
+        let key_names_secret = |key: &str, secret: &str| names_secret(last_segment(key), secret);
+        // The field name built as it was, and the comparison on it.
+        let built = |key: &str| last_segment(key).to_ascii_lowercase().replace('-', "_");
         let by_field_name = |key: &str, secret: &str| {
-            let name = field_name(key);
+            let name = built(key);
             name == secret
                 || name
                     .strip_suffix(secret)
@@ -333,6 +342,7 @@ mod tests {
         ];
         let secrets = ["token", "api_key", "set_cookie", "", "é", "naïve_token"];
         for key in keys {
+            assert_eq!(field_name(key), built(key), "{key:?}");
             for secret in secrets {
                 assert_eq!(
                     key_names_secret(key, secret),

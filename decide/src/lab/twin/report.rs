@@ -61,14 +61,17 @@ pub struct Recovery {
     pub recovered: bool,
 }
 
-/// Mean seconds to recovery over the `recoveries` of faults an action can fix
-/// ([`FaultKind::is_fixable`]); 0 when there is none.
-fn fixable_mttr_s<'a>(recoveries: impl IntoIterator<Item = &'a Recovery>) -> f64 {
+/// Mean seconds to recovery over `recoveries`; 0 when there is none.
+fn mean_recovery_s<'a>(recoveries: impl IntoIterator<Item = &'a Recovery>) -> f64 {
     let (sum, n) = recoveries
         .into_iter()
-        .filter(|r| r.kind.is_fixable())
         .fold((0.0, 0usize), |(sum, n), r| (sum + r.recovery_s, n + 1));
     if n == 0 { 0.0 } else { sum / n as f64 }
+}
+
+/// [`mean_recovery_s`] over the faults an action can fix ([`FaultKind::is_fixable`]).
+fn fixable_mttr_s<'a>(recoveries: impl IntoIterator<Item = &'a Recovery>) -> f64 {
+    mean_recovery_s(recoveries.into_iter().filter(|r| r.kind.is_fixable()))
 }
 
 #[derive(Debug, Clone)]
@@ -169,11 +172,7 @@ impl FaultTracker {
             .collect();
         report.faults = report.recoveries.len();
         report.unrecovered = report.recoveries.iter().filter(|r| !r.recovered).count();
-        report.mttr_s = if report.faults == 0 {
-            0.0
-        } else {
-            report.recoveries.iter().map(|r| r.recovery_s).sum::<f64>() / report.faults as f64
-        };
+        report.mttr_s = mean_recovery_s(&report.recoveries);
         report.mttr_fixable_s = fixable_mttr_s(&report.recoveries);
         report.fault_minutes = report.recoveries.iter().map(|r| r.recovery_s).sum::<f64>() / 60.0;
         report.mean_cpu_utilisation = if report.cpu_requested_millis > 0.0 {
