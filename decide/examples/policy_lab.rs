@@ -175,6 +175,9 @@ fn main() {
                             "objective": result.ci95.get("objective"), "actions": result.actions, "escalations": result.escalations, "unrecovered": result.unrecovered,
                             "policy_id": result.policy, "seeds": result.seeds, "mttr_s_by_kind": result.mttr_s_by_kind,
                             "mttr_fixable_s": result.ci95.get("mttr_fixable_s"),
+                            "sla_minutes_beyond_ceiling": result.ci95.get("sla_minutes_beyond_ceiling"),
+                            "fixable_sla_minutes": result.ci95.get("fixable_sla_minutes"),
+                            "spikes_beyond_ceiling": result.spikes_beyond_ceiling,
                         }}));
                     }
                 }

@@ -66,6 +66,8 @@ fn eval_policy_prints_the_measurements_per_policy() {
         "sla_violation_minutes",
         "mttr_s",
         "mttr_fixable_s",
+        "sla_minutes_beyond_ceiling",
+        "fixable_sla_minutes",
         "mean_cpu_utilisation",
         "replica_minutes",
         "actions",

@@ -112,10 +112,18 @@ pub struct PolicyEvaluation {
     pub sla_violation_minutes: f64,
     /// The part of it spent in dependency outages (no local action fixes those), mean over seeds.
     pub sla_minutes_in_dependency_outages: f64,
+    /// The part of it outside outages with demand beyond the replica ceiling (no action fixes those
+    /// either), mean over seeds.
+    pub sla_minutes_beyond_ceiling: f64,
+    /// SLA-violation minutes some action could have avoided (neither of the two above), mean over
+    /// seeds.
+    pub fixable_sla_minutes: f64,
+    /// Traffic spikes that took demand beyond the replica ceiling, mean over seeds.
+    pub spikes_beyond_ceiling: f64,
     /// Mean seconds from fault start to recovery, mean over seeds.
     pub mttr_s: f64,
-    /// The same over the faults an action can fix (dependency outages left out, as from the fixable SLA
-    /// minutes), mean over seeds.
+    /// The same over the faults an action can fix (dependency outages and spikes beyond the replica
+    /// ceiling left out, as from the fixable SLA minutes), mean over seeds.
     pub mttr_fixable_s: f64,
     /// CPU used / requested, mean over seeds.
     pub mean_cpu_utilisation: f64,
@@ -206,12 +214,17 @@ pub fn evaluate(
         ));
     }
     let field = |f: fn(&EpisodeReport) -> f64| estimate(&reports.iter().map(f).collect::<Vec<_>>());
-    let fields: [(&str, Measure); 11] = [
+    let fields: [(&str, Measure); 14] = [
         ("objective", crate::lab::objective::cost),
         ("sla_violation_minutes", |r| r.sla_violation_minutes),
         ("sla_minutes_in_dependency_outages", |r| {
             r.sla_minutes_in_dependency_outages
         }),
+        ("sla_minutes_beyond_ceiling", |r| {
+            r.sla_minutes_beyond_ceiling
+        }),
+        ("fixable_sla_minutes", EpisodeReport::fixable_sla_minutes),
+        ("spikes_beyond_ceiling", |r| r.spikes_beyond_ceiling as f64),
         ("mttr_s", |r| r.mttr_s),
         ("mttr_fixable_s", |r| r.mttr_fixable_s),
         ("mean_cpu_utilisation", |r| r.mean_cpu_utilisation),
@@ -243,6 +256,9 @@ pub fn evaluate(
         seeds: setup.seeds.clone(),
         sla_violation_minutes: mean("sla_violation_minutes"),
         sla_minutes_in_dependency_outages: mean("sla_minutes_in_dependency_outages"),
+        sla_minutes_beyond_ceiling: mean("sla_minutes_beyond_ceiling"),
+        spikes_beyond_ceiling: mean("spikes_beyond_ceiling"),
+        fixable_sla_minutes: mean("fixable_sla_minutes"),
         mttr_s: mean("mttr_s"),
         mttr_fixable_s: mean("mttr_fixable_s"),
         mean_cpu_utilisation: mean("mean_cpu_utilisation"),

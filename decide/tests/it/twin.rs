@@ -271,3 +271,47 @@ fn an_escalation_brings_the_right_fix_after_the_response_delay() {
         "{escalated:?}"
     );
 }
+
+#[test]
+fn a_spike_beyond_the_replica_ceiling_is_not_counted_as_fixable() {
+    // checkout (deployment 2): 20 % of the traffic, at most 16 pods of 50 requests/s, whose p95 stays
+    // under 250 ms up to about 590 requests/s. From 300 requests/s, × 3 is 180 on checkout (an HPA
+    // scales it away); × 12 is 720, more than 16 pods serve within the SLA.
+    let spike = |factor| {
+        let mut fault = fault(FaultKind::TrafficSpike, 600.0, Some(2), None);
+        fault.factor = factor;
+        fault
+    };
+    let with_hpa = |factor| {
+        run_episode(
+            &spec(vec![spike(factor)], 300.0, 2),
+            &mut Hpa::new(HpaConfig::default()),
+            &SafetyConfig::default(),
+            |_, _| {},
+        )
+    };
+    let modest = with_hpa(3.0);
+    assert_eq!(modest.recoveries.len(), 1, "{modest:?}");
+    assert!(modest.recoveries[0].recovered && modest.recoveries[0].fixable);
+    assert_eq!(
+        (
+            modest.spikes_beyond_ceiling,
+            modest.sla_minutes_beyond_ceiling
+        ),
+        (0, 0.0)
+    );
+    assert_eq!(modest.mttr_fixable_s, modest.mttr_s);
+
+    let beyond = with_hpa(12.0);
+    let recovery = &beyond.recoveries[0];
+    assert!(!recovery.fixable, "{beyond:?}");
+    // It lasts as long as its cause (30 minutes) although the HPA scales checkout out.
+    assert!(recovery.recovery_s >= 1_800.0, "{recovery:?}");
+    assert_eq!(beyond.spikes_beyond_ceiling, 1);
+    assert!(
+        beyond.sla_minutes_beyond_ceiling >= 29.0
+            && beyond.sla_minutes_beyond_ceiling <= beyond.sla_violation_minutes,
+        "{beyond:?}"
+    );
+    assert_eq!(beyond.mttr_fixable_s, 0.0, "no fixable fault");
+}

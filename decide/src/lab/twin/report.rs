@@ -13,10 +13,15 @@ pub struct EpisodeReport {
     /// The part of `sla_violation_minutes` spent while the deployment's dependency was down (no local
     /// action fixes those).
     pub sla_minutes_in_dependency_outages: f64,
+    /// The part of `sla_violation_minutes` outside dependency outages in which the deployment's demand
+    /// was more than its replica ceiling serves within the SLA: `max_replicas` ready pods on healthy
+    /// nodes would have violated it too, so no action fixes those either.
+    pub sla_minutes_beyond_ceiling: f64,
     /// Mean seconds from a fault's start to its recovery (open faults count up to the end).
     pub mttr_s: f64,
-    /// The same over the faults an action can fix: dependency outages left out (they last as long as
-    /// the dependency is down, whatever a policy does); 0 without such faults.
+    /// The same over the faults an action can fix ([`Recovery::fixable`]): dependency outages, and
+    /// traffic spikes that took demand beyond the replica ceiling, left out (they last as long as their
+    /// cause, whatever a policy does); 0 without such faults.
     pub mttr_fixable_s: f64,
     /// CPU used / CPU requested by scheduled pods, over the run.
     pub mean_cpu_utilisation: f64,
@@ -30,6 +35,8 @@ pub struct EpisodeReport {
     pub faults: usize,
     /// Faults not recovered by the end.
     pub unrecovered: usize,
+    /// Traffic spikes that took demand beyond the replica ceiling (not [`Recovery::fixable`]).
+    pub spikes_beyond_ceiling: usize,
     /// Minutes faults were open (sum over faults of their time to recovery).
     pub fault_minutes: f64,
     /// Per fault: kind, start, seconds to recovery.
@@ -48,6 +55,17 @@ pub struct EpisodeReport {
     pub(crate) failed_requests: f64,
 }
 
+impl EpisodeReport {
+    /// SLA-violation minutes some action could have avoided: those in dependency outages and beyond
+    /// the replica ceiling left out.
+    #[must_use]
+    pub fn fixable_sla_minutes(&self) -> f64 {
+        self.sla_violation_minutes
+            - self.sla_minutes_in_dependency_outages
+            - self.sla_minutes_beyond_ceiling
+    }
+}
+
 /// One fault's recovery.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recovery {
@@ -59,6 +77,10 @@ pub struct Recovery {
     pub recovery_s: f64,
     /// Whether it recovered.
     pub recovered: bool,
+    /// Whether some action could end it: not a dependency outage, and not a traffic spike during which
+    /// demand went beyond what the deployment's replica ceiling serves within its SLA. The same for
+    /// every policy: demand does not depend on what a policy does.
+    pub fixable: bool,
 }
 
 /// Mean seconds to recovery over `recoveries`; 0 when there is none.
@@ -69,9 +91,9 @@ fn mean_recovery_s<'a>(recoveries: impl IntoIterator<Item = &'a Recovery>) -> f6
     if n == 0 { 0.0 } else { sum / n as f64 }
 }
 
-/// [`mean_recovery_s`] over the faults an action can fix ([`FaultKind::is_fixable`]).
+/// [`mean_recovery_s`] over the faults an action can fix ([`Recovery::fixable`]).
 fn fixable_mttr_s<'a>(recoveries: impl IntoIterator<Item = &'a Recovery>) -> f64 {
-    mean_recovery_s(recoveries.into_iter().filter(|r| r.kind.is_fixable()))
+    mean_recovery_s(recoveries.into_iter().filter(|r| r.fixable))
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +102,8 @@ struct Tracked {
     affected: Vec<usize>,
     expired: bool,
     recovered_at: Option<f64>,
+    /// A traffic spike during which demand went beyond the replica ceiling.
+    beyond_ceiling: bool,
 }
 
 /// Times faults: a fault is recovered at the first step where its cause no longer acts on the service
@@ -97,6 +121,7 @@ impl FaultTracker {
             affected,
             expired: false,
             recovered_at: None,
+            beyond_ceiling: false,
         });
     }
 
@@ -134,8 +159,17 @@ impl FaultTracker {
         nodes: &[NodeState],
         deployments: &[DeploymentState],
         violations: &[f64],
+        beyond_ceiling: &[bool],
         on_nodes: &[Vec<usize>],
     ) {
+        // Recovered or not: whether a spike is fixable depends on its whole cause, not on a policy.
+        for t in &mut self.tracked {
+            if let (FaultKind::TrafficSpike, Some(d), false) =
+                (t.fault.kind, t.fault.deployment, t.expired)
+            {
+                t.beyond_ceiling |= beyond_ceiling.get(d).copied().unwrap_or(false);
+            }
+        }
         for t in self.tracked.iter_mut().filter(|t| t.recovered_at.is_none()) {
             let cause = match (t.fault.kind, t.fault.deployment, t.fault.node) {
                 (FaultKind::MemoryLeak, Some(d), _) => deployments[d].leaking,
@@ -168,10 +202,12 @@ impl FaultTracker {
                 at_secs: t.fault.at_secs,
                 recovery_s: t.recovered_at.unwrap_or(now) - t.fault.at_secs,
                 recovered: t.recovered_at.is_some(),
+                fixable: t.fault.kind.is_fixable() && !t.beyond_ceiling,
             })
             .collect();
         report.faults = report.recoveries.len();
         report.unrecovered = report.recoveries.iter().filter(|r| !r.recovered).count();
+        report.spikes_beyond_ceiling = self.tracked.iter().filter(|t| t.beyond_ceiling).count();
         report.mttr_s = mean_recovery_s(&report.recoveries);
         report.mttr_fixable_s = fixable_mttr_s(&report.recoveries);
         report.fault_minutes = report.recoveries.iter().map(|r| r.recovery_s).sum::<f64>() / 60.0;
@@ -194,11 +230,12 @@ mod tests {
 
     #[test]
     fn the_fixable_mttr_leaves_dependency_outages_out() {
-        let recovery = |kind, recovery_s| Recovery {
+        let recovery = |kind: FaultKind, recovery_s| Recovery {
             kind,
             at_secs: 0.0,
             recovery_s,
             recovered: true,
+            fixable: kind.is_fixable(),
         };
         let recoveries = [
             recovery(FaultKind::NodeFailure, 150.0),

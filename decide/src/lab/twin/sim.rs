@@ -72,6 +72,8 @@ pub struct Twin {
     human_fixes: Vec<(f64, TwinCommand)>,
     demand_history: Vec<Vec<f64>>,
     last_served: Vec<Served>,
+    /// Per deployment: whether the last step's demand was beyond its replica ceiling.
+    beyond_ceiling: Vec<bool>,
     symptom_since: Vec<Option<(FaultClass, f64)>>,
     events: Vec<TwinEvent>,
     report: EpisodeReport,
@@ -121,6 +123,7 @@ impl Twin {
             report: EpisodeReport::default(),
             demand_history: vec![Vec::new(); n_dep],
             last_served: vec![Served::default(); n_dep],
+            beyond_ceiling: vec![false; n_dep],
             symptom_since: vec![None; n_dep],
             spec,
             trace,
@@ -203,6 +206,7 @@ impl Twin {
             &self.nodes,
             &self.deployments,
             &violations,
+            &self.beyond_ceiling,
             &on_nodes,
         );
         violations
@@ -856,6 +860,24 @@ impl Twin {
             || self.error_rps(d, served) / demand > self.spec.max_error_rate
     }
 
+    /// Whether `demand` on deployment `d` violates its SLA even when served by its replica ceiling:
+    /// `max_replicas` ready pods on healthy nodes (the cluster's room for them aside), with no
+    /// dependency down — too slow, or too many requests refused.
+    fn beyond_ceiling(&self, d: usize, demand: f64) -> bool {
+        let spec = &self.spec.deployments[d];
+        let pods = f64::from(spec.max_replicas);
+        let at_ceiling = queueing::serve(
+            demand,
+            pods * spec.pod_rps,
+            pods,
+            spec.base_latency_ms,
+            TIMEOUT_MS,
+        );
+        demand > 0.0
+            && (at_ceiling.p95_ms > spec.sla_p95_ms
+                || at_ceiling.refused_rps / demand > self.spec.max_error_rate)
+    }
+
     /// Serves the step's demand; returns SLA-violation minutes per deployment and accumulates the report.
     fn serve(&mut self, dt: f64) -> Vec<f64> {
         let minutes = dt / 60.0;
@@ -878,6 +900,7 @@ impl Twin {
                 .filter(|p| p.node.is_some())
                 .count() as f64;
             let violated = self.violates(d, &served, demand);
+            self.beyond_ceiling[d] = self.beyond_ceiling(d, demand);
             self.report.replica_minutes += scheduled * minutes;
             self.report.cpu_used_millis +=
                 served.served_rps / spec.pod_rps * f64::from(spec.cpu_request_millis) * minutes;
@@ -889,6 +912,8 @@ impl Twin {
                 self.report.sla_violation_minutes += minutes;
                 if self.deployments[d].dependency_down {
                     self.report.sla_minutes_in_dependency_outages += minutes;
+                } else if self.beyond_ceiling[d] {
+                    self.report.sla_minutes_beyond_ceiling += minutes;
                 }
             }
             self.report.minutes += minutes;
