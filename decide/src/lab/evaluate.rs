@@ -139,7 +139,8 @@ pub struct PolicyEvaluation {
     pub error_rate: f64,
     /// The training objective's cost ([`crate::lab::objective::cost`]; lower is better), mean over seeds.
     pub objective: f64,
-    /// Mean seconds to recovery per fault kind, over every seed's faults.
+    /// Mean seconds to recovery per fault kind, over every seed's faults (`traffic_spike_beyond_ceiling`: the
+    /// spikes that were not [`Recovery::fixable`](crate::lab::twin::Recovery::fixable)).
     pub mttr_s_by_kind: BTreeMap<String, f64>,
     /// The same measurements with their 95 % intervals.
     pub ci95: BTreeMap<String, Estimate>,
@@ -241,7 +242,13 @@ pub fn evaluate(
     let mean = |k: &str| ci95.get(k).map_or(0.0, |e| e.mean);
     let mut by_kind: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     for r in reports.iter().flat_map(|r| &r.recoveries) {
-        let entry = by_kind.entry(r.kind.name().to_owned()).or_default();
+        // Spikes beyond the replica ceiling apart from the others (only a paged human ends them early).
+        let kind = if r.kind.is_fixable() && !r.fixable {
+            format!("{}_beyond_ceiling", r.kind.name())
+        } else {
+            r.kind.name().to_owned()
+        };
+        let entry = by_kind.entry(kind).or_default();
         entry.0 += r.recovery_s;
         entry.1 += 1;
     }

@@ -282,15 +282,15 @@ fn a_spike_beyond_the_replica_ceiling_is_not_counted_as_fixable() {
         fault.factor = factor;
         fault
     };
-    let with_hpa = |factor| {
+    let with_hpa = |plan| {
         run_episode(
-            &spec(vec![spike(factor)], 300.0, 2),
+            &spec(plan, 300.0, 2),
             &mut Hpa::new(HpaConfig::default()),
             &SafetyConfig::default(),
             |_, _| {},
         )
     };
-    let modest = with_hpa(3.0);
+    let modest = with_hpa(vec![spike(3.0)]);
     assert_eq!(modest.recoveries.len(), 1, "{modest:?}");
     assert!(modest.recoveries[0].recovered && modest.recoveries[0].fixable);
     assert_eq!(
@@ -302,16 +302,48 @@ fn a_spike_beyond_the_replica_ceiling_is_not_counted_as_fixable() {
     );
     assert_eq!(modest.mttr_fixable_s, modest.mttr_s);
 
-    let beyond = with_hpa(12.0);
+    // With a dependency outage on frontend at the same time: neither is fixable.
+    let outage = fault(FaultKind::DependencyOutage, 600.0, Some(0), None);
+    let beyond = with_hpa(vec![spike(12.0), outage]);
+    assert!(
+        beyond.recoveries.iter().all(|r| !r.fixable),
+        "{:?}",
+        beyond.recoveries
+    );
     let recovery = &beyond.recoveries[0];
-    assert!(!recovery.fixable, "{beyond:?}");
     // It lasts as long as its cause (30 minutes) although the HPA scales checkout out.
     assert!(recovery.recovery_s >= 1_800.0, "{recovery:?}");
     assert_eq!(beyond.spikes_beyond_ceiling, 1);
+    assert_eq!(beyond.mttr_fixable_s, 0.0, "no fixable fault");
+    // Checkout's SLA is violated the whole 30 minutes; only the first 15 (a page's answer time) count as
+    // minutes no action fixes, and the outage's are counted as such, not twice.
+    let response_min = TwinOptions::default().human_response_secs / 60.0;
     assert!(
-        beyond.sla_minutes_beyond_ceiling >= 29.0
-            && beyond.sla_minutes_beyond_ceiling <= beyond.sla_violation_minutes,
+        (beyond.sla_minutes_beyond_ceiling - response_min).abs() <= 1.0,
         "{beyond:?}"
     );
-    assert_eq!(beyond.mttr_fixable_s, 0.0, "no fixable fault");
+    assert!(
+        beyond.sla_minutes_in_dependency_outages >= 14.0
+            && beyond.sla_violation_minutes >= 29.0 + beyond.sla_minutes_in_dependency_outages,
+        "{beyond:?}"
+    );
+
+    // …because a paged human scales past max_replicas: paged at once, the spike ends in about the
+    // human's response time.
+    let paged = run(
+        &spec(vec![spike(12.0)], 300.0, 2),
+        vec![(
+            660.0,
+            TwinCommand {
+                deployment: 2,
+                action: TwinAction::Escalate,
+            },
+        )],
+    );
+    let recovery = &paged.recoveries[0];
+    assert!(recovery.recovered && !recovery.fixable, "{recovery:?}");
+    assert!(
+        recovery.recovery_s < 1_200.0 && recovery.recovery_s >= response_min * 60.0,
+        "{recovery:?}"
+    );
 }

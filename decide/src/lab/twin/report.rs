@@ -14,14 +14,17 @@ pub struct EpisodeReport {
     /// action fixes those).
     pub sla_minutes_in_dependency_outages: f64,
     /// The part of `sla_violation_minutes` outside dependency outages in which the deployment's demand
-    /// was more than its replica ceiling serves within the SLA: `max_replicas` ready pods on healthy
-    /// nodes would have violated it too, so no action fixes those either.
+    /// was more than its replica ceiling serves within the SLA (`max_replicas` ready pods on healthy
+    /// nodes would have violated it too), in the first `human_response_secs` of each such stretch. No
+    /// action fixes those: only a paged human scales past `max_replicas`, and a page at the stretch's
+    /// start is answered no sooner. Later minutes of the stretch count as fixable.
     pub sla_minutes_beyond_ceiling: f64,
     /// Mean seconds from a fault's start to its recovery (open faults count up to the end).
     pub mttr_s: f64,
-    /// The same over the faults an action can fix ([`Recovery::fixable`]): dependency outages, and
-    /// traffic spikes that took demand beyond the replica ceiling, left out (they last as long as their
-    /// cause, whatever a policy does); 0 without such faults.
+    /// The same over the faults medic's own actions can end ([`Recovery::fixable`]): dependency
+    /// outages left out (they last as long as their cause, whatever a policy does), and traffic spikes
+    /// that took demand beyond the replica ceiling (only a paged human ends those before their cause
+    /// does, by scaling past `max_replicas`); 0 without such faults.
     pub mttr_fixable_s: f64,
     /// CPU used / CPU requested by scheduled pods, over the run.
     pub mean_cpu_utilisation: f64,
@@ -77,9 +80,10 @@ pub struct Recovery {
     pub recovery_s: f64,
     /// Whether it recovered.
     pub recovered: bool,
-    /// Whether some action could end it: not a dependency outage, and not a traffic spike during which
-    /// demand went beyond what the deployment's replica ceiling serves within its SLA. The same for
-    /// every policy: demand does not depend on what a policy does.
+    /// Whether medic's own actions could end it: not a dependency outage, and not a traffic spike during
+    /// which demand went beyond what the deployment's replica ceiling serves within its SLA (a paged
+    /// human can end that one, no sooner than `human_response_secs` after the page). The same for every
+    /// policy: demand does not depend on what a policy does.
     pub fixable: bool,
 }
 

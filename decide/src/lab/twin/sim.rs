@@ -74,6 +74,8 @@ pub struct Twin {
     last_served: Vec<Served>,
     /// Per deployment: whether the last step's demand was beyond its replica ceiling.
     beyond_ceiling: Vec<bool>,
+    /// Per deployment: since when its demand has been beyond the ceiling, without a break.
+    beyond_ceiling_since: Vec<Option<f64>>,
     symptom_since: Vec<Option<(FaultClass, f64)>>,
     events: Vec<TwinEvent>,
     report: EpisodeReport,
@@ -124,6 +126,7 @@ impl Twin {
             demand_history: vec![Vec::new(); n_dep],
             last_served: vec![Served::default(); n_dep],
             beyond_ceiling: vec![false; n_dep],
+            beyond_ceiling_since: vec![None; n_dep],
             symptom_since: vec![None; n_dep],
             spec,
             trace,
@@ -901,6 +904,15 @@ impl Twin {
                 .count() as f64;
             let violated = self.violates(d, &served, demand);
             self.beyond_ceiling[d] = self.beyond_ceiling(d, demand);
+            // The minutes no action could have fixed: beyond the ceiling, before a human paged at
+            // its start could have raised it (a human's scale-out is not bound by `max_replicas`).
+            let unavoidable = if self.beyond_ceiling[d] {
+                let since = *self.beyond_ceiling_since[d].get_or_insert(self.now - dt);
+                self.now - since <= self.options.human_response_secs
+            } else {
+                self.beyond_ceiling_since[d] = None;
+                false
+            };
             self.report.replica_minutes += scheduled * minutes;
             self.report.cpu_used_millis +=
                 served.served_rps / spec.pod_rps * f64::from(spec.cpu_request_millis) * minutes;
@@ -912,7 +924,7 @@ impl Twin {
                 self.report.sla_violation_minutes += minutes;
                 if self.deployments[d].dependency_down {
                     self.report.sla_minutes_in_dependency_outages += minutes;
-                } else if self.beyond_ceiling[d] {
+                } else if unavoidable {
                     self.report.sla_minutes_beyond_ceiling += minutes;
                 }
             }
