@@ -2,7 +2,7 @@
 //! in every process, on every restart and replay), using the miner's piece-level masking rules
 //! ([`crate::tokens`]). The Drain miner ([`crate::drain`]) generalises further across messages.
 
-use crate::tokens::{WILDCARD, is_timestamp_word, mask_token_into};
+use crate::tokens::{WILDCARD, is_timestamp_word, mask_token_into, whitespace_tokens};
 
 /// A message split into its template and parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub struct Masked {
 pub fn mask_message(message: &str) -> Masked {
     let mut template = String::with_capacity(message.len());
     let mut params = Vec::new();
-    let tokens: Vec<&str> = message.split_whitespace().collect();
+    let tokens = whitespace_tokens(message);
     for (i, token) in tokens.iter().enumerate() {
         if !template.is_empty() {
             template.push(' ');

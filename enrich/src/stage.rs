@@ -3,7 +3,7 @@
 use crate::drain::{Cluster, Drain, DrainConfig};
 use crate::grok_rules::GrokRules;
 use crate::mask_message;
-use crate::tokens::{extract_params, mask_tokens};
+use crate::tokens::{extract_params, mask_tokens, whitespace_tokens};
 use crate::windows::{WindowOperator, window_inputs, workload_of};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::{
@@ -91,7 +91,7 @@ impl Enrich {
             log_unchanged = fields.is_empty();
             log.attributes.extend(fields);
         }
-        let tokens: Vec<&str> = log.message.split_whitespace().collect();
+        let tokens = whitespace_tokens(&log.message);
         let matched = self.miner.add(mask_tokens(&tokens));
         let (template_id, template, template_version, params) = match matched.cluster {
             Some(index) => {

@@ -18,11 +18,49 @@ pub fn has_wildcard(token: &str) -> bool {
         .any(|w| w == WILDCARD.as_bytes())
 }
 
-fn is_delimiter(c: char) -> bool {
-    matches!(
-        c,
-        ':' | '=' | ',' | '(' | ')' | '[' | ']' | '{' | '}' | '"' | '\'' | ';' | '|'
-    )
+/// The delimiters, by byte: all ASCII, and no byte of a multi-byte UTF-8 character is ASCII, so a token
+/// can be split at delimiter bytes without decoding its characters (this runs for every token).
+const DELIMITER: [bool; 256] = {
+    let mut table = [false; 256];
+    let delimiters = b":=,()[]{}\"';|";
+    let mut i = 0;
+    while i < delimiters.len() {
+        table[delimiters[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// The pieces of `token` between delimiters (`a.b:c=d` → `a.b`, `c`, `d`), as `str::split` at the
+/// delimiter characters gives them, without decoding characters.
+fn split_pieces(token: &str) -> impl Iterator<Item = &str> {
+    let bytes = token.as_bytes();
+    let mut start = 0;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        match bytes[start..]
+            .iter()
+            .position(|b| DELIMITER[usize::from(*b)])
+        {
+            Some(offset) => {
+                let piece = &token[start..start + offset];
+                start += offset + 1;
+                Some(piece)
+            }
+            None => {
+                done = true;
+                Some(&token[start..])
+            }
+        }
+    })
+}
+
+/// The delimiters of `token`, in order.
+fn delimiters(token: &str) -> impl Iterator<Item = u8> + '_ {
+    token.bytes().filter(|b| DELIMITER[usize::from(*b)])
 }
 
 /// Whether one piece (no delimiters inside) is a variable.
@@ -58,7 +96,7 @@ fn is_path(piece: &str) -> bool {
 pub fn mask_token(token: &str) -> Cow<'_, str> {
     // Without a digit only a path can be a variable (`TCP/IP`, `n/a` are none).
     let has_digit = token.bytes().any(|b| b.is_ascii_digit());
-    let has_path = || token.contains('/') && token.split(is_delimiter).any(is_path);
+    let has_path = || token.contains('/') && split_pieces(token).any(is_path);
     if !has_digit && !has_path() {
         return Cow::Borrowed(token);
     }
@@ -82,11 +120,11 @@ pub fn mask_token_into(token: &str, out: &mut String, mut params: Option<&mut Ve
         }
     };
     let mut piece_start = 0;
-    for (i, c) in token.char_indices() {
-        if is_delimiter(c) {
+    for (i, &b) in token.as_bytes().iter().enumerate() {
+        if DELIMITER[usize::from(b)] {
             flush(out, &token[piece_start..i]);
-            out.push(c);
-            piece_start = i + c.len_utf8();
+            out.push(char::from(b));
+            piece_start = i + 1;
         }
     }
     flush(out, &token[piece_start..]);
@@ -94,19 +132,8 @@ pub fn mask_token_into(token: &str, out: &mut String, mut params: Option<&mut Ve
 
 /// Splits a token into pieces and the delimiters between them (`a.b:c=d` → pieces `a.b`, `c`, `d`;
 /// delimiters `:`, `=`).
-fn pieces(token: &str) -> (Vec<&str>, Vec<char>) {
-    let mut pieces = Vec::new();
-    let mut delimiters = Vec::new();
-    let mut start = 0;
-    for (i, c) in token.char_indices() {
-        if is_delimiter(c) {
-            pieces.push(&token[start..i]);
-            delimiters.push(c);
-            start = i + c.len_utf8();
-        }
-    }
-    pieces.push(&token[start..]);
-    (pieces, delimiters)
+fn pieces(token: &str) -> (Vec<&str>, Vec<u8>) {
+    (split_pieces(token).collect(), delimiters(token).collect())
 }
 
 /// Generalises two differing template tokens: when they share their punctuation (`host-a:<*>` and
@@ -126,7 +153,7 @@ pub fn merge_token(template: &str, token: &str) -> String {
             out.push_str(WILDCARD);
         }
         if let Some(d) = left_delimiters.get(i) {
-            out.push(*d);
+            out.push(char::from(*d));
         }
     }
     out
@@ -143,28 +170,34 @@ pub fn extract_params(template: &str, token: &str, params: &mut Vec<String>) {
         params.push(token.to_owned());
         return;
     }
-    // Split as `pieces` splits, without collecting: this runs for every token of every line. Delimiters
-    // are ASCII, and no byte of a multi-byte UTF-8 character is, so comparing bytes compares characters.
-    let delimiter = |b: &u8| b.is_ascii() && is_delimiter(char::from(*b));
-    let same_delimiters = template
-        .bytes()
-        .filter(delimiter)
-        .eq(token.bytes().filter(delimiter));
-    if !same_delimiters {
+    // Split as `pieces` splits, without collecting: this runs for every token of every line.
+    if !delimiters(template).eq(delimiters(token)) {
         params.push(token.to_owned());
         return;
     }
-    for (t, m) in template.split(is_delimiter).zip(token.split(is_delimiter)) {
+    for (t, m) in split_pieces(template).zip(split_pieces(token)) {
         if t == WILDCARD {
             params.push(m.to_owned());
         }
     }
 }
 
+/// A message's tokens: `str::split_whitespace`'s, found byte by byte when the message is ASCII (the
+/// usual case) without a vertical tab, the one ASCII character `char::is_whitespace` takes for a space
+/// and `u8::is_ascii_whitespace` does not.
+#[must_use]
+pub fn whitespace_tokens(message: &str) -> Vec<&str> {
+    if message.is_ascii() && !message.as_bytes().contains(&0x0b) {
+        message.split_ascii_whitespace().collect()
+    } else {
+        message.split_whitespace().collect()
+    }
+}
+
 /// Splits a message at whitespace and masks every token ([`mask_tokens`]).
 #[must_use]
 pub fn masked_tokens(message: &str) -> Vec<Cow<'_, str>> {
-    mask_tokens(&message.split_whitespace().collect::<Vec<_>>())
+    mask_tokens(&whitespace_tokens(message))
 }
 
 /// Masks every token of a message: each on its own ([`mask_token`]), and the month and weekday names
@@ -309,6 +342,54 @@ mod tests {
         assert_eq!(masked("state SAT solver"), "state SAT solver");
         assert_eq!(masked("Sun /usr/lib/jvm"), "Sun <*>", "a path is no number");
         assert_eq!(masked("retry 3 Sun Mon Tue"), "retry <*> <*> Mon Tue");
+    }
+
+    #[test]
+    fn pieces_split_at_delimiter_bytes_as_str_split_does_at_characters() {
+        let is_delimiter = |c: char| ":=,()[]{}\"';|".contains(c);
+        for token in [
+            "",
+            ":",
+            "a.b:c=d",
+            "size=1024,",
+            "[<*>]",
+            "\"quoted\";x|y",
+            "::a::",
+            "é:ü=ß,日本(語)",
+            "naïve",
+            "{'k': 'v'}",
+        ] {
+            assert_eq!(
+                split_pieces(token).collect::<Vec<_>>(),
+                token.split(is_delimiter).collect::<Vec<_>>(),
+                "{token}"
+            );
+            assert_eq!(
+                delimiters(token).map(char::from).collect::<String>(),
+                token
+                    .chars()
+                    .filter(|c| is_delimiter(*c))
+                    .collect::<String>(),
+                "{token}"
+            );
+        }
+    }
+
+    #[test]
+    fn whitespace_tokens_are_split_whitespaces() {
+        for message in [
+            "",
+            "  a  b\tc\r\nd ",
+            "vt\x0bsplits ff\x0cdoes too",
+            "nbsp\u{a0}and\u{3000}ideographic space",
+            "plain ascii line with size=1024",
+        ] {
+            assert_eq!(
+                whitespace_tokens(message),
+                message.split_whitespace().collect::<Vec<_>>(),
+                "{message:?}"
+            );
+        }
     }
 
     #[test]
