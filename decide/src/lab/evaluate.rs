@@ -112,8 +112,8 @@ pub struct PolicyEvaluation {
     pub sla_violation_minutes: f64,
     /// The part of it spent in dependency outages (no local action fixes those), mean over seeds.
     pub sla_minutes_in_dependency_outages: f64,
-    /// The part of it outside outages with demand beyond the replica ceiling (no action fixes those
-    /// either), mean over seeds.
+    /// The part of it outside outages with demand beyond the replica ceiling, in the first
+    /// `human_response_secs` of each such stretch (no action fixes those either), mean over seeds.
     pub sla_minutes_beyond_ceiling: f64,
     /// SLA-violation minutes some action could have avoided (neither of the two above), mean over
     /// seeds.

@@ -316,7 +316,7 @@ fn a_spike_beyond_the_replica_ceiling_is_not_counted_as_fixable() {
     assert_eq!(beyond.spikes_beyond_ceiling, 1);
     assert_eq!(beyond.mttr_fixable_s, 0.0, "no fixable fault");
     // Checkout's SLA is violated the whole 30 minutes; only the first 15 (a page's answer time) count as
-    // minutes no action fixes, and the outage's are counted as such, not twice.
+    // minutes no action fixes. Frontend's outage minutes are counted as such.
     let response_min = TwinOptions::default().human_response_secs / 60.0;
     assert!(
         (beyond.sla_minutes_beyond_ceiling - response_min).abs() <= 1.0,
@@ -326,6 +326,19 @@ fn a_spike_beyond_the_replica_ceiling_is_not_counted_as_fixable() {
         beyond.sla_minutes_in_dependency_outages >= 14.0
             && beyond.sla_violation_minutes >= 29.0 + beyond.sla_minutes_in_dependency_outages,
         "{beyond:?}"
+    );
+
+    // An outage on checkout itself, over the spike's first 15 minutes: those are outage minutes, not
+    // counted twice, and the rest of the spike is fixable (by a page).
+    let both = with_hpa(vec![
+        spike(12.0),
+        fault(FaultKind::DependencyOutage, 600.0, Some(2), None),
+    ]);
+    assert_eq!(both.sla_minutes_beyond_ceiling, 0.0, "{both:?}");
+    assert!(
+        (both.sla_minutes_in_dependency_outages - response_min).abs() <= 1.0
+            && both.sla_violation_minutes >= 29.0,
+        "{both:?}"
     );
 
     // …because a paged human scales past max_replicas: paged at once, the spike ends in about the
