@@ -20,16 +20,7 @@ pub fn has_wildcard(token: &str) -> bool {
 
 /// The delimiters, by byte: all ASCII, and no byte of a multi-byte UTF-8 character is ASCII, so a token
 /// can be split at delimiter bytes without decoding its characters (this runs for every token).
-const DELIMITER: [bool; 256] = {
-    let mut table = [false; 256];
-    let delimiters = b":=,()[]{}\"';|";
-    let mut i = 0;
-    while i < delimiters.len() {
-        table[delimiters[i] as usize] = true;
-        i += 1;
-    }
-    table
-};
+const DELIMITER: [bool; 256] = schemas::byte_set::byte_set(b":=,()[]{}\"';|");
 
 /// The pieces of `token` between delimiters (`a.b:c=d` → `a.b`, `c`, `d`), as `str::split` at the
 /// delimiter characters gives them, without decoding characters.

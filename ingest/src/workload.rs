@@ -11,15 +11,7 @@ const SAFE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// [`SAFE_ALPHABET`] by byte: every line's pod name is looked up, a byte at a time (a search of the
 /// alphabet for each byte was half this module's cost).
-const IS_SAFE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < SAFE_ALPHABET.len() {
-        table[SAFE_ALPHABET[i] as usize] = true;
-        i += 1;
-    }
-    table
-};
+const IS_SAFE: [bool; 256] = schemas::byte_set::byte_set(SAFE_ALPHABET);
 
 fn is_generated(token: &str, min: usize, max: usize) -> bool {
     (min..=max).contains(&token.len()) && token.bytes().all(|b| IS_SAFE[usize::from(b)])

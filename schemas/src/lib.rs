@@ -35,6 +35,7 @@
 //! and a test fails when they drift from these types.
 
 pub mod actuate;
+pub mod byte_set;
 mod bytes;
 pub mod clock;
 pub mod compact;

@@ -163,7 +163,7 @@ impl FaultTracker {
         nodes: &[NodeState],
         deployments: &[DeploymentState],
         violations: &[f64],
-        beyond_ceiling: &[bool],
+        beyond_ceiling_since: &[Option<f64>],
         on_nodes: &[Vec<usize>],
     ) {
         // Recovered or not: whether a spike is fixable depends on its whole cause, not on a policy.
@@ -171,7 +171,7 @@ impl FaultTracker {
             if let (FaultKind::TrafficSpike, Some(d), false) =
                 (t.fault.kind, t.fault.deployment, t.expired)
             {
-                t.beyond_ceiling |= beyond_ceiling.get(d).copied().unwrap_or(false);
+                t.beyond_ceiling |= beyond_ceiling_since.get(d).is_some_and(Option::is_some);
             }
         }
         for t in self.tracked.iter_mut().filter(|t| t.recovered_at.is_none()) {

@@ -72,9 +72,8 @@ pub struct Twin {
     human_fixes: Vec<(f64, TwinCommand)>,
     demand_history: Vec<Vec<f64>>,
     last_served: Vec<Served>,
-    /// Per deployment: whether the last step's demand was beyond its replica ceiling.
-    beyond_ceiling: Vec<bool>,
-    /// Per deployment: since when its demand has been beyond the ceiling, without a break.
+    /// Per deployment: since when its demand has been beyond its replica ceiling, without a break
+    /// (`None` when the last step's was not).
     beyond_ceiling_since: Vec<Option<f64>>,
     symptom_since: Vec<Option<(FaultClass, f64)>>,
     events: Vec<TwinEvent>,
@@ -125,7 +124,6 @@ impl Twin {
             report: EpisodeReport::default(),
             demand_history: vec![Vec::new(); n_dep],
             last_served: vec![Served::default(); n_dep],
-            beyond_ceiling: vec![false; n_dep],
             beyond_ceiling_since: vec![None; n_dep],
             symptom_since: vec![None; n_dep],
             spec,
@@ -209,7 +207,7 @@ impl Twin {
             &self.nodes,
             &self.deployments,
             &violations,
-            &self.beyond_ceiling,
+            &self.beyond_ceiling_since,
             &on_nodes,
         );
         violations
@@ -856,11 +854,15 @@ impl Twin {
     }
 
     fn violates(&self, d: usize, served: &Served, demand: f64) -> bool {
-        if demand <= 0.0 {
-            return false;
-        }
-        served.p95_ms > self.spec.deployments[d].sla_p95_ms
-            || self.error_rps(d, served) / demand > self.spec.max_error_rate
+        self.breaks_sla(d, served.p95_ms, self.error_rps(d, served), demand)
+    }
+
+    /// Whether deployment `d` serving `demand` with this p95 and these failed requests per second
+    /// breaks its SLA.
+    fn breaks_sla(&self, d: usize, p95_ms: f64, error_rps: f64, demand: f64) -> bool {
+        demand > 0.0
+            && (p95_ms > self.spec.deployments[d].sla_p95_ms
+                || error_rps / demand > self.spec.max_error_rate)
     }
 
     /// Whether `demand` on deployment `d` violates its SLA even when served by its replica ceiling:
@@ -876,9 +878,7 @@ impl Twin {
             spec.base_latency_ms,
             TIMEOUT_MS,
         );
-        demand > 0.0
-            && (at_ceiling.p95_ms > spec.sla_p95_ms
-                || at_ceiling.refused_rps / demand > self.spec.max_error_rate)
+        self.breaks_sla(d, at_ceiling.p95_ms, at_ceiling.refused_rps, demand)
     }
 
     /// Serves the step's demand; returns SLA-violation minutes per deployment and accumulates the report.
@@ -903,10 +903,9 @@ impl Twin {
                 .filter(|p| p.node.is_some())
                 .count() as f64;
             let violated = self.violates(d, &served, demand);
-            self.beyond_ceiling[d] = self.beyond_ceiling(d, demand);
             // The minutes no action could have fixed: beyond the ceiling, before a human paged at
             // its start could have raised it (a human's scale-out is not bound by `max_replicas`).
-            let unavoidable = if self.beyond_ceiling[d] {
+            let unavoidable = if self.beyond_ceiling(d, demand) {
                 let since = *self.beyond_ceiling_since[d].get_or_insert(self.now - dt);
                 self.now - since <= self.options.human_response_secs
             } else {
