@@ -6,15 +6,32 @@
 # test (including those a plain `cargo test` leaves out because they need these).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Arguments are cargo's; test-binary arguments go after `--`, as with cargo.
+args=("$@")
+cargo_args=()
+for arg in ${args[@]+"${args[@]}"}; do
+  [ "$arg" = "--" ] && break
+  cargo_args+=("$arg")
+done
+
+# The tests are compiled while the services are fetched, built and started: on a fresh machine both take
+# minutes, the downloads mostly wait on the network, and the Go builds run at low priority (nice 10), so
+# they take the cores the compiler leaves idle. The set-up steps stay one after another (two of them use
+# apt).
+cargo test --workspace --no-run ${cargo_args[@]+"${cargo_args[@]}"} &
+build=$!
+trap 'kill "$build" 2>/dev/null || true' EXIT
 ./scripts/kafka-up.sh
 ./scripts/model-up.sh
 ./scripts/k8s-up.sh >/dev/null
 ./scripts/kubectl-up.sh >/dev/null
 ./scripts/prometheus-up.sh >/dev/null
 ./scripts/chromium-up.sh
+wait "$build" || { echo "test: building the tests failed" >&2; exit 1; }
+trap - EXIT
+
 # Tests that need these services are #[ignore]d in a plain `cargo test` (which says so for each); here
-# they run too. Arguments are cargo's; test-binary arguments go after `--`, as with cargo.
-args=("$@")
+# they run too.
 if [[ " ${args[*]-} " == *" -- "* ]]; then
   # The caller's test-binary arguments follow their `--`; `--ignored` there runs only the ignored ones.
   extra=(--include-ignored)
