@@ -5,11 +5,7 @@
 //! 1. **Escalations** are deduplicated: one page per deployment per `escalation_interval_secs`.
 //! 2. **Uncertain diagnoses escalate**: a disruptive action (restart, rollback, drain) needs a diagnosis at
 //!    or above `min_confidence`; below it the arbiter pages a human instead.
-//! 3. **Bounds**: a scale does not take replicas past `[min_replicas, max_replicas]`. It is shortened,
-//!    never lengthened: a deployment a human took past a bound is not moved back by it. A scale-out the
-//!    bounds leave with nothing to do, on a workload at `max_replicas` whose pods all serve and whose SLA
-//!    is still broken, becomes a page (`page_at_max_replicas`): the capacity it needs is a human's to
-//!    grant (a higher ceiling, more nodes), as the `KubeHpaMaxedOut` alert says of an HPA.
+//! 3. **Bounds**: replicas stay within `[min_replicas, max_replicas]`.
 //! 4. **Scale-in stabilisation**: no scale-in within `scale_in_delay_secs` of a scale-out.
 //! 5. **Recovery before scaling**: when integrity is at risk (OOM, crash loop, node failure, disk
 //!    pressure, diagnosed confidently), a scale-out is replaced by the class's recovery action — more
@@ -49,9 +45,6 @@ pub struct SafetyConfig {
     pub max_unschedulable_node_share: f64,
     /// Seconds between escalations for one deployment. Default 1800.
     pub escalation_interval_secs: f64,
-    /// Page a human when a scale-out is refused because the deployment is at `max_replicas`, every
-    /// desired pod serves, and its SLA is broken. Default true.
-    pub page_at_max_replicas: bool,
 }
 
 impl Default for SafetyConfig {
@@ -65,7 +58,6 @@ impl Default for SafetyConfig {
             max_disruption_share: 0.4,
             max_unschedulable_node_share: 0.5,
             escalation_interval_secs: 1_800.0,
-            page_at_max_replicas: true,
         }
     }
 }
@@ -226,23 +218,30 @@ impl Arbiter {
         }
         // 1. one page per interval.
         if action == PolicyAction::Escalate {
-            return self.page(view, notes);
+            if let Some(last) = self
+                .last_escalation
+                .get(&d)
+                .filter(|t| now - **t < c.escalation_interval_secs)
+            {
+                notes.push(format!(
+                    "already escalated {:.0}s ago: not paging again",
+                    now - last
+                ));
+                return (PolicyAction::Noop, notes);
+            }
+            return (action, notes);
         }
         // 3. bounds (first, so a bounded scale is what the other rules see), 4. scale-in stabilisation.
         if let PolicyAction::Scale(delta) = action {
-            let clamped = Self::bounded(delta, view);
+            let desired = i64::from(view.desired);
+            let target = (desired + i64::from(delta))
+                .clamp(i64::from(view.min_replicas), i64::from(view.max_replicas));
+            let clamped = (target - desired) as i32;
             if clamped != delta {
                 notes.push(format!(
                     "replicas bounded to [{}, {}]: scale {delta:+} becomes {clamped:+}",
                     view.min_replicas, view.max_replicas
                 ));
-                if delta > 0 && clamped == 0 && c.page_at_max_replicas && Self::maxed_out(view) {
-                    notes.push(format!(
-                        "at max_replicas ({}) with every pod serving and the SLA broken: paging for capacity",
-                        view.max_replicas
-                    ));
-                    return self.page(view, notes);
-                }
             }
             if clamped < 0
                 && let Some(last) = self
@@ -326,48 +325,6 @@ impl Arbiter {
             return (PolicyAction::Noop, notes);
         }
         (action, notes)
-    }
-
-    /// A page for the workload `view` shows, or a no-op when it was paged for less than
-    /// `escalation_interval_secs` ago.
-    fn page(&self, view: &DeploymentView, mut notes: Vec<String>) -> (PolicyAction, Vec<String>) {
-        let now = view.at_secs;
-        if let Some(last) = self
-            .last_escalation
-            .get(&view.deployment)
-            .filter(|t| now - **t < self.config.escalation_interval_secs)
-        {
-            notes.push(format!(
-                "already escalated {:.0}s ago: not paging again",
-                now - last
-            ));
-            return (PolicyAction::Noop, notes);
-        }
-        (PolicyAction::Escalate, notes)
-    }
-
-    /// `delta` bounded by `[min_replicas, max_replicas]`: shortened so it does not cross the bound it
-    /// moves towards, and nothing when it already has. Never longer than proposed, and never reversed: a
-    /// deployment someone else took past a bound (a human answering a page for capacity) is not moved
-    /// back in one step because a policy asked for one pod less.
-    fn bounded(delta: i32, view: &DeploymentView) -> i32 {
-        let room = if delta > 0 {
-            i64::from(view.max_replicas) - i64::from(view.desired)
-        } else {
-            i64::from(view.min_replicas) - i64::from(view.desired)
-        };
-        let bounded = if delta > 0 {
-            i64::from(delta).min(room.max(0))
-        } else {
-            i64::from(delta).max(room.min(0))
-        };
-        bounded as i32
-    }
-
-    /// Whether the workload is at its replica ceiling, every desired pod serving, and its SLA broken:
-    /// what it lacks is capacity beyond `max_replicas`, not a recovery.
-    fn maxed_out(view: &DeploymentView) -> bool {
-        view.violated && view.desired >= view.max_replicas && view.serving >= view.desired
     }
 
     /// Remembers `action`, taken on the workload `view` shows: a page starts its interval, a change
