@@ -2,8 +2,8 @@
 # Runs every fuzz target (ingest's decoders, and the per-line topics' frames and records) for SECONDS (default 60) each; prints executions and crashes per target
 # and fails if any target crashed. Needs cargo-fuzz (installed here when missing). The targets are built
 # once, then run side by side, one per core (MEDIC_FUZZ_JOBS, default nproc): each target is one process on
-# one core, so each gets the executions it would get alone, and CI waits for a quarter of the targets'
-# seconds on two cores instead of all of them.
+# one core, so each gets the executions it would get alone, and on two cores CI waits for about half of
+# the targets' seconds instead of all of them.
 #
 #   scripts/fuzz.sh [SECONDS]   build, then run every target
 #   scripts/fuzz.sh --build     build only (CI builds while the tests run; the targets have a target
@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 jobs="${MEDIC_FUZZ_JOBS:-$(nproc)}"
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz: MEDIC_FUZZ_JOBS=$jobs is not a positive number" >&2; exit 2; }
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
 export RUSTC_BOOTSTRAP=1
 cd ingest
@@ -45,7 +46,7 @@ for entry in "${pids[@]}"; do
   if wait "${entry#*:}"; then status=ok; else status=CRASH; failed=1; fi
   log="$logs/$target"
   execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
-  [ -n "$execs" ] || execs=$(grep -oE '#[0-9]+' "$log" | tail -n1 | tr -d '#')
+  [ -n "$execs" ] || execs=$(grep -oE '#[0-9]+' "$log" | tail -n1 | tr -d '#' || true)
   echo "fuzz: $target: $status, ${execs:-?} executions in ${seconds}s"
   if [ "$status" = CRASH ]; then tail -n 40 "$log"; fi
 done
