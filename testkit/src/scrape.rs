@@ -1,6 +1,6 @@
 //! Reading medic's Prometheus text (`/metrics`): one parser for the tests and the bench.
 
-use crate::http::http_get;
+use crate::http::{KeepAlive, http_get};
 use std::collections::BTreeMap;
 
 /// One read of a `/metrics` page: every sample with its labels (comments skipped).
@@ -28,6 +28,15 @@ impl Scrape {
     #[must_use]
     pub fn fetch(admin_port: u16) -> Option<Self> {
         match http_get(admin_port, "/metrics")? {
+            (200, body) => Some(Self::parse(&body)),
+            _ => None,
+        }
+    }
+
+    /// `/metrics` through a connection kept open (a poller's); `None` when it does not answer 200.
+    #[must_use]
+    pub fn fetch_on(connection: &mut KeepAlive) -> Option<Self> {
+        match connection.get("/metrics")? {
             (200, body) => Some(Self::parse(&body)),
             _ => None,
         }

@@ -2,6 +2,7 @@
 //! actuation topic, and the wait until every stage is done.
 
 use super::*;
+use testkit::http::KeepAlive;
 use testkit::scrape::Scrape;
 
 /// The counters of one stage that the bench follows.
@@ -113,9 +114,9 @@ pub(super) fn main_output(stage: StageName) -> RecordKind {
 
 /// How many rounds of [`SCRAPE_INTERVAL`] pass between two reads of `stage`'s `/metrics`: every round for
 /// the stages the clock and the feed bound wait on (ingest, enrich, diagnose), every fifth (100 ms) for the
-/// rest, which only the drain waits on. A read connects, renders and parses every metric of a process; in
-/// perf profiles, fifty a second took ~6 % of ingest's CPU, and reading all six stages about a tenth of the
-/// bench process's main thread.
+/// rest, which only the drain waits on. A read renders and parses every metric of a process; in perf
+/// profiles, fifty a second took ~6–9 % of ingest's CPU, about half of it accepting a new connection each
+/// time (hence [`KeepAlive`]), and reading all six stages about a tenth of the bench process's main thread.
 fn scrape_every(stage: StageName) -> u64 {
     match stage {
         StageName::Ingest | StageName::Enrich | StageName::Diagnose => 1,
@@ -138,18 +139,22 @@ impl Poller {
         let thread = {
             let (latest, stop) = (Arc::clone(&latest), Arc::clone(&stop));
             std::thread::spawn(move || {
+                let mut connections: Vec<_> = ports
+                    .iter()
+                    .map(|&(stage, port)| (stage, KeepAlive::new(port)))
+                    .collect();
                 for round in 0_u64.. {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let due = ports
-                        .iter()
+                    let due = connections
+                        .iter_mut()
                         .filter(|(stage, _)| round.is_multiple_of(scrape_every(*stage)));
-                    for &(stage, port) in due {
-                        if let Some(scrape) = Scrape::fetch(port)
+                    for (stage, connection) in due {
+                        if let Some(scrape) = Scrape::fetch_on(connection)
                             && let Ok(mut latest) = latest.lock()
                         {
-                            latest.insert(stage, scrape);
+                            latest.insert(*stage, scrape);
                         }
                     }
                     std::thread::sleep(SCRAPE_INTERVAL);
