@@ -175,7 +175,8 @@ pub fn extract_params(template: &str, token: &str, params: &mut Vec<String>) {
 
 /// A message's tokens: `str::split_whitespace`'s, found byte by byte when the message is ASCII (the
 /// usual case) without a vertical tab, the one ASCII character `char::is_whitespace` takes for a space
-/// and `u8::is_ascii_whitespace` does not.
+/// and `u8::is_ascii_whitespace` does not. (A single hand-written pass over the bytes was tried: 9 %
+/// more instructions than these two scans and the standard splitter, under callgrind.)
 #[must_use]
 pub fn whitespace_tokens(message: &str) -> Vec<&str> {
     if message.is_ascii() && !message.as_bytes().contains(&0x0b) {
@@ -379,6 +380,10 @@ mod tests {
             "vt\x0bsplits ff\x0cdoes too",
             "nbsp\u{a0}and\u{3000}ideographic space",
             "plain ascii line with size=1024",
+            "every\x0bascii\x0cspace\ta\nspace\rhere ",
+            "ascii first, then\u{85}next line and \u{2028}line separator\u{1680}",
+            "\u{a0}",
+            "trailing\x0b",
         ] {
             assert_eq!(
                 whitespace_tokens(message),
@@ -386,6 +391,14 @@ mod tests {
                 "{message:?}"
             );
         }
+        // Every ASCII byte, alone and in runs, between letters.
+        let every_ascii: String = (0_u8..=127)
+            .map(|b| format!("x{0}y{0}{0}", char::from(b)))
+            .collect();
+        assert_eq!(
+            whitespace_tokens(&every_ascii),
+            every_ascii.split_whitespace().collect::<Vec<_>>()
+        );
     }
 
     #[test]
