@@ -35,11 +35,22 @@ pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
 /// One connection to 127.0.0.1:`port` kept open from one `GET` to the next, as Prometheus keeps its
 /// scrape connections: a poller that reads `/metrics` fifty times a second would otherwise have the
 /// server accept a connection and set up its HTTP state each time (in perf profiles of `medic bench e2e`
-/// that was about half of what the scrapes cost a stage). Reconnects once when the connection was
-/// closed; answers without a `Content-Length` are read to the end and the connection dropped.
+/// that was about half of what the scrapes cost a stage).
+///
+/// A request on a kept connection that the server had closed (the write fails, or the connection ends
+/// before the answer's first byte) is sent again once on a new one; any other failure (a timeout after
+/// 5 s, an answer it cannot read) is not retried. An answer with `Connection: close` is returned and the
+/// connection dropped. Answers need a `Content-Length` (axum's to a `String` body have one), unless the
+/// server closes the connection after them.
 pub struct KeepAlive {
     port: u16,
     stream: Option<BufReader<TcpStream>>,
+}
+
+/// Why an exchange failed: on a connection the server had already closed, or otherwise.
+enum Failure {
+    Stale,
+    Broken,
 }
 
 impl KeepAlive {
@@ -49,78 +60,93 @@ impl KeepAlive {
         Self { port, stream: None }
     }
 
-    /// `GET path`: status and body; `None` when neither the open connection nor a new one answers.
+    /// `GET path`: status and body; `None` when no answer could be read.
     pub fn get(&mut self, path: &str) -> Option<(u16, String)> {
-        if let Some(stream) = self.stream.as_mut()
-            && let Some(answer) = get_on(stream, path)
-        {
-            return Some(answer);
+        if let Some(mut stream) = self.stream.take() {
+            match exchange(&mut stream, path) {
+                Ok(answer) => return Some(self.keep(stream, answer)),
+                Err(Failure::Broken) => return None,
+                Err(Failure::Stale) => {}
+            }
         }
-        self.stream = None;
         let stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream.set_nodelay(true).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         let mut stream = BufReader::new(stream);
-        let (status, body, reusable) = exchange(&mut stream, path)?;
+        let answer = exchange(&mut stream, path).ok()?;
+        Some(self.keep(stream, answer))
+    }
+
+    /// Keeps `stream` for the next request when the answer allows it; returns status and body.
+    fn keep(
+        &mut self,
+        stream: BufReader<TcpStream>,
+        (status, body, reusable): (u16, String, bool),
+    ) -> (u16, String) {
         if reusable {
             self.stream = Some(stream);
         }
-        Some((status, body))
-    }
-}
-
-/// A `GET` on an open connection; `None` when it fails or the server closes the connection after it
-/// (the caller then reconnects).
-fn get_on(stream: &mut BufReader<TcpStream>, path: &str) -> Option<(u16, String)> {
-    match exchange(stream, path)? {
-        (status, body, true) => Some((status, body)),
-        _ => None,
+        (status, body)
     }
 }
 
 /// Sends `GET path` and reads the answer: status, body and whether the connection can carry another
 /// request (the answer had a `Content-Length` and no `Connection: close`).
-fn exchange(stream: &mut BufReader<TcpStream>, path: &str) -> Option<(u16, String, bool)> {
-    // One write: `write!` on the socket sends each piece of the format on its own, and on a connection
-    // past its first exchanges the server's delayed ACK then holds the rest back (about 40 ms).
+fn exchange(stream: &mut BufReader<TcpStream>, path: &str) -> Result<(u16, String, bool), Failure> {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    // One write for the whole request (with TCP_NODELAY set, each write would be a packet of its own).
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n");
-    stream.get_mut().write_all(request.as_bytes()).ok()?;
+    stream
+        .get_mut()
+        .write_all(request.as_bytes())
+        .map_err(|_| Failure::Stale)?;
     let mut line = String::new();
-    stream.read_line(&mut line).ok()?;
-    let status = line.split(' ').nth(1)?.parse().ok()?;
+    match stream.read_line(&mut line) {
+        Ok(0) => return Err(Failure::Stale),
+        Ok(_) => {}
+        Err(e) if matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe) => {
+            return Err(Failure::Stale);
+        }
+        Err(_) => return Err(Failure::Broken),
+    }
+    let broken = |_| Failure::Broken;
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or(Failure::Broken)?;
     let (mut length, mut close) = (None, false);
     loop {
         line.clear();
-        if stream.read_line(&mut line).ok()? == 0 {
-            return None;
+        if stream.read_line(&mut line).map_err(broken)? == 0 {
+            return Err(Failure::Broken);
         }
         let header = line.trim_end();
         if header.is_empty() {
             break;
         }
-        let (name, value) = header.split_once(':')?;
+        let (name, value) = header.split_once(':').ok_or(Failure::Broken)?;
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            length = Some(value.parse::<usize>().ok()?);
+            length = Some(value.parse::<usize>().map_err(|_| Failure::Broken)?);
         } else if name.eq_ignore_ascii_case("connection") {
             close = value.eq_ignore_ascii_case("close");
         }
     }
     let mut body = Vec::new();
-    match length {
-        Some(length) => {
+    match (length, close) {
+        (Some(length), _) => {
             body.resize(length, 0);
-            stream.read_exact(&mut body).ok()?;
+            stream.read_exact(&mut body).map_err(broken)?;
         }
-        None => {
-            stream.read_to_end(&mut body).ok()?;
+        (None, true) => {
+            stream.read_to_end(&mut body).map_err(broken)?;
         }
+        // Its end could only be found by a timeout.
+        (None, false) => return Err(Failure::Broken),
     }
-    Some((
-        status,
-        String::from_utf8(body).ok()?,
-        length.is_some() && !close,
-    ))
+    let body = String::from_utf8(body).map_err(|_| Failure::Broken)?;
+    Ok((status, body, length.is_some() && !close))
 }
 
 /// A minimal HTTP/1.1 server on 127.0.0.1 for tests that play another service (an exporter, an API):
@@ -192,9 +218,10 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A server that answers every request of a connection with a `Content-Length` (as hyper does) and
-    /// counts the connections it accepted.
-    fn keep_alive_server() -> (u16, Arc<AtomicUsize>) {
+    /// A server that answers the requests of each connection with a `Content-Length` (as hyper does),
+    /// counting the connections it accepted. It closes a connection silently after `serve_per_connection`
+    /// requests; the answer to the request numbered `closing` of a connection says `Connection: close`.
+    fn keep_alive_server(serve_per_connection: usize, closing: usize) -> (u16, Arc<AtomicUsize>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -204,8 +231,7 @@ mod tests {
                 let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
                 let mut reader = BufReader::new(stream.try_clone().expect("clone"));
                 let mut writer = stream;
-                let mut served = 0;
-                loop {
+                for served in 1..=serve_per_connection {
                     let mut line = String::new();
                     while reader.read_line(&mut line).is_ok_and(|read| read > 0) && line != "\r\n" {
                         line.clear();
@@ -213,12 +239,20 @@ mod tests {
                     if line != "\r\n" {
                         break;
                     }
-                    served += 1;
                     let body = format!("connection {n} request {served}");
-                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                    let close = if served == closing {
+                        "Connection: close\r\n"
+                    } else {
+                        ""
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\n{close}Content-Length: {}\r\n\r\n",
+                        body.len()
+                    );
                     if writer
                         .write_all(format!("{head}{body}").as_bytes())
                         .is_err()
+                        || served == closing
                     {
                         break;
                     }
@@ -229,25 +263,31 @@ mod tests {
     }
 
     #[test]
-    fn keep_alive_reuses_its_connection_and_reconnects_to_a_server_that_closes_each() {
-        let (port, accepted) = keep_alive_server();
+    fn keep_alive_reuses_its_connection_and_sends_again_once_on_a_new_one_when_the_server_closed_it()
+     {
+        // Two answers per connection, then a silent close: the third request goes out on the closed
+        // connection and is sent again on a second one.
+        let (port, accepted) = keep_alive_server(2, 0);
         let mut client = KeepAlive::new(port);
-        for request in 1..=3 {
-            let (status, body) = client.get("/metrics").expect("an answer");
-            assert_eq!(
-                (status, body),
-                (200, format!("connection 1 request {request}"))
-            );
+        for expected in [
+            "connection 1 request 1",
+            "connection 1 request 2",
+            "connection 2 request 1",
+        ] {
+            assert_eq!(client.get("/metrics"), Some((200, expected.to_owned())));
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
 
-        let closing = Server::start(|_| (200, b"closed after each".to_vec()));
-        let mut client = KeepAlive::new(closing.port());
-        for _ in 0..2 {
-            assert_eq!(
-                client.get("/metrics"),
-                Some((200, "closed after each".to_owned()))
-            );
+        // An answer saying `Connection: close` is returned, and the next request opens a new connection.
+        let (port, accepted) = keep_alive_server(5, 2);
+        let mut client = KeepAlive::new(port);
+        for expected in [
+            "connection 1 request 1",
+            "connection 1 request 2",
+            "connection 2 request 1",
+        ] {
+            assert_eq!(client.get("/metrics"), Some((200, expected.to_owned())));
         }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 }
