@@ -10,26 +10,19 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     http(port, "GET", path)
 }
 
-/// `<method> path` (no body) on 127.0.0.1:`port`: status and body.
+/// `<method> path` (no body) on 127.0.0.1:`port`, on a connection of its own that the server closes
+/// after answering: status and body.
 pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let (status, body, _) = exchange(&mut connect(port)?, method, path, false).ok()?;
+    Some((status, body))
+}
+
+/// A connection to 127.0.0.1:`port`, each write a packet of its own, reads timing out after 5 s.
+fn connect(port: u16) -> Option<BufReader<TcpStream>> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_nodelay(true).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    Some((
-        status,
-        response
-            .split("\r\n\r\n")
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned(),
-    ))
+    Some(BufReader::new(stream))
 }
 
 /// One connection to 127.0.0.1:`port` kept open from one `GET` to the next, as Prometheus keeps its
@@ -63,17 +56,14 @@ impl KeepAlive {
     /// `GET path`: status and body; `None` when no answer could be read.
     pub fn get(&mut self, path: &str) -> Option<(u16, String)> {
         if let Some(mut stream) = self.stream.take() {
-            match exchange(&mut stream, path) {
+            match exchange(&mut stream, "GET", path, true) {
                 Ok(answer) => return Some(self.keep(stream, answer)),
                 Err(Failure::Broken) => return None,
                 Err(Failure::Stale) => {}
             }
         }
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_nodelay(true).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        let mut stream = BufReader::new(stream);
-        let answer = exchange(&mut stream, path).ok()?;
+        let mut stream = connect(self.port)?;
+        let answer = exchange(&mut stream, "GET", path, true).ok()?;
         Some(self.keep(stream, answer))
     }
 
@@ -90,12 +80,25 @@ impl KeepAlive {
     }
 }
 
-/// Sends `GET path` and reads the answer: status, body and whether the connection can carry another
-/// request (the answer had a `Content-Length` and no `Connection: close`).
-fn exchange(stream: &mut BufReader<TcpStream>, path: &str) -> Result<(u16, String, bool), Failure> {
+/// Sends `<method> path` (no body; asking the server to close the connection after its answer unless
+/// `keep_alive`) and reads the answer: status, body and whether the connection can carry another
+/// request (kept alive, and the answer had a `Content-Length` and no `Connection: close`).
+fn exchange(
+    stream: &mut BufReader<TcpStream>,
+    method: &str,
+    path: &str,
+    keep_alive: bool,
+) -> Result<(u16, String, bool), Failure> {
     use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    let connection = if keep_alive {
+        ""
+    } else {
+        "Connection: close\r\n"
+    };
     // One write for the whole request (with TCP_NODELAY set, each write would be a packet of its own).
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n{connection}\r\n"
+    );
     stream
         .get_mut()
         .write_all(request.as_bytes())
@@ -133,6 +136,8 @@ fn exchange(stream: &mut BufReader<TcpStream>, path: &str) -> Result<(u16, Strin
             close = value.eq_ignore_ascii_case("close");
         }
     }
+    // A connection that closes after the answer ends its body when no length is given.
+    let close = close || !keep_alive;
     let mut body = Vec::new();
     match (length, close) {
         (Some(length), _) => {
@@ -164,7 +169,6 @@ impl Server {
     /// When no port can be bound.
     #[must_use]
     pub fn start(answer: impl Fn(&str) -> (u16, Vec<u8>) + Send + 'static) -> Self {
-        use std::io::BufRead;
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a test server");
         let port = listener.local_addr().expect("address").port();
@@ -262,32 +266,37 @@ mod tests {
         (port, accepted)
     }
 
+    /// Three reads through one [`KeepAlive`] from `keep_alive_server(serve_per_connection, closing)`:
+    /// two on its first connection, the third on a second one.
+    fn assert_third_read_on_a_second_connection(serve_per_connection: usize, closing: usize) {
+        let (port, accepted) = keep_alive_server(serve_per_connection, closing);
+        let mut client = KeepAlive::new(port);
+        for expected in [
+            "connection 1 request 1",
+            "connection 1 request 2",
+            "connection 2 request 1",
+        ] {
+            assert_eq!(client.get("/metrics"), Some((200, expected.to_owned())));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
     #[test]
     fn keep_alive_reuses_its_connection_and_sends_again_once_on_a_new_one_when_the_server_closed_it()
      {
         // Two answers per connection, then a silent close: the third request goes out on the closed
         // connection and is sent again on a second one.
-        let (port, accepted) = keep_alive_server(2, 0);
-        let mut client = KeepAlive::new(port);
-        for expected in [
-            "connection 1 request 1",
-            "connection 1 request 2",
-            "connection 2 request 1",
-        ] {
-            assert_eq!(client.get("/metrics"), Some((200, expected.to_owned())));
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
-
+        assert_third_read_on_a_second_connection(2, 0);
         // An answer saying `Connection: close` is returned, and the next request opens a new connection.
-        let (port, accepted) = keep_alive_server(5, 2);
-        let mut client = KeepAlive::new(port);
-        for expected in [
-            "connection 1 request 1",
-            "connection 1 request 2",
-            "connection 2 request 1",
-        ] {
-            assert_eq!(client.get("/metrics"), Some((200, expected.to_owned())));
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_third_read_on_a_second_connection(5, 2);
+    }
+
+    #[test]
+    fn a_one_off_request_reads_the_answer_of_a_server_that_closes_after_it() {
+        let server = Server::start(|head| (200, head.lines().next().unwrap_or("").into()));
+        assert_eq!(
+            http(server.port(), "POST", "/x"),
+            Some((200, "POST /x HTTP/1.1".to_owned()))
+        );
     }
 }

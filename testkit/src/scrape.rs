@@ -27,16 +27,18 @@ impl Scrape {
     /// `/metrics` of the admin server at 127.0.0.1:`admin_port`; `None` when it does not answer 200.
     #[must_use]
     pub fn fetch(admin_port: u16) -> Option<Self> {
-        match http_get(admin_port, "/metrics")? {
-            (200, body) => Some(Self::parse(&body)),
-            _ => None,
-        }
+        Self::of_answer(http_get(admin_port, "/metrics"))
     }
 
     /// `/metrics` through a connection kept open (a poller's); `None` when it does not answer 200.
     #[must_use]
     pub fn fetch_on(connection: &mut KeepAlive) -> Option<Self> {
-        match connection.get("/metrics")? {
+        Self::of_answer(connection.get("/metrics"))
+    }
+
+    /// The page of a `/metrics` answer (status, body) when it is 200.
+    fn of_answer(answer: Option<(u16, String)>) -> Option<Self> {
+        match answer? {
             (200, body) => Some(Self::parse(&body)),
             _ => None,
         }
