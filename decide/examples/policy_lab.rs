@@ -3,7 +3,7 @@
 //! policy`):
 //!
 //! ```text
-//! cargo run --release -p medic-decide --features lab --example policy_lab -- train ppo|dqn|rules OUT [BUDGET] [SEED] [REPLICA_MINUTE_COST]
+//! cargo run --release -p medic-decide --features lab --example policy_lab -- train ppo|dqn|rules OUT [BUDGET] [SEED] [REPLICA_MINUTE_COST] [learned|table] [base|wide]
 //! cargo run --release -p medic-decide --features lab --example policy_lab -- compare [SEEDS] [HOURS] [POLICIES]
 //! cargo run --release -p medic-decide --features lab --example policy_lab -- bench
 //! ```
@@ -12,6 +12,7 @@
 //! Held-out evaluation traces: Azure VM v2 (CPU, 300 s) and Azure Functions 2019 (invocations/minute),
 //! with the held-out scenarios `mixed.toml` and `holdout.toml` and seeds 101…
 
+use medic_decide::features::Remedies;
 use medic_decide::lab::arbitration::SafetyConfig;
 use medic_decide::lab::evaluate::{EvalSetup, evaluate, load_controller};
 use medic_decide::lab::training::{Learner, TrainJob, train_policy};
@@ -38,6 +39,22 @@ fn training_traces() -> Vec<Trace> {
             "cpu_util_percent",
         ),
     ]
+}
+
+/// The training traces and every Azure Functions row of ../shared that is not held out (the held-out
+/// functions are 10/row3 and 5/row1, which is also 10/row5): an experiment in wider training data. The
+/// two original traces are repeated so that each family is drawn half the time.
+fn wide_training_traces() -> Vec<Trace> {
+    let functions = |file: &str, rows: &[usize]| -> Vec<Trace> {
+        let path = format!("azure_functions_2019_invitro_sample/{file}/invocations.csv");
+        rows.iter()
+            .map(|row| trace(&path, &format!("row:{row}")))
+            .collect()
+    };
+    let mut traces: Vec<Trace> = (0..6).flat_map(|_| training_traces()).collect();
+    traces.extend(functions("5", &[2, 3, 4, 5]));
+    traces.extend(functions("10", &[1, 2, 4, 6, 7, 8, 9, 10]));
+    traces
 }
 
 fn heldout_traces() -> Vec<(String, Trace)> {
@@ -93,13 +110,22 @@ fn main() {
             let job = TrainJob {
                 learner,
                 cluster: cluster.clone(),
-                traces: training_traces(),
+                traces: match args.get(7).map(String::as_str) {
+                    None | Some("base") => training_traces(),
+                    Some("wide") => wide_training_traces(),
+                    Some(other) => panic!("traces {other:?}: expected base or wide"),
+                },
                 scenario: scenario("train.toml", &cluster),
                 episode_hours: 12.0,
                 safety: SafetyConfig::default(),
                 options: TwinOptions::default(),
                 seed,
                 replica_minute_cost,
+                remedies: match args.get(6).map(String::as_str) {
+                    None | Some("learned") => Remedies::Learned,
+                    Some("table") => Remedies::Table,
+                    Some(other) => panic!("remedies {other:?}: expected learned or table"),
+                },
             };
             let card = train_policy(&job, Path::new(out), &mut |p| {
                 eprintln!(
@@ -193,7 +219,7 @@ fn main() {
                 .unwrap_or_default()
         ),
         _ => eprintln!(
-            "usage: policy_lab train ppo|dqn|rules OUT [BUDGET] [SEED] [REPLICA_MINUTE_COST] | compare [SEEDS] [HOURS] [POLICIES]"
+            "usage: policy_lab train ppo|dqn|rules OUT [BUDGET] [SEED] [REPLICA_MINUTE_COST] [learned|table] [base|wide] | compare [SEEDS] [HOURS] [POLICIES]"
         ),
     }
 }

@@ -4,7 +4,8 @@
 
 use crate::actions::PolicyAction;
 use crate::observation::DeploymentView;
-use schemas::FaultClass;
+use crate::remedy_for;
+use schemas::{Action, FaultClass, ObjectKind, Target};
 
 /// Diagnosis groups the policies tell apart (everything else is `other`).
 const GROUPS: [FaultClass; 7] = [
@@ -141,4 +142,175 @@ pub fn action_mask(view: &DeploymentView) -> [bool; N_ACTIONS] {
     mask[4] = view.max_replicas.saturating_sub(view.desired) >= 2;
     mask[8] = node_of(view).is_some();
     mask
+}
+
+/// The least confidence at which a diagnosis' remedy is applied by the table (the rules' own threshold).
+pub const REMEDY_MIN_CONFIDENCE: f64 = 0.6;
+
+/// The remedy table's answer ([`remedy_for`]) to `fault` on the deployment `view` shows, with the node
+/// [`node_of`] names: the action, what it applies to (a node remedy's node, by its index) and why.
+#[must_use]
+pub fn remedy_on_view(view: &DeploymentView, fault: FaultClass) -> (Action, Target, &'static str) {
+    let target = Target {
+        cluster: None,
+        namespace: None,
+        kind: ObjectKind::Deployment,
+        name: view.deployment.to_string(),
+        pod: None,
+        node: node_of(view).map(|n| n.to_string()),
+    };
+    remedy_for(fault, &target)
+}
+
+/// The action index of the remedy table's answer ([`remedy_for`]) to a diagnosis on `view` that is
+/// confident (at least [`REMEDY_MIN_CONFIDENCE`]) and names a fault, as the rules apply it: `None` for
+/// no diagnosis, a `normal` or `cpu_saturation` one (capacity is the policy's to size), or a remedy
+/// outside the policies' actions. A node remedy (cordon for a failed node, drain under disk pressure) is
+/// the policies' cordon-and-drain of the node [`node_of`] names.
+#[must_use]
+pub fn table_remedy(view: &DeploymentView) -> Option<usize> {
+    let signal = view.signal.filter(|s| {
+        s.confidence >= REMEDY_MIN_CONFIDENCE
+            && !matches!(s.fault, FaultClass::Normal | FaultClass::CpuSaturation)
+    })?;
+    Some(match remedy_on_view(view, signal.fault).0 {
+        Action::RestartPod => 5,
+        Action::RolloutRestart => 6,
+        Action::Rollback => 7,
+        Action::CordonNode | Action::DrainNode if node_of(view).is_some() => 8,
+        Action::Escalate => 9,
+        _ => return None,
+    })
+}
+
+/// Who answers a confident diagnosis: the network, or the remedy table. A policy is trained and served
+/// with the same answer (its spec records it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Remedies {
+    /// The network picks among every action the mask allows ([`action_mask`]).
+    #[default]
+    Learned,
+    /// The remedy table answers a confident diagnosis ([`table_remedy`]), as the rules do; the network
+    /// decides everything else (capacity above all). Its remedies are then as reliable as the rules', whatever
+    /// a training run learned, and it learns what the table cannot: how many replicas, and when.
+    Table,
+}
+
+impl Remedies {
+    /// Whether it is [`Remedies::Learned`] (the spec leaves that default out).
+    #[must_use]
+    pub fn is_learned(&self) -> bool {
+        *self == Remedies::Learned
+    }
+
+    /// The actions the network may take on `view`: [`action_mask`], or with [`Remedies::Table`] and a
+    /// [`table_remedy`] for the view, that remedy alone.
+    #[must_use]
+    pub fn mask(self, view: &DeploymentView) -> [bool; N_ACTIONS] {
+        match (self, table_remedy(view)) {
+            (Remedies::Table, Some(remedy)) => {
+                let mut mask = [false; N_ACTIONS];
+                mask[remedy] = true;
+                mask
+            }
+            _ => action_mask(view),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::Signal;
+
+    fn undiagnosed() -> DeploymentView {
+        DeploymentView {
+            deployment: 0,
+            at_secs: 60.0,
+            desired: 4,
+            serving: 4,
+            starting: 0,
+            crashing: 0,
+            pending: 0,
+            min_replicas: 2,
+            max_replicas: 12,
+            pod_rps: 100.0,
+            demand_rps: 250.0,
+            served_rps: 250.0,
+            demand_rps_1m: 250.0,
+            demand_rps_5m: 250.0,
+            capacity_rps: 400.0,
+            cpu_utilisation: 0.6,
+            p95_ms: 80.0,
+            sla_p95_ms: 250.0,
+            error_rate: 0.0,
+            violated: false,
+            signal: None,
+            troubled_node: None,
+            schedulable_nodes: 1.0,
+        }
+    }
+
+    fn diagnosed(fault: FaultClass, confidence: f64, node: Option<usize>) -> DeploymentView {
+        DeploymentView {
+            signal: Some(Signal {
+                fault,
+                confidence,
+                node,
+            }),
+            ..undiagnosed()
+        }
+    }
+
+    #[test]
+    fn the_table_answers_a_confident_diagnosis_as_the_rules_do() {
+        let cases = [
+            (FaultClass::Oom, Some(1), Some("rollout_restart")),
+            (FaultClass::CrashLoop, None, Some("rollback")),
+            (FaultClass::ImagePull, None, Some("rollback")),
+            (FaultClass::ProbeFailure, None, Some("rollout_restart")),
+            // A node remedy acts on the node the diagnosis names: cordon and drain.
+            (FaultClass::NodeFailure, Some(2), Some("cordon_drain")),
+            (FaultClass::DiskPressure, Some(2), Some("cordon_drain")),
+            // Without a node to act on, a human must find it.
+            (FaultClass::NodeFailure, None, Some("escalate")),
+            (FaultClass::DependencyFailure, None, Some("escalate")),
+            // Capacity is the policy's to size; a healthy diagnosis needs nothing.
+            (FaultClass::CpuSaturation, None, None),
+            (FaultClass::Normal, None, None),
+        ];
+        for (fault, node, expected) in cases {
+            let view = diagnosed(fault, 0.9, node);
+            let remedy = table_remedy(&view).map(|a| ACTION_NAMES[a]);
+            assert_eq!(remedy, expected, "{fault:?} on node {node:?}");
+            // The index names an action that applies to the view.
+            if let Some(a) = table_remedy(&view) {
+                assert!(action_for(a, &view).is_some(), "{fault:?}");
+                assert!(action_mask(&view)[a], "{fault:?}");
+            }
+        }
+        let unsure = diagnosed(FaultClass::Oom, REMEDY_MIN_CONFIDENCE - 0.01, None);
+        assert_eq!(table_remedy(&unsure), None, "below the rules' confidence");
+        assert_eq!(table_remedy(&undiagnosed()), None);
+    }
+
+    #[test]
+    fn with_table_remedies_a_confident_diagnosis_leaves_only_its_remedy() {
+        let view = diagnosed(FaultClass::Oom, 0.9, None);
+        let mask = Remedies::Table.mask(&view);
+        let allowed: Vec<&str> = (0..N_ACTIONS)
+            .filter(|a| mask[*a])
+            .map(|a| ACTION_NAMES[a])
+            .collect();
+        assert_eq!(allowed, ["rollout_restart"]);
+        assert_eq!(Remedies::Learned.mask(&view), action_mask(&view));
+        // No confident diagnosis: the network has every action the plain mask allows.
+        for quiet in [
+            diagnosed(FaultClass::Oom, 0.3, None),
+            diagnosed(FaultClass::CpuSaturation, 0.9, None),
+        ] {
+            assert_eq!(Remedies::Table.mask(&quiet), action_mask(&quiet));
+        }
+    }
 }

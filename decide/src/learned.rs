@@ -2,7 +2,9 @@
 //! `model.safetensors` — loaded without candle, checked against this build's features and actions, and
 //! scoring a [`DeploymentView`]. The lab trains and saves them; the decide stage serves them.
 
-use crate::features::{ACTION_NAMES, FEATURE_NAMES, N_ACTIONS, N_FEATURES, action_mask, features};
+use crate::features::{
+    ACTION_NAMES, FEATURE_NAMES, N_ACTIONS, N_FEATURES, Remedies, features, table_remedy,
+};
 use crate::net::{PlainMlp, masked_argmax, masked_softmax};
 use crate::observation::DeploymentView;
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,9 @@ pub struct PolicySpec {
     pub actions: Vec<String>,
     /// A short fingerprint of the weights (part of the policy id).
     pub fingerprint: String,
+    /// Who answers a confident diagnosis, in training and in serving (absent: the network).
+    #[serde(default, skip_serializing_if = "Remedies::is_learned")]
+    pub remedies: Remedies,
 }
 
 /// The format every saved policy's spec names.
@@ -94,11 +99,26 @@ impl PolicyNet {
         format!("{algo}@{}", self.spec.fingerprint)
     }
 
+    /// How to say that the remedy table, not the network, chose action `choice` on `view` (a policy served
+    /// with [`Remedies::Table`], on a diagnosis the table answers); `None` when the network chose.
+    #[must_use]
+    pub fn table_answer(&self, view: &DeploymentView, choice: usize) -> Option<String> {
+        let signal = view.signal?;
+        (self.spec.remedies == Remedies::Table && table_remedy(view) == Some(choice)).then(|| {
+            format!(
+                "the remedy table answers a confident {} diagnosis ({:.2}) with {}",
+                signal.fault.as_str(),
+                signal.confidence,
+                ACTION_NAMES[choice]
+            )
+        })
+    }
+
     /// The action index and per-action scores (probabilities for PPO, Q-values for DQN) for `view`.
     #[must_use]
     pub fn scores(&self, view: &DeploymentView, steps_since_action: u32) -> (usize, Vec<f32>) {
         let x = features(view, steps_since_action);
-        let mask = action_mask(view);
+        let mask = self.spec.remedies.mask(view);
         let out = self.net.forward(&x);
         let scores = match self.spec.algo {
             Algo::Ppo => masked_softmax(&out, &mask),

@@ -77,17 +77,103 @@ impl ServedPolicy {
             .take(4)
             .map(|(n, v)| format!("{n}={v:.2}"))
             .collect();
-        let mut reason = format!(
-            "{}: {} scored highest ({:.2}; inputs {})",
-            self.id(),
-            ACTION_NAMES[choice],
-            scores[choice],
-            inputs.join(", ")
-        );
+        let mut reason = match self.net.table_answer(view, choice) {
+            Some(answer) => format!("{}: {answer}", self.id()),
+            None => format!(
+                "{}: {} scored highest ({:.2}; inputs {})",
+                self.id(),
+                ACTION_NAMES[choice],
+                scores[choice],
+                inputs.join(", ")
+            ),
+        };
         if proposed == PolicyAction::Noop && choice != 0 {
             reason
                 .push_str("; it changes nothing here (the replicas it asks for are those it has)");
         }
         (proposed, reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::table_remedy;
+    use crate::observation::Signal;
+    use schemas::FaultClass;
+
+    /// The committed PPO policy, copied to a directory of its own with its spec's `remedies` set.
+    fn committed_ppo_with(remedies: &str) -> std::path::PathBuf {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/policy-ppo");
+        let dir =
+            std::env::temp_dir().join(format!("medic-served-{}-{remedies}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let weights = "model.safetensors";
+        std::fs::copy(from.join(weights), dir.join(weights)).expect("weights");
+        let mut spec: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(from.join("spec.json")).expect("spec"))
+                .expect("json");
+        spec["remedies"] = remedies.into();
+        std::fs::write(dir.join("spec.json"), spec.to_string()).expect("spec written");
+        dir
+    }
+
+    fn oom_view(confidence: f64) -> DeploymentView {
+        DeploymentView {
+            deployment: 0,
+            at_secs: 600.0,
+            desired: 4,
+            serving: 3,
+            starting: 0,
+            crashing: 1,
+            pending: 0,
+            min_replicas: 2,
+            max_replicas: 12,
+            pod_rps: 100.0,
+            demand_rps: 250.0,
+            served_rps: 240.0,
+            demand_rps_1m: 250.0,
+            demand_rps_5m: 250.0,
+            capacity_rps: 300.0,
+            cpu_utilisation: 0.8,
+            p95_ms: 120.0,
+            sla_p95_ms: 250.0,
+            error_rate: 0.02,
+            violated: false,
+            signal: Some(Signal {
+                fault: FaultClass::Oom,
+                confidence,
+                node: None,
+            }),
+            troubled_node: None,
+            schedulable_nodes: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_policy_served_with_table_remedies_says_the_table_chose() {
+        let dir = committed_ppo_with("table");
+        let policy = ServedPolicy::load(&dir, 60_000_000_000).expect("loads");
+        let (action, reason) = policy.choose(&oom_view(0.9), 0, None);
+        assert_eq!(action, PolicyAction::RolloutRestart, "{reason}");
+        assert!(
+            reason.contains(
+                "the remedy table answers a confident oom diagnosis (0.90) with rollout_restart"
+            ),
+            "{reason}"
+        );
+        // Below the table's confidence the network decides, and says so.
+        let unsure = oom_view(0.5);
+        assert_eq!(table_remedy(&unsure), None);
+        let (_, reason) = policy.choose(&unsure, 0, None);
+        assert!(reason.contains("scored highest"), "{reason}");
+        // With learned remedies the network answers the same diagnosis.
+        let learned = committed_ppo_with("learned");
+        let (_, reason) = ServedPolicy::load(&learned, 60_000_000_000)
+            .expect("loads")
+            .choose(&oom_view(0.9), 0, None);
+        assert!(reason.contains("scored highest"), "{reason}");
+        let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_dir_all(learned);
     }
 }

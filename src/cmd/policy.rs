@@ -2,6 +2,7 @@
 //! and run on the digital twin (`decide::lab::twin`).
 
 use anyhow::{Context, anyhow};
+use decide::features::Remedies;
 use decide::lab::arbitration::SafetyConfig;
 use decide::lab::evaluate::{EvalSetup, PolicyEvaluation, evaluate, load_controller};
 use decide::lab::rl::Progress;
@@ -96,6 +97,19 @@ pub struct TrainArgs {
     /// Cluster TOML (default: the built-in shop).
     #[arg(long)]
     pub cluster: Option<PathBuf>,
+    /// Who answers a confident diagnosis: `learned` (the network) or `table` (the remedy table, as the
+    /// rules do; the network decides everything else). Saved in the policy's spec and served so.
+    #[arg(long, value_enum, default_value = "learned")]
+    pub remedies: RemediesArg,
+}
+
+/// `--remedies`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RemediesArg {
+    /// The network answers every diagnosis.
+    Learned,
+    /// The remedy table answers confident diagnoses.
+    Table,
 }
 
 /// `medic train policy`.
@@ -115,6 +129,10 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         options: TwinOptions::default(),
         seed: args.seed,
         replica_minute_cost: args.replica_minute_cost,
+        remedies: match args.remedies {
+            RemediesArg::Learned => Remedies::Learned,
+            RemediesArg::Table => Remedies::Table,
+        },
     };
     let card = train_policy(&job, &args.out, &mut |p: &Progress| {
         crate::progress::redraw(&format!(

@@ -1,6 +1,7 @@
 //! `medic train policy`: trains PPO or DQN on the twin (or calibrates the threshold rules) and writes the
 //! policy directory with its card.
 
+use crate::features::Remedies;
 use crate::lab::arbitration::SafetyConfig;
 use crate::lab::baselines::calibrate_rules;
 use crate::lab::control::EpisodeSpec;
@@ -84,6 +85,9 @@ pub struct TrainJob {
     /// [`crate::lab::objective::REPLICA_MINUTE_COST`] by default; other prices place a policy elsewhere on
     /// the replicas-versus-SLA curve).
     pub replica_minute_cost: f64,
+    /// Who answers a confident diagnosis: the network, or the remedy table (saved in the spec, so the
+    /// policy is served as it was trained).
+    pub remedies: Remedies,
 }
 
 /// Runs `job` and writes the policy to `out`; returns the card written.
@@ -104,6 +108,7 @@ pub fn train_policy(
         "seed": job.seed,
         "cluster": job.cluster,
         "safety": job.safety,
+        "remedies": job.remedies,
         "objective": {
             "replica_minute_cost": job.replica_minute_cost,
             "escalation_cost": crate::lab::objective::ESCALATION_COST,
@@ -119,6 +124,7 @@ pub fn train_policy(
         safety: job.safety.clone(),
         options: job.options.clone(),
         replica_minute_cost: job.replica_minute_cost,
+        remedies: job.remedies,
     });
     let (algo, trained, settings) = match &job.learner {
         Learner::Rules => {
@@ -178,7 +184,7 @@ pub fn train_policy(
     card["settings"] = settings;
     card["history"] = json!(trained.history);
     card["seconds"] = json!(started.elapsed().as_secs_f64());
-    save_policy(out, algo, &trained, &card)?;
+    save_policy(out, algo, &trained, job.remedies, &card)?;
     Ok(card)
 }
 

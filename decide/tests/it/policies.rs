@@ -1,5 +1,6 @@
 //! The learners train, save and load; the committed policies behave on the held-out scenario.
 
+use medic_decide::features::Remedies;
 use medic_decide::lab::arbitration::SafetyConfig;
 use medic_decide::lab::control::{Controller, EpisodeSpec, run_episode};
 use medic_decide::lab::evaluate::{demo_comparison, load_controller};
@@ -23,6 +24,7 @@ fn job(learner: Learner) -> TrainJob {
         options: TwinOptions::default(),
         seed: 3,
         replica_minute_cost: medic_decide::lab::objective::REPLICA_MINUTE_COST,
+        remedies: Remedies::Learned,
     }
 }
 
@@ -75,21 +77,37 @@ fn ppo_trains_deterministically_saves_and_acts_with_explanations() {
         pb.spec().fingerprint,
         "same seed, same weights"
     );
-    // The replica price is in the reward (and on the card): another price, other weights.
+    // The replica price is in the reward (and on the card): another price, other weights. This one is
+    // trained with the remedy table answering confident diagnoses, and served so.
     let cheap = temp_dir("ppo-cheap");
     let priced = TrainJob {
         replica_minute_cost: 0.001,
+        remedies: Remedies::Table,
         ..job(tiny_ppo())
     };
     let card = train_policy(&priced, &cheap, &mut |_| {}).expect("trains");
     assert_eq!(card["objective"]["replica_minute_cost"], 0.001);
-    assert_ne!(
-        LearnedPolicy::load(&cheap)
-            .expect("loads")
-            .spec()
-            .fingerprint,
-        pa.spec().fingerprint
+    assert_eq!(card["remedies"], "table");
+    let tabled = LearnedPolicy::load(&cheap).expect("loads");
+    assert_ne!(tabled.spec().fingerprint, pa.spec().fingerprint);
+    assert_eq!(tabled.spec().remedies, Remedies::Table);
+    assert_eq!(pa.spec().remedies, Remedies::Learned);
+    let spec_text = std::fs::read_to_string(a.join("spec.json")).expect("spec");
+    assert!(
+        !spec_text.contains("remedies"),
+        "a learned-remedies spec reads as the ones saved before the setting: {spec_text}"
     );
+    let served = medic_decide::PolicyNet::load(&cheap).expect("serves");
+    let mut remedied = 0;
+    for view in views_of_a_day() {
+        let (action, scores) = served.scores(&view, 0);
+        if let Some(remedy) = medic_decide::features::table_remedy(&view) {
+            assert_eq!(action, remedy, "{view:?}");
+            assert!((scores[remedy] - 1.0).abs() < 1e-6, "{scores:?}");
+            remedied += 1;
+        }
+    }
+    assert!(remedied > 0, "the day's faults were diagnosed");
     // Serving reads the weights without candle: the very network candle trained.
     let spec = pa.spec().clone();
     let mut varmap = candle_nn::VarMap::new();
@@ -212,6 +230,7 @@ fn a_policy_trained_here_runs_through_the_episode_loop() {
         safety: SafetyConfig::default(),
         options: TwinOptions::default(),
         replica_minute_cost: medic_decide::lab::objective::REPLICA_MINUTE_COST,
+        remedies: Remedies::Learned,
     };
     let spec: EpisodeSpec = setup.draw(&mut schemas::rng::Rng::new(1));
     let report = run_episode(&spec, &mut policy, &SafetyConfig::default(), |_, p| {

@@ -2,19 +2,19 @@
 //! diagnoses, and threshold autoscaling on utilisation (demand over ready capacity) whose target
 //! [`calibrate_rules`] grid-searches on the training runs.
 
+use crate::features::{REMEDY_MIN_CONFIDENCE, remedy_on_view};
 use crate::lab::arbitration::SafetyConfig;
 use crate::lab::control::{Controller, EpisodeSpec, Explanation, Proposal, run_episode};
 use crate::lab::objective::cost;
 use crate::lab::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
-use crate::remedy_for;
-use schemas::{Action, FaultClass, ObjectKind, Target};
+use schemas::{Action, FaultClass};
 
 /// Threshold autoscaling plus the remedy table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThresholdRules {
     /// Target CPU utilisation: scale out above target + 0.1, in below target − 0.2.
     pub target: f64,
-    /// Diagnoses below this confidence are not acted on. Default 0.6.
+    /// Diagnoses below this confidence are not acted on. Default [`REMEDY_MIN_CONFIDENCE`] (0.6).
     pub min_confidence: f64,
 }
 
@@ -24,24 +24,12 @@ impl ThresholdRules {
     pub fn new(target: f64) -> Self {
         Self {
             target,
-            min_confidence: 0.6,
+            min_confidence: REMEDY_MIN_CONFIDENCE,
         }
     }
 
     fn remedy(view: &DeploymentView, fault: FaultClass) -> Option<(TwinAction, &'static str)> {
-        let target = Target {
-            cluster: None,
-            namespace: None,
-            kind: ObjectKind::Deployment,
-            name: view.deployment.to_string(),
-            pod: None,
-            node: view
-                .signal
-                .and_then(|s| s.node)
-                .or(view.troubled_node)
-                .map(|n| n.to_string()),
-        };
-        let (action, on, why) = remedy_for(fault, &target);
+        let (action, on, why) = remedy_on_view(view, fault);
         let node = || on.name.parse::<usize>().ok();
         let action = match action {
             Action::Noop => return None,

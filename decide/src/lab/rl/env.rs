@@ -3,7 +3,7 @@
 //! every proposal reviewed by the same [`Arbiter`] that guards the policy in production.
 
 use super::features::{
-    N_ACTIONS, N_FEATURES, action_for, action_mask, advance_since_action, features,
+    N_ACTIONS, N_FEATURES, Remedies, action_for, advance_since_action, features,
 };
 use crate::lab::arbitration::{Arbiter, SafetyConfig};
 use crate::lab::control::{EpisodeSpec, Explanation, Proposal};
@@ -31,6 +31,8 @@ pub struct TrainingSetup {
     pub options: TwinOptions,
     /// The price of one replica-minute in the reward, in SLA-violation minutes.
     pub replica_minute_cost: f64,
+    /// Who answers a confident diagnosis (the policy is saved with it, and served with it).
+    pub remedies: Remedies,
 }
 
 impl TrainingSetup {
@@ -121,7 +123,7 @@ impl Env {
         self.views
             .iter()
             .zip(&self.since_action)
-            .map(|(v, s)| (features(v, *s), action_mask(v)))
+            .map(|(v, s)| (features(v, *s), self.setup.remedies.mask(v)))
             .collect()
     }
 

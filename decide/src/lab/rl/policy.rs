@@ -2,7 +2,9 @@
 //! [`Controller`], and [`save_policy`], which writes one: `model.safetensors`, `spec.json` (what the
 //! network expects) and `card.json` (how it was trained).
 
-use super::features::{ACTION_NAMES, FEATURE_NAMES, action_for, advance_since_action, features};
+use super::features::{
+    ACTION_NAMES, FEATURE_NAMES, Remedies, action_for, advance_since_action, features,
+};
 use super::{TrainError, Trained};
 use crate::lab::control::{Controller, Explanation, Proposal};
 use crate::lab::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
@@ -16,7 +18,8 @@ fn io(path: &Path, e: impl std::fmt::Display) -> TrainError {
     }
 }
 
-/// Writes `trained` to `dir` with `card` (any JSON: data, settings, history, evaluation).
+/// Writes `trained` to `dir`, served with `remedies` as it was trained, and `card` (any JSON: data,
+/// settings, history, evaluation).
 ///
 /// # Errors
 /// Files that cannot be written.
@@ -24,6 +27,7 @@ pub fn save_policy(
     dir: &Path,
     algo: Algo,
     trained: &Trained,
+    remedies: Remedies,
     card: &serde_json::Value,
 ) -> Result<PolicySpec, TrainError> {
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
@@ -42,6 +46,7 @@ pub fn save_policy(
             schemas::id::stable_hash(&[&String::from_utf8_lossy(&bytes)])
         )[..8]
             .to_owned(),
+        remedies,
     };
     let write_json = |name: &str, value: &dyn erased::Json| {
         let path = dir.join(name);
@@ -123,11 +128,11 @@ impl Controller for LearnedPolicy {
                     .collect();
                 inputs.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
                 inputs.truncate(6);
-                let mut explanation = Explanation::new(
-                    &id,
-                    format!("{} scored highest", ACTION_NAMES[a]),
-                    view.signal,
-                );
+                let why = self
+                    .net
+                    .table_answer(view, a)
+                    .unwrap_or_else(|| format!("{} scored highest", ACTION_NAMES[a]));
+                let mut explanation = Explanation::new(&id, why, view.signal);
                 explanation.inputs = inputs;
                 explanation.scores = ACTION_NAMES
                     .iter()

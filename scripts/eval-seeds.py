@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Training recipes over several seeds against the rules' front, from `policy_lab compare` output.
+
+    scripts/eval-seeds.py decide/EVAL-fronts.json RUNS.json [RUNS.json ...]   # prints the Markdown table
+
+The rules' targets and manual come from the first file (the front of `scripts/eval-fronts.py`); every
+other policy from the rest. A policy's recipe is its directory's name without the seed it ends in
+(`runs/table-base-8` is seed 8 of `table-base`). Per recipe and held-out trace x scenario: the means over
+its seeds of the fixable SLA minutes, the replica-minutes and the MTTR over manual's (over every fault, and
+over the faults medic's actions can end), and how many seeds meet the issue's bar, as eval-fronts.py
+judges each policy.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+
+
+def mean(result, key):
+    value = result.get(key)
+    return value["mean"] if isinstance(value, dict) else value
+
+
+def recipe_and_seed(policy):
+    match = re.fullmatch(r"(.*?)-?(\d+)", os.path.basename(policy.rstrip("/")))
+    return (match.group(1), int(match.group(2))) if match else (None, None)
+
+
+def verdicts(rows):
+    """(policy label, trace, scenario) -> (meets the bar, meets it on fixable MTTR), by eval-fronts.py."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(rows, f)
+    fronts = os.path.join(os.path.dirname(os.path.abspath(__file__)), "eval-fronts.py")
+    table = subprocess.run([sys.executable, fronts, f.name], capture_output=True, text=True, check=True).stdout
+    os.unlink(f.name)
+    out = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 14 and cells[-1] in ("yes", "no", "–"):
+            out[(cells[5], cells[0], cells[1])] = (cells[11] == "yes", cells[13] == "yes")
+    return out
+
+
+def main():
+    base = [r for r in json.load(open(sys.argv[1])) if r["policy"].startswith("rules@") or r["policy"] == "manual"]
+    runs = [r for path in sys.argv[2:] for r in json.load(open(path)) if recipe_and_seed(r["policy"])[0]]
+    judged = verdicts(base + runs)
+    manual = {(r["trace"], r["scenario"]): r["result"] for r in base if r["policy"] == "manual"}
+    by = defaultdict(list)
+    for r in runs:
+        recipe, _ = recipe_and_seed(r["policy"])
+        cell = (r["trace"], r["scenario"])
+        label = os.path.basename(r["policy"].rstrip("/"))
+        by[(cell, recipe)].append((r["result"], judged.get((label, *cell), (False, False))))
+    print("| trace | scenario | recipe | seeds | fixable SLA min | replica-min | MTTR / manual | "
+          "fixable-fault MTTR / manual | seeds meeting the bar (on fixable MTTR) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for (cell, recipe), seeds in by.items():
+        n = len(seeds)
+        avg = lambda f: sum(f(result) for result, _ in seeds) / n
+        faulted = cell[1] != "none"
+        ratio = lambda key: f"{avg(lambda r: (mean(r, key) or 0) / mean(manual[cell], key)):.2f}" if faulted else "–"
+        meets = sum(v[0] for _, v in seeds)
+        fixable = sum(v[1] for _, v in seeds)
+        print(f"| {cell[0]} | {cell[1]} | {recipe} | {n} | {avg(lambda r: mean(r, 'fixable_sla_minutes')):.1f} "
+              f"| {avg(lambda r: mean(r, 'replica_minutes')):,.0f} | {ratio('mttr_s')} | {ratio('mttr_fixable_s')} "
+              f"| {meets} of {n} ({fixable}) |".replace(",", " "))
+
+
+if __name__ == "__main__":
+    main()
