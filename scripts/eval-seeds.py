@@ -25,8 +25,11 @@ def mean(result, key):
 
 
 def recipe_and_seed(policy):
-    match = re.fullmatch(r"(.*?)-?(\d+)", os.path.basename(policy.rstrip("/")))
-    return (match.group(1), int(match.group(2))) if match else (None, None)
+    """A trained run's recipe and seed from its directory (`runs/table-base-8`); (None, None) for anything
+    else (`rules@cpu60`, `manual`, `ppo`)."""
+    name = os.path.basename(policy.rstrip("/"))
+    match = re.fullmatch(r"(.+)-(\d+)", name)
+    return (match.group(1), int(match.group(2))) if match and "@" not in name else (None, None)
 
 
 def verdicts(rows):
@@ -34,8 +37,10 @@ def verdicts(rows):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(rows, f)
     fronts = os.path.join(os.path.dirname(os.path.abspath(__file__)), "eval-fronts.py")
-    table = subprocess.run([sys.executable, fronts, f.name], capture_output=True, text=True, check=True).stdout
-    os.unlink(f.name)
+    try:
+        table = subprocess.run([sys.executable, fronts, f.name], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(f.name)
     out = {}
     for line in table.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -54,7 +59,9 @@ def main():
         recipe, _ = recipe_and_seed(r["policy"])
         cell = (r["trace"], r["scenario"])
         label = os.path.basename(r["policy"].rstrip("/"))
-        by[(cell, recipe)].append((r["result"], judged.get((label, *cell), (False, False))))
+        if (label, *cell) not in judged:
+            sys.exit(f"eval-fronts.py gave no verdict for {label} on {cell}")
+        by[(cell, recipe)].append((r["result"], judged[(label, *cell)]))
     print("| trace | scenario | recipe | seeds | fixable SLA min | replica-min | MTTR / manual | "
           "fixable-fault MTTR / manual | seeds meeting the bar (on fixable MTTR) |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")

@@ -3,8 +3,8 @@
 //! policy`):
 //!
 //! ```text
-//! cargo run --release -p medic-decide --features lab --example policy_lab -- train ppo|dqn|rules OUT [BUDGET] [SEED] [REPLICA_MINUTE_COST] [learned|table] [base|wide]
-//! cargo run --release -p medic-decide --features lab --example policy_lab -- compare [SEEDS] [HOURS] [POLICIES]
+//! cargo run --release -p medic-decide --features lab --example policy_lab -- train ppo|dqn|rules OUT [BUDGET] [SEED] [REPLICA_MINUTE_COST] [learned|table|table_fixes] [base|wide|without-FAMILY]
+//! cargo run --release -p medic-decide --features lab --example policy_lab -- compare [SEEDS] [HOURS] [POLICIES] [nasa|alibaba|functions]
 //! cargo run --release -p medic-decide --features lab --example policy_lab -- bench
 //! ```
 //!
@@ -41,20 +41,101 @@ fn training_traces() -> Vec<Trace> {
     ]
 }
 
-/// The training traces and every Azure Functions row of ../shared that is not held out (the held-out
-/// functions are 10/row3 and 5/row1, which is also 10/row5): an experiment in wider training data. The
-/// two original traces are repeated so that each family is drawn half the time.
-fn wide_training_traces() -> Vec<Trace> {
-    let functions = |file: &str, rows: &[usize]| -> Vec<Trace> {
-        let path = format!("azure_functions_2019_invitro_sample/{file}/invocations.csv");
-        rows.iter()
-            .map(|row| trace(&path, &format!("row:{row}")))
-            .collect()
-    };
-    let mut traces: Vec<Trace> = (0..6).flat_map(|_| training_traces()).collect();
-    traces.extend(functions("5", &[2, 3, 4, 5]));
-    traces.extend(functions("10", &[1, 2, 4, 6, 7, 8, 9, 10]));
+/// The Azure Functions rows of ../shared that are not held out (the held-out functions are 10/row3 and
+/// 5/row1): rows 1, 2, 4, 6–10 of file 10 and `rows_of_5` of file 5. (10/row5 has 5/row1's owner, not its
+/// function: it is not held out, but the training families leave it out, as they did when they were run.)
+fn functions_traces(rows_of_5: &[usize]) -> Vec<(String, Trace)> {
+    let mut traces = functions_rows("5", rows_of_5);
+    traces.extend(functions_rows("10", &[1, 2, 4, 6, 7, 8, 9, 10]));
     traces
+}
+
+/// Rows `rows` of Azure Functions file `file`, by name.
+fn functions_rows(file: &str, rows: &[usize]) -> Vec<(String, Trace)> {
+    let path = format!("azure_functions_2019_invitro_sample/{file}/invocations.csv");
+    rows.iter()
+        .map(|row| {
+            let name = format!("azure_functions_{file}_row{row}");
+            (name, trace(&path, &format!("row:{row}")))
+        })
+        .collect()
+}
+
+/// The training traces and 12 Azure Functions rows that are not held out: an experiment in wider training
+/// data. The two original traces are repeated so that each family is drawn half the time.
+fn wide_training_traces() -> Vec<Trace> {
+    let mut traces: Vec<Trace> = (0..6).flat_map(|_| training_traces()).collect();
+    traces.extend(functions_traces(&[2, 3, 4, 5]).into_iter().map(|(_, t)| t));
+    traces
+}
+
+/// The trace families of a leave-one-family-out cross-validation.
+const FAMILIES: [&str; 3] = ["nasa", "alibaba", "functions"];
+
+/// The traces of `family` a fold trains on, by name.
+fn family_traces(family: &str) -> Vec<(String, Trace)> {
+    let [nasa, alibaba] =
+        <[Trace; 2]>::try_from(training_traces()).unwrap_or_else(|_| unreachable!());
+    match family {
+        "nasa" => vec![("nasa".into(), nasa)],
+        "alibaba" => vec![("alibaba".into(), alibaba)],
+        "functions" => functions_traces(&[2, 3, 5]),
+        other => panic!("family {other:?}: expected one of {FAMILIES:?}"),
+    }
+}
+
+/// The traces of `family` a fold is validated on: for the Azure Functions, every row that is not held
+/// out, less those that, scaled to the peak, are the same series as a held-out row or as a row already
+/// kept (eight rows are constant load at the peak, one of them the held-out 10/row3: validating on them
+/// would be validating on the test, and they would outweigh the rest).
+fn validation_traces(family: &str) -> Vec<(String, Trace)> {
+    if family != "functions" {
+        return family_traces(family);
+    }
+    let mut rows = functions_rows("5", &[2, 3, 4, 5]);
+    rows.extend(functions_rows("10", &[1, 2, 4, 5, 6, 7, 8, 9, 10]));
+    let mut seen: Vec<Trace> = heldout_traces().into_iter().map(|(_, t)| t).collect();
+    let mut kept = Vec::new();
+    for (name, trace) in rows {
+        if seen.iter().all(|other| !same_series(&trace, other)) {
+            seen.push(trace.clone());
+            kept.push((name, trace));
+        }
+    }
+    kept
+}
+
+/// Whether two traces, scaled to the same peak, differ by less than 1 % of it on average.
+fn same_series(a: &Trace, b: &Trace) -> bool {
+    let n = a.rps.len().min(b.rps.len());
+    let difference: f64 = a.rps[..n]
+        .iter()
+        .zip(&b.rps[..n])
+        .map(|(x, y)| (x - y).abs())
+        .sum();
+    n > 0 && difference / (n as f64) < 0.01 * PEAK_RPS
+}
+
+/// A cross-validation fold's training traces: every family but `left_out`, each repeated so that every
+/// family is drawn equally often.
+fn fold_training_traces(left_out: &str) -> Vec<Trace> {
+    assert!(
+        FAMILIES.contains(&left_out),
+        "family {left_out:?}: expected one of {FAMILIES:?}"
+    );
+    let families: Vec<Vec<Trace>> = FAMILIES
+        .into_iter()
+        .filter(|f| *f != left_out)
+        .map(|f| family_traces(f).into_iter().map(|(_, t)| t).collect())
+        .collect();
+    let longest = families.iter().map(Vec::len).max().unwrap_or(1);
+    families
+        .into_iter()
+        .flat_map(|traces| {
+            let times = longest / traces.len();
+            (0..times).flat_map(move |_| traces.clone())
+        })
+        .collect()
 }
 
 fn heldout_traces() -> Vec<(String, Trace)> {
@@ -113,7 +194,12 @@ fn main() {
                 traces: match args.get(7).map(String::as_str) {
                     None | Some("base") => training_traces(),
                     Some("wide") => wide_training_traces(),
-                    Some(other) => panic!("traces {other:?}: expected base or wide"),
+                    Some(fold) if fold.starts_with("without-") => {
+                        fold_training_traces(&fold["without-".len()..])
+                    }
+                    Some(other) => {
+                        panic!("traces {other:?}: expected base, wide or without-FAMILY")
+                    }
                 },
                 scenario: scenario("train.toml", &cluster),
                 episode_hours: 12.0,
@@ -124,7 +210,10 @@ fn main() {
                 remedies: match args.get(6).map(String::as_str) {
                     None | Some("learned") => Remedies::Learned,
                     Some("table") => Remedies::Table,
-                    Some(other) => panic!("remedies {other:?}: expected learned or table"),
+                    Some("table_fixes") => Remedies::TableFixes,
+                    Some(other) => {
+                        panic!("remedies {other:?}: expected learned, table or table_fixes")
+                    }
                 },
             };
             let card = train_policy(&job, Path::new(out), &mut |p| {
@@ -150,10 +239,18 @@ fn main() {
                 },
                 |p| p.split(',').map(String::from).collect(),
             );
+            // A family's traces with the training scenario (a fold's validation), or the held-out ones.
+            let (traces, scenarios) = match args.get(4) {
+                Some(family) => (validation_traces(family), ["none", "train.toml"].as_slice()),
+                None => (
+                    heldout_traces(),
+                    ["none", "mixed.toml", "holdout.toml"].as_slice(),
+                ),
+            };
             let models = Path::new("models");
             let mut rows = Vec::new();
-            for (name, trace) in heldout_traces() {
-                for scen in ["none", "mixed.toml", "holdout.toml"] {
+            for (name, trace) in traces {
+                for &scen in scenarios {
                     let setup = EvalSetup {
                         cluster: cluster.clone(),
                         trace: trace.clone(),
@@ -164,11 +261,8 @@ fn main() {
                         safety: SafetyConfig::default(),
                     };
                     for policy in &policies {
-                        let Ok(result) = evaluate(&|| load_controller(policy, models), &setup)
-                        else {
-                            eprintln!("skipping {policy}: cannot load");
-                            continue;
-                        };
+                        let result = evaluate(&|| load_controller(policy, models), &setup)
+                            .unwrap_or_else(|e| panic!("{policy}: {e}"));
                         let ci = |k: &str| result.ci95.get(k).map_or(0.0, |e| e.ci95);
                         eprintln!(
                             "{name:<24} {scen:<13} {policy:<7} sla {:>7.1}±{:<5.1} (dep {:>5.1}) mttr {:>7.0}±{:<5.0} cpu {:.3} replica-min {:>8.0} actions {:>5.0} esc {:>4.1} unrec {:.1} cost {:.0}",
@@ -192,7 +286,7 @@ fn main() {
                         if !kinds.is_empty() {
                             eprintln!("    mttr by kind: {}", kinds.join(" "));
                         }
-                        rows.push(serde_json::json!({"trace": name, "scenario": scen, "policy": policy, "result": {
+                        let mut row = serde_json::json!({"trace": name, "scenario": scen, "policy": policy, "result": {
                             "sla_violation_minutes": result.ci95.get("sla_violation_minutes"),
                             "sla_minutes_in_dependency_outages": result.ci95.get("sla_minutes_in_dependency_outages"),
                             "mttr_s": result.ci95.get("mttr_s"),
@@ -204,7 +298,12 @@ fn main() {
                             "sla_minutes_beyond_ceiling": result.ci95.get("sla_minutes_beyond_ceiling"),
                             "fixable_sla_minutes": result.ci95.get("fixable_sla_minutes"),
                             "spikes_beyond_ceiling": result.spikes_beyond_ceiling,
-                        }}));
+                        }});
+                        // A fold's rows name the family its policies were trained without.
+                        if let Some(family) = args.get(4) {
+                            row["fold"] = family.as_str().into();
+                        }
+                        rows.push(row);
                     }
                 }
             }
@@ -219,7 +318,7 @@ fn main() {
                 .unwrap_or_default()
         ),
         _ => eprintln!(
-            "usage: policy_lab train ppo|dqn|rules OUT [BUDGET] [SEED] [REPLICA_MINUTE_COST] [learned|table] [base|wide] | compare [SEEDS] [HOURS] [POLICIES]"
+            "usage: policy_lab train ppo|dqn|rules OUT [BUDGET] [SEED] [REPLICA_MINUTE_COST] [learned|table|table_fixes] [base|wide|without-FAMILY] | compare [SEEDS] [HOURS] [POLICIES] [FAMILY]"
         ),
     }
 }

@@ -144,7 +144,8 @@ pub fn action_mask(view: &DeploymentView) -> [bool; N_ACTIONS] {
     mask
 }
 
-/// The least confidence at which a diagnosis' remedy is applied by the table (the rules' own threshold).
+/// The least confidence at which a diagnosis' remedy is applied by the table (the default of the rules'
+/// `decide.min_confidence`; the policies' table does not follow that setting, so serving equals training).
 pub const REMEDY_MIN_CONFIDENCE: f64 = 0.6;
 
 /// The remedy table's answer ([`remedy_for`]) to `fault` on the deployment `view` shows, with the node
@@ -165,8 +166,10 @@ pub fn remedy_on_view(view: &DeploymentView, fault: FaultClass) -> (Action, Targ
 /// The action index of the remedy table's answer ([`remedy_for`]) to a diagnosis on `view` that is
 /// confident (at least [`REMEDY_MIN_CONFIDENCE`]) and names a fault, as the rules apply it: `None` for
 /// no diagnosis, a `normal` or `cpu_saturation` one (capacity is the policy's to size), or a remedy
-/// outside the policies' actions. A node remedy (cordon for a failed node, drain under disk pressure) is
-/// the policies' cordon-and-drain of the node [`node_of`] names.
+/// outside the policies' actions. Two answers differ from the decide stage's rules, which see more than a
+/// view: a node remedy (cordon for a failed node, drain under disk pressure) is the policies'
+/// cordon-and-drain of the node [`node_of`] names, and a pod remedy (a probe failure's restart) is a
+/// rollout restart of the workload, since a view names no pod.
 #[must_use]
 pub fn table_remedy(view: &DeploymentView) -> Option<usize> {
     let signal = view.signal.filter(|s| {
@@ -186,7 +189,7 @@ pub fn table_remedy(view: &DeploymentView) -> Option<usize> {
 /// Who answers a confident diagnosis: the network, or the remedy table. A policy is trained and served
 /// with the same answer (its spec records it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Remedies {
     /// The network picks among every action the mask allows ([`action_mask`]).
     #[default]
@@ -195,6 +198,11 @@ pub enum Remedies {
     /// decides everything else (capacity above all). Its remedies are then as reliable as the rules', whatever
     /// a training run learned, and it learns what the table cannot: how many replicas, and when.
     Table,
+    /// As [`Remedies::Table`] for the remedies that fix something (restart, rollout restart, rollback, a
+    /// node's cordon and drain); where the table's answer is a page, the network chooses between paging
+    /// and its capacity actions, so that a page (which the arbiter sends once) does not freeze capacity for
+    /// as long as the diagnosis lasts.
+    TableFixes,
 }
 
 impl Remedies {
@@ -204,20 +212,50 @@ impl Remedies {
         *self == Remedies::Learned
     }
 
-    /// The actions the network may take on `view`: [`action_mask`], or with [`Remedies::Table`] and a
-    /// [`table_remedy`] for the view, that remedy alone.
+    /// Its name in a policy's id (`table`, `table_fixes`); `None` for [`Remedies::Learned`], which ids leave
+    /// out.
     #[must_use]
-    pub fn mask(self, view: &DeploymentView) -> [bool; N_ACTIONS] {
-        match (self, table_remedy(view)) {
-            (Remedies::Table, Some(remedy)) => {
-                let mut mask = [false; N_ACTIONS];
-                mask[remedy] = true;
-                mask
-            }
-            _ => action_mask(view),
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Remedies::Learned => None,
+            Remedies::Table => Some("table"),
+            Remedies::TableFixes => Some("table_fixes"),
         }
     }
+
+    /// The remedy the table imposes on `view`, leaving the network no other choice.
+    #[must_use]
+    pub fn imposed(self, view: &DeploymentView) -> Option<usize> {
+        match self {
+            Remedies::Learned => None,
+            Remedies::Table => table_remedy(view),
+            Remedies::TableFixes => table_remedy(view).filter(|&r| r != ESCALATE),
+        }
+    }
+
+    /// The actions the network may take on `view`: [`action_mask`], or the remedy the table imposes alone
+    /// ([`Remedies::imposed`]); with [`Remedies::TableFixes`] and a page for answer, no other remedy.
+    #[must_use]
+    pub fn mask(self, view: &DeploymentView) -> [bool; N_ACTIONS] {
+        let mut mask = action_mask(view);
+        if let Some(remedy) = self.imposed(view).filter(|&r| mask[r]) {
+            // The table's answers are all possible actions (a drain only with a node): checked, not assumed.
+            mask = [false; N_ACTIONS];
+            mask[remedy] = true;
+            return mask;
+        }
+        if self == Remedies::TableFixes && table_remedy(view) == Some(ESCALATE) {
+            mask[REMEDIES].fill(false);
+        }
+        mask
+    }
 }
+
+/// The page's action index.
+const ESCALATE: usize = 9;
+
+/// The action indices of the remedies that fix something (restart, rollout restart, rollback, drain).
+const REMEDIES: std::ops::RangeInclusive<usize> = 5..=8;
 
 #[cfg(test)]
 mod tests {
@@ -264,7 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn the_table_answers_a_confident_diagnosis_as_the_rules_do() {
+    fn the_table_answers_a_confident_diagnosis_with_the_policies_actions() {
         let cases = [
             (FaultClass::Oom, Some(1), Some("rollout_restart")),
             (FaultClass::CrashLoop, None, Some("rollback")),
@@ -311,6 +349,40 @@ mod tests {
             diagnosed(FaultClass::CpuSaturation, 0.9, None),
         ] {
             assert_eq!(Remedies::Table.mask(&quiet), action_mask(&quiet));
+            assert_eq!(Remedies::TableFixes.mask(&quiet), action_mask(&quiet));
         }
+    }
+
+    #[test]
+    fn the_page_and_the_remedies_are_the_actions_so_named() {
+        assert_eq!(ACTION_NAMES[ESCALATE], "escalate");
+        assert_eq!(
+            ACTION_NAMES[REMEDIES],
+            ["restart_pod", "rollout_restart", "rollback", "cordon_drain"]
+        );
+    }
+
+    #[test]
+    fn with_table_fixes_a_page_leaves_capacity_to_the_network() {
+        let allowed = |remedies: Remedies, view: &DeploymentView| -> Vec<&str> {
+            let mask = remedies.mask(view);
+            (0..N_ACTIONS)
+                .filter(|a| mask[*a])
+                .map(|a| ACTION_NAMES[a])
+                .collect()
+        };
+        let outage = diagnosed(FaultClass::DependencyFailure, 0.9, None);
+        assert_eq!(allowed(Remedies::Table, &outage), ["escalate"]);
+        assert_eq!(
+            allowed(Remedies::TableFixes, &outage),
+            [
+                "noop", "fit@45%", "fit@60%", "fit@75%", "scale+2", "escalate"
+            ]
+        );
+        assert_eq!(Remedies::TableFixes.imposed(&outage), None);
+        // A remedy that fixes is imposed as with the table.
+        let oom = diagnosed(FaultClass::Oom, 0.9, None);
+        assert_eq!(allowed(Remedies::TableFixes, &oom), ["rollout_restart"]);
+        assert_eq!(Remedies::TableFixes.imposed(&oom), Some(6));
     }
 }

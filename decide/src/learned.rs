@@ -2,9 +2,7 @@
 //! `model.safetensors` — loaded without candle, checked against this build's features and actions, and
 //! scoring a [`DeploymentView`]. The lab trains and saves them; the decide stage serves them.
 
-use crate::features::{
-    ACTION_NAMES, FEATURE_NAMES, N_ACTIONS, N_FEATURES, Remedies, features, table_remedy,
-};
+use crate::features::{ACTION_NAMES, FEATURE_NAMES, N_ACTIONS, N_FEATURES, Remedies, features};
 use crate::net::{PlainMlp, masked_argmax, masked_softmax};
 use crate::observation::DeploymentView;
 use serde::{Deserialize, Serialize};
@@ -20,10 +18,12 @@ pub enum Algo {
     Dqn,
 }
 
-/// What a saved network expects; a mismatch with this build's features or actions is refused.
+/// What a saved network expects; a mismatch with this build's features or actions is refused, and so is a
+/// field this build does not know (a setting it would otherwise serve the network without).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PolicySpec {
-    /// Always `medic-policy@1`.
+    /// [`FORMAT`], or [`FORMAT_WITH_REMEDIES`] for a policy whose remedies are not all learned.
     pub format: String,
     /// Algorithm.
     pub algo: Algo,
@@ -42,8 +42,22 @@ pub struct PolicySpec {
     pub remedies: Remedies,
 }
 
-/// The format every saved policy's spec names.
+/// The format of a saved policy's spec whose network answers every diagnosis.
 pub const FORMAT: &str = "medic-policy@1";
+
+/// The format of a spec with `remedies` other than learned: builds older than the setting refuse it, rather
+/// than serve the network without the answers it was trained with.
+pub const FORMAT_WITH_REMEDIES: &str = "medic-policy@2";
+
+/// The format a spec with `remedies` is written in.
+#[must_use]
+pub fn format_for(remedies: Remedies) -> &'static str {
+    if remedies.is_learned() {
+        FORMAT
+    } else {
+        FORMAT_WITH_REMEDIES
+    }
+}
 
 /// A saved policy's network and spec, acting greedily.
 #[derive(Debug, Clone)]
@@ -64,8 +78,16 @@ impl PolicyNet {
             .map_err(|e| format!("{}: {e}", spec_path.display()))?;
         let spec: PolicySpec =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", spec_path.display()))?;
-        if spec.format != FORMAT
-            || spec.features != FEATURE_NAMES
+        if spec.format != format_for(spec.remedies) {
+            return Err(format!(
+                "{}: a spec in format {:?} with {} remedies: this build reads {FORMAT} for learned \
+                 remedies and {FORMAT_WITH_REMEDIES} for the table's; retrain it with `medic train policy`",
+                spec_path.display(),
+                spec.format,
+                spec.remedies.name().unwrap_or("learned")
+            ));
+        }
+        if spec.features != FEATURE_NAMES
             || spec.actions != ACTION_NAMES
             || spec.sizes.first() != Some(&N_FEATURES)
             || spec.sizes.last() != Some(&N_ACTIONS)
@@ -89,22 +111,26 @@ impl PolicyNet {
         &self.spec
     }
 
-    /// Its id: algorithm and weights fingerprint (`ppo@df3849ca`).
+    /// Its id: algorithm, remedies other than learned, and weights fingerprint (`ppo@df3849ca`,
+    /// `ppo+table@2fd0f83f`): the same weights served with other remedies act otherwise, under another id.
     #[must_use]
     pub fn id(&self) -> String {
         let algo = match self.spec.algo {
             Algo::Ppo => "ppo",
             Algo::Dqn => "dqn",
         };
-        format!("{algo}@{}", self.spec.fingerprint)
+        match self.spec.remedies.name() {
+            None => format!("{algo}@{}", self.spec.fingerprint),
+            Some(remedies) => format!("{algo}+{remedies}@{}", self.spec.fingerprint),
+        }
     }
 
     /// How to say that the remedy table, not the network, chose action `choice` on `view` (a policy served
-    /// with [`Remedies::Table`], on a diagnosis the table answers); `None` when the network chose.
+    /// with the table's remedies, on a diagnosis the table answers); `None` when the network chose.
     #[must_use]
     pub fn table_answer(&self, view: &DeploymentView, choice: usize) -> Option<String> {
         let signal = view.signal?;
-        (self.spec.remedies == Remedies::Table && table_remedy(view) == Some(choice)).then(|| {
+        (self.spec.remedies.imposed(view) == Some(choice)).then(|| {
             format!(
                 "the remedy table answers a confident {} diagnosis ({:.2}) with {}",
                 signal.fault.as_str(),

@@ -98,24 +98,49 @@ impl ServedPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::table_remedy;
+    use crate::features::{Remedies, table_remedy};
     use crate::observation::Signal;
     use schemas::FaultClass;
 
-    /// The committed PPO policy, copied to a directory of its own with its spec's `remedies` set.
-    fn committed_ppo_with(remedies: &str) -> std::path::PathBuf {
-        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/policy-ppo");
-        let dir =
-            std::env::temp_dir().join(format!("medic-served-{}-{remedies}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let weights = "model.safetensors";
-        std::fs::copy(from.join(weights), dir.join(weights)).expect("weights");
-        let mut spec: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(from.join("spec.json")).expect("spec"))
-                .expect("json");
-        spec["remedies"] = remedies.into();
-        std::fs::write(dir.join("spec.json"), spec.to_string()).expect("spec written");
-        dir
+    /// A copy of the committed PPO policy in a directory of its own, removed when dropped.
+    struct PolicyCopy(std::path::PathBuf);
+
+    impl PolicyCopy {
+        /// The committed PPO policy with `edit` applied to its spec.
+        fn of_committed_ppo(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Self {
+            let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/policy-ppo");
+            let dir =
+                std::env::temp_dir().join(format!("medic-served-{}-{name}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("dir");
+            let weights = "model.safetensors";
+            std::fs::copy(from.join(weights), dir.join(weights)).expect("weights");
+            let mut spec: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(from.join("spec.json")).expect("spec"),
+            )
+            .expect("json");
+            edit(&mut spec);
+            std::fs::write(dir.join("spec.json"), spec.to_string()).expect("spec written");
+            Self(dir)
+        }
+
+        /// The committed PPO policy served with `remedies`, in the format a spec with them is written in.
+        fn with_remedies(remedies: Remedies) -> Self {
+            let name = remedies.name().unwrap_or("learned");
+            Self::of_committed_ppo(name, |spec| {
+                spec["remedies"] = name.into();
+                spec["format"] = crate::learned::format_for(remedies).into();
+            })
+        }
+
+        fn load(&self) -> Result<ServedPolicy, String> {
+            ServedPolicy::load(&self.0, 60_000_000_000)
+        }
+    }
+
+    impl Drop for PolicyCopy {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     fn oom_view(confidence: f64) -> DeploymentView {
@@ -152,8 +177,10 @@ mod tests {
 
     #[test]
     fn a_policy_served_with_table_remedies_says_the_table_chose() {
-        let dir = committed_ppo_with("table");
-        let policy = ServedPolicy::load(&dir, 60_000_000_000).expect("loads");
+        let policy = PolicyCopy::with_remedies(Remedies::Table)
+            .load()
+            .expect("loads");
+        assert!(policy.id().starts_with("ppo+table@"), "{}", policy.id());
         let (action, reason) = policy.choose(&oom_view(0.9), 0, None);
         assert_eq!(action, PolicyAction::RolloutRestart, "{reason}");
         assert!(
@@ -167,13 +194,38 @@ mod tests {
         assert_eq!(table_remedy(&unsure), None);
         let (_, reason) = policy.choose(&unsure, 0, None);
         assert!(reason.contains("scored highest"), "{reason}");
-        // With learned remedies the network answers the same diagnosis.
-        let learned = committed_ppo_with("learned");
-        let (_, reason) = ServedPolicy::load(&learned, 60_000_000_000)
-            .expect("loads")
-            .choose(&oom_view(0.9), 0, None);
+        // With learned remedies the network answers the same diagnosis, under the weights' own id.
+        let learned = PolicyCopy::with_remedies(Remedies::Learned)
+            .load()
+            .expect("loads");
+        assert!(learned.id().starts_with("ppo@"), "{}", learned.id());
+        let (_, reason) = learned.choose(&oom_view(0.9), 0, None);
         assert!(reason.contains("scored highest"), "{reason}");
-        let _ = std::fs::remove_dir_all(dir);
-        let _ = std::fs::remove_dir_all(learned);
+    }
+
+    #[test]
+    fn a_spec_that_would_be_served_otherwise_than_written_is_refused() {
+        let refused =
+            |name: &str, edit: fn(&mut serde_json::Value)| match PolicyCopy::of_committed_ppo(
+                name, edit,
+            )
+            .load()
+            {
+                Ok(_) => panic!("{name}: loaded"),
+                Err(e) => e,
+            };
+        // Table remedies in the first format: what a build without the setting would serve unmasked.
+        let old_format = refused("old-format", |spec| spec["remedies"] = "table".into());
+        assert!(
+            old_format.contains("format \"medic-policy@1\" with table remedies"),
+            "{old_format}"
+        );
+        let unknown = refused("unknown-remedies", |spec| {
+            spec["remedies"] = "guess".into();
+            spec["format"] = "medic-policy@2".into();
+        });
+        assert!(unknown.contains("unknown variant `guess`"), "{unknown}");
+        let typo = refused("unknown-field", |spec| spec["remedy"] = "table".into());
+        assert!(typo.contains("unknown field `remedy`"), "{typo}");
     }
 }

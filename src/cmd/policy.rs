@@ -97,8 +97,10 @@ pub struct TrainArgs {
     /// Cluster TOML (default: the built-in shop).
     #[arg(long)]
     pub cluster: Option<PathBuf>,
-    /// Who answers a confident diagnosis: `learned` (the network) or `table` (the remedy table, as the
-    /// rules do; the network decides everything else). Saved in the policy's spec and served so.
+    /// Who answers a confident diagnosis: `learned` (the network), `table` (the remedy table, as the
+    /// rules do; the network decides everything else) or `table-fixes` (the table's remedies, but where
+    /// its answer is a page the network chooses between paging and capacity). For ppo and dqn; saved in
+    /// the policy's spec and served so.
     #[arg(long, value_enum, default_value = "learned")]
     pub remedies: RemediesArg,
 }
@@ -110,6 +112,19 @@ pub enum RemediesArg {
     Learned,
     /// The remedy table answers confident diagnoses.
     Table,
+    /// The remedy table answers confident diagnoses with its fixes; the network decides on pages.
+    #[value(alias = "table_fixes")]
+    TableFixes,
+}
+
+impl From<RemediesArg> for Remedies {
+    fn from(arg: RemediesArg) -> Self {
+        match arg {
+            RemediesArg::Learned => Remedies::Learned,
+            RemediesArg::Table => Remedies::Table,
+            RemediesArg::TableFixes => Remedies::TableFixes,
+        }
+    }
 }
 
 /// `medic train policy`.
@@ -119,6 +134,7 @@ pub enum RemediesArg {
 pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let cluster = cluster(args.cluster.as_deref())?;
     let learner = Learner::named(&args.algo, args.budget, args.actors).map_err(|e| anyhow!(e))?;
+    let remedies = Remedies::from(args.remedies);
     let job = TrainJob {
         learner,
         traces: traces(&args.trace, &args.column, args.peak_rps)?,
@@ -129,10 +145,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         options: TwinOptions::default(),
         seed: args.seed,
         replica_minute_cost: args.replica_minute_cost,
-        remedies: match args.remedies {
-            RemediesArg::Learned => Remedies::Learned,
-            RemediesArg::Table => Remedies::Table,
-        },
+        remedies,
     };
     let card = train_policy(&job, &args.out, &mut |p: &Progress| {
         crate::progress::redraw(&format!(

@@ -127,6 +127,13 @@ pub fn train_policy(
         remedies: job.remedies,
     });
     let (algo, trained, settings) = match &job.learner {
+        Learner::Rules if !job.remedies.is_learned() => {
+            return Err(TrainError::Setting(
+                "remedies are a setting of ppo and dqn: the rules answer every confident diagnosis \
+                 by the table"
+                    .into(),
+            ));
+        }
         Learner::Rules => {
             let runs = calibration_runs(&setup, job.seed, 32);
             let (target, tried) = calibrate_rules(&runs, &job.safety);

@@ -28,10 +28,26 @@ fn job(learner: Learner) -> TrainJob {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+/// A directory of its own for one policy, removed when dropped.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("medic-policy-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    dir
+    TempDir(dir)
 }
 
 fn tiny_ppo() -> Learner {
@@ -77,27 +93,34 @@ fn ppo_trains_deterministically_saves_and_acts_with_explanations() {
         pb.spec().fingerprint,
         "same seed, same weights"
     );
-    // The replica price is in the reward (and on the card): another price, other weights. This one is
-    // trained with the remedy table answering confident diagnoses, and served so.
+    // The replica price is in the reward (and on the card): another price, other weights.
     let cheap = temp_dir("ppo-cheap");
     let priced = TrainJob {
         replica_minute_cost: 0.001,
-        remedies: Remedies::Table,
         ..job(tiny_ppo())
     };
     let card = train_policy(&priced, &cheap, &mut |_| {}).expect("trains");
     assert_eq!(card["objective"]["replica_minute_cost"], 0.001);
+    let cheap_policy = LearnedPolicy::load(&cheap).expect("loads");
+    assert_ne!(cheap_policy.spec().fingerprint, pa.spec().fingerprint);
+    // Trained with the remedy table answering confident diagnoses: saved, and served, so.
+    let table = temp_dir("ppo-table");
+    let tabled = TrainJob {
+        remedies: Remedies::Table,
+        ..job(tiny_ppo())
+    };
+    let card = train_policy(&tabled, &table, &mut |_| {}).expect("trains");
     assert_eq!(card["remedies"], "table");
-    let tabled = LearnedPolicy::load(&cheap).expect("loads");
-    assert_ne!(tabled.spec().fingerprint, pa.spec().fingerprint);
+    let tabled = LearnedPolicy::load(&table).expect("loads");
     assert_eq!(tabled.spec().remedies, Remedies::Table);
+    assert_eq!(tabled.spec().format, "medic-policy@2");
     assert_eq!(pa.spec().remedies, Remedies::Learned);
     let spec_text = std::fs::read_to_string(a.join("spec.json")).expect("spec");
     assert!(
-        !spec_text.contains("remedies"),
+        !spec_text.contains("remedies") && spec_text.contains("medic-policy@1"),
         "a learned-remedies spec reads as the ones saved before the setting: {spec_text}"
     );
-    let served = medic_decide::PolicyNet::load(&cheap).expect("serves");
+    let served = medic_decide::PolicyNet::load(&table).expect("serves");
     let mut remedied = 0;
     for view in views_of_a_day() {
         let (action, scores) = served.scores(&view, 0);
@@ -195,6 +218,13 @@ fn rules_calibration_picks_the_cheapest_target() {
     assert_eq!(spec["target"].as_f64(), Some(best));
     let loaded = load_controller(dir.to_str().expect("utf-8"), Path::new("models")).expect("loads");
     assert!(loaded.id().starts_with("rules@"));
+    // Remedies are a setting of the learners: the rules refuse it rather than record it unused.
+    let tabled = TrainJob {
+        remedies: Remedies::Table,
+        ..job(Learner::Rules)
+    };
+    let refused = train_policy(&tabled, &temp_dir("rules-table"), &mut |_| {});
+    assert!(refused.is_err_and(|e| e.to_string().contains("setting of ppo and dqn")));
 }
 
 #[test]
@@ -237,4 +267,80 @@ fn a_policy_trained_here_runs_through_the_episode_loop() {
         assert!(!p.explanation.summary().is_empty());
     });
     assert!(report.minutes > 0.0);
+}
+
+#[test]
+fn training_observations_carry_the_policys_remedies() {
+    use medic_decide::features::{ACTION_NAMES, N_ACTIONS, action_mask, table_remedy};
+    use medic_decide::lab::rl::env::Observation;
+    // A fault the table remedies, then one it answers with a page.
+    let scenario: Scenario = toml::from_str(
+        "[[fault]]\nkind = \"memory_leak\"\nat = \"5m\"\ndeployment = \"checkout\"\n\
+         [[fault]]\nkind = \"dependency_outage\"\nat = \"20m\"\ndeployment = \"frontend\"\nduration = \"30m\"",
+    )
+    .expect("scenario");
+    let setup = |remedies| {
+        let job = job(tiny_ppo());
+        std::sync::Arc::new(TrainingSetup {
+            cluster: job.cluster,
+            traces: job.traces,
+            scenario: scenario.clone(),
+            episode_secs: 3_600.0,
+            safety: job.safety,
+            options: job.options,
+            replica_minute_cost: job.replica_minute_cost,
+            remedies,
+        })
+    };
+    let mut envs: Vec<_> = [Remedies::Learned, Remedies::Table, Remedies::TableFixes]
+        .into_iter()
+        .map(|remedies| medic_decide::lab::rl::Env::new(setup(remedies), 5))
+        .collect();
+    let mut answered = [0usize; 2];
+    for _ in 0..120 {
+        let observed: Vec<_> = envs
+            .iter()
+            .map(medic_decide::lab::rl::Env::observations)
+            .collect();
+        // The same episode in each (same seed, no-ops): only the masks differ.
+        assert_eq!(observed[0].len(), observed[1].len());
+        for (agent, views) in envs[0].views().iter().enumerate() {
+            let allowed = |o: &[Observation]| -> Vec<&str> {
+                (0..N_ACTIONS)
+                    .filter(|&a| o[agent].1[a])
+                    .map(|a| ACTION_NAMES[a])
+                    .collect()
+            };
+            match table_remedy(views) {
+                Some(remedy) => {
+                    assert_eq!(allowed(&observed[1]), [ACTION_NAMES[remedy]]);
+                    answered[0] += 1;
+                    if ACTION_NAMES[remedy] == "escalate" {
+                        // A page leaves capacity to the network, and no other remedy.
+                        let capacity_or_page: Vec<&str> = (0..N_ACTIONS)
+                            .filter(|&a| action_mask(views)[a] && (a < 5 || a == 9))
+                            .map(|a| ACTION_NAMES[a])
+                            .collect();
+                        assert_eq!(allowed(&observed[2]), capacity_or_page);
+                        assert!(capacity_or_page.contains(&"noop"));
+                        answered[1] += 1;
+                    } else {
+                        assert_eq!(allowed(&observed[2]), [ACTION_NAMES[remedy]]);
+                    }
+                }
+                None => {
+                    assert_eq!(allowed(&observed[1]), allowed(&observed[0]));
+                    assert_eq!(allowed(&observed[2]), allowed(&observed[0]));
+                }
+            }
+        }
+        for env in &mut envs {
+            let noops = vec![0; env.agents()];
+            env.step(&noops);
+        }
+    }
+    assert!(
+        answered[0] > answered[1] && answered[1] > 0,
+        "both faults were diagnosed: {answered:?}"
+    );
 }

@@ -117,6 +117,12 @@ impl Env {
         self.views.len()
     }
 
+    /// Every agent's view of the twin, as observed now.
+    #[must_use]
+    pub fn views(&self) -> &[DeploymentView] {
+        &self.views
+    }
+
     /// Every agent's observation.
     #[must_use]
     pub fn observations(&self) -> Vec<Observation> {

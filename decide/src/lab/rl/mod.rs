@@ -24,6 +24,9 @@ pub enum TrainError {
     /// Candle failed.
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),
+    /// A setting that does not apply to the learner.
+    #[error("{0}")]
+    Setting(String),
     /// Files could not be read or written.
     #[error("{path}: {message}")]
     Io {

@@ -8,7 +8,7 @@ use super::features::{
 use super::{TrainError, Trained};
 use crate::lab::control::{Controller, Explanation, Proposal};
 use crate::lab::twin::{ClusterView, DeploymentView, TwinAction, TwinCommand};
-pub use crate::learned::{Algo, FORMAT, PolicyNet, PolicySpec};
+pub use crate::learned::{Algo, PolicyNet, PolicySpec, format_for};
 use std::path::Path;
 
 fn io(path: &Path, e: impl std::fmt::Display) -> TrainError {
@@ -35,7 +35,7 @@ pub fn save_policy(
     trained.varmap.save(&weights)?;
     let bytes = std::fs::read(&weights).map_err(|e| io(&weights, e))?;
     let spec = PolicySpec {
-        format: FORMAT.to_owned(),
+        format: format_for(remedies).to_owned(),
         algo,
         network: trained.network.clone(),
         sizes: trained.sizes.clone(),
