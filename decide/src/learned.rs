@@ -23,7 +23,7 @@ pub enum Algo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
-    /// [`FORMAT`], or [`FORMAT_WITH_REMEDIES`] for a policy whose remedies are not all learned.
+    /// `medic-policy@1`, or `medic-policy@2` for a policy whose remedies are not all learned.
     pub format: String,
     /// Algorithm.
     pub algo: Algo,
