@@ -179,4 +179,30 @@ fn train_policy_calibrates_the_rules() {
         "x",
     ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected ppo, dqn or rules"));
+    // Remedies are a setting of the learners (either spelling of table-fixes is taken), refused for the
+    // rules before anything is trained or written.
+    let tabled = dir.join("rules-table");
+    for remedies in ["table", "table-fixes", "table_fixes"] {
+        let refused = medic(&[
+            "train",
+            "policy",
+            "--algo",
+            "rules",
+            "--trace",
+            &trace,
+            "--column",
+            "requests",
+            "--remedies",
+            remedies,
+            "--out",
+            tabled.to_str().expect("utf-8"),
+        ]);
+        assert!(!refused.status.success(), "{remedies}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains("setting of ppo and dqn"),
+            "{remedies}: {stderr}"
+        );
+        assert!(!tabled.join("spec.json").exists(), "{remedies}");
+    }
 }
