@@ -41,7 +41,9 @@ def main():
         cell = (r["trace"], r["scenario"])
         if (label, *cell) not in judged:
             sys.exit(f"eval-fronts.py gave no verdict for {label} on {cell}")
-        groups[(r["fold"], r["scenario"], recipe)].append((r["result"], manual[cell], judged[(label, *cell)]))
+        if f"-without-{r['fold']}-" not in label:
+            sys.exit(f"{label} is compared on fold {r['fold']}, not the family it was trained without")
+        groups[(r["fold"], r["scenario"], recipe)].append((r["result"], manual[cell], judged[(label, *cell)], r["trace"]))
     print("| left-out family | scenario | remedies | traces x seeds | fixable SLA min | replica-min | MTTR / manual "
           "| fixable-fault MTTR / manual | pairs meeting the bar (on fixable MTTR) |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
@@ -50,13 +52,13 @@ def main():
         fold, scenario, recipe = key
         pairs = groups[key]
         n = len(pairs)
-        traces = len({id(m) for _, m, _ in pairs})
-        avg = lambda f: sum(f(r, m) for r, m, _ in pairs) / n
+        traces = len({trace for *_, trace in pairs})
+        avg = lambda f: sum(f(r, m) for r, m, *_ in pairs) / n
         faulted = scenario != "none"
         ratio = lambda k: f"{avg(lambda r, m: (seeds.mean(r, k) or 0) / seeds.mean(m, k)):.2f}" if faulted else "–"
-        met = sum(v[0] for _, _, v in pairs)
-        met_fixable = sum(v[1] for _, _, v in pairs)
-        print(f"| {fold} | {scenario} | {recipe} | {traces} x {n // traces} "
+        met = sum(v[0] for _, _, v, _ in pairs)
+        met_fixable = sum(v[1] for _, _, v, _ in pairs)
+        print(f"| {fold} | {scenario} | {recipe} | {traces} x {n / traces:g} "
               f"| {avg(lambda r, m: seeds.mean(r, 'fixable_sla_minutes')):.1f} "
               f"| {avg(lambda r, m: seeds.mean(r, 'replica_minutes')):,.0f} | {ratio('mttr_s')} | {ratio('mttr_fixable_s')} "
               f"| {met} of {n} ({met_fixable}) |".replace(",", " "))

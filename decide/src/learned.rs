@@ -70,8 +70,9 @@ impl PolicyNet {
     /// Loads the policy saved in `dir` (`spec.json`, `model.safetensors`).
     ///
     /// # Errors
-    /// Missing or unreadable files, or a network built for other features or actions than this build's
-    /// (it must be retrained: serving must see what training saw).
+    /// Missing or unreadable files; a spec with a field this build does not know, or whose format does not
+    /// match its remedies setting; or a network built for other features or actions than this build's (it
+    /// must be retrained: serving must see what training saw).
     pub fn load(dir: &Path) -> Result<Self, String> {
         let spec_path = dir.join("spec.json");
         let text = std::fs::read_to_string(&spec_path)
@@ -81,7 +82,9 @@ impl PolicyNet {
         if spec.format != format_for(spec.remedies) {
             return Err(format!(
                 "{}: a spec in format {:?} with {} remedies: this build reads {FORMAT} for learned \
-                 remedies and {FORMAT_WITH_REMEDIES} for the table's; retrain it with `medic train policy`",
+                 remedies and {FORMAT_WITH_REMEDIES} for the table's (a spec written by a build that had \
+                 the setting but not its format may be relabelled; otherwise retrain it with `medic train \
+                 policy`)",
                 spec_path.display(),
                 spec.format,
                 spec.remedies.name().unwrap_or("learned")

@@ -192,6 +192,8 @@ fn train_policy_calibrates_the_rules() {
             &trace,
             "--column",
             "requests",
+            "--episode-hours",
+            "2",
             "--remedies",
             remedies,
             "--out",
