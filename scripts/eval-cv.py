@@ -32,18 +32,14 @@ def main():
     rows = json.load(open(sys.argv[1]))
     base = [r for r in rows if seeds.recipe_and_seed(r["policy"])[0] is None]
     runs = [r for r in rows if seeds.recipe_and_seed(r["policy"])[0] is not None]
-    judged = seeds.verdicts(base + runs)
-    manual = {(r["trace"], r["scenario"]): r["result"] for r in base if r["policy"] == "manual"}
     groups = defaultdict(list)
-    for r in runs:
-        recipe = seeds.recipe_and_seed(r["policy"])[0].split("-without-")[0]
+    for run in seeds.judged_runs(base, runs):
+        r = run[0]
         label = os.path.basename(r["policy"].rstrip("/"))
-        cell = (r["trace"], r["scenario"])
-        if (label, *cell) not in judged:
-            sys.exit(f"eval-fronts.py gave no verdict for {label} on {cell}")
         if f"-without-{r['fold']}-" not in label:
             sys.exit(f"{label} is compared on fold {r['fold']}, not the family it was trained without")
-        groups[(r["fold"], r["scenario"], recipe)].append((r["result"], manual[cell], judged[(label, *cell)], r["trace"]))
+        recipe = seeds.recipe_and_seed(r["policy"])[0].split("-without-")[0]
+        groups[(r["fold"], r["scenario"], recipe)].append(run)
     print("| left-out family | scenario | remedies | traces x seeds | fixable SLA min | replica-min | MTTR / manual "
           "| fixable-fault MTTR / manual | pairs meeting the bar (on fixable MTTR) |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
@@ -51,19 +47,11 @@ def main():
     for key in sorted(groups, key=lambda k: (FOLDS.index(k[0]), k[1], k[2])):
         fold, scenario, recipe = key
         pairs = groups[key]
-        n = len(pairs)
-        traces = len({trace for *_, trace in pairs})
-        avg = lambda f: sum(f(r, m) for r, m, *_ in pairs) / n
-        faulted = scenario != "none"
-        ratio = lambda k: f"{avg(lambda r, m: (seeds.mean(r, k) or 0) / seeds.mean(m, k)):.2f}" if faulted else "–"
-        met = sum(v[0] for _, _, v, _ in pairs)
-        met_fixable = sum(v[1] for _, _, v, _ in pairs)
-        print(f"| {fold} | {scenario} | {recipe} | {traces} x {n / traces:g} "
-              f"| {avg(lambda r, m: seeds.mean(r, 'fixable_sla_minutes')):.1f} "
-              f"| {avg(lambda r, m: seeds.mean(r, 'replica_minutes')):,.0f} | {ratio('mttr_s')} | {ratio('mttr_fixable_s')} "
-              f"| {met} of {n} ({met_fixable}) |".replace(",", " "))
+        traces = len({r["trace"] for r, *_ in pairs})
+        columns, met = seeds.summary(pairs, scenario != "none")
+        print(f"| {fold} | {scenario} | {recipe} | {traces} x {len(pairs) / traces:g} | {columns} |")
         rates[recipe][fold][0] += met
-        rates[recipe][fold][1] += n
+        rates[recipe][fold][1] += len(pairs)
     print()
     for recipe, folds in rates.items():
         per_fold = {fold: met / n for fold, (met, n) in folds.items()}

@@ -49,32 +49,48 @@ def verdicts(rows):
     return out
 
 
-def main():
-    base = [r for r in json.load(open(sys.argv[1])) if r["policy"].startswith("rules@") or r["policy"] == "manual"]
-    runs = [r for path in sys.argv[2:] for r in json.load(open(path)) if recipe_and_seed(r["policy"])[0]]
+def judged_runs(base, runs):
+    """Each run of `runs` (rows of `recipe_and_seed` policies) with manual's result on its cell and its
+    verdict against the rules' front of `base` (the rules' rows and manual's): (row, manual, verdict)."""
     judged = verdicts(base + runs)
     manual = {(r["trace"], r["scenario"]): r["result"] for r in base if r["policy"] == "manual"}
-    by = defaultdict(list)
+    out = []
     for r in runs:
-        recipe, _ = recipe_and_seed(r["policy"])
         cell = (r["trace"], r["scenario"])
         label = os.path.basename(r["policy"].rstrip("/"))
         if (label, *cell) not in judged:
             sys.exit(f"eval-fronts.py gave no verdict for {label} on {cell}")
-        by[(cell, recipe)].append((r["result"], judged[(label, *cell)]))
+        out.append((r, manual[cell], judged[(label, *cell)]))
+    return out
+
+
+def summary(judged, faulted):
+    """The table's measured columns over `judged` runs ((row, manual, verdict) of one group): the means of
+    the fixable SLA minutes and the replica-minutes, MTTR over manual's over every fault and over the
+    fixable ones ("–" without faults), and how many meet the bar (on fixable MTTR)."""
+    n = len(judged)
+    avg = lambda f: sum(f(r["result"], m) for r, m, _ in judged) / n
+    ratio = lambda key: f"{avg(lambda r, m: (mean(r, key) or 0) / mean(m, key)):.2f}" if faulted else "–"
+    met = sum(v[0] for *_, v in judged)
+    met_fixable = sum(v[1] for *_, v in judged)
+    return (f"{avg(lambda r, m: mean(r, 'fixable_sla_minutes')):.1f} "
+            f"| {avg(lambda r, m: mean(r, 'replica_minutes')):,.0f} | {ratio('mttr_s')} | {ratio('mttr_fixable_s')} "
+            f"| {met} of {n} ({met_fixable})").replace(",", " "), met
+
+
+def main():
+    base = [r for r in json.load(open(sys.argv[1])) if r["policy"].startswith("rules@") or r["policy"] == "manual"]
+    runs = [r for path in sys.argv[2:] for r in json.load(open(path)) if recipe_and_seed(r["policy"])[0]]
+    by = defaultdict(list)
+    for run in judged_runs(base, runs):
+        r = run[0]
+        by[((r["trace"], r["scenario"]), recipe_and_seed(r["policy"])[0])].append(run)
     print("| trace | scenario | recipe | seeds | fixable SLA min | replica-min | MTTR / manual | "
           "fixable-fault MTTR / manual | seeds meeting the bar (on fixable MTTR) |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for (cell, recipe), seeds in by.items():
-        n = len(seeds)
-        avg = lambda f: sum(f(result) for result, _ in seeds) / n
-        faulted = cell[1] != "none"
-        ratio = lambda key: f"{avg(lambda r: (mean(r, key) or 0) / mean(manual[cell], key)):.2f}" if faulted else "–"
-        meets = sum(v[0] for _, v in seeds)
-        fixable = sum(v[1] for _, v in seeds)
-        print(f"| {cell[0]} | {cell[1]} | {recipe} | {n} | {avg(lambda r: mean(r, 'fixable_sla_minutes')):.1f} "
-              f"| {avg(lambda r: mean(r, 'replica_minutes')):,.0f} | {ratio('mttr_s')} | {ratio('mttr_fixable_s')} "
-              f"| {meets} of {n} ({fixable}) |".replace(",", " "))
+        columns, _ = summary(seeds, cell[1] != "none")
+        print(f"| {cell[0]} | {cell[1]} | {recipe} | {len(seeds)} | {columns} |")
 
 
 if __name__ == "__main__":

@@ -28,17 +28,22 @@ fn trace(file: &str, column: &str) -> Trace {
         .scaled_to_peak(PEAK_RPS)
 }
 
+fn nasa_trace() -> Trace {
+    trace(
+        "web-service-datasets/nasa/requests_per_minute_july.csv",
+        "requests",
+    )
+}
+
+fn alibaba_trace() -> Trace {
+    trace(
+        "datacenter_traces_cc-by/alibaba2018/machine_usage_days_1_to_6_grouped_30_seconds.csv",
+        "cpu_util_percent",
+    )
+}
+
 fn training_traces() -> Vec<Trace> {
-    vec![
-        trace(
-            "web-service-datasets/nasa/requests_per_minute_july.csv",
-            "requests",
-        ),
-        trace(
-            "datacenter_traces_cc-by/alibaba2018/machine_usage_days_1_to_6_grouped_30_seconds.csv",
-            "cpu_util_percent",
-        ),
-    ]
+    vec![nasa_trace(), alibaba_trace()]
 }
 
 /// The Azure Functions rows of ../shared that are not held out (the held-out functions are 10/row3 and
@@ -73,11 +78,9 @@ const FAMILIES: [&str; 3] = ["nasa", "alibaba", "functions"];
 
 /// The traces of `family` a fold trains on, by name.
 fn family_traces(family: &str) -> Vec<(String, Trace)> {
-    let [nasa, alibaba] =
-        <[Trace; 2]>::try_from(training_traces()).unwrap_or_else(|_| unreachable!());
     match family {
-        "nasa" => vec![("nasa".into(), nasa)],
-        "alibaba" => vec![("alibaba".into(), alibaba)],
+        "nasa" => vec![("nasa".into(), nasa_trace())],
+        "alibaba" => vec![("alibaba".into(), alibaba_trace())],
         "functions" => functions_traces(&[2, 3, 5]),
         other => panic!("family {other:?}: expected one of {FAMILIES:?}"),
     }

@@ -151,20 +151,27 @@ fn train_policy_calibrates_the_rules() {
     let dir = work_dir("train");
     let trace = trace(&dir);
     let out = dir.join("rules");
-    let output = medic(&[
-        "train",
-        "policy",
-        "--algo",
-        "rules",
-        "--trace",
-        &trace,
-        "--column",
-        "requests",
-        "--episode-hours",
-        "2",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
+    // The rules calibrated on two-hour episodes of `trace`, written to `out`, with `more` flags.
+    let train_rules = |out: &Path, more: &[&str]| {
+        let out = out.to_str().expect("utf-8");
+        let mut args = vec![
+            "train",
+            "policy",
+            "--algo",
+            "rules",
+            "--trace",
+            &trace,
+            "--column",
+            "requests",
+            "--episode-hours",
+            "2",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(more);
+        medic(&args)
+    };
+    let output = train_rules(&out, &[]);
     assert!(
         output.status.success(),
         "{}",
@@ -183,22 +190,7 @@ fn train_policy_calibrates_the_rules() {
     // rules before anything is trained or written.
     let tabled = dir.join("rules-table");
     for remedies in ["table", "table-fixes", "table_fixes"] {
-        let refused = medic(&[
-            "train",
-            "policy",
-            "--algo",
-            "rules",
-            "--trace",
-            &trace,
-            "--column",
-            "requests",
-            "--episode-hours",
-            "2",
-            "--remedies",
-            remedies,
-            "--out",
-            tabled.to_str().expect("utf-8"),
-        ]);
+        let refused = train_rules(&tabled, &["--remedies", remedies]);
         assert!(!refused.status.success(), "{remedies}");
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert!(
