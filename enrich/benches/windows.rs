@@ -45,7 +45,7 @@ fn inputs(targets: &[Target], ids: &[String]) -> Vec<WindowInput<'static>> {
             // As enrich gathers it for diagnose (the default window carries evidence).
             evidence: Some(LineEvidence {
                 message: "GET /api/items took 12ms",
-                source: &sources[i],
+                source: sources[i].view(),
                 pod: Some("web-1"),
                 node: None,
                 event: None,

@@ -6,7 +6,7 @@
 //! source-independent work (numbers, addresses, ids are variables wherever they appear), so the tree and
 //! threshold only have to separate message types.
 
-use crate::tokens::{WILDCARD, has_wildcard, masked_tokens, merge_token};
+use crate::tokens::{TokenMasker, WILDCARD, has_wildcard, merge_token, whitespace_tokens};
 use schemas::id;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -162,7 +162,7 @@ impl Drain {
 
     /// Masks and adds one message; returns its cluster.
     pub fn add_message(&mut self, message: &str) -> Match {
-        self.add(masked_tokens(message))
+        self.add(TokenMasker::default().mask(&whitespace_tokens(message)))
     }
 
     /// Adds one already masked token sequence; returns its cluster.

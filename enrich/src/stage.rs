@@ -3,20 +3,24 @@
 use crate::drain::{Cluster, Drain, DrainConfig};
 use crate::grok_rules::GrokRules;
 use crate::mask_message;
-use crate::tokens::{extract_params, mask_tokens, whitespace_tokens};
-use crate::windows::{WindowOperator, window_inputs, workload_of};
+use crate::tokens::{TokenMasker, extract_params, whitespace_tokens};
+use crate::windows::{WindowInput, WindowOperator, workload_of};
 use schemas::clock::{Clock, wall_clock_ns};
+use schemas::compact::ParsedParts;
 use schemas::{
-    Emitter, LogRecord, ParsedRecord, SCHEMA_VERSION, SourceRecord, Stage, StageError, StageState,
-    compact, decode_record, id,
+    Emitter, LogRecord, LogView, RecordKind, SCHEMA_VERSION, SourceRecord, Stage, StageError,
+    StageState, compact, decode_record, id,
 };
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Mines templates and aggregates windows. Built by [`EnrichConfig::build`](crate::EnrichConfig::build).
 pub struct Enrich {
     miner: Drain,
     texts: TemplateTexts,
+    masker: TokenMasker,
     grok: GrokRules,
     windows: Vec<WindowOperator>,
     clock: Clock,
@@ -40,6 +44,7 @@ impl Enrich {
         Self {
             miner: Drain::new(miner),
             texts: TemplateTexts::default(),
+            masker: TokenMasker::default(),
             grok,
             windows,
             clock: wall_clock_ns,
@@ -81,18 +86,45 @@ impl Enrich {
         }
     }
 
-    /// Grok fields, then the template: the miner's cluster, or per-message masking when it is full.
-    /// Returns the parsed record, and whether its log is the one given (grok added no field).
-    fn parse(&mut self, mut log: LogRecord, out: &mut Emitter) -> (ParsedRecord, bool) {
-        let mut log_unchanged = true;
-        if !self.grok.is_empty()
-            && let Some(fields) = self.grok.extract(&log.source.topic, &log.message)
-        {
-            log_unchanged = fields.is_empty();
-            log.attributes.extend(fields);
-        }
-        let tokens = whitespace_tokens(&log.message);
-        let matched = self.miner.add(mask_tokens(&tokens));
+    /// Reads one input's log: in place when it is a compact record grok adds no field to (the common
+    /// case), else as a record of `owned` (a JSON record, or one grok adds fields to).
+    fn read<'a>(
+        &self,
+        payload: &'a [u8],
+        owned: &mut Vec<LogRecord>,
+    ) -> Result<Held<'a>, StageError> {
+        let fields = |log: &LogView<'_>| {
+            if self.grok.is_empty() {
+                return None;
+            }
+            self.grok
+                .extract(log.source.topic, log.message)
+                .filter(|fields| !fields.is_empty())
+        };
+        let log = if compact::is_compact(payload) {
+            let view = compact::decode_log_view(payload)?;
+            match fields(&view) {
+                None => return Ok(Held::InPlace(view)),
+                Some(found) => {
+                    let mut log = view.to_record();
+                    log.attributes.extend(found);
+                    log
+                }
+            }
+        } else {
+            let mut log: LogRecord = decode_record(payload)?;
+            let found = fields(&log.view());
+            log.attributes.extend(found.into_iter().flatten());
+            log
+        };
+        owned.push(log);
+        Ok(Held::Owned(owned.len() - 1))
+    }
+
+    /// The template of `log`: the miner's cluster, or per-message masking when it is full.
+    fn parse<'a>(&mut self, log: LogView<'a>, out: &mut Emitter) -> ParsedLine<'a> {
+        let tokens = whitespace_tokens(log.message);
+        let matched = self.miner.add(self.masker.mask(&tokens));
         let (template_id, template, template_version, params) = match matched.cluster {
             Some(index) => {
                 let cluster = &self.miner.clusters()[index];
@@ -109,25 +141,24 @@ impl Enrich {
                 // The group's id, template and version (its oldest cluster's), so merged clusters are
                 // one event with one text; `params` are the values under this cluster's own wildcards.
                 let group = &self.miner.clusters()[root];
-                let template = self.texts.of(root, group).to_owned();
-                (group.id.clone(), template, group.version, params)
+                let (id, template) = self.texts.of(root, group);
+                (id, template, group.version, params)
             }
             None => {
                 out.count("enrich.miner_full", 1);
-                let masked = mask_message(&log.message);
+                let masked = mask_message(log.message);
                 let id = id::stable_id("tpl", &[&masked.template]);
-                (id, masked.template, 1, masked.params)
+                let params = masked.params.into_iter().map(Cow::Owned).collect();
+                (id.into(), masked.template.into(), 1, params)
             }
         };
-        let record = ParsedRecord {
-            schema_version: SCHEMA_VERSION,
+        ParsedLine {
+            log,
             template_id,
             template,
             template_version,
             params,
-            log,
-        };
-        (record, log_unchanged)
+        }
     }
 
     fn fingerprint(operator: &WindowOperator) -> String {
@@ -136,24 +167,68 @@ impl Enrich {
     }
 }
 
-/// The text of each group's template ([`Cluster::template`]), by the index of the group's cluster, with
-/// the version it was joined at: joined again only when the template changes, not for every line.
+/// Where enrich holds a line's log while it works on a batch.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "most lines are in place: boxing their views would allocate for every line"
+)]
+enum Held<'a> {
+    /// In its input's bytes.
+    InPlace(LogView<'a>),
+    /// At this index of the batch's owned records.
+    Owned(usize),
+}
+
+/// A line as enrich parsed it: what a [`ParsedRecord`] holds, its log and parameters borrowed.
+struct ParsedLine<'a> {
+    log: LogView<'a>,
+    template_id: Arc<str>,
+    template: Arc<str>,
+    template_version: u32,
+    params: Vec<Cow<'a, str>>,
+}
+
+impl ParsedLine<'_> {
+    /// What the parsed record adds to its log.
+    fn parts(&self) -> ParsedParts<'_, Cow<'_, str>> {
+        ParsedParts {
+            schema_version: SCHEMA_VERSION,
+            template_id: &self.template_id,
+            template: &self.template,
+            template_version: self.template_version,
+            params: &self.params,
+        }
+    }
+}
+
+/// The id and text of each group's template ([`Cluster::template`]), by the index of the group's
+/// cluster, with the version it was joined at: joined again only when the template changes, not for
+/// every line, and shared by the lines of a batch that have it.
 #[derive(Default)]
-struct TemplateTexts(Vec<Option<(u32, String)>>);
+struct TemplateTexts(Vec<Option<TemplateText>>);
+
+/// A group's template id and text, at a version.
+struct TemplateText {
+    version: u32,
+    id: Arc<str>,
+    text: Arc<str>,
+}
 
 impl TemplateTexts {
-    fn of(&mut self, index: usize, cluster: &Cluster) -> &str {
+    fn of(&mut self, index: usize, cluster: &Cluster) -> (Arc<str>, Arc<str>) {
         if self.0.len() <= index {
-            self.0.resize(index + 1, None);
+            self.0.resize_with(index + 1, || None);
         }
         let slot = &mut self.0[index];
-        if slot
-            .as_ref()
-            .is_none_or(|(version, _)| *version != cluster.version)
-        {
-            *slot = Some((cluster.version, cluster.template()));
-        }
-        slot.as_ref().map_or("", |(_, text)| text)
+        let text = match slot {
+            Some(text) if text.version == cluster.version => text,
+            _ => slot.insert(TemplateText {
+                version: cluster.version,
+                id: cluster.id.as_str().into(),
+                text: cluster.template().into(),
+            }),
+        };
+        (Arc::clone(&text.id), Arc::clone(&text.text))
     }
 }
 
@@ -163,31 +238,52 @@ impl Stage for Enrich {
             "checkpoint.window_state_discarded",
             std::mem::take(&mut self.discarded_window_states),
         );
-        let mut parsed = Vec::with_capacity(batch.len());
-        for input in batch {
-            match decode_record::<LogRecord>(&input.payload) {
-                Ok(log) => {
-                    let (record, log_unchanged) = self.parse(log, out);
-                    // The line's own bytes stand for its log when grok added nothing to it.
-                    let payload = if log_unchanged {
-                        compact::encode_parsed_reusing(&record, &input.payload)
-                    } else {
-                        compact::encode_parsed(&record)
-                    };
-                    out.emit_encoded(&record, payload);
-                    let read_at = (input.coordinates.partition, input.coordinates.offset);
-                    parsed.push((record, read_at));
-                }
-                Err(error) => out.reject(input, error),
-            }
+        let mut owned = Vec::new();
+        let held: Vec<_> = batch
+            .iter()
+            .map(|input| {
+                self.read(&input.payload, &mut owned)
+                    .map_err(|error| out.reject(input, error))
+                    .ok()
+            })
+            .collect();
+        let mut lines = Vec::with_capacity(batch.len());
+        for (input, held) in batch.iter().zip(held) {
+            let log = match held {
+                Some(Held::InPlace(view)) => view,
+                Some(Held::Owned(at)) => owned[at].view(),
+                None => continue,
+            };
+            let line = self.parse(log, out);
+            let payload = compact::encode_parsed_parts(&line.parts(), &line.log);
+            out.emit_payload(RecordKind::Parsed, line.log.resource.key(), payload);
+            lines.push((
+                line,
+                (input.coordinates.partition, input.coordinates.offset),
+            ));
         }
-        let targets: Vec<_> = parsed.iter().map(|(p, _)| workload_of(&p.log)).collect();
+        let targets: Vec<_> = lines
+            .iter()
+            .map(|(line, _)| workload_of(&line.log))
+            .collect();
         // Parsed and passed on, but in no window: nothing names its workload.
         out.count(
             "windows.no_workload",
             targets.iter().filter(|t| t.is_none()).count() as u64,
         );
-        let inputs = window_inputs(&parsed, &targets);
+        let inputs: Vec<_> = lines
+            .iter()
+            .zip(&targets)
+            .filter_map(|((line, read_at), target)| {
+                let template = (&*line.template_id, &*line.template);
+                Some(WindowInput::of(
+                    &line.log,
+                    template,
+                    *read_at,
+                    target.as_ref()?,
+                ))
+            })
+            .collect();
         let now = (self.clock)();
         for operator in &mut self.windows {
             match operator.add_batch(&inputs, now) {
@@ -264,7 +360,7 @@ impl StageState for Enrich {
 mod tests {
     use super::*;
     use crate::EnrichConfig;
-    use schemas::{ErrorKind, LogSeverity, WindowFeatures, fixtures};
+    use schemas::{ErrorKind, LogSeverity, ParsedRecord, WindowFeatures, fixtures};
 
     fn log_record(message: &str, t_secs: i64) -> LogRecord {
         let mut record = fixtures::log_record(message, t_secs * 1_000_000_000);

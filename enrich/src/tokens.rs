@@ -85,10 +85,7 @@ fn is_path(piece: &str) -> bool {
 /// Masks one whitespace token (borrowed when it has nothing to mask, the common case).
 #[must_use]
 pub fn mask_token(token: &str) -> Cow<'_, str> {
-    // Without a digit only a path can be a variable (`TCP/IP`, `n/a` are none).
-    let has_digit = token.bytes().any(|b| b.is_ascii_digit());
-    let has_path = || token.contains('/') && split_pieces(token).any(is_path);
-    if !has_digit && !has_path() {
+    if !needs_masking(token) {
         return Cow::Borrowed(token);
     }
     let mut out = String::with_capacity(token.len());
@@ -96,14 +93,23 @@ pub fn mask_token(token: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Whether `token` has anything to mask: without a digit only a path can be a variable (`TCP/IP`, `n/a`
+/// are none).
+fn needs_masking(token: &str) -> bool {
+    token.bytes().any(|b| b.is_ascii_digit())
+        || (token.contains('/') && split_pieces(token).any(is_path))
+}
+
 /// Appends the masked form of `token` to `out`, and (when given) each masked piece to `params`.
 pub fn mask_token_into(token: &str, out: &mut String, mut params: Option<&mut Vec<String>>) {
+    // Runs of variables are one wildcard within the token, whatever `out` held before it.
+    let start = out.len();
     let mut flush = |out: &mut String, piece: &str| {
         if is_variable_piece(piece) {
             if let Some(params) = params.as_deref_mut() {
                 params.push(piece.to_owned());
             }
-            if !out.ends_with(WILDCARD) {
+            if !out[start..].ends_with(WILDCARD) {
                 out.push_str(WILDCARD);
             }
         } else {
@@ -153,22 +159,22 @@ pub fn merge_token(template: &str, token: &str) -> String {
 /// Appends to `params` the values of `token` that stand where `template` (the cluster's token at the
 /// same position) has `<*>`: the whole token for a bare `<*>`, the matching pieces when both share their
 /// punctuation (`<*>:<*>` against `10.0.0.1:8080` gives `10.0.0.1`, `8080`).
-pub fn extract_params(template: &str, token: &str, params: &mut Vec<String>) {
+pub fn extract_params<'a, P: From<&'a str>>(template: &str, token: &'a str, params: &mut Vec<P>) {
     if template == token || !has_wildcard(template) {
         return;
     }
     if template == WILDCARD {
-        params.push(token.to_owned());
+        params.push(token.into());
         return;
     }
     // Split as `pieces` splits, without collecting: this runs for every token of every line.
     if !delimiters(template).eq(delimiters(token)) {
-        params.push(token.to_owned());
+        params.push(token.into());
         return;
     }
     for (t, m) in split_pieces(template).zip(split_pieces(token)) {
         if t == WILDCARD {
-            params.push(m.to_owned());
+            params.push(m.into());
         }
     }
 }
@@ -186,25 +192,55 @@ pub fn whitespace_tokens(message: &str) -> Vec<&str> {
     }
 }
 
-/// Splits a message at whitespace and masks every token ([`mask_tokens`]).
-#[must_use]
-pub fn masked_tokens(message: &str) -> Vec<Cow<'_, str>> {
-    mask_tokens(&whitespace_tokens(message))
+/// Scratch space in which the tokens of a message are masked ([`TokenMasker::mask`]), reused from line
+/// to line: masking writes every masked token into one string instead of a string each.
+#[derive(Debug, Default)]
+pub struct TokenMasker {
+    text: String,
+    spans: Vec<Span>,
 }
 
-/// Masks every token of a message: each on its own ([`mask_token`]), and the month and weekday names
-/// of a date written out ([`is_timestamp_word`]).
-#[must_use]
-pub fn mask_tokens<'a>(tokens: &[&'a str]) -> Vec<Cow<'a, str>> {
-    (0..tokens.len())
-        .map(|i| {
-            if is_timestamp_word(tokens, i) {
-                Cow::Borrowed(WILDCARD)
+/// Where a masked token is.
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    /// The token itself: nothing to mask.
+    Token,
+    /// A wildcard (a month or weekday name of a date).
+    Wildcard,
+    /// These bytes of [`TokenMasker::text`].
+    Masked(usize, usize),
+}
+
+impl TokenMasker {
+    /// Masks every token of a message: each on its own ([`mask_token`]), and the month and weekday names
+    /// of a date written out ([`is_timestamp_word`]). A token with nothing to mask is borrowed from
+    /// `tokens`, a masked one from this scratch space.
+    pub fn mask<'t>(&'t mut self, tokens: &[&'t str]) -> Vec<&'t str> {
+        self.text.clear();
+        self.spans.clear();
+        for (i, token) in tokens.iter().enumerate() {
+            let span = if is_timestamp_word(tokens, i) {
+                Span::Wildcard
+            } else if needs_masking(token) {
+                let start = self.text.len();
+                mask_token_into(token, &mut self.text, None);
+                Span::Masked(start, self.text.len())
             } else {
-                mask_token(tokens[i])
-            }
-        })
-        .collect()
+                Span::Token
+            };
+            self.spans.push(span);
+        }
+        let this: &'t Self = self;
+        tokens
+            .iter()
+            .zip(&this.spans)
+            .map(|(token, span)| match *span {
+                Span::Token => *token,
+                Span::Wildcard => WILDCARD,
+                Span::Masked(start, end) => &this.text[start..end],
+            })
+            .collect()
+    }
 }
 
 /// Whether `tokens[i]` is a month or weekday name inside a written-out date (`Sat Jun 18 02:08:10 2005`,
@@ -299,7 +335,7 @@ mod tests {
 
     #[test]
     fn extracts_the_values_under_wildcards() {
-        let mut params = Vec::new();
+        let mut params: Vec<&str> = Vec::new();
         extract_params("<*>:<*>", "10.0.0.1:8080", &mut params);
         extract_params("<*>", "alice", &mut params);
         extract_params("size=<*>,", "size=1024,", &mut params);
@@ -318,13 +354,7 @@ mod tests {
 
     #[test]
     fn month_and_weekday_names_beside_numbers_are_part_of_a_timestamp() {
-        let masked = |m: &str| {
-            masked_tokens(m)
-                .iter()
-                .map(AsRef::as_ref)
-                .collect::<Vec<&str>>()
-                .join(" ")
-        };
+        let masked = |m: &str| TokenMasker::default().mask(&whitespace_tokens(m)).join(" ");
         assert_eq!(
             masked("connection from 10.0.0.1 at Sat Jun 18 02:08:10 2005"),
             "connection from <*> at <*> <*> <*> <*>:<*>:<*> <*>"

@@ -38,11 +38,11 @@
 //! empty strings: each costs a string's header).
 
 use crate::bytes::ByteReader;
+use crate::records::Pairs;
 use crate::{
-    ErrorKind, LogRecord, LogSeverity, ParsedRecord, Resource, SourceCoordinates, SourceFormat,
-    StageError, Stream, Workload,
+    AttributesView, ErrorKind, LogRecord, LogSeverity, LogView, ParsedRecord, ResourceView,
+    SourceFormat, SourceRef, StageError, Stream,
 };
-use std::collections::BTreeMap;
 
 /// The first bytes of every compact record.
 pub const COMPACT_MAGIC: [u8; 3] = [0x00, b'M', b'R'];
@@ -66,66 +66,113 @@ pub fn is_compact(payload: &[u8]) -> bool {
 /// `record` in the compact encoding.
 #[must_use]
 pub fn encode_log(record: &LogRecord) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_BYTES + log_size_hint(record));
+    let view = record.view();
+    let mut out = Vec::with_capacity(HEADER_BYTES + log_size_hint(&view));
     header(&mut out, KIND_LOG);
-    write_log(&mut out, record);
+    write_log(&mut out, &view);
     out
 }
 
 /// `record` in the compact encoding.
 #[must_use]
 pub fn encode_parsed(record: &ParsedRecord) -> Vec<u8> {
-    parsed_around(record, None)
+    encode_parsed_parts(&ParsedParts::of(record), &record.log.view())
 }
 
 /// `record` in the compact encoding, its log copied from `log_payload` rather than encoded again, when
 /// `log_payload` is a compact [`LogRecord`] of this version: the one `record.log` was decoded from, not
-/// changed since. A reader accepts only a record's one encoding (no redundant number bytes, attribute
-/// keys ascending, nothing after the record), so the bytes a decode accepted are the bytes encoding it
-/// writes, and copying them saves the work (enrich does this for every line). Any other `log_payload`
-/// (JSON, another version) is ignored: the log is encoded.
+/// changed since. Any other `log_payload` (JSON, another version) is ignored: the log is encoded.
 #[must_use]
 pub fn encode_parsed_reusing(record: &ParsedRecord, log_payload: &[u8]) -> Vec<u8> {
-    let body = (is_compact(log_payload)
-        && log_payload.get(COMPACT_MAGIC.len()) == Some(&COMPACT_VERSION)
-        && log_payload.get(HEADER_BYTES - 1) == Some(&KIND_LOG))
-    .then(|| &log_payload[HEADER_BYTES..]);
-    parsed_around(record, body)
+    let log = LogView {
+        compact_body: compact_body(log_payload, KIND_LOG),
+        ..record.log.view()
+    };
+    encode_parsed_parts(&ParsedParts::of(record), &log)
 }
 
-/// `record`, its log written from `log_body` (a compact log record's bytes after its header) when given.
-fn parsed_around(record: &ParsedRecord, log_body: Option<&[u8]>) -> Vec<u8> {
-    let params: usize = record.params.iter().map(|p| p.len() + 2).sum();
-    let log_bytes = log_body.map_or_else(|| log_size_hint(&record.log), <[u8]>::len);
+/// What a [`ParsedRecord`] adds to its log, borrowed: enrich writes its parsed records from these and a
+/// [`LogView`] without building the record.
+#[derive(Debug, Clone, Copy)]
+pub struct ParsedParts<'a, P> {
+    /// [`ParsedRecord::schema_version`].
+    pub schema_version: u32,
+    /// [`ParsedRecord::template_id`].
+    pub template_id: &'a str,
+    /// [`ParsedRecord::template`].
+    pub template: &'a str,
+    /// [`ParsedRecord::template_version`].
+    pub template_version: u32,
+    /// [`ParsedRecord::params`].
+    pub params: &'a [P],
+}
+
+impl<'a> ParsedParts<'a, String> {
+    /// `record`'s parts.
+    #[must_use]
+    pub fn of(record: &'a ParsedRecord) -> Self {
+        Self {
+            schema_version: record.schema_version,
+            template_id: &record.template_id,
+            template: &record.template,
+            template_version: record.template_version,
+            params: &record.params,
+        }
+    }
+}
+
+/// The compact [`ParsedRecord`] of `parts` and `log`. When `log` was read from a compact record of this
+/// version ([`decode_log_view`]), its bytes are copied rather than its fields written again: a reader
+/// accepts only a record's one encoding (no redundant number bytes, attribute keys ascending, nothing
+/// after the record), so the bytes a decode accepted are the bytes encoding it writes (enrich does this
+/// for every line).
+#[must_use]
+pub fn encode_parsed_parts<P: AsRef<str>>(
+    parts: &ParsedParts<'_, P>,
+    log: &LogView<'_>,
+) -> Vec<u8> {
+    let params: usize = parts.params.iter().map(|p| p.as_ref().len() + 2).sum();
+    let log_bytes = log
+        .compact_body
+        .map_or_else(|| log_size_hint(log), <[u8]>::len);
     let mut out = Vec::with_capacity(
-        HEADER_BYTES + 16 + record.template_id.len() + record.template.len() + params + log_bytes,
+        HEADER_BYTES + 16 + parts.template_id.len() + parts.template.len() + params + log_bytes,
     );
     header(&mut out, KIND_PARSED);
-    var(&mut out, record.schema_version);
-    string(&mut out, &record.template_id);
-    string(&mut out, &record.template);
-    var(&mut out, record.template_version);
-    count(&mut out, record.params.len());
-    for param in &record.params {
-        string(&mut out, param);
+    var(&mut out, parts.schema_version);
+    string(&mut out, parts.template_id);
+    string(&mut out, parts.template);
+    var(&mut out, parts.template_version);
+    count(&mut out, parts.params.len());
+    for param in parts.params {
+        string(&mut out, param.as_ref());
     }
-    match log_body {
+    match log.compact_body {
         Some(body) => {
             debug_assert_eq!(
                 body,
                 {
                     let mut written = Vec::new();
-                    write_log(&mut written, &record.log);
+                    write_log(&mut written, log);
                     written
                 }
                 .as_slice(),
-                "the log bytes reused are not the record's log"
+                "the log bytes reused are not the view's log"
             );
             out.extend_from_slice(body);
         }
-        None => write_log(&mut out, &record.log),
+        None => write_log(&mut out, log),
     }
     out
+}
+
+/// The body (the bytes after the header) of `payload` when it is a compact record of `kind` and of this
+/// version.
+fn compact_body(payload: &[u8], kind: u8) -> Option<&[u8]> {
+    (is_compact(payload)
+        && payload.get(COMPACT_MAGIC.len()) == Some(&COMPACT_VERSION)
+        && payload.get(HEADER_BYTES - 1) == Some(&kind))
+    .then(|| &payload[HEADER_BYTES..])
 }
 
 /// Reads a compact [`LogRecord`].
@@ -133,10 +180,27 @@ fn parsed_around(record: &ParsedRecord, log_body: Option<&[u8]>) -> Vec<u8> {
 /// # Errors
 /// See the module's *Compatibility*.
 pub fn decode_log(payload: &[u8]) -> Result<LogRecord, StageError> {
+    read_log(payload).map(|view| view.to_record())
+}
+
+/// Reads a compact [`LogRecord`] in place, its strings borrowed from `payload`, and checks its
+/// `schema_version` as [`crate::decode_record`] does.
+///
+/// # Errors
+/// See the module's *Compatibility*; a `schema` error for a `schema_version` this build does not read.
+pub fn decode_log_view(payload: &[u8]) -> Result<LogView<'_>, StageError> {
+    let view = read_log(payload)?;
+    crate::wire::check_version(crate::RecordKind::Log, view.schema_version)?;
+    Ok(view)
+}
+
+/// A compact [`LogRecord`], read in place.
+fn read_log(payload: &[u8]) -> Result<LogView<'_>, StageError> {
     let mut reader = Reader::after_header(payload, KIND_LOG)?;
-    let record = reader.log()?;
+    let mut view = reader.log()?;
     reader.end()?;
-    Ok(record)
+    view.compact_body = compact_body(payload, KIND_LOG);
+    Ok(view)
 }
 
 /// Reads a compact [`ParsedRecord`].
@@ -146,15 +210,15 @@ pub fn decode_log(payload: &[u8]) -> Result<LogRecord, StageError> {
 pub fn decode_parsed(payload: &[u8]) -> Result<ParsedRecord, StageError> {
     let mut reader = Reader::after_header(payload, KIND_PARSED)?;
     let schema_version = reader.var()?;
-    let template_id = reader.string()?;
-    let template = reader.string()?;
+    let template_id = reader.string()?.to_owned();
+    let template = reader.string()?.to_owned();
     let template_version = reader.var()?;
     let n = reader.count(1)?;
     let mut params = Vec::with_capacity(n.min(PREALLOCATED));
     for _ in 0..n {
-        params.push(reader.string()?);
+        params.push(reader.string()?.to_owned());
     }
-    let log = reader.log()?;
+    let log = reader.log()?.to_record();
     reader.end()?;
     Ok(ParsedRecord {
         schema_version,
@@ -198,87 +262,89 @@ fn header(out: &mut Vec<u8>, kind: u8) {
     out.push(kind);
 }
 
-fn log_size_hint(record: &LogRecord) -> usize {
-    let r = &record.resource;
-    let (before, after) = resource_strings(r);
-    let resource: usize = before
+fn log_size_hint(log: &LogView<'_>) -> usize {
+    let r = &log.resource;
+    let resource: usize = resource_strings(r)
         .iter()
-        .chain(&after)
-        .map(|field| field.as_ref().map_or(0, |s| s.len() + 2))
+        .map(|field| field.map_or(0, |s| s.len() + 2))
         .sum::<usize>()
         + r.workload
-            .as_ref()
-            .map_or(0, |w| w.kind.len() + w.name.len() + 4);
-    let attributes: usize = record
+            .map_or(0, |(kind, name)| kind.len() + name.len() + 4);
+    let attributes: usize = log
         .attributes
         .iter()
         .map(|(k, v)| k.len() + v.len() + 4)
         .sum();
-    48 + record.message.len() + resource + attributes + record.source.topic.len()
+    48 + log.message.len() + resource + attributes + log.source.topic.len()
 }
 
-fn write_log(out: &mut Vec<u8>, record: &LogRecord) {
-    var(out, record.schema_version);
-    out.extend_from_slice(&record.event_time_ns.to_le_bytes());
-    out.extend_from_slice(&record.observed_time_ns.to_le_bytes());
-    out.push(format_code(record.source_format));
-    out.push(severity_code(record.severity));
-    out.push(match record.stream {
+fn write_log(out: &mut Vec<u8>, log: &LogView<'_>) {
+    var(out, log.schema_version);
+    out.extend_from_slice(&log.event_time_ns.to_le_bytes());
+    out.extend_from_slice(&log.observed_time_ns.to_le_bytes());
+    out.push(format_code(log.source_format));
+    out.push(severity_code(log.severity));
+    out.push(match log.stream {
         None => 0,
         Some(Stream::Stdout) => 1,
         Some(Stream::Stderr) => 2,
     });
-    string(out, &record.message);
-    write_resource(out, &record.resource);
-    count(out, record.attributes.len());
-    for (key, value) in &record.attributes {
+    string(out, log.message);
+    write_resource(out, &log.resource);
+    count(out, log.attributes.len());
+    for (key, value) in log.attributes.iter() {
         string(out, key);
         string(out, value);
     }
-    let source = &record.source;
-    string(out, &source.topic);
+    let source = &log.source;
+    string(out, source.topic);
     out.extend_from_slice(&source.partition.to_le_bytes());
     out.extend_from_slice(&source.offset.to_le_bytes());
     var(out, source.index);
 }
 
-/// The resource's optional strings in layout order: bits 0 to 5 before the workload (bit 6), bits 7 to 9
-/// after it.
-fn resource_strings(r: &Resource) -> ([&Option<String>; 6], [&Option<String>; 3]) {
-    (
-        [
-            &r.cloud,
-            &r.account,
-            &r.region,
-            &r.project,
-            &r.cluster,
-            &r.namespace,
-        ],
-        [&r.pod, &r.container, &r.node],
-    )
+/// The resource's optional strings in layout order, the workload (bit 6) left out: bits 0 to 5, then 7
+/// to 9.
+fn resource_strings<'a>(r: &ResourceView<'a>) -> [Option<&'a str>; 9] {
+    [
+        r.cloud,
+        r.account,
+        r.region,
+        r.project,
+        r.cluster,
+        r.namespace,
+        r.pod,
+        r.container,
+        r.node,
+    ]
 }
 
 const WORKLOAD_BIT: u16 = 6;
 const RESOURCE_BITS: u16 = 10;
 
-fn write_resource(out: &mut Vec<u8>, r: &Resource) {
-    let (before, after) = resource_strings(r);
-    let bits = before
+/// The layout bit of each of [`resource_strings`].
+const STRING_BITS: [u16; 9] = [0, 1, 2, 3, 4, 5, 7, 8, 9];
+
+fn write_resource(out: &mut Vec<u8>, r: &ResourceView<'_>) {
+    let strings = resource_strings(r);
+    let bits = strings
         .iter()
-        .map(|field| field.is_some())
-        .chain([r.workload.is_some()])
-        .chain(after.iter().map(|field| field.is_some()))
-        .zip(0..RESOURCE_BITS)
-        .fold(0u16, |bits, (set, bit)| bits | (u16::from(set) << bit));
+        .zip(STRING_BITS)
+        .filter(|(field, _)| field.is_some())
+        .fold(
+            u16::from(r.workload.is_some()) << WORKLOAD_BIT,
+            |bits, (_, bit)| bits | (1 << bit),
+        );
     out.extend_from_slice(&bits.to_le_bytes());
-    for field in before.into_iter().flatten() {
+    let (before, after) = strings.split_at(6);
+    for field in before.iter().flatten() {
         string(out, field);
     }
-    if let Some(w) = &r.workload {
-        string(out, &w.kind);
-        string(out, &w.name);
+    if let Some((kind, name)) = r.workload {
+        string(out, kind);
+        string(out, name);
     }
-    for field in after.into_iter().flatten() {
+    for field in after.iter().flatten() {
         string(out, field);
     }
 }
@@ -436,11 +502,10 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    fn string(&mut self) -> Result<String, StageError> {
+    fn string(&mut self) -> Result<&'a str, StageError> {
         let len = self.var()? as usize;
         let bytes = self.take(len)?;
         std::str::from_utf8(bytes)
-            .map(str::to_owned)
             .map_err(|e| malformed(format!("a string that is not UTF-8: {e}")))
     }
 
@@ -451,7 +516,7 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| malformed(format!("{what} {code} is not known")))
     }
 
-    fn log(&mut self) -> Result<LogRecord, StageError> {
+    fn log(&mut self) -> Result<LogView<'a>, StageError> {
         let schema_version = self.var()?;
         let event_time_ns = i64::from_le_bytes(self.array()?);
         let observed_time_ns = i64::from_le_bytes(self.array()?);
@@ -463,8 +528,35 @@ impl<'a> Reader<'a> {
         )?;
         let message = self.string()?;
         let resource = self.resource()?;
+        let attributes = self.attributes()?;
+        let topic = self.string()?;
+        let partition = i32::from_le_bytes(self.array()?);
+        let offset = i64::from_le_bytes(self.array()?);
+        let index = self.var()?;
+        Ok(LogView {
+            schema_version,
+            event_time_ns,
+            observed_time_ns,
+            source_format,
+            severity,
+            message,
+            stream,
+            resource,
+            attributes: AttributesView::Pairs(attributes),
+            source: SourceRef {
+                topic,
+                partition,
+                offset,
+                index,
+            },
+            compact_body: None,
+        })
+    }
+
+    /// The attribute pairs, each checked (UTF-8, keys strictly ascending).
+    fn attributes(&mut self) -> Result<Pairs<'a>, StageError> {
         let n = self.count(2)?;
-        let mut pairs: Vec<(String, String)> = Vec::with_capacity(n.min(PREALLOCATED));
+        let mut pairs = Pairs::with_capacity(n.min(PREALLOCATED));
         for _ in 0..n {
             let key = self.string()?;
             if pairs.last().is_some_and(|(last, _)| *last >= key) {
@@ -474,30 +566,10 @@ impl<'a> Reader<'a> {
             }
             pairs.push((key, self.string()?));
         }
-        let topic = self.string()?;
-        let partition = i32::from_le_bytes(self.array()?);
-        let offset = i64::from_le_bytes(self.array()?);
-        let index = self.var()?;
-        Ok(LogRecord {
-            schema_version,
-            event_time_ns,
-            observed_time_ns,
-            source_format,
-            severity,
-            message,
-            stream,
-            resource,
-            attributes: pairs.into_iter().collect::<BTreeMap<_, _>>(),
-            source: SourceCoordinates {
-                topic,
-                partition,
-                offset,
-                index,
-            },
-        })
+        Ok(pairs)
     }
 
-    fn resource(&mut self) -> Result<Resource, StageError> {
+    fn resource(&mut self) -> Result<ResourceView<'a>, StageError> {
         let present = u16::from_le_bytes(self.array()?);
         if present >> RESOURCE_BITS != 0 {
             return Err(malformed(format!("unknown resource fields {present:#06x}")));
@@ -512,12 +584,9 @@ impl<'a> Reader<'a> {
         let workload = if present & (1 << WORKLOAD_BIT) == 0 {
             None
         } else {
-            Some(Workload {
-                kind: self.string()?,
-                name: self.string()?,
-            })
+            Some((self.string()?, self.string()?))
         };
-        Ok(Resource {
+        Ok(ResourceView {
             cloud,
             account,
             region,
@@ -532,7 +601,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The string of resource field `bit`, when `present` has it.
-    fn optional(&mut self, present: u16, bit: u16) -> Result<Option<String>, StageError> {
+    fn optional(&mut self, present: u16, bit: u16) -> Result<Option<&'a str>, StageError> {
         if present & (1 << bit) == 0 {
             Ok(None)
         } else {
@@ -551,7 +620,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures;
+    use crate::{Resource, SourceCoordinates, Workload, fixtures};
 
     /// A record with every optional field set, non-ASCII text, attributes and a frame index.
     fn full_log() -> LogRecord {

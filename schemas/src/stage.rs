@@ -123,6 +123,12 @@ impl Emitter {
         });
     }
 
+    /// Emits `payload`, a record of `kind` keyed `key` that the caller encoded without building the
+    /// record ([`crate::compact::encode_parsed_parts`]).
+    pub fn emit_payload(&mut self, kind: RecordKind, key: Option<String>, payload: Vec<u8>) {
+        self.emitted.push(Emitted { kind, key, payload });
+    }
+
     /// Emits `input`'s key and payload unchanged as a record of `kind` (a pass-through).
     pub fn forward(&mut self, kind: RecordKind, input: &SourceRecord) {
         self.emitted.push(Emitted {

@@ -106,7 +106,8 @@ pub trait WireRecord: Serialize + DeserializeOwned {
     }
 }
 
-fn workload_key(namespace: Option<&str>, name: &str) -> String {
+/// `namespace/name` (`_` for no namespace): the Kafka key of a workload's records.
+pub(crate) fn workload_key(namespace: Option<&str>, name: &str) -> String {
     // Pushed rather than `format!`ed: every line's record is keyed.
     let namespace = namespace.unwrap_or("_");
     let mut key = String::with_capacity(namespace.len() + 1 + name.len());
@@ -122,13 +123,7 @@ impl WireRecord for LogRecord {
         self.schema_version
     }
     fn key(&self) -> Option<String> {
-        let r = &self.resource;
-        let name = r
-            .workload
-            .as_ref()
-            .map(|w| w.name.as_str())
-            .or(r.pod.as_deref())?;
-        Some(workload_key(r.namespace.as_deref(), name))
+        self.resource.view().key()
     }
     fn to_compact(&self) -> Option<Vec<u8>> {
         Some(crate::compact::encode_log(self))
@@ -230,12 +225,17 @@ pub fn decode_record<R: WireRecord>(payload: &[u8]) -> Result<R, StageError> {
             }
         })?
     };
-    let version = record.schema_version();
+    check_version(R::KIND, record.schema_version())?;
+    Ok(record)
+}
+
+/// Refuses a record of `kind` whose `schema_version` this build does not read.
+pub(crate) fn check_version(kind: RecordKind, version: u32) -> Result<(), StageError> {
     if version == 0 || version > SCHEMA_VERSION {
         return Err(StageError::schema(format!(
             "{} schema_version {version} is not supported (this build reads 1..={SCHEMA_VERSION})",
-            R::KIND.as_str()
+            kind.as_str()
         )));
     }
-    Ok(record)
+    Ok(())
 }

@@ -5,7 +5,7 @@
 //! window and template the query kept, so a query that filters lines filters their evidence too.
 
 use schemas::{
-    Exemplar, LogRecord, LogSeverity, SourceCoordinates, SourceFormat, TemplateEvidence,
+    Exemplar, LogSeverity, LogView, SourceCoordinates, SourceFormat, SourceRef, TemplateEvidence,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -65,7 +65,7 @@ pub struct LineEvidence<'a> {
     /// The (redacted) message.
     pub message: &'a str,
     /// Where the raw record was read.
-    pub source: &'a SourceCoordinates,
+    pub source: SourceRef<'a>,
     /// The pod that logged it.
     pub pod: Option<&'a str>,
     /// The node it ran on.
@@ -83,7 +83,7 @@ pub struct LineEvidence<'a> {
 impl<'a> LineEvidence<'a> {
     /// What a window keeps of `log`.
     #[must_use]
-    pub fn of(log: &'a LogRecord) -> Self {
+    pub fn of(log: &'a LogView<'_>) -> Self {
         let event = match (log.source_format, log.attributes.get("k8s.event.reason")) {
             (SourceFormat::K8sEvent, Some(reason)) => {
                 let kind = if log.severity >= LogSeverity::Warning {
@@ -91,7 +91,7 @@ impl<'a> LineEvidence<'a> {
                 } else {
                     "Normal"
                 };
-                Some((kind, reason.as_str()))
+                Some((kind, reason))
             }
             _ => None,
         };
@@ -100,10 +100,10 @@ impl<'a> LineEvidence<'a> {
         // controller types Normal) complains whatever severity it was read with.
         let adverse_event = log.source_format == SourceFormat::K8sEvent && !normal_event;
         Self {
-            message: &log.message,
-            source: &log.source,
-            pod: log.resource.pod.as_deref(),
-            node: log.resource.node.as_deref(),
+            message: log.message,
+            source: log.source,
+            pod: log.resource.pod,
+            node: log.resource.node,
             event,
             normal_event,
             error: log.severity >= LogSeverity::Error,
@@ -250,7 +250,11 @@ fn keep_exemplar(exemplars: &mut Vec<Exemplar>, line: &LineEvidence<'_>, event_t
     let overwrite = |kept: &mut Exemplar| {
         write_bounded(&mut kept.message, line.message);
         kept.event_time_ns = event_time_ns;
-        kept.source.clone_from(line.source);
+        let source = line.source;
+        kept.source.topic.clear();
+        kept.source.topic.push_str(source.topic);
+        (kept.source.partition, kept.source.offset, kept.source.index) =
+            (source.partition, source.offset, source.index);
         for (field, value) in [(&mut kept.pod, line.pod), (&mut kept.node, line.node)] {
             match (field.as_mut(), value) {
                 (Some(kept), Some(value)) => {
@@ -289,7 +293,7 @@ mod tests {
     fn line<'a>(message: &'a str, source: &'a SourceCoordinates) -> LineEvidence<'a> {
         LineEvidence {
             message,
-            source,
+            source: source.view(),
             pod: Some("web-1"),
             node: None,
             event: None,

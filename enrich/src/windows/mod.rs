@@ -36,7 +36,7 @@ pub use evidence::LineEvidence;
 pub use query::{PartialCount, QueryError, WindowQuery, WindowRow};
 pub use spec::{DEFAULT_SQL, LatePolicy, PARTIAL_COLUMNS, WindowSpec};
 
-use schemas::{LogRecord, LogSeverity, ParsedRecord, Target, WindowFeatures};
+use schemas::{LogSeverity, LogView, ParsedRecord, Target, WindowFeatures};
 use state::{Merged, Place, Shape, WindowState, window_starts};
 use std::collections::BTreeSet;
 
@@ -63,19 +63,25 @@ pub struct WindowInput<'a> {
 }
 
 impl<'a> WindowInput<'a> {
-    /// `parsed`, read from input `partition` in the message at offset `message`, in the windows of its
-    /// workload `target` ([`workload_of`]), with its line as evidence.
+    /// The line `log` of template `(template_id, template)`, read from input `partition` in the message at
+    /// offset `message`, in the windows of its workload `target` ([`workload_of`]), with the line as
+    /// evidence.
     #[must_use]
-    pub fn of(parsed: &'a ParsedRecord, (partition, message): ReadAt, target: &'a Target) -> Self {
+    pub fn of(
+        log: &'a LogView<'_>,
+        (template_id, template): (&'a str, &'a str),
+        (partition, message): ReadAt,
+        target: &'a Target,
+    ) -> Self {
         Self {
             target,
-            event_time_ns: parsed.log.event_time_ns,
-            severity: parsed.log.severity,
-            template_id: &parsed.template_id,
-            template: &parsed.template,
+            event_time_ns: log.event_time_ns,
+            severity: log.severity,
+            template_id,
+            template,
             partition,
             message,
-            evidence: Some(LineEvidence::of(&parsed.log)),
+            evidence: Some(LineEvidence::of(log)),
         }
     }
 }
@@ -83,28 +89,12 @@ impl<'a> WindowInput<'a> {
 /// The workload whose windows `log` counts in: its target without pod and node (windows aggregate per
 /// workload, not per pod); `None` for a record that names no workload.
 #[must_use]
-pub fn workload_of(log: &LogRecord) -> Option<Target> {
-    log.workload()
+pub fn workload_of(log: &LogView<'_>) -> Option<Target> {
+    log.resource.workload()
 }
 
 /// Where a record was read: its input partition and the offset of its message.
 pub type ReadAt = (i32, i64);
-
-/// The window inputs of `records` (each with where it was read), whose workloads ([`workload_of`]) are
-/// `workloads`: those that name a workload.
-#[must_use]
-pub fn window_inputs<'a>(
-    records: &'a [(ParsedRecord, ReadAt)],
-    workloads: &'a [Option<Target>],
-) -> Vec<WindowInput<'a>> {
-    records
-        .iter()
-        .zip(workloads)
-        .filter_map(|((parsed, read_at), target)| {
-            Some(WindowInput::of(parsed, *read_at, target.as_ref()?))
-        })
-        .collect()
-}
 
 /// Every window of `spec` over `records` (each with where it was read), as enrich
 /// emits them when `records` are one micro-batch at the end of a finite input (a replay, a test).
@@ -116,8 +106,17 @@ pub fn windows_of(
     records: &[(ParsedRecord, ReadAt)],
 ) -> Result<Vec<WindowFeatures>, QueryError> {
     let mut operator = WindowOperator::new(spec)?;
-    let workloads: Vec<Option<Target>> = records.iter().map(|(p, _)| workload_of(&p.log)).collect();
-    let inputs = window_inputs(records, &workloads);
+    let logs: Vec<LogView<'_>> = records.iter().map(|(p, _)| p.log.view()).collect();
+    let workloads: Vec<Option<Target>> = logs.iter().map(workload_of).collect();
+    let inputs: Vec<WindowInput<'_>> = records
+        .iter()
+        .zip(&logs)
+        .zip(&workloads)
+        .filter_map(|(((parsed, read_at), log), target)| {
+            let template = (parsed.template_id.as_str(), parsed.template.as_str());
+            Some(WindowInput::of(log, template, *read_at, target.as_ref()?))
+        })
+        .collect();
     // No wall clock: a finite input's event times are what they are.
     let mut windows = operator.add_batch(&inputs, i64::MAX)?.windows;
     windows.extend(operator.flush());

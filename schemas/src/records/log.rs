@@ -1,6 +1,6 @@
 //! [`LogRecord`]: one log line or event, normalised from whatever envelope it arrived in.
 
-use crate::{ObjectKind, Target};
+use crate::Target;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -49,20 +49,7 @@ impl LogRecord {
     /// [`LogRecord::target`] without its pod and node: the workload whose windows the record counts in.
     #[must_use]
     pub fn workload(&self) -> Option<Target> {
-        let r = &self.resource;
-        let (kind, name) = match (&r.workload, &r.pod) {
-            (Some(w), _) => (ObjectKind::from_kind(&w.kind), w.name.clone()),
-            (None, Some(pod)) => (ObjectKind::Pod, pod.clone()),
-            _ => return None,
-        };
-        Some(Target {
-            cluster: r.cluster.clone(),
-            namespace: r.namespace.clone(),
-            kind,
-            name,
-            pod: None,
-            node: None,
-        })
+        self.resource.view().workload()
     }
 
     /// Whether this is a Kubernetes Event of type `Normal` that reports things going as expected
@@ -73,15 +60,7 @@ impl LogRecord {
     /// …) as Normal Events on the Node; those are faults ([`ADVERSE_NODE_REASONS`]).
     #[must_use]
     pub fn is_normal_event(&self) -> bool {
-        let attribute = |key: &str| self.attributes.get(key).map(String::as_str);
-        let adverse_node_status = attribute("k8s.object.kind") == Some("Node")
-            && attribute("k8s.event.reason").is_some_and(|r| ADVERSE_NODE_REASONS.contains(&r));
-        self.source_format == SourceFormat::K8sEvent
-            && !adverse_node_status
-            && match attribute("k8s.event.type") {
-                Some(kind) => kind.eq_ignore_ascii_case("normal"),
-                None => self.severity < LogSeverity::Warning,
-            }
+        self.view().is_normal_event()
     }
 }
 

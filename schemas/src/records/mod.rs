@@ -4,6 +4,7 @@ mod command;
 mod decision;
 mod diagnosis;
 mod log;
+mod log_view;
 mod parsed;
 mod result;
 mod state;
@@ -17,6 +18,7 @@ pub use log::{
     ADVERSE_NODE_REASONS, LogRecord, LogSeverity, Resource, SourceCoordinates, SourceFormat,
     Stream, Workload,
 };
+pub use log_view::{Attributes, AttributesView, LogView, Pairs, ResourceView, SourceRef};
 pub use parsed::ParsedRecord;
 pub use result::{ActionOutcome, ActionResult};
 pub use state::{

@@ -1,6 +1,6 @@
 //! [`WindowFeatures`]: aggregates of one workload over one event-time window.
 
-use crate::{SourceCoordinates, Target};
+use crate::{SourceCoordinates, SourceRef, Target};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -112,8 +112,8 @@ impl Exemplar {
     /// The order exemplars are chosen in: event time, then where the line was read (a total order, so
     /// the choice does not depend on how records were batched).
     #[must_use]
-    pub fn order_key(&self) -> (i64, &SourceCoordinates) {
-        (self.event_time_ns, &self.source)
+    pub fn order_key(&self) -> (i64, SourceRef<'_>) {
+        (self.event_time_ns, self.source.view())
     }
 }
 
