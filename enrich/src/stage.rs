@@ -6,7 +6,7 @@ use crate::mask_message;
 use crate::tokens::{TokenMasker, extract_params, whitespace_tokens};
 use crate::windows::{WindowInput, WindowOperator, workload_of};
 use schemas::clock::{Clock, wall_clock_ns};
-use schemas::compact::ParsedParts;
+use schemas::compact::{CompactLog, ParsedParts};
 use schemas::{
     Emitter, LogRecord, LogView, RecordKind, SCHEMA_VERSION, SourceRecord, Stage, StageError,
     StageState, compact, decode_record, id,
@@ -102,13 +102,13 @@ impl Enrich {
                 .filter(|fields| !fields.is_empty())
         };
         let log = if compact::is_compact(payload) {
-            let view = compact::decode_log_view(payload)?;
-            match fields(&view) {
-                None => return Ok(Held::InPlace(view)),
+            let log = compact::decode_log_view(payload)?;
+            match fields(log.view()) {
+                None => return Ok(Held::InPlace(log)),
                 Some(found) => {
-                    let mut log = view.to_record();
-                    log.attributes.extend(found);
-                    log
+                    let mut record = log.view().to_record();
+                    record.attributes.extend(found);
+                    record
                 }
             }
         } else {
@@ -122,8 +122,9 @@ impl Enrich {
     }
 
     /// The template of `log`: the miner's cluster, or per-message masking when it is full.
-    fn parse<'a>(&mut self, log: LogView<'a>, out: &mut Emitter) -> ParsedLine<'a> {
-        let tokens = whitespace_tokens(log.message);
+    fn parse<'a>(&mut self, log: LineLog<'a>, out: &mut Emitter) -> ParsedLine<'a> {
+        let message = log.view().message;
+        let tokens = whitespace_tokens(message);
         let matched = self.miner.add(self.masker.mask(&tokens));
         let (template_id, template, template_version, params) = match matched.cluster {
             Some(index) => {
@@ -146,7 +147,7 @@ impl Enrich {
             }
             None => {
                 out.count("enrich.miner_full", 1);
-                let masked = mask_message(log.message);
+                let masked = mask_message(message);
                 let id = id::stable_id("tpl", &[&masked.template]);
                 let params = masked.params.into_iter().map(Cow::Owned).collect();
                 (id.into(), masked.template.into(), 1, params)
@@ -167,28 +168,55 @@ impl Enrich {
     }
 }
 
-/// Where enrich holds a line's log while it works on a batch.
+/// Where enrich holds a line's log while it reads a batch.
 #[allow(
     clippy::large_enum_variant,
     reason = "most lines are in place: boxing their views would allocate for every line"
 )]
 enum Held<'a> {
     /// In its input's bytes.
-    InPlace(LogView<'a>),
+    InPlace(CompactLog<'a>),
     /// At this index of the batch's owned records.
     Owned(usize),
 }
 
-/// A line as enrich parsed it: what a [`ParsedRecord`] holds, its log and parameters borrowed.
+/// A line's log once the batch is read: in its input's bytes, or a view of an owned record.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "most lines are in place: boxing their views would allocate for every line"
+)]
+enum LineLog<'a> {
+    /// In its input's bytes, which its parsed record copies.
+    InPlace(CompactLog<'a>),
+    /// An owned record (a JSON input, or one grok added fields to), written from its fields.
+    Owned(LogView<'a>),
+}
+
+impl<'a> LineLog<'a> {
+    fn view(&self) -> &LogView<'a> {
+        match self {
+            Self::InPlace(log) => log.view(),
+            Self::Owned(view) => view,
+        }
+    }
+}
+
+/// A line as enrich parsed it: what a [`ParsedRecord`](schemas::ParsedRecord) holds, its log and
+/// parameters borrowed.
 struct ParsedLine<'a> {
-    log: LogView<'a>,
+    log: LineLog<'a>,
     template_id: Arc<str>,
     template: Arc<str>,
     template_version: u32,
     params: Vec<Cow<'a, str>>,
 }
 
-impl ParsedLine<'_> {
+impl<'a> ParsedLine<'a> {
+    /// The line's log.
+    fn log(&self) -> &LogView<'a> {
+        self.log.view()
+    }
+
     /// What the parsed record adds to its log.
     fn parts(&self) -> ParsedParts<'_, Cow<'_, str>> {
         ParsedParts {
@@ -250,13 +278,16 @@ impl Stage for Enrich {
         let mut lines = Vec::with_capacity(batch.len());
         for (input, held) in batch.iter().zip(held) {
             let log = match held {
-                Some(Held::InPlace(view)) => view,
-                Some(Held::Owned(at)) => owned[at].view(),
+                Some(Held::InPlace(log)) => LineLog::InPlace(log),
+                Some(Held::Owned(at)) => LineLog::Owned(owned[at].view()),
                 None => continue,
             };
             let line = self.parse(log, out);
-            let payload = compact::encode_parsed_parts(&line.parts(), &line.log);
-            out.emit_payload(RecordKind::Parsed, line.log.resource.key(), payload);
+            let payload = match &line.log {
+                LineLog::InPlace(log) => compact::encode_parsed_copying(&line.parts(), log),
+                LineLog::Owned(log) => compact::encode_parsed_parts(&line.parts(), log),
+            };
+            out.emit_payload(RecordKind::Parsed, line.log().resource.key(), payload);
             lines.push((
                 line,
                 (input.coordinates.partition, input.coordinates.offset),
@@ -264,7 +295,7 @@ impl Stage for Enrich {
         }
         let targets: Vec<_> = lines
             .iter()
-            .map(|(line, _)| workload_of(&line.log))
+            .map(|(line, _)| workload_of(line.log()))
             .collect();
         // Parsed and passed on, but in no window: nothing names its workload.
         out.count(
@@ -277,7 +308,7 @@ impl Stage for Enrich {
             .filter_map(|((line, read_at), target)| {
                 let template = (&*line.template_id, &*line.template);
                 Some(WindowInput::of(
-                    &line.log,
+                    line.log(),
                     template,
                     *read_at,
                     target.as_ref()?,
@@ -360,7 +391,7 @@ impl StageState for Enrich {
 mod tests {
     use super::*;
     use crate::EnrichConfig;
-    use schemas::{ErrorKind, LogSeverity, ParsedRecord, WindowFeatures, fixtures};
+    use schemas::{ErrorKind, LogSeverity, ParsedRecord, WindowFeatures, WireRecord, fixtures};
 
     fn log_record(message: &str, t_secs: i64) -> LogRecord {
         let mut record = fixtures::log_record(message, t_secs * 1_000_000_000);
@@ -410,6 +441,70 @@ mod tests {
                 .path
                 .starts_with("enrich.grok[0]")
         );
+    }
+
+    /// Every parsed record enrich writes is the one encoding of what it decodes to, keyed as that
+    /// record is, whichever way its log was read: in place and copied (compact, grok adding nothing),
+    /// or owned and written from its fields (JSON; grok adding fields or replacing one; the miner full).
+    #[test]
+    fn parsed_records_are_written_as_their_records_encode_and_key() {
+        let config: EnrichConfig = toml::from_str(
+            r#"
+            max_templates = 2
+            [[grok]]
+            pattern = "user %{WORD:user} from %{IP:ip}"
+            "#,
+        )
+        .expect("parses");
+        let mut stage = config.build().expect("valid");
+        let mut many = log_record("user alice from 10.0.0.1", 4);
+        for i in 0..6 {
+            many.attributes
+                .insert(format!("field.{i}"), format!("value {i}"));
+        }
+        // More attributes than a view holds in place: read in place all the same (grok finds nothing).
+        let quiet = LogRecord {
+            message: "session closed for alice".into(),
+            ..many.clone()
+        };
+        many.attributes
+            .insert("grok.user".into(), "replaced".into());
+        let batch = [
+            input(0, log("session opened for alice", 1)),
+            input(
+                1,
+                serde_json::to_vec(&log_record("session opened for bob", 2)).expect("json"),
+            ),
+            input(2, log("user carol from 10.0.0.2", 3)),
+            input(3, compact::encode_log(&many)),
+            input(4, log("disk sda1 is 93% full", 5)),
+            input(5, log("a third shape entirely, 7 of them", 6)),
+            input(6, compact::encode_log(&quiet)),
+        ];
+        let mut out = Emitter::new();
+        stage.process_batch(&batch, &mut out);
+        let collected = out.take();
+        assert_eq!(collected.rejections.len(), 0);
+        let parsed: Vec<_> = collected
+            .emitted
+            .iter()
+            .filter(|e| e.kind == RecordKind::Parsed)
+            .collect();
+        assert_eq!(parsed.len(), batch.len());
+        for emitted in parsed {
+            let record: ParsedRecord = decode_record(&emitted.payload).expect("decodes");
+            assert_eq!(emitted.payload, compact::encode_parsed(&record));
+            assert_eq!(emitted.key, record.key());
+        }
+        let grokked: ParsedRecord = decode_record(&collected.emitted[3].payload).expect("decodes");
+        assert_eq!(
+            grokked.log.attributes.len(),
+            8,
+            "six fields, the ip and the user"
+        );
+        assert_eq!(grokked.log.attributes["grok.user"], "alice");
+        let masked_alone = collected.events.get("enrich.miner_full").copied();
+        assert!(masked_alone >= Some(1), "some lines found the miner full");
     }
 
     #[test]

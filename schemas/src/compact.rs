@@ -79,18 +79,6 @@ pub fn encode_parsed(record: &ParsedRecord) -> Vec<u8> {
     encode_parsed_parts(&ParsedParts::of(record), &record.log.view())
 }
 
-/// `record` in the compact encoding, its log copied from `log_payload` rather than encoded again, when
-/// `log_payload` is a compact [`LogRecord`] of this version: the one `record.log` was decoded from, not
-/// changed since. Any other `log_payload` (JSON, another version) is ignored: the log is encoded.
-#[must_use]
-pub fn encode_parsed_reusing(record: &ParsedRecord, log_payload: &[u8]) -> Vec<u8> {
-    let log = LogView {
-        compact_body: compact_body(log_payload, KIND_LOG),
-        ..record.log.view()
-    };
-    encode_parsed_parts(&ParsedParts::of(record), &log)
-}
-
 /// What a [`ParsedRecord`] adds to its log, borrowed: enrich writes its parsed records from these and a
 /// [`LogView`] without building the record.
 #[derive(Debug, Clone, Copy)]
@@ -121,20 +109,46 @@ impl<'a> ParsedParts<'a, String> {
     }
 }
 
-/// The compact [`ParsedRecord`] of `parts` and `log`. When `log` was read from a compact record of this
-/// version ([`decode_log_view`]), its bytes are copied rather than its fields written again: a reader
-/// accepts only a record's one encoding (no redundant number bytes, attribute keys ascending, nothing
-/// after the record), so the bytes a decode accepted are the bytes encoding it writes (enrich does this
-/// for every line).
+/// The compact [`ParsedRecord`] of `parts` and `log`.
 #[must_use]
 pub fn encode_parsed_parts<P: AsRef<str>>(
     parts: &ParsedParts<'_, P>,
     log: &LogView<'_>,
 ) -> Vec<u8> {
+    parsed_with(parts, log_size_hint(log), |out| write_log(out, log))
+}
+
+/// The compact [`ParsedRecord`] of `parts` and `log`, the log's bytes copied from the record it was read
+/// from rather than its fields written again: a reader accepts only a record's one encoding (no
+/// redundant number bytes, attribute keys ascending, nothing after the record), so the bytes a decode
+/// accepted are the bytes encoding it writes (enrich does this for every line).
+#[must_use]
+pub fn encode_parsed_copying<P: AsRef<str>>(
+    parts: &ParsedParts<'_, P>,
+    log: &CompactLog<'_>,
+) -> Vec<u8> {
+    parsed_with(parts, log.body.len(), |out| {
+        debug_assert_eq!(
+            log.body,
+            {
+                let mut written = Vec::new();
+                write_log(&mut written, &log.view);
+                written
+            }
+            .as_slice(),
+            "the log bytes copied are not the view's log"
+        );
+        out.extend_from_slice(log.body);
+    })
+}
+
+/// A compact parsed record: `parts`, then its log (`log_bytes` long, about) written by `write_log`.
+fn parsed_with<P: AsRef<str>>(
+    parts: &ParsedParts<'_, P>,
+    log_bytes: usize,
+    write_log: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
     let params: usize = parts.params.iter().map(|p| p.as_ref().len() + 2).sum();
-    let log_bytes = log
-        .compact_body
-        .map_or_else(|| log_size_hint(log), <[u8]>::len);
     let mut out = Vec::with_capacity(
         HEADER_BYTES + 16 + parts.template_id.len() + parts.template.len() + params + log_bytes,
     );
@@ -147,32 +161,32 @@ pub fn encode_parsed_parts<P: AsRef<str>>(
     for param in parts.params {
         string(&mut out, param.as_ref());
     }
-    match log.compact_body {
-        Some(body) => {
-            debug_assert_eq!(
-                body,
-                {
-                    let mut written = Vec::new();
-                    write_log(&mut written, log);
-                    written
-                }
-                .as_slice(),
-                "the log bytes reused are not the view's log"
-            );
-            out.extend_from_slice(body);
-        }
-        None => write_log(&mut out, log),
-    }
+    write_log(&mut out);
     out
 }
 
-/// The body (the bytes after the header) of `payload` when it is a compact record of `kind` and of this
-/// version.
-fn compact_body(payload: &[u8], kind: u8) -> Option<&[u8]> {
-    (is_compact(payload)
-        && payload.get(COMPACT_MAGIC.len()) == Some(&COMPACT_VERSION)
-        && payload.get(HEADER_BYTES - 1) == Some(&kind))
-    .then(|| &payload[HEADER_BYTES..])
+/// A compact [`LogRecord`] read in place ([`decode_log_view`]): its view, which can be read and not
+/// changed, and the bytes it was read from, which [`encode_parsed_copying`] copies. A record to change
+/// is built from the view ([`LogView::to_record`]) and written from its fields.
+#[derive(Debug, Clone)]
+pub struct CompactLog<'a> {
+    view: LogView<'a>,
+    /// The record's bytes after its header.
+    body: &'a [u8],
+}
+
+impl<'a> CompactLog<'a> {
+    /// The record, borrowed.
+    #[must_use]
+    pub fn view(&self) -> &LogView<'a> {
+        &self.view
+    }
+
+    /// The record, borrowed, without its bytes.
+    #[must_use]
+    pub fn into_view(self) -> LogView<'a> {
+        self.view
+    }
 }
 
 /// Reads a compact [`LogRecord`].
@@ -180,7 +194,7 @@ fn compact_body(payload: &[u8], kind: u8) -> Option<&[u8]> {
 /// # Errors
 /// See the module's *Compatibility*.
 pub fn decode_log(payload: &[u8]) -> Result<LogRecord, StageError> {
-    read_log(payload).map(|view| view.to_record())
+    read_log(payload).map(|log| log.view.to_record())
 }
 
 /// Reads a compact [`LogRecord`] in place, its strings borrowed from `payload`, and checks its
@@ -188,19 +202,21 @@ pub fn decode_log(payload: &[u8]) -> Result<LogRecord, StageError> {
 ///
 /// # Errors
 /// See the module's *Compatibility*; a `schema` error for a `schema_version` this build does not read.
-pub fn decode_log_view(payload: &[u8]) -> Result<LogView<'_>, StageError> {
-    let view = read_log(payload)?;
-    crate::wire::check_version(crate::RecordKind::Log, view.schema_version)?;
-    Ok(view)
+pub fn decode_log_view(payload: &[u8]) -> Result<CompactLog<'_>, StageError> {
+    let log = read_log(payload)?;
+    crate::wire::check_version(crate::RecordKind::Log, log.view.schema_version)?;
+    Ok(log)
 }
 
 /// A compact [`LogRecord`], read in place.
-fn read_log(payload: &[u8]) -> Result<LogView<'_>, StageError> {
+fn read_log(payload: &[u8]) -> Result<CompactLog<'_>, StageError> {
     let mut reader = Reader::after_header(payload, KIND_LOG)?;
-    let mut view = reader.log()?;
+    let view = reader.log()?;
     reader.end()?;
-    view.compact_body = compact_body(payload, KIND_LOG);
-    Ok(view)
+    Ok(CompactLog {
+        view,
+        body: &payload[HEADER_BYTES..],
+    })
 }
 
 /// Reads a compact [`ParsedRecord`].
@@ -549,7 +565,6 @@ impl<'a> Reader<'a> {
                 offset,
                 index,
             },
-            compact_body: None,
         })
     }
 
@@ -559,12 +574,11 @@ impl<'a> Reader<'a> {
         let mut pairs = Pairs::with_capacity(n.min(PREALLOCATED));
         for _ in 0..n {
             let key = self.string()?;
-            if pairs.last().is_some_and(|(last, _)| *last >= key) {
+            if !pairs.push_ascending(key, self.string()?) {
                 return Err(malformed(format!(
                     "attribute {key:?} out of order or repeated"
                 )));
             }
-            pairs.push((key, self.string()?));
         }
         Ok(pairs)
     }
@@ -681,14 +695,15 @@ mod tests {
             let parsed = parsed(log);
             let encoded = encode_parsed(&parsed);
             assert_eq!(decode_parsed(&encoded).expect("parsed decodes"), parsed);
+            let read = decode_log_view(&payload).expect("reads in place");
+            assert_eq!(read.view().to_record(), parsed.log);
             assert_eq!(
-                encode_parsed_reusing(&parsed, &payload),
+                encode_parsed_copying(&ParsedParts::of(&parsed), &read),
                 encoded,
-                "the log's own bytes, reused"
+                "the log's own bytes, copied"
             );
         }
-        // Bytes that are no compact log record of this version are never copied into a parsed record.
-        let parsed = parsed(full_log());
+        // Bytes that are no compact log record of this version are not read in place.
         let other = fixtures::log_record("another line", 2);
         let mut newer = encode_log(&other);
         newer[COMPACT_MAGIC.len()] = COMPACT_VERSION + 1;
@@ -696,10 +711,7 @@ mod tests {
         let mut wrong_kind = encode_log(&other);
         wrong_kind[HEADER_BYTES - 1] = KIND_PARSED;
         for payload in [newer, json, wrong_kind] {
-            assert_eq!(
-                encode_parsed_reusing(&parsed, &payload),
-                encode_parsed(&parsed)
-            );
+            assert!(decode_log_view(&payload).is_err());
         }
     }
 

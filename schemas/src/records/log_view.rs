@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 use std::collections::BTreeMap;
 
 /// A [`LogRecord`], borrowed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct LogView<'a> {
     /// [`LogRecord::schema_version`].
     pub schema_version: u32,
@@ -35,10 +35,6 @@ pub struct LogView<'a> {
     pub attributes: AttributesView<'a>,
     /// [`LogRecord::source`].
     pub source: SourceRef<'a>,
-    /// The bytes of the compact record this was read from, after its header
-    /// ([`crate::compact::decode_log_view`]): the record's one encoding, which writing it again may copy.
-    /// `None` for a view of an owned record.
-    pub(crate) compact_body: Option<&'a [u8]>,
 }
 
 /// A [`Resource`], borrowed.
@@ -79,12 +75,36 @@ pub struct SourceRef<'a> {
     pub index: u32,
 }
 
-/// A compact record's attribute pairs, keys ascending: held in place up to four (most records have a
-/// few), so reading one of those allocates nothing.
-pub type Pairs<'a> = SmallVec<[(&'a str, &'a str); 4]>;
+/// A compact record's attribute pairs, keys strictly ascending: made by the compact reader
+/// ([`crate::compact::decode_log_view`]), which checks the order, and held in place up to four (most
+/// records have a few), so reading one of those allocates nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Pairs<'a>(SmallVec<[(&'a str, &'a str); 4]>);
+
+impl<'a> Pairs<'a> {
+    /// No pairs, with room for `n`.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Self(SmallVec::with_capacity(n))
+    }
+
+    /// Appends a pair whose key is greater than every key before it; whether it was.
+    pub(crate) fn push_ascending(&mut self, key: &'a str, value: &'a str) -> bool {
+        if self.0.last().is_some_and(|(last, _)| *last >= key) {
+            return false;
+        }
+        self.0.push((key, value));
+        true
+    }
+
+    /// The pairs, keys ascending.
+    #[must_use]
+    pub fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        &self.0
+    }
+}
 
 /// [`LogRecord::attributes`], borrowed: an owned record's map, or a compact record's pairs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[allow(
     clippy::large_enum_variant,
     reason = "the pairs are held in place on purpose: a view is read for every line, and boxing them \
@@ -93,7 +113,7 @@ pub type Pairs<'a> = SmallVec<[(&'a str, &'a str); 4]>;
 pub enum AttributesView<'a> {
     /// An owned record's attributes.
     Map(&'a BTreeMap<String, String>),
-    /// A compact record's attributes, keys strictly ascending (checked when the record was read).
+    /// A compact record's attributes.
     Pairs(Pairs<'a>),
 }
 
@@ -103,10 +123,13 @@ impl<'a> AttributesView<'a> {
     pub fn get(&self, key: &str) -> Option<&'a str> {
         match self {
             Self::Map(map) => map.get(key).map(String::as_str),
-            Self::Pairs(pairs) => pairs
-                .binary_search_by(|(k, _)| (*k).cmp(key))
-                .ok()
-                .map(|i| pairs[i].1),
+            Self::Pairs(pairs) => {
+                let pairs = pairs.as_slice();
+                pairs
+                    .binary_search_by(|(k, _)| (*k).cmp(key))
+                    .ok()
+                    .map(|i| pairs[i].1)
+            }
         }
     }
 
@@ -115,7 +138,7 @@ impl<'a> AttributesView<'a> {
     pub fn iter(&self) -> Attributes<'a, '_> {
         match self {
             Self::Map(map) => Attributes::Map(map.iter()),
-            Self::Pairs(pairs) => Attributes::Pairs(pairs.iter()),
+            Self::Pairs(pairs) => Attributes::Pairs(pairs.as_slice().iter()),
         }
     }
 
@@ -124,7 +147,7 @@ impl<'a> AttributesView<'a> {
     pub fn len(&self) -> usize {
         match self {
             Self::Map(map) => map.len(),
-            Self::Pairs(pairs) => pairs.len(),
+            Self::Pairs(pairs) => pairs.as_slice().len(),
         }
     }
 
@@ -234,6 +257,7 @@ impl<'a> ResourceView<'a> {
     /// The workload a record from here counts in (see [`LogRecord::workload`]).
     #[must_use]
     pub fn workload(&self) -> Option<Target> {
+        let name = self.owner_name()?;
         let kind = match self.workload {
             Some((kind, _)) => ObjectKind::from_kind(kind),
             None => ObjectKind::Pod,
@@ -242,7 +266,7 @@ impl<'a> ResourceView<'a> {
             cluster: self.cluster.map(str::to_owned),
             namespace: self.namespace.map(str::to_owned),
             kind,
-            name: self.owner_name()?.to_owned(),
+            name: name.to_owned(),
             pod: None,
             node: None,
         })
@@ -278,7 +302,6 @@ impl LogRecord {
             resource: self.resource.view(),
             attributes: AttributesView::Map(&self.attributes),
             source: self.source.view(),
-            compact_body: None,
         }
     }
 }
@@ -334,7 +357,9 @@ mod tests {
         log.resource.node = Some("node-1".into());
         assert_eq!(log.view().to_record(), log);
         let bytes = crate::compact::encode_log(&log);
-        let compact = crate::compact::decode_log_view(&bytes).expect("decodes");
+        let compact = crate::compact::decode_log_view(&bytes)
+            .expect("decodes")
+            .into_view();
         assert_eq!(compact.to_record(), log);
         assert!(matches!(compact.attributes, AttributesView::Pairs(_)));
         for view in [log.view(), compact] {
