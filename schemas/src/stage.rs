@@ -102,7 +102,7 @@ impl Emitter {
     /// When the record cannot be encoded (an internal error); nothing is emitted then.
     pub fn emit<R: WireRecord>(&mut self, record: &R) -> Result<(), StageError> {
         let payload = encode_record(record)?;
-        self.emit_encoded(record, payload);
+        self.emit_payload(R::KIND, record.key(), payload);
         Ok(())
     }
 
@@ -113,18 +113,9 @@ impl Emitter {
         }
     }
 
-    /// Emits `record` as `payload`, an encoding of it the caller made ([`crate::encode_record`]'s, or
-    /// one it gives in fewer steps, such as [`crate::compact::encode_parsed_reusing`]).
-    pub fn emit_encoded<R: WireRecord>(&mut self, record: &R, payload: Vec<u8>) {
-        self.emitted.push(Emitted {
-            kind: R::KIND,
-            key: record.key(),
-            payload,
-        });
-    }
-
-    /// Emits `payload`, a record of `kind` keyed `key` that the caller encoded without building the
-    /// record ([`crate::compact::encode_parsed_parts`]).
+    /// Emits `payload`, a record of `kind` keyed `key` that the caller encoded: the record's
+    /// [`crate::encode_record`], or an encoding made without building the record (enrich's parsed records,
+    /// [`crate::compact::encode_parsed_copying`]).
     pub fn emit_payload(&mut self, kind: RecordKind, key: Option<String>, payload: Vec<u8>) {
         self.emitted.push(Emitted { kind, key, payload });
     }
