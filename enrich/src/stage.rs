@@ -4,7 +4,7 @@ use crate::drain::{Cluster, Drain, DrainConfig};
 use crate::grok_rules::GrokRules;
 use crate::mask_message;
 use crate::tokens::{TokenMasker, extract_params, whitespace_tokens};
-use crate::windows::{WindowInput, WindowOperator, workload_of};
+use crate::windows::{WindowOperator, window_inputs, workload_of};
 use schemas::clock::{Clock, wall_clock_ns};
 use schemas::compact::{CompactLog, ParsedParts};
 use schemas::{
@@ -302,19 +302,13 @@ impl Stage for Enrich {
             "windows.no_workload",
             targets.iter().filter(|t| t.is_none()).count() as u64,
         );
-        let inputs: Vec<_> = lines
-            .iter()
-            .zip(&targets)
-            .filter_map(|((line, read_at), target)| {
+        let inputs = window_inputs(
+            lines.iter().map(|(line, read_at)| {
                 let template = (&*line.template_id, &*line.template);
-                Some(WindowInput::of(
-                    line.log(),
-                    template,
-                    *read_at,
-                    target.as_ref()?,
-                ))
-            })
-            .collect();
+                (line.log(), template, *read_at)
+            }),
+            &targets,
+        );
         let now = (self.clock)();
         for operator in &mut self.windows {
             match operator.add_batch(&inputs, now) {

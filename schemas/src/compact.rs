@@ -181,12 +181,6 @@ impl<'a> CompactLog<'a> {
     pub fn view(&self) -> &LogView<'a> {
         &self.view
     }
-
-    /// The record, borrowed, without its bytes.
-    #[must_use]
-    pub fn into_view(self) -> LogView<'a> {
-        self.view
-    }
 }
 
 /// Reads a compact [`LogRecord`].
@@ -280,8 +274,10 @@ fn header(out: &mut Vec<u8>, kind: u8) {
 
 fn log_size_hint(log: &LogView<'_>) -> usize {
     let r = &log.resource;
-    let resource: usize = resource_strings(r)
+    let (before, after) = resource_strings(r);
+    let resource: usize = before
         .iter()
+        .chain(&after)
         .map(|field| field.map_or(0, |s| s.len() + 2))
         .sum::<usize>()
         + r.workload
@@ -319,48 +315,43 @@ fn write_log(out: &mut Vec<u8>, log: &LogView<'_>) {
     var(out, source.index);
 }
 
-/// The resource's optional strings in layout order, the workload (bit 6) left out: bits 0 to 5, then 7
-/// to 9.
-fn resource_strings<'a>(r: &ResourceView<'a>) -> [Option<&'a str>; 9] {
-    [
-        r.cloud,
-        r.account,
-        r.region,
-        r.project,
-        r.cluster,
-        r.namespace,
-        r.pod,
-        r.container,
-        r.node,
-    ]
+/// The resource's optional strings in layout order: bits 0 to 5 before the workload (bit 6), bits 7 to 9
+/// after it.
+fn resource_strings<'a>(r: &ResourceView<'a>) -> ([Option<&'a str>; 6], [Option<&'a str>; 3]) {
+    (
+        [
+            r.cloud,
+            r.account,
+            r.region,
+            r.project,
+            r.cluster,
+            r.namespace,
+        ],
+        [r.pod, r.container, r.node],
+    )
 }
 
 const WORKLOAD_BIT: u16 = 6;
 const RESOURCE_BITS: u16 = 10;
 
-/// The layout bit of each of [`resource_strings`].
-const STRING_BITS: [u16; 9] = [0, 1, 2, 3, 4, 5, 7, 8, 9];
-
 fn write_resource(out: &mut Vec<u8>, r: &ResourceView<'_>) {
-    let strings = resource_strings(r);
-    let bits = strings
+    let (before, after) = resource_strings(r);
+    let bits = before
         .iter()
-        .zip(STRING_BITS)
-        .filter(|(field, _)| field.is_some())
-        .fold(
-            u16::from(r.workload.is_some()) << WORKLOAD_BIT,
-            |bits, (_, bit)| bits | (1 << bit),
-        );
+        .map(Option::is_some)
+        .chain([r.workload.is_some()])
+        .chain(after.iter().map(Option::is_some))
+        .zip(0..RESOURCE_BITS)
+        .fold(0u16, |bits, (set, bit)| bits | (u16::from(set) << bit));
     out.extend_from_slice(&bits.to_le_bytes());
-    let (before, after) = strings.split_at(6);
-    for field in before.iter().flatten() {
+    for field in before.into_iter().flatten() {
         string(out, field);
     }
     if let Some((kind, name)) = r.workload {
         string(out, kind);
         string(out, name);
     }
-    for field in after.iter().flatten() {
+    for field in after.into_iter().flatten() {
         string(out, field);
     }
 }

@@ -96,6 +96,21 @@ pub fn workload_of(log: &LogView<'_>) -> Option<Target> {
 /// Where a record was read: its input partition and the offset of its message.
 pub type ReadAt = (i32, i64);
 
+/// The window inputs of `lines` (each a line's log, its template id and text, and where it was read),
+/// whose workloads ([`workload_of`]) are `workloads`: those that name a workload.
+pub fn window_inputs<'a, 'v: 'a>(
+    lines: impl IntoIterator<Item = (&'a LogView<'v>, (&'a str, &'a str), ReadAt)>,
+    workloads: &'a [Option<Target>],
+) -> Vec<WindowInput<'a>> {
+    lines
+        .into_iter()
+        .zip(workloads)
+        .filter_map(|((log, template, read_at), target)| {
+            Some(WindowInput::of(log, template, read_at, target.as_ref()?))
+        })
+        .collect()
+}
+
 /// Every window of `spec` over `records` (each with where it was read), as enrich
 /// emits them when `records` are one micro-batch at the end of a finite input (a replay, a test).
 ///
@@ -108,15 +123,11 @@ pub fn windows_of(
     let mut operator = WindowOperator::new(spec)?;
     let logs: Vec<LogView<'_>> = records.iter().map(|(p, _)| p.log.view()).collect();
     let workloads: Vec<Option<Target>> = logs.iter().map(workload_of).collect();
-    let inputs: Vec<WindowInput<'_>> = records
-        .iter()
-        .zip(&logs)
-        .zip(&workloads)
-        .filter_map(|(((parsed, read_at), log), target)| {
-            let template = (parsed.template_id.as_str(), parsed.template.as_str());
-            Some(WindowInput::of(log, template, *read_at, target.as_ref()?))
-        })
-        .collect();
+    let lines = records.iter().zip(&logs).map(|((parsed, read_at), log)| {
+        let template = (parsed.template_id.as_str(), parsed.template.as_str());
+        (log, template, *read_at)
+    });
+    let inputs = window_inputs(lines, &workloads);
     // No wall clock: a finite input's event times are what they are.
     let mut windows = operator.add_batch(&inputs, i64::MAX)?.windows;
     windows.extend(operator.flush());

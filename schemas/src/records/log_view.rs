@@ -357,9 +357,8 @@ mod tests {
         log.resource.node = Some("node-1".into());
         assert_eq!(log.view().to_record(), log);
         let bytes = crate::compact::encode_log(&log);
-        let compact = crate::compact::decode_log_view(&bytes)
-            .expect("decodes")
-            .into_view();
+        let read = crate::compact::decode_log_view(&bytes).expect("decodes");
+        let compact = read.view().clone();
         assert_eq!(compact.to_record(), log);
         assert!(matches!(compact.attributes, AttributesView::Pairs(_)));
         for view in [log.view(), compact] {
