@@ -138,7 +138,9 @@ pub struct Frame {
 #[derive(Debug)]
 pub struct FramePacker {
     max_bytes: usize,
-    open: BTreeMap<(String, Route), FrameWriter>,
+    /// The frames being filled, by topic (a few: looked up without a copy of the topic's name per
+    /// record) and route.
+    open: Vec<(String, BTreeMap<Route, FrameWriter>)>,
     done: Vec<Frame>,
 }
 
@@ -149,7 +151,7 @@ impl FramePacker {
     pub fn new(max_bytes: usize) -> Self {
         Self {
             max_bytes,
-            open: BTreeMap::new(),
+            open: Vec::new(),
             done: Vec::new(),
         }
     }
@@ -172,15 +174,25 @@ impl FramePacker {
             // Unknown counts, or another partitioner: keyed exactly like the records.
             (key, _) => Route::Keyed(key.map(<[u8]>::to_vec)),
         };
-        let slot = (topic.to_owned(), route);
-        let writer = self.open.entry(slot.clone()).or_default();
+        let at = match self.open.iter().position(|(open, _)| open == topic) {
+            Some(at) => at,
+            None => {
+                self.open.push((topic.to_owned(), BTreeMap::new()));
+                self.open.len() - 1
+            }
+        };
+        let (topic, routes) = &mut self.open[at];
+        let writer = match routes.get_mut(&route) {
+            Some(writer) => writer,
+            None => routes.entry(route.clone()).or_default(),
+        };
         if writer.is_full()
             || (!writer.is_empty() && writer.len_with(key, payload) > self.max_bytes)
         {
             let full = std::mem::take(writer);
             self.done.push(Frame {
-                topic: slot.0,
-                route: slot.1,
+                topic: topic.clone(),
+                route,
                 payload: full.finish(),
             });
         }
@@ -190,16 +202,19 @@ impl FramePacker {
     /// Every frame, the full ones first, then the rest in topic and route order.
     #[must_use]
     pub fn finish(mut self) -> Vec<Frame> {
-        let open = std::mem::take(&mut self.open);
-        self.done.extend(
-            open.into_iter()
-                .filter(|(_, writer)| !writer.is_empty())
-                .map(|((topic, route), writer)| Frame {
-                    topic,
-                    route,
-                    payload: writer.finish(),
-                }),
-        );
+        let mut open = std::mem::take(&mut self.open);
+        open.sort_by(|(a, _), (b, _)| a.cmp(b));
+        self.done
+            .extend(open.into_iter().flat_map(|(topic, routes)| {
+                routes
+                    .into_iter()
+                    .filter(|(_, writer)| !writer.is_empty())
+                    .map(move |(route, writer)| Frame {
+                        topic: topic.clone(),
+                        route,
+                        payload: writer.finish(),
+                    })
+            }));
         self.done
     }
 }

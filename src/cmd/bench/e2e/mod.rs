@@ -78,13 +78,12 @@ use crate::app::create_topics as ensure_topics;
 use crate::config::{PipelineConfig, load_pipeline};
 use crate::stages::StageName;
 use anyhow::{Context, anyhow, bail};
-use futures::FutureExt;
-use futures::stream::{FuturesUnordered, StreamExt};
+use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use runtime::embedded::EmbeddedBroker;
 use runtime::kafka::{consumer_config, producer_config};
@@ -92,7 +91,7 @@ use schemas::metrics as names;
 use schemas::{RecordKind, RemediationCommand, decode_record};
 use serde::Serialize;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -233,9 +232,7 @@ async fn run_async(args: &E2eArgs, pass_through: bool) -> anyhow::Result<E2eRepo
         stage.wait_ready(deadline)?;
     }
     let poller = Poller::start(stages.iter().map(|s| (s.stage, s.admin_port)).collect());
-    let producer: FutureProducer = producer_config(&config.kafka, &config.runner)
-        .set("linger.ms", FEEDER_LINGER_MS)
-        .create()?;
+    let producer = feed_producer(&config)?;
     let baseline = warm_up(&producer, &config, &poller, &mut stages, deadline).await?;
 
     let shutdown = CancellationToken::new();

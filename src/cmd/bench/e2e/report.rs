@@ -143,7 +143,7 @@ pub(super) fn latencies_ms(observed: &[Observed], fed: &Fed, source_topic: &str)
                 .sources
                 .iter()
                 .filter(|s| s.topic == source_topic)
-                .filter_map(|s| fed.produced_ms.get(&(s.partition, s.offset)))
+                .filter_map(|s| fed.produced_ms.get(s.partition, s.offset))
                 .min()?;
             #[allow(clippy::cast_precision_loss, reason = "milliseconds")]
             Some((o.timestamp_ms - earliest) as f64)
