@@ -329,6 +329,42 @@ mod tests {
     }
 
     #[test]
+    fn the_open_frames_come_in_topic_and_route_order_after_the_full_ones() {
+        let mut packer = FramePacker::new(1024);
+        let payload = [b'x'; 600];
+        let key_in = |partition| {
+            (0u32..)
+                .map(|i| format!("k{i}"))
+                .find(|key| partition_for(key.as_bytes(), 4) == partition)
+                .expect("some key hashes to every partition")
+        };
+        let (p2, p1) = (key_in(2), key_in(1));
+        packer.push("parsed", Some(4), Some(p2.as_bytes()), b"{}");
+        packer.push("logs", Some(4), Some(p2.as_bytes()), &payload);
+        packer.push("logs", Some(4), Some(p2.as_bytes()), &payload);
+        packer.push("parsed", Some(4), Some(p1.as_bytes()), b"{}");
+        packer.push("logs", None, Some(b"b"), b"{}");
+        packer.push("logs", None, Some(b"a"), b"{}");
+        let frames = packer.finish();
+        let order: Vec<(&str, &Route)> = frames
+            .iter()
+            .map(|f| (f.topic.as_str(), &f.route))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                // Full: the second large record did not fit.
+                ("logs", &Route::Partition(2)),
+                ("logs", &Route::Partition(2)),
+                ("logs", &Route::Keyed(Some(b"a".to_vec()))),
+                ("logs", &Route::Keyed(Some(b"b".to_vec()))),
+                ("parsed", &Route::Partition(1)),
+                ("parsed", &Route::Partition(2)),
+            ]
+        );
+    }
+
+    #[test]
     fn an_empty_key_stays_empty_and_is_routed_like_no_key() {
         let mut packer = FramePacker::new(1024);
         packer.push("logs", Some(4), Some(b""), b"{}");

@@ -1,10 +1,7 @@
 //! Feeding the load: warm-up, then the lines produced at `--rate` or as fast as the in-flight bound
 //! allows, with each line's produce time kept for the latency figures.
-//!
 //! The lines go through a [`ThreadedProducer`] whose context files each delivery report as it comes
-//! ([`DeliveryLog`]): a future per line (rdkafka's `FutureProducer`, with its channel, waker and the
-//! set of pending futures) and a hash map of the produce times cost the bench process about a seventh
-//! of its CPU, taken from the stages on the cores beside it.
+//! ([`DeliveryLog`]), not a future per line.
 
 use super::*;
 
@@ -15,7 +12,7 @@ pub(super) type FeedProducer = ThreadedProducer<DeliveryLog>;
 pub(super) fn feed_producer(config: &PipelineConfig) -> anyhow::Result<FeedProducer> {
     producer_config(&config.kafka, &config.runner)
         .set("linger.ms", FEEDER_LINGER_MS)
-        .create_with_context(DeliveryLog::default())
+        .create_with_context(DeliveryLog::new(wall_ms()))
         .context("creating the feeder's producer")
 }
 
@@ -27,6 +24,7 @@ pub(super) struct ProduceTimes {
 }
 
 impl ProduceTimes {
+    /// Files the record delivered at `offset` of `partition`, produced at `ms`.
     fn add(&mut self, partition: i32, offset: i64, ms: i64) {
         let Ok(index) = usize::try_from(partition) else {
             return;
@@ -68,9 +66,12 @@ struct Deliveries {
 }
 
 /// The feeder's producer context: files every delivery report, with the produce time the record was
-/// handed over with (its delivery opaque: ms since the epoch).
-#[derive(Debug, Default)]
+/// handed over with (its delivery opaque: ms since [`DeliveryLog::since_ms`], which fits a `usize` of
+/// any width for 49 days).
+#[derive(Debug)]
 pub(super) struct DeliveryLog {
+    /// When the producer was made, ms since the epoch.
+    since_ms: i64,
     deliveries: Mutex<Deliveries>,
 }
 
@@ -79,12 +80,13 @@ impl ClientContext for DeliveryLog {}
 impl ProducerContext for DeliveryLog {
     type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, sent_ms: usize) {
+    fn delivery(&self, result: &DeliveryResult<'_>, sent_after_ms: usize) {
         let mut deliveries = self.lock();
         deliveries.reported += 1;
         match result {
             Ok(message) => {
-                let sent_ms = i64::try_from(sent_ms).unwrap_or(i64::MAX);
+                let sent_ms = i64::try_from(sent_after_ms)
+                    .map_or(i64::MAX, |after| self.since_ms.saturating_add(after));
                 deliveries
                     .times
                     .add(message.partition(), message.offset(), sent_ms);
@@ -97,10 +99,28 @@ impl ProducerContext for DeliveryLog {
 }
 
 impl DeliveryLog {
+    fn new(since_ms: i64) -> Self {
+        Self {
+            since_ms,
+            deliveries: Mutex::default(),
+        }
+    }
+
+    /// The opaque a record produced at `sent_ms` is handed over with.
+    fn opaque(&self, sent_ms: i64) -> anyhow::Result<usize> {
+        usize::try_from(sent_ms.saturating_sub(self.since_ms))
+            .context("a produce time before the producer was made, or too far after it")
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Deliveries> {
         self.deliveries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An error once a record was not delivered.
+    fn check(&self) -> anyhow::Result<()> {
+        self.reported().map(drop)
     }
 
     /// Reports received so far; an error once a record was not delivered.
@@ -183,7 +203,8 @@ async fn send(
     payload: &[u8],
     sent_ms: i64,
 ) -> anyhow::Result<()> {
-    let mut record = BaseRecord::with_opaque_to(topic, usize::try_from(sent_ms).unwrap_or(0))
+    let opaque = producer.context().opaque(sent_ms)?;
+    let mut record = BaseRecord::with_opaque_to(topic, opaque)
         .key(key)
         .payload(payload)
         .timestamp(sent_ms);
@@ -198,6 +219,9 @@ async fn send(
         }
     }
 }
+
+/// Lines fed between two looks for a failed delivery.
+const FAILURE_CHECK_LINES: u64 = 1024;
 
 /// What was fed.
 pub(super) struct Fed {
@@ -250,8 +274,9 @@ impl Feeder<'_> {
     ) -> anyhow::Result<Fed> {
         let log = self.producer.context();
         let reported_before = log.reported()?;
-        // The warm-up's records, on every stage's topic, are not lines.
-        drop(std::mem::take(&mut log.lock().times));
+        // The warm-up's records, on every stage's topic, are not lines (its delivery reports were all
+        // in before it returned: the times are not keyed by topic).
+        log.lock().times = ProduceTimes::default();
         let mut fed = Fed {
             lines: 0,
             workloads: self.workloads,
@@ -275,15 +300,15 @@ impl Feeder<'_> {
                 if i.saturating_sub(settled) < self.max_in_flight {
                     break;
                 }
-                log.reported()?;
+                log.check()?;
                 anyhow::ensure!(
                     Instant::now() < self.deadline,
                     "timed out feeding: the pipeline stopped reading"
                 );
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            if i.is_multiple_of(1024) {
-                log.reported()?;
+            if i.is_multiple_of(FAILURE_CHECK_LINES) {
+                log.check()?;
             }
             send(
                 self.producer,
