@@ -11,6 +11,7 @@ use crate::{
 use base64::Engine as _;
 use schemas::SourceFormat;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 /// Bounds applied to every input.
 #[derive(Debug, Clone)]
@@ -408,7 +409,8 @@ impl Decoder<'_> {
     /// CRI and docker lines: one payload may hold several lines; each is a chunk of its log stream.
     /// Every line is checked before any is used, so a bad line rejects the whole input.
     fn container_lines(&mut self, text: &str, format: Option<SourceFormat>) -> Result<(), Reject> {
-        let mut chunks = Vec::new();
+        // Most payloads are one line (a log shipper's message per line): held in place, not allocated.
+        let mut chunks: SmallVec<[(Decoded, bool); 1]> = SmallVec::new();
         for (number, line) in text
             .lines()
             .enumerate()
