@@ -222,6 +222,16 @@ impl Decoder<'_> {
                 ))),
             };
         }
+        // An Event, the JSON most often seen, is read straight into its fields when it is nothing but
+        // an Event (see `EventDocument`): what `value` would decode it to, without building the value.
+        if depth <= MAX_DEPTH
+            && !self.container_stream
+            && configured.is_none_or(|f| f == SourceFormat::K8sEvent)
+            && let Some(event) = k8s_event::EventDocument::parse(trimmed)
+            && event.looks_like_event()
+        {
+            return self.push(k8s_event::decode_document(&event)?);
+        }
         // One or more JSON documents (Firehose concatenates CloudWatch documents; NDJSON is common).
         let mut documents = serde_json::Deserializer::from_str(trimmed).into_iter::<Value>();
         let first = documents.next();
@@ -491,5 +501,156 @@ fn json_type(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `read` makes of a decoder for one input of an auto-detected source, and its records.
+    fn decoded<R>(read: impl FnOnce(&mut Decoder<'_>) -> R) -> (R, Vec<Decoded>) {
+        let limits = Limits {
+            max_record_bytes: 1 << 20,
+            max_decompressed_bytes: 1 << 20,
+            max_records_per_input: 100,
+            min_event_time_ns: 0,
+            max_future_skew_ns: i64::MAX / 4,
+        };
+        let mut assembler = Assembler::new(1 << 20, 1 << 20, 1_000_000_000);
+        let source = schemas::SourceCoordinates::default();
+        let mut decoder = Decoder {
+            limits: &limits,
+            configured: Format::Auto,
+            assembler: &mut assembler,
+            stream_key: "events",
+            source: &source,
+            container_stream: false,
+            now_ns: 1_900_000_000_000_000_000,
+            output: Output::default(),
+        };
+        let result = read(&mut decoder);
+        (result, decoder.output.records)
+    }
+
+    /// Variants of an Event: each key missing, `null`, a number, an empty string or an empty object,
+    /// the same in the involved object, metadata and source, an unknown key, a duplicate key, escapes.
+    fn variants(event: &str) -> Vec<String> {
+        let value: Value = serde_json::from_str(event).expect("fixture is JSON");
+        let mut out = vec![event.to_owned()];
+        let replacements = [
+            None,
+            Some(Value::Null),
+            Some(Value::from(7)),
+            Some(Value::from("")),
+            Some(Value::Object(Map::new())),
+            Some(Value::from("Warning")),
+        ];
+        let mut vary = |path: &[&str]| {
+            for replacement in &replacements {
+                let mut changed = value.clone();
+                let Some(parent) = path[..path.len() - 1]
+                    .iter()
+                    .try_fold(&mut changed, |v, key| v.get_mut(*key))
+                    .and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                let key = path[path.len() - 1].to_owned();
+                match replacement {
+                    None => parent.remove(&key),
+                    Some(new) => parent.insert(key, new.clone()),
+                };
+                out.push(changed.to_string());
+            }
+        };
+        let keys: Vec<String> = value
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        for key in &keys {
+            vary(&[key]);
+        }
+        for nested in ["involvedObject", "metadata", "source", "regarding"] {
+            for key in [
+                "kind",
+                "name",
+                "namespace",
+                "fieldPath",
+                "host",
+                "component",
+            ] {
+                vary(&[nested, key]);
+            }
+        }
+        for key in [
+            "regarding",
+            "note",
+            "count",
+            "deprecatedCount",
+            "reportingController",
+        ] {
+            vary(&[key]);
+        }
+        let mut renamed = value.clone();
+        if let Some(object) = renamed.as_object_mut()
+            && let Some(involved) = object.remove("involvedObject")
+        {
+            object.insert("regarding".to_owned(), involved);
+            out.push(renamed.to_string());
+            let mut both = renamed.clone();
+            both["involvedObject"] = Value::Null;
+            out.push(both.to_string());
+        }
+        let text = value.to_string();
+        out.push(text.replacen('{', r#"{"cluster":"a","#, 1));
+        out.push(text.replacen('{', r#"{"reason":"Dup","#, 1));
+        out.push(text.replacen('{', r#"{"awslogs":{"data":"x"},"#, 1));
+        out.push(text.replacen('{', r#"{"count":null,"deprecatedCount":3,"#, 1));
+        out.push(text.replace(r#""message":""#, r#""message":"\u0041\"q\" "#));
+        out.push(text.replace(r#""kind":""#, r#""\u006bind":""#));
+        out.push(format!("{text}{text}"));
+        out.push(format!("{text} 1"));
+        out
+    }
+
+    #[test]
+    fn an_event_read_into_its_fields_decodes_as_read_into_a_json_value() {
+        let fixtures = [
+            include_str!("../tests/fixtures/core-v1-events.jsonl"),
+            include_str!("../../incidents/checkout-oom-crashloop/events.jsonl"),
+        ];
+        let events: Vec<&str> = fixtures
+            .iter()
+            .flat_map(|f| f.lines())
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let (mut fast, mut compared) = (0, 0);
+        for event in &events {
+            assert!(
+                k8s_event::EventDocument::parse(event).is_some_and(|e| e.looks_like_event()),
+                "a recorded Event is read into its fields: {event}"
+            );
+            for text in variants(event) {
+                let document = k8s_event::EventDocument::parse(&text);
+                let by_fields = decoded(|d| d.text(&text, 0));
+                let by_value = decoded(|d| {
+                    let mut documents =
+                        serde_json::Deserializer::from_str(&text).into_iter::<Value>();
+                    documents
+                        .next()
+                        .ok_or_else(|| Reject::shape("no document"))?
+                        .map_err(|e| Reject::json("JSON document", &e))
+                        .and_then(|value| d.value(value, 0))
+                });
+                compared += 1;
+                if document.as_ref().is_some_and(|e| e.looks_like_event()) {
+                    fast += 1;
+                    assert_eq!(by_fields, by_value, "{text}");
+                }
+            }
+        }
+        assert!(fast > compared / 2, "{fast} of {compared} read into fields");
+        assert!(fast < compared, "{fast} of {compared} read into fields");
     }
 }

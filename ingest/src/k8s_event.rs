@@ -1,11 +1,19 @@
 //! Kubernetes Event objects: core/v1 (`involvedObject`, `message`, `source`) and events.k8s.io/v1
 //! (`regarding`, `note`, `deprecatedSource`). `Warning` events get warning severity; the involved object
 //! becomes the record's pod/node/workload.
+//!
+//! An Event is read in one of two ways into the same [`EventFields`], which one function decodes: an
+//! input that is one Event document and nothing else is read straight into its fields
+//! ([`EventDocument`], about half the instructions); any other (an Event in a list, a wrapper, NDJSON,
+//! an unknown key) is read as a JSON value first, as every other JSON format is.
 
 use crate::decoded::Decoded;
 use crate::reject::Reject;
 use schemas::{LogSeverity, SourceFormat};
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Whether a JSON object is shaped like an Event (used by format detection).
 pub(crate) fn looks_like_event(obj: &Map<String, Value>) -> bool {
@@ -21,18 +29,271 @@ fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
+/// What medic reads of an Event, wherever it was read from: each text present and not empty, the
+/// involved object `None` when the Event has neither `involvedObject` nor `regarding`.
+#[derive(Debug, Default)]
+struct EventFields<'a> {
+    object: Option<ObjectFields<'a>>,
+    message: Option<&'a str>,
+    reason: Option<&'a str>,
+    event_type: Option<&'a str>,
+    /// `eventTime`, `lastTimestamp`, `deprecatedLastTimestamp`, `firstTimestamp`,
+    /// `deprecatedFirstTimestamp`, `metadata.creationTimestamp`: the first that parses is the time.
+    times: [Option<&'a str>; 6],
+    namespace: Option<&'a str>,
+    source_host: Option<&'a str>,
+    source_component: Option<&'a str>,
+    count: Option<i64>,
+}
+
+/// What medic reads of an Event's involved object.
+#[derive(Debug, Default)]
+struct ObjectFields<'a> {
+    kind: Option<&'a str>,
+    name: Option<&'a str>,
+    namespace: Option<&'a str>,
+    field_path: Option<&'a str>,
+}
+
+impl<'a> EventFields<'a> {
+    /// The fields of an Event read as a JSON value.
+    fn of_value(event: &'a Value) -> Self {
+        let at = |path: &[&str]| str_at(event, path);
+        Self {
+            object: event
+                .get("involvedObject")
+                .or_else(|| event.get("regarding"))
+                .map(|object| ObjectFields {
+                    kind: str_at(object, &["kind"]),
+                    name: str_at(object, &["name"]),
+                    namespace: str_at(object, &["namespace"]),
+                    field_path: str_at(object, &["fieldPath"]),
+                }),
+            message: at(&["message"]).or_else(|| at(&["note"])),
+            reason: at(&["reason"]),
+            event_type: at(&["type"]),
+            times: [
+                at(&["eventTime"]),
+                at(&["lastTimestamp"]),
+                at(&["deprecatedLastTimestamp"]),
+                at(&["firstTimestamp"]),
+                at(&["deprecatedFirstTimestamp"]),
+                at(&["metadata", "creationTimestamp"]),
+            ],
+            namespace: at(&["metadata", "namespace"]),
+            source_host: at(&["source", "host"]).or_else(|| at(&["deprecatedSource", "host"])),
+            source_component: at(&["source", "component"])
+                .or_else(|| at(&["reportingController"]))
+                .or_else(|| at(&["reportingComponent"])),
+            count: event
+                .get("count")
+                .or_else(|| event.get("deprecatedCount"))
+                .and_then(Value::as_i64),
+        }
+    }
+}
+
+/// A text of an Event, borrowed from the input unless it holds escapes.
+type Text<'a> = Cow<'a, str>;
+
+/// A field whose absence and `null` mean different things to the value path (`get(…).or_else(…)`
+/// falls back only on a missing key; `contains_key` is true for a `null`).
+#[derive(Debug, Default)]
+enum Slot<T> {
+    #[default]
+    Missing,
+    Null,
+    Is(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Slot<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Option::<T>::deserialize(deserializer).map(|value| value.map_or(Slot::Null, Slot::Is))
+    }
+}
+
+impl<T> Slot<T> {
+    fn is_missing(&self) -> bool {
+        matches!(self, Slot::Missing)
+    }
+}
+
+/// An Event document with only the keys of core/v1 and events.k8s.io/v1 Events, read straight into
+/// its fields: [`EventDocument::parse`] refuses any other key, a duplicate key or a value of an
+/// unexpected type, and the caller then reads the input as a JSON value as before. So whatever it
+/// accepts is an Event to format detection too (none of these keys is a wrapper's or another format's
+/// but `message`, here a string, which no wrapper is), and decodes to the same record.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct EventDocument<'a> {
+    #[serde(default, rename = "apiVersion")]
+    _api_version: IgnoredAny,
+    #[serde(borrow, default)]
+    kind: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    metadata: Option<Metadata<'a>>,
+    #[serde(borrow, default)]
+    involved_object: Slot<ObjectDocument<'a>>,
+    #[serde(borrow, default)]
+    regarding: Slot<ObjectDocument<'a>>,
+    #[serde(borrow, default)]
+    reason: Slot<Text<'a>>,
+    #[serde(borrow, default)]
+    message: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    note: Option<Text<'a>>,
+    #[serde(borrow, default, rename = "type")]
+    event_type: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    source: Option<SourceDocument<'a>>,
+    #[serde(borrow, default)]
+    deprecated_source: Option<SourceDocument<'a>>,
+    #[serde(borrow, default)]
+    event_time: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    last_timestamp: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    deprecated_last_timestamp: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    first_timestamp: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    deprecated_first_timestamp: Option<Text<'a>>,
+    #[serde(default)]
+    count: Slot<i64>,
+    #[serde(default)]
+    deprecated_count: Option<i64>,
+    #[serde(borrow, default)]
+    reporting_controller: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    reporting_component: Option<Text<'a>>,
+    #[serde(default, rename = "reportingInstance")]
+    _reporting_instance: IgnoredAny,
+    #[serde(default, rename = "action")]
+    _action: IgnoredAny,
+    #[serde(default, rename = "related")]
+    _related: IgnoredAny,
+    #[serde(default, rename = "series")]
+    _series: IgnoredAny,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Metadata<'a> {
+    #[serde(borrow, default)]
+    namespace: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    creation_timestamp: Option<Text<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectDocument<'a> {
+    #[serde(borrow, default)]
+    kind: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    namespace: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    field_path: Option<Text<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SourceDocument<'a> {
+    #[serde(borrow, default)]
+    host: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    component: Option<Text<'a>>,
+}
+
+/// A text present and not empty, as [`str_at`] reads one.
+fn text<'a>(value: Option<&'a Text<'_>>) -> Option<&'a str> {
+    value.map(AsRef::as_ref).filter(|s: &&str| !s.is_empty())
+}
+
+impl<'a> EventDocument<'a> {
+    /// Reads `json`, one JSON object and nothing else, as an Event document; `None` when it is not one
+    /// (see [`EventDocument`]).
+    pub(crate) fn parse(json: &'a str) -> Option<Self> {
+        serde_json::from_str(json).ok()
+    }
+
+    /// Whether format detection takes the document for an Event ([`looks_like_event`]).
+    pub(crate) fn looks_like_event(&self) -> bool {
+        self.kind.as_deref() == Some("Event")
+            || !self.involved_object.is_missing()
+            || (!self.regarding.is_missing() && !self.reason.is_missing())
+    }
+
+    fn fields(&self) -> EventFields<'_> {
+        let object = match (&self.involved_object, &self.regarding) {
+            (Slot::Missing, Slot::Missing) => None,
+            (Slot::Is(object), _) | (Slot::Missing, Slot::Is(object)) => Some(ObjectFields {
+                kind: text(object.kind.as_ref()),
+                name: text(object.name.as_ref()),
+                namespace: text(object.namespace.as_ref()),
+                field_path: text(object.field_path.as_ref()),
+            }),
+            (Slot::Null, _) | (Slot::Missing, Slot::Null) => Some(ObjectFields::default()),
+        };
+        let metadata = self.metadata.as_ref();
+        EventFields {
+            object,
+            message: text(self.message.as_ref()).or_else(|| text(self.note.as_ref())),
+            reason: match &self.reason {
+                Slot::Is(reason) => text(Some(reason)),
+                _ => None,
+            },
+            event_type: text(self.event_type.as_ref()),
+            times: [
+                text(self.event_time.as_ref()),
+                text(self.last_timestamp.as_ref()),
+                text(self.deprecated_last_timestamp.as_ref()),
+                text(self.first_timestamp.as_ref()),
+                text(self.deprecated_first_timestamp.as_ref()),
+                metadata.and_then(|m| text(m.creation_timestamp.as_ref())),
+            ],
+            namespace: metadata.and_then(|m| text(m.namespace.as_ref())),
+            source_host: (self.source.as_ref())
+                .and_then(|s| text(s.host.as_ref()))
+                .or_else(|| (self.deprecated_source.as_ref()).and_then(|s| text(s.host.as_ref()))),
+            source_component: (self.source.as_ref())
+                .and_then(|s| text(s.component.as_ref()))
+                .or_else(|| text(self.reporting_controller.as_ref()))
+                .or_else(|| text(self.reporting_component.as_ref())),
+            count: match self.count {
+                Slot::Missing => self.deprecated_count,
+                Slot::Null => None,
+                Slot::Is(count) => Some(count),
+            },
+        }
+    }
+}
+
 /// Decodes one Event object.
 ///
 /// # Errors
 /// [`crate::reject::Reason::WrongShape`] for an object without an involved object or without reason
 /// and message.
 pub(crate) fn decode(event: &Value) -> Result<Decoded, Reject> {
+    decode_fields(&EventFields::of_value(event))
+}
+
+/// Decodes one Event document read by [`EventDocument::parse`]: the same record, or the same
+/// rejection, as [`decode`] of the same input read as a JSON value.
+///
+/// # Errors
+/// As [`decode`].
+pub(crate) fn decode_document(event: &EventDocument<'_>) -> Result<Decoded, Reject> {
+    decode_fields(&event.fields())
+}
+
+fn decode_fields(event: &EventFields<'_>) -> Result<Decoded, Reject> {
     let object = event
-        .get("involvedObject")
-        .or_else(|| event.get("regarding"))
+        .object
+        .as_ref()
         .ok_or_else(|| Reject::shape("Kubernetes Event without involvedObject/regarding"))?;
-    let message = str_at(event, &["message"]).or_else(|| str_at(event, &["note"]));
-    let reason = str_at(event, &["reason"]);
+    let (message, reason) = (event.message, event.reason);
     if message.is_none() && reason.is_none() {
         return Err(Reject::shape("Kubernetes Event without reason or message"));
     }
@@ -40,26 +301,20 @@ pub(crate) fn decode(event: &Value) -> Result<Decoded, Reject> {
         SourceFormat::K8sEvent,
         message.or(reason).unwrap_or_default().to_owned(),
     );
-    decoded.severity = match str_at(event, &["type"]) {
+    decoded.severity = match event.event_type {
         Some("Warning") => LogSeverity::Warning,
         Some("Normal") => LogSeverity::Info,
         _ => LogSeverity::Unspecified,
     };
-    decoded.event_time_ns = [
-        &["eventTime"][..],
-        &["lastTimestamp"],
-        &["deprecatedLastTimestamp"],
-        &["firstTimestamp"],
-        &["deprecatedFirstTimestamp"],
-        &["metadata", "creationTimestamp"],
-    ]
-    .iter()
-    .find_map(|path| str_at(event, path).and_then(crate::time::rfc3339_ns));
+    decoded.event_time_ns = event
+        .times
+        .iter()
+        .find_map(|time| time.and_then(crate::time::rfc3339_ns));
 
-    let kind = str_at(object, &["kind"]).unwrap_or_default();
-    let name = str_at(object, &["name"]).unwrap_or_default();
+    let kind = object.kind.unwrap_or_default();
+    let name = object.name.unwrap_or_default();
     let resource = &mut decoded.resource;
-    let event_namespace = str_at(event, &["metadata", "namespace"]);
+    let event_namespace = event.namespace;
     // Nodes are cluster-scoped, and the kubelet and the node controller write their Events in
     // `default` (or, as events.k8s.io, in no namespace). An Event about a Node written in any other
     // namespace comes from whoever may create Events there: it is kept as that namespace's record, its
@@ -67,7 +322,7 @@ pub(crate) fn decode(event: &Value) -> Result<Decoded, Reject> {
     let about_node = kind == "Node" && matches!(event_namespace, None | Some("" | "default"));
     // The namespace is the Event's own (where the API server let its author write it); an involved
     // object in another namespace is only a claim: not every Event API checks that they agree.
-    let object_namespace = str_at(object, &["namespace"]).filter(|ns| !ns.is_empty());
+    let object_namespace = object.namespace;
     resource.namespace = if about_node {
         None
     } else {
@@ -109,7 +364,7 @@ pub(crate) fn decode(event: &Value) -> Result<Decoded, Reject> {
         _ => None,
     }
     .filter(|_| resource.workload.is_some());
-    if let Some(field) = str_at(object, &["fieldPath"])
+    if let Some(field) = object.field_path
         && let Some(container) = field
             .strip_prefix("spec.containers{")
             .and_then(|f| f.strip_suffix('}'))
@@ -125,24 +380,15 @@ pub(crate) fn decode(event: &Value) -> Result<Decoded, Reject> {
     };
     put("k8s.event.reason", reason);
     // Where the reporting component ran: free text any Event writer sets, so never the record's node.
-    put(
-        "k8s.event.source_host",
-        str_at(event, &["source", "host"]).or_else(|| str_at(event, &["deprecatedSource", "host"])),
-    );
-    put("k8s.event.type", str_at(event, &["type"]));
+    put("k8s.event.source_host", event.source_host);
+    put("k8s.event.type", event.event_type);
     put("k8s.object.kind", Some(kind).filter(|k| !k.is_empty()));
     put("k8s.object.name", Some(name).filter(|n| !n.is_empty()));
+    put("k8s.event.source", event.source_component);
     put(
-        "k8s.event.source",
-        str_at(event, &["source", "component"])
-            .or_else(|| str_at(event, &["reportingController"]))
-            .or_else(|| str_at(event, &["reportingComponent"])),
+        "k8s.event.count",
+        event.count.map(|c| c.to_string()).as_deref(),
     );
-    let count = event
-        .get("count")
-        .or_else(|| event.get("deprecatedCount"))
-        .and_then(Value::as_i64);
-    put("k8s.event.count", count.map(|c| c.to_string()).as_deref());
     Ok(decoded)
 }
 
