@@ -9,9 +9,10 @@
 
 use crate::decoded::Decoded;
 use crate::reject::Reject;
+use crate::strict_json::{Checked, FieldNames, Object, TextFields};
 use schemas::{LogSeverity, SourceFormat};
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny};
+use serde::de::Deserializer;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -119,23 +120,26 @@ impl<T> Slot<T> {
 }
 
 /// An Event document with only the keys of core/v1 and events.k8s.io/v1 Events, read straight into
-/// its fields: [`EventDocument::parse`] refuses any other key, a duplicate key or a value of an
-/// unexpected type, and the caller then reads the input as a JSON value as before. So whatever it
-/// accepts is an Event to format detection too (none of these keys is a wrapper's or another format's
-/// but `message`, here a string, which no wrapper is), and decodes to the same record.
+/// its fields. [`EventDocument::parse`] takes only what the value path would read the same way: one
+/// JSON object and nothing after it, no other key at its top, no key twice in an object medic reads,
+/// each value of the type medic reads, and every other value checked as the value reader checks one
+/// ([`crate::strict_json`]). Anything else is `None`, and the caller reads the input as a JSON value
+/// as before. So whatever it takes is an Event to format detection too (none of these keys is a
+/// wrapper's or another format's but `message`, here a string, which no wrapper is), and decodes to the
+/// same record or rejection. Keep the keys in step with [`EventFields::of_value`].
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct EventDocument<'a> {
     #[serde(default, rename = "apiVersion")]
-    _api_version: IgnoredAny,
+    _api_version: Checked,
     #[serde(borrow, default)]
     kind: Option<Text<'a>>,
     #[serde(borrow, default)]
-    metadata: Option<Metadata<'a>>,
+    metadata: Option<TextFields<'a, MetadataKeys>>,
     #[serde(borrow, default)]
-    involved_object: Slot<ObjectDocument<'a>>,
+    involved_object: Slot<TextFields<'a, ObjectKeys>>,
     #[serde(borrow, default)]
-    regarding: Slot<ObjectDocument<'a>>,
+    regarding: Slot<TextFields<'a, ObjectKeys>>,
     #[serde(borrow, default)]
     reason: Slot<Text<'a>>,
     #[serde(borrow, default)]
@@ -145,9 +149,9 @@ pub(crate) struct EventDocument<'a> {
     #[serde(borrow, default, rename = "type")]
     event_type: Option<Text<'a>>,
     #[serde(borrow, default)]
-    source: Option<SourceDocument<'a>>,
+    source: Option<TextFields<'a, SourceKeys>>,
     #[serde(borrow, default)]
-    deprecated_source: Option<SourceDocument<'a>>,
+    deprecated_source: Option<TextFields<'a, SourceKeys>>,
     #[serde(borrow, default)]
     event_time: Option<Text<'a>>,
     #[serde(borrow, default)]
@@ -167,58 +171,73 @@ pub(crate) struct EventDocument<'a> {
     #[serde(borrow, default)]
     reporting_component: Option<Text<'a>>,
     #[serde(default, rename = "reportingInstance")]
-    _reporting_instance: IgnoredAny,
+    _reporting_instance: Checked,
     #[serde(default, rename = "action")]
-    _action: IgnoredAny,
+    _action: Checked,
     #[serde(default, rename = "related")]
-    _related: IgnoredAny,
+    _related: Checked,
     #[serde(default, rename = "series")]
-    _series: IgnoredAny,
+    _series: Checked,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Metadata<'a> {
-    #[serde(borrow, default)]
-    namespace: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    creation_timestamp: Option<Text<'a>>,
+/// What medic reads of an Event's `metadata`.
+#[derive(Debug)]
+struct MetadataKeys;
+impl MetadataKeys {
+    const NAMESPACE: usize = 0;
+    const CREATED: usize = 1;
+}
+impl FieldNames for MetadataKeys {
+    const NAMES: &'static [&'static str] = &["namespace", "creationTimestamp"];
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ObjectDocument<'a> {
-    #[serde(borrow, default)]
-    kind: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    name: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    namespace: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    field_path: Option<Text<'a>>,
+/// What medic reads of an Event's involved object (`involvedObject`, `regarding`).
+#[derive(Debug)]
+struct ObjectKeys;
+impl ObjectKeys {
+    const KIND: usize = 0;
+    const NAME: usize = 1;
+    const NAMESPACE: usize = 2;
+    const FIELD_PATH: usize = 3;
+}
+impl FieldNames for ObjectKeys {
+    const NAMES: &'static [&'static str] = &["kind", "name", "namespace", "fieldPath"];
 }
 
-#[derive(Debug, Deserialize)]
-struct SourceDocument<'a> {
-    #[serde(borrow, default)]
-    host: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    component: Option<Text<'a>>,
+/// What medic reads of an Event's `source` and `deprecatedSource`.
+#[derive(Debug)]
+struct SourceKeys;
+impl SourceKeys {
+    const HOST: usize = 0;
+    const COMPONENT: usize = 1;
+}
+impl FieldNames for SourceKeys {
+    const NAMES: &'static [&'static str] = &["host", "component"];
 }
 
 /// A text present and not empty, as [`str_at`] reads one.
-fn text<'a>(value: Option<&'a Text<'_>>) -> Option<&'a str> {
+fn non_empty<'a>(value: Option<&'a Text<'_>>) -> Option<&'a str> {
     value.map(AsRef::as_ref).filter(|s: &&str| !s.is_empty())
 }
 
+/// The text of `fields` under its key `index`, present and not empty.
+fn field<'s, K: FieldNames>(
+    fields: Option<&'s TextFields<'_, K>>,
+    index: usize,
+) -> Option<&'s str> {
+    fields.and_then(|f| non_empty(f.get(index)))
+}
+
 impl<'a> EventDocument<'a> {
-    /// Reads `json`, one JSON object and nothing else, as an Event document; `None` when it is not one
-    /// (see [`EventDocument`]).
+    /// Reads `json` as an Event document; `None` when it is not one (see [`EventDocument`]).
     pub(crate) fn parse(json: &'a str) -> Option<Self> {
-        serde_json::from_str(json).ok()
+        serde_json::from_str::<Object<Self>>(json)
+            .ok()
+            .map(|Object(event)| event)
     }
 
-    /// Whether format detection takes the document for an Event ([`looks_like_event`]).
+    /// Whether format detection takes the document for an Event: [`looks_like_event`], where a key
+    /// holding `null` is there.
     pub(crate) fn looks_like_event(&self) -> bool {
         self.kind.as_deref() == Some("Event")
             || !self.involved_object.is_missing()
@@ -229,38 +248,36 @@ impl<'a> EventDocument<'a> {
         let object = match (&self.involved_object, &self.regarding) {
             (Slot::Missing, Slot::Missing) => None,
             (Slot::Is(object), _) | (Slot::Missing, Slot::Is(object)) => Some(ObjectFields {
-                kind: text(object.kind.as_ref()),
-                name: text(object.name.as_ref()),
-                namespace: text(object.namespace.as_ref()),
-                field_path: text(object.field_path.as_ref()),
+                kind: field(Some(object), ObjectKeys::KIND),
+                name: field(Some(object), ObjectKeys::NAME),
+                namespace: field(Some(object), ObjectKeys::NAMESPACE),
+                field_path: field(Some(object), ObjectKeys::FIELD_PATH),
             }),
             (Slot::Null, _) | (Slot::Missing, Slot::Null) => Some(ObjectFields::default()),
         };
-        let metadata = self.metadata.as_ref();
+        let metadata = |index| field(self.metadata.as_ref(), index);
         EventFields {
             object,
-            message: text(self.message.as_ref()).or_else(|| text(self.note.as_ref())),
+            message: non_empty(self.message.as_ref()).or_else(|| non_empty(self.note.as_ref())),
             reason: match &self.reason {
-                Slot::Is(reason) => text(Some(reason)),
-                _ => None,
+                Slot::Is(reason) => non_empty(Some(reason)),
+                Slot::Missing | Slot::Null => None,
             },
-            event_type: text(self.event_type.as_ref()),
+            event_type: non_empty(self.event_type.as_ref()),
             times: [
-                text(self.event_time.as_ref()),
-                text(self.last_timestamp.as_ref()),
-                text(self.deprecated_last_timestamp.as_ref()),
-                text(self.first_timestamp.as_ref()),
-                text(self.deprecated_first_timestamp.as_ref()),
-                metadata.and_then(|m| text(m.creation_timestamp.as_ref())),
+                non_empty(self.event_time.as_ref()),
+                non_empty(self.last_timestamp.as_ref()),
+                non_empty(self.deprecated_last_timestamp.as_ref()),
+                non_empty(self.first_timestamp.as_ref()),
+                non_empty(self.deprecated_first_timestamp.as_ref()),
+                metadata(MetadataKeys::CREATED),
             ],
-            namespace: metadata.and_then(|m| text(m.namespace.as_ref())),
-            source_host: (self.source.as_ref())
-                .and_then(|s| text(s.host.as_ref()))
-                .or_else(|| (self.deprecated_source.as_ref()).and_then(|s| text(s.host.as_ref()))),
-            source_component: (self.source.as_ref())
-                .and_then(|s| text(s.component.as_ref()))
-                .or_else(|| text(self.reporting_controller.as_ref()))
-                .or_else(|| text(self.reporting_component.as_ref())),
+            namespace: metadata(MetadataKeys::NAMESPACE),
+            source_host: field(self.source.as_ref(), SourceKeys::HOST)
+                .or_else(|| field(self.deprecated_source.as_ref(), SourceKeys::HOST)),
+            source_component: field(self.source.as_ref(), SourceKeys::COMPONENT)
+                .or_else(|| non_empty(self.reporting_controller.as_ref()))
+                .or_else(|| non_empty(self.reporting_component.as_ref())),
             count: match self.count {
                 Slot::Missing => self.deprecated_count,
                 Slot::Null => None,

@@ -33,6 +33,7 @@ mod reject;
 mod relaxed_json;
 mod severity;
 mod stage;
+mod strict_json;
 mod time;
 mod workload;
 
