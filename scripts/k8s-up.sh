@@ -123,7 +123,9 @@ wait_for() {
   local name=$1 timeout=$2; shift 2
   local deadline=$((SECONDS + timeout))
   while ! "$@" >/dev/null 2>&1; do
-    if ! alive "$name"; then
+    # Asked twice: a process caught in exec (the pid file is written just before it) can read as gone
+    # for a moment, and a loaded machine made that fail a run whose KWOK was up and ready.
+    if ! alive "$name" && { sleep 0.5; ! alive "$name"; }; then
       echo "k8s-up: ERROR: $name exited; last lines of $LOGS/$name.log:" >&2
       tail -n 40 "$LOGS/$name.log" >&2
       exit 1
