@@ -222,7 +222,7 @@ impl Decoder<'_> {
                 ))),
             };
         }
-        // An Event, the JSON most often seen, is read straight into its fields when it is nothing but
+        // An Event, common JSON input, is read straight into its fields when it is nothing but
         // an Event (see `EventDocument`): what `json_documents` would decode it to, without building a
         // JSON value.
         if trimmed.starts_with('{')

@@ -4,7 +4,7 @@
 //!
 //! An Event is read in one of two ways into the same [`EventFields`], which one function decodes: an
 //! input that is one Event document and nothing else is read straight into its fields
-//! ([`EventDocument`], about half the instructions); any other (an Event in a list, a wrapper, NDJSON,
+//! ([`EventDocument`], about 46 000 fewer instructions an Event under callgrind); any other (an Event in a list, a wrapper, NDJSON,
 //! an unknown key) is read as a JSON value first, as every other JSON format is.
 
 use crate::decoded::Decoded;

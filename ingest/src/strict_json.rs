@@ -88,7 +88,7 @@ impl<'de> Visitor<'de> for CheckedVisitor {
 
 /// The keys a [`TextFields`] reads.
 pub(crate) trait FieldNames {
-    /// At most [`MAX_FIELDS`] keys.
+    /// At most [`MAX_FIELDS`] keys (checked when compiled).
     const NAMES: &'static [&'static str];
 }
 
@@ -136,7 +136,7 @@ impl<'de: 'a, 'a, K: FieldNames> Deserialize<'de> for TextFields<'a, K> {
                 })
             }
         }
-        debug_assert!(K::NAMES.len() <= MAX_FIELDS, "at most MAX_FIELDS names");
+        const { assert!(K::NAMES.len() <= MAX_FIELDS, "at most MAX_FIELDS names") };
         deserializer.deserialize_map(FieldsVisitor(PhantomData))
     }
 }
